@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Record the reference captures: each built-in program run on the real kernel.
+
+For every program (all built-ins, or the names given) this writes captures/NAME.pcap and
+captures/NAME.json (the Trace, with the kernel version and the namespace's sysctls).
+Needs root (a private network namespace); touches nothing on the host.
+
+    python3 scripts/record_captures.py [NAME ...]
+"""
+
+import sys
+from pathlib import Path
+
+from tcpsim.errors import TcpsimError
+from tcpsim.lab import run_lab
+from tcpsim.pcap import write_pcap
+from tcpsim.scenario import builtin_names, load
+
+OUT = Path(__file__).resolve().parent.parent / "captures"
+
+
+def main(names: list[str]) -> int:
+    OUT.mkdir(exist_ok=True)
+    for name in names or builtin_names():
+        try:
+            trace = run_lab(load(name))
+        except TcpsimError as e:
+            print(f"{name}: {e}", file=sys.stderr)
+            return 1
+        failed = [c for c in trace.calls if c.ok is False]
+        if failed:
+            print(f"{name}: {len(failed)} result(s) differ from the program's expectations; "
+                  "not recorded", file=sys.stderr)
+            return 1
+        n = write_pcap(trace, OUT / f"{name}.pcap")
+        trace.to_json(OUT / f"{name}.json")
+        print(f"{name}: {n} segments, Linux {trace.kernel['release']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

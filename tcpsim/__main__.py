@@ -1,0 +1,3 @@
+from tcpsim.cli import main
+
+main()

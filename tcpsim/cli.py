@@ -1,0 +1,114 @@
+"""The tcpsim command: thin, it parses arguments, calls the library and renders."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from . import __version__
+from .errors import TcpsimError
+
+_err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int) -> None:
+    _err.print(f"[bold red]tcpsim:[/] {message}", soft_wrap=True, markup=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turns every TcpsimError into one clear sentence and an exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except TcpsimError as e:
+            _fail(str(e).replace("[", "\\["), e.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing was left behind (the lab's namespace went with it)", 130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tcpsim")
+def main() -> None:
+    """See what Linux TCP does under each socket call, checked against the real kernel."""
+
+
+@main.command()
+@click.argument("name", required=False)
+def scenarios(name: str | None) -> None:
+    """List the built-in programs, or print one of them."""
+    from .scenario import builtin_names, load
+
+    out = Console(highlight=False)
+    if name:
+        out.print(load(name).text, markup=False, end="")
+        return
+    for n in builtin_names():
+        out.print(f"[bold]{n:<24}[/] {load(n).description}", soft_wrap=True)
+    out.print("\n[dim]Print one with `tcpsim scenarios NAME`; run it on the real kernel with "
+              "`tcpsim lab NAME`.[/]")
+
+
+@main.command()
+@click.argument("program")
+def check(program: str) -> None:
+    """Parse a program and report its first error (line and column), or that it is well formed."""
+    from .scenario import load
+
+    p = load(program)
+    Console(highlight=False).print(
+        f"{p.source}: {len(p.steps)} calls by {len(p.processes)} processes "
+        f"({', '.join(p.processes)}); well formed", soft_wrap=True)
+
+
+@main.command()
+@click.argument("program")
+@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False), help="Write the capture here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the Trace here.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds with every process waiting and nothing happening before giving up.")
+@click.option("--tail", type=click.FloatRange(min=0), default=100.0, show_default=True,
+              help="Milliseconds to keep watching after the last call (delayed ACKs, final ACKs).")
+def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: float,
+        tail: float) -> None:
+    """Run PROGRAM (a built-in name or a file) on real sockets in a private network namespace."""
+    from .lab import LabStuck, run_lab
+    from .render import render_header, render_summary, render_timeline
+    from .scenario import load
+
+    prog = load(program)
+    out = Console(highlight=False)
+    try:
+        trace = run_lab(prog, tail=tail / 1000, timeout=timeout)
+    except LabStuck as stuck:
+        trace = stuck.trace
+        render_header(trace, out)
+        render_timeline(trace, out)
+        raise
+    render_header(trace, out)
+    render_timeline(trace, out)
+    render_summary(trace, out)
+    _write_outputs(trace, pcap_path, json_path, out)
+    if any(c.ok is False for c in trace.calls):
+        sys.exit(1)
+
+
+def _write_outputs(trace, pcap_path, json_path, out: Console) -> None:
+    if pcap_path:
+        from .pcap import write_pcap
+
+        n = write_pcap(trace, pcap_path)
+        out.print(f"[dim]wrote {n} segments to {pcap_path}[/]")
+    if json_path:
+        try:
+            trace.to_json(json_path)
+        except OSError as e:
+            raise TcpsimError(f"cannot write {json_path}: {e.strerror}; choose a writable path")
+        out.print(f"[dim]wrote the trace to {json_path}[/]")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,67 @@
+"""A private network namespace for one lab run.
+
+unshare(CLONE_NEWNET) moves the calling thread into a new, empty namespace: no name in
+/run/netns, no bind mount, nothing on the host touched.  The kernel frees it as soon as no
+thread is inside it and no socket refers to it, so it disappears when the run ends, and also
+when the process is killed, however it dies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import socket
+import struct
+from contextlib import contextmanager
+
+from ..errors import PrivilegeError
+
+CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCGIFMTU = 0x8913, 0x8914, 0x8921
+IFF_UP = 0x1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _ifreq(name: str, fmt: str, value: int = 0) -> bytes:
+    return struct.pack("16s" + fmt + "x" * (24 - struct.calcsize(fmt)), name.encode(), value)
+
+
+def link_up(name: str = "lo") -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        flags = struct.unpack_from("H", fcntl.ioctl(s, SIOCGIFFLAGS, _ifreq(name, "H")), 16)[0]
+        fcntl.ioctl(s, SIOCSIFFLAGS, _ifreq(name, "H", flags | IFF_UP))
+
+
+def link_mtu(name: str = "lo") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        return struct.unpack_from("i", fcntl.ioctl(s, SIOCGIFMTU, _ifreq(name, "i")), 16)[0]
+
+
+def current_netns() -> str:
+    return os.readlink("/proc/thread-self/ns/net")
+
+
+@contextmanager
+def private_netns():
+    """Run the body in a fresh network namespace with only lo, up; come back afterwards."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            if err == errno.EPERM:
+                raise PrivilegeError(
+                    "tcpsim lab needs to create a private network namespace, which takes root "
+                    "(CAP_SYS_ADMIN): run it as root, for example with sudo")
+            raise PrivilegeError(f"tcpsim lab could not create a private network namespace "
+                                 f"({os.strerror(err)}): run it on Linux as root")
+        try:
+            link_up("lo")
+            yield
+        finally:
+            if _libc.setns(home, CLONE_NEWNET) != 0:  # pragma: no cover - needs a broken kernel
+                raise OSError(ctypes.get_errno(), "setns back to the original network namespace")
+    finally:
+        os.close(home)

@@ -1,0 +1,368 @@
+"""Parse scenario programs (see docs/scenario-format.md).
+
+Every error names the line and column and says, in one sentence, what is wrong and what would
+be right.  The parser checks each call against the table in calls.py and each descriptor name
+against what that process has created so far.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from ..errors import TcpsimError
+from .calls import CALLS, ERRNO_NAMES, FLAG_GROUPS, SOCKOPTS, SYMBOLS, CallSpec, Param, errno_value
+from .syntax import Address, Expect, Linger, Program, Step
+
+
+class ScenarioError(TcpsimError):
+    """A program that cannot be parsed; str() gives 'file:line:col: message' and the line."""
+
+    def __init__(self, source: str, line: int, col: int, message: str, text: str = ""):
+        self.source, self.line, self.col, self.message, self.text = source, line, col, message, text
+        where = f"{source}:{line}:{col}: {message}"
+        if text:
+            where += f"\n    {text}\n    {' ' * (col - 1)}^"
+        super().__init__(where)
+
+
+_TOKEN = re.compile(
+    r"""
+     (?P<ws>[ \t\r]+)
+    |(?P<comment>\#.*)
+    |(?P<string>"(?:[^"\\\n]|\\.)*")
+    |(?P<badstring>"[^\n]*)
+    |(?P<addr>(?:\[[0-9A-Fa-f:.]*\]|\d{1,3}(?:\.\d{1,3}){3}):\d+)
+    |(?P<ip>\d{1,3}(?:\.\d{1,3}){3})
+    |(?P<duration>\d+(?:\.\d+)?(?:ns|us|ms|s)\b)
+    |(?P<number>-?(?:0[xX][0-9A-Fa-f]+|\d+))
+    |(?P<ident>[A-Za-z_][A-Za-z0-9_.-]*)
+    |(?P<punct>[():,=|{}])
+    """,
+    re.VERBOSE,
+)
+
+_UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+_ESCAPES = {"n": b"\n", "t": b"\t", "r": b"\r", "0": b"\0", "\\": b"\\", '"': b'"', "'": b"'"}
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+    col: int  # 1-based
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+class _Line:
+    """Recursive descent over the tokens of one line."""
+
+    def __init__(self, source: str, lineno: int, text: str):
+        self.source, self.lineno, self.text = source, lineno, text
+        self.toks: list[_Tok] = []
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if not m:
+                self.fail(pos + 1, f"unexpected character {text[pos]!r}")
+            kind = m.lastgroup
+            if kind == "badstring":
+                self.fail(pos + 1, 'this string has no closing quote (")')
+            if kind not in ("ws", "comment"):
+                self.toks.append(_Tok(kind, m.group(), pos + 1))
+            pos = m.end()
+        self.i = 0
+
+    # -- token helpers -------------------------------------------------------------------
+    def fail(self, col: int, message: str):
+        raise ScenarioError(self.source, self.lineno, col, message, self.text.rstrip())
+
+    def peek(self, ahead: int = 0) -> _Tok | None:
+        j = self.i + ahead
+        return self.toks[j] if j < len(self.toks) else None
+
+    def end_col(self) -> int:
+        return len(self.text.rstrip()) + 1
+
+    def next(self, what: str) -> _Tok:
+        tok = self.peek()
+        if tok is None:
+            self.fail(self.end_col(), f"the line ends where {what} was expected")
+        self.i += 1
+        return tok
+
+    def expect_punct(self, p: str, what: str) -> _Tok:
+        tok = self.peek()
+        if tok is None or tok.text != p:
+            col = tok.col if tok else self.end_col()
+            got = f"found {tok.text!r}" if tok else "the line ends"
+            self.fail(col, f"expected '{p}' {what}, but {got}")
+        self.i += 1
+        return tok
+
+    def at(self, text: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.text == text
+
+
+class Parser:
+    def __init__(self, source: str = "<program>"):
+        self.source = source
+
+    def parse(self, text: str, name: str = "program") -> Program:
+        steps: list[Step] = []
+        names: dict[str, set[str]] = {}  # process -> descriptor names created so far
+        exited: dict[str, int] = {}
+        description: list[str] = []
+        in_header = True
+        for lineno, raw in enumerate(text.splitlines(), 1):
+            stripped = raw.strip()
+            if in_header and stripped.startswith("#"):
+                description.append(stripped.lstrip("#").strip())
+                continue
+            if stripped:
+                in_header = False
+            line = _Line(self.source, lineno, raw)
+            if not line.toks:
+                continue
+            step = self._statement(line, len(steps), names)
+            if step.process in exited:
+                line.fail(line.toks[0].col, f"process '{step.process}' already exited at line "
+                          f"{exited[step.process]}; it can make no more calls")
+            if step.call == "exit":
+                exited[step.process] = lineno
+            steps.append(step)
+        if not steps:
+            raise ScenarioError(self.source, 1, 1, "the program has no calls; write lines such as "
+                                "'server: s = socket()'")
+        summary = next((d for d in description if d), "")
+        return Program(name=name, source=self.source, text=text, steps=tuple(steps),
+                       description=summary)
+
+    # -- one line: PROCESS ':' [NAME '='] CALL '(' ARGS ')' ['=' EXPECT] ------------------
+    def _statement(self, line: _Line, index: int, names: dict[str, set[str]]) -> Step:
+        proc = line.next("a process name")
+        if proc.kind != "ident":
+            line.fail(proc.col, "a line starts with the process that makes the call, "
+                      "as in 'client: connect(fd, 127.0.0.1:8080)'")
+        line.expect_punct(":", "after the process name")
+        start = line.peek()
+        if start is None:
+            line.fail(line.end_col(), f"process '{proc.text}' makes no call on this line")
+        assign = None
+        if start.kind == "ident" and line.peek(1) is not None and line.peek(1).text == "=":
+            assign = start.text
+            line.i += 2
+        call_tok = line.next("a call")
+        if call_tok.kind != "ident" or call_tok.text not in CALLS:
+            hint = _did_you_mean(call_tok.text, CALLS) or "; known calls: " + ", ".join(CALLS)
+            line.fail(call_tok.col, f"unknown call '{call_tok.text}'{hint}")
+        spec = CALLS[call_tok.text]
+        known = names.setdefault(proc.text, set())
+        if spec.name == "sleep" and not line.at("("):
+            raw_args = [self._arg(line)]  # 'sleep 300ms' reads as well as 'sleep(300ms)'
+        elif spec.name == "exit" and not line.at("("):
+            raw_args = []
+        else:
+            raw_args = self._arglist(line)
+        args = self._check_args(line, spec, raw_args, known, call_tok)
+        if assign is not None:
+            if spec.returns != "fd":
+                line.fail(start.col, f"{spec.name}() does not return a descriptor, so its result "
+                          "cannot be given a name")
+            if assign in CALLS or assign.isupper():
+                line.fail(start.col, f"'{assign}' cannot name a descriptor: pick a lowercase name "
+                          "that is not a call")
+            known.add(assign)
+        last = line.toks[line.i - 1]
+        text = line.text[start.col - 1:last.col - 1 + len(last.text)]
+        expect = None
+        if line.at("="):
+            eq = line.next("'='")
+            expect = self._expect(line, spec, eq)
+        extra = line.peek()
+        if extra is not None:
+            line.fail(extra.col, f"unexpected {extra.text!r} after the call; one call per line")
+        return Step(index=index, line=line.lineno, process=proc.text, call=spec.name,
+                    args=tuple(args), assign=assign, expect=expect, text=text)
+
+    def _arglist(self, line: _Line) -> list[list[_Tok]]:
+        line.expect_punct("(", "to open the argument list")
+        args: list[list[_Tok]] = []
+        if line.at(")"):
+            line.i += 1
+            return args
+        while True:
+            args.append(self._arg(line))
+            tok = line.next("',' or ')'")
+            if tok.text == ")":
+                return args
+            if tok.text != ",":
+                line.fail(tok.col, f"expected ',' or ')' between arguments, but found {tok.text!r}")
+
+    def _arg(self, line: _Line) -> list[_Tok]:
+        tok = line.next("an argument")
+        if tok.text == "{":
+            toks = [tok, line.next("a number"), line.expect_punct(",", "inside { , }"),
+                    line.next("a number"), line.expect_punct("}", "to close the { , } value")]
+            return toks
+        toks = [tok]
+        while line.at("|"):
+            toks.append(line.next("'|'"))
+            toks.append(line.next("a flag after '|'"))
+        return toks
+
+    # -- type checking against the call table --------------------------------------------
+    def _check_args(self, line, spec: CallSpec, raw, known, call_tok) -> list:
+        params = list(spec.params)
+        if spec.name in ("setsockopt", "getsockopt") and len(raw) == len(params) + 1:
+            level = raw.pop(1)  # C style: setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            lv = self._symbol(line, level, "level")
+            opt = raw[1][0].text if raw[1] else ""
+            if opt in SOCKOPTS and SOCKOPTS[opt].level != lv:
+                line.fail(level[0].col, f"{opt} is not at level {level[0].text}")
+        required = [p for p in params if not p.optional]
+        if not len(required) <= len(raw) <= len(params):
+            n = len(required) if len(required) == len(params) else f"{len(required)} to {len(params)}"
+            line.fail(call_tok.col, f"{spec.name}() takes {n} argument(s), {spec.signature}, "
+                      f"but was given {len(raw)}")
+        values = []
+        option = None
+        for param, toks in zip(params, raw):
+            v = self._value(line, param, toks, known, option, spec)
+            if param.kind == "sockopt":
+                option = v
+            values.append(v)
+        for param in params[len(raw):]:
+            values.append(self._default(param))
+        return values
+
+    def _default(self, param: Param):
+        if param.kind == "duration":
+            return int(param.default)  # -1: no timeout
+        if param.kind in SYMBOLS:
+            d = param.default
+            return int(d) if d.lstrip("-").isdigit() else SYMBOLS[param.kind][d]
+        return param.default
+
+    def _value(self, line: _Line, param: Param, toks: list[_Tok], known, option, spec):
+        tok = toks[0]
+        kind = param.kind
+        if kind == "fd":
+            if tok.kind != "ident" or len(toks) > 1:
+                line.fail(tok.col, f"{spec.name}() needs a descriptor name as its {param.name}, "
+                          f"such as one made by 's = socket()'")
+            if tok.text not in known:
+                line.fail(tok.col, f"'{tok.text}' is not a descriptor of this process yet; create it "
+                          f"first, e.g. '{tok.text} = socket()'")
+            return tok.text
+        if kind == "address":
+            if tok.kind != "addr":
+                line.fail(tok.col, f"{spec.name}() needs an address and port such as 127.0.0.1:8080 "
+                          "or [::1]:8080")
+            try:
+                return Address.parse(tok.text)
+            except ValueError as e:
+                line.fail(tok.col, f"'{tok.text}' is not a valid address and port ({e})")
+        if kind == "int":
+            if tok.kind != "number" or len(toks) > 1:
+                line.fail(tok.col, f"{spec.name}() needs a number as its {param.name}")
+            return int(tok.text, 0)
+        if kind == "data":
+            if tok.kind == "string":
+                return self._string(line, tok)
+            if tok.kind == "number" and int(tok.text, 0) >= 0:
+                n = int(tok.text, 0)  # a count of filler bytes, a..z repeated
+                return bytes(97 + i % 26 for i in range(n))
+            line.fail(tok.col, f"{spec.name}() needs data: a \"quoted string\" or a byte count")
+        if kind == "duration":
+            if tok.kind == "duration":
+                m = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s)", tok.text)
+                return int(float(m.group(1)) * _UNITS[m.group(2)])
+            if tok.kind == "number" and spec.name == "poll":
+                ms = int(tok.text, 0)  # poll's C timeout is in milliseconds
+                return -1 if ms < 0 else ms * 1_000_000
+            line.fail(tok.col, f"{spec.name} needs a duration with a unit, such as 300ms, 1s or 50us")
+        if kind == "sockopt":
+            if tok.kind != "ident" or tok.text not in SOCKOPTS:
+                line.fail(tok.col, f"unknown socket option '{tok.text}'"
+                          + (_did_you_mean(tok.text, SOCKOPTS) or "; known: " + ", ".join(SOCKOPTS)))
+            return SOCKOPTS[tok.text]
+        if kind == "optval":
+            if option is not None and option.value == "linger":
+                if tok.text != "{":
+                    line.fail(tok.col, "SO_LINGER takes {onoff, seconds}, for example {1, 0}")
+                for t in (toks[1], toks[3]):
+                    if t.kind != "number":
+                        line.fail(t.col, "SO_LINGER takes two numbers, {onoff, seconds}")
+                return Linger(int(toks[1].text, 0), int(toks[3].text, 0))
+            if tok.kind != "number":
+                line.fail(tok.col, f"{option.name if option else 'this option'} takes a number")
+            return int(tok.text, 0)
+        return self._symbol(line, toks, kind)
+
+    def _symbol(self, line: _Line, toks: list[_Tok], group: str) -> int:
+        table = SYMBOLS[group]
+        if len(toks) == 1 and toks[0].kind == "number":
+            return int(toks[0].text, 0)
+        if len(toks) > 1 and group not in FLAG_GROUPS:
+            line.fail(toks[1].col, f"{toks[0].text} cannot be combined with '|' here")
+        value = 0
+        for t in toks[::2]:
+            if t.kind != "ident" or t.text not in table:
+                line.fail(t.col, f"'{t.text}' is not one of {', '.join(table)}"
+                          + _did_you_mean(t.text, table))
+            value |= table[t.text]
+        return value
+
+    def _string(self, line: _Line, tok: _Tok) -> bytes:
+        body, out, i = tok.text[1:-1], bytearray(), 0
+        while i < len(body):
+            c = body[i]
+            if c != "\\":
+                out += c.encode()
+                i += 1
+                continue
+            e = body[i + 1]
+            if e in _ESCAPES:
+                out += _ESCAPES[e]
+                i += 2
+            elif e == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", body[i + 2:i + 4]):
+                out.append(int(body[i + 2:i + 4], 16))
+                i += 4
+            else:
+                line.fail(tok.col + 1 + i, f"unknown escape '\\{e}' in a string; use \\n, \\t, "
+                          "\\r, \\0, \\\\, \\\" or \\xNN")
+        return bytes(out)
+
+    def _expect(self, line: _Line, spec: CallSpec, eq: _Tok) -> Expect:
+        if spec.returns == "none":
+            line.fail(eq.col, f"{spec.name} has no result to expect")
+        tok = line.next("an expected result after '='")
+        toks = [tok]
+        if tok.kind == "number" and tok.text == "-1":
+            err = line.next("an errno name after -1, such as ECONNREFUSED")
+            if err.text not in ERRNO_NAMES:
+                line.fail(err.col, f"'{err.text}' is not an errno name"
+                          + _did_you_mean(err.text, ERRNO_NAMES))
+            return Expect(-1, err.text, f"-1 {err.text}")
+        if tok.kind == "number":
+            return Expect(int(tok.text, 0), None, tok.text)
+        if tok.kind == "ident" and spec.returns == "optval" and tok.text in ERRNO_NAMES:
+            return Expect(errno_value(tok.text), None, tok.text)  # getsockopt(fd, SO_ERROR)
+        if tok.kind == "ident" and spec.returns == "revents":
+            while line.at("|"):
+                toks += [line.next("'|'"), line.next("a poll flag")]
+            return Expect(self._symbol(line, toks, "poll"), None, "".join(t.text for t in toks))
+        line.fail(tok.col, "an expected result is a number, '-1 ERRNO'"
+                  + (", or poll flags" if spec.returns == "revents" else "")
+                  + (", or an errno name" if spec.returns == "optval" else ""))
+
+
+def parse(text: str, source: str = "<program>", name: str = "program") -> Program:
+    return Parser(source).parse(text, name=name)

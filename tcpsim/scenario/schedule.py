@@ -1,0 +1,54 @@
+"""The ordering rule every executor of a program follows (the lab and the model alike).
+
+Lines run in file order.  A call that blocks parks its process: the following lines of the
+other processes run meanwhile, and the parked process resumes when the kernel completes its
+call.  So the next line to run is always the earliest not-yet-run line, in file order, whose
+process is not parked.  The executor decides when a parked call completes; this class only
+keeps the bookkeeping, as plain data, so that it is cheap to copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .syntax import Program, Step
+
+
+@dataclass
+class Schedule:
+    program: Program
+    done: int = 0  # how many lines have started
+    started: list[bool] = field(default_factory=list)
+    parked: dict[str, Step] = field(default_factory=dict)  # process -> its blocked call
+
+    def __post_init__(self):
+        if not self.started:
+            self.started = [False] * len(self.program.steps)
+
+    def next_step(self) -> Step | None:
+        """The earliest line not yet started whose process is free to run it."""
+        seen: set[str] = set()
+        for step in self.program.steps:
+            if self.started[step.index]:
+                continue
+            if step.process not in seen and step.process not in self.parked:
+                return step
+            seen.add(step.process)  # later lines of this process wait for this one
+        return None
+
+    def start(self, step: Step) -> None:
+        self.started[step.index] = True
+        self.done += 1
+
+    def park(self, step: Step) -> None:
+        self.parked[step.process] = step
+
+    def resume(self, process: str) -> Step:
+        return self.parked.pop(process)
+
+    @property
+    def finished(self) -> bool:
+        return self.done == len(self.program.steps) and not self.parked
+
+    def copy(self) -> "Schedule":
+        return Schedule(self.program, self.done, list(self.started), dict(self.parked))

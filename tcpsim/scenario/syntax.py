@@ -1,0 +1,130 @@
+"""What a parsed scenario program is: processes, each a list of calls, in one file order."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from .calls import CALLS, SockOpt, errno_name
+
+
+@dataclass(frozen=True)
+class Address:
+    host: str
+    port: int
+
+    @property
+    def family(self) -> int:
+        return 10 if ":" in self.host else 2  # AF_INET6 / AF_INET
+
+    @property
+    def sockaddr(self) -> tuple:
+        return (self.host, self.port) if self.family == 2 else (self.host, self.port, 0, 0)
+
+    @classmethod
+    def parse(cls, text: str) -> "Address":
+        host, _, port = text.rpartition(":")
+        host = host.strip("[]")
+        ipaddress.ip_address(host)  # raises ValueError on a bad address
+        if not 0 <= int(port) <= 65535:
+            raise ValueError(f"port {port} is outside 0..65535")
+        return cls(host, int(port))
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if self.family == 10 else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Linger:
+    """struct linger: l_onoff, l_linger (seconds)."""
+
+    onoff: int
+    seconds: int
+
+    def __str__(self) -> str:
+        return f"{{{self.onoff}, {self.seconds}}}"
+
+
+@dataclass(frozen=True)
+class Expect:
+    """An expected result: `= 0`, `= 19`, `= -1 ECONNREFUSED`, `= POLLOUT|POLLHUP`, `= ECONNREFUSED`."""
+
+    value: int
+    errno: str | None = None
+    text: str = ""
+
+    def matches(self, value: int, err: str | None) -> bool:
+        if self.errno is not None and self.value == -1:
+            return value == -1 and err == self.errno
+        return value == self.value and err is None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of a program: a call made by one process."""
+
+    index: int  # position in file order (0-based)
+    line: int  # 1-based line number in the source
+    process: str
+    call: str
+    args: tuple  # values in the order of CALLS[call].params
+    assign: str | None = None  # the descriptor name bound to the result (socket, accept)
+    expect: Expect | None = None
+    text: str = ""  # the call as written, without its expected result
+
+    @property
+    def spec(self):
+        return CALLS[self.call]
+
+    def arg(self, name: str):
+        for p, v in zip(self.spec.params, self.args):
+            if p.name == name:
+                return v
+        raise KeyError(name)
+
+    @property
+    def blocking_kind(self) -> bool:
+        return self.spec.blocks
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    source: str  # a path, or "builtin:NAME"
+    text: str
+    steps: tuple[Step, ...]
+    description: str = ""
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for s in self.steps:
+            seen.setdefault(s.process, None)
+        return tuple(seen)
+
+    def steps_of(self, process: str) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.process == process)
+
+    @property
+    def total_sleep(self) -> float:
+        """Seconds of explicit pauses, summed per process, the longest process counting."""
+        per: dict[str, float] = {}
+        for s in self.steps:
+            if s.call == "sleep":
+                per[s.process] = per.get(s.process, 0.0) + s.args[0] / 1e9
+        return max(per.values(), default=0.0)
+
+
+def render_value(value) -> str:
+    if isinstance(value, bytes):
+        return '"' + value.decode("latin-1").encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+    if isinstance(value, SockOpt):
+        return value.name
+    return str(value)
+
+
+def render_result(value: int, err: str | None) -> str:
+    return f"-1 {err}" if err else str(value)
+
+
+__all__ = ["Address", "Linger", "Expect", "Step", "Program", "render_value", "render_result", "errno_name"]

@@ -1,0 +1,169 @@
+"""One TCP segment as it crossed the wire, and decoding it from a captured frame.
+
+Decoding is by hand (struct), not with scapy: it is on the path of every captured frame and
+must stay cheap; scapy is kept for writing pcaps and crafting packets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from dataclasses import dataclass, field
+
+# TCP header flag bits, in the order tcpdump prints them (RFC 9293 3.1, RFC 3168 for E/W).
+_FLAG_BITS = (("F", 0x01), ("S", 0x02), ("R", 0x04), ("P", 0x08), ("U", 0x20), ("E", 0x40),
+              ("W", 0x80))
+ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
+LINKTYPE_ETHERNET = 1
+
+
+@dataclass
+class Segment:
+    """A TCP segment: header fields exactly as sent, plus where and when it was seen.
+
+    seq/ack are absolute; Trace.relative() gives the per-direction relative numbers.
+    options keeps wire order: a list of [name, value] with names as tcpdump prints them
+    (mss, sackOK, TS [val, ecr], nop, wscale, sack [[left, right], ...], eol).
+    """
+
+    t: float
+    src: str  # "127.0.0.1:40000" or "[::1]:40000"
+    dst: str
+    flags: str  # tcpdump style: "S", "S.", "P.", "F.", "R.", "." ...
+    seq: int
+    ack: int
+    win: int
+    options: list = field(default_factory=list)
+    length: int = 0  # payload bytes
+    payload: bytes = b""
+    ttl: int = 0
+    ip_id: int = 0
+    df: bool = False
+    frame: bytes = b""  # the whole captured frame (link header included), for pcap output
+
+    @property
+    def is_syn(self) -> bool:
+        return "S" in self.flags
+
+    @property
+    def has_ack(self) -> bool:
+        return "." in self.flags
+
+    @property
+    def conn_key(self) -> tuple[str, str]:
+        return tuple(sorted((self.src, self.dst)))
+
+    def option(self, name: str):
+        for n, v in self.options:
+            if n == name:
+                return v
+        return None
+
+
+def flags_text(bits: int) -> str:
+    text = "".join(letter for letter, bit in _FLAG_BITS if bits & bit)
+    if bits & 0x10:
+        text += "."
+    return text or "none"
+
+
+def _endpoint(addr: bytes, port: int) -> str:
+    ip = ipaddress.ip_address(addr)
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def parse_options(raw: bytes) -> list:
+    opts: list = []
+    i = 0
+    while i < len(raw):
+        kind = raw[i]
+        if kind == 0:
+            opts.append(["eol", None])
+            break
+        if kind == 1:
+            opts.append(["nop", None])
+            i += 1
+            continue
+        if i + 1 >= len(raw) or raw[i + 1] < 2 or i + raw[i + 1] > len(raw):
+            opts.append(["bad", raw[i:].hex()])
+            break
+        size = raw[i + 1]
+        body = raw[i + 2:i + size]
+        if kind == 2 and size == 4:
+            opts.append(["mss", struct.unpack("!H", body)[0]])
+        elif kind == 3 and size == 3:
+            opts.append(["wscale", body[0]])
+        elif kind == 4 and size == 2:
+            opts.append(["sackOK", None])
+        elif kind == 5 and size >= 10 and (size - 2) % 8 == 0:
+            blocks = [list(struct.unpack("!II", body[j:j + 8])) for j in range(0, len(body), 8)]
+            opts.append(["sack", blocks])
+        elif kind == 8 and size == 10:
+            opts.append(["TS", list(struct.unpack("!II", body))])
+        else:
+            opts.append([f"opt-{kind}", body.hex()])
+        i += size
+    return opts
+
+
+def format_options(opts: list) -> str:
+    parts = []
+    for name, v in opts:
+        if name == "TS":
+            parts.append(f"TS val {v[0]} ecr {v[1]}")
+        elif name == "sack":
+            parts.append("sack " + " ".join(f"{{{a}:{b}}}" for a, b in v))
+        elif v is None:
+            parts.append(name)
+        else:
+            parts.append(f"{name} {v}")
+    return ",".join(parts)
+
+
+def decode_ip(packet: bytes, t: float = 0.0, frame: bytes = b"") -> Segment | None:
+    """A Segment from an IPv4 or IPv6 packet carrying TCP; None for anything else."""
+    if not packet:
+        return None
+    version = packet[0] >> 4
+    if version == 4:
+        if len(packet) < 20:
+            return None
+        ihl = (packet[0] & 0x0F) * 4
+        total, ip_id, frag, ttl, proto = struct.unpack("!2xHHHBB", packet[:10])
+        if proto != 6 or len(packet) < ihl + 20:
+            return None
+        src, dst = packet[12:16], packet[16:20]
+        tcp = packet[ihl:total] if total >= ihl else packet[ihl:]
+        df = bool(frag & 0x4000)
+    elif version == 6:
+        if len(packet) < 40:
+            return None
+        plen, nxt, ttl = struct.unpack("!HBB", packet[4:8])
+        if nxt != 6 or len(packet) < 60:
+            return None  # extension headers are not followed here
+        src, dst = packet[8:24], packet[24:40]
+        tcp = packet[40:40 + plen]
+        ip_id, df = 0, False
+    else:
+        return None
+    sport, dport, seq, ack, off_flags, win = struct.unpack("!HHIIHH", tcp[:16])
+    doff = (off_flags >> 12) * 4
+    if doff < 20 or doff > len(tcp):
+        return None
+    payload = bytes(tcp[doff:])
+    return Segment(
+        t=t, src=_endpoint(src, sport), dst=_endpoint(dst, dport),
+        flags=flags_text(off_flags & 0xFF), seq=seq, ack=ack, win=win,
+        options=parse_options(bytes(tcp[20:doff])), length=len(payload), payload=payload,
+        ttl=ttl, ip_id=ip_id, df=df, frame=bytes(frame),
+    )
+
+
+def decode_frame(frame: bytes, t: float = 0.0, linktype: int = LINKTYPE_ETHERNET) -> Segment | None:
+    """A Segment from a link-layer frame (Ethernet, as Linux loopback gives)."""
+    if linktype != LINKTYPE_ETHERNET or len(frame) < 14:
+        return None
+    ethertype = struct.unpack("!H", frame[12:14])[0]
+    if ethertype not in (ETH_P_IP, ETH_P_IPV6):
+        return None
+    return decode_ip(frame[14:], t, frame)

@@ -1,0 +1,216 @@
+"""The Trace: one ordered record of calls, segments and socket states.
+
+The lab (real kernel), the model, a pcap and a packetdrill script all produce this one type,
+so that one diff can compare any two.  Times are seconds since the first call.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ..errors import TcpsimError
+from .segment import Segment
+
+FORMAT = "tcpsim-trace/1"
+
+
+@dataclass
+class Call:
+    """A call starting (kind "call") or returning (kind "return").
+
+    A call that completes at once is one "call" event with its result; one that blocks is a
+    "call" event with blocked=True, then a "return" event when the kernel lets it go on.
+    """
+
+    t: float
+    process: str
+    step: int  # index of the program line
+    line: int
+    text: str  # the statement as written
+    kind: str = "call"
+    blocked: bool = False
+    result: int | None = None
+    errno: str | None = None
+    fd: int | None = None  # the descriptor number the call acted on (per process, from 3)
+    data: bytes | None = None  # bytes a recv returned
+    value: str | None = None  # a readable rendering of getsockopt/poll results
+    expected: str | None = None
+    ok: bool | None = None  # did the result match the expectation (None: nothing expected)
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+
+@dataclass
+class State:
+    """The kernel's state of one socket, recorded when it changed.
+
+    socket: a stable label, "process.name" from the descriptor name the program gave it.
+    via: "tcp_info" (read from the open descriptor) or "sock_diag" (the kernel's socket table,
+    as /proc/net/tcp and ss show it: sockets with no descriptor, such as TIME_WAIT, orphans
+    and connections waiting in the accept queue).
+    """
+
+    t: float
+    socket: str
+    state: str
+    via: str = "tcp_info"
+    queue: int | None = None  # listeners: accept-queue length (tcpi_unacked)
+    backlog: int | None = None  # listeners: the backlog (tcpi_sacked)
+
+
+@dataclass
+class SocketInfo:
+    label: str
+    process: str
+    name: str
+    local: str | None = None
+    remote: str | None = None
+
+
+@dataclass
+class Trace:
+    source: str  # "lab", "model", "pcap", "packetdrill"
+    program: str = ""
+    program_text: str = ""
+    t0: float = 0.0  # wall-clock time (epoch seconds) of t = 0
+    end: float = 0.0  # when observation stopped
+    kernel: dict = field(default_factory=dict)  # release, machine, lo MTU
+    sysctls: dict = field(default_factory=dict)
+    sockets: list[SocketInfo] = field(default_factory=list)
+    events: list = field(default_factory=list)  # Call | Segment | State, in time order
+    notes: list[str] = field(default_factory=list)
+
+    # -- views ---------------------------------------------------------------------------
+    @property
+    def calls(self) -> list[Call]:
+        return [e for e in self.events if isinstance(e, Call)]
+
+    @property
+    def segments(self) -> list[Segment]:
+        return [e for e in self.events if isinstance(e, Segment)]
+
+    @property
+    def states(self) -> list[State]:
+        return [e for e in self.events if isinstance(e, State)]
+
+    def endpoint_names(self) -> dict[str, str]:
+        """"ip:port" -> process name, for every local endpoint a socket of the program had."""
+        return {s.local: s.process for s in self.sockets if s.local}
+
+    def state_history(self, label: str) -> list[str]:
+        return [s.state for s in self.states if s.socket == label]
+
+    def relative(self) -> list["RelSegment"]:
+        """Segments with sequence numbers relative to each direction's ISN (as Wireshark shows).
+
+        The ISN of a direction is the seq of its first SYN, or of its first segment when the
+        capture starts mid-connection.  TS values are made relative the same way, so that
+        traces with different random ISNs and TS offsets compare equal.
+        """
+        isn: dict[tuple[str, str], int] = {}
+        ts0: dict[tuple[str, str], int] = {}
+        for seg in self.segments:
+            d = (seg.src, seg.dst)
+            isn.setdefault(d, seg.seq)
+            ts = seg.option("TS")
+            if ts and d not in ts0:
+                ts0[d] = ts[0]
+        out = []
+        for seg in self.segments:
+            d, back = (seg.src, seg.dst), (seg.dst, seg.src)
+            rel_ack = (seg.ack - isn[back]) % 2**32 if seg.has_ack and back in isn else seg.ack
+            opts = []
+            for name, v in seg.options:
+                if name == "TS":
+                    ecr = (v[1] - ts0[back]) % 2**32 if v[1] and back in ts0 else v[1]
+                    v = [(v[0] - ts0[d]) % 2**32, ecr]
+                elif name == "sack":
+                    base = isn.get(back, 0)
+                    v = [[(a - base) % 2**32, (b - base) % 2**32] for a, b in v]
+                opts.append([name, v])
+            out.append(RelSegment(seg, (seg.seq - isn[d]) % 2**32, rel_ack, opts))
+        return out
+
+    # -- JSON ----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        def enc(obj):
+            d = {}
+            for f in fields(obj):
+                v = getattr(obj, f.name)
+                d[f.name] = v.hex() if isinstance(v, bytes) else v
+            return d
+
+        kinds = {Call: "call", Segment: "segment", State: "state"}
+        return {
+            "format": FORMAT,
+            "source": self.source,
+            "program": self.program,
+            "program_text": self.program_text,
+            "t0": self.t0,
+            "end": self.end,
+            "kernel": self.kernel,
+            "sysctls": self.sysctls,
+            "sockets": [asdict(s) for s in self.sockets],
+            "notes": self.notes,
+            "events": [{"type": kinds[type(e)], **enc(e)} for e in self.events],
+        }
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Trace":
+        if d.get("format") != FORMAT:
+            raise TcpsimError(f"not a tcpsim trace (format {d.get('format')!r}, expected {FORMAT!r}); "
+                              "give a JSON file written by tcpsim --json")
+        types = {"call": Call, "segment": Segment, "state": State}
+        events = []
+        for e in d["events"]:
+            kind = types[e["type"]]
+            args = {}
+            for f in fields(kind):
+                v = e.get(f.name)
+                if f.name in ("payload", "frame", "data") and isinstance(v, str):
+                    v = bytes.fromhex(v)
+                if v is not None or f.name in e:
+                    args[f.name] = v
+            events.append(kind(**args))
+        return cls(
+            source=d["source"], program=d.get("program", ""), program_text=d.get("program_text", ""),
+            t0=d.get("t0", 0.0), end=d.get("end", 0.0), kernel=d.get("kernel", {}),
+            sysctls=d.get("sysctls", {}), sockets=[SocketInfo(**s) for s in d.get("sockets", [])],
+            events=events, notes=d.get("notes", []),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Trace":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise TcpsimError(f"cannot read trace {path}: {e}; give a JSON file written by tcpsim --json")
+        return cls.from_dict(data)
+
+
+@dataclass
+class RelSegment:
+    """A segment with relative seq/ack and TS values."""
+
+    seg: Segment
+    seq: int
+    ack: int
+    options: list
+
+    @property
+    def flags(self) -> str:
+        return self.seg.flags
+
+    @property
+    def end_seq(self) -> int:
+        return self.seq + self.seg.length + ("S" in self.flags) + ("F" in self.flags)

@@ -1,0 +1,61 @@
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT / "captures"
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+@functools.cache
+def lab_unavailable() -> str | None:
+    """Why the real-kernel lab cannot run here, or None when it can."""
+    from tcpsim.errors import PrivilegeError
+    from tcpsim.lab.netns import private_netns
+
+    try:
+        with private_netns():
+            pass
+    except PrivilegeError as e:
+        return str(e)
+    return None
+
+
+@pytest.fixture
+def live():
+    """Skip (with the reason printed by -ra) where no private network namespace can be made."""
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(f"live lab test: {reason}")
+
+
+def run_cli(*args, check=False, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tcpsim", *map(str, args)], capture_output=True,
+                          text=True, check=check, cwd=kw.pop("cwd", ROOT), **kw)
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None
+
+
+def net_namespaces() -> set[str]:
+    """Every network namespace some process (or thread, or open fd) of this machine refers to."""
+    seen = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for task in (proc / "task").iterdir():
+                seen.add(os.readlink(task / "ns" / "net"))
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("net:["):
+                    seen.add(target)
+        except OSError:
+            continue
+    return seen

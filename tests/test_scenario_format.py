@@ -1,0 +1,170 @@
+"""The scenario program format: what it expresses, and the errors it reports."""
+
+import pytest
+
+from tcpsim.errors import TcpsimError
+from tcpsim.scenario import Address, Linger, Schedule, ScenarioError, builtin_names, load, parse
+
+from .conftest import PROGRAMS
+
+
+def test_the_seed_programs_are_expressed_exactly():
+    p = load("handshake")
+    assert p.processes == ("server", "client")
+    server = [(s.call, s.args, s.assign) for s in p.steps_of("server")]
+    assert server == [
+        ("socket", (2, 1, 0), "s"),
+        ("bind", ("s", Address("0.0.0.0", 8080)), None),
+        ("listen", ("s", 3), None),
+        ("accept", ("s",), "c"),
+        ("send", ("c", b"Hello from server!\n", 0), None),
+        ("close", ("c",), None),
+        ("close", ("s",), None),
+    ]
+    client = [(s.call, s.args) for s in p.steps_of("client")]
+    assert client == [
+        ("socket", (2, 1, 0)),
+        ("connect", ("fd", Address("127.0.0.1", 8080))),
+        ("recv", ("fd", 1024, 0)),
+        ("close", ("fd",)),
+    ]
+    assert len(p.steps[4].args[1]) == 19
+    assert p.steps[1].expect.value == 0 and p.steps[1].expect.errno is None
+    assert p.steps[4].text == 'send(c, "Hello from server!\\n", 0)'
+
+
+def test_builtin_programs_include_handshake_and_the_teardown_variants():
+    names = builtin_names()
+    assert {"handshake", "teardown-client-first", "teardown-server-first",
+            "teardown-four-segment"} <= set(names)
+    for n in names:
+        assert load(n).description, f"{n} has no one-line description"
+
+
+@pytest.mark.parametrize("path", sorted(PROGRAMS.glob("*.tcp")), ids=lambda p: p.stem)
+def test_the_format_expresses_the_required_programs(path):
+    p = load(str(path))
+    assert p.steps and p.name == path.stem
+
+
+def test_options_values_and_expectations():
+    p = parse(
+        "c: fd = socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK, 0)\n"
+        "c: setsockopt(fd, SO_LINGER, {1, 0}) = 0\n"
+        "c: setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, 1)\n"
+        "c: connect(fd, [::1]:80) = -1 EINPROGRESS\n"
+        "c: poll(fd, POLLOUT, 100) = POLLOUT|POLLHUP\n"
+        "c: getsockopt(fd, SO_ERROR) = ECONNREFUSED\n"
+        "c: send(fd, 1000, MSG_NOSIGNAL)\n"
+        "c: sleep 300ms\n"
+        "c: shutdown(fd, SHUT_WR)\n")
+    s = p.steps
+    assert s[0].args == (2, 1 | 0o4000, 0)
+    assert s[1].args[2] == Linger(1, 0)
+    assert s[2].args[1].name == "TCP_NODELAY" and s[2].args[2] == 1
+    assert s[3].args[1] == Address("::1", 80) and s[3].expect.errno == "EINPROGRESS"
+    assert s[4].args[2] == 100_000_000 and s[4].expect.value == 0x4 | 0x10
+    assert s[5].expect.value == 111
+    assert len(s[6].args[1]) == 1000 and s[6].args[2] == 0x4000
+    assert s[7].args == (300_000_000,)
+    assert s[8].args[1] == 1
+
+
+def test_comments_blank_lines_and_the_header_description():
+    p = parse("# First line describes.\n# more\n\nx: s = socket()  # a comment\n\n# between\n"
+              'x: send(s, "a # not a comment")\n')
+    assert p.description == "First line describes."
+    assert [s.line for s in p.steps] == [4, 7]
+    assert p.steps[1].args[1] == b"a # not a comment"
+
+
+@pytest.mark.parametrize("text, line, col, message", [
+    ("server s = socket()", 1, 8, "expected ':' after the process name, but found 's'"),
+    ("c: fd = sockit()", 1, 9, "unknown call 'sockit'; did you mean socket?"),
+    ("c: connect(fd, 127.0.0.1:80)", 1, 12,
+     "'fd' is not a descriptor of this process yet; create it first, e.g. 'fd = socket()'"),
+    ("c: fd = socket()\nc: connect(fd, 127.0.0.1)", 2, 16,
+     "connect() needs an address and port such as 127.0.0.1:8080 or [::1]:8080"),
+    ("c: fd = socket()\nc: listen(fd)", 2, 4,
+     "listen() takes 2 argument(s), listen(fd, backlog), but was given 1"),
+    ("c: fd = socket(AF_INET, SOCK_STRAM)", 1, 25,
+     "'SOCK_STRAM' is not one of SOCK_STREAM, SOCK_NONBLOCK, SOCK_CLOEXEC; did you mean SOCK_STREAM?"),
+    ('c: fd = socket()\nc: send(fd, "abc)', 2, 13, 'this string has no closing quote (")'),
+    ("c: fd = socket()\nc: close(fd) = -1 ECONNREFUSD", 2, 19,
+     "'ECONNREFUSD' is not an errno name; did you mean ECONNREFUSED?"),
+    ("c: sleep 300", 1, 10, "sleep needs a duration with a unit, such as 300ms, 1s or 50us"),
+    ("c: fd = socket()\nc: n = close(fd)", 2, 4,
+     "close() does not return a descriptor, so its result cannot be given a name"),
+    ("c: fd = socket()\nc: setsockopt(fd, SO_LINGER, 1)", 2, 30,
+     "SO_LINGER takes {onoff, seconds}, for example {1, 0}"),
+    ("c: fd = socket()\nc: close(fd) close(fd)", 2, 14,
+     "unexpected 'close' after the call; one call per line"),
+    ("c: exit\nc: fd = socket()", 2, 1, "process 'c' already exited at line 1; it can make no more calls"),
+    ("c: fd = socket()\nc: bind(fd, 127.0.0.1:70000)", 2, 13,
+     "'127.0.0.1:70000' is not a valid address and port (port 70000 is outside 0..65535)"),
+    ("# only a comment\n", 1, 1, "the program has no calls; write lines such as 'server: s = socket()'"),
+    ("c: fd = socket() @", 1, 18, "unexpected character '@'"),
+])
+def test_errors_point_at_line_and_column(text, line, col, message):
+    with pytest.raises(ScenarioError) as info:
+        parse(text, source="t.tcp")
+    e = info.value
+    assert (e.line, e.col, e.message) == (line, col, message)
+    first = str(e).splitlines()[0]
+    assert first == f"t.tcp:{line}:{col}: {message}"
+
+
+def test_error_shows_the_line_with_a_caret():
+    with pytest.raises(ScenarioError) as info:
+        parse("c: fd = sockit()", source="t.tcp")
+    assert str(info.value).splitlines()[1:] == ["    c: fd = sockit()", "            ^"]
+
+
+def test_unknown_program_names_the_way_out():
+    with pytest.raises(TcpsimError, match="no program named 'nope': `tcpsim scenarios` lists"):
+        load("nope")
+
+
+# -- ordering semantics ----------------------------------------------------------------------
+
+SEED = load("handshake")
+
+
+def _order(program, blocks: dict[int, int]):
+    """Run the schedule, parking line i until line blocks[i] has started."""
+    sched, order = Schedule(program), []
+    waiting: dict[int, int] = {}
+    while not sched.finished:
+        for i, until in list(waiting.items()):
+            if sched.started[until]:
+                sched.resume(program.steps[i].process)
+                del waiting[i]
+        step = sched.next_step()
+        assert step is not None, "deadlock in the test schedule"
+        sched.start(step)
+        order.append(step.line)
+        if step.index in blocks:
+            sched.park(step)
+            waiting[step.index] = blocks[step.index]
+    return order
+
+
+def test_lines_run_in_file_order_when_nothing_blocks():
+    assert _order(SEED, {}) == [s.line for s in SEED.steps]
+
+
+def test_a_blocked_call_lets_the_other_processes_run():
+    # accept (index 3) blocks until the client's connect (index 8) has run
+    order = _order(SEED, {3: 8})
+    assert order == [7, 8, 9, 10, 14, 15, 11, 12, 13, 16, 17]
+
+
+def test_the_parked_process_keeps_its_own_order():
+    sched = Schedule(SEED)
+    for _ in range(4):
+        sched.start(sched.next_step())
+    sched.park(SEED.steps[3])
+    assert sched.next_step().process == "client"
+    copy = sched.copy()
+    copy.resume("server")
+    assert copy.next_step().line == 11 and sched.next_step().line == 14
