@@ -1,0 +1,135 @@
+"""The tcpsim command as a person uses it: output, files, and one-sentence errors."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import ROOT, have, lab_unavailable, net_namespaces, run_cli
+
+NO_CAPS = ["setpriv", "--securebits", "+noroot,+noroot_locked", "--bounding-set", "-all",
+           "--inh-caps", "-all"]
+
+
+def test_scenarios_lists_builtins_with_their_description():
+    r = run_cli("scenarios", check=True)
+    lines = r.stdout.splitlines()
+    assert any(line.startswith("handshake ") and "Hello from server" in line for line in lines)
+    for name in ("teardown-client-first", "teardown-server-first", "teardown-four-segment"):
+        assert any(line.startswith(name) for line in lines)
+
+
+def test_scenarios_prints_a_program():
+    r = run_cli("scenarios", "handshake", check=True)
+    assert 'server: send(c, "Hello from server!\\n", 0) = 19' in r.stdout
+
+
+def test_a_broken_program_gets_one_sentence_with_line_and_column(tmp_path):
+    bad = tmp_path / "bad.tcp"
+    bad.write_text("server: s = socket()\nserver: lisen(s, 3)\n")
+    r = run_cli("check", bad)
+    assert r.returncode == 2
+    first = r.stderr.splitlines()[0]
+    assert first == f"tcpsim: {bad}:2:9: unknown call 'lisen'; did you mean listen?"
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["lab", "no-such-program"], "no program named 'no-such-program'"),
+    (["check", "/"], "/ is not a regular file"),
+    (["lab", "handshake", "--timeout", "0"], "Invalid value for '--timeout'"),
+])
+def test_wrong_arguments_are_named(args, message):
+    r = run_cli(*args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not have("setpriv"), reason="setpriv (util-linux) is not installed")
+def test_lab_without_privileges_says_what_is_missing():
+    r = subprocess.run(NO_CAPS + [sys.executable, "-m", "tcpsim", "lab", "handshake"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 3
+    assert r.stderr.strip() == ("tcpsim: tcpsim lab needs to create a private network namespace, "
+                                "which takes root (CAP_SYS_ADMIN): run it as root, for example "
+                                "with sudo")
+    assert r.stdout == ""
+
+
+@pytest.fixture
+def live():
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(f"live lab test: {reason}")
+
+
+def test_lab_prints_the_exchange_and_writes_pcap_and_json(live, tmp_path):
+    pcap, js = tmp_path / "h.pcap", tmp_path / "h.json"
+    r = run_cli("lab", "handshake", "--pcap", pcap, "--json", js)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    for text in ("c = accept(s) ... blocks", "[S]  seq 0  win 65495", "[S.]  seq 0  ack 1",
+                 '"Hello from server!\\n"', "server.c: TIME_WAIT", "every expected result matched",
+                 "At the end: server.c TIME_WAIT"):
+        assert text in out
+    assert pcap.stat().st_size > 0 and js.stat().st_size > 0
+
+
+@pytest.mark.skipif(not have("tshark"), reason="tshark is not installed (the test set-up installs it)")
+def test_lab_pcap_opens_in_tshark_without_warnings(live, tmp_path):
+    pcap = tmp_path / "h.pcap"
+    run_cli("lab", "handshake", "--pcap", pcap, check=True)
+    r = subprocess.run(["tshark", "-n", "-o", "tcp.check_checksum:TRUE", "-r", pcap, "-z",
+                        "expert,note", "-q"], capture_output=True, text=True)
+    assert r.returncode == 0
+    assert "Warnings" not in r.stdout and "Errors" not in r.stdout
+    listing = subprocess.run(["tshark", "-n", "-o", "tcp.check_checksum:TRUE", "-r", pcap],
+                             capture_output=True, text=True).stdout
+    assert listing.count("\n") == 8 and "INCORRECT" not in listing and "Malformed" not in listing
+
+
+def test_lab_writes_nothing_to_an_unwritable_path_and_says_so(live, tmp_path):
+    r = run_cli("lab", "handshake", "--json", tmp_path / "missing-dir" / "x.json")
+    assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+
+
+# -- the namespace goes away, however the run ends -----------------------------------------
+
+SLOW = "a: fd = socket()\na: sleep {}\n"
+
+
+def _namespace_of(pid: int, ours: str, limit: float = 10.0) -> str:
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                ns = os.readlink(f"/proc/{pid}/task/{task}/ns/net")
+                if ns != ours:
+                    return ns
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise AssertionError("the lab never entered a private namespace")
+
+
+@pytest.mark.parametrize("sig", [None, signal.SIGKILL, signal.SIGINT, signal.SIGTERM],
+                         ids=lambda s: s.name if s else "normal-end")
+def test_namespace_disappears_however_the_run_ends(live, tmp_path, sig):
+    prog = tmp_path / "slow.tcp"
+    prog.write_text(SLOW.format("1s" if sig is None else "30s"))
+    ours = os.readlink("/proc/self/ns/net")
+    proc = subprocess.Popen([sys.executable, "-m", "tcpsim", "lab", str(prog)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ns = _namespace_of(proc.pid, ours)
+    if sig is not None:
+        proc.send_signal(sig)
+    out, err = proc.communicate(timeout=15)
+    if sig is None:
+        assert proc.returncode == 0, err
+    elif sig == signal.SIGINT:
+        assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    else:
+        assert proc.returncode == -sig
+    assert ns not in net_namespaces()

@@ -1,0 +1,186 @@
+"""The lab against the real kernel: the seed program's exchange, field by field.
+
+These run real sockets in a private network namespace (root needed; CI runs as root) and
+skip elsewhere with the reason.  Numbers that depend on the loopback MTU and the receive
+buffer sysctls are derived from the metadata the lab recorded, as the kernel derives them.
+"""
+
+import functools
+
+import pytest
+
+from tcpsim.lab import LabStuck, run_lab
+from tcpsim.lab.netns import current_netns
+from tcpsim.scenario import load, parse
+
+from .conftest import PROGRAMS, lab_unavailable
+
+pytestmark = pytest.mark.live
+
+
+@functools.cache
+def _run(name: str):
+    return run_lab(load(name))
+
+
+@pytest.fixture
+def lab():
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(f"live lab test: {reason}")
+    return _run
+
+
+def wscale(trace) -> int:
+    """tcp_select_initial_window: the smallest shift that fits max(tcp_rmem[2], rmem_max)."""
+    space = max(int(trace.sysctls["net.ipv4.tcp_rmem"].split()[2]),
+                int(trace.sysctls["net.core.rmem_max"]))
+    shift = 0
+    while space > 65535 and shift < 14:
+        space >>= 1
+        shift += 1
+    return shift
+
+
+def exchange(trace):
+    """(sender, flags, rel seq, rel ack, window, length) of every segment."""
+    owner = trace.endpoint_names()
+    return [(owner.get(r.seg.src), r.flags, r.seq, r.ack, r.seg.win, r.seg.length)
+            for r in trace.relative()]
+
+
+def test_handshake_is_the_seed_programs_real_exchange(lab):
+    trace = lab("handshake")
+    mss = min(trace.kernel["lo_mtu"] - 40, 65535 - 40)
+    ws = wscale(trace)
+    if trace.kernel["lo_mtu"] != 65536:
+        pytest.skip("window values below are for loopback's MTU 65536")
+    third_ack_window = 65536 >> ws
+    assert exchange(trace) == [
+        ("client", "S", 0, 0, 65495, 0),
+        ("server", "S.", 0, 1, 65483, 0),
+        ("client", ".", 1, 1, third_ack_window, 0),
+        ("server", "P.", 1, 1, third_ack_window, 19),
+        ("client", ".", 1, 20, third_ack_window, 0),
+        ("server", "F.", 20, 1, third_ack_window, 0),
+        ("client", "F.", 1, 21, third_ack_window, 0),
+        ("server", ".", 21, 2, third_ack_window, 0),
+    ]
+    rel = trace.relative()
+    syn_options = [["mss", mss], ["sackOK", None], ["TS", [0, 0]], ["nop", None], ["wscale", ws]]
+    assert rel[0].options == syn_options
+    assert rel[1].options == syn_options  # TS ecr echoes the SYN's TS val (relative 0)
+    assert [name for name, _ in rel[2].options] == ["nop", "nop", "TS"]
+    assert rel[3].seg.payload == b"Hello from server!\n"
+    # quick-ACK at connection start: the data is ACKed at once, not after the delayed-ACK timer
+    assert rel[4].seg.t - rel[3].seg.t < 0.005
+    assert all(s.df and s.ttl == 64 for s in trace.segments)
+
+
+def test_handshake_calls_block_and_return_as_the_kernel_lets_them(lab):
+    trace = lab("handshake")
+    calls = [(c.process, c.text.split("(")[0], c.kind, c.blocked, c.result, c.errno)
+             for c in trace.calls]
+    assert calls == [
+        ("server", "s = socket", "call", False, 3, None),
+        ("server", "bind", "call", False, 0, None),
+        ("server", "listen", "call", False, 0, None),
+        ("server", "c = accept", "call", True, None, None),
+        ("client", "fd = socket", "call", False, 3, None),
+        ("client", "connect", "call", True, None, None),
+        ("server", "c = accept", "return", False, 4, None),
+        ("client", "connect", "return", False, 0, None),
+        ("server", "send", "call", False, 19, None),
+        ("server", "close", "call", False, 0, None),
+        ("server", "close", "call", False, 0, None),
+        ("client", "recv", "call", False, 19, None),
+        ("client", "close", "call", False, 0, None),
+    ]
+    assert all(c.ok is not False for c in trace.calls)
+    assert [c.data for c in trace.calls if c.data is not None] == [b"Hello from server!\n"]
+    # the three-way handshake happens while connect() blocks, and accept() returns after it
+    connect = next(c for c in trace.calls if c.text.startswith("connect"))
+    accepted = next(c for c in trace.calls if c.kind == "return" and "accept" in c.text)
+    syn, synack, ack = trace.segments[:3]
+    assert connect.t <= syn.t <= synack.t <= ack.t <= accepted.t
+
+
+def test_handshake_socket_states_after_each_call(lab):
+    trace = lab("handshake")
+    assert trace.state_history("server.s") == ["CLOSE", "LISTEN", "CLOSE"]
+    assert trace.state_history("client.fd") == ["CLOSE", "ESTABLISHED", "CLOSE_WAIT", "CLOSE"]
+    assert trace.state_history("server.c") == ["ESTABLISHED", "FIN_WAIT1", "TIME_WAIT"]
+    listen = next(s for s in trace.states if s.state == "LISTEN")
+    assert (listen.queue, listen.backlog, listen.via) == (0, 3, "tcp_info")
+    tw = next(s for s in trace.states if s.state == "TIME_WAIT")
+    assert tw.via == "sock_diag"  # the fd is gone; only the kernel's table shows it
+
+
+def test_handshake_records_kernel_and_sysctls(lab):
+    trace = lab("handshake")
+    assert trace.kernel["release"] and trace.kernel["lo_mtu"] > 0
+    for key in ("net.ipv4.tcp_rmem", "net.ipv4.tcp_timestamps", "net.ipv4.tcp_sack",
+                "net.ipv4.tcp_window_scaling", "net.core.rmem_max", "net.ipv4.tcp_syn_retries"):
+        assert key in trace.sysctls
+
+
+def _teardown(trace):
+    return [(who, flags, seq, ack) for who, flags, seq, ack, _, _ in exchange(trace)[7:]]
+
+
+def test_client_first_close_takes_three_segments(lab):
+    trace = lab("teardown-client-first")
+    assert _teardown(trace) == [("client", "F.", 6, 6), ("server", "F.", 6, 7), ("client", ".", 7, 7)]
+    assert trace.state_history("client.fd")[-2:] == ["FIN_WAIT1", "TIME_WAIT"]
+    assert trace.state_history("server.c")[-2:] == ["CLOSE_WAIT", "CLOSE"]
+
+
+def test_server_first_close_takes_three_segments(lab):
+    trace = lab("teardown-server-first")
+    assert _teardown(trace) == [("server", "F.", 6, 6), ("client", "F.", 6, 7), ("server", ".", 7, 7)]
+    assert trace.state_history("server.c")[-1] == "TIME_WAIT"
+
+
+def test_a_pause_longer_than_the_delayed_ack_gives_four_segments(lab):
+    trace = lab("teardown-four-segment")
+    assert _teardown(trace) == [("client", "F.", 6, 6), ("server", ".", 6, 7),
+                                ("server", "F.", 6, 7), ("client", ".", 7, 7)]
+    fin, ack = trace.segments[7], trace.segments[8]
+    assert 0.030 < ack.t - fin.t < 0.080  # the delayed-ACK timer, about 40 ms (HZ/25)
+    assert "FIN_WAIT2" in trace.state_history("client.fd")
+
+
+@pytest.mark.parametrize("name", ["several-clients", "shutdown", "linger-reset", "reuseaddr",
+                                  "nonblocking-connect"])
+def test_programs_meet_their_expected_results_on_the_real_kernel(lab, name):
+    trace = run_lab(load(str(PROGRAMS / f"{name}.tcp")))
+    wrong = [f"line {c.line}: {c.text} = {c.result} {c.errno or ''} (expected {c.expected})"
+             for c in trace.calls if c.ok is False]
+    assert not wrong
+
+
+def test_linger_zero_close_sends_rst_not_fin(lab):
+    trace = run_lab(load(str(PROGRAMS / "linger-reset.tcp")))
+    assert [f for _, f, *_ in exchange(trace)] == ["S", "S.", ".", "R."]
+
+
+def test_connect_to_a_closed_port_is_refused_with_rst(lab):
+    trace = run_lab(parse("c: fd = socket()\nc: connect(fd, 127.0.0.1:9) = -1 ECONNREFUSED\n"))
+    assert [c.errno for c in trace.calls if c.result is not None] == [None, "ECONNREFUSED"]
+    rst = trace.relative()[1]
+    assert (rst.flags, rst.seg.seq, rst.ack, rst.seg.win, rst.options) == ("R.", 0, 1, 0, [])
+
+
+def test_a_stuck_program_is_reported_with_what_waits(lab):
+    prog = parse("server: s = socket()\nserver: bind(s, 0.0.0.0:80)\nserver: listen(s, 1)\n"
+                 "server: c = accept(s)\n")
+    with pytest.raises(LabStuck) as info:
+        run_lab(prog, timeout=0.3)
+    assert "server waits in c = accept(s) (line 4)" in str(info.value)
+    assert info.value.trace.calls[-1].blocked
+
+
+def test_the_lab_leaves_the_callers_namespace_as_it_was(lab):
+    before = current_netns()
+    run_lab(parse("c: fd = socket()\n"))
+    assert current_netns() == before
