@@ -341,19 +341,19 @@ class Lab:
             return self._err(e)
         return (self._new_sock(proc, step, sock, nonblocking).vfd, None, {})
 
-    def _do_bind(self, proc, step, s) -> Outcome:
+    def _zero(self, call, *args) -> Outcome:
+        """A call that returns 0 or fails with an errno."""
         try:
-            s.sock.bind(step.args[1].sockaddr)
+            call(*args)
         except OSError as e:
             return self._err(e)
         return (0, None, {})
 
+    def _do_bind(self, proc, step, s) -> Outcome:
+        return self._zero(s.sock.bind, step.args[1].sockaddr)
+
     def _do_listen(self, proc, step, s) -> Outcome:
-        try:
-            s.sock.listen(step.args[1])
-        except OSError as e:
-            return self._err(e)
-        return (0, None, {})
+        return self._zero(s.sock.listen, step.args[1])
 
     def _do_accept(self, proc, step, s):
         def attempt():
@@ -436,11 +436,7 @@ class Lab:
         for name, n in proc.names.items():
             if n == s.vfd:
                 proc.names[name] = None
-        try:
-            s.sock.close()  # SO_LINGER with a timeout blocks here, as it does in the kernel
-        except OSError as e:
-            return self._err(e)
-        return (0, None, {})
+        return self._zero(s.sock.close)  # SO_LINGER with a timeout blocks here, as in the kernel
 
     def _do_close(self, proc, step, s) -> Outcome:
         return self._close(proc, s)
@@ -451,20 +447,12 @@ class Lab:
         return (0, None, {})
 
     def _do_shutdown(self, proc, step, s) -> Outcome:
-        try:
-            s.sock.shutdown(step.args[1])
-        except OSError as e:
-            return self._err(e)
-        return (0, None, {})
+        return self._zero(s.sock.shutdown, step.args[1])
 
     def _do_setsockopt(self, proc, step, s) -> Outcome:
         opt, value = step.args[1], step.args[2]
         raw = struct.pack("ii", value.onoff, value.seconds) if isinstance(value, Linger) else value
-        try:
-            s.sock.setsockopt(opt.level, opt.number, raw)
-        except OSError as e:
-            return self._err(e)
-        return (0, None, {})
+        return self._zero(s.sock.setsockopt, opt.level, opt.number, raw)
 
     def _do_getsockopt(self, proc, step, s) -> Outcome:
         opt = step.args[1]
