@@ -1,0 +1,480 @@
+"""Running a scenario program in a world: the real kernel (the lab) or the model (the simulator).
+
+One runner for both, so that a program means the same thing to each.  All processes of the
+program run here on non-blocking sockets: a call that would block is parked (the other
+processes go on, see scenario/schedule.py) and completed the moment the kernel lets it.
+After every call the world settles (every segment in flight is delivered), then every parked
+call that can complete does, in file order; timers play out while processes wait.
+
+A world offers sockets with the Python socket API (bind, listen, accept raising
+BlockingIOError, connect_ex, send, recv, shutdown, close, setsockopt, getsockopt,
+getsockname, getpeername) and: now(), settle() -> new segments, wait(waits, until), poll(),
+tcp_info(), kernel_sockets(), bad_fd(), describe() -> (kernel, sysctls).
+"""
+
+from __future__ import annotations
+
+import errno as E
+import struct
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from ..errors import TcpsimError
+from ..scenario import Program, Schedule, Step
+from ..scenario.calls import SYMBOLS, errno_name, flag_names
+from ..scenario.syntax import Linger
+from ..trace import Call, SocketInfo, State, Trace
+
+_MSG = SYMBOLS["msg"]
+_POLL = SYMBOLS["poll"]
+POLLIN, POLLOUT, POLLRDHUP = _POLL["POLLIN"], _POLL["POLLOUT"], _POLL["POLLRDHUP"]
+POLLNVAL = 0x20
+
+
+class Stuck(TcpsimError):
+    """Every process waits and nothing has happened for a while; carries the trace so far."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, trace: Trace):
+        super().__init__(message)
+        self.trace = trace
+
+
+class World(Protocol):  # pragma: no cover - a description of what the runner needs
+    def now(self) -> float: ...
+    def socket(self, family: int, type: int, proto: int): ...
+    def settle(self) -> list: ...
+    def wait(self, waits: list, until: float) -> None: ...
+    def poll(self, sock, events: int) -> int: ...
+    def tcp_info(self, sock) -> dict: ...
+    def kernel_sockets(self) -> list[tuple[str, str, str]]: ...
+    def bad_fd(self, call: str) -> tuple[int, str | None]: ...
+    def describe(self) -> tuple[dict, dict]: ...
+
+
+def endpoint(sockaddr) -> str:
+    host, port = sockaddr[0], sockaddr[1]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]  # a dual-stack socket talking IPv4, as the kernel's table shows it
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass
+class _Sock:
+    sock: object
+    label: str
+    process: str
+    vfd: int
+    nonblocking: bool = False  # as the program set it; the world's socket never blocks
+    local: str | None = None
+    remote: str | None = None
+
+
+@dataclass
+class _Process:
+    name: str
+    fds: dict[int, _Sock] = field(default_factory=dict)  # the program's descriptor numbers
+    names: dict[str, int | None] = field(default_factory=dict)  # name -> number, None once closed
+
+    def new_fd(self) -> int:
+        n = 3  # 0, 1, 2 are stdin, stdout, stderr; the kernel hands out the lowest free one
+        while n in self.fds:
+            n += 1
+        return n
+
+
+Outcome = tuple  # (result, errno name or None, extras dict)
+
+
+@dataclass
+class _Pending:
+    step: Step
+    sock: _Sock | None
+    events: int  # poll events that may end the wait (0: only the deadline)
+    complete: Callable[[], Outcome | None]  # None while the call must still wait
+    deadline: float | None = None
+
+
+class Runner:
+    """One run of a program in one world; run() returns its Trace."""
+
+    def __init__(self, program: Program, world, source: str, tail: float = 0.1,
+                 timeout: float = 10.0):
+        self.program, self.world = program, world
+        self.tail, self.timeout = tail, timeout
+        self.procs = {name: _Process(name) for name in program.processes}
+        self.pending: dict[str, _Pending] = {}
+        self.sched = Schedule(program)
+        self.labels: set[str] = set()
+        self.tuple_label: dict[tuple[str, str], str] = {}
+        self.provisional: dict[tuple[str, str], str] = {}
+        self.last_state: dict[str, tuple] = {}
+        self.trace = Trace(source=source, program=program.name, program_text=program.text)
+        self.t0 = 0.0
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> Trace:
+        w, tr = self.world, self.trace
+        tr.kernel, tr.sysctls = w.describe()
+        self.t0 = tr.t0 = w.now()
+        self.progress = w.now()
+        while True:
+            self._settle()
+            step = self.sched.next_step()
+            if step is not None:
+                self._begin(step)
+            elif self.sched.finished:
+                break
+            else:
+                self._wait()
+        end = w.now() + self.tail  # watch a little longer: delayed ACKs, final ACKs
+        while w.now() < end:
+            w.wait([], end)
+            self._settle()
+        tr.end = self._t()
+        self._relabel()
+        return tr
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            for s in proc.fds.values():
+                s.sock.close()
+
+    def _t(self) -> float:
+        return round(self.world.now() - self.t0, 6)
+
+    # -- starting and finishing calls ----------------------------------------------------
+    def _begin(self, step: Step) -> None:
+        if not self.sched.done:
+            self.t0 = self.trace.t0 = self.world.now()  # t = 0 is the first call
+        self.sched.start(step)
+        proc = self.procs[step.process]
+        ev = Call(t=self._t(), process=step.process, step=step.index, line=step.line,
+                  text=step.text)
+        fd_name = step.args[0] if step.spec.params and step.spec.params[0].kind == "fd" else None
+        s = None
+        if fd_name is not None:
+            ev.fd = proc.names.get(fd_name)
+            s = proc.fds.get(ev.fd) if ev.fd is not None else None
+        self.trace.events.append(ev)
+        if fd_name is not None and s is None:
+            outcome = self._bad_fd(step)
+        else:
+            outcome = getattr(self, "_do_" + step.call)(proc, step, s)
+        if isinstance(outcome, _Pending):
+            ev.blocked = True
+            self.pending[step.process] = outcome
+            self.sched.park(step)
+        else:
+            self._finish(ev, step, outcome)
+
+    def _finish(self, ev: Call, step: Step, outcome: Outcome) -> None:
+        result, err, extra = outcome
+        ev.result, ev.errno = result, err
+        for k, v in extra.items():
+            setattr(ev, k, v)
+        if step.expect is not None:
+            ev.expected = step.expect.text
+            ev.ok = step.expect.matches(result, err)
+        self.progress = self.world.now()
+
+    def _complete_ready(self) -> bool:
+        done = False
+        for name, p in sorted(self.pending.items(), key=lambda kv: kv[1].step.index):
+            outcome = p.complete()
+            if outcome is None:
+                continue
+            del self.pending[name]
+            self.sched.resume(name)
+            ev = Call(t=self._t(), process=name, step=p.step.index, line=p.step.line,
+                      text=p.step.text, kind="return", fd=p.sock.vfd if p.sock else None)
+            self.trace.events.append(ev)
+            self._finish(ev, p.step, outcome)
+            done = True
+        return done
+
+    # -- settling, waiting, observing ----------------------------------------------------
+    def _settle(self) -> None:
+        while True:
+            segments = self.world.settle()
+            for seg in segments:
+                seg.t = round(seg.t - self.t0, 6)
+                self.trace.events.append(seg)
+            if segments:
+                self.progress = self.world.now()
+            if not self._complete_ready():
+                break
+        self._snapshot()
+
+    def _wait(self) -> None:
+        deadlines = [p.deadline for p in self.pending.values() if p.deadline is not None]
+        stuck_at = self.progress + self.timeout
+        waits = [(p.sock.sock, p.events) for p in self.pending.values() if p.sock and p.events]
+        self.world.wait(waits, min(deadlines + [stuck_at]))
+        if not deadlines and self.world.now() >= stuck_at:
+            self._settle()
+            if self.world.now() >= self.progress + self.timeout:
+                raise Stuck(self._stuck_message(), self._partial())
+
+    def _stuck_message(self) -> str:
+        waits = ", ".join(f"{p.step.process} waits in {p.step.text} (line {p.step.line})"
+                          for p in self.pending.values())
+        return (f"the program is stuck: {waits}, and nothing has happened for {self.timeout:g} s; "
+                "check the order of its lines, or give --timeout if the kernel needs longer")
+
+    def _partial(self) -> Trace:
+        self.trace.end = self._t()
+        self._relabel()
+        self.trace.notes.append("stopped early: the program was stuck")
+        return self.trace
+
+    def _snapshot(self) -> None:
+        """Record every socket whose kernel state changed since the last look."""
+        t = self._t()
+        alive: set[str] = set()
+        covered: set[tuple[str, str]] = set()
+        listeners: dict[int, str] = {}
+        for proc in self.procs.values():
+            for s in proc.fds.values():
+                self._addresses(s)
+                info = self.world.tcp_info(s.sock)
+                covered.add((s.local, s.remote))
+                if info["state"] == "LISTEN":
+                    listeners[int(s.local.rsplit(":", 1)[1])] = s.label
+                self._emit(t, s.label, info["state"], "tcp_info", info.get("queue"),
+                           info.get("backlog"))
+                alive.add(s.label)
+        for local, remote, state in self.world.kernel_sockets():
+            if (local, remote) in covered:
+                continue
+            label = self.tuple_label.get((local, remote))
+            if label is None:  # a connection no descriptor has yet: a child of a listener
+                parent = listeners.get(int(local.rsplit(":", 1)[1]), local)
+                label = self.provisional.setdefault((local, remote), f"{parent}[{remote}]")
+            self._emit(t, label, state, "sock_diag")
+            alive.add(label)
+        for label, last in list(self.last_state.items()):
+            if label not in alive and last[0] != "CLOSE":
+                self._emit(t, label, "CLOSE", "sock_diag")  # freed: the kernel keeps nothing
+
+    def _emit(self, t, label, state, via, queue=None, backlog=None) -> None:
+        key = (state, queue, backlog)
+        if self.last_state.get(label) == key:
+            return
+        self.last_state[label] = key
+        self.trace.events.append(State(t, label, state, via, queue, backlog))
+
+    def _addresses(self, s: _Sock) -> None:
+        try:
+            s.local = endpoint(s.sock.getsockname())
+        except OSError:
+            pass
+        try:
+            s.remote = endpoint(s.sock.getpeername())
+        except OSError:
+            s.remote = "[::]:0" if s.sock.family == 10 else "0.0.0.0:0"
+        if not s.remote.endswith(":0"):
+            self.tuple_label[(s.local, s.remote)] = s.label
+        info = next((i for i in self.trace.sockets if i.label == s.label), None)
+        if info is None:
+            info = SocketInfo(label=s.label, process=s.process, name=s.label.split(".", 1)[1])
+            self.trace.sockets.append(info)
+        info.local, info.remote = s.local, None if s.remote.endswith(":0") else s.remote
+
+    def _relabel(self) -> None:
+        """Children first seen in the accept queue take the name accept() later gave them."""
+        rename = {p: self.tuple_label[t] for t, p in self.provisional.items() if t in self.tuple_label}
+        for ev in self.trace.events:
+            if isinstance(ev, State) and ev.socket in rename:
+                ev.socket = rename[ev.socket]
+
+    # -- the calls -----------------------------------------------------------------------
+    def _new_sock(self, proc: _Process, step: Step, sock, nonblocking: bool) -> _Sock:
+        sock.setblocking(False)
+        base = f"{proc.name}.{step.assign or step.call}"
+        label, n = base, 2
+        while label in self.labels:
+            label, n = f"{base}#{n}", n + 1
+        self.labels.add(label)
+        s = _Sock(sock, label, proc.name, proc.new_fd(), nonblocking)
+        proc.fds[s.vfd] = s
+        if step.assign:
+            proc.names[step.assign] = s.vfd
+        self._addresses(s)
+        return s
+
+    @staticmethod
+    def _err(e: OSError, extra=None) -> Outcome:
+        return (-1, errno_name(e.errno), extra or {})
+
+    def _zero(self, call, *args) -> Outcome:
+        """A call that returns 0 or fails with an errno."""
+        try:
+            call(*args)
+        except OSError as e:
+            return self._err(e)
+        return (0, None, {})
+
+    def _bad_fd(self, step: Step) -> Outcome:
+        """A name that was closed: the same call on a descriptor that is not open."""
+        if step.call == "poll":
+            return (POLLNVAL, None, {"value": "POLLNVAL"})  # poll(2) flags it, it does not fail
+        rc, err = self.world.bad_fd(step.call)
+        return (rc, err, {})
+
+    def _do_socket(self, proc, step, _s) -> Outcome:
+        family, stype, protocol = step.args
+        nonblocking = bool(stype & SYMBOLS["socktype"]["SOCK_NONBLOCK"])
+        stype &= ~(SYMBOLS["socktype"]["SOCK_NONBLOCK"] | SYMBOLS["socktype"]["SOCK_CLOEXEC"])
+        try:
+            sock = self.world.socket(family, stype, protocol)
+        except OSError as e:
+            return self._err(e)
+        return (self._new_sock(proc, step, sock, nonblocking).vfd, None, {})
+
+    def _do_bind(self, proc, step, s) -> Outcome:
+        return self._zero(s.sock.bind, step.args[1].sockaddr)
+
+    def _do_listen(self, proc, step, s) -> Outcome:
+        return self._zero(s.sock.listen, step.args[1])
+
+    def _do_accept(self, proc, step, s):
+        def attempt():
+            try:
+                conn, _ = s.sock.accept()
+            except BlockingIOError:
+                return None
+            except OSError as e:
+                return self._err(e)
+            return (self._new_sock(proc, step, conn, False).vfd, None, {})
+
+        outcome = attempt()
+        if outcome is not None:
+            return outcome
+        if s.nonblocking:
+            return (-1, "EAGAIN", {})
+        return _Pending(step, s, POLLIN, attempt)
+
+    def _do_connect(self, proc, step, s):
+        err = s.sock.connect_ex(step.args[1].sockaddr)
+        if err == 0:
+            return (0, None, {})
+        if err != E.EINPROGRESS or s.nonblocking:
+            return (-1, errno_name(err), {})
+
+        def attempt():
+            if not self.world.poll(s.sock, POLLOUT):
+                return None
+            so_error = s.sock.getsockopt(1, 4)  # SOL_SOCKET, SO_ERROR
+            return (0, None, {}) if so_error == 0 else (-1, errno_name(so_error), {})
+
+        return _Pending(step, s, POLLOUT, attempt)
+
+    def _do_send(self, proc, step, s):
+        data, flags = step.args[1], step.args[2]
+        sigpipe = {} if flags & _MSG["MSG_NOSIGNAL"] else {"value": "SIGPIPE"}
+        sent = 0
+
+        def attempt():
+            nonlocal sent
+            try:
+                sent += s.sock.send(data[sent:], flags)
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                if sent:
+                    return (sent, None, {})
+                return self._err(e, sigpipe if e.errno == E.EPIPE else None)
+            return (sent, None, {}) if sent == len(data) else None
+
+        outcome = attempt()
+        if outcome is not None:
+            return outcome
+        if s.nonblocking or flags & _MSG["MSG_DONTWAIT"]:
+            return (sent, None, {}) if sent else (-1, "EAGAIN", {})
+        return _Pending(step, s, POLLOUT, attempt)
+
+    def _do_recv(self, proc, step, s):
+        length, flags = step.args[1], step.args[2]
+
+        def attempt():
+            try:
+                data = s.sock.recv(length, flags)
+            except BlockingIOError:
+                return None
+            except OSError as e:
+                return self._err(e)
+            return (len(data), None, {"data": data})
+
+        outcome = attempt()
+        if outcome is not None:
+            return outcome
+        if s.nonblocking or flags & _MSG["MSG_DONTWAIT"]:
+            return (-1, "EAGAIN", {})
+        return _Pending(step, s, POLLIN | POLLRDHUP, attempt)
+
+    def _close(self, proc: _Process, s: _Sock) -> Outcome:
+        self._addresses(s)
+        del proc.fds[s.vfd]
+        for name, n in proc.names.items():
+            if n == s.vfd:
+                proc.names[name] = None
+        return self._zero(s.sock.close)  # SO_LINGER with a timeout blocks here, as in the kernel
+
+    def _do_close(self, proc, step, s) -> Outcome:
+        return self._close(proc, s)
+
+    def _do_exit(self, proc, step, _s) -> Outcome:
+        for vfd in sorted(proc.fds):
+            self._close(proc, proc.fds[vfd])
+        return (0, None, {})
+
+    def _do_shutdown(self, proc, step, s) -> Outcome:
+        return self._zero(s.sock.shutdown, step.args[1])
+
+    def _do_setsockopt(self, proc, step, s) -> Outcome:
+        opt, value = step.args[1], step.args[2]
+        raw = struct.pack("ii", value.onoff, value.seconds) if isinstance(value, Linger) else value
+        return self._zero(s.sock.setsockopt, opt.level, opt.number, raw)
+
+    def _do_getsockopt(self, proc, step, s) -> Outcome:
+        opt = step.args[1]
+        try:
+            if opt.value == "linger":
+                onoff, secs = struct.unpack("ii", s.sock.getsockopt(opt.level, opt.number, 8))
+                return (onoff, None, {"value": str(Linger(onoff, secs))})
+            v = s.sock.getsockopt(opt.level, opt.number)
+        except OSError as e:
+            return self._err(e)
+        if opt.name == "SO_ERROR":
+            return (v, None, {"value": errno_name(v) if v else "0"})
+        return (v, None, {})
+
+    def _do_fcntl(self, proc, step, s) -> Outcome:
+        cmd, flags = step.args[1], step.args[2]
+        o_nonblock = SYMBOLS["fcntl_flags"]["O_NONBLOCK"]
+        if cmd == SYMBOLS["fcntl_cmd"]["F_SETFL"]:
+            s.nonblocking = bool(flags & o_nonblock)
+            return (0, None, {})
+        return (2 | (o_nonblock if s.nonblocking else 0), None, {})  # O_RDWR, as sockets are
+
+    def _do_poll(self, proc, step, s):
+        events, timeout = step.args[1], step.args[2]
+        deadline = None if timeout < 0 else self.world.now() + timeout / 1e9
+
+        def attempt():
+            revents = self.world.poll(s.sock, events)
+            if revents or (deadline is not None and self.world.now() >= deadline):
+                return (revents, None, {"value": flag_names("poll", revents)})
+            return None
+
+        outcome = attempt()
+        if outcome is not None or timeout == 0:
+            return outcome or (0, None, {"value": "0"})
+        return _Pending(step, s, events, attempt, deadline)
+
+    def _do_sleep(self, proc, step, _s):
+        deadline = self.world.now() + step.args[0] / 1e9
+        return _Pending(step, None, 0,
+                        lambda: (0, None, {}) if self.world.now() >= deadline else None, deadline)
