@@ -151,7 +151,7 @@ def test_a_pause_longer_than_the_delayed_ack_gives_four_segments(lab):
 
 
 @pytest.mark.parametrize("name", ["several-clients", "shutdown", "linger-reset", "reuseaddr",
-                                  "nonblocking-connect"])
+                                  "nonblocking-connect", "misuse"])
 def test_programs_meet_their_expected_results_on_the_real_kernel(lab, name):
     trace = run_lab(load(str(PROGRAMS / f"{name}.tcp")))
     wrong = [f"line {c.line}: {c.text} = {c.result} {c.errno or ''} (expected {c.expected})"

@@ -366,8 +366,11 @@ class Runner:
         def attempt():
             if not self.world.poll(s.sock, POLLOUT):
                 return None
-            so_error = s.sock.getsockopt(1, 4)  # SOL_SOCKET, SO_ERROR
-            return (0, None, {}) if so_error == 0 else (-1, errno_name(so_error), {})
+            # Calling connect() again finishes as a blocking connect() does in
+            # __inet_stream_connect(): 0 and SS_CONNECTED, or the error (taken from sk_err)
+            # and SS_UNCONNECTED, so that later calls see the socket a blocking one leaves.
+            err = s.sock.connect_ex(step.args[1].sockaddr)
+            return (0, None, {}) if err in (0, E.EISCONN) else (-1, errno_name(err), {})
 
         return _Pending(step, s, POLLOUT, attempt)
 
