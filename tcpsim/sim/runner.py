@@ -69,6 +69,7 @@ class _Sock:
     nonblocking: bool = False  # as the program set it; the world's socket never blocks
     local: str | None = None
     remote: str | None = None
+    peer_hint: str | None = None  # the address given to connect(), before getpeername() works
 
 
 @dataclass
@@ -240,6 +241,9 @@ class Runner:
                 self._addresses(s)
                 info = self.world.tcp_info(s.sock)
                 covered.add((s.local, s.remote))
+                if s.peer_hint:
+                    covered.add((s.local, s.peer_hint))
+                    self.tuple_label.setdefault((s.local, s.peer_hint), s.label)
                 if info["state"] == "LISTEN":
                     listeners[int(s.local.rsplit(":", 1)[1])] = s.label
                 self._emit(t, s.label, info["state"], "tcp_info", info.get("queue"),
@@ -251,7 +255,8 @@ class Runner:
             label = self.tuple_label.get((local, remote))
             if label is None:  # a connection no descriptor has yet: a child of a listener
                 parent = listeners.get(int(local.rsplit(":", 1)[1]), local)
-                label = self.provisional.setdefault((local, remote), f"{parent}[{remote}]")
+                peer = self.tuple_label.get((remote, local), remote)
+                label = self.provisional.setdefault((local, remote), f"{parent}[{peer}]")
             self._emit(t, label, state, "sock_diag")
             alive.add(label)
         for label, last in list(self.last_state.items()):
@@ -281,6 +286,8 @@ class Runner:
             info = SocketInfo(label=s.label, process=s.process, name=s.label.split(".", 1)[1])
             self.trace.sockets.append(info)
         info.local, info.remote = s.local, None if s.remote.endswith(":0") else s.remote
+        if s.local and not s.local.endswith(":0") and s.local not in info.seen:
+            info.seen.append(s.local)
 
     def _relabel(self) -> None:
         """Children first seen in the accept queue take the name accept() later gave them."""
@@ -357,6 +364,7 @@ class Runner:
         return _Pending(step, s, POLLIN, attempt)
 
     def _do_connect(self, proc, step, s):
+        s.peer_hint = endpoint(step.args[1].sockaddr)
         err = s.sock.connect_ex(step.args[1].sockaddr)
         if err == 0:
             return (0, None, {})

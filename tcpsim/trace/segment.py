@@ -167,3 +167,61 @@ def decode_frame(frame: bytes, t: float = 0.0, linktype: int = LINKTYPE_ETHERNET
     if ethertype not in (ETH_P_IP, ETH_P_IPV6):
         return None
     return decode_ip(frame[14:], t, frame)
+
+
+def encode_options(opts: list) -> bytes:
+    out = bytearray()
+    for name, v in opts:
+        if name == "nop":
+            out.append(1)
+        elif name == "eol":
+            out.append(0)
+        elif name == "mss":
+            out += struct.pack("!BBH", 2, 4, v)
+        elif name == "wscale":
+            out += struct.pack("!BBB", 3, 3, v)
+        elif name == "sackOK":
+            out += b"\x04\x02"
+        elif name == "TS":
+            out += struct.pack("!BBII", 8, 10, v[0], v[1])
+        elif name == "sack":
+            out += struct.pack("!BB", 5, 2 + 8 * len(v))
+            for a, b in v:
+                out += struct.pack("!II", a, b)
+        else:
+            raise ValueError(f"cannot encode TCP option {name}")
+    while len(out) % 4:
+        out.append(0)  # EOL padding, as an option list that does not fill its last word needs
+    return bytes(out)
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int, options: list,
+                 payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True) -> bytes:
+    """An Ethernet frame (zero MACs, as on Linux loopback) carrying one TCP segment."""
+    opts = encode_options(options)
+    doff = (20 + len(opts)) // 4
+    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, doff << 4, flags, win, 0, 0) + opts
+    tcp += payload
+    v6 = ":" in src[0]
+    saddr, daddr = ipaddress.ip_address(src[0]).packed, ipaddress.ip_address(dst[0]).packed
+    if v6:
+        pseudo = saddr + daddr + struct.pack("!IxxxB", len(tcp), 6)
+    else:
+        pseudo = saddr + daddr + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+    if v6:
+        ip = struct.pack("!IHBB", 6 << 28, len(tcp), 6, ttl) + saddr + daddr
+        return b"\0" * 12 + struct.pack("!H", ETH_P_IPV6) + ip + tcp
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000 if df else 0, ttl,
+                         6, 0, saddr, daddr)
+    header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+    return b"\0" * 12 + struct.pack("!H", ETH_P_IP) + header + tcp

@@ -69,6 +69,7 @@ class SocketInfo:
     name: str
     local: str | None = None
     remote: str | None = None
+    seen: list = field(default_factory=list)  # every local endpoint it had (ports change)
 
 
 @dataclass
@@ -99,7 +100,11 @@ class Trace:
 
     def endpoint_names(self) -> dict[str, str]:
         """"ip:port" -> process name, for every local endpoint a socket of the program had."""
-        return {s.local: s.process for s in self.sockets if s.local}
+        names = {}
+        for s in self.sockets:
+            for ep in s.seen + ([s.local] if s.local else []):
+                names[ep] = s.process
+        return names
 
     def state_history(self, label: str) -> list[str]:
         return [s.state for s in self.states if s.socket == label]
@@ -113,15 +118,18 @@ class Trace:
         """
         isn: dict[tuple[str, str], int] = {}
         ts0: dict[tuple[str, str], int] = {}
+        out = []
         for seg in self.segments:
-            d = (seg.src, seg.dst)
+            d, back = (seg.src, seg.dst), (seg.dst, seg.src)
+            if seg.flags == "S" and d in isn and isn[d] != seg.seq:
+                # a new SYN on the same four-tuple: a new connection, numbered afresh
+                for key in (d, back):
+                    isn.pop(key, None)
+                    ts0.pop(key, None)
             isn.setdefault(d, seg.seq)
             ts = seg.option("TS")
             if ts and d not in ts0:
                 ts0[d] = ts[0]
-        out = []
-        for seg in self.segments:
-            d, back = (seg.src, seg.dst), (seg.dst, seg.src)
             rel_ack = (seg.ack - isn[back]) % 2**32 if seg.has_ack and back in isn else seg.ack
             opts = []
             for name, v in seg.options:

@@ -1,0 +1,1101 @@
+"""A sans-I/O model of the Linux TCP stack.
+
+Events go in with the time passed in: a socket call, an arriving segment, timers firing.
+Actions come out: segments in `outbox`, call results (or OSError with Linux's errno, as the
+real socket API raises them), and timers to arm (next_timer()).  No sockets, threads, clock
+reads or printing here; all state is plain data, cheap to copy.
+
+State changes follow the table in table.py; the functions named in comments are the kernel's
+(net/ipv4/tcp*.c, net/ipv4/af_inet.c) whose behaviour each piece reproduces.
+"""
+
+from __future__ import annotations
+
+import copy
+import errno as E
+import random
+from dataclasses import dataclass, field
+
+from .profile import KernelProfile
+from .table import rule
+
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+RCV_SHUTDOWN, SEND_SHUTDOWN = 1, 2
+TCP_TIMEWAIT_LEN = 60.0
+TCP_MIN_MSS_DEFAULT = 536  # TCP_MSS_DEFAULT: the receiver's first guess of the peer's MSS
+TCP_MAX_QUICKACKS = 16
+TCP_RTO_MIN = 0.2
+TCP_TIMEOUT_INIT = 1.0
+TCPOLEN_TSTAMP_ALIGNED = 12
+SKB_OVERHEAD = 768  # approximate skb truesize beyond the payload, for the receive window
+
+POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, POLLRDHUP = (
+    0x1, 0x4, 0x8, 0x10, 0x40, 0x100, 0x2000)
+
+
+def seq_lt(a: int, b: int) -> bool:
+    return ((a - b) & 0xFFFFFFFF) > 0x7FFFFFFF
+
+
+def seq_le(a: int, b: int) -> bool:
+    return a == b or seq_lt(a, b)
+
+
+def _oserror(code: int) -> OSError:
+    if code in (E.EAGAIN, E.EINPROGRESS):
+        return BlockingIOError(code, E.errorcode[code])
+    return OSError(code, E.errorcode.get(code, str(code)))
+
+
+@dataclass
+class Seg:
+    """A segment as the model sends it."""
+
+    src: tuple
+    dst: tuple
+    flags: int
+    seq: int
+    ack: int
+    win: int
+    options: list = field(default_factory=list)
+    payload: bytes = b""
+    ip_id: int = 0
+
+    @property
+    def seg_len(self) -> int:
+        return len(self.payload) + bool(self.flags & SYN) + bool(self.flags & FIN)
+
+
+@dataclass
+class Sock:
+    """A struct sock (or request sock, or timewait sock) of the model, as plain data."""
+
+    id: int
+    family: int = 2
+    state: str = "CLOSE"
+    kind: str = "full"  # full | request | timewait
+    local: tuple | None = None
+    remote: tuple | None = None
+    bound: bool = False
+    addr_locked: bool = False  # SOCK_BINDADDR_LOCK: bind() named the local address
+    port_locked: bool = False  # SOCK_BINDPORT_LOCK: bind() named the port
+    sock_state: str = "unconnected"  # the socket layer's SS_* state (af_inet.c)
+    # options
+    reuseaddr: bool = False
+    linger: tuple | None = None  # (onoff, seconds)
+    nodelay: bool = False
+    syncnt: int = 0
+    rcvbuf: int = 0
+    sndbuf: int = 0
+    opts: dict = field(default_factory=dict)  # options stored but not modelled
+    # listener
+    backlog: int = 0
+    accept_queue: list = field(default_factory=list)
+    parent: int | None = None
+    # life
+    orphan: bool = False
+    shutdown: int = 0
+    err: int = 0
+    done: bool = False  # SOCK_DONE: a FIN arrived
+    # send side
+    iss: int = 0
+    snd_una: int = 0
+    snd_nxt: int = 0
+    write_seq: int = 0
+    snd_wnd: int = 0
+    snd_wscale: int = 0
+    mss_cache: int = 536
+    unsent: bytearray = field(default_factory=bytearray)
+    push_end: int = 0  # write_seq at the end of the last send() (PSH goes there)
+    fin_queued: bool = False
+    fin_sent: bool = False
+    # receive side
+    irs: int = 0
+    rcv_nxt: int = 0
+    rcv_wup: int = 0
+    rcv_wnd: int = 0
+    rcv_wscale: int = 0
+    rcv_ssthresh: int = 0
+    rcvq: list = field(default_factory=list)  # [payload bytes] in order; b"" marks FIN
+    advmss: int = 0
+    # options agreed
+    ts_ok: bool = False
+    sack_ok: bool = False
+    ws_ok: bool = False
+    ts_recent: int = 0
+    ts_offset: int = 0
+    # delayed ACK engine (inet_connection_sock icsk_ack)
+    ack_sched: bool = False
+    ack_pushed: int = 0  # 1: ICSK_ACK_PUSHED, 2: ICSK_ACK_PUSHED2
+    quick: int = 0
+    pingpong: int = 0
+    ato: float = 0.0
+    lrcvtime: float = 0.0
+    rcv_mss: int = TCP_MIN_MSS_DEFAULT
+    # timers: name -> deadline
+    timers: dict = field(default_factory=dict)
+    timer_order: dict = field(default_factory=dict)  # name -> arming count
+    retries: int = 0
+    rto: float = TCP_TIMEOUT_INIT
+    snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
+    ip_id: int = 0
+
+
+class Kernel:
+    """One Linux kernel's TCP, on loopback."""
+
+    def __init__(self, profile: KernelProfile, seed: int = 0, addresses=("127.0.0.1", "::1")):
+        self.profile = profile
+        self.rng = random.Random(seed)
+        self.now = 0.0
+        self.socks: dict[int, Sock] = {}
+        self.next_id = 1
+        self.ehash: dict[tuple, int] = {}  # (local, remote) -> sock id
+        self.outbox: list[Seg] = []
+        self.addresses = set(addresses)
+        self.log: list[tuple] = []  # (time, sock id, from, to, event, ref) for explanations
+        self.armed = 0  # counts timer arming; timers due at once fire newest first
+
+    def snapshot(self) -> "Kernel":
+        return copy.deepcopy(self)
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def _new(self, **kw) -> Sock:
+        s = Sock(id=self.next_id, **kw)
+        self.next_id += 1
+        self.socks[s.id] = s
+        return s
+
+    def _free(self, sk: Sock) -> None:
+        self._unhash(sk)
+        self.socks.pop(sk.id, None)
+
+    def _unhash(self, sk: Sock) -> None:
+        key = (sk.local, sk.remote)
+        if self.ehash.get(key) == sk.id:
+            del self.ehash[key]
+
+    def _hash(self, sk: Sock) -> None:
+        self.ehash[(sk.local, sk.remote)] = sk.id
+
+    def _set_state(self, sk: Sock, state: str, event: str = "", ref: str = "") -> None:
+        if sk.state != state:
+            self.log.append((self.now, sk.id, sk.state, state, event, ref))
+        sk.state = state
+
+    def _transition(self, sk: Sock, event: str, seg: Seg | None = None) -> None:
+        """Follow the table: the row for (state, event) gives the next state and the actions."""
+        r = rule(sk.state, event)
+        if r is None:
+            raise AssertionError(f"no rule for {event} in {sk.state}")  # a model bug
+        self._set_state(sk, r.next, event, r.ref)
+        for action in r.actions:
+            getattr(self, "_act_" + action)(sk, seg)
+
+    def _arm(self, sk: Sock, name: str, deadline: float) -> None:
+        self.armed += 1
+        sk.timers[name] = deadline
+        sk.timer_order[name] = self.armed
+
+    def sock(self, sid: int) -> Sock:
+        return self.socks[sid]
+
+    # -- clocks and numbers --------------------------------------------------------------
+    def _ts_val(self, sk: Sock) -> int:
+        return (int(self.now * 1000) + sk.ts_offset) & 0xFFFFFFFF  # TCP_TS_HZ = 1000
+
+    def _isn(self) -> int:
+        return self.rng.getrandbits(32)
+
+    def _ephemeral(self, family: int, parity: int) -> int:
+        """__inet_hash_connect() picks even ports for connect(), inet_csk_get_port() odd ones."""
+        lo, hi = self.profile.local_port_range
+        used = {s.local[1] for s in self.socks.values() if s.local}
+        for _ in range(1000):
+            port = self.rng.randrange(lo, hi + 1) & ~1 | parity
+            if lo <= port <= hi and port not in used:
+                return port
+        raise _oserror(E.EADDRNOTAVAIL)
+
+    # -- windows (tcp_output.c) ----------------------------------------------------------
+    def _full_space(self, sk: Sock) -> int:
+        rcvbuf = sk.rcvbuf or self.profile.rmem[1]
+        return rcvbuf // 2  # tcp_win_from_space() with the default scaling_ratio (50%)
+
+    def _initial_window(self, sk: Sock, mss: int) -> int:
+        """tcp_select_initial_window(): the space rounded down to a multiple of the MSS."""
+        space = self._full_space(sk)
+        if space > mss:
+            space = space // mss * mss
+        return min(space, 65535)
+
+    def _select_window(self, sk: Sock) -> int:
+        """tcp_select_window(): never shrink the offered window; scale it."""
+        alloc = sum(len(p) + SKB_OVERHEAD for p in sk.rcvq if p)
+        full = self._full_space(sk)
+        free = max(0, ((sk.rcvbuf or self.profile.rmem[1]) - alloc) // 2)
+        mss = min(sk.rcv_mss, full)
+        if free < full // 2:
+            free = free >> sk.rcv_wscale << sk.rcv_wscale
+            if free < full // 16 or free < mss:
+                free = 0
+        free = min(free, sk.rcv_ssthresh)
+        unit = 1 << sk.rcv_wscale
+        new = -(-free // unit) * unit if sk.rcv_wscale else free
+        cur = max(0, sk.rcv_wup + sk.rcv_wnd - sk.rcv_nxt)
+        if new < cur:
+            new = -(-cur // unit) * unit
+        sk.rcv_wnd, sk.rcv_wup = new, sk.rcv_nxt
+        return min(new, 65535 << sk.rcv_wscale) >> sk.rcv_wscale
+
+    # -- segments out (tcp_output.c) -----------------------------------------------------
+    def _syn_options(self, sk: Sock, mss: int) -> list:
+        """tcp_options_write() order: MSS, SACK_PERM+TS (or NOP NOP TS / NOP NOP SACK_PERM), NOP WS."""
+        opts = [["mss", mss]]
+        if sk.ts_ok:
+            if sk.sack_ok:
+                opts.append(["sackOK", None])
+            else:
+                opts += [["nop", None], ["nop", None]]
+            opts.append(["TS", [self._ts_val(sk), sk.ts_recent]])
+        elif sk.sack_ok:
+            opts += [["nop", None], ["nop", None], ["sackOK", None]]
+        if sk.ws_ok:
+            opts += [["nop", None], ["wscale", sk.rcv_wscale]]
+        return opts
+
+    def _est_options(self, sk: Sock) -> list:
+        if sk.ts_ok:
+            return [["nop", None], ["nop", None], ["TS", [self._ts_val(sk), sk.ts_recent]]]
+        return []
+
+    def _emit(self, sk: Sock, flags: int, seq: int, ack: int, win: int, options: list,
+              payload: bytes = b"") -> None:
+        sk.ip_id = (sk.ip_id + 1) & 0xFFFF
+        self.outbox.append(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
+                               options, bytes(payload), sk.ip_id))
+
+    def _send_ack(self, sk: Sock) -> None:
+        """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent)."""
+        self._emit(sk, ACK, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk), self._est_options(sk))
+        self._ack_sent(sk)
+
+    def _ack_sent(self, sk: Sock) -> None:
+        if sk.quick:  # tcp_dec_quickack_mode()
+            sk.quick -= 1
+            if not sk.quick:
+                sk.ato = self.profile.ato_min
+        sk.ack_sched, sk.ack_pushed = False, 0
+        sk.timers.pop("delack", None)
+
+    def _push(self, sk: Sock) -> None:
+        """tcp_write_xmit(): send what the window and Nagle allow; PSH at the end of a send()."""
+        mss_now = sk.mss_cache
+        while sk.unsent:
+            in_flight = (sk.snd_nxt - sk.snd_una) & 0xFFFFFFFF
+            window_room = sk.snd_wnd - in_flight
+            size = min(len(sk.unsent), mss_now)
+            if size > window_room:
+                break
+            if size < mss_now and not sk.nodelay and in_flight and seq_lt(sk.snd_una, sk.snd_sml):
+                break  # Nagle, Minshall's variant (tcp_nagle_check): one small segment in flight
+            chunk = bytes(sk.unsent[:size])
+            del sk.unsent[:size]
+            flags = ACK
+            if sk.snd_nxt + size == sk.push_end or not sk.unsent:
+                flags |= PSH
+            self._emit(sk, flags, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk),
+                       self._est_options(sk), chunk)
+            sk.snd_nxt = (sk.snd_nxt + size) & 0xFFFFFFFF
+            if size < mss_now:
+                sk.snd_sml = sk.snd_nxt
+            self._data_sent(sk)
+            self._ack_sent(sk)
+        if sk.fin_queued and not sk.fin_sent and not sk.unsent:
+            self._emit(sk, FIN | ACK, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk),
+                       self._est_options(sk))
+            sk.snd_nxt = (sk.snd_nxt + 1) & 0xFFFFFFFF
+            sk.fin_sent = True
+            self._ack_sent(sk)
+
+    def _data_sent(self, sk: Sock) -> None:
+        """tcp_event_data_sent(): a reply within ato of the last arrival counts toward pingpong."""
+        if sk.ato and self.now - sk.lrcvtime < sk.ato:
+            sk.pingpong += 1
+
+    # -- actions named in the table ------------------------------------------------------
+    def _act_send_syn(self, sk: Sock, seg: Seg | None) -> None:
+        mss = self.profile.mss(sk.family)
+        self._emit(sk, SYN, sk.iss, 0, self._initial_window(sk, mss), self._syn_options(sk, mss))
+        self._arm(sk, "retransmit", self.now + sk.rto)
+
+    def _act_send_synack(self, sk: Sock, seg: Seg | None) -> None:
+        mss = self.profile.mss(sk.family)
+        opts = self._syn_options(sk, mss)
+        win = self._initial_window(sk, mss - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0))
+        self._emit(sk, SYN | ACK, sk.iss, sk.rcv_nxt, win, opts)
+        if sk.kind == "request":
+            self._arm(sk, "synack", self.now + TCP_TIMEOUT_INIT * 2 ** sk.retries)
+
+    def _act_send_ack(self, sk: Sock, seg: Seg | None) -> None:
+        self._send_ack(sk)
+
+    def _act_send_fin(self, sk: Sock, seg: Seg | None) -> None:
+        sk.fin_queued = True
+        self._push(sk)
+
+    def _act_schedule_ack(self, sk: Sock, seg: Seg | None) -> None:
+        sk.ack_sched = True
+
+    def _act_enter_pingpong(self, sk: Sock, seg: Seg | None) -> None:
+        sk.pingpong = max(sk.pingpong, 1)  # inet_csk_enter_pingpong_mode()
+
+    def _act_send_active_rst(self, sk: Sock, seg: Seg | None) -> None:
+        """tcp_send_active_reset(): RST|ACK at snd_nxt with the usual window and options."""
+        self._emit(sk, RST | ACK, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk),
+                   self._est_options(sk))
+
+    def _act_error_ECONNREFUSED(self, sk: Sock, seg: Seg | None) -> None:
+        self._reset(sk, E.ECONNREFUSED)
+
+    def _act_error_ECONNRESET(self, sk: Sock, seg: Seg | None) -> None:
+        self._reset(sk, E.ECONNRESET)
+
+    def _act_error_EPIPE(self, sk: Sock, seg: Seg | None) -> None:
+        self._reset(sk, E.EPIPE)
+
+    def _act_error_ETIMEDOUT(self, sk: Sock, seg: Seg | None) -> None:
+        self._reset(sk, E.ETIMEDOUT)
+
+    def _reset(self, sk: Sock, code: int) -> None:
+        """tcp_reset() and tcp_done(): report the error, shut both directions, unhash."""
+        sk.err = code
+        sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
+        sk.timers.clear()
+        self._done(sk)
+
+    def _done(self, sk: Sock) -> None:
+        """tcp_done(): CLOSE, unhashed; an address the kernel chose is given back."""
+        sk.timers.clear()
+        sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
+        self._unhash(sk)
+        if sk.local and not sk.addr_locked and sk.kind == "full":
+            sk.local = ("0.0.0.0" if sk.family == 2 else "::", sk.local[1])
+        if not sk.port_locked and sk.kind == "full" and sk.state != "LISTEN":
+            sk.bound = False  # inet_put_port(): the port goes back; getsockname() still shows it
+        if sk.orphan or sk.kind != "full":
+            self._free(sk)
+
+    def _act_arm_timewait(self, sk: Sock, seg: Seg | None) -> None:
+        """tcp_time_wait(): the connection lives on as a timewait socket for 60 s."""
+        sk.timers.clear()
+        self._arm(sk, "timewait", self.now + TCP_TIMEWAIT_LEN)
+        if not sk.orphan:
+            tw = self._new(family=sk.family, state="TIME_WAIT", kind="timewait", local=sk.local,
+                           remote=sk.remote, bound=True, reuseaddr=sk.reuseaddr,
+                           snd_nxt=sk.snd_nxt, rcv_nxt=sk.rcv_nxt, ts_ok=sk.ts_ok,
+                           ts_recent=sk.ts_recent, ts_offset=sk.ts_offset, rcv_wscale=sk.rcv_wscale,
+                           rcv_wnd=sk.rcv_wnd, rcv_wup=sk.rcv_wup, rcvbuf=sk.rcvbuf)
+            self._arm(tw, "timewait", self.now + TCP_TIMEWAIT_LEN)
+            self._hash(tw)
+            sk.timers.clear()
+            self._set_state(sk, "CLOSE", "time_wait", "tcp_time_wait(): the socket itself is done")
+            sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
+        else:
+            sk.kind = "timewait"
+
+    def _act_make_request(self, sk: Sock, seg: Seg | None) -> None:
+        """tcp_conn_request(): a request socket with the options both sides offered."""
+        p = self.profile
+        ts = self._opt(seg, "TS")
+        ws = self._opt(seg, "wscale")
+        req = self._new(family=sk.family, state="NEW_SYN_RECV", kind="request", local=seg.dst,
+                        remote=seg.src, parent=sk.id, bound=True, reuseaddr=sk.reuseaddr,
+                        rcvbuf=sk.rcvbuf)
+        req.ts_ok = p.timestamps and ts is not None
+        req.sack_ok = p.sack and self._has(seg, "sackOK")
+        req.ws_ok = p.window_scaling and ws is not None
+        req.rcv_wscale = p.rcv_wscale if req.ws_ok else 0
+        req.snd_wscale = ws if req.ws_ok else 0
+        req.ts_recent = ts[0] if ts else 0
+        req.ts_offset = self.rng.getrandbits(32)
+        req.irs = seg.seq
+        req.rcv_nxt = (seg.seq + 1) & 0xFFFFFFFF
+        req.iss = self._isn()
+        req.snd_una = req.iss
+        req.snd_nxt = (req.iss + 1) & 0xFFFFFFFF
+        req.write_seq = req.snd_nxt
+        peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
+        req.advmss = p.mss(sk.family)
+        req.mss_cache = min(peer_mss, req.advmss) - (TCPOLEN_TSTAMP_ALIGNED if req.ts_ok else 0)
+        req.snd_wnd = seg.win  # SYN windows are never scaled
+        req.rcv_wnd = self._initial_window(req, req.advmss - (TCPOLEN_TSTAMP_ALIGNED
+                                                                if req.ts_ok else 0))
+        req.rcv_ssthresh = req.rcv_wnd
+        self._hash(req)
+        self._transition(req, "created")
+
+    def _act_make_child(self, sk: Sock, seg: Seg | None) -> None:
+        """tcp_v4_syn_recv_sock(): the request becomes a full socket in the accept queue."""
+        child = sk
+        listener = self.socks[child.parent]
+        ts = self._opt(seg, "TS")
+        child.kind = "full"
+        child.timers.clear()
+        child.retries = 0
+        child.snd_una = seg.ack
+        child.snd_wnd = seg.win << child.snd_wscale
+        if ts:
+            child.ts_recent = ts[0]
+        child.rcv_wup = child.rcv_nxt
+        child.sock_state = "unconnected"
+        self._hash(child)
+        listener.accept_queue.append(child.id)
+
+    def _act_drop(self, sk: Sock, seg: Seg | None) -> None:
+        pass
+
+    def _act_reset_children(self, sk: Sock, seg: Seg | None) -> None:
+        """inet_csk_listen_stop(): children nobody accepted are disconnected with RST."""
+        for cid in list(sk.accept_queue):
+            child = self.socks[cid]
+            if child.state in ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "FIN_WAIT2", "SYN_RECV"):
+                self._act_send_active_rst(child, None)
+            child.orphan = True
+            self._set_state(child, "CLOSE", "listener_closed", "inet_child_forget()")
+            self._done(child)
+        sk.accept_queue.clear()
+        for other in list(self.socks.values()):
+            if other.kind == "request" and other.parent == sk.id:
+                self._free(other)
+
+    def _act_reset_reply(self, sk: Sock, seg: Seg | None) -> None:
+        pass  # the caller answers the offending segment (tcp_v4_send_reset)
+
+    # -- the socket calls ----------------------------------------------------------------
+    def socket(self, family: int) -> int:
+        sk = self._new(family=family)
+        sk.ts_offset = self.rng.getrandbits(32)
+        sk.ip_id = self.rng.getrandbits(16)
+        return sk.id
+
+    def _bind_conflict(self, sk: Sock, addr: tuple) -> bool:
+        """inet_csk_bind_conflict(): SO_REUSEADDR on both sides, and no listener, allow sharing."""
+        for other in self.socks.values():
+            if other is sk or not other.bound or not other.local or other.local[1] != addr[1]:
+                continue
+            if other.family != sk.family and not (other.local[0] in ("::", "0.0.0.0")):
+                continue
+            wild = addr[0] in ("0.0.0.0", "::") or other.local[0] in ("0.0.0.0", "::")
+            if not wild and other.local[0] != addr[0]:
+                continue
+            if sk.reuseaddr and other.reuseaddr and other.state != "LISTEN":
+                continue
+            return True
+        return False
+
+    def bind(self, sid: int, addr: tuple) -> None:
+        sk = self.socks[sid]
+        if sk.state != "CLOSE" or sk.bound:
+            raise _oserror(E.EINVAL)  # inet_bind(): already bound
+        host, port = addr[0], addr[1]
+        if host not in ("0.0.0.0", "::") and host not in self.addresses:
+            raise _oserror(E.EADDRNOTAVAIL)
+        if port == 0:
+            port = self._ephemeral(sk.family, 1)
+        if self._bind_conflict(sk, (host, port)):
+            raise _oserror(E.EADDRINUSE)
+        sk.local, sk.bound = (host, port), True
+        sk.addr_locked = host not in ("0.0.0.0", "::")
+        sk.port_locked = addr[1] != 0
+
+    def listen(self, sid: int, backlog: int) -> None:
+        sk = self.socks[sid]
+        if sk.sock_state != "unconnected" or sk.state not in ("CLOSE", "LISTEN"):
+            raise _oserror(E.EINVAL)  # inet_listen()
+        sk.backlog = max(0, min(backlog, self.profile.somaxconn))
+        if sk.state == "LISTEN":
+            return
+        if not sk.bound:  # inet_csk_listen_start() autobinds
+            any_addr = "0.0.0.0" if sk.family == 2 else "::"
+            sk.local, sk.bound = (any_addr, self._ephemeral(sk.family, 1)), True
+        elif self._bind_conflict_listen(sk):
+            raise _oserror(E.EADDRINUSE)
+        self._transition(sk, "listen")
+
+    def _bind_conflict_listen(self, sk: Sock) -> bool:
+        return any(o is not sk and o.state == "LISTEN" and o.local and o.local[1] == sk.local[1]
+                   for o in self.socks.values())
+
+    def accept(self, sid: int) -> int:
+        sk = self.socks[sid]
+        if sk.state != "LISTEN":
+            raise _oserror(E.EINVAL)
+        if not sk.accept_queue:
+            raise _oserror(E.EAGAIN)
+        child = self.socks[sk.accept_queue.pop(0)]
+        child.sock_state = "connected"
+        child.parent = None
+        return child.id
+
+    def connect(self, sid: int, addr: tuple) -> int:
+        """__inet_stream_connect() as a non-blocking call: 0, or an errno (EINPROGRESS...)."""
+        sk = self.socks[sid]
+        if sk.sock_state == "connected":
+            return E.EISCONN
+        if sk.sock_state == "connecting":
+            if sk.state in ("SYN_SENT", "SYN_RECV"):
+                return E.EALREADY
+            if sk.state == "CLOSE":
+                err, sk.err = sk.err or E.ECONNABORTED, 0  # sock_error: the pending error
+                sk.sock_state = "unconnected"
+                return err
+            sk.sock_state = "connected"
+            return 0
+        if sk.state != "CLOSE":
+            return E.EISCONN
+        # tcp_v4_connect()
+        if not sk.bound:
+            any_addr = "127.0.0.1" if sk.family == 2 else "::1"
+            sk.local = (any_addr, self._ephemeral(sk.family, 0))
+            sk.bound = True
+        elif sk.local[0] in ("0.0.0.0", "::"):
+            sk.local = ("127.0.0.1" if sk.family == 2 else "::1", sk.local[1])
+        sk.remote = (addr[0], addr[1])
+        if self.ehash.get((sk.local, sk.remote)) not in (None, sk.id):
+            return E.EADDRNOTAVAIL
+        self._hash(sk)
+        sk.iss = self._isn()
+        sk.snd_una = sk.snd_nxt = sk.write_seq = sk.iss
+        sk.snd_nxt = (sk.iss + 1) & 0xFFFFFFFF
+        sk.write_seq = sk.snd_nxt
+        self._init_options(sk)
+        mss = self.profile.mss(sk.family)
+        sk.advmss = mss
+        sk.rcv_wnd = self._initial_window(sk, mss)
+        sk.rcv_ssthresh = sk.rcv_wnd
+        sk.retries = 0
+        sk.err = 0
+        sk.sock_state = "connecting"
+        self._transition(sk, "connect")
+        return E.EINPROGRESS
+
+    def _init_options(self, sk: Sock) -> None:
+        p = self.profile
+        sk.ts_ok, sk.sack_ok, sk.ws_ok = p.timestamps, p.sack, p.window_scaling
+        sk.rcv_wscale = p.rcv_wscale if p.window_scaling else 0
+
+    def send(self, sid: int, data: bytes, flags: int = 0) -> int:
+        """tcp_sendmsg_locked() without blocking."""
+        sk = self.socks[sid]
+        if sk.state not in ("ESTABLISHED", "CLOSE_WAIT"):
+            if sk.err:
+                err, sk.err = sk.err, 0
+                raise _oserror(err)
+            if sk.state not in ("SYN_SENT", "SYN_RECV"):
+                raise _oserror(self._stream_error(sk))
+            raise _oserror(E.EAGAIN)
+        if sk.err or sk.shutdown & SEND_SHUTDOWN:
+            raise _oserror(self._stream_error(sk))
+        if not data:
+            return 0
+        sk.unsent += data
+        sk.write_seq = (sk.write_seq + len(data)) & 0xFFFFFFFF
+        sk.push_end = sk.write_seq
+        self._push(sk)
+        return len(data)
+
+    @staticmethod
+    def _stream_error(sk: Sock) -> int:
+        """sk_stream_error(): a pending error first, else EPIPE."""
+        if sk.err:
+            err, sk.err = sk.err, 0
+            return err
+        return E.EPIPE
+
+    def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
+        """tcp_recvmsg_locked() without blocking."""
+        sk = self.socks[sid]
+        if sk.state == "LISTEN":
+            raise _oserror(E.ENOTCONN)
+        peek = bool(flags & 0x2)
+        out = bytearray()
+        queue = sk.rcvq if not peek else list(sk.rcvq)
+        while queue and len(out) < n:
+            head = queue[0]
+            if head == b"":  # the FIN
+                break
+            take = head[: n - len(out)]
+            out += take
+            if len(take) == len(head):
+                queue.pop(0)
+            else:
+                queue[0] = head[len(take):]
+        if out:
+            if not peek:
+                self._cleanup_rbuf(sk, len(out))
+            return bytes(out)
+        if sk.done:
+            return b""
+        if sk.err:
+            err, sk.err = sk.err, 0
+            raise _oserror(err)
+        if sk.shutdown & RCV_SHUTDOWN:
+            return b""
+        if sk.state == "CLOSE":
+            raise _oserror(E.ENOTCONN)
+        raise _oserror(E.EAGAIN)
+
+    def _cleanup_rbuf(self, sk: Sock, copied: int) -> None:
+        """tcp_cleanup_rbuf(): ACK now after reading small pushed data, unless in pingpong."""
+        if sk.ack_sched and (sk.ack_pushed >= 2 or (sk.ack_pushed and not sk.pingpong)):
+            self._send_ack(sk)
+
+    def shutdown(self, sid: int, how: int) -> None:
+        """inet_shutdown() and tcp_shutdown()."""
+        sk = self.socks[sid]
+        mask = how + 1  # SHUT_RD -> RCV_SHUTDOWN, SHUT_WR -> SEND_SHUTDOWN
+        if sk.sock_state == "connecting":
+            sk.sock_state = "unconnected" if sk.state in ("SYN_SENT", "SYN_RECV", "CLOSE") \
+                else "connected"
+        if sk.state == "CLOSE":
+            sk.shutdown |= mask
+            raise _oserror(E.ENOTCONN)
+        if sk.state == "LISTEN":
+            if mask & RCV_SHUTDOWN:
+                self._transition(sk, "close")  # tcp_disconnect() of a listener stops it
+            return
+        sk.shutdown |= mask
+        if mask & SEND_SHUTDOWN and sk.state in ("ESTABLISHED", "CLOSE_WAIT"):
+            self._transition(sk, "shutdown_wr")
+
+    def close(self, sid: int) -> None:
+        """__tcp_close(): FIN, or RST with unread data or SO_LINGER {1, 0}; the fd goes."""
+        sk = self.socks[sid]
+        sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
+        sk.orphan = True
+        unread = any(p for p in sk.rcvq if p)
+        sk.rcvq = [p for p in sk.rcvq if not p]
+        if sk.state == "LISTEN":
+            self._transition(sk, "close")
+        elif unread and rule(sk.state, "close_unread"):
+            self._transition(sk, "close_unread")
+        elif sk.linger and sk.linger[0] and sk.linger[1] == 0 and rule(sk.state, "close_linger0"):
+            self._transition(sk, "close_linger0")
+        elif rule(sk.state, "close"):
+            self._transition(sk, "close")
+        if sk.state == "FIN_WAIT2":
+            self._orphan_fin_wait2(sk)
+        if sk.state == "CLOSE":
+            self._done(sk)
+            self._free(sk)
+
+    def _orphan_fin_wait2(self, sk: Sock) -> None:
+        """An orphaned FIN_WAIT2 lives on as a timewait socket for tcp_fin_timeout."""
+        sk.kind = "timewait"
+        sk.timers.clear()
+        self._arm(sk, "fin_wait2", self.now + self.profile.fin_timeout)
+
+    def setsockopt(self, sid: int, level: int, opt: int, value) -> None:
+        sk = self.socks[sid]
+        if (level, opt) == (1, 2):
+            sk.reuseaddr = bool(value)
+        elif (level, opt) == (1, 13):
+            import struct
+
+            sk.linger = struct.unpack("ii", value) if isinstance(value, bytes) else (value, 0)
+        elif (level, opt) == (6, 1):
+            sk.nodelay = bool(value)
+            if sk.nodelay:
+                self._push(sk)
+        elif (level, opt) == (6, 7):
+            if not 1 <= value <= 127:
+                raise _oserror(E.EINVAL)
+            sk.syncnt = value
+        elif (level, opt) == (1, 8):
+            sk.rcvbuf = max(2304, min(value, self.profile.rmem_max) * 2)  # sock_setsockopt()
+        elif (level, opt) == (1, 7):
+            sk.sndbuf = max(4608, min(value, int(self.profile.sysctls.get("net.core.wmem_max",
+                                                                          212992))) * 2)
+        else:
+            sk.opts[(level, opt)] = value
+
+    def getsockopt(self, sid: int, level: int, opt: int):
+        sk = self.socks[sid]
+        if (level, opt) == (1, 4):
+            err, sk.err = sk.err, 0  # SO_ERROR reads and clears sk_err
+            return err
+        if (level, opt) == (1, 2):
+            return int(sk.reuseaddr)
+        if (level, opt) == (1, 13):
+            return sk.linger or (0, 0)
+        if (level, opt) == (6, 1):
+            return int(sk.nodelay)
+        if (level, opt) == (6, 7):
+            return sk.syncnt or self.profile.syn_retries
+        if (level, opt) == (1, 8):
+            return sk.rcvbuf or self.profile.rmem[1]
+        if (level, opt) == (1, 7):
+            return sk.sndbuf or self.profile.wmem[1]
+        return int(sk.opts.get((level, opt), 0))
+
+    def poll(self, sid: int) -> int:
+        """tcp_poll() (and inet_csk_listen_poll() for a listener)."""
+        sk = self.socks[sid]
+        if sk.state == "LISTEN":
+            return POLLIN | POLLRDNORM if sk.accept_queue else 0
+        mask = 0
+        if sk.shutdown == RCV_SHUTDOWN | SEND_SHUTDOWN or sk.state == "CLOSE":
+            mask |= POLLHUP
+        if sk.shutdown & RCV_SHUTDOWN:
+            mask |= POLLIN | POLLRDNORM | POLLRDHUP
+        if sk.state not in ("SYN_SENT", "SYN_RECV"):
+            if any(sk.rcvq):
+                mask |= POLLIN | POLLRDNORM
+            mask |= POLLOUT | POLLWRNORM
+        if sk.err:
+            mask |= POLLERR
+        return mask
+
+    def tcp_info(self, sid: int) -> dict:
+        sk = self.socks[sid]
+        info = {"state": sk.state if sk.kind == "full" else "CLOSE"}
+        if sk.state == "LISTEN":
+            info["queue"], info["backlog"] = len(sk.accept_queue), sk.backlog
+        return info
+
+    def table(self) -> list[tuple]:
+        """Every socket the kernel's tables hold, as sock_diag shows them (request socks as
+        SYN_RECV, timewait socks in their substate)."""
+        out = []
+        for s in self.socks.values():
+            if s.state == "LISTEN":
+                out.append((s.local, ("0.0.0.0" if s.family == 2 else "::", 0), "LISTEN"))
+            elif self.ehash.get((s.local, s.remote)) == s.id:
+                out.append((s.local, s.remote, "SYN_RECV" if s.kind == "request" else s.state))
+        return out
+
+    # -- segments in (tcp_ipv4.c tcp_v4_rcv, tcp_input.c) --------------------------------
+    def receive(self, seg: Seg) -> None:
+        sid = self.ehash.get((seg.dst, seg.src))
+        if sid is None:
+            sid = self._listener(seg.dst)
+        if sid is None:
+            self._reset_reply(seg)  # tcp_v4_send_reset(): nobody has this connection
+            return
+        sk = self.socks[sid]
+        if sk.kind == "request":
+            self._rcv_request(sk, seg)
+        elif sk.state == "LISTEN":
+            self._rcv_listen(sk, seg)
+        elif sk.kind == "timewait":
+            self._rcv_timewait(sk, seg)
+        elif sk.state == "SYN_SENT":
+            self._rcv_synsent(sk, seg)
+        else:
+            self._rcv_state_process(sk, seg)
+
+    def _listener(self, addr: tuple):
+        for s in self.socks.values():
+            if s.state == "LISTEN" and s.local[1] == addr[1] and \
+                    s.local[0] in (addr[0], "0.0.0.0", "::"):
+                return s.id
+        return None
+
+    def _reset_reply(self, seg: Seg) -> None:
+        if seg.flags & RST:
+            return
+        if seg.flags & ACK:
+            out = Seg(seg.dst, seg.src, RST, seg.ack, 0, 0, [])
+        else:
+            out = Seg(seg.dst, seg.src, RST | ACK, 0, (seg.seq + seg.seg_len) & 0xFFFFFFFF, 0, [])
+        self.outbox.append(out)
+
+    @staticmethod
+    def _opt(seg: Seg, name: str):
+        for n, v in seg.options:
+            if n == name:
+                return v
+        return None
+
+    @staticmethod
+    def _has(seg: Seg, name: str) -> bool:
+        return any(n == name for n, _ in seg.options)
+
+    def _rcv_listen(self, sk: Sock, seg: Seg) -> None:
+        if seg.flags & RST:
+            return
+        if seg.flags & ACK:
+            self._reset_reply(seg)  # an ACK for a connection the listener does not know
+            return
+        if not seg.flags & SYN:
+            return
+        if len(sk.accept_queue) > sk.backlog:  # sk_acceptq_is_full()
+            self._transition(sk, "rcv_syn_queue_full")
+            return
+        self._transition(sk, "rcv_syn", seg)
+
+    def _rcv_request(self, req: Sock, seg: Seg) -> None:
+        """tcp_check_req(): the ACK of our SYN-ACK makes the full socket (tcp_v4_syn_recv_sock)."""
+        if seg.flags & RST:
+            self._free(req)
+            return
+        if seg.flags & SYN and not seg.flags & ACK:
+            self._transition(req, "rcv_syn")
+            return
+        if not seg.flags & ACK or seg.ack != req.snd_nxt:
+            if seg.flags & ACK:
+                self._reset_reply(seg)
+            return
+        listener = self.socks.get(req.parent)
+        if listener is None or listener.state != "LISTEN":
+            self._free(req)
+            return
+        if len(listener.accept_queue) > listener.backlog:
+            return  # the accept queue is full: the ACK is dropped, the SYN-ACK will be retried
+        self._unhash(req)
+        self._transition(req, "rcv_ack", seg)
+        if seg.payload or seg.flags & FIN:
+            self._rcv_state_process(req, seg, acked=True)
+
+    def _rcv_synsent(self, sk: Sock, seg: Seg) -> None:
+        """tcp_rcv_synsent_state_process()."""
+        if seg.flags & ACK:
+            if seg.ack != sk.snd_nxt:
+                if not seg.flags & RST:
+                    self._reset_reply(seg)
+                return
+            if seg.flags & RST:
+                self._transition(sk, "rcv_rst")
+                return
+            if not seg.flags & SYN:
+                return
+            ts = self._opt(seg, "TS")
+            ws = self._opt(seg, "wscale")
+            sk.ts_ok = sk.ts_ok and ts is not None
+            sk.sack_ok = sk.sack_ok and self._has(seg, "sackOK")
+            if sk.ws_ok and ws is not None:
+                sk.snd_wscale = ws
+            else:
+                sk.ws_ok, sk.snd_wscale, sk.rcv_wscale = False, 0, 0
+            if ts:
+                sk.ts_recent = ts[0]
+            sk.irs = seg.seq
+            sk.rcv_nxt = sk.rcv_wup = (seg.seq + 1) & 0xFFFFFFFF
+            sk.snd_una = seg.ack
+            sk.snd_wnd = seg.win  # the SYN-ACK's window is not scaled
+            peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
+            sk.mss_cache = min(peer_mss, sk.advmss) - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
+            sk.timers.pop("retransmit", None)
+            self._transition(sk, "rcv_synack")
+            return
+        if seg.flags & RST:
+            return
+        if seg.flags & SYN:  # crossed SYNs: simultaneous open
+            ts = self._opt(seg, "TS")
+            sk.ts_ok = sk.ts_ok and ts is not None
+            if ts:
+                sk.ts_recent = ts[0]
+            sk.irs = seg.seq
+            sk.rcv_nxt = sk.rcv_wup = (seg.seq + 1) & 0xFFFFFFFF
+            sk.snd_wnd = seg.win
+            self._transition(sk, "rcv_syn")
+
+    def _rcv_timewait(self, tw: Sock, seg: Seg) -> None:
+        """tcp_timewait_state_process()."""
+        if seg.flags & RST:
+            self._free(tw)  # RFC 1337 is off by default: an RST ends TIME_WAIT
+            return
+        if seg.flags & FIN or seg.payload:
+            ts = self._opt(seg, "TS")
+            if ts:
+                tw.ts_recent = ts[0]
+            if tw.state == "FIN_WAIT2" and seg.flags & FIN:
+                tw.rcv_nxt = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+                self._transition(tw, "rcv_fin", seg)  # ACK, then TIME_WAIT for 60 s
+                return
+            self._send_ack(tw)
+
+    def _rcv_state_process(self, sk: Sock, seg: Seg, acked: bool = False) -> None:
+        """tcp_rcv_state_process() / tcp_rcv_established() for synchronized states."""
+        ts = self._opt(seg, "TS")
+        if seg.flags & RST:
+            if seg.seq == sk.rcv_nxt:
+                self._transition(sk, "rcv_rst")
+            return
+        if seg.flags & SYN:
+            self._send_ack(sk)  # RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK
+            return
+        if not seg.flags & ACK:
+            return
+        if ts and seq_le(seg.seq, sk.rcv_nxt):
+            sk.ts_recent = ts[0]
+        # -- the ACK (tcp_ack) --
+        if not acked:
+            if seq_lt(sk.snd_nxt, seg.ack):
+                self._send_ack(sk)  # ACK of something never sent
+                return
+            if seq_lt(sk.snd_una, seg.ack):
+                sk.snd_una = seg.ack
+            sk.snd_wnd = seg.win << sk.snd_wscale
+        if sk.state == "SYN_RECV":
+            self._transition(sk, "rcv_ack")
+            sk.sock_state = sk.sock_state
+        fin_acked = sk.fin_sent and sk.snd_una == sk.snd_nxt
+        if fin_acked and sk.state in ("FIN_WAIT1", "CLOSING", "LAST_ACK"):
+            self._transition(sk, "rcv_ack_of_fin")
+            if sk.state == "CLOSE":
+                self._done(sk)
+                return
+            if sk.state == "TIME_WAIT":
+                return
+            if sk.state == "FIN_WAIT2":
+                sk.shutdown |= SEND_SHUTDOWN
+                if sk.orphan and not seg.flags & FIN:
+                    self._orphan_fin_wait2(sk)  # tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)
+                    return
+        self._push(sk)  # the ACK may open the window or end Nagle's wait
+        # -- data and FIN (tcp_data_queue) --
+        if not seg.payload and not seg.flags & FIN:
+            return
+        if sk.state in ("FIN_WAIT1", "FIN_WAIT2") and sk.shutdown & RCV_SHUTDOWN and seg.payload:
+            self._transition(sk, "rcv_data_after_close")
+            self._reset_reply(seg)
+            self._done(sk)
+            return
+        if sk.state in ("CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSE"):
+            return
+        if seg.seq != sk.rcv_nxt:
+            self._send_ack(sk)  # out of order or old: a duplicate ACK at once
+            return
+        if seg.payload:
+            sk.rcvq.append(seg.payload)
+            sk.rcv_nxt = (sk.rcv_nxt + len(seg.payload)) & 0xFFFFFFFF
+            self._event_data_recv(sk, seg)
+        if seg.flags & FIN:
+            sk.rcv_nxt = (sk.rcv_nxt + 1) & 0xFFFFFFFF
+            sk.rcvq.append(b"")
+            sk.done = True
+            sk.shutdown |= RCV_SHUTDOWN
+            self._transition(sk, "rcv_fin")
+            if sk.state == "TIME_WAIT" or sk.state == "CLOSING":
+                return
+        self._ack_snd_check(sk)
+
+    def _event_data_recv(self, sk: Sock, seg: Seg) -> None:
+        """tcp_event_data_recv() and tcp_measure_rcv_mss(): the delayed-ACK engine."""
+        sk.ack_sched = True
+        length = len(seg.payload)
+        if length >= sk.rcv_mss:
+            sk.rcv_mss = min(length, sk.advmss)
+        else:
+            sk.ack_pushed = 2 if sk.ack_pushed else 1
+        if not sk.ato:  # the first data: initialise the delayed-ACK engine
+            self._incr_quickack(sk)
+            sk.ato = self.profile.ato_min
+        else:
+            m = self.now - sk.lrcvtime
+            if m <= self.profile.ato_min / 2:
+                sk.ato = sk.ato / 2 + self.profile.ato_min / 2
+            elif m < sk.ato:
+                sk.ato = min(sk.ato / 2 + m, 1.0)
+            elif m > TCP_RTO_MIN:
+                self._incr_quickack(sk)
+        sk.lrcvtime = self.now
+
+    def _incr_quickack(self, sk: Sock) -> None:
+        quickacks = max(2, sk.rcv_wnd // (2 * sk.rcv_mss)) if sk.rcv_mss else 2
+        sk.quick = max(sk.quick, min(quickacks, TCP_MAX_QUICKACKS))
+
+    def _ack_snd_check(self, sk: Sock) -> None:
+        """__tcp_ack_snd_check(): ACK now in quick-ACK mode or after a full frame, else delay."""
+        if not sk.ack_sched:
+            return
+        unacked = (sk.rcv_nxt - sk.rcv_wup) & 0xFFFFFFFF
+        if (unacked > sk.rcv_mss and self._select_window_peek(sk) >= sk.rcv_wnd) or \
+                (sk.quick and not sk.pingpong):
+            self._send_ack(sk)
+            return
+        self._send_delayed_ack(sk)
+
+    def _select_window_peek(self, sk: Sock) -> int:
+        saved = (sk.rcv_wnd, sk.rcv_wup)
+        self._select_window(sk)
+        new = sk.rcv_wnd
+        sk.rcv_wnd, sk.rcv_wup = saved
+        return new
+
+    def _send_delayed_ack(self, sk: Sock) -> None:
+        """tcp_send_delayed_ack(): ato, bounded; with no data ever received ato is 0 (a jiffy)."""
+        ato = sk.ato
+        if ato:
+            timeout = self.now + ato
+        else:  # jiffies + 0: the timer wheel runs it at the next tick
+            jiffy = self.profile.jiffy
+            timeout = (int(self.now / jiffy + 1e-9) + 1) * jiffy
+        old = sk.timers.get("delack")
+        if old is not None:
+            if old <= self.now + ato / 4:
+                self._send_ack(sk)
+                return
+            timeout = min(timeout, old)
+        self._arm(sk, "delack", timeout)
+
+    # -- timers --------------------------------------------------------------------------
+    def next_timer(self) -> float | None:
+        deadlines = [t for s in self.socks.values() for t in s.timers.values()]
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        """Fire every timer due at `now` (the earliest first)."""
+        self.now = now
+        while True:
+            # the timer wheel runs a tick's timers newest first (hlist_add_head)
+            due = [(t, -s.timer_order.get(name, 0), sid, name) for sid, s in self.socks.items()
+                   for name, t in s.timers.items() if t <= now + 1e-12]
+            if not due:
+                return
+            _, _, sid, name = min(due)
+            sk = self.socks[sid]
+            del sk.timers[name]
+            getattr(self, "_timer_" + name)(sk)
+
+    def _timer_delack(self, sk: Sock) -> None:
+        """tcp_delack_timer_handler(): send the ACK; a missed pingpong ACK leaves pingpong mode."""
+        if not sk.ack_sched:
+            return
+        if sk.pingpong:
+            sk.pingpong = 0
+            sk.ato = self.profile.ato_min
+        else:
+            sk.ato = min(sk.ato * 2, 1.0)
+        self._send_ack(sk)
+
+    def _timer_retransmit(self, sk: Sock) -> None:
+        if sk.state != "SYN_SENT":
+            return
+        linear = self.profile.syn_linear_timeouts
+        # tcp_write_timeout(): SYN_SENT may retransmit tcp_syn_retries + tcp_syn_linear_timeouts
+        if sk.retries >= (sk.syncnt or self.profile.syn_retries) + linear:
+            self._transition(sk, "syn_retries_out")
+            return
+        if sk.retries >= linear:  # tcp_retransmit_timer(): linear first, then exponential
+            sk.rto = min(sk.rto * 2, 120.0)
+        sk.retries += 1
+        self._transition(sk, "timer_syn")
+
+    def _timer_synack(self, sk: Sock) -> None:
+        if sk.retries >= self.profile.synack_retries:
+            self._transition(sk, "synack_retries_out")
+            self._free(sk)
+            return
+        sk.retries += 1
+        self._transition(sk, "timer_synack")
+
+    def _timer_timewait(self, sk: Sock) -> None:
+        self._transition(sk, "timer_timewait")
+        self._free(sk)
+
+    def _timer_fin_wait2(self, sk: Sock) -> None:
+        self._transition(sk, "timer_fin_wait2")
+        self._free(sk)

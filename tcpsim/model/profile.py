@@ -1,0 +1,174 @@
+"""KernelProfile: the sysctls of one Linux kernel and the values TCP derives from them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from ..errors import TcpsimError
+
+_SYSCTL_DIRS = ("net/ipv4", "net/core")
+_PROFILES = "profiles"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in str(text).split())
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    """What the model needs to know about the kernel it imitates.
+
+    sysctls keeps every value as the kernel printed it ("4096 131072 33554432"); the
+    properties below read the ones TCP uses, with the kernel's defaults where one is absent.
+    """
+
+    name: str
+    release: str = "unknown"
+    mtu: int = 65536  # loopback
+    hz: int = 250
+    sysctls: dict = field(default_factory=dict, compare=False, hash=False)
+
+    # -- sysctls -------------------------------------------------------------------------
+    def _get(self, key: str, default: str) -> str:
+        return str(self.sysctls.get(key, default))
+
+    def _int(self, name: str, default: int) -> int:
+        return int(self._get(f"net.ipv4.{name}", str(default)))
+
+    @property
+    def timestamps(self) -> bool:
+        return self._int("tcp_timestamps", 1) != 0
+
+    @property
+    def sack(self) -> bool:
+        return self._int("tcp_sack", 1) != 0
+
+    @property
+    def window_scaling(self) -> bool:
+        return self._int("tcp_window_scaling", 1) != 0
+
+    @property
+    def syn_retries(self) -> int:
+        return self._int("tcp_syn_retries", 6)
+
+    @property
+    def synack_retries(self) -> int:
+        return self._int("tcp_synack_retries", 5)
+
+    @property
+    def syn_linear_timeouts(self) -> int:
+        return self._int("tcp_syn_linear_timeouts", 0)
+
+    @property
+    def fin_timeout(self) -> float:
+        return float(self._int("tcp_fin_timeout", 60))
+
+    @property
+    def abort_on_overflow(self) -> bool:
+        return self._int("tcp_abort_on_overflow", 0) != 0
+
+    @property
+    def rmem(self) -> tuple[int, int, int]:
+        return _ints(self._get("net.ipv4.tcp_rmem", "4096 131072 6291456"))
+
+    @property
+    def wmem(self) -> tuple[int, int, int]:
+        return _ints(self._get("net.ipv4.tcp_wmem", "4096 16384 4194304"))
+
+    @property
+    def rmem_max(self) -> int:
+        return int(self._get("net.core.rmem_max", "212992"))
+
+    @property
+    def somaxconn(self) -> int:
+        return int(self._get("net.core.somaxconn", "4096"))
+
+    @property
+    def local_port_range(self) -> tuple[int, int]:
+        lo, hi = _ints(self._get("net.ipv4.ip_local_port_range", "32768 60999"))
+        return lo, hi
+
+    # -- derived -------------------------------------------------------------------------
+    def mss(self, family: int = 2) -> int:
+        """The MSS we advertise: MTU minus IP and TCP headers (tcp_mss_to_mtu), at most 65495."""
+        ip = 20 if family == 2 else 40
+        return min(self.mtu - ip - 20, 65535 - 40)
+
+    @property
+    def rcv_wscale(self) -> int:
+        """tcp_select_initial_window(): scale for the largest window the buffer can reach."""
+        if not self.window_scaling:
+            return 0
+        space = max(self.rmem[2], self.rmem_max)
+        return max(0, min(14, space.bit_length() - 1 - 15))
+
+    @property
+    def jiffy(self) -> float:
+        return 1.0 / self.hz
+
+    @property
+    def ato_min(self) -> float:
+        """TCP_ATO_MIN = TCP_DELACK_MIN = HZ/25 jiffies: the delayed-ACK timeout (40 ms)."""
+        return (self.hz // 25) / self.hz
+
+    # -- making one ----------------------------------------------------------------------
+    @classmethod
+    def from_sysctls(cls, name: str, sysctls: dict, mtu: int = 65536, release: str = "unknown",
+                     hz: int = 250) -> "KernelProfile":
+        return cls(name=name, release=release, mtu=mtu, hz=hz, sysctls=dict(sysctls))
+
+    @classmethod
+    def from_trace(cls, trace) -> "KernelProfile":
+        """The profile of the kernel a Trace was recorded on (the lab records its sysctls)."""
+        return cls.from_sysctls(f"{trace.source}:{trace.kernel.get('release', '?')}", trace.sysctls,
+                                mtu=trace.kernel.get("lo_mtu", 65536),
+                                release=trace.kernel.get("release", "unknown"))
+
+    @classmethod
+    def from_host(cls, proc: str | Path = "/proc/sys") -> "KernelProfile":
+        """Read this machine's sysctls and loopback MTU."""
+        base = Path(proc)
+        if not (base / "net" / "ipv4").is_dir():
+            raise TcpsimError(f"cannot read the host's TCP settings from {base}/net/ipv4; "
+                              "use --profile reference where /proc is absent")
+        sysctls = {}
+        for d in _SYSCTL_DIRS:
+            for p in sorted((base / d).iterdir()):
+                if p.name.startswith(("tcp_", "ip_local_port_range", "rmem", "wmem", "somaxconn")):
+                    try:
+                        sysctls[f"{d.replace('/', '.')}.{p.name}"] = " ".join(p.read_text().split())
+                    except OSError:
+                        continue
+        try:
+            mtu = int(Path("/sys/class/net/lo/mtu").read_text())
+        except (OSError, ValueError):
+            mtu = 65536
+        import platform
+
+        return cls.from_sysctls("host", sysctls, mtu=mtu, release=platform.release())
+
+    @classmethod
+    def builtin(cls, name: str) -> "KernelProfile":
+        names = builtin_profiles()
+        if name not in names:
+            raise TcpsimError(f"no kernel profile named '{name}'; the built-in ones are "
+                              f"{', '.join(names)}, or use 'host'")
+        data = json.loads((resources.files(__package__) / _PROFILES / f"{name}.json").read_text())
+        return cls.from_sysctls(name, data["sysctls"], mtu=data["lo_mtu"], release=data["release"],
+                                hz=data.get("hz", 250))
+
+    @classmethod
+    def named(cls, name: str) -> "KernelProfile":
+        return cls.from_host() if name == "host" else cls.builtin(name)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "release": self.release, "lo_mtu": self.mtu, "hz": self.hz,
+                "sysctls": self.sysctls}
+
+
+def builtin_profiles() -> list[str]:
+    d = resources.files(__package__) / _PROFILES
+    return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".json"))

@@ -1,0 +1,154 @@
+"""The TCP state machine of Linux, as one table.
+
+Every state change the model makes is a row here: the kernel code (kernel.py) classifies
+what happened into an event, looks up (state, event) and does what the row says.  The state
+diagram (networkx), the docs and the coverage of the tests all read this same table.
+
+States carry Linux's names (include/net/tcp_states.h).  NEW_SYN_RECV is the request socket
+that stands for a passive SYN-RECEIVED connection (RFC 9293's SYN-RECEIVED); SYN_RECV is the
+full socket of a simultaneous open.  "CLOSE" is RFC 9293's CLOSED.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATES = ("CLOSE", "LISTEN", "SYN_SENT", "NEW_SYN_RECV", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1",
+          "FIN_WAIT2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK")
+
+# RFC 9293 section 3.3.2 names, for people who learned them there.
+RFC_NAMES = {
+    "CLOSE": "CLOSED", "LISTEN": "LISTEN", "SYN_SENT": "SYN-SENT", "NEW_SYN_RECV": "SYN-RECEIVED",
+    "SYN_RECV": "SYN-RECEIVED", "ESTABLISHED": "ESTABLISHED", "FIN_WAIT1": "FIN-WAIT-1",
+    "FIN_WAIT2": "FIN-WAIT-2", "CLOSING": "CLOSING", "TIME_WAIT": "TIME-WAIT",
+    "CLOSE_WAIT": "CLOSE-WAIT", "LAST_ACK": "LAST-ACK",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    state: str
+    event: str
+    next: str
+    actions: tuple[str, ...]
+    ref: str  # the RFC section or kernel function behind the rule
+    why: str  # one sentence, for explanations
+
+
+def _r(state, event, next_, actions, ref, why) -> Rule:
+    return Rule(state, event, next_, tuple(actions), ref, why)
+
+
+RULES: tuple[Rule, ...] = (
+    # -- opening -------------------------------------------------------------------------
+    _r("CLOSE", "listen", "LISTEN", [], "inet_listen()",
+       "listen() makes the socket passive; it answers SYNs from now on"),
+    _r("CLOSE", "connect", "SYN_SENT", ["send_syn"], "tcp_v4_connect(), tcp_connect()",
+       "connect() sends a SYN with a fresh ISN and the options this kernel offers"),
+    _r("LISTEN", "rcv_syn", "LISTEN", ["make_request"], "tcp_conn_request()",
+       "a SYN to a listener creates a request socket, which answers with SYN-ACK"),
+    _r("LISTEN", "rcv_syn_queue_full", "LISTEN", ["drop"],
+       "tcp_conn_request(): sk_acceptq_is_full()",
+       "the accept queue is longer than the backlog: Linux drops the SYN silently"),
+    _r("LISTEN", "close", "CLOSE", ["reset_children"], "inet_csk_listen_stop()",
+       "closing a listener resets the connections nobody accepted"),
+    _r("NEW_SYN_RECV", "created", "NEW_SYN_RECV", ["send_synack"], "tcp_v4_send_synack()",
+       "the request socket sends SYN-ACK: its own ISN, ACK of the SYN, the agreed options"),
+    _r("NEW_SYN_RECV", "rcv_syn", "NEW_SYN_RECV", ["send_synack"], "tcp_check_req()",
+       "a retransmitted SYN gets the SYN-ACK again"),
+    _r("NEW_SYN_RECV", "rcv_ack", "ESTABLISHED", ["make_child"],
+       "tcp_check_req(), tcp_v4_syn_recv_sock()",
+       "the ACK of the SYN-ACK completes the handshake: a full socket joins the accept queue"),
+    _r("NEW_SYN_RECV", "timer_synack", "NEW_SYN_RECV", ["send_synack"], "reqsk_timer_handler()",
+       "no ACK yet: the SYN-ACK is sent again, the interval doubling"),
+    _r("NEW_SYN_RECV", "synack_retries_out", "CLOSE", [], "reqsk_timer_handler()",
+       "after tcp_synack_retries the request socket is dropped"),
+    _r("SYN_SENT", "rcv_synack", "ESTABLISHED", ["send_ack"], "tcp_rcv_synsent_state_process()",
+       "the SYN-ACK acknowledges our SYN: the connection is established and we ACK at once"),
+    _r("SYN_SENT", "rcv_syn", "SYN_RECV", ["send_synack"], "tcp_rcv_synsent_state_process()",
+       "a SYN without ACK while we wait: the SYNs crossed (simultaneous open)"),
+    _r("SYN_SENT", "rcv_rst", "CLOSE", ["error_ECONNREFUSED"], "tcp_reset()",
+       "an acceptable RST answers our SYN: nobody listens there (ECONNREFUSED)"),
+    _r("SYN_SENT", "timer_syn", "SYN_SENT", ["send_syn"], "tcp_retransmit_timer()",
+       "no answer to the SYN: it is sent again with the same ISN"),
+    _r("SYN_SENT", "syn_retries_out", "CLOSE", ["error_ETIMEDOUT"], "tcp_write_timeout()",
+       "the SYN was sent tcp_syn_retries+1 times without an answer: ETIMEDOUT"),
+    _r("SYN_SENT", "close", "CLOSE", [], "tcp_close_state()",
+       "close() during the handshake sends nothing (tcp_close_state: SYN_SENT -> CLOSE)"),
+    _r("SYN_RECV", "rcv_ack", "ESTABLISHED", [], "tcp_rcv_state_process()",
+       "the ACK of our SYN-ACK completes the simultaneous open"),
+    # -- data and release ----------------------------------------------------------------
+    _r("ESTABLISHED", "rcv_fin", "CLOSE_WAIT", ["schedule_ack", "enter_pingpong"], "tcp_fin()",
+       "the peer is done sending: its FIN is ACKed by the delayed-ACK timer or with our FIN"),
+    _r("ESTABLISHED", "close", "FIN_WAIT1", ["send_fin"], "tcp_close_state(), tcp_send_fin()",
+       "close() with nothing unread sends FIN (FIN_WAIT1 is entered when the FIN is queued)"),
+    _r("ESTABLISHED", "shutdown_wr", "FIN_WAIT1", ["send_fin"], "tcp_shutdown()",
+       "shutdown(SHUT_WR) sends FIN but keeps the descriptor and the receiving side"),
+    _r("ESTABLISHED", "close_unread", "CLOSE", ["send_active_rst"], "__tcp_close()",
+       "close() with unread data sends RST instead of FIN (RFC 2525 2.17)"),
+    _r("ESTABLISHED", "close_linger0", "CLOSE", ["send_active_rst"], "tcp_disconnect()",
+       "SO_LINGER {1, 0}: close() aborts with RST"),
+    _r("ESTABLISHED", "rcv_rst", "CLOSE", ["error_ECONNRESET"], "tcp_reset()",
+       "the peer aborted: the next call reports ECONNRESET"),
+    _r("SYN_RECV", "close", "FIN_WAIT1", ["send_fin"], "tcp_close_state()",
+       "close() in SYN_RECV sends FIN"),
+    _r("FIN_WAIT1", "rcv_ack_of_fin", "FIN_WAIT2", [], "tcp_rcv_state_process()",
+       "our FIN is acknowledged; we wait for the peer's FIN"),
+    _r("FIN_WAIT1", "rcv_fin", "CLOSING", ["send_ack"], "tcp_fin()",
+       "a FIN before the ACK of ours: simultaneous close, ACKed at once"),
+    _r("FIN_WAIT1", "close_unread", "CLOSE", ["send_active_rst"], "__tcp_close()",
+       "close() with unread data sends RST"),
+    _r("FIN_WAIT1", "close_linger0", "CLOSE", ["send_active_rst"], "tcp_disconnect()",
+       "SO_LINGER {1, 0}: close() aborts with RST"),
+    _r("FIN_WAIT1", "rcv_rst", "CLOSE", ["error_ECONNRESET"], "tcp_reset()",
+       "the peer aborted"),
+    _r("FIN_WAIT1", "rcv_data_after_close", "CLOSE", ["reset_reply"], "tcp_rcv_state_process()",
+       "data for a socket that was closed: Linux answers RST (RFC 1122 4.2.2.13)"),
+    _r("FIN_WAIT2", "rcv_fin", "TIME_WAIT", ["send_ack", "arm_timewait"], "tcp_fin(), tcp_time_wait()",
+       "the peer's FIN: ACK it at once and hold the connection in TIME_WAIT for 60 s"),
+    _r("FIN_WAIT2", "close_unread", "CLOSE", ["send_active_rst"], "__tcp_close()",
+       "close() with unread data sends RST"),
+    _r("FIN_WAIT2", "rcv_rst", "CLOSE", ["error_ECONNRESET"], "tcp_reset()",
+       "the peer aborted"),
+    _r("FIN_WAIT2", "rcv_data_after_close", "CLOSE", ["reset_reply"], "tcp_rcv_state_process()",
+       "data for a socket that was closed: Linux answers RST"),
+    _r("FIN_WAIT2", "timer_fin_wait2", "CLOSE", [], "tcp_fin_timeout",
+       "an orphaned FIN_WAIT2 gives up after tcp_fin_timeout"),
+    _r("CLOSING", "rcv_ack_of_fin", "TIME_WAIT", ["arm_timewait"], "tcp_rcv_state_process()",
+       "our FIN is acknowledged after a simultaneous close: TIME_WAIT"),
+    _r("CLOSING", "rcv_rst", "CLOSE", [], "tcp_reset()", "the peer aborted"),
+    _r("CLOSE_WAIT", "close", "LAST_ACK", ["send_fin"], "tcp_close_state()",
+       "close() after the peer's FIN sends ours; its ACK will end the connection"),
+    _r("CLOSE_WAIT", "shutdown_wr", "LAST_ACK", ["send_fin"], "tcp_shutdown()",
+       "shutdown(SHUT_WR) after the peer's FIN sends ours"),
+    _r("CLOSE_WAIT", "close_unread", "CLOSE", ["send_active_rst"], "__tcp_close()",
+       "close() with unread data sends RST"),
+    _r("CLOSE_WAIT", "close_linger0", "CLOSE", ["send_active_rst"], "tcp_disconnect()",
+       "SO_LINGER {1, 0}: close() aborts with RST"),
+    _r("CLOSE_WAIT", "rcv_rst", "CLOSE", ["error_EPIPE"], "tcp_reset()",
+       "the peer aborted after its FIN: EPIPE"),
+    _r("LAST_ACK", "rcv_ack_of_fin", "CLOSE", [], "tcp_rcv_state_process()",
+       "the ACK of our FIN: the connection is gone"),
+    _r("LAST_ACK", "rcv_rst", "CLOSE", [], "tcp_reset()", "the peer aborted"),
+    _r("TIME_WAIT", "rcv_fin", "TIME_WAIT", ["send_ack"], "tcp_timewait_state_process()",
+       "a retransmitted FIN in TIME_WAIT is ACKed again"),
+    _r("TIME_WAIT", "timer_timewait", "CLOSE", [], "tcp_time_wait(), TCP_TIMEWAIT_LEN",
+       "TIME_WAIT lasts 60 s (TCP_TIMEWAIT_LEN), then the connection is forgotten"),
+)
+
+_INDEX = {(r.state, r.event): r for r in RULES}
+
+
+def rule(state: str, event: str) -> Rule | None:
+    return _INDEX.get((state, event))
+
+
+def graph():
+    """The state diagram as a networkx MultiDiGraph: one edge per rule, labelled with its event."""
+    import networkx as nx
+
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(STATES)
+    for r in RULES:
+        g.add_edge(r.state, r.next, event=r.event, actions=r.actions, ref=r.ref)
+    return g

@@ -1,0 +1,181 @@
+"""The simulated world: one modelled kernel on loopback, a virtual clock, an event queue.
+
+It offers the runner (runner.py) the same interface as the real kernel does (lab/executor.py),
+with sockets that behave as Python's non-blocking sockets do, so one runner drives both.
+Everything is deterministic for a given seed: ISNs, TS offsets, ephemeral ports.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import heapq
+import struct
+
+from ..model import Kernel, KernelProfile, Seg
+from ..model.kernel import POLLERR, POLLHUP, _oserror
+from ..scenario import Program
+from ..trace import Trace, decode_frame
+from ..trace.segment import encode_frame
+from .runner import Runner
+
+EPOCH = 1_700_000_000.0  # virtual t = 0, as a wall-clock time for pcap files
+LOOPBACK_LATENCY = 10e-6  # seconds from transmit to receive on lo (measured: 10-20 us)
+
+
+def _addr(t) -> str:
+    return f"[{t[0]}]:{t[1]}" if ":" in t[0] else f"{t[0]}:{t[1]}"
+
+
+class ModelSocket:
+    """A socket of the model with the Python socket API (always non-blocking)."""
+
+    def __init__(self, world: "SimWorld", sid: int, family: int):
+        self.world, self.sid, self.family = world, sid, family
+
+    @property
+    def _k(self) -> Kernel:
+        return self.world.kernel
+
+    def fileno(self) -> int:
+        return self.sid
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def bind(self, sockaddr) -> None:
+        self._k.bind(self.sid, (sockaddr[0], sockaddr[1]))
+
+    def listen(self, backlog: int) -> None:
+        self._k.listen(self.sid, backlog)
+
+    def accept(self):
+        child = self._k.accept(self.sid)
+        sk = self._k.sock(child)
+        return ModelSocket(self.world, child, self.family), sk.remote
+
+    def connect_ex(self, sockaddr) -> int:
+        return self._k.connect(self.sid, (sockaddr[0], sockaddr[1]))
+
+    def send(self, data: bytes, flags: int = 0) -> int:
+        return self._k.send(self.sid, bytes(data), flags)
+
+    def recv(self, n: int, flags: int = 0) -> bytes:
+        return self._k.recv(self.sid, n, flags)
+
+    def shutdown(self, how: int) -> None:
+        self._k.shutdown(self.sid, how)
+
+    def close(self) -> None:
+        if self.sid in self._k.socks and not self._k.sock(self.sid).orphan:
+            self._k.close(self.sid)
+
+    def setsockopt(self, level: int, opt: int, value) -> None:
+        self._k.setsockopt(self.sid, level, opt, value)
+
+    def getsockopt(self, level: int, opt: int, buflen: int | None = None):
+        v = self._k.getsockopt(self.sid, level, opt)
+        if buflen is not None:
+            return struct.pack("ii", *v) if isinstance(v, tuple) else struct.pack("i", v)
+        return v
+
+    def getsockname(self):
+        sk = self._k.sock(self.sid)
+        if sk.local:
+            return sk.local
+        return ("0.0.0.0", 0) if self.family == 2 else ("::", 0, 0, 0)
+
+    def getpeername(self):
+        sk = self._k.sock(self.sid)
+        if not sk.remote or sk.state in ("CLOSE", "SYN_SENT", "LISTEN"):  # inet_getname()
+            raise _oserror(E.ENOTCONN)
+        return sk.remote
+
+
+class SimWorld:
+    """One kernel on loopback in virtual time."""
+
+    def __init__(self, profile: KernelProfile, seed: int = 0):
+        self.profile = profile
+        self.kernel = Kernel(profile, seed)
+        self.t = 0.0
+        self._flight: list[tuple[float, int, Seg]] = []
+        self._count = 0
+        self._captured: list = []
+
+    # -- time and the wire ---------------------------------------------------------------
+    def now(self) -> float:
+        return EPOCH + self.t
+
+    def _collect(self) -> None:
+        """Take what the kernel transmitted: capture it now, deliver it after the latency."""
+        for seg in self.kernel.outbox:
+            frame = encode_frame(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win,
+                                 seg.options, seg.payload, ip_id=seg.ip_id)
+            self._captured.append(decode_frame(frame, EPOCH + self.t))
+            self._count += 1
+            heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, seg))
+        self.kernel.outbox.clear()
+
+    def _advance(self, t: float) -> None:
+        """Move the clock to t, firing every timer due on the way."""
+        while True:
+            nxt = self.kernel.next_timer()
+            if nxt is None or nxt > t:
+                break
+            self.t = max(self.t, nxt)
+            self.kernel.handle_timer(self.t)
+            self._collect()
+        self.t = max(self.t, t)
+        self.kernel.now = self.t
+
+    def settle(self) -> list:
+        self.kernel.now = self.t
+        self._collect()
+        while self._flight:
+            at, _, seg = heapq.heappop(self._flight)
+            self._advance(at)
+            self.kernel.receive(seg)
+            self._collect()
+        out, self._captured = self._captured, []
+        return out
+
+    def wait(self, waits: list, until: float) -> None:
+        """Jump to the next timer, or to `until` if nothing is due before it."""
+        nxt = self.kernel.next_timer()
+        target = until - EPOCH
+        if nxt is not None and nxt <= target:
+            self._advance(nxt)
+        else:
+            self._advance(max(self.t, target))
+
+    # -- what the runner asks ------------------------------------------------------------
+    def describe(self) -> tuple[dict, dict]:
+        return ({"release": self.profile.release, "machine": "tcpsim model",
+                 "profile": self.profile.name, "lo_mtu": self.profile.mtu}, dict(self.profile.sysctls))
+
+    def socket(self, family: int, type: int, proto: int) -> ModelSocket:
+        if type != 1 or proto not in (0, 6) or family not in (2, 10):
+            raise _oserror(E.EINVAL if family in (2, 10) else E.EAFNOSUPPORT)
+        return ModelSocket(self, self.kernel.socket(family), family)
+
+    def poll(self, sock: ModelSocket, events: int) -> int:
+        return self.kernel.poll(sock.sid) & (events | POLLERR | POLLHUP)
+
+    def tcp_info(self, sock: ModelSocket) -> dict:
+        return self.kernel.tcp_info(sock.sid)
+
+    def kernel_sockets(self) -> list[tuple[str, str, str]]:
+        return [(_addr(l), _addr(r), st) for l, r, st in self.kernel.table()]
+
+    def bad_fd(self, call: str) -> tuple[int, str | None]:
+        return -1, "EBADF"
+
+
+def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: float = 0.1,
+              timeout: float = 10.0) -> Trace:
+    """Run the program in the model; the Trace has the same shape as the lab's."""
+    world = SimWorld(profile, seed)
+    runner = Runner(program, world, "model", tail=tail, timeout=timeout)
+    trace = runner.run()
+    trace.notes.append(f"model profile {profile.name} (Linux {profile.release}), seed {seed}")
+    return trace

@@ -1,0 +1,153 @@
+"""Comparing two Traces (the model's and the kernel's) and explaining each difference.
+
+What is compared, after normalisation (relative seq/ack per direction, ports replaced by the
+process that owns them):
+- every segment in order: sender, flags, seq, ack, window, TCP options (kinds in order, and
+  every value except the TS clock readings), payload;
+- every call and return in order: process, line, whether it blocked, result, errno, data;
+- every socket's states at the observation points (after each call, and when segments arrive);
+- timing, with a tolerance: where either trace shows a gap of TIMING_FLOOR or more between a
+  segment and the one before it (a timer at work: delayed ACK, retransmission), the two gaps
+  must agree within TIMING_ABS + TIMING_REL of the larger one.  Shorter gaps are the cost of
+  the calls themselves, which the model does not count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .trace import Call, Trace
+
+TIMING_FLOOR = 0.020
+TIMING_ABS = 0.010
+TIMING_REL = 0.20
+
+
+@dataclass
+class Difference:
+    kind: str  # segment | call | state | timing | count
+    index: int  # position in the compared sequence
+    field: str
+    expected: str  # the model's
+    seen: str  # the kernel's
+    sentence: str
+
+
+def _namer(trace: Trace):
+    names = trace.endpoint_names()
+
+    def name(ep: str) -> str:
+        port = ep.rsplit(":", 1)[1]
+        return names.get(ep) or names.get(f"0.0.0.0:{port}") or names.get(f"[::]:{port}") or ep
+
+    return name
+
+
+def segment_rows(trace: Trace) -> list[dict]:
+    name = _namer(trace)
+    rows = []
+    for r in trace.relative():
+        seg = r.seg
+        opts = [[n, None if n == "TS" else v] for n, v in r.options]
+        rows.append({"from": name(seg.src), "to": name(seg.dst), "flags": seg.flags, "seq": r.seq,
+                     "ack": r.ack if seg.has_ack else None, "win": seg.win,
+                     "options": opts, "len": seg.length, "payload": seg.payload, "t": seg.t})
+    return rows
+
+
+def _describe_segment(row: dict) -> str:
+    return f"[{row['flags']}] {row['from']} > {row['to']} seq {row['seq']}"
+
+
+def _compare_segments(model: Trace, lab: Trace) -> list[Difference]:
+    out = []
+    m, k = segment_rows(model), segment_rows(lab)
+    for i, (a, b) in enumerate(zip(m, k), 1):
+        for f in ("from", "flags", "seq", "ack", "win", "len", "options", "payload"):
+            if a[f] != b[f]:
+                out.append(Difference(
+                    "segment", i, f, repr(a[f]), repr(b[f]),
+                    f"segment {i} ({_describe_segment(b)}): {f} is {_show(a[f])} in the model but "
+                    f"{_show(b[f])} on the kernel"))
+                break
+    if len(m) != len(k):
+        extra, who = (m[len(k)], "the model sends") if len(m) > len(k) else (k[len(m)], "the kernel sends")
+        out.append(Difference("count", min(len(m), len(k)) + 1, "segments", str(len(m)), str(len(k)),
+                              f"{who} {abs(len(m) - len(k))} more segment(s), first "
+                              f"{_describe_segment(extra)} ({len(m)} in the model, {len(k)} on the kernel)"))
+    for i in range(1, min(len(m), len(k))):
+        gm, gk = m[i]["t"] - m[i - 1]["t"], k[i]["t"] - k[i - 1]["t"]
+        big = max(gm, gk)
+        if big >= TIMING_FLOOR and abs(gm - gk) > TIMING_ABS + TIMING_REL * big:
+            out.append(Difference(
+                "timing", i + 1, "gap", f"{gm * 1000:.1f} ms", f"{gk * 1000:.1f} ms",
+                f"segment {i + 1} ({_describe_segment(k[i])}) comes {gm * 1000:.1f} ms after the "
+                f"one before it in the model but {gk * 1000:.1f} ms on the kernel"))
+    return out
+
+
+def _show(v) -> str:
+    if isinstance(v, bytes):
+        return repr(v.decode("latin-1"))
+    if isinstance(v, list):
+        return "<" + ",".join(n if val is None else f"{n} {val}" for n, val in v) + ">"
+    return str(v)
+
+
+def _call_row(c: Call) -> tuple:
+    return (c.process, c.line, c.kind, c.blocked, c.result, c.errno, c.data)
+
+
+def _compare_calls(model: Trace, lab: Trace) -> list[Difference]:
+    out = []
+    m, k = model.calls, lab.calls
+    fields = ("process", "line", "kind", "blocked", "result", "errno", "data")
+    for i, (a, b) in enumerate(zip(m, k), 1):
+        ra, rb = _call_row(a), _call_row(b)
+        for f, va, vb in zip(fields, ra, rb):
+            if va != vb:
+                what = f"line {b.line} {b.process}: {b.text}"
+                if f in ("process", "line", "kind"):
+                    sentence = (f"call {i}: the model runs line {a.line} ({a.process}: {a.text}, "
+                                f"{a.kind}) where the kernel runs {what} ({b.kind})")
+                elif f == "blocked":
+                    sentence = (f"{what} {'blocks' if va else 'returns at once'} in the model but "
+                                f"{'blocks' if vb else 'returns at once'} on the kernel")
+                else:
+                    sentence = (f"{what} returns {_result(a)} in the model but {_result(b)} on "
+                                "the kernel")
+                out.append(Difference("call", i, f, str(va), str(vb), sentence))
+                break
+    if len(m) != len(k):
+        out.append(Difference("count", min(len(m), len(k)) + 1, "calls", str(len(m)), str(len(k)),
+                              f"the model records {len(m)} call events, the kernel {len(k)}"))
+    return out
+
+
+def _result(c: Call) -> str:
+    if c.result is None:
+        return "nothing yet (it blocks)"
+    out = f"-1 {c.errno}" if c.errno else str(c.result)
+    if c.data is not None:
+        out += f" {c.data!r}"
+    return out
+
+
+def _compare_states(model: Trace, lab: Trace) -> list[Difference]:
+    out = []
+    labels = list(dict.fromkeys([s.socket for s in lab.states] + [s.socket for s in model.states]))
+    for label in labels:
+        hm = [(s.state, s.queue, s.backlog) for s in model.states if s.socket == label]
+        hk = [(s.state, s.queue, s.backlog) for s in lab.states if s.socket == label]
+        if hm != hk:
+            show = lambda h: " -> ".join(st + (f"(queue {q}/{b})" if q is not None else "")  # noqa: E731
+                                         for st, q, b in h) or "(never seen)"
+            out.append(Difference("state", 0, label, show(hm), show(hk),
+                                  f"socket {label} goes {show(hm)} in the model but {show(hk)} on "
+                                  "the kernel"))
+    return out
+
+
+def compare(model: Trace, lab: Trace) -> list[Difference]:
+    """Every difference between the model's trace and the kernel's, most telling first."""
+    return _compare_calls(model, lab) + _compare_segments(model, lab) + _compare_states(model, lab)
