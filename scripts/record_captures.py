@@ -2,21 +2,25 @@
 """Record the reference captures: each built-in program run on the real kernel.
 
 For every program (all built-ins, or the names given) this writes captures/NAME.pcap and
-captures/NAME.json (the Trace, with the kernel version and the namespace's sysctls).
+captures/NAME.json (the Trace, with the kernel version and the namespace's sysctls), and the
+model's built-in "reference" profile (tcpsim/model/profiles/reference.json) from that kernel.
 Needs root (a private network namespace); touches nothing on the host.
 
     python3 scripts/record_captures.py [NAME ...]
 """
 
+import json
 import sys
 from pathlib import Path
 
 from tcpsim.errors import TcpsimError
 from tcpsim.lab import run_lab
+from tcpsim.model import KernelProfile
 from tcpsim.pcap import write_pcap
 from tcpsim.scenario import builtin_names, load
 
 OUT = Path(__file__).resolve().parent.parent / "captures"
+PROFILE = OUT.parent / "tcpsim" / "model" / "profiles" / "reference.json"
 
 
 def main(names: list[str]) -> int:
@@ -35,6 +39,11 @@ def main(names: list[str]) -> int:
         n = write_pcap(trace, OUT / f"{name}.pcap")
         trace.to_json(OUT / f"{name}.json")
         print(f"{name}: {n} segments, Linux {trace.kernel['release']}")
+    # the model's built-in "reference" profile is the kernel these captures come from
+    profile = KernelProfile.from_trace(trace)
+    data = {**profile.to_json(), "name": "reference"}
+    PROFILE.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {PROFILE.relative_to(OUT.parent)}")
     return 0
 
 

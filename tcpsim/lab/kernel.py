@@ -82,7 +82,8 @@ def sysctls() -> dict[str, str]:
     """net.ipv4.tcp_* and the net.core buffer limits, as this namespace sees them."""
     out = {}
     base = Path("/proc/sys/net")
-    paths = sorted((base / "ipv4").glob("tcp_*")) + [base / "core" / n for n in _CORE_SYSCTLS]
+    paths = sorted((base / "ipv4").glob("tcp_*")) + [base / "ipv4" / "ip_local_port_range"]
+    paths += [base / "core" / n for n in _CORE_SYSCTLS]
     for p in paths:
         try:
             out[f"net.{p.parent.name}.{p.name}"] = " ".join(p.read_text().split())
