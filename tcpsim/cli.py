@@ -96,6 +96,105 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
         sys.exit(1)
 
 
+@main.command()
+@click.argument("program")
+@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False), help="Write the segments here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the Trace here.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Fixes every ISN, TS offset and ephemeral port.")
+@click.option("--profile", default="reference", show_default=True,
+              help="The kernel to model: a built-in profile, or 'host' for this machine's sysctls.")
+@click.option("--ladder/--no-ladder", default=True, show_default=True,
+              help="Draw the ladder diagram after the timeline.")
+def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: bool) -> None:
+    """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed)."""
+    from .model import KernelProfile
+    from .render import render_header, render_ladder, render_summary, render_timeline
+    from .scenario import load
+    from .sim.world import run_model
+
+    prog = load(program)
+    trace = run_model(prog, KernelProfile.named(profile), seed=seed)
+    out = Console(highlight=False)
+    render_header(trace, out)
+    render_timeline(trace, out)
+    if ladder:
+        render_ladder(trace, out)
+    render_summary(trace, out)
+    _write_outputs(trace, pcap_path, json_path, out)
+
+
+@main.command()
+@click.argument("program", required=False)
+@click.option("--all", "run_all", is_flag=True, help="Verify every built-in program.")
+@click.option("--profile", default=None,
+              help="Model this profile instead of the kernel the lab ran on (to see verify fail).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+def verify(program: str | None, run_all: bool, profile: str | None, seed: int, timeout: float) -> None:
+    """Run PROGRAM in the model and on the real kernel, and compare them field by field."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from .scenario import builtin_names, load
+
+    if bool(program) == run_all:
+        raise click.UsageError("give one PROGRAM, or --all")
+    out = Console(highlight=False)
+    names = builtin_names() if run_all else [program]
+    results = []
+    if run_all:
+        with Progress(transient=True, console=out) as bar:
+            task = bar.add_task("verifying", total=len(names))
+            for name in names:
+                bar.update(task, description=name)
+                results.append(_verify_one(load(name), profile, seed, timeout))
+                bar.advance(task)
+        table = Table("program", "verdict", "segments", "calls", "differences")
+        for r in results:
+            table.add_row(r["name"], "[green]match[/]" if r["ok"] else "[red]differs[/]",
+                          str(r["segments"]), str(r["calls"]), str(len(r["diffs"])))
+        out.print(table)
+    else:
+        results.append(_verify_one(load(program), profile, seed, timeout))
+    for r in results:
+        _print_verdict(r, out, brief=run_all and r["ok"])
+    if not all(r["ok"] for r in results):
+        sys.exit(1)
+
+
+def _verify_one(prog, profile_name, seed, timeout) -> dict:
+    from .lab import run_lab
+    from .model import KernelProfile
+    from .sim.world import run_model
+    from .trace.diff import compare
+
+    lab = run_lab(prog, timeout=timeout)
+    profile = KernelProfile.named(profile_name) if profile_name else KernelProfile.from_trace(lab)
+    model = run_model(prog, profile, seed=seed, timeout=timeout)
+    diffs = compare(model, lab)
+    return {"name": prog.name, "ok": not diffs, "diffs": diffs, "lab": lab, "model": model,
+            "profile": profile, "segments": len(lab.segments),
+            "calls": len([c for c in lab.calls if c.result is not None])}
+
+
+def _print_verdict(r: dict, out: Console, brief: bool = False) -> None:
+    lab = r["lab"]
+    kernel = f"Linux {lab.kernel.get('release', '?')}"
+    if r["ok"]:
+        states = len(lab.states)
+        out.print(f"[bold green]match[/] {r['name']}: {r['segments']} segments, {r['calls']} call "
+                  f"results and {states} state changes agree with the kernel ({kernel}); model "
+                  f"profile {r['profile'].name}", soft_wrap=True)
+        return
+    out.print(f"[bold red]differs[/] {r['name']}: {len(r['diffs'])} difference(s) between the "
+              f"model (profile {r['profile'].name}) and the kernel ({kernel}):", soft_wrap=True)
+    for d in r["diffs"][:8]:
+        out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
+    if len(r["diffs"]) > 8:
+        out.print(f"  ... and {len(r['diffs']) - 8} more")
+
+
 def _write_outputs(trace, pcap_path, json_path, out: Console) -> None:
     if pcap_path:
         from .pcap import write_pcap

@@ -133,3 +133,57 @@ def test_namespace_disappears_however_the_run_ends(live, tmp_path, sig):
     else:
         assert proc.returncode == -sig
     assert ns not in net_namespaces()
+
+
+# -- run and verify --------------------------------------------------------------------------
+
+@pytest.mark.skipif(not have("setpriv"), reason="setpriv (util-linux) is not installed")
+def test_run_handshake_needs_no_privileges():
+    r = subprocess.run(NO_CAPS + [sys.executable, "-m", "tcpsim", "run", "handshake"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    for text in ("[S]  seq 0  win 65495  <mss 65495,sackOK,TS val 0 ecr 0,nop,wscale 10>",
+                 "[S.]  seq 0  ack 1  win 65483", "[P.]  seq 1  ack 1  win 64", "len 19",
+                 "── Connection establishment", "── Data transfer", "── Connection release",
+                 "At the end: server.c TIME_WAIT"):
+        assert text in out, text
+    assert out.index("Connection establishment") < out.index("Data transfer") < \
+        out.index("Connection release")
+
+
+def test_run_writes_a_pcap_tshark_reads(tmp_path):
+    pcap = tmp_path / "m.pcap"
+    run_cli("run", "handshake", "--pcap", pcap, "--no-ladder", check=True)
+    if not have("tshark"):
+        pytest.skip("tshark is not installed (the test set-up installs it)")
+    listing = subprocess.run(["tshark", "-n", "-o", "tcp.check_checksum:TRUE", "-r", pcap],
+                             capture_output=True, text=True).stdout
+    assert listing.count("\n") == 8 and "INCORRECT" not in listing and "Malformed" not in listing
+
+
+def test_run_with_an_unknown_profile_names_the_choices():
+    r = run_cli("run", "handshake", "--profile", "nope")
+    assert r.returncode == 2
+    assert "no kernel profile named 'nope'; the built-in ones are reference, tun-1500" in r.stderr
+
+
+def test_verify_handshake_matches(live):
+    r = run_cli("verify", "handshake")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("match handshake: 8 segments")
+
+
+def test_verify_with_a_wrong_profile_fails_and_says_why(live):
+    r = run_cli("verify", "handshake", "--profile", "tun-1500")
+    assert r.returncode == 1
+    assert "differs handshake" in r.stdout
+    assert "segment 1 ([S] client > server seq 0): win is 64240 in the model but 65495 on the " \
+           "kernel" in r.stdout
+
+
+def test_verify_all_summarises(live):
+    r = run_cli("verify", "--all")
+    assert r.returncode == 0, r.stdout
+    for name in ("handshake", "teardown-four-segment"):
+        assert f"match {name}" in r.stdout

@@ -63,13 +63,14 @@ def _compare_segments(model: Trace, lab: Trace) -> list[Difference]:
     out = []
     m, k = segment_rows(model), segment_rows(lab)
     for i, (a, b) in enumerate(zip(m, k), 1):
-        for f in ("from", "flags", "seq", "ack", "win", "len", "options", "payload"):
-            if a[f] != b[f]:
-                out.append(Difference(
-                    "segment", i, f, repr(a[f]), repr(b[f]),
-                    f"segment {i} ({_describe_segment(b)}): {f} is {_show(a[f])} in the model but "
-                    f"{_show(b[f])} on the kernel"))
-                break
+        fields = [f for f in ("from", "flags", "seq", "ack", "win", "len", "options", "payload")
+                  if a[f] != b[f]]
+        if fields:
+            parts = [f"{f} is {_show(a[f])} in the model but {_show(b[f])} on the kernel"
+                     for f in fields]
+            out.append(Difference("segment", i, ",".join(fields), repr([a[f] for f in fields]),
+                                  repr([b[f] for f in fields]),
+                                  f"segment {i} ({_describe_segment(b)}): " + "; ".join(parts)))
     if len(m) != len(k):
         extra, who = (m[len(k)], "the model sends") if len(m) > len(k) else (k[len(m)], "the kernel sends")
         out.append(Difference("count", min(len(m), len(k)) + 1, "segments", str(len(m)), str(len(k)),

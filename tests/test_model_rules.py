@@ -1,0 +1,571 @@
+"""One test per rule of the transition table, named test_<state>_<event>.
+
+Each drives the model kernel by hand (segments move only when the test says so) and checks
+what Linux does there: the next state, the segments sent with their fields, the errno.  The
+last test checks that every rule of the table has its test.
+"""
+
+import errno
+
+import pytest
+
+from tcpsim.model import RULES, graph
+from tcpsim.model.kernel import ACK, RST, Seg
+
+from .model_harness import SERVER, Net, flags
+
+
+def test_close_listen():
+    net = Net()
+    s = net.listener()
+    assert net.state(s) == "LISTEN" and net.take() == []
+
+
+def test_close_connect():
+    net = Net()
+    c = net.k.socket(2)
+    assert net.k.connect(c, SERVER) == errno.EINPROGRESS
+    syn, = net.take()
+    assert net.state(c) == "SYN_SENT"
+    assert (flags(syn), syn.ack, syn.win) == ("S", 0, 65495)
+    assert [n for n, _ in syn.options] == ["mss", "sackOK", "TS", "nop", "wscale"]
+    assert syn.options[0] == ["mss", 65495] and syn.options[-1] == ["wscale", 10]
+    assert syn.src[1] % 2 == 0  # connect() takes even ephemeral ports
+
+
+def test_listen_rcv_syn():
+    net = Net()
+    s = net.listener()
+    c = net.k.socket(2)
+    net.k.connect(c, SERVER)
+    net.deliver(net.take())
+    synack, = net.take()
+    req = [x for x in net.k.socks.values() if x.kind == "request"]
+    assert len(req) == 1 and req[0].state == "NEW_SYN_RECV" and net.state(s) == "LISTEN"
+    assert (flags(synack), synack.win) == ("S.", 65483)  # rounded to mss minus the TS option
+    assert synack.options[2][0] == "TS" and synack.options[2][1][1] == net.wire[0].options[2][1][0]
+
+
+def test_listen_rcv_syn_queue_full():
+    net = Net()
+    s = net.listener(backlog=0)
+    clients = [net.k.socket(2) for _ in range(2)]
+    net.k.connect(clients[0], SERVER)
+    net.settle()
+    assert len(net.k.socks[s].accept_queue) == 1
+    net.k.connect(clients[1], SERVER)
+    syn, = net.take()
+    net.deliver([syn])
+    assert net.take() == []  # dropped silently: no SYN-ACK, no RST (tcp_abort_on_overflow=0)
+    assert net.state(clients[1]) == "SYN_SENT"
+
+
+def test_listen_close():
+    net = Net()
+    lst = net.listener()
+    c = net.k.socket(2)
+    net.k.connect(c, SERVER)
+    net.settle()
+    net.k.close(lst)
+    rst, = net.take()
+    assert flags(rst) == "R." and net.state(lst) == "freed"
+    net.deliver([rst])
+    assert net.state(c) == "CLOSE"
+    with pytest.raises(ConnectionResetError):
+        net.k.recv(c, 10)
+
+
+def _request(net):
+    net.listener()
+    c = net.k.socket(2)
+    net.k.connect(c, SERVER)
+    syn, = net.take()
+    net.deliver([syn])
+    synack, = net.take()
+    req = next(x for x in net.k.socks.values() if x.kind == "request")
+    return c, syn, synack, req
+
+
+def test_new_syn_recv_created():
+    net = Net()
+    _, syn, synack, req = _request(net)
+    assert synack.seq == req.iss and synack.ack == syn.seq + 1
+
+
+def test_new_syn_recv_rcv_syn():
+    net = Net()
+    _, syn, synack, req = _request(net)
+    net.deliver([syn])  # the client's SYN again
+    again, = net.take()
+    assert flags(again) == "S." and again.seq == synack.seq
+
+
+def test_new_syn_recv_rcv_ack():
+    net = Net()
+    c, _, synack, req = _request(net)
+    net.deliver([synack])
+    ack, = net.take()
+    net.deliver([ack])
+    lst = next(x for x in net.k.socks.values() if x.state == "LISTEN")
+    assert lst.accept_queue == [req.id] and net.state(req.id) == "ESTABLISHED"
+
+
+def test_new_syn_recv_timer_synack():
+    net = Net()
+    _, _, synack, req = _request(net)
+    times = []
+    while len(times) < 3:
+        segs = [s for s in net.advance(net.k.next_timer() - net.k.now) if s.src == SERVER]
+        if segs:  # (the client's SYN retransmissions, never delivered, are not looked at)
+            times.append(round(net.k.now, 3))
+            assert [flags(s) for s in segs] == ["S."]
+    assert times == [1.0, 3.0, 7.0]  # tcp_synack_retries, doubling from 1 s
+
+
+def test_new_syn_recv_synack_retries_out():
+    net = Net()
+    _, _, _, req = _request(net)
+    sent = [s for s in net.advance(100.0) if s.src == SERVER]
+    assert len(sent) == 5 and net.state(req.id) == "freed"  # 5 retries, then dropped at 63 s
+
+
+def test_syn_sent_rcv_synack():
+    net = Net()
+    net.listener()
+    c = net.k.socket(2)
+    net.k.connect(c, SERVER)
+    net.deliver(net.take())
+    net.deliver(net.take())
+    ack, = net.take()
+    assert net.state(c) == "ESTABLISHED" and flags(ack) == "." and ack.win == 64
+    assert [n for n, _ in ack.options] == ["nop", "nop", "TS"]
+
+
+def test_syn_sent_rcv_syn():
+    net = Net()
+    a, b = net.k.socket(2), net.k.socket(2)
+    net.k.bind(a, ("127.0.0.1", 5001))
+    net.k.bind(b, ("127.0.0.1", 5002))
+    net.k.connect(a, ("127.0.0.1", 5002))
+    net.k.connect(b, ("127.0.0.1", 5001))
+    syn_a, syn_b = net.take()  # the SYNs cross
+    net.deliver([syn_a, syn_b])
+    assert net.state(a) == net.state(b) == "SYN_RECV"
+    synacks = net.take()
+    assert [flags(s) for s in synacks] == ["S.", "S."]
+    assert synacks[0].seq == syn_b.seq and synacks[1].seq == syn_a.seq  # each reuses its ISN
+
+
+def test_syn_recv_rcv_ack():
+    net = Net()
+    a, b = net.k.socket(2), net.k.socket(2)
+    net.k.bind(a, ("127.0.0.1", 5001))
+    net.k.bind(b, ("127.0.0.1", 5002))
+    net.k.connect(a, ("127.0.0.1", 5002))
+    net.k.connect(b, ("127.0.0.1", 5001))
+    net.settle()
+    assert net.state(a) == net.state(b) == "ESTABLISHED"
+
+
+def test_syn_recv_close():
+    net = Net()
+    a, b = net.k.socket(2), net.k.socket(2)
+    net.k.bind(a, ("127.0.0.1", 5001))
+    net.k.bind(b, ("127.0.0.1", 5002))
+    net.k.connect(a, ("127.0.0.1", 5002))
+    net.k.connect(b, ("127.0.0.1", 5001))
+    net.deliver(net.take())
+    net.take()
+    net.k.close(a)
+    fin, = net.take()
+    assert flags(fin) == "F." and net.state(a) == "FIN_WAIT1"
+
+
+def test_syn_sent_rcv_rst():
+    net = Net()
+    c = net.k.socket(2)
+    net.k.connect(c, ("127.0.0.1", 9))
+    net.settle()
+    syn, rst = net.wire
+    assert (flags(rst), rst.seq, rst.ack, rst.win, rst.options) == ("R.", 0, syn.seq + 1, 0, [])
+    assert net.state(c) == "CLOSE"
+    assert net.k.getsockopt(c, 1, 4) == errno.ECONNREFUSED
+
+
+def test_syn_sent_timer_syn():
+    net = Net()
+    c = net.k.socket(2)
+    net.k.connect(c, ("127.0.0.1", 9))
+    syn, = net.take()  # lost
+    times = []
+    for _ in range(7):
+        retry, = net.advance(net.k.next_timer() - net.k.now)
+        assert retry.seq == syn.seq  # the same ISN
+        times.append(round(net.k.now))
+    assert times == [1, 2, 3, 4, 5, 7, 11]  # tcp_syn_linear_timeouts=4, then doubling
+
+
+def test_syn_sent_syn_retries_out():
+    net = Net()
+    c = net.k.socket(2)
+    net.k.setsockopt(c, 6, 7, 2)  # TCP_SYNCNT 2
+    net.k.connect(c, ("127.0.0.1", 9))
+    net.take()
+    sent = net.advance(300.0)
+    assert len(sent) == 2 + 4  # TCP_SYNCNT plus the linear retries
+    assert net.state(c) == "CLOSE" and net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
+
+
+def test_syn_sent_close():
+    net = Net()
+    c = net.k.socket(2)
+    net.k.connect(c, SERVER)
+    net.take()
+    net.k.close(c)
+    assert net.take() == [] and net.state(c) == "freed"
+
+
+def test_established_rcv_fin():
+    net = Net()
+    _, c, child = net.connected(with_data=True)
+    net.k.close(c)
+    fin, = net.take()
+    net.deliver([fin])
+    assert net.state(child) == "CLOSE_WAIT" and net.take() == []  # the ACK waits
+    ack, = net.advance(0.040)  # ... for the delayed-ACK timer, HZ/25
+    assert flags(ack) == "." and ack.ack == fin.seq + 1
+
+
+def test_established_rcv_fin_with_no_data_acks_after_a_jiffy():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    ack, = net.advance(0.004)  # ato is 0 until data arrives: the next timer tick
+    assert flags(ack) == "."
+
+
+def test_established_close():
+    net = Net()
+    _, c, _ = net.connected()
+    net.k.close(c)
+    fin, = net.take()
+    assert flags(fin) == "F." and net.state(c) == "FIN_WAIT1"
+
+
+def test_established_shutdown_wr():
+    net = Net()
+    _, c, _ = net.connected()
+    net.k.shutdown(c, 1)
+    fin, = net.take()
+    assert flags(fin) == "F." and net.state(c) == "FIN_WAIT1"
+    with pytest.raises(BrokenPipeError):
+        net.k.send(c, b"x")
+
+
+def test_established_close_unread():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.send(child, b"unread")
+    net.settle()
+    sk = net.k.socks[c]
+    snd_nxt, rcv_nxt = sk.snd_nxt, sk.rcv_nxt
+    net.k.close(c)
+    rst, = net.take()
+    assert (flags(rst), rst.seq, rst.ack) == ("R.", snd_nxt, rcv_nxt)  # RFC 2525 2.17, no FIN
+    assert net.state(c) == "freed"
+
+
+def test_established_close_linger0():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.setsockopt(c, 1, 13, (1, 0))
+    net.k.close(c)
+    rst, = net.take()
+    assert flags(rst) == "R." and net.state(c) == "freed"
+
+
+def test_established_rcv_rst():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.setsockopt(c, 1, 13, (1, 0))
+    net.k.close(c)
+    net.settle()
+    assert net.state(child) == "CLOSE"
+    with pytest.raises(ConnectionResetError):
+        net.k.recv(child, 10)
+    with pytest.raises(BrokenPipeError):
+        net.k.send(child, b"x")
+    assert net.k.recv(child, 10) == b""
+
+
+def test_fin_wait1_rcv_ack_of_fin():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.shutdown(c, 1)
+    net.deliver(net.take())
+    net.deliver(net.advance(0.004))
+    assert net.state(c) == "FIN_WAIT2"
+
+
+def test_fin_wait1_rcv_fin():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.k.close(child)
+    fin_c, fin_s = net.take()  # simultaneous close: both FINs in flight
+    net.deliver([fin_c, fin_s])
+    assert net.state(c) == "CLOSING" and net.state(child) == "CLOSING"
+    acks = net.take()
+    assert [flags(a) for a in acks] == [".", "."]
+    net.deliver(acks)
+    assert net.state(c) == net.state(child) == "TIME_WAIT"
+
+
+def test_fin_wait1_close_unread():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.shutdown(c, 1)
+    net.take()
+    net.k.send(child, b"data")
+    net.deliver(net.take())
+    net.k.close(c)
+    assert [flags(s) for s in net.take()][-1] == "R."
+
+
+def test_fin_wait1_close_linger0():
+    net = Net()
+    _, c, _ = net.connected()
+    net.k.shutdown(c, 1)
+    net.take()
+    net.k.setsockopt(c, 1, 13, (1, 0))
+    net.k.close(c)
+    rst, = net.take()
+    assert flags(rst) == "R."
+
+
+def test_fin_wait1_rcv_rst():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.shutdown(c, 1)
+    net.take()
+    net.k.setsockopt(child, 1, 13, (1, 0))
+    net.k.close(child)
+    net.deliver(net.take())
+    assert net.state(c) == "CLOSE"
+
+
+def test_fin_wait1_rcv_data_after_close():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.take()  # the FIN is lost
+    net.k.send(child, b"late")
+    data, = net.take()
+    net.deliver([data])
+    rst, = net.take()
+    assert (flags(rst), rst.seq) == ("R", data.ack)  # tcp_v4_send_reset(): seq = its ack
+
+
+def test_fin_wait2_rcv_fin():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    net.deliver(net.advance(0.004))
+    net.k.close(child)
+    fin, = net.take()
+    net.deliver([fin])
+    ack, = net.take()
+    assert flags(ack) == "." and net.state(c) == "TIME_WAIT"
+
+
+def test_fin_wait2_close_unread():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.shutdown(c, 1)
+    net.deliver(net.take())
+    net.deliver(net.advance(0.004))
+    net.k.send(child, b"data")
+    net.deliver(net.take())
+    net.k.close(c)
+    assert flags(net.take()[-1]) == "R."
+
+
+def test_fin_wait2_rcv_rst():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.shutdown(c, 1)
+    net.deliver(net.take())
+    net.deliver(net.advance(0.004))
+    net.k.setsockopt(child, 1, 13, (1, 0))
+    net.k.close(child)
+    net.deliver(net.take())
+    assert net.state(c) == "CLOSE"
+
+
+def test_fin_wait2_rcv_data_after_close():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.shutdown(c, 1)
+    net.deliver(net.take())
+    net.deliver(net.advance(0.004))
+    net.k.close(c)  # orphaned FIN_WAIT2: timewait socket in substate FIN_WAIT2
+    sk = net.k.socks[c]
+    assert sk.state == "FIN_WAIT2"
+    net.k.send(child, b"late")
+    net.deliver(net.take())
+    assert [flags(s) for s in net.take()] == ["."]  # a timewait socket ACKs, as Linux does
+
+
+def test_fin_wait2_timer_fin_wait2():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    net.deliver(net.advance(0.004))
+    assert net.state(c) == "FIN_WAIT2"
+    net.advance(59.9)
+    assert net.state(c) == "FIN_WAIT2"
+    net.advance(0.2)
+    assert net.state(c) == "freed"  # tcp_fin_timeout = 60 s
+
+
+def test_closing_rcv_ack_of_fin():
+    test_fin_wait1_rcv_fin()
+
+
+def test_closing_rcv_rst():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.k.close(child)
+    net.deliver(net.take())
+    net.take()
+    sk = net.k.socks[c]
+    net.deliver([Seg(sk.remote, sk.local, RST, sk.rcv_nxt, 0, 0)])
+    assert net.state(c) == "freed"
+
+
+def test_close_wait_close():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    net.k.close(child)
+    fin, = net.take()
+    assert flags(fin) == "F." and net.state(child) == "LAST_ACK"
+
+
+def test_close_wait_shutdown_wr():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    net.k.shutdown(child, 1)
+    fin, = net.take()
+    assert flags(fin) == "F." and net.state(child) == "LAST_ACK"
+
+
+def test_close_wait_close_unread():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.send(c, b"x")
+    net.k.close(c)
+    net.deliver(net.take())
+    net.take()
+    net.k.close(child)
+    assert flags(net.take()[-1]) == "R."
+
+
+def test_close_wait_close_linger0():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    net.k.setsockopt(child, 1, 13, (1, 0))
+    net.k.close(child)
+    assert flags(net.take()[-1]) == "R."
+
+
+def test_close_wait_rcv_rst():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.shutdown(c, 1)
+    net.deliver(net.take())
+    sk = net.k.socks[c]
+    net.deliver([Seg(sk.local, sk.remote, RST, sk.snd_nxt, 0, 0)])
+    assert net.state(child) == "CLOSE"
+    assert net.k.recv(child, 1) == b""  # the FIN came first: SOCK_DONE ends reads before sk_err
+    with pytest.raises(BrokenPipeError):
+        net.k.send(child, b"x")  # tcp_reset() in CLOSE_WAIT reports EPIPE
+
+
+def test_last_ack_rcv_ack_of_fin():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    net.k.close(child)
+    net.settle()
+    assert net.state(child) == "freed" and net.state(c) == "TIME_WAIT"
+
+
+def test_last_ack_rcv_rst():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    net.k.close(child)
+    net.take()
+    sk = net.k.socks[child]
+    net.deliver([Seg(sk.remote, sk.local, RST, sk.rcv_nxt, 0, 0)])
+    assert net.state(child) == "freed"
+
+
+def test_time_wait_rcv_fin():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    net.k.close(child)
+    fin, = net.take()
+    net.deliver([fin])
+    net.take()
+    net.deliver([fin])  # retransmitted FIN
+    ack, = net.take()
+    assert flags(ack) == "." and net.state(c) == "TIME_WAIT"
+
+
+def test_time_wait_timer_timewait():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.close(c)
+    net.deliver(net.take())
+    net.k.close(child)
+    net.settle()
+    net.advance(59.9)
+    assert net.state(c) == "TIME_WAIT"
+    net.advance(0.2)
+    assert net.state(c) == "freed"  # TCP_TIMEWAIT_LEN
+
+
+def test_a_segment_for_no_connection_gets_rst():
+    net = Net()
+    net.deliver([Seg(("127.0.0.1", 40000), SERVER, ACK, 5, 77, 100)])
+    rst, = net.take()
+    assert (flags(rst), rst.seq, rst.win) == ("R", 77, 0)
+
+
+def test_every_rule_of_the_table_has_its_test():
+    names = {n for n in globals() if n.startswith("test_")}
+    missing = [f"test_{r.state.lower()}_{r.event}" for r in RULES
+               if f"test_{r.state.lower()}_{r.event}" not in names]
+    assert not missing
+
+
+def test_the_state_graph_is_built_from_the_table():
+    g = graph()
+    assert g.number_of_edges() == len(RULES)
+    assert g.has_edge("SYN_SENT", "ESTABLISHED") and g.has_edge("TIME_WAIT", "CLOSE")
+    assert {"LISTEN", "NEW_SYN_RECV", "CLOSING"} <= set(g.nodes)

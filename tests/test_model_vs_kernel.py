@@ -1,0 +1,86 @@
+"""The model against the real kernel: the reference captures offline, the lab live."""
+
+import pytest
+
+from tcpsim.lab import run_lab
+from tcpsim.model import KernelProfile
+from tcpsim.scenario import builtin_names, load, parse
+from tcpsim.sim.world import run_model
+from tcpsim.trace import Trace
+from tcpsim.trace.diff import compare
+
+from .conftest import CAPTURES, PROGRAMS, lab_unavailable
+
+CAPTURED = sorted(p.stem for p in CAPTURES.glob("*.json"))
+
+
+@pytest.mark.parametrize("name", CAPTURED)
+def test_model_matches_the_reference_capture_field_for_field(name):
+    kernel = Trace.load(CAPTURES / f"{name}.json")
+    model = run_model(parse(kernel.program_text, name=name), KernelProfile.from_trace(kernel))
+    assert [d.sentence for d in compare(model, kernel)] == []
+
+
+def test_tcpsim_run_handshake_is_the_captured_exchange():
+    """What `tcpsim run handshake` shows (built-in reference profile) is the captured exchange."""
+    kernel = Trace.load(CAPTURES / "handshake.json")
+    model = run_model(load("handshake"), KernelProfile.builtin("reference"))
+    assert compare(model, kernel) == []
+    assert len(model.segments) == 8 and model.segments[3].payload == b"Hello from server!\n"
+
+
+def test_a_wrong_profile_makes_the_comparison_fail_with_reasons():
+    kernel = Trace.load(CAPTURES / "handshake.json")
+    model = run_model(load("handshake"), KernelProfile.builtin("tun-1500"))
+    diffs = compare(model, kernel)
+    assert diffs[0].sentence == (
+        "segment 1 ([S] client > server seq 0): win is 64240 in the model but 65495 on the kernel; "
+        "options is <mss 1460,sackOK,TS,nop,wscale 10> in the model but "
+        "<mss 65495,sackOK,TS,nop,wscale 10> on the kernel")
+
+
+def test_an_edited_capture_is_caught_at_the_right_place():
+    kernel = Trace.load(CAPTURES / "teardown-four-segment.json")
+    model = run_model(parse(kernel.program_text), KernelProfile.from_trace(kernel))
+    late = kernel.segments[8]  # the delayed ACK of the client's FIN
+    late.t -= 0.035  # as if it came at once
+    for seg in kernel.segments[9:]:
+        seg.t -= 0.035
+    diffs = compare(model, kernel)
+    assert [d.kind for d in diffs] == ["timing"]
+    assert diffs[0].index == 9 and "in the model but" in diffs[0].sentence
+
+
+def test_the_model_is_deterministic_for_a_seed():
+    prog, prof = load("handshake"), KernelProfile.builtin("reference")
+    a, b = run_model(prog, prof, seed=7), run_model(prog, prof, seed=7)
+    assert a.to_dict() == b.to_dict()
+    c = run_model(prog, prof, seed=8)
+    assert [s.seq for s in c.segments] != [s.seq for s in a.segments]
+
+
+@pytest.fixture
+def live():
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(f"live lab test: {reason}")
+
+
+RACE_FREE = ["linger-reset", "misuse", "nonblocking-connect", "reuseaddr", "shutdown",
+             "simultaneous-open"]
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_verify_builtin_programs_live(live, name):
+    prog = load(name)
+    kernel = run_lab(prog)
+    model = run_model(prog, KernelProfile.from_trace(kernel))
+    assert [d.sentence for d in compare(model, kernel)] == []
+
+
+@pytest.mark.parametrize("name", RACE_FREE)
+def test_verify_test_programs_live(live, name):
+    prog = load(str(PROGRAMS / f"{name}.tcp"))
+    kernel = run_lab(prog)
+    model = run_model(prog, KernelProfile.from_trace(kernel))
+    assert [d.sentence for d in compare(model, kernel)] == []
