@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +23,8 @@ class KernelProfile:
     """What the model needs to know about the kernel it imitates.
 
     sysctls keeps every value as the kernel printed it ("4096 131072 33554432"); the
-    properties below read the ones TCP uses, with the kernel's defaults where one is absent.
+    properties below read the ones TCP uses, with the kernel's defaults where one is absent,
+    once (they are on the model's hot path).
     """
 
     name: str
@@ -38,55 +40,55 @@ class KernelProfile:
     def _int(self, name: str, default: int) -> int:
         return int(self._get(f"net.ipv4.{name}", str(default)))
 
-    @property
+    @cached_property
     def timestamps(self) -> bool:
         return self._int("tcp_timestamps", 1) != 0
 
-    @property
+    @cached_property
     def sack(self) -> bool:
         return self._int("tcp_sack", 1) != 0
 
-    @property
+    @cached_property
     def window_scaling(self) -> bool:
         return self._int("tcp_window_scaling", 1) != 0
 
-    @property
+    @cached_property
     def syn_retries(self) -> int:
         return self._int("tcp_syn_retries", 6)
 
-    @property
+    @cached_property
     def synack_retries(self) -> int:
         return self._int("tcp_synack_retries", 5)
 
-    @property
+    @cached_property
     def syn_linear_timeouts(self) -> int:
         return self._int("tcp_syn_linear_timeouts", 0)
 
-    @property
+    @cached_property
     def fin_timeout(self) -> float:
         return float(self._int("tcp_fin_timeout", 60))
 
-    @property
+    @cached_property
     def abort_on_overflow(self) -> bool:
         return self._int("tcp_abort_on_overflow", 0) != 0
 
-    @property
+    @cached_property
     def rmem(self) -> tuple[int, int, int]:
         return _ints(self._get("net.ipv4.tcp_rmem", "4096 131072 6291456"))
 
-    @property
+    @cached_property
     def wmem(self) -> tuple[int, int, int]:
         return _ints(self._get("net.ipv4.tcp_wmem", "4096 16384 4194304"))
 
-    @property
+    @cached_property
     def rmem_max(self) -> int:
         return int(self._get("net.core.rmem_max", "212992"))
 
-    @property
+    @cached_property
     def somaxconn(self) -> int:
         return int(self._get("net.core.somaxconn", "4096"))
 
-    @property
+    @cached_property
     def local_port_range(self) -> tuple[int, int]:
         lo, hi = _ints(self._get("net.ipv4.ip_local_port_range", "32768 60999"))
         return lo, hi
@@ -97,7 +99,7 @@ class KernelProfile:
         ip = 20 if family == 2 else 40
         return min(self.mtu - ip - 20, 65535 - 40)
 
-    @property
+    @cached_property
     def rcv_wscale(self) -> int:
         """tcp_select_initial_window(): scale for the largest window the buffer can reach."""
         if not self.window_scaling:
@@ -105,11 +107,11 @@ class KernelProfile:
         space = max(self.rmem[2], self.rmem_max)
         return max(0, min(14, space.bit_length() - 1 - 15))
 
-    @property
+    @cached_property
     def jiffy(self) -> float:
         return 1.0 / self.hz
 
-    @property
+    @cached_property
     def ato_min(self) -> float:
         """TCP_ATO_MIN = TCP_DELACK_MIN = HZ/25 jiffies: the delayed-ACK timeout (40 ms)."""
         return (self.hz // 25) / self.hz

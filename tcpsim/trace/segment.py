@@ -6,6 +6,7 @@ must stay cheap; scapy is kept for writing pcaps and crafting packets.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 from dataclasses import dataclass, field
@@ -67,9 +68,19 @@ def flags_text(bits: int) -> str:
     return text or "none"
 
 
-def _endpoint(addr: bytes, port: int) -> str:
+@functools.lru_cache(maxsize=1024)
+def _host(addr: bytes) -> str:
     ip = ipaddress.ip_address(addr)
-    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+    return f"[{ip}]" if ip.version == 6 else str(ip)
+
+
+@functools.lru_cache(maxsize=1024)
+def _packed(host: str) -> bytes:
+    return ipaddress.ip_address(host).packed
+
+
+def _endpoint(addr: bytes, port: int) -> str:
+    return f"{_host(bytes(addr))}:{port}"
 
 
 def parse_options(raw: bytes) -> list:
@@ -212,7 +223,7 @@ def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: in
     tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, doff << 4, flags, win, 0, 0) + opts
     tcp += payload
     v6 = ":" in src[0]
-    saddr, daddr = ipaddress.ip_address(src[0]).packed, ipaddress.ip_address(dst[0]).packed
+    saddr, daddr = _packed(src[0]), _packed(dst[0])
     if v6:
         pseudo = saddr + daddr + struct.pack("!IxxxB", len(tcp), 6)
     else:

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Benchmarks for the model, each against a baseline measured in the same run.
+
+1. Simulator throughput: full connection lifecycles (handshake, one request and response,
+   teardown) per second.
+   - baseline: the same lifecycle on real loopback sockets from Python (blocking sockets, in a
+     private network namespace so TIME_WAIT sockets do not pile up on the host; needs root,
+     else the baseline is skipped);
+   - model, kernel only: the sans-I/O Kernel driven directly (what explore will use);
+   - model, full run: `run_model` of the built-in program teardown-client-first, which also
+     runs the scenario runner and builds the Trace.
+   Target: at least 3 times the real kernel's rate.
+2. Start-up: `tcpsim run handshake` wall time against `python3 -c pass`. Target: under 8 times.
+
+    python3 scripts/bench_sim.py [--seconds S]
+"""
+
+import argparse
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+from tcpsim.errors import PrivilegeError
+from tcpsim.model import Kernel, KernelProfile
+from tcpsim.scenario import load
+from tcpsim.sim.world import run_model
+
+PROFILE = KernelProfile.builtin("reference")
+
+
+def rate(fn, seconds: float) -> float:
+    n, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        fn()
+        n += 1
+    return n / elapsed
+
+
+def real_lifecycles(seconds: float) -> float | None:
+    from tcpsim.lab.netns import private_netns
+
+    try:
+        with private_netns():
+            lst = socket.socket()
+            lst.bind(("127.0.0.1", 8080))
+            lst.listen(128)
+
+            def once():
+                c = socket.socket()
+                c.connect(("127.0.0.1", 8080))
+                s, _ = lst.accept()
+                c.sendall(b"ping\n")
+                s.recv(1024)
+                s.sendall(b"pong\n")
+                c.recv(1024)
+                c.close()
+                s.recv(1024)
+                s.close()
+
+            r = rate(once, seconds)
+            lst.close()
+            return r
+    except PrivilegeError:
+        return None
+
+
+def kernel_lifecycles(seconds: float) -> float:
+    k = Kernel(PROFILE, seed=1)
+    lst = k.socket(2)
+    k.bind(lst, ("127.0.0.1", 8080))
+    k.listen(lst, 128)
+
+    def settle():
+        while k.outbox:
+            segs = list(k.outbox)
+            k.outbox.clear()
+            for s in segs:
+                k.receive(s)
+
+    def once():
+        c = k.socket(2)
+        k.connect(c, ("127.0.0.1", 8080))
+        settle()
+        s = k.accept(lst)
+        k.send(c, b"ping\n")
+        settle()
+        k.recv(s, 1024)
+        k.send(s, b"pong\n")
+        settle()
+        k.recv(c, 1024)
+        k.close(c)
+        settle()
+        k.recv(s, 1024)
+        k.close(s)
+        settle()
+        k.now += 61.0  # let TIME_WAIT expire, as the real kernel's port reuse would need
+        k.handle_timer(k.now)
+        settle()
+
+    return rate(once, seconds)
+
+
+def full_runs(seconds: float) -> float:
+    prog = load("teardown-client-first")
+    return rate(lambda: run_model(prog, PROFILE), seconds)
+
+
+def startup(runs: int = 7) -> tuple[float, float]:
+    def wall(cmd):
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    return wall([sys.executable, "-c", "pass"]), wall([sys.executable, "-m", "tcpsim", "run",
+                                                       "handshake"])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    real = real_lifecycles(args.seconds)
+    kern = kernel_lifecycles(args.seconds)
+    full = full_runs(args.seconds)
+    print("lifecycles per second (handshake, request/response, teardown):")
+    if real:
+        print(f"  real loopback sockets (baseline) {real:9.0f}/s")
+    else:
+        print("  real loopback sockets (baseline)  skipped: needs root for a private namespace")
+    for label, r in (("model kernel only", kern), ("model full run_model", full)):
+        ratio = f"{r / real:5.2f}x baseline" if real else ""
+        print(f"  {label:<32} {r:9.0f}/s  {ratio}")
+    base, run = startup()
+    print(f"start-up: python3 -c pass {base * 1000:.0f} ms, tcpsim run handshake "
+          f"{run * 1000:.0f} ms = {run / base:.1f}x (target under 8x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
