@@ -153,7 +153,7 @@ class Kernel:
         self.ehash: dict[tuple, int] = {}  # (local, remote) -> sock id
         self.outbox: list[Seg] = []
         self.addresses = set(addresses)
-        self.log: list[tuple] = []  # (time, sock id, from, to, event, ref) for explanations
+        self.log: list[tuple] = []  # (time, id, local, remote, from, to, event, ref): every change
         self.armed = 0  # counts timer arming; timers due at once fire newest first
 
     def snapshot(self) -> "Kernel":
@@ -180,7 +180,7 @@ class Kernel:
 
     def _set_state(self, sk: Sock, state: str, event: str = "", ref: str = "") -> None:
         if sk.state != state:
-            self.log.append((self.now, sk.id, sk.state, state, event, ref))
+            self.log.append((self.now, sk.id, sk.local, sk.remote, sk.state, state, event, ref))
         sk.state = state
 
     def _transition(self, sk: Sock, event: str, seg: Seg | None = None) -> None:
@@ -409,9 +409,9 @@ class Kernel:
         p = self.profile
         ts = self._opt(seg, "TS")
         ws = self._opt(seg, "wscale")
-        req = self._new(family=sk.family, state="NEW_SYN_RECV", kind="request", local=seg.dst,
-                        remote=seg.src, parent=sk.id, bound=True, reuseaddr=sk.reuseaddr,
-                        rcvbuf=sk.rcvbuf)
+        req = self._new(family=sk.family, kind="request", local=seg.dst, remote=seg.src,
+                        parent=sk.id, bound=True, reuseaddr=sk.reuseaddr, rcvbuf=sk.rcvbuf)
+        self._set_state(req, "NEW_SYN_RECV", "rcv_syn", "tcp_conn_request()")
         req.ts_ok = p.timestamps and ts is not None
         req.sack_ok = p.sack and self._has(seg, "sackOK")
         req.ws_ok = p.window_scaling and ws is not None

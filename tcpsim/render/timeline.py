@@ -68,7 +68,13 @@ def render_timeline(trace: Trace, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     name = endpoint_namer(trace)
     rel = {id(r.seg): r for r in trace.relative()}
+    shown: dict[str, tuple] = {}
     for ev in trace.events:
+        if isinstance(ev, State):
+            prev = shown.get(ev.socket)
+            if prev and prev[0] == ev.state and (ev.queue is None or prev[1] == ev.queue):
+                continue  # the observation only confirms the step already shown
+            shown[ev.socket] = (ev.state, ev.queue)
         line = Text(f"{ev.t * 1000:10.3f}  ", style=_STYLE["dim"])
         if isinstance(ev, Call):
             line.append(f"{ev.process:<8} ", style="bold magenta")

@@ -111,6 +111,8 @@ class Runner:
         self.tuple_label: dict[tuple[str, str], str] = {}
         self.provisional: dict[tuple[str, str], str] = {}
         self.last_state: dict[str, tuple] = {}
+        self.sid_label: dict[int, str] = {}  # model sockets -> labels (the model names its steps)
+        self.listener_label: dict[str, str] = {}  # port -> listener label
         self.trace = Trace(source=source, program=program.name, program_text=program.text)
         self.t0 = 0.0
 
@@ -201,12 +203,31 @@ class Runner:
             segments = self.world.settle()
             for seg in segments:
                 seg.t = round(seg.t - self.t0, 6)
-                self.trace.events.append(seg)
+            self._append_in_time_order(segments)
             if segments:
                 self.progress = self.world.now()
             if not self._complete_ready():
                 break
         self._snapshot()
+
+    def _append_in_time_order(self, segments: list) -> None:
+        """Segments, with the model's own state changes between them where it reports them."""
+        steps = getattr(self.world, "transitions", None)
+        if steps is None:
+            self.trace.events.extend(segments)
+            return
+        changes = []
+        for t, sid, local, remote, state, event in steps():
+            label = self.sid_label.get(sid) or self.tuple_label.get((local, remote))
+            if label is None and local and remote:
+                peer = self.tuple_label.get((remote, local), remote)
+                parent = self.listener_label.get(local.rsplit(":", 1)[1], local)
+                label = self.provisional.setdefault((local, remote), f"{parent}[{peer}]")
+            if label is not None:
+                changes.append(State(round(t - self.t0, 6), label, state, "transition"))
+        merged = sorted([(c.t, 0, i, c) for i, c in enumerate(changes)]
+                        + [(g.t, 1, i, g) for i, g in enumerate(segments)])
+        self.trace.events.extend(e for *_, e in merged)
 
     def _wait(self) -> None:
         deadlines = [p.deadline for p in self.pending.values() if p.deadline is not None]
@@ -246,6 +267,7 @@ class Runner:
                     self.tuple_label.setdefault((s.local, s.peer_hint), s.label)
                 if info["state"] == "LISTEN":
                     listeners[int(s.local.rsplit(":", 1)[1])] = s.label
+                    self.listener_label[s.local.rsplit(":", 1)[1]] = s.label
                 self._emit(t, s.label, info["state"], "tcp_info", info.get("queue"),
                            info.get("backlog"))
                 alive.add(s.label)
@@ -296,6 +318,7 @@ class Runner:
             if isinstance(ev, State) and ev.socket in rename:
                 ev.socket = rename[ev.socket]
 
+
     # -- the calls -----------------------------------------------------------------------
     def _new_sock(self, proc: _Process, step: Step, sock, nonblocking: bool) -> _Sock:
         sock.setblocking(False)
@@ -306,6 +329,8 @@ class Runner:
         self.labels.add(label)
         s = _Sock(sock, label, proc.name, proc.new_fd(), nonblocking)
         proc.fds[s.vfd] = s
+        if hasattr(sock, "sid"):
+            self.sid_label[sock.sid] = label
         if step.assign:
             proc.names[step.assign] = s.vfd
         self._addresses(s)
@@ -366,6 +391,8 @@ class Runner:
     def _do_connect(self, proc, step, s):
         s.peer_hint = endpoint(step.args[1].sockaddr)
         err = s.sock.connect_ex(step.args[1].sockaddr)
+        self._addresses(s)  # the kernel chose the local port: name the connection now
+        self.tuple_label.setdefault((s.local, s.peer_hint), s.label)
         if err == 0:
             return (0, None, {})
         if err != E.EINPROGRESS or s.nonblocking:

@@ -148,6 +148,14 @@ class SimWorld:
         else:
             self._advance(max(self.t, target))
 
+    def transitions(self) -> list[tuple]:
+        """The model's state changes since the last call: (time, sock, local, remote, state,
+        event).  The lab sees states only between calls; the model can show every step."""
+        out = [(EPOCH + t, sid, _addr(l) if l else None, _addr(r) if r else None, new, event)
+               for t, sid, l, r, _old, new, event, _ref in self.kernel.log]
+        self.kernel.log.clear()
+        return out
+
     # -- what the runner asks ------------------------------------------------------------
     def describe(self) -> tuple[dict, dict]:
         return ({"release": self.profile.release, "machine": "tcpsim model",

@@ -6,6 +6,7 @@ process that owns them):
   every value except the TS clock readings), payload;
 - every call and return in order: process, line, whether it blocked, result, errno, data;
 - every socket's states at the observation points (after each call, and when segments arrive);
+  the model's finer steps (State.via == "transition") are shown but not compared;
 - timing, with a tolerance: where either trace shows a gap of TIMING_FLOOR or more between a
   segment and the one before it (a timer at work: delayed ACK, retransmission), the two gaps
   must agree within TIMING_ABS + TIMING_REL of the larger one.  Shorter gaps are the cost of
@@ -136,10 +137,11 @@ def _result(c: Call) -> str:
 
 def _compare_states(model: Trace, lab: Trace) -> list[Difference]:
     out = []
-    labels = list(dict.fromkeys([s.socket for s in lab.states] + [s.socket for s in model.states]))
+    ms, ks = model.observed_states, lab.observed_states
+    labels = list(dict.fromkeys([s.socket for s in ks] + [s.socket for s in ms]))
     for label in labels:
-        hm = [(s.state, s.queue, s.backlog) for s in model.states if s.socket == label]
-        hk = [(s.state, s.queue, s.backlog) for s in lab.states if s.socket == label]
+        hm = [(s.state, s.queue, s.backlog) for s in ms if s.socket == label]
+        hk = [(s.state, s.queue, s.backlog) for s in ks if s.socket == label]
         if hm != hk:
             show = lambda h: " -> ".join(st + (f"(queue {q}/{b})" if q is not None else "")  # noqa: E731
                                          for st, q, b in h) or "(never seen)"

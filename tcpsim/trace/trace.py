@@ -51,7 +51,9 @@ class State:
     socket: a stable label, "process.name" from the descriptor name the program gave it.
     via: "tcp_info" (read from the open descriptor) or "sock_diag" (the kernel's socket table,
     as /proc/net/tcp and ss show it: sockets with no descriptor, such as TIME_WAIT, orphans
-    and connections waiting in the accept queue).
+    and connections waiting in the accept queue); both are observations, made after each
+    call.  "transition" marks a step the model reports as it happens (SYN_SENT inside a
+    connect, say), which no observation of the real kernel can see.
     """
 
     t: float
@@ -106,8 +108,13 @@ class Trace:
                 names[ep] = s.process
         return names
 
+    @property
+    def observed_states(self) -> list[State]:
+        """States at the observation points (what the lab can see), without the model's steps."""
+        return [s for s in self.states if s.via != "transition"]
+
     def state_history(self, label: str) -> list[str]:
-        return [s.state for s in self.states if s.socket == label]
+        return [s.state for s in self.observed_states if s.socket == label]
 
     def relative(self) -> list["RelSegment"]:
         """Segments with sequence numbers relative to each direction's ISN (as Wireshark shows).
