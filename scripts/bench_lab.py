@@ -11,21 +11,13 @@ Target: under 0.5 s per program.  Needs root (the lab's private namespace).
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 
+from benchlib import wall
+
 from tcpsim.lab import run_lab
 from tcpsim.scenario import builtin_names, load
-
-
-def wall(cmd: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> int:

@@ -17,10 +17,10 @@
 
 import argparse
 import socket
-import statistics
-import subprocess
 import sys
 import time
+
+from benchlib import wall
 
 from tcpsim.errors import PrivilegeError
 from tcpsim.model import Kernel, KernelProfile
@@ -108,16 +108,8 @@ def full_runs(seconds: float) -> float:
 
 
 def startup(runs: int = 7) -> tuple[float, float]:
-    def wall(cmd):
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            times.append(time.perf_counter() - t)
-        return statistics.median(times)
-
-    return wall([sys.executable, "-c", "pass"]), wall([sys.executable, "-m", "tcpsim", "run",
-                                                       "handshake"])
+    return wall([sys.executable, "-c", "pass"], runs), wall(
+        [sys.executable, "-m", "tcpsim", "run", "handshake"], runs)
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """A hand-driven model kernel for rule tests: segments move only when a test says so."""
 
 from tcpsim.model import Kernel, KernelProfile
-from tcpsim.model.kernel import ACK, FIN, PSH, RST, SYN
+from tcpsim.model.kernel import ACK, FIN, PSH, RST, SYN, Seg
 
 REFERENCE = KernelProfile.builtin("reference")
 SERVER = ("127.0.0.1", 8080)
@@ -72,3 +72,23 @@ class Net:
             self.settle()
             self.k.recv(c, 100)
         return lst, c, child
+
+    def close_wait(self):
+        """(client, server child): the client closed, its FIN arrived; the child is CLOSE_WAIT."""
+        _, c, child = self.connected()
+        self.k.close(c)
+        self.deliver(self.take())
+        return c, child
+
+    def fin_wait2(self, close: bool = False):
+        """(client, server child): the client's FIN is ACKed (by the one-jiffy delayed ACK)."""
+        _, c, child = self.connected()
+        self.k.close(c) if close else self.k.shutdown(c, 1)
+        self.deliver(self.take())
+        self.deliver(self.advance(0.004))
+        return c, child
+
+    def rst_to(self, sid: int) -> None:
+        """Deliver an acceptable RST to sid from its peer."""
+        sk = self.k.socks[sid]
+        self.deliver([Seg(sk.remote, sk.local, RST, sk.rcv_nxt, 0, 0)])

@@ -238,9 +238,7 @@ def test_established_rcv_fin():
 
 def test_established_rcv_fin_with_no_data_acks_after_a_jiffy():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
+    c, child = net.close_wait()
     ack, = net.advance(0.004)  # ato is 0 until data arrives: the next timer tick
     assert flags(ack) == "."
 
@@ -301,10 +299,7 @@ def test_established_rcv_rst():
 
 def test_fin_wait1_rcv_ack_of_fin():
     net = Net()
-    _, c, child = net.connected()
-    net.k.shutdown(c, 1)
-    net.deliver(net.take())
-    net.deliver(net.advance(0.004))
+    c, child = net.fin_wait2()
     assert net.state(c) == "FIN_WAIT2"
 
 
@@ -369,10 +364,7 @@ def test_fin_wait1_rcv_data_after_close():
 
 def test_fin_wait2_rcv_fin():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
-    net.deliver(net.advance(0.004))
+    c, child = net.fin_wait2(close=True)
     net.k.close(child)
     fin, = net.take()
     net.deliver([fin])
@@ -382,10 +374,7 @@ def test_fin_wait2_rcv_fin():
 
 def test_fin_wait2_close_unread():
     net = Net()
-    _, c, child = net.connected()
-    net.k.shutdown(c, 1)
-    net.deliver(net.take())
-    net.deliver(net.advance(0.004))
+    c, child = net.fin_wait2()
     net.k.send(child, b"data")
     net.deliver(net.take())
     net.k.close(c)
@@ -394,10 +383,7 @@ def test_fin_wait2_close_unread():
 
 def test_fin_wait2_rcv_rst():
     net = Net()
-    _, c, child = net.connected()
-    net.k.shutdown(c, 1)
-    net.deliver(net.take())
-    net.deliver(net.advance(0.004))
+    c, child = net.fin_wait2()
     net.k.setsockopt(child, 1, 13, (1, 0))
     net.k.close(child)
     net.deliver(net.take())
@@ -406,10 +392,7 @@ def test_fin_wait2_rcv_rst():
 
 def test_fin_wait2_rcv_data_after_close():
     net = Net()
-    _, c, child = net.connected()
-    net.k.shutdown(c, 1)
-    net.deliver(net.take())
-    net.deliver(net.advance(0.004))
+    c, child = net.fin_wait2()
     net.k.close(c)  # orphaned FIN_WAIT2: timewait socket in substate FIN_WAIT2
     sk = net.k.socks[c]
     assert sk.state == "FIN_WAIT2"
@@ -420,10 +403,7 @@ def test_fin_wait2_rcv_data_after_close():
 
 def test_fin_wait2_timer_fin_wait2():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
-    net.deliver(net.advance(0.004))
+    c, child = net.fin_wait2(close=True)
     assert net.state(c) == "FIN_WAIT2"
     net.advance(59.9)
     assert net.state(c) == "FIN_WAIT2"
@@ -442,16 +422,13 @@ def test_closing_rcv_rst():
     net.k.close(child)
     net.deliver(net.take())
     net.take()
-    sk = net.k.socks[c]
-    net.deliver([Seg(sk.remote, sk.local, RST, sk.rcv_nxt, 0, 0)])
+    net.rst_to(c)
     assert net.state(c) == "freed"
 
 
 def test_close_wait_close():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
+    c, child = net.close_wait()
     net.k.close(child)
     fin, = net.take()
     assert flags(fin) == "F." and net.state(child) == "LAST_ACK"
@@ -459,9 +436,7 @@ def test_close_wait_close():
 
 def test_close_wait_shutdown_wr():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
+    c, child = net.close_wait()
     net.k.shutdown(child, 1)
     fin, = net.take()
     assert flags(fin) == "F." and net.state(child) == "LAST_ACK"
@@ -480,9 +455,7 @@ def test_close_wait_close_unread():
 
 def test_close_wait_close_linger0():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
+    c, child = net.close_wait()
     net.k.setsockopt(child, 1, 13, (1, 0))
     net.k.close(child)
     assert flags(net.take()[-1]) == "R."
@@ -503,9 +476,7 @@ def test_close_wait_rcv_rst():
 
 def test_last_ack_rcv_ack_of_fin():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
+    c, child = net.close_wait()
     net.k.close(child)
     net.settle()
     assert net.state(child) == "freed" and net.state(c) == "TIME_WAIT"
@@ -513,21 +484,16 @@ def test_last_ack_rcv_ack_of_fin():
 
 def test_last_ack_rcv_rst():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
+    c, child = net.close_wait()
     net.k.close(child)
     net.take()
-    sk = net.k.socks[child]
-    net.deliver([Seg(sk.remote, sk.local, RST, sk.rcv_nxt, 0, 0)])
+    net.rst_to(child)
     assert net.state(child) == "freed"
 
 
 def test_time_wait_rcv_fin():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
+    c, child = net.close_wait()
     net.k.close(child)
     fin, = net.take()
     net.deliver([fin])
@@ -539,9 +505,7 @@ def test_time_wait_rcv_fin():
 
 def test_time_wait_timer_timewait():
     net = Net()
-    _, c, child = net.connected()
-    net.k.close(c)
-    net.deliver(net.take())
+    c, child = net.close_wait()
     net.k.close(child)
     net.settle()
     net.advance(59.9)

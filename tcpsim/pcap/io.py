@@ -13,18 +13,10 @@ from pathlib import Path
 
 from ..errors import TcpsimError
 from ..trace import Trace
+from ..trace.segment import internet_checksum
 
 LINKTYPE_ETHERNET = 1
 SNAPLEN = 262144  # loopback frames reach 65550 bytes (MTU 65536 plus the Ethernet header)
-
-
-def _ones_complement_sum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
 
 
 def with_tcp_checksum(frame: bytes) -> bytes:
@@ -46,7 +38,7 @@ def with_tcp_checksum(frame: bytes) -> bytes:
     if len(tcp) < 20:
         return frame
     tcp[16:18] = b"\0\0"
-    struct.pack_into("!H", tcp, 16, ~_ones_complement_sum(pseudo + bytes(tcp)) & 0xFFFF)
+    struct.pack_into("!H", tcp, 16, internet_checksum(pseudo + bytes(tcp)))
     return frame[:14 + ihl] + bytes(tcp) + frame[14 + ihl + len(tcp):]
 
 

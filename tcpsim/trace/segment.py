@@ -206,7 +206,8 @@ def encode_options(opts: list) -> bytes:
     return bytes(out)
 
 
-def _checksum(data: bytes) -> int:
+def internet_checksum(data: bytes) -> int:
+    """The 16-bit one's complement of the one's complement sum (RFC 1071)."""
     if len(data) % 2:
         data += b"\0"
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
@@ -228,11 +229,11 @@ def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: in
         pseudo = saddr + daddr + struct.pack("!IxxxB", len(tcp), 6)
     else:
         pseudo = saddr + daddr + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+    tcp = tcp[:16] + struct.pack("!H", internet_checksum(pseudo + tcp)) + tcp[18:]
     if v6:
         ip = struct.pack("!IHBB", 6 << 28, len(tcp), 6, ttl) + saddr + daddr
         return b"\0" * 12 + struct.pack("!H", ETH_P_IPV6) + ip + tcp
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000 if df else 0, ttl,
                          6, 0, saddr, daddr)
-    header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+    header = header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
     return b"\0" * 12 + struct.pack("!H", ETH_P_IP) + header + tcp
