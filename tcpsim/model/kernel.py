@@ -470,7 +470,8 @@ class Kernel:
                 self._free(other)
 
     def _act_reset_reply(self, sk: Sock, seg: Seg | None) -> None:
-        pass  # the caller answers the offending segment (tcp_v4_send_reset)
+        """tcp_v4_do_rcv() answers the offending segment with tcp_v4_send_reset()."""
+        self._reset_reply(seg)
 
     # -- the socket calls ----------------------------------------------------------------
     def socket(self, family: int) -> int:
@@ -959,8 +960,7 @@ class Kernel:
         if not seg.payload and not seg.flags & FIN:
             return
         if sk.state in ("FIN_WAIT1", "FIN_WAIT2") and sk.shutdown & RCV_SHUTDOWN and seg.payload:
-            self._transition(sk, "rcv_data_after_close")
-            self._reset_reply(seg)
+            self._transition(sk, "rcv_data_after_close", seg)
             self._done(sk)
             return
         if sk.state in ("CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSE"):
