@@ -168,3 +168,23 @@ def test_the_parked_process_keeps_its_own_order():
     copy = sched.copy()
     copy.resume("server")
     assert copy.next_step().line == 11 and sched.next_step().line == 14
+
+
+# -- any text at all: a program or one clean error ------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(["server", "client", ":", " ", "s", "=", "socket", "(", ")", ",",
+                           "bind", "127.0.0.1:80", "[::1]:8", "\"x\\n\"", "\"", "-1", "EPIPE",
+                           "SO_LINGER", "{", "}", "1", "|", "POLLIN", "sleep", "300ms", "#",
+                           "\n", "exit", "accept", "c", "0x1f", "é", "\t"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join) | st.text(max_size=80))
+def test_any_text_parses_or_gets_one_located_error(text):
+    try:
+        parse(text, source="fuzz.tcp")
+    except ScenarioError as e:
+        assert e.line >= 1 and e.col >= 1 and e.message and "\n" not in e.message
