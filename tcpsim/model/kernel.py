@@ -47,7 +47,7 @@ def _oserror(code: int) -> OSError:
     return OSError(code, E.errorcode.get(code, str(code)))
 
 
-@dataclass
+@dataclass(slots=True)
 class Seg:
     """A segment as the model sends it."""
 
@@ -66,7 +66,7 @@ class Seg:
         return len(self.payload) + bool(self.flags & SYN) + bool(self.flags & FIN)
 
 
-@dataclass
+@dataclass(slots=True)
 class Sock:
     """A struct sock (or request sock, or timewait sock) of the model, as plain data."""
 
