@@ -46,14 +46,14 @@ def write_pcap(trace: Trace, path: str | Path) -> int:
     """Write the trace's segments; returns how many were written."""
     from scapy.utils import PcapWriter  # scapy is slow to import: only when writing
 
-    segments = [s for s in trace.segments if s.frame]
+    segments = trace.segments
     try:
         with PcapWriter(str(path), linktype=LINKTYPE_ETHERNET, snaplen=SNAPLEN, sync=False) as w:
             w.write_header(None)  # write_packet() alone would leave the file without one
             for seg in segments:
                 usec_total = round((trace.t0 + seg.t) * 1e6)
                 sec, usec = divmod(usec_total, 1_000_000)
-                frame = with_tcp_checksum(seg.frame)
+                frame = with_tcp_checksum(seg.wire_frame())
                 w.write_packet(frame, sec=sec, usec=usec, caplen=len(frame), wirelen=len(frame))
     except OSError as e:
         raise TcpsimError(f"cannot write {path}: {e.strerror}; choose a writable path")

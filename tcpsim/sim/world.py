@@ -14,8 +14,8 @@ import struct
 from ..model import Kernel, KernelProfile, Seg
 from ..model.kernel import POLLERR, POLLHUP, _oserror
 from ..scenario import Program
-from ..trace import Trace, decode_frame
-from ..trace.segment import encode_frame
+from ..trace import Segment, Trace
+from ..trace.segment import flags_text
 from .runner import Runner
 
 EPOCH = 1_700_000_000.0  # virtual t = 0, as a wall-clock time for pcap files
@@ -24,6 +24,10 @@ LOOPBACK_LATENCY = 10e-6  # seconds from transmit to receive on lo (measured: 10
 
 def _addr(t) -> str:
     return f"[{t[0]}]:{t[1]}" if ":" in t[0] else f"{t[0]}:{t[1]}"
+
+
+def _options(opts: list) -> list:
+    return [[n, list(v) if isinstance(v, list) else v] for n, v in opts]
 
 
 class ModelSocket:
@@ -109,9 +113,11 @@ class SimWorld:
     def _collect(self) -> None:
         """Take what the kernel transmitted: capture it now, deliver it after the latency."""
         for seg in self.kernel.outbox:
-            frame = encode_frame(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win,
-                                 seg.options, seg.payload, ip_id=seg.ip_id)
-            self._captured.append(decode_frame(frame, EPOCH + self.t))
+            self._captured.append(Segment(
+                t=EPOCH + self.t, src=_addr(seg.src), dst=_addr(seg.dst),
+                flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
+                options=_options(seg.options), length=len(seg.payload),
+                payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True))
             self._count += 1
             heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, seg))
         self.kernel.outbox.clear()

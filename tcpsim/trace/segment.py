@@ -54,11 +54,29 @@ class Segment:
     def conn_key(self) -> tuple[str, str]:
         return tuple(sorted((self.src, self.dst)))
 
+    def wire_frame(self) -> bytes:
+        """The frame as captured, or, for a segment the model made, the frame it stands for."""
+        if self.frame:
+            return self.frame
+        return encode_frame(_split(self.src), _split(self.dst), flags_bits(self.flags), self.seq,
+                            self.ack, self.win, self.options, self.payload, self.ttl, self.ip_id,
+                            self.df)
+
     def option(self, name: str):
         for n, v in self.options:
             if n == name:
                 return v
         return None
+
+
+def flags_bits(text: str) -> int:
+    bits = sum(bit for letter, bit in _FLAG_BITS if letter in text)
+    return bits | (0x10 if "." in text else 0)
+
+
+def _split(endpoint: str) -> tuple[str, int]:
+    host, _, port = endpoint.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 def flags_text(bits: int) -> str:
