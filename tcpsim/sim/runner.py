@@ -70,6 +70,8 @@ class _Sock:
     local: str | None = None
     remote: str | None = None
     peer_hint: str | None = None  # the address given to connect(), before getpeername() works
+    seen_state: str | None = None  # the state when the addresses were last read
+    dirty: bool = True  # a call may have changed the addresses (bind, listen, connect)
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Runner:
         self.last_state: dict[str, tuple] = {}
         self.sid_label: dict[int, str] = {}  # model sockets -> labels (the model names its steps)
         self.listener_label: dict[str, str] = {}  # port -> listener label
+        self.infos: dict[str, SocketInfo] = {}
         self.trace = Trace(source=source, program=program.name, program_text=program.text)
         self.t0 = 0.0
 
@@ -259,8 +262,10 @@ class Runner:
         listeners: dict[int, str] = {}
         for proc in self.procs.values():
             for s in proc.fds.values():
-                self._addresses(s)
                 info = self.world.tcp_info(s.sock)
+                if s.dirty or info["state"] != s.seen_state:
+                    self._addresses(s)
+                    s.dirty, s.seen_state = False, info["state"]
                 covered.add((s.local, s.remote))
                 if s.peer_hint:
                     covered.add((s.local, s.peer_hint))
@@ -303,10 +308,11 @@ class Runner:
             s.remote = "[::]:0" if s.sock.family == 10 else "0.0.0.0:0"
         if not s.remote.endswith(":0"):
             self.tuple_label[(s.local, s.remote)] = s.label
-        info = next((i for i in self.trace.sockets if i.label == s.label), None)
+        info = self.infos.get(s.label)
         if info is None:
             info = SocketInfo(label=s.label, process=s.process, name=s.label.split(".", 1)[1])
             self.trace.sockets.append(info)
+            self.infos[s.label] = info
         info.local, info.remote = s.local, None if s.remote.endswith(":0") else s.remote
         if s.local and not s.local.endswith(":0") and s.local not in info.seen:
             info.seen.append(s.local)
@@ -366,9 +372,11 @@ class Runner:
         return (self._new_sock(proc, step, sock, nonblocking).vfd, None, {})
 
     def _do_bind(self, proc, step, s) -> Outcome:
+        s.dirty = True
         return self._zero(s.sock.bind, step.args[1].sockaddr)
 
     def _do_listen(self, proc, step, s) -> Outcome:
+        s.dirty = True
         return self._zero(s.sock.listen, step.args[1])
 
     def _do_accept(self, proc, step, s):
@@ -389,7 +397,7 @@ class Runner:
         return _Pending(step, s, POLLIN, attempt)
 
     def _do_connect(self, proc, step, s):
-        s.peer_hint = endpoint(step.args[1].sockaddr)
+        s.peer_hint, s.dirty = endpoint(step.args[1].sockaddr), True
         err = s.sock.connect_ex(step.args[1].sockaddr)
         self._addresses(s)  # the kernel chose the local port: name the connection now
         self.tuple_label.setdefault((s.local, s.peer_hint), s.label)
