@@ -49,9 +49,16 @@ class Dedupe:
 class LoopbackCapture:
     """A scapy packet socket on lo, read without blocking from the lab's own thread."""
 
-    def __init__(self, iface: str = "lo"):
+    @staticmethod
+    def prepare() -> None:
+        """Import scapy (slow) before the run starts, so that an interrupt never lands in the
+        middle of an import, where Python may swallow it."""
         logging.getLogger("scapy").setLevel(logging.ERROR)
-        from scapy.arch.linux import L2ListenSocket  # imported here: scapy is slow to import
+        import scapy.arch.linux  # noqa: F401
+
+    def __init__(self, iface: str = "lo"):
+        self.prepare()
+        from scapy.arch.linux import L2ListenSocket
 
         self._sock = L2ListenSocket(iface=iface)
         self._sock.ins.setblocking(False)

@@ -87,6 +87,7 @@ class LabWorld:
 
 def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0) -> Trace:
     """Run the program on the real kernel, in a private network namespace made for this run."""
+    LoopbackCapture.prepare()
     with private_netns():
         cap = LoopbackCapture()
         runner = Runner(program, LabWorld(cap), "lab", tail=tail, timeout=timeout)
