@@ -158,7 +158,8 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
     else:
         results.append(_verify_one(load(program), profile, seed, timeout))
     for r in results:
-        _print_verdict(r, out, brief=run_all and r["ok"])
+        if not (run_all and r["ok"]):  # the table already says "match"
+            _print_verdict(r, out)
     if not all(r["ok"] for r in results):
         sys.exit(1)
 
@@ -178,7 +179,7 @@ def _verify_one(prog, profile_name, seed, timeout) -> dict:
             "calls": len([c for c in lab.calls if c.result is not None])}
 
 
-def _print_verdict(r: dict, out: Console, brief: bool = False) -> None:
+def _print_verdict(r: dict, out: Console) -> None:
     lab = r["lab"]
     kernel = f"Linux {lab.kernel.get('release', '?')}"
     if r["ok"]:

@@ -275,9 +275,14 @@ class Kernel:
         self.outbox.append(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
                                options, bytes(payload), sk.ip_id))
 
-    def _send_ack(self, sk: Sock) -> None:
-        """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent)."""
-        self._emit(sk, ACK, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk), self._est_options(sk))
+    def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
+        """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
+
+        dsack: a duplicate segment's [seq, end_seq) to report (RFC 2883, tcp_dsack_set())."""
+        opts = self._est_options(sk)
+        if dsack and sk.sack_ok:
+            opts = opts + [["nop", None], ["nop", None], ["sack", [list(dsack)]]]
+        self._emit(sk, ACK, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk), opts)
         self._ack_sent(sk)
 
     def _ack_sent(self, sk: Sock) -> None:
@@ -332,7 +337,10 @@ class Kernel:
     def _act_send_synack(self, sk: Sock, seg: Seg | None) -> None:
         mss = self.profile.mss(sk.family)
         opts = self._syn_options(sk, mss)
-        win = self._initial_window(sk, mss - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0))
+        if sk.kind == "request":  # tcp_openreq_init_rwin(): the MSS less the TS option
+            win = self._initial_window(sk, mss - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0))
+        else:  # a full socket's SYN-ACK (simultaneous open) offers the window of its SYN
+            win = min(sk.rcv_wnd, 65535)
         self._emit(sk, SYN | ACK, sk.iss, sk.rcv_nxt, win, opts)
         if sk.kind == "request":
             self._arm(sk, "synack", self.now + TCP_TIMEOUT_INIT * 2 ** sk.retries)
@@ -907,15 +915,23 @@ class Kernel:
         if seg.flags & RST:
             self._free(tw)  # RFC 1337 is off by default: an RST ends TIME_WAIT
             return
+        ts = self._opt(seg, "TS")
+        end_seq = (seg.seq + len(seg.payload)) & 0xFFFFFFFF
+        if tw.state == "FIN_WAIT2":
+            if seg.flags & FIN and end_seq == tw.rcv_nxt:
+                if ts:
+                    tw.ts_recent = ts[0]
+                tw.rcv_nxt = (tw.rcv_nxt + 1) & 0xFFFFFFFF
+                self._transition(tw, "rcv_fin", seg)  # ACK, then TIME_WAIT for 60 s
+            elif seq_lt(tw.rcv_nxt, (end_seq + bool(seg.flags & FIN)) & 0xFFFFFFFF):
+                # new data after the half-duplex close: TCP_TW_RST
+                self._transition(tw, "rcv_data_after_close", seg)
+                self._free(tw)
+            return  # a duplicate ACK is consumed silently
         if seg.flags & FIN or seg.payload:
-            ts = self._opt(seg, "TS")
             if ts:
                 tw.ts_recent = ts[0]
-            if tw.state == "FIN_WAIT2" and seg.flags & FIN:
-                tw.rcv_nxt = (seg.seq + seg.seg_len) & 0xFFFFFFFF
-                self._transition(tw, "rcv_fin", seg)  # ACK, then TIME_WAIT for 60 s
-                return
-            self._send_ack(tw)
+            self._send_ack(tw)  # TIME_WAIT: ACK the retransmission again
 
     def _rcv_state_process(self, sk: Sock, seg: Seg, acked: bool = False) -> None:
         """tcp_rcv_state_process() / tcp_rcv_established() for synchronized states."""
@@ -924,8 +940,11 @@ class Kernel:
             if seg.seq == sk.rcv_nxt:
                 self._transition(sk, "rcv_rst")
             return
-        if seg.flags & SYN:
-            self._send_ack(sk)  # RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK
+        if seg.flags & SYN and not (sk.state == "SYN_RECV" and seg.flags & ACK and
+                                    (seg.seq + 1) & 0xFFFFFFFF == sk.rcv_nxt and seg.ack == sk.snd_nxt):
+            # RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK (tcp_validate_
+            # incoming); the SYN-ACK of a simultaneous open is let through
+            self._send_ack(sk)
             return
         if not seg.flags & ACK:
             return
@@ -952,12 +971,24 @@ class Kernel:
                 return
             if sk.state == "FIN_WAIT2":
                 sk.shutdown |= SEND_SHUTDOWN
+                if sk.orphan and seg.payload and seq_lt(sk.rcv_nxt, (seg.seq + len(seg.payload))
+                                                        & 0xFFFFFFFF):
+                    # tcp_rcv_state_process(): new data for a socket closed meanwhile: done,
+                    # and the caller answers RST
+                    self._transition(sk, "rcv_data_after_close", seg)
+                    self._done(sk)
+                    return
                 if sk.orphan and not seg.flags & FIN:
                     self._orphan_fin_wait2(sk)  # tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)
                     return
         self._push(sk)  # the ACK may open the window or end Nagle's wait
         # -- data and FIN (tcp_data_queue) --
-        if not seg.payload and not seg.flags & FIN:
+        if not seg.seg_len:
+            return
+        end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+        if seq_le(end_seq, sk.rcv_nxt):  # all of it was received before: a retransmission
+            sk.quick = max(sk.quick, TCP_MAX_QUICKACKS)  # tcp_enter_quickack_mode()
+            self._send_ack(sk, dsack=(seg.seq, end_seq))
             return
         if sk.state in ("FIN_WAIT1", "FIN_WAIT2") and sk.shutdown & RCV_SHUTDOWN and seg.payload:
             self._transition(sk, "rcv_data_after_close", seg)
