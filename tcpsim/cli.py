@@ -164,6 +164,34 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
         sys.exit(1)
 
 
+@main.command()
+@click.option("--profile", default="reference", show_default=True)
+def coverage(profile: str) -> None:
+    """Which rules of the transition table the built-in programs exercise, and which none does."""
+    from rich.table import Table
+
+    from .model import KernelProfile
+    from .model.table import RULES
+    from .scenario import builtin_names, load
+    from .sim.world import rules_followed
+
+    prof = KernelProfile.named(profile)
+    by_rule: dict[tuple, list[str]] = {(r.state, r.event): [] for r in RULES}
+    for name in builtin_names():
+        for key in rules_followed(load(name), prof):
+            by_rule[key].append(name)
+    table = Table("state", "event", "next", "exercised by")
+    for r in RULES:
+        progs = by_rule[(r.state, r.event)]
+        table.add_row(r.state, r.event, r.next, ", ".join(progs[:3]) + (" ..." if len(progs) > 3
+                                                                         else "") or "[red]none[/]")
+    out = Console(highlight=False)
+    out.print(table)
+    done = sum(1 for v in by_rule.values() if v)
+    out.print(f"{done} of {len(RULES)} rules exercised by the {len(builtin_names())} built-in "
+              f"programs; {len(RULES) - done} by none")
+
+
 def _verify_one(prog, profile_name, seed, timeout) -> dict:
     from .lab import run_lab
     from .model import KernelProfile

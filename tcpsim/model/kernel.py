@@ -155,6 +155,7 @@ class Kernel:
         self.addresses = set(addresses)
         self.log: list[tuple] = []  # (time, id, local, remote, from, to, event, ref): every change
         self.armed = 0  # counts timer arming; timers due at once fire newest first
+        self.covered: set[tuple[str, str]] = set()  # (state, event) rules followed so far
 
     def snapshot(self) -> "Kernel":
         return copy.deepcopy(self)
@@ -188,6 +189,7 @@ class Kernel:
         r = rule(sk.state, event)
         if r is None:
             raise AssertionError(f"no rule for {event} in {sk.state}")  # a model bug
+        self.covered.add((r.state, r.event))
         self._set_state(sk, r.next, event, r.ref)
         for action in r.actions:
             getattr(self, "_act_" + action)(sk, seg)

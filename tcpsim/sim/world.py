@@ -186,10 +186,17 @@ class SimWorld:
 
 
 def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: float = 0.1,
-              timeout: float = 10.0) -> Trace:
+              timeout: float = 10.0, world: SimWorld | None = None) -> Trace:
     """Run the program in the model; the Trace has the same shape as the lab's."""
-    world = SimWorld(profile, seed)
+    world = world or SimWorld(profile, seed)
     runner = Runner(program, world, "model", tail=tail, timeout=timeout)
     trace = runner.run()
     trace.notes.append(f"model profile {profile.name} (Linux {profile.release}), seed {seed}")
     return trace
+
+
+def rules_followed(program: Program, profile: KernelProfile) -> set[tuple[str, str]]:
+    """The (state, event) rows of the transition table a program's run goes through."""
+    world = SimWorld(profile)
+    run_model(program, profile, world=world)
+    return world.kernel.covered
