@@ -180,12 +180,12 @@ def coverage(profile: str) -> None:
     for name in builtin_names():
         for key in rules_followed(load(name), prof):
             by_rule[key].append(name)
-    table = Table("state", "event", "next", "exercised by")
+    table = Table("state", "event", "next", "programs", "for example")
     for r in RULES:
         progs = by_rule[(r.state, r.event)]
-        table.add_row(r.state, r.event, r.next, ", ".join(progs[:3]) + (" ..." if len(progs) > 3
-                                                                         else "") or "[red]none[/]")
-    out = Console(highlight=False)
+        table.add_row(r.state, r.event, r.next, str(len(progs)) if progs else "[red]none[/]",
+                      progs[0] if progs else "")
+    out = Console(highlight=False, width=max(100, Console().width))
     out.print(table)
     done = sum(1 for v in by_rule.values() if v)
     out.print(f"{done} of {len(RULES)} rules exercised by the {len(builtin_names())} built-in "

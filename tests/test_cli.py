@@ -196,6 +196,7 @@ def test_coverage_names_the_rules_the_programs_exercise_and_those_none_does():
     r = run_cli("coverage", check=True)
     rows = {tuple(c.strip() for c in line.split("│")[1:3]): line for line in r.stdout.splitlines()
             if line.count("│") >= 4}
-    assert "handshake" in rows[("SYN_SENT", "rcv_synack")]
+    assert "none" not in rows[("SYN_SENT", "rcv_synack")]
+    assert "close-in-syn-sent" in rows[("SYN_SENT", "close")]
     assert "none" in rows[("TIME_WAIT", "timer_timewait")]  # no built-in waits 60 s yet
     assert "rules exercised by the" in r.stdout
