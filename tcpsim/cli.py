@@ -36,6 +36,18 @@ def main() -> None:
     """See what Linux TCP does under each socket call, checked against the real kernel."""
 
 
+def _sysctl_option(f):
+    return click.option("--sysctl", "sysctl", multiple=True, metavar="KEY=VALUE",
+                        help="A per-namespace TCP setting, as net.ipv4.tcp_timestamps=0 "
+                             "(the lab sets it in its namespace; the model uses it).")(f)
+
+
+def _sysctls(pairs) -> dict[str, str]:
+    from .lab.kernel import parse_sysctl
+
+    return dict(parse_sysctl(p) for p in pairs)
+
+
 @main.command()
 @click.argument("name", required=False)
 def scenarios(name: str | None) -> None:
@@ -72,8 +84,9 @@ def check(program: str) -> None:
               help="Seconds with every process waiting and nothing happening before giving up.")
 @click.option("--tail", type=click.FloatRange(min=0), default=100.0, show_default=True,
               help="Milliseconds to keep watching after the last call (delayed ACKs, final ACKs).")
+@_sysctl_option
 def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: float,
-        tail: float) -> None:
+        tail: float, sysctl) -> None:
     """Run PROGRAM (a built-in name or a file) on real sockets in a private network namespace."""
     from .lab import LabStuck, run_lab
     from .render import render_header, render_summary, render_timeline
@@ -82,7 +95,7 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
     prog = load(program)
     out = Console(highlight=False)
     try:
-        trace = run_lab(prog, tail=tail / 1000, timeout=timeout)
+        trace = run_lab(prog, tail=tail / 1000, timeout=timeout, sysctls=_sysctls(sysctl))
     except LabStuck as stuck:
         trace = stuck.trace
         render_header(trace, out)
@@ -106,7 +119,8 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
               help="The kernel to model: a built-in profile, or 'host' for this machine's sysctls.")
 @click.option("--ladder/--no-ladder", default=True, show_default=True,
               help="Draw the ladder diagram after the timeline.")
-def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: bool) -> None:
+@_sysctl_option
+def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: bool, sysctl) -> None:
     """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed)."""
     from .model import KernelProfile
     from .render import render_header, render_ladder, render_summary, render_timeline
@@ -114,7 +128,8 @@ def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: boo
     from .sim.world import run_model
 
     prog = load(program)
-    trace = run_model(prog, KernelProfile.named(profile), seed=seed)
+    prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
+    trace = run_model(prog, prof, seed=seed)
     out = Console(highlight=False)
     render_header(trace, out)
     render_timeline(trace, out)
@@ -131,7 +146,9 @@ def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: boo
               help="Model this profile instead of the kernel the lab ran on (to see verify fail).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
-def verify(program: str | None, run_all: bool, profile: str | None, seed: int, timeout: float) -> None:
+@_sysctl_option
+def verify(program: str | None, run_all: bool, profile: str | None, seed: int, timeout: float,
+           sysctl) -> None:
     """Run PROGRAM in the model and on the real kernel, and compare them field by field."""
     from rich.progress import Progress
     from rich.table import Table
@@ -142,13 +159,14 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
         raise click.UsageError("give one PROGRAM, or --all")
     out = Console(highlight=False)
     names = builtin_names() if run_all else [program]
+    overrides = _sysctls(sysctl)
     results = []
     if run_all:
         with Progress(transient=True, console=out) as bar:
             task = bar.add_task("verifying", total=len(names))
             for name in names:
                 bar.update(task, description=name)
-                results.append(_verify_one(load(name), profile, seed, timeout))
+                results.append(_verify_one(load(name), profile, seed, timeout, overrides))
                 bar.advance(task)
         table = Table("program", "verdict", "segments", "calls", "differences")
         for r in results:
@@ -156,7 +174,7 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
                           str(r["segments"]), str(r["calls"]), str(len(r["diffs"])))
         out.print(table)
     else:
-        results.append(_verify_one(load(program), profile, seed, timeout))
+        results.append(_verify_one(load(program), profile, seed, timeout, overrides))
     for r in results:
         if not (run_all and r["ok"]):  # the table already says "match"
             _print_verdict(r, out)
@@ -192,14 +210,17 @@ def coverage(profile: str) -> None:
               f"programs; {len(RULES) - done} by none")
 
 
-def _verify_one(prog, profile_name, seed, timeout) -> dict:
+def _verify_one(prog, profile_name, seed, timeout, overrides) -> dict:
     from .lab import run_lab
     from .model import KernelProfile
     from .sim.world import run_model
     from .trace.diff import compare
 
-    lab = run_lab(prog, timeout=timeout)
-    profile = KernelProfile.named(profile_name) if profile_name else KernelProfile.from_trace(lab)
+    lab = run_lab(prog, timeout=timeout, sysctls=overrides)
+    if profile_name:  # the kernel named, with the same settings the lab's namespace had
+        profile = KernelProfile.named(profile_name).with_sysctls(overrides)
+    else:  # the kernel the lab ran on, settings included
+        profile = KernelProfile.from_trace(lab)
     model = run_model(prog, profile, seed=seed, timeout=timeout)
     diffs = compare(model, lab)
     return {"name": prog.name, "ok": not diffs, "diffs": diffs, "lab": lab, "model": model,

@@ -200,3 +200,18 @@ def test_coverage_names_the_rules_the_programs_exercise_and_those_none_does():
     assert "close-in-syn-sent" in rows[("SYN_SENT", "close")]
     assert "none" in rows[("TIME_WAIT", "timer_timewait")]  # no built-in waits 60 s yet
     assert "rules exercised by the" in r.stdout
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("net.core.rmem_max=1", "tcpsim sets only the namespace's own TCP settings (net.ipv4.tcp_*)"),
+    ("net.ipv4.tcp_timestamps", "--sysctl takes KEY=VALUE"),
+])
+def test_bad_sysctls_are_refused_before_anything_runs(arg, message):
+    r = run_cli("run", "handshake", "--sysctl", arg)
+    assert r.returncode == 2 and message in r.stderr and r.stdout == ""
+
+
+def test_a_sysctl_the_kernel_lacks_is_named(live):
+    r = run_cli("lab", "handshake", "--sysctl", "net.ipv4.tcp_no_such_thing=1")
+    assert r.returncode == 2
+    assert "net.ipv4.tcp_no_such_thing is not a setting this kernel has" in r.stderr

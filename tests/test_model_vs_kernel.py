@@ -84,3 +84,30 @@ def test_verify_test_programs_live(live, name):
     kernel = run_lab(prog)
     model = run_model(prog, KernelProfile.from_trace(kernel))
     assert [d.sentence for d in compare(model, kernel)] == []
+
+
+SWITCHES = ["net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_sack=0", "net.ipv4.tcp_window_scaling=0"]
+
+
+@pytest.mark.parametrize("switch", SWITCHES)
+@pytest.mark.parametrize("name", ["handshake", "request-response", "self-connect", "half-close"])
+def test_profile_switches_agree_with_the_kernel_set_the_same_way(live, name, switch):
+    key, value = switch.split("=")
+    prog = load(name)
+    kernel = run_lab(prog, sysctls={key: value})
+    assert kernel.sysctls[key] == value  # the lab set it in its namespace
+    model = run_model(prog, KernelProfile.from_trace(kernel))
+    assert [d.sentence for d in compare(model, kernel)] == []
+
+
+@pytest.mark.parametrize("switch, syn_options", [
+    ({}, ["mss", "sackOK", "TS", "nop", "wscale"]),
+    ({"net.ipv4.tcp_timestamps": "0"}, ["mss", "nop", "nop", "sackOK", "nop", "wscale"]),
+    ({"net.ipv4.tcp_sack": "0"}, ["mss", "nop", "nop", "TS", "nop", "wscale"]),
+    ({"net.ipv4.tcp_window_scaling": "0"}, ["mss", "sackOK", "TS"]),
+    ({"net.ipv4.tcp_timestamps": "0", "net.ipv4.tcp_sack": "0"}, ["mss", "nop", "wscale"]),
+])
+def test_profile_switches_change_the_syn_options_as_tcp_options_write_does(switch, syn_options):
+    profile = KernelProfile.builtin("reference").with_sysctls(switch)
+    syn = run_model(load("handshake"), profile).segments[0]
+    assert [name for name, _ in syn.options] == syn_options

@@ -20,7 +20,7 @@ from ..scenario.calls import errno_name
 from ..sim.runner import Runner, Stuck
 from ..trace import Trace, decode_frame
 from .capture import LoopbackCapture
-from .kernel import kernel_info, kernel_sockets, sysctls, tcp_info
+from .kernel import kernel_info, kernel_sockets, set_sysctls, sysctls, tcp_info
 from .netns import private_netns
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -85,10 +85,13 @@ class LabWorld:
         return rc, errno_name(ctypes.get_errno()) if rc == -1 else None
 
 
-def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0) -> Trace:
-    """Run the program on the real kernel, in a private network namespace made for this run."""
+def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
+            sysctls: dict[str, str] | None = None) -> Trace:
+    """Run the program on the real kernel, in a private network namespace made for this run
+    (with `sysctls` set in that namespace only)."""
     LoopbackCapture.prepare()
     with private_netns():
+        set_sysctls(sysctls or {})
         cap = LoopbackCapture()
         runner = Runner(program, LabWorld(cap), "lab", tail=tail, timeout=timeout)
         try:

@@ -8,6 +8,8 @@ import socket
 import struct
 from pathlib import Path
 
+from ..errors import TcpsimError
+
 from .netns import link_mtu
 
 # include/net/tcp_states.h
@@ -95,3 +97,29 @@ def sysctls() -> dict[str, str]:
 def kernel_info() -> dict:
     return {"release": platform.release(), "version": platform.version(),
             "machine": platform.machine(), "lo_mtu": link_mtu("lo")}
+
+
+def parse_sysctl(text: str) -> tuple[str, str]:
+    """'net.ipv4.tcp_timestamps=0' -> (key, value); only per-namespace TCP settings."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not value:
+        raise TcpsimError(f"--sysctl takes KEY=VALUE, as in net.ipv4.tcp_timestamps=0, not {text!r}")
+    if not (key.startswith("net.ipv4.tcp_") or key == "net.ipv4.ip_local_port_range"):
+        raise TcpsimError(f"tcpsim sets only the namespace's own TCP settings (net.ipv4.tcp_*), "
+                          f"so that the host is never touched; {key} is not one of them")
+    return key, value
+
+
+def set_sysctls(overrides: dict[str, str]) -> None:
+    """Write sysctls of the current (private) network namespace."""
+    for key, value in overrides.items():
+        path = Path("/proc/sys") / key.replace(".", "/")
+        try:
+            path.write_text(value + "\n")
+        except FileNotFoundError:
+            raise TcpsimError(f"{key} is not a setting this kernel has in a network namespace; "
+                              "check the name with `sysctl -a`") from None
+        except OSError as e:
+            raise TcpsimError(f"the kernel refused {key}={value} ({e.strerror}); "
+                              "give a value it accepts") from None

@@ -231,9 +231,15 @@ class Kernel:
             space = space // mss * mss
         return min(space, 65535)
 
+    def _receive_window(self, sk: Sock) -> int:
+        """tcp_receive_window(): what is left of the window last offered."""
+        win = (sk.rcv_wup + sk.rcv_wnd - sk.rcv_nxt) & 0xFFFFFFFF
+        return 0 if win >= 2**31 else win
+
     def _select_window(self, sk: Sock) -> int:
-        """tcp_select_window(): never shrink the offered window; scale it."""
-        alloc = sum(len(p) + SKB_OVERHEAD for p in sk.rcvq if p)
+        """tcp_select_window() and __tcp_select_window(): never shrink the offered window."""
+        # every queued skb, the FIN's included, takes room (SKB_OVERHEAD approximates truesize)
+        alloc = sum(len(p) + SKB_OVERHEAD for p in sk.rcvq)
         full = self._full_space(sk)
         free = max(0, ((sk.rcvbuf or self.profile.rmem[1]) - alloc) // 2)
         mss = min(sk.rcv_mss, full)
@@ -243,8 +249,15 @@ class Kernel:
                 free = 0
         free = min(free, sk.rcv_ssthresh)
         unit = 1 << sk.rcv_wscale
-        new = -(-free // unit) * unit if sk.rcv_wscale else free
-        cur = max(0, sk.rcv_wup + sk.rcv_wnd - sk.rcv_nxt)
+        if sk.rcv_wscale:
+            new = -(-free // unit) * unit  # ALIGN(): enough that scaling does not lose it
+        else:  # keep the last offer while it is within one MSS of the free space
+            new = sk.rcv_wnd
+            if new <= free - mss or new > free:
+                new = free // mss * mss if mss else free
+            elif mss == full and free > new + full // 2:
+                new = free
+        cur = self._receive_window(sk)
         if new < cur:
             new = -(-cur // unit) * unit
         sk.rcv_wnd, sk.rcv_wup = new, sk.rcv_nxt
@@ -634,7 +647,9 @@ class Kernel:
         queue = sk.rcvq if not peek else list(sk.rcvq)
         while queue and len(out) < n:
             head = queue[0]
-            if head == b"":  # the FIN
+            if head == b"":  # the FIN: reading it (EOF) takes its skb off the queue
+                if not out and not peek:
+                    queue.pop(0)
                 break
             take = head[: n - len(out)]
             out += take
@@ -644,6 +659,8 @@ class Kernel:
                 queue[0] = head[len(take):]
         if out:
             if not peek:
+                if queue and queue[0] == b"":
+                    queue.pop(0)  # tcp_recvmsg() walks on to a FIN right behind the data and eats it
                 self._cleanup_rbuf(sk, len(out))
             return bytes(out)
         if sk.done:

@@ -166,6 +166,14 @@ class KernelProfile:
     def named(cls, name: str) -> "KernelProfile":
         return cls.from_host() if name == "host" else cls.builtin(name)
 
+    def with_sysctls(self, overrides: dict[str, str]) -> "KernelProfile":
+        """The same kernel with some sysctls set otherwise (as `--sysctl` asks)."""
+        if not overrides:
+            return self
+        sysctls = {**self.sysctls, **{k: str(v) for k, v in overrides.items()}}
+        label = ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in overrides.items())
+        return KernelProfile(f"{self.name}+{label}", self.release, self.mtu, self.hz, sysctls)
+
     def to_json(self) -> dict:
         return {"name": self.name, "release": self.release, "lo_mtu": self.mtu, "hz": self.hz,
                 "sysctls": self.sysctls}
