@@ -167,7 +167,7 @@ def test_run_writes_a_pcap_tshark_reads(tmp_path):
 def test_run_with_an_unknown_profile_names_the_choices():
     r = run_cli("run", "handshake", "--profile", "nope")
     assert r.returncode == 2
-    assert "no kernel profile named 'nope'; the built-in ones are reference, tun-1500" in r.stderr
+    assert "no kernel profile named 'nope'; the built-in ones are linux-6.1, reference, tun-1500" in r.stderr
 
 
 def test_verify_handshake_matches(live):

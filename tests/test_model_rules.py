@@ -536,3 +536,18 @@ def test_the_state_graph_is_built_from_the_table():
     assert g.number_of_edges() == len(RULES)
     assert g.has_edge("SYN_SENT", "ESTABLISHED") and g.has_edge("TIME_WAIT", "CLOSE")
     assert {"LISTEN", "NEW_SYN_RECV", "CLOSING"} <= set(g.nodes)
+
+
+def test_syn_sent_timer_syn_on_a_kernel_before_6_5():
+    from tcpsim.model import KernelProfile
+
+    net = Net(KernelProfile.builtin("linux-6.1"))
+    c = net.k.socket(2)
+    net.k.connect(c, ("127.0.0.1", 9))
+    net.take()
+    times = []
+    while net.state(c) == "SYN_SENT":
+        if net.advance(net.k.next_timer() - net.k.now):
+            times.append(round(net.k.now))
+    assert times == [1, 3, 7, 15, 31, 63]  # exponential from the first retry, tcp_syn_retries=6
+    assert round(net.k.now) == 127 and net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
