@@ -188,3 +188,43 @@ def test_any_text_parses_or_gets_one_located_error(text):
         parse(text, source="fuzz.tcp")
     except ScenarioError as e:
         assert e.line >= 1 and e.col >= 1 and e.message and "\n" not in e.message
+
+
+# -- net: lines (faults) ----------------------------------------------------------------------
+
+FAULTY = "server: s = socket()\nserver: bind(s, 0.0.0.0:8080)\nclient: fd = socket()\n" \
+         "client: connect(fd, 127.0.0.1:8080)\n"
+
+
+def test_net_lines_name_what_to_drop_and_whose():
+    p = parse(FAULTY + "net: drop 2 SYN from client\nnet: drop all FIN from server\n"
+              "net: drop ACK\n")
+    syn, fin, ack = p.faults
+    assert (syn.count, syn.kind, syn.sender, syn.dports) == (2, "SYN", "client", (8080,))
+    assert (fin.count, fin.kind, fin.sports) == (None, "FIN", (8080,))
+    assert (ack.count, ack.sender) == (1, None)
+    assert syn.matches("S", 0, 40000, 8080) and not syn.matches("S.", 0, 8080, 40000)
+    assert ack.matches(".", 0, 1, 2) and not ack.matches(".", 5, 1, 2)  # a pure ACK only
+    assert "numgen inc mod 1000000000 < 2" in syn.nft_rule() and "tcp dport { 8080 }" in syn.nft_rule()
+    assert [s.call for s in p.steps] == ["socket", "bind", "socket", "connect"]  # not calls
+
+
+@pytest.mark.parametrize("line, col, message", [
+    ("net: drop SYNN", 11, "unknown segment kind 'SYNN'; one of SYN, SYN-ACK, ACK, FIN, RST; "
+                           "did you mean SYN?"),
+    ("net: drop 0 SYN", 11, "the number of segments to drop must be 1 or more, or 'all'"),
+    ("net: lose SYN", 6, "a net line says what happens to segments: 'drop', not 'lose' "
+                         "(e.g. 'net: drop 2 SYN from client')"),
+    ("net: drop SYN from nobody", 20, "no process 'nobody' in this program; it has client, server"),
+    ("net: drop SYN now", 15, "unexpected 'now'; a net line reads 'net: drop [N|all] KIND "
+                              "[from PROCESS]'"),
+])
+def test_bad_net_lines_get_a_located_error(line, col, message):
+    with pytest.raises(ScenarioError) as info:
+        parse(FAULTY + line, source="f.tcp")
+    assert (info.value.line, info.value.col, info.value.message) == (5, col, message)
+
+
+def test_a_process_with_no_fixed_port_cannot_be_named_in_a_net_line():
+    with pytest.raises(ScenarioError, match="cannot tell the segments 'x' sends"):
+        parse("x: fd = socket()\nnet: drop SYN from x\n")

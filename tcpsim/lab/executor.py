@@ -20,7 +20,9 @@ from ..scenario.calls import errno_name
 from ..sim.runner import Runner, Stuck
 from ..trace import Trace, decode_frame
 from .capture import LoopbackCapture
-from .kernel import kernel_info, kernel_sockets, set_sysctls, sysctls, tcp_info
+from ..sim.world import drop_notes
+from .kernel import (fault_counts, install_faults, kernel_info, kernel_sockets, set_sysctls,
+                     sysctls, tcp_info)
 from .netns import private_netns
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -92,10 +94,14 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
     LoopbackCapture.prepare()
     with private_netns():
         set_sysctls(sysctls or {})
+        install_faults(program.faults)
         cap = LoopbackCapture()
         runner = Runner(program, LabWorld(cap), "lab", tail=tail, timeout=timeout)
         try:
-            return runner.run()
+            trace = runner.run()
+            trace.drops = fault_counts(program.faults)
+            trace.notes += drop_notes(program.faults, trace.drops)
+            return trace
         finally:
             runner.close()
             cap.close()

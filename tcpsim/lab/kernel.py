@@ -123,3 +123,36 @@ def set_sysctls(overrides: dict[str, str]) -> None:
         except OSError as e:
             raise TcpsimError(f"the kernel refused {key}={value} ({e.strerror}); "
                               "give a value it accepts") from None
+
+
+def install_faults(faults) -> None:
+    """nftables rules in the current (private) namespace that drop what the net lines say."""
+    if not faults:
+        return
+    import shutil
+    import subprocess
+
+    if shutil.which("nft") is None:
+        raise TcpsimError("this program drops segments (net: lines), which the lab does with nft; "
+                          "install it (Debian package nftables)")
+    rules = "\n".join(f"    {f.nft_rule()}" for f in faults)
+    ruleset = ("table inet tcpsim {\n  chain out {\n    type filter hook output priority 0; "
+               f"policy accept;\n{rules}\n  }}\n}}\n")
+    r = subprocess.run(["nft", "-f", "-"], input=ruleset, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise TcpsimError(f"nft refused the rules for the net: lines ({r.stderr.strip()})")
+
+
+def fault_counts(faults) -> dict[int, int]:
+    """How many segments each net line dropped, from the rules' counters."""
+    if not faults:
+        return {}
+    import re
+    import subprocess
+
+    text = subprocess.run(["nft", "list", "table", "inet", "tcpsim"], capture_output=True,
+                          text=True).stdout
+    out = {}
+    for m in re.finditer(r'counter packets (\d+) bytes \d+ drop comment "line (\d+)"', text):
+        out[int(m.group(2))] = int(m.group(1))
+    return out

@@ -137,6 +137,7 @@ class Sock:
     timer_order: dict = field(default_factory=dict)  # name -> arming count
     retries: int = 0
     rto: float = TCP_TIMEOUT_INIT
+    retrans_stamp: float = 0.0  # when the first SYN went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
     ip_id: int = 0
 
@@ -598,7 +599,7 @@ class Kernel:
         sk.advmss = mss
         sk.rcv_wnd = self._initial_window(sk, mss)
         sk.rcv_ssthresh = sk.rcv_wnd
-        sk.retries = 0
+        sk.retries, sk.rto, sk.retrans_stamp = 0, TCP_TIMEOUT_INIT, self.now
         sk.err = 0
         sk.sock_state = "connecting"
         self._transition(sk, "connect")
@@ -1125,14 +1126,23 @@ class Kernel:
         if sk.state != "SYN_SENT":
             return
         linear = self.profile.syn_linear_timeouts
-        # tcp_write_timeout(): SYN_SENT may retransmit tcp_syn_retries + tcp_syn_linear_timeouts
-        if sk.retries >= (sk.syncnt or self.profile.syn_retries) + linear:
+        # tcp_write_timeout() -> retransmits_timed_out(): the give-up is a time, the one
+        # exponential backoff from 1 s would take for TCP_SYNCNT/tcp_syn_retries retries
+        # (tcp_model_timeout), whatever the linear phase did meanwhile
+        if sk.retries and self.now - sk.retrans_stamp >= self._syn_give_up(sk.syncnt or self.profile.syn_retries) - 1e-9:
             self._transition(sk, "syn_retries_out")
             return
         if sk.retries >= linear:  # tcp_retransmit_timer(): linear first, then exponential
             sk.rto = min(sk.rto * 2, 120.0)
         sk.retries += 1
         self._transition(sk, "timer_syn")
+
+    @staticmethod
+    def _syn_give_up(boundary: int) -> float:
+        thresh = 6  # ilog2(TCP_RTO_MAX / TCP_TIMEOUT_INIT)
+        if boundary <= thresh:
+            return ((2 << boundary) - 1) * TCP_TIMEOUT_INIT
+        return ((2 << thresh) - 1) * TCP_TIMEOUT_INIT + (boundary - thresh) * 120.0
 
     def _timer_synack(self, sk: Sock) -> None:
         if sk.retries >= self.profile.synack_retries:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import TcpsimError
 from .calls import CALLS, ERRNO_NAMES, FLAG_GROUPS, SOCKOPTS, SYMBOLS, CallSpec, Param, errno_value
-from .syntax import Address, Expect, Linger, Program, Step
+from .syntax import FAULT_KINDS, Address, Expect, Fault, Linger, Program, Step
 
 
 class ScenarioError(TcpsimError):
@@ -119,6 +119,7 @@ class Parser:
         names: dict[str, set[str]] = {}  # process -> descriptor names created so far
         exited: dict[str, int] = {}
         description: list[str] = []
+        fault_lines: list[_Line] = []
         in_header = True
         for lineno, raw in enumerate(text.splitlines(), 1):
             stripped = raw.strip()
@@ -129,6 +130,9 @@ class Parser:
                 in_header = False
             line = _Line(self.source, lineno, raw)
             if not line.toks:
+                continue
+            if line.toks[0].text == "net" and len(line.toks) > 1 and line.toks[1].text == ":":
+                fault_lines.append(line)
                 continue
             step = self._statement(line, len(steps), names)
             if step.process in exited:
@@ -141,8 +145,52 @@ class Parser:
             raise ScenarioError(self.source, 1, 1, "the program has no calls; write lines such as "
                                 "'server: s = socket()'")
         summary = next((d for d in description if d), "")
+        faults = tuple(self._fault(line, steps) for line in fault_lines)
         return Program(name=name, source=self.source, text=text, steps=tuple(steps),
-                       description=summary)
+                       description=summary, faults=faults)
+
+    # -- 'net: drop [N|all] KIND [from PROCESS]' ------------------------------------------
+    def _fault(self, line: _Line, steps: list[Step]) -> Fault:
+        line.i = 2
+        action = line.next("drop")
+        if action.text != "drop":
+            line.fail(action.col, f"a net line says what happens to segments: 'drop', not "
+                      f"{action.text!r} (e.g. 'net: drop 2 SYN from client')")
+        count: int | None = 1
+        tok = line.next("a segment kind")
+        if tok.kind == "number" or tok.text == "all":
+            count = None if tok.text == "all" else int(tok.text, 0)
+            if count is not None and count < 1:
+                line.fail(tok.col, "the number of segments to drop must be 1 or more, or 'all'")
+            tok = line.next("a segment kind")
+        kind = tok.text
+        if kind not in FAULT_KINDS:
+            line.fail(tok.col, f"unknown segment kind '{tok.text}'; one of {', '.join(FAULT_KINDS)}"
+                      + _did_you_mean(tok.text, FAULT_KINDS))
+        sender = None
+        sports: tuple[int, ...] = ()
+        dports: tuple[int, ...] = ()
+        if line.at("from"):
+            line.i += 1
+            who = line.next("a process name")
+            procs = {st.process for st in steps}
+            if who.text not in procs:
+                line.fail(who.col, f"no process '{who.text}' in this program; it has "
+                          f"{', '.join(sorted(procs))}")
+            sender = who.text
+            sports = tuple(sorted({st.args[1].port for st in steps if st.process == sender
+                                   and st.call == "bind" and st.args[1].port}))
+            dports = tuple(sorted({st.args[1].port for st in steps if st.process == sender
+                                   and st.call == "connect"}))
+            if not sports and not dports:
+                line.fail(who.col, f"cannot tell the segments '{sender}' sends: it neither binds "
+                          "nor connects to a fixed port")
+        extra = line.peek()
+        if extra is not None:
+            line.fail(extra.col, f"unexpected {extra.text!r}; a net line reads "
+                      "'net: drop [N|all] KIND [from PROCESS]'")
+        return Fault(line.lineno, "drop", kind, count, sender, sports, dports,
+                     line.text.split("#", 1)[0].strip())
 
     # -- one line: PROCESS ':' [NAME '='] CALL '(' ARGS ')' ['=' EXPECT] ------------------
     def _statement(self, line: _Line, index: int, names: dict[str, set[str]]) -> Step:

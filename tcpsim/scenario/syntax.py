@@ -87,6 +87,50 @@ class Step:
         return self.spec.blocks
 
 
+FAULT_KINDS = ("SYN", "SYN-ACK", "ACK", "FIN", "RST")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A `net:` line: drop the first `count` segments of a kind (all of them if count is None),
+    optionally only those sent to or from fixed ports (`from PROCESS`, resolved by the parser).
+    """
+
+    line: int
+    action: str  # "drop"
+    kind: str  # one of FAULT_KINDS
+    count: int | None = 1
+    sender: str | None = None
+    sports: tuple[int, ...] = ()  # the sender's own bound ports ...
+    dports: tuple[int, ...] = ()  # ... or the ports it connects to
+    text: str = ""
+
+    def matches(self, flags: str, length: int, sport: int, dport: int) -> bool:
+        """The same test the lab's nft rule makes (pure ACK: no payload)."""
+        kind = {"SYN": flags == "S", "SYN-ACK": flags == "S.", "ACK": flags == "." and not length,
+                "FIN": "F" in flags, "RST": "R" in flags}[self.kind]
+        if not kind:
+            return False
+        if self.sender is None:
+            return True
+        return sport in self.sports if self.sports else dport in self.dports
+
+    def nft_rule(self) -> str:
+        """The nftables rule that does the same in the lab's namespace (output hook)."""
+        parts = ["meta l4proto tcp"]
+        parts.append({"SYN": "tcp flags == syn", "SYN-ACK": "tcp flags == syn | ack",
+                      "ACK": "tcp flags == ack meta nfproto . meta length { ipv4 . 40, ipv4 . 52, "
+                             "ipv6 . 60, ipv6 . 72 }",
+                      "FIN": "tcp flags & fin == fin", "RST": "tcp flags & rst == rst"}[self.kind])
+        if self.sender is not None:
+            side, ports = ("sport", self.sports) if self.sports else ("dport", self.dports)
+            parts.append(f"tcp {side} {{ {', '.join(map(str, ports))} }}")
+        if self.count is not None:  # counts only the segments that matched so far
+            parts.append(f"numgen inc mod 1000000000 < {self.count}")
+        parts.append(f'counter drop comment "line {self.line}"')
+        return " ".join(parts)
+
+
 @dataclass(frozen=True)
 class Program:
     name: str
@@ -94,6 +138,7 @@ class Program:
     text: str
     steps: tuple[Step, ...]
     description: str = ""
+    faults: tuple[Fault, ...] = ()
 
     @property
     def processes(self) -> tuple[str, ...]:
@@ -127,4 +172,4 @@ def render_result(value: int, err: str | None) -> str:
     return f"-1 {err}" if err else str(value)
 
 
-__all__ = ["Address", "Linger", "Expect", "Step", "Program", "render_value", "render_result", "errno_name"]
+__all__ = ["Address", "Fault", "FAULT_KINDS", "Linger", "Expect", "Step", "Program", "render_value", "render_result", "errno_name"]

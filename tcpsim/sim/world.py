@@ -98,8 +98,10 @@ class ModelSocket:
 class SimWorld:
     """One kernel on loopback in virtual time."""
 
-    def __init__(self, profile: KernelProfile, seed: int = 0):
+    def __init__(self, profile: KernelProfile, seed: int = 0, faults=()):
         self.profile = profile
+        self.faults = list(faults)
+        self.dropped = {f.line: 0 for f in self.faults}  # net line -> segments it dropped
         self.kernel = Kernel(profile, seed)
         self.t = 0.0
         self._flight: list[tuple[float, int, Seg]] = []
@@ -113,6 +115,8 @@ class SimWorld:
     def _collect(self) -> None:
         """Take what the kernel transmitted: capture it now, deliver it after the latency."""
         for seg in self.kernel.outbox:
+            if self._drop(seg):
+                continue  # dropped in the output path: never captured, never delivered
             self._captured.append(Segment(
                 t=EPOCH + self.t, src=_addr(seg.src), dst=_addr(seg.dst),
                 flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
@@ -121,6 +125,15 @@ class SimWorld:
             self._count += 1
             heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, seg))
         self.kernel.outbox.clear()
+
+    def _drop(self, seg: Seg) -> bool:
+        flags = flags_text(seg.flags)
+        for f in self.faults:
+            if (f.count is None or self.dropped[f.line] < f.count) and \
+                    f.matches(flags, len(seg.payload), seg.src[1], seg.dst[1]):
+                self.dropped[f.line] += 1
+                return True
+        return False
 
     def _advance(self, t: float) -> None:
         """Move the clock to t, firing every timer due on the way."""
@@ -188,15 +201,21 @@ class SimWorld:
 def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: float = 0.1,
               timeout: float = 10.0, world: SimWorld | None = None) -> Trace:
     """Run the program in the model; the Trace has the same shape as the lab's."""
-    world = world or SimWorld(profile, seed)
+    world = world or SimWorld(profile, seed, program.faults)
     runner = Runner(program, world, "model", tail=tail, timeout=timeout)
     trace = runner.run()
     trace.notes.append(f"model profile {profile.name} (Linux {profile.release}), seed {seed}")
+    trace.notes += drop_notes(program.faults, world.dropped)
+    trace.drops = dict(world.dropped)
     return trace
+
+
+def drop_notes(faults, dropped: dict[int, int]) -> list[str]:
+    return [f"line {f.line} ({f.text}) dropped {dropped.get(f.line, 0)} segment(s)" for f in faults]
 
 
 def rules_followed(program: Program, profile: KernelProfile) -> set[tuple[str, str]]:
     """The (state, event) rows of the transition table a program's run goes through."""
-    world = SimWorld(profile)
+    world = SimWorld(profile, faults=program.faults)
     run_model(program, profile, world=world)
     return world.kernel.covered

@@ -77,15 +77,21 @@ def _compare_segments(model: Trace, lab: Trace) -> list[Difference]:
         out.append(Difference("count", min(len(m), len(k)) + 1, "segments", str(len(m)), str(len(k)),
                               f"{who} {abs(len(m) - len(k))} more segment(s), first "
                               f"{_describe_segment(extra)} ({len(m)} in the model, {len(k)} on the kernel)"))
-    for i in range(1, min(len(m), len(k))):
-        gm, gk = m[i]["t"] - m[i - 1]["t"], k[i]["t"] - k[i - 1]["t"]
-        big = max(gm, gk)
-        if big >= TIMING_FLOOR and abs(gm - gk) > TIMING_ABS + TIMING_REL * big:
+    for i in range(min(len(m), len(k))):
+        gm = m[i]["t"] - (m[i - 1]["t"] if i else 0.0)
+        gk = k[i]["t"] - (k[i - 1]["t"] if i else 0.0)
+        if _too_far(gm, gk):
+            before = "the one before it" if i else "the first call"
             out.append(Difference(
                 "timing", i + 1, "gap", f"{gm * 1000:.1f} ms", f"{gk * 1000:.1f} ms",
-                f"segment {i + 1} ({_describe_segment(k[i])}) comes {gm * 1000:.1f} ms after the "
-                f"one before it in the model but {gk * 1000:.1f} ms on the kernel"))
+                f"segment {i + 1} ({_describe_segment(k[i])}) comes {gm * 1000:.1f} ms after "
+                f"{before} in the model but {gk * 1000:.1f} ms on the kernel"))
     return out
+
+
+def _too_far(gm: float, gk: float) -> bool:
+    big = max(gm, gk)
+    return big >= TIMING_FLOOR and abs(gm - gk) > TIMING_ABS + TIMING_REL * big
 
 
 def _show(v) -> str:
@@ -123,6 +129,37 @@ def _compare_calls(model: Trace, lab: Trace) -> list[Difference]:
     if len(m) != len(k):
         out.append(Difference("count", min(len(m), len(k)) + 1, "calls", str(len(m)), str(len(k)),
                               f"the model records {len(m)} call events, the kernel {len(k)}"))
+    # how long each blocked call waited (a timer at work: a retransmission, a give-up)
+    waits_m, waits_k = _waits(model), _waits(lab)
+    for step, (c, dk) in waits_k.items():
+        dm = waits_m.get(step, (c, None))[1]
+        if dm is not None and _too_far(dm, dk):
+            out.append(Difference(
+                "timing", 0, "wait", f"{dm * 1000:.1f} ms", f"{dk * 1000:.1f} ms",
+                f"line {c.line} {c.process}: {c.text} waits {dm * 1000:.1f} ms in the model but "
+                f"{dk * 1000:.1f} ms on the kernel"))
+    return out
+
+
+def _waits(trace: Trace) -> dict[int, tuple[Call, float]]:
+    started = {}
+    out = {}
+    for c in trace.calls:
+        if c.kind == "call" and c.blocked:
+            started[c.step] = c
+        elif c.kind == "return" and c.step in started:
+            out[c.step] = (started[c.step], c.t - started.pop(c.step).t)
+    return out
+
+
+def _compare_drops(model: Trace, lab: Trace) -> list[Difference]:
+    out = []
+    for line in sorted(set(model.drops) | set(lab.drops)):
+        dm, dk = model.drops.get(line, 0), lab.drops.get(line, 0)
+        if dm != dk:
+            out.append(Difference("drops", line, "dropped", str(dm), str(dk),
+                                  f"net line {line} drops {dm} segment(s) in the model but {dk} "
+                                  "on the kernel"))
     return out
 
 
@@ -153,4 +190,5 @@ def _compare_states(model: Trace, lab: Trace) -> list[Difference]:
 
 def compare(model: Trace, lab: Trace) -> list[Difference]:
     """Every difference between the model's trace and the kernel's, most telling first."""
-    return _compare_calls(model, lab) + _compare_segments(model, lab) + _compare_states(model, lab)
+    return (_compare_calls(model, lab) + _compare_segments(model, lab) + _compare_drops(model, lab)
+            + _compare_states(model, lab))

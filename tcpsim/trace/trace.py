@@ -86,6 +86,7 @@ class Trace:
     sockets: list[SocketInfo] = field(default_factory=list)
     events: list = field(default_factory=list)  # Call | Segment | State, in time order
     notes: list[str] = field(default_factory=list)
+    drops: dict = field(default_factory=dict)  # net: line -> segments it dropped
 
     # -- views ---------------------------------------------------------------------------
     @property
@@ -171,6 +172,7 @@ class Trace:
             "sysctls": self.sysctls,
             "sockets": [asdict(s) for s in self.sockets],
             "notes": self.notes,
+            "drops": {str(k): v for k, v in self.drops.items()},
             "events": [{"type": kinds[type(e)], **enc(e)} for e in self.events],
         }
 
@@ -202,6 +204,7 @@ class Trace:
             t0=d.get("t0", 0.0), end=d.get("end", 0.0), kernel=d.get("kernel", {}),
             sysctls=d.get("sysctls", {}), sockets=[SocketInfo(**s) for s in d.get("sockets", [])],
             events=events, notes=d.get("notes", []),
+            drops={int(k): v for k, v in d.get("drops", {}).items()},
         )
 
     @classmethod
