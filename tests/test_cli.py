@@ -215,3 +215,14 @@ def test_a_sysctl_the_kernel_lacks_is_named(live):
     r = run_cli("lab", "handshake", "--sysctl", "net.ipv4.tcp_no_such_thing=1")
     assert r.returncode == 2
     assert "net.ipv4.tcp_no_such_thing is not a setting this kernel has" in r.stderr
+
+
+def test_a_program_that_drops_segments_needs_nft_and_says_so(live, tmp_path):
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(sys.executable)
+    r = run_cli("lab", "lost-syn", env={**os.environ, "PATH": str(bin_dir)})
+    assert r.returncode == 2
+    assert "the lab does with nft; install it (Debian package nftables)" in r.stderr
