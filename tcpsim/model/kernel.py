@@ -338,6 +338,13 @@ class Kernel:
             sk.snd_nxt = (sk.snd_nxt + 1) & 0xFFFFFFFF
             sk.fin_sent = True
             self._ack_sent(sk)
+            sk.rto, sk.retries = self._established_rto(), 0
+            self._arm(sk, "retransmit", self.now + sk.rto)
+
+    def _established_rto(self) -> float:
+        """__tcp_set_rto() on loopback: srtt is microseconds, rttvar is at least tcp_rto_min
+        (200 ms), and usecs_to_jiffies() rounds the sum up: 200 ms + one jiffy (204 ms)."""
+        return TCP_RTO_MIN + self.profile.jiffy
 
     def _data_sent(self, sk: Sock) -> None:
         """tcp_event_data_sent(): a reply within ato of the last arrival counts toward pingpong."""
@@ -977,6 +984,8 @@ class Kernel:
                 return
             if seq_lt(sk.snd_una, seg.ack):
                 sk.snd_una = seg.ack
+                if sk.snd_una == sk.snd_nxt:
+                    sk.timers.pop("retransmit", None)  # everything acknowledged
             sk.snd_wnd = seg.win << sk.snd_wscale
         if sk.state == "SYN_RECV":
             self._transition(sk, "rcv_ack")
@@ -1124,6 +1133,7 @@ class Kernel:
 
     def _timer_retransmit(self, sk: Sock) -> None:
         if sk.state != "SYN_SENT":
+            self._retransmit_fin(sk)
             return
         linear = self.profile.syn_linear_timeouts
         # tcp_write_timeout() -> retransmits_timed_out(): the give-up is a time, the one
@@ -1136,6 +1146,19 @@ class Kernel:
             sk.rto = min(sk.rto * 2, 120.0)
         sk.retries += 1
         self._transition(sk, "timer_syn")
+
+    def _retransmit_fin(self, sk: Sock) -> None:
+        """tcp_retransmit_timer(): the FIN is not acknowledged; send it again, back off."""
+        if not sk.fin_sent or sk.snd_una == sk.snd_nxt:
+            return
+        # measured on the reference kernel: the FIN goes again as [FP.], PSH set (the tail
+        # skb is pushed when it is retransmitted)
+        self._emit(sk, FIN | PSH | ACK, (sk.snd_nxt - 1) & 0xFFFFFFFF, sk.rcv_nxt,
+                   self._select_window(sk), self._est_options(sk))
+        self._ack_sent(sk)
+        sk.retries += 1
+        sk.rto = min(sk.rto * 2, 120.0)
+        self._arm(sk, "retransmit", self.now + sk.rto)
 
     @staticmethod
     def _syn_give_up(boundary: int) -> float:
