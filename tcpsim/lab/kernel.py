@@ -126,7 +126,7 @@ def set_sysctls(overrides: dict[str, str]) -> None:
 
 
 def install_faults(faults) -> None:
-    """nftables rules in the current (private) namespace that drop what the net lines say."""
+    """nftables rules in the current (private) namespace that lose what the net lines say."""
     if not faults:
         return
     import shutil
@@ -136,7 +136,10 @@ def install_faults(faults) -> None:
         raise TcpsimError("this program drops segments (net: lines), which the lab does with nft; "
                           "install it (Debian package nftables)")
     rules = "\n".join(f"    {f.nft_rule()}" for f in faults)
-    ruleset = ("table inet tcpsim {\n  chain out {\n    type filter hook output priority 0; "
+    # prerouting, the receiving side: the sender's TCP counts the segment as sent, as with a
+    # real loss.  (At the output hook the drop is an error TCP sees: the segment stays queued
+    # and goes later as a window probe, [FP.] -- not a loss at all.)
+    ruleset = ("table inet tcpsim {\n  chain lose {\n    type filter hook prerouting priority 0; "
                f"policy accept;\n{rules}\n  }}\n}}\n")
     r = subprocess.run(["nft", "-f", "-"], input=ruleset, capture_output=True, text=True)
     if r.returncode != 0:

@@ -1151,9 +1151,7 @@ class Kernel:
         """tcp_retransmit_timer(): the FIN is not acknowledged; send it again, back off."""
         if not sk.fin_sent or sk.snd_una == sk.snd_nxt:
             return
-        # measured on the reference kernel: the FIN goes again as [FP.], PSH set (the tail
-        # skb is pushed when it is retransmitted)
-        self._emit(sk, FIN | PSH | ACK, (sk.snd_nxt - 1) & 0xFFFFFFFF, sk.rcv_nxt,
+        self._emit(sk, FIN | ACK, (sk.snd_nxt - 1) & 0xFFFFFFFF, sk.rcv_nxt,
                    self._select_window(sk), self._est_options(sk))
         self._ack_sent(sk)
         sk.retries += 1

@@ -115,15 +115,15 @@ class SimWorld:
     def _collect(self) -> None:
         """Take what the kernel transmitted: capture it now, deliver it after the latency."""
         for seg in self.kernel.outbox:
-            if self._drop(seg):
-                continue  # dropped in the output path: never captured, never delivered
+            lost = self._drop(seg)  # lost on the way: captured as sent, never delivered
             self._captured.append(Segment(
                 t=EPOCH + self.t, src=_addr(seg.src), dst=_addr(seg.dst),
                 flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
                 options=_options(seg.options), length=len(seg.payload),
                 payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True))
             self._count += 1
-            heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, seg))
+            if not lost:
+                heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, seg))
         self.kernel.outbox.clear()
 
     def _drop(self, seg: Seg) -> bool:
