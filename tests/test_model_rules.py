@@ -502,9 +502,12 @@ def test_time_wait_rcv_fin():
     fin, = net.take()
     net.deliver([fin])
     net.take()
+    net.advance(30.0)
     net.deliver([fin])  # retransmitted FIN
     ack, = net.take()
     assert flags(ack) == "." and net.state(c) == "TIME_WAIT"
+    net.advance(59.9)
+    assert net.state(c) == "TIME_WAIT"  # the 60 s started over with the FIN
 
 
 def test_time_wait_timer_timewait():

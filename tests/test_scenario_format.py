@@ -205,7 +205,7 @@ def test_net_lines_name_what_to_drop_and_whose():
     assert (ack.count, ack.sender) == (1, None)
     assert syn.matches("S", 0, 40000, 8080) and not syn.matches("S.", 0, 8080, 40000)
     assert ack.matches(".", 0, 1, 2) and not ack.matches(".", 5, 1, 2)  # a pure ACK only
-    assert "numgen inc mod 1000000000 < 2" in syn.nft_rule() and "tcp dport { 8080 }" in syn.nft_rule()
+    assert "numgen inc mod 1000000000 0-1" in syn.nft_rule() and "tcp dport { 8080 }" in syn.nft_rule()
     assert [s.call for s in p.steps] == ["socket", "bind", "socket", "connect"]  # not calls
 
 
@@ -217,7 +217,9 @@ def test_net_lines_name_what_to_drop_and_whose():
                          "(e.g. 'net: drop 2 SYN from client')"),
     ("net: drop SYN from nobody", 20, "no process 'nobody' in this program; it has client, server"),
     ("net: drop SYN now", 15, "unexpected 'now'; a net line reads 'net: drop [N|all] KIND "
-                              "[from PROCESS]'"),
+                              "[from PROCESS] [after K]'"),
+    ("net: drop SYN after 0", 21, "'after' takes how many matching segments go through first: "
+                                  "1 or more"),
 ])
 def test_bad_net_lines_get_a_located_error(line, col, message):
     with pytest.raises(ScenarioError) as info:

@@ -955,10 +955,12 @@ class Kernel:
                 self._transition(tw, "rcv_data_after_close", seg)
                 self._free(tw)
             return  # a duplicate ACK is consumed silently
-        if seg.flags & FIN or seg.payload:
-            if ts:
-                tw.ts_recent = ts[0]
-            self._send_ack(tw)  # TIME_WAIT: ACK the retransmission again
+        if ts and (seg.flags & FIN or seg.payload):
+            tw.ts_recent = ts[0]
+        if seg.flags & FIN:
+            self._transition(tw, "rcv_fin", seg)
+        elif seg.payload:
+            self._send_ack(tw)  # TIME_WAIT: ACK what the peer sends again
 
     def _rcv_state_process(self, sk: Sock, seg: Seg, acked: bool = False) -> None:
         """tcp_rcv_state_process() / tcp_rcv_established() for synchronized states."""

@@ -130,8 +130,9 @@ RULES: tuple[Rule, ...] = (
     _r("LAST_ACK", "rcv_ack_of_fin", "CLOSE", [], "tcp_rcv_state_process()",
        "the ACK of our FIN: the connection is gone"),
     _r("LAST_ACK", "rcv_rst", "CLOSE", ["error_ECONNRESET"], "tcp_reset()", "the peer aborted"),
-    _r("TIME_WAIT", "rcv_fin", "TIME_WAIT", ["send_ack"], "tcp_timewait_state_process()",
-       "a retransmitted FIN in TIME_WAIT is ACKed again"),
+    _r("TIME_WAIT", "rcv_fin", "TIME_WAIT", ["send_ack", "arm_timewait"],
+       "tcp_timewait_state_process(), inet_twsk_reschedule()",
+       "a FIN sent again (our last ACK was lost) is ACKed again, and the 60 s start over"),
     _r("TIME_WAIT", "timer_timewait", "CLOSE", [], "tcp_time_wait(), TCP_TIMEWAIT_LEN",
        "TIME_WAIT lasts 60 s (TCP_TIMEWAIT_LEN), then the connection is forgotten"),
 )

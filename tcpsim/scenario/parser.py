@@ -149,7 +149,7 @@ class Parser:
         return Program(name=name, source=self.source, text=text, steps=tuple(steps),
                        description=summary, faults=faults)
 
-    # -- 'net: drop [N|all] KIND [from PROCESS]' ------------------------------------------
+    # -- 'net: drop [N|all] KIND [from PROCESS] [after K]' --------------------------------
     def _fault(self, line: _Line, steps: list[Step]) -> Fault:
         line.i = 2
         action = line.next("drop")
@@ -185,12 +185,20 @@ class Parser:
             if not sports and not dports:
                 line.fail(who.col, f"cannot tell the segments '{sender}' sends: it neither binds "
                           "nor connects to a fixed port")
+        skip = 0
+        if line.at("after"):
+            line.i += 1
+            k = line.next("how many matching segments go through first")
+            if k.kind != "number" or int(k.text, 0) < 1:
+                line.fail(k.col, "'after' takes how many matching segments go through first: "
+                          "1 or more")
+            skip = int(k.text, 0)
         extra = line.peek()
         if extra is not None:
             line.fail(extra.col, f"unexpected {extra.text!r}; a net line reads "
-                      "'net: drop [N|all] KIND [from PROCESS]'")
+                      "'net: drop [N|all] KIND [from PROCESS] [after K]'")
         return Fault(line.lineno, "drop", kind, count, sender, sports, dports,
-                     line.text.split("#", 1)[0].strip())
+                     line.text.split("#", 1)[0].strip(), skip)
 
     # -- one line: PROCESS ':' [NAME '='] CALL '(' ARGS ')' ['=' EXPECT] ------------------
     def _statement(self, line: _Line, index: int, names: dict[str, set[str]]) -> Step:

@@ -92,9 +92,9 @@ FAULT_KINDS = ("SYN", "SYN-ACK", "ACK", "FIN", "RST")
 
 @dataclass(frozen=True)
 class Fault:
-    """A `net:` line: drop the first `count` segments of a kind (all of them if count is None),
-    optionally only those sent to or from fixed ports (`from PROCESS`, resolved by the parser).
-    """
+    """A `net:` line: drop `count` segments of a kind (all of them if count is None) after the
+    first `skip`, optionally only those sent to or from fixed ports (`from PROCESS`, resolved by
+    the parser)."""
 
     line: int
     action: str  # "drop"
@@ -104,6 +104,11 @@ class Fault:
     sports: tuple[int, ...] = ()  # the sender's own bound ports ...
     dports: tuple[int, ...] = ()  # ... or the ports it connects to
     text: str = ""
+    skip: int = 0  # `after K`: let the first K matching segments through
+
+    def drops(self, index: int) -> bool:
+        """Whether the index-th matching segment (from 0) is dropped."""
+        return index >= self.skip and (self.count is None or index < self.skip + self.count)
 
     def matches(self, flags: str, length: int, sport: int, dport: int) -> bool:
         """The same test the lab's nft rule makes (pure ACK: no payload)."""
@@ -125,8 +130,11 @@ class Fault:
         if self.sender is not None:
             side, ports = ("sport", self.sports) if self.sports else ("dport", self.dports)
             parts.append(f"tcp {side} {{ {', '.join(map(str, ports))} }}")
-        if self.count is not None:  # counts only the segments that matched so far
-            parts.append(f"numgen inc mod 1000000000 < {self.count}")
+        # numgen counts only the segments that matched so far, from 0
+        if self.count is not None:
+            parts.append(f"numgen inc mod 1000000000 {self.skip}-{self.skip + self.count - 1}")
+        elif self.skip:
+            parts.append(f"numgen inc mod 1000000000 >= {self.skip}")
         parts.append(f'counter drop comment "line {self.line}"')
         return " ".join(parts)
 

@@ -102,6 +102,7 @@ class SimWorld:
         self.profile = profile
         self.faults = list(faults)
         self.dropped = {f.line: 0 for f in self.faults}  # net line -> segments it dropped
+        self._matched = {f.line: 0 for f in self.faults}  # net line -> segments it matched
         self.kernel = Kernel(profile, seed)
         self.t = 0.0
         self._flight: list[tuple[float, int, Seg]] = []
@@ -128,11 +129,13 @@ class SimWorld:
 
     def _drop(self, seg: Seg) -> bool:
         flags = flags_text(seg.flags)
-        for f in self.faults:
-            if (f.count is None or self.dropped[f.line] < f.count) and \
-                    f.matches(flags, len(seg.payload), seg.src[1], seg.dst[1]):
-                self.dropped[f.line] += 1
-                return True
+        for f in self.faults:  # like nft: each rule counts the segments that reach it
+            if f.matches(flags, len(seg.payload), seg.src[1], seg.dst[1]):
+                index = self._matched[f.line]
+                self._matched[f.line] += 1
+                if f.drops(index):
+                    self.dropped[f.line] += 1
+                    return True
         return False
 
     def _advance(self, t: float) -> None:
