@@ -555,3 +555,12 @@ def test_syn_sent_timer_syn_on_a_kernel_before_6_5():
             times.append(round(net.k.now))
     assert times == [1, 3, 7, 15, 31, 63]  # exponential from the first retry, tcp_syn_retries=6
     assert round(net.k.now) == 127 and net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
+
+
+def test_established_rcv_rst_inside_the_window_but_not_at_rcv_nxt_gets_a_challenge_ack():
+    net = Net()
+    _, c, child = net.connected()
+    sk = net.k.socks[child]
+    net.deliver([Seg(sk.remote, sk.local, RST | ACK, (sk.rcv_nxt + 1) & 0xFFFFFFFF, 0, 0)])
+    ack, = net.take()
+    assert flags(ack) == "." and ack.ack == sk.rcv_nxt and net.state(child) == "ESTABLISHED"

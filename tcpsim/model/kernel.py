@@ -968,6 +968,11 @@ class Kernel:
         if seg.flags & RST:
             if seg.seq == sk.rcv_nxt:
                 self._transition(sk, "rcv_rst")
+            elif seq_lt(sk.rcv_nxt, seg.seq) and seq_lt(seg.seq, (sk.rcv_nxt + max(sk.rcv_wnd, 1))
+                                                         & 0xFFFFFFFF):
+                # RFC 5961 3.2 (tcp_validate_incoming): an RST inside the window but not at
+                # rcv_nxt gets a challenge ACK; a genuine peer answers it with an exact RST
+                self._send_ack(sk)
             return
         if seg.flags & SYN and not (sk.state == "SYN_RECV" and seg.flags & ACK and
                                     (seg.seq + 1) & 0xFFFFFFFF == sk.rcv_nxt and seg.ack == sk.snd_nxt):
