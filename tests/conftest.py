@@ -43,11 +43,28 @@ def have(tool: str) -> bool:
     return shutil.which(tool) is not None
 
 
-def net_namespaces() -> set[str]:
-    """Every network namespace some process (or thread, or open fd) of this machine refers to."""
-    seen = set()
+def _test_runners() -> set[int]:
+    """This process, its parent and its siblings: pytest and its xdist workers, whose own
+    in-process lab runs make namespaces of their own (and the kernel reuses freed inode
+    numbers, so one of those may carry the number a finished run's namespace had)."""
+    me, parent = os.getpid(), os.getppid()
+    out = {me, parent}
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+        try:
+            if proc.name.isdigit() and (proc / "stat").read_text().split(")")[1].split()[1] == str(parent):
+                out.add(int(proc.name))
+        except (OSError, IndexError):
+            continue
+    return out
+
+
+def net_namespaces() -> set[str]:
+    """Every network namespace some process (or thread, or open fd) of this machine refers to,
+    the test runners' own excepted."""
+    seen = set()
+    runners = _test_runners()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) in runners:
             continue
         try:
             for task in (proc / "task").iterdir():
