@@ -564,3 +564,12 @@ def test_established_rcv_rst_inside_the_window_but_not_at_rcv_nxt_gets_a_challen
     net.deliver([Seg(sk.remote, sk.local, RST | ACK, (sk.rcv_nxt + 1) & 0xFFFFFFFF, 0, 0)])
     ack, = net.take()
     assert flags(ack) == "." and ack.ack == sk.rcv_nxt and net.state(child) == "ESTABLISHED"
+
+
+def test_fin_wait2_close_linger0():
+    net = Net()
+    c, child = net.fin_wait2()
+    net.k.setsockopt(c, 1, 13, (1, 0))
+    net.k.close(c)
+    rst, = net.take()
+    assert flags(rst) == "R." and net.state(c) == "freed"  # tcp_need_reset() covers FIN_WAIT2

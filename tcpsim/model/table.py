@@ -108,6 +108,8 @@ RULES: tuple[Rule, ...] = (
        "the peer's FIN: ACK it at once and hold the connection in TIME_WAIT for 60 s"),
     _r("FIN_WAIT2", "close_unread", "CLOSE", ["send_active_rst"], "__tcp_close()",
        "close() with unread data sends RST"),
+    _r("FIN_WAIT2", "close_linger0", "CLOSE", ["send_active_rst"], "tcp_disconnect()",
+       "SO_LINGER {1, 0}: close() aborts with RST (tcp_need_reset includes FIN_WAIT2)"),
     _r("FIN_WAIT2", "rcv_rst", "CLOSE", ["error_ECONNRESET"], "tcp_reset()",
        "the peer aborted"),
     _r("FIN_WAIT2", "rcv_data_after_close", "CLOSE", ["reset_reply"], "tcp_rcv_state_process()",

@@ -60,7 +60,7 @@ def state_text(ev: State) -> str:
     if ev.queue is not None:
         out += f" (accept queue {ev.queue}, backlog {ev.backlog})"
     if ev.via == "sock_diag":
-        out += "  (freed)" if ev.state == "CLOSE" else "  (no descriptor: the kernel holds it)"
+        out += "  (freed)" if ev.state == "CLOSE" else "  (in the kernel's socket table)"
     return out
 
 

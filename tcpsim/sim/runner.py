@@ -258,6 +258,11 @@ class Runner:
         """Record every socket whose kernel state changed since the last look."""
         t = self._t()
         alive: set[str] = set()
+        table = self.world.kernel_sockets()
+        # a connection that reached TIME_WAIT with its descriptor still open: TCP_INFO reads
+        # CLOSE, and the connection lives on in the kernel's table under the socket's name
+        in_table = {self.tuple_label[(l, r)]: (l, r, st) for l, r, st in table
+                    if (l, r) in self.tuple_label}
         covered: set[tuple[str, str]] = set()
         listeners: dict[int, str] = {}
         for proc in self.procs.values():
@@ -273,10 +278,14 @@ class Runner:
                 if info["state"] == "LISTEN":
                     listeners[int(s.local.rsplit(":", 1)[1])] = s.label
                     self.listener_label[s.local.rsplit(":", 1)[1]] = s.label
-                self._emit(t, s.label, info["state"], "tcp_info", info.get("queue"),
-                           info.get("backlog"))
+                state, via = info["state"], "tcp_info"
+                if state == "CLOSE" and s.label in in_table:
+                    local, remote, state = in_table[s.label]
+                    covered.add((local, remote))
+                    via = "sock_diag"
+                self._emit(t, s.label, state, via, info.get("queue"), info.get("backlog"))
                 alive.add(s.label)
-        for local, remote, state in self.world.kernel_sockets():
+        for local, remote, state in table:
             if (local, remote) in covered:
                 continue
             label = self.tuple_label.get((local, remote))
