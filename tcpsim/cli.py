@@ -189,7 +189,7 @@ def coverage(profile: str) -> None:
     from rich.table import Table
 
     from .model import KernelProfile
-    from .model.table import RULES
+    from .model.table import NOT_EXERCISED, RULES
     from .scenario import builtin_names, load
     from .sim.world import rules_followed
 
@@ -198,16 +198,20 @@ def coverage(profile: str) -> None:
     for name in builtin_names():
         for key in rules_followed(load(name), prof):
             by_rule[key].append(name)
-    table = Table("state", "event", "next", "programs", "for example")
+    table = Table("state", "event", "next", "programs", "for example, or why none")
     for r in RULES:
         progs = by_rule[(r.state, r.event)]
+        why = NOT_EXERCISED.get((r.state, r.event), "")
         table.add_row(r.state, r.event, r.next, str(len(progs)) if progs else "[red]none[/]",
-                      progs[0] if progs else "")
+                      progs[0] if progs else f"[dim]{why}[/]")
     out = Console(highlight=False, width=max(100, Console().width))
     out.print(table)
     done = sum(1 for v in by_rule.values() if v)
+    unexplained = [k for k, v in by_rule.items() if not v and k not in NOT_EXERCISED]
     out.print(f"{done} of {len(RULES)} rules exercised by the {len(builtin_names())} built-in "
-              f"programs; {len(RULES) - done} by none")
+              f"programs; {len(RULES) - done} by none"
+              + (f", {len(unexplained)} of them without a reason yet" if unexplained else
+                 ", each with its reason"))
 
 
 def _verify_one(prog, profile_name, seed, timeout, overrides) -> dict:

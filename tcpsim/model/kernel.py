@@ -726,11 +726,19 @@ class Kernel:
             self._done(sk)
             self._free(sk)
 
+    def _fin_time(self, sk: Sock) -> float:
+        """tcp_fin_time(): TCP_LINGER2 if set, else tcp_fin_timeout, but not under 3.5 RTOs."""
+        linger2 = sk.opts.get((6, 8), 0)
+        fin_timeout = float(linger2) if linger2 > 0 else self.profile.fin_timeout
+        rto = self._established_rto()
+        return max(fin_timeout, rto * 4 - rto / 2)
+
     def _orphan_fin_wait2(self, sk: Sock) -> None:
-        """An orphaned FIN_WAIT2 lives on as a timewait socket for tcp_fin_timeout."""
+        """An orphaned FIN_WAIT2 lives on as a timewait socket for tcp_fin_time()
+        (tcp_time_wait(sk, TCP_FIN_WAIT2, tmo), as long as tmo <= 60 s)."""
         sk.kind = "timewait"
         sk.timers.clear()
-        self._arm(sk, "fin_wait2", self.now + self.profile.fin_timeout)
+        self._arm(sk, "fin_wait2", self.now + self._fin_time(sk))
 
     def setsockopt(self, sid: int, level: int, opt: int, value) -> None:
         sk = self.socks[sid]
