@@ -11,7 +11,6 @@ State changes follow the table in table.py; the functions named in comments are 
 
 from __future__ import annotations
 
-import copy
 import errno as E
 import random
 from dataclasses import dataclass, field
@@ -157,9 +156,6 @@ class Kernel:
         self.log: list[tuple] = []  # (time, id, local, remote, from, to, event, ref): every change
         self.armed = 0  # counts timer arming; timers due at once fire newest first
         self.covered: set[tuple[str, str]] = set()  # (state, event) rules followed so far
-
-    def snapshot(self) -> "Kernel":
-        return copy.deepcopy(self)
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _new(self, **kw) -> Sock:
@@ -401,8 +397,6 @@ class Kernel:
     def _reset(self, sk: Sock, code: int) -> None:
         """tcp_reset() and tcp_done(): report the error, shut both directions, unhash."""
         sk.err = code
-        sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
-        sk.timers.clear()
         self._done(sk)
 
     def _done(self, sk: Sock) -> None:
@@ -420,8 +414,10 @@ class Kernel:
     def _act_arm_timewait(self, sk: Sock, seg: Seg | None) -> None:
         """tcp_time_wait(): the connection lives on as a timewait socket for 60 s."""
         sk.timers.clear()
-        self._arm(sk, "timewait", self.now + TCP_TIMEWAIT_LEN)
-        if not sk.orphan:
+        if sk.orphan:  # the socket itself becomes the timewait socket
+            sk.kind = "timewait"
+            self._arm(sk, "timewait", self.now + TCP_TIMEWAIT_LEN)
+        else:  # a timewait socket takes the connection over; the one with the fd is done
             tw = self._new(family=sk.family, state="TIME_WAIT", kind="timewait", local=sk.local,
                            remote=sk.remote, bound=True, reuseaddr=sk.reuseaddr,
                            snd_nxt=sk.snd_nxt, rcv_nxt=sk.rcv_nxt, ts_ok=sk.ts_ok,
@@ -429,11 +425,8 @@ class Kernel:
                            rcv_wnd=sk.rcv_wnd, rcv_wup=sk.rcv_wup, rcvbuf=sk.rcvbuf)
             self._arm(tw, "timewait", self.now + TCP_TIMEWAIT_LEN)
             self._hash(tw)
-            sk.timers.clear()
             self._set_state(sk, "CLOSE", "time_wait", "tcp_time_wait(): the socket itself is done")
             sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
-        else:
-            sk.kind = "timewait"
 
     def _act_make_request(self, sk: Sock, seg: Seg | None) -> None:
         """tcp_conn_request(): a request socket with the options both sides offered."""
@@ -669,7 +662,7 @@ class Kernel:
             if not peek:
                 if queue and queue[0] == b"":
                     queue.pop(0)  # tcp_recvmsg() walks on to a FIN right behind the data and eats it
-                self._cleanup_rbuf(sk, len(out))
+                self._cleanup_rbuf(sk)
             return bytes(out)
         if sk.done:
             return b""
@@ -682,7 +675,7 @@ class Kernel:
             raise _oserror(E.ENOTCONN)
         raise _oserror(E.EAGAIN)
 
-    def _cleanup_rbuf(self, sk: Sock, copied: int) -> None:
+    def _cleanup_rbuf(self, sk: Sock) -> None:
         """tcp_cleanup_rbuf(): ACK now after reading small pushed data, unless in pingpong."""
         if sk.ack_sched and (sk.ack_pushed >= 2 or (sk.ack_pushed and not sk.pingpong)):
             self._send_ack(sk)
@@ -1004,7 +997,6 @@ class Kernel:
             sk.snd_wnd = seg.win << sk.snd_wscale
         if sk.state == "SYN_RECV":
             self._transition(sk, "rcv_ack")
-            sk.sock_state = sk.sock_state
         fin_acked = sk.fin_sent and sk.snd_una == sk.snd_nxt
         if fin_acked and sk.state in ("FIN_WAIT1", "CLOSING", "LAST_ACK"):
             self._transition(sk, "rcv_ack_of_fin")

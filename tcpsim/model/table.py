@@ -16,15 +16,6 @@ from dataclasses import dataclass
 STATES = ("CLOSE", "LISTEN", "SYN_SENT", "NEW_SYN_RECV", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1",
           "FIN_WAIT2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK")
 
-# RFC 9293 section 3.3.2 names, for people who learned them there.
-RFC_NAMES = {
-    "CLOSE": "CLOSED", "LISTEN": "LISTEN", "SYN_SENT": "SYN-SENT", "NEW_SYN_RECV": "SYN-RECEIVED",
-    "SYN_RECV": "SYN-RECEIVED", "ESTABLISHED": "ESTABLISHED", "FIN_WAIT1": "FIN-WAIT-1",
-    "FIN_WAIT2": "FIN-WAIT-2", "CLOSING": "CLOSING", "TIME_WAIT": "TIME-WAIT",
-    "CLOSE_WAIT": "CLOSE-WAIT", "LAST_ACK": "LAST-ACK",
-}
-
-
 @dataclass(frozen=True)
 class Rule:
     state: str

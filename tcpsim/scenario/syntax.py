@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from .calls import CALLS, SockOpt, errno_name
+from .calls import CALLS
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,6 @@ class Step:
             if p.name == name:
                 return v
         raise KeyError(name)
-
-    @property
-    def blocking_kind(self) -> bool:
-        return self.spec.blocks
 
 
 FAULT_KINDS = ("SYN", "SYN-ACK", "ACK", "FIN", "RST")
@@ -168,16 +164,4 @@ class Program:
         return max(per.values(), default=0.0)
 
 
-def render_value(value) -> str:
-    if isinstance(value, bytes):
-        return '"' + value.decode("latin-1").encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
-    if isinstance(value, SockOpt):
-        return value.name
-    return str(value)
-
-
-def render_result(value: int, err: str | None) -> str:
-    return f"-1 {err}" if err else str(value)
-
-
-__all__ = ["Address", "Fault", "FAULT_KINDS", "Linger", "Expect", "Step", "Program", "render_value", "render_result", "errno_name"]
+__all__ = ["Address", "Fault", "FAULT_KINDS", "Linger", "Expect", "Step", "Program"]

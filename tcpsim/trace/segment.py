@@ -43,10 +43,6 @@ class Segment:
     frame: bytes = b""  # the whole captured frame (link header included), for pcap output
 
     @property
-    def is_syn(self) -> bool:
-        return "S" in self.flags
-
-    @property
     def has_ack(self) -> bool:
         return "." in self.flags
 
