@@ -43,7 +43,7 @@ def _sysctl_option(f):
 
 
 def _sysctls(pairs) -> dict[str, str]:
-    from .lab.kernel import parse_sysctl
+    from .model.profile import parse_sysctl
 
     return dict(parse_sysctl(p) for p in pairs)
 

@@ -99,18 +99,6 @@ def kernel_info() -> dict:
             "machine": platform.machine(), "lo_mtu": link_mtu("lo")}
 
 
-def parse_sysctl(text: str) -> tuple[str, str]:
-    """'net.ipv4.tcp_timestamps=0' -> (key, value); only per-namespace TCP settings."""
-    key, sep, value = text.partition("=")
-    key, value = key.strip(), value.strip()
-    if not sep or not value:
-        raise TcpsimError(f"--sysctl takes KEY=VALUE, as in net.ipv4.tcp_timestamps=0, not {text!r}")
-    if not (key.startswith("net.ipv4.tcp_") or key == "net.ipv4.ip_local_port_range"):
-        raise TcpsimError(f"tcpsim sets only the namespace's own TCP settings (net.ipv4.tcp_*), "
-                          f"so that the host is never touched; {key} is not one of them")
-    return key, value
-
-
 def set_sysctls(overrides: dict[str, str]) -> None:
     """Write sysctls of the current (private) network namespace."""
     for key, value in overrides.items():

@@ -179,6 +179,19 @@ class KernelProfile:
                 "sysctls": self.sysctls}
 
 
+def parse_sysctl(text: str) -> tuple[str, str]:
+    """'net.ipv4.tcp_timestamps=0' -> (key, value): only the TCP settings each network namespace
+    has of its own, which the lab may set in its namespace without touching the host."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not value:
+        raise TcpsimError(f"--sysctl takes KEY=VALUE, as in net.ipv4.tcp_timestamps=0, not {text!r}")
+    if not (key.startswith("net.ipv4.tcp_") or key == "net.ipv4.ip_local_port_range"):
+        raise TcpsimError(f"tcpsim sets only the namespace's own TCP settings (net.ipv4.tcp_*), "
+                          f"so that the host is never touched; {key} is not one of them")
+    return key, value
+
+
 def builtin_profiles() -> list[str]:
     d = resources.files(__package__) / _PROFILES
     return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".json"))
