@@ -209,15 +209,36 @@ def test_net_lines_name_what_to_drop_and_whose():
     assert [s.call for s in p.steps] == ["socket", "bind", "socket", "connect"]  # not calls
 
 
+def test_net_lines_delay_segments_of_a_kind_or_every_segment():
+    p = parse(FAULTY + "net: delay all by 20ms\nnet: delay 1 SYN from client after 1 by 1.5s\n")
+    link, syn = p.faults
+    assert (link.action, link.kind, link.count, link.delay) == ("delay", "any", None, 0.02)
+    assert link.matches("F.", 0, 1, 2) and link.matches("S", 0, 1, 2)
+    assert (syn.kind, syn.count, syn.skip, syn.delay, syn.dports) == ("SYN", 1, 1, 1.5, (8080,))
+    assert not syn.takes(0) and syn.takes(1) and not syn.takes(2)
+    rule = syn.nft_rule()  # the lab marks it for its queue; nothing is dropped
+    assert "numgen inc mod 1000000000 1-1" in rule and "meta mark set 0x7c500006 accept" in rule
+    assert "drop" not in rule
+
+
 @pytest.mark.parametrize("line, col, message", [
-    ("net: drop SYNN", 11, "unknown segment kind 'SYNN'; one of SYN, SYN-ACK, ACK, FIN, RST; "
-                           "did you mean SYN?"),
+    ("net: drop SYNN", 11, "unknown segment kind 'SYNN'; one of SYN, SYN-ACK, ACK, FIN, RST, "
+                           "or none for every segment; did you mean SYN?"),
     ("net: drop 0 SYN", 11, "the number of segments to drop must be 1 or more, or 'all'"),
-    ("net: lose SYN", 6, "a net line says what happens to segments: 'drop', not 'lose' "
+    ("net: lose SYN", 6, "a net line says what happens to segments: 'drop' or 'delay', not 'lose' "
                          "(e.g. 'net: drop 2 SYN from client')"),
     ("net: drop SYN from nobody", 20, "no process 'nobody' in this program; it has client, server"),
-    ("net: drop SYN now", 15, "unexpected 'now'; a net line reads 'net: drop [N|all] KIND "
+    ("net: drop SYN now", 15, "unexpected 'now'; a net line reads 'net: drop [N|all] [KIND] "
                               "[from PROCESS] [after K]'"),
+    ("net: delay all FIN by 20ms later", 28, "unexpected 'later'; a net line reads 'net: delay "
+                                             "[N|all] [KIND] [from PROCESS] [after K] by DURATION'"),
+    ("net: delay FIN", 15, "a delay needs its length: end the line with 'by 20ms' (or another "
+                           "duration)"),
+    ("net: drop FIN by 20ms", 15, "a dropped segment never arrives, so 'by' has no meaning here; "
+                                  "write 'net: delay ... by 20ms' to hold segments back"),
+    ("net: delay FIN by 20", 19, "'by' takes a duration with a unit, such as 20ms or 1s"),
+    ("net: delay FIN by 0ms", 19, "a delay must be more than 0 and at most 60s"),
+    ("net: delay 0 FIN by 1ms", 12, "the number of segments to delay must be 1 or more, or 'all'"),
     ("net: drop SYN after 0", 21, "'after' takes how many matching segments go through first: "
                                   "1 or more"),
 ])

@@ -24,6 +24,7 @@ from ..sim.world import drop_notes
 from .kernel import (fault_counts, install_faults, kernel_info, kernel_sockets, set_sysctls,
                      sysctls, tcp_info)
 from .netns import private_netns
+from .nfqueue import DelayQueue
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _SETTLE_LIMIT = 1.0  # seconds to wait for frames still in flight before giving up on them
@@ -36,8 +37,9 @@ LabStuck = Stuck
 class LabWorld:
     """Real sockets, a loopback capture, and the kernel's own view of its sockets."""
 
-    def __init__(self, capture: LoopbackCapture):
+    def __init__(self, capture: LoopbackCapture, held: DelayQueue | None = None):
         self.cap = capture
+        self.held = held  # segments a `net: delay` line holds back, when the program has one
 
     def now(self) -> float:
         return time.time()
@@ -52,20 +54,34 @@ class LabWorld:
         out = []
         limit = time.monotonic() + _SETTLE_LIMIT
         while True:
+            released = self._release()
             for f in self.cap.drain():
                 seg = decode_frame(f.data, f.t)
                 if seg is not None:
                     out.append(seg)
-            if not self.cap.dedupe.in_flight or time.monotonic() >= limit:
+            if not (released or self.cap.dedupe.in_flight) or time.monotonic() >= limit:
                 return out
             select.select([self.cap], [], [], 0.001)
 
+    def _release(self) -> int:
+        """Note the segments newly held back, and let go of those whose delay is over."""
+        if self.held is None:
+            return 0
+        self.held.take()
+        return self.held.release_due(time.time())
+
     def wait(self, waits: list, until: float) -> None:
-        """Sleep until a frame arrives, a waited-for socket is ready, or `until` passes."""
+        """Sleep until a frame arrives, a waited-for socket is ready, a held segment is due,
+        or `until` passes."""
         poller = select.poll()
         poller.register(self.cap.fileno(), select.POLLIN)
         for sock, events in waits:
             poller.register(sock.fileno(), events)
+        if self.held is not None:
+            poller.register(self.held.fileno(), select.POLLIN)
+            self.held.take()
+            due = self.held.next_due()
+            until = min(until, due) if due is not None else until
         poller.poll(max(0, math.ceil((until - time.time()) * 1000)))
 
     def poll(self, sock: socket.socket, events: int) -> int:
@@ -95,8 +111,10 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
     with private_netns():
         set_sysctls(sysctls or {})
         install_faults(program.faults)
+        delays = {f.line: f.delay for f in program.faults if f.action == "delay"}
+        held = DelayQueue(delays) if delays else None
         cap = LoopbackCapture()
-        runner = Runner(program, LabWorld(cap), "lab", tail=tail, timeout=timeout)
+        runner = Runner(program, LabWorld(cap, held), "lab", tail=tail, timeout=timeout)
         try:
             trace = runner.run()
             trace.drops = fault_counts(program.faults)
@@ -105,3 +123,5 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
         finally:
             runner.close()
             cap.close()
+            if held is not None:
+                held.close()

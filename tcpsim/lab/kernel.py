@@ -9,6 +9,7 @@ import struct
 from pathlib import Path
 
 from ..errors import TcpsimError
+from ..scenario.syntax import FAULT_MARK
 
 from .netns import link_mtu
 
@@ -114,28 +115,44 @@ def set_sysctls(overrides: dict[str, str]) -> None:
 
 
 def install_faults(faults) -> None:
-    """nftables rules in the current (private) namespace that lose what the net lines say."""
+    """Rules in the current (private) namespace that lose or hold back what the net lines say:
+    nftables counts and drops or marks the segments; a marked segment goes to the lab's
+    NFQUEUE (nfqueue.py) through an iptables rule, since nft's own `queue` statement is not
+    built into this kernel (CONFIG_NFT_QUEUE) while the xtables NFQUEUE target is."""
     if not faults:
         return
     import shutil
     import subprocess
 
     if shutil.which("nft") is None:
-        raise TcpsimError("this program drops segments (net: lines), which the lab does with nft; "
-                          "install it (Debian package nftables)")
+        raise TcpsimError("this program drops or delays segments (net: lines), which the lab does "
+                          "with nft; install it (Debian package nftables)")
     rules = "\n".join(f"    {f.nft_rule()}" for f in faults)
     # prerouting, the receiving side: the sender's TCP counts the segment as sent, as with a
     # real loss.  (At the output hook the drop is an error TCP sees: the segment stays queued
-    # and goes later as a window probe, [FP.] -- not a loss at all.)
-    ruleset = ("table inet tcpsim {\n  chain lose {\n    type filter hook prerouting priority 0; "
+    # and goes later as a window probe, [FP.] -- not a loss at all.)  Priority -300 runs before
+    # the iptables mangle table (-150) that queues the marked segments.
+    ruleset = ("table inet tcpsim {\n  chain lose {\n    type filter hook prerouting priority -300; "
                f"policy accept;\n{rules}\n  }}\n}}\n")
     r = subprocess.run(["nft", "-f", "-"], input=ruleset, capture_output=True, text=True)
     if r.returncode != 0:
         raise TcpsimError(f"nft refused the rules for the net: lines ({r.stderr.strip()})")
+    if not any(f.action == "delay" for f in faults):
+        return
+    for tool in ("iptables-legacy", "ip6tables-legacy"):
+        if shutil.which(tool) is None:
+            raise TcpsimError(f"this program delays segments (net: delay), which the lab does with "
+                              f"{tool}; install it (Debian package iptables)")
+        r = subprocess.run([tool, "-t", "mangle", "-A", "PREROUTING", "-m", "mark", "--mark",
+                            f"{FAULT_MARK:#x}/0xffff0000", "-j", "NFQUEUE", "--queue-num", "0"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise TcpsimError(f"{tool} refused the rule that queues delayed segments "
+                              f"({r.stderr.strip()})")
 
 
 def fault_counts(faults) -> dict[int, int]:
-    """How many segments each net line dropped, from the rules' counters."""
+    """How many segments each net line dropped or delayed, from the rules' counters."""
     if not faults:
         return {}
     import re
@@ -144,6 +161,6 @@ def fault_counts(faults) -> dict[int, int]:
     text = subprocess.run(["nft", "list", "table", "inet", "tcpsim"], capture_output=True,
                           text=True).stdout
     out = {}
-    for m in re.finditer(r'counter packets (\d+) bytes \d+ drop comment "line (\d+)"', text):
+    for m in re.finditer(r'counter packets (\d+) bytes \d+ .*?comment "line (\d+)"', text):
         out[int(m.group(2))] = int(m.group(1))
     return out

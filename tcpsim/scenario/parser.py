@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import TcpsimError
 from .calls import CALLS, ERRNO_NAMES, FLAG_GROUPS, SOCKOPTS, SYMBOLS, CallSpec, Param, errno_value
-from .syntax import FAULT_KINDS, Address, Expect, Fault, Linger, Program, Step
+from .syntax import ANY, FAULT_KINDS, Address, Expect, Fault, Linger, Program, Step
 
 
 class ScenarioError(TcpsimError):
@@ -149,24 +149,30 @@ class Parser:
         return Program(name=name, source=self.source, text=text, steps=tuple(steps),
                        description=summary, faults=faults)
 
-    # -- 'net: drop [N|all] KIND [from PROCESS] [after K]' --------------------------------
+    # -- 'net: drop|delay [N|all] [KIND] [from PROCESS] [after K] [by DURATION]' ----------
     def _fault(self, line: _Line, steps: list[Step]) -> Fault:
         line.i = 2
-        action = line.next("drop")
-        if action.text != "drop":
-            line.fail(action.col, f"a net line says what happens to segments: 'drop', not "
-                      f"{action.text!r} (e.g. 'net: drop 2 SYN from client')")
+        action = line.next("drop or delay")
+        if action.text not in ("drop", "delay"):
+            line.fail(action.col, f"a net line says what happens to segments: 'drop' or 'delay', "
+                      f"not {action.text!r} (e.g. 'net: drop 2 SYN from client')")
         count: int | None = 1
-        tok = line.next("a segment kind")
-        if tok.kind == "number" or tok.text == "all":
+        tok = line.peek()
+        if tok is not None and (tok.kind == "number" or tok.text == "all"):
             count = None if tok.text == "all" else int(tok.text, 0)
             if count is not None and count < 1:
-                line.fail(tok.col, "the number of segments to drop must be 1 or more, or 'all'")
-            tok = line.next("a segment kind")
-        kind = tok.text
-        if kind not in FAULT_KINDS:
-            line.fail(tok.col, f"unknown segment kind '{tok.text}'; one of {', '.join(FAULT_KINDS)}"
-                      + _did_you_mean(tok.text, FAULT_KINDS))
+                line.fail(tok.col, f"the number of segments to {action.text} must be 1 or more, "
+                          "or 'all'")
+            line.i += 1
+        kind = ANY  # no kind named: every segment
+        tok = line.peek()
+        if tok is not None and tok.text not in ("from", "after", "by"):
+            line.i += 1
+            kind = tok.text
+            if kind not in FAULT_KINDS:
+                line.fail(tok.col, f"unknown segment kind '{tok.text}'; one of "
+                          f"{', '.join(FAULT_KINDS)}, or none for every segment"
+                          + _did_you_mean(tok.text, FAULT_KINDS))
         sender = None
         sports: tuple[int, ...] = ()
         dports: tuple[int, ...] = ()
@@ -193,12 +199,29 @@ class Parser:
                 line.fail(k.col, "'after' takes how many matching segments go through first: "
                           "1 or more")
             skip = int(k.text, 0)
+        delay = 0.0
+        if line.at("by"):
+            by = line.next("by")
+            if action.text == "drop":
+                line.fail(by.col, "a dropped segment never arrives, so 'by' has no meaning here; "
+                          "write 'net: delay ... by 20ms' to hold segments back")
+            d = line.next("how long to hold the segments, such as 20ms")
+            if d.kind != "duration":
+                line.fail(d.col, "'by' takes a duration with a unit, such as 20ms or 1s")
+            num, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s)", d.text).groups()
+            delay = float(num) * _UNITS[unit] / 1e9
+            if not 0 < delay <= 60:
+                line.fail(d.col, "a delay must be more than 0 and at most 60s")
+        elif action.text == "delay":
+            line.fail(line.end_col(), "a delay needs its length: end the line with 'by 20ms' "
+                      "(or another duration)")
         extra = line.peek()
         if extra is not None:
             line.fail(extra.col, f"unexpected {extra.text!r}; a net line reads "
-                      "'net: drop [N|all] KIND [from PROCESS] [after K]'")
-        return Fault(line.lineno, "drop", kind, count, sender, sports, dports,
-                     line.text.split("#", 1)[0].strip(), skip)
+                      f"'net: {action.text} [N|all] [KIND] [from PROCESS] [after K]"
+                      + (" by DURATION'" if action.text == "delay" else "'"))
+        return Fault(line.lineno, action.text, kind, count, sender, sports, dports,
+                     line.text.split("#", 1)[0].strip(), skip, delay)
 
     # -- one line: PROCESS ':' [NAME '='] CALL '(' ARGS ')' ['=' EXPECT] ------------------
     def _statement(self, line: _Line, index: int, names: dict[str, set[str]]) -> Step:

@@ -84,32 +84,35 @@ class Step:
 
 
 FAULT_KINDS = ("SYN", "SYN-ACK", "ACK", "FIN", "RST")
+ANY = "any"  # a net line that names no kind: every segment
+FAULT_MARK = 0x7C500000  # the lab marks the segments net line N delays with FAULT_MARK | N
 
 
 @dataclass(frozen=True)
 class Fault:
-    """A `net:` line: drop `count` segments of a kind (all of them if count is None) after the
-    first `skip`, optionally only those sent to or from fixed ports (`from PROCESS`, resolved by
-    the parser)."""
+    """A `net:` line: drop, or delay by `delay` seconds, `count` segments of a kind (all of them
+    if count is None) after the first `skip`, optionally only those sent to or from fixed ports
+    (`from PROCESS`, resolved by the parser)."""
 
     line: int
-    action: str  # "drop"
-    kind: str  # one of FAULT_KINDS
+    action: str  # "drop" or "delay"
+    kind: str  # one of FAULT_KINDS, or ANY
     count: int | None = 1
     sender: str | None = None
     sports: tuple[int, ...] = ()  # the sender's own bound ports ...
     dports: tuple[int, ...] = ()  # ... or the ports it connects to
     text: str = ""
     skip: int = 0  # `after K`: let the first K matching segments through
+    delay: float = 0.0  # seconds, for action "delay"
 
-    def drops(self, index: int) -> bool:
-        """Whether the index-th matching segment (from 0) is dropped."""
+    def takes(self, index: int) -> bool:
+        """Whether the index-th matching segment (from 0) is dropped or delayed."""
         return index >= self.skip and (self.count is None or index < self.skip + self.count)
 
     def matches(self, flags: str, length: int, sport: int, dport: int) -> bool:
         """The same test the lab's nft rule makes (pure ACK: no payload)."""
         kind = {"SYN": flags == "S", "SYN-ACK": flags == "S.", "ACK": flags == "." and not length,
-                "FIN": "F" in flags, "RST": "R" in flags}[self.kind]
+                "FIN": "F" in flags, "RST": "R" in flags, ANY: True}[self.kind]
         if not kind:
             return False
         if self.sender is None:
@@ -117,12 +120,13 @@ class Fault:
         return sport in self.sports if self.sports else dport in self.dports
 
     def nft_rule(self) -> str:
-        """The nftables rule that does the same in the lab's namespace (output hook)."""
+        """The nftables rule that does the same in the lab's namespace (prerouting)."""
         parts = ["meta l4proto tcp"]
         parts.append({"SYN": "tcp flags == syn", "SYN-ACK": "tcp flags == syn | ack",
                       "ACK": "tcp flags == ack meta nfproto . meta length { ipv4 . 40, ipv4 . 52, "
                              "ipv6 . 60, ipv6 . 72 }",
-                      "FIN": "tcp flags & fin == fin", "RST": "tcp flags & rst == rst"}[self.kind])
+                      "FIN": "tcp flags & fin == fin", "RST": "tcp flags & rst == rst",
+                      ANY: ""}[self.kind])
         if self.sender is not None:
             side, ports = ("sport", self.sports) if self.sports else ("dport", self.dports)
             parts.append(f"tcp {side} {{ {', '.join(map(str, ports))} }}")
@@ -131,8 +135,10 @@ class Fault:
             parts.append(f"numgen inc mod 1000000000 {self.skip}-{self.skip + self.count - 1}")
         elif self.skip:
             parts.append(f"numgen inc mod 1000000000 >= {self.skip}")
-        parts.append(f'counter drop comment "line {self.line}"')
-        return " ".join(parts)
+        # a delayed segment is marked, and the lab's NFQUEUE rule hands it to the lab (nfqueue.py)
+        verdict = "drop" if self.action == "drop" else f"meta mark set {FAULT_MARK | self.line:#x} accept"
+        parts.append(f'counter {verdict} comment "line {self.line}"')
+        return " ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -164,4 +170,4 @@ class Program:
         return max(per.values(), default=0.0)
 
 
-__all__ = ["Address", "Fault", "FAULT_KINDS", "Linger", "Expect", "Step", "Program"]
+__all__ = ["Address", "ANY", "Fault", "FAULT_KINDS", "FAULT_MARK", "Linger", "Expect", "Step", "Program"]

@@ -236,7 +236,9 @@ class Runner:
         deadlines = [p.deadline for p in self.pending.values() if p.deadline is not None]
         stuck_at = self.progress + self.timeout
         waits = [(p.sock.sock, p.events) for p in self.pending.values() if p.sock and p.events]
-        self.world.wait(waits, min(deadlines + [stuck_at]))
+        # a call with a deadline (sleep, poll with a timeout) will return: only a program with
+        # none can be stuck
+        self.world.wait(waits, min(deadlines) if deadlines else stuck_at)
         if not deadlines and self.world.now() >= stuck_at:
             self._settle()
             if self.world.now() >= self.progress + self.timeout:

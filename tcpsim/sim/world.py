@@ -105,7 +105,8 @@ class SimWorld:
         self._matched = {f.line: 0 for f in self.faults}  # net line -> segments it matched
         self.kernel = Kernel(profile, seed)
         self.t = 0.0
-        self._flight: list[tuple[float, int, Seg]] = []
+        self._flight: list[tuple[float, int, Seg, bool]] = []  # (arrival, order, seg, held)
+        self._prompt = 0  # segments in flight that are not held back
         self._count = 0
         self._captured: list = []
 
@@ -114,34 +115,53 @@ class SimWorld:
         return EPOCH + self.t
 
     def _collect(self) -> None:
-        """Take what the kernel transmitted: capture it now, deliver it after the latency."""
+        """Take what the kernel transmitted: capture it now, deliver it after the latency
+        (and after its delay, for a segment a `net: delay` line holds back)."""
         for seg in self.kernel.outbox:
-            lost = self._drop(seg)  # lost on the way: captured as sent, never delivered
+            fate = self._fate(seg)  # lost on the way: captured as sent, never delivered
             self._captured.append(Segment(
                 t=EPOCH + self.t, src=_addr(seg.src), dst=_addr(seg.dst),
                 flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
                 options=_options(seg.options), length=len(seg.payload),
                 payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True))
             self._count += 1
-            if not lost:
-                heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, seg))
+            if fate is None:
+                heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, seg, False))
+                self._prompt += 1
+            elif fate > 0:
+                heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY + fate, self._count, seg,
+                                              True))
         self.kernel.outbox.clear()
 
-    def _drop(self, seg: Seg) -> bool:
+    def _fate(self, seg: Seg) -> float | None:
+        """None to deliver the segment as usual, 0 to lose it, or the seconds to hold it."""
         flags = flags_text(seg.flags)
         for f in self.faults:  # like nft: each rule counts the segments that reach it
             if f.matches(flags, len(seg.payload), seg.src[1], seg.dst[1]):
                 index = self._matched[f.line]
                 self._matched[f.line] += 1
-                if f.drops(index):
+                if f.takes(index):
                     self.dropped[f.line] += 1
-                    return True
-        return False
+                    return 0.0 if f.action == "drop" else f.delay
+        return None
 
-    def _advance(self, t: float) -> None:
-        """Move the clock to t, firing every timer due on the way."""
+    def _deliver(self) -> None:
+        at, _, seg, held = heapq.heappop(self._flight)
+        if not held:
+            self._prompt -= 1
+        self._advance(at, deliver=False)  # the timers due first; the wire's order is kept
+        self.kernel.receive(seg)
+        self._collect()
+
+    def _advance(self, t: float, deliver: bool = True) -> None:
+        """Move the clock to t, firing every timer and delivering every held segment due on
+        the way, in time order."""
         while True:
             nxt = self.kernel.next_timer()
+            arrive = self._flight[0][0] if self._flight and deliver else None
+            if arrive is not None and arrive <= t and (nxt is None or arrive <= nxt):
+                self._deliver()
+                continue
             if nxt is None or nxt > t:
                 break
             self.t = max(self.t, nxt)
@@ -151,19 +171,20 @@ class SimWorld:
         self.kernel.now = self.t
 
     def settle(self) -> list:
+        """Deliver what loopback delivers at once (a segment held back by a delay stays on the
+        wire: time passes for it only while the program waits)."""
         self.kernel.now = self.t
         self._collect()
-        while self._flight:
-            at, _, seg = heapq.heappop(self._flight)
-            self._advance(at)
-            self.kernel.receive(seg)
-            self._collect()
+        while self._prompt:
+            self._deliver()
         out, self._captured = self._captured, []
         return out
 
     def wait(self, waits: list, until: float) -> None:
-        """Jump to the next timer, or to `until` if nothing is due before it."""
+        """Jump to the next timer or held segment, or to `until` if nothing is due before it."""
         nxt = self.kernel.next_timer()
+        if self._flight and (nxt is None or self._flight[0][0] < nxt):
+            nxt = self._flight[0][0]
         target = until - EPOCH
         if nxt is not None and nxt <= target:
             self._advance(nxt)
@@ -214,7 +235,9 @@ def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: flo
 
 
 def drop_notes(faults, dropped: dict[int, int]) -> list[str]:
-    return [f"line {f.line} ({f.text}) dropped {dropped.get(f.line, 0)} segment(s)" for f in faults]
+    verb = {"drop": "dropped", "delay": "delayed"}
+    return [f"line {f.line} ({f.text}) {verb[f.action]} {dropped.get(f.line, 0)} segment(s)"
+            for f in faults]
 
 
 def rules_followed(program: Program, profile: KernelProfile) -> set[tuple[str, str]]:
