@@ -208,10 +208,12 @@ def coverage(profile: str) -> None:
     out.print(table)
     done = sum(1 for v in by_rule.values() if v)
     unexplained = [k for k, v in by_rule.items() if not v and k not in NOT_EXERCISED]
-    out.print(f"{done} of {len(RULES)} rules exercised by the {len(builtin_names())} built-in "
-              f"programs; {len(RULES) - done} by none"
-              + (f", {len(unexplained)} of them without a reason yet" if unexplained else
-                 ", each with its reason"))
+    summary = f"{done} of {len(RULES)} rules exercised by the {len(builtin_names())} built-in programs"
+    if done < len(RULES):
+        summary += f"; {len(RULES) - done} by none" + (
+            f", {len(unexplained)} of them without a reason yet" if unexplained
+            else ", each with its reason")
+    out.print(summary)
 
 
 def _verify_one(prog, profile_name, seed, timeout, overrides) -> dict:

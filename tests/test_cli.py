@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from tcpsim.model.table import RULES
+
 from tcpsim.scenario import builtin_names
 
 from .conftest import ROOT, have, lab_unavailable, net_namespaces, run_cli
@@ -198,8 +200,10 @@ def test_coverage_names_the_rules_the_programs_exercise_and_those_none_does():
             if line.count("│") >= 4}
     assert "none" not in rows[("SYN_SENT", "rcv_synack")]
     assert "close-in-syn-sent" in rows[("SYN_SENT", "close")]
-    assert "none" in rows[("TIME_WAIT", "timer_timewait")]  # no built-in waits 60 s
-    assert "rules exercised by the" in r.stdout and "each with its reason" in r.stdout
+    assert "time-wait-expiry" in rows[("TIME_WAIT", "timer_timewait")]  # the 63 s program
+    assert "closing" in rows[("FIN_WAIT1", "rcv_fin")]
+    assert not [k for k, line in rows.items() if "none" in line]
+    assert f"{len(RULES)} of {len(RULES)} rules exercised by the" in r.stdout
 
 
 @pytest.mark.parametrize("arg, message", [

@@ -129,6 +129,21 @@ def test_new_syn_recv_synack_retries_out():
     assert len(sent) == 5 and net.state(req.id) == "freed"  # 5 retries, then dropped at 63 s
 
 
+def test_the_listeners_tcp_syncnt_bounds_its_synack_retries():
+    net = Net()
+    lst = net.listener()
+    net.k.setsockopt(lst, 6, 7, 1)  # TCP_SYNCNT on the listener (reqsk_timer_handler)
+    c = net.k.socket(2)
+    net.k.connect(c, SERVER)
+    net.deliver(net.take())
+    net.take()
+    req = next(x for x in net.k.socks.values() if x.kind == "request")
+    sent = [s for s in net.advance(2.9) if s.src == SERVER]
+    assert len(sent) == 1 and net.state(req.id) == "NEW_SYN_RECV"  # resent at 1 s
+    net.advance(0.2)
+    assert net.state(req.id) == "freed"  # dropped at 3 s, not after a minute
+
+
 def test_syn_sent_rcv_synack():
     net = Net()
     net.listener()

@@ -1173,7 +1173,10 @@ class Kernel:
         return ((2 << thresh) - 1) * TCP_TIMEOUT_INIT + (boundary - thresh) * 120.0
 
     def _timer_synack(self, sk: Sock) -> None:
-        if sk.retries >= self.profile.synack_retries:
+        # reqsk_timer_handler(): the listener's TCP_SYNCNT, if set, overrides tcp_synack_retries
+        listener = self.socks.get(sk.parent)
+        limit = (listener.syncnt if listener else 0) or self.profile.synack_retries
+        if sk.retries >= limit:
             self._transition(sk, "synack_retries_out")
             self._free(sk)
             return
