@@ -183,6 +183,63 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
 
 
 @main.command()
+@click.argument("capture", type=click.Path(dir_okay=False))
+@click.option("--program", default=None, metavar="NAME|FILE",
+              help="Hold the capture against what the model predicts for this program.")
+@click.option("--profile", default=None,
+              help="Model profile for --program (default: the capture's own kernel if its "
+                   "Trace JSON lies next to it, else 'reference').")
+@click.option("--json", "as_json", is_flag=True, help="Write the findings as JSON on stdout.")
+def compare(capture: str, program: str | None, profile: str | None, as_json: bool) -> None:
+    """Check each TCP connection of a pcap/pcapng capture against the model's rules.
+
+    Exit status: 0 every connection conforms (or is only partly captured), 1 some depart,
+    2 the file cannot be read, 4 reading stopped part way (the findings before it stand)."""
+    out = Console(highlight=False)
+    if program is not None:
+        sys.exit(_compare_program(capture, program, profile, as_json, out))
+    from .compare.report import render_text, write_json
+
+    sys.exit(write_json(capture, sys.stdout) if as_json else render_text(capture, out, True))
+
+
+def _compare_program(capture: str, program: str, profile: str | None, as_json: bool,
+                     out: Console) -> int:
+    import json
+    from pathlib import Path
+
+    from .compare.against import against_program
+    from .model import KernelProfile
+    from .pcap.reader import read_packets
+    from .scenario import load
+    from .sim.world import run_model
+    from .trace import Trace
+
+    prog = load(program)
+    packets = read_packets(capture, payload=True)
+    meta = Path(capture).with_suffix(".json")
+    if profile is None and meta.is_file():
+        prof = KernelProfile.from_trace(Trace.load(meta))
+    else:
+        prof = KernelProfile.named(profile or "reference")
+    model = run_model(prog, prof)
+    diffs = against_program(packets, model)
+    if as_json:
+        print(json.dumps({"format": "tcpsim-compare/1", "program": prog.name,
+                          "profile": prof.name, "match": not diffs,
+                          "differences": [d.sentence for d in diffs]}, indent=1))
+    elif diffs:
+        out.print(f"[red]differs[/] {prog.name}: {len(diffs)} difference(s) between the model "
+                  f"(profile {prof.name}) and {capture}:", soft_wrap=True)
+        for d in diffs[:12]:
+            out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
+    else:
+        out.print(f"[green]match[/] {prog.name}: the {len(packets)} segments of {capture} are the "
+                  f"ones the model predicts (profile {prof.name})", soft_wrap=True)
+    return 1 if diffs else 0
+
+
+@main.command()
 @click.option("--profile", default="reference", show_default=True)
 def coverage(profile: str) -> None:
     """Which rules of the transition table the built-in programs exercise, and which none does."""

@@ -62,35 +62,37 @@ def _describe_segment(row: dict) -> str:
     return f"[{row['flags']}] {row['from']} > {row['to']} seq {row['seq']}"
 
 
-def _compare_segments(model: Trace, lab: Trace) -> list[Difference]:
+def _compare_segments(model: Trace, lab: Trace, seen: str = "on the kernel") -> list[Difference]:
     out = []
     m, k = segment_rows(model), segment_rows(lab)
     for i, (a, b) in enumerate(zip(m, k), 1):
         fields = [f for f in ("from", "flags", "seq", "ack", "win", "len", "options", "payload")
                   if a[f] != b[f]]
         if fields:
-            parts = [f"{f} is {_show(a[f])} in the model but {_show(b[f])} on the kernel"
+            parts = [f"{f} is {_show(a[f])} in the model but {_show(b[f])} {seen}"
                      for f in fields]
             out.append(Difference("segment", i, ",".join(fields), repr([a[f] for f in fields]),
                                   repr([b[f] for f in fields]),
                                   f"segment {i} ({_describe_segment(b)}): " + "; ".join(parts)))
     if len(m) != len(k):
-        extra, who = (m[len(k)], "the model sends") if len(m) > len(k) else (k[len(m)], "the kernel sends")
+        extra, who = ((m[len(k)], "the model sends") if len(m) > len(k) else
+                      (k[len(m)], "the kernel sends" if seen == "on the kernel" else "the capture has"))
         out.append(Difference("count", min(len(m), len(k)) + 1, "segments", str(len(m)), str(len(k)),
                               f"{who} {abs(len(m) - len(k))} more segment(s), first "
-                              f"{_describe_segment(extra)} ({len(m)} in the model, {len(k)} on the kernel)"))
-    idle_m, idle_k = _idle_before_segments(model), _idle_before_segments(lab)
+                              f"{_describe_segment(extra)} ({len(m)} in the model, {len(k)} {seen})"))
+    calls = seen == "on the kernel"  # a capture has no calls: measure from segment to segment
+    idle_m, idle_k = _idle_before_segments(model, calls), _idle_before_segments(lab, calls)
     for i in range(min(len(m), len(k), len(idle_m), len(idle_k))):
         gm, gk = idle_m[i], idle_k[i]
         if _too_far(gm, gk):
             out.append(Difference(
                 "timing", i + 1, "gap", f"{gm * 1000:.1f} ms", f"{gk * 1000:.1f} ms",
                 f"segment {i + 1} ({_describe_segment(k[i])}) comes {gm * 1000:.1f} ms after the "
-                f"call or segment before it in the model but {gk * 1000:.1f} ms on the kernel"))
+                f"call or segment before it in the model but {gk * 1000:.1f} ms {seen}"))
     return out
 
 
-def _idle_before_segments(trace: Trace) -> list[float]:
+def _idle_before_segments(trace: Trace, calls: bool = True) -> list[float]:
     """For each segment, the time since the last call or segment before it.
 
     A segment a call sends follows that call within microseconds; one a timer sends comes
@@ -99,7 +101,8 @@ def _idle_before_segments(trace: Trace) -> list[float]:
     out, last = [], 0.0
     for ev in trace.events:
         if isinstance(ev, Call):
-            last = ev.t
+            if calls:
+                last = ev.t
         elif isinstance(ev, Segment):
             out.append(max(0.0, ev.t - last))
             last = ev.t
@@ -203,6 +206,12 @@ def _compare_states(model: Trace, lab: Trace) -> list[Difference]:
                                   f"socket {label} goes {show(hm)} in the model but {show(hk)} on "
                                   "the kernel"))
     return out
+
+
+def compare_capture(model: Trace, capture: Trace) -> list[Difference]:
+    """The differences between the model's segments and a capture's (whose endpoints have been
+    named after the model's, see compare/against.py): fields, count and timers' timing."""
+    return _compare_segments(model, capture, seen="in the capture")
 
 
 def compare(model: Trace, lab: Trace) -> list[Difference]:

@@ -1,0 +1,342 @@
+"""A streaming reader of pcap and pcapng files: TCP packets out, one small tuple each.
+
+scapy builds a full packet object per frame, which is far too slow for captures of millions
+of packets; this reader parses the file formats and the few headers TCP needs with
+struct.unpack_from on a fixed-size buffer, so memory stays flat however large the file.
+
+Formats: pcap (both byte orders, microsecond and nanosecond magic) and pcapng (Section Header,
+Interface Description with if_tsresol and if_tsoffset, Enhanced, Simple and the obsolete Packet
+block; other blocks skipped), per the IETF drafts draft-ietf-opsawg-pcap and -pcapng.
+Link types: Ethernet (with 802.1Q / 802.1ad VLAN tags), Linux cooked SLL and SLL2, raw IP
+(101, and DLT_RAW 12/14), BSD null/loopback (0) and OpenBSD loop (108).  IPv4 and IPv6 (the
+common extension headers are followed).
+
+A problem with the file is a CaptureError (one sentence).  When part of the file was read,
+`Reader.stopped` says where and why reading stopped, and the packets before it stand.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import TcpsimError
+
+CHUNK = 1 << 22  # bytes read at a time
+MAX_RECORD = 1 << 26  # a record longer than this is taken as a corrupt length field
+
+LINK_NULL, LINK_ETHERNET, LINK_RAW, LINK_LOOP, LINK_SLL, LINK_SLL2 = 0, 1, 101, 108, 113, 276
+LINK_NAMES = {LINK_NULL: "BSD loopback", LINK_ETHERNET: "Ethernet", LINK_RAW: "raw IP", 12: "raw IP",
+              14: "raw IP", LINK_LOOP: "OpenBSD loopback", LINK_SLL: "Linux cooked (SLL)",
+              LINK_SLL2: "Linux cooked (SLL2)"}
+_IPV6_EXT = {0, 43, 60}  # hop-by-hop, routing, destination options: 8-byte units after the first 8
+
+
+class CaptureError(TcpsimError):
+    """The file cannot be read as a capture (or not at all)."""
+
+
+@dataclass(slots=True)
+class Packet:
+    """One TCP segment of a capture.  src/dst are (address bytes, port); seq/ack absolute."""
+
+    number: int  # frame number, counted from 1 as Wireshark does (every frame, TCP or not)
+    t: float  # seconds since the epoch
+    src: tuple[bytes, int]
+    dst: tuple[bytes, int]
+    flags: int  # the TCP flag bits (FIN 0x01 ... CWR 0x80)
+    seq: int
+    ack: int
+    win: int
+    options: bytes  # the raw option bytes (trace.segment.parse_options reads them)
+    length: int  # payload bytes, from the IP length (a short snaplen does not shorten it)
+    payload: bytes = b""  # the captured payload, when the Reader was asked to keep it
+
+
+@dataclass
+class Stop:
+    """Where and why reading stopped before the end of the file."""
+
+    number: int  # the frame that could not be read
+    offset: int  # byte offset in the file
+    reason: str
+
+
+class Reader:
+    """Iterate over the TCP packets of a pcap or pcapng file."""
+
+    def __init__(self, path: str | Path, payload: bool = False):
+        self.path = Path(path)
+        self.keep_payload = payload
+        try:
+            self._f = open(self.path, "rb")
+        except OSError as e:
+            raise CaptureError(f"cannot open {path}: {e.strerror}; give the path of a pcap or "
+                               "pcapng file") from None
+        head = self._f.read(4)
+        self._f.seek(0)
+        if not head:
+            raise CaptureError(f"{path} is empty; give a pcap or pcapng capture")
+        if len(head) < 4:
+            raise CaptureError(f"{path} is too short to be a capture ({len(head)} bytes)")
+        magic = head
+        if magic == b"\x0a\x0d\x0d\x0a":
+            self.format = "pcapng"
+        elif magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
+                       b"\xa1\xb2\x3c\x4d"):
+            self.format = "pcap"
+        else:
+            raise CaptureError(f"{path} is not a pcap or pcapng capture (it starts with bytes "
+                               f"{head.hex(' ')}); give a file written by tcpdump, Wireshark or "
+                               "dumpcap")
+        self.frames = 0  # every frame read, TCP or not
+        self.other = 0  # frames that are not TCP over IP
+        self.truncated = 0  # TCP frames cut by the snaplen before the end of the TCP header
+        self.linktypes: set[int] = set()
+        self.stopped: Stop | None = None
+        self.size = self.path.stat().st_size
+        self.offset = 0  # bytes consumed so far (for a progress bar)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Packet]:
+        records = self._pcap() if self.format == "pcap" else self._pcapng()
+        decode = _decode
+        for t, link, buf, off, caplen, wirelen in records:
+            self.frames += 1
+            try:
+                p = decode(buf, off, off + caplen, link, self.frames, t, self.keep_payload)
+            except (struct.error, IndexError):
+                p = None
+                self.truncated += 1
+                continue
+            if p is None:
+                self.other += 1
+            elif p is _TRUNCATED:
+                self.truncated += 1
+            else:
+                yield p
+
+    # -- the buffer -----------------------------------------------------------------------
+    def _chunks(self):
+        """A buffer and a position; `need(n)` makes sure n bytes from pos are in it."""
+        self._buf = b""
+        self._pos = 0
+        self._base = 0  # file offset of _buf[0]
+
+    def _need(self, n: int) -> bool:
+        have = len(self._buf) - self._pos
+        if have >= n:
+            return True
+        rest = self._buf[self._pos:]
+        more = self._f.read(max(CHUNK, n - have))
+        self._base += self._pos
+        self._buf = rest + more
+        self._pos = 0
+        return len(self._buf) >= n
+
+    def _stop(self, reason: str) -> None:
+        self.stopped = Stop(self.frames + 1, self._base + self._pos, reason)
+
+    # -- pcap ------------------------------------------------------------------------------
+    def _pcap(self):
+        self._chunks()
+        if not self._need(24):
+            raise CaptureError(f"{self.path} ends inside its pcap file header; the file is cut "
+                               "short")
+        magic = self._buf[:4]
+        endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+        snaplen, network = struct.unpack_from(endian + "16xII", self._buf, 0)
+        link = network & 0xFFFF  # the upper bits may carry FCS information
+        self.linktypes.add(link)
+        self._pos = 24
+        rec = struct.Struct(endian + "IIII")
+        scale = 1e-9 if nano else 1e-6
+        while True:
+            self.offset = self._base + self._pos
+            if not self._need(16):
+                if len(self._buf) - self._pos:
+                    self._stop("the file ends inside a packet header (it was cut short)")
+                return
+            sec, frac, caplen, wirelen = rec.unpack_from(self._buf, self._pos)
+            if caplen > MAX_RECORD or (caplen > max(snaplen, 262144) and caplen > wirelen):
+                self._stop(f"a packet header gives a length of {caplen} bytes, which cannot be "
+                           "right (a corrupt length field)")
+                return
+            if not self._need(16 + caplen):
+                self._stop("the file ends inside a packet (it was cut short)")
+                return
+            start = self._pos + 16
+            self._pos = start + caplen
+            yield sec + frac * scale, link, self._buf, start, caplen, wirelen
+
+    # -- pcapng ----------------------------------------------------------------------------
+    def _pcapng(self):
+        self._chunks()
+        endian = "<"
+        ifaces: list[tuple[int, float, float]] = []  # (linktype, seconds per tick, offset)
+        while True:
+            self.offset = self._base + self._pos
+            if not self._need(12):
+                if len(self._buf) - self._pos:
+                    self._stop("the file ends inside a block header (it was cut short)")
+                return
+            btype = self._buf[self._pos:self._pos + 4]
+            if btype == b"\x0a\x0d\x0d\x0a":  # Section Header Block: sets the byte order
+                bom = self._buf[self._pos + 8:self._pos + 12]
+                if bom == b"\x4d\x3c\x2b\x1a":
+                    endian = "<"
+                elif bom == b"\x1a\x2b\x3c\x4d":
+                    endian = ">"
+                else:
+                    raise CaptureError(f"{self.path}: a pcapng section header has no valid "
+                                       "byte-order magic; the file is damaged")
+                ifaces = []
+            kind, length = struct.unpack_from(endian + "II", self._buf, self._pos)
+            if length < 12 or length % 4 or length > MAX_RECORD:
+                if self.frames == 0 and not ifaces and kind == 0x0A0D0D0A:
+                    raise CaptureError(f"{self.path}: the pcapng section header gives a block "
+                                       f"length of {length}; the file is damaged")
+                self._stop(f"a block gives a length of {length} bytes, which cannot be right "
+                           "(a corrupt length field)")
+                return
+            if not self._need(length):
+                self._stop("the file ends inside a block (it was cut short)")
+                return
+            b, body = self._pos, self._pos + 8
+            end = b + length - 4
+            self._pos = b + length
+            buf = self._buf
+            if kind == 1:  # Interface Description Block
+                link = struct.unpack_from(endian + "H", buf, body)[0]
+                tick, offset = _idb_options(buf, body + 8, end, endian)
+                ifaces.append((link, tick, offset))
+                self.linktypes.add(link)
+            elif kind in (6, 2):  # Enhanced Packet Block, obsolete Packet Block
+                if kind == 6:
+                    iface, hi, lo, caplen, wirelen = struct.unpack_from(endian + "IIIII", buf, body)
+                else:
+                    iface, _drops, hi, lo, caplen, wirelen = struct.unpack_from(
+                        endian + "HHIIII", buf, body)
+                if iface >= len(ifaces):
+                    self._stop(f"a packet names interface {iface}, which the file never "
+                               "described (a damaged file)")
+                    return
+                if body + 20 + caplen > end:
+                    self._stop("a packet is longer than its block (a corrupt length field)")
+                    return
+                link, tick, offset = ifaces[iface]
+                yield ((hi << 32) | lo) * tick + offset, link, buf, body + 20, caplen, wirelen
+            elif kind == 3:  # Simple Packet Block: no timestamp, interface 0
+                if not ifaces:
+                    self._stop("a packet comes before any interface description (a damaged file)")
+                    return
+                wirelen = struct.unpack_from(endian + "I", buf, body)[0]
+                caplen = min(wirelen, end - body - 4)
+                yield 0.0, ifaces[0][0], buf, body + 4, caplen, wirelen
+
+
+def _idb_options(buf, off: int, end: int, endian: str) -> tuple[float, float]:
+    """if_tsresol (code 9) and if_tsoffset (code 14) of an Interface Description Block."""
+    tick, offset = 1e-6, 0.0
+    while off + 4 <= end:
+        code, size = struct.unpack_from(endian + "HH", buf, off)
+        if code == 0:
+            break
+        if code == 9 and size >= 1:
+            v = buf[off + 4]
+            tick = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+        elif code == 14 and size >= 8:
+            offset = float(struct.unpack_from(endian + "q", buf, off + 4)[0])
+        off += 4 + size + (-size % 4)
+    return tick, offset
+
+
+_TRUNCATED = object()
+_U16 = struct.Struct("!H")
+_IP4 = struct.Struct("!BxHxxHxBxx4s4s")  # version/ihl, total length, fragment, protocol, addresses
+_TCP = struct.Struct("!HHIIBBH")  # ports, seq, ack, data offset, flags, window
+
+
+def _decode(buf, off: int, end: int, link: int, number: int, t: float, keep: bool = False):
+    """The Packet in one frame, None when it carries no TCP over IP, _TRUNCATED when the
+    snaplen cut it before the end of the TCP header."""
+    # the link layer: find the network header and its type
+    if link == LINK_ETHERNET:
+        etype = _U16.unpack_from(buf, off + 12)[0]
+        off += 14
+        while etype in (0x8100, 0x88A8, 0x9100):  # VLAN tags (802.1Q, 802.1ad, QinQ)
+            etype = _U16.unpack_from(buf, off + 2)[0]
+            off += 4
+    elif link == LINK_SLL:
+        etype = _U16.unpack_from(buf, off + 14)[0]
+        off += 16
+    elif link == LINK_SLL2:
+        etype = _U16.unpack_from(buf, off)[0]
+        off += 20
+    elif link in (LINK_RAW, 12, 14):
+        etype = 0x0800 if buf[off] >> 4 == 4 else 0x86DD
+    elif link in (LINK_NULL, LINK_LOOP):
+        family = buf[off:off + 4]
+        fam = struct.unpack("<I" if link == LINK_NULL and family[0] else ">I", family)[0]
+        etype = 0x0800 if fam == 2 else 0x86DD if fam in (10, 24, 28, 30) else 0
+        off += 4
+    else:
+        return None
+    # the network layer
+    if etype == 0x0800:
+        if end - off < 20:
+            return None if end <= off else _TRUNCATED
+        vihl, total, frag, proto, saddr, daddr = _IP4.unpack_from(buf, off)
+        if vihl >> 4 != 4 or proto != 6 or frag & 0x1FFF:
+            return None  # not IPv4 carrying TCP, or a later fragment (no TCP header in it)
+        ihl = (vihl & 0x0F) * 4
+        tcp = off + ihl
+        ip_end = off + total if total else end  # 0: a segmentation-offload capture
+    elif etype == 0x86DD:
+        if end - off < 40:
+            return _TRUNCATED
+        plen = _U16.unpack_from(buf, off + 4)[0]
+        nxt = buf[off + 6]
+        saddr, daddr = bytes(buf[off + 8:off + 24]), bytes(buf[off + 24:off + 40])
+        tcp = off + 40
+        ip_end = tcp + plen
+        while nxt in _IPV6_EXT and tcp + 8 <= end:
+            nxt, size = buf[tcp], (buf[tcp + 1] + 1) * 8
+            tcp += size
+        if nxt == 44 and tcp + 8 <= end:  # a fragment header: only the first fragment has TCP
+            if _U16.unpack_from(buf, tcp + 2)[0] & 0xFFF8:
+                return None
+            nxt = buf[tcp]
+            tcp += 8
+        if nxt != 6:
+            return None
+    else:
+        return None
+    # the TCP header
+    if end - tcp < 20:
+        return _TRUNCATED
+    sport, dport, seq, ack, doff, flags, win = _TCP.unpack_from(buf, tcp)
+    hlen = (doff >> 4) * 4
+    if hlen < 20 or end - tcp < hlen:
+        return _TRUNCATED
+    options = bytes(buf[tcp + 20:tcp + hlen]) if hlen > 20 else b""
+    payload = bytes(buf[tcp + hlen:min(end, ip_end)]) if keep else b""
+    return Packet(number, t, (saddr, sport), (daddr, dport), flags, seq, ack, win, options,
+                  max(0, ip_end - tcp - hlen), payload)
+
+
+def read_packets(path: str | Path, payload: bool = False) -> list[Packet]:
+    """Every TCP packet of a capture (for small files and tests)."""
+    with Reader(path, payload) as r:
+        return list(r)

@@ -1,0 +1,357 @@
+"""`tcpsim compare`: the streaming capture reader, the connection tracker, and a capture held
+against a program."""
+
+import json
+import struct
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tcpsim.compare import analyse
+from tcpsim.compare.against import against_program
+from tcpsim.model import KernelProfile
+from tcpsim.pcap.io import read_pcap_frames
+from tcpsim.pcap.reader import CaptureError, Reader, read_packets
+from tcpsim.scenario import load
+from tcpsim.sim.world import run_model
+from tcpsim.trace import Trace
+from tcpsim.trace.segment import decode_frame, encode_frame
+
+from .conftest import CAPTURES, ROOT, have, run_cli
+
+ALL = sorted(p.stem for p in CAPTURES.glob("*.pcap"))
+
+
+# -- writing capture files in every format the reader takes ---------------------------------
+def pcap_bytes(frames, link=1, endian="<", nano=False, snaplen=262144) -> bytes:
+    magic = 0xA1B23C4D if nano else 0xA1B2C3D4
+    out = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, snaplen, link)
+    for t, data, *wire in frames:
+        sec = int(t)
+        frac = round((t - sec) * (1e9 if nano else 1e6))
+        out += struct.pack(endian + "IIII", sec, frac, len(data), wire[0] if wire else len(data))
+        out += data
+    return out
+
+
+def pcapng_bytes(frames, link=1, endian="<", tsresol=None) -> bytes:
+    def block(kind, body):
+        body += b"\0" * (-len(body) % 4)
+        n = len(body) + 12
+        return struct.pack(endian + "II", kind, n) + body + struct.pack(endian + "I", n)
+
+    out = block(0x0A0D0D0A, struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+    opts = b""
+    tick = 1e-6
+    if tsresol is not None:
+        opts = struct.pack(endian + "HHB3x", 9, 1, tsresol) + struct.pack(endian + "HH", 0, 0)
+        tick = 10.0 ** -tsresol
+    out += block(1, struct.pack(endian + "HHI", link, 0, 262144) + opts)
+    for t, data in frames:
+        ts = round(t / tick)
+        out += block(6, struct.pack(endian + "IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(data),
+                                    len(data)) + data)
+    return out
+
+
+def relink(frame: bytes, link: int) -> bytes:
+    """An Ethernet frame of ours under another link layer."""
+    etype, ip = frame[12:14], frame[14:]
+    v4 = etype == b"\x08\x00"
+    return {
+        1: frame,
+        113: struct.pack("!HHH8s", 0, 772, 6, b"\0" * 8) + etype + ip,  # Linux SLL
+        276: etype + struct.pack("!HIHBB8s", 0, 1, 772, 0, 6, b"\0" * 8) + ip,  # SLL2
+        101: ip,
+        0: struct.pack("<I", 2 if v4 else 30) + ip,  # BSD null: host byte order
+        108: struct.pack(">I", 2 if v4 else 24) + ip,  # OpenBSD loop: network order
+        "vlan": frame[:12] + b"\x81\x00\x00\x05" + frame[12:],
+    }[link]
+
+
+def _fields(p):
+    return (p.number, p.flags, p.seq, p.ack, p.win, p.options, p.length)
+
+
+def _reference(name):
+    """What scapy's reader and our frame decoder make of a capture."""
+    frames = read_pcap_frames(CAPTURES / f"{name}.pcap")
+    return frames, [decode_frame(f, t) for t, f in frames]
+
+
+# -- the reader -------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ALL)
+def test_the_reader_reads_every_reference_capture_as_scapy_does(name):
+    frames, segs = _reference(name)
+    packets = read_packets(CAPTURES / f"{name}.pcap", payload=True)
+    assert len(packets) == len(segs)
+    for n, (p, s) in enumerate(zip(packets, segs), 1):
+        assert p.number == n and abs(p.t - s.t) < 1e-6
+        assert (p.seq, p.ack, p.win, p.length, p.payload) == (s.seq, s.ack, s.win, s.length, s.payload)
+
+
+@pytest.mark.parametrize("link", [1, 113, 276, 101, 0, 108, "vlan"])
+@pytest.mark.parametrize("fmt", ["pcap-le", "pcap-be-nano", "pcapng-le", "pcapng-be-ns"])
+def test_every_format_and_link_type_reads_the_same(tmp_path, link, fmt):
+    frames, _ = _reference("request-response")
+    linktype = 1 if link == "vlan" else link
+    moved = [(t, relink(f, link)) for t, f in frames]
+    data = {"pcap-le": lambda: pcap_bytes(moved, linktype),
+            "pcap-be-nano": lambda: pcap_bytes(moved, linktype, ">", nano=True),
+            "pcapng-le": lambda: pcapng_bytes(moved, linktype),
+            "pcapng-be-ns": lambda: pcapng_bytes(moved, linktype, ">", tsresol=9)}[fmt]()
+    path = tmp_path / "c.cap"
+    path.write_bytes(data)
+    want = read_packets(CAPTURES / "request-response.pcap")
+    got = read_packets(path)
+    assert [_fields(p) for p in got] == [_fields(p) for p in want]
+    assert [(p.src, p.dst) for p in got] == [(p.src, p.dst) for p in want]
+    assert all(abs(a.t - b.t) < 2e-6 for a, b in zip(got, want))
+
+
+def test_ipv6_segments_and_other_traffic(tmp_path):
+    syn = encode_frame(("::1", 40000), ("::1", 8080), 0x02, 7, 0, 65535, [["mss", 65476]])
+    udp = b"\0" * 12 + b"\x08\x00" + bytes([0x45, 0, 0, 28]) + b"\0" * 5 + b"\x11" + b"\0" * 18
+    arp = b"\xff" * 12 + b"\x08\x06" + b"\0" * 28
+    path = tmp_path / "v6.pcap"
+    path.write_bytes(pcap_bytes([(1.0, udp), (1.5, syn), (2.0, arp)]))
+    with Reader(path) as r:
+        (p,) = list(r)
+        assert (r.frames, r.other, p.number, p.flags, p.seq, p.src[1]) == (3, 2, 2, 0x02, 7, 40000)
+        assert p.options == bytes([2, 4, 0xFF, 0xC4])
+
+
+def test_a_snaplen_that_cuts_the_tcp_header_is_counted_not_read(tmp_path):
+    frames, _ = _reference("handshake")
+    cut = [(t, f[:14 + 20 + 10], len(f)) for t, f in frames]  # IP header and 10 bytes of TCP
+    path = tmp_path / "short.pcap"
+    path.write_bytes(pcap_bytes(cut, snaplen=44))
+    with Reader(path) as r:
+        assert list(r) == [] and r.truncated == len(frames) and r.stopped is None
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty; give a pcap or pcapng capture"),
+    (b"hello, world\n", "is not a pcap or pcapng capture (it starts with bytes 68 65 6c 6c)"),
+    (b"\xd4\xc3\xb2\xa1\x02\x00", "ends inside its pcap file header"),
+])
+def test_a_file_that_is_no_capture_gets_one_sentence(tmp_path, content, message):
+    path = tmp_path / "bad.pcap"
+    path.write_bytes(content)
+    with pytest.raises(CaptureError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_packets(path)
+
+
+def test_a_cut_file_gives_the_packets_before_the_cut_and_says_where(tmp_path):
+    data = (CAPTURES / "handshake.pcap").read_bytes()
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(data[:500])
+    with Reader(path) as r:
+        packets = list(r)
+    assert len(packets) == 5 and r.stopped.number == 6
+    assert r.stopped.reason == "the file ends inside a packet (it was cut short)"
+
+
+def test_a_corrupt_length_field_stops_reading_there(tmp_path):
+    data = bytearray((CAPTURES / "handshake.pcap").read_bytes())
+    second = 24 + 16 + struct.unpack_from("<I", data, 24 + 8)[0]
+    struct.pack_into("<I", data, second + 8, 0x7FFFFFFF)
+    path = tmp_path / "len.pcap"
+    path.write_bytes(bytes(data))
+    with Reader(path) as r:
+        assert len(list(r)) == 1 and r.stopped.number == 2
+    assert "corrupt length field" in r.stopped.reason
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_captures_never_raise_anything_but_a_capture_error(tmp_path, data):
+    fmt = data.draw(st.sampled_from(["pcap", "pcapng"]))
+    frames, _ = _reference("teardown-client-first")
+    raw = bytearray(pcap_bytes(frames) if fmt == "pcap" else pcapng_bytes(frames, tsresol=9))
+    for _ in range(data.draw(st.integers(1, 8))):
+        kind = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        at = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        if kind == "flip" and raw:
+            raw[at] = data.draw(st.integers(0, 255))
+        elif kind == "cut":
+            del raw[at:at + data.draw(st.integers(1, 64))]
+        else:
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=16))
+    path = tmp_path / f"m.{fmt}"
+    path.write_bytes(bytes(raw))
+    try:
+        analyse(Reader(path))
+    except CaptureError:
+        pass
+
+
+# -- the tracker ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ALL)
+def test_no_reference_capture_departs_from_a_conforming_stack(name):
+    conns = analyse(read_packets(CAPTURES / f"{name}.pcap"))
+    assert conns and [f.text for c in conns for f in c.departures] == []
+
+
+def _paths(conn):
+    return [[s for _, s, _ in e.path] for e in (conn.a, conn.b)]
+
+
+def test_the_story_of_a_simultaneous_close_has_both_ends_in_closing():
+    (c,) = analyse(read_packets(CAPTURES / "simultaneous-close.pcap"))
+    assert c.verdict == "conforms" and c.phases == ["handshake", "data", "release"]
+    assert _paths(c) == [["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "CLOSING", "TIME_WAIT"],
+                         ["NEW_SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "CLOSING", "TIME_WAIT"]]
+
+
+def test_a_lost_syn_ack_is_told_from_the_resent_syn_that_brings_it_again():
+    (c,) = analyse(read_packets(CAPTURES / "lost-syn-ack.pcap"))
+    notes = {(f.number, f.rule) for f in c.findings}
+    assert (3, "capture") in notes  # the SYN-ACK of packet 2 never reached the client
+    assert (4, "tcp_check_req()") in notes  # answered the resent SYN
+    (t,) = analyse(read_packets(CAPTURES / "lost-syn-ack-timer.pcap"))
+    assert (4, "reqsk_timer_handler()") in {(f.number, f.rule) for f in t.findings}
+
+
+def test_a_refused_connection_names_the_reset_and_why():
+    c = analyse(read_packets(CAPTURES / "connect-refused.pcap"))[0]
+    (rst,) = [f for f in c.findings if "reset" in f.text]
+    assert rst.number == 2 and "nothing listens on 127.0.0.1:9" in rst.text
+    assert c.a.path[-1][1:] == ("CLOSE", "tcp_reset()")
+
+
+def _edit(tmp_path, name, edit):
+    frames, _ = _reference(name)
+    frames = [(t, bytearray(f)) for t, f in frames]
+    frames = edit(frames)
+    path = tmp_path / f"edited-{name}.pcap"
+    path.write_bytes(pcap_bytes([(t, bytes(f)) for t, f in frames]))
+    return path
+
+
+def test_an_ack_of_bytes_never_sent_is_flagged_at_its_packet(tmp_path):
+    def wrong_ack(frames):  # the client's ACK completing the handshake acknowledges 5 too many
+        f = frames[2][1]
+        struct.pack_into("!I", f, 14 + 20 + 8, struct.unpack_from("!I", f, 14 + 20 + 8)[0] + 5)
+        return frames
+
+    conns = analyse(read_packets(_edit(tmp_path, "handshake", wrong_ack)))
+    (d,) = conns[0].departures
+    assert d.number == 3 and d.rule == "RFC 9293 3.10.7.4 (SEG.ACK > SND.NXT)"
+    assert d.text == "client acknowledges 6, but server has sent only up to 1"
+
+
+def test_a_flipped_flag_is_flagged_at_its_packet(tmp_path):
+    def syn_in_data(frames):  # the server's data segment also carries SYN
+        frames[3][1][14 + 20 + 13] |= 0x02
+        return frames
+
+    conns = analyse(read_packets(_edit(tmp_path, "handshake", syn_in_data)))
+    d = conns[0].departures[0]
+    assert d.number == 4 and d.rule == "RFC 9293 3.10.7.4"
+    assert d.text == "a SYN-ACK from server in ESTABLISHED"
+
+
+def test_a_dropped_handshake_segment_is_flagged(tmp_path):
+    conns = analyse(read_packets(_edit(tmp_path, "handshake", lambda fr: fr[:1] + fr[2:])))
+    d = conns[0].departures[0]
+    assert d.number == 2 and d.rule == "RFC 9293 3.10.7.3"
+    assert d.text.startswith("client sends a segment without SYN while its own SYN is unanswered")
+
+
+# -- a capture against a program --------------------------------------------------------------
+@pytest.mark.parametrize("name", ALL)
+def test_every_reference_capture_matches_its_program(name):
+    profile = KernelProfile.from_trace(Trace.load(CAPTURES / f"{name}.json"))
+    model = run_model(load(name), profile)
+    assert [d.sentence for d in against_program(read_packets(CAPTURES / f"{name}.pcap", True), model)] == []
+
+
+def test_an_edited_capture_differs_from_its_program_at_the_edited_segment(tmp_path):
+    def fin_flag(frames):  # the server's data segment carries FIN as well
+        frames[3][1][14 + 20 + 13] |= 0x01
+        return frames
+
+    model = run_model(load("handshake"), KernelProfile.builtin("reference"))
+    diffs = against_program(read_packets(_edit(tmp_path, "handshake", fin_flag), True), model)
+    assert diffs[0].sentence.startswith("segment 4 ([FP.] server > client seq 1): flags is P. in "
+                                        "the model but FP. in the capture")
+
+
+# -- the command ------------------------------------------------------------------------------
+def test_compare_tells_the_story_and_exits_0_for_a_clean_capture():
+    r = run_cli("compare", CAPTURES / "closing.pcap")
+    assert r.returncode == 0, r.stderr
+    assert "connection 1" in r.stdout and "conforms" in r.stdout and "CLOSING" in r.stdout
+    assert "closing.pcap: pcap, Ethernet; 13 frames, 13 TCP" in r.stdout
+
+
+def test_compare_json_lists_connections_and_where_reading_stopped(tmp_path):
+    path = tmp_path / "cut.pcap"
+    path.write_bytes((CAPTURES / "handshake.pcap").read_bytes()[:500])
+    r = run_cli("compare", path, "--json")
+    assert r.returncode == 4
+    doc = json.loads(r.stdout)
+    assert doc["connections"][0]["verdict"] == "conforms"
+    assert doc["capture"]["stopped"]["frame"] == 6
+
+
+def test_compare_with_a_program_says_match_or_the_first_difference():
+    ok = run_cli("compare", CAPTURES / "handshake.pcap", "--program", "handshake")
+    assert ok.returncode == 0 and ok.stdout.startswith("match handshake")
+    bad = run_cli("compare", CAPTURES / "handshake.pcap", "--program", "request-response")
+    assert bad.returncode == 1 and "segment 4" in bad.stdout
+
+
+@pytest.mark.parametrize("content, code, message", [
+    (b"", 2, "is empty"), (b"not a capture at all", 2, "is not a pcap or pcapng capture"),
+])
+def test_compare_refuses_a_bad_file_in_one_sentence(tmp_path, content, code, message):
+    path = tmp_path / "x.pcap"
+    path.write_bytes(content)
+    r = run_cli("compare", path)
+    assert r.returncode == code and message in r.stderr and "Traceback" not in r.stderr
+
+
+# -- real captures by tcpdump and dumpcap -----------------------------------------------------
+_TALK = """
+import socket, time
+l = socket.socket(); l.bind(("127.0.0.1", 8080)); l.listen()
+c = socket.create_connection(("127.0.0.1", 8080)); a, _ = l.accept()
+c.sendall(b"ping" * 100); a.recv(1000); a.sendall(b"pong"); c.recv(10)
+c.close(); time.sleep(0.05); a.close(); l.close(); time.sleep(0.3)
+"""
+
+
+@pytest.mark.parametrize("tool", ["tcpdump", "tcpdump-nano", "dumpcap-pcapng"])
+def test_captures_written_by_tcpdump_and_dumpcap_read_as_scapy_reads_them(live, tmp_path, tool):
+    exe = tool.split("-")[0]
+    if not have(exe) or not have("unshare"):
+        pytest.skip(f"{exe} is not installed (scripts/test installs it)")
+    out = tmp_path / ("c.pcapng" if "pcapng" in tool else "c.pcap")
+    cmd = {"tcpdump": f"tcpdump -i lo -U --immediate-mode -Z root -w {out}",
+           "tcpdump-nano": f"tcpdump -i lo -U --immediate-mode -Z root --time-stamp-precision=nano "
+                           f"-w {out}",
+           "dumpcap-pcapng": f"dumpcap -q -i lo -w {out}"}[tool]
+    script = tmp_path / "talk.py"
+    script.write_text(_TALK)
+    shell = (f"ip link set lo up; {cmd} 2>/dev/null & P=$!; sleep 1; {sys.executable} {script}; "
+             "sleep 0.5; kill $P; wait $P")
+    subprocess.run(["unshare", "-n", "sh", "-c", shell], check=True, timeout=30, cwd=ROOT)
+    import scapy.layers.inet6  # noqa: F401  (scapy decodes only the layers it has loaded)
+    import scapy.layers.l2  # noqa: F401
+    from scapy.utils import rdpcap
+
+    ours = read_packets(out, payload=True)
+    theirs = [p for p in rdpcap(str(out)) if p.haslayer("TCP")]
+    assert len(ours) == len(theirs) >= 8
+    for p, q in zip(ours, theirs):
+        tcp = q["TCP"]
+        assert (p.seq, p.ack, p.win, int(p.flags), p.payload) == \
+            (tcp.seq, tcp.ack, tcp.window, int(tcp.flags), bytes(tcp.payload))
+        assert abs(p.t - float(q.time)) < 1e-6
+    conns = analyse(read_packets(out))
+    assert len(conns) == 1 and conns[0].verdict == "conforms"
