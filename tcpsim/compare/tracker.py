@@ -15,6 +15,7 @@ segment is taken as received when it is captured.
 from __future__ import annotations
 
 import ipaddress
+from collections import deque
 from dataclasses import dataclass, field
 
 from ..model.table import rule
@@ -22,8 +23,11 @@ from ..pcap.reader import Packet
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 MOD = 1 << 32
-LINGER = 60.0  # a finished connection is kept this long (capture time) for late segments
-MAX_LINGERING = 50_000  # ... and at most this many of them at once
+LINGER = 3.0  # a finished connection is kept this long (capture time) for late segments (a FIN
+# resent after a lost last ACK comes an RTO later); one later than that starts a new, mid-stream
+# connection.  Memory stays bounded by the connections open (or finishing) at once.
+MAX_LINGERING = 2_000  # ... and at most this many finished ones at once
+_THROUGH = frozenset(("CLOSE", "TIME_WAIT"))
 
 
 def _after(a: int, b: int) -> bool:
@@ -36,7 +40,7 @@ def _addr(ep: tuple[bytes, int]) -> str:
     return f"[{ip}]:{ep[1]}" if ip.version == 6 else f"{ip}:{ep[1]}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     number: int  # the packet, counted from 1 as Wireshark does
     kind: str  # "departure" (not what a conforming stack does) or "note"
@@ -47,7 +51,7 @@ class Finding:
         return {"packet": self.number, "kind": self.kind, "rule": self.rule, "text": self.text}
 
 
-@dataclass
+@dataclass(slots=True)
 class End:
     """One end of a connection, as far as the capture tells."""
 
@@ -73,7 +77,7 @@ class End:
         return (seq - self.isn) % MOD if self.isn is not None else seq
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
     id: int
     a: End
@@ -130,25 +134,27 @@ class Tracker:
     def __init__(self):
         self.conns: dict[tuple, Connection] = {}
         self.count = 0
-        self._done: list[tuple[float, tuple, Connection]] = []  # in the order they finished
+        self._done: deque[tuple[float, tuple, Connection]] = deque()  # in the order they finished
 
     def feed(self, p: Packet) -> list[Connection]:
         key = (p.src, p.dst) if p.src < p.dst else (p.dst, p.src)
         c = self.conns.get(key)
         if c is not None and c.done_at is not None and p.flags & (SYN | ACK) == SYN:
             out = [c]  # the port pair is used again by a new connection
-            self._done = [d for d in self._done if d[2] is not c]
+            self._done = deque(d for d in self._done if d[2] is not c)
             c = None
         else:
             out = []
         if c is None:
             c = self._new(key, p)
         self._packet(c, p)
-        if c.done_at is None and self._through(c):
+        if c.done_at is None and (c.a.state in _THROUGH or c.b.state in _THROUGH) and \
+                self._through(c):
             c.done_at = p.t
             self._done.append((p.t, key, c))
-        while self._done and (self._done[0][0] + LINGER < p.t or len(self._done) > MAX_LINGERING):
-            _, k, old = self._done.pop(0)
+        done = self._done
+        while done and (done[0][0] + LINGER < p.t or len(done) > MAX_LINGERING):
+            _, k, old = done.popleft()
             if self.conns.get(k) is old:
                 del self.conns[k]
             if old not in out:
