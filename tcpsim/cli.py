@@ -210,13 +210,17 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
 
     from .compare.against import against_program
     from .model import KernelProfile
-    from .pcap.reader import read_packets
+    from .pcap.reader import Reader
     from .scenario import load
     from .sim.world import run_model
     from .trace import Trace
 
     prog = load(program)
-    packets = read_packets(capture, payload=True)
+    with Reader(capture, payload=True) as reader:
+        packets = list(reader)
+    if reader.stopped is not None:
+        out.print(f"[yellow]reading stopped at frame {reader.stopped.number}: "
+                  f"{reader.stopped.reason}; the segments before it are compared[/]", soft_wrap=True)
     meta = Path(capture).with_suffix(".json")
     if profile is None and meta.is_file():
         prof = KernelProfile.from_trace(Trace.load(meta))
@@ -236,7 +240,7 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
     else:
         out.print(f"[green]match[/] {prog.name}: the {len(packets)} segments of {capture} are the "
                   f"ones the model predicts (profile {prof.name})", soft_wrap=True)
-    return 1 if diffs else 0
+    return 4 if reader.stopped is not None else 1 if diffs else 0
 
 
 @main.command()

@@ -306,6 +306,14 @@ def test_compare_with_a_program_says_match_or_the_first_difference():
     assert bad.returncode == 1 and "segment 4" in bad.stdout
 
 
+def test_compare_with_a_program_on_a_cut_capture_says_where_it_stopped(tmp_path):
+    path = tmp_path / "cut.pcap"
+    path.write_bytes((CAPTURES / "handshake.pcap").read_bytes()[:500])
+    r = run_cli("compare", path, "--program", "handshake")
+    assert r.returncode == 4 and "reading stopped at frame 6" in r.stdout
+    assert "the model sends 3 more segment(s)" in r.stdout
+
+
 @pytest.mark.parametrize("content, code, message", [
     (b"", 2, "is empty"), (b"not a capture at all", 2, "is not a pcap or pcapng capture"),
 ])
