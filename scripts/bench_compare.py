@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark `tcpsim compare` against tshark on a large generated capture (not a test).
 
-Generates a pcap of at least 1,000,000 packets: many short connections, each a copy of the
+Generates a pcap of 1,000,000 packets: many short connections, each a copy of the
 reference capture of `request-response` (handshake, a request, a reply, the release) with its
 own client address and port, the connections overlapping in time as on a busy server.  Then
 runs, in the same session, on the same file:

@@ -21,17 +21,22 @@ DETAIL_LIMIT = 10  # connections shown in full; beyond this, a summary table
 LISTED_LIMIT = 20  # connections with departures listed under the summary
 
 
-def scan(path: str | Path, progress=None):
-    """Yield each connection of the capture when it is finished; the Reader is returned at
-    the end (StopIteration.value) for its counts and where it stopped."""
-    tracker = Tracker()
-    with Reader(path) as reader:
-        for i, p in enumerate(reader):
-            yield from tracker.feed(p)
-            if progress is not None and not i & 0x3FFF:
-                progress(reader.offset, reader.size)
-        yield from tracker.finish()
-    return reader
+class Scan:
+    """The connections of a capture, each when it is finished; afterwards `reader` has the
+    counts and where reading stopped."""
+
+    def __init__(self, path: str | Path, progress=None):
+        self.reader = Reader(path)  # a file that is not a capture at all: one sentence, now
+        self.progress = progress
+
+    def __iter__(self):
+        tracker = Tracker()
+        with self.reader as reader:
+            for i, p in enumerate(reader):
+                yield from tracker.feed(p)
+                if self.progress is not None and not i & 0x3FFF:
+                    self.progress(reader.offset, reader.size)
+            yield from tracker.finish()
 
 
 def _header(reader: Reader) -> str:
@@ -62,25 +67,21 @@ def render_text(path: str | Path, out: Console, show_progress: bool = False) -> 
     """Print the findings; returns the exit code (see exit_code)."""
     from rich.progress import BarColumn, Progress, TextColumn
 
-    Reader(path).close()  # a file that is not a capture at all: one sentence, before anything
-    big = show_progress and Path(path).stat().st_size > 20_000_000
+    scan = Scan(path)
+    big = show_progress and scan.reader.size > 20_000_000
     bar = Progress(TextColumn("reading"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                    console=Console(stderr=True), transient=True) if big else None
-    task = bar.add_task("read", total=Path(path).stat().st_size) if bar else None
+    if bar:
+        task = bar.add_task("read", total=scan.reader.size)
+        scan.progress = lambda done, total: bar.update(task, completed=done)
     verdicts: Counter = Counter()
     listed: list[Connection] = []
     shown = 0
     departing = 0
-    gen = scan(path, (lambda done, total: bar.update(task, completed=done)) if bar else None)
     if bar:
         bar.start()
     try:
-        while True:
-            try:
-                c = next(gen)
-            except StopIteration as stop:
-                reader = stop.value
-                break
+        for c in scan:
             verdicts[c.verdict] += 1
             if c.verdict == "departs":
                 departing += 1
@@ -92,6 +93,7 @@ def render_text(path: str | Path, out: Console, show_progress: bool = False) -> 
     finally:
         if bar:
             bar.stop()
+    reader = scan.reader
     total = sum(verdicts.values())
     out.print(_header(reader), soft_wrap=True)
     if total > DETAIL_LIMIT:
@@ -136,20 +138,15 @@ def _summary(verdicts: Counter, listed: list[Connection], departing: int, out: C
 
 def write_json(path: str | Path, stream) -> int:
     """Stream the findings as one JSON document; returns the exit code (see exit_code)."""
-    Reader(path).close()
     departing = 0
-    gen = scan(path)
+    scan = Scan(path)
     stream.write('{"format": "tcpsim-compare/1", "connections": [')
     first = True
-    while True:
-        try:
-            c = next(gen)
-        except StopIteration as stop:
-            reader = stop.value
-            break
+    for c in scan:
         departing += c.verdict == "departs"
         stream.write(("" if first else ",") + "\n  " + json.dumps(c.to_dict()))
         first = False
+    reader = scan.reader
     info = {"file": str(reader.path), "format": reader.format, "frames": reader.frames,
             "tcp": reader.frames - reader.other - reader.truncated, "other": reader.other,
             "truncated": reader.truncated, "linktypes": sorted(reader.linktypes),
