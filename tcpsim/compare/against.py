@@ -22,15 +22,14 @@ def capture_trace(packets: list[Packet], model: Trace) -> Trace:
     firsts = {}
     for s in model.segments:
         firsts.setdefault(s.conn_key, s)
-    seen: list[tuple[str, str]] = []
+    seen: dict[tuple, int] = {}  # capture connection -> its index, in the order they begin
     t0 = packets[0].t if packets else 0.0
     segs = []
     for p in packets:
         src, dst = _addr(p.src), _addr(p.dst)
         key = tuple(sorted((src, dst)))
         if key not in seen:
-            seen.append(key)
-            i = len(seen) - 1
+            i = seen[key] = len(seen)
             if i < len(model_conns):
                 m = firsts[model_conns[i]]
                 rename.setdefault(src, m.src)
@@ -39,8 +38,7 @@ def capture_trace(packets: list[Packet], model: Trace) -> Trace:
                             flags=flags_text(p.flags), seq=p.seq, ack=p.ack, win=p.win,
                             options=parse_options(p.options), length=p.length,
                             payload=p.payload))
-    tr = Trace(source="pcap", program=model.program, t0=t0, sockets=model.sockets, events=segs)
-    return tr
+    return Trace(source="pcap", program=model.program, t0=t0, sockets=model.sockets, events=segs)
 
 
 def against_program(packets: list[Packet], model: Trace) -> list[Difference]:

@@ -179,8 +179,8 @@ class Tracker:
             c.midstream = True
             if p.flags & SYN:  # a SYN-ACK first: its sender is the server
                 a.name, b.name = "server", "client"
-            for e in (a, b):
-                e.state = "ESTABLISHED" if not p.flags & SYN else e.state
+            if not p.flags & SYN:
+                a.state = b.state = "ESTABLISHED"
             c.findings.append(Finding(p.number, "note", "capture",
                                       "the capture begins in the middle of this connection: "
                                       "its handshake was not captured"))
@@ -389,9 +389,6 @@ class Tracker:
     def _move(self, c: Connection, e: End, event: str, p: Packet, quiet: bool = False) -> None:
         r = rule(e.state, event)
         if r is None:
-            if event in ("close",) and e.state in ("FIN_WAIT1", "FIN_WAIT2", "CLOSING",
-                                                   "LAST_ACK", "TIME_WAIT"):
-                return
             self._departure(c, p, "model/table.py",
                             f"{e.name} in {e.state}: the transition table has no rule for "
                             f"{event.replace('_', ' ')} there")

@@ -19,6 +19,7 @@ import struct
 import time
 
 from ..errors import TcpsimError
+from .kernel import _NLMSG, NLM_F_REQUEST, NLMSG_ERROR  # the netlink header sock_diag uses too
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_QUEUE = 3
@@ -28,11 +29,7 @@ NFQNL_CFG_CMD_BIND = 1
 NFQNL_COPY_META = 1
 NFQA_PACKET_HDR, NFQA_VERDICT_HDR, NFQA_MARK, NFQA_TIMESTAMP = 1, 2, 3, 4
 NF_ACCEPT = 1
-NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
-NLMSG_ERROR = 2
-
-
-_NLMSG = struct.Struct("=IHHII")
+NLM_F_ACK = 0x4
 _NFGEN = struct.Struct("!BBH")  # family, version, res_id (the queue number), big-endian
 _NLA = struct.Struct("=HH")
 
@@ -85,7 +82,8 @@ class DelayQueue:
         err = -struct.unpack_from("=i", reply, _NLMSG.size)[0] if kind == NLMSG_ERROR else 0
         if err:
             raise TcpsimError(f"the kernel refused the lab's packet queue "
-                              f"({errno.errorcode.get(err, err)}); delays need nfnetlink_queue (CONFIG_NETFILTER_NETLINK_QUEUE)")
+                              f"({errno.errorcode.get(err, err)}); delays need nfnetlink_queue "
+                              "(CONFIG_NETFILTER_NETLINK_QUEUE)")
 
     def take(self) -> int:
         """Read the segments queued since the last look; returns how many."""

@@ -81,10 +81,9 @@ class Reader:
             raise CaptureError(f"{path} is empty; give a pcap or pcapng capture")
         if len(head) < 4:
             raise CaptureError(f"{path} is too short to be a capture ({len(head)} bytes)")
-        magic = head
-        if magic == b"\x0a\x0d\x0d\x0a":
+        if head == b"\x0a\x0d\x0d\x0a":
             self.format = "pcapng"
-        elif magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
+        elif head in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                        b"\xa1\xb2\x3c\x4d"):
             self.format = "pcap"
         else:
@@ -127,8 +126,8 @@ class Reader:
                 yield p
 
     # -- the buffer -----------------------------------------------------------------------
-    def _chunks(self):
-        """A buffer and a position; `need(n)` makes sure n bytes from pos are in it."""
+    def _start_buffer(self):
+        """An empty buffer at the start of the file; _need(n) fills it from _pos on."""
         self._buf = b""
         self._pos = 0
         self._base = 0  # file offset of _buf[0]
@@ -149,7 +148,7 @@ class Reader:
 
     # -- pcap ------------------------------------------------------------------------------
     def _pcap(self):
-        self._chunks()
+        self._start_buffer()
         if not self._need(24):
             raise CaptureError(f"{self.path} ends inside its pcap file header; the file is cut "
                                "short")
@@ -182,7 +181,7 @@ class Reader:
 
     # -- pcapng ----------------------------------------------------------------------------
     def _pcapng(self):
-        self._chunks()
+        self._start_buffer()
         endian = "<"
         ifaces: list[tuple[int, float, float]] = []  # (linktype, seconds per tick, offset)
         while True:
