@@ -124,6 +124,36 @@ def test_ipv6_segments_and_other_traffic(tmp_path):
         assert p.options == bytes([2, 4, 0xFF, 0xC4])
 
 
+def test_ip_options_fragments_and_offload_read_as_scapy_reads_them(tmp_path):
+    """The reader's shortcut for plain Ethernet/IPv4/TCP must give way to the full decoder
+    for everything else: IP options, a later fragment (no TCP header), total length 0 (TSO)."""
+    from scapy.layers.inet import IP, TCP, IPOption_RR
+    from scapy.layers.l2 import Ether
+
+    def eth(ip):
+        return bytes(Ether(src="00:00:00:00:00:01", dst="00:00:00:00:00:02") / ip)
+
+    tcp = TCP(sport=40000, dport=8080, flags="PA", seq=100, ack=200, window=512,
+              options=[("NOP", None), ("NOP", None), ("Timestamp", (1, 2))]) / (b"x" * 10)
+    plain = eth(IP(src="10.0.0.1", dst="10.0.0.2") / tcp)
+    opts = eth(IP(src="10.0.0.1", dst="10.0.0.2", options=[IPOption_RR()]) / tcp)
+    later = eth(IP(src="10.0.0.1", dst="10.0.0.2", frag=3, proto=6) / (b"y" * 24))
+    tso = bytearray(plain)
+    tso[16:18] = b"\0\0"  # an offloaded segment captured before it was cut: no IP length
+    path = tmp_path / "mixed.pcap"
+    path.write_bytes(pcap_bytes([(1.0, plain), (2.0, opts), (3.0, later), (4.0, bytes(tso))]))
+    with Reader(path) as r:
+        got = list(r)
+        assert (r.frames, r.other, r.truncated) == (4, 1, 0)
+    want = [decode_frame(f, t) for t, f in read_pcap_frames(path)]
+    assert [p.number for p in got] == [1, 2, 4]
+    for p, w in zip(got, [want[0], want[1], want[3]]):
+        assert (p.flags, p.seq, p.ack, p.win, p.length) == (0x18, 100, 200, 512, 10)
+        assert p.options == bytes([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2])
+        assert (p.src[1], p.dst[1], p.seq, p.ack, p.win, p.length) == \
+            (int(w.src.split(':')[1]), int(w.dst.split(':')[1]), w.seq, w.ack, w.win, w.length)
+
+
 def test_a_snaplen_that_cuts_the_tcp_header_is_counted_not_read(tmp_path):
     frames, _ = _reference("handshake")
     cut = [(t, f[:14 + 20 + 10], len(f)) for t, f in frames]  # IP header and 10 bytes of TCP

@@ -32,10 +32,13 @@ class Scan:
     def __iter__(self):
         tracker = Tracker()
         with self.reader as reader:
-            for i, p in enumerate(reader):
-                yield from tracker.feed(p)
-                if self.progress is not None and not i & 0x3FFF:
-                    self.progress(reader.offset, reader.size)
+            feed, progress = tracker.feed, self.progress
+            for p in reader:
+                done = feed(p)
+                if done:
+                    yield from done
+                if progress is not None and not p.number & 0x3FFF:
+                    progress(reader.offset, reader.size)
             yield from tracker.finish()
 
 

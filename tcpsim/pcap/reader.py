@@ -108,16 +108,16 @@ class Reader:
         self.close()
 
     def __iter__(self) -> Iterator[Packet]:
-        records = self._pcap() if self.format == "pcap" else self._pcapng()
+        return self._pcap() if self.format == "pcap" else self._pcapng_packets()
+
+    def _pcapng_packets(self) -> Iterator[Packet]:
         decode = _decode
-        for t, link, buf, off, caplen, wirelen in records:
+        for t, link, buf, off, caplen in self._pcapng():
             self.frames += 1
             try:
                 p = decode(buf, off, off + caplen, link, self.frames, t, self.keep_payload)
             except (struct.error, IndexError):
-                p = None
-                self.truncated += 1
-                continue
+                p = _TRUNCATED
             if p is None:
                 self.other += 1
             elif p is _TRUNCATED:
@@ -147,7 +147,9 @@ class Reader:
         self.stopped = Stop(self.frames + 1, self._base + self._pos, reason)
 
     # -- pcap ------------------------------------------------------------------------------
-    def _pcap(self):
+    def _pcap(self) -> Iterator[Packet]:
+        """The packets of a pcap file.  The records in the buffer are read in one tight loop
+        (this is the hot path of `tcpsim compare` on big files); _need refills between."""
         self._start_buffer()
         if not self._need(24):
             raise CaptureError(f"{self.path} ends inside its pcap file header; the file is cut "
@@ -159,25 +161,45 @@ class Reader:
         link = network & 0xFFFF  # the upper bits may carry FCS information
         self.linktypes.add(link)
         self._pos = 24
-        rec = struct.Struct(endian + "IIII")
+        header = struct.Struct(endian + "IIII").unpack_from
         scale = 1e-9 if nano else 1e-6
+        most = max(snaplen, 262144)
+        decode, keep, frames = _decode, self.keep_payload, 0
         while True:
             self.offset = self._base + self._pos
             if not self._need(16):
                 if len(self._buf) - self._pos:
                     self._stop("the file ends inside a packet header (it was cut short)")
                 return
-            sec, frac, caplen, wirelen = rec.unpack_from(self._buf, self._pos)
-            if caplen > MAX_RECORD or (caplen > max(snaplen, 262144) and caplen > wirelen):
-                self._stop(f"a packet header gives a length of {caplen} bytes, which cannot be "
-                           "right (a corrupt length field)")
-                return
-            if not self._need(16 + caplen):
+            buf, pos, size = self._buf, self._pos, len(self._buf)
+            while pos + 16 <= size:
+                sec, frac, caplen, wirelen = header(buf, pos)
+                if caplen > MAX_RECORD or (caplen > most and caplen > wirelen):
+                    self._pos = pos
+                    self._stop(f"a packet header gives a length of {caplen} bytes, which cannot "
+                               "be right (a corrupt length field)")
+                    return
+                end = pos + 16 + caplen
+                if end > size:
+                    break  # the record goes on past the buffer: refill
+                frames += 1
+                self.frames = frames
+                try:
+                    p = decode(buf, pos + 16, end, link, frames, sec + frac * scale, keep)
+                except (struct.error, IndexError):
+                    p = _TRUNCATED
+                pos = end
+                if p is None:
+                    self.other += 1
+                elif p is _TRUNCATED:
+                    self.truncated += 1
+                else:
+                    self._pos = pos
+                    yield p
+            self._pos = pos
+            if pos + 16 <= size and not self._need(16 + header(buf, pos)[2]):
                 self._stop("the file ends inside a packet (it was cut short)")
                 return
-            start = self._pos + 16
-            self._pos = start + caplen
-            yield sec + frac * scale, link, self._buf, start, caplen, wirelen
 
     # -- pcapng ----------------------------------------------------------------------------
     def _pcapng(self):
@@ -235,14 +257,14 @@ class Reader:
                     self._stop("a packet is longer than its block (a corrupt length field)")
                     return
                 link, tick, offset = ifaces[iface]
-                yield ((hi << 32) | lo) * tick + offset, link, buf, body + 20, caplen, wirelen
+                yield ((hi << 32) | lo) * tick + offset, link, buf, body + 20, caplen
             elif kind == 3:  # Simple Packet Block: no timestamp, interface 0
                 if not ifaces:
                     self._stop("a packet comes before any interface description (a damaged file)")
                     return
                 wirelen = struct.unpack_from(endian + "I", buf, body)[0]
                 caplen = min(wirelen, end - body - 4)
-                yield 0.0, ifaces[0][0], buf, body + 4, caplen, wirelen
+                yield 0.0, ifaces[0][0], buf, body + 4, caplen
 
 
 def _idb_options(buf, off: int, end: int, endian: str) -> tuple[float, float]:
@@ -265,11 +287,30 @@ _TRUNCATED = object()
 _U16 = struct.Struct("!H")
 _IP4 = struct.Struct("!BxHxxHxBxx4s4s")  # version/ihl, total length, fragment, protocol, addresses
 _TCP = struct.Struct("!HHIIBBH")  # ports, seq, ack, data offset, flags, window
+_ETH_IP4_TCP = struct.Struct("!12xHBxHxxHxBxx4s4sHHIIBBH").unpack_from  # the three at once
 
 
 def _decode(buf, off: int, end: int, link: int, number: int, t: float, keep: bool = False):
     """The Packet in one frame, None when it carries no TCP over IP, _TRUNCATED when the
     snaplen cut it before the end of the TCP header."""
+    if link == LINK_ETHERNET and end - off >= 54:
+        # the common case first, in one unpack: untagged Ethernet, IPv4 without options, TCP
+        (etype, vihl, total, frag, proto, saddr, daddr,
+         sport, dport, seq, ack, doff, flags, win) = _ETH_IP4_TCP(buf, off)
+        if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x1FFF:
+            hlen = (doff >> 4) * 4
+            tcp = off + 34
+            if hlen == 20:
+                options = b""
+            elif hlen < 20 or end - tcp < hlen:
+                return _TRUNCATED
+            else:
+                options = bytes(buf[tcp + 20:tcp + hlen])
+            ip_end = off + 14 + total if total else end
+            length = ip_end - tcp - hlen
+            return Packet(number, t, (saddr, sport), (daddr, dport), flags, seq, ack, win,
+                          options, length if length > 0 else 0,
+                          bytes(buf[tcp + hlen:min(end, ip_end)]) if keep else b"")
     # the link layer: find the network header and its type
     if link == LINK_ETHERNET:
         etype = _U16.unpack_from(buf, off + 12)[0]
