@@ -312,6 +312,86 @@ def _print_verdict(r: dict, out: Console) -> None:
         out.print(f"  ... and {len(r['diffs']) - 8} more")
 
 
+@main.group(cls=_Group)
+def pkt() -> None:
+    """packetdrill scripts: run them against the model, write them from programs."""
+
+
+@pkt.command("run")
+@click.argument("scripts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--profile", default="reference", show_default=True,
+              help="The kernel the model imitates (a built-in profile, or 'host').")
+@click.option("--preset", type=click.Choice(["packetdrill", "none"]), default="packetdrill",
+              show_default=True,
+              help="packetdrill: the environment its scripts are written for (a tun device of "
+                   "MTU 1500, the sysctls of its defaults.sh); none: the profile as it is.")
+@click.option("--mtu", type=click.IntRange(min=576, max=65536), default=None,
+              help="The device MTU (packetdrill's tun has 1500).")
+@click.option("-v", "--verbose", is_flag=True, help="Show every event as the model ran it.")
+@_sysctl_option
+def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, sysctl) -> None:
+    """Run packetdrill scripts against the model: exit 0 when every one passes, 1 when one
+    fails, 5 when one needs what the model does not do (a shell command, Python, UDP)."""
+    from .model import KernelProfile
+    from .pkt import load, packetdrill_profile, run_script
+    from .pkt.run import Unsupported
+
+    out = Console(highlight=False)
+    base = KernelProfile.named(profile)
+    prof = packetdrill_profile(base) if preset == "packetdrill" else base
+    if mtu is not None:
+        prof = KernelProfile(f"{prof.name}+mtu{mtu}", prof.release, mtu, prof.hz, prof.sysctls)
+    prof = prof.with_sysctls(_sysctls(sysctl))
+    worst = 0
+    for path in scripts:
+        script = load(path)
+        try:
+            outcome = run_script(script, prof)
+        except Unsupported as e:
+            out.print(f"[yellow]unsupported[/] {e}", soft_wrap=True, markup=True)
+            worst = max(worst, 5)
+            continue
+        if verbose:
+            for step in outcome.steps:
+                out.print(f"  [dim]{step}[/]", soft_wrap=True)
+        if outcome.passed:
+            out.print(f"[bold green]pass[/] {path} ({len(script.events)} events, model profile "
+                      f"{prof.name})", soft_wrap=True)
+            for extra in outcome.leftover:
+                out.print(f"  [dim]after the last line the model also sent {extra} (packetdrill "
+                          "does not check these either)[/]", soft_wrap=True)
+        else:
+            out.print(f"[bold red]fail[/] {path}:{outcome.line}: {outcome.message}",
+                      soft_wrap=True)
+            worst = max(worst, 1)
+    sys.exit(worst)
+
+
+@pkt.command("export")
+@click.argument("program")
+@click.option("--process", default=None,
+              help="The process whose kernel is under test (default: the one that listens).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the script here (default: standard output).")
+@click.option("--profile", default="reference", show_default=True)
+def pkt_export(program: str, process: str | None, output: str | None, profile: str) -> None:
+    """Write a packetdrill script for one process of a program (the peer's segments become
+    inbound packets), in packetdrill's environment (MTU 1500, its defaults.sh sysctls)."""
+    from .model import KernelProfile
+    from .pkt.export import export
+    from .scenario import load
+
+    text = export(load(program), process, KernelProfile.named(profile))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w") as fh:
+            fh.write(text)
+    except OSError as e:
+        raise TcpsimError(f"cannot write {output}: {e.strerror}; choose a writable path")
+
+
 def _write_outputs(trace, pcap_path, json_path, out: Console) -> None:
     if pcap_path:
         from .pcap import write_pcap

@@ -152,7 +152,7 @@ class Kernel:
         self.next_id = 1
         self.ehash: dict[tuple, int] = {}  # (local, remote) -> sock id
         self.outbox: list[Seg] = []
-        self.addresses = set(addresses)
+        self.addresses = tuple(addresses)  # the first of each family is the source address
         self.log: list[tuple] = []  # (time, id, local, remote, from, to, event, ref): every change
         self.armed = 0  # counts timer arming; timers due at once fire newest first
         self.covered: set[tuple[str, str]] = set()  # (state, event) rules followed so far
@@ -581,11 +581,10 @@ class Kernel:
             return E.EISCONN
         # tcp_v4_connect()
         if not sk.bound:
-            any_addr = "127.0.0.1" if sk.family == 2 else "::1"
-            sk.local = (any_addr, self._ephemeral(sk.family, 0))
+            sk.local = (self._source(sk.family), self._ephemeral(sk.family, 0))
             sk.bound = True
         elif sk.local[0] in ("0.0.0.0", "::"):
-            sk.local = ("127.0.0.1" if sk.family == 2 else "::1", sk.local[1])
+            sk.local = (self._source(sk.family), sk.local[1])
         sk.remote = (addr[0], addr[1])
         if self.ehash.get((sk.local, sk.remote)) not in (None, sk.id):
             return E.EADDRNOTAVAIL
@@ -604,6 +603,11 @@ class Kernel:
         sk.sock_state = "connecting"
         self._transition(sk, "connect")
         return E.EINPROGRESS
+
+    def _source(self, family: int) -> str:
+        """The source address a route gives (ip_route_connect()): the host's one address of
+        the family (loopback for the lab's programs, the tun address for packetdrill's)."""
+        return next(a for a in self.addresses if (":" in a) == (family == 10))
 
     def _init_options(self, sk: Sock) -> None:
         p = self.profile

@@ -95,14 +95,34 @@ class ModelSocket:
         return sk.remote
 
 
+class Wire:
+    """What the program's `net:` lines do to each segment, in the order they are sent."""
+
+    def __init__(self, faults):
+        self.faults = list(faults)
+        self.dropped = {f.line: 0 for f in self.faults}  # net line -> segments it took
+        self._matched = {f.line: 0 for f in self.faults}  # net line -> segments it matched
+
+    def fate(self, flags: str, length: int, sport: int, dport: int) -> float | None:
+        """None to deliver the segment as usual, 0 to lose it, or the seconds to hold it."""
+        for f in self.faults:  # like nft: each rule counts the segments that reach it
+            if f.matches(flags, length, sport, dport):
+                index = self._matched[f.line]
+                self._matched[f.line] += 1
+                if f.takes(index):
+                    self.dropped[f.line] += 1
+                    return 0.0 if f.action == "drop" else f.delay
+        return None
+
+
 class SimWorld:
     """One kernel on loopback in virtual time."""
 
     def __init__(self, profile: KernelProfile, seed: int = 0, faults=()):
         self.profile = profile
         self.faults = list(faults)
-        self.dropped = {f.line: 0 for f in self.faults}  # net line -> segments it dropped
-        self._matched = {f.line: 0 for f in self.faults}  # net line -> segments it matched
+        self.wire = Wire(self.faults)
+        self.dropped = self.wire.dropped
         self.kernel = Kernel(profile, seed)
         self.t = 0.0
         self._flight: list[tuple[float, int, Seg, bool]] = []  # (arrival, order, seg, held)
@@ -134,16 +154,7 @@ class SimWorld:
         self.kernel.outbox.clear()
 
     def _fate(self, seg: Seg) -> float | None:
-        """None to deliver the segment as usual, 0 to lose it, or the seconds to hold it."""
-        flags = flags_text(seg.flags)
-        for f in self.faults:  # like nft: each rule counts the segments that reach it
-            if f.matches(flags, len(seg.payload), seg.src[1], seg.dst[1]):
-                index = self._matched[f.line]
-                self._matched[f.line] += 1
-                if f.takes(index):
-                    self.dropped[f.line] += 1
-                    return 0.0 if f.action == "drop" else f.delay
-        return None
+        return self.wire.fate(flags_text(seg.flags), len(seg.payload), seg.src[1], seg.dst[1])
 
     def _deliver(self) -> None:
         at, _, seg, held = heapq.heappop(self._flight)
