@@ -1,0 +1,274 @@
+"""packetdrill scripts: the parser, running scripts against the model, writing them from
+programs, and the round trip between the two."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tcpsim.model import KernelProfile
+from tcpsim.pkt import ScriptError, Unsupported, packetdrill_profile, parse, run_script
+from tcpsim.pkt.export import ExportError, export
+from tcpsim.pkt.syntax import ELLIPSIS, Call, Code, Command, Or, Packet, Struct, Syscall, Word
+from tcpsim.scenario import builtin_names, load
+
+from .conftest import ROOT, run_cli
+
+SCRIPTS = sorted((ROOT / "tests" / "pkt").glob("*.pkt"))
+PROFILE = packetdrill_profile(KernelProfile.named("reference"))
+
+
+def run(text: str):
+    return run_script(parse(text, "t.pkt"), PROFILE)
+
+
+def edited(name: str, line: int, old: str, new: str) -> str:
+    """A script of ours with one line changed."""
+    lines = (ROOT / "tests" / "pkt" / f"{name}.pkt").read_text().split("\n")
+    assert old in lines[line - 1], lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new)
+    return "\n".join(lines)
+
+
+# -- the project's own scripts ---------------------------------------------------------------
+@pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_our_scripts_pass_against_the_model(path):
+    outcome = run_script(parse(path.read_text(), str(path)), PROFILE)
+    assert outcome.passed, f"{path.name}:{outcome.line}: {outcome.message}"
+
+
+@pytest.mark.parametrize("name, line, old, new, message", [
+    ("handshake-passive", 10, "> S.", "> S", "bad outbound TCP flags (ACK not expected)"),
+    ("handshake-passive", 10, "ack 1 win", "ack 2 win", "bad outbound ack number (expected 2, got 1)"),
+    ("handshake-passive", 10, "<mss 1460,sackOK,", "<sackOK,mss 1460,", "bad outbound TCP options"),
+    ("handshake-passive", 10, "wscale 8", "wscale 7", "bad value in outbound TCP option wscale"),
+    ("handshake-passive", 10, "win 65535", "win 29200", "bad outbound window (expected 29200, got 65535)"),
+    ("handshake-passive", 12, "= 4", "= 5", "accept() returned 4; the script expects 5"),
+    ("handshake-refused", 4, "EINPROGRESS", "EALREADY", "connect() returned -1 EINPROGRESS; the script expects -1 EALREADY"),
+    ("handshake-refused", 8, "[ECONNREFUSED]", "[0]", "getsockopt(SO_ERROR) gave 111; the script expects 0"),
+    ("handshake-refused", 7, "revents=POLLOUT|POLLERR|POLLHUP", "revents=POLLOUT", "poll() gave fd 3 revents 0x1c; the script expects 0x4"),
+    ("close-active", 12, "> F.", "> P.", "bad outbound TCP flags (FIN not expected)"),
+    ("close-passive", 17, "EBADF", "ENOTCONN", "read() returned -1 EBADF; the script expects -1 ENOTCONN"),
+    ("shutdown-half-close", 17, "EPIPE", "EAGAIN", "write() returned -1 EPIPE"),
+    ("shutdown-half-close", 15, "ack 11", "ack 12", "bad outbound ack number (expected 12, got 11)"),
+])
+def test_an_edited_script_fails_at_the_edited_line(name, line, old, new, message):
+    outcome = run(edited(name, line, old, new))
+    assert not outcome.passed
+    assert outcome.line == line
+    assert message in outcome.message
+
+
+def test_an_outbound_packet_at_the_wrong_time_is_a_timing_error():
+    # the SYN-ACK goes out at once; a script that expects it 50 ms later is wrong
+    outcome = run(edited("handshake-passive", 10, "+0  > S.", "+.05 > S."))
+    assert (outcome.passed, outcome.line) == (False, 10)
+    assert "timing error: expected outbound packet at 0.050000 s (tolerance 6.25 ms) but it " \
+           "happened at 0.000000 s" in outcome.message
+
+
+def test_a_blocking_call_returns_when_the_script_says():
+    ok = (ROOT / "tests" / "pkt" / "handshake-active.pkt").read_text()
+    assert run(ok).passed
+    late = run(ok.replace("+0...0.100 connect", "+0...0.300 connect"))
+    assert (late.passed, late.line) == (False, 4)
+    assert "expected system call return at 0.300000 s" in late.message
+
+
+def test_a_call_that_blocks_with_nothing_to_wake_it_says_packetdrill_would_hang():
+    outcome = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n"
+                  "+0 listen(3, 1) = 0\n+0 accept(3, ..., ...) = 4\n")
+    assert (outcome.passed, outcome.line) == (False, 4)
+    assert "packetdrill would hang here" in outcome.message
+
+
+def test_an_expected_packet_the_model_never_sends_fails_on_its_line():
+    outcome = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n"
+                  "+0 listen(3, 1) = 0\n+0 > S 0:0(0) <...>\n")
+    assert (outcome.passed, outcome.line) == (False, 4)
+    assert "the model sent nothing" in outcome.message
+
+
+def test_the_syn_is_sent_again_each_second_while_unanswered():
+    # Linux 6.5+: the first tcp_syn_linear_timeouts (4) retries keep the 1 s timeout
+    text = ("0 socket(..., SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP) = 3\n"
+            "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+            "+0 > S 0:0(0) <...>\n+1 > S 0:0(0) <...>\n+1 > S 0:0(0) <...>\n+0 close(3) = 0\n")
+    assert run(text).passed
+    early = run(text.replace("+1 > S 0:0(0) <...>\n+1", "+1 > S 0:0(0) <...>\n+0.5"))
+    assert (early.passed, early.line) == (False, 5)
+    assert "timing error" in early.message
+
+
+def test_a_sysctl_command_sets_the_model_and_other_commands_are_unsupported():
+    text = ("0 `sysctl -q net.ipv4.tcp_timestamps=0`\n"
+            "+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n"
+            "+0 listen(3, 1) = 0\n+0 < S 0:0(0) win 32792 <mss 1460,sackOK,nop,nop,nop,wscale 7>\n"
+            "+0 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n")
+    assert run(text).passed  # without timestamps Linux pads the SYN-ACK's options this way
+    with pytest.raises(Unsupported, match="the shell command `ip link set tun0 mtu 1400`"):
+        run("0 `ip link set tun0 mtu 1400`\n")
+    with pytest.raises(Unsupported, match="Python code"):
+        run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ print(1) }%\n")
+    with pytest.raises(Unsupported, match="--ip_version=ipv6"):
+        run("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
+
+
+# -- the parser -------------------------------------------------------------------------------
+def test_the_grammar_of_times_packets_and_calls():
+    s = parse("""--tolerance_usecs=10000
+// a comment
+/* a block
+   comment */
+0 socket(..., SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP) = 3
++0.1 setsockopt(3, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8) = 0
+.2~.3 > P. 1:1001(1000) ack 1 win 257 urg 0 <nop,nop,TS val 1 ecr 2,sack 5:6 7:8,eol>
++0~+0.1 < F. 1001:1001(0) ack 1 win 65535
+* > . 1:1(0) <...>
+0.5...0.7 read(3, ..., 1000) = -1 EAGAIN (Resource temporarily unavailable)
++0 bind(3, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("192.0.2.1")}, 16) = 0
+1 `sysctl -q net.ipv4.tcp_sack=0`
+2 %{ assert tcpi_rto == 1 }%
+""")
+    assert s.options == {"tolerance_usecs": "10000"}
+    kinds = [(e.line, e.time.kind, e.time.start, e.time.end) for e in s.events]
+    assert kinds == [(5, "absolute", 0.0, None), (6, "relative", 0.1, None),
+                     (7, "absolute range", 0.2, 0.3), (8, "relative range", 0.0, 0.1),
+                     (9, "any", 0.0, None), (10, "absolute", 0.5, None),
+                     (11, "relative", 0.0, None), (12, "absolute", 1.0, None),
+                     (13, "absolute", 2.0, None)]
+    sock, opt, data, fin, ack, read, bind, cmd, code = (e.action for e in s.events)
+    assert sock == Syscall("socket", [ELLIPSIS, Or([Word("SOCK_STREAM"), Word("SOCK_NONBLOCK")]),
+                                      Word("IPPROTO_TCP")], 3)
+    assert opt.args[3] == Struct({"onoff": 1, "linger": 0})
+    assert data == Packet(">", "P.", 1, 1001, 1000, ack=1, win=257, urg=0, options=[
+        ["nop", None], ["nop", None], ["TS", [1, 2]], ["sack", [[5, 6], [7, 8]]], ["eol", None]])
+    assert (fin.direction, fin.flags, fin.win, fin.options) == ("<", "F.", 65535, [])
+    assert ack.options is None  # <...>: not checked
+    assert (read.result, read.errno, read.note, read.end) == \
+        (-1, "EAGAIN", "Resource temporarily unavailable", 0.7)
+    assert bind.args[1].fields["sin_port"] == Call("htons", [8080])
+    assert bind.args[1].fields["sin_addr"] == Call("inet_addr", ["192.0.2.1"])
+    assert cmd == Command("sysctl -q net.ipv4.tcp_sack=0")
+    assert code == Code("assert tcpi_rto == 1")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0 < S 0:1(0) win 100\n", "t.pkt:1: 0:1(0) is inconsistent"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\n+0 < S 0:0(0)\n", "t.pkt:3: an inbound packet needs its window"),
+    ("0 < S 0:0(0) win 10 <...>\n", "t.pkt:1: <...> (options not checked) can only be used on outbound"),
+    ("0 > S 0:0(0) <mss 1460,foo 3>\n", "t.pkt:1: 'foo' is not a TCP option"),
+    ("0 > S 0:0(0) <mss 1460,FO>\n", "t.pkt:1: the TCP option 'FO' is not modelled"),
+    ("0 > SX 0:0(0)\n", "t.pkt:1: 'SX' is not a set of TCP flags"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) 0\n", "t.pkt:2: expected '= RESULT' after close(...), not '0'"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP)\n", "t.pkt:1: expected '= RESULT' after socket(...), but the script ends there"),
+    ("0 close(3 = 0\n", "t.pkt:1: expected ',' or ')', not '='"),
+    ("close(3) = 0\n", "t.pkt:1: expected an event time (0.100, +0.1, * or a range), not 'close'"),
+    ("0 close(3) = 0 $\n", "t.pkt:1: the character '$' has no meaning"),
+    ("0 > udp (100)\n", "t.pkt:1: a udp packet: tcpsim models TCP only"),
+    ("// nothing\n", "t.pkt: the script has no events"),
+    ("+0~0.1 close(3) = 0\n", "t.pkt:1: expected '+' (a relative range is +A~+B), not '0.1'"),
+])
+def test_a_malformed_script_gets_one_sentence_with_its_line(text, message):
+    with pytest.raises(ScriptError) as e:
+        parse(text, "t.pkt")
+    assert message in str(e.value)
+
+
+_PIECES = [b"0", b"+0", b".1", b"...", b"<", b">", b"S.", b"F.", b" 1:1(0)", b" ack 1",
+           b" win 257", b" <mss 1460,nop,wscale 7>", b" <...>", b"socket(", b"read(4, ..., 10)",
+           b" = ", b"-1 EAGAIN", b"(note)", b"[1]", b"{onoff=1}", b"`cmd`", b"\n", b",", b")",
+           b"\xff", b"%{", b"}%", b"/*", b"~", b"*"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_PIECES), max_size=40), st.binary(max_size=20))
+def test_mutated_scripts_never_raise_anything_but_a_clean_error(pieces, noise):
+    base = (ROOT / "tests" / "pkt" / "shutdown-half-close.pkt").read_bytes()
+    cut = len(noise) * 37 % len(base)
+    text = (base[:cut] + b"".join(pieces) + noise + base[cut:]).decode("utf-8", "replace")
+    try:
+        outcome = run_script(parse(text, "fuzz.pkt"), PROFILE)
+    except (ScriptError, Unsupported):
+        return
+    assert outcome.passed or (outcome.line is not None and outcome.message)
+
+
+# -- writing scripts, and the round trip ------------------------------------------------------
+EXPORTS = [(n, proc) for n in builtin_names() for proc in load(n).processes]
+UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
+              ("backlog-full", "server"): "it has 3 connections",
+              ("concurrent-server", "server"): "it has 3 connections"}
+
+
+@pytest.mark.parametrize("name, process", EXPORTS, ids=[f"{n}-{p}" for n, p in EXPORTS])
+def test_every_exported_program_passes_when_run(name, process):
+    program = load(name)
+    if (name, process) in UNWRITABLE:
+        with pytest.raises(ExportError, match=UNWRITABLE[(name, process)]):
+            export(program, process)
+        return
+    text = export(program, process)
+    outcome = run_script(parse(text, f"{name}.pkt"), PROFILE)
+    assert outcome.passed, f"{name}/{process} line {outcome.line}: {outcome.message}\n{text}"
+
+
+def test_every_built_in_program_has_a_process_that_exports():
+    writable = {n for n, p in EXPORTS if (n, p) not in UNWRITABLE}
+    assert writable == set(builtin_names()) - {"self-connect"}
+
+
+def test_the_export_of_request_response_reads_as_packetdrill_writes():
+    text = export(load("request-response"))
+    lines = [ln for ln in text.split("\n") if ln and not ln.startswith("//")]
+    assert lines[:7] == [
+        "0.000000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3",
+        "0.000000 bind(3, ..., ...) = 0",
+        "0.000000 listen(3, 3) = 0",
+        "0.000000...0.000030 accept(3, ..., ...) = 4",
+        "0.000010 < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 3255389356 ecr 0,nop,wscale 8>",
+        "0.000010 > S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 1112038970 ecr "
+        "3255389356,nop,wscale 8>",
+        "0.000030 < . 1:1(0) ack 1 win 256 <nop,nop,TS val 3255389356 ecr 1112038970>",
+    ]
+    assert "0.000050 write(4, ..., 8) = 8" in lines
+    assert lines[-1] == "0.000140 < . 20:20(0) ack 28 win 256 <nop,nop,TS val 3255389356 ecr " \
+                        "1112038970>"
+
+
+def test_an_exported_client_connects_to_its_port_and_a_lost_segment_is_not_injected():
+    text = export(load("lost-syn"), "client")
+    assert "connect(3, ..., ...)" in text
+    syns = [ln for ln in text.split("\n") if " > S 0:0(0)" in ln]
+    assert len(syns) == 3  # two SYNs are lost on the way: sent three times, one SYN-ACK back
+    assert sum(" < S. 0:0(0)" in ln for ln in text.split("\n")) == 1
+
+
+# -- the command line -------------------------------------------------------------------------
+def test_pkt_run_exit_codes(tmp_path):
+    good = ROOT / "tests" / "pkt" / "handshake-passive.pkt"
+    bad = tmp_path / "bad.pkt"
+    bad.write_text(edited("handshake-passive", 10, "ack 1 win", "ack 2 win"))
+    unsupported = tmp_path / "cmd.pkt"
+    unsupported.write_text("0 `ip link show`\n")
+    broken = tmp_path / "broken.pkt"
+    broken.write_text("0 close(3 = 0\n")
+    r = run_cli("pkt", "run", good)
+    assert r.returncode == 0 and "pass" in r.stdout
+    r = run_cli("pkt", "run", good, bad)
+    assert r.returncode == 1 and f"fail {bad}:10: bad outbound ack number" in r.stdout.replace("\n", "")
+    r = run_cli("pkt", "run", unsupported)
+    assert r.returncode == 5 and "unsupported" in r.stdout
+    r = run_cli("pkt", "run", broken)
+    assert r.returncode == 2 and "broken.pkt:1: expected ',' or ')'" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_pkt_export_writes_a_script_that_pkt_run_passes(tmp_path):
+    out = tmp_path / "rr.pkt"
+    r = run_cli("pkt", "export", "request-response", "--process", "client", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert "connect(3, ..., ...)" in out.read_text()
+    r = run_cli("pkt", "run", out)
+    assert r.returncode == 0, r.stdout
+    r = run_cli("pkt", "export", "request-response", "--process", "nobody")
+    assert r.returncode == 2 and "has no process 'nobody'" in r.stderr
