@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..errors import TcpsimError
 from ..model import KernelProfile
 from ..scenario import Program
-from ..scenario.calls import SYMBOLS, errno_name, flag_names
+from ..scenario.calls import SYMBOLS, flag_names
 from ..sim.world import LOOPBACK_LATENCY, Wire, run_model
 from ..trace import Trace
 from .run import packetdrill_profile
@@ -39,7 +39,7 @@ def _sym(group: str, value: int) -> str:
     return names.get(value, str(value))
 
 
-def _options(opts: list, own_isn: int, peer_isn: int) -> str:
+def _options(opts: list, peer_isn: int) -> str:
     out = []
     for name, value in opts:
         if name == "TS":
@@ -196,7 +196,7 @@ class _Writer:
             text = f"{'>' if out else '<'} {flags} {seq}:{(seq + g.length) % MOD}({g.length})"
             if "." in g.flags:
                 text += f" ack {(g.ack - other) % MOD}"
-            text += f" win {g.win}" + _options(g.options, isn, other)
+            text += f" win {g.win}" + _options(g.options, other)
             if out:
                 self.add(g.t, 2, text)
             elif fate is None or fate > 0:  # a lost segment never reaches us

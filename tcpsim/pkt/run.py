@@ -32,8 +32,7 @@ from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
 from ..model.kernel import POLLERR, POLLHUP
 from ..scenario.calls import SOCKOPTS, SYMBOLS
-from ..trace.segment import flags_text
-from .syntax import ELLIPSIS, Call, Code, Command, Ellipsis_, Event, Or, Packet, Script, \
+from .syntax import Call, Code, Command, Ellipsis_, Event, Or, Packet, Script, \
     Struct, Syscall, Word
 
 LOCAL_IP = "192.168.0.2"  # packetdrill picks one in 192.168.0.0/16 (not .1, the gateway)
