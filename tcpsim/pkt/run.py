@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
 from ..model.kernel import POLLERR, POLLHUP
-from ..scenario.calls import SOCKOPTS, SYMBOLS
+from ..scenario.calls import SOCKOPTS, SYMBOLS, errno_name
 from .syntax import Call, Code, Command, Ellipsis_, Event, Or, Packet, Script, \
     Struct, Syscall, Word
 
@@ -95,9 +95,8 @@ def symbol(name: str) -> int:
             return group[name]
     if name in SOCKOPTS:
         return SOCKOPTS[name].number
-    extra = {"O_RDWR": O_RDWR, "O_NONBLOCK": O_NONBLOCK, "SOCK_STREAM": 1, "AF_INET": 2,
-             "PF_INET": 2, "AF_INET6": 10, "PF_INET6": 10, "IPPROTO_IP": 0, "SOL_TCP": 6,
-             "POLLNVAL": POLLNVAL, "F_GETFL": 3, "F_SETFL": 4}
+    extra = {"O_RDWR": O_RDWR, "PF_INET": 2, "PF_INET6": 10, "IPPROTO_IP": 0, "SOL_TCP": 6,
+             "POLLNVAL": POLLNVAL}  # packetdrill's scripts use these; programs do not
     if name in extra:
         return extra[name]
     if name.startswith("E") and hasattr(E, name):
@@ -413,7 +412,7 @@ class PktRun:
         try:
             got = handler(ev, c)
         except OSError as e:
-            got = (-1, E.errorcode.get(e.errno, str(e.errno)))
+            got = (-1, errno_name(e.errno))
         self._collect()
         if callable(got):  # it would block
             if c.end is not None:
@@ -553,7 +552,7 @@ class PktRun:
             except BlockingIOError:
                 return None
             except OSError as e:
-                return -1, E.errorcode[e.errno]
+                return -1, errno_name(e.errno)
             return self._new_fd(child), None
         got = attempt()
         if got is None and not f.nonblocking:
@@ -573,9 +572,9 @@ class PktRun:
                 e = self.kernel.connect(f.sid, remote)
                 if e == E.EALREADY:
                     return None
-                return (0, None) if e in (0, E.EISCONN) else (-1, E.errorcode[e])
+                return (0, None) if e in (0, E.EISCONN) else (-1, errno_name(e))
             return attempt
-        return (0, None) if err == 0 else (-1, E.errorcode[err])
+        return (0, None) if err == 0 else (-1, errno_name(err))
 
     def _data_call(self, ev, c, fd, count, flags, sending: bool):
         f = self._fd(ev, fd)
@@ -591,7 +590,7 @@ class PktRun:
             except BlockingIOError:
                 return None
             except OSError as e:
-                return -1, E.errorcode[e.errno]
+                return -1, errno_name(e.errno)
         got = attempt()
         if got is None and not nonblocking:
             return attempt
