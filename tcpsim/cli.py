@@ -9,6 +9,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import TcpsimError
+from .i18n import t
 
 _err = Console(stderr=True, highlight=False)
 
@@ -40,6 +41,19 @@ def _sysctl_option(f):
     return click.option("--sysctl", "sysctl", multiple=True, metavar="KEY=VALUE",
                         help="A per-namespace TCP setting, as net.ipv4.tcp_timestamps=0 "
                              "(the lab sets it in its namespace; the model uses it).")(f)
+
+
+def _lang_option(f):
+    """--lang en|zh (or TCPSIM_LANG): the language of every sentence the command shows."""
+    def choose(ctx, param, value):
+        from .i18n import set_lang
+
+        set_lang(value)
+        return value
+
+    return click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+                        envvar="TCPSIM_LANG", callback=choose, expose_value=False, is_eager=True,
+                        help="Language of the output: en (English) or zh (中文).")(f)
 
 
 def _sysctls(pairs) -> dict[str, str]:
@@ -119,8 +133,13 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
               help="The kernel to model: a built-in profile, or 'host' for this machine's sysctls.")
 @click.option("--ladder/--no-ladder", default=True, show_default=True,
               help="Draw the ladder diagram after the timeline.")
+@click.option("--explain", is_flag=True,
+              help="After each step, say why it happened and cite the rule (RFC section, "
+                   "kernel function).")
+@_lang_option
 @_sysctl_option
-def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: bool, sysctl) -> None:
+def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: bool, explain: bool,
+        sysctl) -> None:
     """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed)."""
     from .model import KernelProfile
     from .render import render_header, render_ladder, render_summary, render_timeline
@@ -132,10 +151,12 @@ def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: boo
     trace = run_model(prog, prof, seed=seed)
     out = Console(highlight=False)
     render_header(trace, out)
-    render_timeline(trace, out)
+    render_timeline(trace, out, explain=explain)
     if ladder:
         render_ladder(trace, out)
     render_summary(trace, out)
+    if not explain:
+        out.print(f"[dim]{t('run.hint.explain')}[/]", soft_wrap=True)
     _write_outputs(trace, pcap_path, json_path, out)
 
 
@@ -146,6 +167,7 @@ def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: boo
               help="Model this profile instead of the kernel the lab ran on (to see verify fail).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+@_lang_option
 @_sysctl_option
 def verify(program: str | None, run_all: bool, profile: str | None, seed: int, timeout: float,
            sysctl) -> None:
@@ -168,9 +190,11 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
                 bar.update(task, description=name)
                 results.append(_verify_one(load(name), profile, seed, timeout, overrides))
                 bar.advance(task)
-        table = Table("program", "verdict", "segments", "calls", "differences")
+        table = Table(*(t(f"verify.col.{c}") for c in ("program", "verdict", "segments", "calls",
+                                                         "differences")))
         for r in results:
-            table.add_row(r["name"], "[green]match[/]" if r["ok"] else "[red]differs[/]",
+            table.add_row(r["name"], f"[green]{t('verdict.match')}[/]" if r["ok"]
+                          else f"[red]{t('verdict.differs')}[/]",
                           str(r["segments"]), str(r["calls"]), str(len(r["diffs"])))
         out.print(table)
     else:
@@ -300,16 +324,17 @@ def _print_verdict(r: dict, out: Console) -> None:
     kernel = f"Linux {lab.kernel.get('release', '?')}"
     if r["ok"]:
         states = len(lab.states)
-        out.print(f"[bold green]match[/] {r['name']}: {r['segments']} segments, {r['calls']} call "
-                  f"results and {states} state changes agree with the kernel ({kernel}); model "
-                  f"profile {r['profile'].name}", soft_wrap=True)
+        head, rest = t("verify.match", name=r["name"], segments=r["segments"], calls=r["calls"],
+                       states=states, kernel=kernel, profile=r["profile"].name).split(" ", 1)
+        out.print(f"[bold green]{head}[/] {rest}", soft_wrap=True, markup=True)
         return
-    out.print(f"[bold red]differs[/] {r['name']}: {len(r['diffs'])} difference(s) between the "
-              f"model (profile {r['profile'].name}) and the kernel ({kernel}):", soft_wrap=True)
+    head, rest = t("verify.differs", name=r["name"], n=len(r["diffs"]), profile=r["profile"].name,
+                   kernel=kernel).split(" ", 1)
+    out.print(f"[bold red]{head}[/] {rest}", soft_wrap=True)
     for d in r["diffs"][:8]:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
     if len(r["diffs"]) > 8:
-        out.print(f"  ... and {len(r['diffs']) - 8} more")
+        out.print(t("verify.more", n=len(r["diffs"]) - 8))
 
 
 @main.group(cls=_Group)
@@ -397,13 +422,13 @@ def _write_outputs(trace, pcap_path, json_path, out: Console) -> None:
         from .pcap import write_pcap
 
         n = write_pcap(trace, pcap_path)
-        out.print(f"[dim]wrote {n} segments to {pcap_path}[/]")
+        out.print(f"[dim]{t('wrote.segments', n=n, path=pcap_path)}[/]")
     if json_path:
         try:
             trace.to_json(json_path)
         except OSError as e:
             raise TcpsimError(f"cannot write {json_path}: {e.strerror}; choose a writable path")
-        out.print(f"[dim]wrote the trace to {json_path}[/]")
+        out.print(f"[dim]{t('wrote.trace', path=json_path)}[/]")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -132,6 +132,27 @@ RULES: tuple[Rule, ...] = (
 
 _INDEX = {(r.state, r.event): r for r in RULES}
 
+# The section of RFC 9293 (or the other RFC) that specifies each kind of event; the kernel
+# function in each rule's `ref` says how Linux does it.  Events Linux adds on its own (the
+# FIN_WAIT2 timeout) have none.
+RFC_SECTION: dict[str, str] = {
+    "listen": "RFC 9293 3.10.1", "connect": "RFC 9293 3.10.1",
+    "rcv_syn": "RFC 9293 3.10.7.2", "rcv_syn_queue_full": "RFC 9293 3.10.7.2",
+    "created": "RFC 9293 3.5", "rcv_ack": "RFC 9293 3.5", "rcv_synack": "RFC 9293 3.10.7.3",
+    "timer_syn": "RFC 6298 5", "timer_synack": "RFC 6298 5",
+    "syn_retries_out": "RFC 9293 3.8.3", "synack_retries_out": "RFC 9293 3.8.3",
+    "rcv_rst": "RFC 9293 3.5.3", "close": "RFC 9293 3.10.4", "shutdown_wr": "RFC 9293 3.6.1",
+    "close_unread": "RFC 2525 2.17", "close_linger0": "RFC 9293 3.10.5",
+    "rcv_fin": "RFC 9293 3.6", "rcv_ack_of_fin": "RFC 9293 3.6",
+    "rcv_data_after_close": "RFC 1122 4.2.2.13", "timer_timewait": "RFC 9293 3.10.8",
+}
+
+
+def citation(r: Rule) -> str:
+    """Where a rule comes from: the RFC section, then the kernel function that does it."""
+    rfc = RFC_SECTION.get(r.event)
+    return f"{rfc} · {r.ref}" if rfc else f"Linux · {r.ref}"
+
 # Rules no built-in program exercises on the real kernel, with the reason (it should be "not
 # reachable on Linux"); tests/test_model_rules.py holds every rule in virtual time regardless.
 # None at present: `tcpsim coverage` shows a program for each.

@@ -6,15 +6,16 @@ that completes it), data transfer, connection release (from the first FIN or RST
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
+from ..i18n import t
 from ..trace import Call, RelSegment, Segment, State, Trace
 
 LANE = 22
 MIDDLE = 50
 WIDTH = 2 * LANE + MIDDLE
-PHASES = ("Connection establishment", "Data transfer", "Connection release")
 
 
 def phases(rels: list[RelSegment]) -> list[int]:
@@ -129,8 +130,9 @@ def render_ladder(trace: Trace, console: Console | None = None) -> None:
 
 
 def _phase_header(console: Console, phase: int) -> None:
-    title = f"── {PHASES[phase]} "
-    console.print(Text(title, style="bold green") + Text("─" * (WIDTH - len(title)), style="green"),
+    title = f"── {t(f'phase.{phase}')} ({t(f'phase.note.{phase}')}) "
+    console.print(Text(title, style="bold green")
+                  + Text("─" * max(2, WIDTH - cell_len(title)), style="green"),
                   soft_wrap=True)
 
 

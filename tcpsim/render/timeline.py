@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from ..i18n import t
 from ..trace import Call, RelSegment, Segment, State, Trace, format_options
 
 _STYLE = {"call": "bold", "segment": "cyan", "state": "yellow", "bad": "bold red", "dim": "dim"}
@@ -36,15 +37,15 @@ def segment_text(rel: RelSegment, name=str) -> str:
 
 def call_text(ev: Call) -> str:
     if ev.kind == "return":
-        head = f"... {ev.text.split('(', 1)[0].split('=')[-1].strip()} returns"
+        head = t("call.returns", name=ev.text.split('(', 1)[0].split('=')[-1].strip())
     else:
         head = ev.text
     if ev.blocked and ev.result is None:
-        return f"{head} ... blocks"
+        return t("call.blocks", head=head)
     if ev.result is None:
         return head
     if ev.text.startswith("sleep") or ev.text.startswith("exit"):
-        return head if ev.kind == "call" else f"... {ev.text} is over"
+        return head if ev.kind == "call" else t("call.over", text=ev.text)
     result = f"-1 {ev.errno}" if ev.errno else str(ev.result)
     out = f"{head} = {result}"
     if ev.value and ev.value != str(ev.result):
@@ -58,16 +59,23 @@ def call_text(ev: Call) -> str:
 def state_text(ev: State) -> str:
     out = f"{ev.socket}: {ev.state}"
     if ev.queue is not None:
-        out += f" (accept queue {ev.queue}, backlog {ev.backlog})"
+        out += t("state.queue", queue=ev.queue, backlog=ev.backlog)
     if ev.via == "sock_diag":
-        out += "  (freed)" if ev.state == "CLOSE" else "  (in the kernel's socket table)"
+        out += t("state.freed") if ev.state == "CLOSE" else t("state.table")
     return out
 
 
-def render_timeline(trace: Trace, console: Console | None = None) -> None:
+def render_timeline(trace: Trace, console: Console | None = None, explain: bool = False) -> None:
+    """One line per call, segment and state change; with explain, a line under each saying
+    why it happened (tcpsim/teach/explain.py), in the current language."""
     console = console or Console(highlight=False)
     name = endpoint_namer(trace)
     rel = {id(r.seg): r for r in trace.relative()}
+    whys = {}
+    if explain:
+        from ..teach import explain as explain_trace
+
+        whys = explain_trace(trace)
     shown: dict[str, tuple] = {}
     for ev in trace.events:
         if isinstance(ev, State):
@@ -88,6 +96,9 @@ def render_timeline(trace: Trace, console: Console | None = None) -> None:
             line.append(" " * 9)
             line.append(state_text(ev), style=_STYLE["state"])
         console.print(line, soft_wrap=True)
+        why = whys.get(id(ev))
+        if why is not None:
+            console.print(Text(" " * 21 + "↳ " + why.line(), style="dim italic"), soft_wrap=True)
 
 
 def render_header(trace: Trace, console: Console) -> None:
@@ -98,28 +109,29 @@ def render_header(trace: Trace, console: Console) -> None:
                        ("net.ipv4.tcp_sack", "sack")):
         if key in sysctl:
             facts.append(f"{label} {sysctl[key]}")
-    console.print(Text(f"tcpsim {trace.source}: {trace.program}", style="bold"), soft_wrap=True)
+    console.print(Text(t("run.title", source=t(f"source.{trace.source}"), program=trace.program), style="bold"),
+                  soft_wrap=True)
     console.print(Text(" · ".join(facts), style="dim"), soft_wrap=True)
-    console.print(Text("       t ms  who      event", style="dim underline"))
+    console.print(Text(t("run.columns"), style="dim underline"))
 
 
 def render_summary(trace: Trace, console: Console) -> None:
     calls = [c for c in trace.calls if c.result is not None]
     failed = [c for c in calls if c.ok is False]
     console.print()
-    line = Text(f"{len(trace.segments)} segments, {len(calls)} calls; ")
+    line = Text(t("summary.counts", segments=len(trace.segments), calls=len(calls)))
     if failed:
-        line.append(f"{len(failed)} result(s) differ from the program's expectations", style="bold red")
+        line.append(t("summary.differ", n=len(failed)), style="bold red")
     else:
-        line.append("every expected result matched", style="green")
+        line.append(t("summary.matched"), style="green")
     console.print(line, soft_wrap=True)
     final: dict[str, State] = {}
     for st in trace.states:
         final[st.socket] = st
     left = [st for st in final.values() if st.state != "CLOSE"]
     if left:
-        console.print("At the end: " + ", ".join(f"{s.socket} {s.state}" for s in left)
-                      + (" (TIME_WAIT lasts 60 s)" if any(s.state == "TIME_WAIT" for s in left) else ""),
+        console.print(t("summary.end", sockets=", ".join(f"{s.socket} {s.state}" for s in left))
+                      + (t("summary.timewait") if any(s.state == "TIME_WAIT" for s in left) else ""),
                       soft_wrap=True)
     for note in trace.notes:
         console.print(Text(note, style="yellow"))

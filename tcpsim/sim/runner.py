@@ -220,14 +220,15 @@ class Runner:
             self.trace.events.extend(segments)
             return
         changes = []
-        for t, sid, local, remote, state, event in steps():
+        for t, sid, local, remote, state, rule in steps():
             label = self.sid_label.get(sid) or self.tuple_label.get((local, remote))
             if label is None and local and remote:
                 peer = self.tuple_label.get((remote, local), remote)
                 parent = self.listener_label.get(local.rsplit(":", 1)[1], local)
                 label = self.provisional.setdefault((local, remote), f"{parent}[{peer}]")
             if label is not None:
-                changes.append(State(round(t - self.t0, 6), label, state, "transition"))
+                changes.append(State(round(t - self.t0, 6), label, state, "transition",
+                                     rule=rule))
         merged = sorted([(c.t, 0, i, c) for i, c in enumerate(changes)]
                         + [(g.t, 1, i, g) for i, g in enumerate(segments)])
         self.trace.events.extend(e for *_, e in merged)

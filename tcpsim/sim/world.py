@@ -204,9 +204,10 @@ class SimWorld:
 
     def transitions(self) -> list[tuple]:
         """The model's state changes since the last call: (time, sock, local, remote, state,
-        event).  The lab sees states only between calls; the model can show every step."""
-        out = [(EPOCH + t, sid, _addr(l) if l else None, _addr(r) if r else None, new, event)
-               for t, sid, l, r, _old, new, event, _ref in self.kernel.log]
+        rule) where rule is "OLD_STATE event", the row of the table that made the change.  The lab sees states only between calls; the model can show every step."""
+        out = [(EPOCH + t, sid, _addr(l) if l else None, _addr(r) if r else None, new,
+                f"{old} {event}" if event else None)
+               for t, sid, l, r, old, new, event, _ref in self.kernel.log]
         self.kernel.log.clear()
         return out
 

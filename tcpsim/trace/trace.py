@@ -62,6 +62,9 @@ class State:
     via: str = "tcp_info"
     queue: int | None = None  # listeners: accept-queue length (tcpi_unacked)
     backlog: int | None = None  # listeners: the backlog (tcpi_sacked)
+    # the model's steps: "STATE event", the row of model/table.py (absent from JSON when None,
+    # so traces written before it existed read and write back the same)
+    rule: str | None = field(default=None, metadata={"optional": True})
 
 
 @dataclass
@@ -157,6 +160,8 @@ class Trace:
             d = {}
             for f in fields(obj):
                 v = getattr(obj, f.name)
+                if v is None and f.metadata.get("optional"):
+                    continue
                 d[f.name] = v.hex() if isinstance(v, bytes) else v
             return d
 

@@ -1,0 +1,188 @@
+"""English: the source language.  Rule explanations come from the transition table itself."""
+
+from ..model.table import RULES
+
+MESSAGES: dict[str, str] = {
+    # -- run: the timeline and its summary --------------------------------------------------
+    "run.title": "tcpsim {source}: {program}",
+    "source.model": "model",
+    "source.lab": "lab",
+    "source.pcap": "capture",
+    "source.packetdrill": "packetdrill",
+    "run.columns": "       t ms  who      event",
+    "run.hint.explain": "Add --explain to see why each step happened (--lang zh for Chinese).",
+    "call.blocks": "{head} ... blocks",
+    "call.returns": "... {name} returns",
+    "call.over": "... {text} is over",
+    "state.queue": " (accept queue {queue}, backlog {backlog})",
+    "state.freed": "  (freed)",
+    "state.table": "  (in the kernel's socket table)",
+    "summary.counts": "{segments} segments, {calls} calls; ",
+    "summary.differ": "{n} result(s) differ from the program's expectations",
+    "summary.matched": "every expected result matched",
+    "summary.end": "At the end: {sockets}",
+    "summary.timewait": " (TIME_WAIT lasts 60 s)",
+    "wrote.segments": "wrote {n} segments to {path}",
+    "wrote.trace": "wrote the trace to {path}",
+    "wrote.file": "wrote {path}",
+    # -- the three phases (the textbook's names) -------------------------------------------
+    "phase.0": "Connection establishment",
+    "phase.1": "Data transfer",
+    "phase.2": "Connection release",
+    "phase.note.0": "three-way handshake",
+    "phase.note.1": "data and its ACKs",
+    "phase.note.2": "FIN and ACK in each direction",
+    # -- verify -----------------------------------------------------------------------------
+    "verify.match": "match {name}: {segments} segments, {calls} call results and {states} state "
+                    "changes agree with the kernel ({kernel}); model profile {profile}",
+    "verify.differs": "differs {name}: {n} difference(s) between the model (profile {profile}) "
+                      "and the kernel ({kernel}):",
+    "verify.more": "  ... and {n} more",
+    "verify.col.program": "program",
+    "verify.col.verdict": "verdict",
+    "verify.col.segments": "segments",
+    "verify.col.calls": "calls",
+    "verify.col.differences": "differences",
+    "verdict.match": "match",
+    "verdict.differs": "differs",
+    # -- explanations: calls ----------------------------------------------------------------
+    "why.cite": "[{ref}]",
+    "why.call.socket": "socket() asks the kernel for a new TCP endpoint and returns its "
+                       "descriptor; nothing goes on the wire yet.",
+    "why.call.bind": "bind() gives the socket its local address and port; no segment is sent.",
+    "why.call.listen": "listen() makes the socket passive: from now on the kernel itself answers "
+                       "SYNs and completes handshakes, up to the backlog, before any accept().",
+    "why.call.accept": "accept() takes a connection whose handshake the kernel has already "
+                       "completed off the accept queue and gives it a new descriptor.",
+    "why.call.accept.blocks": "accept() waits: the accept queue is empty until a handshake "
+                              "completes.",
+    "why.call.connect": "connect() returns once the three-way handshake is done: the SYN-ACK "
+                        "came back and the kernel sent the final ACK.",
+    "why.call.connect.blocks": "connect() sends a SYN and waits for the handshake to complete.",
+    "why.call.send": "send() copies the bytes into the socket's send buffer and returns at once; "
+                     "the kernel transmits them as the window allows. Returning does not mean "
+                     "the peer has them.",
+    "why.call.recv": "recv() hands over bytes that already sit in the receive buffer; the "
+                     "kernel ACKed them when they arrived, not now.",
+    "why.call.recv.eof": "recv() returns 0: the peer's FIN arrived and every byte before it has "
+                         "been read. This is the end of the stream.",
+    "why.call.recv.blocks": "recv() waits: the receive buffer is empty and the peer has not "
+                            "closed.",
+    "why.call.close": "close() drops the descriptor; the kernel finishes the connection on its "
+                      "own (it sends FIN, or RST if data was left unread).",
+    "why.call.close.listener": "close() on the listening socket stops accepting; connections "
+                               "still in its queue are reset.",
+    "why.call.shutdown": "shutdown({how}) closes one direction only: SHUT_WR sends FIN while the "
+                         "socket can still receive (a half-close).",
+    "why.call.setsockopt": "setsockopt({option}) changes how the kernel handles this socket from "
+                           "now on; nothing is sent.",
+    "why.call.getsockopt": "getsockopt({option}) reads a setting or a status of the socket from "
+                           "the kernel.",
+    "why.call.fcntl": "fcntl() reads or sets the descriptor's flags (O_NONBLOCK makes calls "
+                      "return EAGAIN or EINPROGRESS instead of waiting).",
+    "why.call.poll": "poll() reports which events are ready on the socket (data to read, room "
+                     "to write, the peer's FIN, an error).",
+    "why.call.sleep": "The process pauses; the kernel keeps running timers and answering "
+                      "segments meanwhile.",
+    "why.call.exit": "The process exits: the kernel closes every descriptor it still has.",
+    "why.call.return": "The event the call was waiting for has happened.",
+    "why.state.new": "A new socket starts in CLOSE (RFC 9293's CLOSED state).",
+    "why.state.seen": "The kernel reports {state} for {socket}.",
+    # -- explanations: errors ---------------------------------------------------------------
+    "why.errno.ECONNREFUSED": "The peer answered the SYN with RST: no socket listens on that "
+                              "port (ECONNREFUSED).",
+    "why.errno.ECONNRESET": "The peer aborted the connection with RST (ECONNRESET).",
+    "why.errno.EPIPE": "The connection can no longer send: the socket was shut for writing or "
+                       "reset (EPIPE).",
+    "why.errno.ETIMEDOUT": "No answer after every retransmission: the kernel gave up "
+                           "(ETIMEDOUT).",
+    "why.errno.EADDRINUSE": "Another socket holds this address and port (perhaps in TIME_WAIT); "
+                            "SO_REUSEADDR lets a listener bind over TIME_WAIT (EADDRINUSE).",
+    "why.errno.EINPROGRESS": "A non-blocking connect(): the SYN is sent and the handshake goes "
+                             "on in the background (EINPROGRESS).",
+    "why.errno.EAGAIN": "A non-blocking call that would have to wait returns at once "
+                        "(EAGAIN).",
+    "why.errno.ENOTCONN": "The socket is not connected (ENOTCONN).",
+    "why.errno.EISCONN": "The socket is already connected (EISCONN).",
+    "why.errno.EALREADY": "A connect() on this socket is still in progress (EALREADY).",
+    "why.errno.EINVAL": "The call makes no sense in the socket's present state (EINVAL).",
+    "why.errno.EBADF": "The descriptor is not open (EBADF).",
+    "why.errno.other": "The kernel refused the call with {errno}.",
+    # -- explanations: segments -------------------------------------------------------------
+    "why.seg.syn": "The first segment of the three-way handshake: SYN carries the client's "
+                   "initial sequence number (relative 0) and the options this kernel offers "
+                   "(MSS, SACK, timestamps, window scale).",
+    "why.seg.syn.again": "No SYN-ACK came back: the SYN is retransmitted with the same ISN, the "
+                         "timeout doubling each time.",
+    "why.seg.synack": "The second segment of the handshake: the server's own SYN (its ISN, "
+                      "relative 0) and the ACK of the client's SYN (ack 1: a SYN counts as one "
+                      "sequence number).",
+    "why.seg.synack.again": "The final ACK did not come: the SYN-ACK is sent again.",
+    "why.seg.ack.handshake": "The third segment of the handshake: ACK of the server's SYN (ack "
+                             "1). Both ends are now ESTABLISHED.",
+    "why.seg.data": "{len} byte(s) of data from a send(): seq {seq} is the number of the first "
+                    "byte; PSH marks the end of what the application wrote.",
+    "why.seg.data.again": "Data sent again: the first copy was not acknowledged in time.",
+    "why.seg.ack.quick": "A pure ACK sent at once (quick-ACK mode, as early in a connection): "
+                         "ack {ack} is the next byte expected.",
+    "why.seg.ack.delayed": "A delayed ACK: the receiver waited {ms} ms for data of its own to "
+                           "carry the ACK, then sent it alone.",
+    "why.seg.ack.fin": "ACK of the peer's FIN: the FIN takes one sequence number, hence ack "
+                       "{ack}.",
+    "why.seg.window": "A window update: the application read data, so the receive window "
+                      "opened again.",
+    "why.seg.ack": "A pure ACK: ack {ack} acknowledges everything before it.",
+    "why.seg.fin": "FIN: this side has no more data to send (close() or shutdown(SHUT_WR)); the "
+                   "FIN takes one sequence number.",
+    "why.seg.rst.refused": "RST answers a SYN for which no socket listens: the connection is "
+                           "refused.",
+    "why.seg.rst": "RST aborts the connection at once, with no teardown: close() with unread "
+                   "data, SO_LINGER {{1, 0}}, or a segment for a connection that no longer "
+                   "exists.",
+    # -- diagrams ---------------------------------------------------------------------------
+    "diagram.states.title": "TCP state diagram (Linux state names; every arrow is a row of the "
+                            "model's transition table)",
+    "diagram.path.title": "{program}: the path each socket took",
+    "diagram.legend.path": "numbered: the steps of {sockets}",
+    "diagram.start": "start",
+    "ladder.title": "{program}: what each call put on the wire",
+    "ladder.time": "time (ms)",
+    "ladder.matched": "matched by the kernel",
+    "ladder.unmatched": "differs on the kernel",
+    "ladder.legend.verify": "✓ segment matched by the kernel · ✗ segment differs or is missing",
+    # -- quiz -------------------------------------------------------------------------------
+    "quiz.intro": "Quiz on {program}: predict each segment and state change. Press Enter to "
+                  "skip a question.",
+    "quiz.context": "So far: {event}",
+    "quiz.ask.flags": "{src} sends a segment to {dst}. Its flags (e.g. S, S., ., P., F., R)?",
+    "quiz.ask.seq": "Its relative seq?",
+    "quiz.ask.ack": "Its relative ack?",
+    "quiz.ask.state": "{socket} is in {state}. Its next state?",
+    "quiz.right": "Right.",
+    "quiz.wrong": "Not quite: {answer}.",
+    "quiz.answer.segment": "[{flags}] seq {seq} ack {ack} len {len}",
+    "quiz.score": "{right} of {total} answers right.",
+    # -- report -----------------------------------------------------------------------------
+    "report.title": "tcpsim report: {program}",
+    "report.generated": "Generated by tcpsim {version} from the model of Linux {release} "
+                        "(profile {profile}), seed {seed}.",
+    "report.program": "The program",
+    "report.timeline": "Timeline",
+    "report.ladder": "Sequence diagram",
+    "report.states": "State diagram",
+    "report.explain": "Why each step happened",
+    "report.verify": "Checked against the real kernel",
+    "report.verify.match": "The kernel ({kernel}) did exactly what the model says: {segments} "
+                           "segments, {calls} call results and the socket states agree.",
+    "report.verify.differs": "The kernel ({kernel}) differs from the model in {n} place(s):",
+    "report.verify.none": "Not checked against the kernel: {reason}",
+    "report.pcap": "The kernel's capture ({n} segments, pcap): download",
+    "report.col.time": "t ms",
+    "report.col.who": "who",
+    "report.col.event": "event",
+    "report.col.why": "why",
+}
+
+# One explanation per row of the transition table, in the table's own words.
+MESSAGES.update({f"rule.{r.state}.{r.event}": r.why.replace("{", "{{").replace("}", "}}")
+                 for r in RULES})
