@@ -129,6 +129,12 @@ MESSAGES: dict[str, str] = {
                            "carry the ACK, then sent it alone.",
     "why.seg.ack.fin": "ACK of the peer's FIN: the FIN takes one sequence number, hence ack "
                        "{ack}.",
+    "why.seg.ack.fin.delayed": "ACK of the peer's FIN (ack {ack}: the FIN takes one sequence "
+                               "number), sent by the delayed-ACK timer {ms} ms later: the "
+                               "application had not closed yet, so no FIN of ours could carry it.",
+    "why.seg.fin.acks_fin": "FIN carrying the ACK of the peer's FIN (ack {ack}): the close() came "
+                            "before the delayed ACK was due, so the release takes three segments "
+                            "instead of four.",
     "why.seg.window": "A window update: the application read data, so the receive window "
                       "opened again.",
     "why.seg.ack": "A pure ACK: ack {ack} acknowledges everything before it.",
@@ -149,7 +155,6 @@ MESSAGES: dict[str, str] = {
     "ladder.time": "time (ms)",
     "ladder.matched": "matched by the kernel",
     "ladder.unmatched": "differs on the kernel",
-    "ladder.legend.verify": "✓ segment matched by the kernel · ✗ segment differs or is missing",
     # -- quiz -------------------------------------------------------------------------------
     "quiz.intro": "Quiz on {program}: predict each segment and state change. Press Enter to "
                   "skip a question.",

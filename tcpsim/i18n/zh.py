@@ -109,6 +109,11 @@ MESSAGES: dict[str, str] = {
     "why.seg.ack.delayed": "推迟确认：接收方等了 {ms} ms，想让自己的数据捎带确认，没有数据便单独"
                            "发送。",
     "why.seg.ack.fin": "对对方 FIN 的确认：FIN 占用一个序号，所以确认号是 {ack}。",
+    "why.seg.ack.fin.delayed": "对对方 FIN 的确认（确认号 {ack}：FIN 占用一个序号），由推迟确认"
+                               "定时器在 {ms} ms 后发出：应用程序还没有关闭，没有我们的 FIN 可以"
+                               "捎带它。",
+    "why.seg.fin.acks_fin": "捎带着对对方 FIN 确认的 FIN（确认号 {ack}）：close() 先于推迟确认"
+                            "到期，所以连接释放只用三个报文段而不是四个。",
     "why.seg.window": "窗口更新：应用程序读走了数据，接收窗口重新变大。",
     "why.seg.ack": "纯确认：确认号 {ack} 确认它之前的全部数据。",
     "why.seg.fin": "FIN：这一方已没有数据要发送（close() 或 shutdown(SHUT_WR)）；FIN 占用一个"
@@ -125,7 +130,6 @@ MESSAGES: dict[str, str] = {
     "ladder.time": "时间（ms）",
     "ladder.matched": "与内核一致",
     "ladder.unmatched": "与内核不一致",
-    "ladder.legend.verify": "✓ 报文段与内核一致 · ✗ 报文段不一致或缺失",
     # -- quiz ---------------------------------------------------------------------------------
     "quiz.intro": "{program} 练习：预测每个报文段和每次状态变化。直接回车可跳过一题。",
     "quiz.context": "到目前为止：{event}",

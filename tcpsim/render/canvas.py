@@ -105,6 +105,20 @@ class Canvas:
         out.append("</svg>")
         return "\n".join(out) + "\n"
 
+    def save(self, path: str | Path) -> None:
+        """Write the picture as SVG or PNG, chosen by the file's suffix."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".png":
+            self.png(path)
+        elif suffix == ".svg":
+            try:
+                Path(path).write_text(self.svg(), encoding="utf-8")
+            except OSError as e:
+                raise TcpsimError(f"cannot write {path}: {e.strerror}; choose a writable path")
+        else:
+            raise TcpsimError(f"cannot tell the picture format of {path}; end the name with .svg "
+                              "or .png")
+
     # -- PNG ----------------------------------------------------------------------------
     def png(self, path: str | Path, scale: float = 2.0) -> None:
         from PIL import Image, ImageDraw

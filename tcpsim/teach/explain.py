@@ -40,7 +40,9 @@ _SEG_REF = {
     "data.again": "RFC 6298 5 · tcp_retransmit_timer()",
     "ack.quick": "tcp_in_quickack_mode(), __tcp_ack_snd_check()",
     "ack.delayed": "RFC 1122 4.2.3.2 · tcp_delack_timer()",
-    "ack.fin": "RFC 9293 3.10.7.4 · tcp_fin()", "window": "RFC 9293 3.8.6 · tcp_cleanup_rbuf()",
+    "ack.fin": "RFC 9293 3.10.7.4 · tcp_fin()",
+    "ack.fin.delayed": "RFC 1122 4.2.3.2 · tcp_fin(), tcp_delack_timer()",
+    "fin.acks_fin": "RFC 9293 3.6 · tcp_send_fin()", "window": "RFC 9293 3.8.6 · tcp_cleanup_rbuf()",
     "ack": "RFC 9293 3.10.7.4 · tcp_ack()", "fin": "RFC 9293 3.6 · tcp_send_fin()",
     "rst.refused": "RFC 9293 3.5.2 · tcp_v4_send_reset()",
     "rst": "RFC 9293 3.5.2 · tcp_send_active_reset()",
@@ -116,12 +118,23 @@ def _segments(trace: Trace):
     sent: dict[tuple, set] = {}  # direction -> (seq, kind) already sent
     last_ack: dict[tuple, tuple] = {}  # direction -> (ack, win) of its last segment
     data_end: dict[tuple, list] = {}  # direction -> [(end seq, time)] of data not yet ACKed
-    fin_end: dict[tuple, int] = {}
+    fin_end: dict[tuple, tuple] = {}  # direction -> (end seq, time) of its FIN
     syn_seen: dict[tuple, bool] = {}
     acked_fin: set = set()
+    # A capture times a segment when it leaves; what it answers arrived one trip later.  The
+    # SYN to SYN-ACK gap measures that trip (10 us on loopback, more on a slowed wire).
+    trip: dict[frozenset, float] = {}
+    syn_at: dict[frozenset, float] = {}
+    for seg in trace.segments:
+        pair = frozenset((seg.src, seg.dst))
+        if seg.flags == "S":
+            syn_at.setdefault(pair, seg.t)
+        elif "S" in seg.flags and pair in syn_at:
+            trip.setdefault(pair, seg.t - syn_at[pair])
     for rel in trace.relative():
         seg = rel.seg
         d, back = (seg.src, seg.dst), (seg.dst, seg.src)
+        wire = trip.get(frozenset(d), 0.0)
         flags, length = seg.flags, seg.length
         mine = sent.setdefault(d, set())
         kw: dict = {"ack": rel.ack, "seq": rel.seq, "len": length}
@@ -133,7 +146,10 @@ def _segments(trace: Trace):
             syn_seen[d] = True
         elif "F" in flags:
             kind = "fin"
-            fin_end[d] = rel.end_seq
+            if back in fin_end and rel.ack == fin_end[back][0] and back not in acked_fin:
+                kind = "fin.acks_fin"
+                acked_fin.add(back)
+            fin_end[d] = (rel.end_seq, seg.t)
         elif length:
             kind = "data.again" if (rel.seq, "D") in mine else "data"
             mine.add((rel.seq, "D"))
@@ -141,15 +157,17 @@ def _segments(trace: Trace):
         elif syn_seen.get(d) and syn_seen.get(back) and not any(k == "A" for _, k in mine) \
                 and rel.ack == 1 and rel.seq == 1:
             kind = "ack.handshake"
-        elif back in fin_end and rel.ack == fin_end[back] and back not in acked_fin:
-            kind = "ack.fin"
+        elif back in fin_end and rel.ack == fin_end[back][0] and back not in acked_fin:
+            delay = seg.t - fin_end[back][1] - wire
+            kind = "ack.fin.delayed" if delay >= DELAYED_ACK else "ack.fin"
+            kw["ms"] = f"{delay * 1000:.0f}"
             acked_fin.add(back)
         elif last_ack.get(d, (None,))[0] == rel.ack and seg.win > last_ack[d][1]:
             kind = "window"
         else:
             pending = [tm for end, tm in data_end.get(back, []) if end <= rel.ack]
             if pending:
-                delay = seg.t - max(pending)
+                delay = seg.t - max(pending) - wire
                 kind = "ack.delayed" if delay >= DELAYED_ACK else "ack.quick"
                 kw["ms"] = f"{delay * 1000:.0f}"
             else:

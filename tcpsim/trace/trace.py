@@ -154,6 +154,19 @@ class Trace:
             out.append(RelSegment(seg, (seg.seq - isn[d]) % 2**32, rel_ack, opts))
         return out
 
+    # -- notebooks -----------------------------------------------------------------------
+    def svg(self) -> str:
+        """The sequence (ladder) diagram of this trace, as SVG text."""
+        from ..render.sequence import sequence_canvas
+
+        return sequence_canvas(self).svg()
+
+    def _repr_svg_(self) -> str:  # Jupyter shows a Trace as its ladder diagram
+        return self.svg()
+
+    def _repr_html_(self) -> str:
+        return f'<div style="overflow:auto">{self.svg()}</div>'
+
     # -- JSON ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
         def enc(obj):

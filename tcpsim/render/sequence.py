@@ -1,0 +1,237 @@
+"""The sequence (ladder) diagram of a Trace as a picture: SVG and PNG through canvas.py.
+
+One vertical lane per process (per endpoint when a process talks to itself); time runs down,
+one row per event in time order (so microseconds on loopback and a 40 ms delayed ACK are both
+readable; each row carries its time).  Calls sit on their process's lane, states in pills on
+the socket's lane, segments are slanted arrows from sender to receiver labelled with flags and
+relative seq/ack/len, and the three phases of the textbook (connection establishment, data
+transfer, connection release) are shaded bands.  Given the verdict of `verify`, each segment
+is marked as matched by the kernel (✓) or not (✗).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..i18n import t
+from ..trace import Call, Segment, State, Trace
+from .canvas import Canvas, text_width
+from .ladder import phases
+from .timeline import call_text, endpoint_namer
+
+ROW = 24.0  # pixels per event row
+DROP = 0.85  # an arrow falls this many rows: it arrives after it leaves
+LANE_GAP = 470.0
+SIDE = 250.0  # room for call text outside the outer lanes
+TOP = 96.0
+TIME_COL = 64.0
+PHASE_FILL = ("#e8f1fb", "#eef7ea", "#fbefe6")
+PHASE_INK = ("#2f6db5", "#3c8a2e", "#b5652f")
+SEG_INK, RST_INK, CALL_INK, STATE_INK = "#1f4e79", "#c0392b", "#5b2c83", "#8a6d00"
+
+
+@dataclass
+class Row:
+    y: float
+    event: object
+    phase: int
+
+
+def _lanes(trace: Trace) -> tuple[list[str], callable]:
+    """The lanes, in the order the program names its processes, and the lane of an endpoint."""
+    names = trace.endpoint_names()
+
+    def owner(ep: str) -> str:
+        port = ep.rsplit(":", 1)[1]
+        return names.get(ep) or names.get(f"0.0.0.0:{port}") or names.get(f"[::]:{port}") or ep
+
+    self_talk = any(owner(s.src) == owner(s.dst) for s in trace.segments)
+
+    def lane_of(ep: str) -> str:
+        return f"{owner(ep)}:{ep.rsplit(':', 1)[1]}" if self_talk else owner(ep)
+
+    order: list[str] = []
+    if not self_talk:
+        order = list(dict.fromkeys(s.process for s in trace.sockets))
+    for s in trace.segments:
+        for ep in (s.src, s.dst):
+            if lane_of(ep) not in order:
+                order.append(lane_of(ep))
+    for c in trace.calls:  # a process that made calls but sent nothing still gets a lane
+        if not self_talk and c.process not in order:
+            order.append(c.process)
+    return order, lane_of
+
+
+def visible_events(trace: Trace) -> list:
+    """The events drawn: every call and segment, and each state change once."""
+    out, shown = [], {}
+    for ev in trace.events:
+        if isinstance(ev, State):
+            if shown.get(ev.socket) == ev.state:
+                continue
+            shown[ev.socket] = ev.state
+        out.append(ev)
+    return out
+
+
+def row_phases(events: list, trace: Trace) -> list[int]:
+    """The phase of each row: establishment up to the handshake's last ACK (and the returns
+    of accept/connect it causes), release from the call that sends the first FIN or RST."""
+    seg_phase: dict[int, int] = {}
+    by_conn: dict[tuple, list] = {}
+    for rel in trace.relative():
+        by_conn.setdefault(rel.seg.conn_key, []).append(rel)
+    for rels in by_conn.values():
+        for rel, p in zip(rels, phases(rels)):
+            seg_phase[id(rel.seg)] = p
+    # the release starts at the last call before the first FIN/RST
+    first_end = next((i for i, e in enumerate(events)
+                      if isinstance(e, Segment) and seg_phase.get(id(e)) == 2), None)
+    release_at = first_end
+    if first_end is not None:
+        release_at = next((i for i in range(first_end, -1, -1)
+                           if isinstance(events[i], Call) and events[i].kind == "call"), first_end)
+    out, phase, handshake_done = [], 0, False
+    for i, ev in enumerate(events):
+        if release_at is not None and i >= release_at:
+            phase = 2
+        elif isinstance(ev, Segment):
+            p = seg_phase.get(id(ev), phase)
+            handshake_done = handshake_done or (p == 0 and ev.flags == ".")  # its third segment
+            phase = max(phase, p)
+        elif phase == 0 and handshake_done and isinstance(ev, Call) and ev.kind == "call":
+            phase = 1  # the first call after the handshake starts the transfer
+        out.append(phase)
+    return out
+
+
+def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
+                    notes: dict[int, str] | None = None) -> Canvas:
+    """The diagram.  marks: segment number (1-based) -> matched by the kernel; notes: a tooltip
+    per event id (the explanations)."""
+    lanes, lane_of = _lanes(trace)
+    events = visible_events(trace)
+    row_phase = row_phases(events, trace)
+    x_of = {lane: TIME_COL + SIDE + i * LANE_GAP for i, lane in enumerate(lanes)}
+    width = TIME_COL + 2 * SIDE + max(0, len(lanes) - 1) * LANE_GAP
+    # each phase opens with a row of its own for its name
+    starts = [i for i, p in enumerate(row_phase) if i == 0 or row_phase[i - 1] != p]
+    ys, shift = [], 0
+    for i in range(len(events)):
+        if i in starts:  # two rows when an arrow from the row before falls into it
+            shift += 2 if i and isinstance(events[i - 1], Segment) else 1
+        ys.append(TOP + (i + shift) * ROW)
+    height = (ys[-1] if ys else TOP) + ROW * 2.5 + (24 if marks is not None else 0)
+    c = Canvas(width, height)
+    name = endpoint_namer(trace)
+    rel = {id(r.seg): r for r in trace.relative()}
+    labels = _socket_lanes(trace, lanes, lane_of)
+    notes = notes or {}
+
+    c.text(16, 28, t("ladder.title", program=trace.program), size=17, bold=True, cls="title")
+    # phase bands first, so everything else is drawn over them
+    tops = [ys[first] - ROW * 1.6 for first in starts]
+    for n, first in enumerate(starts):
+        p = row_phase[first]
+        y0 = tops[n]
+        y1 = tops[n + 1] if n + 1 < len(starts) else ys[-1] + ROW * (0.4 + DROP)
+        c.rect(0, y0, width, y1 - y0, fill=PHASE_FILL[p], cls=f"phase phase-{p}",
+               title=t(f"phase.{p}"))
+        c.text(12, y0 + 16, f"{t(f'phase.{p}')} · {t(f'phase.note.{p}')}", size=13,
+               color=PHASE_INK[p], bold=True, cls="phase-label")
+    # lanes
+    for lane, x in x_of.items():
+        c.text(x, TOP - 34, lane, size=15, bold=True, anchor="middle", cls="lane-name")
+        c.line(x, TOP - 24, x, height - ROW - (24 if marks is not None else 0), color="#777",
+               width=1.5, cls="lane")
+    c.text(8, TOP - 34, t("ladder.time"), size=11, color="#555")
+    seg_no = 0
+    for i, ev in enumerate(events):
+        y = ys[i]
+        c.text(TIME_COL - 8, y + 4, f"{ev.t * 1000:.3f}", size=10, color="#666", anchor="end",
+               mono=True, cls="time")
+        tip = notes.get(id(ev), "")
+        if isinstance(ev, Segment):
+            seg_no += 1
+            _segment(c, ev, rel[id(ev)], x_of[lane_of(ev.src)], x_of[lane_of(ev.dst)], y,
+                     name, tip, None if marks is None else marks.get(seg_no, False))
+        elif isinstance(ev, Call):
+            x = x_of.get(ev.process)
+            if x is None:
+                continue
+            text = _short(ev)
+            left = x == x_of[lanes[0]] or len(lanes) > 2 and x != x_of[lanes[-1]]
+            c.circle(x, y, 3.5, fill=CALL_INK, color=CALL_INK, cls="call-dot")
+            c.text(x - 10 if left else x + 10, y + 4, text, size=12, color=CALL_INK,
+                   anchor="end" if left else "start", cls="call",
+                   title=(ev.text + ("\n" + tip if tip else "")))
+        elif isinstance(ev, State):
+            lane = labels.get(ev.socket)
+            if lane is None:
+                continue
+            x = x_of[lane]
+            text = ev.state
+            w = text_width(text, 11) + 12
+            left = lane == lanes[0] or len(lanes) > 2 and lane != lanes[-1]
+            bx = x - 8 - w if left else x + 8
+            c.rect(bx, y - 10, w, 16, fill="#fff6d5", color=STATE_INK, radius=7, cls="state",
+                   title=f"{ev.socket}: {ev.state}" + ("\n" + tip if tip else ""))
+            c.text(bx + w / 2, y + 2, text, size=11, color=STATE_INK, anchor="middle",
+                   cls="state-name")
+    if marks is not None:  # the marks and the words apart: CJK fonts lack ✓ and ✗
+        x = 16.0
+        for mark, key, ink in (("✓", "ladder.matched", "#2e8b57"), ("✗", "ladder.unmatched", RST_INK)):
+            c.text(x, height - 12, mark, size=13, bold=True, color=ink, cls="legend")
+            c.text(x + 16, height - 12, t(key), size=12, color="#333", cls="legend")
+            x += 16 + text_width(t(key), 12) + 24
+    return c
+
+
+def _segment(c: Canvas, seg: Segment, rel, x0: float, x1: float, y: float, name, tip: str,
+             matched: bool | None) -> None:
+    ink = RST_INK if "R" in seg.flags else SEG_INK
+    y1 = y + DROP * ROW
+    c.line(x0, y, x1, y1, color=ink, width=1.8, arrow=True, cls="segment",
+           title=f"{name(seg.src)} > {name(seg.dst)}" + ("\n" + tip if tip else ""))
+    label = f"[{seg.flags}] seq {rel.seq}" + (f" ack {rel.ack}" if seg.has_ack else "") \
+        + f" len {seg.length}"
+    mid = (x0 + x1) / 2
+    c.text(mid, (y + y1) / 2 - 5, label, size=12, color=ink, anchor="middle", mono=True,
+           cls="segment-label")
+    if matched is not None:  # left of the label, on the arrow's own row
+        mx = mid - text_width(label, 12) / 2 - 18
+        c.text(mx, (y + y1) / 2 - 4, "✓" if matched else "✗", size=14, bold=True,
+               color="#2e8b57" if matched else RST_INK, cls="match" if matched else "mismatch",
+               title=t("ladder.matched" if matched else "ladder.unmatched"))
+
+
+def _short(ev: Call) -> str:
+    text = call_text(ev)
+    return text if len(text) <= 36 else text[:35] + "…"
+
+
+def _socket_lanes(trace: Trace, lanes: list[str], lane_of) -> dict[str, str]:
+    """socket label -> lane: by its process, or by its local port when a process talks to
+    itself."""
+    out = {}
+    for s in trace.sockets:
+        if s.process in lanes:
+            out[s.label] = s.process
+            continue
+        for ep in s.seen + ([s.local] if s.local else []):
+            if lane_of(ep) in lanes:
+                out[s.label] = lane_of(ep)
+    for st in trace.states:  # request sockets and children are named after their process
+        proc = st.socket.split(".", 1)[0]
+        if st.socket not in out and proc in lanes:
+            out[st.socket] = proc
+    return out
+
+
+def segment_marks(model: Trace, differences) -> dict[int, bool]:
+    """segment number -> matched, from the differences `verify` found (trace/diff.py)."""
+    bad = {d.index for d in differences if d.kind in ("segment", "timing")}
+    counted = next((d for d in differences if d.kind == "count" and d.field == "segments"), None)
+    limit = counted.index - 1 if counted else len(model.segments)
+    return {i: i <= limit and i not in bad for i in range(1, len(model.segments) + 1)}
