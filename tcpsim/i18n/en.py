@@ -86,6 +86,10 @@ MESSAGES: dict[str, str] = {
                       "segments meanwhile.",
     "why.call.exit": "The process exits: the kernel closes every descriptor it still has.",
     "why.call.return": "The event the call was waiting for has happened.",
+    "why.step.time_wait": "The full socket hands the connection over to a small TIME_WAIT socket "
+                           "and is freed; the connection itself stays in TIME_WAIT.",
+    "why.step.listener_closed": "The listener was closed with this connection still in its accept "
+                                "queue: nobody can accept it any more, so it is reset.",
     "why.state.new": "A new socket starts in CLOSE (RFC 9293's CLOSED state).",
     "why.state.seen": "The kernel reports {state} for {socket}.",
     # -- explanations: errors ---------------------------------------------------------------
@@ -151,6 +155,11 @@ MESSAGES: dict[str, str] = {
     "diagram.path.title": "{program}: the path each socket took",
     "diagram.legend.path": "numbered: the steps of {sockets}",
     "diagram.start": "start",
+    "diagram.end": "the end state",
+    "diagram.legend.rfc": "as in RFC 9293's diagram",
+    "diagram.legend.other": "resets, aborts, timers, Linux's own",
+    "diagram.legend.spawn": "a SYN to a listener creates a request socket",
+    "diagram.legend.order": "1, 2, 3 ...: one count in time order",
     "ladder.title": "{program}: what each call put on the wire",
     "ladder.time": "time (ms)",
     "ladder.matched": "matched by the kernel",

@@ -75,6 +75,10 @@ MESSAGES: dict[str, str] = {
     "why.call.sleep": "进程暂停；其间内核照常运行定时器、应答报文段。",
     "why.call.exit": "进程退出：内核关闭它仍持有的所有描述符。",
     "why.call.return": "调用所等待的事件已经发生。",
+    "why.step.time_wait": "完整的套接字把连接交给一个小的 TIME_WAIT 套接字后被释放；连接本身仍处于 "
+                           "TIME_WAIT。",
+    "why.step.listener_closed": "监听套接字已关闭，而这个连接还在它的全连接队列中：再也没有人能 "
+                                "accept 它，于是被复位。",
     "why.state.new": "新建的套接字处于 CLOSE 状态（RFC 9293 中的 CLOSED）。",
     "why.state.seen": "内核报告 {socket} 处于 {state}。",
     # -- explanations: errors -----------------------------------------------------------------
@@ -126,6 +130,11 @@ MESSAGES: dict[str, str] = {
     "diagram.path.title": "{program}：每个套接字经过的状态",
     "diagram.legend.path": "编号：{sockets} 的各步",
     "diagram.start": "开始",
+    "diagram.end": "终止状态",
+    "diagram.legend.rfc": "与 RFC 9293 的状态图相同",
+    "diagram.legend.other": "复位、异常终止、定时器、Linux 特有",
+    "diagram.legend.spawn": "监听套接字收到 SYN 时创建请求套接字",
+    "diagram.legend.order": "1、2、3……：按时间顺序统一编号",
     "ladder.title": "{program}：每次调用在网络上产生的报文段",
     "ladder.time": "时间（ms）",
     "ladder.matched": "与内核一致",

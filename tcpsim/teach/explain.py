@@ -19,6 +19,11 @@ from ..trace import Call, Segment, State, Trace
 # A state change with no row of its own: the request socket a SYN creates on a listener.
 _ALIAS = {("CLOSE", "rcv_syn"): ("LISTEN", "rcv_syn")}
 
+# Steps of the kernel's bookkeeping that are no row of the table (kernel.py makes them
+# directly): the message that explains each, and the kernel function.
+_STEPS = {"time_wait": "tcp_time_wait(), inet_twsk_hashdance()",
+          "listener_closed": "inet_csk_listen_stop(), inet_child_forget()"}
+
 # What a send action puts on the wire, to find the rule behind a segment.
 _SENDS = {"send_syn": "syn", "send_synack": "synack", "send_fin": "fin", "send_ack": "ack",
           "send_active_rst": "rst", "reset_reply": "rst", "reset_children": "rst"}
@@ -100,6 +105,8 @@ def _states(trace: Trace):
         if ev.rule:
             old, event = ev.rule.split(" ", 1)
             why = rule_why(old, event)
+            if why is None and event in _STEPS:
+                why = Why(f"why.step.{event}", t(f"why.step.{event}"), _STEPS[event])
         elif prev is None or prev == ev.state:
             why = Why("why.state.new", t("why.state.new"), "inet_create()") \
                 if prev is None and ev.state == "CLOSE" else None

@@ -1,0 +1,265 @@
+"""Teaching artefacts: explanations, the sequence diagram, the quiz, the notebook view."""
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tcpsim.i18n import language
+from tcpsim.model import KernelProfile
+from tcpsim.render.sequence import ROW, segment_marks, sequence_canvas
+from tcpsim.scenario import builtin_names, load
+from tcpsim.sim.world import run_model
+from tcpsim.teach import explain
+from tcpsim.teach.quiz import run_quiz, same_flags
+from tcpsim.trace import Call, Segment, State, Trace
+from tcpsim.trace.diff import Difference
+
+from .conftest import CAPTURES, run_cli
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def model(name: str) -> Trace:
+    return run_model(load(name), KernelProfile.named("reference"))
+
+
+def kinds(trace: Trace) -> list[str]:
+    whys = explain(trace)
+    return [whys[id(s)].key.removeprefix("why.seg.") for s in trace.segments]
+
+
+# -- explanations --------------------------------------------------------------------------
+def test_the_handshake_program_is_explained_segment_by_segment():
+    assert kinds(model("handshake")) == [
+        "syn", "synack", "ack.handshake", "data", "ack.quick", "fin", "fin.acks_fin", "ack.fin"]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("connect-refused", ["syn", "rst.refused", "syn", "rst.refused"]),
+    ("lost-syn", ["syn", "syn.again", "syn.again", "synack", "ack.handshake"]),
+    ("close-unread", ["syn", "synack", "ack.handshake", "data", "ack.quick",
+                      "rule.ESTABLISHED.close_unread"]),
+    ("teardown-four-segment", ["syn", "synack", "ack.handshake", "data", "ack.quick", "data",
+                               "ack.quick", "fin", "ack.fin.delayed", "fin", "ack.fin"]),
+])
+def test_segments_are_explained_by_what_they_are(name, expected):
+    assert kinds(model(name))[:len(expected)] == expected
+
+
+def test_a_delayed_ack_says_how_long_it_waited():
+    trace = model("delayed-ack")
+    whys = explain(trace)
+    delayed = [whys[id(s)] for s in trace.segments if whys[id(s)].key == "why.seg.ack.delayed"]
+    assert len(delayed) == 1 and "40 ms" in delayed[0].text
+    assert "tcp_delack_timer()" in delayed[0].ref and "RFC 1122 4.2.3.2" in delayed[0].ref
+
+
+def test_state_changes_cite_their_row_of_the_table():
+    trace = model("handshake")
+    whys = explain(trace)
+    steps = [(s.socket, s.state, whys[id(s)].key) for s in trace.states if s.via == "transition"]
+    assert steps[:5] == [
+        ("server.s", "LISTEN", "rule.CLOSE.listen"),
+        ("client.fd", "SYN_SENT", "rule.CLOSE.connect"),
+        ("server.c", "NEW_SYN_RECV", "rule.LISTEN.rcv_syn"),
+        ("client.fd", "ESTABLISHED", "rule.SYN_SENT.rcv_synack"),
+        ("server.c", "ESTABLISHED", "rule.NEW_SYN_RECV.rcv_ack"),
+    ]
+    refs = {whys[id(s)].ref for s in trace.states if s.via == "transition"}
+    assert "RFC 9293 3.10.7.3 · tcp_rcv_synsent_state_process()" in refs
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_step_of_every_builtin_is_explained(name):
+    trace = model(name)
+    whys = explain(trace)
+    for ev in trace.events:
+        if isinstance(ev, (Call, Segment)) or isinstance(ev, State) and ev.via == "transition":
+            assert id(ev) in whys, ev
+            assert whys[id(ev)].text.strip()
+
+
+def test_calls_and_errors_are_explained():
+    trace = model("time-wait-reuse")
+    whys = explain(trace)
+    failed = [c for c in trace.calls if c.errno == "EADDRINUSE"]
+    assert failed and whys[id(failed[0])].key == "why.errno.EADDRINUSE"
+    trace = model("half-close")
+    eof = [c for c in trace.calls if c.text.startswith("recv") and c.result == 0]
+    assert eof and explain(trace)[id(eof[0])].key == "why.call.recv.eof"
+
+
+def test_a_kernel_trace_is_explained_too():
+    """The lab sees states only between calls: each is matched to the row that leads there."""
+    trace = Trace.load(CAPTURES / "handshake.json")
+    whys = explain(trace)
+    assert [whys[id(s)].key.removeprefix("why.seg.") for s in trace.segments][:3] == [
+        "syn", "synack", "ack.handshake"]
+    keys = {w.key for w in whys.values()}
+    assert "rule.ESTABLISHED.rcv_fin" in keys  # ESTABLISHED -> CLOSE_WAIT seen on the kernel
+
+
+def test_run_explain_prints_a_reason_under_each_step():
+    out = run_cli("run", "handshake", "--explain", check=True).stdout
+    lines = out.splitlines()
+    syn = next(i for i, ln in enumerate(lines) if "[S]" in ln and "seq 0" in ln)
+    assert lines[syn + 1].lstrip().startswith("↳ The first segment of the three-way handshake")
+    assert "[RFC 9293" in lines[syn + 1]
+    zh = run_cli("run", "handshake", "--explain", "--lang", "zh", check=True).stdout
+    assert "三次握手的第一个报文段" in zh and "连接释放阶段" in zh
+
+
+# -- the sequence diagram -------------------------------------------------------------------
+def _svg(canvas) -> ET.Element:
+    return ET.fromstring(canvas.svg())
+
+
+def _by_class(root: ET.Element, cls: str) -> list[ET.Element]:
+    return [e for e in root.iter() if cls in (e.get("class") or "").split()]
+
+
+def test_the_sequence_diagram_of_the_handshake():
+    trace = model("handshake")
+    root = _svg(sequence_canvas(trace))
+    assert [e.text for e in _by_class(root, "lane-name")] == ["server", "client"]
+    assert [e.text for e in _by_class(root, "segment-label")] == [
+        "[S] seq 0 len 0", "[S.] seq 0 ack 1 len 0", "[.] seq 1 ack 1 len 0",
+        "[P.] seq 1 ack 1 len 19", "[.] seq 1 ack 20 len 0", "[F.] seq 20 ack 1 len 0",
+        "[F.] seq 1 ack 21 len 0", "[.] seq 21 ack 2 len 0"]
+    arrows = _by_class(root, "segment")
+    assert len(arrows) == 8
+    # arrows slant down from the sender's lane to the receiver's
+    lane_x = {e.text: float(e.get("x")) for e in _by_class(root, "lane-name")}
+    first = arrows[0]
+    assert float(first.get("x1")) == lane_x["client"] and float(first.get("x2")) == lane_x["server"]
+    assert float(first.get("y2")) > float(first.get("y1"))
+    states = [e.text for e in _by_class(root, "state-name")]
+    assert states[:4] == ["CLOSE", "LISTEN", "CLOSE", "SYN_SENT"] and "TIME_WAIT" in states
+
+
+def test_the_phases_are_shaded_with_the_handshake_and_the_fin_in_their_own():
+    trace = model("handshake")
+    root = _svg(sequence_canvas(trace))
+    bands = _by_class(root, "phase")
+    assert [b.get("class") for b in bands] == ["phase phase-0", "phase phase-1", "phase phase-2"]
+    assert [e.text for e in _by_class(root, "phase-label")] == [
+        "Connection establishment · three-way handshake", "Data transfer · data and its ACKs",
+        "Connection release · FIN and ACK in each direction"]
+
+    def band_of(y: float) -> int:
+        return next(i for i, b in enumerate(bands)
+                    if float(b.get("y")) <= y < float(b.get("y")) + float(b.get("height")))
+
+    ys = [float(a.get("y1")) for a in _by_class(root, "segment")]
+    assert [band_of(y) for y in ys] == [0, 0, 0, 1, 1, 2, 2, 2]
+    assert all(float(b.get("height")) >= ROW for b in bands)
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_builtin_draws_one_arrow_per_segment(name):
+    trace = model(name)
+    root = _svg(sequence_canvas(trace))
+    assert len(_by_class(root, "segment")) == len(trace.segments)
+    assert len(_by_class(root, "segment-label")) == len(trace.segments)
+    resets = [s for s in trace.segments if "R" in s.flags]
+    assert sum(1 for e in _by_class(root, "segment") if e.get("stroke") == "#c0392b") == len(resets)
+
+
+def test_verify_marks_each_segment():
+    trace = model("handshake")
+    diffs = [Difference("segment", 5, "win", "63", "64", "..."),
+             Difference("count", 8, "segments", "8", "7", "...")]
+    marks = segment_marks(trace, diffs)
+    assert marks == {1: True, 2: True, 3: True, 4: True, 5: False, 6: True, 7: True, 8: False}
+    root = _svg(sequence_canvas(trace, marks))
+    assert len(_by_class(root, "match")) == 6 and len(_by_class(root, "mismatch")) == 2
+
+
+def test_the_sequence_diagram_as_png(tmp_path):
+    from PIL import Image
+
+    canvas = sequence_canvas(model("handshake"))
+    canvas.save(tmp_path / "ladder.png")
+    with Image.open(tmp_path / "ladder.png") as img:
+        assert img.size == (round(canvas.width * 2), round(canvas.height * 2))
+        colours = {c for _, c in img.getcolors(1 << 20)}
+    assert (0xe8, 0xf1, 0xfb) in colours  # the establishment band is drawn
+
+
+def test_the_cli_writes_the_sequence_diagram(tmp_path):
+    r = run_cli("run", "handshake", "--sequence", tmp_path / "l.svg", "--sequence",
+                tmp_path / "l.png", "--lang", "zh", check=True)
+    assert (tmp_path / "l.png").stat().st_size > 10_000
+    text = (tmp_path / "l.svg").read_text()
+    assert "连接建立阶段" in text and "三次握手的第一个报文段" in text  # explanations as tooltips
+    assert "l.svg" in r.stdout
+    bad = run_cli("run", "handshake", "--sequence", tmp_path / "l.gif")
+    assert bad.returncode == 2 and ".svg or .png" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_trace_shows_its_ladder_in_a_notebook():
+    trace = model("handshake")
+    svg = trace._repr_svg_()
+    assert svg.startswith("<svg") and svg.count('class="segment"') == 8
+    assert trace._repr_html_().count("<svg") == 1
+
+
+# -- the quiz -------------------------------------------------------------------------------
+HANDSHAKE_ANSWERS = [
+    "LISTEN",  # server.s after listen()
+    "SYN_SENT",  # client.fd after connect()
+    "S", "0", "",  # the SYN (no ack)
+    "NEW_SYN_RECV",
+    "S.", "0", "1",
+    "ESTABLISHED",  # client.fd
+    ".", "1", "1",
+    "ESTABLISHED",  # server.c
+]
+
+
+def _quiz(answers: list[str], name="handshake"):
+    feed = iter(answers)
+    said: list[str] = []
+    score = run_quiz(model(name), lambda q: next(feed, None), lambda text, style: said.append(text))
+    return score, said
+
+
+def test_the_quiz_scores_the_textbook_answers_right():
+    score, said = _quiz(HANDSHAKE_ANSWERS)
+    assert (score.right, score.asked) == (8, 8)  # a segment is one question
+    assert said.count("Right.") == 8
+    assert any("The first segment of the three-way handshake" in s for s in said)
+
+
+def test_a_wrong_prediction_gets_the_answer_and_the_rule():
+    answers = list(HANDSHAKE_ANSWERS)
+    answers[6:9] = ["S", "0", "1"]  # the SYN-ACK's flags wrong
+    score, said = _quiz(answers)
+    assert (score.right, score.asked) == (7, 8)
+    wrong = said.index("Not quite: [S.] seq 0 ack 1 len 0.")
+    assert "SYN-ACK" in said[wrong + 1] or "handshake" in said[wrong + 1]
+
+
+def test_quiz_answers_from_standard_input():
+    stdin = "\n".join(HANDSHAKE_ANSWERS[:5]) + "\n"
+    r = run_cli("quiz", "handshake", input=stdin, check=True)
+    assert r.stdout.count("Right.") == 3 and "3 of 3 answers right." in r.stdout
+    zh = run_cli("quiz", "handshake", "--lang", "zh", input="LISTEN\n", check=True)
+    assert "正确。" in zh.stdout and "答对 1 题，共 1 题。" in zh.stdout
+
+
+@pytest.mark.parametrize("answer, flags, ok", [
+    ("S.", "S.", True), (".S", "S.", True), ("[S.]", "S.", True), ("SA", "S.", True),
+    ("S", "S.", False), ("FP.", "FP.", True), ("P.", "F.", False)])
+def test_flags_are_compared_as_a_set(answer, flags, ok):
+    assert same_flags(answer, flags) is ok
+
+
+def test_explanations_survive_the_json_round_trip():
+    trace = model("handshake")
+    again = Trace.from_dict(json.loads(trace.to_json()))
+    assert kinds(again) == kinds(trace)
+    with language("zh"):
+        assert re.search("[\u4e00-\u9fff]", explain(again)[id(again.segments[0])].text)
