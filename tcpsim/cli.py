@@ -43,6 +43,14 @@ def _sysctl_option(f):
                              "(the lab sets it in its namespace; the model uses it).")(f)
 
 
+def _picture_paths(ctx, param, value):
+    for path in value:
+        if not path.lower().endswith((".svg", ".png")):
+            raise click.BadParameter(f"cannot tell the picture format of {path}; end the name "
+                                     "with .svg or .png")
+    return value
+
+
 def _lang_option(f):
     """--lang en|zh (or TCPSIM_LANG): the language of every sentence the command shows."""
     def choose(ctx, param, value):
@@ -133,13 +141,16 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
               help="The kernel to model: a built-in profile, or 'host' for this machine's sysctls.")
 @click.option("--ladder/--no-ladder", default=True, show_default=True,
               help="Draw the ladder diagram after the timeline.")
+@click.option("--sequence", "sequence_paths", multiple=True, type=click.Path(dir_okay=False),
+              metavar="FILE.svg|FILE.png", callback=_picture_paths,
+              help="Also draw the sequence (ladder) diagram into this file (repeatable).")
 @click.option("--explain", is_flag=True,
               help="After each step, say why it happened and cite the rule (RFC section, "
                    "kernel function).")
 @_lang_option
 @_sysctl_option
-def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: bool, explain: bool,
-        sysctl) -> None:
+def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: bool,
+        sequence_paths, explain: bool, sysctl) -> None:
     """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed)."""
     from .model import KernelProfile
     from .render import render_header, render_ladder, render_summary, render_timeline
@@ -158,6 +169,23 @@ def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: boo
     if not explain:
         out.print(f"[dim]{t('run.hint.explain')}[/]", soft_wrap=True)
     _write_outputs(trace, pcap_path, json_path, out)
+    _write_sequence(trace, sequence_paths, out)
+
+
+def _write_sequence(trace, paths, out: Console, differences=None) -> None:
+    """The sequence diagram into each file (SVG or PNG by suffix), explanations as tooltips;
+    with verify's differences, each segment marked as matched by the kernel or not."""
+    if not paths:
+        return
+    from .render.sequence import segment_marks, sequence_canvas
+    from .teach import explain
+
+    marks = None if differences is None else segment_marks(trace, differences)
+    notes = {k: w.line() for k, w in explain(trace).items()}
+    canvas = sequence_canvas(trace, marks, notes)
+    for path in paths:
+        canvas.save(path)
+        out.print(f"[dim]{t('wrote.file', path=path)}[/]", soft_wrap=True)
 
 
 @main.command()
@@ -167,10 +195,14 @@ def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: boo
               help="Model this profile instead of the kernel the lab ran on (to see verify fail).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+@click.option("--sequence", "sequence_paths", multiple=True, type=click.Path(dir_okay=False),
+              metavar="FILE.svg|FILE.png", callback=_picture_paths,
+              help="Draw the model's sequence diagram with each segment marked as matched by "
+                   "the kernel or not (one PROGRAM only; repeatable).")
 @_lang_option
 @_sysctl_option
 def verify(program: str | None, run_all: bool, profile: str | None, seed: int, timeout: float,
-           sysctl) -> None:
+           sequence_paths, sysctl) -> None:
     """Run PROGRAM in the model and on the real kernel, and compare them field by field."""
     from rich.progress import Progress
     from rich.table import Table
@@ -179,6 +211,8 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
 
     if bool(program) == run_all:
         raise click.UsageError("give one PROGRAM, or --all")
+    if run_all and sequence_paths:
+        raise click.UsageError("--sequence draws one program: give PROGRAM instead of --all")
     out = Console(highlight=False)
     names = builtin_names() if run_all else [program]
     overrides = _sysctls(sysctl)
@@ -202,6 +236,8 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
     for r in results:
         if not (run_all and r["ok"]):  # the table already says "match"
             _print_verdict(r, out)
+    if sequence_paths:
+        _write_sequence(results[0]["model"], sequence_paths, out, results[0]["diffs"])
     if not all(r["ok"] for r in results):
         sys.exit(1)
 
@@ -335,6 +371,167 @@ def _print_verdict(r: dict, out: Console) -> None:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
     if len(r["diffs"]) > 8:
         out.print(t("verify.more", n=len(r["diffs"]) - 8))
+
+
+@main.command()
+@click.argument("program")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="The HTML file to write.")
+@click.option("--lab/--no-lab", "use_lab", default=None,
+              help="Check against the real kernel (needs root). Default: when it can run here.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--profile", default="reference", show_default=True,
+              help="The model's kernel when the lab does not run (else the lab's own kernel).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+@_lang_option
+def report(program: str, output: str, use_lab: bool | None, seed: int, profile: str,
+           timeout: float) -> None:
+    """Write one self-contained HTML report of PROGRAM: the program, the kernel's verdict and
+    capture, the sequence and state diagrams, and why each step happened."""
+    import os
+
+    from .model import KernelProfile
+    from .render.report import build_report
+    from .scenario import load
+    from .sim.world import run_model
+
+    prog = load(program)
+    out = Console(highlight=False)
+    verdict, problem = None, None
+    if use_lab is False:
+        problem = "--no-lab"
+    elif use_lab is None and os.geteuid() != 0:
+        problem = "the lab needs root (run as root, for example with sudo, to include it)"
+    else:
+        try:
+            verdict = _verify_one(prog, None, seed, timeout, {})
+        except TcpsimError as e:
+            if use_lab:
+                raise
+            problem = str(e)
+    model = verdict["model"] if verdict else run_model(prog, KernelProfile.named(profile),
+                                                        seed=seed, timeout=timeout)
+    html = build_report(prog, model, seed, verdict, problem)
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(html)
+    except OSError as e:
+        raise TcpsimError(f"cannot write {output}: {e.strerror}; choose a writable path")
+    out.print(t("wrote.file", path=output), soft_wrap=True)
+
+
+@main.command()
+@click.argument("program")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--profile", default="reference", show_default=True)
+@_lang_option
+def quiz(program: str, seed: int, profile: str) -> None:
+    """Predict each segment (flags, seq, ack) and state change of PROGRAM before it is shown.
+
+    Answers are read line by line, so they can come from a file: an empty line skips a
+    question, the end of input ends the quiz."""
+    from .model import KernelProfile
+    from .scenario import load
+    from .sim.world import run_model
+    from .teach.quiz import run_quiz
+
+    trace = run_model(load(program), KernelProfile.named(profile), seed=seed)
+    out = Console(highlight=False)
+
+    def ask(question: str) -> str | None:
+        try:
+            answer = click.prompt(question, default="", show_default=False, prompt_suffix=" ")
+        except (click.Abort, EOFError):
+            out.print()
+            return None
+        if not sys.stdin.isatty():  # answers from a file: show them, as a terminal would
+            out.print(answer, markup=False)
+        return answer
+
+    run_quiz(trace, ask, lambda text, style: out.print(text, style=style, soft_wrap=True,
+                                                       markup=False))
+
+
+_DIAGRAM_SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot",
+                     ".mmd": "mermaid", ".md": "mermaid"}
+
+
+@main.command()
+@click.option("--program", default=None, metavar="NAME|FILE",
+              help="Draw the path each socket of this program took, its steps numbered in time "
+                   "order.")
+@click.option("-o", "--output", "outputs", multiple=True, type=click.Path(dir_okay=False),
+              help="Write the diagram here; the suffix picks the format (.svg .png .dot "
+                   ".mmd/.md for Mermaid). May be given more than once.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "dot", "mermaid"]), default=None,
+              help="The format for standard output (default: a Mermaid block), or for an -o "
+                   "file whose suffix names none.")
+@click.option("--engine", type=click.Choice(["builtin", "dot"]), default="builtin",
+              show_default=True,
+              help="builtin: tcpsim's own textbook layout (needs nothing); dot: Graphviz lays "
+                   "it out (needs dot on PATH).")
+@click.option("--profile", default="reference", show_default=True,
+              help="The kernel to model for --program.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_lang_option
+def diagram(program: str | None, outputs, fmt: str | None, engine: str, profile: str,
+            seed: int) -> None:
+    """Draw the TCP state diagram from the model's transition table, optionally with the path
+    a program's sockets took."""
+    from pathlib import Path
+
+    from .render.statediagram import render_states, render_with_dot, to_dot, to_mermaid
+
+    # every file's format is known before anything runs or is written
+    targets = []
+    for path in outputs:
+        kind = _DIAGRAM_SUFFIXES.get(Path(path).suffix.lower(), fmt)
+        if kind is None:
+            raise TcpsimError(f"cannot tell the format of {path} from its suffix; name it .svg, "
+                              ".png, .dot or .mmd (or give --format)")
+        if not Path(path).resolve().parent.is_dir():
+            raise TcpsimError(f"cannot write {path}: its directory does not exist; choose a "
+                              "writable path")
+        targets.append((path, kind))
+    if not outputs and fmt == "png":
+        raise TcpsimError("a PNG cannot go to the terminal; write it to a file with -o states.png")
+    trace = None
+    if program is not None:
+        from .model import KernelProfile
+        from .scenario import load
+        from .sim.world import run_model
+
+        trace = run_model(load(program), KernelProfile.named(profile), seed=seed)
+
+    def text_of(kind: str) -> str:
+        if kind == "dot":
+            return to_dot(trace)
+        if kind == "mermaid":
+            return to_mermaid(trace)
+        return render_states(trace).svg()
+
+    if not outputs:
+        kind = fmt or "mermaid"
+        if engine == "dot" and kind == "svg":
+            click.echo(render_with_dot(to_dot(trace), "svg").decode(), nl=False)
+        elif kind == "mermaid":
+            click.echo(f"```mermaid\n{to_mermaid(trace)}```")
+        else:
+            click.echo(text_of(kind), nl=False)
+        return
+    for path, kind in targets:
+        try:
+            if engine == "dot" and kind in ("svg", "png"):
+                Path(path).write_bytes(render_with_dot(to_dot(trace), kind))
+            elif kind == "png":
+                render_states(trace).png(path)
+            elif kind == "mermaid" and Path(path).suffix.lower() == ".md":
+                Path(path).write_text(f"```mermaid\n{to_mermaid(trace)}```\n", encoding="utf-8")
+            else:
+                Path(path).write_text(text_of(kind), encoding="utf-8")
+        except OSError as e:
+            raise TcpsimError(f"cannot write {path}: {e.strerror}; choose a writable path")
+        click.echo(t("wrote.file", path=path))
 
 
 @main.group(cls=_Group)
