@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from ..errors import TcpsimError
+from ..i18n import t
 from ..scenario import Program, Schedule, Step
 from ..scenario.calls import SYMBOLS, errno_name, flag_names
 from ..scenario.syntax import Linger
@@ -254,7 +255,7 @@ class Runner:
     def _partial(self) -> Trace:
         self.trace.end = self._t()
         self._relabel()
-        self.trace.notes.append("stopped early: the program was stuck")
+        self.trace.notes.append(t("note.stuck"))
         return self.trace
 
     def _snapshot(self) -> None:

@@ -11,6 +11,7 @@ import errno as E
 import heapq
 import struct
 
+from ..i18n import t
 from ..model import Kernel, KernelProfile, Seg
 from ..model.kernel import POLLERR, POLLHUP, _oserror
 from ..scenario import Program
@@ -240,15 +241,15 @@ def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: flo
     world = world or SimWorld(profile, seed, program.faults)
     runner = Runner(program, world, "model", tail=tail, timeout=timeout)
     trace = runner.run()
-    trace.notes.append(f"model profile {profile.name} (Linux {profile.release}), seed {seed}")
+    trace.notes.append(t("note.model", profile=profile.name, release=profile.release, seed=seed))
     trace.notes += drop_notes(program.faults, world.dropped)
     trace.drops = dict(world.dropped)
     return trace
 
 
 def drop_notes(faults, dropped: dict[int, int]) -> list[str]:
-    verb = {"drop": "dropped", "delay": "delayed"}
-    return [f"line {f.line} ({f.text}) {verb[f.action]} {dropped.get(f.line, 0)} segment(s)"
+    verb = {"drop": t("note.dropped"), "delay": t("note.delayed")}
+    return [t("note.drops", line=f.line, text=f.text, verb=verb[f.action], n=dropped.get(f.line, 0))
             for f in faults]
 
 

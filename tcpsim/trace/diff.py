@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..i18n import t
 from .segment import Segment
 from .trace import Call, Trace
 
@@ -62,33 +63,36 @@ def _describe_segment(row: dict) -> str:
     return f"[{row['flags']}] {row['from']} > {row['to']} seq {row['seq']}"
 
 
-def _compare_segments(model: Trace, lab: Trace, seen: str = "on the kernel") -> list[Difference]:
+def _compare_segments(model: Trace, lab: Trace, seen: str = "kernel") -> list[Difference]:
+    """seen: "kernel" (a lab run) or "capture" (a pcap)."""
+    where = t(f"diff.where.{seen}")
     out = []
     m, k = segment_rows(model), segment_rows(lab)
     for i, (a, b) in enumerate(zip(m, k), 1):
         fields = [f for f in ("from", "flags", "seq", "ack", "win", "len", "options", "payload")
                   if a[f] != b[f]]
         if fields:
-            parts = [f"{f} is {_show(a[f])} in the model but {_show(b[f])} {seen}"
+            parts = [t("diff.field", field=f, model=_show(a[f]), seen=_show(b[f]), where=where)
                      for f in fields]
             out.append(Difference("segment", i, ",".join(fields), repr([a[f] for f in fields]),
                                   repr([b[f] for f in fields]),
-                                  f"segment {i} ({_describe_segment(b)}): " + "; ".join(parts)))
+                                  t("diff.segment", i=i, what=_describe_segment(b),
+                                    parts=t("diff.sep").join(parts))))
     if len(m) != len(k):
-        extra, who = ((m[len(k)], "the model sends") if len(m) > len(k) else
-                      (k[len(m)], "the kernel sends" if seen == "on the kernel" else "the capture has"))
+        extra, who = ((m[len(k)], t("diff.who.model")) if len(m) > len(k) else
+                      (k[len(m)], t("diff.who.kernel") if seen == "kernel" else t("diff.who.capture")))
         out.append(Difference("count", min(len(m), len(k)) + 1, "segments", str(len(m)), str(len(k)),
-                              f"{who} {abs(len(m) - len(k))} more segment(s), first "
-                              f"{_describe_segment(extra)} ({len(m)} in the model, {len(k)} {seen})"))
-    calls = seen == "on the kernel"  # a capture has no calls: measure from segment to segment
+                              t("diff.count.segments", who=who, n=abs(len(m) - len(k)),
+                                what=_describe_segment(extra), m=len(m), k=len(k), where=where)))
+    calls = seen == "kernel"  # a capture has no calls: measure from segment to segment
     idle_m, idle_k = _idle_before_segments(model, calls), _idle_before_segments(lab, calls)
     for i in range(min(len(m), len(k), len(idle_m), len(idle_k))):
         gm, gk = idle_m[i], idle_k[i]
         if _too_far(gm, gk):
             out.append(Difference(
                 "timing", i + 1, "gap", f"{gm * 1000:.1f} ms", f"{gk * 1000:.1f} ms",
-                f"segment {i + 1} ({_describe_segment(k[i])}) comes {gm * 1000:.1f} ms after the "
-                f"call or segment before it in the model but {gk * 1000:.1f} ms {seen}"))
+                t("diff.gap", i=i + 1, what=_describe_segment(k[i]), gm=f"{gm * 1000:.1f}",
+                  gk=f"{gk * 1000:.1f}", where=where)))
     return out
 
 
@@ -134,21 +138,21 @@ def _compare_calls(model: Trace, lab: Trace) -> list[Difference]:
         ra, rb = _call_row(a), _call_row(b)
         for f, va, vb in zip(fields, ra, rb):
             if va != vb:
-                what = f"line {b.line} {b.process}: {b.text}"
+                what = t("diff.call", line=b.line, process=b.process, text=b.text)
                 if f in ("process", "line", "kind"):
-                    sentence = (f"call {i}: the model runs line {a.line} ({a.process}: {a.text}, "
-                                f"{a.kind}) where the kernel runs {what} ({b.kind})")
+                    sentence = t("diff.call.order", i=i, line=a.line, process=a.process,
+                                 text=a.text, kind=a.kind, what=what, kind_k=b.kind)
                 elif f == "blocked":
-                    sentence = (f"{what} {'blocks' if va else 'returns at once'} in the model but "
-                                f"{'blocks' if vb else 'returns at once'} on the kernel")
+                    sentence = t("diff.call.blocked", what=what,
+                                 m=t("diff.blocks" if va else "diff.returns"),
+                                 k=t("diff.blocks" if vb else "diff.returns"))
                 else:
-                    sentence = (f"{what} returns {_result(a)} in the model but {_result(b)} on "
-                                "the kernel")
+                    sentence = t("diff.call.result", what=what, m=_result(a), k=_result(b))
                 out.append(Difference("call", i, f, str(va), str(vb), sentence))
                 break
     if len(m) != len(k):
         out.append(Difference("count", min(len(m), len(k)) + 1, "calls", str(len(m)), str(len(k)),
-                              f"the model records {len(m)} call events, the kernel {len(k)}"))
+                              t("diff.count.calls", m=len(m), k=len(k))))
     # how long each blocked call waited (a timer at work: a retransmission, a give-up)
     waits_m, waits_k = _waits(model), _waits(lab)
     for step, (c, dk) in waits_k.items():
@@ -156,8 +160,8 @@ def _compare_calls(model: Trace, lab: Trace) -> list[Difference]:
         if dm is not None and _too_far(dm, dk):
             out.append(Difference(
                 "timing", 0, "wait", f"{dm * 1000:.1f} ms", f"{dk * 1000:.1f} ms",
-                f"line {c.line} {c.process}: {c.text} waits {dm * 1000:.1f} ms in the model but "
-                f"{dk * 1000:.1f} ms on the kernel"))
+                t("diff.wait", what=t("diff.call", line=c.line, process=c.process, text=c.text),
+                  dm=f"{dm * 1000:.1f}", dk=f"{dk * 1000:.1f}")))
     return out
 
 
@@ -178,14 +182,13 @@ def _compare_drops(model: Trace, lab: Trace) -> list[Difference]:
         dm, dk = model.drops.get(line, 0), lab.drops.get(line, 0)
         if dm != dk:
             out.append(Difference("drops", line, "dropped", str(dm), str(dk),
-                                  f"net line {line} drops {dm} segment(s) in the model but {dk} "
-                                  "on the kernel"))
+                                  t("diff.drops", line=line, m=dm, k=dk)))
     return out
 
 
 def _result(c: Call) -> str:
     if c.result is None:
-        return "nothing yet (it blocks)"
+        return t("diff.nothing_yet")
     out = f"-1 {c.errno}" if c.errno else str(c.result)
     if c.data is not None:
         out += f" {c.data!r}"
@@ -201,17 +204,16 @@ def _compare_states(model: Trace, lab: Trace) -> list[Difference]:
         hk = [(s.state, s.queue, s.backlog) for s in ks if s.socket == label]
         if hm != hk:
             show = lambda h: " -> ".join(st + (f"(queue {q}/{b})" if q is not None else "")  # noqa: E731
-                                         for st, q, b in h) or "(never seen)"
+                                         for st, q, b in h) or t("diff.never")
             out.append(Difference("state", 0, label, show(hm), show(hk),
-                                  f"socket {label} goes {show(hm)} in the model but {show(hk)} on "
-                                  "the kernel"))
+                                  t("diff.state", label=label, m=show(hm), k=show(hk))))
     return out
 
 
 def compare_capture(model: Trace, capture: Trace) -> list[Difference]:
     """The differences between the model's segments and a capture's (whose endpoints have been
     named after the model's, see compare/against.py): fields, count and timers' timing."""
-    return _compare_segments(model, capture, seen="in the capture")
+    return _compare_segments(model, capture, seen="capture")
 
 
 def compare(model: Trace, lab: Trace) -> list[Difference]:
