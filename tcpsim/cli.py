@@ -106,9 +106,11 @@ def check(program: str) -> None:
               help="Seconds with every process waiting and nothing happening before giving up.")
 @click.option("--tail", type=click.FloatRange(min=0), default=100.0, show_default=True,
               help="Milliseconds to keep watching after the last call (delayed ACKs, final ACKs).")
+@click.option("--explain", is_flag=True, help="After each step, say why it happened.")
+@_lang_option
 @_sysctl_option
 def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: float,
-        tail: float, sysctl) -> None:
+        tail: float, explain: bool, sysctl) -> None:
     """Run PROGRAM (a built-in name or a file) on real sockets in a private network namespace."""
     from .lab import LabStuck, run_lab
     from .render import render_header, render_summary, render_timeline
@@ -124,7 +126,7 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
         render_timeline(trace, out)
         raise
     render_header(trace, out)
-    render_timeline(trace, out)
+    render_timeline(trace, out, explain=explain)
     render_summary(trace, out)
     _write_outputs(trace, pcap_path, json_path, out)
     if any(c.ok is False for c in trace.calls):
