@@ -82,11 +82,10 @@ def _labels_for(trace: Trace, local: str, remote: str) -> set[str]:
 
 def render_ladder(trace: Trace, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
-    names = trace.endpoint_names()
+    known = trace.owner()
 
     def owner(ep: str) -> str:
-        port = ep.rsplit(":", 1)[1]
-        return names.get(ep) or names.get(f"0.0.0.0:{port}") or names.get(f"[::]:{port}") or ep
+        return known(ep) or ep
 
     conns = _connections(trace)
     single = len(conns) == 1

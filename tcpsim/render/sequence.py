@@ -39,11 +39,10 @@ class Row:
 
 def _lanes(trace: Trace) -> tuple[list[str], callable]:
     """The lanes, in the order the program names its processes, and the lane of an endpoint."""
-    names = trace.endpoint_names()
+    known = trace.owner()
 
     def owner(ep: str) -> str:
-        port = ep.rsplit(":", 1)[1]
-        return names.get(ep) or names.get(f"0.0.0.0:{port}") or names.get(f"[::]:{port}") or ep
+        return known(ep) or ep
 
     self_talk = any(owner(s.src) == owner(s.dst) for s in trace.segments)
 

@@ -13,12 +13,11 @@ _STYLE = {"call": "bold", "segment": "cyan", "state": "yellow", "bad": "bold red
 
 def endpoint_namer(trace: Trace):
     """'127.0.0.1:8080' -> 'server:8080', from the sockets the program had (wildcards too)."""
-    names = trace.endpoint_names()
+    known = trace.owner()
 
     def name(ep: str) -> str:
-        port = ep.rsplit(":", 1)[1]
-        owner = names.get(ep) or names.get(f"0.0.0.0:{port}") or names.get(f"[::]:{port}")
-        return f"{owner}:{port}" if owner else ep
+        owner = known(ep)
+        return f"{owner}:{ep.rsplit(':', 1)[1]}" if owner else ep
 
     return name
 

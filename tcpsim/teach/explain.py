@@ -120,7 +120,7 @@ def _states(trace: Trace):
 
 # -- segments ----------------------------------------------------------------------------
 def _segments(trace: Trace):
-    names = trace.endpoint_names()
+    owner = trace.owner()
     senders = [(s, s.rule.split(" ", 1)) for s in trace.states if s.rule]
     sent: dict[tuple, set] = {}  # direction -> (seq, kind) already sent
     last_ack: dict[tuple, tuple] = {}  # direction -> (ack, win) of its last segment
@@ -184,7 +184,7 @@ def _segments(trace: Trace):
             mine.add((rel.ack, "A"))
             last_ack[d] = (rel.ack, seg.win)
         ref = _SEG_REF[kind]
-        matched = _sending_rule(senders, seg, names, kind)
+        matched = _sending_rule(senders, seg, owner, kind)
         if matched is not None and kind.startswith("rst") and kind != "rst.refused":
             yield seg, matched  # the rule says why this reset (unread data, linger, ...)
             continue
@@ -193,8 +193,8 @@ def _segments(trace: Trace):
         yield seg, Why(f"why.seg.{kind}", t(f"why.seg.{kind}", **kw), ref)
 
 
-def _sending_rule(senders, seg: Segment, names: dict, kind: str) -> Why | None:
-    process = names.get(seg.src) or names.get("0.0.0.0:" + seg.src.rsplit(":", 1)[1])
+def _sending_rule(senders, seg: Segment, owner, kind: str) -> Why | None:
+    process = owner(seg.src)
     want = kind.split(".")[0]
     for st, (old, event) in senders:
         if abs(st.t - seg.t) > 1e-7 or (process and not st.socket.startswith(process + ".")):

@@ -38,13 +38,8 @@ class Difference:
 
 
 def _namer(trace: Trace):
-    names = trace.endpoint_names()
-
-    def name(ep: str) -> str:
-        port = ep.rsplit(":", 1)[1]
-        return names.get(ep) or names.get(f"0.0.0.0:{port}") or names.get(f"[::]:{port}") or ep
-
-    return name
+    owner = trace.owner()
+    return lambda ep: owner(ep) or ep
 
 
 def segment_rows(trace: Trace) -> list[dict]:

@@ -112,6 +112,17 @@ class Trace:
                 names[ep] = s.process
         return names
 
+    def owner(self):
+        """A function: endpoint "ip:port" -> the process whose socket had it (a listener bound
+        to the wildcard address owns every connection on its port), or None."""
+        names = self.endpoint_names()
+
+        def owner(ep: str) -> str | None:
+            port = ep.rsplit(":", 1)[1]
+            return names.get(ep) or names.get(f"0.0.0.0:{port}") or names.get(f"[::]:{port}")
+
+        return owner
+
     @property
     def observed_states(self) -> list[State]:
         """States at the observation points (what the lab can see), without the model's steps."""
