@@ -20,7 +20,7 @@ class Schedule:
     done: int = 0  # how many lines have started
     started: list[bool] = field(default_factory=list)
     parked: dict[str, Step] = field(default_factory=dict)  # process -> its blocked call
-    start_rule: bool = True  # runnable(): processes start in turn (see there)
+    start_rule: bool = False  # runnable(): processes start in turn (see there)
 
     def __post_init__(self):
         if not self.started:

@@ -22,6 +22,7 @@ from math import comb
 from ..model import KernelProfile
 from ..scenario import Program, Step
 from ..trace import Trace
+from .runner import Stuck
 from .world import run_model
 
 # Calls whose order against other processes' calls cannot change any outcome.
@@ -34,7 +35,8 @@ class Outcome:
     trace: Trace  # the first run that produced it
     choices: list[tuple[Step, list[Step]]]  # at each real choice: what went first, over what
     runs: int = 0
-    decision: tuple[Step, list[Step]] | None = None  # the choice that, flipped, changes it
+    # for each other outcome (by index): the choice that, flipped, leads from one to the other
+    versus: dict[int, tuple[Step, list[Step]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,7 +97,7 @@ def interleavings(program: Program) -> int:
 
 
 def explore(program: Program, profile: KernelProfile, seed: int = 0,
-            limit: int = 20000) -> Exploration:
+            limit: int = 20000, timeout: float = 10.0) -> Exploration:
     start = time.perf_counter()
     result = Exploration(program.name, interleavings=interleavings(program))
     by_sig: dict[tuple, Outcome] = {}
@@ -104,17 +106,25 @@ def explore(program: Program, profile: KernelProfile, seed: int = 0,
     while stack and result.schedules < limit:
         prefix, parent = stack.pop()
         chooser = _Replay(prefix)
-        trace = run_model(program, profile, seed=seed, chooser=chooser)
+        try:
+            trace = run_model(program, profile, seed=seed, chooser=chooser, timeout=timeout)
+            hang = ()
+        except Stuck as stuck:  # a real outcome: the program hangs (accept() after a refusal)
+            trace = stuck.trace
+            hang = tuple(sorted((c.process, c.line) for c in trace.calls
+                                if c.blocked and c.kind == "call" and not any(
+                                    r.kind == "return" and r.step == c.step for r in trace.calls)))
         result.schedules += 1
-        sig = signature(trace)
+        sig = signature(trace) + (hang,)
         if sig not in by_sig:
             by_sig[sig] = Outcome(sig, trace, chooser.taken)
             result.outcomes.append(by_sig[sig])
         outcome = by_sig[sig]
         outcome.runs += 1
         if parent is not None and parent[0] is not outcome:  # this flip changed the exchange
-            outcome.decision = outcome.decision or chooser.taken[len(prefix) - 1]
-            parent[0].decision = parent[0].decision or parent[1]
+            a, b = result.outcomes.index(parent[0]), result.outcomes.index(outcome)
+            outcome.versus.setdefault(a, chooser.taken[len(prefix) - 1])
+            parent[0].versus.setdefault(b, parent[1])
         picks = prefix + [0] * (len(chooser.options) - len(prefix))
         for depth in range(len(chooser.options) - 1, len(prefix) - 1, -1):
             for alt in range(chooser.options[depth] - 1, 0, -1):
