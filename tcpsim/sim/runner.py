@@ -104,8 +104,11 @@ class Runner:
     """One run of a program in one world; run() returns its Trace."""
 
     def __init__(self, program: Program, world, source: str, tail: float = 0.1,
-                 timeout: float = 10.0):
+                 timeout: float = 10.0, chooser: Callable[[list[Step]], Step] | None = None):
+        """chooser: None runs lines in file order (scenario/schedule.py); otherwise processes
+        run concurrently and chooser picks which of the lines that may start goes next."""
         self.program, self.world = program, world
+        self.chooser = chooser
         self.tail, self.timeout = tail, timeout
         self.procs = {name: _Process(name) for name in program.processes}
         self.pending: dict[str, _Pending] = {}
@@ -128,7 +131,11 @@ class Runner:
         self.progress = w.now()
         while True:
             self._settle()
-            step = self.sched.next_step()
+            if self.chooser is None:
+                step = self.sched.next_step()
+            else:
+                ready = self.sched.runnable()
+                step = self.chooser(ready) if ready else None
             if step is not None:
                 self._begin(step)
             elif self.sched.finished:

@@ -236,10 +236,11 @@ class SimWorld:
 
 
 def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: float = 0.1,
-              timeout: float = 10.0, world: SimWorld | None = None) -> Trace:
-    """Run the program in the model; the Trace has the same shape as the lab's."""
+              timeout: float = 10.0, world: SimWorld | None = None, chooser=None) -> Trace:
+    """Run the program in the model; the Trace has the same shape as the lab's.  chooser:
+    see Runner (None: file order)."""
     world = world or SimWorld(profile, seed, program.faults)
-    runner = Runner(program, world, "model", tail=tail, timeout=timeout)
+    runner = Runner(program, world, "model", tail=tail, timeout=timeout, chooser=chooser)
     trace = runner.run()
     trace.notes.append(t("note.model", profile=profile.name, release=profile.release, seed=seed))
     trace.notes += drop_notes(program.faults, world.dropped)
