@@ -1,20 +1,31 @@
-"""Every exchange a program can produce when its processes run concurrently.
+"""Every exchange a program can produce when its processes run concurrently (`tcpsim explore`).
 
-Each process runs its own lines in order; between processes only the kernel orders them (a
-blocking call waits for its event) and the start order of scenario/schedule.py's runnable().
-Whenever two processes could make their next call, either may go first: the explorer runs
-the model once per distinct choice sequence (depth first, replaying a prefix of choices, so no
-snapshot of the world is needed) and groups the runs by their outcome: the segments (relative
-numbers), every call's result and errno, and every socket's last state.
+The semantics (docs/concurrency.md): each process runs its own lines in order; between
+processes only the kernel orders them: a blocking call waits for its event, data is received
+after it is sent.  All processes start at once.  So whenever two processes could both make
+their next call, either may go first -- or both at once, each before the segments of the
+other arrive (two CPUs: a segment that reaches a socket while its owner is inside a call waits
+in the socket's backlog until the call ends, tcp_v4_rcv() -> sk_add_backlog(); that is how two
+FINs cross).  And when a process wakes from a pause within one jiffy of a kernel timer (the
+delayed ACK, a retransmission), either may come first: the timer wheel fires a jiffy late or
+early relative to a nanosleep.
 
-Reduction: a call that neither sends a segment nor reads shared state commutes with every
-other call (socket(), setsockopt/getsockopt/fcntl on its own descriptor, and a sleep that only
-starts), so it is taken first without branching.  Not yet done (docs/issue8-plan.md): sleep
-sets for the remaining independent pairs, races between a call and a pending timer.
+The explorer walks that tree depth first.  At each choice it copies the whole run (the model
+kernel, the runner, the trace: a state snapshot) and takes each option in a copy.  Two
+reductions keep it small:
+  - local calls (socket(), setsockopt/getsockopt/fcntl on their own descriptor, the start of
+    a sleep) commute with everything: they run at once without a choice;
+  - sleep sets (Godefroid 1996): once a call has been explored from a state, a sibling branch
+    does not take it again until something it depends on has run.  Two calls depend on each
+    other when they touch the same connection, the same socket or the same listening port.
+Runs are grouped by their outcome (signature()): each connection's segments with relative
+numbers, every call's result and errno, each socket's last state, and the calls left hanging.
 """
 
 from __future__ import annotations
 
+import copy
+import heapq
 import time
 from dataclasses import dataclass, field
 from math import comb
@@ -22,68 +33,63 @@ from math import comb
 from ..model import KernelProfile
 from ..scenario import Program, Step
 from ..trace import Trace
-from .runner import Stuck
-from .world import run_model
+from .runner import Runner, Stuck
+from .world import EPOCH, SimWorld, drop_notes
 
 # Calls whose order against other processes' calls cannot change any outcome.
 LOCAL_CALLS = frozenset({"socket", "setsockopt", "getsockopt", "fcntl", "sleep"})
+# Calls that may send a segment: only these can overlap another call with effect.
+SENDING_CALLS = frozenset({"connect", "send", "close", "shutdown", "exit"})
+EPHEMERAL_FROM = 32768  # net.ipv4.ip_local_port_range starts here by default
+EVERYTHING = None  # the footprint of a call whose effects are not pinned to a socket
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option at a choice point.
+    kind "call": steps[0] goes next.  "together": steps[0] and steps[1] run at once, each
+    before the other's segments arrive.  "timer": a pause ends before ("sleep") or after
+    ("timer") the kernel timer `timer` that falls within a jiffy of it."""
+    kind: str
+    steps: tuple[Step, ...]
+    timer: str = ""
+    first: str = ""  # "sleep" or "timer" for kind "timer"; a process for kind "together"
+
+    @property
+    def key(self) -> tuple:
+        return (self.kind, tuple(s.index for s in self.steps), self.timer, self.first)
 
 
 @dataclass
 class Outcome:
     signature: tuple
     trace: Trace  # the first run that produced it
-    choices: list[tuple[Step, list[Step]]]  # at each real choice: what went first, over what
+    path: list[tuple[Choice, tuple[Choice, ...]]]  # at each choice point: taken, all options
     runs: int = 0
-    # for each other outcome (by index): the choice that, flipped, leads from one to the other
-    versus: dict[int, tuple[Step, list[Step]]] = field(default_factory=dict)
+    # for each other outcome (by index): (this one's option, the other's) where they part
+    versus: dict[int, tuple[Choice, Choice]] = field(default_factory=dict)
+
+    @property
+    def hangs(self) -> tuple:
+        return self.signature[-1]
 
 
 @dataclass
 class Exploration:
     program: str
     outcomes: list[Outcome] = field(default_factory=list)
-    schedules: int = 0  # runs of the model (distinct choice sequences after reduction)
+    schedules: int = 0  # complete runs (leaves of the explored tree)
+    choice_points: int = 0
+    snapshots: int = 0
+    pruned: int = 0  # options a sleep set skipped
+    merged: int = 0  # branches that reached a state (and exchange so far) already explored
     interleavings: int = 0  # all interleavings of the processes' lines, before any reduction
     seconds: float = 0.0
+    complete: bool = True  # False when the limit stopped the walk
 
-
-class _Replay:
-    """Chooses by a prefix of choice indices, then the first option; records every point."""
-
-    def __init__(self, prefix: list[int]):
-        self.prefix = prefix
-        self.options: list[int] = []  # how many options each real choice point had
-        self.taken: list[tuple[Step, list[Step]]] = []
-
-    def __call__(self, ready: list[Step]) -> Step:
-        local = [s for s in ready if s.call in LOCAL_CALLS]
-        if local or len(ready) == 1:
-            return (local or ready)[0]  # commutes with everything: no branch
-        depth = len(self.options)
-        pick = self.prefix[depth] if depth < len(self.prefix) else 0
-        self.options.append(len(ready))
-        self.taken.append((ready[pick], [s for s in ready if s is not ready[pick]]))
-        return ready[pick]
-
-
-def signature(trace: Trace) -> tuple:
-    """What makes two exchanges the same: segments (who sends, flags, relative seq/ack, len),
-    call results and errnos per process line, and each socket's last state."""
-    names = trace.endpoint_names()
-
-    def who(ep: str) -> str:
-        port = ep.rsplit(":", 1)[1]
-        return names.get(ep) or names.get(f"0.0.0.0:{port}") or ep
-
-    segs = tuple((who(r.seg.src), r.seg.flags, r.seq, r.ack if r.seg.has_ack else None,
-                  r.seg.length) for r in trace.relative())
-    calls = tuple(sorted((c.step, c.result, c.errno) for c in trace.calls
-                         if c.result is not None))  # a result, whether or not the call waited
-    last: dict[str, str] = {}
-    for st in trace.observed_states:
-        last[st.socket] = st.state
-    return segs, calls, tuple(sorted(last.items()))
+    @property
+    def races(self) -> bool:
+        return len(self.outcomes) > 1
 
 
 def interleavings(program: Program) -> int:
@@ -96,43 +102,352 @@ def interleavings(program: Program) -> int:
     return out
 
 
-def explore(program: Program, profile: KernelProfile, seed: int = 0,
-            limit: int = 20000, timeout: float = 10.0) -> Exploration:
-    start = time.perf_counter()
-    result = Exploration(program.name, interleavings=interleavings(program))
-    by_sig: dict[tuple, Outcome] = {}
-    # (prefix, the run it flips: its outcome and the choice it had made at the flipped point)
-    stack: list[tuple[list[int], tuple | None]] = [([], None)]
-    while stack and result.schedules < limit:
-        prefix, parent = stack.pop()
-        chooser = _Replay(prefix)
-        try:
-            trace = run_model(program, profile, seed=seed, chooser=chooser, timeout=timeout)
-            hang = ()
-        except Stuck as stuck:  # a real outcome: the program hangs (accept() after a refusal)
-            trace = stuck.trace
-            hang = tuple(sorted((c.process, c.line) for c in trace.calls
-                                if c.blocked and c.kind == "call" and not any(
-                                    r.kind == "return" and r.step == c.step for r in trace.calls)))
+def signature(trace: Trace, hangs: tuple = ()) -> tuple:
+    """What makes two exchanges the same: each connection's segments in order (who sends,
+    flags, relative seq/ack, length), the result and errno of every call, each socket's last
+    state, and the calls still waiting when the program hangs.  Segments of different
+    connections are not ordered against each other: that order is not part of the exchange."""
+    owner = trace.owner()
+    conns: dict[tuple, list] = {}
+    for r in trace.relative():
+        a, b = owner(r.seg.src) or r.seg.src, owner(r.seg.dst) or r.seg.dst
+        conns.setdefault(tuple(sorted((a, b))), []).append(
+            (a, r.seg.flags, r.seq, r.ack if r.seg.has_ack else None, r.seg.length))
+    calls = tuple(sorted((c.step, c.result, c.errno) for c in trace.calls
+                         if c.result is not None))
+    last: dict[str, str] = {}
+    for st in trace.observed_states:
+        last[st.socket] = st.state
+    return (tuple(sorted((k, tuple(v)) for k, v in conns.items())), calls,
+            tuple(sorted(last.items())), hangs)
+
+
+def waiting(trace: Trace) -> tuple:
+    """(process, line) of every call that started to wait and never returned."""
+    returned = {c.step for c in trace.calls if c.kind == "return"}
+    return tuple(sorted((c.process, c.line) for c in trace.calls
+                        if c.blocked and c.kind == "call" and c.step not in returned))
+
+
+# -- what a call touches --------------------------------------------------------------------
+def footprint(runner: Runner, step: Step):
+    """The sockets, connections and ports a call may affect or observe, at this point of the
+    run; EVERYTHING when that is not pinned down.  Disjoint footprints commute."""
+    if step.call in LOCAL_CALLS:
+        return frozenset()
+    proc = runner.procs[step.process]
+    if step.call == "exit":
+        return EVERYTHING
+    fd_name = step.args[0] if step.spec.params and step.spec.params[0].kind == "fd" else None
+    vfd = proc.names.get(fd_name) if fd_name is not None else None
+    s = proc.fds.get(vfd) if vfd is not None else None
+    if s is None:
+        return frozenset() if fd_name is not None else EVERYTHING  # EBADF touches nothing
+    out = {("sock", s.label)}
+    if step.call == "bind":
+        port = step.args[1].sockaddr[1]
+        if not port or port >= EPHEMERAL_FROM:
+            return EVERYTHING  # may take, or be taken by, the port a connect() picks
+        out.add(("bind", port))
+    if step.call == "connect":  # reaches the listener on that port, if there is one
+        out.add(("listen", step.args[1].sockaddr[1]))
+    local_port = int(s.local.rsplit(":", 1)[1]) if s.local else 0
+    if step.call in ("listen", "accept"):
+        if not local_port:
+            return EVERYTHING  # listen() on an unbound socket picks a port
+        out.add(("listen", local_port))
+    if s.seen_state == "LISTEN" and step.call in ("close", "shutdown"):
+        return EVERYTHING  # resets every child still in the accept queue
+    if s.local and s.remote and not s.remote.endswith(":0"):
+        out.add(("conn", frozenset((s.local, s.remote))))
+    return frozenset(out)
+
+
+def _same_connection(a, b) -> bool:
+    """Both calls act on the two ends of one connection: their segments can cross."""
+    if a is EVERYTHING or b is EVERYTHING:
+        return a is not b
+    return any(tok[0] == "conn" for tok in a & b)
+
+
+def _union(a, b):
+    return EVERYTHING if a is EVERYTHING or b is EVERYTHING else a | b
+
+
+def independent(a, b) -> bool:
+    return a is not EVERYTHING and b is not EVERYTHING and not (a & b)
+
+
+# -- states worth comparing -------------------------------------------------------------------
+_SND_SEQ = ("snd_una", "snd_nxt", "write_seq", "push_end", "snd_sml")
+_RCV_SEQ = ("rcv_nxt", "rcv_wup")
+_TIMES = ("lrcvtime", "retrans_stamp")
+# random or bookkeeping values that only change absolute numbers, never what happens next
+_SKIP = frozenset({"id", "iss", "irs", "ts_offset", "ts_recent", "ip_id", "timer_order",
+                   "local", "remote", "accept_queue", "parent", "timers"} | set(_SND_SEQ)
+                  | set(_RCV_SEQ) | set(_TIMES))
+
+
+def fingerprint(r: Runner) -> tuple:
+    """The state of a run up to what cannot change the rest of it: ISNs, ports and the clock
+    are made relative (they differ between two orders of the same calls), sockets are named
+    by the program's labels.  Two runs with equal fingerprints and equal exchanges so far
+    (signature) have the same futures."""
+    k = r.world.kernel
+    now = k.now
+    jiffy = k.profile.jiffy
+
+    def ago(t: float) -> int:
+        # in jiffies, the kernel's own resolution for its timers and receive times
+        # (tcp_jiffies32): two orders of the same calls differ by microseconds of loopback
+        # latency, which the kernel cannot tell apart
+        return round((t - now) / jiffy)
+
+    names = {addr: info.label for info in r.trace.sockets for addr in info.seen}
+
+    def addr(a):
+        if a is None:
+            return None
+        text = f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}"
+        return names.get(text, a[1] if a[1] < EPHEMERAL_FROM else "ephemeral")
+
+    def sock_name(sid):
+        sk = k.socks.get(sid)
+        label = r.sid_label.get(sid)
+        return label if label else ("child", addr(sk.local), addr(sk.remote)) if sk else sid
+
+    socks = []
+    for sid, sk in k.socks.items():
+        fields = [sock_name(sid), addr(sk.local), addr(sk.remote),
+                  tuple(sock_name(c) for c in sk.accept_queue),
+                  sock_name(sk.parent) if sk.parent is not None else None,
+                  tuple((sk_field - sk.iss) % 2**32 for sk_field in
+                        (getattr(sk, f) for f in _SND_SEQ)),
+                  tuple((getattr(sk, f) - sk.irs) % 2**32 for f in _RCV_SEQ),
+                  tuple(ago(getattr(sk, f)) for f in _TIMES),
+                  tuple(sorted((n, ago(t)) for n, t in sk.timers.items()))]
+        for f in sk.__slots__:
+            if f not in _SKIP:
+                v = getattr(sk, f)
+                fields.append(tuple(v) if isinstance(v, list) else
+                              tuple(sorted(v.items())) if isinstance(v, dict) else
+                              bytes(v) if isinstance(v, bytearray) else v)
+        socks.append(tuple(fields))
+    flight = tuple((ago(at), seg.flags, len(seg.payload), held)
+                   for at, _, seg, held in sorted(r.world._flight))
+    pending = tuple(sorted((name, p.step.index, p.attempt, p.sent,
+                            None if p.deadline is None else ago(p.deadline - EPOCH))
+                           for name, p in r.pending.items()))
+    fds = tuple(sorted((proc.name, tuple(sorted((n, proc.fds[v].label if v in proc.fds else None)
+                                                for n, v in proc.names.items())))
+                       for proc in r.procs.values()))
+    return (tuple(sorted(socks, key=repr)), flight, pending, fds, tuple(r.sched.started),
+            tuple(sorted(r.last_state.items())), tuple(sorted(r.world.wire._matched.items())),
+            ago(r.progress - EPOCH))
+
+
+# -- driving a run ----------------------------------------------------------------------------
+class _Explorer:
+    def __init__(self, program: Program, profile: KernelProfile, seed: int, timeout: float,
+                 limit: int, tail: float, por: bool):
+        self.program, self.profile, self.seed = program, profile, seed
+        self.timeout, self.limit, self.tail, self.por = timeout, limit, tail, por
+        self.jiffy = profile.jiffy
+        # shared, never copied: the program and its lines, the profile
+        self.memo_base = {id(program): program, id(program.steps): program.steps,
+                          id(profile): profile}
+        for s in program.steps:
+            self.memo_base[id(s)] = s
+
+    def new_runner(self) -> Runner:
+        world = SimWorld(self.profile, self.seed, self.program.faults)
+        r = Runner(self.program, world, "model", tail=self.tail, timeout=self.timeout,
+                   chooser=_concurrent)
+        r.start()
+        r.decided = set()  # the timer races already decided on this path
+        return r
+
+    def snapshot(self, runner: Runner) -> Runner:
+        return copy.deepcopy(runner, dict(self.memo_base))
+
+    def options(self, r: Runner) -> list[Choice]:
+        """Run until the next real choice; [] when the program has finished."""
+        while True:
+            r._settle()
+            ready = r.sched.runnable()
+            if ready:
+                local = [s for s in ready if footprint(r, s) == frozenset()]
+                if local:
+                    r.begin(local[0])  # commutes with every other call: no choice
+                    continue
+                if len(ready) == 1:
+                    r.begin(ready[0])
+                    continue
+                out = [Choice("call", (s,)) for s in ready]
+                fps = {s.index: footprint(r, s) for s in ready}
+                for a in ready:
+                    for b in ready:
+                        if a is not b and a.call in SENDING_CALLS and _same_connection(
+                                fps[a.index], fps[b.index]):
+                            # a sends first; either side may take the other's segment
+                            # first (each releases its socket lock when its call ends)
+                            out.append(Choice("together", (a, b), first=a.process))
+                            out.append(Choice("together", (a, b), first=b.process))
+                return out
+            if r.sched.finished:
+                return []
+            race = self.timer_race(r)
+            if race:
+                return race
+            r._wait()
+
+    def timer_race(self, r: Runner) -> list[Choice]:
+        """A pause (sleep, poll with a timeout) ending within a jiffy of a kernel timer."""
+        kernel = r.world.kernel
+        for p in sorted(r.pending.values(), key=lambda p: p.step.index):
+            if p.deadline is None:
+                continue
+            d = p.deadline - EPOCH  # on the kernel's clock
+            for sid, sk in kernel.socks.items():
+                for name, t in sk.timers.items():
+                    key = (p.step.index, sid, name, round(t, 9))
+                    if key in r.decided or abs(t - d) > self.jiffy or t == d:
+                        continue
+                    label = r.sid_label.get(sid) or f"socket {sid}"
+                    timer = f"{name}:{label}"
+                    nominal, other = ("sleep", "timer") if d < t else ("timer", "sleep")
+                    return [Choice("timer", (p.step,), timer, nominal),
+                            Choice("timer", (p.step,), timer, other)]
+        return []
+
+    def take(self, r: Runner, choice: Choice) -> None:
+        if choice.kind == "call":
+            r.begin(choice.steps[0])
+        elif choice.kind == "together":
+            w = r.world
+            r.begin(choice.steps[0])  # its segments stay on the wire until both have run
+            w._collect()
+            mark = w._count
+            r.begin(choice.steps[1])
+            w._collect()
+            if choice.first == choice.steps[1].process:  # the second call's segments land first
+                w._flight = [(at, n - mark * 2 if n > mark else n, seg, held)
+                             for at, n, seg, held in w._flight]
+                heapq.heapify(w._flight)
+        else:
+            p = r.pending[choice.steps[0].process]
+            kernel = r.world.kernel
+            offset = EPOCH
+            name, label = choice.timer.split(":", 1)
+            for sid, sk in kernel.socks.items():
+                t = sk.timers.get(name)
+                if t is not None and (r.sid_label.get(sid) or f"socket {sid}") == label:
+                    r.decided.add((p.step.index, sid, name, round(t, 9)))
+                    eps = 1e-6
+                    if choice.first == "sleep" and p.deadline - offset >= t:
+                        p.deadline = max(r.world.now(), t + offset - eps)
+                    elif choice.first == "timer" and p.deadline - offset <= t:
+                        p.deadline = t + offset + eps
+                    break
+
+    def footprint(self, r: Runner, choice: Choice):
+        if choice.kind == "timer":
+            return EVERYTHING
+        fp = frozenset()
+        for s in choice.steps:
+            fp = _union(fp, footprint(r, s))
+        return fp
+
+    def run(self) -> Exploration:
+        start = time.perf_counter()
+        result = Exploration(self.program.name, interleavings=interleavings(self.program))
+        by_sig: dict[tuple, Outcome] = {}
+        visited: dict[tuple, frozenset] = {}  # state -> the sleep set it was explored with
+        # (runner, sleep set {key: footprint}, path so far)
+        stack: list[tuple[Runner, dict, list]] = [(self.new_runner(), {}, [])]
+        while stack:
+            if result.schedules >= self.limit:
+                result.complete = False
+                break
+            r, sleep, path = stack.pop()
+            try:
+                opts = self.options(r)
+            except Stuck as stuck:  # an outcome too: the program hangs (accept() after ECONNREFUSED)
+                self.record(result, by_sig, stuck.trace, path, waiting(stuck.trace))
+                continue
+            if not opts:
+                trace = r.finish()
+                self.record(result, by_sig, trace, path, ())
+                continue
+            result.choice_points += 1
+            if self.por:
+                here = (fingerprint(r), signature(r.trace))
+                seen = visited.get(here)
+                asleep = frozenset(sleep)
+                if seen is not None and seen <= asleep:
+                    result.merged += 1  # explored from here already, with no more asleep
+                    continue
+                visited[here] = asleep if seen is None else seen & asleep
+            fps = {o.key: self.footprint(r, o) for o in opts}
+            awake = [o for o in opts if o.key not in sleep]
+            result.pruned += len(opts) - len(awake)
+            if not awake:
+                continue  # every option is covered by a sibling branch
+            children = []
+            done: dict = dict(sleep)
+            for i, o in enumerate(awake):
+                child_sleep = ({k: fp for k, fp in done.items() if independent(fp, fps[o.key])}
+                               if self.por else {})
+                children.append((o, child_sleep))
+                if o.kind != "timer":
+                    done[o.key] = fps[o.key]
+            for i, (o, child_sleep) in reversed(list(enumerate(children))):
+                child = r if i == 0 else self.snapshot(r)
+                if i:
+                    result.snapshots += 1
+                self.take(child, o)
+                stack.append((child, child_sleep, path + [(o, tuple(opts))]))
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def record(self, result: Exploration, by_sig: dict, trace: Trace, path: list,
+               hangs: tuple) -> None:
+        trace.notes.append(_model_note(self.profile, self.seed))
+        trace.notes += drop_notes(self.program.faults, {})
         result.schedules += 1
-        sig = signature(trace) + (hang,)
-        if sig not in by_sig:
-            by_sig[sig] = Outcome(sig, trace, chooser.taken)
-            result.outcomes.append(by_sig[sig])
-        outcome = by_sig[sig]
+        sig = signature(trace, hangs)
+        outcome = by_sig.get(sig)
+        if outcome is None:
+            outcome = by_sig[sig] = Outcome(sig, trace, path)
+            for j, other in enumerate(result.outcomes):
+                parted = _parting(path, other.path)
+                if parted is not None:
+                    outcome.versus[j] = parted
+                    other.versus[len(result.outcomes)] = (parted[1], parted[0])
+            result.outcomes.append(outcome)
         outcome.runs += 1
-        if parent is not None and parent[0] is not outcome:  # this flip changed the exchange
-            a, b = result.outcomes.index(parent[0]), result.outcomes.index(outcome)
-            outcome.versus.setdefault(a, chooser.taken[len(prefix) - 1])
-            parent[0].versus.setdefault(b, parent[1])
-        picks = prefix + [0] * (len(chooser.options) - len(prefix))
-        for depth in range(len(chooser.options) - 1, len(prefix) - 1, -1):
-            for alt in range(chooser.options[depth] - 1, 0, -1):
-                stack.append((picks[:depth] + [alt], (outcome, chooser.taken[depth])))
-    result.seconds = time.perf_counter() - start
-    return result
 
 
-def describe_choice(first: Step, over: list[Step]) -> str:
-    others = ", ".join(f"{s.process}'s {s.call}() (line {s.line})" for s in over)
-    return f"{first.process}'s {first.call}() (line {first.line}) before {others}"
+def _concurrent(ready: list[Step]) -> Step:  # marks the runner as concurrent; never called
+    return ready[0]
+
+
+def _model_note(profile: KernelProfile, seed: int) -> str:
+    from ..i18n import t
+
+    return t("note.model", profile=profile.name, release=profile.release, seed=seed)
+
+
+def _parting(a: list, b: list) -> tuple[Choice, Choice] | None:
+    """Where two paths take different options at the same choice point."""
+    for (ca, opts_a), (cb, opts_b) in zip(a, b):
+        if ca.key != cb.key:
+            return (ca, cb) if opts_a == opts_b else None
+    return None
+
+
+def explore(program: Program, profile: KernelProfile, seed: int = 0, limit: int = 100_000,
+            timeout: float = 10.0, tail: float = 0.1, por: bool = True) -> Exploration:
+    """Every distinct exchange of the program; `por=False` turns the sleep sets off (for the
+    benchmark's before/after counts)."""
+    return _Explorer(program, profile, seed, timeout, limit, tail, por).run()

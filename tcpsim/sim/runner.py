@@ -96,8 +96,12 @@ class _Pending:
     step: Step
     sock: _Sock | None
     events: int  # poll events that may end the wait (0: only the deadline)
-    complete: Callable[[], Outcome | None]  # None while the call must still wait
+    # the runner's method that tries to finish the call (None while it must still wait) and
+    # its arguments: plain data, not a closure, so that a runner can be copied (explore.py)
+    attempt: str
+    args: tuple = ()
     deadline: float | None = None
+    sent: int = 0  # send(): bytes the kernel took so far
 
 
 class Runner:
@@ -125,23 +129,43 @@ class Runner:
 
     # -- the run -------------------------------------------------------------------------
     def run(self) -> Trace:
+        self.start()
+        while True:
+            ready = self.ready()
+            if not ready:
+                break
+            self.begin(ready[0] if self.chooser is None else self.chooser(ready))
+        return self.finish()
+
+    def start(self) -> None:
         w, tr = self.world, self.trace
         tr.kernel, tr.sysctls = w.describe()
         self.t0 = tr.t0 = w.now()
         self.progress = w.now()
+
+    def ready(self) -> list[Step]:
+        """Settle the world and wait (timers play out) until some line may start: the next
+        line in file order, or with a chooser every free process's next line.  [] once the
+        program has finished; Stuck if it never can."""
         while True:
             self._settle()
             if self.chooser is None:
                 step = self.sched.next_step()
+                ready = [step] if step is not None else []
             else:
                 ready = self.sched.runnable()
-                step = self.chooser(ready) if ready else None
-            if step is not None:
-                self._begin(step)
-            elif self.sched.finished:
-                break
-            else:
-                self._wait()
+            if ready:
+                return ready
+            if self.sched.finished:
+                return []
+            self._wait()
+
+    def begin(self, step: Step) -> None:
+        """Start one line (it may finish at once or park its process)."""
+        self._begin(step)
+
+    def finish(self) -> Trace:
+        w, tr = self.world, self.trace
         end = w.now() + self.tail  # watch a little longer: delayed ACKs, final ACKs
         while w.now() < end:
             w.wait([], end)
@@ -196,7 +220,7 @@ class Runner:
     def _complete_ready(self) -> bool:
         done = False
         for name, p in sorted(self.pending.items(), key=lambda kv: kv[1].step.index):
-            outcome = p.complete()
+            outcome = getattr(self, p.attempt)(p, *p.args)
             if outcome is None:
                 continue
             del self.pending[name]
@@ -400,21 +424,22 @@ class Runner:
         return self._zero(s.sock.listen, step.args[1])
 
     def _do_accept(self, proc, step, s):
-        def attempt():
-            try:
-                conn, _ = s.sock.accept()
-            except BlockingIOError:
-                return None
-            except OSError as e:
-                return self._err(e)
-            return (self._new_sock(proc, step, conn, False).vfd, None, {})
-
-        outcome = attempt()
+        p = _Pending(step, s, POLLIN, "_accept", (proc,))
+        outcome = self._accept(p, proc)
         if outcome is not None:
             return outcome
         if s.nonblocking:
             return (-1, "EAGAIN", {})
-        return _Pending(step, s, POLLIN, attempt)
+        return p
+
+    def _accept(self, p: _Pending, proc: _Process) -> Outcome | None:
+        try:
+            conn, _ = p.sock.sock.accept()
+        except BlockingIOError:
+            return None
+        except OSError as e:
+            return self._err(e)
+        return (self._new_sock(proc, p.step, conn, False).vfd, None, {})
 
     def _do_connect(self, proc, step, s):
         s.peer_hint, s.dirty = endpoint(step.args[1].sockaddr), True
@@ -425,60 +450,56 @@ class Runner:
             return (0, None, {})
         if err != E.EINPROGRESS or s.nonblocking:
             return (-1, errno_name(err), {})
+        return _Pending(step, s, POLLOUT, "_connected")
 
-        def attempt():
-            if not self.world.poll(s.sock, POLLOUT):
-                return None
-            # Calling connect() again finishes as a blocking connect() does in
-            # __inet_stream_connect(): 0 and SS_CONNECTED, or the error (taken from sk_err)
-            # and SS_UNCONNECTED, so that later calls see the socket a blocking one leaves.
-            err = s.sock.connect_ex(step.args[1].sockaddr)
-            return (0, None, {}) if err in (0, E.EISCONN) else (-1, errno_name(err), {})
-
-        return _Pending(step, s, POLLOUT, attempt)
+    def _connected(self, p: _Pending) -> Outcome | None:
+        if not self.world.poll(p.sock.sock, POLLOUT):
+            return None
+        # Calling connect() again finishes as a blocking connect() does in
+        # __inet_stream_connect(): 0 and SS_CONNECTED, or the error (taken from sk_err)
+        # and SS_UNCONNECTED, so that later calls see the socket a blocking one leaves.
+        err = p.sock.sock.connect_ex(p.step.args[1].sockaddr)
+        return (0, None, {}) if err in (0, E.EISCONN) else (-1, errno_name(err), {})
 
     def _do_send(self, proc, step, s):
-        data, flags = step.args[1], step.args[2]
-        sigpipe = {} if flags & _MSG["MSG_NOSIGNAL"] else {"value": "SIGPIPE"}
-        sent = 0
-
-        def attempt():
-            nonlocal sent
-            try:
-                sent += s.sock.send(data[sent:], flags)
-            except BlockingIOError:
-                pass
-            except OSError as e:
-                if sent:
-                    return (sent, None, {})
-                return self._err(e, sigpipe if e.errno == E.EPIPE else None)
-            return (sent, None, {}) if sent == len(data) else None
-
-        outcome = attempt()
+        p = _Pending(step, s, POLLOUT, "_send")
+        outcome = self._send(p)
         if outcome is not None:
             return outcome
-        if s.nonblocking or flags & _MSG["MSG_DONTWAIT"]:
-            return (sent, None, {}) if sent else (-1, "EAGAIN", {})
-        return _Pending(step, s, POLLOUT, attempt)
+        if s.nonblocking or step.args[2] & _MSG["MSG_DONTWAIT"]:
+            return (p.sent, None, {}) if p.sent else (-1, "EAGAIN", {})
+        return p
+
+    def _send(self, p: _Pending) -> Outcome | None:
+        data, flags = p.step.args[1], p.step.args[2]
+        try:
+            p.sent += p.sock.sock.send(data[p.sent:], flags)
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            if p.sent:
+                return (p.sent, None, {})
+            sigpipe = {} if flags & _MSG["MSG_NOSIGNAL"] else {"value": "SIGPIPE"}
+            return self._err(e, sigpipe if e.errno == E.EPIPE else None)
+        return (p.sent, None, {}) if p.sent == len(data) else None
 
     def _do_recv(self, proc, step, s):
-        length, flags = step.args[1], step.args[2]
-
-        def attempt():
-            try:
-                data = s.sock.recv(length, flags)
-            except BlockingIOError:
-                return None
-            except OSError as e:
-                return self._err(e)
-            return (len(data), None, {"data": data})
-
-        outcome = attempt()
+        p = _Pending(step, s, POLLIN | POLLRDHUP, "_recv")
+        outcome = self._recv(p)
         if outcome is not None:
             return outcome
-        if s.nonblocking or flags & _MSG["MSG_DONTWAIT"]:
+        if s.nonblocking or step.args[2] & _MSG["MSG_DONTWAIT"]:
             return (-1, "EAGAIN", {})
-        return _Pending(step, s, POLLIN | POLLRDHUP, attempt)
+        return p
+
+    def _recv(self, p: _Pending) -> Outcome | None:
+        try:
+            data = p.sock.sock.recv(p.step.args[1], p.step.args[2])
+        except BlockingIOError:
+            return None
+        except OSError as e:
+            return self._err(e)
+        return (len(data), None, {"data": data})
 
     def _close(self, proc: _Process, s: _Sock) -> Outcome:
         self._addresses(s)
@@ -528,19 +549,20 @@ class Runner:
     def _do_poll(self, proc, step, s):
         events, timeout = step.args[1], step.args[2]
         deadline = None if timeout < 0 else self.world.now() + timeout / 1e9
-
-        def attempt():
-            revents = self.world.poll(s.sock, events)
-            if revents or (deadline is not None and self.world.now() >= deadline):
-                return (revents, None, {"value": flag_names("poll", revents)})
-            return None
-
-        outcome = attempt()
+        p = _Pending(step, s, events, "_polled", deadline=deadline)
+        outcome = self._polled(p)
         if outcome is not None or timeout == 0:
             return outcome or (0, None, {"value": "0"})
-        return _Pending(step, s, events, attempt, deadline)
+        return p
+
+    def _polled(self, p: _Pending) -> Outcome | None:
+        revents = self.world.poll(p.sock.sock, p.step.args[1])
+        if revents or (p.deadline is not None and self.world.now() >= p.deadline):
+            return (revents, None, {"value": flag_names("poll", revents)})
+        return None
 
     def _do_sleep(self, proc, step, _s):
-        deadline = self.world.now() + step.args[0] / 1e9
-        return _Pending(step, None, 0,
-                        lambda: (0, None, {}) if self.world.now() >= deadline else None, deadline)
+        return _Pending(step, None, 0, "_slept", deadline=self.world.now() + step.args[0] / 1e9)
+
+    def _slept(self, p: _Pending) -> Outcome | None:
+        return (0, None, {}) if self.world.now() >= p.deadline else None
