@@ -80,10 +80,49 @@ def scenarios(name: str | None) -> None:
     if name:
         out.print(load(name).text, markup=False, end="")
         return
+    from .model import KernelProfile
+    from .sim.explore import races
+
+    prof = KernelProfile.named("reference")
     for n in builtin_names():
-        out.print(f"[bold]{n:<24}[/] {load(n).description}", soft_wrap=True)
+        prog = load(n)
+        mark = f"[yellow]{t('scenarios.races'):<6}[/]" if races(prog, prof) else " " * 6
+        out.print(f"[bold]{n:<28}[/] {mark} {prog.description}", soft_wrap=True)
     out.print("\n[dim]Print one with `tcpsim scenarios NAME`; run it on the real kernel with "
-              "`tcpsim lab NAME`.[/]")
+              "`tcpsim lab NAME`; programs marked `races` have more than one exchange when "
+              "their processes run concurrently: `tcpsim explore NAME` shows them all.[/]",
+              soft_wrap=True)
+
+
+@main.command()
+@click.argument("program")
+@click.option("--profile", default="reference", show_default=True,
+              help="Kernel profile of the model (tcpsim run --help lists them).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the model's ISNs and ports.")
+@click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Stop after this many schedules.")
+@click.option("--json", "as_json", is_flag=True, help="Write the outcomes as JSON on stdout.")
+@click.option("--sysctl", multiple=True, metavar="NAME=VALUE",
+              help="Model a kernel with this setting changed (repeatable).")
+@_lang_option
+def explore(program: str, profile: str, seed: int, limit: int, as_json: bool, sysctl) -> None:
+    """Every exchange PROGRAM can produce when its processes run concurrently, and the
+    ordering that makes each one (docs/concurrency.md)."""
+    import json
+
+    from .model import KernelProfile
+    from .render.explore import exploration_json, render_exploration
+    from .scenario import load
+    from .sim.explore import explore as walk
+
+    prog = load(program)
+    prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
+    exp = walk(prog, prof, seed=seed, limit=limit)
+    if as_json:
+        click.echo(json.dumps(exploration_json(exp), indent=2))
+        return
+    render_exploration(exp, prog, Console(highlight=False))
 
 
 @main.command()
@@ -170,6 +209,10 @@ def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: boo
     render_summary(trace, out)
     if not explain:
         out.print(f"[dim]{t('run.hint.explain')}[/]", soft_wrap=True)
+    from .sim.explore import races
+
+    if races(prog, prof, seed):
+        out.print(f"[yellow]{t('run.hint.races', program=program)}[/]", soft_wrap=True)
     _write_outputs(trace, pcap_path, json_path, out)
     _write_sequence(trace, sequence_paths, out)
 

@@ -225,6 +225,23 @@ MESSAGES: dict[str, str] = {
     "report.col.who": "who",
     "report.col.event": "event",
     "report.col.why": "why",
+    # -- explore: every exchange of a concurrent program --------------------------------------
+    "explore.title": "tcpsim explore: {program}",
+    "explore.counts": "{schedules} schedules explored (of {interleavings} interleavings of the lines), {outcomes} distinct exchange(s), {ms} ms",
+    "explore.incomplete": "Stopped after {limit} schedules (--limit): there may be more exchanges than these.",
+    "explore.single": "Every order the kernel allows gives the same exchange.",
+    "explore.outcome": "Exchange {n} of {total} ({runs} schedule(s))",
+    "explore.call": "{process}'s {call}() (line {line})",
+    "explore.before": "when {a} runs before {b}",
+    "explore.first": "when {a} runs first",
+    "explore.together": "when {a} and {b} run at the same time: each before the other's segment arrives ({sender} sends first, {first} takes the other's segment in first)",
+    "explore.timer.sleep": "when the pause in {call} ends before the {timer} timer of {socket} fires",
+    "explore.timer.timer": "when the {timer} timer of {socket} fires before the pause in {call} ends",
+    "explore.result": "{call} returns {value}",
+    "explore.hangs": "{process} hangs in line {line} (nothing will ever complete the call)",
+    "explore.states": "at the end: {states}",
+    "run.hint.races": "This program can produce more than one exchange when its processes run concurrently; this is the one in file order. See them all: tcpsim explore {program}",
+    "scenarios.races": "races",
 }
 
 # One explanation per row of the transition table, in the table's own words.

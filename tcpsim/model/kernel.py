@@ -574,6 +574,10 @@ class Kernel:
             if sk.state == "CLOSE":
                 err, sk.err = sk.err or E.ECONNABORTED, 0  # sock_error: the pending error
                 sk.sock_state = "unconnected"
+                # ... and sk_prot->disconnect(): tcp_disconnect() clears sk_shutdown and
+                # SOCK_DONE, so a recv() after a refused connect() fails with ENOTCONN
+                # rather than reading end-of-file (seen by lab --free on the seed program)
+                sk.shutdown, sk.done = 0, False
                 return err
             sk.sock_state = "connected"
             return 0

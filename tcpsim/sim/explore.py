@@ -249,9 +249,10 @@ def fingerprint(r: Runner) -> tuple:
 # -- driving a run ----------------------------------------------------------------------------
 class _Explorer:
     def __init__(self, program: Program, profile: KernelProfile, seed: int, timeout: float,
-                 limit: int, tail: float, por: bool):
+                 limit: int, tail: float, por: bool, enough: int | None = None):
         self.program, self.profile, self.seed = program, profile, seed
         self.timeout, self.limit, self.tail, self.por = timeout, limit, tail, por
+        self.enough = enough
         self.jiffy = profile.jiffy
         # shared, never copied: the program and its lines, the profile
         self.memo_base = {id(program): program, id(program.steps): program.steps,
@@ -366,7 +367,8 @@ class _Explorer:
         # (runner, sleep set {key: footprint}, path so far)
         stack: list[tuple[Runner, dict, list]] = [(self.new_runner(), {}, [])]
         while stack:
-            if result.schedules >= self.limit:
+            if result.schedules >= self.limit or (
+                    self.enough is not None and len(result.outcomes) >= self.enough):
                 result.complete = False
                 break
             r, sleep, path = stack.pop()
@@ -447,7 +449,46 @@ def _parting(a: list, b: list) -> tuple[Choice, Choice] | None:
 
 
 def explore(program: Program, profile: KernelProfile, seed: int = 0, limit: int = 100_000,
-            timeout: float = 10.0, tail: float = 0.1, por: bool = True) -> Exploration:
-    """Every distinct exchange of the program; `por=False` turns the sleep sets off (for the
-    benchmark's before/after counts)."""
-    return _Explorer(program, profile, seed, timeout, limit, tail, por).run()
+            timeout: float = 10.0, tail: float = 0.1, por: bool = True,
+            enough: int | None = None) -> Exploration:
+    """Every distinct exchange of the program.  limit: stop after that many schedules;
+    enough: stop once that many outcomes are known (`run` only asks whether there are two);
+    por=False turns the sleep sets and the visited set off (the benchmark's "before")."""
+    return _Explorer(program, profile, seed, timeout, limit, tail, por, enough).run()
+
+
+def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
+           timeout: float = 10.0) -> Exploration:
+    """`runs` schedules drawn at random (a choice at each point, uniformly): no reduction,
+    no guarantee, but a quick way to meet the outcomes of a program too large to walk."""
+    import random
+
+    ex = _Explorer(program, profile, seed, timeout, runs, 0.1, False)
+    rng = random.Random(seed)
+    result = Exploration(program.name, interleavings=interleavings(program), complete=False)
+    by_sig: dict[tuple, Outcome] = {}
+    start = time.perf_counter()
+    for _ in range(runs):
+        r, path = ex.new_runner(), []
+        while True:
+            try:
+                opts = ex.options(r)
+            except Stuck as stuck:
+                ex.record(result, by_sig, stuck.trace, path, waiting(stuck.trace))
+                break
+            if not opts:
+                ex.record(result, by_sig, r.finish(), path, ())
+                break
+            o = rng.choice(opts)
+            path.append((o, tuple(opts)))
+            ex.take(r, o)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def races(program: Program, profile: KernelProfile, seed: int = 0) -> bool:
+    """Whether the program has more than one exchange: a few random schedules first (they
+    meet a second exchange of most racing programs at once), then the whole walk."""
+    if len(sample(program, profile, 12, seed).outcomes) > 1:
+        return True
+    return len(explore(program, profile, seed, enough=2).outcomes) > 1

@@ -1,0 +1,215 @@
+"""`tcpsim lab --free`: the program's processes as real, concurrent OS processes.
+
+The ordinary lab runs every process in one thread, one call at a time, in file order.  Here
+each process of the program is a forked OS process that runs its own lines on blocking
+sockets (the runner's non-blocking emulation completes a call exactly when the kernel would
+wake a blocking one), and nothing orders them against each other: all are released at the
+same instant, and the two CPUs and the scheduler decide.  The parent captures loopback,
+collects every call's result from the children, and reads the kernel's socket table at the
+end.  A process still waiting when nothing has happened for `timeout` seconds hangs (as the
+seed's server does in accept() when its client was refused).  Every child is killed before
+the namespace is left, so sockets a process left open are never closed into the capture.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import struct
+import time
+from dataclasses import dataclass
+
+from ..errors import TcpsimError
+from ..scenario import Program
+from ..sim.explore import signature
+from ..sim.runner import Runner
+from ..trace import State, Trace, decode_frame
+from .capture import LoopbackCapture
+from .executor import LabWorld
+from .kernel import install_faults, kernel_info, set_sysctls, sysctls
+from .kernel import kernel_sockets as read_kernel_sockets
+from .netns import private_netns
+
+_LEN = struct.Struct("!I")
+
+
+@dataclass
+class FreeRun:
+    trace: Trace
+    hangs: tuple  # (process, line) of calls that never returned
+
+    @property
+    def signature(self) -> tuple:
+        return signature(self.trace, self.hangs)
+
+
+class _ProcessWorld(LabWorld):
+    """The world of one child: its own sockets only; the parent captures."""
+
+    def settle(self) -> list:
+        return []
+
+    def wait(self, waits: list, until: float) -> None:
+        poller = select.poll()
+        for sock, events in waits:
+            poller.register(sock.fileno(), events)
+        poller.poll(max(0, min(60_000, int((until - time.time()) * 1000) + 1)))
+
+    def kernel_sockets(self) -> list:
+        return []  # the parent reads the table once, at the end
+
+
+class _ProcessRunner(Runner):
+    """Runs one process's lines; after every change, tells the parent its calls so far."""
+
+    def __init__(self, program: Program, process: str, out: int):
+        super().__init__(program, _ProcessWorld(None), "lab", tail=0.0, timeout=24 * 3600.0,
+                         chooser=lambda ready: ready[0])
+        self.sched.leave_to_others(process)
+        self.out = out
+
+    def begin(self, step) -> None:
+        super().begin(step)
+        self._publish()
+
+    def _complete_ready(self) -> bool:
+        done = super()._complete_ready()
+        if done:
+            self._publish()
+        return done
+
+    def _publish(self, final: bool = False) -> None:
+        msg = pickle.dumps((self.t0, self.trace.calls, self.trace.sockets, final))
+        os.write(self.out, _LEN.pack(len(msg)) + msg)
+
+
+def _child(program: Program, process: str, go: int, out: int) -> None:
+    os.read(go, 1)  # every process is released at once, when the parent closes the pipe
+    runner = _ProcessRunner(program, process, out)
+    runner.run()
+    runner._publish(final=True)
+    signal.pause()  # keep the sockets as they are until the parent has looked at them
+
+
+class _Inbox:
+    def __init__(self, fd: int):
+        self.fd, self.buf, self.last = fd, b"", None
+
+    def read(self) -> bool:
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return False
+        self.buf += data
+        while len(self.buf) >= 4:
+            n = _LEN.unpack_from(self.buf)[0]
+            if len(self.buf) < 4 + n:
+                break
+            self.last = pickle.loads(self.buf[4:4 + n])
+            self.buf = self.buf[4 + n:]
+        return bool(data)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.last and self.last[3])
+
+
+def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
+             overrides: dict[str, str] | None = None) -> FreeRun:
+    """One free run of the program in a private network namespace made for it."""
+    if any(f.action == "delay" for f in program.faults):
+        raise TcpsimError("lab --free cannot hold segments back (net: delay needs the ordinary "
+                          "lab's single thread); run this program without --free")
+    LoopbackCapture.prepare()
+    with private_netns():
+        set_sysctls(overrides or {})
+        install_faults(program.faults)
+        cap = LoopbackCapture()
+        go_r, go_w = os.pipe()
+        kids: dict[str, tuple[int, _Inbox]] = {}
+        try:
+            for proc in program.processes:
+                r, w = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - runs in the child
+                    try:
+                        os.close(r)
+                        os.close(go_w)
+                        cap.close()
+                        _child(program, proc, go_r, w)
+                    finally:
+                        os._exit(0)
+                os.close(w)
+                os.set_blocking(r, False)
+                kids[proc] = (pid, _Inbox(r))
+            os.close(go_r)
+            t0 = time.time()
+            os.close(go_w)  # go
+            frames, last = [], time.time()
+            while not all(box.finished for _, box in kids.values()):
+                fds = [cap.fileno()] + [box.fd for _, box in kids.values()]
+                ready, _, _ = select.select(fds, [], [], 0.05)
+                got = cap.drain() if cap.fileno() in ready else []
+                frames += got
+                moved = bool(got) | any(box.read() for _, box in kids.values()
+                                        if box.fd in ready)
+                if moved:
+                    last = time.time()
+                elif time.time() - last > timeout:
+                    break  # every process left waits, and nothing has happened: they hang
+            end = time.time() + tail
+            while time.time() < end:  # the last ACKs, a delayed ACK
+                select.select([cap.fileno()], [], [], max(0.0, end - time.time()))
+                frames += cap.drain()
+            table = read_kernel_sockets()
+            describe = (kernel_info(), sysctls())
+        finally:
+            for pid, box in kids.values():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                os.waitpid(pid, 0)
+                os.close(box.fd)
+            cap.close()
+    return _assemble(program, t0, frames, kids, table, describe)
+
+
+def _assemble(program, t0, frames, kids, table, describe) -> FreeRun:
+    trace = Trace(source="lab", program=program.name, program_text=program.text)
+    trace.kernel, trace.sysctls = describe
+    trace.t0 = t0
+    events: list = []
+    for f in frames:
+        seg = decode_frame(f.data, f.t)
+        if seg is not None:
+            seg.t = round(seg.t - t0, 6)
+            events.append(seg)
+    hangs = []
+    for proc, (_, box) in kids.items():
+        if box.last is None:
+            continue
+        child_t0, calls, sockets, finished = box.last
+        returned = {c.step for c in calls if c.kind == "return"}
+        for c in calls:
+            c.t = round(c.t + child_t0 - t0, 6)
+            events.append(c)
+            if c.blocked and c.kind == "call" and c.step not in returned:
+                hangs.append((c.process, c.line))
+        trace.sockets += sockets
+    events.sort(key=lambda e: e.t)
+    trace.events = events
+    end = max((e.t for e in events), default=0.0)
+    # each socket's last state: the kernel's table, or CLOSE once the kernel freed it
+    for info in trace.sockets:
+        state = "CLOSE"
+        for local, remote, st in table:
+            peer = None if remote.endswith(":0") else remote
+            if local in info.seen + [info.local] and peer == info.remote:
+                state = st
+                break
+        trace.events.append(State(end, info.label, state, "sock_diag"))
+    trace.end = end
+    return FreeRun(trace, tuple(sorted(hangs)))
