@@ -146,10 +146,15 @@ def check(program: str) -> None:
 @click.option("--tail", type=click.FloatRange(min=0), default=100.0, show_default=True,
               help="Milliseconds to keep watching after the last call (delayed ACKs, final ACKs).")
 @click.option("--explain", is_flag=True, help="After each step, say why it happened.")
+@click.option("--free", is_flag=True,
+              help="Run the processes as concurrent OS processes, nothing ordering them, and "
+                   "check each run's exchange against `tcpsim explore`'s set.")
+@click.option("--runs", type=click.IntRange(min=1), default=20, show_default=True,
+              help="With --free: how many runs.")
 @_lang_option
 @_sysctl_option
 def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: float,
-        tail: float, explain: bool, sysctl) -> None:
+        tail: float, explain: bool, free: bool, runs: int, sysctl) -> None:
     """Run PROGRAM (a built-in name or a file) on real sockets in a private network namespace."""
     from .lab import LabStuck, run_lab
     from .render import render_header, render_summary, render_timeline
@@ -157,6 +162,12 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
 
     prog = load(program)
     out = Console(highlight=False)
+    if free:
+        # a free run hangs when nothing happens for a second, unless --timeout says otherwise
+        given = click.get_current_context().get_parameter_source("timeout")
+        _lab_free(prog, runs, timeout if given == click.core.ParameterSource.COMMANDLINE else 1.0,
+                  _sysctls(sysctl), out)
+        return
     try:
         trace = run_lab(prog, tail=tail / 1000, timeout=timeout, sysctls=_sysctls(sysctl))
     except LabStuck as stuck:
@@ -170,6 +181,39 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
     _write_outputs(trace, pcap_path, json_path, out)
     if any(c.ok is False for c in trace.calls):
         sys.exit(1)
+
+
+def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) -> None:
+    """lab --free: the distribution of the exchanges the kernel showed, against the set."""
+    from collections import Counter
+
+    from .lab.free import run_free
+    from .model import KernelProfile
+    from .render.explore import how, nearest_outcome
+    from .sim.explore import explore
+
+    exp = explore(prog, KernelProfile.named("reference").with_sysctls(overrides))
+    index = {o.signature: i for i, o in enumerate(exp.outcomes)}
+    seen: Counter = Counter()
+    outside = []
+    for _ in range(runs):
+        run = run_free(prog, timeout=timeout, overrides=overrides)
+        i = index.get(run.signature)
+        seen[i] += 1
+        if i is None:
+            outside.append(run)
+    out.print(f"[bold]{t('free.title', program=prog.name, runs=runs)}[/]", soft_wrap=True)
+    for i, o in enumerate(exp.outcomes):
+        why = how(exp, i)
+        out.print(f"  {seen[i]:>4}  {t('explore.outcome', n=i + 1, total=len(exp.outcomes), runs=o.runs)}"
+                  f"[dim]{': ' + why if why else ''}[/]", soft_wrap=True)
+    if outside:
+        j, diff = nearest_outcome(exp, outside[0].signature)
+        out.print(f"[bold red]{t('free.outside', n=len(outside), nearest=j + 1, diff=diff)}[/]",
+                  soft_wrap=True)
+        sys.exit(1)
+    out.print(f"[green]{t('free.inside', runs=runs, seen=len([k for k in seen if k is not None]), total=len(exp.outcomes))}[/]",
+              soft_wrap=True)
 
 
 @main.command()

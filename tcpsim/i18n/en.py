@@ -242,6 +242,14 @@ MESSAGES: dict[str, str] = {
     "explore.states": "at the end: {states}",
     "run.hint.races": "This program can produce more than one exchange when its processes run concurrently; this is the one in file order. See them all: tcpsim explore {program}",
     "scenarios.races": "races",
+    "free.title": "tcpsim lab --free: {program}, {runs} runs, the processes concurrent",
+    "free.inside": "Every one of the {runs} runs is in the explored set ({seen} of its {total} exchanges seen).",
+    "free.outside": "{n} run(s) outside the explored set; the nearest is exchange {nearest}: {diff}",
+    "free.diff.segment": "segment {n} of {conn}: the model has {expected}, the kernel sent {seen}",
+    "free.diff.call": "line {step}: the model returns {expected}, the kernel {seen}",
+    "free.diff.states": "last states: the model has {expected}, the kernel {seen}",
+    "free.diff.hangs": "hanging calls: the model has {expected}, the kernel {seen}",
+    "diff.nothing": "nothing",
 }
 
 # One explanation per row of the transition table, in the table's own words.

@@ -267,4 +267,12 @@ MESSAGES: dict[str, str] = {
     "explore.states": "结束时：{states}",
     "run.hint.races": "进程并发运行时，这个程序可能产生不止一种交互；这里显示的是按文件顺序的一种。查看全部：tcpsim explore {program}",
     "scenarios.races": "有竞争",
+    "free.title": "tcpsim lab --free：{program}，{runs} 次运行，进程并发",
+    "free.inside": "{runs} 次运行全部落在探索出的集合中（见到其 {total} 种交互中的 {seen} 种）。",
+    "free.outside": "{n} 次运行不在探索出的集合中；最接近的是交互 {nearest}：{diff}",
+    "free.diff.segment": "{conn} 的第 {n} 个报文段：模型是 {expected}，内核发送的是 {seen}",
+    "free.diff.call": "第 {step} 行：模型返回 {expected}，内核返回 {seen}",
+    "free.diff.states": "最终状态：模型是 {expected}，内核是 {seen}",
+    "free.diff.hangs": "挂起的调用：模型是 {expected}，内核是 {seen}",
+    "diff.nothing": "无",
 }

@@ -11,15 +11,17 @@ from rich.console import Console
 from rich.text import Text
 
 from ..i18n import t
-from ..sim.explore import Choice, Exploration, Outcome
+from ..sim.explore import SENDING_CALLS, Choice, Exploration, Outcome
 
 
 def _call(step) -> str:
     return t("explore.call", process=step.process, call=step.call, line=step.line)
 
 
-def describe(mine: Choice, theirs: Choice | None = None) -> str:
-    """The ordering decision `mine`, phrased against the option another outcome took."""
+def describe(mine: Choice, theirs: Choice | None = None, steps=()) -> str:
+    """The ordering decision `mine`, phrased against the option another outcome took.  When
+    the other option is a call that sends nothing (a recv()), the decision is about that
+    process's next call that does: "server's close() before client's close()"."""
     if mine.kind == "timer":
         timer, sock = mine.timer.split(":", 1)
         key = "explore.timer.sleep" if mine.first == "sleep" else "explore.timer.timer"
@@ -29,7 +31,12 @@ def describe(mine: Choice, theirs: Choice | None = None) -> str:
         return t("explore.together", a=_call(a), b=_call(b), sender=a.process,
                  first=mine.first)
     if theirs is not None and theirs.kind != "timer":
-        return t("explore.before", a=_call(mine.steps[0]), b=_call(theirs.steps[0]))
+        other = theirs.steps[0]
+        if other.call in ("recv", "poll"):  # waits for data: the decision is what comes next
+            later = [s for s in steps if s.process == other.process and s.index > other.index
+                     and s.call in SENDING_CALLS]
+            other = later[0] if later else other
+        return t("explore.before", a=_call(mine.steps[0]), b=_call(other))
     return t("explore.first", a=_call(mine.steps[0]))
 
 
@@ -55,7 +62,7 @@ def how(exp: Exploration, i: int) -> str:
     if j is None or j not in exp.outcomes[i].versus:
         return ""
     mine, theirs = exp.outcomes[i].versus[j]
-    return describe(mine, theirs)
+    return describe(mine, theirs, exp.steps)
 
 
 def segment_lines(outcome: Outcome) -> list[tuple[str, str]]:
@@ -128,3 +135,48 @@ def exploration_json(exp: Exploration) -> dict:
             "hangs": [{"process": p, "line": line} for p, line in o.hangs],
         } for i, o in enumerate(exp.outcomes)],
     }
+
+
+def _seg_text(seg) -> str:
+    who, flags, seq, ack, length = seg
+    return f"{who} [{flags}] seq {seq}" + (f" ack {ack}" if ack is not None else "") + (
+        f" len {length}" if length else "")
+
+
+def first_difference(expected: tuple, seen: tuple) -> str:
+    """The first place where an exchange (seen) departs from an outcome (expected)."""
+    conns_e, conns_s = dict(expected[0]), dict(seen[0])
+    for conn in sorted(set(conns_e) | set(conns_s)):
+        a, b = conns_e.get(conn, ()), conns_s.get(conn, ())
+        for k in range(max(len(a), len(b))):
+            x = _seg_text(a[k]) if k < len(a) else t("diff.nothing")
+            y = _seg_text(b[k]) if k < len(b) else t("diff.nothing")
+            if x != y:
+                return t("free.diff.segment", n=k + 1, conn=" - ".join(conn), expected=x, seen=y)
+    calls_e = {c[0]: c[1:] for c in expected[1]}
+    calls_s = {c[0]: c[1:] for c in seen[1]}
+    for step in sorted(set(calls_e) | set(calls_s)):
+        if calls_e.get(step) != calls_s.get(step):
+            return t("free.diff.call", step=step + 1, expected=calls_e.get(step),
+                     seen=calls_s.get(step))
+    if expected[2] != seen[2]:
+        return t("free.diff.states", expected=dict(expected[2]), seen=dict(seen[2]))
+    return t("free.diff.hangs", expected=list(expected[3]), seen=list(seen[3]))
+
+
+def distance(a: tuple, b: tuple) -> int:
+    """How many segments, results, states and hangs differ between two exchanges."""
+    n = 0
+    ca, cb = dict(a[0]), dict(b[0])
+    for conn in set(ca) | set(cb):
+        x, y = ca.get(conn, ()), cb.get(conn, ())
+        n += sum(1 for p, q in zip(x, y) if p != q) + abs(len(x) - len(y))
+    for part in (1, 2, 3):
+        n += len(set(a[part]) ^ set(b[part]))
+    return n
+
+
+def nearest_outcome(exp: Exploration, sig: tuple) -> tuple[int, str]:
+    """The outcome closest to an exchange outside the set, and where they first differ."""
+    j = min(range(len(exp.outcomes)), key=lambda i: distance(exp.outcomes[i].signature, sig))
+    return j, first_difference(exp.outcomes[j].signature, sig)

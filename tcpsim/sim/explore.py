@@ -86,6 +86,7 @@ class Exploration:
     interleavings: int = 0  # all interleavings of the processes' lines, before any reduction
     seconds: float = 0.0
     complete: bool = True  # False when the limit stopped the walk
+    steps: list = field(default_factory=list)  # the program's lines
 
     @property
     def races(self) -> bool:
@@ -361,7 +362,8 @@ class _Explorer:
 
     def run(self) -> Exploration:
         start = time.perf_counter()
-        result = Exploration(self.program.name, interleavings=interleavings(self.program))
+        result = Exploration(self.program.name, interleavings=interleavings(self.program),
+                             steps=list(self.program.steps))
         by_sig: dict[tuple, Outcome] = {}
         visited: dict[tuple, frozenset] = {}  # state -> the sleep set it was explored with
         # (runner, sleep set {key: footprint}, path so far)

@@ -1,0 +1,176 @@
+"""Every exchange a concurrent program can produce (`tcpsim explore`), and the kernel's runs
+of the processes truly concurrent (`lab --free`) landing in that set."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from tcpsim.model import KernelProfile
+from tcpsim.render.explore import first_difference, how, nearest_outcome, segment_lines
+from tcpsim.scenario import builtin_names, load
+from tcpsim.sim.explore import explore, interleavings, races, signature
+from tcpsim.sim.world import run_model
+
+from .conftest import PROGRAMS, lab_unavailable, run_cli
+
+REF = KernelProfile.named("reference")
+HANDSHAKE = ["client [S] seq 0", "server [S.] seq 0 ack 1", "client [.] seq 1 ack 1",
+             "server [P.] seq 1 ack 1 len 19", "client [.] seq 1 ack 20"]
+
+
+def exchanges(exp):
+    return [[" ".join(text.split()) for _, text in segment_lines(o)] for o in exp.outcomes]
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return explore(load("handshake"), REF)
+
+
+def test_the_seed_program_has_exactly_the_seven_exchanges_measured_on_the_kernel(seed):
+    # measured here with the seed's own C programs (docs/concurrency.md): 500 runs, these
+    # seven and nothing else
+    assert sorted(exchanges(seed)) == sorted([
+        HANDSHAKE + ["server [F.] seq 20 ack 1", "client [F.] seq 1 ack 21",
+                     "server [.] seq 21 ack 2"],  # the server closes first
+        HANDSHAKE + ["client [F.] seq 1 ack 20", "server [F.] seq 20 ack 2",
+                     "client [.] seq 2 ack 21"],  # the client closes first
+        # the FINs cross (both close at once): each FIN acks only the data, then two ACKs
+        HANDSHAKE + ["server [F.] seq 20 ack 1", "client [F.] seq 1 ack 20",
+                     "client [.] seq 2 ack 21", "server [.] seq 21 ack 2"],
+        HANDSHAKE + ["server [F.] seq 20 ack 1", "client [F.] seq 1 ack 20",
+                     "server [.] seq 21 ack 2", "client [.] seq 2 ack 21"],
+        HANDSHAKE + ["client [F.] seq 1 ack 20", "server [F.] seq 20 ack 1",
+                     "server [.] seq 21 ack 2", "client [.] seq 2 ack 21"],
+        HANDSHAKE + ["client [F.] seq 1 ack 20", "server [F.] seq 20 ack 1",
+                     "client [.] seq 2 ack 21", "server [.] seq 21 ack 2"],
+        ["client [S] seq 0", "server [R.] seq 0 ack 1"],  # connect() before listen()
+    ])
+    assert seed.complete
+    assert seed.interleavings == 330  # C(11, 4): the two processes' lines, all interleavings
+    assert seed.schedules < 60
+
+
+def test_both_teardown_orders_come_with_the_decision_that_makes_them(seed):
+    ends = {tuple(x[-3:]): how(seed, i) for i, x in enumerate(exchanges(seed))}
+    server_first = ("server [F.] seq 20 ack 1", "client [F.] seq 1 ack 21",
+                    "server [.] seq 21 ack 2")
+    client_first = ("client [F.] seq 1 ack 20", "server [F.] seq 20 ack 2",
+                    "client [.] seq 2 ack 21")
+    assert ends[server_first] == ("when server's close() (line 12) runs before client's "
+                                  "close() (line 17)")
+    assert ends[client_first] == ("when client's close() (line 17) runs before server's "
+                                  "close() (line 12)")
+
+
+def test_a_refused_connect_leaves_the_server_hanging_in_accept(seed):
+    refused = next(o for o in seed.outcomes if len(o.signature[0][0][1]) == 2)
+    assert refused.hangs == (("server", 10),)
+    calls = {step: (result, err) for step, result, err in refused.signature[1]}
+    assert calls[8] == (-1, "ECONNREFUSED")
+    assert calls[9] == (-1, "ENOTCONN")  # tcp_disconnect() after the failed connect()
+    assert 3 not in calls  # accept() never returns
+    assert dict(refused.signature[2]) == {"client.fd": "CLOSE", "server.s": "LISTEN"}
+    assert how(seed, seed.outcomes.index(refused)) == (
+        "when client's connect() (line 15) runs before server's listen() (line 9)")
+
+
+def test_the_reductions_keep_every_outcome_and_explore_fewer_schedules():
+    for name in ("handshake", "close-unread", "listener-close", "data-after-close"):
+        prog = load(name)
+        reduced, full = explore(prog, REF), explore(prog, REF, por=False)
+        assert {o.signature for o in reduced.outcomes} == {o.signature for o in full.outcomes}
+        assert reduced.schedules < full.schedules <= interleavings(prog)
+
+
+@pytest.mark.parametrize("name", [n for n in builtin_names() if n != "concurrent-server"])
+def test_the_file_order_exchange_is_one_of_the_explored_ones(name):
+    prog = load(name)
+    exp = explore(prog, REF)
+    assert exp.complete
+    file_order = signature(run_model(prog, REF))
+    assert file_order in {o.signature for o in exp.outcomes}
+
+
+def test_a_pause_within_a_jiffy_of_the_delayed_ack_races_with_it():
+    exp = explore(load(str(PROGRAMS / "delack-race.tcp")), REF)
+    tails = {tuple(x[-3:]): how(exp, i) for i, x in enumerate(exchanges(exp))}
+    assert tails[("server [.] seq 5 ack 9", "server [F.] seq 5 ack 9",
+                  "client [.] seq 9 ack 6")] == (
+        "when the delack timer of server.c fires before the pause in server's sleep() "
+        "(line 16) ends")
+    assert tails[("client [P.] seq 5 ack 5 len 4", "server [F.] seq 5 ack 9",
+                  "client [.] seq 9 ack 6")] == (
+        "when the pause in server's sleep() (line 16) ends before the delack timer of "
+        "server.c fires")
+
+
+def test_programs_that_race_are_told_from_those_that_do_not():
+    assert races(load("handshake"), REF)
+    assert races(load("concurrent-server"), REF)
+    for name in ("connect-refused", "self-connect", "syn-timeout", "simultaneous-close"):
+        assert not races(load(name), REF), name
+
+
+def test_an_exchange_outside_the_set_gets_the_nearest_and_its_first_difference(seed):
+    sig = seed.outcomes[0].signature
+    (conn, segs), = sig[0]
+    changed = ((conn, segs[:-1] + (("server", "R", 21, None, 0),)),)
+    j, diff = nearest_outcome(seed, (changed,) + sig[1:])
+    assert j == 0
+    assert diff == ("segment 8 of client - server: the model has server [.] seq 21 ack 2, the "
+                    "kernel sent server [R] seq 21")
+    assert first_difference(sig, sig[:1] + (sig[1][:-1],) + sig[2:]).startswith("line 11:")
+
+
+def test_explore_cli_shows_counts_each_exchange_and_json():
+    r = run_cli("explore", "handshake", check=True)
+    assert "schedules explored (of 330 interleavings of the lines), 7 distinct exchange(s)" in r.stdout
+    assert r.stdout.count("Exchange ") == 7
+    assert "server hangs in line 10" in r.stdout
+    data = json.loads(run_cli("explore", "handshake", "--json", check=True).stdout)
+    assert len(data["outcomes"]) == 7 and data["interleavings"] == 330 and data["complete"]
+    zh = run_cli("explore", "handshake", "--lang", "zh", check=True).stdout
+    assert "种不同的交互" in zh
+
+
+def test_run_says_when_there_is_more_than_one_exchange():
+    assert "tcpsim explore handshake" in run_cli("run", "handshake", check=True).stdout
+    assert "tcpsim explore" not in run_cli("run", "connect-refused", check=True).stdout
+
+
+def test_scenarios_labels_the_programs_that_race():
+    lines = {ln.split()[0]: ln for ln in run_cli("scenarios", check=True).stdout.splitlines()
+             if ln and not ln.startswith(" ")}
+    assert " races " in lines["handshake"]
+    assert " races " not in lines["connect-refused"]
+
+
+def test_explore_a_missing_program_says_so():
+    r = run_cli("explore", "no-such-program")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "no program named 'no-such-program'" in r.stderr
+
+
+@pytest.mark.skipif(lab_unavailable() is not None, reason=str(lab_unavailable()))
+def test_fifty_free_runs_of_the_seed_program_all_land_in_the_explored_set(seed):
+    from tcpsim.lab.free import run_free
+
+    known = {o.signature: i for i, o in enumerate(seed.outcomes)}
+    seen, outside = Counter(), []
+    prog = load("handshake")
+    for _ in range(50):
+        run = run_free(prog, timeout=1.0)
+        seen[known.get(run.signature)] += 1
+        if run.signature not in known:
+            outside.append(nearest_outcome(seed, run.signature))
+    print("free runs of the seed program, by exchange:", dict(seen))
+    assert not outside, outside
+    assert len(seen) >= 2  # processes started at once do race
+
+
+@pytest.mark.skipif(lab_unavailable() is not None, reason=str(lab_unavailable()))
+def test_lab_free_cli_reports_the_distribution():
+    r = run_cli("lab", "--free", "handshake", "--runs", "3", check=True)
+    assert "Every one of the 3 runs is in the explored set" in r.stdout
