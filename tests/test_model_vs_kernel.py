@@ -66,8 +66,8 @@ def live():
         pytest.skip(f"live lab test: {reason}")
 
 
-RACE_FREE = ["linger-reset", "misuse", "nonblocking-connect", "reuseaddr", "shutdown",
-             "simultaneous-open"]
+RACE_FREE = ["linger-reset", "misuse", "nonblocking-connect", "recv-after-refused", "reuseaddr",
+             "shutdown", "simultaneous-open"]
 
 
 @pytest.mark.parametrize("name", builtin_names())
