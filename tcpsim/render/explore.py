@@ -23,9 +23,8 @@ def describe(mine: Choice, theirs: Choice | None = None, steps=()) -> str:
     the other option is a call that sends nothing (a recv()), the decision is about that
     process's next call that does: "server's close() before client's close()"."""
     if mine.kind == "timer":
-        timer, sock = mine.timer.split(":", 1)
         key = "explore.timer.sleep" if mine.first == "sleep" else "explore.timer.timer"
-        return t(key, call=_call(mine.steps[0]), timer=timer, socket=sock)
+        return t(key, call=_call(mine.steps[0]), timer=mine.timer, socket=mine.socket)
     if mine.kind == "together":
         a, b = mine.steps
         return t("explore.together", a=_call(a), b=_call(b), sender=a.process,
@@ -67,13 +66,8 @@ def how(exp: Exploration, i: int) -> str:
 
 def segment_lines(outcome: Outcome) -> list[tuple[str, str]]:
     """(connection, 'who [flags] seq S ack A len L') for each segment."""
-    out = []
-    for conn, segs in outcome.signature[0]:
-        name = " - ".join(conn)
-        for who, flags, seq, ack, length in segs:
-            text = f"{who:<12} [{flags}] seq {seq}" + (f" ack {ack}" if ack is not None else "")
-            out.append((name, text + (f" len {length}" if length else "")))
-    return out
+    return [(" - ".join(conn), _seg_text(seg, 12)) for conn, segs in outcome.signature[0]
+            for seg in segs]
 
 
 def render_exploration(exp: Exploration, program, console: Console) -> None:
@@ -137,9 +131,10 @@ def exploration_json(exp: Exploration) -> dict:
     }
 
 
-def _seg_text(seg) -> str:
+def _seg_text(seg, width: int = 0) -> str:
+    """One segment of a signature: 'who [flags] seq S ack A len L' (who padded to width)."""
     who, flags, seq, ack, length = seg
-    return f"{who} [{flags}] seq {seq}" + (f" ack {ack}" if ack is not None else "") + (
+    return f"{who:<{width}} [{flags}] seq {seq}" + (f" ack {ack}" if ack is not None else "") + (
         f" len {length}" if length else "")
 
 

@@ -20,7 +20,6 @@ class Schedule:
     done: int = 0  # how many lines have started
     started: list[bool] = field(default_factory=list)
     parked: dict[str, Step] = field(default_factory=dict)  # process -> its blocked call
-    start_rule: bool = False  # runnable(): processes start in turn (see there)
 
     def __post_init__(self):
         if not self.started:
@@ -39,27 +38,13 @@ class Schedule:
 
     def runnable(self) -> list[Step]:
         """Every line that may start now when processes run concurrently (`tcpsim explore`,
-        `lab --free`): each free process's next line.  Processes start in the order the file
-        first names them, as a shell starts ./server then ./client: one begins once every
-        process before it has started and is blocked or done."""
+        `lab --free`): each free process's next line.  All processes start at once
+        (docs/concurrency.md)."""
         nxt: dict[str, Step] = {}
         for step in self.program.steps:
             if not self.started[step.index] and step.process not in nxt:
                 nxt[step.process] = step
-        out: list[Step] = []
-        for name in self.program.processes:
-            step = nxt.get(name)
-            first = next(st for st in self.program.steps if st.process == name)
-            if self.start_rule and not self.started[first.index] and any(
-                    p in nxt and p not in self.parked for p in self._before(name)):
-                break  # an earlier process is still running: this one has not started
-            if step is not None and name not in self.parked:
-                out.append(step)
-        return out
-
-    def _before(self, name: str) -> list[str]:
-        names = list(self.program.processes)
-        return names[:names.index(name)]
+        return [step for name, step in nxt.items() if name not in self.parked]
 
     def leave_to_others(self, process: str) -> None:
         """This executor runs only `process` (lab --free: one OS process each); the other

@@ -34,7 +34,7 @@ from ..model import KernelProfile
 from ..scenario import Program, Step
 from ..trace import Trace
 from .runner import Runner, Stuck
-from .world import EPOCH, SimWorld, drop_notes
+from .world import EPOCH, SimWorld, model_notes
 
 # Calls whose order against other processes' calls cannot change any outcome.
 LOCAL_CALLS = frozenset({"socket", "setsockopt", "getsockopt", "fcntl", "sleep"})
@@ -48,16 +48,20 @@ EVERYTHING = None  # the footprint of a call whose effects are not pinned to a s
 class Choice:
     """One option at a choice point.
     kind "call": steps[0] goes next.  "together": steps[0] and steps[1] run at once, each
-    before the other's segments arrive.  "timer": a pause ends before ("sleep") or after
-    ("timer") the kernel timer `timer` that falls within a jiffy of it."""
+    before the other's segments arrive; steps[0] sends first, and process `first` takes the
+    other's segments in first.  "timer": the pause in steps[0] ends before (first "sleep")
+    or after (first "timer") the kernel timer `timer` of socket `sid` (named `socket`),
+    which falls within a jiffy of it."""
     kind: str
     steps: tuple[Step, ...]
+    first: str = ""  # a process for kind "together"; "sleep" or "timer" for kind "timer"
     timer: str = ""
-    first: str = ""  # "sleep" or "timer" for kind "timer"; a process for kind "together"
+    sid: int = 0
+    socket: str = ""
 
     @property
     def key(self) -> tuple:
-        return (self.kind, tuple(s.index for s in self.steps), self.timer, self.first)
+        return (self.kind, tuple(s.index for s in self.steps), self.first, self.timer, self.sid)
 
 
 @dataclass
@@ -87,10 +91,6 @@ class Exploration:
     seconds: float = 0.0
     complete: bool = True  # False when the limit stopped the walk
     steps: list = field(default_factory=list)  # the program's lines
-
-    @property
-    def races(self) -> bool:
-        return len(self.outcomes) > 1
 
 
 def interleavings(program: Program) -> int:
@@ -165,9 +165,11 @@ def footprint(runner: Runner, step: Step):
 
 
 def _same_connection(a, b) -> bool:
-    """Both calls act on the two ends of one connection: their segments can cross."""
+    """Both calls act on the two ends of one connection: their segments can cross.  A call
+    whose footprint is not pinned down (exit(), closing a listener) is not run together with
+    another: it is ordered against it either way, which covers what it affects."""
     if a is EVERYTHING or b is EVERYTHING:
-        return a is not b
+        return False
     return any(tok[0] == "conn" for tok in a & b)
 
 
@@ -263,8 +265,7 @@ class _Explorer:
 
     def new_runner(self) -> Runner:
         world = SimWorld(self.profile, self.seed, self.program.faults)
-        r = Runner(self.program, world, "model", tail=self.tail, timeout=self.timeout,
-                   chooser=_concurrent)
+        r = Runner(self.program, world, "model", tail=self.tail, timeout=self.timeout)
         r.start()
         r.decided = set()  # the timer races already decided on this path
         return r
@@ -316,10 +317,9 @@ class _Explorer:
                     if key in r.decided or abs(t - d) > self.jiffy or t == d:
                         continue
                     label = r.sid_label.get(sid) or f"socket {sid}"
-                    timer = f"{name}:{label}"
                     nominal, other = ("sleep", "timer") if d < t else ("timer", "sleep")
-                    return [Choice("timer", (p.step,), timer, nominal),
-                            Choice("timer", (p.step,), timer, other)]
+                    return [Choice("timer", (p.step,), first, name, sid, label)
+                            for first in (nominal, other)]
         return []
 
     def take(self, r: Runner, choice: Choice) -> None:
@@ -336,21 +336,14 @@ class _Explorer:
                 w._flight = [(at, n - mark * 2 if n > mark else n, seg, held)
                              for at, n, seg, held in w._flight]
                 heapq.heapify(w._flight)
-        else:
+        else:  # move the end of the pause just short of, or just past, the timer
             p = r.pending[choice.steps[0].process]
-            kernel = r.world.kernel
-            offset = EPOCH
-            name, label = choice.timer.split(":", 1)
-            for sid, sk in kernel.socks.items():
-                t = sk.timers.get(name)
-                if t is not None and (r.sid_label.get(sid) or f"socket {sid}") == label:
-                    r.decided.add((p.step.index, sid, name, round(t, 9)))
-                    eps = 1e-6
-                    if choice.first == "sleep" and p.deadline - offset >= t:
-                        p.deadline = max(r.world.now(), t + offset - eps)
-                    elif choice.first == "timer" and p.deadline - offset <= t:
-                        p.deadline = t + offset + eps
-                    break
+            t = r.world.kernel.socks[choice.sid].timers[choice.timer]
+            r.decided.add((p.step.index, choice.sid, choice.timer, round(t, 9)))
+            if choice.first == "sleep" and p.deadline - EPOCH >= t:
+                p.deadline = max(r.world.now(), EPOCH + t - 1e-6)
+            elif choice.first == "timer" and p.deadline - EPOCH <= t:
+                p.deadline = EPOCH + t + 1e-6
 
     def footprint(self, r: Runner, choice: Choice):
         if choice.kind == "timer":
@@ -374,14 +367,8 @@ class _Explorer:
                 result.complete = False
                 break
             r, sleep, path = stack.pop()
-            try:
-                opts = self.options(r)
-            except Stuck as stuck:  # an outcome too: the program hangs (accept() after ECONNREFUSED)
-                self.record(result, by_sig, stuck.trace, path, waiting(stuck.trace))
-                continue
+            opts = self.next_choice(r, result, by_sig, path)
             if not opts:
-                trace = r.finish()
-                self.record(result, by_sig, trace, path, ())
                 continue
             result.choice_points += 1
             if self.por:
@@ -414,10 +401,22 @@ class _Explorer:
         result.seconds = time.perf_counter() - start
         return result
 
-    def record(self, result: Exploration, by_sig: dict, trace: Trace, path: list,
+    def next_choice(self, r: Runner, result: Exploration, by_sig: dict,
+                    path: list) -> list[Choice]:
+        """The options at the run's next choice point; [] once the run has ended (finished,
+        or hanging: accept() after ECONNREFUSED), its outcome recorded."""
+        try:
+            opts = self.options(r)
+        except Stuck as stuck:  # an outcome too: the program hangs
+            self.record(result, by_sig, r, stuck.trace, path, waiting(stuck.trace))
+            return []
+        if not opts:
+            self.record(result, by_sig, r, r.finish(), path, ())
+        return opts
+
+    def record(self, result: Exploration, by_sig: dict, r: Runner, trace: Trace, path: list,
                hangs: tuple) -> None:
-        trace.notes.append(_model_note(self.profile, self.seed))
-        trace.notes += drop_notes(self.program.faults, {})
+        model_notes(trace, self.program, self.profile, self.seed, r.world)
         result.schedules += 1
         sig = signature(trace, hangs)
         outcome = by_sig.get(sig)
@@ -430,16 +429,6 @@ class _Explorer:
                     other.versus[len(result.outcomes)] = (parted[1], parted[0])
             result.outcomes.append(outcome)
         outcome.runs += 1
-
-
-def _concurrent(ready: list[Step]) -> Step:  # marks the runner as concurrent; never called
-    return ready[0]
-
-
-def _model_note(profile: KernelProfile, seed: int) -> str:
-    from ..i18n import t
-
-    return t("note.model", profile=profile.name, release=profile.release, seed=seed)
 
 
 def _parting(a: list, b: list) -> tuple[Choice, Choice] | None:
@@ -472,15 +461,7 @@ def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
     start = time.perf_counter()
     for _ in range(runs):
         r, path = ex.new_runner(), []
-        while True:
-            try:
-                opts = ex.options(r)
-            except Stuck as stuck:
-                ex.record(result, by_sig, stuck.trace, path, waiting(stuck.trace))
-                break
-            if not opts:
-                ex.record(result, by_sig, r.finish(), path, ())
-                break
+        while opts := ex.next_choice(r, result, by_sig, path):
             o = rng.choice(opts)
             path.append((o, tuple(opts)))
             ex.take(r, o)

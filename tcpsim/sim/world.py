@@ -236,12 +236,16 @@ class SimWorld:
 
 
 def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: float = 0.1,
-              timeout: float = 10.0, world: SimWorld | None = None, chooser=None) -> Trace:
-    """Run the program in the model; the Trace has the same shape as the lab's.  chooser:
-    see Runner (None: file order)."""
+              timeout: float = 10.0, world: SimWorld | None = None) -> Trace:
+    """Run the program in the model, in file order; the Trace has the same shape as the lab's."""
     world = world or SimWorld(profile, seed, program.faults)
-    runner = Runner(program, world, "model", tail=tail, timeout=timeout, chooser=chooser)
-    trace = runner.run()
+    runner = Runner(program, world, "model", tail=tail, timeout=timeout)
+    return model_notes(runner.run(), program, profile, seed, world)
+
+
+def model_notes(trace: Trace, program: Program, profile: KernelProfile, seed: int,
+                world: SimWorld) -> Trace:
+    """What every model trace says about itself: the profile and seed, the net: lines' drops."""
     trace.notes.append(t("note.model", profile=profile.name, release=profile.release, seed=seed))
     trace.notes += drop_notes(program.faults, world.dropped)
     trace.drops = dict(world.dropped)
