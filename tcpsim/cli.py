@@ -6,6 +6,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .errors import TcpsimError
@@ -339,57 +340,115 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
               help="Model profile for --program (default: the capture's own kernel if its "
                    "Trace JSON lies next to it, else 'reference').")
 @click.option("--json", "as_json", is_flag=True, help="Write the findings as JSON on stdout.")
-def compare(capture: str, program: str | None, profile: str | None, as_json: bool) -> None:
+@click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="With --program: stop walking the program's schedules after this many.")
+@_lang_option
+def compare(capture: str, program: str | None, profile: str | None, as_json: bool,
+            limit: int) -> None:
     """Check each TCP connection of a pcap/pcapng capture against the model's rules.
 
     Exit status: 0 every connection conforms (or is only partly captured), 1 some depart,
     2 the file cannot be read, 4 reading stopped part way (the findings before it stand)."""
     out = Console(highlight=False)
     if program is not None:
-        sys.exit(_compare_program(capture, program, profile, as_json, out))
+        sys.exit(_compare_program(capture, program, profile, as_json, limit, out))
     from .compare.report import render_text, write_json
 
     sys.exit(write_json(capture, sys.stdout) if as_json else render_text(capture, out, True))
 
 
 def _compare_program(capture: str, program: str, profile: str | None, as_json: bool,
-                     out: Console) -> int:
+                     limit: int, out: Console) -> int:
     import json
     from pathlib import Path
 
-    from .compare.against import against_program
+    from .compare.against import hold_capture
     from .model import KernelProfile
     from .pcap.reader import Reader
     from .scenario import load
-    from .sim.world import run_model
     from .trace import Trace
 
     prog = load(program)
     with Reader(capture, payload=True) as reader:
         packets = list(reader)
     if reader.stopped is not None:
-        out.print(f"[yellow]reading stopped at frame {reader.stopped.number}: "
-                  f"{reader.stopped.reason}; the segments before it are compared[/]", soft_wrap=True)
+        out.print(f"[yellow]{t('against.stopped', frame=reader.stopped.number, reason=reader.stopped.reason)}[/]",
+                  soft_wrap=True)
     meta = Path(capture).with_suffix(".json")
     if profile is None and meta.is_file():
         prof = KernelProfile.from_trace(Trace.load(meta))
     else:
         prof = KernelProfile.named(profile or "reference")
-    model = run_model(prog, prof)
-    diffs = against_program(packets, model)
+    held = hold_capture(packets, prog, prof, limit=limit)
+    exchange = _exchange(held)
     if as_json:
         print(json.dumps({"format": "tcpsim-compare/1", "program": prog.name,
-                          "profile": prof.name, "match": not diffs,
-                          "differences": [d.sentence for d in diffs]}, indent=1))
-    elif diffs:
-        out.print(f"[red]differs[/] {prog.name}: {len(diffs)} difference(s) between the model "
-                  f"(profile {prof.name}) and {capture}:", soft_wrap=True)
-        for d in diffs[:12]:
-            out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
+                          "profile": prof.name, "match": held.ok, **exchange,
+                          "differences": [d.sentence for d in held.differences]}, indent=1))
+        return 4 if reader.stopped is not None else 0 if held.ok else 1
+    names = dict(name=prog.name, capture=capture, profile=prof.name, n=len(packets))
+    if held.ok:
+        key = "against.match" if held.outcome is None else "against.match.exchange"
+    elif held.nearest is not None:
+        key = "against.outside"
     else:
-        out.print(f"[green]match[/] {prog.name}: the {len(packets)} segments of {capture} are the "
-                  f"ones the model predicts (profile {prof.name})", soft_wrap=True)
-    return 4 if reader.stopped is not None else 1 if diffs else 0
+        key = "against.differs" if held.outcome is None else "against.differs.exchange"
+    place = exchange["exchange"] or exchange["nearest"] or {}
+    out.print(_verdict(t(key, **names, k=place.get("index"), total=place.get("of"),
+                         count=len(held.differences)), held.ok),
+              soft_wrap=True)
+    _exchange_lines(held, exchange, out)
+    for d in held.differences[:12]:
+        out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
+    _exchange_notes(held, prog, prof, program, out)
+    return 4 if reader.stopped is not None else 0 if held.ok else 1
+
+
+def _verdict(sentence: str, ok: bool) -> str:
+    """The sentence with its first word (match / differs) coloured."""
+    head, rest = sentence.split(" ", 1)
+    return f"[bold {'green' if ok else 'red'}]{escape(head)}[/] {escape(rest)}"
+
+
+def _exchange(held) -> dict:
+    """Which of the program's exchanges a run is ("exchange"), or the nearest ("nearest")."""
+    from .render.explore import how
+
+    exp = held.exploration
+    info: dict = {"exchange": None, "nearest": None, "first_difference": held.first_difference
+                  or None, "exchanges": None if exp is None else len(exp.outcomes),
+                  "complete": None if exp is None else exp.complete}
+    if held.outcome is not None:
+        info["exchange"] = {"index": held.outcome + 1, "of": len(exp.outcomes),
+                            "how": how(exp, held.outcome)}
+    if held.nearest is not None:
+        info["nearest"] = {"index": held.nearest + 1, "of": len(exp.outcomes),
+                           "how": how(exp, held.nearest)}
+    return info
+
+
+def _exchange_lines(held, exchange: dict, out: Console) -> None:
+    """Under the verdict: the ordering that makes the exchange; outside the set, where the run
+    first departs from the nearest exchange."""
+    place = exchange["exchange"] or exchange["nearest"]
+    if place and place["how"]:
+        out.print(f"  [italic]{escape(place['how'])}[/]", soft_wrap=True)
+    if held.nearest is not None:
+        out.print(f"  {escape(t('against.first', diff=held.first_difference))}", soft_wrap=True)
+
+
+def _exchange_notes(held, prog, prof, program: str, out: Console) -> None:
+    """What a reader needs next: the walk was cut short; the program has other exchanges."""
+    exp = held.exploration
+    if exp is not None and not exp.complete:
+        out.print(f"[yellow]{t('against.incomplete', limit=exp.schedules)}[/]", soft_wrap=True)
+    if held.ok and held.outcome is None:
+        from .sim.explore import races
+
+        if races(prog, prof):
+            out.print(f"[dim]{t('against.file_order', program=program)}[/]", soft_wrap=True)
+    elif exp is not None:
+        out.print(f"[dim]{t('against.see_all', program=program)}[/]", soft_wrap=True)
 
 
 @main.command()
@@ -427,39 +486,44 @@ def coverage(profile: str) -> None:
 
 
 def _verify_one(prog, profile_name, seed, timeout, overrides) -> dict:
+    from .compare.against import hold_lab
     from .lab import run_lab
     from .model import KernelProfile
-    from .sim.world import run_model
-    from .trace.diff import compare
 
     lab = run_lab(prog, timeout=timeout, sysctls=overrides)
     if profile_name:  # the kernel named, with the same settings the lab's namespace had
         profile = KernelProfile.named(profile_name).with_sysctls(overrides)
     else:  # the kernel the lab ran on, settings included
         profile = KernelProfile.from_trace(lab)
-    model = run_model(prog, profile, seed=seed, timeout=timeout)
-    diffs = compare(model, lab)
-    return {"name": prog.name, "ok": not diffs, "diffs": diffs, "lab": lab, "model": model,
-            "profile": profile, "segments": len(lab.segments),
+    held = hold_lab(lab, prog, profile, seed=seed, timeout=timeout)
+    return {"name": prog.name, "program": prog, "ok": held.ok, "diffs": held.differences, "lab": lab,
+            "model": held.model, "held": held, "profile": profile, "segments": len(lab.segments),
             "calls": len([c for c in lab.calls if c.result is not None])}
 
 
 def _print_verdict(r: dict, out: Console) -> None:
-    lab = r["lab"]
+    lab, held = r["lab"], r["held"]
     kernel = f"Linux {lab.kernel.get('release', '?')}"
+    exchange = _exchange(held)
+    place = exchange["exchange"] or exchange["nearest"] or {}
     if r["ok"]:
-        states = len(lab.states)
-        head, rest = t("verify.match", name=r["name"], segments=r["segments"], calls=r["calls"],
-                       states=states, kernel=kernel, profile=r["profile"].name).split(" ", 1)
-        out.print(f"[bold green]{head}[/] {rest}", soft_wrap=True, markup=True)
+        key = "verify.match" if held.outcome is None else "verify.match.exchange"
+        out.print(_verdict(t(key, name=r["name"], segments=r["segments"], calls=r["calls"],
+                             states=len(lab.states), kernel=kernel, profile=r["profile"].name,
+                             k=place.get("index"), total=place.get("of")), True), soft_wrap=True)
+        _exchange_lines(held, exchange, out)
+        _exchange_notes(held, r["program"], r["profile"], r["name"], out)
         return
-    head, rest = t("verify.differs", name=r["name"], n=len(r["diffs"]), profile=r["profile"].name,
-                   kernel=kernel).split(" ", 1)
-    out.print(f"[bold red]{head}[/] {rest}", soft_wrap=True)
+    key = "verify.outside" if held.nearest is not None else "verify.differs"
+    out.print(_verdict(t(key, name=r["name"], n=len(r["diffs"]), profile=r["profile"].name,
+                         kernel=kernel, k=place.get("index"), total=place.get("of")), False),
+              soft_wrap=True)
+    _exchange_lines(held, exchange, out)
     for d in r["diffs"][:8]:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
     if len(r["diffs"]) > 8:
         out.print(t("verify.more", n=len(r["diffs"]) - 8))
+    _exchange_notes(held, r["program"], r["profile"], r["name"], out)
 
 
 @main.command()

@@ -1,18 +1,105 @@
-"""A capture held against what the model predicts for a program (`compare --program`).
+"""A run of a program held against every exchange the program can produce.
 
-The capture's connections are paired with the model's in the order they begin, and each
-capture endpoint is given the name of the model endpoint in the same place (the first segment
-of a connection says which end is which), so that the ports a real run happened to pick do not
-count.  Then the segments are compared as `verify` compares the kernel's.
+`compare CAPTURE --program P` holds a capture, `verify P` the lab's run.  The file-order
+exchange is tried first (it is what `tcpsim run` shows, and it needs no walk); when it does
+not match, the program's exchanges are explored (sim/explore.py) and the run is looked up in
+the set: an exchange of the set is a match, named with the ordering decision that produces it;
+a run outside the set gets the nearest exchange and the first place where it departs.
+
+A capture's connections are paired with the model's in the order they begin, and each capture
+endpoint is given the name of the model endpoint in the same place (the first segment of a
+connection says which end is which), so that the ports a real run happened to pick do not
+count.  A capture shows segments only, so only the segments of an exchange are looked up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..model import KernelProfile
 from ..pcap.reader import Packet
+from ..render.explore import distance, first_difference
+from ..scenario import Program
+from ..sim.explore import Exploration, explore, signature
+from ..sim.world import run_model
 from ..trace import Segment, Trace
-from ..trace.diff import Difference, compare_capture
+from ..trace.diff import Difference, compare, compare_capture, compare_exchange
 from ..trace.segment import flags_text, parse_options
 from .tracker import _addr
+
+
+@dataclass
+class Held:
+    """What a run is, against a program's exchanges."""
+    model: Trace  # the exchange it was held against: the file order's, the matched, the nearest
+    differences: list[Difference]
+    exploration: Exploration | None = None  # walked when the file order did not match
+    outcome: int | None = None  # the exchange of the set it is (an index), None: the file order
+    nearest: int | None = None  # outside the set: the closest exchange
+    first_difference: str = ""  # ... and where the run first departs from it
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and self.nearest is None
+
+
+def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace],
+         fields: Callable[[Trace, Trace], list[Difference]],
+         fields_other: Callable[[Trace, Trace], list[Difference]] | None = None,
+         segments_only: bool = False, where: str = "kernel", seed: int = 0,
+         timeout: float = 10.0, limit: int = 100_000) -> Held:
+    """view(model trace): the run, as a Trace comparable with that model trace;
+    fields(model, run): their differences (fields_other: for an exchange of another schedule);
+    segments_only: the run shows segments only (a capture), so only they are looked up."""
+    model = run_model(program, profile, seed=seed, timeout=timeout)
+    held = Held(model, fields(model, view(model)))
+    if not held.differences:
+        return held
+    exp = explore(program, profile, seed=seed, timeout=timeout, limit=limit)
+    if len(exp.outcomes) < 2 and exp.complete:
+        return held  # one exchange only: the differences say all there is to say
+    held.exploration = exp
+
+    def part(sig: tuple) -> tuple:
+        return (sig[0], (), (), ()) if segments_only else sig
+
+    seen_sigs, best = [], None
+    for i, o in enumerate(exp.outcomes):
+        run = view(o.trace)
+        seen_sigs.append(part(signature(run)))
+        if seen_sigs[-1] == part(o.signature):
+            diffs = held.differences if i == 0 else (fields_other or fields)(o.trace, run)
+            if best is None or len(diffs) < len(best[1]):
+                best = (i, diffs, o.trace)
+            if not diffs:
+                break
+    if best is not None:
+        held.outcome, held.differences, held.model = best
+        return held
+    j = min(range(len(exp.outcomes)),
+            key=lambda i: distance(part(exp.outcomes[i].signature), seen_sigs[i]))
+    held.nearest = j
+    held.first_difference = first_difference(part(exp.outcomes[j].signature), seen_sigs[j], where)
+    held.model = exp.outcomes[j].trace
+    held.differences = (fields_other or fields)(held.model, view(held.model)) if j else \
+        held.differences
+    return held
+
+
+def hold_capture(packets: list[Packet], program: Program, profile: KernelProfile,
+                 limit: int = 100_000) -> Held:
+    """A capture against the program's exchanges (segments only)."""
+    return hold(program, profile, lambda m: capture_trace(packets, m), compare_capture,
+                segments_only=True, where="capture", limit=limit)
+
+
+def hold_lab(lab: Trace, program: Program, profile: KernelProfile, seed: int = 0,
+             timeout: float = 10.0, limit: int = 100_000) -> Held:
+    """The lab's run against the program's exchanges: everything for the file order; for an
+    exchange of another schedule, what its signature leaves out (segment fields, timing)."""
+    return hold(program, profile, lambda m: lab, compare, compare_exchange, seed=seed,
+                timeout=timeout, limit=limit)
 
 
 def capture_trace(packets: list[Packet], model: Trace) -> Trace:
@@ -40,6 +127,3 @@ def capture_trace(packets: list[Packet], model: Trace) -> Trace:
                             payload=p.payload))
     return Trace(source="pcap", program=model.program, t0=t0, sockets=model.sockets, events=segs)
 
-
-def against_program(packets: list[Packet], model: Trace) -> list[Difference]:
-    return compare_capture(model, capture_trace(packets, model))

@@ -37,6 +37,12 @@ MESSAGES: dict[str, str] = {
                     "changes agree with the kernel ({kernel}); model profile {profile}",
     "verify.differs": "differs {name}: {n} difference(s) between the model (profile {profile}) "
                       "and the kernel ({kernel}):",
+    "verify.match.exchange": "match {name}: the kernel ({kernel}) showed exchange {k} of the "
+                             "program's {total}: its {segments} segments, {calls} call results and "
+                             "last states agree; model profile {profile}",
+    "verify.outside": "differs {name}: the kernel's exchange ({kernel}) is none of the program's "
+                      "{total}; the nearest is exchange {k} (model profile {profile}), {n} "
+                      "difference(s):",
     "verify.more": "  ... and {n} more",
     "verify.col.program": "program",
     "verify.col.verdict": "verdict",
@@ -245,10 +251,28 @@ MESSAGES: dict[str, str] = {
     "free.title": "tcpsim lab --free: {program}, {runs} runs, the processes concurrent",
     "free.inside": "Every one of the {runs} runs is in the explored set ({seen} of its {total} exchanges seen).",
     "free.outside": "{n} run(s) outside the explored set; the nearest is exchange {nearest}: {diff}",
-    "free.diff.segment": "segment {n} of {conn}: the model has {expected}, the kernel sent {seen}",
-    "free.diff.call": "line {step}: the model returns {expected}, the kernel {seen}",
-    "free.diff.states": "last states: the model has {expected}, the kernel {seen}",
-    "free.diff.hangs": "hanging calls: the model has {expected}, the kernel {seen}",
+    # -- compare --program: a capture against every exchange of a program --------------------
+    "against.stopped": "reading stopped at frame {frame}: {reason}; the segments before it are compared",
+    "against.match": "match {name}: the {n} segments of {capture} are the ones the model predicts "
+                     "(profile {profile})",
+    "against.match.exchange": "match {name}: the {n} segments of {capture} are exchange {k} of the "
+                              "program's {total} (profile {profile})",
+    "against.differs": "differs {name}: {count} difference(s) between the model (profile {profile}) "
+                       "and {capture}:",
+    "against.differs.exchange": "differs {name}: {capture} shows exchange {k} of the program's "
+                                "{total}, with {count} difference(s) in its fields (profile {profile}):",
+    "against.outside": "differs {name}: {capture} is none of the program's {total} exchanges; the "
+                       "nearest is exchange {k} (profile {profile})",
+    "against.first": "first difference: {diff}",
+    "against.incomplete": "The walk stopped after {limit} schedules (--limit): the program may "
+                          "have exchanges not looked at.",
+    "against.file_order": "This is the file-order exchange; the program has others: tcpsim "
+                          "explore {program}",
+    "against.see_all": "Every exchange of the program: tcpsim explore {program}",
+    "exchange.diff.segment": "segment {n} of {conn}: {expected} in the model but {seen} {where}",
+    "exchange.diff.call": "{call} returns {expected} in the model but {seen} {where}",
+    "exchange.diff.states": "last states: {expected} in the model but {seen} {where}",
+    "exchange.diff.hangs": "calls left waiting: {expected} in the model but {seen} {where}",
     "diff.nothing": "nothing",
 }
 

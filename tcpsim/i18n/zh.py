@@ -36,6 +36,10 @@ MESSAGES: dict[str, str] = {
     "verify.match": "一致 {name}：{segments} 个报文段、{calls} 个调用结果和 {states} 次状态变化都与"
                     "内核（{kernel}）相符；模型配置 {profile}",
     "verify.differs": "不一致 {name}：模型（配置 {profile}）与内核（{kernel}）之间有 {n} 处差异：",
+    "verify.match.exchange": "一致 {name}：内核（{kernel}）给出的是该程序 {total} 种交互中的第 {k} 种："
+                             "{segments} 个报文段、{calls} 个调用结果和最终状态都相符；模型配置 {profile}",
+    "verify.outside": "不一致 {name}：内核（{kernel}）的交互不是该程序 {total} 种交互中的任何一种；"
+                      "最接近的是第 {k} 种（模型配置 {profile}），{n} 处差异：",
     "verify.more": "  …… 另有 {n} 处",
     "verify.col.program": "程序",
     "verify.col.verdict": "结论",
@@ -270,9 +274,23 @@ MESSAGES: dict[str, str] = {
     "free.title": "tcpsim lab --free：{program}，{runs} 次运行，进程并发",
     "free.inside": "{runs} 次运行全部落在探索出的集合中（见到其 {total} 种交互中的 {seen} 种）。",
     "free.outside": "{n} 次运行不在探索出的集合中；最接近的是交互 {nearest}：{diff}",
-    "free.diff.segment": "{conn} 的第 {n} 个报文段：模型是 {expected}，内核发送的是 {seen}",
-    "free.diff.call": "第 {step} 行：模型返回 {expected}，内核返回 {seen}",
-    "free.diff.states": "最终状态：模型是 {expected}，内核是 {seen}",
-    "free.diff.hangs": "挂起的调用：模型是 {expected}，内核是 {seen}",
+    # -- compare --program ------------------------------------------------------------------
+    "against.stopped": "在第 {frame} 帧停止读取：{reason}；只比较它之前的报文段",
+    "against.match": "一致 {name}：{capture} 的 {n} 个报文段正是模型预测的（配置 {profile}）",
+    "against.match.exchange": "一致 {name}：{capture} 的 {n} 个报文段是该程序 {total} 种交互中的第 "
+                              "{k} 种（配置 {profile}）",
+    "against.differs": "不一致 {name}：模型（配置 {profile}）与 {capture} 之间有 {count} 处差异：",
+    "against.differs.exchange": "不一致 {name}：{capture} 是该程序 {total} 种交互中的第 {k} 种，但字段有 "
+                                "{count} 处差异（配置 {profile}）：",
+    "against.outside": "不一致 {name}：{capture} 不是该程序 {total} 种交互中的任何一种；最接近的是第 {k} "
+                       "种（配置 {profile}）",
+    "against.first": "第一处差异：{diff}",
+    "against.incomplete": "遍历在 {limit} 个调度后停止（--limit）：程序可能还有未看到的交互。",
+    "against.file_order": "这是按文件顺序的交互；该程序还有其他交互：tcpsim explore {program}",
+    "against.see_all": "该程序的全部交互：tcpsim explore {program}",
+    "exchange.diff.segment": "{conn} 的第 {n} 个报文段：模型中是 {expected}，{where}是 {seen}",
+    "exchange.diff.call": "{call}：模型中返回 {expected}，{where}返回 {seen}",
+    "exchange.diff.states": "最终状态：模型中是 {expected}，{where}是 {seen}",
+    "exchange.diff.hangs": "仍在等待的调用：模型中是 {expected}，{where}是 {seen}",
     "diff.nothing": "无",
 }

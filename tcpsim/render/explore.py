@@ -138,8 +138,18 @@ def _seg_text(seg, width: int = 0) -> str:
         f" len {length}" if length else "")
 
 
-def first_difference(expected: tuple, seen: tuple) -> str:
-    """The first place where an exchange (seen) departs from an outcome (expected)."""
+def _returns(value: tuple | None) -> str:
+    if value is None:
+        return t("diff.nothing_yet")
+    result, err = value
+    return f"-1 {err}" if err else str(result)
+
+
+def first_difference(expected: tuple, seen: tuple, where: str = "kernel", steps=()) -> str:
+    """The first place where an exchange (seen; where: "kernel" or "capture") departs from an
+    outcome (expected); steps: the program's lines, to name a call."""
+    at = t(f"diff.where.{where}")
+    by_index = {s.index: s for s in steps}
     conns_e, conns_s = dict(expected[0]), dict(seen[0])
     for conn in sorted(set(conns_e) | set(conns_s)):
         a, b = conns_e.get(conn, ()), conns_s.get(conn, ())
@@ -147,31 +157,37 @@ def first_difference(expected: tuple, seen: tuple) -> str:
             x = _seg_text(a[k]) if k < len(a) else t("diff.nothing")
             y = _seg_text(b[k]) if k < len(b) else t("diff.nothing")
             if x != y:
-                return t("free.diff.segment", n=k + 1, conn=" - ".join(conn), expected=x, seen=y)
+                return t("exchange.diff.segment", n=k + 1, conn=" - ".join(conn), expected=x,
+                         seen=y, where=at)
     calls_e = {c[0]: c[1:] for c in expected[1]}
     calls_s = {c[0]: c[1:] for c in seen[1]}
     for step in sorted(set(calls_e) | set(calls_s)):
         if calls_e.get(step) != calls_s.get(step):
-            return t("free.diff.call", step=step + 1, expected=calls_e.get(step),
-                     seen=calls_s.get(step))
+            call = _call(by_index[step]) if step in by_index else f"#{step + 1}"
+            return t("exchange.diff.call", call=call, expected=_returns(calls_e.get(step)),
+                     seen=_returns(calls_s.get(step)), where=at)
     if expected[2] != seen[2]:
-        return t("free.diff.states", expected=dict(expected[2]), seen=dict(seen[2]))
-    return t("free.diff.hangs", expected=list(expected[3]), seen=list(seen[3]))
+        return t("exchange.diff.states", expected=dict(expected[2]), seen=dict(seen[2]), where=at)
+    return t("exchange.diff.hangs", expected=list(expected[3]), seen=list(seen[3]), where=at)
 
 
-def distance(a: tuple, b: tuple) -> int:
-    """How many segments, results, states and hangs differ between two exchanges."""
-    n = 0
+def distance(a: tuple, b: tuple) -> tuple[int, int]:
+    """How far apart two exchanges are: first, how many segments agree before each connection's
+    first difference (more is nearer: the nearest exchange departs as late as possible), then
+    how many segments, results, states and hangs differ."""
+    agree, n = 0, 0
     ca, cb = dict(a[0]), dict(b[0])
     for conn in set(ca) | set(cb):
         x, y = ca.get(conn, ()), cb.get(conn, ())
-        n += sum(1 for p, q in zip(x, y) if p != q) + abs(len(x) - len(y))
+        same = [p == q for p, q in zip(x, y)]
+        agree += same.index(False) if False in same else len(same)
+        n += same.count(False) + abs(len(x) - len(y))
     for part in (1, 2, 3):
         n += len(set(a[part]) ^ set(b[part]))
-    return n
+    return -agree, n
 
 
 def nearest_outcome(exp: Exploration, sig: tuple) -> tuple[int, str]:
     """The outcome closest to an exchange outside the set, and where they first differ."""
     j = min(range(len(exp.outcomes)), key=lambda i: distance(exp.outcomes[i].signature, sig))
-    return j, first_difference(exp.outcomes[j].signature, sig)
+    return j, first_difference(exp.outcomes[j].signature, sig, steps=exp.steps)
