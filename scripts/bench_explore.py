@@ -8,16 +8,19 @@
    without sleep sets and the visited set (por=False), and with them.
 3. The catalogue's largest program (most lines; concurrent-server, four processes): the same
    figures, with a limit on the unreduced walk (it does not finish).
+4. For each: one snapshot of a run half way through (explore.py's copy, which shares what
+   cannot change), against a plain copy.deepcopy of the same run.
 
     python3 scripts/bench_explore.py [--skip-largest]
 """
 
 import argparse
+import copy
 import time
 
 from tcpsim.model import KernelProfile
 from tcpsim.scenario import builtin_names, load
-from tcpsim.sim.explore import explore
+from tcpsim.sim.explore import _Explorer, explore
 from tcpsim.sim.world import run_model
 
 REF = KernelProfile.named("reference")
@@ -29,6 +32,26 @@ def model_runs_per_second(prog, seconds: float = 1.0) -> float:
         run_model(prog, REF)
         n += 1
     return n / (time.perf_counter() - start)
+
+
+def snapshot_cost(prog) -> tuple[float, float]:
+    """Microseconds per snapshot, and per plain deep copy, of a run half way through."""
+    ex = _Explorer(prog, REF, 0, 10.0, 1, 0.1, True)
+    r = ex.new_runner()
+    for _ in range(len(prog.steps) // 2):
+        opts = ex.options(r)
+        if not opts:
+            break
+        ex.take(r, opts[0])
+
+    def per_copy(fn) -> float:
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < 0.5:
+            fn(r)
+            n += 1
+        return (time.perf_counter() - start) / n * 1e6
+
+    return per_copy(ex.snapshot), per_copy(copy.deepcopy)
 
 
 def report(name: str, limit_unreduced: int) -> None:
@@ -48,6 +71,9 @@ def report(name: str, limit_unreduced: int) -> None:
           f"{len(reduced.outcomes)} outcomes{'' if reduced.complete else ' (incomplete)'}")
     print(f"  {rate:.0f} schedules/s against {base:.0f} file-order model runs/s "
           f"(ratio {rate / base:.2f})")
+    snap, plain = snapshot_cost(prog)
+    print(f"  a snapshot half way: {snap:.0f} us against {plain:.0f} us for copy.deepcopy "
+          f"(ratio {snap / plain:.2f})")
 
 
 def main() -> None:

@@ -57,8 +57,7 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
     if not held.differences:
         return held
     exp = explore(program, profile, seed=seed, timeout=timeout, limit=limit)
-    if len(exp.outcomes) < 2 and exp.complete:
-        return held  # one exchange only: the differences say all there is to say
+    first = held.differences
     held.exploration = exp
 
     def part(sig: tuple) -> tuple:
@@ -69,7 +68,7 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
         run = view(o.trace)
         seen_sigs.append(part(signature(run)))
         if seen_sigs[-1] == part(o.signature):
-            diffs = held.differences if i == 0 else (fields_other or fields)(o.trace, run)
+            diffs = (fields_other or fields)(o.trace, run)
             if best is None or len(diffs) < len(best[1]):
                 best = (i, diffs, o.trace)
             if not diffs:
@@ -77,13 +76,15 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
     if best is not None:
         held.outcome, held.differences, held.model = best
         return held
+    if len(exp.outcomes) == 1 and exp.complete:  # one exchange: its differences say it all
+        held.exploration, held.differences = None, first
+        return held
     j = min(range(len(exp.outcomes)),
             key=lambda i: distance(part(exp.outcomes[i].signature), seen_sigs[i]))
     held.nearest = j
     held.first_difference = first_difference(part(exp.outcomes[j].signature), seen_sigs[j], where)
     held.model = exp.outcomes[j].trace
-    held.differences = (fields_other or fields)(held.model, view(held.model)) if j else \
-        held.differences
+    held.differences = (fields_other or fields)(held.model, view(held.model))
     return held
 
 
@@ -91,13 +92,14 @@ def hold_capture(packets: list[Packet], program: Program, profile: KernelProfile
                  limit: int = 100_000) -> Held:
     """A capture against the program's exchanges (segments only)."""
     return hold(program, profile, lambda m: capture_trace(packets, m), compare_capture,
-                segments_only=True, where="capture", limit=limit)
+                lambda m, run: compare_exchange(m, run, "capture"), segments_only=True,
+                where="capture", limit=limit)
 
 
 def hold_lab(lab: Trace, program: Program, profile: KernelProfile, seed: int = 0,
              timeout: float = 10.0, limit: int = 100_000) -> Held:
     """The lab's run against the program's exchanges: everything for the file order; for an
-    exchange of another schedule, what its signature leaves out (segment fields, timing)."""
+    exchange of the set, what its signature leaves out (segment fields, timing)."""
     return hold(program, profile, lambda m: lab, compare, compare_exchange, seed=seed,
                 timeout=timeout, limit=limit)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import errno as E
 import random
-from dataclasses import dataclass, field
+from copy import copy
+from dataclasses import dataclass, field, fields
 
 from .profile import KernelProfile
 from .table import rule
@@ -140,13 +141,40 @@ class Sock:
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
     ip_id: int = 0
 
+    def __deepcopy__(self, memo: dict) -> "Sock":
+        """A copy for the explorer's snapshots (sim/explore.py), made without walking every
+        field: all are numbers, strings or tuples of them, except the containers in
+        SOCK_CONTAINERS, whose items are too, so one level of copying is a deep copy."""
+        new = object.__new__(Sock)
+        memo[id(self)] = new
+        for name in _FIELDS:
+            setattr(new, name, getattr(self, name))
+        for name in SOCK_CONTAINERS:
+            setattr(new, name, copy(getattr(self, name)))
+        return new
+
+
+_FIELDS = tuple(f.name for f in fields(Sock))
+SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "rcvq", "timers", "timer_order")
+
+
+class _Random(random.Random):
+    """The kernel's random source (ISNs, ports, TS offsets), copied for the explorer's
+    snapshots through its state, not by walking the 625 words of it one by one."""
+
+    def __deepcopy__(self, memo: dict) -> "_Random":
+        new = _Random(0)
+        new.setstate(self.getstate())
+        memo[id(self)] = new
+        return new
+
 
 class Kernel:
     """One Linux kernel's TCP, on loopback."""
 
     def __init__(self, profile: KernelProfile, seed: int = 0, addresses=("127.0.0.1", "::1")):
         self.profile = profile
-        self.rng = random.Random(seed)
+        self.rng = _Random(seed)
         self.now = 0.0
         self.socks: dict[int, Sock] = {}
         self.next_id = 1

@@ -25,11 +25,14 @@ def describe(mine: Choice, theirs: Choice | None = None, steps=()) -> str:
     if mine.kind == "timer":
         key = "explore.timer.sleep" if mine.first == "sleep" else "explore.timer.timer"
         return t(key, call=_call(mine.steps[0]), timer=mine.timer, socket=mine.socket)
+    if mine.kind == "tick":
+        key = "explore.tick.timer" if mine.first == "timer" else "explore.tick.call"
+        return t(key, call=_call(mine.steps[0]), timer=mine.timer, socket=mine.socket)
     if mine.kind == "together":
         a, b = mine.steps
         return t("explore.together", a=_call(a), b=_call(b), sender=a.process,
                  first=mine.first)
-    if theirs is not None and theirs.kind != "timer":
+    if theirs is not None and theirs.kind not in ("timer", "tick"):
         other = theirs.steps[0]
         if other.call in ("recv", "poll"):  # waits for data: the decision is what comes next
             later = [s for s in steps if s.process == other.process and s.index > other.index

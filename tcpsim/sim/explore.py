@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import copy
 import heapq
+import operator
 import time
 from dataclasses import dataclass, field
 from math import comb
 
 from ..model import KernelProfile
+from ..model.kernel import SOCK_CONTAINERS, Sock
 from ..scenario import Program, Step
 from ..trace import Trace
 from .runner import Runner, Stuck
@@ -51,10 +53,11 @@ class Choice:
     before the other's segments arrive; steps[0] sends first, and process `first` takes the
     other's segments in first.  "timer": the pause in steps[0] ends before (first "sleep")
     or after (first "timer") the kernel timer `timer` of socket `sid` (named `socket`),
-    which falls within a jiffy of it."""
+    which falls within a jiffy of it.  "tick": that timer, due within a jiffy, fires before
+    (first "timer") or after (first "call") the call steps[0] that can run now."""
     kind: str
     steps: tuple[Step, ...]
-    first: str = ""  # a process for kind "together"; "sleep" or "timer" for kind "timer"
+    first: str = ""  # a process ("together"); "sleep" or "timer" ("timer"); "call" or "timer"
     timer: str = ""
     sid: int = 0
     socket: str = ""
@@ -189,6 +192,16 @@ _TIMES = ("lrcvtime", "retrans_stamp")
 _SKIP = frozenset({"id", "iss", "irs", "ts_offset", "ts_recent", "ip_id", "timer_order",
                    "local", "remote", "accept_queue", "parent", "timers"} | set(_SND_SEQ)
                   | set(_RCV_SEQ) | set(_TIMES))
+_KEPT = tuple(f for f in Sock.__slots__ if f not in _SKIP)
+_KEPT_CONTAINERS = tuple(i for i, f in enumerate(_KEPT) if f in SOCK_CONTAINERS)
+_kept = operator.attrgetter(*_KEPT)
+_snd_seq, _rcv_seq, _times = (operator.attrgetter(*fs) for fs in (_SND_SEQ, _RCV_SEQ, _TIMES))
+
+
+def _frozen(v):
+    """A container field as a value that compares and hashes."""
+    return (tuple(sorted(v.items())) if isinstance(v, dict) else
+            bytes(v) if isinstance(v, bytearray) else tuple(v))
 
 
 def fingerprint(r: Runner) -> tuple:
@@ -221,21 +234,22 @@ def fingerprint(r: Runner) -> tuple:
 
     socks = []
     for sid, sk in k.socks.items():
-        fields = [sock_name(sid), addr(sk.local), addr(sk.remote),
-                  tuple(sock_name(c) for c in sk.accept_queue),
-                  sock_name(sk.parent) if sk.parent is not None else None,
-                  tuple((sk_field - sk.iss) % 2**32 for sk_field in
-                        (getattr(sk, f) for f in _SND_SEQ)),
-                  tuple((getattr(sk, f) - sk.irs) % 2**32 for f in _RCV_SEQ),
-                  tuple(ago(getattr(sk, f)) for f in _TIMES),
-                  tuple(sorted((n, ago(t)) for n, t in sk.timers.items()))]
-        for f in sk.__slots__:
-            if f not in _SKIP:
-                v = getattr(sk, f)
-                fields.append(tuple(v) if isinstance(v, list) else
-                              tuple(sorted(v.items())) if isinstance(v, dict) else
-                              bytes(v) if isinstance(v, bytearray) else v)
-        socks.append(tuple(fields))
+        kept = list(_kept(sk))
+        for i in _KEPT_CONTAINERS:
+            kept[i] = _frozen(kept[i])
+        iss, irs = sk.iss, sk.irs
+        socks.append((sock_name(sid), addr(sk.local), addr(sk.remote),
+                      tuple(sock_name(c) for c in sk.accept_queue),
+                      sock_name(sk.parent) if sk.parent is not None else None,
+                      tuple((v - iss) % 2**32 for v in _snd_seq(sk)),
+                      tuple((v - irs) % 2**32 for v in _rcv_seq(sk)),
+                      tuple(ago(v) for v in _times(sk)),
+                      tuple(sorted((n, ago(t)) for n, t in sk.timers.items())), *kept))
+    # the timer races already decided on this path, for timers still due as decided: a branch
+    # that decided one is not in the state its parent was in, though nothing else moved
+    decided = tuple(sorted(((str(key[0]), sock_name(key[1]), key[2]) for key in r.decided
+                            if key[1] in k.socks and key[2] in k.socks[key[1]].timers
+                            and round(k.socks[key[1]].timers[key[2]], 9) == key[3]), key=repr))
     flight = tuple((ago(at), seg.flags, len(seg.payload), held)
                    for at, _, seg, held in sorted(r.world._flight))
     pending = tuple(sorted((name, p.step.index, p.attempt, p.sent,
@@ -244,9 +258,10 @@ def fingerprint(r: Runner) -> tuple:
     fds = tuple(sorted((proc.name, tuple(sorted((n, proc.fds[v].label if v in proc.fds else None)
                                                 for n, v in proc.names.items())))
                        for proc in r.procs.values()))
-    return (tuple(sorted(socks, key=repr)), flight, pending, fds, tuple(r.sched.started),
+    # ordered by name and addresses: the order socket ids were handed out is not state
+    return (tuple(sorted(socks, key=lambda f: repr(f[:3]))), flight, pending, fds, tuple(r.sched.started),
             tuple(sorted(r.last_state.items())), tuple(sorted(r.world.wire._matched.items())),
-            ago(r.progress - EPOCH))
+            ago(r.progress - EPOCH), decided)
 
 
 # -- driving a run ----------------------------------------------------------------------------
@@ -271,7 +286,16 @@ class _Explorer:
         return r
 
     def snapshot(self, runner: Runner) -> Runner:
-        return copy.deepcopy(runner, dict(self.memo_base))
+        memo = dict(self.memo_base)
+        # what the trace has recorded is never changed afterwards (a renamed State is replaced,
+        # not edited: Runner._relabel): the copies share it, and only the list is new
+        for ev in runner.trace.events:
+            memo[id(ev)] = ev
+        tr, k = runner.trace, runner.world.kernel
+        memo[id(tr.sysctls)], memo[id(tr.kernel)] = tr.sysctls, tr.kernel  # set at the start
+        # containers of tuples of numbers and strings: one level of copying is a deep copy
+        memo[id(k.covered)], memo[id(k.ehash)] = set(k.covered), dict(k.ehash)
+        return copy.deepcopy(runner, memo)
 
     def options(self, r: Runner) -> list[Choice]:
         """Run until the next real choice; [] when the program has finished."""
@@ -283,6 +307,9 @@ class _Explorer:
                 if local:
                     r.begin(local[0])  # commutes with every other call: no choice
                     continue
+                tick = self.tick_race(r, ready[0])
+                if tick:
+                    return tick
                 if len(ready) == 1:
                     r.begin(ready[0])
                     continue
@@ -303,6 +330,22 @@ class _Explorer:
             if race:
                 return race
             r._wait()
+
+    def tick_race(self, r: Runner, step: Step) -> list[Choice]:
+        """A kernel timer due within a jiffy while a call can run.  The model's calls take no
+        time; the kernel's take some, and its timers fire on a tick whose phase nothing fixes,
+        so the timer may come first (the peer's ACK of a FIN, due at the next tick, before the
+        program's next close())."""
+        kernel = r.world.kernel
+        for sid, sk in sorted(kernel.socks.items()):
+            for name, t in sorted(sk.timers.items()):
+                key = ("tick", sid, name, round(t, 9))
+                if key in r.decided or not 0 < t - kernel.now <= self.jiffy:
+                    continue
+                label = r.sid_label.get(sid) or f"socket {sid}"
+                return [Choice("tick", (step,), first, name, sid, label)
+                        for first in ("call", "timer")]  # as the model runs it first
+        return []
 
     def timer_race(self, r: Runner) -> list[Choice]:
         """A pause (sleep, poll with a timeout) ending within a jiffy of a kernel timer."""
@@ -336,6 +379,11 @@ class _Explorer:
                 w._flight = [(at, n - mark * 2 if n > mark else n, seg, held)
                              for at, n, seg, held in w._flight]
                 heapq.heapify(w._flight)
+        elif choice.kind == "tick":
+            t = r.world.kernel.socks[choice.sid].timers[choice.timer]
+            r.decided.add(("tick", choice.sid, choice.timer, round(t, 9)))
+            if choice.first == "timer":
+                r.world.wait([], EPOCH + t)  # the clock moves to the timer, which fires
         else:  # move the end of the pause just short of, or just past, the timer
             p = r.pending[choice.steps[0].process]
             t = r.world.kernel.socks[choice.sid].timers[choice.timer]
@@ -346,7 +394,7 @@ class _Explorer:
                 p.deadline = EPOCH + t + 1e-6
 
     def footprint(self, r: Runner, choice: Choice):
-        if choice.kind == "timer":
+        if choice.kind in ("timer", "tick"):
             return EVERYTHING
         fp = frozenset()
         for s in choice.steps:
@@ -390,7 +438,7 @@ class _Explorer:
                 child_sleep = ({k: fp for k, fp in done.items() if independent(fp, fps[o.key])}
                                if self.por else {})
                 children.append((o, child_sleep))
-                if o.kind != "timer":
+                if o.kind not in ("timer", "tick"):
                     done[o.key] = fps[o.key]
             for i, (o, child_sleep) in reversed(list(enumerate(children))):
                 child = r if i == 0 else self.snapshot(r)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno as E
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 from ..errors import TcpsimError
@@ -364,9 +364,11 @@ class Runner:
     def _relabel(self) -> None:
         """Children first seen in the accept queue take the name accept() later gave them."""
         rename = {p: self.tuple_label[t] for t, p in self.provisional.items() if t in self.tuple_label}
-        for ev in self.trace.events:
+        events = self.trace.events
+        for i, ev in enumerate(events):
             if isinstance(ev, State) and ev.socket in rename:
-                ev.socket = rename[ev.socket]
+                # a new State, not an edit: snapshots of the run share the old one (explore.py)
+                events[i] = replace(ev, socket=rename[ev.socket])
 
 
     # -- the calls -----------------------------------------------------------------------

@@ -215,12 +215,32 @@ def compare_capture(model: Trace, capture: Trace) -> list[Difference]:
     return _compare_segments(model, capture, seen="capture")
 
 
-def compare_exchange(model: Trace, lab: Trace) -> list[Difference]:
-    """The differences between a run and an exchange of the program that came from another
-    schedule than the run's own, the two having the same signature (sim/explore.py: segments,
-    call results, last states): the segment fields and timing it leaves out, and the drops.
-    The order of calls and the states along the way belong to the schedule: not compared."""
-    return _compare_segments(model, lab) + _compare_drops(model, lab)
+def _by_connection(trace: Trace) -> dict[tuple, Trace]:
+    """The trace cut into one per connection (its two ends named by their processes): that
+    connection's segments, and every call."""
+    owner = trace.owner()
+
+    def conn(seg: Segment) -> tuple:
+        return tuple(sorted((owner(seg.src) or seg.src, owner(seg.dst) or seg.dst)))
+
+    keys = list(dict.fromkeys(conn(e) for e in trace.events if isinstance(e, Segment)))
+    return {k: Trace(source=trace.source, program=trace.program, sockets=trace.sockets,
+                     events=[e for e in trace.events if isinstance(e, Call)
+                             or (isinstance(e, Segment) and conn(e) == k)]) for k in keys}
+
+
+def compare_exchange(model: Trace, run: Trace, seen: str = "kernel") -> list[Difference]:
+    """The differences between a run and an exchange of the program with the same signature
+    (sim/explore.py: each connection's segments, call results, last states) that came from
+    another schedule: what the signature leaves out, connection by connection (segment
+    fields, timers' timing), and the drops.  How the connections' segments interleave, the
+    order of calls and the states along the way belong to the schedule: not compared."""
+    mine, theirs = _by_connection(model), _by_connection(run)
+    out = []
+    for key in mine.keys() | theirs.keys():
+        empty = Trace(source=run.source, sockets=run.sockets)
+        out += _compare_segments(mine.get(key, empty), theirs.get(key, empty), seen)
+    return out + (_compare_drops(model, run) if seen == "kernel" else [])
 
 
 def compare(model: Trace, lab: Trace) -> list[Difference]:
