@@ -104,10 +104,14 @@ def scenarios(name: str | None) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Stop after this many schedules.")
 @click.option("--json", "as_json", is_flag=True, help="Write the outcomes as JSON on stdout.")
+@click.option("--ticks", is_flag=True,
+              help="Also let a timer due within a jiffy fire before the next call, as it may "
+                   "when calls take time (the lab's, which `verify` runs, take ~1 ms each).")
 @click.option("--sysctl", multiple=True, metavar="NAME=VALUE",
               help="Model a kernel with this setting changed (repeatable).")
 @_lang_option
-def explore(program: str, profile: str, seed: int, limit: int, as_json: bool, sysctl) -> None:
+def explore(program: str, profile: str, seed: int, limit: int, as_json: bool, ticks: bool,
+            sysctl) -> None:
     """Every exchange PROGRAM can produce when its processes run concurrently, and the
     ordering that makes each one (docs/concurrency.md)."""
     import json
@@ -119,7 +123,7 @@ def explore(program: str, profile: str, seed: int, limit: int, as_json: bool, sy
 
     prog = load(program)
     prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
-    exp = walk(prog, prof, seed=seed, limit=limit)
+    exp = walk(prog, prof, seed=seed, limit=limit, ticks=ticks)
     if as_json:
         click.echo(json.dumps(exploration_json(exp), indent=2))
         return
@@ -312,7 +316,7 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
             task = bar.add_task("verifying", total=len(names))
             for name in names:
                 bar.update(task, description=name)
-                results.append(_verify_one(load(name), profile, seed, timeout, overrides))
+                results.append(_verify_one(load(name), profile, seed, timeout, overrides, name))
                 bar.advance(task)
         table = Table(*(t(f"verify.col.{c}") for c in ("program", "verdict", "segments", "calls",
                                                          "differences")))
@@ -322,7 +326,7 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
                           str(r["segments"]), str(r["calls"]), str(len(r["diffs"])))
         out.print(table)
     else:
-        results.append(_verify_one(load(program), profile, seed, timeout, overrides))
+        results.append(_verify_one(load(program), profile, seed, timeout, overrides, program))
     for r in results:
         if not (run_all and r["ok"]):  # the table already says "match"
             _print_verdict(r, out)
@@ -485,7 +489,8 @@ def coverage(profile: str) -> None:
     out.print(summary)
 
 
-def _verify_one(prog, profile_name, seed, timeout, overrides) -> dict:
+def _verify_one(prog, profile_name, seed, timeout, overrides, ref: str | None = None) -> dict:
+    """ref: the program as the user named it (a built-in's name, a file's path)."""
     from .compare.against import hold_lab
     from .lab import run_lab
     from .model import KernelProfile
@@ -496,7 +501,7 @@ def _verify_one(prog, profile_name, seed, timeout, overrides) -> dict:
     else:  # the kernel the lab ran on, settings included
         profile = KernelProfile.from_trace(lab)
     held = hold_lab(lab, prog, profile, seed=seed, timeout=timeout)
-    return {"name": prog.name, "program": prog, "ok": held.ok, "diffs": held.differences, "lab": lab,
+    return {"name": prog.name, "ref": ref or prog.name, "program": prog, "ok": held.ok, "diffs": held.differences, "lab": lab,
             "model": held.model, "held": held, "profile": profile, "segments": len(lab.segments),
             "calls": len([c for c in lab.calls if c.result is not None])}
 
@@ -512,7 +517,7 @@ def _print_verdict(r: dict, out: Console) -> None:
                              states=len(lab.states), kernel=kernel, profile=r["profile"].name,
                              k=place.get("index"), total=place.get("of")), True), soft_wrap=True)
         _exchange_lines(held, exchange, out)
-        _exchange_notes(held, r["program"], r["profile"], r["name"], out)
+        _exchange_notes(held, r["program"], r["profile"], r["ref"] + " --ticks", out)
         return
     key = "verify.outside" if held.nearest is not None else "verify.differs"
     out.print(_verdict(t(key, name=r["name"], n=len(r["diffs"]), profile=r["profile"].name,
@@ -523,7 +528,7 @@ def _print_verdict(r: dict, out: Console) -> None:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
     if len(r["diffs"]) > 8:
         out.print(t("verify.more", n=len(r["diffs"]) - 8))
-    _exchange_notes(held, r["program"], r["profile"], r["name"], out)
+    _exchange_notes(held, r["program"], r["profile"], r["ref"] + " --ticks", out)
 
 
 @main.command()

@@ -141,6 +141,21 @@ def test_a_pause_within_a_jiffy_of_the_delayed_ack_races_with_it():
         "server.c fires")
 
 
+def test_a_timer_due_at_the_next_tick_races_the_next_call_when_calls_take_time():
+    # the server never received data: it ACKs the client's FIN at the next tick, and its own
+    # close() comes right after; with calls that take time (the lab's) the tick may be first
+    prog = load(str(PROGRAMS / "fin-ack-tick.tcp"))
+    ticked = ["client [F.] seq 1 ack 3", "server [.] seq 3 ack 2", "server [F.] seq 3 ack 2",
+              "client [.] seq 2 ack 4"]
+    free = explore(prog, REF)
+    assert ticked not in [x[-4:] for x in exchanges(free)]
+    lab = explore(prog, REF, ticks=True)
+    i = [x[-4:] for x in exchanges(lab)].index(ticked)
+    assert how(lab, i) == ("when the delack timer of server.c, due within a jiffy, fires before "
+                           "server's close() (line 14)")
+    assert {o.signature for o in free.outcomes} < {o.signature for o in lab.outcomes}
+
+
 def test_programs_that_race_are_told_from_those_that_do_not():
     assert races(load("handshake"), REF)
     assert races(load("concurrent-server"), REF)

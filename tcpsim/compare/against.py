@@ -48,15 +48,16 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
          fields: Callable[[Trace, Trace], list[Difference]],
          fields_other: Callable[[Trace, Trace], list[Difference]] | None = None,
          segments_only: bool = False, where: str = "kernel", seed: int = 0,
-         timeout: float = 10.0, limit: int = 100_000) -> Held:
+         timeout: float = 10.0, limit: int = 100_000, ticks: bool = False) -> Held:
     """view(model trace): the run, as a Trace comparable with that model trace;
     fields(model, run): their differences (fields_other: for an exchange of another schedule);
-    segments_only: the run shows segments only (a capture), so only they are looked up."""
+    segments_only: the run shows segments only (a capture), so only they are looked up;
+    ticks: the run's calls take time, so timers due within a jiffy race them (sim/explore.py)."""
     model = run_model(program, profile, seed=seed, timeout=timeout)
     held = Held(model, fields(model, view(model)))
     if not held.differences:
         return held
-    exp = explore(program, profile, seed=seed, timeout=timeout, limit=limit)
+    exp = explore(program, profile, seed=seed, timeout=timeout, limit=limit, ticks=ticks)
     first = held.differences
     held.exploration = exp
 
@@ -99,9 +100,10 @@ def hold_capture(packets: list[Packet], program: Program, profile: KernelProfile
 def hold_lab(lab: Trace, program: Program, profile: KernelProfile, seed: int = 0,
              timeout: float = 10.0, limit: int = 100_000) -> Held:
     """The lab's run against the program's exchanges: everything for the file order; for an
-    exchange of the set, what its signature leaves out (segment fields, timing)."""
+    exchange of the set, what its signature leaves out (segment fields, timing).  The lab's
+    calls take about a millisecond each: a timer due at the next tick may fire between them."""
     return hold(program, profile, lambda m: lab, compare, compare_exchange, seed=seed,
-                timeout=timeout, limit=limit)
+                timeout=timeout, limit=limit, ticks=True)
 
 
 def capture_trace(packets: list[Packet], model: Trace) -> Trace:
