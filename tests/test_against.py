@@ -22,6 +22,7 @@ from tcpsim.trace.diff import compare
 from .conftest import CAPTURES, PROGRAMS, run_cli
 
 SEED = CAPTURES / "seed"
+RACES = CAPTURES / "races"
 REF = KernelProfile.named("reference")
 
 
@@ -152,6 +153,20 @@ def test_verify_knows_a_timer_may_fire_between_the_labs_calls():
                 and o.path[-1][0].first == "timer")
     h = hold_lab(exp.outcomes[tick].trace, prog, REF)
     assert h.ok and h.outcome == tick
+
+
+@pytest.mark.parametrize("name, program, race", [
+    ("simultaneous-open-data-first", "simultaneous-open", ("arrival", "call")),
+    ("fin-ack-tick-timer-first", str(PROGRAMS / "fin-ack-tick.tcp"), ("tick", "timer")),
+])
+def test_the_kernel_takes_the_side_of_a_race_the_models_own_order_does_not(name, program, race):
+    # recorded by scripts/record_race_captures.py: the lab's runs under load
+    kernel = Trace.load(RACES / f"{name}.json")
+    prog = load(program)
+    assert compare(run_model(prog, REF), kernel)  # not the file order's exchange
+    h = hold_lab(kernel, prog, REF)
+    assert h.ok and h.outcome
+    assert race in {(c.kind, c.first) for c, _ in h.exploration.outcomes[h.outcome].path}
 
 
 def test_a_run_outside_the_set_is_held_against_the_nearest_exchange():

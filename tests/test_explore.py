@@ -156,6 +156,20 @@ def test_a_timer_due_at_the_next_tick_races_the_next_call_when_calls_take_time()
     assert {o.signature for o in free.outcomes} < {o.signature for o in lab.outcomes}
 
 
+def test_delayed_segments_due_together_may_arrive_around_a_call_when_calls_take_time():
+    # both SYN-ACKs are held 20 ms and due at once; a's connect() returns on the first, and
+    # in the lab (calls that take time) a's send() may run before the second arrives
+    prog = load("simultaneous-open")
+    data_first = ["a [.] seq 1 ack 1", "a [P.] seq 1 ack 1 len 6", "b [.] seq 1 ack 1"]
+    free = explore(prog, REF)
+    assert all(x[4:7] != data_first for x in exchanges(free))
+    lab = explore(prog, REF, ticks=True)
+    i = [x[4:7] for x in exchanges(lab)].index(data_first)
+    assert how(lab, i).startswith("when a's send() (line 14) runs before the delayed [S.] a.s > "
+                                  "b.t arrives (due at the same moment as the segment before it)")
+    assert {o.signature for o in free.outcomes} < {o.signature for o in lab.outcomes}
+
+
 def test_programs_that_race_are_told_from_those_that_do_not():
     assert races(load("handshake"), REF)
     assert races(load("concurrent-server"), REF)

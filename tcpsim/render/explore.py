@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..i18n import t
-from ..sim.explore import SENDING_CALLS, Choice, Exploration, Outcome
+from ..sim.explore import RACES, SENDING_CALLS, Choice, Exploration, Outcome
 
 
 def _call(step) -> str:
@@ -28,11 +28,14 @@ def describe(mine: Choice, theirs: Choice | None = None, steps=()) -> str:
     if mine.kind == "tick":
         key = "explore.tick.timer" if mine.first == "timer" else "explore.tick.call"
         return t(key, call=_call(mine.steps[0]), timer=mine.timer, socket=mine.socket)
+    if mine.kind == "arrival":
+        key = "explore.arrival.segment" if mine.first == "segment" else "explore.arrival.call"
+        return t(key, call=_call(mine.steps[0]), segment=mine.segment)
     if mine.kind == "together":
         a, b = mine.steps
         return t("explore.together", a=_call(a), b=_call(b), sender=a.process,
                  first=mine.first)
-    if theirs is not None and theirs.kind not in ("timer", "tick"):
+    if theirs is not None and theirs.kind not in RACES:
         other = theirs.steps[0]
         if other.call in ("recv", "poll"):  # waits for data: the decision is what comes next
             later = [s for s in steps if s.process == other.process and s.index > other.index
@@ -60,11 +63,16 @@ def nearest(exp: Exploration, i: int) -> int | None:
 
 
 def how(exp: Exploration, i: int) -> str:
+    """The decisions that make outcome i: every race against the clock its schedule decided
+    the other way from the model's own order (true of the whole exchange), then what
+    separates it from its nearest neighbour."""
+    o = exp.outcomes[i]
+    parts = [describe(c) for c, opts in o.path if c.kind in RACES and c.key != opts[0].key]
     j = nearest(exp, i)
-    if j is None or j not in exp.outcomes[i].versus:
-        return ""
-    mine, theirs = exp.outcomes[i].versus[j]
-    return describe(mine, theirs, exp.steps)
+    if j is not None and j in o.versus:
+        mine, theirs = o.versus[j]
+        parts.append(describe(mine, theirs, exp.steps))
+    return "; ".join(dict.fromkeys(parts))
 
 
 def segment_lines(outcome: Outcome) -> list[tuple[str, str]]:

@@ -35,14 +35,16 @@ from ..model import KernelProfile
 from ..model.kernel import SOCK_CONTAINERS, Sock
 from ..scenario import Program, Step
 from ..trace import Trace
+from ..trace.segment import flags_text
 from .runner import Runner, Stuck
-from .world import EPOCH, SimWorld, model_notes
+from .world import EPOCH, SimWorld, _addr, model_notes
 
 # Calls whose order against other processes' calls cannot change any outcome.
 LOCAL_CALLS = frozenset({"socket", "setsockopt", "getsockopt", "fcntl", "sleep"})
 # Calls that may send a segment: only these can overlap another call with effect.
 SENDING_CALLS = frozenset({"connect", "send", "close", "shutdown", "exit"})
 EPHEMERAL_FROM = 32768  # net.ipv4.ip_local_port_range starts here by default
+RACES = ("timer", "tick", "arrival")  # choices against the kernel's clock, not between calls
 EVERYTHING = None  # the footprint of a call whose effects are not pinned to a socket
 
 
@@ -54,13 +56,16 @@ class Choice:
     other's segments in first.  "timer": the pause in steps[0] ends before (first "sleep")
     or after (first "timer") the kernel timer `timer` of socket `sid` (named `socket`),
     which falls within a jiffy of it.  "tick": that timer, due within a jiffy, fires before
-    (first "timer") or after (first "call") the call steps[0] that can run now."""
+    (first "timer") or after (first "call") the call steps[0] that can run now.  "arrival":
+    the held-back segment `segment` (the `sid`th sent), due now with the one just delivered,
+    arrives before (first "segment") or after (first "call") the call steps[0]."""
     kind: str
     steps: tuple[Step, ...]
     first: str = ""  # a process ("together"); "sleep" or "timer" ("timer"); "call" or "timer"
     timer: str = ""
     sid: int = 0
     socket: str = ""
+    segment: str = ""
 
     @property
     def key(self) -> tuple:
@@ -247,9 +252,14 @@ def fingerprint(r: Runner) -> tuple:
                       tuple(sorted((n, ago(t)) for n, t in sk.timers.items())), *kept))
     # the timer races already decided on this path, for timers still due as decided: a branch
     # that decided one is not in the state its parent was in, though nothing else moved
+    # (and the arrival races, for segments still in flight)
+    in_flight = {n: i for i, (_, n, _, _) in enumerate(sorted(r.world._flight))}
     decided = tuple(sorted(((str(key[0]), sock_name(key[1]), key[2]) for key in r.decided
-                            if key[1] in k.socks and key[2] in k.socks[key[1]].timers
-                            and round(k.socks[key[1]].timers[key[2]], 9) == key[3]), key=repr))
+                            if key[0] != "arrival" and key[1] in k.socks
+                            and key[2] in k.socks[key[1]].timers
+                            and round(k.socks[key[1]].timers[key[2]], 9) == key[3]), key=repr)
+                     + sorted(("arrival", in_flight[n]) for kind, n in (key[:2] for key in r.decided)
+                              if kind == "arrival" and n in in_flight))
     flight = tuple((ago(at), seg.flags, len(seg.payload), held)
                    for at, _, seg, held in sorted(r.world._flight))
     pending = tuple(sorted((name, p.step.index, p.attempt, p.sent,
@@ -282,8 +292,9 @@ class _Explorer:
     def new_runner(self) -> Runner:
         world = SimWorld(self.profile, self.seed, self.program.faults)
         r = Runner(self.program, world, "model", tail=self.tail, timeout=self.timeout)
+        world.one_at_a_time = self.ticks  # see arrival_race
         r.start()
-        r.decided = set()  # the timer races already decided on this path
+        r.decided = set()  # the timer and arrival races already decided on this path
         return r
 
     def snapshot(self, runner: Runner) -> Runner:
@@ -308,9 +319,10 @@ class _Explorer:
                 if local:
                     r.begin(local[0])  # commutes with every other call: no choice
                     continue
-                tick = self.tick_race(r, ready[0]) if self.ticks else []
-                if tick:
-                    return tick
+                race = (self.arrival_race(r, ready[0]) or self.tick_race(r, ready[0])
+                        if self.ticks else [])
+                if race:
+                    return race
                 if len(ready) == 1:
                     r.begin(ready[0])
                     continue
@@ -350,6 +362,25 @@ class _Explorer:
                         for first in ("call", "timer")]  # as the model runs it first
         return []
 
+    def arrival_race(self, r: Runner, step: Step) -> list[Choice]:
+        """A segment held back by `net: delay`, due at the same instant as the one just
+        delivered, while a call can run.  The model's calls take no time, so two segments sent
+        by two calls leave together and arrive together; in the lab the second call ran
+        microseconds later, its segment arrives that much later, and the lab's delay line lets
+        each go on its own: a call the first one woke (connect() returning, then send()) may
+        run in between (simultaneous-open: a's data before b's ACK).  Only with ticks=True
+        (the lab's timing), as for tick_race."""
+        w = r.world
+        nxt = w.held_due(w.t)
+        if nxt is None or ("arrival", nxt[1]) in r.decided:
+            return []
+        seg = nxt[2]
+        names = {a: info.label for info in r.trace.sockets for a in info.seen}
+        text = (f"[{flags_text(seg.flags)}] {names.get(_addr(seg.src), _addr(seg.src))} > "
+                f"{names.get(_addr(seg.dst), _addr(seg.dst))}")
+        return [Choice("arrival", (step,), first, sid=nxt[1], segment=text)
+                for first in ("segment", "call")]  # as the model runs it first
+
     def timer_race(self, r: Runner) -> list[Choice]:
         """A pause (sleep, poll with a timeout) ending within a jiffy of a kernel timer."""
         kernel = r.world.kernel
@@ -382,6 +413,10 @@ class _Explorer:
                 w._flight = [(at, n - mark * 2 if n > mark else n, seg, held)
                              for at, n, seg, held in w._flight]
                 heapq.heapify(w._flight)
+        elif choice.kind == "arrival":
+            r.decided.add(("arrival", choice.sid))
+            if choice.first == "segment":
+                r.world.wait([], r.world.now())  # it is due: delivered now
         elif choice.kind == "tick":
             t = r.world.kernel.socks[choice.sid].timers[choice.timer]
             r.decided.add(("tick", choice.sid, choice.timer, round(t, 9)))
@@ -399,7 +434,7 @@ class _Explorer:
                 p.deadline = EPOCH + t + 1e-6
 
     def footprint(self, r: Runner, choice: Choice):
-        if choice.kind in ("timer", "tick"):
+        if choice.kind in RACES:
             return EVERYTHING
         fp = frozenset()
         for s in choice.steps:
@@ -443,7 +478,7 @@ class _Explorer:
                 child_sleep = ({k: fp for k, fp in done.items() if independent(fp, fps[o.key])}
                                if self.por else {})
                 children.append((o, child_sleep))
-                if o.kind not in ("timer", "tick"):
+                if o.kind not in RACES:
                     done[o.key] = fps[o.key]
             for i, (o, child_sleep) in reversed(list(enumerate(children))):
                 child = r if i == 0 else self.snapshot(r)

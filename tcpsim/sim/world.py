@@ -130,6 +130,10 @@ class SimWorld:
         self._prompt = 0  # segments in flight that are not held back
         self._count = 0
         self._captured: list = []
+        # held segments due at the same instant arrive one at a time (explore's "arrival"
+        # race): on the lab's delay line they are microseconds apart, in the order they were
+        # sent, and a call the first one wakes may run before the next arrives
+        self.one_at_a_time = False
 
     # -- time and the wire ---------------------------------------------------------------
     def now(self) -> float:
@@ -172,7 +176,11 @@ class SimWorld:
             nxt = self.kernel.next_timer()
             arrive = self._flight[0][0] if self._flight and deliver else None
             if arrive is not None and arrive <= t and (nxt is None or arrive <= nxt):
+                held = self._flight[0][3]
                 self._deliver()
+                if held and self.one_at_a_time and self.held_due(arrive) is not None:
+                    t = arrive  # the next one may come after a call: the runner looks first
+                    break
                 continue
             if nxt is None or nxt > t:
                 break
@@ -181,6 +189,12 @@ class SimWorld:
             self._collect()
         self.t = max(self.t, t)
         self.kernel.now = self.t
+
+    def held_due(self, at: float) -> tuple | None:
+        """The next segment in flight if it is held back and due by `at`."""
+        if self._flight and self._flight[0][3] and self._flight[0][0] <= at:
+            return self._flight[0]
+        return None
 
     def settle(self) -> list:
         """Deliver what loopback delivers at once (a segment held back by a delay stays on the
