@@ -58,21 +58,20 @@ def _test_runners() -> set[int]:
     return out
 
 
-def net_namespaces() -> set[str]:
-    """Every network namespace some process (or thread, or open fd) of this machine refers to,
-    the test runners' own excepted."""
-    seen = set()
+def namespace_holders(ns: str) -> list[str]:
+    """The command lines of the processes that refer to network namespace `ns` (a task in it,
+    or an open fd on it), the test runners excepted.  Read the command lines: the kernel
+    reuses a freed namespace's inode number, and another test's run may hold it by then."""
+    out = []
     runners = _test_runners()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) in runners:
             continue
         try:
-            for task in (proc / "task").iterdir():
-                seen.add(os.readlink(task / "ns" / "net"))
-            for fd in (proc / "fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("net:["):
-                    seen.add(target)
+            refs = {os.readlink(task / "ns" / "net") for task in (proc / "task").iterdir()}
+            refs |= {os.readlink(fd) for fd in (proc / "fd").iterdir()}
+            if ns in refs:
+                out.append((proc / "cmdline").read_text().replace("\0", " "))
         except OSError:
             continue
-    return seen
+    return out

@@ -169,6 +169,18 @@ def test_the_kernel_takes_the_side_of_a_race_the_models_own_order_does_not(name,
     assert race in {(c.kind, c.first) for c, _ in h.exploration.outcomes[h.outcome].path}
 
 
+def test_compare_holds_a_capture_of_the_lab_on_the_labs_timing_with_ticks():
+    pcap = RACES / "simultaneous-open-data-first.pcap"
+    r = run_cli("compare", pcap, "--program", "simultaneous-open")
+    assert r.returncode == 1
+    assert "give --ticks" in r.stdout
+    r = run_cli("compare", pcap, "--program", "simultaneous-open", "--ticks")
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.startswith(f"match simultaneous-open: the 11 segments of {pcap} are "
+                               "exchange 3 of the program's 6")
+    assert "tcpsim explore simultaneous-open --ticks" in r.stdout
+
+
 def test_a_run_outside_the_set_is_held_against_the_nearest_exchange():
     prog = load("handshake")
     kernel = run_model(prog, REF)
@@ -197,9 +209,15 @@ def test_a_timer_and_a_call_within_a_jiffy_may_come_in_either_order():
     assert [d.kind for d in compare(model, kernel)] == ["timing"]
 
 
-@pytest.mark.parametrize("name", ["delack-race", "fin-ack-tick"])
+@pytest.mark.parametrize("name", ["delack-race", "fin-ack-tick", "one-process-tick"])
 def test_verify_accepts_whichever_side_of_the_race_the_kernel_takes(live, name):
     for _ in range(3):
         r = run_cli("verify", PROGRAMS / f"{name}.tcp")
         assert r.returncode == 0, r.stdout
         assert r.stdout.startswith(f"match {name}: ")
+
+
+def test_verify_points_to_the_other_exchanges_of_a_race_only_the_labs_timing_opens(live):
+    r = run_cli("verify", PROGRAMS / "one-process-tick.tcp")
+    assert r.returncode == 0, r.stdout
+    assert f"tcpsim explore {PROGRAMS / 'one-process-tick.tcp'} --ticks" in r.stdout

@@ -170,6 +170,12 @@ def test_delayed_segments_due_together_may_arrive_around_a_call_when_calls_take_
     assert {o.signature for o in free.outcomes} < {o.signature for o in lab.outcomes}
 
 
+def test_a_single_process_races_only_with_the_kernels_clock_on_the_labs_timing():
+    prog = load(str(PROGRAMS / "one-process-tick.tcp"))
+    assert not races(prog, REF)
+    assert races(prog, REF, ticks=True)
+
+
 def test_programs_that_race_are_told_from_those_that_do_not():
     assert races(load("handshake"), REF)
     assert races(load("concurrent-server"), REF)

@@ -90,11 +90,12 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
 
 
 def hold_capture(packets: list[Packet], program: Program, profile: KernelProfile,
-                 limit: int = 100_000) -> Held:
-    """A capture against the program's exchanges (segments only)."""
+                 limit: int = 100_000, ticks: bool = False) -> Held:
+    """A capture against the program's exchanges (segments only); ticks: the capture is of
+    the lab, whose calls take time (see hold_lab)."""
     return hold(program, profile, lambda m: capture_trace(packets, m), compare_capture,
                 lambda m, run: compare_exchange(m, run, "capture"), segments_only=True,
-                where="capture", limit=limit)
+                where="capture", limit=limit, ticks=ticks)
 
 
 def hold_lab(lab: Trace, program: Program, profile: KernelProfile, seed: int = 0,

@@ -72,9 +72,15 @@ def kernel_sockets() -> list[tuple[str, str, str]]:
                         break
                     fam, state, _, _, sport, dport, src, dst = _DIAG_MSG.unpack_from(
                         buf, off + _NLMSG.size)
+                    off += (length + 3) & ~3
+                    if STATE_NAMES.get(state) == "CLOSE":
+                        # no table holds a closed socket (tcp_set_state unhashes it): the
+                        # dump took it while it was hashed and read it as it was being freed,
+                        # its port already 0 (__inet_put_port).  Seen once under load, going
+                        # to TIME_WAIT: "127.0.0.1:0 -> 127.0.0.1:8080 CLOSE"
+                        continue
                     out.append((_endpoint(fam, src, sport), _endpoint(fam, dst, dport),
                                 STATE_NAMES.get(state, str(state))))
-                    off += (length + 3) & ~3
     return out
 
 

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ..i18n import t
 from ..sim.explore import RACES, SENDING_CALLS, Choice, Exploration, Outcome
+from ..trace.diff import result_text
 
 
 def _call(step) -> str:
@@ -149,13 +150,6 @@ def _seg_text(seg, width: int = 0) -> str:
         f" len {length}" if length else "")
 
 
-def _returns(value: tuple | None) -> str:
-    if value is None:
-        return t("diff.nothing_yet")
-    result, err = value
-    return f"-1 {err}" if err else str(result)
-
-
 def first_difference(expected: tuple, seen: tuple, where: str = "kernel", steps=()) -> str:
     """The first place where an exchange (seen; where: "kernel" or "capture") departs from an
     outcome (expected); steps: the program's lines, to name a call."""
@@ -175,8 +169,9 @@ def first_difference(expected: tuple, seen: tuple, where: str = "kernel", steps=
     for step in sorted(set(calls_e) | set(calls_s)):
         if calls_e.get(step) != calls_s.get(step):
             call = _call(by_index[step]) if step in by_index else f"#{step + 1}"
-            return t("exchange.diff.call", call=call, expected=_returns(calls_e.get(step)),
-                     seen=_returns(calls_s.get(step)), where=at)
+            return t("exchange.diff.call", call=call,
+                     expected=result_text(*calls_e.get(step, (None, None))),
+                     seen=result_text(*calls_s.get(step, (None, None))), where=at)
     if expected[2] != seen[2]:
         return t("exchange.diff.states", expected=dict(expected[2]), seen=dict(seen[2]), where=at)
     return t("exchange.diff.hangs", expected=list(expected[3]), seen=list(seen[3]), where=at)

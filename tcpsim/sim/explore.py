@@ -559,9 +559,10 @@ def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
     return result
 
 
-def races(program: Program, profile: KernelProfile, seed: int = 0) -> bool:
+def races(program: Program, profile: KernelProfile, seed: int = 0, ticks: bool = False) -> bool:
     """Whether the program has more than one exchange: a few random schedules first (they
-    meet a second exchange of most racing programs at once), then the whole walk."""
+    meet a second exchange of most racing programs at once), then the whole walk (with
+    ticks: the lab's timing, as verify holds its runs)."""
     if len(sample(program, profile, 12, seed).outcomes) > 1:
         return True
-    return len(explore(program, profile, seed, enough=2).outcomes) > 1
+    return len(explore(program, profile, seed, enough=2, ticks=ticks).outcomes) > 1

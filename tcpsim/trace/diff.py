@@ -185,13 +185,19 @@ def _compare_drops(model: Trace, lab: Trace) -> list[Difference]:
     return out
 
 
-def _result(c: Call) -> str:
-    if c.result is None:
+def result_text(result, errno: str | None, data: bytes | None = None) -> str:
+    """A call's result as the differences print it: "-1 ECONNRESET", "6 b'hello'", or that
+    it has not returned (result None)."""
+    if result is None:
         return t("diff.nothing_yet")
-    out = f"-1 {c.errno}" if c.errno else str(c.result)
-    if c.data is not None:
-        out += f" {c.data!r}"
+    out = f"-1 {errno}" if errno else str(result)
+    if data is not None:
+        out += f" {data!r}"
     return out
+
+
+def _result(c: Call) -> str:
+    return result_text(c.result, c.errno, c.data)
 
 
 def _compare_states(model: Trace, lab: Trace) -> list[Difference]:
