@@ -104,13 +104,10 @@ def scenarios(name: str | None) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Stop after this many schedules.")
 @click.option("--json", "as_json", is_flag=True, help="Write the outcomes as JSON on stdout.")
-@click.option("--ticks", is_flag=True,
-              help="Also let a timer due within a jiffy fire before the next call, as it may "
-                   "when calls take time (the lab's, which `verify` runs, take ~1 ms each).")
 @click.option("--sysctl", multiple=True, metavar="NAME=VALUE",
               help="Model a kernel with this setting changed (repeatable).")
 @_lang_option
-def explore(program: str, profile: str, seed: int, limit: int, as_json: bool, ticks: bool,
+def explore(program: str, profile: str, seed: int, limit: int, as_json: bool,
             sysctl) -> None:
     """Every exchange PROGRAM can produce when its processes run concurrently, and the
     ordering that makes each one (docs/concurrency.md)."""
@@ -123,7 +120,7 @@ def explore(program: str, profile: str, seed: int, limit: int, as_json: bool, ti
 
     prog = load(program)
     prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
-    exp = walk(prog, prof, seed=seed, limit=limit, ticks=ticks)
+    exp = walk(prog, prof, seed=seed, limit=limit)
     if as_json:
         click.echo(json.dumps(exploration_json(exp), indent=2))
         return
@@ -346,27 +343,23 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
 @click.option("--json", "as_json", is_flag=True, help="Write the findings as JSON on stdout.")
 @click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="With --program: stop walking the program's schedules after this many.")
-@click.option("--ticks", is_flag=True,
-              help="With --program: the capture is of tcpsim's lab (`lab --pcap`), whose calls "
-                   "take time: timers due within a jiffy and delayed segments due together may "
-                   "come before the next call (as verify holds its runs).")
 @_lang_option
 def compare(capture: str, program: str | None, profile: str | None, as_json: bool,
-            limit: int, ticks: bool) -> None:
+            limit: int) -> None:
     """Check each TCP connection of a pcap/pcapng capture against the model's rules.
 
     Exit status: 0 every connection conforms (or is only partly captured), 1 some depart,
     2 the file cannot be read, 4 reading stopped part way (the findings before it stand)."""
     out = Console(highlight=False)
     if program is not None:
-        sys.exit(_compare_program(capture, program, profile, as_json, limit, ticks, out))
+        sys.exit(_compare_program(capture, program, profile, as_json, limit, out))
     from .compare.report import render_text, write_json
 
     sys.exit(write_json(capture, sys.stdout) if as_json else render_text(capture, out, True))
 
 
 def _compare_program(capture: str, program: str, profile: str | None, as_json: bool,
-                     limit: int, ticks: bool, out: Console) -> int:
+                     limit: int, out: Console) -> int:
     import json
     from pathlib import Path
 
@@ -387,7 +380,7 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
         prof = KernelProfile.from_trace(Trace.load(meta))
     else:
         prof = KernelProfile.named(profile or "reference")
-    held = hold_capture(packets, prog, prof, limit=limit, ticks=ticks)
+    held = hold_capture(packets, prog, prof, limit=limit)
     exchange = _exchange(held)
     if as_json:
         print(json.dumps({"format": "tcpsim-compare/1", "program": prog.name,
@@ -408,9 +401,7 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
     _exchange_lines(held, exchange, out)
     for d in held.differences[:12]:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
-    _exchange_notes(held, prog, prof, program + (" --ticks" if ticks else ""), out, ticks=ticks)
-    if held.nearest is not None and not ticks:
-        out.print(f"[dim]{t('against.try_ticks')}[/]", soft_wrap=True)
+    _exchange_notes(held, prog, prof, program, out)
     return 4 if reader.stopped is not None else 0 if held.ok else 1
 
 
@@ -447,16 +438,15 @@ def _exchange_lines(held, exchange: dict, out: Console) -> None:
         out.print(f"  {escape(t('against.first', diff=held.first_difference))}", soft_wrap=True)
 
 
-def _exchange_notes(held, prog, prof, program: str, out: Console, ticks: bool = False) -> None:
-    """What a reader needs next: the walk was cut short; the program has other exchanges
-    (ticks: on the lab's timing, as verify holds its runs)."""
+def _exchange_notes(held, prog, prof, program: str, out: Console) -> None:
+    """What a reader needs next: the walk was cut short; the program has other exchanges."""
     exp = held.exploration
     if exp is not None and not exp.complete:
         out.print(f"[yellow]{t('against.incomplete', limit=exp.schedules)}[/]", soft_wrap=True)
     if held.ok and held.outcome is None:
         from .sim.explore import races
 
-        if races(prog, prof, ticks=ticks):
+        if races(prog, prof):
             out.print(f"[dim]{t('against.file_order', program=program)}[/]", soft_wrap=True)
     elif exp is not None:
         out.print(f"[dim]{t('against.see_all', program=program)}[/]", soft_wrap=True)
@@ -524,7 +514,7 @@ def _print_verdict(r: dict, out: Console) -> None:
                              states=len(lab.states), kernel=kernel, profile=r["profile"].name,
                              k=place.get("index"), total=place.get("of")), True), soft_wrap=True)
         _exchange_lines(held, exchange, out)
-        _exchange_notes(held, r["program"], r["profile"], r["ref"] + " --ticks", out, ticks=True)
+        _exchange_notes(held, r["program"], r["profile"], r["ref"], out)
         return
     key = "verify.outside" if held.nearest is not None else "verify.differs"
     out.print(_verdict(t(key, name=r["name"], n=len(r["diffs"]), profile=r["profile"].name,
@@ -535,7 +525,7 @@ def _print_verdict(r: dict, out: Console) -> None:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
     if len(r["diffs"]) > 8:
         out.print(t("verify.more", n=len(r["diffs"]) - 8))
-    _exchange_notes(held, r["program"], r["profile"], r["ref"] + " --ticks", out, ticks=True)
+    _exchange_notes(held, r["program"], r["profile"], r["ref"], out)
 
 
 @main.command()

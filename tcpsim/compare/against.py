@@ -48,16 +48,15 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
          fields: Callable[[Trace, Trace], list[Difference]],
          fields_other: Callable[[Trace, Trace], list[Difference]] | None = None,
          segments_only: bool = False, where: str = "kernel", seed: int = 0,
-         timeout: float = 10.0, limit: int = 100_000, ticks: bool = False) -> Held:
+         timeout: float = 10.0, limit: int = 100_000) -> Held:
     """view(model trace): the run, as a Trace comparable with that model trace;
     fields(model, run): their differences (fields_other: for an exchange of another schedule);
-    segments_only: the run shows segments only (a capture), so only they are looked up;
-    ticks: the run's calls take time, so timers due within a jiffy race them (sim/explore.py)."""
+    segments_only: the run shows segments only (a capture), so only they are looked up."""
     model = run_model(program, profile, seed=seed, timeout=timeout)
     held = Held(model, fields(model, view(model)))
     if not held.differences:
         return held
-    exp = explore(program, profile, seed=seed, timeout=timeout, limit=limit, ticks=ticks)
+    exp = explore(program, profile, seed=seed, timeout=timeout, limit=limit)
     first = held.differences
     held.exploration = exp
 
@@ -90,21 +89,19 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
 
 
 def hold_capture(packets: list[Packet], program: Program, profile: KernelProfile,
-                 limit: int = 100_000, ticks: bool = False) -> Held:
-    """A capture against the program's exchanges (segments only); ticks: the capture is of
-    the lab, whose calls take time (see hold_lab)."""
+                 limit: int = 100_000) -> Held:
+    """A capture against the program's exchanges (segments only)."""
     return hold(program, profile, lambda m: capture_trace(packets, m), compare_capture,
                 lambda m, run: compare_exchange(m, run, "capture"), segments_only=True,
-                where="capture", limit=limit, ticks=ticks)
+                where="capture", limit=limit)
 
 
 def hold_lab(lab: Trace, program: Program, profile: KernelProfile, seed: int = 0,
              timeout: float = 10.0, limit: int = 100_000) -> Held:
     """The lab's run against the program's exchanges: everything for the file order; for an
-    exchange of the set, what its signature leaves out (segment fields, timing).  The lab's
-    calls take about a millisecond each: a timer due at the next tick may fire between them."""
+    exchange of the set, what its signature leaves out (segment fields, timing)."""
     return hold(program, profile, lambda m: lab, compare, compare_exchange, seed=seed,
-                timeout=timeout, limit=limit, ticks=True)
+                timeout=timeout, limit=limit)
 
 
 def capture_trace(packets: list[Packet], model: Trace) -> Trace:

@@ -270,7 +270,6 @@ MESSAGES: dict[str, str] = {
     "against.first": "first difference: {diff}",
     "against.incomplete": "The walk stopped after {limit} schedules (--limit): the program may "
                           "have exchanges not looked at.",
-    "against.try_ticks": "If tcpsim's lab made this capture (lab --pcap), give --ticks: the lab's calls take time, which opens races a free-running program does not have.",
     "against.file_order": "This is the file-order exchange; the program has others: tcpsim "
                           "explore {program}",
     "against.see_all": "Every exchange of the program: tcpsim explore {program}",

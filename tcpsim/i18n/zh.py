@@ -290,7 +290,6 @@ MESSAGES: dict[str, str] = {
                        "种（配置 {profile}）",
     "against.first": "第一处差异：{diff}",
     "against.incomplete": "遍历在 {limit} 个调度后停止（--limit）：程序可能还有未看到的交互。",
-    "against.try_ticks": "如果这份抓包由 tcpsim 的 lab 生成（lab --pcap），请加上 --ticks：lab 的调用需要时间，会出现自由运行的程序没有的竞争。",
     "against.file_order": "这是按文件顺序的交互；该程序还有其他交互：tcpsim explore {program}",
     "against.see_all": "该程序的全部交互：tcpsim explore {program}",
     "exchange.diff.segment": "{conn} 的第 {n} 个报文段：模型中是 {expected}，{where}是 {seen}",

@@ -64,15 +64,19 @@ def nearest(exp: Exploration, i: int) -> int | None:
 
 
 def how(exp: Exploration, i: int) -> str:
-    """The decisions that make outcome i: every race against the clock its schedule decided
-    the other way from the model's own order (true of the whole exchange), then what
-    separates it from its nearest neighbour."""
+    """The decisions that make outcome i: where its schedule leaves the model's own order
+    (the first option at each choice point, which makes outcome 0), leaving out a call that
+    sends nothing (a recv(): what matters is the process's next call that does, a decision
+    of its own); for outcome 0, or when nothing else is left, what separates it from its
+    nearest neighbour."""
     o = exp.outcomes[i]
-    parts = [describe(c) for c, opts in o.path if c.kind in RACES and c.key != opts[0].key]
-    j = nearest(exp, i)
-    if j is not None and j in o.versus:
-        mine, theirs = o.versus[j]
-        parts.append(describe(mine, theirs, exp.steps))
+    parts = [describe(c, opts[0], exp.steps) for c, opts in o.path
+             if c.key != opts[0].key and (c.kind != "call" or c.steps[0].call in SENDING_CALLS)]
+    if not parts:
+        j = nearest(exp, i)
+        if j is not None and j in o.versus:
+            mine, theirs = o.versus[j]
+            parts.append(describe(mine, theirs, exp.steps))
     return "; ".join(dict.fromkeys(parts))
 
 

@@ -278,7 +278,7 @@ def fingerprint(r: Runner) -> tuple:
 class _Explorer:
     def __init__(self, program: Program, profile: KernelProfile, seed: int, timeout: float,
                  limit: int, tail: float, por: bool, enough: int | None = None,
-                 ticks: bool = False):
+                 ticks: bool = True):
         self.program, self.profile, self.seed = program, profile, seed
         self.timeout, self.limit, self.tail, self.por = timeout, limit, tail, por
         self.enough, self.ticks = enough, ticks
@@ -346,11 +346,12 @@ class _Explorer:
 
     def tick_race(self, r: Runner, step: Step) -> list[Choice]:
         """A kernel timer due within a jiffy while a call can run.  The model's calls take no
-        time; the lab's take about a millisecond each, and the kernel's timers fire on a tick
-        whose phase nothing fixes, so the timer may come first (the peer's ACK of a FIN, due
-        at the next tick, before the program's next close()).  Programs running free make
-        their next call within microseconds: the seed's C programs never showed it in 500
-        runs.  So only `verify` (the lab's run) asks for these races (ticks=True)."""
+        time; real ones do (the lab's about a millisecond each; a free-running process's a few
+        microseconds, but the scheduler may hold it back for longer), and the kernel's timers
+        fire on a tick whose phase nothing fixes, so the timer may come first (the peer's ACK
+        of a FIN, due at the next tick, before the program's next close()).  Calls are taken
+        to run late by at most a jiffy: an idle machine never showed a free-running program
+        late (500 runs of the seed's C programs), a busy one did (docs/concurrency.md)."""
         kernel = r.world.kernel
         for sid, sk in sorted(kernel.socks.items()):
             for name, t in sorted(sk.timers.items()):
@@ -368,8 +369,7 @@ class _Explorer:
         by two calls leave together and arrive together; in the lab the second call ran
         microseconds later, its segment arrives that much later, and the lab's delay line lets
         each go on its own: a call the first one woke (connect() returning, then send()) may
-        run in between (simultaneous-open: a's data before b's ACK).  Only with ticks=True
-        (the lab's timing), as for tick_race."""
+        run in between (simultaneous-open: a's data before b's ACK)."""
         w = r.world
         nxt = w.held_due(w.t)
         if nxt is None or ("arrival", nxt[1]) in r.decided:
@@ -529,22 +529,22 @@ def _parting(a: list, b: list) -> tuple[Choice, Choice] | None:
 
 def explore(program: Program, profile: KernelProfile, seed: int = 0, limit: int = 100_000,
             timeout: float = 10.0, tail: float = 0.1, por: bool = True,
-            enough: int | None = None, ticks: bool = False) -> Exploration:
+            enough: int | None = None, ticks: bool = True) -> Exploration:
     """Every distinct exchange of the program.  limit: stop after that many schedules;
     enough: stop once that many outcomes are known (`run` only asks whether there are two);
     por=False turns the sleep sets and the visited set off (the benchmark's "before");
-    ticks: a timer due within a jiffy races the next call too (calls that take time: the
-    lab's, see _Explorer.tick_race)."""
+    ticks=False: calls that never run late, so no races with the kernel's clock (tick_race,
+    arrival_race): the exchanges a program would have if its calls took no time at all."""
     return _Explorer(program, profile, seed, timeout, limit, tail, por, enough, ticks).run()
 
 
 def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
-           timeout: float = 10.0) -> Exploration:
+           timeout: float = 10.0, ticks: bool = True) -> Exploration:
     """`runs` schedules drawn at random (a choice at each point, uniformly): no reduction,
     no guarantee, but a quick way to meet the outcomes of a program too large to walk."""
     import random
 
-    ex = _Explorer(program, profile, seed, timeout, runs, 0.1, False)
+    ex = _Explorer(program, profile, seed, timeout, runs, 0.1, False, ticks=ticks)
     rng = random.Random(seed)
     result = Exploration(program.name, interleavings=interleavings(program), complete=False)
     by_sig: dict[tuple, Outcome] = {}
@@ -559,10 +559,9 @@ def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
     return result
 
 
-def races(program: Program, profile: KernelProfile, seed: int = 0, ticks: bool = False) -> bool:
+def races(program: Program, profile: KernelProfile, seed: int = 0, ticks: bool = True) -> bool:
     """Whether the program has more than one exchange: a few random schedules first (they
-    meet a second exchange of most racing programs at once), then the whole walk (with
-    ticks: the lab's timing, as verify holds its runs)."""
-    if len(sample(program, profile, 12, seed).outcomes) > 1:
+    meet a second exchange of most racing programs at once), then the whole walk."""
+    if len(sample(program, profile, 12, seed, ticks=ticks).outcomes) > 1:
         return True
     return len(explore(program, profile, seed, enough=2, ticks=ticks).outcomes) > 1
