@@ -258,8 +258,8 @@ def fingerprint(r: Runner) -> tuple:
                             if key[0] != "arrival" and key[1] in k.socks
                             and key[2] in k.socks[key[1]].timers
                             and round(k.socks[key[1]].timers[key[2]], 9) == key[3]), key=repr)
-                     + sorted(("arrival", in_flight[n]) for kind, n in (key[:2] for key in r.decided)
-                              if kind == "arrival" and n in in_flight))
+                     + sorted(("arrival", in_flight[key[1]]) for key in r.decided
+                              if key[0] == "arrival" and key[1] in in_flight))
     flight = tuple((ago(at), seg.flags, len(seg.payload), held)
                    for at, _, seg, held in sorted(r.world._flight))
     pending = tuple(sorted((name, p.step.index, p.attempt, p.sent,

@@ -178,8 +178,13 @@ class SimWorld:
             if arrive is not None and arrive <= t and (nxt is None or arrive <= nxt):
                 held = self._flight[0][3]
                 self._deliver()
-                if held and self.one_at_a_time and self.held_due(arrive) is not None:
-                    t = arrive  # the next one may come after a call: the runner looks first
+                if (held and self.one_at_a_time and not self._prompt
+                        and self.held_due(arrive) is not None):
+                    # the next one may come after a call: the runner looks first (not while
+                    # the first one's answer is on the wire: run_model delivers the next one,
+                    # due earlier, before that answer, and the file order's exchange must
+                    # stay run_model's)
+                    t = arrive
                     break
                 continue
             if nxt is None or nxt > t:
