@@ -243,6 +243,7 @@ MESSAGES: dict[str, str] = {
     "explore.together": "when {a} and {b} run at the same time: each before the other's segment arrives ({sender} sends first, {first} takes the other's segment in first)",
     "explore.timer.sleep": "when the pause in {call} ends before the {timer} timer of {socket} fires",
     "explore.timer.timer": "when the {timer} timer of {socket} fires before the pause in {call} ends",
+    "explore.joiner": "; ",
     "explore.arrival.segment": "when the delayed {segment}, due at the same moment as the segment before it, arrives before {call}",
     "explore.arrival.call": "when {call} runs before the delayed {segment} arrives (due at the same moment as the segment before it)",
     "explore.tick.timer": "when the {timer} timer of {socket}, due within a jiffy, fires before {call}",

@@ -266,6 +266,7 @@ MESSAGES: dict[str, str] = {
     "explore.together": "当 {a} 与 {b} 同时执行时：双方都在对方的报文段到达之前调用（{sender} 先发送，{first} 先收下对方的报文段）",
     "explore.timer.sleep": "当 {call} 中的暂停在 {socket} 的 {timer} 定时器触发之前结束时",
     "explore.timer.timer": "当 {socket} 的 {timer} 定时器在 {call} 中的暂停结束之前触发时",
+    "explore.joiner": "；",
     "explore.arrival.segment": "当被延迟的 {segment}（与前一个报文段同时到期）在 {call} 之前到达时",
     "explore.arrival.call": "当 {call} 在被延迟的 {segment}（与前一个报文段同时到期）到达之前执行时",
     "explore.tick.timer": "当 {socket} 的 {timer} 定时器（一个 jiffy 内到期）在 {call} 之前触发时",

@@ -77,7 +77,7 @@ def how(exp: Exploration, i: int) -> str:
         if j is not None and j in o.versus:
             mine, theirs = o.versus[j]
             parts.append(describe(mine, theirs, exp.steps))
-    return "; ".join(dict.fromkeys(parts))
+    return t("explore.joiner").join(dict.fromkeys(parts))
 
 
 def segment_lines(outcome: Outcome) -> list[tuple[str, str]]:
