@@ -52,6 +52,17 @@ def test_an_edited_capture_is_caught_at_the_right_place():
     assert diffs[0].index == 9 and "in the model but" in diffs[0].sentence
 
 
+def test_timing_is_compared_within_how_late_the_labs_delay_line_was():
+    kernel = Trace.load(CAPTURES / "simultaneous-close.json")
+    model = run_model(parse(kernel.program_text), KernelProfile.from_trace(kernel))
+    for seg in kernel.segments[-4:]:  # as if a held segment had been let go 25 ms late
+        seg.t += 0.025
+    assert [d.kind for d in compare(model, kernel)] == ["timing"]
+    kernel.late = 0.025  # the lab measured its own lateness: not the kernel's
+    assert compare(model, kernel) == []
+    assert Trace.from_dict(kernel.to_dict()).late == 0.025
+
+
 def test_the_model_is_deterministic_for_a_seed():
     prog, prof = load("handshake"), KernelProfile.builtin("reference")
     a, b = run_model(prog, prof, seed=7), run_model(prog, prof, seed=7)

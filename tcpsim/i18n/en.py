@@ -77,6 +77,7 @@ MESSAGES: dict[str, str] = {
     "diff.never": "(never seen)",
     "diff.state": "socket {label} goes {m} in the model but {k} on the kernel",
     "note.model": "model profile {profile} (Linux {release}), seed {seed}",
+    "note.late": "the lab's delay line let a segment go up to {ms} ms after it was due (a busy machine): timing is compared within that much more",
     "note.drops": "line {line} ({text}) {verb} {n} segment(s)",
     "note.dropped": "dropped",
     "note.delayed": "delayed",

@@ -74,6 +74,7 @@ MESSAGES: dict[str, str] = {
     "diff.never": "（从未出现）",
     "diff.state": "套接字 {label} 在模型中经历 {m}，在内核上却经历 {k}",
     "note.model": "模型配置 {profile}（Linux {release}），种子 {seed}",
+    "note.late": "lab 的延迟线放行报文段最多比预定时间晚了 {ms} ms（机器繁忙）：时间比较的容差相应放宽",
     "note.drops": "第 {line} 行（{text}）{verb} {n} 个报文段",
     "note.dropped": "丢弃了",
     "note.delayed": "推迟了",

@@ -18,7 +18,9 @@ import time
 from ..scenario import Program
 from ..scenario.calls import errno_name
 from ..sim.runner import Runner, Stuck
+from ..i18n import t
 from ..trace import Trace, decode_frame
+from ..trace.diff import TIMING_ABS
 from .capture import LoopbackCapture
 from ..sim.world import drop_notes
 from .kernel import (fault_counts, install_faults, kernel_info, kernel_sockets, set_sysctls,
@@ -119,6 +121,10 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
             trace = runner.run()
             trace.drops = fault_counts(program.faults)
             trace.notes += drop_notes(program.faults, trace.drops)
+            if held is not None:
+                trace.late = round(held.late, 6)
+                if held.late > TIMING_ABS:
+                    trace.notes.append(t("note.late", ms=f"{held.late * 1000:.1f}"))
             return trace
         finally:
             runner.close()

@@ -58,6 +58,7 @@ class DelayQueue:
         self.num = num
         self._seq = 0
         self._held: list[tuple[float, int]] = []  # (due, packet id)
+        self.late = 0.0  # the most a segment was let go after it was due (seconds)
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         self.sock.bind((0, 0))
         self._request(NFQNL_MSG_CONFIG,
@@ -120,7 +121,8 @@ class DelayQueue:
         """Let every segment whose time has come go on to its receiver."""
         n = 0
         while self._held and self._held[0][0] <= now:
-            _, pid = heapq.heappop(self._held)
+            due, pid = heapq.heappop(self._held)
+            self.late = max(self.late, now - due)
             body = _attr(NFQA_VERDICT_HDR, struct.pack("!II", NF_ACCEPT, pid))
             self.sock.send(self._message(NFQNL_MSG_VERDICT, body, 0))
             n += 1

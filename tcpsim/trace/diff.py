@@ -87,7 +87,8 @@ def _compare_segments(model: Trace, lab: Trace, seen: str = "kernel") -> list[Di
     apart_m, apart_k = _idle_before_segments(model, False), _idle_before_segments(lab, False)
     for i in range(min(len(m), len(k), len(idle_m), len(idle_k))):
         gm, gk = idle_m[i], idle_k[i]
-        if _too_far(gm, gk) and _too_far(apart_m[i], apart_k[i]):
+        slack = model.late + lab.late
+        if _too_far(gm, gk, slack) and _too_far(apart_m[i], apart_k[i], slack):
             out.append(Difference(
                 "timing", i + 1, "gap", f"{gm * 1000:.1f} ms", f"{gk * 1000:.1f} ms",
                 t("diff.gap", i=i + 1, what=_describe_segment(k[i]), gm=f"{gm * 1000:.1f}",
@@ -112,9 +113,10 @@ def _idle_before_segments(trace: Trace, calls: bool = True) -> list[float]:
     return out
 
 
-def _too_far(gm: float, gk: float) -> bool:
+def _too_far(gm: float, gk: float, slack: float = 0.0) -> bool:
+    """slack: how late the lab itself was (Trace.late), allowed on top."""
     big = max(gm, gk)
-    return big >= TIMING_FLOOR and abs(gm - gk) > TIMING_ABS + TIMING_REL * big
+    return big >= TIMING_FLOOR and abs(gm - gk) > TIMING_ABS + TIMING_REL * big + slack
 
 
 def _show(v) -> str:
@@ -156,7 +158,7 @@ def _compare_calls(model: Trace, lab: Trace) -> list[Difference]:
     waits_m, waits_k = _waits(model), _waits(lab)
     for step, (c, dk) in waits_k.items():
         dm = waits_m.get(step, (c, None))[1]
-        if dm is not None and _too_far(dm, dk):
+        if dm is not None and _too_far(dm, dk, model.late + lab.late):
             out.append(Difference(
                 "timing", 0, "wait", f"{dm * 1000:.1f} ms", f"{dk * 1000:.1f} ms",
                 t("diff.wait", what=t("diff.call", line=c.line, process=c.process, text=c.text),

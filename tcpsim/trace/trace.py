@@ -90,6 +90,9 @@ class Trace:
     events: list = field(default_factory=list)  # Call | Segment | State, in time order
     notes: list[str] = field(default_factory=list)
     drops: dict = field(default_factory=dict)  # net: line -> segments it dropped
+    # how late the lab's delay line let a held segment go, at most (seconds): the lab's own
+    # lateness on a busy machine, not the kernel's; timing is compared within that much more
+    late: float = 0.0
 
     # -- views ---------------------------------------------------------------------------
     @property
@@ -202,6 +205,7 @@ class Trace:
             "sockets": [asdict(s) for s in self.sockets],
             "notes": self.notes,
             "drops": {str(k): v for k, v in self.drops.items()},
+            "late": self.late,
             "events": [{"type": kinds[type(e)], **enc(e)} for e in self.events],
         }
 
@@ -234,6 +238,7 @@ class Trace:
             sysctls=d.get("sysctls", {}), sockets=[SocketInfo(**s) for s in d.get("sockets", [])],
             events=events, notes=d.get("notes", []),
             drops={int(k): v for k, v in d.get("drops", {}).items()},
+            late=d.get("late", 0.0),
         )
 
     @classmethod
