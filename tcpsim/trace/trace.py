@@ -205,7 +205,7 @@ class Trace:
             "sockets": [asdict(s) for s in self.sockets],
             "notes": self.notes,
             "drops": {str(k): v for k, v in self.drops.items()},
-            "late": self.late,
+            **({"late": self.late} if self.late else {}),  # only the lab's delay line has it
             "events": [{"type": kinds[type(e)], **enc(e)} for e in self.events],
         }
 
