@@ -110,7 +110,9 @@ def scenarios(name: str | None) -> None:
 def explore(program: str, profile: str, seed: int, limit: int, as_json: bool,
             sysctl) -> None:
     """Every exchange PROGRAM can produce when its processes run concurrently, and the
-    ordering that makes each one (docs/concurrency.md)."""
+    ordering that makes each one: which process's call goes first, two calls at once, and
+    the kernel's clock against a call (a timer due within a jiffy, a delayed segment) when
+    the call runs a little late (docs/concurrency.md)."""
     import json
 
     from .model import KernelProfile
