@@ -15,10 +15,10 @@ import select
 import socket
 import time
 
+from ..i18n import t
 from ..scenario import Program
 from ..scenario.calls import errno_name
 from ..sim.runner import Runner, Stuck
-from ..i18n import t
 from ..trace import Trace, decode_frame
 from ..trace.diff import TIMING_ABS
 from .capture import LoopbackCapture

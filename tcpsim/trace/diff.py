@@ -85,9 +85,9 @@ def _compare_segments(model: Trace, lab: Trace, seen: str = "kernel") -> list[Di
     # ACK fires): then the call lands just before the timer's segment on one side and just
     # after it on the other.  A segment is on time if it is, counted either way.
     apart_m, apart_k = _idle_before_segments(model, False), _idle_before_segments(lab, False)
+    slack = model.late + lab.late
     for i in range(min(len(m), len(k), len(idle_m), len(idle_k))):
         gm, gk = idle_m[i], idle_k[i]
-        slack = model.late + lab.late
         if _too_far(gm, gk, slack) and _too_far(apart_m[i], apart_k[i], slack):
             out.append(Difference(
                 "timing", i + 1, "gap", f"{gm * 1000:.1f} ms", f"{gk * 1000:.1f} ms",
