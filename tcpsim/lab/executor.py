@@ -23,8 +23,8 @@ from ..trace import Trace, decode_frame
 from ..trace.diff import TIMING_ABS
 from .capture import LoopbackCapture
 from ..sim.world import drop_notes
-from .kernel import (fault_counts, install_faults, kernel_info, kernel_sockets, set_sysctls,
-                     sysctls, tcp_info)
+from .kernel import (SockTable, fault_counts, install_faults, kernel_info, set_sysctls, sysctls,
+                     tcp_info)
 from .netns import private_netns
 from .nfqueue import DelayQueue
 
@@ -42,6 +42,13 @@ class LabWorld:
     def __init__(self, capture: LoopbackCapture, held: DelayQueue | None = None):
         self.cap = capture
         self.held = held  # segments a `net: delay` line holds back, when the program has one
+        self._table: SockTable | None = None  # made at first use, in the lab's namespace
+        # The kernel's table as last read, and the connections segments have named since:
+        # every socket without a descriptor (a listener's child, an orphan, TIME_WAIT) is
+        # one a segment named, so exact lookups of these keep the table without a dump.
+        self.known: dict[tuple[str, str], str] = {}
+        self.named: set[tuple[str, str]] = set()
+        self.dump_due = False
 
     def now(self) -> float:
         return time.time()
@@ -57,10 +64,14 @@ class LabWorld:
         limit = time.monotonic() + _SETTLE_LIMIT
         while True:
             released = self._release()
+            # a held segment let go now names its connection only now: e.g. a delayed SYN
+            # makes its request socket when it arrives, long after it was captured
+            self.dump_due |= bool(released)
             for f in self.cap.drain():
                 seg = decode_frame(f.data, f.t)
                 if seg is not None:
                     out.append(seg)
+                    self.named.update(((seg.src, seg.dst), (seg.dst, seg.src)))
             if not (released or self.cap.dedupe.in_flight) or time.monotonic() >= limit:
                 return out
             select.select([self.cap], [], [], 0.001)
@@ -96,7 +107,21 @@ class LabWorld:
         return tcp_info(sock)
 
     def kernel_sockets(self) -> list[tuple[str, str, str]]:
-        return kernel_sockets()
+        """The kernel's TCP sockets without a dump each time (SockTable says why): the
+        connections known or named by a segment since, looked up by their exact tuple."""
+        if self._table is None:
+            self._table = SockTable()
+        if self.dump_due:
+            self.dump_due = False
+            self.known = {(l, r): st for l, r, st in self._table.dump()}
+        else:
+            self.known = self._table.lookup(self.known.keys() | self.named)
+        self.named.clear()
+        return [(l, r, st) for (l, r), st in self.known.items()]
+
+    def close(self) -> None:
+        if self._table is not None:
+            self._table.close()
 
     def bad_fd(self, call: str) -> tuple[int, str | None]:
         """Make the same call on a descriptor that is not open (the kernel says EBADF)."""
@@ -128,6 +153,7 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
             return trace
         finally:
             runner.close()
+            runner.world.close()
             cap.close()
             if held is not None:
                 held.close()

@@ -28,7 +28,7 @@ from ..sim.runner import Runner
 from ..trace import State, Trace, decode_frame
 from .capture import LoopbackCapture
 from .executor import LabWorld
-from .kernel import install_faults, set_sysctls
+from .kernel import install_faults, kernel_info, set_sysctls, sysctls
 from .kernel import kernel_sockets as read_kernel_sockets
 from .netns import private_netns
 
@@ -164,7 +164,7 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
                 select.select([cap.fileno()], [], [], max(0.0, end - time.time()))
                 frames += cap.drain()
             table = read_kernel_sockets()
-            describe = LabWorld(cap).describe()
+            describe = kernel_info(), sysctls()
         finally:
             for pid, box in kids.values():
                 try:
