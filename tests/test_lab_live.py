@@ -184,3 +184,30 @@ def test_the_lab_leaves_the_callers_namespace_as_it_was(lab):
     before = current_netns()
     run_lab(parse("c: fd = socket()\n"))
     assert current_netns() == before
+
+
+@pytest.mark.parametrize("name", ["concurrent-server", "listener-close", "lost-final-ack",
+                                  "time-wait-reuse", "simultaneous-open", "close-in-syn-recv"])
+def test_the_socket_table_kept_by_exact_lookups_is_the_kernels_whole_table(lab, name,
+                                                                              monkeypatch):
+    """Between dumps the lab looks connections up by tuple (SockTable.lookup); after every
+    snapshot its table must be what a full sock_diag dump says (listeners aside: a listener
+    always has a descriptor, and TCP_INFO reads it).  Request sockets, accept queues,
+    orphans, TIME_WAIT and segments held on a delay line are all among these programs."""
+    from tcpsim.lab import executor
+    from tcpsim.lab.kernel import kernel_sockets
+
+    differences = []
+    kept = executor.LabWorld.kernel_sockets
+
+    def checked(world):
+        got = kept(world)
+        whole = [s for s in kernel_sockets() if s[2] != "LISTEN"]
+        mine = [s for s in got if s[2] != "LISTEN"]
+        if sorted(mine) != sorted(whole):
+            differences.append((sorted(set(whole) - set(mine)), sorted(set(mine) - set(whole))))
+        return got
+
+    monkeypatch.setattr(executor.LabWorld, "kernel_sockets", checked)
+    run_lab(load(name))
+    assert differences == []
