@@ -321,6 +321,7 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
                                                          "differences")))
         for r in results:
             table.add_row(r["name"], f"[green]{t('verdict.match')}[/]" if r["ok"]
+                          else f"[yellow]{t('verdict.incomplete')}[/]" if r["lab"].capture_lost
                           else f"[red]{t('verdict.differs')}[/]",
                           str(r["segments"]), str(r["calls"]), str(len(r["diffs"])))
         out.print(table)
@@ -500,7 +501,9 @@ def _verify_one(prog, profile_name, seed, timeout, overrides, ref: str | None = 
     else:  # the kernel the lab ran on, settings included
         profile = KernelProfile.from_trace(lab)
     held = hold_lab(lab, prog, profile, seed=seed, timeout=timeout)
-    return {"name": prog.name, "ref": ref or prog.name, "program": prog, "ok": held.ok, "diffs": held.differences, "lab": lab,
+    # a capture that lost frames is not the kernel's exchange: say so, never a difference
+    return {"name": prog.name, "ref": ref or prog.name, "program": prog,
+            "ok": held.ok and not lab.capture_lost, "diffs": held.differences, "lab": lab,
             "model": held.model, "held": held, "profile": profile, "segments": len(lab.segments),
             "calls": len([c for c in lab.calls if c.result is not None])}
 
@@ -508,6 +511,10 @@ def _verify_one(prog, profile_name, seed, timeout, overrides, ref: str | None = 
 def _print_verdict(r: dict, out: Console) -> None:
     lab, held = r["lab"], r["held"]
     kernel = f"Linux {lab.kernel.get('release', '?')}"
+    if lab.capture_lost:
+        out.print(_verdict(t("verify.incomplete", name=r["name"], n=lab.capture_lost), False),
+                  soft_wrap=True)
+        return
     exchange = _exchange(held)
     place = exchange["exchange"] or exchange["nearest"] or {}
     if r["ok"]:

@@ -33,6 +33,7 @@ MESSAGES: dict[str, str] = {
     "phase.note.1": "data and its ACKs",
     "phase.note.2": "FIN and ACK in each direction",
     # -- verify -----------------------------------------------------------------------------
+    "verify.incomplete": "incomplete {name}: the lab's capture lost {n} frame(s) (the kernel's drop count for its packet socket), so the kernel's exchange is not whole and is not compared; run it again on a quieter machine",
     "verify.match": "match {name}: {segments} segments, {calls} call results and {states} state "
                     "changes agree with the kernel ({kernel}); model profile {profile}",
     "verify.differs": "differs {name}: {n} difference(s) between the model (profile {profile}) "
@@ -49,6 +50,7 @@ MESSAGES: dict[str, str] = {
     "verify.col.segments": "segments",
     "verify.col.calls": "calls",
     "verify.col.differences": "differences",
+    "verdict.incomplete": "incomplete",
     "verdict.match": "match",
     "verdict.differs": "differs",
     # -- verify's differences (trace/diff.py) -------------------------------------------------
@@ -77,6 +79,7 @@ MESSAGES: dict[str, str] = {
     "diff.never": "(never seen)",
     "diff.state": "socket {label} goes {m} in the model but {k} on the kernel",
     "note.model": "model profile {profile} (Linux {release}), seed {seed}",
+    "note.capture_lost": "the capture lost {n} frame(s) (the kernel dropped them from the lab's packet socket): the segments shown are not the whole exchange",
     "note.late": "the lab's delay line let a segment go up to {ms} ms after it was due (a busy machine): timing is compared within that much more",
     "note.drops": "line {line} ({text}) {verb} {n} segment(s)",
     "note.dropped": "dropped",

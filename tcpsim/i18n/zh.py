@@ -33,6 +33,7 @@ MESSAGES: dict[str, str] = {
     "phase.note.1": "数据及其确认",
     "phase.note.2": "四次挥手：每个方向各一个 FIN 和 ACK",
     # -- verify -------------------------------------------------------------------------------
+    "verify.incomplete": "不完整 {name}：lab 的抓包丢失了 {n} 帧（内核对其包套接字的丢弃计数），内核的交换不完整，因此不做比较；请在较空闲的机器上重新运行",
     "verify.match": "一致 {name}：{segments} 个报文段、{calls} 个调用结果和 {states} 次状态变化都与"
                     "内核（{kernel}）相符；模型配置 {profile}",
     "verify.differs": "不一致 {name}：模型（配置 {profile}）与内核（{kernel}）之间有 {n} 处差异：",
@@ -46,6 +47,7 @@ MESSAGES: dict[str, str] = {
     "verify.col.segments": "报文段",
     "verify.col.calls": "调用",
     "verify.col.differences": "差异",
+    "verdict.incomplete": "不完整",
     "verdict.match": "一致",
     "verdict.differs": "不一致",
     # -- verify 的差异（trace/diff.py） ------------------------------------------------------
@@ -74,6 +76,7 @@ MESSAGES: dict[str, str] = {
     "diff.never": "（从未出现）",
     "diff.state": "套接字 {label} 在模型中经历 {m}，在内核上却经历 {k}",
     "note.model": "模型配置 {profile}（Linux {release}），种子 {seed}",
+    "note.capture_lost": "抓包丢失了 {n} 帧（内核从 lab 的包套接字丢弃了它们）：显示的报文段并非完整的交换",
     "note.late": "lab 的延迟线放行报文段最多比预定时间晚了 {ms} ms（机器繁忙）：时间比较的容差相应放宽",
     "note.drops": "第 {line} 行（{text}）{verb} {n} 个报文段",
     "note.dropped": "丢弃了",

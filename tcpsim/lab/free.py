@@ -164,6 +164,7 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
                 select.select([cap.fileno()], [], [], max(0.0, end - time.time()))
                 frames += cap.drain()
             table = read_kernel_sockets()
+            lost = cap.count_drops()
             describe = kernel_info(), sysctls()
         finally:
             for pid, box in kids.values():
@@ -174,7 +175,9 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
                 os.waitpid(pid, 0)
                 os.close(box.fd)
             cap.close()
-    return _assemble(program, t0, frames, kids, table, describe)
+    run = _assemble(program, t0, frames, kids, table, describe)
+    run.trace.capture_lost = lost
+    return run
 
 
 def _assemble(program, t0, frames, kids, table, describe) -> FreeRun:

@@ -93,6 +93,9 @@ class Trace:
     # how late the lab's delay line let a held segment go, at most (seconds): the lab's own
     # lateness on a busy machine, not the kernel's; timing is compared within that much more
     late: float = 0.0
+    # frames the lab's capture lost (the packet socket's PACKET_STATISTICS drop count): the
+    # segments are then not the kernel's whole exchange, and no comparison may trust them
+    capture_lost: int = 0
 
     # -- views ---------------------------------------------------------------------------
     @property
@@ -206,6 +209,7 @@ class Trace:
             "notes": self.notes,
             "drops": {str(k): v for k, v in self.drops.items()},
             **({"late": self.late} if self.late else {}),  # only the lab's delay line has it
+            **({"capture_lost": self.capture_lost} if self.capture_lost else {}),
             "events": [{"type": kinds[type(e)], **enc(e)} for e in self.events],
         }
 
@@ -238,7 +242,7 @@ class Trace:
             sysctls=d.get("sysctls", {}), sockets=[SocketInfo(**s) for s in d.get("sockets", [])],
             events=events, notes=d.get("notes", []),
             drops={int(k): v for k, v in d.get("drops", {}).items()},
-            late=d.get("late", 0.0),
+            late=d.get("late", 0.0), capture_lost=d.get("capture_lost", 0),
         )
 
     @classmethod
