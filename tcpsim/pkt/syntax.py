@@ -174,7 +174,7 @@ def tokens(text: str, path: str) -> list[Token]:
 
 # lexer.l's OPTION token and parser.y's option_value: `--name` or `--name=value`, any number
 # of them before the first event, on one line or several, comments between and after them
-_VALUE = r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|(?:[^\s"`/]|/(?![/*]))+'
+_VALUE = r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|(?:[^\s"`/=]|/(?![/*]))+'
 _OPTION = re.compile(rf"--([A-Za-z0-9_]+)(?:=((?:{_VALUE})(?:=(?:{_VALUE}))?))?")
 _BLANK = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.S)
 TCP_FLAGS = set(".FSRPEWAU")
