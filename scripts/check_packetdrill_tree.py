@@ -80,6 +80,20 @@ def main() -> int:
     print("\nunsupported, by feature:")
     for f, n in features.most_common():
         print(f"  {n:4}  {f}")
+    table = a.checkout / "gtests/net/packetdrill/symbols_linux.c"
+    if table.is_file():  # every symbol packetdrill knows: a value, or Unsupported naming it
+        sys.path.insert(0, str(ROOT))
+        from tcpsim.pkt.run import Unsupported, symbol
+        names = re.findall(r'\{\s*\w+,\s*"(\w+)"', table.read_text())
+        known = named = 0
+        for n in names:
+            try:
+                symbol(n)
+                known += 1
+            except Unsupported:
+                named += 1
+        print(f"\nsymbols_linux.c: {len(names)} symbols, {known} known, {named} unsupported by "
+              f"name, {len(names) - known - named} other")
     bad = sum(n for k, n in Counter(k for k, _ in results).items()
               if k not in ("pass", "fail", "unsupported"))
     return 1 if bad else 0
