@@ -24,6 +24,7 @@ RCV_SHUTDOWN, SEND_SHUTDOWN = 1, 2
 TCP_TIMEWAIT_LEN = 60.0
 TCP_MIN_MSS_DEFAULT = 536  # TCP_MSS_DEFAULT: the receiver's first guess of the peer's MSS
 TCP_MAX_QUICKACKS = 16
+TCP_MAX_WSCALE = 14  # a larger shift on the wire is taken as 14 (tcp_parse_options())
 TCP_RTO_MIN = 0.2
 TCP_TIMEOUT_INIT = 1.0
 TCPOLEN_TSTAMP_ALIGNED = 12
@@ -468,7 +469,7 @@ class Kernel:
         req.sack_ok = p.sack and self._has(seg, "sackOK")
         req.ws_ok = p.window_scaling and ws is not None
         req.rcv_wscale = p.rcv_wscale if req.ws_ok else 0
-        req.snd_wscale = ws if req.ws_ok else 0
+        req.snd_wscale = min(ws, TCP_MAX_WSCALE) if req.ws_ok else 0  # tcp_parse_options() clamps
         req.ts_recent = ts[0] if ts else 0
         req.ts_offset = self.rng.getrandbits(32)
         req.irs = seg.seq
@@ -948,7 +949,7 @@ class Kernel:
             sk.ts_ok = sk.ts_ok and ts is not None
             sk.sack_ok = sk.sack_ok and self._has(seg, "sackOK")
             if sk.ws_ok and ws is not None:
-                sk.snd_wscale = ws
+                sk.snd_wscale = min(ws, TCP_MAX_WSCALE)  # tcp_parse_options() clamps a larger one
             else:
                 sk.ws_ok, sk.snd_wscale, sk.rcv_wscale = False, 0, 0
             if ts:

@@ -26,13 +26,17 @@ look at them either.
 from __future__ import annotations
 
 import errno as E
+import ipaddress
+import select
+import socket as _socket
 from dataclasses import dataclass, field
 
 from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
 from ..model.kernel import POLLERR, POLLHUP
 from ..scenario.calls import SOCKOPTS, SYMBOLS, errno_name
-from .syntax import Call, Code, Command, Ellipsis_, Event, Or, Packet, Script, \
+from . import shell
+from .syntax import ELLIPSIS, Call, Code, Command, Ellipsis_, Event, Or, Packet, Script, ScriptError, \
     Struct, Syscall, Word
 
 LOCAL_IP = "192.168.0.2"  # packetdrill picks one in 192.168.0.0/16 (not .1, the gateway)
@@ -43,20 +47,42 @@ TOLERANCE_USECS = 4000
 TOLERANCE_PERCENT = 12.5
 SNIFF_MARGIN = 2.0  # an expected packet is waited for this long after its time
 MAX_BLOCK = 300.0  # a call on the main thread that blocks longer than this blocks forever
+MAX_TIMERS = 200_000  # timer firings one run may take: more is a script that idles for ages
+MAX_WRITE = 64 * 1024 * 1024  # the largest write() the model takes (its buffers are real bytes)
 SYN, FIN, RST, PSH, ACK, URG, ECE, CWR = 0x02, 0x01, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 _LETTERS = {"F": FIN, "S": SYN, "R": RST, "P": PSH, ".": ACK, "U": URG, "E": ECE, "W": CWR}
 O_RDWR, O_NONBLOCK = 0o2, 0o4000
+FD_CALLS = {"socket", "accept"}  # end_syscall(CHECK_FD): they return a new fd
 POLLNVAL = 0x20
 
-# packetdrill's script options that change what a run checks; others are refused
-OPTIONS = {"tolerance_usecs", "tolerance_percent", "mtu", "tcp_ts_ecr_scaled", "bind_port",
-           "connect_port", "ip_version", "verbose", "v", "tcp_ts_tick_usecs"}
+# packetdrill's script options (config.c) the model follows; "int" ones must be numbers.
+# strict_segments (no TSO aggregation of outbound packets to undo) and verbose change nothing
+# here: the model sends every segment as it is.  Others are reported as unsupported.
+OPTIONS = {"tolerance_usecs": "int", "tolerance_percent": "number", "mtu": "int",
+           "tcp_ts_ecr_scaled": "flag", "bind_port": "int", "connect_port": "int",
+           "ip_version": "word", "verbose": "flag", "v": "flag", "tcp_ts_tick_usecs": "int",
+           "local_ip": "ipv4", "remote_ip": "ipv4", "strict_segments": "flag"}
 
 
 class Unsupported(TcpsimError):
-    """The script needs something the model does not do (a shell command, another protocol)."""
+    """The script needs something the model does not do (a shell command, another protocol):
+    the message names it, as `<where>: <feature> is not modelled by tcpsim ...`."""
 
     exit_code = 5
+
+    def __init__(self, message: str, feature: str = ""):
+        super().__init__(message)
+        self.feature = feature
+
+
+def unsupported(where: str, feature: str, hint: str = "") -> Unsupported:
+    """The one sentence for a feature the model lacks; `feature` names it."""
+    return Unsupported(f"{where}: {feature} is not modelled by tcpsim" + (f" ({hint})" if hint
+                       else ""), feature)
+
+
+class _Shape(Exception):
+    """A value of the wrong shape where a call needs a number (turned into a Failure)."""
 
 
 @dataclass
@@ -89,19 +115,41 @@ def flag_letters(bits: int) -> str:
 
 
 def symbol(name: str) -> int:
-    """The value of a C symbol a script may use (Linux x86_64)."""
+    """The value of a C symbol a script may use (Linux x86_64), as packetdrill's
+    symbols_linux.c gives them: our tables first, then the constants Python's socket, errno,
+    select and os modules carry (the same Linux headers).  A name known nowhere is reported
+    as unsupported, naming it (packetdrill itself knows a few hundred more, such as
+    TCP_ZEROCOPY_RECEIVE or SOF_TIMESTAMPING_TX_ACK, for features the model lacks)."""
     for group in SYMBOLS.values():
         if name in group:
             return group[name]
     if name in SOCKOPTS:
         return SOCKOPTS[name].number
     extra = {"O_RDWR": O_RDWR, "PF_INET": 2, "PF_INET6": 10, "IPPROTO_IP": 0, "SOL_TCP": 6,
-             "POLLNVAL": POLLNVAL}  # packetdrill's scripts use these; programs do not
+             "SOL_IP": 0, "SOL_IPV6": 41, "POLLNVAL": POLLNVAL, "MSG_EOR": 0x80,
+             "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000, "MSG_ERRQUEUE": 0x2000,
+             "MSG_TRUNC": 0x20, "MSG_WAITALL": 0x100, "MSG_OOB": 0x1,
+             "O_RDONLY": 0, "O_WRONLY": 1}  # packetdrill's scripts use these; programs do not
     if name in extra:
         return extra[name]
     if name.startswith("E") and hasattr(E, name):
         return getattr(E, name)
-    raise KeyError(name)
+    import os
+    for module in (_socket, select, os):
+        value = getattr(module, name, None)
+        if isinstance(value, int) and name.isupper():
+            return int(value)
+    raise Unsupported(f"the symbol {name} is not modelled by tcpsim (it knows the constants of "
+                      "the socket calls it models)", f"the symbol {name}")
+
+
+# the flags of send()/recv() the model follows; any other is named as unsupported
+SEND_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_NOSIGNAL": 0x4000, "MSG_MORE": 0x8000}
+RECV_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_PEEK": 0x2}
+_FLAG_NAMES = {0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x4: "MSG_DONTROUTE", 0x8: "MSG_CTRUNC",
+               0x20: "MSG_TRUNC", 0x40: "MSG_DONTWAIT", 0x80: "MSG_EOR", 0x100: "MSG_WAITALL",
+               0x2000: "MSG_ERRQUEUE", 0x4000: "MSG_NOSIGNAL", 0x8000: "MSG_MORE",
+               0x4000000: "MSG_ZEROCOPY", 0x20000000: "MSG_FASTOPEN"}
 
 
 class _Fd:
@@ -114,24 +162,31 @@ class PktRun:
 
     def __init__(self, script: Script, profile: KernelProfile, seed: int = 0):
         self.script = script
-        opts = script.options
-        bad = sorted(set(opts) - OPTIONS)
-        if bad:
-            raise Unsupported(f"{script.path}: the script option --{bad[0]} is not modelled by "
-                              "tcpsim")
+        opts = {k: self._option(script, k, v) for k, v in script.options.items()}
         if opts.get("ip_version", "ipv4") != "ipv4":
-            raise Unsupported(f"{script.path}: --ip_version={opts['ip_version']}: tcpsim runs "
-                              "packetdrill scripts over IPv4 only")
+            raise unsupported(script.path, f"--ip_version={opts['ip_version']}",
+                              "tcpsim runs packetdrill scripts over IPv4 only")
         if "mtu" in opts:
+            if not 576 <= opts["mtu"] <= 65536:
+                raise ScriptError(f"{script.path}: --mtu={opts['mtu']} is out of range; give "
+                                  "an MTU from 576 to 65536")
             profile = KernelProfile(profile.name + f"+mtu{opts['mtu']}", profile.release,
-                                    int(opts["mtu"]), profile.hz, profile.sysctls)
-        self.tolerance = float(opts.get("tolerance_usecs", TOLERANCE_USECS)) / 1e6
-        self.percent = float(opts.get("tolerance_percent", TOLERANCE_PERCENT))
+                                    opts["mtu"], profile.hz, profile.sysctls)
+        self.tolerance = opts.get("tolerance_usecs", TOLERANCE_USECS) / 1e6
+        self.percent = opts.get("tolerance_percent", TOLERANCE_PERCENT)
         self.ecr_scaled = "tcp_ts_ecr_scaled" in opts
-        self.bind_port = int(opts.get("bind_port", BIND_PORT))
-        self.connect_port = int(opts.get("connect_port", CONNECT_PORT))
+        self.bind_port = opts.get("bind_port", BIND_PORT)
+        self.connect_port = opts.get("connect_port", CONNECT_PORT)
+        for port in (self.bind_port, self.connect_port):
+            if not 0 < port < 65536:
+                raise ScriptError(f"{script.path}: the port {port} is out of range; give a port "
+                                  "from 1 to 65535")
+        self.local_ip = opts.get("local_ip", LOCAL_IP)
+        self.remote_ip = opts.get("remote_ip", REMOTE_IP)
         self.profile = profile
-        self.kernel = Kernel(profile, seed, addresses=(LOCAL_IP, "::1"))
+        self.restore: dict | None = None  # the sysctls before set_sysctls.py changed them
+        self.timers = 0  # timer firings so far (bounded by MAX_TIMERS)
+        self.kernel = Kernel(profile, seed, addresses=(self.local_ip, "::1"))
         self.fds: dict[int, _Fd] = {}
         self.sniffed: list[tuple[float, Seg]] = []  # outbound, not yet matched
         self.local: tuple | None = None  # the connection's endpoints, when known
@@ -143,6 +198,28 @@ class PktRun:
         self.now = 0.0  # virtual seconds since the script's time 0
         self.pending: tuple[Event, object] | None = None  # a blocking call on its thread
         self.steps: list[str] = []
+
+    @staticmethod
+    def _option(script: Script, name: str, value: str):
+        """A script option's value (config.c's parse of --name=value), checked."""
+        kind = OPTIONS.get(name)
+        if kind is None:
+            raise unsupported(script.path, f"the script option --{name}")
+        try:
+            if kind == "int":
+                return int(value, 0)
+            if kind == "number":
+                return float(value)
+            if kind == "ipv4":
+                if ipaddress.ip_address(value).version != 4:
+                    raise unsupported(script.path, f"--{name}={value} (IPv6)",
+                                      "tcpsim runs packetdrill scripts over IPv4 only")
+                return value
+        except ValueError:
+            what = {"int": "a whole number", "number": "a number", "ipv4": "an IPv4 address"}
+            raise ScriptError(f"{script.path}: the script option --{name} takes {what[kind]}, "
+                              f"not {value!r}") from None
+        return value
 
     # -- the clock and the wire ------------------------------------------------------------
     def _collect(self) -> None:
@@ -166,6 +243,11 @@ class PktRun:
                 continue
             if nxt is None or nxt > t:
                 break
+            self.timers += 1
+            if self.timers > MAX_TIMERS:  # e.g. an event hours ahead with a timer that re-arms
+                raise Failure(self.line, f"the model fired {MAX_TIMERS} timers on the way to "
+                                         f"{t:.6f} s; tcpsim stops here rather than walk on (a "
+                                         "script's events should be seconds or minutes apart)")
             self.kernel.handle_timer(max(nxt, self.kernel.now))
             self._collect()
         self.kernel.now = max(self.kernel.now, t)
@@ -174,10 +256,30 @@ class PktRun:
 
     # -- events ----------------------------------------------------------------------------
     def run(self) -> Outcome:
+        try:
+            return self._run()
+        except _Shape as e:  # get_s32(): "bad type; expected integer"
+            return Outcome(False, self.line, f"a number is needed here, not {e}", self.steps)
+        except Unsupported as e:  # a symbol deep in a call: say where it is
+            where = f"{self.script.path}:{self.line}"
+            if not str(e).startswith(self.script.path):
+                raise Unsupported(f"{where}: {e}", e.feature) from None
+            raise
+
+    def _run(self) -> Outcome:
         last: Event | None = None
         last_time = 0.0
+        self.line = 0
+        if self.script.init is not None:  # run.c: the init command runs before time 0
+            self.line = self.script.init.line
+            try:
+                self._command(self.script.init, self.script.init.action)
+            except Failure as f:
+                return Outcome(False, f.line, f.message, self.steps)
         for ev in self.script.events:
-            if last is None and (ev.time.kind != "absolute" or ev.time.start != 0):
+            self.line = ev.line
+            # run.c get_next_event(): the first event's time must be 0 (`0`, `+0`, `0~1`)
+            if last is None and (ev.time.kind == "any" or ev.time.start != 0):
                 return Outcome(False, ev.line, "the first event must be at time 0", self.steps)
             start, end = self._when(ev, last)
             if ev.time.kind in ("absolute", "absolute range") and last is not None and \
@@ -200,6 +302,12 @@ class PktRun:
             return Outcome(False, f.line, f.message, self.steps)
         self._collect()
         leftover = [self._describe(t, s) for t, s in self.sniffed]
+        if self.script.cleanup is not None:  # run_cleanup_command(): after the last event
+            self.line = self.script.cleanup.line
+            try:
+                self._command(self.script.cleanup, self.script.cleanup.action, cleanup=True)
+            except Failure as f:
+                return Outcome(False, f.line, f.message, self.steps)
         return Outcome(True, None, "", self.steps, leftover)
 
     def _when(self, ev: Event, last: Event | None) -> tuple[float, float | None]:
@@ -217,9 +325,15 @@ class PktRun:
         ev.resolved = start
         a = ev.action
         if isinstance(a, Packet):
+            where = f"{self.script.path}:{ev.line}"
             if a.extra:
-                raise Unsupported(f"{self.script.path}:{ev.line}: {a.extra}: IP-level details "
-                                  "of packets are not modelled by tcpsim")
+                raise unsupported(where, a.extra)
+            for name, _ in a.options or []:
+                if name in ("FO", "FOEXP"):
+                    raise unsupported(where, f"TCP Fast Open (the {name} option)")
+                if name in ("md5", "ECN"):
+                    raise unsupported(where, {"md5": "the TCP MD5 signature option (md5)",
+                                              "ECN": "the AccECN option (ECN e0b/e1b/ceb)"}[name])
             if a.direction == "<":
                 self._advance(start)
                 if self.now > start:
@@ -237,25 +351,49 @@ class PktRun:
         elif isinstance(a, Command):
             self._command(ev, a)
         elif isinstance(a, Code):
-            raise Unsupported(f"{self.script.path}:{ev.line}: a %{{ python }}% block: tcpsim does "
-                              "not run the Python code of packetdrill scripts")
+            raise unsupported(f"{self.script.path}:{ev.line}", "a %{ python }% block",
+                              "tcpsim does not run the Python code of packetdrill scripts")
 
-    def _command(self, ev: Event, a: Command) -> None:
-        """`sysctl -q net.ipv4.X=Y` sets the model's profile; other commands are refused."""
-        words = a.text.replace(";", " ").split()
-        if words and words[0] == "sysctl":
-            sets = [w for w in words[1:] if not w.startswith("-")]
-            if sets and all("=" in w for w in sets):
-                changes = {}
-                for w in sets:
-                    k, v = w.split("=", 1)
-                    changes[k] = v.strip("\"'")
-                self.profile = self.profile.with_sysctls(changes)
-                self.kernel.profile = self.profile
-                self.steps.append(f"{ev.line}: sysctl {' '.join(sets)}")
-                return
-        raise Unsupported(f"{self.script.path}:{ev.line}: the shell command `{a.text}`: tcpsim "
-                          "runs no commands (only `sysctl -q net.ipv4.KEY=VALUE` is understood)")
+    def _command(self, ev: Event, a: Command, cleanup: bool = False) -> None:
+        """A backquoted command (run.c run_command_event(), the init and cleanup commands): the
+        sysctl settings the model follows change its profile (shell.py); packetdrill runs any
+        command, the model none, so another command is reported as unsupported, by name."""
+        where = f"{self.script.path}:{ev.line}"
+        changes: dict[str, str] = {}
+        for act in shell.read(a.text):
+            if isinstance(act, shell.Foreign):
+                if cleanup:  # after the last event: it cannot change the verdict
+                    self.steps.append(f"{ev.line}: cleanup command `{act.text}` not run")
+                    continue
+                raise unsupported(where, f"the shell command `{act.text}`", "tcpsim runs no "
+                                  "commands; it follows sysctl settings of the sysctls it models")
+            if isinstance(act, shell.Defaults):
+                changes.update({k: v for k, v in shell.DEFAULTS_SH.items()
+                                if k in shell.MODEL_SYSCTLS})
+                continue
+            if isinstance(act, shell.Restore):
+                if self.restore is not None:
+                    changes.update(self.restore)
+                continue
+            value = act.value.strip("\"'")
+            why = shell.refusal(act.key, value)
+            if why is not None:  # sysctl: setting key "...": Invalid argument
+                raise Failure(ev.line, f"the command `{a.text}` fails: {why} (the kernel "
+                                       "answers EINVAL, and packetdrill stops there)")
+            if act.key not in shell.MODEL_SYSCTLS:
+                if act.key in shell.DEFAULTS_SH and shell.DEFAULTS_SH[act.key] == value:
+                    continue  # defaults.sh's value again: the environment the model stands for
+                raise unsupported(where, f"the sysctl {act.key}", "its effect on TCP is not "
+                                  "part of the model")
+            if self.restore is None:
+                self.restore = {}
+            self.restore.setdefault(act.key, self.profile.sysctls.get(act.key, value))
+            changes[act.key] = value
+        if changes and not cleanup:
+            self.profile = self.profile.with_sysctls(changes)
+            self.kernel.profile = self.profile
+            self.steps.append(f"{ev.line}: sysctl " + " ".join(f"{k}={v}" for k, v in
+                                                                 changes.items()))
 
     # -- inbound -----------------------------------------------------------------------------
     def _inject(self, ev: Event, p: Packet) -> None:
@@ -263,6 +401,8 @@ class PktRun:
             raise Failure(ev.line, "an inbound packet, but no socket is listening or connecting "
                                    "yet (bind()/listen() or connect() first)")
         bits = flag_bits(p.flags)
+        if bits & SYN and p.length:  # defaults.sh's tcp_fastopen=0x70403 takes it as TFO data
+            raise unsupported(f"{self.script.path}:{ev.line}", "TCP Fast Open (data on a SYN)")
         if bits & SYN and not bits & ACK:
             self.remote_isn = p.seq  # packetdrill injects the remote ISN as the script has it
         local_offset = (self.local_isn_live - self.local_isn_script) & 0xFFFFFFFF
@@ -304,6 +444,13 @@ class PktRun:
         t, seg = self.sniffed.pop(0)
         self.now = max(self.now, t)
         bits = seg.flags
+        sk = next((k for k in self.kernel.socks.values() if getattr(k, "local", None) == seg.src
+                   and getattr(k, "remote", None) == seg.dst), None)
+        if sk is not None and not bits & SYN and p.length > len(seg.payload) and \
+                p.length > sk.mss_cache:  # a TSO/GSO super-packet, as the tun device shows it
+            raise unsupported(f"{self.script.path}:{ev.line}", "TSO aggregation of outbound "
+                              "packets", f"the script expects one {p.length}-byte segment; the "
+                              f"model sends segments of at most the MSS, {sk.mss_cache} bytes")
         if bits & SYN:  # the kernel's ISN, against the script's
             self.local_isn_script, self.local_isn_live = p.seq, seg.seq
             if self.local is None or seg.src != self.local:
@@ -401,8 +548,7 @@ class PktRun:
     def _syscall(self, ev: Event, c: Syscall) -> None:
         handler = getattr(self, "_sys_" + c.name, None)
         if handler is None:
-            raise Unsupported(f"{self.script.path}:{ev.line}: {c.name}() is not modelled by "
-                              "tcpsim")
+            raise unsupported(f"{self.script.path}:{ev.line}", f"the system call {c.name}()")
         if self.pending is not None and c.end is not None:
             self._advance(self.now + 1.0, until=lambda: self.pending is None)
             if self.pending is not None:
@@ -451,11 +597,10 @@ class PktRun:
         want = c.result
         if isinstance(want, Ellipsis_):
             return
-        try:
-            want_value = self._value(want)
-        except KeyError as e:
-            raise Failure(ev.line, f"the symbol {e.args[0]} is unknown to tcpsim") from None
-        if want_value != ret or (c.errno or None) != (err or None):
+        want_value = self._value(want)
+        if c.name in FD_CALLS and want_value >= 0 and ret >= 0:
+            pass  # end_syscall()'s CHECK_FD: any fd will do; the script's number names it
+        elif want_value != ret or (c.errno is not None and c.errno != err):
             said = f"{want_value}" + (f" {c.errno}" if c.errno else "")
             raise Failure(ev.line, f"{c.name}() returned {ret}" + (f" {err}" if err else "")
                           + f"; the script expects {said}")
@@ -463,6 +608,9 @@ class PktRun:
             extra(ev)
 
     def _value(self, x) -> int:
+        """A number where a call needs one (packetdrill's get_s32()/get_s64())."""
+        if isinstance(x, bool):
+            raise _Shape(str(x))
         if isinstance(x, int):
             return x
         if isinstance(x, Word):
@@ -474,23 +622,36 @@ class PktRun:
             return v
         if isinstance(x, list) and len(x) == 1:
             return self._value(x[0])
-        if isinstance(x, Call) and x.name in ("htons", "htonl") and x.args:
+        if isinstance(x, Call) and x.name in ("htons", "htonl") and len(x.args) == 1:
             return self._value(x.args[0])
-        raise KeyError(str(x))
+        shown = {Ellipsis_: "...", Struct: "a {...} struct", list: "a [...] list",
+                 str: "a string", Call: "a function call"}.get(type(x), repr(x))
+        raise _Shape(shown)
 
     def _fd(self, ev: Event, arg) -> _Fd:
         try:
             fd = self._value(arg)
-        except KeyError:
+        except _Shape:
             raise Failure(ev.line, "expected a file descriptor number") from None
         if fd not in self.fds:
             raise OSError(E.EBADF, "EBADF")
         return self.fds[fd]
 
-    def _new_fd(self, sid: int, nonblocking: bool = False) -> int:
-        fd = 3
-        while fd in self.fds:
-            fd += 1
+    def _new_fd(self, ev: Event, sid: int, nonblocking: bool = False) -> int:
+        """run_system_call.c: scripts name fds by the number they expect a call to return
+        (socket() = 3, accept() = 4), and packetdrill maps that script fd to whatever fd the
+        kernel returned; here the script's number is the fd.  With `...` or a negative
+        number (an expected error) the lowest free one is taken, as the kernel does."""
+        want = ev.action.result if isinstance(ev.action, Syscall) else None
+        if isinstance(want, int) and not isinstance(want, bool) and want >= 0:
+            if want in self.fds:  # check_duplicate_fd()
+                raise Failure(ev.line, f"duplicate fd {want} in the script: fd {want} is "
+                                       "still open")
+            fd = want
+        else:
+            fd = 3
+            while fd in self.fds:
+                fd += 1
         self.fds[fd] = _Fd(sid, nonblocking)
         return fd
 
@@ -508,8 +669,8 @@ class PktRun:
             host = default[0]
             if isinstance(addr, Call) and addr.name == "inet_addr" and addr.args:
                 host = str(addr.args[0])
-                if host not in ("0.0.0.0", LOCAL_IP, REMOTE_IP, "127.0.0.1"):
-                    host = REMOTE_IP if default[0] == REMOTE_IP else LOCAL_IP
+                if host not in ("0.0.0.0", self.local_ip, self.remote_ip, "127.0.0.1"):
+                    host = self.remote_ip if default[0] == self.remote_ip else self.local_ip
             return host, self._value(port) if port is not None else default[1]
         raise Failure(ev.line, "expected ... or a {sa_family=..., sin_port=..., sin_addr=...} "
                                "address")
@@ -518,18 +679,20 @@ class PktRun:
         family, kind, proto = self._args(ev, c, 3)
         fam = 2 if isinstance(family, Ellipsis_) else self._value(family)
         if fam != 2:
-            raise Unsupported(f"{self.script.path}:{ev.line}: socket() of family {fam}: tcpsim "
-                              "runs packetdrill scripts over IPv4 only")
+            raise unsupported(f"{self.script.path}:{ev.line}", f"socket() of family {fam}",
+                              "tcpsim runs packetdrill scripts over IPv4 only")
         flags = self._value(kind)
         if flags & 0xF != 1:
-            raise Unsupported(f"{self.script.path}:{ev.line}: a socket that is not SOCK_STREAM")
+            raise unsupported(f"{self.script.path}:{ev.line}", "a socket that is not SOCK_STREAM")
+        if not isinstance(proto, Ellipsis_) and self._value(proto) not in (0, 6):
+            return -1, "EPROTONOSUPPORT"  # inet_create(): no such protocol for SOCK_STREAM
         sid = self.kernel.socket(2)
-        return self._new_fd(sid, bool(flags & O_NONBLOCK)), None
+        return self._new_fd(ev, sid, bool(flags & O_NONBLOCK)), None
 
     def _sys_bind(self, ev, c):
         fd, addr, _len = self._args(ev, c, 3)
         f = self._fd(ev, fd)
-        local = self._sockaddr(ev, addr, (LOCAL_IP, self.bind_port))
+        local = self._sockaddr(ev, addr, (self.local_ip, self.bind_port))
         self.kernel.bind(f.sid, local)
         return 0, None
 
@@ -538,8 +701,8 @@ class PktRun:
         f = self._fd(ev, fd)
         self.kernel.listen(f.sid, self._value(backlog))
         sk = self.kernel.sock(f.sid)
-        host = LOCAL_IP if sk.local[0] == "0.0.0.0" else sk.local[0]
-        self.local, self.remote = (host, sk.local[1]), (REMOTE_IP, REMOTE_PORT)
+        host = self.local_ip if sk.local[0] == "0.0.0.0" else sk.local[0]
+        self.local, self.remote = (host, sk.local[1]), (self.remote_ip, REMOTE_PORT)
         return 0, None
 
     def _sys_accept(self, ev, c):
@@ -553,7 +716,7 @@ class PktRun:
                 return None
             except OSError as e:
                 return -1, errno_name(e.errno)
-            return self._new_fd(child), None
+            return self._new_fd(ev, child), None
         got = attempt()
         if got is None and not f.nonblocking:
             return attempt
@@ -562,7 +725,7 @@ class PktRun:
     def _sys_connect(self, ev, c):
         fd, addr, _len = self._args(ev, c, 3)
         f = self._fd(ev, fd)
-        remote = self._sockaddr(ev, addr, (REMOTE_IP, self.connect_port))
+        remote = self._sockaddr(ev, addr, (self.remote_ip, self.connect_port))
         err = self.kernel.connect(f.sid, remote)
         sk = self.kernel.sock(f.sid)
         if sk.local is not None and sk.remote is not None:
@@ -576,10 +739,26 @@ class PktRun:
             return attempt
         return (0, None) if err == 0 else (-1, errno_name(err))
 
-    def _data_call(self, ev, c, fd, count, flags, sending: bool):
+    def _data_call(self, ev, c, fd, count, flags, sending: bool, buf=ELLIPSIS):
         f = self._fd(ev, fd)
         n = self._value(count)
+        if (isinstance(buf, Word) and buf.name == "NULL" or buf == 0) and n > 0:
+            return -1, "EFAULT"  # import_ubuf()/copy_from_user() of a NULL buffer
         fl = 0 if flags is None else self._value(flags)
+        where = f"{self.script.path}:{ev.line}"
+        known = sum((SEND_FLAGS if sending else RECV_FLAGS).values())
+        if fl & ~known:
+            bit = fl & ~known & -(fl & ~known)
+            name = _FLAG_NAMES.get(bit, hex(bit))
+            feature = "TCP Fast Open (MSG_FASTOPEN)" if name == "MSG_FASTOPEN" else \
+                f"the {c.name}() flag {name}"
+            raise unsupported(where, feature)
+        if n < 0:  # a size_t: the kernel would read or write far past the buffer
+            raise Failure(ev.line, f"{c.name}() of {n} bytes: a length cannot be negative")
+        if sending and n > MAX_WRITE:
+            raise unsupported(where, f"a {c.name}() of {n} bytes", f"the model holds sent data "
+                              f"as real bytes; it takes at most {MAX_WRITE} in one call")
+        n = min(n, 1 << 31)  # a read asks for at most this; nothing larger can be queued
         nonblocking = f.nonblocking or bool(fl & 0x40)
 
         def attempt():
@@ -597,28 +776,59 @@ class PktRun:
         return got if got is not None else (-1, "EAGAIN")
 
     def _sys_write(self, ev, c):
-        fd, _buf, count = self._args(ev, c, 3)
-        return self._data_call(ev, c, fd, count, None, True)
+        fd, buf, count = self._args(ev, c, 3)
+        return self._data_call(ev, c, fd, count, None, True, buf)
 
     def _sys_read(self, ev, c):
-        fd, _buf, count = self._args(ev, c, 3)
-        return self._data_call(ev, c, fd, count, None, False)
+        fd, buf, count = self._args(ev, c, 3)
+        return self._data_call(ev, c, fd, count, None, False, buf)
 
     def _sys_send(self, ev, c):
-        fd, _buf, count, flags = self._args(ev, c, 4)
-        return self._data_call(ev, c, fd, count, flags, True)
+        fd, buf, count, flags = self._args(ev, c, 4)
+        return self._data_call(ev, c, fd, count, flags, True, buf)
 
     def _sys_recv(self, ev, c):
-        fd, _buf, count, flags = self._args(ev, c, 4)
-        return self._data_call(ev, c, fd, count, flags, False)
+        fd, buf, count, flags = self._args(ev, c, 4)
+        return self._data_call(ev, c, fd, count, flags, False, buf)
 
     def _sys_sendto(self, ev, c):
-        fd, _buf, count, flags, _addr, _len = self._args(ev, c, 6)
-        return self._data_call(ev, c, fd, count, flags, True)
+        fd, buf, count, flags, _addr, _len = self._args(ev, c, 6)
+        return self._data_call(ev, c, fd, count, flags, True, buf)
 
     def _sys_recvfrom(self, ev, c):
-        fd, _buf, count, flags, _addr, _len = self._args(ev, c, 6)
-        return self._data_call(ev, c, fd, count, flags, False)
+        fd, buf, count, flags, _addr, _len = self._args(ev, c, 6)
+        return self._data_call(ev, c, fd, count, flags, False, buf)
+
+    def _msghdr(self, ev, c, msg) -> int:
+        """sendmsg()/recvmsg(): parser.y's msghdr {msg_name(...)=..., msg_iov(N)=[{..., LEN},
+        ...], msg_flags=F}: the bytes are the sum of the iovecs' lengths (iov_len)."""
+        if not isinstance(msg, Struct) or "msg_iov" not in msg.fields:
+            raise Failure(ev.line, f"{c.name}() takes a message {{msg_name(...)=..., "
+                                   "msg_iov(1)=[{..., LEN}], msg_flags=0}")
+        if "msg_control" in msg.fields:
+            raise unsupported(f"{self.script.path}:{ev.line}", "control messages (msg_control)")
+        iov = msg.fields["msg_iov"]
+        if not isinstance(iov, list) or not all(isinstance(v, Struct) for v in iov):
+            raise Failure(ev.line, "msg_iov takes a list of iovecs, [{..., LEN}, ...]")
+        total = 0
+        for v in iov:
+            length = v.fields.get("iov_len", v.fields.get("1"))
+            if length is None:
+                raise Failure(ev.line, "an iovec takes {..., LEN} or {iov_base=..., iov_len=LEN}")
+            total += self._value(length)
+        return total
+
+    def _sys_sendmsg(self, ev, c):
+        fd, msg, flags = self._args(ev, c, 3)
+        return self._data_call(ev, c, fd, self._msghdr(ev, c, msg), flags, True)
+
+    def _sys_recvmsg(self, ev, c):
+        fd, msg, flags = self._args(ev, c, 3)
+        got = self._data_call(ev, c, fd, self._msghdr(ev, c, msg), flags, False)
+        want = msg.fields.get("msg_flags", 0)
+        if not isinstance(want, Ellipsis_) and self._value(want) != 0:
+            raise unsupported(f"{self.script.path}:{ev.line}", "recvmsg()'s msg_flags other than 0")
+        return got
 
     def _sys_close(self, ev, c):
         (fd,) = self._args(ev, c, 1)
@@ -636,8 +846,8 @@ class PktRun:
     def _sockopt(self, ev, level, name) -> tuple[int, int, str]:
         lvl = self._value(level)
         if not isinstance(name, Word) or name.name not in SOCKOPTS:
-            raise Unsupported(f"{self.script.path}:{ev.line}: the socket option {name} is not "
-                              "modelled by tcpsim")
+            raise unsupported(f"{self.script.path}:{ev.line}", "the socket option "
+                              f"{name.name if isinstance(name, Word) else name}")
         o = SOCKOPTS[name.name]
         return lvl, o.number, o.value
 
@@ -681,13 +891,16 @@ class PktRun:
         if cmd == 4 and len(c.args) == 3:  # F_SETFL
             f.nonblocking = bool(self._value(c.args[2]) & O_NONBLOCK)
             return 0, None
-        raise Unsupported(f"{self.script.path}:{ev.line}: fcntl() command {cmd} is not modelled")
+        raise unsupported(f"{self.script.path}:{ev.line}", f"fcntl() command {cmd}")
 
     def _sys_poll(self, ev, c):
         fds, nfds, timeout = self._args(ev, c, 3)
         if not isinstance(fds, list) or not all(isinstance(x, Struct) for x in fds):
             raise Failure(ev.line, "poll() takes [{fd=N, events=..., revents=...}, ...]")
         wait = self._value(timeout)
+        if not all("fd" in x.fields for x in fds):
+            raise Failure(ev.line, "poll() takes [{fd=N, events=..., revents=...}, ...]: a "
+                                   "pollfd without fd=")
         entries = [(x, self._value(x.fields["fd"]), self._value(x.fields.get("events", 0)))
                    for x in fds]
         deadline = self.now + wait / 1000 if wait >= 0 else None
@@ -728,11 +941,7 @@ def run_script(script: Script, profile: KernelProfile, seed: int = 0) -> Outcome
 
 def packetdrill_profile(base: KernelProfile) -> KernelProfile:
     """packetdrill's environment: a tun device of MTU 1500 and the sysctls its defaults.sh
-    sets (gtests/net/common/defaults.sh), e.g. tcp_rmem's 15 MB maximum: window scale 8."""
-    return KernelProfile(f"{base.name}+packetdrill", base.release, 1500, base.hz, {**base.sysctls, **{
-        "net.ipv4.tcp_rmem": f"4096 540000 {15 * 1024 * 1024}",
-        "net.ipv4.tcp_wmem": f"4096 {256 * 1024} 4194304",
-        "net.ipv4.tcp_timestamps": "1", "net.ipv4.tcp_sack": "1", "net.ipv4.tcp_dsack": "1",
-        "net.ipv4.tcp_syn_retries": "5", "net.ipv4.tcp_synack_retries": "5",
-        "net.ipv4.tcp_window_scaling": "1", "net.ipv4.tcp_ecn": "0",
-    }})
+    sets (gtests/net/common/defaults.sh: shell.DEFAULTS_SH), e.g. tcp_rmem's 15 MB maximum:
+    window scale 8; window scaling on, as the kernel's default is."""
+    return KernelProfile(f"{base.name}+packetdrill", base.release, 1500, base.hz, {
+        **base.sysctls, **shell.DEFAULTS_SH, "net.ipv4.tcp_window_scaling": "1"})

@@ -118,6 +118,11 @@ class Script:
     path: str
     options: dict[str, str]
     events: list[Event]
+    # parser.y's opt_init_command and opt_cleanup_command: a `command` before the first event
+    # (run before time 0; packetdrill's scripts start with `../common/defaults.sh`) and one
+    # after the last (run when the script ends, to undo what it changed); no time of their own
+    init: Event | None = None
+    cleanup: Event | None = None
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -130,10 +135,10 @@ _TOKEN = re.compile(r"""
   | (?P<command>`[^`]*`)
   | (?P<string>"(?:[^"\\\n]|\\.)*")
   | (?P<ellipsis>\.\.\.)
-  | (?P<hex>0x[0-9a-fA-F]+)
-  | (?P<float>\d+\.\d+|\d+\.(?!\.)|\.\d+)
+  | (?P<hex>0x[0-9a-fA-F]+(?![A-Za-z0-9_]))
+  | (?P<float>\d+\.\d+|\d+\.(?![.\d])|\.\d+)
+  | (?P<word>\d*[A-Za-z_][A-Za-z0-9_]*)
   | (?P<int>\d+)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<punct>[<>.:(),\[\]{}=|+*~\-!&/@])
 """, re.X | re.S)
 
@@ -167,8 +172,21 @@ def tokens(text: str, path: str) -> list[Token]:
     return out
 
 
-_OPTION_LINE = re.compile(r"^\s*--([A-Za-z0-9_]+)(?:\s*=\s*(\S+))?\s*$")
+# lexer.l's OPTION token and parser.y's option_value: `--name` or `--name=value`, any number
+# of them before the first event, on one line or several, comments between and after them
+_VALUE = r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|(?:[^\s"`/=]|/(?![/*]))+'
+_OPTION = re.compile(rf"--([A-Za-z0-9_]+)(?:=((?:{_VALUE})(?:=(?:{_VALUE}))?))?")
+_BLANK = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)+", re.S)
 TCP_FLAGS = set(".FSRPEWAU")
+# parser.y's packet_prefix and packet_spec: packets of other protocols or with outer headers;
+# read to the end of their line and left to the runner to report as unsupported
+OTHER_PACKETS = {"udp": "UDP packets", "icmp": "ICMP packets", "ipv4": "outer IPv4 headers",
+                 "ipv6": "outer IPv6 headers", "gre": "GRE encapsulation",
+                 "GREv0": "GRE encapsulation", "mpls": "MPLS encapsulation",
+                 "encap": "PSP encapsulation", "psp": "PSP encapsulation",
+                 "UDP": "UDP packets", "ICMP": "ICMP packets"}
+# parser.y's range checks (is_valid_u8/u16/u32): out of range is a parse error in packetdrill
+U8, U16, U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -205,11 +223,14 @@ class _Parser:
             raise self.error(t, f"expected {what or repr(text)}")
         return self.next()
 
-    def integer(self, what: str) -> int:
+    def integer(self, what: str, limit: int | None = None) -> int:
         t = self.peek()
         if t is None or t.kind not in ("int", "hex"):
             raise self.error(t, f"expected {what} (a whole number)")
         self.next()
+        if limit is not None and int(t.number) > limit:
+            raise ScriptError(f"{self.path}:{t.line}: {what} {t.text} is out of range (at most "
+                              f"{limit}), as packetdrill's parser says too")
         return int(t.number)
 
     def seconds(self) -> float:
@@ -220,11 +241,22 @@ class _Parser:
         return float(t.number)
 
     # script
-    def script(self) -> list[Event]:
+    def script(self) -> tuple[Event | None, list[Event], Event | None]:
+        """parser.y's script: opt_init_command events opt_cleanup_command."""
+        init = cleanup = None
+        t = self.peek()
+        if t is not None and t.kind == "command":
+            self.next()
+            init = Event(t.line, Time("absolute"), Command(t.text[1:-1].strip()))
         events = []
         while self.peek() is not None:
+            t = self.peek()
+            if t.kind == "command" and self.peek(1) is None and events:
+                self.next()
+                cleanup = Event(t.line, Time("absolute"), Command(t.text[1:-1].strip()))
+                break
             events.append(self.event())
-        return events
+        return init, events, cleanup
 
     def event(self) -> Event:
         first = self.peek()
@@ -272,21 +304,33 @@ class _Parser:
 
     # packets
     def packet(self) -> Packet:
-        direction = self.next().text
+        start = self.next()
+        direction = start.text
         extra = None
-        # IP-level details (tos, ttl, ecn, flowlabel, encapsulation) are not modelled
-        while self.is_("["):
-            start = self.next()
+        t = self.peek()
+        if t is not None and t.kind == "word" and t.text in OTHER_PACKETS:
+            # udp/icmp packets and outer headers (ipv4 A > B:, gre, mpls, encap psp ...):
+            # the model has none of them; the runner says so, naming them
+            while self.peek() is not None and self.peek().line == start.line:
+                self.next()
+            return Packet(direction, "", 0, 0, 0, win=0, extra=OTHER_PACKETS[t.text])
+        # opt_ip_info: [ect0], (tos 0x4), [ttl 64, flowlabel 1]: IP-level details, not modelled
+        while self.is_("[") or self.is_("("):
+            opening = self.next().text
+            close = "]" if opening == "[" else ")"
             parts = []
-            while not self.is_("]"):
+            while not self.is_(close):
                 parts.append(self.next().text)
             self.next()
-            extra = f"[{' '.join(parts)}]"
-            del start
+            extra = f"IP-level details of packets ({opening}{' '.join(parts)}{close})"
+        # opt_port_info: `40000>8080` names the connection: several connections in one script
         t = self.peek()
-        if t is not None and t.kind == "word" and t.text in ("udp", "icmp", "ipv4", "ipv6", "gre",
-                                                             "mpls", "UDP", "ICMP"):
-            raise ScriptError(f"{self.path}:{t.line}: a {t.text} packet: tcpsim models TCP only")
+        if t is not None and t.kind == "int" and self.is_(">", 1) and \
+                self.peek(2) is not None and self.peek(2).kind == "int":
+            src = self.next().text
+            self.next()
+            dst = self.next().text
+            extra = extra or f"port numbers in packet lines ({src}>{dst}: several connections)"
         flags = ""
         while True:
             t = self.peek()
@@ -301,13 +345,13 @@ class _Parser:
                 continue
             break
         if self.peek() is not None and self.peek().kind == "int" and self.is_(":", 1):
-            seq = self.integer("a sequence number")
+            seq = self.integer("the TCP start sequence number", U32)
         else:
             raise self.error(self.peek(), "expected the flags and then START:END(LENGTH)")
         self.expect(":")
-        end = self.integer("the end sequence number")
+        end = self.integer("the TCP end sequence number", U32)
         self.expect("(")
-        length = self.integer("the payload length")
+        length = self.integer("the TCP payload size", U16)
         self.expect(")")
         if (end - seq) % (1 << 32) != length:
             raise ScriptError(f"{self.path}:{self.toks[self.i - 1].line}: {seq}:{end}({length}) "
@@ -318,13 +362,13 @@ class _Parser:
             if t is not None and t.kind == "word" and t.text == "ack" and \
                     (self.peek(1) is not None and self.peek(1).kind in ("int", "hex")):
                 self.next()
-                p.ack = self.integer("the ack number")
+                p.ack = self.integer("the TCP ack number", U32)
             elif t is not None and t.kind == "word" and t.text == "win":
                 self.next()
-                p.win = self.integer("the window")
+                p.win = self.integer("the TCP window", U16)
             elif t is not None and t.kind == "word" and t.text == "urg":
                 self.next()
-                p.urg = self.integer("the urgent pointer")
+                p.urg = self.integer("the urgent pointer", U16)
             else:
                 break
         if self.is_("<"):
@@ -349,7 +393,7 @@ class _Parser:
             name = t.text
             if t.kind != "word":
                 raise ScriptError(f"{self.path}:{t.line}: expected a TCP option (mss, nop, "
-                                  f"sackOK, wscale, TS, sack, eol), not '{name}'")
+                                  f"sackOK, wscale, TS, sack, eol, FO, md5, ECN), not '{name}'")
             if name == "nop":
                 opts.append(["nop", None])
             elif name == "eol":
@@ -357,24 +401,42 @@ class _Parser:
             elif name == "sackOK":
                 opts.append(["sackOK", None])
             elif name == "mss":
-                opts.append(["mss", self.integer("the MSS")])
-            elif name == "wscale":
-                opts.append(["wscale", self.integer("the window scale shift")])
+                opts.append(["mss", self.integer("the MSS", U16)])
+            elif name == "wscale":  # a u8 on the wire; the kernel takes more than 14 as 14
+                opts.append(["wscale", self.integer("the window scale shift count", U8)])
             elif name == "TS":
                 self.expect("val", "'val'")
-                val = self.integer("the TS value")
+                val = self.integer("the TS val", U32)
                 self.expect("ecr", "'ecr'")
-                opts.append(["TS", [val, self.integer("the TS echo reply")]])
+                opts.append(["TS", [val, self.integer("the TS ecr", U32)]])
             elif name == "sack":
                 blocks = []
                 while self.peek() is not None and self.peek().kind == "int":
-                    left = self.integer("a SACK block's left edge")
+                    left = self.integer("a SACK block's left edge", U32)
                     self.expect(":")
-                    blocks.append([left, self.integer("a SACK block's right edge")])
+                    blocks.append([left, self.integer("a SACK block's right edge", U32)])
+                if not blocks:
+                    raise self.error(self.peek(), "expected SACK blocks (LEFT:RIGHT) after sack")
                 opts.append(["sack", blocks])
-            elif name in ("FO", "FOEXP", "md5", "exp", "AccECN0", "AccECN1"):
-                raise ScriptError(f"{self.path}:{t.line}: the TCP option '{name}' is not "
-                                  "modelled by tcpsim")
+            elif name in ("FO", "FOEXP", "md5"):
+                # FAST_OPEN opt_tcp_fast_open_cookie, MD5 hex_blob: read; the runner reports
+                # them as unsupported (the model does neither Fast Open nor TCP-MD5)
+                blob = self.peek()
+                if blob is not None and blob.kind in ("word", "int", "hex") and \
+                        blob.text not in ("val", "ecr"):
+                    self.next()
+                elif name == "md5":
+                    raise self.error(blob, "expected the MD5 digest (hex digits) after md5")
+                opts.append([name, blob.text if blob is not None and blob.kind != "punct"
+                             else ""])
+            elif name == "ECN":  # accecn_option: ECN e0b N [ceb N [e1b N]]
+                counts = []
+                while self.peek() is not None and self.peek().text in ("e0b", "e1b", "ceb"):
+                    field_name = self.next().text
+                    counts.append([field_name, self.integer(f"the AccECN {field_name} count")])
+                if not counts:
+                    raise self.error(self.peek(), "expected e0b or e1b after ECN")
+                opts.append(["ECN", counts])
             else:
                 raise ScriptError(f"{self.path}:{t.line}: '{name}' is not a TCP option "
                                   "packetdrill knows")
@@ -458,9 +520,11 @@ class _Parser:
         if t.kind == "ellipsis":
             self.next()
             return ELLIPSIS
-        if t.kind == "string":
-            self.next()
-            value = bytes(t.text[1:-1], "utf-8").decode("unicode_escape")
+        if t.kind == "string":  # string_sequence: "a" "b" is "ab"; "a"... is a prefix
+            value = ""
+            while self.peek() is not None and self.peek().kind == "string":
+                text = self.next().text[1:-1]
+                value += text.encode("utf-8", "replace").decode("unicode_escape", "replace")
             if self.is_("..."):
                 self.next()
             return value
@@ -474,17 +538,25 @@ class _Parser:
             self.next()
             return self.arguments("]")
         if self.is_("{"):
+            # sub_expr_list and the structs (sockaddr, msghdr, iovec, pollfd, linger, cmsg,
+            # epoll_event...): `field=value`, `msg_iov(1)=[...]` (a field with its count), or a
+            # bare value (iovec's {..., 100}), kept under its position
             self.next()
             fields = {}
             if self.is_("}"):
                 self.next()
                 return Struct(fields)
             while True:
-                key = self.next()
-                if key.kind != "word":
-                    raise self.error(key, "expected a field name in {...}")
-                self.expect("=", f"'=' after {key.text}")
-                fields[key.text] = self.expression()
+                key = self.peek()
+                if key is not None and key.kind == "word" and (self.is_("=", 1) or self.is_("(", 1)):
+                    self.next()
+                    if self.is_("("):
+                        self.next()
+                        fields[f"{key.text}#count"] = self.arguments(")")
+                    self.expect("=", f"'=' after {key.text}")
+                    fields[key.text] = self.expression()
+                else:
+                    fields[str(len(fields))] = self.expression()
                 if self.is_(","):
                     self.next()
                     continue
@@ -496,25 +568,29 @@ class _Parser:
 def parse(text: str, path: str = "<script>") -> Script:
     """A Script, or a ScriptError naming the line."""
     options: dict[str, str] = {}
-    body, started = [], False
-    for line in text.split("\n"):
-        m = _OPTION_LINE.match(line) if not started else None
-        if m:
-            options[m.group(1)] = m.group(2) if m.group(2) is not None else ""
-            body.append("")  # keep the line numbers
-            continue
-        started = started or bool(line.strip()) and not line.strip().startswith(("//", "/*", "*"))
-        body.append(line)
-    toks = tokens("\n".join(body), path)
+    pos = 0
+    while True:  # parser.y's opt_options: blanked out once read, so line numbers stay
+        blank = _BLANK.match(text, pos)
+        pos = blank.end() if blank else pos
+        m = _OPTION.match(text, pos)
+        if m is None:
+            break
+        value = m.group(2) if m.group(2) is not None else ""
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        options[m.group(1)] = value
+        text = text[:pos] + re.sub(r"[^\n]", " ", m.group()) + text[m.end():]
+        pos = m.end()
+    toks = tokens(text, path)
     for t in toks:
         if t.kind == "other":
             raise ScriptError(f"{path}:{t.line}: the character '{t.text}' has no meaning in a "
                               "packetdrill script")
-    events = _Parser(toks, path).script()
+    init, events, cleanup = _Parser(toks, path).script()
     if not events:
         raise ScriptError(f"{path}: the script has no events (a time and then a packet, a "
                           "system call or a command)")
-    return Script(path, options, events)
+    return Script(path, options, events, init, cleanup)
 
 
 def load(path: str | Path) -> Script:

@@ -1,0 +1,160 @@
+"""The shell commands of packetdrill scripts, read as far as the model can follow them.
+
+packetdrill runs a script's backquoted commands with system() (run.c: the init command before
+time 0, run_command_event() for timed ones, run_cleanup_command() at the end).  The model has
+no shell and no /proc; what it can follow is a sysctl setting of a sysctl it models.  So a
+command is split into simple commands and each is one of:
+  - packetdrill's gtests/net/common/defaults.sh: the sysctls it sets (DEFAULTS_SH below);
+  - `sysctl [-q] [-e] [-w] net.ipv4.KEY=VALUE ...` (or net/ipv4/KEY), the tree's
+    `set_sysctls.py /proc/sys/net/ipv4/KEY=VALUE ...`, `echo VALUE > /proc/sys/...`, and the
+    restore script set_sysctls.py writes (`/tmp/sysctl_restore_${PPID}.sh`);
+  - anything else, which the model cannot run: reported as unsupported, by name.
+A sysctl the model does not read is unsupported too (its effect would be missing silently),
+and a value the kernel would refuse makes the command fail, as it does under packetdrill.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+# What packetdrill's gtests/net/common/defaults.sh sets (google/packetdrill, read 2026-05),
+# written here as data rather than copied: every setting, so that the model can say which it
+# follows.  Values the shell computes are given computed ($((15*1024*1024)) = 15728640).
+DEFAULTS_SH: dict[str, str] = {
+    "net.ipv4.tcp_rmem": "4096 540000 15728640",
+    "net.ipv4.tcp_wmem": "4096 262144 4194304",
+    "net.ipv4.tcp_timestamps": "1",
+    "net.ipv4.tcp_syn_retries": "5",
+    "net.ipv4.tcp_synack_retries": "5",
+    "net.ipv4.tcp_frto": "2",
+    "net.ipv4.tcp_sack": "1",
+    "net.ipv4.tcp_dsack": "1",
+    "net.ipv4.tcp_fack": "0",
+    "net.ipv4.tcp_reordering": "3",
+    "net.ipv4.tcp_congestion_control": "cubic",
+    "net.ipv4.tcp_slow_start_after_idle": "0",
+    "net.ipv4.tcp_early_retrans": "4",
+    "net.ipv4.tcp_recovery": "1",
+    "net.ipv4.tcp_tso_win_divisor": "3",
+    "net.ipv4.tcp_ecn": "0",
+    "net.ipv4.tcp_ecn_option": "2",
+    "net.ipv4.tcp_pacing_ss_ratio": "200",
+    "net.ipv4.tcp_pacing_ca_ratio": "120",
+    "net.ipv4.tcp_notsent_lowat": "4294967295",
+    "net.ipv4.tcp_fastopen": "0x70403",
+    "net.ipv4.tcp_fastopen_key": "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4",
+    "net.ipv4.tcp_syncookies": "1",
+}
+# defaults.sh also flushes the TCP metrics cache (ip tcp_metrics flush: the model keeps none)
+# and puts a pfifo qdisc on tun0 (the model does not pace): nothing to follow there.
+
+# The sysctls the model reads (tcpsim/model/profile.py), with the values the kernel accepts:
+# "int" (proc_dointvec: a number, decimal or 0x hex), "ints" (tcp_rmem/wmem: three numbers),
+# "range" (ip_local_port_range: two numbers).
+MODEL_SYSCTLS: dict[str, str] = {
+    "net.ipv4.tcp_timestamps": "int", "net.ipv4.tcp_sack": "int",
+    "net.ipv4.tcp_window_scaling": "int", "net.ipv4.tcp_syn_retries": "int",
+    "net.ipv4.tcp_synack_retries": "int", "net.ipv4.tcp_syn_linear_timeouts": "int",
+    "net.ipv4.tcp_fin_timeout": "int", "net.ipv4.tcp_abort_on_overflow": "int",
+    "net.ipv4.tcp_rmem": "ints", "net.ipv4.tcp_wmem": "ints", "net.core.rmem_max": "int",
+    "net.core.wmem_max": "int", "net.core.somaxconn": "int",
+    "net.ipv4.ip_local_port_range": "range",
+}
+_COUNTS = {"int": 1, "ints": 3, "range": 2}
+
+
+@dataclass
+class Setting:
+    key: str
+    value: str
+
+
+@dataclass
+class Defaults:
+    """defaults.sh: the settings of DEFAULTS_SH the model follows."""
+
+
+@dataclass
+class Restore:
+    """set_sysctls.py's restore script: undo what set_sysctls.py set."""
+
+
+@dataclass
+class Foreign:
+    """A command the model cannot run: its text."""
+
+    text: str
+
+
+def refusal(key: str, value: str) -> str | None:
+    """Why the kernel refuses VALUE for KEY (EINVAL, as `sysctl` reports it), or None."""
+    shape = MODEL_SYSCTLS.get(key)
+    if shape is None:
+        return None
+    parts = value.split()
+    try:
+        numbers = [int(p, 0) for p in parts]
+    except ValueError:
+        numbers = None
+    if numbers is None or len(numbers) != _COUNTS[shape]:
+        want = {"int": "a number", "ints": "three numbers", "range": "two numbers"}[shape]
+        return f"{key} takes {want}, not {value!r}"
+    if any(n < 0 or n > 0x7FFFFFFF for n in numbers):
+        return f"{value!r} is out of range for {key}"
+    return None
+
+
+def _sysctl_key(text: str) -> str:
+    """net/ipv4/tcp_sack, /proc/sys/net/ipv4/tcp_sack and net.ipv4.tcp_sack are one key."""
+    if text.startswith("/proc/sys/"):
+        text = text[len("/proc/sys/"):]
+    return text.replace("/", ".")
+
+
+def simple_commands(text: str) -> list[str]:
+    """A command line split at newlines, `;`, `&&` and `||`, comments and continuations gone."""
+    text = text.replace("\\\n", " ")
+    out = []
+    for line in re.split(r"\n|;|&&|\|\|", text):
+        line = re.sub(r"(^|\s)#.*", "", line).strip().rstrip("\\").strip()
+        if line:
+            out.append(line)
+    return out
+
+
+def read(text: str) -> list[Setting | Defaults | Restore | Foreign]:
+    """What a backquoted command does, as far as the model can follow it."""
+    actions: list = []
+    for cmd in simple_commands(text):
+        # redirections of output (> /dev/null 2>&1) do not change what a command does
+        plain = re.sub(r"\s*\d?>&\d|\s*\d?>\s*/dev/null", "", cmd)
+        try:
+            words = shlex.split(plain)
+        except ValueError:
+            actions.append(Foreign(cmd))
+            continue
+        prog = words[0].rsplit("/", 1)[-1] if words else ""
+        if prog == "defaults.sh" and len(words) == 1:
+            actions.append(Defaults())
+        elif prog == "sysctl" and words[1:]:
+            flags = [w for w in words[1:] if w.startswith("-")]
+            sets = [w for w in words[1:] if not w.startswith("-")]
+            if set(flags) <= {"-q", "-e", "-w", "-qw", "-wq", "-eq", "-qe"} and sets and \
+                    all("=" in w for w in sets):
+                actions += [Setting(_sysctl_key(w.split("=", 1)[0]), w.split("=", 1)[1])
+                            for w in sets]
+            else:
+                actions.append(Foreign(cmd))
+        elif prog == "set_sysctls.py" and words[1:] and all("=" in w for w in words[1:]):
+            actions += [Setting(_sysctl_key(w.split("=", 1)[0]), w.split("=", 1)[1])
+                        for w in words[1:]]
+        elif re.fullmatch(r"sysctl_restore_\$\{?PPID\}?\.sh", prog) and len(words) == 1:
+            actions.append(Restore())
+        elif prog == "echo" and len(words) >= 3 and ">" in words and \
+                words.index(">") == len(words) - 2 and words[-1].startswith("/proc/sys/"):
+            actions.append(Setting(_sysctl_key(words[-1]), " ".join(words[1:-2])))
+        else:
+            actions.append(Foreign(cmd))
+    return actions
