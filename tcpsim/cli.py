@@ -77,10 +77,12 @@ def scenarios(name: str | None) -> None:
     """List the built-in programs, or print one of them."""
     from .scenario import builtin_names, load
 
-    out = Console(highlight=False)
     if name:
-        out.print(load(name).text, markup=False, end="")
+        # verbatim, never wrapped to the terminal's width: `scenarios NAME > f.tcp` must give a
+        # file that `tcpsim check f.tcp` accepts
+        click.echo(load(name).text, nl=False)
         return
+    out = Console(highlight=False)
     from .model import KernelProfile
     from .sim.explore import races
 

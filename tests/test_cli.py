@@ -231,3 +231,22 @@ def test_a_program_that_drops_segments_needs_nft_and_says_so(live, tmp_path):
     r = run_cli("lab", "lost-syn", env={**os.environ, "PATH": str(bin_dir)})
     assert r.returncode == 2
     assert "the lab does with nft; install it (Debian package nftables)" in r.stderr
+
+
+# -- programs in and out ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_a_printed_builtin_is_its_file_and_check_accepts_it(name, tmp_path):
+    from click.testing import CliRunner
+
+    from tcpsim.cli import main
+
+    # output to a file is not a terminal: nothing may wrap it at 80 columns
+    printed = CliRunner().invoke(main, ["scenarios", name])
+    assert printed.exit_code == 0, printed.output
+    source = ROOT / "tcpsim" / "scenario" / "programs" / f"{name}.tcp"
+    assert printed.output == source.read_text(encoding="utf-8")
+    copy = tmp_path / f"{name}.tcp"
+    copy.write_text(printed.output, encoding="utf-8")
+    checked = CliRunner().invoke(main, ["check", str(copy)])
+    assert checked.exit_code == 0 and "well formed" in checked.output, checked.output
