@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import TcpsimError
+from .errors import DIFFERS, INTERRUPTED, OK, STOPPED, TcpsimError
 from .i18n import t
 
 _err = Console(stderr=True, highlight=False)
@@ -29,7 +29,8 @@ class _Group(click.Group):
         except TcpsimError as e:
             _fail(str(e).replace("[", "\\["), e.exit_code)
         except KeyboardInterrupt:
-            _fail("interrupted; nothing was left behind (the lab's namespace went with it)", 130)
+            _fail("interrupted; nothing was left behind (the lab's namespace went with it)",
+                  INTERRUPTED)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -186,7 +187,7 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
     render_summary(trace, out)
     _write_outputs(trace, pcap_path, json_path, out)
     if any(c.ok is False for c in trace.calls):
-        sys.exit(1)
+        sys.exit(DIFFERS)
 
 
 def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) -> None:
@@ -217,7 +218,7 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
         j, diff = nearest_outcome(exp, outside[0].signature)
         out.print(f"[bold red]{t('free.outside', n=len(outside), nearest=j + 1, diff=diff)}[/]",
                   soft_wrap=True)
-        sys.exit(1)
+        sys.exit(DIFFERS)
     out.print(f"[green]{t('free.inside', runs=runs, seen=len([k for k in seen if k is not None]), total=len(exp.outcomes))}[/]",
               soft_wrap=True)
 
@@ -228,6 +229,9 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the Trace here.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes every ISN, TS offset and ephemeral port.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds of the model's clock with every process waiting and nothing "
+                   "happening (no timer due) before giving up.")
 @click.option("--profile", default="reference", show_default=True,
               help="The kernel to model: a built-in profile, or 'host' for this machine's sysctls.")
 @click.option("--ladder/--no-ladder", default=True, show_default=True,
@@ -240,18 +244,28 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
                    "kernel function).")
 @_lang_option
 @_sysctl_option
-def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: bool,
-        sequence_paths, explain: bool, sysctl) -> None:
-    """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed)."""
+def run(program: str, pcap_path, json_path, seed: int, timeout: float, profile: str,
+        ladder: bool, sequence_paths, explain: bool, sysctl) -> None:
+    """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed).
+
+    Exit status: 0 every call returned what the program expects, 1 some did not, 6 the
+    program is stuck (its timeline up to there is shown)."""
     from .model import KernelProfile
     from .render import render_header, render_ladder, render_summary, render_timeline
     from .scenario import load
+    from .sim.runner import Stuck
     from .sim.world import run_model
 
     prog = load(program)
     prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
-    trace = run_model(prog, prof, seed=seed)
     out = Console(highlight=False)
+    try:
+        trace = run_model(prog, prof, seed=seed, timeout=timeout)
+    except Stuck as stuck:
+        # what happened up to the wait that never ends, then the sentence naming that wait
+        render_header(stuck.trace, out)
+        render_timeline(stuck.trace, out, explain=explain)
+        raise
     render_header(trace, out)
     render_timeline(trace, out, explain=explain)
     if ladder:
@@ -265,6 +279,8 @@ def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: boo
         out.print(f"[yellow]{t('run.hint.races', program=program)}[/]", soft_wrap=True)
     _write_outputs(trace, pcap_path, json_path, out)
     _write_sequence(trace, sequence_paths, out)
+    if any(c.ok is False for c in trace.calls):
+        sys.exit(DIFFERS)  # as lab does: a script can tell the model ran the program otherwise
 
 
 def _write_sequence(trace, paths, out: Console, differences=None) -> None:
@@ -334,7 +350,7 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
     if sequence_paths:
         _write_sequence(results[0]["model"], sequence_paths, out, results[0]["diffs"])
     if not all(r["ok"] for r in results):
-        sys.exit(1)
+        sys.exit(DIFFERS)
 
 
 @main.command()
@@ -390,7 +406,7 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
         print(json.dumps({"format": "tcpsim-compare/1", "program": prog.name,
                           "profile": prof.name, "match": held.ok, **exchange,
                           "differences": [d.sentence for d in held.differences]}, indent=1))
-        return 4 if reader.stopped is not None else 0 if held.ok else 1
+        return STOPPED if reader.stopped is not None else OK if held.ok else DIFFERS
     names = dict(name=prog.name, capture=capture, profile=prof.name, n=len(packets))
     if held.ok:
         key = "against.match" if held.outcome is None else "against.match.exchange"
@@ -406,7 +422,7 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
     for d in held.differences[:12]:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
     _exchange_notes(held, prog, prof, program, out)
-    return 4 if reader.stopped is not None else 0 if held.ok else 1
+    return STOPPED if reader.stopped is not None else OK if held.ok else DIFFERS
 
 
 def _verdict(sentence: str, ok: bool) -> str:

@@ -250,3 +250,31 @@ def test_a_printed_builtin_is_its_file_and_check_accepts_it(name, tmp_path):
     copy.write_text(printed.output, encoding="utf-8")
     checked = CliRunner().invoke(main, ["check", str(copy)])
     assert checked.exit_code == 0 and "well formed" in checked.output, checked.output
+
+
+# -- exit codes ------------------------------------------------------------------------------
+
+STUCK = ("server: s = socket()\nserver: bind(s, 0.0.0.0:80)\nserver: listen(s, 1)\n"
+         "server: c = accept(s)\n")
+
+
+def test_run_exits_1_when_a_result_differs_from_the_program(tmp_path):
+    prog = tmp_path / "wrong.tcp"
+    prog.write_text("a: fd = socket() = 7\n")
+    r = run_cli("run", prog, "--no-ladder")
+    assert r.returncode == 1, r.stderr
+    assert "1 result(s) differ from the program's expectations" in r.stdout
+
+
+def test_a_stuck_run_shows_its_timeline_then_one_sentence(tmp_path):
+    prog = tmp_path / "stuck.tcp"
+    prog.write_text(STUCK)
+    r = run_cli("run", prog, "--timeout", "0.5")
+    assert r.returncode == 6
+    assert "listen(s, 1) = 0" in r.stdout and "c = accept(s) ... blocks" in r.stdout
+    assert r.stderr.splitlines() == [
+        "tcpsim: the program is stuck: server waits in c = accept(s) (line 4), and nothing has "
+        "happened for 0.5 s; check the order of its lines, or give --timeout if the kernel needs "
+        "longer"]
+    # the sentence's advice is an option run has
+    assert "--timeout" in run_cli("run", "--help").stdout
