@@ -66,6 +66,27 @@ def _lang_option(f):
                         help="Language of the output: en (English) or zh (中文).")(f)
 
 
+def _program(ref: str):
+    """A built-in program by name, a program file, or "-": the program text on standard input."""
+    from .scenario import load, parse
+
+    if ref != "-":
+        return load(ref)
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise TcpsimError("standard input is not UTF-8 text; give the program in UTF-8") from None
+    return parse(text, source="<stdin>", name="stdin")
+
+
+def _data_console(pcap_path: str | None, json_path: str | None) -> Console:
+    """The console for a command's text: standard error when a file goes to standard output
+    (as tcpdump -w - does), so that the pcap or JSON reaches the pipe alone."""
+    if pcap_path == "-" and json_path == "-":
+        raise click.UsageError("only one of --pcap and --json can go to standard output (-)")
+    return Console(highlight=False, stderr="-" in (pcap_path, json_path))
+
+
 def _sysctls(pairs) -> dict[str, str]:
     from .model.profile import parse_sysctl
 
@@ -120,10 +141,9 @@ def explore(program: str, profile: str, seed: int, limit: int, as_json: bool,
 
     from .model import KernelProfile
     from .render.explore import exploration_json, render_exploration
-    from .scenario import load
     from .sim.explore import explore as walk
 
-    prog = load(program)
+    prog = _program(program)
     prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
     exp = walk(prog, prof, seed=seed, limit=limit)
     if as_json:
@@ -136,9 +156,7 @@ def explore(program: str, profile: str, seed: int, limit: int, as_json: bool,
 @click.argument("program")
 def check(program: str) -> None:
     """Parse a program and report its first error (line and column), or that it is well formed."""
-    from .scenario import load
-
-    p = load(program)
+    p = _program(program)
     Console(highlight=False).print(
         f"{p.source}: {len(p.steps)} calls by {len(p.processes)} processes "
         f"({', '.join(p.processes)}); well formed", soft_wrap=True)
@@ -146,8 +164,10 @@ def check(program: str) -> None:
 
 @main.command()
 @click.argument("program")
-@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False), help="Write the capture here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the Trace here.")
+@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the capture here (-: standard output, the text then on standard error).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the Trace here (-: standard output, the text then on standard error).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds with every process waiting and nothing happening before giving up.")
 @click.option("--tail", type=click.FloatRange(min=0), default=100.0, show_default=True,
@@ -165,10 +185,9 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
     """Run PROGRAM (a built-in name or a file) on real sockets in a private network namespace."""
     from .lab import LabStuck, run_lab
     from .render import render_header, render_summary, render_timeline
-    from .scenario import load
 
-    prog = load(program)
-    out = Console(highlight=False)
+    prog = _program(program)
+    out = _data_console(pcap_path, json_path)
     if free:
         # a free run hangs when nothing happens for a second, unless --timeout says otherwise
         given = click.get_current_context().get_parameter_source("timeout")
@@ -225,8 +244,10 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
 
 @main.command()
 @click.argument("program")
-@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False), help="Write the segments here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the Trace here.")
+@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the segments here (-: standard output, the text then on standard error).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the Trace here (-: standard output, the text then on standard error).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes every ISN, TS offset and ephemeral port.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
@@ -252,13 +273,12 @@ def run(program: str, pcap_path, json_path, seed: int, timeout: float, profile: 
     program is stuck (its timeline up to there is shown)."""
     from .model import KernelProfile
     from .render import render_header, render_ladder, render_summary, render_timeline
-    from .scenario import load
     from .sim.runner import Stuck
     from .sim.world import run_model
 
-    prog = load(program)
+    prog = _program(program)
     prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
-    out = Console(highlight=False)
+    out = _data_console(pcap_path, json_path)
     try:
         trace = run_model(prog, prof, seed=seed, timeout=timeout)
     except Stuck as stuck:
@@ -343,7 +363,8 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
                           str(r["segments"]), str(r["calls"]), str(len(r["diffs"])))
         out.print(table)
     else:
-        results.append(_verify_one(load(program), profile, seed, timeout, overrides, program))
+        results.append(_verify_one(_program(program), profile, seed, timeout, overrides,
+                                   program))
     for r in results:
         if not (run_all and r["ok"]):  # the table already says "match"
             _print_verdict(r, out)
@@ -354,7 +375,7 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
 
 
 @main.command()
-@click.argument("capture", type=click.Path(dir_okay=False))
+@click.argument("capture", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--program", default=None, metavar="NAME|FILE",
               help="Hold the capture against what the model predicts for this program.")
 @click.option("--profile", default=None,
@@ -369,8 +390,12 @@ def compare(capture: str, program: str | None, profile: str | None, as_json: boo
     """Check each TCP connection of a pcap/pcapng capture against the model's rules.
 
     Exit status: 0 every connection conforms (or is only partly captured), 1 some depart,
-    2 the file cannot be read, 4 reading stopped part way (the findings before it stand)."""
+    2 the file cannot be read, 4 reading stopped part way (the findings before it stand).
+    CAPTURE - reads the capture from standard input (tcpdump -w - | tcpsim compare -)."""
     out = Console(highlight=False)
+    if capture == "-" and program == "-":
+        raise click.UsageError("the capture and the program cannot both come from standard "
+                               "input; give one of them as a file")
     if program is not None:
         sys.exit(_compare_program(capture, program, profile, as_json, limit, out))
     from .compare.report import render_text, write_json
@@ -386,17 +411,16 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
     from .compare.against import hold_capture
     from .model import KernelProfile
     from .pcap.reader import Reader
-    from .scenario import load
     from .trace import Trace
 
-    prog = load(program)
+    prog = _program(program)
     with Reader(capture, payload=True) as reader:
         packets = list(reader)
     if reader.stopped is not None:
         out.print(f"[yellow]{t('against.stopped', frame=reader.stopped.number, reason=reader.stopped.reason)}[/]",
                   soft_wrap=True)
     meta = Path(capture).with_suffix(".json")
-    if profile is None and meta.is_file():
+    if profile is None and capture != "-" and meta.is_file():
         prof = KernelProfile.from_trace(Trace.load(meta))
     else:
         prof = KernelProfile.named(profile or "reference")
@@ -407,7 +431,8 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
                           "profile": prof.name, "match": held.ok, **exchange,
                           "differences": [d.sentence for d in held.differences]}, indent=1))
         return STOPPED if reader.stopped is not None else OK if held.ok else DIFFERS
-    names = dict(name=prog.name, capture=capture, profile=prof.name, n=len(packets))
+    names = dict(name=prog.name, capture="standard input" if capture == "-" else capture,
+                 profile=prof.name, n=len(packets))
     if held.ok:
         key = "against.match" if held.outcome is None else "against.match.exchange"
     elif held.nearest is not None:
@@ -567,10 +592,9 @@ def report(program: str, output: str, use_lab: bool | None, seed: int, profile: 
 
     from .model import KernelProfile
     from .render.report import build_report
-    from .scenario import load
     from .sim.world import run_model
 
-    prog = load(program)
+    prog = _program(program)
     out = Console(highlight=False)
     verdict, problem = None, None
     if use_lab is False:
@@ -610,6 +634,9 @@ def quiz(program: str, seed: int, profile: str) -> None:
     from .sim.world import run_model
     from .teach.quiz import run_quiz
 
+    if program == "-":
+        raise click.UsageError("quiz reads its answers from standard input, so its program "
+                               "cannot come from there; give a name or a file")
     trace = run_model(load(program), KernelProfile.named(profile), seed=seed)
     out = Console(highlight=False)
 
@@ -673,10 +700,9 @@ def diagram(program: str | None, outputs, fmt: str | None, engine: str, profile:
     trace = None
     if program is not None:
         from .model import KernelProfile
-        from .scenario import load
         from .sim.world import run_model
 
-        trace = run_model(load(program), KernelProfile.named(profile), seed=seed)
+        trace = run_model(_program(program), KernelProfile.named(profile), seed=seed)
 
     def text_of(kind: str) -> str:
         if kind == "dot":
@@ -776,9 +802,8 @@ def pkt_export(program: str, process: str | None, output: str | None, profile: s
     inbound packets), in packetdrill's environment (MTU 1500, its defaults.sh sysctls)."""
     from .model import KernelProfile
     from .pkt.export import export
-    from .scenario import load
 
-    text = export(load(program), process, KernelProfile.named(profile))
+    text = export(_program(program), process, KernelProfile.named(profile))
     if output is None:
         click.echo(text, nl=False)
         return
@@ -790,12 +815,16 @@ def pkt_export(program: str, process: str | None, output: str | None, profile: s
 
 
 def _write_outputs(trace, pcap_path, json_path, out: Console) -> None:
+    """--pcap and --json; "-" is standard output (and the text went to standard error)."""
     if pcap_path:
         from .pcap import write_pcap
 
         n = write_pcap(trace, pcap_path)
-        out.print(f"[dim]{t('wrote.segments', n=n, path=pcap_path)}[/]")
-    if json_path:
+        if pcap_path != "-":
+            out.print(f"[dim]{t('wrote.segments', n=n, path=pcap_path)}[/]")
+    if json_path == "-":
+        sys.stdout.write(trace.to_json())
+    elif json_path:
         try:
             trace.to_json(json_path)
         except OSError as e:

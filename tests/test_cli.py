@@ -278,3 +278,67 @@ def test_a_stuck_run_shows_its_timeline_then_one_sentence(tmp_path):
         "longer"]
     # the sentence's advice is an option run has
     assert "--timeout" in run_cli("run", "--help").stdout
+
+
+# -- "-" for standard input and output, as tcpdump and tshark have it -------------------------
+
+HANDSHAKE = (ROOT / "tcpsim" / "scenario" / "programs" / "handshake.tcp").read_text()
+
+
+def test_check_and_run_read_a_program_from_standard_input():
+    checked = run_cli("check", "-", input=HANDSHAKE)
+    assert checked.returncode == 0
+    assert checked.stdout == "<stdin>: 11 calls by 2 processes (server, client); well formed\n"
+    ran = run_cli("run", "-", "--no-ladder", input=HANDSHAKE)
+    assert ran.returncode == 0 and "At the end: server.c TIME_WAIT" in ran.stdout
+    bad = run_cli("check", "-", input="server: s = socket()\nserver: lisen(s, 3)\n")
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines()[0] == "tcpsim: <stdin>:2:9: unknown call 'lisen'; did you mean listen?"
+
+
+def _run_to_stdout(option: str) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, "-m", "tcpsim", "run", "handshake", option, "-"],
+                       capture_output=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert b"At the end: server.c TIME_WAIT" in r.stderr  # the text steps aside for the data
+    return r
+
+
+def test_run_writes_its_pcap_to_standard_output_and_compare_reads_it_from_standard_input(tmp_path):
+    pcap = _run_to_stdout("--pcap").stdout
+    assert pcap[:4] == b"\xd4\xc3\xb2\xa1"
+    run_cli("run", "handshake", "--pcap", tmp_path / "h.pcap", check=True)
+    assert pcap == (tmp_path / "h.pcap").read_bytes()
+    r = subprocess.run([sys.executable, "-m", "tcpsim", "compare", "-"], input=pcap,
+                       capture_output=True, cwd=ROOT)
+    assert r.returncode == 0 and b"standard input: pcap, Ethernet; 8 frames, 8 TCP" in r.stdout
+    held = subprocess.run([sys.executable, "-m", "tcpsim", "compare", "-", "--program",
+                           "handshake"], input=pcap, capture_output=True, cwd=ROOT)
+    assert held.returncode == 0
+    assert held.stdout.startswith(b"match handshake: the 8 segments of standard input")
+    junk = run_cli("compare", "-", input="hello\n")
+    assert junk.returncode == 2 and junk.stderr.startswith(
+        "tcpsim: standard input is not a pcap or pcapng capture")
+
+
+def test_run_writes_its_trace_json_to_standard_output():
+    import json
+
+    trace = json.loads(_run_to_stdout("--json").stdout)
+    assert trace["format"] == "tcpsim-trace/1" and trace["source"] == "model"
+
+
+def test_only_one_output_goes_to_standard_output():
+    r = run_cli("run", "handshake", "--pcap", "-", "--json", "-")
+    assert r.returncode == 2 and r.stdout == ""
+    assert "only one of --pcap and --json can go to standard output (-)" in r.stderr
+
+
+def test_lab_writes_its_pcap_to_standard_output(live):
+    r = subprocess.run([sys.executable, "-m", "tcpsim", "lab", "handshake", "--pcap", "-"],
+                       capture_output=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert b"every expected result matched" in r.stderr
+    held = subprocess.run([sys.executable, "-m", "tcpsim", "compare", "-", "--program",
+                           "handshake"], input=r.stdout, capture_output=True, cwd=ROOT)
+    assert held.returncode == 0, held.stdout

@@ -45,7 +45,7 @@ class Scan:
 
 def _header(reader: Reader) -> str:
     links = ", ".join(LINK_NAMES.get(t, f"link type {t}") for t in sorted(reader.linktypes))
-    return (f"{reader.path.name}: {reader.format}, {links or 'no interfaces'}; "
+    return (f"{reader.name}: {reader.format}, {links or 'no interfaces'}; "
             f"{reader.frames} frames, {reader.frames - reader.other - reader.truncated} TCP"
             + (f", {reader.truncated} cut short by the snaplen" if reader.truncated else "")
             + (f", {reader.other} other" if reader.other else ""))
