@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import DIFFERS, INTERRUPTED, OK, STOPPED, TcpsimError
+from .errors import DIFFERS, INTERRUPTED, OK, STOPPED, UNSUPPORTED, TcpsimError
 from .i18n import t
 
 _err = Console(stderr=True, highlight=False)
@@ -765,14 +765,14 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
     if mtu is not None:
         prof = KernelProfile(f"{prof.name}+mtu{mtu}", prof.release, mtu, prof.hz, prof.sysctls)
     prof = prof.with_sysctls(_sysctls(sysctl))
-    worst = 0
+    worst = OK
     for path in scripts:
         script = load(path)
         try:
             outcome = run_script(script, prof)
         except Unsupported as e:
             out.print(f"[yellow]unsupported[/] {e}", soft_wrap=True, markup=True)
-            worst = max(worst, 5)
+            worst = max(worst, UNSUPPORTED)
             continue
         if verbose:
             for step in outcome.steps:
@@ -786,7 +786,7 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
         else:
             out.print(f"[bold red]fail[/] {path}:{outcome.line}: {outcome.message}",
                       soft_wrap=True)
-            worst = max(worst, 1)
+            worst = max(worst, DIFFERS)
     sys.exit(worst)
 
 
