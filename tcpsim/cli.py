@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import TcpsimError
+from .errors import DIFFERS, INTERRUPTED, OK, STOPPED, UNSUPPORTED, TcpsimError
 from .i18n import t
 
 _err = Console(stderr=True, highlight=False)
@@ -29,7 +29,8 @@ class _Group(click.Group):
         except TcpsimError as e:
             _fail(str(e).replace("[", "\\["), e.exit_code)
         except KeyboardInterrupt:
-            _fail("interrupted; nothing was left behind (the lab's namespace went with it)", 130)
+            _fail("interrupted; nothing was left behind (the lab's namespace went with it)",
+                  INTERRUPTED)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,6 +66,27 @@ def _lang_option(f):
                         help="Language of the output: en (English) or zh (中文).")(f)
 
 
+def _program(ref: str):
+    """A built-in program by name, a program file, or "-": the program text on standard input."""
+    from .scenario import load, parse
+
+    if ref != "-":
+        return load(ref)
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise TcpsimError("standard input is not UTF-8 text; give the program in UTF-8") from None
+    return parse(text, source="<stdin>", name="stdin")
+
+
+def _data_console(pcap_path: str | None, json_path: str | None) -> Console:
+    """The console for a command's text: standard error when a file goes to standard output
+    (as tcpdump -w - does), so that the pcap or JSON reaches the pipe alone."""
+    if pcap_path == "-" and json_path == "-":
+        raise click.UsageError("only one of --pcap and --json can go to standard output (-)")
+    return Console(highlight=False, stderr="-" in (pcap_path, json_path))
+
+
 def _sysctls(pairs) -> dict[str, str]:
     from .model.profile import parse_sysctl
 
@@ -77,10 +99,12 @@ def scenarios(name: str | None) -> None:
     """List the built-in programs, or print one of them."""
     from .scenario import builtin_names, load
 
-    out = Console(highlight=False)
     if name:
-        out.print(load(name).text, markup=False, end="")
+        # verbatim, never wrapped to the terminal's width: `scenarios NAME > f.tcp` must give a
+        # file that `tcpsim check f.tcp` accepts
+        click.echo(load(name).text, nl=False)
         return
+    out = Console(highlight=False)
     from .model import KernelProfile
     from .sim.explore import races
 
@@ -117,10 +141,9 @@ def explore(program: str, profile: str, seed: int, limit: int, as_json: bool,
 
     from .model import KernelProfile
     from .render.explore import exploration_json, render_exploration
-    from .scenario import load
     from .sim.explore import explore as walk
 
-    prog = load(program)
+    prog = _program(program)
     prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
     exp = walk(prog, prof, seed=seed, limit=limit)
     if as_json:
@@ -133,9 +156,7 @@ def explore(program: str, profile: str, seed: int, limit: int, as_json: bool,
 @click.argument("program")
 def check(program: str) -> None:
     """Parse a program and report its first error (line and column), or that it is well formed."""
-    from .scenario import load
-
-    p = load(program)
+    p = _program(program)
     Console(highlight=False).print(
         f"{p.source}: {len(p.steps)} calls by {len(p.processes)} processes "
         f"({', '.join(p.processes)}); well formed", soft_wrap=True)
@@ -143,8 +164,10 @@ def check(program: str) -> None:
 
 @main.command()
 @click.argument("program")
-@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False), help="Write the capture here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the Trace here.")
+@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the capture here (-: standard output, the text then on standard error).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the Trace here (-: standard output, the text then on standard error).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds with every process waiting and nothing happening before giving up.")
 @click.option("--tail", type=click.FloatRange(min=0), default=100.0, show_default=True,
@@ -162,10 +185,9 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
     """Run PROGRAM (a built-in name or a file) on real sockets in a private network namespace."""
     from .lab import LabStuck, run_lab
     from .render import render_header, render_summary, render_timeline
-    from .scenario import load
 
-    prog = load(program)
-    out = Console(highlight=False)
+    prog = _program(program)
+    out = _data_console(pcap_path, json_path)
     if free:
         # a free run hangs when nothing happens for a second, unless --timeout says otherwise
         given = click.get_current_context().get_parameter_source("timeout")
@@ -184,7 +206,7 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
     render_summary(trace, out)
     _write_outputs(trace, pcap_path, json_path, out)
     if any(c.ok is False for c in trace.calls):
-        sys.exit(1)
+        sys.exit(DIFFERS)
 
 
 def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) -> None:
@@ -215,17 +237,22 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
         j, diff = nearest_outcome(exp, outside[0].signature)
         out.print(f"[bold red]{t('free.outside', n=len(outside), nearest=j + 1, diff=diff)}[/]",
                   soft_wrap=True)
-        sys.exit(1)
+        sys.exit(DIFFERS)
     out.print(f"[green]{t('free.inside', runs=runs, seen=len([k for k in seen if k is not None]), total=len(exp.outcomes))}[/]",
               soft_wrap=True)
 
 
 @main.command()
 @click.argument("program")
-@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False), help="Write the segments here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the Trace here.")
+@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the segments here (-: standard output, the text then on standard error).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the Trace here (-: standard output, the text then on standard error).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes every ISN, TS offset and ephemeral port.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds of the model's clock with every process waiting and nothing "
+                   "happening (no timer due) before giving up.")
 @click.option("--profile", default="reference", show_default=True,
               help="The kernel to model: a built-in profile, or 'host' for this machine's sysctls.")
 @click.option("--ladder/--no-ladder", default=True, show_default=True,
@@ -238,18 +265,27 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
                    "kernel function).")
 @_lang_option
 @_sysctl_option
-def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: bool,
-        sequence_paths, explain: bool, sysctl) -> None:
-    """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed)."""
+def run(program: str, pcap_path, json_path, seed: int, timeout: float, profile: str,
+        ladder: bool, sequence_paths, explain: bool, sysctl) -> None:
+    """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed).
+
+    Exit status: 0 every call returned what the program expects, 1 some did not, 6 the
+    program is stuck (its timeline up to there is shown)."""
     from .model import KernelProfile
     from .render import render_header, render_ladder, render_summary, render_timeline
-    from .scenario import load
+    from .sim.runner import Stuck
     from .sim.world import run_model
 
-    prog = load(program)
+    prog = _program(program)
     prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
-    trace = run_model(prog, prof, seed=seed)
-    out = Console(highlight=False)
+    out = _data_console(pcap_path, json_path)
+    try:
+        trace = run_model(prog, prof, seed=seed, timeout=timeout)
+    except Stuck as stuck:
+        # what happened up to the wait that never ends, then the sentence naming that wait
+        render_header(stuck.trace, out)
+        render_timeline(stuck.trace, out, explain=explain)
+        raise
     render_header(trace, out)
     render_timeline(trace, out, explain=explain)
     if ladder:
@@ -263,6 +299,8 @@ def run(program: str, pcap_path, json_path, seed: int, profile: str, ladder: boo
         out.print(f"[yellow]{t('run.hint.races', program=program)}[/]", soft_wrap=True)
     _write_outputs(trace, pcap_path, json_path, out)
     _write_sequence(trace, sequence_paths, out)
+    if any(c.ok is False for c in trace.calls):
+        sys.exit(DIFFERS)  # as lab does: a script can tell the model ran the program otherwise
 
 
 def _write_sequence(trace, paths, out: Console, differences=None) -> None:
@@ -326,18 +364,19 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
                           str(r["segments"]), str(r["calls"]), str(len(r["diffs"])))
         out.print(table)
     else:
-        results.append(_verify_one(load(program), profile, seed, timeout, overrides, program))
+        results.append(_verify_one(_program(program), profile, seed, timeout, overrides,
+                                   program))
     for r in results:
         if not (run_all and r["ok"]):  # the table already says "match"
             _print_verdict(r, out)
     if sequence_paths:
         _write_sequence(results[0]["model"], sequence_paths, out, results[0]["diffs"])
     if not all(r["ok"] for r in results):
-        sys.exit(1)
+        sys.exit(DIFFERS)
 
 
 @main.command()
-@click.argument("capture", type=click.Path(dir_okay=False))
+@click.argument("capture", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--program", default=None, metavar="NAME|FILE",
               help="Hold the capture against what the model predicts for this program.")
 @click.option("--profile", default=None,
@@ -352,8 +391,12 @@ def compare(capture: str, program: str | None, profile: str | None, as_json: boo
     """Check each TCP connection of a pcap/pcapng capture against the model's rules.
 
     Exit status: 0 every connection conforms (or is only partly captured), 1 some depart,
-    2 the file cannot be read, 4 reading stopped part way (the findings before it stand)."""
+    2 the file cannot be read, 4 reading stopped part way (the findings before it stand).
+    CAPTURE - reads the capture from standard input (tcpdump -w - | tcpsim compare -)."""
     out = Console(highlight=False)
+    if capture == "-" and program == "-":
+        raise click.UsageError("the capture and the program cannot both come from standard "
+                               "input; give one of them as a file")
     if program is not None:
         sys.exit(_compare_program(capture, program, profile, as_json, limit, out))
     from .compare.report import render_text, write_json
@@ -369,17 +412,16 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
     from .compare.against import hold_capture
     from .model import KernelProfile
     from .pcap.reader import Reader
-    from .scenario import load
     from .trace import Trace
 
-    prog = load(program)
+    prog = _program(program)
     with Reader(capture, payload=True) as reader:
         packets = list(reader)
     if reader.stopped is not None:
         out.print(f"[yellow]{t('against.stopped', frame=reader.stopped.number, reason=reader.stopped.reason)}[/]",
                   soft_wrap=True)
     meta = Path(capture).with_suffix(".json")
-    if profile is None and meta.is_file():
+    if profile is None and capture != "-" and meta.is_file():
         prof = KernelProfile.from_trace(Trace.load(meta))
     else:
         prof = KernelProfile.named(profile or "reference")
@@ -389,8 +431,9 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
         print(json.dumps({"format": "tcpsim-compare/1", "program": prog.name,
                           "profile": prof.name, "match": held.ok, **exchange,
                           "differences": [d.sentence for d in held.differences]}, indent=1))
-        return 4 if reader.stopped is not None else 0 if held.ok else 1
-    names = dict(name=prog.name, capture=capture, profile=prof.name, n=len(packets))
+        return STOPPED if reader.stopped is not None else OK if held.ok else DIFFERS
+    names = dict(name=prog.name, capture="standard input" if capture == "-" else capture,
+                 profile=prof.name, n=len(packets))
     if held.ok:
         key = "against.match" if held.outcome is None else "against.match.exchange"
     elif held.nearest is not None:
@@ -405,7 +448,7 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
     for d in held.differences[:12]:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
     _exchange_notes(held, prog, prof, program, out)
-    return 4 if reader.stopped is not None else 0 if held.ok else 1
+    return STOPPED if reader.stopped is not None else OK if held.ok else DIFFERS
 
 
 def _verdict(sentence: str, ok: bool) -> str:
@@ -556,10 +599,9 @@ def report(program: str, output: str, use_lab: bool | None, seed: int, profile: 
 
     from .model import KernelProfile
     from .render.report import build_report
-    from .scenario import load
     from .sim.world import run_model
 
-    prog = load(program)
+    prog = _program(program)
     out = Console(highlight=False)
     verdict, problem = None, None
     if use_lab is False:
@@ -599,6 +641,9 @@ def quiz(program: str, seed: int, profile: str) -> None:
     from .sim.world import run_model
     from .teach.quiz import run_quiz
 
+    if program == "-":
+        raise click.UsageError("quiz reads its answers from standard input, so its program "
+                               "cannot come from there; give a name or a file")
     trace = run_model(load(program), KernelProfile.named(profile), seed=seed)
     out = Console(highlight=False)
 
@@ -662,10 +707,9 @@ def diagram(program: str | None, outputs, fmt: str | None, engine: str, profile:
     trace = None
     if program is not None:
         from .model import KernelProfile
-        from .scenario import load
         from .sim.world import run_model
 
-        trace = run_model(load(program), KernelProfile.named(profile), seed=seed)
+        trace = run_model(_program(program), KernelProfile.named(profile), seed=seed)
 
     def text_of(kind: str) -> str:
         if kind == "dot":
@@ -728,14 +772,14 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
     if mtu is not None:
         prof = KernelProfile(f"{prof.name}+mtu{mtu}", prof.release, mtu, prof.hz, prof.sysctls)
     prof = prof.with_sysctls(_sysctls(sysctl))
-    worst = 0
+    worst = OK
     for path in scripts:
         script = load(path)
         try:
             outcome = run_script(script, prof)
         except Unsupported as e:
             out.print(f"[yellow]unsupported[/] {e}", soft_wrap=True, markup=True)
-            worst = max(worst, 5)
+            worst = max(worst, UNSUPPORTED)
             continue
         if verbose:
             for step in outcome.steps:
@@ -749,7 +793,7 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
         else:
             out.print(f"[bold red]fail[/] {path}:{outcome.line}: {outcome.message}",
                       soft_wrap=True)
-            worst = max(worst, 1)
+            worst = max(worst, DIFFERS)
     sys.exit(worst)
 
 
@@ -765,9 +809,8 @@ def pkt_export(program: str, process: str | None, output: str | None, profile: s
     inbound packets), in packetdrill's environment (MTU 1500, its defaults.sh sysctls)."""
     from .model import KernelProfile
     from .pkt.export import export
-    from .scenario import load
 
-    text = export(load(program), process, KernelProfile.named(profile))
+    text = export(_program(program), process, KernelProfile.named(profile))
     if output is None:
         click.echo(text, nl=False)
         return
@@ -779,12 +822,16 @@ def pkt_export(program: str, process: str | None, output: str | None, profile: s
 
 
 def _write_outputs(trace, pcap_path, json_path, out: Console) -> None:
+    """--pcap and --json; "-" is standard output (and the text went to standard error)."""
     if pcap_path:
         from .pcap import write_pcap
 
         n = write_pcap(trace, pcap_path)
-        out.print(f"[dim]{t('wrote.segments', n=n, path=pcap_path)}[/]")
-    if json_path:
+        if pcap_path != "-":
+            out.print(f"[dim]{t('wrote.segments', n=n, path=pcap_path)}[/]")
+    if json_path == "-":
+        sys.stdout.write(trace.to_json())
+    elif json_path:
         try:
             trace.to_json(json_path)
         except OSError as e:

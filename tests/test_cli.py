@@ -231,3 +231,114 @@ def test_a_program_that_drops_segments_needs_nft_and_says_so(live, tmp_path):
     r = run_cli("lab", "lost-syn", env={**os.environ, "PATH": str(bin_dir)})
     assert r.returncode == 2
     assert "the lab does with nft; install it (Debian package nftables)" in r.stderr
+
+
+# -- programs in and out ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_a_printed_builtin_is_its_file_and_check_accepts_it(name, tmp_path):
+    from click.testing import CliRunner
+
+    from tcpsim.cli import main
+
+    # output to a file is not a terminal: nothing may wrap it at 80 columns
+    printed = CliRunner().invoke(main, ["scenarios", name])
+    assert printed.exit_code == 0, printed.output
+    source = ROOT / "tcpsim" / "scenario" / "programs" / f"{name}.tcp"
+    assert printed.output == source.read_text(encoding="utf-8")
+    copy = tmp_path / f"{name}.tcp"
+    copy.write_text(printed.output, encoding="utf-8")
+    checked = CliRunner().invoke(main, ["check", str(copy)])
+    assert checked.exit_code == 0 and "well formed" in checked.output, checked.output
+
+
+# -- exit codes ------------------------------------------------------------------------------
+
+STUCK = ("server: s = socket()\nserver: bind(s, 0.0.0.0:80)\nserver: listen(s, 1)\n"
+         "server: c = accept(s)\n")
+
+
+def test_run_exits_1_when_a_result_differs_from_the_program(tmp_path):
+    prog = tmp_path / "wrong.tcp"
+    prog.write_text("a: fd = socket() = 7\n")
+    r = run_cli("run", prog, "--no-ladder")
+    assert r.returncode == 1, r.stderr
+    assert "1 result(s) differ from the program's expectations" in r.stdout
+
+
+def test_a_stuck_run_shows_its_timeline_then_one_sentence(tmp_path):
+    prog = tmp_path / "stuck.tcp"
+    prog.write_text(STUCK)
+    r = run_cli("run", prog, "--timeout", "0.5")
+    assert r.returncode == 6
+    assert "listen(s, 1) = 0" in r.stdout and "c = accept(s) ... blocks" in r.stdout
+    assert r.stderr.splitlines() == [
+        "tcpsim: the program is stuck: server waits in c = accept(s) (line 4), and nothing has "
+        "happened for 0.5 s; check the order of its lines, or give --timeout if the kernel needs "
+        "longer"]
+    # the sentence's advice is an option run has
+    assert "--timeout" in run_cli("run", "--help").stdout
+
+
+# -- "-" for standard input and output, as tcpdump and tshark have it -------------------------
+
+HANDSHAKE = (ROOT / "tcpsim" / "scenario" / "programs" / "handshake.tcp").read_text()
+
+
+def test_check_and_run_read_a_program_from_standard_input():
+    checked = run_cli("check", "-", input=HANDSHAKE)
+    assert checked.returncode == 0
+    assert checked.stdout == "<stdin>: 11 calls by 2 processes (server, client); well formed\n"
+    ran = run_cli("run", "-", "--no-ladder", input=HANDSHAKE)
+    assert ran.returncode == 0 and "At the end: server.c TIME_WAIT" in ran.stdout
+    bad = run_cli("check", "-", input="server: s = socket()\nserver: lisen(s, 3)\n")
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines()[0] == "tcpsim: <stdin>:2:9: unknown call 'lisen'; did you mean listen?"
+
+
+def _run_to_stdout(option: str) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, "-m", "tcpsim", "run", "handshake", option, "-"],
+                       capture_output=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert b"At the end: server.c TIME_WAIT" in r.stderr  # the text steps aside for the data
+    return r
+
+
+def test_run_writes_its_pcap_to_standard_output_and_compare_reads_it_from_standard_input(tmp_path):
+    pcap = _run_to_stdout("--pcap").stdout
+    assert pcap[:4] == b"\xd4\xc3\xb2\xa1"
+    run_cli("run", "handshake", "--pcap", tmp_path / "h.pcap", check=True)
+    assert pcap == (tmp_path / "h.pcap").read_bytes()
+    r = subprocess.run([sys.executable, "-m", "tcpsim", "compare", "-"], input=pcap,
+                       capture_output=True, cwd=ROOT)
+    assert r.returncode == 0 and b"standard input: pcap, Ethernet; 8 frames, 8 TCP" in r.stdout
+    held = subprocess.run([sys.executable, "-m", "tcpsim", "compare", "-", "--program",
+                           "handshake"], input=pcap, capture_output=True, cwd=ROOT)
+    assert held.returncode == 0
+    assert held.stdout.startswith(b"match handshake: the 8 segments of standard input")
+    junk = run_cli("compare", "-", input="hello\n")
+    assert junk.returncode == 2 and junk.stderr.startswith(
+        "tcpsim: standard input is not a pcap or pcapng capture")
+
+
+def test_run_writes_its_trace_json_to_standard_output():
+    import json
+
+    trace = json.loads(_run_to_stdout("--json").stdout)
+    assert trace["format"] == "tcpsim-trace/1" and trace["source"] == "model"
+
+
+def test_only_one_output_goes_to_standard_output():
+    r = run_cli("run", "handshake", "--pcap", "-", "--json", "-")
+    assert r.returncode == 2 and r.stdout == ""
+    assert "only one of --pcap and --json can go to standard output (-)" in r.stderr
+
+
+def test_lab_writes_its_pcap_to_standard_output(live):
+    r = subprocess.run([sys.executable, "-m", "tcpsim", "lab", "handshake", "--pcap", "-"],
+                       capture_output=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert b"every expected result matched" in r.stderr
+    held = subprocess.run([sys.executable, "-m", "tcpsim", "compare", "-", "--program",
+                           "handshake"], input=r.stdout, capture_output=True, cwd=ROOT)
+    assert held.returncode == 0, held.stdout

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from ..errors import DIFFERS, OK, STOPPED, USAGE
 from ..pcap.reader import LINK_NAMES, Reader
 from .tracker import Connection, Tracker, _addr
 
@@ -44,7 +45,7 @@ class Scan:
 
 def _header(reader: Reader) -> str:
     links = ", ".join(LINK_NAMES.get(t, f"link type {t}") for t in sorted(reader.linktypes))
-    return (f"{reader.path.name}: {reader.format}, {links or 'no interfaces'}; "
+    return (f"{reader.name}: {reader.format}, {links or 'no interfaces'}; "
             f"{reader.frames} frames, {reader.frames - reader.other - reader.truncated} TCP"
             + (f", {reader.truncated} cut short by the snaplen" if reader.truncated else "")
             + (f", {reader.other} other" if reader.other else ""))
@@ -62,8 +63,8 @@ def exit_code(departing: int, reader: Reader) -> int:
     """0: read to the end and every connection conforms (or is partial); 1: some depart;
     2: the file is damaged and nothing could be read from it; 4: reading stopped part way."""
     if reader.stopped is not None:
-        return 2 if reader.frames == 0 else 4
-    return 1 if departing else 0
+        return USAGE if reader.frames == 0 else STOPPED
+    return DIFFERS if departing else OK
 
 
 def render_text(path: str | Path, out: Console, show_progress: bool = False) -> int:

@@ -8,7 +8,9 @@ the correct sum, the one a real NIC would have put there.  The Trace keeps the r
 
 from __future__ import annotations
 
+import os
 import struct
+import sys
 from pathlib import Path
 
 from ..errors import TcpsimError
@@ -43,12 +45,17 @@ def with_tcp_checksum(frame: bytes) -> bytes:
 
 
 def write_pcap(trace: Trace, path: str | Path) -> int:
-    """Write the trace's segments; returns how many were written."""
+    """Write the trace's segments ("-": to standard output); returns how many were written."""
     from scapy.utils import PcapWriter  # scapy is slow to import: only when writing
 
     segments = trace.segments
     try:
-        with PcapWriter(str(path), linktype=LINKTYPE_ETHERNET, snaplen=SNAPLEN, sync=False) as w:
+        if str(path) == "-":  # as tcpdump -w -; the writer closes its file: give it a copy of fd 1
+            sys.stdout.flush()
+            target = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+        else:
+            target = str(path)
+        with PcapWriter(target, linktype=LINKTYPE_ETHERNET, snaplen=SNAPLEN, sync=False) as w:
             w.write_header(None)  # write_packet() alone would leave the file without one
             for seg in segments:
                 usec_total = round((trace.t0 + seg.t) * 1e6)

@@ -18,6 +18,7 @@ A problem with the file is a CaptureError (one sentence).  When part of the file
 from __future__ import annotations
 
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -70,13 +71,20 @@ class Reader:
     def __init__(self, path: str | Path, payload: bool = False):
         self.path = Path(path)
         self.keep_payload = payload
-        try:
-            self._f = open(self.path, "rb")
-        except OSError as e:
-            raise CaptureError(f"cannot open {path}: {e.strerror}; give the path of a pcap or "
-                               "pcapng file") from None
-        head = self._f.read(4)
-        self._f.seek(0)
+        # "-" is standard input, as for tcpdump -r - and tshark -r -: a pipe cannot seek, so the
+        # file is read front to back only (its magic number stays in the buffer, see _head)
+        self.stdin = str(path) == "-"
+        self.name = "standard input" if self.stdin else self.path.name
+        if self.stdin:
+            path = "standard input"
+            self._f = sys.stdin.buffer
+        else:
+            try:
+                self._f = open(self.path, "rb")
+            except OSError as e:
+                raise CaptureError(f"cannot open {path}: {e.strerror}; give the path of a pcap "
+                                   "or pcapng file") from None
+        head = self._head = self._f.read(4)
         if not head:
             raise CaptureError(f"{path} is empty; give a pcap or pcapng capture")
         if len(head) < 4:
@@ -95,11 +103,12 @@ class Reader:
         self.truncated = 0  # TCP frames cut by the snaplen before the end of the TCP header
         self.linktypes: set[int] = set()
         self.stopped: Stop | None = None
-        self.size = self.path.stat().st_size
+        self.size = 0 if self.stdin else self.path.stat().st_size  # 0: no progress bar
         self.offset = 0  # bytes consumed so far (for a progress bar)
 
     def close(self) -> None:
-        self._f.close()
+        if not self.stdin:
+            self._f.close()
 
     def __enter__(self) -> "Reader":
         return self
@@ -127,8 +136,9 @@ class Reader:
 
     # -- the buffer -----------------------------------------------------------------------
     def _start_buffer(self):
-        """An empty buffer at the start of the file; _need(n) fills it from _pos on."""
-        self._buf = b""
+        """The buffer at the start of the file (the magic number already read); _need(n) fills
+        it from _pos on."""
+        self._buf = self._head
         self._pos = 0
         self._base = 0  # file offset of _buf[0]
 

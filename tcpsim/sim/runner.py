@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
-from ..errors import TcpsimError
+from ..errors import STUCK, TcpsimError
 from ..i18n import t
 from ..scenario import Program, Schedule, Step
 from ..scenario.calls import SYMBOLS, errno_name, flag_names
@@ -35,7 +35,7 @@ POLLNVAL = 0x20
 class Stuck(TcpsimError):
     """Every process waits and nothing has happened for a while; carries the trace so far."""
 
-    exit_code = 4
+    exit_code = STUCK
 
     def __init__(self, message: str, trace: Trace):
         super().__init__(message)
