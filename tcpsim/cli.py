@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import DIFFERS, INTERRUPTED, OK, STOPPED, UNSUPPORTED, TcpsimError
+from .errors import DIFFERS, INCOMPLETE, INTERRUPTED, OK, STOPPED, UNSUPPORTED, TcpsimError
 from .i18n import t
 
 _err = Console(stderr=True, highlight=False)
@@ -371,8 +371,10 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
             _print_verdict(r, out)
     if sequence_paths:
         _write_sequence(results[0]["model"], sequence_paths, out, results[0]["diffs"])
-    if not all(r["ok"] for r in results):
+    if not all(r["ok"] or r["lab"].capture_lost for r in results):
         sys.exit(DIFFERS)
+    if not all(r["ok"] for r in results):
+        sys.exit(INCOMPLETE)
 
 
 @main.command()

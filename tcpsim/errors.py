@@ -18,9 +18,12 @@ EXIT_CODES = {
     5: "unsupported: a packetdrill script needs what the model does not do",
     6: "stuck: every process of the program waits and nothing happens (run and lab show the "
        "timeline up to there)",
+    7: "incomplete: the lab's capture lost frames (the kernel's drop count), so the kernel's "
+       "run is not whole and was not compared",
     130: "interrupted (Ctrl-C); nothing is left behind",
 }
-OK, DIFFERS, USAGE, NEEDS_ROOT, STOPPED, UNSUPPORTED, STUCK, INTERRUPTED = EXIT_CODES
+OK, DIFFERS, USAGE, NEEDS_ROOT, STOPPED, UNSUPPORTED, STUCK, INCOMPLETE, INTERRUPTED = \
+    EXIT_CODES
 
 
 class TcpsimError(Exception):
