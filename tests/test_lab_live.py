@@ -278,3 +278,29 @@ def test_verify_says_incomplete_when_the_capture_lost_frames(lab, monkeypatch):
     r = CliRunner().invoke(main, ["verify", "handshake"])
     assert r.exit_code == 7  # errors.INCOMPLETE
     assert r.output.startswith("incomplete handshake: the lab's capture lost 3 frame(s)")
+
+
+def _states_between_accept_and_close(trace, label="server.c1"):
+    calls = [c for c in trace.calls if c.process == "server"]
+    start = next(c.t for c in calls if c.text.startswith("c1 = accept"))
+    end = next(c.t for c in calls if c.text.startswith("close(c1)"))
+    return [s.state for s in trace.states if s.socket == label and start <= s.t < end]
+
+
+def test_a_child_accepted_after_its_handshake_keeps_its_name_and_state(lab):
+    """concurrent-server's clients connect before accept(): the child is in the kernel's
+    table first, then accept() gives it a descriptor.  It was reported freed
+    ('server.c1: CLOSE (freed)') right after `c1 = accept(s)`, in the model and the lab."""
+    from itertools import groupby
+
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    prog = load("concurrent-server")
+    lab_run = run_lab(prog)
+    for trace in (lab_run, run_model(prog, KernelProfile.from_trace(lab_run))):
+        assert _states_between_accept_and_close(trace) == [], trace.source
+        # the model reports its steps as they happen and the observations after each call
+        states = [k for k, _ in groupby(s.state for s in trace.states if s.socket == "server.c1")]
+        assert "ESTABLISHED" in states and states[states.index("ESTABLISHED") + 1] == \
+            "FIN_WAIT1", (trace.source, states)

@@ -386,6 +386,12 @@ class Runner:
         if step.assign:
             proc.names[step.assign] = s.vfd
         self._addresses(s)
+        old = self.provisional.get((s.local, s.remote))
+        if old is not None and old in self.last_state:
+            # accept() gave a descriptor to the child the kernel's table showed before: its
+            # states so far are this socket's (the events are renamed at the end, _relabel),
+            # so the child is neither freed nor newly seen
+            self.last_state[label] = self.last_state.pop(old)
         return s
 
     @staticmethod
