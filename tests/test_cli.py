@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -138,6 +139,63 @@ def test_namespace_disappears_however_the_run_ends(live, tmp_path, sig):
         assert proc.returncode == -sig
     # nothing of this run (a thread, a child, an fd) holds the namespace any more
     assert [cmd for cmd in namespace_holders(ns) if str(prog) in cmd] == []
+
+
+def _children(pid: int, limit: float = 20.0, want: int = 2) -> list[int]:
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        kids = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and \
+                        (proc / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(pid):
+                    kids.append(int(proc.name))
+            except OSError:
+                continue
+        if len(kids) >= want:
+            return kids
+        time.sleep(0.02)
+    raise AssertionError("lab --free never started its processes")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
+def test_free_runs_children_die_with_the_lab_and_hold_nothing_of_the_host(live, tmp_path, sig):
+    """lab --free forks a process per program process inside the run's namespace.  Killed,
+    the lab left them alive holding that namespace (6 of 7 runs for each signal), each with
+    an open handle on the host's namespace too (private_netns() keeps one to come back)."""
+    prog = tmp_path / "slow-free.tcp"
+    prog.write_text("a: fd = socket()\na: sleep 30s\nb: fd = socket()\nb: sleep 30s\n")
+    ours = os.readlink("/proc/self/ns/net")
+    proc = subprocess.Popen([sys.executable, "-m", "tcpsim", "lab", "--free", str(prog)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kids = _children(proc.pid)
+    ns = os.readlink(f"/proc/{kids[0]}/ns/net")
+    assert ns != ours
+    for kid in kids:
+        handles = {os.readlink(f"/proc/{kid}/fd/{fd}") for fd in os.listdir(f"/proc/{kid}/fd")}
+        assert ours not in handles
+    proc.send_signal(sig)
+    proc.communicate(timeout=15)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and any(Path(f"/proc/{k}").exists() for k in kids):
+        time.sleep(0.02)
+    assert [k for k in kids if Path(f"/proc/{k}").exists()] == []
+    assert [cmd for cmd in namespace_holders(ns) if str(prog) in cmd] == []
+
+
+@pytest.mark.skipif(not have("setpriv"), reason="setpriv (util-linux) is not installed")
+@pytest.mark.parametrize("drop, says", [
+    ("-net_admin,-net_raw", "tcpsim lab needs CAP_NET_ADMIN (to bring its loopback up and set "
+                            "its firewall rules) and CAP_NET_RAW (to capture its loopback)"),
+    ("-net_raw", "tcpsim lab needs CAP_NET_RAW (to capture its loopback)")])
+def test_partial_privileges_get_one_sentence(live, drop, says):
+    """Root with CAP_SYS_ADMIN but not CAP_NET_ADMIN/NET_RAW printed a traceback."""
+    for cmd in (["lab", "handshake"], ["verify", "handshake"], ["lab", "--free", "handshake"]):
+        r = subprocess.run(["setpriv", "--bounding-set", drop, sys.executable, "-m", "tcpsim",
+                            *cmd], capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 3, (cmd, r.stderr)
+        assert r.stderr.startswith(f"tcpsim: {says}, which this process lacks")
+        assert "Traceback" not in r.stderr and r.stdout == ""
 
 
 # -- run and verify --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ the namespace is left, so sockets a process left open are never closed into the 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import select
@@ -33,6 +34,8 @@ from .kernel import kernel_sockets as read_kernel_sockets
 from .netns import private_netns
 
 _LEN = struct.Struct("!I")
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1  # include/uapi/linux/prctl.h
 
 
 @dataclass
@@ -85,6 +88,23 @@ class _ProcessRunner(Runner):
         os.write(self.out, _LEN.pack(len(msg)) + msg)
 
 
+def _orphan_proof(parent: int, keep: tuple[int, ...]) -> None:  # pragma: no cover - child
+    """A child dies with the lab, whatever kills the lab (SIGKILL included), and holds
+    nothing of the parent's but its two pipes: not the handle on the host's namespace that
+    private_netns() keeps to come back to, nor the capture, nor the sock_diag socket."""
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        os._exit(1)
+    if os.getppid() != parent:  # the lab died before prctl() took effect
+        os._exit(1)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the descriptor listdir() itself had open
+
+
 def _child(program: Program, process: str, go: int, out: int) -> None:
     os.read(go, 1)  # every process is released at once, when the parent closes the pipe
     runner = _ProcessRunner(program, process, out)
@@ -129,15 +149,14 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
         cap = LoopbackCapture()
         go_r, go_w = os.pipe()
         kids: dict[str, tuple[int, _Inbox]] = {}
+        parent = os.getpid()
         try:
             for proc in program.processes:
                 r, w = os.pipe()
                 pid = os.fork()
                 if pid == 0:  # pragma: no cover - runs in the child
                     try:
-                        os.close(r)
-                        os.close(go_w)
-                        cap.close()
+                        _orphan_proof(parent, keep=(go_r, w))
                         _child(program, proc, go_r, w)
                     finally:
                         os._exit(0)

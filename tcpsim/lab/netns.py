@@ -40,6 +40,22 @@ def link_mtu(name: str = "lo") -> int:
         return struct.unpack_from("i", fcntl.ioctl(s, SIOCGIFMTU, _ifreq(name, "i")), 16)[0]
 
 
+# include/uapi/linux/capability.h: what the lab uses, and for what
+_CAPS = {21: ("CAP_SYS_ADMIN", "to make a private network namespace"),
+         12: ("CAP_NET_ADMIN", "to bring its loopback up and set its firewall rules"),
+         13: ("CAP_NET_RAW", "to capture its loopback")}
+
+
+def missing_capabilities() -> list[tuple[str, str]]:
+    """(name, what for) of each capability the lab needs and this process lacks."""
+    try:
+        status = open("/proc/self/status").read()
+        eff = int(status.split("CapEff:", 1)[1].split()[0], 16)
+    except (OSError, IndexError, ValueError):  # pragma: no cover - not Linux
+        return list(_CAPS.values())
+    return [v for bit, v in _CAPS.items() if not eff >> bit & 1]
+
+
 def current_netns() -> str:
     return os.readlink("/proc/thread-self/ns/net")
 
@@ -47,6 +63,12 @@ def current_netns() -> str:
 @contextmanager
 def private_netns():
     """Run the body in a fresh network namespace with only lo, up; come back afterwards."""
+    missing = missing_capabilities()
+    if missing and missing[0][0] != "CAP_SYS_ADMIN":  # without it: unshare()'s sentence below
+        raise PrivilegeError(
+            "tcpsim lab needs " + " and ".join(f"{n} ({why})" for n, why in missing)
+            + ", which this process lacks: run it as root with all its capabilities, for "
+            "example with sudo")
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         if _libc.unshare(CLONE_NEWNET) != 0:
