@@ -168,14 +168,16 @@ def test_free_runs_children_die_with_the_lab_and_hold_nothing_of_the_host(live, 
     ours = os.readlink("/proc/self/ns/net")
     proc = subprocess.Popen([sys.executable, "-m", "tcpsim", "lab", "--free", str(prog)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    kids = _children(proc.pid)
-    ns = os.readlink(f"/proc/{kids[0]}/ns/net")
-    assert ns != ours
-    for kid in kids:
-        handles = {os.readlink(f"/proc/{kid}/fd/{fd}") for fd in os.listdir(f"/proc/{kid}/fd")}
-        assert ours not in handles
-    proc.send_signal(sig)
-    proc.communicate(timeout=15)
+    try:
+        kids = _children(proc.pid)
+        ns = os.readlink(f"/proc/{kids[0]}/ns/net")
+        assert ns != ours
+        for kid in kids:
+            handles = {os.readlink(f"/proc/{kid}/fd/{fd}") for fd in os.listdir(f"/proc/{kid}/fd")}
+            assert ours not in handles
+    finally:
+        proc.send_signal(sig)
+        proc.communicate(timeout=15)
     end = time.monotonic() + 5
     while time.monotonic() < end and any(Path(f"/proc/{k}").exists() for k in kids):
         time.sleep(0.02)
