@@ -196,6 +196,40 @@ def test_syn_recv_close():
     assert flags(fin) == "F." and net.state(a) == "FIN_WAIT1"
 
 
+def _crossed_syns(net):
+    """a and b connect to each other and their SYNs cross: both in SYN_RECV, SYN-ACKs out."""
+    a, b = net.k.socket(2), net.k.socket(2)
+    net.k.bind(a, ("127.0.0.1", 5001))
+    net.k.bind(b, ("127.0.0.1", 5002))
+    net.k.connect(a, ("127.0.0.1", 5002))
+    net.k.connect(b, ("127.0.0.1", 5001))
+    net.deliver(net.take())
+    return a, b, net.take()
+
+
+def test_syn_recv_close_linger0():
+    """Live: the built-in rst-in-syn-recv ([R.] seq 1 ack 1 from b's SYN_RECV socket)."""
+    net = Net()
+    a, b, _ = _crossed_syns(net)
+    net.k.setsockopt(b, 1, 13, (1, 0))
+    net.k.close(b)
+    rst, = net.take()
+    assert flags(rst) == "R." and net.state(b) == "freed"  # closed and its descriptor gone
+    assert rst.seq == net.k.socks[a].rcv_nxt  # exactly at rcv_nxt: acceptable (RFC 5961 3.2)
+
+
+def test_syn_recv_rcv_rst():
+    """The fuzzer's AssertionError 'no rule for rcv_rst in SYN_RECV'; the kernel closes the
+    socket and the blocked connect() returns ECONNRESET (tcp_reset(); live: rst-in-syn-recv)."""
+    net = Net()
+    a, b, synacks = _crossed_syns(net)
+    net.k.setsockopt(b, 1, 13, (1, 0))
+    net.k.close(b)
+    net.deliver(net.take())  # b's RST reaches a, whose SYN-ACK from b is still on the way
+    assert net.state(a) == "CLOSE"
+    assert net.k.socks[a].err == errno.ECONNRESET
+
+
 def test_syn_sent_rcv_rst():
     net = Net()
     c = net.k.socket(2)

@@ -233,6 +233,8 @@ MESSAGES: dict[str, str] = {
     "rule.ESTABLISHED.close_linger0": "SO_LINGER {{1, 0}}：close() 以 RST 异常终止连接",
     "rule.ESTABLISHED.rcv_rst": "对方异常终止了连接：下一个调用报告 ECONNRESET",
     "rule.SYN_RECV.close": "在 SYN_RECV 中 close() 发送 FIN",
+    "rule.SYN_RECV.close_linger0": "SO_LINGER {{1, 0}}：close() 以 RST 异常终止半打开的连接（tcp_need_reset() 包括 SYN_RECV）",
+    "rule.SYN_RECV.rcv_rst": "同时打开尚未完成时对方异常终止：connect() 得到 ECONNRESET",
     "rule.FIN_WAIT1.rcv_ack_of_fin": "我们的 FIN 已被确认；等待对方的 FIN",
     "rule.FIN_WAIT1.rcv_fin": "在我们的 FIN 被确认之前收到 FIN：同时关闭，立即确认",
     "rule.FIN_WAIT1.close_unread": "有未读数据时 close() 发送 RST",

@@ -68,6 +68,8 @@ RULES: tuple[Rule, ...] = (
        "close() during the handshake sends nothing (tcp_close_state: SYN_SENT -> CLOSE)"),
     _r("SYN_RECV", "rcv_ack", "ESTABLISHED", [], "tcp_rcv_state_process()",
        "the ACK of our SYN-ACK completes the simultaneous open"),
+    _r("SYN_RECV", "rcv_rst", "CLOSE", ["error_ECONNRESET"], "tcp_reset()",
+       "the peer aborted before the simultaneous open completed: connect() gets ECONNRESET"),
     # -- data and release ----------------------------------------------------------------
     _r("ESTABLISHED", "rcv_fin", "CLOSE_WAIT", ["schedule_ack", "enter_pingpong"], "tcp_fin()",
        "the peer is done sending: its FIN is ACKed by the delayed-ACK timer or with our FIN"),
@@ -83,6 +85,9 @@ RULES: tuple[Rule, ...] = (
        "the peer aborted: the next call reports ECONNRESET"),
     _r("SYN_RECV", "close", "FIN_WAIT1", ["send_fin"], "tcp_close_state()",
        "close() in SYN_RECV sends FIN"),
+    _r("SYN_RECV", "close_linger0", "CLOSE", ["send_active_rst"], "tcp_disconnect()",
+       "SO_LINGER {1, 0}: close() aborts the half-open connection with RST (tcp_need_reset() "
+       "includes SYN_RECV)"),
     _r("FIN_WAIT1", "rcv_ack_of_fin", "FIN_WAIT2", [], "tcp_rcv_state_process()",
        "our FIN is acknowledged; we wait for the peer's FIN"),
     _r("FIN_WAIT1", "rcv_fin", "CLOSING", ["send_ack"], "tcp_fin()",
