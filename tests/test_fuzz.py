@@ -32,6 +32,7 @@ from tcpsim.compare.against import hold_capture
 from tcpsim.compare.report import render_text, write_json
 from tcpsim.errors import TcpsimError
 from tcpsim.model import KernelProfile
+from tcpsim.model.profile import NUMERIC_SYSCTLS
 from tcpsim.pcap.reader import Reader
 from tcpsim.scenario import ScenarioError, builtin_names, load, parse
 from tcpsim.sim.explore import explore, signature
@@ -274,6 +275,15 @@ def _same_type(value):
 
 
 def _mutate_json(data, doc):
+    if isinstance(doc.get("sysctls"), dict) and data.draw(st.booleans(), label="a sysctl"):
+        # the values the model reads: the few paths most mutations of the document miss
+        key = data.draw(st.sampled_from(sorted(NUMERIC_SYSCTLS)))
+        doc["sysctls"][key] = data.draw(
+            _same_type(doc["sysctls"].get(key, "1")) | st.lists(
+                st.sampled_from(["0", "1", "-1", "127", "128", "255", "256", "1024", "32768",
+                                 "60999", "65535", "65536", "2147483647", "2147483648"]),
+                min_size=1, max_size=3).map(" ".join))
+        return doc
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
         places = list(_places(doc))
         path = data.draw(st.sampled_from(places))
@@ -345,8 +355,21 @@ def test_what_fuzzing_found_in_programs_is_one_sentence_at_once(line, message):
      "at $.kernel.lo_mtu, a string where it should be an integer"),
     ('{"format": "tcpsim-trace/1", "source": "lab", "events": [], '
      '"sysctls": {"net.ipv4.tcp_rmem": "x"}}', "net.ipv4.tcp_rmem = 'x'"),
+    # random.randrange() raised ValueError when the model picked an ephemeral port
+    ('{"format": "tcpsim-trace/1", "source": "lab", "events": [], '
+     '"sysctls": {"net.ipv4.ip_local_port_range": "32768 6099"}}', "begins above where it ends"),
 ])
 def test_what_fuzzing_found_in_trace_json_is_one_sentence(content, message):
     with _file(".json", content.encode()) as path:
         outcome = _outcome(lambda: _use(path))
     assert isinstance(outcome, TcpsimError) and message in str(outcome)
+
+
+def test_a_port_range_with_no_free_port_makes_connect_fail_not_crash():
+    # found by fuzzing: ip_local_port_range "1 1" leaves connect() no even port, and the model's
+    # OSError escaped connect_ex() instead of being connect()'s EADDRNOTAVAIL
+    profile = PROFILE.with_sysctls({"net.ipv4.ip_local_port_range": "1 1"})
+    outcome = _outcome(lambda: run_model(load("handshake"), profile, timeout=2.0))
+    trace = getattr(outcome, "trace", outcome)  # the server then waits in accept(): Stuck
+    connect = next(c for c in trace.calls if c.text.startswith("connect"))
+    assert (connect.result, connect.errno) == (-1, "EADDRNOTAVAIL")

@@ -50,6 +50,10 @@ def check_sysctls(sysctls: dict, where: str) -> None:
             what = "an integer" if n == 1 else f"{n} integers"
             raise TcpsimError(f"{key} = {text[:40]!r} ({where}) is not {what} from {lo} to {hi}, "
                               "as the kernel takes it; give such a value")
+        if key == "net.ipv4.ip_local_port_range" and int(words[0]) > int(words[1]):
+            # ipv4_local_port_range() refuses it (EINVAL); the model would pick from no ports
+            raise TcpsimError(f"{key} = {text!r} ({where}) begins above where it ends; give "
+                              "the lowest port first, as in '32768 60999'")
 
 
 def _ints(text: str) -> tuple[int, ...]:
