@@ -424,7 +424,7 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
                   soft_wrap=True)
     meta = Path(capture).with_suffix(".json")
     if profile is None and capture != "-" and meta.is_file():
-        prof = KernelProfile.from_trace(Trace.load(meta))
+        prof = KernelProfile.from_trace(Trace.load(meta), where=f"trace {meta}")
     else:
         prof = KernelProfile.named(profile or "reference")
     held = hold_capture(packets, prog, prof, limit=limit)

@@ -251,3 +251,73 @@ def test_bad_net_lines_get_a_located_error(line, col, message):
 def test_a_process_with_no_fixed_port_cannot_be_named_in_a_net_line():
     with pytest.raises(ScenarioError, match="cannot tell the segments 'x' sends"):
         parse("x: fd = socket()\nnet: drop SYN from x\n")
+
+
+# -- numbers a C program could not pass, and sizes the model must not hold (issue 16) ---------
+
+_SOCK = "c: fd = socket()\n"
+
+
+@pytest.mark.parametrize("text, col, message", [
+    # found by fuzzing: int('01', 0) raised ValueError
+    ("c: close(fd) = 01", 16, "'01' starts with 0, which C reads as octal; write it without the "
+                              "leading zero (1), or in hex (0x...)"),
+    ("c: listen(fd, 010)", 15, "'010' starts with 0, which C reads as octal; write it without the "
+                               "leading zero (10), or in hex (0x...)"),
+    ("c: listen(fd, " + "9" * 40 + ")", 15, "the number '999999999999...' has 40 digits; no call "
+                                           "takes one that long"),
+    # found by fuzzing: struct.pack('ii') raised struct.error in the model and the lab
+    ("c: setsockopt(fd, SO_LINGER, {4294967296, 0})", 31,
+     "SO_LINGER's l_onoff (an int in struct linger) must be from -2147483648 to 2147483647, "
+     "not 4294967296"),
+    ("c: setsockopt(fd, SO_LINGER, {1, -2147483649})", 34,
+     "SO_LINGER's l_linger (an int in struct linger) must be from -2147483648 to 2147483647, "
+     "not -2147483649"),
+    ("c: setsockopt(fd, SO_RCVBUF, 2147483648)", 30,
+     "the value of SO_RCVBUF (a C int) must be from -2147483648 to 2147483647, not 2147483648"),
+    ("c: listen(fd, 2147483648)", 15,
+     "listen()'s backlog (a C int) must be from -2147483648 to 2147483647, not 2147483648"),
+    ("c: poll(fd, 0x10000)", 13, "poll events (a 16-bit mask) must be from 0 to 65535, not 0x10000"),
+    ("c: shutdown(fd, 4294967297)", 17,
+     "a how value (a C int) must be from -2147483648 to 2147483647, not 4294967297"),
+    # found by fuzzing: the payload was built byte by byte and never ended
+    ("c: send(fd, 99999999999)", 13,
+     "send()'s byte count must be from 0 to 16777216, not 99999999999"),
+    ("c: recv(fd, 16777217)", 13, "recv()'s length must be from 0 to 16777216, not 16777217"),
+    ("c: recv(fd, -1)", 13, "recv()'s length must be from 0 to 16777216, not -1"),
+    # found by fuzzing: a sleep of 10^20 s grew memory without end
+    ("c: sleep 100000000000000000000s", 10,
+     "100000000000000000000s is longer than a day (86400s), the longest sleep tcpsim runs; give "
+     "a shorter duration"),
+    ("c: poll(fd, POLLIN, 86401s)", 21,
+     "86401s is longer than a day (86400s), the longest poll tcpsim runs; give a shorter duration"),
+    ("c: poll(fd, POLLIN, 2147483648)", 21,
+     "poll()'s timeout (a C int of ms) must be from -2147483648 to 2147483647, not 2147483648"),
+])
+def test_out_of_range_numbers_get_one_located_sentence(text, col, message):
+    with pytest.raises(ScenarioError) as info:
+        parse(_SOCK + text, source="t.tcp")
+    assert (info.value.line, info.value.col, info.value.message) == (2, col, message)
+
+
+def test_the_limits_themselves_are_accepted():
+    p = parse(_SOCK + "c: send(fd, 16777216)\nc: recv(fd, 16777216)\nc: sleep 86400s\n"
+              "c: poll(fd, POLLIN, 86400000)\nc: setsockopt(fd, SO_LINGER, {-2147483648, "
+              "2147483647})\nc: close(fd) = 00\nc: listen(fd, 0x10)\n")
+    data = p.steps[1].args[1]
+    assert len(data) == 16 * 2**20 and data[:28] == b"abcdefghijklmnopqrstuvwxyzab"
+    assert p.steps[3].args[0] == 86_400 * 10**9 and p.steps[4].args[2] == 86_400 * 10**9
+    assert p.steps[5].args[2].onoff == -2**31 and p.steps[7].args[1] == 16
+
+
+@pytest.mark.parametrize("line, col, message", [
+    ("net: drop 1000000000 SYN", 11, "the number of segments must be from 1 to 999999999, "
+                                     "not 1000000000"),
+    ("net: drop 2 SYN after 999999998", 23, "'after' and the number of segments add up to more "
+                                            "than 999999999, the most the lab's nftables rule "
+                                            "can count"),
+])
+def test_net_line_counts_fit_the_labs_counter(line, col, message):
+    with pytest.raises(ScenarioError) as info:
+        parse(FAULTY + line, source="f.tcp")
+    assert (info.value.col, info.value.message) == (col, message)

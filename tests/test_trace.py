@@ -148,3 +148,153 @@ def test_a_file_that_is_not_a_trace_is_refused_in_one_sentence(tmp_path):
     bad.write_text("{")
     with pytest.raises(TcpsimError, match="cannot read trace"):
         Trace.load(bad)
+
+
+# -- the Trace JSON's schema (trace.schema.json): what is a trace, and one sentence otherwise --
+
+from tcpsim.errors import TcpsimError  # noqa: E402
+from tcpsim.model import KernelProfile  # noqa: E402
+from tcpsim.trace.trace import FORMAT, check, schema  # noqa: E402
+
+EVERY_CAPTURE_JSON = sorted(CAPTURES.rglob("*.json"))
+
+
+def test_the_schema_is_a_valid_json_schema_shipped_in_the_package():
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(schema())
+    assert schema()["properties"]["format"]["const"] == FORMAT
+
+
+@pytest.mark.parametrize("path", EVERY_CAPTURE_JSON, ids=lambda p: str(p.relative_to(CAPTURES)))
+def test_every_trace_json_under_captures_has_the_schemas_shape(path):
+    check(json.loads(path.read_text()), str(path))
+
+
+def test_every_trace_the_model_writes_has_the_schemas_shape():
+    from tcpsim.scenario import load
+    from tcpsim.sim.world import run_model
+
+    profile = KernelProfile.named("reference")
+    for name in builtin_names():
+        check(json.loads(run_model(load(name), profile).to_json()), name)
+
+
+def _handshake() -> dict:
+    return json.loads((CAPTURES / "handshake.json").read_text())
+
+
+def _segment(d):
+    return next(e for e in d["events"] if e["type"] == "segment")
+
+
+def _call(d):
+    return next(e for e in d["events"] if e["type"] == "call")
+
+
+def _walk(d, path):
+    """The container path names (a key, an index, or a function of the trace)."""
+    for key in path:
+        d = key(d) if callable(key) else d[key]
+    return d
+
+
+def _set(path, value):
+    def mutate(d):
+        _walk(d, path[:-1])[path[-1]] = value
+    return mutate
+
+
+def _drop(*path):
+    def mutate(d):
+        del _walk(d, path[:-1])[path[-1]]
+    return mutate
+
+
+# Each of these raised a traceback (KeyError, TypeError, AttributeError, ValueError...) from
+# Trace.load or from the compare command that reads it beside a capture, before the schema.
+MUTATIONS = {
+    "a list": (lambda d: [], "at $, an array where it should be an object"),
+    "a number": (lambda d: 3, "at $, an integer where it should be an object"),
+    "no source": (_drop("source"), "at $, 'source' is a required property"),
+    "no events": (_drop("events"), "at $, 'events' is a required property"),
+    "events an object": (_set(["events"], {}), "at $.events, an object where it should be an array"),
+    "an event a list": (_set(["events", 0], []), "at $.events[0], an array where it should be an object"),
+    "an event without a type": (_drop("events", 0, "type"), "at $.events[0], 'type' is a required property"),
+    "an unknown event type": (_set(["events", 0, "type"], "packet"),
+                              "at $.events[0].type, 'packet' is not one of ['call', 'segment', 'state']"),
+    "a call without its step": (_drop(_call, "step"), "'step' is a required property"),
+    "a call's line a string": (_set([_call, "line"], "7"),
+                               "a string where it should be an integer"),
+    "a call's data not hex": (_set([_call, "data"], "xyz"), "'xyz' is not hex digits"),
+    "a segment's seq negative": (_set([_segment, "seq"], -1),
+                                 "-1 is less than the minimum of 0"),
+    "a segment's src no endpoint": (_set([_segment, "src"], "localhost"),
+                                    "'localhost' is not an endpoint such as 127.0.0.1:8080"),
+    "a segment's payload odd hex": (_set([_segment, "payload"], "abc"),
+                                    "'abc' is not hex digits, two to a byte"),
+    "a segment's options a dict": (_set([_segment, "options"], {}),
+                                   "an object where it should be an array"),
+    "a TS option of one value": (_set([_segment, "options"], [["TS", [1]]]), "[1] is too short"),
+    "a state's via unknown": (_set(["events", -1, "via"], "ss"), "'ss' is not one of"),
+    "sockets a string": (_set(["sockets"], "x"), "at $.sockets, a string where it should be an array"),
+    "a socket without a label": (_drop("sockets", 0, "label"), "'label' is a required property"),
+    "kernel a list": (_set(["kernel"], []), "at $.kernel, an array where it should be an object"),
+    "lo_mtu zero": (_set(["kernel", "lo_mtu"], 0), "0 is less than the minimum of 68"),
+    "a sysctl a number": (_set(["sysctls", "net.ipv4.tcp_sack"], 1),
+                          "at $.sysctls['net.ipv4.tcp_sack'], an integer where it should be a string"),
+    "drops a list": (_set(["drops"], []), "at $.drops, an array where it should be an object"),
+    "a drop's line no number": (_set(["drops", "x"], 1), "'x' is not the number of a net: line"),
+    "notes a string": (_set(["notes"], "n"), "at $.notes, a string where it should be an array"),
+}
+
+
+@pytest.mark.parametrize("name", MUTATIONS)
+def test_a_mutated_trace_is_refused_in_one_sentence_naming_the_file_and_the_path(name, tmp_path):
+    mutate, part = MUTATIONS[name]
+    d = _handshake()
+    d = mutate(d) if name in ("a list", "a number") else (mutate(d), d)[1]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(d))
+    with pytest.raises(TcpsimError) as info:
+        Trace.load(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"trace {path} ")
+    assert part in message and message.endswith("; give a JSON file written by tcpsim --json")
+
+
+@pytest.mark.parametrize("text, part", [
+    ("NaN", "NaN is not a JSON value"),
+    ("[" * 100_000 + "]" * 100_000, "it nests too deeply"),
+    ("1" * 5000, "cannot read trace"),
+    ("\xff", "cannot read trace"),
+])
+def test_text_that_is_no_json_is_refused_in_one_sentence(text, part, tmp_path):
+    path = tmp_path / "t.json"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(TcpsimError) as info:
+        Trace.load(path)
+    assert part in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unknown_fields_are_ignored_so_a_newer_trace_still_reads():
+    d = _handshake()
+    d["sockets"][0]["inode"] = 1234
+    d["events"][0]["cpu"] = 1
+    d["extra"] = True
+    assert Trace.from_dict(d).sockets[0].label == _handshake()["sockets"][0]["label"]
+
+
+@pytest.mark.parametrize("key, value", [("net.ipv4.tcp_syn_retries", "1000"),
+                                        ("net.ipv4.tcp_rmem", "4096 131072"),
+                                        ("net.ipv4.tcp_timestamps", "yes"),
+                                        ("net.ipv4.ip_local_port_range", "--5 7"),
+                                        ("net.ipv4.ip_local_port_range", "6000 5000")])
+def test_a_sysctl_the_model_cannot_use_is_refused_by_name(key, value):
+    d = _handshake()
+    d["sysctls"][key] = value
+    with pytest.raises(TcpsimError) as info:
+        KernelProfile.from_trace(Trace.from_dict(d), where="trace t.json")
+    assert str(info.value).startswith(f"{key} = {value!r} (in trace t.json) ")
+    with pytest.raises(TcpsimError, match="given with --sysctl"):
+        KernelProfile.named("reference").with_sysctls({key: value})

@@ -614,7 +614,11 @@ class Kernel:
             return E.EISCONN
         # tcp_v4_connect()
         if not sk.bound:
-            sk.local = (self._source(sk.family), self._ephemeral(sk.family, 0))
+            try:
+                port = self._ephemeral(sk.family, 0)
+            except OSError as e:  # no free port in ip_local_port_range: connect() fails
+                return e.errno
+            sk.local = (self._source(sk.family), port)
             sk.bound = True
         elif sk.local[0] in ("0.0.0.0", "::"):
             sk.local = (self._source(sk.family), sk.local[1])

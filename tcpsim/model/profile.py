@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -12,6 +13,47 @@ from ..errors import TcpsimError
 
 _SYSCTL_DIRS = ("net/ipv4", "net/core")
 _PROFILES = "profiles"
+
+
+_INT_MAX = 2**31 - 1
+# The sysctls the model reads, as numbers: key -> (how many, least, most), within what the
+# kernel's proc handlers take (u8 flags, tcp_syn_retries up to MAX_TCP_SYNCNT, ints).  A value
+# from a trace file or --sysctl outside them is refused by name, rather than met later in the
+# model as a ValueError or as a retry loop that does not end.
+NUMERIC_SYSCTLS: dict[str, tuple[int, int, int]] = {
+    "net.ipv4.tcp_timestamps": (1, 0, 255),
+    "net.ipv4.tcp_sack": (1, 0, 255),
+    "net.ipv4.tcp_window_scaling": (1, 0, 255),
+    "net.ipv4.tcp_abort_on_overflow": (1, 0, 255),
+    "net.ipv4.tcp_syn_retries": (1, 1, 127),
+    "net.ipv4.tcp_synack_retries": (1, 0, 255),
+    "net.ipv4.tcp_syn_linear_timeouts": (1, 0, 255),
+    "net.ipv4.tcp_fin_timeout": (1, 0, _INT_MAX // 100),  # seconds, held in jiffies
+    "net.ipv4.tcp_rmem": (3, 1, _INT_MAX),
+    "net.ipv4.tcp_wmem": (3, 1, _INT_MAX),
+    "net.core.rmem_max": (1, 0, _INT_MAX),
+    "net.core.wmem_max": (1, 0, _INT_MAX),
+    "net.core.somaxconn": (1, 0, _INT_MAX),
+    "net.ipv4.ip_local_port_range": (2, 1, 65535),
+}
+
+
+def check_sysctls(sysctls: dict, where: str) -> None:
+    """Refuse, in one sentence, a value of a sysctl the model reads that no kernel holds."""
+    for key, (n, lo, hi) in NUMERIC_SYSCTLS.items():
+        if key not in sysctls:
+            continue
+        text = str(sysctls[key])
+        words = text.split()
+        if (len(words) != n or not all(re.fullmatch(r"-?[0-9]{1,11}", w) for w in words)
+                or not all(lo <= int(w) <= hi for w in words)):
+            what = "an integer" if n == 1 else f"{n} integers"
+            raise TcpsimError(f"{key} = {text[:40]!r} ({where}) is not {what} from {lo} to {hi}, "
+                              "as the kernel takes it; give such a value")
+        if key == "net.ipv4.ip_local_port_range" and int(words[0]) > int(words[1]):
+            # ipv4_local_port_range() refuses it (EINVAL); the model would pick from no ports
+            raise TcpsimError(f"{key} = {text!r} ({where}) begins above where it ends; give "
+                              "the lowest port first, as in '32768 60999'")
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -123,8 +165,10 @@ class KernelProfile:
         return cls(name=name, release=release, mtu=mtu, hz=hz, sysctls=dict(sysctls))
 
     @classmethod
-    def from_trace(cls, trace) -> "KernelProfile":
-        """The profile of the kernel a Trace was recorded on (the lab records its sysctls)."""
+    def from_trace(cls, trace, where: str | None = None) -> "KernelProfile":
+        """The profile of the kernel a Trace was recorded on (the lab records its sysctls).
+        where: what to call the trace in an error (the file it came from)."""
+        check_sysctls(trace.sysctls, f"in {where}" if where else f"in the {trace.source} trace")
         return cls.from_sysctls(f"{trace.source}:{trace.kernel.get('release', '?')}", trace.sysctls,
                                 mtu=trace.kernel.get("lo_mtu", 65536),
                                 release=trace.kernel.get("release", "unknown"))
@@ -170,6 +214,7 @@ class KernelProfile:
         """The same kernel with some sysctls set otherwise (as `--sysctl` asks)."""
         if not overrides:
             return self
+        check_sysctls(overrides, "given with --sysctl")
         sysctls = {**self.sysctls, **{k: str(v) for k, v in overrides.items()}}
         label = ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in overrides.items())
         return KernelProfile(f"{self.name}+{label}", self.release, self.mtu, self.hz, sysctls)

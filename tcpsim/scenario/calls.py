@@ -62,6 +62,19 @@ SOCKOPTS: dict[str, SockOpt] = {
     )
 }
 
+# What the kernel's types hold, and what a program may ask of tcpsim.  A number a C program
+# could not pass (outside an int, an unsigned short for poll's events) is refused when the
+# program is parsed, not when the lab's socket call or the model's struct.pack meets it.
+INT_MIN, INT_MAX = -2**31, 2**31 - 1  # int: backlog, option values, struct linger's fields
+USHRT_MAX = 2**16 - 1  # struct pollfd's short events
+# send()/recv() sizes: far more than any socket buffer (so a send that fills the peer's window
+# and waits still fits), yet bounded, because the model and the trace hold every byte
+MAX_DATA = 16 * 2**20
+# sleep and poll's timeout: a day covers every timer of TCP (TIME_WAIT, the FIN_WAIT2 timeout,
+# backed-off retransmissions) many times over, and keeps the model's clock (float seconds from
+# an epoch of 1.7e9 s) far finer than its 10 us loopback latency
+MAX_DURATION_NS = 86_400 * 10**9
+
 ERRNO_NAMES: frozenset[str] = frozenset(_errno.errorcode.values())
 
 

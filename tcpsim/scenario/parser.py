@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import TcpsimError
-from .calls import CALLS, ERRNO_NAMES, FLAG_GROUPS, SOCKOPTS, SYMBOLS, CallSpec, Param, errno_value
+from .calls import (CALLS, ERRNO_NAMES, FLAG_GROUPS, INT_MAX, INT_MIN, MAX_DATA, MAX_DURATION_NS,
+                    SOCKOPTS, SYMBOLS, USHRT_MAX, CallSpec, Param, errno_value)
 from .syntax import ANY, FAULT_KINDS, Address, Expect, Fault, Linger, Program, Step
 
 
@@ -43,7 +44,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
+_NUMGEN = 10**9 - 1  # the largest count of segments a net line may name (nft_rule's modulus)
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+_FILLER = bytes(range(97, 97 + 26))  # send(fd, N): N bytes of a..z repeated
 _ESCAPES = {"n": b"\n", "t": b"\t", "r": b"\r", "0": b"\0", "\\": b"\\", '"': b'"', "'": b"'"}
 
 
@@ -73,10 +76,30 @@ class _Line:
             kind = m.lastgroup
             if kind == "badstring":
                 self.fail(pos + 1, 'this string has no closing quote (")')
+            if kind == "number":
+                self._check_number(m.group(), pos + 1)
             if kind not in ("ws", "comment"):
                 self.toks.append(_Tok(kind, m.group(), pos + 1))
             pos = m.end()
         self.i = 0
+
+    def _check_number(self, text: str, col: int) -> None:
+        """Every number token reads with int(text, 0) later: refuse here the ones it cannot."""
+        digits = text.lstrip("-")
+        if len(digits) > 30:
+            self.fail(col, f"the number '{text[:12]}...' has {len(digits)} digits; no call takes "
+                      "one that long")
+        if len(digits) > 1 and digits[0] == "0" and digits[1] not in "xX" and digits.strip("0"):
+            # C reads 010 as octal 8, Python refuses it: neither reading can be assumed
+            self.fail(col, f"'{text}' starts with 0, which C reads as octal; write it without "
+                      f"the leading zero ({int(digits):d}), or in hex (0x...)")
+
+    def number(self, tok: _Tok, lo: int, hi: int, what: str) -> int:
+        """The value of a number token, refused with a sentence outside lo..hi."""
+        value = int(tok.text, 0)
+        if not lo <= value <= hi:
+            self.fail(tok.col, f"{what} must be from {lo} to {hi}, not {tok.text}")
+        return value
 
     # -- token helpers -------------------------------------------------------------------
     def fail(self, col: int, message: str):
@@ -159,10 +182,13 @@ class Parser:
         count: int | None = 1
         tok = line.peek()
         if tok is not None and (tok.kind == "number" or tok.text == "all"):
+            # the lab counts matching segments with nftables' numgen, modulo 10^9
             count = None if tok.text == "all" else int(tok.text, 0)
             if count is not None and count < 1:
                 line.fail(tok.col, f"the number of segments to {action.text} must be 1 or more, "
                           "or 'all'")
+            if count is not None:
+                line.number(tok, 1, _NUMGEN, "the number of segments")
             line.i += 1
         kind = ANY  # no kind named: every segment
         tok = line.peek()
@@ -198,7 +224,10 @@ class Parser:
             if k.kind != "number" or int(k.text, 0) < 1:
                 line.fail(k.col, "'after' takes how many matching segments go through first: "
                           "1 or more")
-            skip = int(k.text, 0)
+            skip = line.number(k, 1, _NUMGEN, "'after'")
+            if count is not None and skip + count > _NUMGEN:
+                line.fail(k.col, f"'after' and the number of segments add up to more than "
+                          f"{_NUMGEN}, the most the lab's nftables rule can count")
         delay = 0.0
         if line.at("by"):
             by = line.next("by")
@@ -351,22 +380,30 @@ class Parser:
         if kind == "int":
             if tok.kind != "number" or len(toks) > 1:
                 line.fail(tok.col, f"{spec.name}() needs a number as its {param.name}")
-            return int(tok.text, 0)
+            if spec.name == "recv":  # size_t, and the lab's recv() allocates that much at once
+                return line.number(tok, 0, MAX_DATA, f"recv()'s {param.name}")
+            return line.number(tok, INT_MIN, INT_MAX, f"{spec.name}()'s {param.name} (a C int)")
         if kind == "data":
             if tok.kind == "string":
                 return self._string(line, tok)
             if tok.kind == "number" and int(tok.text, 0) >= 0:
-                n = int(tok.text, 0)  # a count of filler bytes, a..z repeated
-                return bytes(97 + i % 26 for i in range(n))
+                n = line.number(tok, 0, MAX_DATA, f"{spec.name}()'s byte count")
+                return (_FILLER * (n // len(_FILLER) + 1))[:n]  # a count of filler bytes
             line.fail(tok.col, f"{spec.name}() needs data: a \"quoted string\" or a byte count")
         if kind == "duration":
             if tok.kind == "duration":
                 m = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s)", tok.text)
-                return int(float(m.group(1)) * _UNITS[m.group(2)])
-            if tok.kind == "number" and spec.name == "poll":
-                ms = int(tok.text, 0)  # poll's C timeout is in milliseconds
-                return -1 if ms < 0 else ms * 1_000_000
-            line.fail(tok.col, f"{spec.name} needs a duration with a unit, such as 300ms, 1s or 50us")
+                ns = float(m.group(1)) * _UNITS[m.group(2)]
+            elif tok.kind == "number" and spec.name == "poll":
+                ms = line.number(tok, INT_MIN, INT_MAX, "poll()'s timeout (a C int of ms)")
+                ns = -1 if ms < 0 else ms * 1_000_000  # poll's C timeout is in milliseconds
+            else:
+                line.fail(tok.col, f"{spec.name} needs a duration with a unit, such as 300ms, 1s "
+                          "or 50us")
+            if ns > MAX_DURATION_NS:
+                line.fail(tok.col, f"{tok.text} is longer than a day ({MAX_DURATION_NS // 10**9}s), "
+                          f"the longest {spec.name} tcpsim runs; give a shorter duration")
+            return int(ns)
         if kind == "sockopt":
             if tok.kind != "ident" or tok.text not in SOCKOPTS:
                 line.fail(tok.col, f"unknown socket option '{tok.text}'"
@@ -379,16 +416,21 @@ class Parser:
                 for t in (toks[1], toks[3]):
                     if t.kind != "number":
                         line.fail(t.col, "SO_LINGER takes two numbers, {onoff, seconds}")
-                return Linger(int(toks[1].text, 0), int(toks[3].text, 0))
+                # struct linger holds two ints
+                return Linger(line.number(toks[1], INT_MIN, INT_MAX, "SO_LINGER's l_onoff (an int in struct linger)"),
+                              line.number(toks[3], INT_MIN, INT_MAX, "SO_LINGER's l_linger (an int in struct linger)"))
             if tok.kind != "number":
                 line.fail(tok.col, f"{option.name if option else 'this option'} takes a number")
-            return int(tok.text, 0)
+            return line.number(tok, INT_MIN, INT_MAX,
+                               f"the value of {option.name if option else 'an option'} (a C int)")
         return self._symbol(line, toks, kind)
 
     def _symbol(self, line: _Line, toks: list[_Tok], group: str) -> int:
         table = SYMBOLS[group]
         if len(toks) == 1 and toks[0].kind == "number":
-            return int(toks[0].text, 0)
+            if group == "poll":  # struct pollfd's events is a short
+                return line.number(toks[0], 0, USHRT_MAX, "poll events (a 16-bit mask)")
+            return line.number(toks[0], INT_MIN, INT_MAX, f"a {group} value (a C int)")
         if len(toks) > 1 and group not in FLAG_GROUPS:
             line.fail(toks[1].col, f"{toks[0].text} cannot be combined with '|' here")
         value = 0

@@ -2,18 +2,26 @@
 
 The lab (real kernel), the model, a pcap and a packetdrill script all produce this one type,
 so that one diff can compare any two.  Times are seconds since the first call.
+
+Its JSON form (--json) is described by the JSON Schema trace.schema.json beside this module;
+every Trace read from JSON is checked against it first, so that a file of another shape is
+refused in one sentence naming the file and the JSON path of the problem.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import reprlib
 from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 
 from ..errors import TcpsimError
 from .segment import Segment
 
 FORMAT = "tcpsim-trace/1"
+SCHEMA = "trace.schema.json"  # the JSON Schema of FORMAT, shipped beside this module
 
 
 @dataclass
@@ -220,10 +228,12 @@ class Trace:
         return text
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Trace":
-        if d.get("format") != FORMAT:
-            raise TcpsimError(f"not a tcpsim trace (format {d.get('format')!r}, expected {FORMAT!r}); "
-                              "give a JSON file written by tcpsim --json")
+    def from_dict(cls, d: dict, where: str = "the trace") -> "Trace":
+        """where: what to call the data in an error (the file it came from)."""
+        if isinstance(d, dict) and d.get("format") != FORMAT:
+            raise TcpsimError(f"{where} is not a tcpsim trace (format {_short(d.get('format'))}, "
+                              f"expected {FORMAT!r}); give a JSON file written by tcpsim --json")
+        check(d, where)
         types = {"call": Call, "segment": Segment, "state": State}
         events = []
         for e in d["events"]:
@@ -239,7 +249,9 @@ class Trace:
         return cls(
             source=d["source"], program=d.get("program", ""), program_text=d.get("program_text", ""),
             t0=d.get("t0", 0.0), end=d.get("end", 0.0), kernel=d.get("kernel", {}),
-            sysctls=d.get("sysctls", {}), sockets=[SocketInfo(**s) for s in d.get("sockets", [])],
+            sysctls=d.get("sysctls", {}),
+            sockets=[SocketInfo(**{f.name: s[f.name] for f in fields(SocketInfo) if f.name in s})
+                     for s in d.get("sockets", [])],
             events=events, notes=d.get("notes", []),
             drops={int(k): v for k, v in d.get("drops", {}).items()},
             late=d.get("late", 0.0), capture_lost=d.get("capture_lost", 0),
@@ -248,10 +260,69 @@ class Trace:
     @classmethod
     def load(cls, path: str | Path) -> "Trace":
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise TcpsimError(f"cannot read trace {path}: {e}; give a JSON file written by tcpsim --json")
-        return cls.from_dict(data)
+            data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_not_json)
+        except (OSError, UnicodeDecodeError, RecursionError, ValueError) as e:
+            # ValueError: JSONDecodeError, and an integer of more digits than int() reads
+            why = e.strerror if isinstance(e, OSError) and e.strerror else (
+                "it nests too deeply" if isinstance(e, RecursionError) else e)
+            raise TcpsimError(f"cannot read trace {path}: {why}; give a JSON file written by "
+                              "tcpsim --json")
+        return cls.from_dict(data, where=f"trace {path}")
+
+
+def _not_json(constant: str):
+    """json.loads takes NaN and Infinity, which JSON (and so a trace) has not."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+@functools.cache
+def schema() -> dict:
+    """The JSON Schema of the Trace JSON (trace.schema.json)."""
+    return json.loads((resources.files(__package__) / SCHEMA).read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+def _short(value) -> str:
+    r = reprlib.Repr()
+    r.maxstring, r.maxother, r.maxlist, r.maxdict = 40, 40, 3, 3
+    return r.repr(value)
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+               int: "an integer", float: "a number", type(None): "null"}
+
+
+_SCHEMA_TYPES = {"object": "an object", "array": "an array", "string": "a string",
+                 "boolean": "a boolean", "integer": "an integer", "number": "a number",
+                 "null": "null"}
+
+
+def check(data, where: str = "the trace") -> None:
+    """Refuse data the schema refuses, in one sentence naming where and the JSON path of the
+    first problem, so that a bad file never reaches the code that trusts its shape."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(data))
+    if error is None:
+        return
+    if error.validator == "type":
+        wants = error.validator_value
+        wants = " or ".join(_SCHEMA_TYPES[w] for w in (wants if isinstance(wants, list) else [wants]))
+        why = f"{_JSON_TYPES.get(type(error.instance), 'a value')} where it should be {wants}"
+    elif error.validator == "pattern" and "description" in error.schema:
+        why = f"{_short(error.instance)} is not {error.schema['description']}"
+    else:  # the validator's message, with a long value cut short
+        why = error.message.replace(repr(error.instance), _short(error.instance))
+        if len(why) > 160:
+            why = why[:157] + "..."
+    raise TcpsimError(f"{where} does not have the shape of a tcpsim trace: at {error.json_path}, "
+                      f"{why}; give a JSON file written by tcpsim --json")
 
 
 @dataclass
