@@ -45,6 +45,12 @@ def _sysctl_option(f):
                              "(the lab sets it in its namespace; the model uses it).")(f)
 
 
+def _mtu_option(f):
+    return click.option("--mtu", type=int, default=None, metavar="N",
+                        help="Loopback MTU (the lab sets lo's MTU in its namespace; the model's "
+                             "profile follows), e.g. 1500 for Ethernet-sized segments.")(f)
+
+
 def _picture_paths(ctx, param, value):
     for path in value:
         if not path.lower().endswith((".svg", ".png")):
@@ -180,8 +186,9 @@ def check(program: str) -> None:
               help="With --free: how many runs.")
 @_lang_option
 @_sysctl_option
+@_mtu_option
 def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: float,
-        tail: float, explain: bool, free: bool, runs: int, sysctl) -> None:
+        tail: float, explain: bool, free: bool, runs: int, sysctl, mtu: int | None) -> None:
     """Run PROGRAM (a built-in name or a file) on real sockets in a private network namespace."""
     from .lab import LabStuck, run_lab
     from .render import render_header, render_summary, render_timeline
@@ -189,13 +196,16 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
     prog = _program(program)
     out = _data_console(pcap_path, json_path)
     if free:
+        if mtu is not None:
+            raise click.UsageError("--free runs at lo's own MTU; leave out --mtu")
         # a free run hangs when nothing happens for a second, unless --timeout says otherwise
         given = click.get_current_context().get_parameter_source("timeout")
         _lab_free(prog, runs, timeout if given == click.core.ParameterSource.COMMANDLINE else 1.0,
                   _sysctls(sysctl), out)
         return
     try:
-        trace = run_lab(prog, tail=tail / 1000, timeout=timeout, sysctls=_sysctls(sysctl))
+        trace = run_lab(prog, tail=tail / 1000, timeout=timeout, sysctls=_sysctls(sysctl),
+                        mtu=mtu)
     except LabStuck as stuck:
         trace = stuck.trace
         render_header(trace, out)
@@ -265,8 +275,9 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
                    "kernel function).")
 @_lang_option
 @_sysctl_option
+@_mtu_option
 def run(program: str, pcap_path, json_path, seed: int, timeout: float, profile: str,
-        ladder: bool, sequence_paths, explain: bool, sysctl) -> None:
+        ladder: bool, sequence_paths, explain: bool, sysctl, mtu: int | None) -> None:
     """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed).
 
     Exit status: 0 every call returned what the program expects, 1 some did not, 6 the
@@ -277,7 +288,7 @@ def run(program: str, pcap_path, json_path, seed: int, timeout: float, profile: 
     from .sim.world import run_model
 
     prog = _program(program)
-    prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
+    prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl)).with_mtu(mtu)
     out = _data_console(pcap_path, json_path)
     try:
         trace = run_model(prog, prof, seed=seed, timeout=timeout)
@@ -332,8 +343,9 @@ def _write_sequence(trace, paths, out: Console, differences=None) -> None:
                    "the kernel or not (one PROGRAM only; repeatable).")
 @_lang_option
 @_sysctl_option
+@_mtu_option
 def verify(program: str | None, run_all: bool, profile: str | None, seed: int, timeout: float,
-           sequence_paths, sysctl) -> None:
+           sequence_paths, sysctl, mtu: int | None) -> None:
     """Run PROGRAM in the model and on the real kernel, and compare them field by field."""
     from rich.progress import Progress
     from rich.table import Table
@@ -353,7 +365,8 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
             task = bar.add_task("verifying", total=len(names))
             for name in names:
                 bar.update(task, description=name)
-                results.append(_verify_one(load(name), profile, seed, timeout, overrides, name))
+                results.append(_verify_one(load(name), profile, seed, timeout, overrides, name,
+                                           mtu))
                 bar.advance(task)
         table = Table(*(t(f"verify.col.{c}") for c in ("program", "verdict", "segments", "calls",
                                                          "differences")))
@@ -365,7 +378,7 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
         out.print(table)
     else:
         results.append(_verify_one(_program(program), profile, seed, timeout, overrides,
-                                   program))
+                                   program, mtu))
     for r in results:
         if not (run_all and r["ok"]):  # the table already says "match"
             _print_verdict(r, out)
@@ -534,16 +547,19 @@ def coverage(profile: str) -> None:
     out.print(summary)
 
 
-def _verify_one(prog, profile_name, seed, timeout, overrides, ref: str | None = None) -> dict:
+def _verify_one(prog, profile_name, seed, timeout, overrides, ref: str | None = None,
+                mtu: int | None = None) -> dict:
     """ref: the program as the user named it (a built-in's name, a file's path)."""
     from .compare.against import hold_lab
     from .lab import run_lab
     from .model import KernelProfile
 
-    lab = run_lab(prog, timeout=timeout, sysctls=overrides)
+    if profile_name:  # checked before the lab runs: a wrong --mtu is refused at once
+        KernelProfile.named(profile_name).with_mtu(mtu)
+    lab = run_lab(prog, timeout=timeout, sysctls=overrides, mtu=mtu)
     if profile_name:  # the kernel named, with the same settings the lab's namespace had
-        profile = KernelProfile.named(profile_name).with_sysctls(overrides)
-    else:  # the kernel the lab ran on, settings included
+        profile = KernelProfile.named(profile_name).with_sysctls(overrides).with_mtu(mtu)
+    else:  # the kernel the lab ran on, settings and lo's MTU included
         profile = KernelProfile.from_trace(lab)
     held = hold_lab(lab, prog, profile, seed=seed, timeout=timeout)
     # a capture that lost frames is not the kernel's exchange: say so, never a difference

@@ -402,3 +402,17 @@ def test_lab_writes_its_pcap_to_standard_output(live):
     held = subprocess.run([sys.executable, "-m", "tcpsim", "compare", "-", "--program",
                            "handshake"], input=r.stdout, capture_output=True, cwd=ROOT)
     assert held.returncode == 0, held.stdout
+
+
+def test_run_mtu_gives_the_model_that_loopback():
+    r = run_cli("run", "handshake", "--mtu", "1500", "--no-ladder")
+    assert r.returncode == 0, r.stderr
+    assert "lo MTU 1500" in r.stdout and "<mss 1460," in r.stdout
+
+
+@pytest.mark.parametrize("mtu", ["67", "65537", "-1"])
+def test_an_mtu_outside_what_is_modelled_is_one_sentence(mtu):
+    r = run_cli("run", "handshake", "--mtu", mtu)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (f"tcpsim: --mtu {mtu} is outside what tcpsim models (68 to "
+                                "65536); give an MTU in that range, such as 1500")

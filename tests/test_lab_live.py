@@ -304,3 +304,15 @@ def test_a_child_accepted_after_its_handshake_keeps_its_name_and_state(lab):
         states = [k for k, _ in groupby(s.state for s in trace.states if s.socket == "server.c1")]
         assert "ESTABLISHED" in states and states[states.index("ESTABLISHED") + 1] == \
             "FIN_WAIT1", (trace.source, states)
+
+
+def test_mtu_1500_sets_los_mtu_in_the_labs_namespace_and_the_model_follows(lab):
+    """--mtu: the SYN's MSS is MTU - 40 on the kernel and in the model, and every field of
+    the handshake program agrees at that MTU (windows are rounded to the MSS)."""
+    from tcpsim.cli import _verify_one
+
+    r = _verify_one(load("handshake"), None, 0, 10.0, {}, mtu=1500)
+    assert r["lab"].kernel["lo_mtu"] == 1500 and r["profile"].mtu == 1500
+    syn = r["lab"].segments[0]
+    assert syn.flags == "S" and syn.option("mss") == 1460
+    assert r["ok"], [d.sentence for d in r["diffs"]]

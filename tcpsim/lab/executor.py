@@ -25,7 +25,7 @@ from .capture import LoopbackCapture
 from ..sim.world import drop_notes
 from .kernel import (SockTable, fault_counts, install_faults, kernel_info, set_sysctls, sysctls,
                      tcp_info)
-from .netns import private_netns
+from .netns import private_netns, set_link_mtu
 from .nfqueue import DelayQueue
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -133,11 +133,13 @@ class LabWorld:
 
 
 def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
-            sysctls: dict[str, str] | None = None) -> Trace:
+            sysctls: dict[str, str] | None = None, mtu: int | None = None) -> Trace:
     """Run the program on the real kernel, in a private network namespace made for this run
-    (with `sysctls` set in that namespace only)."""
+    (with `sysctls` set in that namespace only, and lo's MTU `mtu` there)."""
     LoopbackCapture.prepare()
     with private_netns():
+        if mtu is not None:
+            set_link_mtu(mtu)
         set_sysctls(sysctls or {})
         install_faults(program.faults)
         delays = {f.line: f.delay for f in program.faults if f.action == "delay"}

@@ -16,10 +16,11 @@ import socket
 import struct
 from contextlib import contextmanager
 
-from ..errors import PrivilegeError
+from ..errors import PrivilegeError, TcpsimError
 
 CLONE_NEWNET = 0x40000000
-SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCGIFMTU = 0x8913, 0x8914, 0x8921
+SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCGIFMTU, SIOCSIFMTU = 0x8913, 0x8914, 0x8921, 0x8922
+from ..model.profile import LO_MTU_RANGE as MTU_RANGE
 IFF_UP = 0x1
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -33,6 +34,19 @@ def link_up(name: str = "lo") -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         flags = struct.unpack_from("H", fcntl.ioctl(s, SIOCGIFFLAGS, _ifreq(name, "H")), 16)[0]
         fcntl.ioctl(s, SIOCSIFFLAGS, _ifreq(name, "H", flags | IFF_UP))
+
+
+def set_link_mtu(mtu: int, name: str = "lo") -> None:
+    """Set an interface's MTU (of the lab's own namespace: lo there is its own device)."""
+    if not MTU_RANGE[0] <= mtu <= MTU_RANGE[1]:
+        raise TcpsimError(f"--mtu {mtu} is outside what tcpsim models ({MTU_RANGE[0]} to "
+                          f"{MTU_RANGE[1]}); give an MTU in that range, such as 1500")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            fcntl.ioctl(s, SIOCSIFMTU, _ifreq(name, "i", mtu))
+        except OSError as e:
+            raise TcpsimError(f"the kernel refused MTU {mtu} for {name} ({e.strerror}); give an "
+                              f"MTU between {MTU_RANGE[0]} and {MTU_RANGE[1]}") from None
 
 
 def link_mtu(name: str = "lo") -> int:

@@ -11,6 +11,12 @@ from pathlib import Path
 
 from ..errors import TcpsimError
 
+# The loopback MTUs tcpsim models and the lab sets.  The kernel takes any MTU for lo (its
+# min_mtu and max_mtu are 0: measured 0 to 200000), but below 68 (RFC 791's minimum) the
+# device loses its IPv4 address (inetdev_event), and above 65536 (lo's default) nothing
+# changes for TCP over IPv4: a datagram is at most 65535 bytes and the MSS is capped at 65495.
+LO_MTU_RANGE = (68, 65536)
+
 _SYSCTL_DIRS = ("net/ipv4", "net/core")
 _PROFILES = "profiles"
 
@@ -218,6 +224,15 @@ class KernelProfile:
         sysctls = {**self.sysctls, **{k: str(v) for k, v in overrides.items()}}
         label = ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in overrides.items())
         return KernelProfile(f"{self.name}+{label}", self.release, self.mtu, self.hz, sysctls)
+
+    def with_mtu(self, mtu: int | None) -> "KernelProfile":
+        """The same kernel with lo's MTU set otherwise (as `--mtu` asks)."""
+        if mtu is None or mtu == self.mtu:
+            return self
+        if not LO_MTU_RANGE[0] <= mtu <= LO_MTU_RANGE[1]:
+            raise TcpsimError(f"--mtu {mtu} is outside what tcpsim models ({LO_MTU_RANGE[0]} to "
+                              f"{LO_MTU_RANGE[1]}); give an MTU in that range, such as 1500")
+        return KernelProfile(f"{self.name}+mtu={mtu}", self.release, mtu, self.hz, self.sysctls)
 
     def to_json(self) -> dict:
         return {"name": self.name, "release": self.release, "lo_mtu": self.mtu, "hz": self.hz,

@@ -119,8 +119,13 @@ def _too_far(gm: float, gk: float, slack: float = 0.0) -> bool:
     return big >= TIMING_FLOOR and abs(gm - gk) > TIMING_ABS + TIMING_REL * big + slack
 
 
+_SHOWN_BYTES = 40  # of a payload in a sentence: enough to tell which bytes, not a screenful
+
+
 def _show(v) -> str:
     if isinstance(v, bytes):
+        if len(v) > _SHOWN_BYTES:
+            return f"{v[:_SHOWN_BYTES].decode('latin-1')!r}... ({len(v)} bytes)"
         return repr(v.decode("latin-1"))
     if isinstance(v, list):
         return "<" + ",".join(n if val is None else f"{n} {val}" for n, val in v) + ">"
