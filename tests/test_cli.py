@@ -125,8 +125,12 @@ def test_namespace_disappears_however_the_run_ends(live, tmp_path, sig):
     prog = tmp_path / "slow.tcp"
     prog.write_text(SLOW.format("1s" if sig is None else "30s"))
     ours = os.readlink("/proc/self/ns/net")
+    # SIGINT as a terminal's Ctrl-C finds it: a test run started in the background by a
+    # non-interactive shell has SIGINT ignored, the lab inherits that, and Python then keeps
+    # ignoring it (as a background job should): seen in a `nohup ... &` run of the suite
     proc = subprocess.Popen([sys.executable, "-m", "tcpsim", "lab", str(prog)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ns = _namespace_of(proc.pid, ours)
     if sig is not None:
         proc.send_signal(sig)
