@@ -151,7 +151,7 @@ def test_mutated_captures_give_findings_or_one_sentence(data):
 # -- programs: parse, then run in the model --------------------------------------------------
 
 # What a mutation may put in a program: the format's own words, and numbers at the edges of
-# what the parser takes (C int, 16-bit poll mask, a day, 16 MiB).
+# what the parser takes (C int, 16-bit poll mask, a day, 256 MiB).
 _WORDS = ["socket()", "bind", "listen", "accept", "connect", "send", "recv", "close", "shutdown",
           "setsockopt", "getsockopt", "fcntl", "poll", "sleep", "exit", "net:", "drop", "delay",
           "all", "after", "by", "from", "SYN", "SYN-ACK", "ACK", "FIN", "RST", "SO_LINGER",
@@ -160,7 +160,7 @@ _WORDS = ["socket()", "bind", "listen", "accept", "connect", "send", "recv", "cl
           "MSG_MORE", "SHUT_RD", "SHUT_WR", "SHUT_RDWR", "F_SETFL", "F_GETFL", "O_NONBLOCK",
           "POLLIN", "POLLOUT", "POLLHUP", "POLLRDHUP", "AF_INET", "AF_INET6", "SOCK_NONBLOCK",
           "EPIPE", "ECONNREFUSED", "EAGAIN", "-1", "0", "1", "01", "00", "0x7fffffff",
-          "2147483647", "2147483648", "-2147483648", "4294967296", "65535", "65536", "16777216",
+          "2147483647", "2147483648", "-2147483648", "4294967296", "65535", "65536", "268435456",
           "99999999999", "100000000000000000000", "{1, 0}", "{0, 1}", "{4294967296, 0}",
           "{1, 2147483647}", "0ms", "1ns", "300ms", "1s", "86400s", "86401s", "60s",
           "100000000000000000000s", "0.5s", "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0",
@@ -171,7 +171,7 @@ _WORDS = ["socket()", "bind", "listen", "accept", "connect", "send", "recv", "cl
 # Values of each kind of token, for a mutation that keeps the line's syntax
 _VALUES = {
     "number": ["0", "1", "-1", "2", "3", "19", "100", "1024", "65535", "65536", "0x10",
-               "2147483647", "-2147483648", "16777216", "16777217", "4294967296", "01"],
+               "2147483647", "-2147483648", "268435456", "268435457", "4294967296", "01"],
     "duration": ["0ns", "1ns", "1us", "5ms", "40ms", "200ms", "1s", "60s", "61s", "3600s",
                  "86400s", "86400.5s", "100000000000000000000s"],
     "string": ['""', '"x"', '"\\0"', '"\\xff\\n"', '"' + "y" * 300 + '"'],
@@ -334,7 +334,7 @@ def test_mutated_trace_json_loads_or_gets_one_sentence(data):
 @pytest.mark.parametrize("line, message", [
     ("client: close(fd) = 01", "'01' starts with 0"),
     ("client: setsockopt(fd, SO_LINGER, {4294967296, 0})", "an int in struct linger"),
-    ("client: send(fd, 99999999999)", "from 0 to 16777216"),
+    ("client: send(fd, 99999999999)", "from 0 to 268435456"),
     ("client: sleep 100000000000000000000s", "longer than a day"),
 ])
 def test_what_fuzzing_found_in_programs_is_one_sentence_at_once(line, message):

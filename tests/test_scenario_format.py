@@ -282,9 +282,9 @@ _SOCK = "c: fd = socket()\n"
      "a how value (a C int) must be from -2147483648 to 2147483647, not 4294967297"),
     # found by fuzzing: the payload was built byte by byte and never ended
     ("c: send(fd, 99999999999)", 13,
-     "send()'s byte count must be from 0 to 16777216, not 99999999999"),
-    ("c: recv(fd, 16777217)", 13, "recv()'s length must be from 0 to 16777216, not 16777217"),
-    ("c: recv(fd, -1)", 13, "recv()'s length must be from 0 to 16777216, not -1"),
+     "send()'s byte count must be from 0 to 268435456, not 99999999999"),
+    ("c: recv(fd, 268435457)", 13, "recv()'s length must be from 0 to 268435456, not 268435457"),
+    ("c: recv(fd, -1)", 13, "recv()'s length must be from 0 to 268435456, not -1"),
     # found by fuzzing: a sleep of 10^20 s grew memory without end
     ("c: sleep 100000000000000000000s", 10,
      "100000000000000000000s is longer than a day (86400s), the longest sleep tcpsim runs; give "
@@ -301,11 +301,11 @@ def test_out_of_range_numbers_get_one_located_sentence(text, col, message):
 
 
 def test_the_limits_themselves_are_accepted():
-    p = parse(_SOCK + "c: send(fd, 16777216)\nc: recv(fd, 16777216)\nc: sleep 86400s\n"
+    p = parse(_SOCK + "c: send(fd, 268435456)\nc: recv(fd, 268435456)\nc: sleep 86400s\n"
               "c: poll(fd, POLLIN, 86400000)\nc: setsockopt(fd, SO_LINGER, {-2147483648, "
               "2147483647})\nc: close(fd) = 00\nc: listen(fd, 0x10)\n")
     data = p.steps[1].args[1]
-    assert len(data) == 16 * 2**20 and data[:28] == b"abcdefghijklmnopqrstuvwxyzab"
+    assert len(data) == 256 * 2**20 and data[:28] == b"abcdefghijklmnopqrstuvwxyzab"
     assert p.steps[3].args[0] == 86_400 * 10**9 and p.steps[4].args[2] == 86_400 * 10**9
     assert p.steps[5].args[2].onoff == -2**31 and p.steps[7].args[1] == 16
 

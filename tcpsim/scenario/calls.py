@@ -68,8 +68,9 @@ SOCKOPTS: dict[str, SockOpt] = {
 INT_MIN, INT_MAX = -2**31, 2**31 - 1  # int: backlog, option values, struct linger's fields
 USHRT_MAX = 2**16 - 1  # struct pollfd's short events
 # send()/recv() sizes: far more than any socket buffer (so a send that fills the peer's window
-# and waits still fits), yet bounded, because the model and the trace hold every byte
-MAX_DATA = 16 * 2**20
+# and waits still fits) and the 100 MiB transfers the lab's capture is checked with
+# (scripts/check_capture.py), yet bounded, because the model and the trace hold every byte
+MAX_DATA = 256 * 2**20
 # sleep and poll's timeout: a day covers every timer of TCP (TIME_WAIT, the FIN_WAIT2 timeout,
 # backed-off retransmissions) many times over, and keeps the model's clock (float seconds from
 # an epoch of 1.7e9 s) far finer than its 10 us loopback latency
