@@ -595,6 +595,12 @@ def _print_verdict(r: dict, out: Console) -> None:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
     if len(r["diffs"]) > 8:
         out.print(t("verify.more", n=len(r["diffs"]) - 8))
+    from .lab.executor import JIFFY, stall
+
+    if lab.stall > JIFFY:  # the lab, not the kernel, may be the cause: say so
+        gap, (a, b) = stall(lab)
+        out.print(f"[yellow]{escape(t('note.stall', ms=f'{gap * 1000:.1f}', a=a, b=b))}[/]",
+                  soft_wrap=True)
     _exchange_notes(held, r["program"], r["profile"], r["ref"], out)
 
 

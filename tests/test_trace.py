@@ -298,3 +298,27 @@ def test_a_sysctl_the_model_cannot_use_is_refused_by_name(key, value):
     assert str(info.value).startswith(f"{key} = {value!r} (in trace t.json) ")
     with pytest.raises(TcpsimError, match="given with --sysctl"):
         KernelProfile.named("reference").with_sysctls({key: value})
+
+
+def test_the_labs_stall_counts_only_calls_a_program_runs_back_to_back():
+    """Trace.stall (lab/executor.stall): a gap after a call that blocked, after a sleep, or
+    around a parked call's return is the kernel's or the program's time, not the lab's."""
+    from tcpsim.lab.executor import stall
+    from tcpsim.trace import Call
+
+    def call(t, line, text="send(fd, 1)", **kw):
+        return Call(t=t, process="p", step=line, line=line, text=text, **kw)
+
+    tr = Trace(source="lab", events=[
+        call(0.000, 1),
+        call(0.001, 2, blocked=True),          # 1 -> 2: 1 ms, back to back
+        call(0.050, 3),                        # after a blocked call: not counted
+        call(0.051, 4, text="sleep 30ms"),     # 3 -> 4: 1 ms
+        call(0.081, 5),                        # after a sleep: not counted
+        call(0.090, 5, kind="return"),         # a parked call returned between 5 and 6
+        call(0.120, 6),
+        call(0.127, 7),                        # 6 -> 7: 7 ms, the worst
+    ])
+    assert stall(tr) == (0.007, (6, 7))
+    tr.stall = 0.007
+    assert Trace.from_dict(tr.to_dict()).stall == 0.007

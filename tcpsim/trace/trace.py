@@ -104,6 +104,9 @@ class Trace:
     # frames the lab's capture lost (the packet socket's PACKET_STATISTICS drop count): the
     # segments are then not the kernel's whole exchange, and no comparison may trust them
     capture_lost: int = 0
+    # the longest the lab took between two calls the program runs back to back (seconds): a
+    # kernel timer may fire in such a gap where a C program's calls, microseconds apart, meet none
+    stall: float = 0.0
 
     # -- views ---------------------------------------------------------------------------
     @property
@@ -218,6 +221,7 @@ class Trace:
             "drops": {str(k): v for k, v in self.drops.items()},
             **({"late": self.late} if self.late else {}),  # only the lab's delay line has it
             **({"capture_lost": self.capture_lost} if self.capture_lost else {}),
+            **({"stall": self.stall} if self.stall else {}),
             "events": [{"type": kinds[type(e)], **enc(e)} for e in self.events],
         }
 
@@ -255,6 +259,7 @@ class Trace:
             events=events, notes=d.get("notes", []),
             drops={int(k): v for k, v in d.get("drops", {}).items()},
             late=d.get("late", 0.0), capture_lost=d.get("capture_lost", 0),
+            stall=d.get("stall", 0.0),
         )
 
     @classmethod
