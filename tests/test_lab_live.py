@@ -316,3 +316,27 @@ def test_mtu_1500_sets_los_mtu_in_the_labs_namespace_and_the_model_follows(lab):
     syn = r["lab"].segments[0]
     assert syn.flags == "S" and syn.option("mss") == 1460
     assert r["ok"], [d.sentence for d in r["diffs"]]
+
+
+@pytest.mark.parametrize("name", ["close-in-syn-recv", "concurrent-server"])
+def test_a_machine_with_slow_socket_table_dumps_still_verifies(lab, name, monkeypatch):
+    """The issue's machine: a sock_diag dump took 3-5 ms per family and the lab did two per
+    call, so the one-jiffy delayed ACK fired between calls a program makes back to back and
+    both programs differed on every run (reproduced by putting 8 ms into each dump of the old
+    lab).  Now the lab dumps only after a delay line lets a segment go."""
+    from click.testing import CliRunner
+
+    from tcpsim.cli import main
+    from tcpsim.lab import kernel
+
+    real = kernel.SockTable.dump
+
+    def slow(table):
+        import time
+
+        time.sleep(0.008)
+        return real(table)
+
+    monkeypatch.setattr(kernel.SockTable, "dump", slow)
+    r = CliRunner().invoke(main, ["verify", name])
+    assert r.exit_code == 0, r.output
