@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from contextlib import nullcontext
 import select
 import socket
 import time
@@ -25,7 +26,7 @@ from .capture import LoopbackCapture
 from ..sim.world import drop_notes
 from .kernel import (SockTable, fault_counts, install_faults, kernel_info, set_sysctls, sysctls,
                      tcp_info)
-from .netns import private_netns, set_link_mtu
+from .netns import private_netns, realtime, set_link_mtu
 from .nfqueue import DelayQueue
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -138,6 +139,11 @@ class LabWorld:
 JIFFY = 0.004
 
 
+# The lab's thread runs at a real-time priority during a run (netns.realtime says why;
+# scripts/bench_stall.py measures what it buys).
+REALTIME = True
+
+
 def stall(trace: Trace) -> tuple[float, tuple[int, int]]:
     """The longest the lab took from one call to the next where the program runs them back to
     back (the first returned at once, was no sleep, and nothing parked returned between them),
@@ -160,7 +166,7 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
     """Run the program on the real kernel, in a private network namespace made for this run
     (with `sysctls` set in that namespace only, and lo's MTU `mtu` there)."""
     LoopbackCapture.prepare()
-    with private_netns():
+    with private_netns(), (realtime() if REALTIME else nullcontext()):
         if mtu is not None:
             set_link_mtu(mtu)
         set_sysctls(sysctls or {})
