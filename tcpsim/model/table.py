@@ -1,6 +1,7 @@
 """The TCP state machine of Linux, as one table.
 
-Every state change the model makes is a row here: the kernel code (kernel.py) classifies
+Every state change the model makes is a row here: the kernel code (kernel.py and the modules
+it composes, tcp.py, tcp_input.py, tcp_output.py, tcp_timer.py, tcp_minisocks.py) classifies
 what happened into an event, looks up (state, event) and does what the row says.  The state
 diagram (networkx), the docs and the coverage of the tests all read this same table.
 

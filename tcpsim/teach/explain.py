@@ -19,8 +19,9 @@ from ..trace import Call, Segment, State, Trace
 # A state change with no row of its own: the request socket a SYN creates on a listener.
 _ALIAS = {("CLOSE", "rcv_syn"): ("LISTEN", "rcv_syn")}
 
-# Steps of the kernel's bookkeeping that are no row of the table (kernel.py makes them
-# directly): the message that explains each, and the kernel function.
+# Steps of the kernel's bookkeeping that are no row of the table (the model makes them
+# directly: tcp_minisocks.py's _act_arm_timewait, tcp.py's _act_reset_children): the
+# message that explains each, and the kernel function.
 _STEPS = {"time_wait": "tcp_time_wait(), inet_twsk_hashdance()",
           "listener_closed": "inet_csk_listen_stop(), inet_child_forget()"}
 

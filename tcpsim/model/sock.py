@@ -1,0 +1,156 @@
+"""The model's plain data: the segment, the socket, the numbers they use.
+
+What Linux keeps in include/net/sock.h (struct sock), include/linux/tcp.h (struct tcp_sock),
+include/net/inet_connection_sock.h (the delayed-ACK engine, icsk_ack) and include/net/tcp.h
+(TCP_TIMEWAIT_LEN, TCP_RTO_MIN, the sequence-number comparisons before() and after()).
+Seg is a segment as the model sends it; Sock is a full, request or timewait socket, all
+numbers, strings and flat containers, so that a snapshot (sim/explore.py) is a cheap copy.
+The code working on them is in the modules named after the kernel files: tcp.py, tcp_input.py,
+tcp_output.py, tcp_timer.py, tcp_minisocks.py; kernel.py puts them together.
+"""
+
+from __future__ import annotations
+
+import errno as E
+from copy import copy
+from dataclasses import dataclass, field, fields
+
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+RCV_SHUTDOWN, SEND_SHUTDOWN = 1, 2
+TCP_TIMEWAIT_LEN = 60.0
+TCP_MIN_MSS_DEFAULT = 536  # TCP_MSS_DEFAULT: the receiver's first guess of the peer's MSS
+TCP_MAX_QUICKACKS = 16
+TCP_MAX_WSCALE = 14  # a larger shift on the wire is taken as 14 (tcp_parse_options())
+TCP_RTO_MIN = 0.2
+TCP_TIMEOUT_INIT = 1.0
+TCPOLEN_TSTAMP_ALIGNED = 12
+SKB_OVERHEAD = 768  # approximate skb truesize beyond the payload, for the receive window
+
+POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, POLLRDHUP = (
+    0x1, 0x4, 0x8, 0x10, 0x40, 0x100, 0x2000)
+
+
+
+def seq_lt(a: int, b: int) -> bool:
+    return ((a - b) & 0xFFFFFFFF) > 0x7FFFFFFF
+
+
+def seq_le(a: int, b: int) -> bool:
+    return a == b or seq_lt(a, b)
+
+
+def _oserror(code: int) -> OSError:
+    if code in (E.EAGAIN, E.EINPROGRESS):
+        return BlockingIOError(code, E.errorcode[code])
+    return OSError(code, E.errorcode.get(code, str(code)))
+
+
+@dataclass(slots=True)
+class Seg:
+    """A segment as the model sends it."""
+
+    src: tuple
+    dst: tuple
+    flags: int
+    seq: int
+    ack: int
+    win: int
+    options: list = field(default_factory=list)
+    payload: bytes = b""
+    ip_id: int = 0
+
+    @property
+    def seg_len(self) -> int:
+        return len(self.payload) + bool(self.flags & SYN) + bool(self.flags & FIN)
+
+
+@dataclass(slots=True)
+class Sock:
+    """A struct sock (or request sock, or timewait sock) of the model, as plain data."""
+
+    id: int
+    family: int = 2
+    state: str = "CLOSE"
+    kind: str = "full"  # full | request | timewait
+    local: tuple | None = None
+    remote: tuple | None = None
+    bound: bool = False
+    addr_locked: bool = False  # SOCK_BINDADDR_LOCK: bind() named the local address
+    port_locked: bool = False  # SOCK_BINDPORT_LOCK: bind() named the port
+    sock_state: str = "unconnected"  # the socket layer's SS_* state (af_inet.c)
+    # options
+    reuseaddr: bool = False
+    linger: tuple | None = None  # (onoff, seconds)
+    nodelay: bool = False
+    syncnt: int = 0
+    rcvbuf: int = 0
+    sndbuf: int = 0
+    opts: dict = field(default_factory=dict)  # options stored but not modelled
+    # listener
+    backlog: int = 0
+    accept_queue: list = field(default_factory=list)
+    parent: int | None = None
+    # life
+    orphan: bool = False
+    shutdown: int = 0
+    err: int = 0
+    done: bool = False  # SOCK_DONE: a FIN arrived
+    # send side
+    iss: int = 0
+    snd_una: int = 0
+    snd_nxt: int = 0
+    write_seq: int = 0
+    snd_wnd: int = 0
+    snd_wscale: int = 0
+    mss_cache: int = 536
+    unsent: bytearray = field(default_factory=bytearray)
+    push_end: int = 0  # write_seq at the end of the last send() (PSH goes there)
+    fin_queued: bool = False
+    fin_sent: bool = False
+    # receive side
+    irs: int = 0
+    rcv_nxt: int = 0
+    rcv_wup: int = 0
+    rcv_wnd: int = 0
+    rcv_wscale: int = 0
+    rcv_ssthresh: int = 0
+    rcvq: list = field(default_factory=list)  # [payload bytes] in order; b"" marks FIN
+    advmss: int = 0
+    # options agreed
+    ts_ok: bool = False
+    sack_ok: bool = False
+    ws_ok: bool = False
+    ts_recent: int = 0
+    ts_offset: int = 0
+    # delayed ACK engine (inet_connection_sock icsk_ack)
+    ack_sched: bool = False
+    ack_pushed: int = 0  # 1: ICSK_ACK_PUSHED, 2: ICSK_ACK_PUSHED2
+    quick: int = 0
+    pingpong: int = 0
+    ato: float = 0.0
+    lrcvtime: float = 0.0
+    rcv_mss: int = TCP_MIN_MSS_DEFAULT
+    # timers: name -> deadline
+    timers: dict = field(default_factory=dict)
+    timer_order: dict = field(default_factory=dict)  # name -> arming count
+    retries: int = 0
+    rto: float = TCP_TIMEOUT_INIT
+    retrans_stamp: float = 0.0  # when the first SYN went out
+    snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
+    ip_id: int = 0
+
+    def __deepcopy__(self, memo: dict) -> "Sock":
+        """A copy for the explorer's snapshots (sim/explore.py), made without walking every
+        field: all are numbers, strings or tuples of them, except the containers in
+        SOCK_CONTAINERS, whose items are too, so one level of copying is a deep copy."""
+        new = object.__new__(Sock)
+        memo[id(self)] = new
+        for name in _FIELDS:
+            setattr(new, name, getattr(self, name))
+        for name in SOCK_CONTAINERS:
+            setattr(new, name, copy(getattr(self, name)))
+        return new
+
+
+_FIELDS = tuple(f.name for f in fields(Sock))
+SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "rcvq", "timers", "timer_order")

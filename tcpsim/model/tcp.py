@@ -1,0 +1,365 @@
+"""The socket calls, as af_inet.c, inet_connection_sock.c and tcp.c make them.
+
+socket(), bind() and its conflict rules (inet_bind(), inet_csk_bind_conflict()), the ports
+the kernel picks (inet_csk_get_port(), __inet_hash_connect()), listen(), accept(), connect()
+(__inet_stream_connect(), tcp_v4_connect()), send() (tcp_sendmsg_locked()), recv()
+(tcp_recvmsg_locked(), tcp_cleanup_rbuf()), shutdown() (inet_shutdown(), tcp_shutdown()),
+close() (__tcp_close()), setsockopt() and getsockopt() (sock_setsockopt(), do_tcp_setsockopt()),
+poll() (tcp_poll()) and TCP_INFO; and how a socket ends: tcp_done(), and
+inet_csk_listen_stop() for the children of a closed listener.
+
+Each call classifies what happens into an event of the table (table.py) and follows its row
+(Kernel._transition); the segments go out through tcp_output.py.
+"""
+
+from __future__ import annotations
+
+import errno as E
+
+from .sock import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
+                   RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_TIMEOUT_INIT, Seg, Sock, _oserror)
+from .table import rule
+
+
+class TcpCalls:
+    """The socket calls of one kernel (a mixin of Kernel, kernel.py)."""
+
+    # -- the socket calls (af_inet.c, tcp.c) ---------------------------------------------
+    def socket(self, family: int) -> int:
+        sk = self._new(family=family)
+        sk.ts_offset = self.rng.getrandbits(32)
+        sk.ip_id = self.rng.getrandbits(16)
+        return sk.id
+
+    def _bind_conflict(self, sk: Sock, addr: tuple) -> bool:
+        """inet_csk_bind_conflict(): SO_REUSEADDR on both sides, and no listener, allow sharing."""
+        for other in self.socks.values():
+            if other is sk or not other.bound or not other.local or other.local[1] != addr[1]:
+                continue
+            if other.family != sk.family and not (other.local[0] in ("::", "0.0.0.0")):
+                continue
+            wild = addr[0] in ("0.0.0.0", "::") or other.local[0] in ("0.0.0.0", "::")
+            if not wild and other.local[0] != addr[0]:
+                continue
+            if sk.reuseaddr and other.reuseaddr and other.state != "LISTEN":
+                continue
+            return True
+        return False
+
+    def bind(self, sid: int, addr: tuple) -> None:
+        sk = self.socks[sid]
+        if sk.state != "CLOSE" or sk.bound:
+            raise _oserror(E.EINVAL)  # inet_bind(): already bound
+        host, port = addr[0], addr[1]
+        if host not in ("0.0.0.0", "::") and host not in self.addresses:
+            raise _oserror(E.EADDRNOTAVAIL)
+        if port == 0:
+            port = self._ephemeral(sk.family, 1)
+        if self._bind_conflict(sk, (host, port)):
+            raise _oserror(E.EADDRINUSE)
+        sk.local, sk.bound = (host, port), True
+        sk.addr_locked = host not in ("0.0.0.0", "::")
+        sk.port_locked = addr[1] != 0
+
+    def listen(self, sid: int, backlog: int) -> None:
+        sk = self.socks[sid]
+        if sk.sock_state != "unconnected" or sk.state not in ("CLOSE", "LISTEN"):
+            raise _oserror(E.EINVAL)  # inet_listen()
+        sk.backlog = max(0, min(backlog, self.profile.somaxconn))
+        if sk.state == "LISTEN":
+            return
+        if not sk.bound:  # inet_csk_listen_start() autobinds
+            any_addr = "0.0.0.0" if sk.family == 2 else "::"
+            sk.local, sk.bound = (any_addr, self._ephemeral(sk.family, 1)), True
+        elif self._bind_conflict_listen(sk):
+            raise _oserror(E.EADDRINUSE)
+        self._transition(sk, "listen")
+
+    def _bind_conflict_listen(self, sk: Sock) -> bool:
+        return any(o is not sk and o.state == "LISTEN" and o.local and o.local[1] == sk.local[1]
+                   for o in self.socks.values())
+
+    def accept(self, sid: int) -> int:
+        sk = self.socks[sid]
+        if sk.state != "LISTEN":
+            raise _oserror(E.EINVAL)
+        if not sk.accept_queue:
+            raise _oserror(E.EAGAIN)
+        child = self.socks[sk.accept_queue.pop(0)]
+        child.sock_state = "connected"
+        child.parent = None
+        return child.id
+
+    def connect(self, sid: int, addr: tuple) -> int:
+        """__inet_stream_connect() as a non-blocking call: 0, or an errno (EINPROGRESS...)."""
+        sk = self.socks[sid]
+        if sk.sock_state == "connected":
+            return E.EISCONN
+        if sk.sock_state == "connecting":
+            if sk.state in ("SYN_SENT", "SYN_RECV"):
+                return E.EALREADY
+            if sk.state == "CLOSE":
+                err, sk.err = sk.err or E.ECONNABORTED, 0  # sock_error: the pending error
+                sk.sock_state = "unconnected"
+                # ... and sk_prot->disconnect(): tcp_disconnect() clears sk_shutdown and
+                # SOCK_DONE, so a recv() after a refused connect() fails with ENOTCONN
+                # rather than reading end-of-file (seen by lab --free on the seed program)
+                sk.shutdown, sk.done = 0, False
+                return err
+            sk.sock_state = "connected"
+            return 0
+        if sk.state != "CLOSE":
+            return E.EISCONN
+        # tcp_v4_connect()
+        if not sk.bound:
+            try:
+                port = self._ephemeral(sk.family, 0)
+            except OSError as e:  # no free port in ip_local_port_range: connect() fails
+                return e.errno
+            sk.local = (self._source(sk.family), port)
+            sk.bound = True
+        elif sk.local[0] in ("0.0.0.0", "::"):
+            sk.local = (self._source(sk.family), sk.local[1])
+        sk.remote = (addr[0], addr[1])
+        if self.ehash.get((sk.local, sk.remote)) not in (None, sk.id):
+            return E.EADDRNOTAVAIL
+        self._hash(sk)
+        sk.iss = self._isn()
+        sk.snd_una = sk.snd_nxt = sk.write_seq = sk.iss
+        sk.snd_nxt = (sk.iss + 1) & 0xFFFFFFFF
+        sk.write_seq = sk.snd_nxt
+        self._init_options(sk)
+        mss = self.profile.mss(sk.family)
+        sk.advmss = mss
+        sk.rcv_wnd = self._initial_window(sk, mss)
+        sk.rcv_ssthresh = sk.rcv_wnd
+        sk.retries, sk.rto, sk.retrans_stamp = 0, TCP_TIMEOUT_INIT, self.now
+        sk.err = 0
+        sk.sock_state = "connecting"
+        self._transition(sk, "connect")
+        return E.EINPROGRESS
+
+    def _source(self, family: int) -> str:
+        """The source address a route gives (ip_route_connect()): the host's one address of
+        the family (loopback for the lab's programs, the tun address for packetdrill's)."""
+        return next(a for a in self.addresses if (":" in a) == (family == 10))
+
+    def _init_options(self, sk: Sock) -> None:
+        p = self.profile
+        sk.ts_ok, sk.sack_ok, sk.ws_ok = p.timestamps, p.sack, p.window_scaling
+        sk.rcv_wscale = p.rcv_wscale if p.window_scaling else 0
+
+    def send(self, sid: int, data: bytes, flags: int = 0) -> int:
+        """tcp_sendmsg_locked() without blocking."""
+        sk = self.socks[sid]
+        if sk.state not in ("ESTABLISHED", "CLOSE_WAIT"):
+            if sk.err:
+                err, sk.err = sk.err, 0
+                raise _oserror(err)
+            if sk.state not in ("SYN_SENT", "SYN_RECV"):
+                raise _oserror(self._stream_error(sk))
+            raise _oserror(E.EAGAIN)
+        if sk.err or sk.shutdown & SEND_SHUTDOWN:
+            raise _oserror(self._stream_error(sk))
+        if not data:
+            return 0
+        sk.unsent += data
+        sk.write_seq = (sk.write_seq + len(data)) & 0xFFFFFFFF
+        sk.push_end = sk.write_seq
+        self._push(sk)
+        return len(data)
+
+    @staticmethod
+    def _stream_error(sk: Sock) -> int:
+        """sk_stream_error(): a pending error first, else EPIPE."""
+        if sk.err:
+            err, sk.err = sk.err, 0
+            return err
+        return E.EPIPE
+
+    def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
+        """tcp_recvmsg_locked() without blocking."""
+        sk = self.socks[sid]
+        if sk.state == "LISTEN":
+            raise _oserror(E.ENOTCONN)
+        peek = bool(flags & 0x2)
+        out = bytearray()
+        queue = sk.rcvq if not peek else list(sk.rcvq)
+        while queue and len(out) < n:
+            head = queue[0]
+            if head == b"":  # the FIN: reading it (EOF) takes its skb off the queue
+                if not out and not peek:
+                    queue.pop(0)
+                break
+            take = head[: n - len(out)]
+            out += take
+            if len(take) == len(head):
+                queue.pop(0)
+            else:
+                queue[0] = head[len(take):]
+        if out:
+            if not peek:
+                if queue and queue[0] == b"":
+                    queue.pop(0)  # tcp_recvmsg() walks on to a FIN right behind the data and eats it
+                self._cleanup_rbuf(sk)
+            return bytes(out)
+        if sk.done:
+            return b""
+        if sk.err:
+            err, sk.err = sk.err, 0
+            raise _oserror(err)
+        if sk.shutdown & RCV_SHUTDOWN:
+            return b""
+        if sk.state == "CLOSE":
+            raise _oserror(E.ENOTCONN)
+        raise _oserror(E.EAGAIN)
+
+    def _cleanup_rbuf(self, sk: Sock) -> None:
+        """tcp_cleanup_rbuf(): ACK now after reading small pushed data, unless in pingpong."""
+        if sk.ack_sched and (sk.ack_pushed >= 2 or (sk.ack_pushed and not sk.pingpong)):
+            self._send_ack(sk)
+
+    def shutdown(self, sid: int, how: int) -> None:
+        """inet_shutdown() and tcp_shutdown()."""
+        sk = self.socks[sid]
+        mask = how + 1  # SHUT_RD -> RCV_SHUTDOWN, SHUT_WR -> SEND_SHUTDOWN
+        if sk.sock_state == "connecting":
+            sk.sock_state = "unconnected" if sk.state in ("SYN_SENT", "SYN_RECV", "CLOSE") \
+                else "connected"
+        if sk.state == "CLOSE":
+            sk.shutdown |= mask
+            raise _oserror(E.ENOTCONN)
+        if sk.state == "LISTEN":
+            if mask & RCV_SHUTDOWN:
+                self._transition(sk, "close")  # tcp_disconnect() of a listener stops it
+            return
+        sk.shutdown |= mask
+        if mask & SEND_SHUTDOWN and sk.state in ("ESTABLISHED", "CLOSE_WAIT"):
+            self._transition(sk, "shutdown_wr")
+
+    def close(self, sid: int) -> None:
+        """__tcp_close(): FIN, or RST with unread data or SO_LINGER {1, 0}; the fd goes."""
+        sk = self.socks[sid]
+        sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
+        sk.orphan = True
+        unread = any(p for p in sk.rcvq if p)
+        sk.rcvq = [p for p in sk.rcvq if not p]
+        if sk.state == "LISTEN":
+            self._transition(sk, "close")
+        elif unread and rule(sk.state, "close_unread"):
+            self._transition(sk, "close_unread")
+        elif sk.linger and sk.linger[0] and sk.linger[1] == 0 and rule(sk.state, "close_linger0"):
+            self._transition(sk, "close_linger0")
+        elif rule(sk.state, "close"):
+            self._transition(sk, "close")
+        if sk.state == "FIN_WAIT2":
+            self._orphan_fin_wait2(sk)
+        if sk.state == "CLOSE":
+            self._done(sk)
+            self._free(sk)
+
+    def setsockopt(self, sid: int, level: int, opt: int, value) -> None:
+        sk = self.socks[sid]
+        if (level, opt) == (1, 2):
+            sk.reuseaddr = bool(value)
+        elif (level, opt) == (1, 13):
+            import struct
+
+            sk.linger = struct.unpack("ii", value) if isinstance(value, bytes) else (value, 0)
+        elif (level, opt) == (6, 1):
+            sk.nodelay = bool(value)
+            if sk.nodelay:
+                self._push(sk)
+        elif (level, opt) == (6, 7):
+            if not 1 <= value <= 127:
+                raise _oserror(E.EINVAL)
+            sk.syncnt = value
+        elif (level, opt) == (1, 8):
+            sk.rcvbuf = max(2304, min(value, self.profile.rmem_max) * 2)  # sock_setsockopt()
+        elif (level, opt) == (1, 7):
+            sk.sndbuf = max(4608, min(value, int(self.profile.sysctls.get("net.core.wmem_max",
+                                                                          212992))) * 2)
+        else:
+            sk.opts[(level, opt)] = value
+
+    def getsockopt(self, sid: int, level: int, opt: int):
+        sk = self.socks[sid]
+        if (level, opt) == (1, 4):
+            err, sk.err = sk.err, 0  # SO_ERROR reads and clears sk_err
+            return err
+        if (level, opt) == (1, 2):
+            return int(sk.reuseaddr)
+        if (level, opt) == (1, 13):
+            return sk.linger or (0, 0)
+        if (level, opt) == (6, 1):
+            return int(sk.nodelay)
+        if (level, opt) == (6, 7):
+            return sk.syncnt or self.profile.syn_retries
+        if (level, opt) == (1, 8):
+            return sk.rcvbuf or self.profile.rmem[1]
+        if (level, opt) == (1, 7):
+            return sk.sndbuf or self.profile.wmem[1]
+        return int(sk.opts.get((level, opt), 0))
+
+    def poll(self, sid: int) -> int:
+        """tcp_poll() (and inet_csk_listen_poll() for a listener)."""
+        sk = self.socks[sid]
+        if sk.state == "LISTEN":
+            return POLLIN | POLLRDNORM if sk.accept_queue else 0
+        mask = 0
+        if sk.shutdown == RCV_SHUTDOWN | SEND_SHUTDOWN or sk.state == "CLOSE":
+            mask |= POLLHUP
+        if sk.shutdown & RCV_SHUTDOWN:
+            mask |= POLLIN | POLLRDNORM | POLLRDHUP
+        if sk.state not in ("SYN_SENT", "SYN_RECV"):
+            if any(sk.rcvq):
+                mask |= POLLIN | POLLRDNORM
+            mask |= POLLOUT | POLLWRNORM
+        if sk.err:
+            mask |= POLLERR
+        return mask
+
+    def tcp_info(self, sid: int) -> dict:
+        sk = self.socks[sid]
+        info = {"state": sk.state if sk.kind == "full" else "CLOSE"}
+        if sk.state == "LISTEN":
+            info["queue"], info["backlog"] = len(sk.accept_queue), sk.backlog
+        return info
+
+    # -- ports (inet_connection_sock.c, inet_hashtables.c) -------------------------------
+    def _ephemeral(self, family: int, parity: int) -> int:
+        """__inet_hash_connect() picks even ports for connect(), inet_csk_get_port() odd ones."""
+        lo, hi = self.profile.local_port_range
+        used = {s.local[1] for s in self.socks.values() if s.local}
+        for _ in range(1000):
+            port = self.rng.randrange(lo, hi + 1) & ~1 | parity
+            if lo <= port <= hi and port not in used:
+                return port
+        raise _oserror(E.EADDRNOTAVAIL)
+
+    # -- the end of a socket (tcp.c, inet_connection_sock.c) -----------------------------
+    def _done(self, sk: Sock) -> None:
+        """tcp_done(): CLOSE, unhashed; an address the kernel chose is given back."""
+        sk.timers.clear()
+        sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
+        self._unhash(sk)
+        if sk.local and not sk.addr_locked and sk.kind == "full":
+            sk.local = ("0.0.0.0" if sk.family == 2 else "::", sk.local[1])
+        if not sk.port_locked and sk.kind == "full" and sk.state != "LISTEN":
+            sk.bound = False  # inet_put_port(): the port goes back; getsockname() still shows it
+        if sk.orphan or sk.kind != "full":
+            self._free(sk)
+
+    def _act_reset_children(self, sk: Sock, seg: Seg | None) -> None:
+        """inet_csk_listen_stop(): children nobody accepted are disconnected with RST."""
+        for cid in list(sk.accept_queue):
+            child = self.socks[cid]
+            if child.state in ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "FIN_WAIT2", "SYN_RECV"):
+                self._act_send_active_rst(child, None)
+            child.orphan = True
+            self._set_state(child, "CLOSE", "listener_closed", "inet_child_forget()")
+            self._done(child)
+        sk.accept_queue.clear()
+        for other in list(self.socks.values()):
+            if other.kind == "request" and other.parent == sk.id:
+                self._free(other)

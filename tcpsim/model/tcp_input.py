@@ -1,0 +1,288 @@
+"""Segments in, as tcp_ipv4.c hands them over and tcp_input.c processes them.
+
+receive() is tcp_v4_rcv(): find the socket a segment belongs to (the established hash, else a
+listener), or answer it with a reset (tcp_v4_send_reset()).  Then, by the socket: a listener's
+SYN (tcp_rcv_state_process() in LISTEN, on to tcp_conn_request()), the answer to our SYN
+(tcp_rcv_synsent_state_process()), and the synchronized states (tcp_rcv_state_process(),
+tcp_rcv_established(): tcp_validate_incoming(), tcp_ack(), tcp_data_queue(), tcp_fin()).
+The delayed-ACK engine's input side is here too (tcp_event_data_recv(), tcp_measure_rcv_mss(),
+tcp_incr_quickack(), __tcp_ack_snd_check()), with tcp_reset() and the RTO of an established
+connection (tcp_set_rto()).  Request and timewait sockets take their segments in
+tcp_minisocks.py; what goes out is built in tcp_output.py.
+"""
+
+from __future__ import annotations
+
+import errno as E
+
+from .sock import (ACK, FIN, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SYN, TCP_MAX_QUICKACKS,
+                   TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg,
+                   Sock, seq_le, seq_lt)
+
+
+class TcpInput:
+    """What a kernel does with an arriving segment (a mixin of Kernel, kernel.py)."""
+
+    # -- segments in (tcp_ipv4.c tcp_v4_rcv, tcp_input.c) --------------------------------
+    def receive(self, seg: Seg) -> None:
+        sid = self.ehash.get((seg.dst, seg.src))
+        if sid is None:
+            sid = self._listener(seg.dst)
+        if sid is None:
+            self._reset_reply(seg)  # tcp_v4_send_reset(): nobody has this connection
+            return
+        sk = self.socks[sid]
+        if sk.kind == "request":
+            self._rcv_request(sk, seg)
+        elif sk.state == "LISTEN":
+            self._rcv_listen(sk, seg)
+        elif sk.kind == "timewait":
+            self._rcv_timewait(sk, seg)
+        elif sk.state == "SYN_SENT":
+            self._rcv_synsent(sk, seg)
+        else:
+            self._rcv_state_process(sk, seg)
+
+    def _listener(self, addr: tuple):
+        for s in self.socks.values():
+            if s.state == "LISTEN" and s.local[1] == addr[1] and \
+                    s.local[0] in (addr[0], "0.0.0.0", "::"):
+                return s.id
+        return None
+
+    def _reset_reply(self, seg: Seg) -> None:
+        if seg.flags & RST:
+            return
+        if seg.flags & ACK:
+            out = Seg(seg.dst, seg.src, RST, seg.ack, 0, 0, [])
+        else:
+            out = Seg(seg.dst, seg.src, RST | ACK, 0, (seg.seq + seg.seg_len) & 0xFFFFFFFF, 0, [])
+        self.outbox.append(out)
+
+    def _act_reset_reply(self, sk: Sock, seg: Seg | None) -> None:
+        """tcp_v4_do_rcv() answers the offending segment with tcp_v4_send_reset()."""
+        self._reset_reply(seg)
+
+    @staticmethod
+    def _opt(seg: Seg, name: str):
+        for n, v in seg.options:
+            if n == name:
+                return v
+        return None
+
+    @staticmethod
+    def _has(seg: Seg, name: str) -> bool:
+        return any(n == name for n, _ in seg.options)
+
+    def _rcv_listen(self, sk: Sock, seg: Seg) -> None:
+        if seg.flags & RST:
+            return
+        if seg.flags & ACK:
+            self._reset_reply(seg)  # an ACK for a connection the listener does not know
+            return
+        if not seg.flags & SYN:
+            return
+        if len(sk.accept_queue) > sk.backlog:  # sk_acceptq_is_full()
+            self._transition(sk, "rcv_syn_queue_full")
+            return
+        self._transition(sk, "rcv_syn", seg)
+
+    def _rcv_synsent(self, sk: Sock, seg: Seg) -> None:
+        """tcp_rcv_synsent_state_process()."""
+        if seg.flags & ACK:
+            if seg.ack != sk.snd_nxt:
+                if not seg.flags & RST:
+                    self._reset_reply(seg)
+                return
+            if seg.flags & RST:
+                self._transition(sk, "rcv_rst")
+                return
+            if not seg.flags & SYN:
+                return
+            ts = self._opt(seg, "TS")
+            ws = self._opt(seg, "wscale")
+            sk.ts_ok = sk.ts_ok and ts is not None
+            sk.sack_ok = sk.sack_ok and self._has(seg, "sackOK")
+            if sk.ws_ok and ws is not None:
+                sk.snd_wscale = min(ws, TCP_MAX_WSCALE)  # tcp_parse_options() clamps a larger one
+            else:
+                sk.ws_ok, sk.snd_wscale, sk.rcv_wscale = False, 0, 0
+            if ts:
+                sk.ts_recent = ts[0]
+            sk.irs = seg.seq
+            sk.rcv_nxt = sk.rcv_wup = (seg.seq + 1) & 0xFFFFFFFF
+            sk.snd_una = seg.ack
+            sk.snd_wnd = seg.win  # the SYN-ACK's window is not scaled
+            peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
+            sk.mss_cache = min(peer_mss, sk.advmss) - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
+            sk.timers.pop("retransmit", None)
+            self._transition(sk, "rcv_synack")
+            return
+        if seg.flags & RST:
+            return
+        if seg.flags & SYN:  # crossed SYNs: simultaneous open
+            ts = self._opt(seg, "TS")
+            sk.ts_ok = sk.ts_ok and ts is not None
+            if ts:
+                sk.ts_recent = ts[0]
+            sk.irs = seg.seq
+            sk.rcv_nxt = sk.rcv_wup = (seg.seq + 1) & 0xFFFFFFFF
+            sk.snd_wnd = seg.win
+            self._transition(sk, "rcv_syn")
+
+    def _rcv_state_process(self, sk: Sock, seg: Seg, acked: bool = False) -> None:
+        """tcp_rcv_state_process() / tcp_rcv_established() for synchronized states."""
+        ts = self._opt(seg, "TS")
+        if seg.flags & RST:
+            if seg.seq == sk.rcv_nxt:
+                self._transition(sk, "rcv_rst")
+            elif seq_lt(sk.rcv_nxt, seg.seq) and seq_lt(seg.seq, (sk.rcv_nxt + max(sk.rcv_wnd, 1))
+                                                         & 0xFFFFFFFF):
+                # RFC 5961 3.2 (tcp_validate_incoming): an RST inside the window but not at
+                # rcv_nxt gets a challenge ACK; a genuine peer answers it with an exact RST
+                self._send_ack(sk)
+            return
+        if seg.flags & SYN and not (sk.state == "SYN_RECV" and seg.flags & ACK and
+                                    (seg.seq + 1) & 0xFFFFFFFF == sk.rcv_nxt and seg.ack == sk.snd_nxt):
+            # RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK (tcp_validate_
+            # incoming); the SYN-ACK of a simultaneous open is let through
+            self._send_ack(sk)
+            return
+        if not seg.flags & ACK:
+            return
+        if ts and seq_le(seg.seq, sk.rcv_nxt):
+            sk.ts_recent = ts[0]
+        # -- the ACK (tcp_ack) --
+        if not acked:
+            if seq_lt(sk.snd_nxt, seg.ack):
+                self._send_ack(sk)  # ACK of something never sent
+                return
+            if seq_lt(sk.snd_una, seg.ack):
+                sk.snd_una = seg.ack
+                if sk.snd_una == sk.snd_nxt:
+                    sk.timers.pop("retransmit", None)  # everything acknowledged
+            sk.snd_wnd = seg.win << sk.snd_wscale
+        if sk.state == "SYN_RECV":
+            self._transition(sk, "rcv_ack")
+        fin_acked = sk.fin_sent and sk.snd_una == sk.snd_nxt
+        if fin_acked and sk.state in ("FIN_WAIT1", "CLOSING", "LAST_ACK"):
+            self._transition(sk, "rcv_ack_of_fin")
+            if sk.state == "CLOSE":
+                self._done(sk)
+                return
+            if sk.state == "TIME_WAIT":
+                return
+            if sk.state == "FIN_WAIT2":
+                sk.shutdown |= SEND_SHUTDOWN
+                if sk.orphan and seg.payload and seq_lt(sk.rcv_nxt, (seg.seq + len(seg.payload))
+                                                        & 0xFFFFFFFF):
+                    # tcp_rcv_state_process(): new data for a socket closed meanwhile: done,
+                    # and the caller answers RST
+                    self._transition(sk, "rcv_data_after_close", seg)
+                    self._done(sk)
+                    return
+                if sk.orphan and not seg.flags & FIN:
+                    self._orphan_fin_wait2(sk)  # tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)
+                    return
+        self._push(sk)  # the ACK may open the window or end Nagle's wait
+        # -- data and FIN (tcp_data_queue) --
+        if not seg.seg_len:
+            return
+        end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+        if seq_le(end_seq, sk.rcv_nxt):  # all of it was received before: a retransmission
+            sk.quick = max(sk.quick, TCP_MAX_QUICKACKS)  # tcp_enter_quickack_mode()
+            self._send_ack(sk, dsack=(seg.seq, end_seq))
+            return
+        if sk.state in ("FIN_WAIT1", "FIN_WAIT2") and sk.shutdown & RCV_SHUTDOWN and seg.payload:
+            self._transition(sk, "rcv_data_after_close", seg)
+            self._done(sk)
+            return
+        if sk.state in ("CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSE"):
+            return
+        if seg.seq != sk.rcv_nxt:
+            self._send_ack(sk)  # out of order or old: a duplicate ACK at once
+            return
+        if seg.payload:
+            sk.rcvq.append(seg.payload)
+            sk.rcv_nxt = (sk.rcv_nxt + len(seg.payload)) & 0xFFFFFFFF
+            self._event_data_recv(sk, seg)
+        if seg.flags & FIN:
+            sk.rcv_nxt = (sk.rcv_nxt + 1) & 0xFFFFFFFF
+            sk.rcvq.append(b"")
+            sk.done = True
+            sk.shutdown |= RCV_SHUTDOWN
+            self._transition(sk, "rcv_fin")
+            if sk.state == "TIME_WAIT" or sk.state == "CLOSING":
+                return
+        self._ack_snd_check(sk)
+
+    def _act_drop(self, sk: Sock, seg: Seg | None) -> None:
+        pass
+
+    # -- a reset and its error (tcp_input.c tcp_reset) -----------------------------------
+    def _act_error_ECONNREFUSED(self, sk: Sock, seg: Seg | None) -> None:
+        self._reset(sk, E.ECONNREFUSED)
+
+    def _act_error_ECONNRESET(self, sk: Sock, seg: Seg | None) -> None:
+        self._reset(sk, E.ECONNRESET)
+
+    def _act_error_EPIPE(self, sk: Sock, seg: Seg | None) -> None:
+        self._reset(sk, E.EPIPE)
+
+    def _act_error_ETIMEDOUT(self, sk: Sock, seg: Seg | None) -> None:
+        self._reset(sk, E.ETIMEDOUT)
+
+    def _reset(self, sk: Sock, code: int) -> None:
+        """tcp_reset() and tcp_done(): report the error, shut both directions, unhash."""
+        sk.err = code
+        self._done(sk)
+
+    # -- the FIN (tcp_input.c tcp_fin) ---------------------------------------------------
+    def _act_schedule_ack(self, sk: Sock, seg: Seg | None) -> None:
+        sk.ack_sched = True
+
+    def _act_enter_pingpong(self, sk: Sock, seg: Seg | None) -> None:
+        sk.pingpong = max(sk.pingpong, 1)  # inet_csk_enter_pingpong_mode()
+
+    # -- the delayed-ACK engine (tcp_input.c) --------------------------------------------
+    def _event_data_recv(self, sk: Sock, seg: Seg) -> None:
+        """tcp_event_data_recv() and tcp_measure_rcv_mss(): the delayed-ACK engine."""
+        sk.ack_sched = True
+        length = len(seg.payload)
+        if length >= sk.rcv_mss:
+            sk.rcv_mss = min(length, sk.advmss)
+        else:
+            sk.ack_pushed = 2 if sk.ack_pushed else 1
+        if not sk.ato:  # the first data: initialise the delayed-ACK engine
+            self._incr_quickack(sk)
+            sk.ato = self.profile.ato_min
+        else:
+            m = self.now - sk.lrcvtime
+            if m <= self.profile.ato_min / 2:
+                sk.ato = sk.ato / 2 + self.profile.ato_min / 2
+            elif m < sk.ato:
+                sk.ato = min(sk.ato / 2 + m, 1.0)
+            elif m > TCP_RTO_MIN:
+                self._incr_quickack(sk)
+        sk.lrcvtime = self.now
+
+    def _incr_quickack(self, sk: Sock) -> None:
+        quickacks = max(2, sk.rcv_wnd // (2 * sk.rcv_mss)) if sk.rcv_mss else 2
+        sk.quick = max(sk.quick, min(quickacks, TCP_MAX_QUICKACKS))
+
+    def _ack_snd_check(self, sk: Sock) -> None:
+        """__tcp_ack_snd_check(): ACK now in quick-ACK mode or after a full frame, else delay."""
+        if not sk.ack_sched:
+            return
+        unacked = (sk.rcv_nxt - sk.rcv_wup) & 0xFFFFFFFF
+        if (unacked > sk.rcv_mss and self._select_window_peek(sk) >= sk.rcv_wnd) or \
+                (sk.quick and not sk.pingpong):
+            self._send_ack(sk)
+            return
+        self._send_delayed_ack(sk)
+
+    # -- the RTO (tcp_input.c tcp_set_rto) -----------------------------------------------
+    def _established_rto(self) -> float:
+        """__tcp_set_rto() on loopback: srtt is microseconds, rttvar is at least tcp_rto_min
+        (200 ms), and usecs_to_jiffies() rounds the sum up: 200 ms + one jiffy (204 ms)."""
+        return TCP_RTO_MIN + self.profile.jiffy

@@ -1,0 +1,148 @@
+"""Request and timewait socks, as tcp_minisocks.c keeps them.
+
+A SYN to a listener makes a request sock (tcp_conn_request(), in tcp_input.c in Linux, kept
+here with the sock it makes); the ACK of its SYN-ACK is checked by tcp_check_req() and turns
+it into a full socket in the listener's accept queue (tcp_v4_syn_recv_sock(), which calls
+tcp_create_openreq_child()).  At the end of a connection tcp_time_wait() leaves a timewait
+sock for TIME_WAIT, or for an orphaned FIN_WAIT2 (tcp_fin_time()), and
+tcp_timewait_state_process() answers what still arrives for it.
+"""
+
+from __future__ import annotations
+
+from .sock import (ACK, FIN, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SYN, TCP_MAX_WSCALE,
+                   TCP_MIN_MSS_DEFAULT, TCP_TIMEWAIT_LEN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock,
+                   seq_lt)
+
+
+class TcpMinisocks:
+    """A kernel's request and timewait socks (a mixin of Kernel, kernel.py)."""
+
+    # -- request socks (tcp_input.c tcp_conn_request, tcp_minisocks.c) -------------------
+    def _act_make_request(self, sk: Sock, seg: Seg | None) -> None:
+        """tcp_conn_request(): a request socket with the options both sides offered."""
+        p = self.profile
+        ts = self._opt(seg, "TS")
+        ws = self._opt(seg, "wscale")
+        req = self._new(family=sk.family, kind="request", local=seg.dst, remote=seg.src,
+                        parent=sk.id, bound=True, reuseaddr=sk.reuseaddr, rcvbuf=sk.rcvbuf)
+        self._set_state(req, "NEW_SYN_RECV", "rcv_syn", "tcp_conn_request()")
+        req.ts_ok = p.timestamps and ts is not None
+        req.sack_ok = p.sack and self._has(seg, "sackOK")
+        req.ws_ok = p.window_scaling and ws is not None
+        req.rcv_wscale = p.rcv_wscale if req.ws_ok else 0
+        req.snd_wscale = min(ws, TCP_MAX_WSCALE) if req.ws_ok else 0  # tcp_parse_options() clamps
+        req.ts_recent = ts[0] if ts else 0
+        req.ts_offset = self.rng.getrandbits(32)
+        req.irs = seg.seq
+        req.rcv_nxt = (seg.seq + 1) & 0xFFFFFFFF
+        req.iss = self._isn()
+        req.snd_una = req.iss
+        req.snd_nxt = (req.iss + 1) & 0xFFFFFFFF
+        req.write_seq = req.snd_nxt
+        peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
+        req.advmss = p.mss(sk.family)
+        req.mss_cache = min(peer_mss, req.advmss) - (TCPOLEN_TSTAMP_ALIGNED if req.ts_ok else 0)
+        req.snd_wnd = seg.win  # SYN windows are never scaled
+        req.rcv_wnd = self._initial_window(req, req.advmss - (TCPOLEN_TSTAMP_ALIGNED
+                                                                if req.ts_ok else 0))
+        req.rcv_ssthresh = req.rcv_wnd
+        self._hash(req)
+        self._transition(req, "created")
+
+    def _rcv_request(self, req: Sock, seg: Seg) -> None:
+        """tcp_check_req(): the ACK of our SYN-ACK makes the full socket (tcp_v4_syn_recv_sock)."""
+        if seg.flags & RST:
+            self._free(req)
+            return
+        if seg.flags & SYN and not seg.flags & ACK:
+            self._transition(req, "rcv_syn")
+            return
+        if not seg.flags & ACK or seg.ack != req.snd_nxt:
+            if seg.flags & ACK:
+                self._reset_reply(seg)
+            return
+        listener = self.socks.get(req.parent)
+        if listener is None or listener.state != "LISTEN":
+            self._free(req)
+            return
+        if len(listener.accept_queue) > listener.backlog:
+            return  # the accept queue is full: the ACK is dropped, the SYN-ACK will be retried
+        self._unhash(req)
+        self._transition(req, "rcv_ack", seg)
+        if seg.payload or seg.flags & FIN:
+            self._rcv_state_process(req, seg, acked=True)
+
+    def _act_make_child(self, sk: Sock, seg: Seg | None) -> None:
+        """tcp_v4_syn_recv_sock(): the request becomes a full socket in the accept queue."""
+        child = sk
+        listener = self.socks[child.parent]
+        ts = self._opt(seg, "TS")
+        child.kind = "full"
+        child.timers.clear()
+        child.retries = 0
+        child.snd_una = seg.ack
+        child.snd_wnd = seg.win << child.snd_wscale
+        if ts:
+            child.ts_recent = ts[0]
+        child.rcv_wup = child.rcv_nxt
+        child.sock_state = "unconnected"
+        self._hash(child)
+        listener.accept_queue.append(child.id)
+
+    # -- timewait socks (tcp_minisocks.c) ------------------------------------------------
+    def _act_arm_timewait(self, sk: Sock, seg: Seg | None) -> None:
+        """tcp_time_wait(): the connection lives on as a timewait socket for 60 s."""
+        sk.timers.clear()
+        if sk.orphan:  # the socket itself becomes the timewait socket
+            sk.kind = "timewait"
+            self._arm(sk, "timewait", self.now + TCP_TIMEWAIT_LEN)
+        else:  # a timewait socket takes the connection over; the one with the fd is done
+            tw = self._new(family=sk.family, state="TIME_WAIT", kind="timewait", local=sk.local,
+                           remote=sk.remote, bound=True, reuseaddr=sk.reuseaddr,
+                           snd_nxt=sk.snd_nxt, rcv_nxt=sk.rcv_nxt, ts_ok=sk.ts_ok,
+                           ts_recent=sk.ts_recent, ts_offset=sk.ts_offset, rcv_wscale=sk.rcv_wscale,
+                           rcv_wnd=sk.rcv_wnd, rcv_wup=sk.rcv_wup, rcvbuf=sk.rcvbuf)
+            self._arm(tw, "timewait", self.now + TCP_TIMEWAIT_LEN)
+            self._hash(tw)
+            self._set_state(sk, "CLOSE", "time_wait", "tcp_time_wait(): the socket itself is done")
+            sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
+
+    def _orphan_fin_wait2(self, sk: Sock) -> None:
+        """An orphaned FIN_WAIT2 lives on as a timewait socket for tcp_fin_time()
+        (tcp_time_wait(sk, TCP_FIN_WAIT2, tmo), as long as tmo <= 60 s)."""
+        sk.kind = "timewait"
+        sk.timers.clear()
+        self._arm(sk, "fin_wait2", self.now + self._fin_time(sk))
+
+    def _fin_time(self, sk: Sock) -> float:
+        """tcp_fin_time(): TCP_LINGER2 if set, else tcp_fin_timeout, but not under 3.5 RTOs."""
+        linger2 = sk.opts.get((6, 8), 0)
+        fin_timeout = float(linger2) if linger2 > 0 else self.profile.fin_timeout
+        rto = self._established_rto()
+        return max(fin_timeout, rto * 4 - rto / 2)
+
+    def _rcv_timewait(self, tw: Sock, seg: Seg) -> None:
+        """tcp_timewait_state_process()."""
+        if seg.flags & RST:
+            self._free(tw)  # RFC 1337 is off by default: an RST ends TIME_WAIT
+            return
+        ts = self._opt(seg, "TS")
+        end_seq = (seg.seq + len(seg.payload)) & 0xFFFFFFFF
+        if tw.state == "FIN_WAIT2":
+            if seg.flags & FIN and end_seq == tw.rcv_nxt:
+                if ts:
+                    tw.ts_recent = ts[0]
+                tw.rcv_nxt = (tw.rcv_nxt + 1) & 0xFFFFFFFF
+                self._transition(tw, "rcv_fin", seg)  # ACK, then TIME_WAIT for 60 s
+            elif seq_lt(tw.rcv_nxt, (end_seq + bool(seg.flags & FIN)) & 0xFFFFFFFF):
+                # new data after the half-duplex close: TCP_TW_RST
+                self._transition(tw, "rcv_data_after_close", seg)
+                self._free(tw)
+            return  # a duplicate ACK is consumed silently
+        if ts and (seg.flags & FIN or seg.payload):
+            tw.ts_recent = ts[0]
+        if seg.flags & FIN:
+            self._transition(tw, "rcv_fin", seg)
+        elif seg.payload:
+            self._send_ack(tw)  # TIME_WAIT: ACK what the peer sends again

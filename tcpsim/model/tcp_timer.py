@@ -1,0 +1,106 @@
+"""Timers, as tcp_timer.c (and inet_connection_sock.c for request socks) runs them.
+
+Each socket keeps its timers as plain data (Sock.timers: name -> deadline); the world asks
+next_timer() and calls handle_timer(now), as aioquic's get_timer()/handle_timer() do.  The
+handlers: the delayed ACK (tcp_delack_timer_handler()), the retransmission of a SYN or a FIN
+(tcp_retransmit_timer(), tcp_write_timeout() and the give-up time of tcp_model_timeout()),
+the SYN-ACK of a request sock (reqsk_timer_handler()), and the end of TIME_WAIT and of an
+orphaned FIN_WAIT2 (the timewait sock's timer, inet_twsk_kill()).
+"""
+
+from __future__ import annotations
+
+from .sock import ACK, FIN, TCP_TIMEOUT_INIT, Sock
+
+
+class TcpTimers:
+    """A kernel's timers (a mixin of Kernel, kernel.py)."""
+
+    # -- arming, and firing what is due --------------------------------------------------
+    def _arm(self, sk: Sock, name: str, deadline: float) -> None:
+        self.armed += 1
+        sk.timers[name] = deadline
+        sk.timer_order[name] = self.armed
+
+    def next_timer(self) -> float | None:
+        deadlines = [t for s in self.socks.values() for t in s.timers.values()]
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        """Fire every timer due at `now` (the earliest first)."""
+        self.now = now
+        while True:
+            # the timer wheel runs a tick's timers newest first (hlist_add_head)
+            due = [(t, -s.timer_order.get(name, 0), sid, name) for sid, s in self.socks.items()
+                   for name, t in s.timers.items() if t <= now + 1e-12]
+            if not due:
+                return
+            _, _, sid, name = min(due)
+            sk = self.socks[sid]
+            del sk.timers[name]
+            getattr(self, "_timer_" + name)(sk)
+
+    # -- the handlers (tcp_timer.c, inet_connection_sock.c) ------------------------------
+    def _timer_delack(self, sk: Sock) -> None:
+        """tcp_delack_timer_handler(): send the ACK; a missed pingpong ACK leaves pingpong mode."""
+        if not sk.ack_sched:
+            return
+        if sk.pingpong:
+            sk.pingpong = 0
+            sk.ato = self.profile.ato_min
+        else:
+            sk.ato = min(sk.ato * 2, 1.0)
+        self._send_ack(sk)
+
+    def _timer_retransmit(self, sk: Sock) -> None:
+        if sk.state != "SYN_SENT":
+            self._retransmit_fin(sk)
+            return
+        linear = self.profile.syn_linear_timeouts
+        # tcp_write_timeout() -> retransmits_timed_out(): the give-up is a time, the one
+        # exponential backoff from 1 s would take for TCP_SYNCNT/tcp_syn_retries retries
+        # (tcp_model_timeout), whatever the linear phase did meanwhile
+        if sk.retries and self.now - sk.retrans_stamp >= self._syn_give_up(sk.syncnt or self.profile.syn_retries) - 1e-9:
+            self._transition(sk, "syn_retries_out")
+            return
+        if sk.retries >= linear:  # tcp_retransmit_timer(): linear first, then exponential
+            sk.rto = min(sk.rto * 2, 120.0)
+        sk.retries += 1
+        self._transition(sk, "timer_syn")
+
+    def _retransmit_fin(self, sk: Sock) -> None:
+        """tcp_retransmit_timer(): the FIN is not acknowledged; send it again, back off."""
+        if not sk.fin_sent or sk.snd_una == sk.snd_nxt:
+            return
+        self._emit(sk, FIN | ACK, (sk.snd_nxt - 1) & 0xFFFFFFFF, sk.rcv_nxt,
+                   self._select_window(sk), self._est_options(sk))
+        self._ack_sent(sk)
+        sk.retries += 1
+        sk.rto = min(sk.rto * 2, 120.0)
+        self._arm(sk, "retransmit", self.now + sk.rto)
+
+    @staticmethod
+    def _syn_give_up(boundary: int) -> float:
+        thresh = 6  # ilog2(TCP_RTO_MAX / TCP_TIMEOUT_INIT)
+        if boundary <= thresh:
+            return ((2 << boundary) - 1) * TCP_TIMEOUT_INIT
+        return ((2 << thresh) - 1) * TCP_TIMEOUT_INIT + (boundary - thresh) * 120.0
+
+    def _timer_synack(self, sk: Sock) -> None:
+        # reqsk_timer_handler(): the listener's TCP_SYNCNT, if set, overrides tcp_synack_retries
+        listener = self.socks.get(sk.parent)
+        limit = (listener.syncnt if listener else 0) or self.profile.synack_retries
+        if sk.retries >= limit:
+            self._transition(sk, "synack_retries_out")
+            self._free(sk)
+            return
+        sk.retries += 1
+        self._transition(sk, "timer_synack")
+
+    def _timer_timewait(self, sk: Sock) -> None:
+        self._transition(sk, "timer_timewait")
+        self._free(sk)
+
+    def _timer_fin_wait2(self, sk: Sock) -> None:
+        self._transition(sk, "timer_fin_wait2")
+        self._free(sk)
