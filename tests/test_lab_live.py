@@ -340,3 +340,22 @@ def test_a_machine_with_slow_socket_table_dumps_still_verifies(lab, name, monkey
     monkeypatch.setattr(kernel.SockTable, "dump", slow)
     r = CliRunner().invoke(main, ["verify", name])
     assert r.exit_code == 0, r.output
+
+
+def test_the_labs_real_time_priority_is_its_own_and_only_for_the_run(lab):
+    """netns.realtime: SCHED_FIFO for the lab's thread during a run (a busy machine cannot
+    stretch its calls past a jiffy: scripts/bench_stall.py), not inherited by what it forks,
+    and the thread's own policy back afterwards."""
+    import os
+
+    from tcpsim.lab.netns import realtime
+
+    before = os.sched_getscheduler(0), os.sched_getparam(0).sched_priority
+    with realtime() as on:
+        assert on
+        policy = os.sched_getscheduler(0)
+        assert policy & ~os.SCHED_RESET_ON_FORK == os.SCHED_FIFO
+        assert policy & os.SCHED_RESET_ON_FORK
+    assert (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) == before
+    run_lab(parse("c: fd = socket()\n"))
+    assert (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) == before
