@@ -28,13 +28,13 @@ from tcpsim.trace.segment import flags_bits
 
 
 def transfer(n: int) -> str:
-    """A client sends n bytes and closes; the server reads until EOF (1 MiB at a time)."""
-    reads = n // 65536 + 64  # more than enough: a read returns what has arrived, 0 at EOF
+    """A client sends n bytes and closes; the server reads them all (MSG_WAITALL), then EOF."""
     return "\n".join(["server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0",
                       "server: listen(s, 3) = 0", "server: c = accept(s)",
                       "client: fd = socket()", "client: connect(fd, 127.0.0.1:8080) = 0",
-                      f"client: send(fd, {n}) = {n}", "client: close(fd) = 0"]
-                     + ["server: recv(c, 1048576)"] * reads + ["server: close(c) = 0"]) + "\n"
+                      f"client: send(fd, {n}) = {n}", "client: close(fd) = 0",
+                      f"server: recv(c, {n}, MSG_WAITALL) = {n}", "server: recv(c, 100) = 0",
+                      "server: close(c) = 0"]) + "\n"
 
 
 class WithTcpdump(LoopbackCapture):

@@ -16,7 +16,8 @@ SYMBOLS: dict[str, dict[str, int]] = {
     "socktype": {"SOCK_STREAM": 1, "SOCK_NONBLOCK": 0o4000, "SOCK_CLOEXEC": 0o2000000},
     "protocol": {"IPPROTO_TCP": 6},
     "how": {"SHUT_RD": 0, "SHUT_WR": 1, "SHUT_RDWR": 2},
-    "msg": {"MSG_PEEK": 0x2, "MSG_DONTWAIT": 0x40, "MSG_NOSIGNAL": 0x4000, "MSG_MORE": 0x8000},
+    "msg": {"MSG_PEEK": 0x2, "MSG_DONTWAIT": 0x40, "MSG_WAITALL": 0x100, "MSG_NOSIGNAL": 0x4000,
+            "MSG_MORE": 0x8000},
     "fcntl_cmd": {"F_GETFL": 3, "F_SETFL": 4},
     "fcntl_flags": {"O_NONBLOCK": 0o4000},
     "poll": {

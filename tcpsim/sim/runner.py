@@ -102,6 +102,7 @@ class _Pending:
     args: tuple = ()
     deadline: float | None = None
     sent: int = 0  # send(): bytes the kernel took so far
+    got: bytes = b""  # recv(MSG_WAITALL): bytes read so far
 
 
 class Runner:
@@ -497,17 +498,43 @@ class Runner:
         if outcome is not None:
             return outcome
         if s.nonblocking or step.args[2] & _MSG["MSG_DONTWAIT"]:
+            if p.got:  # MSG_WAITALL without blocking: what there was
+                return (len(p.got), None, {"data": p.got})
             return (-1, "EAGAIN", {})
         return p
 
     def _recv(self, p: _Pending) -> Outcome | None:
+        n, flags = p.step.args[1], p.step.args[2]
+        if flags & _MSG["MSG_WAITALL"]:
+            return self._recv_waitall(p, n, flags & ~_MSG["MSG_WAITALL"])
         try:
-            data = p.sock.sock.recv(p.step.args[1], p.step.args[2])
+            data = p.sock.sock.recv(n, flags)
         except BlockingIOError:
             return None
         except OSError as e:
             return self._err(e)
         return (len(data), None, {"data": data})
+
+    def _recv_waitall(self, p: _Pending, n: int, flags: int) -> Outcome | None:
+        """MSG_WAITALL: tcp_recvmsg_locked() keeps copying until n bytes (its target,
+        sock_rcvlowat()) or EOF, an error or a signal; the world's sockets never block, so
+        the bytes are gathered here as the kernel lets them in.  With MSG_PEEK nothing is
+        taken: the call returns once n bytes are queued."""
+        peek = flags & _MSG["MSG_PEEK"]
+        want = n if peek else n - len(p.got)
+        try:
+            data = p.sock.sock.recv(want, flags)
+        except BlockingIOError:
+            data = None
+        except OSError as e:
+            if p.got:  # what was copied before the error is returned (copied ? : err)
+                return (len(p.got), None, {"data": p.got})
+            return self._err(e)
+        if data is not None:
+            p.got = data if peek else p.got + data
+        if data == b"" or len(p.got) >= n:  # EOF, or all of it
+            return (len(p.got), None, {"data": p.got})
+        return None
 
     def _close(self, proc: _Process, s: _Sock) -> Outcome:
         self._addresses(s)
