@@ -372,3 +372,60 @@ def test_recv_waitall_waits_for_all_it_asks_and_the_fin_ends_it_early(lab):
     recvs = [c for c in r["lab"].calls if c.text.startswith("recv") and c.result is not None]
     assert [(c.result, c.data) for c in recvs] == [(12, b"hello world!"), (3, b"bye"), (0, b"")]
     assert not any(c.ok is False for c in r["lab"].calls)
+
+
+def test_the_packetdrill_environment_over_tun_answers_a_syn_as_the_script_says(lab):
+    """The first live check of the packetdrill environment (lab/tun.py, issue 19): in a
+    private namespace with defaults.sh's sysctls, a SYN written into tun0 at MTU 1500 draws the
+    SYN-ACK that tests/pkt/handshake-passive.pkt expects (and the model's pkt run passes that
+    script: tests/test_pkt.py), and the third segment gets the connection accepted."""
+    import socket as so
+    import time
+
+    from tcpsim.errors import TcpsimError
+    from tcpsim.lab.kernel import set_sysctls
+    from tcpsim.lab.netns import private_netns
+    from tcpsim.lab.tun import LOCAL_IP, REMOTE_IP, TunWire
+    from tcpsim.pkt.shell import DEFAULTS_SH
+    from tcpsim.pkt.syntax import load as load_script
+
+    script = load_script(PROGRAMS.parent / "pkt" / "handshake-passive.pkt")
+    expected = next(e.action for e in script.events
+                    if getattr(e.action, "direction", None) == ">")
+    with private_netns():
+        for key, value in DEFAULTS_SH.items():
+            try:
+                set_sysctls({key: value})
+            except TcpsimError:  # congestion control: a namespace may not choose cubic
+                pass
+        wire = TunWire()
+        try:
+            listener = so.socket()
+            listener.bind(("0.0.0.0", 8080))
+            listener.listen(1)
+            remote, local = (REMOTE_IP, 40000), (LOCAL_IP, 8080)
+            wire.send(remote, local, 0x02, 0, 0, 32792, [["mss", 1000], ["sackOK", None],
+                                                         ["TS", [100, 0]], ["nop", None],
+                                                         ["wscale", 7]])
+            synack = wire.receive(2.0)
+            assert synack is not None and synack.flags == "S." and synack.ack == 1
+            assert synack.win == expected.win == 65535
+            assert [n for n, _ in synack.options] == [n for n, _ in expected.options]
+            assert synack.option("mss") == 1460 and synack.option("wscale") == 8
+            assert synack.option("TS")[1] == 100
+            wire.send(remote, local, 0x10, 1, synack.seq + 1, 257,
+                      [["nop", None], ["nop", None], ["TS", [110, synack.option("TS")[0]]]])
+            listener.setblocking(False)
+            end = time.monotonic() + 2
+            while True:
+                try:
+                    child, peer = listener.accept()
+                    break
+                except BlockingIOError:
+                    assert time.monotonic() < end, "the third segment did not complete it"
+                    time.sleep(0.005)
+            assert peer == remote
+            child.close()
+            listener.close()
+        finally:
+            wire.close()

@@ -1,0 +1,99 @@
+"""A TUN device in the lab's private namespace: packetdrill's wire, on the real kernel.
+
+packetdrill plays the remote end of a connection by writing IP packets into a tun device and
+reading what the kernel sends back (netdev.c: local_netdev_new(), its tun0 with the local
+address, MTU 1500, and a route to the remote host through it).  TunWire does the same inside
+a namespace the lab made (netns.private_netns), so nothing on the host changes: the kernel's
+TCP answers real SYNs, ACKs and data from an address that exists only as a route into tun0.
+
+Packets are raw IPv4/IPv6 (IFF_NO_PI: no packet-information header), made and read with
+trace/segment.py's encode_frame/decode_ip.  This is the first piece of issue 19 (`pkt run
+--kernel`); today it serves the live check of the packetdrill environment's numbers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import os
+import select
+import socket
+import struct
+import subprocess
+import time
+
+from ..errors import TcpsimError
+from ..trace.segment import Segment, decode_ip, encode_frame
+from .netns import _ifreq, link_up, set_link_mtu
+
+TUNSETIFF = 0x400454CA  # _IOW('T', 202, int)
+IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
+SIOCSIFADDR, SIOCSIFNETMASK = 0x8916, 0x891C
+
+# packetdrill's defaults (config.c set_default_config): the kernel under test is local_ip on a
+# /16 whose .1 is the gateway; the remote end it plays is remote_ip, TEST-NET-1.
+LOCAL_IP, GATEWAY_IP, NETMASK = "192.168.0.2", "192.168.0.1", "255.255.0.0"
+REMOTE_IP = "192.0.2.1"
+MTU = 1500
+
+
+def _sockaddr_in(ip: str) -> bytes:
+    return struct.pack("HH4s8x", socket.AF_INET, 0, ipaddress.IPv4Address(ip).packed)
+
+
+class TunWire:
+    """tun0, up, with the local address, packetdrill's MTU and a route to the remote host.
+
+    Make it inside the lab's namespace; close() (or the namespace's end) removes it."""
+
+    def __init__(self, name: str = "tun0", local_ip: str = LOCAL_IP, remote_ip: str = REMOTE_IP,
+                 mtu: int = MTU):
+        try:
+            self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+        except OSError as e:
+            raise TcpsimError(f"cannot open /dev/net/tun ({e.strerror}): the kernel's TUN "
+                              "driver is needed (modprobe tun, as root)") from None
+        try:
+            fcntl.ioctl(self.fd, TUNSETIFF, struct.pack("16sH22x", name.encode(),
+                                                        IFF_TUN | IFF_NO_PI))
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                fcntl.ioctl(s, SIOCSIFADDR, name.encode().ljust(16, b"\0") + _sockaddr_in(local_ip))
+                fcntl.ioctl(s, SIOCSIFNETMASK, name.encode().ljust(16, b"\0") + _sockaddr_in(NETMASK))
+            set_link_mtu(mtu, name)
+            link_up(name)
+            # the remote host is reached through tun0, as packetdrill routes it
+            r = subprocess.run(["ip", "route", "add", f"{remote_ip}/32", "dev", name],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise TcpsimError(f"could not route {remote_ip} into {name} "
+                                  f"({r.stderr.strip()}); iproute2's ip is needed")
+        except BaseException:
+            os.close(self.fd)
+            raise
+        os.set_blocking(self.fd, False)
+        self.name, self.local_ip, self.remote_ip = name, local_ip, remote_ip
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def send(self, src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int,
+             options: list, payload: bytes = b"") -> None:
+        """Write one TCP segment into the kernel as if it came from the wire."""
+        frame = encode_frame(src, dst, flags, seq, ack, win, options, payload)
+        os.write(self.fd, frame[14:])  # the IP packet, without encode_frame's Ethernet header
+
+    def receive(self, timeout: float) -> Segment | None:
+        """The next TCP segment the kernel sends into tun0 within `timeout` seconds."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                packet = os.read(self.fd, 65536)
+            except BlockingIOError:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                select.select([self.fd], [], [], left)
+                continue
+            seg = decode_ip(packet, time.time(), packet)
+            if seg is not None:
+                return seg  # other packets (IPv6 router solicitations, say) are not TCP's
