@@ -27,12 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TREES = ("gtests/net/tcp", "gtests/net/packetdrill")
 
 
-def classify(path: Path, timeout: float) -> tuple[str, str]:
+def classify(path: Path, timeout: float, kernel: bool = False) -> tuple[str, str]:
     """(outcome, detail): pass, fail, unsupported (detail: the feature), malformed,
     traceback, hang, or exit N for anything else."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
-        r = subprocess.run([sys.executable, "-m", "tcpsim", "pkt", "run", path.name],
+        r = subprocess.run([sys.executable, "-m", "tcpsim", "pkt", "run", path.name]
+                           + (["--kernel"] if kernel else []),
                            cwd=path.parent, env=env, capture_output=True, text=True,
                            timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -59,6 +60,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds per script")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("-v", "--verbose", action="store_true", help="list every script's outcome")
+    ap.add_argument("--kernel", action="store_true",
+                    help="run them on the real kernel over tun (pkt run --kernel; root)")
     a = ap.parse_args()
     scripts = sorted(p for t in TREES if (a.checkout / t).is_dir()
                      for p in (a.checkout / t).rglob("*.pkt"))
@@ -66,7 +69,7 @@ def main() -> int:
         print(f"no .pkt files under {a.checkout}/{{{','.join(TREES)}}}", file=sys.stderr)
         return 2
     with ThreadPoolExecutor(a.jobs) as pool:
-        results = list(pool.map(lambda p: classify(p, a.timeout), scripts))
+        results = list(pool.map(lambda p: classify(p, a.timeout, a.kernel), scripts))
     kinds = Counter(k for k, _ in results)
     features = Counter(d for k, d in results if k == "unsupported")
     for p, (k, d) in zip(scripts, results):

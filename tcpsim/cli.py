@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import sys
 
 import click
@@ -782,13 +783,18 @@ def pkt() -> None:
 @click.option("--mtu", type=click.IntRange(min=576, max=65536), default=None,
               help="The device MTU (packetdrill's tun has 1500).")
 @click.option("-v", "--verbose", is_flag=True, help="Show every event as the model ran it.")
+@click.option("--kernel", "on_kernel", is_flag=True,
+              help="Run the scripts on the real kernel instead, as packetdrill does: a tun "
+                   "device in a private network namespace made for each run (needs root).")
 @_sysctl_option
-def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, sysctl) -> None:
-    """Run packetdrill scripts against the model: exit 0 when every one passes, 1 when one
-    fails, 5 when one needs what the model does not do (a shell command, Python, UDP)."""
+def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, on_kernel: bool,
+            sysctl) -> None:
+    """Run packetdrill scripts against the model (or, with --kernel, the real kernel): exit 0
+    when every one passes, 1 when one fails, 5 when one needs what tcpsim does not do (a
+    shell command, Python, UDP)."""
     from .model import KernelProfile
     from .pkt import load, packetdrill_profile, run_script
-    from .pkt.run import Unsupported
+    from .pkt.run import Unsupported, run_script_on_kernel
 
     out = Console(highlight=False)
     base = KernelProfile.named(profile)
@@ -800,7 +806,7 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
     for path in scripts:
         script = load(path)
         try:
-            outcome = run_script(script, prof)
+            outcome = run_script_on_kernel(script, prof) if on_kernel else run_script(script, prof)
         except Unsupported as e:
             out.print(f"[yellow]unsupported[/] {e}", soft_wrap=True, markup=True)
             worst = max(worst, UNSUPPORTED)
@@ -808,12 +814,17 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
         if verbose:
             for step in outcome.steps:
                 out.print(f"  [dim]{step}[/]", soft_wrap=True)
+        where = (f"Linux {platform.release()}, over tun" if on_kernel else
+                 f"model profile {prof.name}")
+        for note in getattr(outcome, "notes", []):
+            out.print(f"  [yellow]{escape(note)}[/]", soft_wrap=True)
         if outcome.passed:
-            out.print(f"[bold green]pass[/] {path} ({len(script.events)} events, model profile "
-                      f"{prof.name})", soft_wrap=True)
+            out.print(f"[bold green]pass[/] {path} ({len(script.events)} events, {where})",
+                      soft_wrap=True)
             for extra in outcome.leftover:
-                out.print(f"  [dim]after the last line the model also sent {extra} (packetdrill "
-                          "does not check these either)[/]", soft_wrap=True)
+                out.print(f"  [dim]after the last line the {'kernel' if on_kernel else 'model'} "
+                          f"also sent {extra} (packetdrill does not check these either)[/]",
+                          soft_wrap=True)
         else:
             out.print(f"[bold red]fail[/] {path}:{outcome.line}: {outcome.message}",
                       soft_wrap=True)

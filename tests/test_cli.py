@@ -202,7 +202,8 @@ def test_free_runs_children_die_with_the_lab_and_hold_nothing_of_the_host(live, 
     ("-net_raw", "tcpsim lab needs CAP_NET_RAW (to capture its loopback)")])
 def test_partial_privileges_get_one_sentence(live, drop, says):
     """Root with CAP_SYS_ADMIN but not CAP_NET_ADMIN/NET_RAW printed a traceback."""
-    for cmd in (["lab", "handshake"], ["verify", "handshake"], ["lab", "--free", "handshake"]):
+    for cmd in (["lab", "handshake"], ["verify", "handshake"], ["lab", "--free", "handshake"],
+                ["pkt", "run", "--kernel", "tests/pkt/handshake-passive.pkt"]):
         r = subprocess.run(["setpriv", "--bounding-set", drop, sys.executable, "-m", "tcpsim",
                             *cmd], capture_output=True, text=True, cwd=ROOT)
         assert r.returncode == 3, (cmd, r.stderr)

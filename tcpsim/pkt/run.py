@@ -1,4 +1,5 @@
-"""Running a packetdrill script against the model: no kernel, no root, no tun device.
+"""Running a packetdrill script against the model: no kernel, no root, no tun device (and,
+through the same runner, against the real kernel over a tun device: lab/pktkernel.py).
 
 The model plays the local kernel, as the kernel under test does in packetdrill.  Inbound
 packets (`<`) are injected at their script times in virtual time; outbound packets (`>`) and
@@ -92,6 +93,7 @@ class Outcome:
     message: str = ""
     steps: list[str] = field(default_factory=list)  # what happened, event by event
     leftover: list[str] = field(default_factory=list)  # packets sent after the last event
+    notes: list[str] = field(default_factory=list)  # what the run could not set up as asked
 
 
 class Failure(Exception):
@@ -160,7 +162,9 @@ class _Fd:
 class PktRun:
     """One run of one script against a fresh model kernel."""
 
-    def __init__(self, script: Script, profile: KernelProfile, seed: int = 0):
+    def __init__(self, script: Script, profile: KernelProfile, seed: int = 0, kernel=None):
+        """kernel: a factory (profile, local_ip, remote_ip, mtu) -> the kernel to run the
+        script against; None: the model's (lab/pktkernel.py has the real one)."""
         self.script = script
         opts = {k: self._option(script, k, v) for k, v in script.options.items()}
         if opts.get("ip_version", "ipv4") != "ipv4":
@@ -186,7 +190,11 @@ class PktRun:
         self.profile = profile
         self.restore: dict | None = None  # the sysctls before set_sysctls.py changed them
         self.timers = 0  # timer firings so far (bounded by MAX_TIMERS)
-        self.kernel = Kernel(profile, seed, addresses=(self.local_ip, "::1"))
+        if kernel is None:
+            self.kernel = Kernel(profile, seed, addresses=(self.local_ip, "::1"))
+        else:
+            self.kernel = kernel(profile, self.local_ip, self.remote_ip, profile.mtu)
+        self.who = "the kernel" if kernel is not None else "the model"  # in failures
         self.fds: dict[int, _Fd] = {}
         self.sniffed: list[tuple[float, Seg]] = []  # outbound, not yet matched
         self.local: tuple | None = None  # the connection's endpoints, when known
@@ -232,6 +240,18 @@ class PktRun:
     def _advance(self, t: float, until=None) -> bool:
         """Let time run to t, firing timers (and finishing a blocked call) on the way; stop
         early, returning True, when until() becomes true."""
+        if getattr(self.kernel, "real_time", False):
+            # the real kernel runs its own timers: wait in real time, reading the wire
+            while True:
+                self._try_pending()
+                self._collect()
+                if until is not None and until():
+                    return True
+                if not self.kernel.wait(t):
+                    break
+            self._try_pending()
+            self._collect()
+            return until is not None and until()
         while True:
             self._try_pending()
             if until is not None and until():
@@ -440,7 +460,7 @@ class PktRun:
             deadline = self.now + MAX_BLOCK
         if not self._advance(deadline, until=lambda: bool(self.sniffed)):
             raise Failure(ev.line, f"expected an outbound {p.flags or '-'} packet at "
-                                   f"{start:.6f} s; the model sent nothing by {deadline:.6f} s")
+                                   f"{start:.6f} s; {self.who} sent nothing by {deadline:.6f} s")
         t, seg = self.sniffed.pop(0)
         self.now = max(self.now, t)
         bits = seg.flags
@@ -468,7 +488,7 @@ class PktRun:
             raise Failure(ev.line, f"{what}; the script expects {p.flags or '-'} "
                                    f"{p.seq}:{p.end}({p.length})"
                                    + (f" ack {p.ack}" if p.ack is not None else "")
-                                   + f", the model sent {actual}")
+                                   + f", {self.who} sent {actual}")
 
         for name, bit in (("FIN", FIN), ("SYN", SYN), ("RST", RST), ("PSH", PSH), ("ACK", ACK),
                           ("URG", URG), ("ECE", ECE), ("CWR", CWR)):
@@ -937,6 +957,31 @@ class PktRun:
 
 def run_script(script: Script, profile: KernelProfile, seed: int = 0) -> Outcome:
     return PktRun(script, profile, seed).run()
+
+
+def run_script_on_kernel(script: Script, profile: KernelProfile) -> Outcome:
+    """The script against the real kernel, in a private namespace made for the run, over a
+    tun device as packetdrill's own (lab/pktkernel.py).  Needs root."""
+    from ..lab.netns import private_netns, realtime
+    from ..lab.pktkernel import RealKernel
+
+    made = []
+
+    def kernel(*args):
+        made.append(RealKernel(*args))
+        return made[-1]
+
+    with private_netns(), realtime():
+        try:
+            outcome = PktRun(script, profile, kernel=kernel).run()
+        finally:
+            for k in made:
+                k.close_all()
+    if made and made[0].unapplied:
+        outcome.notes += [f"not set in the run's namespace: {k}={v}"
+                         for k, v in made[0].unapplied.items()
+                         if not (k.endswith("congestion_control") and made[0].pinned == v)]
+    return outcome
 
 
 def packetdrill_profile(base: KernelProfile) -> KernelProfile:

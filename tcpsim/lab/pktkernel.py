@@ -1,0 +1,205 @@
+"""The real kernel behind packetdrill's runner (pkt/run.py): `tcpsim pkt run --kernel`.
+
+pkt/run.py's PktRun plays a script against a kernel through a small set of calls: the socket
+calls on socket ids, receive() of an inbound segment, the segments the kernel sent (outbox),
+and the clock.  RealKernel offers those calls on real sockets in the lab's private namespace,
+with a TunWire (tun.py) as the wire, as packetdrill itself does (run_system_call.c makes the
+calls, netdev.c reads and writes the tun device).  Time is the wall clock since the script's
+time 0: the kernel runs its own timers, so there are none to fire here, and waiting means
+sleeping while the tun device is read.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import select
+import socket
+import time
+
+from ..model.sock import Seg
+from ..trace.segment import flags_bits
+from ..errors import TcpsimError
+from .kernel import set_sysctls, sysctls, tcp_info
+from .tun import TunWire
+
+TCP_CONGESTION = 13  # include/uapi/linux/tcp.h
+POLL_BITS = select.POLLIN | select.POLLOUT | select.POLLERR | select.POLLHUP | select.POLLRDHUP
+
+
+class RealKernel:
+    """Real sockets and a tun device, made inside the lab's namespace (private_netns)."""
+
+    real_time = True  # PktRun waits in real time instead of firing the model's timers
+
+    def __init__(self, profile, local_ip: str, remote_ip: str, mtu: int):
+        self.unapplied: dict[str, str] = {}
+        self.pinned: str | None = None  # the congestion control set on each socket instead
+        self._profile = profile
+        here = sysctls()
+        self._apply({k: v for k, v in profile.sysctls.items() if here.get(k) != v})
+        self.wire = TunWire(local_ip=local_ip, remote_ip=remote_ip, mtu=mtu)
+        self.addresses = (local_ip, "::1")
+        self.socks: dict[int, socket.socket] = {}
+        self.outbox: list[Seg] = []
+        self.t0 = time.monotonic()
+        self._next = 1
+
+    # -- the clock -------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    @now.setter
+    def now(self, t: float) -> None:
+        """Let real time run to t (the script's clock), reading the wire meanwhile."""
+        while self.wait(t):
+            pass
+
+    def wait(self, t: float, timeout: float = 0.001) -> bool:
+        """Read what the kernel sent, waiting at most `timeout` seconds and not past t;
+        whether time is left before t."""
+        left = t - self.now
+        seg = self.wire.receive(max(0.0, min(timeout, left)))
+        while seg is not None:
+            self.outbox.append(_seg(seg))
+            seg = self.wire.receive(0.0)
+        return self.now < t
+
+    def next_timer(self):
+        return None  # the kernel fires its own
+
+    def handle_timer(self, now: float) -> None:  # pragma: no cover - never asked
+        pass
+
+    # -- sysctl commands of the script ---------------------------------------------------------
+    @property
+    def profile(self):
+        return self._profile
+
+    @profile.setter
+    def profile(self, profile) -> None:
+        self._apply({k: v for k, v in profile.sysctls.items()
+                     if self._profile.sysctls.get(k) != v})
+        self._profile = profile
+
+    def _apply(self, changed: dict) -> None:
+        """Set the namespace's sysctls the profile has otherwise.  Congestion control is the
+        host's choice (a namespace may pick only reno or bbr: tcp_allowed_congestion_control);
+        a setting the namespace does not have of its own (net.core) or refuses is left, and
+        listed in `unapplied`."""
+        for key, value in changed.items():
+            if not key.startswith("net.ipv4.") or key == "net.ipv4.tcp_congestion_control":
+                self.unapplied[key] = value
+                continue
+            try:
+                set_sysctls({key: value})
+            except TcpsimError:
+                self.unapplied[key] = value
+
+    # -- the wire ------------------------------------------------------------------------------
+    def receive(self, seg: Seg) -> None:
+        self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
+                       seg.payload)
+        self.wait(self.now + 0.0005, 0.0005)  # the kernel answers in the write's softirq
+
+    # -- socket calls, as the model's Kernel takes them (socket ids, OSError) -------------------
+    def _add(self, s: socket.socket) -> int:
+        s.setblocking(False)
+        sid, self._next = self._next, self._next + 1
+        self.socks[sid] = s
+        return sid
+
+    def sock(self, sid: int):
+        return _View(self.socks[sid])
+
+    def socket(self, family: int) -> int:
+        s = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        cc = self._profile.sysctls.get("net.ipv4.tcp_congestion_control")
+        if cc and "net.ipv4.tcp_congestion_control" in self.unapplied:
+            # the namespace may not choose it, root may per socket (tcp_set_congestion_control);
+            # an accepted child takes its listener's
+            try:
+                s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, cc.encode())
+            except OSError:
+                pass  # not loaded here: it stays in `unapplied`
+            else:
+                self.pinned = cc
+        return self._add(s)
+
+    def bind(self, sid: int, addr: tuple) -> None:
+        self.socks[sid].bind(addr)
+
+    def listen(self, sid: int, backlog: int) -> None:
+        self.socks[sid].listen(backlog)
+
+    def accept(self, sid: int) -> int:
+        conn, _ = self.socks[sid].accept()
+        return self._add(conn)
+
+    def connect(self, sid: int, addr: tuple) -> int:
+        err = self.socks[sid].connect_ex(addr)
+        self.wait(self.now + 0.0005, 0.0005)
+        return err
+
+    def send(self, sid: int, data: bytes, flags: int = 0) -> int:
+        return self.socks[sid].send(data, flags)
+
+    def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
+        return self.socks[sid].recv(n, flags)
+
+    def shutdown(self, sid: int, how: int) -> None:
+        self.socks[sid].shutdown(how)
+
+    def close(self, sid: int) -> None:
+        self.socks.pop(sid).close()
+
+    def setsockopt(self, sid: int, level: int, opt: int, value) -> None:
+        self.socks[sid].setsockopt(level, opt, value)
+
+    def getsockopt(self, sid: int, level: int, opt: int):
+        return self.socks[sid].getsockopt(level, opt)
+
+    def poll(self, sid: int) -> int:
+        p = select.poll()
+        p.register(self.socks[sid].fileno(), POLL_BITS)
+        got = p.poll(0)
+        return got[0][1] if got else 0
+
+    def tcp_info(self, sid: int) -> dict:
+        return tcp_info(self.socks[sid])
+
+    def close_all(self) -> None:
+        for s in self.socks.values():
+            s.close()
+        self.socks.clear()
+        self.wire.close()
+
+
+class _View:
+    """What PktRun reads of a socket: its endpoints (and no MSS: the TSO check is the
+    model's; on the kernel a super-packet is what the tun device shows)."""
+
+    def __init__(self, s: socket.socket):
+        self.local = _endpoint(s.getsockname)
+        self.remote = _endpoint(s.getpeername)
+
+
+def _endpoint(get) -> tuple | None:
+    try:
+        host, port = get()[:2]
+    except OSError as e:
+        if e.errno == E.ENOTCONN:
+            return None
+        raise
+    return host, port
+
+
+def _seg(s) -> Seg:
+    def split(ep: str) -> tuple:
+        host, _, port = ep.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    return Seg(split(s.src), split(s.dst), flags_bits(s.flags), s.seq, s.ack, s.win,
+               [list(o) for o in s.options], s.payload, s.ip_id)
+
+
