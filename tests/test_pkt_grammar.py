@@ -188,9 +188,20 @@ def test_packet_forms_the_model_lacks_are_read_and_named(packet, feature):
     unsupported(head + packet + "\n", feature)
 
 
-def test_an_outbound_tso_super_packet_is_named():
-    text = OPEN + "+0 write(4, ..., 3000) = 3000\n+0 > P. 1:3001(3000) ack 1 <...>\n"
-    unsupported(text, "TSO aggregation of outbound packets")
+def test_outbound_fragments_are_aggregated_as_packetdrill_does_unless_strict_segments():
+    """run_packet.c sniff_outbound_live_packet(): a script's 2920-byte packet matches the
+    model's two 1460-byte segments, as it matches the kernel's GSO packets whatever size
+    autosizing gave them; --strict_segments turns that off."""
+    text = OPEN + "+0 write(4, ..., 2920) = 2920\n+0 > P. 1:2921(2920) ack 1 <...>\n"
+    ran = run(text)
+    assert ran.passed, ran.message
+    assert ran.steps[-1].endswith("> P. 1:2921(2920) ack 1 win 256")  # two MSS segments, one
+    strict = run("--strict_segments\n" + text)
+    assert not strict.passed
+    assert strict.message.startswith("bad outbound TCP flags (PSH missing)")
+    apart = OPEN + "+0 write(4, ..., 1460) = 1460\n+.1 write(4, ..., 1460) = 1460\n" \
+        "+0 > P. 1:2921(2920) ack 1 <...>\n"
+    assert not run(apart).passed  # the first write's segment was due 0.1 s before
 
 
 def test_a_window_scale_above_14_is_clamped_and_above_255_is_malformed():

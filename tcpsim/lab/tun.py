@@ -26,8 +26,10 @@ from ..errors import TcpsimError
 from ..trace.segment import Segment, decode_ip, encode_frame
 from .netns import _ifreq, link_up, set_link_mtu
 
-TUNSETIFF = 0x400454CA  # _IOW('T', 202, int)
-IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
+TUNSETIFF, TUNSETOFFLOAD = 0x400454CA, 0x400454D0  # _IOW('T', 202, int), _IOW('T', 208, ...)
+IFF_TUN, IFF_NO_PI, IFF_VNET_HDR = 0x0001, 0x1000, 0x4000
+TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN = 0x01, 0x02, 0x04, 0x08
+VNET_HDR = 10  # struct virtio_net_hdr before each packet, read and written
 SIOCSIFADDR, SIOCSIFNETMASK = 0x8916, 0x891C
 
 # packetdrill's defaults (config.c set_default_config): the kernel under test is local_ip on a
@@ -54,8 +56,13 @@ class TunWire:
             raise TcpsimError(f"cannot open /dev/net/tun ({e.strerror}): the kernel's TUN "
                               "driver is needed (modprobe tun, as root)") from None
         try:
+            # as packetdrill's netdev.c: a virtio-net header before each packet and the
+            # offloads of a typical Ethernet device, so that the kernel hands tun0 its GSO
+            # super-packets whole (a 10000-byte write leaves as one packet, as scripts expect)
             fcntl.ioctl(self.fd, TUNSETIFF, struct.pack("16sH22x", name.encode(),
-                                                        IFF_TUN | IFF_NO_PI))
+                                                        IFF_TUN | IFF_NO_PI | IFF_VNET_HDR))
+            fcntl.ioctl(self.fd, TUNSETOFFLOAD,
+                        TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 fcntl.ioctl(s, SIOCSIFADDR, name.encode().ljust(16, b"\0") + _sockaddr_in(local_ip))
                 fcntl.ioctl(s, SIOCSIFNETMASK, name.encode().ljust(16, b"\0") + _sockaddr_in(NETMASK))
@@ -80,7 +87,9 @@ class TunWire:
              options: list, payload: bytes = b"") -> None:
         """Write one TCP segment into the kernel as if it came from the wire."""
         frame = encode_frame(src, dst, flags, seq, ack, win, options, payload)
-        os.write(self.fd, frame[14:])  # the IP packet, without encode_frame's Ethernet header
+        # an all-zero virtio-net header (no GSO, checksums complete), then the IP packet
+        # without encode_frame's Ethernet header
+        os.write(self.fd, bytes(VNET_HDR) + frame[14:])
 
     def receive(self, timeout: float) -> Segment | None:
         """The next TCP segment the kernel sends into tun0 within `timeout` seconds."""
@@ -94,6 +103,7 @@ class TunWire:
                     return None
                 select.select([self.fd], [], [], left)
                 continue
+            packet = packet[VNET_HDR:]  # the TCP checksum may be left to "hardware" (CSUM)
             seg = decode_ip(packet, time.time(), packet)
             if seg is not None:
                 return seg  # other packets (IPv6 router solicitations, say) are not TCP's

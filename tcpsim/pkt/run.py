@@ -57,7 +57,8 @@ FD_CALLS = {"socket", "accept"}  # end_syscall(CHECK_FD): they return a new fd
 POLLNVAL = 0x20
 
 # packetdrill's script options (config.c) the model follows; "int" ones must be numbers.
-# strict_segments (no TSO aggregation of outbound packets to undo) and verbose change nothing
+# strict_segments turns off the aggregation of outbound fragments (_aggregate); verbose changes
+# nothing
 # here: the model sends every segment as it is.  Others are reported as unsupported.
 OPTIONS = {"tolerance_usecs": "int", "tolerance_percent": "number", "mtu": "int",
            "tcp_ts_ecr_scaled": "flag", "bind_port": "int", "connect_port": "int",
@@ -177,6 +178,7 @@ class PktRun:
             profile = KernelProfile(profile.name + f"+mtu{opts['mtu']}", profile.release,
                                     opts["mtu"], profile.hz, profile.sysctls)
         self.tolerance = opts.get("tolerance_usecs", TOLERANCE_USECS) / 1e6
+        self.strict_segments = "strict_segments" in opts  # no aggregation of fragments
         self.percent = opts.get("tolerance_percent", TOLERANCE_PERCENT)
         self.ecr_scaled = "tcp_ts_ecr_scaled" in opts
         self.bind_port = opts.get("bind_port", BIND_PORT)
@@ -462,15 +464,10 @@ class PktRun:
             raise Failure(ev.line, f"expected an outbound {p.flags or '-'} packet at "
                                    f"{start:.6f} s; {self.who} sent nothing by {deadline:.6f} s")
         t, seg = self.sniffed.pop(0)
+        if len(seg.payload) < p.length and not self.strict_segments:
+            seg = self._aggregate(ev, p, seg, deadline)
         self.now = max(self.now, t)
         bits = seg.flags
-        sk = next((k for k in self.kernel.socks.values() if getattr(k, "local", None) == seg.src
-                   and getattr(k, "remote", None) == seg.dst), None)
-        if sk is not None and not bits & SYN and p.length > len(seg.payload) and \
-                p.length > sk.mss_cache:  # a TSO/GSO super-packet, as the tun device shows it
-            raise unsupported(f"{self.script.path}:{ev.line}", "TSO aggregation of outbound "
-                              "packets", f"the script expects one {p.length}-byte segment; the "
-                              f"model sends segments of at most the MSS, {sk.mss_cache} bytes")
         if bits & SYN:  # the kernel's ISN, against the script's
             self.local_isn_script, self.local_isn_live = p.seq, seg.seq
             if self.local is None or seg.src != self.local:
@@ -506,6 +503,37 @@ class PktRun:
             fail(f"bad outbound urgent pointer (expected {p.urg}, got 0)")
         self._check_options(ev, p, seg, fail)
         self._check_time(ev, "outbound packet", start, end, t, last_time)
+
+    def _aggregate(self, ev: Event, p: Packet, first: Seg, deadline: float) -> Seg:
+        """run_packet.c sniff_outbound_live_packet(): unless --strict_segments, sniffed
+        packets are gathered until their payload reaches the script's, so a script is not
+        bound to how the kernel cut a write (TSO/GSO autosizing, pacing): each fragment's
+        headers must match the one before (verify_packet_fragments), every fragment but the
+        last as long as the first, and aggregate_packets() makes them one."""
+        parts = [first]
+        got = len(first.payload)
+        while got < p.length:
+            if not self._advance(deadline, until=lambda: bool(self.sniffed)):
+                break  # the length check then says how much came
+            _, nxt = self.sniffed.pop(0)
+            prev = parts[-1]
+            if (nxt.src, nxt.dst) != (prev.src, prev.dst) or nxt.ack != prev.ack or \
+                    (nxt.flags | PSH) != (prev.flags | PSH) or \
+                    nxt.seq != (prev.seq + len(prev.payload)) & 0xFFFFFFFF:
+                self.sniffed.insert(0, (self.kernel.now, nxt))
+                break
+            if len(nxt.payload) < p.length - got and len(nxt.payload) != len(prev.payload):
+                raise Failure(ev.line, f"fragment payload: expected {len(prev.payload)} bytes "
+                                       f"vs actual {len(nxt.payload)} bytes; total payload: "
+                                       f"expected {p.length} bytes vs actual "
+                                       f"{got + len(nxt.payload)} bytes")
+            parts.append(nxt)
+            got += len(nxt.payload)
+        if len(parts) == 1:
+            return first
+        last = parts[-1]
+        return Seg(first.src, first.dst, first.flags | last.flags, first.seq, last.ack,
+                   last.win, last.options, b"".join(x.payload for x in parts), first.ip_id)
 
     def _check_options(self, ev: Event, p: Packet, seg: Seg, fail) -> None:
         actual = [[n, v] for n, v in seg.options]
