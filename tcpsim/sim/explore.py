@@ -190,7 +190,7 @@ def independent(a, b) -> bool:
 
 
 # -- states worth comparing -------------------------------------------------------------------
-_SND_SEQ = ("snd_una", "snd_nxt", "write_seq", "push_end", "snd_sml")
+_SND_SEQ = ("snd_una", "snd_nxt", "write_seq", "push_end", "snd_sml", "pushed_seq")
 _RCV_SEQ = ("rcv_nxt", "rcv_wup")
 _TIMES = ("lrcvtime", "retrans_stamp")
 # random or bookkeeping values that only change absolute numbers, never what happens next
