@@ -129,6 +129,7 @@ class TcpCalls:
         sk.snd_una = sk.snd_nxt = sk.write_seq = sk.iss
         sk.snd_nxt = (sk.iss + 1) & 0xFFFFFFFF
         sk.write_seq = sk.pushed_seq = sk.snd_nxt  # tcp_connect()
+        sk.snd_sml = sk.snd_nxt  # tcp_connect_init(): no small segment sent yet
         self._init_options(sk)
         mss = self.profile.mss(sk.family)
         sk.advmss = mss

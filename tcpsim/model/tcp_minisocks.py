@@ -39,7 +39,7 @@ class TcpMinisocks:
         req.iss = self._isn()
         req.snd_una = req.iss
         req.snd_nxt = (req.iss + 1) & 0xFFFFFFFF
-        req.write_seq = req.pushed_seq = req.snd_nxt  # tcp_create_openreq_child()
+        req.write_seq = req.pushed_seq = req.snd_sml = req.snd_nxt  # tcp_create_openreq_child()
         peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
         req.advmss = p.mss(sk.family)
         req.mss_cache = req.mss_mtu = min(peer_mss, req.advmss) - (TCPOLEN_TSTAMP_ALIGNED
