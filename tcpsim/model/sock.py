@@ -29,6 +29,7 @@ TCP_MSS_DEFAULT = 536
 # tcp_tso_segs() on lo: at most 64 KiB of GSO (gso_max_size), and at least bbr_min_tso_segs()
 # (2 at any pacing rate lo reaches): tcp_write_xmit() sends and grows skbs of up to 2 MSS
 TSO_SEGS = 2
+GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet is segmented
 # The truesize of an skb lo delivers, beyond its payload (which is in page frags): the
 # sender's head from skb_small_head_cache (SKB_HEAD_ALIGN(MAX_TCP_HEADER), 640 bytes) and
 # its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb (skb_set_owner_r())

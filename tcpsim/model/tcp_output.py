@@ -11,7 +11,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
-                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, TSO_SEGS, Seg, Sock,
+                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, TSO_SEGS, GSO_MAX_SIZE, Seg, Sock,
                    seq_lt)
 
 
@@ -229,8 +229,9 @@ class TcpOutput:
                         partial = needed % mss_now
                         limit = needed - partial if self._nagle_check(partial != 0, sk, nonagle) \
                             else needed
-            if length > limit:  # tso_fragment(): PSH and FIN stay with the second part
-                sk.wq[0] = (limit, fl & ~(PSH | FIN))
+            if length > limit:  # tso_fragment(): the FIN stays with the second part; the
+                # first keeps PSH (every window-limited first part on 6.18's lo carried it)
+                sk.wq[0] = (limit, fl & ~FIN)
                 sk.wq.insert(1, (length - limit, fl))
                 length, fl = sk.wq[0]
             del sk.wq[0]
@@ -250,12 +251,21 @@ class TcpOutput:
         return send_win <= length
 
     def _transmit(self, sk: Sock, length: int, fl: int, mss_now: int) -> None:
-        """tcp_transmit_skb() of an skb off the write queue, and tcp_event_new_data_sent()."""
+        """tcp_transmit_skb() of an skb off the write queue, and tcp_event_new_data_sent().
+        An skb of several MSS is one GSO packet on lo, unless with its headers it reaches
+        the device's gso_max_size (64 KiB): then it is cut into MSS-sized segments on the
+        way out (gso_features_check(), tcp_gso_segment(): PSH and FIN on the last only)."""
         chunk = bytes(sk.unsent[:length])
         del sk.unsent[:length]
-        flags = ACK | (fl & (PSH | FIN))
-        self._emit(sk, flags, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk),
-                   self._est_options(sk), chunk)
+        win = self._select_window(sk)
+        opts = self._est_options(sk)
+        headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
+        seq = sk.snd_nxt
+        if length > mss_now and length + headers >= GSO_MAX_SIZE:
+            while len(chunk) > mss_now:
+                self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
+                seq, chunk = seq + mss_now, chunk[mss_now:]
+        self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk)
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
         if length:
             if length < mss_now:  # tcp_minshall_update()
