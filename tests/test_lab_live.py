@@ -466,3 +466,34 @@ def test_after_an_active_open_the_kernel_advertises_more_than_the_model(lab, nam
     assert outcome.message.startswith("bad outbound window (expected 256, got ")
     got = int(outcome.message.split("got ", 1)[1].split(")")[0])
     assert abs(got - win) <= 3, got  # 1050-1053 measured: scaling_ratio follows skb truesize
+
+# -- the data phase (issue 17) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["transfer-100k", "transfer-window-plus-one"])
+def test_bulk_transfers_verify_segment_for_segment(lab, name):
+    """Sends larger than lo's first window: the model's segments (sizes, PSH, windows),
+    call results and states are the kernel's, in file order (the model was stuck past 65483
+    bytes before issue 17)."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+
+    prog = load(name)
+    trace = run_lab(prog)
+    held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
+    assert held.ok and held.outcome is None, [d.sentence for d in held.differences]
+
+
+def test_a_100k_send_leaves_in_half_window_segments_and_one_read_takes_it(lab):
+    """tcp_bound_to_half_wnd: 32741-byte segments (half the first window, 65483); the second
+    pushed (forced_push), the last two skbs joined when the ACK opens the window (tcp_grow_skb);
+    the receiver offers 93 (x1024) after one segment, and ACKs data and FIN after the read."""
+    trace = lab("transfer-100k")
+    if trace.kernel["lo_mtu"] != 65536:
+        pytest.skip("segment sizes below are for loopback's MTU 65536")
+    rows = exchange(trace)
+    assert [(who, flags, seq, length) for who, flags, seq, _, _, length in rows if length] == [
+        ("client", ".", 1, 32741), ("client", "P.", 32742, 32741), ("client", "P.", 65483, 34518)]
+    acks = [(flags, ack, win) for who, flags, _, ack, win, length in rows
+            if who == "server" and not length]
+    assert acks[1:3] == [(".", 32742, 93), (".", 100002, 93)]
+    assert [c.result for c in trace.calls if c.text.startswith("recv")] == [100000, 0]

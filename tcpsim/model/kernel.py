@@ -27,7 +27,7 @@ import random
 
 from .profile import KernelProfile
 # the plain data, and every name other modules import from here (sim/, pkt/, the tests)
-from .sock import (ACK, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM,  # noqa: F401
+from .sock import (UNJUDGED, ACK, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM,  # noqa: F401
                    POLLWRNORM, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_OVERHEAD,
                    SOCK_CONTAINERS, SYN, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
                    TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TCPOLEN_TSTAMP_ALIGNED, _FIELDS,
@@ -66,6 +66,87 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
         self.log: list[tuple] = []  # (time, id, local, remote, from, to, event, ref): every change
         self.armed = 0  # counts timer arming; timers due at once fire newest first
         self.covered: set[tuple[str, str]] = set()  # (state, event) rules followed so far
+        # Loopback inside a call (see _xmit): the world's judge of each segment (None: on
+        # time, 0: lost, else held back so long), and each outbox segment's verdict so far
+        self.lo_fate = None
+        self.lo_latency = 0.0  # seconds from transmit to receive on lo (the world's)
+        self.outfate: list = []
+        self.outtime: list[float] = []  # when each outbox segment left
+        self._lo_queue: list[Seg] = []  # the backlog of the CPU (process_backlog())
+        self._softirq = False  # inside net_rx_action(): what arrives waits its turn
+        self.owned: set[int] = set()  # sockets a send() or recv() holds (lock_sock())
+
+    # -- loopback inside a call (net/core/dev.c, net/core/sock.c) ------------------------
+    def _xmit(self, seg: Seg) -> None:
+        """Every segment leaves here.  Inside a send() or recv(), lo delivers at once, as
+        loopback_xmit() does: netif_rx() queues it, and the softirq that runs when the
+        transmit path re-enables bottom halves processes it, and what that sends, before the
+        call goes on; a segment for the socket the call holds waits in its backlog until the
+        call releases it (tcp_add_backlog(), __release_sock()).  Elsewhere (timers, other
+        calls) the world delivers after the fact, in order."""
+        self.outbox.append(seg)
+        self.outtime.append(self.now)
+        if self.lo_fate is None or not self.owned:
+            self.outfate.append(UNJUDGED)
+            return
+        fate = self.lo_fate(seg)
+        self.outfate.append(fate)
+        if fate is None:  # it arrives lo_latency later: the clock moves on as it is processed
+            self._lo_queue.append((seg, self.now + self.lo_latency))
+            self._net_rx()
+
+    def _net_rx(self) -> None:
+        """net_rx_action() -> process_backlog(): arrivals in order, one softirq at a time."""
+        if self._softirq:
+            return
+        self._softirq = True
+        try:
+            while self._lo_queue:
+                seg, at = self._lo_queue.pop(0)
+                self.now = max(self.now, at)
+                sid = self.ehash.get((seg.dst, seg.src))
+                if sid in self.owned:  # tcp_v4_rcv(): sock_owned_by_user() -> the backlog
+                    self.socks[sid].rx_backlog.append(seg)
+                else:
+                    self.receive(seg)
+        finally:
+            self._softirq = False
+
+    def _lock(self, sid: int) -> bool:
+        """lock_sock() for a send() or recv(); False if already held (or no such socket)."""
+        if sid in self.owned or sid not in self.socks:
+            return False
+        self.owned.add(sid)
+        return True
+
+    def _release(self, sid: int) -> None:
+        """release_sock() -> __release_sock(): the backlog, in order, with the socket still
+        held (what its processing makes arrive for it joins the backlog), then let go."""
+        sk = self.socks.get(sid)
+        while sk is not None and sk.rx_backlog and self.socks.get(sid) is sk:
+            self.receive(sk.rx_backlog.pop(0))
+        self.owned.discard(sid)
+
+    def _flush_backlog(self, sk: Sock) -> None:
+        """sk_flush_backlog(): the backlog processed while the call still holds the socket."""
+        while sk.rx_backlog:
+            self.receive(sk.rx_backlog.pop(0))
+
+    def send(self, sid: int, data: bytes, flags: int = 0) -> int:
+        held = self._lock(sid)
+        try:
+            return TcpCalls.send(self, sid, data, flags)
+        finally:
+            if held:
+                self._release(sid)
+
+    def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
+        held = self._lock(sid)
+        try:
+            return TcpCalls.recv(self, sid, n, flags)
+        finally:
+            if held:
+                self._release(sid)
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _new(self, **kw) -> Sock:

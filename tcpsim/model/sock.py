@@ -24,7 +24,20 @@ TCP_MAX_WSCALE = 14  # a larger shift on the wire is taken as 14 (tcp_parse_opti
 TCP_RTO_MIN = 0.2
 TCP_TIMEOUT_INIT = 1.0
 TCPOLEN_TSTAMP_ALIGNED = 12
-SKB_OVERHEAD = 768  # approximate skb truesize beyond the payload, for the receive window
+TCP_NAGLE_OFF, TCP_NAGLE_CORK, TCP_NAGLE_PUSH = 1, 2, 4  # the nonagle of tcp_write_xmit()
+TCP_MSS_DEFAULT = 536
+# tcp_tso_segs() on lo: at most 64 KiB of GSO (gso_max_size), and at least bbr_min_tso_segs()
+# (2 at any pacing rate lo reaches): tcp_write_xmit() sends and grows skbs of up to 2 MSS
+TSO_SEGS = 2
+GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet is segmented
+# The truesize of an skb lo delivers, beyond its payload (which is in page frags): the
+# sender's head from skb_small_head_cache (SKB_HEAD_ALIGN(MAX_TCP_HEADER), 640 bytes) and
+# its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb (skb_set_owner_r())
+SKB_TRUESIZE_LO = 896
+SKB_OVERHEAD = SKB_TRUESIZE_LO  # the old name
+SOCK_MIN_RCVBUF = 2 * (2048 + 256 + 320)  # 2 * SKB_TRUESIZE(2048)
+
+UNJUDGED = -1.0  # Kernel.outfate: a segment the world still has to judge (sim/world.py)
 
 POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, POLLRDHUP = (
     0x1, 0x4, 0x8, 0x10, 0x40, 0x100, 0x2000)
@@ -102,9 +115,15 @@ class Sock:
     write_seq: int = 0
     snd_wnd: int = 0
     snd_wscale: int = 0
-    mss_cache: int = 536
-    unsent: bytearray = field(default_factory=bytearray)
+    mss_cache: int = 536  # tcp_sync_mss(): mss_mtu bounded by half the largest window seen
+    mss_mtu: int = 536  # tcp_mtu_to_mss(): the peer's MSS (and ours) less the TS option
+    max_window: int = 0  # the largest window the peer offered (tcp_bound_to_half_wnd())
+    unsent: bytearray = field(default_factory=bytearray)  # the write queue's bytes
+    # the write queue's skbs, oldest first: (length, flags), flags PSH and FIN as
+    # tcp_mark_push() and tcp_send_fin() set them; their lengths add up to len(unsent)
+    wq: list = field(default_factory=list)
     push_end: int = 0  # write_seq at the end of the last send() (PSH goes there)
+    pushed_seq: int = 0  # tcp_mark_push() moves it to write_seq (forced_push())
     fin_queued: bool = False
     fin_sent: bool = False
     # receive side
@@ -115,6 +134,10 @@ class Sock:
     rcv_wscale: int = 0
     rcv_ssthresh: int = 0
     rcvq: list = field(default_factory=list)  # [payload bytes] in order; b"" marks FIN
+    rcvq_ts: list = field(default_factory=list)  # each rcvq skb's truesize (sk_rmem_alloc)
+    scaling_ratio: int = 128  # TCP_DEFAULT_SCALING_RATIO, then measured (tcp_measure_rcv_mss)
+    window_clamp: int = 0
+    last_seg_size: int = 0  # icsk_ack.last_seg_size (tcp_measure_rcv_mss())
     advmss: int = 0
     # options agreed
     ts_ok: bool = False
@@ -132,6 +155,7 @@ class Sock:
     rcv_mss: int = TCP_MIN_MSS_DEFAULT
     # timers: name -> deadline
     timers: dict = field(default_factory=dict)
+    rx_backlog: list = field(default_factory=list)  # segments that came while a call held it
     timer_order: dict = field(default_factory=dict)  # name -> arming count
     retries: int = 0
     rto: float = TCP_TIMEOUT_INIT
@@ -153,4 +177,5 @@ class Sock:
 
 
 _FIELDS = tuple(f.name for f in fields(Sock))
-SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "rcvq", "timers", "timer_order")
+SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rcvq", "rcvq_ts", "timers",
+                   "timer_order", "rx_backlog")

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import errno as E
 
-from .sock import (POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
-                   RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_TIMEOUT_INIT, Seg, Sock, _oserror)
+from .sock import (FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
+                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_NAGLE_OFF, TCP_NAGLE_PUSH,
+                   TCP_TIMEOUT_INIT, Seg, Sock, _oserror, seq_lt)
 from .table import rule
 
 
@@ -127,7 +128,8 @@ class TcpCalls:
         sk.iss = self._isn()
         sk.snd_una = sk.snd_nxt = sk.write_seq = sk.iss
         sk.snd_nxt = (sk.iss + 1) & 0xFFFFFFFF
-        sk.write_seq = sk.snd_nxt
+        sk.write_seq = sk.pushed_seq = sk.snd_nxt  # tcp_connect()
+        sk.snd_sml = sk.snd_nxt  # tcp_connect_init(): no small segment sent yet
         self._init_options(sk)
         mss = self.profile.mss(sk.family)
         sk.advmss = mss
@@ -163,11 +165,56 @@ class TcpCalls:
             raise _oserror(self._stream_error(sk))
         if not data:
             return 0
-        sk.unsent += data
-        sk.write_seq = (sk.write_seq + len(data)) & 0xFFFFFFFF
+        # tcp_sendmsg_locked(): fill the write queue's tail skb up to size_goal, then new
+        # skbs; each full one goes at once (tcp_push_one()) when it heads the queue, or with
+        # PSH when half the peer's largest window is written but not pushed (forced_push())
+        size_goal = mss_now = sk.mss_cache  # tcp_send_mss(): on lo the GSO size goal is the MSS
+        copied = process_backlog = 0
+        while copied < len(data):
+            tail = sk.wq[-1] if sk.wq else None
+            if tail is not None and not tail[1] & FIN and tail[0] < size_goal:
+                take = min(size_goal - tail[0], len(data) - copied)
+                sk.wq[-1] = (tail[0] + take, tail[1])
+            else:  # tcp_stream_alloc_skb(): a new skb at the tail
+                if process_backlog >= 16:  # every 16 skbs, what arrived meanwhile
+                    process_backlog = 0
+                    if sk.rx_backlog:  # sk_flush_backlog(), then restart at the new MSS
+                        self._flush_backlog(sk)
+                        size_goal = mss_now = sk.mss_cache
+                        continue
+                process_backlog += 1
+                take = min(size_goal, len(data) - copied)
+                sk.wq.append((take, 0))
+            sk.unsent += data[copied:copied + take]
+            sk.write_seq = (sk.write_seq + take) & 0xFFFFFFFF
+            copied += take
+            if copied == len(data):
+                break
+            if sk.wq[-1][0] < size_goal:
+                continue
+            if self._forced_push(sk):
+                self._mark_push(sk)
+                self._write_xmit(sk, mss_now, TCP_NAGLE_PUSH)
+            elif len(sk.wq) == 1:  # the skb is the send head: tcp_push_one()
+                self._write_xmit(sk, mss_now, TCP_NAGLE_PUSH, push_one=True)
         sk.push_end = sk.write_seq
-        self._push(sk)
+        # tcp_push(): PSH on the tail (no MSG_MORE), then what Nagle allows
+        self._mark_push(sk)
+        self._write_xmit(sk, mss_now, self._nonagle(sk))
         return len(data)
+
+    @staticmethod
+    def _forced_push(sk: Sock) -> bool:
+        """forced_push(): more than half the largest window written since the last PSH."""
+        return seq_lt((sk.pushed_seq + (sk.max_window >> 1)) & 0xFFFFFFFF, sk.write_seq)
+
+    @staticmethod
+    def _mark_push(sk: Sock) -> None:
+        """tcp_mark_push(): PSH on the write queue's tail skb (tcp_push(): if there is one)."""
+        if sk.wq:
+            length, fl = sk.wq[-1]
+            sk.wq[-1] = (length, fl | PSH)
+            sk.pushed_seq = sk.write_seq
 
     @staticmethod
     def _stream_error(sk: Sock) -> int:
@@ -185,23 +232,27 @@ class TcpCalls:
         peek = bool(flags & 0x2)
         out = bytearray()
         queue = sk.rcvq if not peek else list(sk.rcvq)
+        sizes = sk.rcvq_ts if not peek else list(sk.rcvq_ts)
         while queue and len(out) < n:
             head = queue[0]
             if head == b"":  # the FIN: reading it (EOF) takes its skb off the queue
                 if not out and not peek:
                     queue.pop(0)
+                    sizes.pop(0)
                 break
             take = head[: n - len(out)]
             out += take
-            if len(take) == len(head):
+            if len(take) == len(head):  # the skb is read: its truesize is freed (sock_rfree)
                 queue.pop(0)
+                sizes.pop(0)
             else:
                 queue[0] = head[len(take):]
         if out:
             if not peek:
                 if queue and queue[0] == b"":
                     queue.pop(0)  # tcp_recvmsg() walks on to a FIN right behind the data and eats it
-                self._cleanup_rbuf(sk)
+                    sizes.pop(0)
+                self._cleanup_rbuf(sk, len(out))
             return bytes(out)
         if sk.done:
             return b""
@@ -214,9 +265,21 @@ class TcpCalls:
             raise _oserror(E.ENOTCONN)
         raise _oserror(E.EAGAIN)
 
-    def _cleanup_rbuf(self, sk: Sock) -> None:
-        """tcp_cleanup_rbuf(): ACK now after reading small pushed data, unless in pingpong."""
-        if sk.ack_sched and (sk.ack_pushed >= 2 or (sk.ack_pushed and not sk.pingpong)):
+    def _cleanup_rbuf(self, sk: Sock, copied: int) -> None:
+        """tcp_cleanup_rbuf(): after a read, ACK now if more than an MSS is unacknowledged, or
+        the read emptied the queue of pushed small data (twice pushed, or once outside
+        pingpong); else send a window update if the read at least doubled the window."""
+        time_to_ack = False
+        if sk.ack_sched and (((sk.rcv_nxt - sk.rcv_wup) & 0xFFFFFFFF) > sk.rcv_mss or (
+                (sk.ack_pushed >= 2 or (sk.ack_pushed and not sk.pingpong))
+                and not self._rmem_alloc(sk))):
+            time_to_ack = True
+        if not time_to_ack and not sk.shutdown & RCV_SHUTDOWN:
+            now = self._receive_window(sk)
+            if 2 * now <= sk.window_clamp:  # optimised: __tcp_select_window() is not cheap
+                new = self._raw_window(sk)
+                time_to_ack = bool(new) and new >= 2 * now
+        if time_to_ack:
             self._send_ack(sk)
 
     def shutdown(self, sid: int, how: int) -> None:
@@ -243,6 +306,7 @@ class TcpCalls:
         sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
         sk.orphan = True
         unread = any(p for p in sk.rcvq if p)
+        sk.rcvq_ts = [t for p, t in zip(sk.rcvq, sk.rcvq_ts) if not p]
         sk.rcvq = [p for p in sk.rcvq if not p]
         if sk.state == "LISTEN":
             self._transition(sk, "close")

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import errno as E
 
-from .sock import (ACK, FIN, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SYN, TCP_MAX_QUICKACKS,
-                   TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg,
-                   Sock, seq_le, seq_lt)
+from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_TRUESIZE_LO,
+                   SOCK_MIN_RCVBUF, SYN, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
+                   TCP_MSS_DEFAULT, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
+                   seq_lt)
 
 
 class TcpInput:
@@ -57,7 +58,7 @@ class TcpInput:
             out = Seg(seg.dst, seg.src, RST, seg.ack, 0, 0, [])
         else:
             out = Seg(seg.dst, seg.src, RST | ACK, 0, (seg.seq + seg.seg_len) & 0xFFFFFFFF, 0, [])
-        self.outbox.append(out)
+        self._xmit(out)
 
     def _act_reset_reply(self, sk: Sock, seg: Seg | None) -> None:
         """tcp_v4_do_rcv() answers the offending segment with tcp_v4_send_reset()."""
@@ -112,10 +113,12 @@ class TcpInput:
             sk.irs = seg.seq
             sk.rcv_nxt = sk.rcv_wup = (seg.seq + 1) & 0xFFFFFFFF
             sk.snd_una = seg.ack
-            sk.snd_wnd = seg.win  # the SYN-ACK's window is not scaled
             peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
-            sk.mss_cache = min(peer_mss, sk.advmss) - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
+            sk.mss_mtu = min(peer_mss, sk.advmss) - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
+            self._update_window(sk, seg.win)  # the SYN-ACK's window is not scaled
+            self._sync_mss(sk)
             sk.timers.pop("retransmit", None)
+            self._init_buffer_space(sk)  # tcp_finish_connect() -> tcp_init_transfer()
             self._transition(sk, "rcv_synack")
             return
         if seg.flags & RST:
@@ -161,8 +164,9 @@ class TcpInput:
                 sk.snd_una = seg.ack
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
-            sk.snd_wnd = seg.win << sk.snd_wscale
+            self._update_window(sk, seg.win << sk.snd_wscale)
         if sk.state == "SYN_RECV":
+            self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
             self._transition(sk, "rcv_ack")
         fin_acked = sk.fin_sent and sk.snd_una == sk.snd_nxt
         if fin_acked and sk.state in ("FIN_WAIT1", "CLOSING", "LAST_ACK"):
@@ -203,12 +207,13 @@ class TcpInput:
             self._send_ack(sk)  # out of order or old: a duplicate ACK at once
             return
         if seg.payload:
-            sk.rcvq.append(seg.payload)
+            self._queue_rcv(sk, seg)
             sk.rcv_nxt = (sk.rcv_nxt + len(seg.payload)) & 0xFFFFFFFF
             self._event_data_recv(sk, seg)
         if seg.flags & FIN:
             sk.rcv_nxt = (sk.rcv_nxt + 1) & 0xFFFFFFFF
-            sk.rcvq.append(b"")
+            sk.rcvq.append(b"")  # the FIN's skb; with data it is the data's (charged there)
+            sk.rcvq_ts.append(0 if seg.payload else SKB_TRUESIZE_LO)
             sk.done = True
             sk.shutdown |= RCV_SHUTDOWN
             self._transition(sk, "rcv_fin")
@@ -244,15 +249,25 @@ class TcpInput:
     def _act_enter_pingpong(self, sk: Sock, seg: Seg | None) -> None:
         sk.pingpong = max(sk.pingpong, 1)  # inet_csk_enter_pingpong_mode()
 
+    # -- the receive queue and its memory (tcp_input.c) ----------------------------------
+    def _queue_rcv(self, sk: Sock, seg: Seg) -> None:
+        """tcp_queue_rcv(): the skb joins the receive queue, charged its truesize to
+        sk_rmem_alloc (skb_set_owner_r()).  An skb lo delivers is the sender's clone: its
+        truesize is the sender's, the head (SKB_TRUESIZE_LO) plus the payload in page frags."""
+        sk.rcvq.append(seg.payload)
+        sk.rcvq_ts.append(SKB_TRUESIZE_LO + len(seg.payload))
+
+    @staticmethod
+    def _rmem_alloc(sk: Sock) -> int:
+        return sum(sk.rcvq_ts)
+
     # -- the delayed-ACK engine (tcp_input.c) --------------------------------------------
     def _event_data_recv(self, sk: Sock, seg: Seg) -> None:
-        """tcp_event_data_recv() and tcp_measure_rcv_mss(): the delayed-ACK engine."""
+        """tcp_event_data_recv(): schedule an ACK, measure the peer's MSS, run the delayed-ACK
+        engine's clock, and open the window (tcp_grow_window())."""
         sk.ack_sched = True
         length = len(seg.payload)
-        if length >= sk.rcv_mss:
-            sk.rcv_mss = min(length, sk.advmss)
-        else:
-            sk.ack_pushed = 2 if sk.ack_pushed else 1
+        self._measure_rcv_mss(sk, seg, length)
         if not sk.ato:  # the first data: initialise the delayed-ACK engine
             self._incr_quickack(sk)
             sk.ato = self.profile.ato_min
@@ -265,9 +280,65 @@ class TcpInput:
             elif m > TCP_RTO_MIN:
                 self._incr_quickack(sk)
         sk.lrcvtime = self.now
+        if length >= 128:
+            self._grow_window(sk, length, SKB_TRUESIZE_LO + length)
+
+    def _measure_rcv_mss(self, sk: Sock, seg: Seg, length: int) -> None:
+        """tcp_measure_rcv_mss(): a segment as large as the MSS guess (or larger) is the new
+        guess, and the payload's share of its truesize becomes the scaling_ratio that turns
+        buffer space into window (tcp_win_from_space()); a smaller one marks a push, unless
+        two in a row had this same size (last_seg_size)."""
+        lss, sk.last_seg_size = sk.last_seg_size, 0
+        if length >= sk.rcv_mss:
+            if length != sk.rcv_mss:
+                ratio = (length << 8) // (SKB_TRUESIZE_LO + length) or 1
+                if ratio != sk.scaling_ratio:
+                    sk.scaling_ratio = ratio
+                    self._set_window_clamp(sk, self._win_from_space(sk, self._rcvbuf(sk)))
+            sk.rcv_mss = min(length, sk.advmss)
+            if seg.flags & PSH:  # an MSS-sized end of a write: tcp_cleanup_rbuf() may ACK
+                sk.ack_pushed = max(sk.ack_pushed, 1)
+            return
+        hlen = 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)  # the tcp_header_len
+        if length + hlen >= TCP_MSS_DEFAULT + 20 or (length + hlen >= 88 + 20 and
+                                                      not seg.flags & (PSH | FIN)):
+            sk.last_seg_size = length
+            if length == lss:
+                sk.rcv_mss = length
+                return
+        sk.ack_pushed = 2 if sk.ack_pushed else 1
+
+    def _set_window_clamp(self, sk: Sock, val: int) -> None:
+        """tcp_set_window_clamp(): a larger clamp lets rcv_ssthresh up to the window offered."""
+        new = max(val, SOCK_MIN_RCVBUF // 2)
+        old, sk.window_clamp = sk.window_clamp, new
+        if new < old:
+            sk.rcv_ssthresh = min(sk.rcv_ssthresh, new)  # __tcp_adjust_rcv_ssthresh()
+        elif new > old:
+            sk.rcv_ssthresh = max(min(sk.rcv_wnd, new), sk.rcv_ssthresh)
+
+    def _grow_window(self, sk: Sock, length: int, truesize: int) -> None:
+        """tcp_grow_window(): raise rcv_ssthresh, the most the window offers, towards the
+        free space, by two MSS (or twice the segment) when the skb's overhead is moderate;
+        truesize_adjust() leaves the payload of an skb whose head holds nothing."""
+        room = min(sk.window_clamp, self._tcp_space(sk)) - sk.rcv_ssthresh
+        if room <= 0:
+            return
+        truesize = length  # truesize_adjust(): less SKB_TRUESIZE(skb_end_offset())
+        if self._win_from_space(sk, truesize) <= length:
+            incr = 2 * sk.advmss
+        else:  # __tcp_grow_window(): not reached on lo (the ratio is below 1)
+            incr = 0
+        if incr:
+            incr = max(incr, 2 * length)
+            sk.rcv_ssthresh += min(room, incr)
+            sk.quick |= 1
 
     def _incr_quickack(self, sk: Sock) -> None:
-        quickacks = max(2, sk.rcv_wnd // (2 * sk.rcv_mss)) if sk.rcv_mss else 2
+        """tcp_incr_quickack(): ACK the next segments at once, as many as half a window."""
+        quickacks = sk.rcv_wnd // (2 * sk.rcv_mss) if sk.rcv_mss else 0
+        if quickacks == 0:
+            quickacks = 2
         sk.quick = max(sk.quick, min(quickacks, TCP_MAX_QUICKACKS))
 
     def _ack_snd_check(self, sk: Sock) -> None:
@@ -275,7 +346,7 @@ class TcpInput:
         if not sk.ack_sched:
             return
         unacked = (sk.rcv_nxt - sk.rcv_wup) & 0xFFFFFFFF
-        if (unacked > sk.rcv_mss and self._select_window_peek(sk) >= sk.rcv_wnd) or \
+        if (unacked > sk.rcv_mss and self._raw_window(sk) >= sk.rcv_wnd) or \
                 (sk.quick and not sk.pingpong):
             self._send_ack(sk)
             return

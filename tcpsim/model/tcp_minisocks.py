@@ -39,10 +39,11 @@ class TcpMinisocks:
         req.iss = self._isn()
         req.snd_una = req.iss
         req.snd_nxt = (req.iss + 1) & 0xFFFFFFFF
-        req.write_seq = req.snd_nxt
+        req.write_seq = req.pushed_seq = req.snd_sml = req.snd_nxt  # tcp_create_openreq_child()
         peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
         req.advmss = p.mss(sk.family)
-        req.mss_cache = min(peer_mss, req.advmss) - (TCPOLEN_TSTAMP_ALIGNED if req.ts_ok else 0)
+        req.mss_cache = req.mss_mtu = min(peer_mss, req.advmss) - (TCPOLEN_TSTAMP_ALIGNED
+                                                                    if req.ts_ok else 0)
         req.snd_wnd = seg.win  # SYN windows are never scaled
         req.rcv_wnd = self._initial_window(req, req.advmss - (TCPOLEN_TSTAMP_ALIGNED
                                                                 if req.ts_ok else 0))
@@ -82,7 +83,9 @@ class TcpMinisocks:
         child.timers.clear()
         child.retries = 0
         child.snd_una = seg.ack
-        child.snd_wnd = seg.win << child.snd_wscale
+        child.snd_wnd = child.max_window = seg.win << child.snd_wscale
+        self._sync_mss(child)  # tcp_v4_syn_recv_sock(): bounded by half the peer's window
+        self._init_buffer_space(child)  # tcp_rcv_state_process() -> tcp_init_transfer()
         if ts:
             child.ts_recent = ts[0]
         child.rcv_wup = child.rcv_nxt

@@ -10,17 +10,32 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 
 from __future__ import annotations
 
-from .sock import (ACK, FIN, PSH, RST, SKB_OVERHEAD, SYN, TCP_TIMEOUT_INIT,
-                   TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_lt)
+from .sock import (ACK, FIN, PSH, RST, SYN, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
+                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, TSO_SEGS, GSO_MAX_SIZE, Seg, Sock,
+                   seq_lt)
 
 
 class TcpOutput:
     """What a kernel sends (a mixin of Kernel, kernel.py)."""
 
     # -- windows (tcp_output.c) ----------------------------------------------------------
+    def _rcvbuf(self, sk: Sock) -> int:
+        return sk.rcvbuf or self.profile.rmem[1]  # sk_rcvbuf: SO_RCVBUF, else tcp_rmem[1]
+
+    @staticmethod
+    def _win_from_space(sk: Sock, space: int) -> int:
+        """tcp_win_from_space(): the share of buffer space the payload may take, by the
+        scaling_ratio measured on arriving skbs (50% until then)."""
+        return (space * sk.scaling_ratio) >> 8  # TCP_RMEM_TO_WIN_SCALE
+
     def _full_space(self, sk: Sock) -> int:
-        rcvbuf = sk.rcvbuf or self.profile.rmem[1]
-        return rcvbuf // 2  # tcp_win_from_space() with the default scaling_ratio (50%)
+        """tcp_full_space(): the window the whole receive buffer is worth."""
+        return self._win_from_space(sk, self._rcvbuf(sk))
+
+    def _tcp_space(self, sk: Sock) -> int:
+        """tcp_space(): the window the free receive buffer is worth (every queued skb, the
+        FIN's included, takes its truesize: sk_rmem_alloc)."""
+        return self._win_from_space(sk, self._rcvbuf(sk) - self._rmem_alloc(sk))
 
     def _initial_window(self, sk: Sock, mss: int) -> int:
         """tcp_select_initial_window(): the space rounded down to a multiple of the MSS."""
@@ -29,44 +44,79 @@ class TcpOutput:
             space = space // mss * mss
         return min(space, 65535)
 
+    def _init_buffer_space(self, sk: Sock) -> None:
+        """tcp_init_buffer_space(), as the connection is established: the window clamp is the
+        whole buffer's window, less one MSS when that leaves room for two (tcp_app_win)."""
+        maxwin = self._full_space(sk)
+        clamp = sk.window_clamp or (65535 << 14)
+        if clamp >= maxwin:
+            clamp = maxwin
+            if maxwin > 4 * sk.advmss:
+                clamp = max(maxwin - (maxwin >> 31), 4 * sk.advmss)
+        if clamp > 2 * sk.advmss and clamp + sk.advmss > maxwin:
+            clamp = max(2 * sk.advmss, maxwin - sk.advmss)
+        sk.window_clamp = clamp
+        sk.rcv_ssthresh = min(sk.rcv_ssthresh, clamp)
+
     def _receive_window(self, sk: Sock) -> int:
         """tcp_receive_window(): what is left of the window last offered."""
         win = (sk.rcv_wup + sk.rcv_wnd - sk.rcv_nxt) & 0xFFFFFFFF
         return 0 if win >= 2**31 else win
 
-    def _select_window(self, sk: Sock) -> int:
-        """tcp_select_window() and __tcp_select_window(): never shrink the offered window."""
-        # every queued skb, the FIN's included, takes room (SKB_OVERHEAD approximates truesize)
-        alloc = sum(len(p) + SKB_OVERHEAD for p in sk.rcvq)
-        full = self._full_space(sk)
-        free = max(0, ((sk.rcvbuf or self.profile.rmem[1]) - alloc) // 2)
-        mss = min(sk.rcv_mss, full)
-        if free < full // 2:
+    def _raw_window(self, sk: Sock) -> int:
+        """__tcp_select_window(): the free space, at most rcv_ssthresh; none (a zero window)
+        when less than an MSS or a sixteenth of the buffer is free.  Below half the buffer
+        the quick-ACK mode ends."""
+        allowed = self._full_space(sk)
+        full = min(sk.window_clamp, allowed) if sk.window_clamp else allowed
+        free = self._tcp_space(sk)
+        mss = sk.rcv_mss
+        if mss > full:
+            mss = full
+            if mss <= 0:
+                return 0
+        if free < full >> 1:
+            sk.quick = 0
             free = free >> sk.rcv_wscale << sk.rcv_wscale
-            if free < full // 16 or free < mss:
-                free = 0
+            if free < allowed >> 4 or free < mss:
+                return 0
         free = min(free, sk.rcv_ssthresh)
         unit = 1 << sk.rcv_wscale
         if sk.rcv_wscale:
-            new = -(-free // unit) * unit  # ALIGN(): enough that scaling does not lose it
-        else:  # keep the last offer while it is within one MSS of the free space
-            new = sk.rcv_wnd
-            if new <= free - mss or new > free:
-                new = free // mss * mss if mss else free
-            elif mss == full and free > new + full // 2:
-                new = free
+            return -(-free // unit) * unit  # ALIGN(): enough that scaling does not lose it
+        new = sk.rcv_wnd  # keep the last offer while it is within one MSS of the free space
+        if new <= free - mss or new > free:
+            new = free // mss * mss if mss else free
+        elif mss == full and free > new + full // 2:
+            new = free
+        return new
+
+    def _select_window(self, sk: Sock) -> int:
+        """tcp_select_window(): never shrink the offered window; the scaled value to send."""
         cur = self._receive_window(sk)
+        new = self._raw_window(sk)
+        unit = 1 << sk.rcv_wscale
         if new < cur:
             new = -(-cur // unit) * unit
         sk.rcv_wnd, sk.rcv_wup = new, sk.rcv_nxt
         return min(new, 65535 << sk.rcv_wscale) >> sk.rcv_wscale
 
-    def _select_window_peek(self, sk: Sock) -> int:
-        saved = (sk.rcv_wnd, sk.rcv_wup)
-        self._select_window(sk)
-        new = sk.rcv_wnd
-        sk.rcv_wnd, sk.rcv_wup = saved
-        return new
+    def _sync_mss(self, sk: Sock) -> None:
+        """tcp_sync_mss(): the MSS to send with is the path's, bounded by
+        tcp_bound_to_half_wnd(): at most half the largest window the peer offered (on lo,
+        whose MSS is as large as a first window, a 65483-byte window makes 32741-byte segments)."""
+        mss = sk.mss_mtu
+        cutoff = sk.max_window >> 1 if sk.max_window > TCP_MSS_DEFAULT else sk.max_window
+        if cutoff and mss > cutoff:
+            mss = max(cutoff, 68 - 20 - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0))
+        sk.mss_cache = mss
+
+    def _update_window(self, sk: Sock, win: int) -> None:
+        """tcp_ack_update_window(): the peer's window; a larger one than ever re-syncs the MSS."""
+        sk.snd_wnd = win
+        if win > sk.max_window:
+            sk.max_window = win
+            self._sync_mss(sk)
 
     # -- segments out (tcp_output.c) -----------------------------------------------------
     def _syn_options(self, sk: Sock, mss: int) -> list:
@@ -92,8 +142,8 @@ class TcpOutput:
     def _emit(self, sk: Sock, flags: int, seq: int, ack: int, win: int, options: list,
               payload: bytes = b"") -> None:
         sk.ip_id = (sk.ip_id + 1) & 0xFFFF
-        self.outbox.append(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
-                               options, bytes(payload), sk.ip_id))
+        self._xmit(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
+                       options, bytes(payload), sk.ip_id))
 
     def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
@@ -113,35 +163,117 @@ class TcpOutput:
         sk.ack_sched, sk.ack_pushed = False, 0
         sk.timers.pop("delack", None)
 
+    @staticmethod
+    def _nonagle(sk: Sock) -> int:
+        """tp->nonagle: TCP_NODELAY sets TCP_NAGLE_OFF|TCP_NAGLE_PUSH (do_tcp_setsockopt())."""
+        return TCP_NAGLE_OFF | TCP_NAGLE_PUSH if sk.nodelay else 0
+
     def _push(self, sk: Sock) -> None:
-        """tcp_write_xmit(): send what the window and Nagle allow; PSH at the end of a send()."""
-        mss_now = sk.mss_cache
-        while sk.unsent:
-            in_flight = (sk.snd_nxt - sk.snd_una) & 0xFFFFFFFF
-            window_room = sk.snd_wnd - in_flight
-            size = min(len(sk.unsent), mss_now)
-            if size > window_room:
+        """tcp_push_pending_frames(): what the window and Nagle allow, at the current MSS."""
+        self._write_xmit(sk, sk.mss_cache, self._nonagle(sk))
+
+    @staticmethod
+    def _nagle_check(partial: bool, sk: Sock, nonagle: int) -> bool:
+        """tcp_nagle_check(): hold a partial segment while corked, or while a small segment
+        is unacknowledged (Minshall's variant, tcp_minshall_check())."""
+        in_flight = sk.snd_nxt != sk.snd_una
+        return partial and bool(nonagle & TCP_NAGLE_CORK or
+                                (not nonagle and in_flight and seq_lt(sk.snd_una, sk.snd_sml)))
+
+    def _write_xmit(self, sk: Sock, mss_now: int, nonagle: int, push_one: bool = False) -> None:
+        """tcp_write_xmit(): send the write queue's skbs, head first, while the peer's window
+        (tcp_snd_wnd_test()) and Nagle (tcp_nagle_test()) allow; an skb may first take bytes
+        from the next one (tcp_grow_skb()), and one of several MSS is cut to what the window
+        takes (tcp_mss_split_point(), tso_fragment())."""
+        while sk.wq:
+            length, fl = sk.wq[0]
+            # cwnd_quota = min(cwnd - in flight, max_segs): the initial cwnd (10) does not bind
+            # on lo, and max_segs (tcp_tso_segs(): 64 KiB of GSO, at least bbr's 2) is 2
+            quota = TSO_SEGS
+            missing = quota * mss_now - length
+            if missing > 0 and len(sk.wq) > 1 and not fl & FIN:  # tcp_grow_skb()
+                nlen, nfl = sk.wq[1]
+                take = min(missing, nlen)
+                if take:
+                    length += take
+                    if take == nlen:  # tcp_eat_one_skb(): its flags (PSH, FIN) come along
+                        fl |= nfl
+                        del sk.wq[1]
+                    else:
+                        sk.wq[1] = (nlen - take, nfl)
+                    sk.wq[0] = (length, fl)
+            tso_segs = max(1, -(-length // mss_now))  # tcp_set_skb_tso_segs()
+            wnd_end = (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF
+            end = sk.snd_nxt + (mss_now if length > mss_now else length + bool(fl & FIN))
+            if seq_lt(wnd_end, end & 0xFFFFFFFF):  # tcp_snd_wnd_test()
                 break
-            if size < mss_now and not sk.nodelay and in_flight and seq_lt(sk.snd_una, sk.snd_sml):
-                break  # Nagle, Minshall's variant (tcp_nagle_check): one small segment in flight
-            chunk = bytes(sk.unsent[:size])
-            del sk.unsent[:size]
-            flags = ACK
-            if sk.snd_nxt + size == sk.push_end or not sk.unsent:
-                flags |= PSH
-            self._emit(sk, flags, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk),
-                       self._est_options(sk), chunk)
-            sk.snd_nxt = (sk.snd_nxt + size) & 0xFFFFFFFF
-            if size < mss_now:
+            last = len(sk.wq) == 1
+            if tso_segs == 1:  # tcp_nagle_test()
+                nagle = nonagle if last else TCP_NAGLE_PUSH
+                if not (nagle & TCP_NAGLE_PUSH or fl & FIN or
+                        not self._nagle_check(length < mss_now, sk, nagle)):
+                    break
+            elif not push_one and self._tso_should_defer(sk, length, last):
+                break
+            limit = mss_now
+            if tso_segs > 1:  # tcp_mss_split_point()
+                window = (wnd_end - sk.snd_nxt) & 0xFFFFFFFF
+                max_len = mss_now * quota
+                if max_len <= window and not last:
+                    limit = max_len
+                else:
+                    needed = min(length, window)
+                    if max_len <= needed:
+                        limit = max_len
+                    else:
+                        partial = needed % mss_now
+                        limit = needed - partial if self._nagle_check(partial != 0, sk, nonagle) \
+                            else needed
+            if length > limit:  # tso_fragment(): the FIN stays with the second part; the
+                # first keeps PSH (every window-limited first part on 6.18's lo carried it)
+                sk.wq[0] = (limit, fl & ~FIN)
+                sk.wq.insert(1, (length - limit, fl))
+                length, fl = sk.wq[0]
+            del sk.wq[0]
+            self._transmit(sk, length, fl, mss_now)
+            if push_one:
+                break
+
+    def _tso_should_defer(self, sk: Sock, length: int, last: bool) -> bool:
+        """tcp_tso_should_defer(), for an skb of several MSS: send when the window takes a
+        full TSO skb, or the whole of an skb that will not grow, or a third of the window
+        (tcp_tso_win_divisor); else wait for the ACKs that open it."""
+        send_win = (sk.snd_una + sk.snd_wnd - sk.snd_nxt) & 0xFFFFFFFF
+        if send_win >= TSO_SEGS * sk.mss_cache or (not last and send_win >= length):
+            return False
+        if send_win >= sk.snd_wnd // 3:
+            return False
+        return send_win <= length
+
+    def _transmit(self, sk: Sock, length: int, fl: int, mss_now: int) -> None:
+        """tcp_transmit_skb() of an skb off the write queue, and tcp_event_new_data_sent().
+        An skb of several MSS is one GSO packet on lo, unless with its headers it reaches
+        the device's gso_max_size (64 KiB): then it is cut into MSS-sized segments on the
+        way out (gso_features_check(), tcp_gso_segment(): PSH and FIN on the last only)."""
+        chunk = bytes(sk.unsent[:length])
+        del sk.unsent[:length]
+        win = self._select_window(sk)
+        opts = self._est_options(sk)
+        headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
+        seq = sk.snd_nxt
+        if length > mss_now and length + headers >= GSO_MAX_SIZE:
+            while len(chunk) > mss_now:
+                self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
+                seq, chunk = seq + mss_now, chunk[mss_now:]
+        self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk)
+        sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+        if length:
+            if length < mss_now:  # tcp_minshall_update()
                 sk.snd_sml = sk.snd_nxt
             self._data_sent(sk)
-            self._ack_sent(sk)
-        if sk.fin_queued and not sk.fin_sent and not sk.unsent:
-            self._emit(sk, FIN | ACK, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk),
-                       self._est_options(sk))
-            sk.snd_nxt = (sk.snd_nxt + 1) & 0xFFFFFFFF
+        self._ack_sent(sk)
+        if fl & FIN:
             sk.fin_sent = True
-            self._ack_sent(sk)
             sk.rto, sk.retries = self._established_rto(), 0
             self._arm(sk, "retransmit", self.now + sk.rto)
 
@@ -187,8 +319,15 @@ class TcpOutput:
         self._send_ack(sk)
 
     def _act_send_fin(self, sk: Sock, seg: Seg | None) -> None:
+        """tcp_send_fin(): the FIN rides on the write queue's last skb if one is unsent, else
+        it is an skb of its own; then push with Nagle off."""
         sk.fin_queued = True
-        self._push(sk)
+        if sk.wq and not sk.wq[-1][1] & FIN:
+            length, fl = sk.wq[-1]
+            sk.wq[-1] = (length, fl | FIN)
+        else:
+            sk.wq.append((0, FIN))
+        self._write_xmit(sk, sk.mss_cache, TCP_NAGLE_OFF)
 
     def _act_send_active_rst(self, sk: Sock, seg: Seg | None) -> None:
         """tcp_send_active_reset(): RST|ACK at snd_nxt with the usual window and options."""

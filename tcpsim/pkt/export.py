@@ -15,7 +15,7 @@ from ..errors import TcpsimError
 from ..model import KernelProfile
 from ..scenario import Program
 from ..scenario.calls import SYMBOLS, flag_names
-from ..sim.world import LOOPBACK_LATENCY, Wire, run_model
+from ..sim.world import LOOPBACK_LATENCY, SimWorld, Wire, run_model
 from ..trace import Trace
 from .run import packetdrill_profile
 
@@ -234,5 +234,9 @@ def export(program: Program, process: str | None = None,
         raise ExportError(f"program {program.name} has no process {proc!r}; its processes are "
                           f"{', '.join(program.processes)}")
     profile = packetdrill_profile(base or KernelProfile.named("reference"))
-    trace = run_model(program, profile)
+    # the script's peer answers between the script's lines, never inside a call: the model
+    # runs without lo's deliveries inside send() and recv() (Kernel._xmit)
+    world = SimWorld(profile, 0, program.faults)
+    world.kernel.lo_fate = None
+    trace = run_model(program, profile, world=world)
     return _Writer(program, trace, proc).write()

@@ -238,6 +238,8 @@ class PktRun:
                 continue  # to itself: not on the tun device (the scripts have none)
             self.sniffed.append((self.kernel.now, seg))
         self.kernel.outbox.clear()
+        self.kernel.outfate.clear()
+        self.kernel.outtime.clear()
 
     def _advance(self, t: float, until=None) -> bool:
         """Let time run to t, firing timers (and finishing a blocked call) on the way; stop

@@ -190,7 +190,7 @@ def independent(a, b) -> bool:
 
 
 # -- states worth comparing -------------------------------------------------------------------
-_SND_SEQ = ("snd_una", "snd_nxt", "write_seq", "push_end", "snd_sml")
+_SND_SEQ = ("snd_una", "snd_nxt", "write_seq", "push_end", "snd_sml", "pushed_seq")
 _RCV_SEQ = ("rcv_nxt", "rcv_wup")
 _TIMES = ("lrcvtime", "retrans_stamp")
 # random or bookkeeping values that only change absolute numbers, never what happens next
@@ -404,11 +404,17 @@ class _Explorer:
             r.begin(choice.steps[0])
         elif choice.kind == "together":
             w = r.world
-            r.begin(choice.steps[0])  # its segments stay on the wire until both have run
-            w._collect()
-            mark = w._count
-            r.begin(choice.steps[1])
-            w._collect()
+            # its segments stay on the wire until both have run: lo does not deliver inside
+            # these calls (Kernel._xmit), as each holds its socket while the other's arrive
+            at_once, w.kernel.lo_fate = w.kernel.lo_fate, None
+            try:
+                r.begin(choice.steps[0])
+                w._collect()
+                mark = w._count
+                r.begin(choice.steps[1])
+                w._collect()
+            finally:
+                w.kernel.lo_fate = at_once
             if choice.first == choice.steps[1].process:  # the second call's segments land first
                 w._flight = [(at, n - mark * 2 if n > mark else n, seg, held)
                              for at, n, seg, held in w._flight]

@@ -13,7 +13,7 @@ import struct
 
 from ..i18n import t
 from ..model import Kernel, KernelProfile, Seg
-from ..model.kernel import POLLERR, POLLHUP, _oserror
+from ..model.kernel import POLLERR, POLLHUP, UNJUDGED, _oserror
 from ..scenario import Program
 from ..trace import Segment, Trace
 from ..trace.segment import flags_text
@@ -125,6 +125,8 @@ class SimWorld:
         self.wire = Wire(self.faults)
         self.dropped = self.wire.dropped
         self.kernel = Kernel(profile, seed)
+        self.kernel.lo_fate = self._fate  # lo delivers at once inside send() and recv()
+        self.kernel.lo_latency = LOOPBACK_LATENCY
         self.t = 0.0
         self._flight: list[tuple[float, int, Seg, bool]] = []  # (arrival, order, seg, held)
         self._prompt = 0  # segments in flight that are not held back
@@ -142,21 +144,30 @@ class SimWorld:
     def _collect(self) -> None:
         """Take what the kernel transmitted: capture it now, deliver it after the latency
         (and after its delay, for a segment a `net: delay` line holds back)."""
-        for seg in self.kernel.outbox:
-            fate = self._fate(seg)  # lost on the way: captured as sent, never delivered
+        k = self.kernel
+        for seg, fate, sent in zip(k.outbox, k.outfate, k.outtime):
+            delivered = fate is None  # judged and delivered at once, inside a call
+            if fate == UNJUDGED:
+                fate = self._fate(seg)  # lost on the way: captured as sent, never delivered
+                delivered = False
             self._captured.append(Segment(
-                t=EPOCH + self.t, src=_addr(seg.src), dst=_addr(seg.dst),
+                t=EPOCH + sent, src=_addr(seg.src), dst=_addr(seg.dst),
                 flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
                 options=_options(seg.options), length=len(seg.payload),
                 payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True))
             self._count += 1
-            if fate is None:
-                heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, seg, False))
+            if delivered:
+                pass
+            elif fate is None:
+                heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY, self._count, seg, False))
                 self._prompt += 1
             elif fate > 0:
-                heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY + fate, self._count, seg,
+                heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY + fate, self._count, seg,
                                               True))
-        self.kernel.outbox.clear()
+        k.outbox.clear()
+        k.outfate.clear()
+        k.outtime.clear()
+        self.t = max(self.t, k.now)  # what lo delivered inside a call took its latency
 
     def _fate(self, seg: Seg) -> float | None:
         return self.wire.fate(flags_text(seg.flags), len(seg.payload), seg.src[1], seg.dst[1])
@@ -204,6 +215,7 @@ class SimWorld:
     def settle(self) -> list:
         """Deliver what loopback delivers at once (a segment held back by a delay stays on the
         wire: time passes for it only while the program waits)."""
+        self.t = max(self.t, self.kernel.now)  # a call's own deliveries took lo's latency
         self.kernel.now = self.t
         self._collect()
         while self._prompt:
