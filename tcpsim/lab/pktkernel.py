@@ -41,6 +41,10 @@ class RealKernel:
         self.addresses = (local_ip, "::1")
         self.socks: dict[int, socket.socket] = {}
         self.outbox: list[Seg] = []
+        # the model's Kernel keeps each segment's fate and time beside it (sim/world.py judges
+        # them); PktRun clears them with the outbox, and on the real wire there are none
+        self.outfate: list = []
+        self.outtime: list = []
         self.t0 = time.monotonic()
         self._next = 1
 
@@ -98,9 +102,10 @@ class RealKernel:
 
     # -- the wire ------------------------------------------------------------------------------
     def receive(self, seg: Seg) -> None:
+        # no waiting here: packetdrill's next event follows at once, and the kernel's answer
+        # (made in the write's softirq) is read when PktRun next looks at the wire
         self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
                        seg.payload)
-        self.wait(self.now + 0.0005, 0.0005)  # the kernel answers in the write's softirq
 
     # -- socket calls, as the model's Kernel takes them (socket ids, OSError) -------------------
     def _add(self, s: socket.socket) -> int:
@@ -137,9 +142,7 @@ class RealKernel:
         return self._add(conn)
 
     def connect(self, sid: int, addr: tuple) -> int:
-        err = self.socks[sid].connect_ex(addr)
-        self.wait(self.now + 0.0005, 0.0005)
-        return err
+        return self.socks[sid].connect_ex(addr)
 
     def send(self, sid: int, data: bytes, flags: int = 0) -> int:
         return self.socks[sid].send(data, flags)
