@@ -23,18 +23,8 @@ from collections import Counter
 from tcpsim.lab import executor, run_lab
 from tcpsim.lab.capture import LoopbackCapture
 from tcpsim.pcap.reader import Reader
-from tcpsim.scenario import parse
+from tcpsim.scenario import transfer
 from tcpsim.trace.segment import flags_bits
-
-
-def transfer(n: int) -> str:
-    """A client sends n bytes and closes; the server reads them all (MSG_WAITALL), then EOF."""
-    return "\n".join(["server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0",
-                      "server: listen(s, 3) = 0", "server: c = accept(s)",
-                      "client: fd = socket()", "client: connect(fd, 127.0.0.1:8080) = 0",
-                      f"client: send(fd, {n}) = {n}", "client: close(fd) = 0",
-                      f"server: recv(c, {n}, MSG_WAITALL) = {n}", "server: recv(c, 100) = 0",
-                      "server: close(c) = 0"]) + "\n"
 
 
 class WithTcpdump(LoopbackCapture):
@@ -87,7 +77,7 @@ def main() -> int:
         print(f"{'bytes':>10} {'run':>3} {'tcpdump segs':>12} {'lab segs':>9} {'tcpdump payload':>15} "
               f"{'lab payload':>11} {'lab lost':>8} {'wall':>7} {'missing':>7}")
         for n in map(int, args.sizes.split(",")):
-            prog = parse(transfer(n))
+            prog = transfer(n)
             for run in range(args.runs):
                 t = time.perf_counter()
                 trace = run_lab(prog, timeout=30)

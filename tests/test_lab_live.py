@@ -11,7 +11,7 @@ import pytest
 
 from tcpsim.lab import LabStuck, run_lab
 from tcpsim.lab.netns import current_netns
-from tcpsim.scenario import load, parse
+from tcpsim.scenario import load, parse, transfer
 
 from .conftest import PROGRAMS, lab_unavailable
 
@@ -213,15 +213,6 @@ def test_the_socket_table_kept_by_exact_lookups_is_the_kernels_whole_table(lab, 
     assert differences == []
 
 
-def _transfer(n: int) -> str:
-    return "\n".join(["server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0",
-                      "server: listen(s, 3) = 0", "server: c = accept(s)",
-                      "client: fd = socket()", "client: connect(fd, 127.0.0.1:8080) = 0",
-                      f"client: send(fd, {n}) = {n}", "client: close(fd) = 0",
-                      f"server: recv(c, {n}, MSG_WAITALL) = {n}", "server: recv(c, 100) = 0",
-                      "server: close(c) = 0"]) + "\n"
-
-
 def _bytes_covered(trace, port=8080) -> int:
     """How many bytes from the SYN's seq + 1 on the segments to `port` cover without a gap."""
     segs = [s for s in trace.segments if s.dst.endswith(f":{port}")]
@@ -240,7 +231,7 @@ def test_the_capture_holds_every_byte_of_a_one_mib_transfer(lab):
     transfer in 4 of 4 runs and half of a 1 MiB one (scripts/check_capture.py holds the
     capture against tcpdump's at 1 MiB and 100 MiB)."""
     n = 1 << 20
-    trace = run_lab(parse(_transfer(n)))
+    trace = run_lab(transfer(n))
     assert trace.capture_lost == 0
     assert sum(c.result for c in trace.calls if c.text.startswith("recv") and c.result) == n
     assert _bytes_covered(trace) == n
@@ -256,7 +247,7 @@ def test_a_capture_that_lost_frames_says_so(lab, monkeypatch):
     monkeypatch.setattr(capture, "CAPTURE_BUFFER", 4096)
     n = 1 << 20
     t = time.monotonic()
-    trace = run_lab(parse(_transfer(n)))
+    trace = run_lab(transfer(n))
     assert trace.capture_lost > 0
     assert _bytes_covered(trace) < n
     assert any("capture lost" in note for note in trace.notes)

@@ -14,7 +14,7 @@ from .schedule import Schedule
 from .syntax import Address, Expect, Linger, Program, Step
 
 __all__ = ["Address", "Expect", "Linger", "Program", "Step", "Schedule", "ScenarioError",
-           "parse", "load", "builtin_names"]
+           "parse", "load", "builtin_names", "transfer"]
 
 _SUFFIX = ".tcp"
 
@@ -44,3 +44,15 @@ def load(ref: str) -> Program:
         raise TcpsimError(f"{ref} is not a regular file; give a program file or a built-in name")
     raise TcpsimError(f"no program named '{ref}': `tcpsim scenarios` lists the built-in programs, "
                       "or give the path of a program file")
+
+
+def transfer(n: int) -> Program:
+    """A one-way transfer of n bytes over loopback: the client sends them and closes, the
+    server reads them all (MSG_WAITALL), then EOF.  The lab's capture is checked at volume
+    with it (scripts/check_capture.py, tests/test_lab_live.py)."""
+    return parse("\n".join([
+        "server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0", "server: listen(s, 3) = 0",
+        "server: c = accept(s)", "client: fd = socket()",
+        "client: connect(fd, 127.0.0.1:8080) = 0", f"client: send(fd, {n}) = {n}",
+        "client: close(fd) = 0", f"server: recv(c, {n}, MSG_WAITALL) = {n}",
+        "server: recv(c, 100) = 0", "server: close(c) = 0"]) + "\n", name=f"transfer-{n}")
