@@ -132,21 +132,20 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
         while sk.rx_backlog:
             self.receive(sk.rx_backlog.pop(0))
 
-    def send(self, sid: int, data: bytes, flags: int = 0) -> int:
+    def _locked(self, call, sid: int, *args):
+        """A call that holds the socket (lock_sock() ... release_sock())."""
         held = self._lock(sid)
         try:
-            return TcpCalls.send(self, sid, data, flags)
+            return call(self, sid, *args)
         finally:
             if held:
                 self._release(sid)
 
+    def send(self, sid: int, data: bytes, flags: int = 0) -> int:
+        return self._locked(TcpCalls.send, sid, data, flags)
+
     def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
-        held = self._lock(sid)
-        try:
-            return TcpCalls.recv(self, sid, n, flags)
-        finally:
-            if held:
-                self._release(sid)
+        return self._locked(TcpCalls.recv, sid, n, flags)
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _new(self, **kw) -> Sock:
