@@ -19,7 +19,7 @@ import time
 from ..model.sock import Seg
 from ..trace.segment import flags_bits
 from ..errors import TcpsimError
-from .kernel import set_sysctls, sysctls, tcp_info
+from .kernel import set_sysctls, sysctls
 from .tun import TunWire
 
 TCP_CONGESTION = 13  # include/uapi/linux/tcp.h
@@ -167,9 +167,6 @@ class RealKernel:
         p.register(self.socks[sid].fileno(), POLL_BITS)
         got = p.poll(0)
         return got[0][1] if got else 0
-
-    def tcp_info(self, sid: int) -> dict:
-        return tcp_info(self.socks[sid])
 
     def close_all(self) -> None:
         for s in self.socks.values():

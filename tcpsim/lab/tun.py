@@ -24,7 +24,7 @@ import time
 
 from ..errors import TcpsimError
 from ..trace.segment import Segment, decode_ip, encode_frame
-from .netns import _ifreq, link_up, set_link_mtu
+from .netns import link_up, set_link_mtu
 
 TUNSETIFF, TUNSETOFFLOAD = 0x400454CA, 0x400454D0  # _IOW('T', 202, int), _IOW('T', 208, ...)
 IFF_TUN, IFF_NO_PI, IFF_VNET_HDR = 0x0001, 0x1000, 0x4000

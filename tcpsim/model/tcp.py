@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno as E
 
 from .sock import (FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
-                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_NAGLE_OFF, TCP_NAGLE_PUSH,
+                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_NAGLE_PUSH,
                    TCP_TIMEOUT_INIT, Seg, Sock, _oserror, seq_lt)
 from .table import rule
 
