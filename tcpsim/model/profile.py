@@ -121,6 +121,13 @@ class KernelProfile:
         return self._int("tcp_abort_on_overflow", 0) != 0
 
     @cached_property
+    def congestion_control(self) -> str:
+        """The congestion control a new socket gets (tcp_congestion_control; Linux's own
+        default is cubic).  What it changes in the model: tcp_sndbuf_expand()'s factor, the
+        GSO segment goal (tcp_tso_segs()) and the cwnd's growth."""
+        return self._get("net.ipv4.tcp_congestion_control", "cubic")
+
+    @cached_property
     def rmem(self) -> tuple[int, int, int]:
         return _ints(self._get("net.ipv4.tcp_rmem", "4096 131072 6291456"))
 
