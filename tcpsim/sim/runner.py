@@ -102,7 +102,7 @@ class _Pending:
     args: tuple = ()
     deadline: float | None = None
     sent: int = 0  # send(): bytes the kernel took so far
-    got: bytes = b""  # recv(MSG_WAITALL): bytes read so far
+    got: bytes | bytearray = b""  # recv(MSG_WAITALL): bytes read so far (gathered in place)
 
 
 class Runner:
@@ -499,7 +499,7 @@ class Runner:
             return outcome
         if s.nonblocking or step.args[2] & _MSG["MSG_DONTWAIT"]:
             if p.got:  # MSG_WAITALL without blocking: what there was
-                return (len(p.got), None, {"data": p.got})
+                return (len(p.got), None, {"data": bytes(p.got)})
             return (-1, "EAGAIN", {})
         return p
 
@@ -528,12 +528,17 @@ class Runner:
             data = None
         except OSError as e:
             if p.got:  # what was copied before the error is returned (copied ? : err)
-                return (len(p.got), None, {"data": p.got})
+                return (len(p.got), None, {"data": bytes(p.got)})
             return self._err(e)
         if data is not None:
-            p.got = data if peek else p.got + data
+            if peek:
+                p.got = data
+            else:  # in place: a 100 MiB read gathered by concatenation would be quadratic
+                if not isinstance(p.got, bytearray):
+                    p.got = bytearray(p.got)
+                p.got += data
         if data == b"" or len(p.got) >= n:  # EOF, or all of it
-            return (len(p.got), None, {"data": p.got})
+            return (len(p.got), None, {"data": bytes(p.got)})
         return None
 
     def _close(self, proc: _Process, s: _Sock) -> Outcome:
