@@ -281,6 +281,15 @@ class Runner:
     def _stuck_message(self) -> str:
         waits = ", ".join(f"{p.step.process} waits in {p.step.text} (line {p.step.line})"
                           for p in self.pending.values())
+        wrong = next((c for c in self.trace.calls if c.ok is False), None)
+        if wrong is not None:
+            # a result the program did not expect came first: that call is where this run
+            # and the program part, and what waits now follows from it
+            got = wrong.errno or wrong.result
+            return (f"the program is stuck: {waits}, and nothing has happened for "
+                    f"{self.timeout:g} s; it parted from the program earlier, at line "
+                    f"{wrong.line}: {wrong.text} returned {got} where the program expects "
+                    f"{wrong.expected}")
         return (f"the program is stuck: {waits}, and nothing has happened for {self.timeout:g} s; "
                 "check the order of its lines, or give --timeout if the kernel needs longer")
 
