@@ -219,10 +219,15 @@ class Runner:
         self.progress = self.world.now()
 
     def _complete_ready(self) -> bool:
+        """Try every parked call again; True if one finished or moved on (a blocking send or
+        recv(MSG_WAITALL) that took some bytes: what that did, a window update and the data it
+        lets in, must be settled before anyone waits for a timer)."""
         done = False
         for name, p in sorted(self.pending.items(), key=lambda kv: kv[1].step.index):
+            before = (p.sent, len(p.got))
             outcome = getattr(self, p.attempt)(p, *p.args)
             if outcome is None:
+                done = done or (p.sent, len(p.got)) != before
                 continue
             del self.pending[name]
             self.sched.resume(name)
@@ -491,7 +496,7 @@ class Runner:
     def _send(self, p: _Pending) -> Outcome | None:
         data, flags = p.step.args[1], p.step.args[2]
         try:
-            p.sent += p.sock.sock.send(data[p.sent:], flags)
+            p.sent += p.sock.sock.send(memoryview(data)[p.sent:], flags)  # no copy of the rest
         except BlockingIOError:
             pass
         except OSError as e:
