@@ -121,3 +121,41 @@ def test_a_waitall_read_of_a_mib_keeps_the_data_moving_without_a_timer():
     data = [s for s in trace.segments if s.length]
     assert sum(s.length for s in data) == 1 << 20
     assert max(b.t - a.t for a, b in zip(data, data[1:])) < 0.001
+
+
+# -- readall(fd, N): a C read loop as one line ------------------------------------------------
+
+READALL = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+server: c = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080) = 0
+{client}server: readall(c, 65536)
+server: close(c) = 0
+"""
+
+
+def _readall(client):
+    from tcpsim.scenario import parse
+    from tcpsim.sim.world import run_model
+
+    trace = run_model(parse(READALL.format(client=client), "readall.tcp"), REFERENCE)
+    ends = [c for c in trace.calls if c.text.startswith("readall") and c.finished]
+    return ends[-1].result, ends[-1].errno
+
+
+def test_readall_returns_every_byte_at_end_of_file():
+    """However the kernel splits the transfer into reads, the line's result is the total."""
+    assert _readall("client: send(fd, 1048576) = 1048576\nclient: close(fd) = 0\n") == (
+        1048576, None)
+    assert _readall("client: close(fd) = 0\n") == (0, None)
+
+
+def test_readall_returns_what_came_before_an_error_and_the_error_alone_otherwise():
+    linger0 = "client: setsockopt(fd, SO_LINGER, {1, 0}) = 0\n"
+    assert _readall(linger0 + "client: close(fd) = 0\n") == (-1, "ECONNRESET")
+    # the bytes read before the reset are the result (the loop's total), as a C loop has it
+    assert _readall("client: send(fd, 10) = 10\nclient: sleep 1ms\n" + linger0 +
+                    "client: close(fd) = 0\n") == (10, None)

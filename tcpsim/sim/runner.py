@@ -103,6 +103,7 @@ class _Pending:
     deadline: float | None = None
     sent: int = 0  # send(): bytes the kernel took so far
     got: bytes | bytearray = b""  # recv(MSG_WAITALL): bytes read so far (gathered in place)
+    taken: int = 0  # readall(): bytes read so far (counted, not kept)
 
 
 class Runner:
@@ -224,10 +225,10 @@ class Runner:
         lets in, must be settled before anyone waits for a timer)."""
         done = False
         for name, p in sorted(self.pending.items(), key=lambda kv: kv[1].step.index):
-            before = (p.sent, len(p.got))
+            before = (p.sent, len(p.got), p.taken)
             outcome = getattr(self, p.attempt)(p, *p.args)
             if outcome is None:
-                done = done or (p.sent, len(p.got)) != before
+                done = done or (p.sent, len(p.got), p.taken) != before
                 continue
             del self.pending[name]
             self.sched.resume(name)
@@ -554,6 +555,33 @@ class Runner:
         if data == b"" or len(p.got) >= n:  # EOF, or all of it
             return (len(p.got), None, {"data": bytes(p.got)})
         return None
+
+    def _do_readall(self, proc, step, s):
+        p = _Pending(step, s, POLLIN | POLLRDHUP, "_readall")
+        outcome = self._readall(p)
+        if outcome is not None:
+            return outcome
+        if s.nonblocking:
+            return (p.taken, None, {}) if p.taken else (-1, "EAGAIN", {})
+        return p
+
+    def _readall(self, p: _Pending) -> Outcome | None:
+        """readall(fd, N): the loop `while ((n = recv(fd, buf, N, 0)) > 0) total += n;` as
+        one line, so a program need not know how the kernel splits a transfer into reads (it
+        depends on timing: the reads of a 1 MiB transfer differ run to run).  Each recv()
+        is a real call, in the lab and in the model; the line returns the total at
+        end-of-file, or at an error after some bytes (the error alone if none came)."""
+        n = p.step.args[1]
+        while True:
+            try:
+                data = p.sock.sock.recv(n)
+            except BlockingIOError:
+                return None
+            except OSError as e:
+                return (p.taken, None, {}) if p.taken else self._err(e)
+            if not data:
+                return (p.taken, None, {})
+            p.taken += len(data)
 
     def _close(self, proc: _Process, s: _Sock) -> Outcome:
         self._addresses(s)
