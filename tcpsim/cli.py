@@ -832,6 +832,46 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
     sys.exit(worst)
 
 
+@pkt.command("verify")
+@click.argument("scripts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--profile", default="reference", show_default=True,
+              help="The kernel the model imitates (a built-in profile, or 'host').")
+@_sysctl_option
+def pkt_verify(scripts, profile: str, sysctl) -> None:
+    """Run packetdrill scripts on the real kernel (as `pkt run --kernel`: needs root) and on
+    the model, and show where the model parts from the kernel: exit 0 when the two agree on
+    every script, 1 when they part on one, 5 when one needs what tcpsim does not do."""
+    from .model import KernelProfile
+    from .pkt import load, packetdrill_profile
+    from .pkt.run import Unsupported
+    from .pkt.verify import verify_script
+
+    out = Console(highlight=False)
+    prof = packetdrill_profile(KernelProfile.named(profile)).with_sysctls(_sysctls(sysctl))
+    worst = OK
+    for path in scripts:
+        script = load(path)
+        try:
+            v = verify_script(script, prof)
+        except Unsupported as e:
+            out.print(f"[yellow]unsupported[/] {e}", soft_wrap=True, markup=True)
+            worst = max(worst, UNSUPPORTED)
+            continue
+        for who, o in (("kernel", v.kernel), ("model", v.model)):
+            verdict = ("[green]pass[/]" if o.passed else
+                       f"[red]fail[/] at line {o.line}: {escape(o.message)}")
+            out.print(f"  {who:<7}{verdict}", soft_wrap=True)
+        if v.agree:
+            out.print(f"[bold green]agree[/] {path}: the model did what Linux "
+                      f"{platform.release()} did, event for event", soft_wrap=True)
+        else:
+            p = v.parting
+            out.print(f"[bold red]part[/] {path}:{p.line}: the kernel {escape(p.kernel)}; "
+                      f"the model {escape(p.model)}", soft_wrap=True)
+            worst = max(worst, DIFFERS)
+    sys.exit(worst)
+
+
 @pkt.command("export")
 @click.argument("program")
 @click.option("--process", default=None,

@@ -46,7 +46,7 @@ def test_our_scripts_pass_against_the_model(path):
     ("handshake-refused", 4, "EINPROGRESS", "EALREADY", "connect() returned -1 EINPROGRESS; the script expects -1 EALREADY"),
     ("handshake-refused", 8, "[ECONNREFUSED]", "[0]", "getsockopt(SO_ERROR) gave 111; the script expects 0"),
     ("handshake-refused", 7, "revents=POLLOUT|POLLERR|POLLHUP", "revents=POLLOUT", "poll() gave fd 3 revents 0x1c; the script expects 0x4"),
-    ("close-active", 12, "> F.", "> P.", "bad outbound TCP flags (FIN not expected)"),
+    ("close-active", 13, "> F.", "> P.", "bad outbound TCP flags (FIN not expected)"),
     ("close-passive", 17, "EBADF", "ENOTCONN", "read() returned -1 EBADF; the script expects -1 ENOTCONN"),
     ("shutdown-half-close", 17, "EPIPE", "EAGAIN", "write() returned -1 EPIPE"),
     ("shutdown-half-close", 15, "ack 11", "ack 12", "bad outbound ack number (expected 12, got 11)"),
@@ -70,7 +70,7 @@ def test_a_blocking_call_returns_when_the_script_says():
     ok = (ROOT / "tests" / "pkt" / "handshake-active.pkt").read_text()
     assert run(ok).passed
     late = run(ok.replace("+0...0.100 connect", "+0...0.300 connect"))
-    assert (late.passed, late.line) == (False, 4)
+    assert (late.passed, late.line) == (False, 6)
     assert "expected system call return at 0.300000 s" in late.message
 
 
@@ -226,10 +226,10 @@ def test_the_export_of_request_response_reads_as_packetdrill_writes():
         "0.000010 < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 3255389356 ecr 0,nop,wscale 8>",
         "0.000010 > S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 1112038970 ecr "
         "3255389356,nop,wscale 8>",
-        "0.000030 < . 1:1(0) ack 1 win 256 <nop,nop,TS val 3255389356 ecr 1112038970>",
+        "0.000030 < . 1:1(0) ack 1 win 1050 <nop,nop,TS val 3255389356 ecr 1112038970>",
     ]
     assert "0.000050 write(4, ..., 8) = 8" in lines
-    assert lines[-1] == "0.000140 < . 20:20(0) ack 28 win 256 <nop,nop,TS val 3255389356 ecr " \
+    assert lines[-1] == "0.000140 < . 20:20(0) ack 28 win 1050 <nop,nop,TS val 3255389356 ecr " \
                         "1112038970>"
 
 

@@ -195,7 +195,7 @@ def test_outbound_fragments_are_aggregated_as_packetdrill_does_unless_strict_seg
     text = OPEN + "+0 write(4, ..., 2920) = 2920\n+0 > P. 1:2921(2920) ack 1 <...>\n"
     ran = run(text)
     assert ran.passed, ran.message
-    assert ran.steps[-1].endswith("> P. 1:2921(2920) ack 1 win 256")  # two MSS segments, one
+    assert ran.steps[-1].endswith("> P. 1:2921(2920) ack 1 win 1050")  # two MSS segments, one
     strict = run("--strict_segments\n" + text)
     assert not strict.passed
     assert strict.message.startswith("bad outbound TCP flags (PSH missing)")

@@ -128,6 +128,10 @@ class KernelProfile:
         return self._get("net.ipv4.tcp_congestion_control", "cubic")
 
     @cached_property
+    def workaround_signed_windows(self) -> bool:
+        return self._int("tcp_workaround_signed_windows", 0) != 0
+
+    @cached_property
     def moderate_rcvbuf(self) -> bool:
         return self._int("tcp_moderate_rcvbuf", 1) != 0
 
