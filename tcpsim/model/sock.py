@@ -26,6 +26,8 @@ TCP_TIMEOUT_INIT = 1.0
 TCPOLEN_TSTAMP_ALIGNED = 12
 TCP_NAGLE_OFF, TCP_NAGLE_CORK, TCP_NAGLE_PUSH = 1, 2, 4  # the nonagle of tcp_write_xmit()
 TCP_MSS_DEFAULT = 536
+TCP_MIN_MSS, MAX_TCP_WINDOW = 88, 32767  # the bounds of TCP_MAXSEG (do_tcp_setsockopt())
+MAX_TCP_HEADER = 320  # L1_CACHE_ALIGN(128 + MAX_HEADER): sk_gso_max_size is less it and 1
 # tcp_tso_segs() on lo: at most 64 KiB of GSO (gso_max_size), and at least bbr_min_tso_segs()
 # (2 at any pacing rate lo reaches): tcp_write_xmit() sends and grows skbs of up to 2 MSS
 TSO_SEGS = 2
@@ -95,6 +97,10 @@ class Sock:
     reuseaddr: bool = False
     linger: tuple | None = None  # (onoff, seconds)
     nodelay: bool = False
+    # tp->nonagle: TCP_NAGLE_OFF (TCP_NODELAY), TCP_NAGLE_CORK (TCP_CORK), TCP_NAGLE_PUSH (a
+    # push owed by TCP_NODELAY or uncorking, cleared by the next new skb: tcp_skb_entail())
+    nonagle: int = 0
+    user_mss: int = 0  # tp->rx_opt.user_mss: TCP_MAXSEG (do_tcp_setsockopt())
     syncnt: int = 0
     rcvbuf: int = 0
     sndbuf: int = 0

@@ -4,7 +4,8 @@ Each socket keeps its timers as plain data (Sock.timers: name -> deadline); the 
 next_timer() and calls handle_timer(now), as aioquic's get_timer()/handle_timer() do.  The
 handlers: the delayed ACK (tcp_delack_timer_handler()), the retransmission of a SYN or a FIN
 (tcp_retransmit_timer(), tcp_write_timeout() and the give-up time of tcp_model_timeout()),
-the SYN-ACK of a request sock (reqsk_timer_handler()), and the end of TIME_WAIT and of an
+the SYN-ACK of a request sock (reqsk_timer_handler()), the probe timer that sends what a
+cork held (tcp_probe_timer()), and the end of TIME_WAIT and of an
 orphaned FIN_WAIT2 (the timewait sock's timer, inet_twsk_kill()).
 """
 
@@ -96,6 +97,14 @@ class TcpTimers:
             return
         sk.retries += 1
         self._transition(sk, "timer_synack")
+
+    def _timer_probe0(self, sk: Sock) -> None:
+        """tcp_probe_timer(): nothing in flight and data waiting: tcp_send_probe0() ->
+        tcp_write_wakeup() sends the head of the write queue (what TCP_CORK or Nagle held).
+        The probe's backoff and give-up (a window that stays shut) are not modelled."""
+        if sk.snd_nxt != sk.snd_una or not sk.wq:
+            return
+        self._write_wakeup(sk)
 
     def _timer_timewait(self, sk: Sock) -> None:
         self._transition(sk, "timer_timewait")
