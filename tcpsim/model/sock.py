@@ -27,15 +27,20 @@ TCPOLEN_TSTAMP_ALIGNED = 12
 TCP_NAGLE_OFF, TCP_NAGLE_CORK, TCP_NAGLE_PUSH = 1, 2, 4  # the nonagle of tcp_write_xmit()
 TCP_MSS_DEFAULT = 536
 TCP_MIN_MSS, MAX_TCP_WINDOW = 88, 32767  # the bounds of TCP_MAXSEG (do_tcp_setsockopt())
-MAX_TCP_HEADER = 320  # L1_CACHE_ALIGN(128 + MAX_HEADER): sk_gso_max_size is less it and 1
+# L1_CACHE_ALIGN(128 + MAX_HEADER): 256 on this kernel, as the 832-byte truesize below
+# implies; sk_gso_max_size is lo's gso_max_size less it and 1 (sk_setup_caps())
+MAX_TCP_HEADER = 256
 # tcp_tso_segs() on lo: at most 64 KiB of GSO (gso_max_size), and at least bbr_min_tso_segs()
 # (2 at any pacing rate lo reaches): tcp_write_xmit() sends and grows skbs of up to 2 MSS
 TSO_SEGS = 2
 GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet is segmented
 # The truesize of an skb lo delivers, beyond its payload (which is in page frags): the
-# sender's head from skb_small_head_cache (SKB_HEAD_ALIGN(MAX_TCP_HEADER), 640 bytes) and
-# its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb (skb_set_owner_r())
-SKB_TRUESIZE_LO = 896
+# sender's head from skb_small_head_cache (SKB_HEAD_ALIGN(MAX_TCP_HEADER), 576 bytes) and
+# its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb (skb_set_owner_r()).
+# 832, not the 896 fitted to the bulk transfers (whose 32741-byte skbs give the same
+# scaling_ratio either way): the windows after 988-, 4000- and 4940-byte skbs (69, 102 and
+# 105 x1024, TCP_MAXSEG 1000) fit 832 only.
+SKB_TRUESIZE_LO = 832
 SKB_OVERHEAD = SKB_TRUESIZE_LO  # the old name
 SOCK_MIN_RCVBUF = 2 * (2048 + 256 + 320)  # 2 * SKB_TRUESIZE(2048)
 
