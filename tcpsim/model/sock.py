@@ -106,6 +106,7 @@ class Sock:
     # push owed by TCP_NODELAY or uncorking, cleared by the next new skb: tcp_skb_entail())
     nonagle: int = 0
     user_mss: int = 0  # tp->rx_opt.user_mss: TCP_MAXSEG (do_tcp_setsockopt())
+    notsent_lowat: int = 0  # tp->notsent_lowat: TCP_NOTSENT_LOWAT (0: the sysctl, UINT_MAX)
     syncnt: int = 0
     rcvbuf: int = 0
     sndbuf: int = 0

@@ -361,6 +361,8 @@ class TcpCalls:
                 if sk.nonagle & TCP_NAGLE_OFF:
                     sk.nonagle |= TCP_NAGLE_PUSH
                 self._push(sk)
+        elif (level, opt) == (6, 25):  # do_tcp_setsockopt(): tp->notsent_lowat (a u32)
+            sk.notsent_lowat = value & 0xFFFFFFFF
         elif (level, opt) == (6, 2):  # do_tcp_setsockopt(): tp->rx_opt.user_mss
             if value and not TCP_MIN_MSS <= value <= MAX_TCP_WINDOW:
                 raise _oserror(E.EINVAL)
@@ -390,6 +392,8 @@ class TcpCalls:
             return int(bool(sk.nonagle & TCP_NAGLE_OFF))
         if (level, opt) == (6, 3):
             return int(bool(sk.nonagle & TCP_NAGLE_CORK))
+        if (level, opt) == (6, 25):
+            return sk.notsent_lowat
         if (level, opt) == (6, 2):  # do_tcp_getsockopt(): user_mss before the connection
             if sk.user_mss and sk.state in ("CLOSE", "LISTEN"):
                 return sk.user_mss
@@ -415,10 +419,20 @@ class TcpCalls:
         if sk.state not in ("SYN_SENT", "SYN_RECV"):
             if any(sk.rcvq):
                 mask |= POLLIN | POLLRDNORM
-            mask |= POLLOUT | POLLWRNORM
+            if self._stream_memory_free(sk, 1):
+                mask |= POLLOUT | POLLWRNORM
         if sk.err:
             mask |= POLLERR
         return mask
+
+    @staticmethod
+    def _stream_memory_free(sk: Sock, wake: int) -> bool:
+        """tcp_stream_memory_free(): the bytes not yet sent (write_seq - snd_nxt), doubled
+        when tcp_poll() asks (wake), below TCP_NOTSENT_LOWAT (tcp_notsent_lowat(): the
+        sysctl's UINT_MAX when unset).  Measured: lowat 100 with 50 bytes corked: no POLLOUT."""
+        lowat = sk.notsent_lowat or 0xFFFFFFFF
+        notsent = (sk.write_seq - sk.snd_nxt) & 0xFFFFFFFF
+        return (notsent << wake) < lowat
 
     def tcp_info(self, sid: int) -> dict:
         sk = self.socks[sid]
