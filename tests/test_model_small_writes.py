@@ -245,3 +245,45 @@ def test_the_parser_says_what_is_wrong_with_a_small_write_line_in_one_sentence(t
     with pytest.raises(ScenarioError) as info:
         parse("c: fd = socket()\n" + text, source="t.tcp")
     assert info.value.message == message
+
+
+def test_two_unacknowledged_segments_get_a_tail_loss_probe_three_jiffies_on():
+    net, c, child = _pingpong()
+    net.k.setsockopt(c, TCP, TCP_NODELAY, 1)
+    net.k.send(c, b"part 1, ")
+    net.k.send(c, b"part 2\n")
+    sent = net.take()
+    net.deliver(sent)
+    assert net.take() == []  # pingpong: the server's ACK waits 40 ms
+    due = net.k.socks[c].timers["loss_probe"]
+    assert 0.008 <= due - net.k.now <= 0.012  # 2 srtt + 2 jiffies, rounded up to 3 jiffies
+    probe, = net.advance(0.012)
+    assert (flags(probe), probe.seq, probe.payload) == ("P.", sent[1].seq, b"part 2\n")
+    net.deliver([probe])
+    ack, = net.take()  # the duplicate is ACKed at once, with a D-SACK of it
+    assert ack.ack == (sent[1].seq + 7) % 2**32
+    assert ["sack", [[sent[1].seq, (sent[1].seq + 7) % 2**32]]] in ack.options
+    net.deliver([ack])
+    sk = net.k.socks[c]
+    assert (sk.rtxq, sk.tlp_high_seq, "loss_probe" in sk.timers) == ([], 0, False)
+
+
+def test_one_unacknowledged_segment_gets_no_early_probe():
+    net, c, child = _pingpong()
+    net.k.send(c, b"part 1, ")
+    net.take()
+    assert "loss_probe" not in net.k.socks[c].timers  # one segment: the PTO is the RTO's time
+
+
+def test_a_loss_probe_sends_new_data_when_the_window_takes_it():
+    net, c, child = _pingpong()
+    net.k.setsockopt(c, TCP, TCP_NODELAY, 1)
+    net.k.send(c, b"part 1, ")
+    net.k.send(c, b"part 2\n")
+    net.take()
+    net.k.setsockopt(c, TCP, TCP_CORK, 1)
+    net.k.send(c, b"part 3\n")
+    assert net.take() == []  # corked
+    probe, = net.advance(0.012)  # tcp_send_loss_probe(): tcp_write_xmit() with Nagle off
+    assert (flags(probe), probe.payload) == ("P.", b"part 3\n")
+    assert net.k.socks[c].tlp_high_seq == net.k.socks[c].snd_nxt

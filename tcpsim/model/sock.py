@@ -173,6 +173,10 @@ class Sock:
     rto: float = TCP_TIMEOUT_INIT
     retrans_stamp: float = 0.0  # when the first SYN went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
+    # the retransmission queue's data skbs, oldest first, until acknowledged: (seq, payload,
+    # flags, pcount); the tail loss probe resends the last (tcp_send_loss_probe())
+    rtxq: list = field(default_factory=list)
+    tlp_high_seq: int = 0  # snd_nxt when a loss probe went; 0 when none is outstanding
     ip_id: int = 0
 
     def __deepcopy__(self, memo: dict) -> "Sock":
@@ -190,4 +194,4 @@ class Sock:
 
 _FIELDS = tuple(f.name for f in fields(Sock))
 SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rcvq", "rcvq_ts", "timers",
-                   "timer_order", "rx_backlog")
+                   "timer_order", "rx_backlog", "rtxq")

@@ -165,6 +165,13 @@ class TcpInput:
                 sk.snd_una = seg.ack
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
+                # tcp_clean_rtx_queue(): skbs wholly acknowledged leave the queue
+                while sk.rtxq and seq_le((sk.rtxq[0][0] + len(sk.rtxq[0][1])) & 0xFFFFFFFF,
+                                         sk.snd_una):
+                    del sk.rtxq[0]
+                if sk.tlp_high_seq and not seq_lt(seg.ack, sk.tlp_high_seq):
+                    sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
+                self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or none
             self._update_window(sk, seg.win << sk.snd_wscale)
         if sk.state == "SYN_RECV":
             self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()

@@ -241,6 +241,7 @@ class TcpOutput:
         (tcp_snd_wnd_test()) and Nagle (tcp_nagle_test()) allow; an skb may first take bytes
         from the next one (tcp_grow_skb()), and one of several MSS is cut to what the window
         takes (tcp_mss_split_point(), tso_fragment())."""
+        sent = False
         while sk.wq:
             length, fl = sk.wq[0]
             # cwnd_quota = min(cwnd - in flight, max_segs): the initial cwnd (10) does not bind
@@ -292,10 +293,28 @@ class TcpOutput:
                 length, fl = sk.wq[0]
             del sk.wq[0]
             self._transmit(sk, length, fl, mss_now)
+            sent = True
             if push_one:
                 break
+        if sent:  # tcp_write_xmit(): one loss probe per tail loss episode
+            self._schedule_loss_probe(sk)
         if not push_one:  # __tcp_push_pending_frames() (tcp_push_one() arms nothing)
             self._check_probe_timer(sk)
+
+    def _schedule_loss_probe(self, sk: Sock) -> None:
+        """tcp_schedule_loss_probe(): with SACK, a probe timeout (PTO) after the last send or
+        ACK: 2 srtt + TCP_TIMEOUT_MIN (2 jiffies) with two or more segments out, which
+        usecs_to_jiffies() makes 3 jiffies (lo's srtt is microseconds): the next 8-12 ms.
+        Measured: two small segments to a pingpong receiver, the last resent 8.8 ms later.
+        With one segment out the PTO is 200 ms + 2 srtt, the RTO's own time, and with a FIN
+        out the FIN's retransmission timer runs: neither is a loss probe here."""
+        out = sum(seg[3] for seg in sk.rtxq)
+        if not sk.sack_ok or out < 2 or sk.fin_sent or sk.state not in ("ESTABLISHED",
+                                                                        "CLOSE_WAIT"):
+            sk.timers.pop("loss_probe", None)
+            return
+        jiffy = self.profile.jiffy
+        self._arm(sk, "loss_probe", (int(self.now / jiffy + 1e-9) + 3) * jiffy)
 
     def _tso_should_defer(self, sk: Sock, length: int, last: bool) -> bool:
         """tcp_tso_should_defer(), for an skb of several MSS: send when the window takes a
@@ -316,6 +335,8 @@ class TcpOutput:
         way out (gso_features_check(), tcp_gso_segment(): PSH and FIN on the last only)."""
         chunk = bytes(sk.unsent[:length])
         del sk.unsent[:length]
+        if length:  # the skb moves to the retransmission queue (tcp_event_new_data_sent())
+            sk.rtxq.append((sk.snd_nxt, chunk, fl & (PSH | FIN), max(1, -(-length // mss_now))))
         win = self._select_window(sk)
         opts = self._est_options(sk)
         headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)

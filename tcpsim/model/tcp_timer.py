@@ -11,7 +11,7 @@ orphaned FIN_WAIT2 (the timewait sock's timer, inet_twsk_kill()).
 
 from __future__ import annotations
 
-from .sock import ACK, FIN, TCP_TIMEOUT_INIT, Sock
+from .sock import ACK, FIN, TCP_NAGLE_OFF, TCP_TIMEOUT_INIT, Sock, seq_le
 
 
 class TcpTimers:
@@ -105,6 +105,31 @@ class TcpTimers:
         if sk.snd_nxt != sk.snd_una or not sk.wq:
             return
         self._write_wakeup(sk)
+
+    def _timer_loss_probe(self, sk: Sock) -> None:
+        """tcp_send_loss_probe(): at most one probe outstanding; new data if the window takes
+        the send head (tcp_write_xmit() with Nagle off), else the last skb sent again (its
+        last MSS, tcp_fragment()).  The RTO it re-arms is not modelled for data."""
+        if sk.tlp_high_seq or not sk.rtxq:
+            return
+        mss = sk.mss_cache
+        if sk.wq:
+            length = min(sk.wq[0][0], mss)
+            if seq_le((sk.snd_nxt + length) & 0xFFFFFFFF, (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF):
+                before = sk.snd_nxt
+                self._write_xmit(sk, mss, TCP_NAGLE_OFF)
+                sk.timers.pop("loss_probe", None)  # push_one 2: no new probe scheduled
+                if sk.snd_nxt != before:
+                    sk.tlp_high_seq = sk.snd_nxt
+                return
+        seq, data, fl, pcount = sk.rtxq[-1]
+        if pcount > 1 and len(data) > (pcount - 1) * mss:
+            cut = (pcount - 1) * mss
+            seq, data = (seq + cut) & 0xFFFFFFFF, data[cut:]
+        self._emit(sk, ACK | fl, seq, sk.rcv_nxt, self._select_window(sk),
+                   self._est_options(sk), data)  # __tcp_retransmit_skb()
+        self._ack_sent(sk)
+        sk.tlp_high_seq = sk.snd_nxt
 
     def _timer_timewait(self, sk: Sock) -> None:
         self._transition(sk, "timer_timewait")
