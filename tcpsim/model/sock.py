@@ -26,14 +26,21 @@ TCP_TIMEOUT_INIT = 1.0
 TCPOLEN_TSTAMP_ALIGNED = 12
 TCP_NAGLE_OFF, TCP_NAGLE_CORK, TCP_NAGLE_PUSH = 1, 2, 4  # the nonagle of tcp_write_xmit()
 TCP_MSS_DEFAULT = 536
+TCP_MIN_MSS, MAX_TCP_WINDOW = 88, 32767  # the bounds of TCP_MAXSEG (do_tcp_setsockopt())
+# L1_CACHE_ALIGN(128 + MAX_HEADER): 256 on this kernel, as the 832-byte truesize below
+# implies; sk_gso_max_size is lo's gso_max_size less it and 1 (sk_setup_caps())
+MAX_TCP_HEADER = 256
 # tcp_tso_segs() on lo: at most 64 KiB of GSO (gso_max_size), and at least bbr_min_tso_segs()
 # (2 at any pacing rate lo reaches): tcp_write_xmit() sends and grows skbs of up to 2 MSS
 TSO_SEGS = 2
 GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet is segmented
 # The truesize of an skb lo delivers, beyond its payload (which is in page frags): the
-# sender's head from skb_small_head_cache (SKB_HEAD_ALIGN(MAX_TCP_HEADER), 640 bytes) and
-# its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb (skb_set_owner_r())
-SKB_TRUESIZE_LO = 896
+# sender's head from skb_small_head_cache (SKB_HEAD_ALIGN(MAX_TCP_HEADER), 576 bytes) and
+# its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb (skb_set_owner_r()).
+# 832, not the 896 fitted to the bulk transfers (whose 32741-byte skbs give the same
+# scaling_ratio either way): the windows after 988-, 4000- and 4940-byte skbs (69, 102 and
+# 105 x1024, TCP_MAXSEG 1000) fit 832 only.
+SKB_TRUESIZE_LO = 832
 SKB_OVERHEAD = SKB_TRUESIZE_LO  # the old name
 SOCK_MIN_RCVBUF = 2 * (2048 + 256 + 320)  # 2 * SKB_TRUESIZE(2048)
 TCP_INIT_CWND = 10
@@ -101,6 +108,11 @@ class Sock:
     reuseaddr: bool = False
     linger: tuple | None = None  # (onoff, seconds)
     nodelay: bool = False
+    # tp->nonagle: TCP_NAGLE_OFF (TCP_NODELAY), TCP_NAGLE_CORK (TCP_CORK), TCP_NAGLE_PUSH (a
+    # push owed by TCP_NODELAY or uncorking, cleared by the next new skb: tcp_skb_entail())
+    nonagle: int = 0
+    user_mss: int = 0  # tp->rx_opt.user_mss: TCP_MAXSEG (do_tcp_setsockopt())
+    notsent_lowat: int = 0  # tp->notsent_lowat: TCP_NOTSENT_LOWAT (0: the sysctl, UINT_MAX)
     syncnt: int = 0
     rcvbuf: int = 0
     sndbuf: int = 0
@@ -178,6 +190,10 @@ class Sock:
     rto: float = TCP_TIMEOUT_INIT
     retrans_stamp: float = 0.0  # when the first SYN went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
+    # the retransmission queue's data skbs, oldest first, until acknowledged: (seq, payload,
+    # flags, pcount); the tail loss probe resends the last (tcp_send_loss_probe())
+    rtxq: list = field(default_factory=list)
+    tlp_high_seq: int = 0  # snd_nxt when a loss probe went; 0 when none is outstanding
     ip_id: int = 0
 
     def __deepcopy__(self, memo: dict) -> "Sock":
@@ -195,4 +211,4 @@ class Sock:
 
 _FIELDS = tuple(f.name for f in fields(Sock))
 SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rcvq", "rcvq_ts", "timers",
-                   "timer_order", "rx_backlog")
+                   "timer_order", "rx_backlog", "rtxq")

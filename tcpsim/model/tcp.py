@@ -17,9 +17,13 @@ from __future__ import annotations
 import errno as E
 
 from .sock import (COPY_SECONDS_PER_BYTE, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
-                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_NAGLE_PUSH,
+                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_NAGLE_CORK, TCP_NAGLE_OFF, TCP_NAGLE_PUSH,
+                   MAX_TCP_WINDOW, TCP_MIN_MSS,
                    TCP_TIMEOUT_INIT, Seg, Sock, _oserror, seq_lt)
 from .table import rule
+
+
+MSG_MORE = 0x8000
 
 
 class TcpCalls:
@@ -132,6 +136,8 @@ class TcpCalls:
         sk.snd_sml = sk.snd_nxt  # tcp_connect_init(): no small segment sent yet
         self._init_options(sk)
         mss = self.profile.mss(sk.family)
+        if sk.user_mss and sk.user_mss < mss:  # tcp_connect_init(): tcp_mss_clamp()
+            mss = sk.user_mss
         sk.advmss = mss
         sk.rcv_wnd = self._initial_window(sk, mss)
         sk.rcv_ssthresh = sk.rcv_wnd
@@ -168,7 +174,8 @@ class TcpCalls:
         # tcp_sendmsg_locked(): fill the write queue's tail skb up to size_goal, then new
         # skbs; each full one goes at once (tcp_push_one()) when it heads the queue, or with
         # PSH when half the peer's largest window is written but not pushed (forced_push())
-        size_goal = mss_now = sk.mss_cache  # tcp_send_mss(): on lo the GSO size goal is the MSS
+        mss_now = sk.mss_cache  # tcp_send_mss(): tcp_current_mss() and tcp_xmit_size_goal()
+        size_goal = self._xmit_size_goal(sk, mss_now)
         copied = process_backlog = 0
         while copied < len(data):
             tail = sk.wq[-1] if sk.wq else None
@@ -180,11 +187,13 @@ class TcpCalls:
                     process_backlog = 0
                     if sk.rx_backlog:  # sk_flush_backlog(), then restart at the new MSS
                         self._flush_backlog(sk)
-                        size_goal = mss_now = sk.mss_cache
+                        mss_now = sk.mss_cache
+                        size_goal = self._xmit_size_goal(sk, mss_now)
                         continue
                 process_backlog += 1
                 take = min(size_goal, len(data) - copied)
                 sk.wq.append((take, 0))
+                sk.nonagle &= ~TCP_NAGLE_PUSH  # tcp_skb_entail(): a pending push is spent
             sk.unsent += data[copied:copied + take]
             sk.write_seq = (sk.write_seq + take) & 0xFFFFFFFF
             copied += take
@@ -198,9 +207,16 @@ class TcpCalls:
             elif len(sk.wq) == 1:  # the skb is the send head: tcp_push_one()
                 self._write_xmit(sk, mss_now, TCP_NAGLE_PUSH, push_one=True)
         sk.push_end = sk.write_seq
-        # tcp_push(): PSH on the tail (no MSG_MORE), then what Nagle allows
-        self._mark_push(sk)
-        self._write_xmit(sk, mss_now, self._nonagle(sk))
+        # tcp_push(): PSH on the tail unless MSG_MORE (still PSH past half the window:
+        # forced_push()), then what Nagle allows; MSG_MORE corks this push (TCP_NAGLE_CORK).
+        # tcp_should_autocork() never holds a push on lo: loopback_xmit() orphans each skb
+        # as it sends it, so sk_wmem_alloc never exceeds the tail skb's truesize (measured:
+        # TCPAutoCorking stayed 0 over 200 back-to-back sends of 10 and of 1000 bytes, with
+        # and without TCP_NODELAY, and tcp_autocorking=0 sent the same number of segments)
+        more = flags & MSG_MORE
+        if not more or self._forced_push(sk):
+            self._mark_push(sk)
+        self._write_xmit(sk, mss_now, TCP_NAGLE_CORK if more else self._nonagle(sk))
         return len(data)
 
     @staticmethod
@@ -334,10 +350,27 @@ class TcpCalls:
             import struct
 
             sk.linger = struct.unpack("ii", value) if isinstance(value, bytes) else (value, 0)
-        elif (level, opt) == (6, 1):
+        elif (level, opt) == (6, 1):  # __tcp_sock_set_nodelay()
             sk.nodelay = bool(value)
             if sk.nodelay:
+                sk.nonagle |= TCP_NAGLE_OFF | TCP_NAGLE_PUSH
                 self._push(sk)
+            else:
+                sk.nonagle &= ~TCP_NAGLE_OFF
+        elif (level, opt) == (6, 3):  # __tcp_sock_set_cork()
+            if value:
+                sk.nonagle |= TCP_NAGLE_CORK
+            else:  # uncorking pushes what the cork held (with TCP_NODELAY: whatever Nagle says)
+                sk.nonagle &= ~TCP_NAGLE_CORK
+                if sk.nonagle & TCP_NAGLE_OFF:
+                    sk.nonagle |= TCP_NAGLE_PUSH
+                self._push(sk)
+        elif (level, opt) == (6, 25):  # do_tcp_setsockopt(): tp->notsent_lowat (a u32)
+            sk.notsent_lowat = value & 0xFFFFFFFF
+        elif (level, opt) == (6, 2):  # do_tcp_setsockopt(): tp->rx_opt.user_mss
+            if value and not TCP_MIN_MSS <= value <= MAX_TCP_WINDOW:
+                raise _oserror(E.EINVAL)
+            sk.user_mss = value
         elif (level, opt) == (6, 7):
             if not 1 <= value <= 127:
                 raise _oserror(E.EINVAL)
@@ -360,7 +393,15 @@ class TcpCalls:
         if (level, opt) == (1, 13):
             return sk.linger or (0, 0)
         if (level, opt) == (6, 1):
-            return int(sk.nodelay)
+            return int(bool(sk.nonagle & TCP_NAGLE_OFF))
+        if (level, opt) == (6, 3):
+            return int(bool(sk.nonagle & TCP_NAGLE_CORK))
+        if (level, opt) == (6, 25):
+            return sk.notsent_lowat
+        if (level, opt) == (6, 2):  # do_tcp_getsockopt(): user_mss before the connection
+            if sk.user_mss and sk.state in ("CLOSE", "LISTEN"):
+                return sk.user_mss
+            return sk.mss_cache
         if (level, opt) == (6, 7):
             return sk.syncnt or self.profile.syn_retries
         if (level, opt) == (1, 8):
@@ -382,10 +423,20 @@ class TcpCalls:
         if sk.state not in ("SYN_SENT", "SYN_RECV"):
             if any(sk.rcvq):
                 mask |= POLLIN | POLLRDNORM
-            mask |= POLLOUT | POLLWRNORM
+            if self._stream_memory_free(sk, 1):
+                mask |= POLLOUT | POLLWRNORM
         if sk.err:
             mask |= POLLERR
         return mask
+
+    @staticmethod
+    def _stream_memory_free(sk: Sock, wake: int) -> bool:
+        """tcp_stream_memory_free(): the bytes not yet sent (write_seq - snd_nxt), doubled
+        when tcp_poll() asks (wake), below TCP_NOTSENT_LOWAT (tcp_notsent_lowat(): the
+        sysctl's UINT_MAX when unset).  Measured: lowat 100 with 50 bytes corked: no POLLOUT."""
+        lowat = sk.notsent_lowat or 0xFFFFFFFF
+        notsent = (sk.write_seq - sk.snd_nxt) & 0xFFFFFFFF
+        return (notsent << wake) < lowat
 
     def tcp_info(self, sid: int) -> dict:
         sk = self.socks[sid]

@@ -156,6 +156,7 @@ class TcpInput:
         if ts and seq_le(seg.seq, sk.rcv_nxt):
             sk.ts_recent = ts[0]
         # -- the ACK (tcp_ack) --
+        prior_idle = sk.snd_una == sk.snd_nxt  # !prior_packets: nothing was in flight
         if not acked:
             if seq_lt(sk.snd_nxt, seg.ack):
                 self._send_ack(sk)  # ACK of something never sent
@@ -164,6 +165,13 @@ class TcpInput:
                 sk.snd_una = seg.ack
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
+                # tcp_clean_rtx_queue(): skbs wholly acknowledged leave the queue
+                while sk.rtxq and seq_le((sk.rtxq[0][0] + len(sk.rtxq[0][1])) & 0xFFFFFFFF,
+                                         sk.snd_una):
+                    del sk.rtxq[0]
+                if sk.tlp_high_seq and not seq_lt(seg.ack, sk.tlp_high_seq):
+                    sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
+                self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or none
             self._update_window(sk, seg.win << sk.snd_wscale)
         if sk.state == "SYN_RECV":
             self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
@@ -188,6 +196,12 @@ class TcpInput:
                 if sk.orphan and not seg.flags & FIN:
                     self._orphan_fin_wait2(sk)  # tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)
                     return
+        if prior_idle and sk.wq and "probe0" in sk.timers:
+            # tcp_ack_probe(): the window takes the send head: the probe timer is cleared;
+            # tcp_data_snd_check() arms it again if the data stays corked (from now)
+            wnd_end = (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF
+            if seq_le((sk.snd_nxt + sk.wq[0][0]) & 0xFFFFFFFF, wnd_end):
+                del sk.timers["probe0"]
         self._push(sk)  # the ACK may open the window or end Nagle's wait
         # -- data and FIN (tcp_data_queue) --
         if not seg.seg_len:

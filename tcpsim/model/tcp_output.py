@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
                    TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, TSO_SEGS, GSO_MAX_SIZE, Seg, Sock,
-                   seq_lt)
+                   seq_lt, MAX_TCP_HEADER)
 
 
 class TcpOutput:
@@ -119,6 +119,29 @@ class TcpOutput:
             mss = max(cutoff, 68 - 20 - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0))
         sk.mss_cache = mss
 
+    @staticmethod
+    def _bound_to_half_wnd(sk: Sock, pktsize: int) -> int:
+        """tcp_bound_to_half_wnd(): at most half the largest window the peer offered."""
+        cutoff = sk.max_window >> 1 if sk.max_window > TCP_MSS_DEFAULT else sk.max_window
+        if cutoff and pktsize > cutoff:
+            return max(cutoff, 68 - 20 - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0))
+        return pktsize
+
+    def _xmit_size_goal(self, sk: Sock, mss_now: int) -> int:
+        """tcp_xmit_size_goal(): send() fills skbs of as many whole MSS as the socket's GSO
+        size takes (sk_gso_max_size: lo's 65536 less MAX_TCP_HEADER and 1, sk_setup_caps()),
+        bounded by half the peer's largest window; at least one MSS.  On lo with its own MSS
+        that is one MSS; with TCP_MAXSEG 1000 (MSS 988) it is 33 MSS, 32604 bytes."""
+        goal = self._bound_to_half_wnd(sk, GSO_MAX_SIZE - MAX_TCP_HEADER - 1)
+        return max(min(goal // mss_now, 65535) * mss_now, mss_now)  # lo's gso_max_segs
+
+    @staticmethod
+    def _tso_segs(sk: Sock, mss_now: int) -> int:
+        """tcp_tso_segs() -> tcp_tso_autosize(): on lo (min RTT far below 512 us, so the
+        whole sk_gso_max_size counts) as many MSS as 65279 bytes hold, at least the
+        congestion control's min_tso_segs (2: bbr at lo's rates, or tcp_min_tso_segs)."""
+        return max((GSO_MAX_SIZE - MAX_TCP_HEADER - 1) // mss_now, TSO_SEGS)
+
     def _update_window(self, sk: Sock, win: int) -> None:
         """tcp_ack_update_window(): the peer's window; a larger one than ever re-syncs the MSS."""
         sk.snd_wnd = win
@@ -173,12 +196,45 @@ class TcpOutput:
 
     @staticmethod
     def _nonagle(sk: Sock) -> int:
-        """tp->nonagle: TCP_NODELAY sets TCP_NAGLE_OFF|TCP_NAGLE_PUSH (do_tcp_setsockopt())."""
-        return TCP_NAGLE_OFF | TCP_NAGLE_PUSH if sk.nodelay else 0
+        """tp->nonagle: TCP_NODELAY sets TCP_NAGLE_OFF|TCP_NAGLE_PUSH, TCP_CORK sets
+        TCP_NAGLE_CORK (__tcp_sock_set_nodelay(), __tcp_sock_set_cork())."""
+        return sk.nonagle
 
     def _push(self, sk: Sock) -> None:
         """tcp_push_pending_frames(): what the window and Nagle allow, at the current MSS."""
         self._write_xmit(sk, sk.mss_cache, self._nonagle(sk))
+
+    def _check_probe_timer(self, sk: Sock) -> None:
+        """__tcp_push_pending_frames(): tcp_write_xmit() left data unsent with nothing in
+        flight (corked, or held by the window): tcp_check_probe_timer() arms the probe timer
+        at tcp_probe0_base() (the RTO, at least TCP_RTO_MIN), unless an xmit timer is pending.
+        That is TCP_CORK's "200 ms ceiling": measured, corked data left 204.5-204.9 ms after
+        the send() that queued it, as one segment with PSH (tcp_write_wakeup())."""
+        if sk.snd_nxt == sk.snd_una and sk.wq and "probe0" not in sk.timers \
+                and "retransmit" not in sk.timers and sk.state in ("ESTABLISHED", "CLOSE_WAIT"):
+            self._arm(sk, "probe0", self.now + self._established_rto())
+
+    def _write_wakeup(self, sk: Sock) -> None:
+        """tcp_write_wakeup(), the window being open: the head skb goes whatever Nagle or
+        the cork say, cut to one MSS and to the window (tcp_fragment()), with PSH."""
+        if not sk.wq:
+            return
+        length, fl = sk.wq[0]
+        wnd_end = (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF
+        if not seq_lt(sk.snd_nxt, wnd_end):
+            return  # a zero-window probe (tcp_xmit_probe_skb()): not modelled here
+        mss = sk.mss_cache
+        seg_size = (wnd_end - sk.snd_nxt) & 0xFFFFFFFF
+        end = (sk.snd_nxt + length) & 0xFFFFFFFF
+        if seq_lt(sk.pushed_seq, end):
+            sk.pushed_seq = end
+        if seg_size < length or length > mss:
+            seg_size = min(seg_size, mss)
+            sk.wq[0] = (seg_size, PSH)
+            sk.wq.insert(1, (length - seg_size, fl | PSH))
+            length, fl = sk.wq[0]
+        del sk.wq[0]
+        self._transmit(sk, length, fl | PSH, mss)
 
     @staticmethod
     def _nagle_check(partial: bool, sk: Sock, nonagle: int) -> bool:
@@ -193,11 +249,12 @@ class TcpOutput:
         (tcp_snd_wnd_test()) and Nagle (tcp_nagle_test()) allow; an skb may first take bytes
         from the next one (tcp_grow_skb()), and one of several MSS is cut to what the window
         takes (tcp_mss_split_point(), tso_fragment())."""
+        sent = False
         while sk.wq:
             length, fl = sk.wq[0]
             # cwnd_quota = min(cwnd - in flight, max_segs): the initial cwnd (10) does not bind
             # on lo, and max_segs (tcp_tso_segs(): 64 KiB of GSO, at least bbr's 2) is 2
-            quota = TSO_SEGS
+            quota = self._tso_segs(sk, mss_now)
             missing = quota * mss_now - length
             if missing > 0 and len(sk.wq) > 1 and not fl & FIN:  # tcp_grow_skb()
                 nlen, nfl = sk.wq[1]
@@ -244,15 +301,36 @@ class TcpOutput:
                 length, fl = sk.wq[0]
             del sk.wq[0]
             self._transmit(sk, length, fl, mss_now)
+            sent = True
             if push_one:
                 break
+        if sent:  # tcp_write_xmit(): one loss probe per tail loss episode
+            self._schedule_loss_probe(sk)
+        if not push_one:  # __tcp_push_pending_frames() (tcp_push_one() arms nothing)
+            self._check_probe_timer(sk)
+
+    def _schedule_loss_probe(self, sk: Sock) -> None:
+        """tcp_schedule_loss_probe(): with SACK, a probe timeout (PTO) after the last send or
+        ACK: 2 srtt + TCP_TIMEOUT_MIN (2 jiffies) with two or more segments out, which
+        usecs_to_jiffies() makes 3 jiffies (lo's srtt is microseconds): the next 8-12 ms.
+        Measured: two small segments to a pingpong receiver, the last resent 8.8 ms later.
+        With one segment out the PTO is 200 ms + 2 srtt, the RTO's own time, and with a FIN
+        out the FIN's retransmission timer runs: neither is a loss probe here."""
+        out = sum(seg[3] for seg in sk.rtxq)
+        if not sk.sack_ok or out < 2 or sk.fin_sent or sk.state not in ("ESTABLISHED",
+                                                                        "CLOSE_WAIT"):
+            sk.timers.pop("loss_probe", None)
+            return
+        jiffy = self.profile.jiffy
+        self._arm(sk, "loss_probe", (int(self.now / jiffy + 1e-9) + 3) * jiffy)
 
     def _tso_should_defer(self, sk: Sock, length: int, last: bool) -> bool:
         """tcp_tso_should_defer(), for an skb of several MSS: send when the window takes a
         full TSO skb, or the whole of an skb that will not grow, or a third of the window
         (tcp_tso_win_divisor); else wait for the ACKs that open it."""
         send_win = (sk.snd_una + sk.snd_wnd - sk.snd_nxt) & 0xFFFFFFFF
-        if send_win >= TSO_SEGS * sk.mss_cache or (not last and send_win >= length):
+        if send_win >= self._tso_segs(sk, sk.mss_cache) * sk.mss_cache or \
+                (not last and send_win >= length):
             return False
         if send_win >= sk.snd_wnd // 3:
             return False
@@ -265,6 +343,8 @@ class TcpOutput:
         way out (gso_features_check(), tcp_gso_segment(): PSH and FIN on the last only)."""
         chunk = bytes(sk.unsent[:length])
         del sk.unsent[:length]
+        if length:  # the skb moves to the retransmission queue (tcp_event_new_data_sent())
+            sk.rtxq.append((sk.snd_nxt, chunk, fl & (PSH | FIN), max(1, -(-length // mss_now))))
         win = self._select_window(sk)
         opts = self._est_options(sk)
         headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
@@ -308,14 +388,14 @@ class TcpOutput:
 
     # -- actions named in the table ------------------------------------------------------
     def _act_send_syn(self, sk: Sock, seg: Seg | None) -> None:
-        mss = self.profile.mss(sk.family)
+        mss = sk.advmss or self.profile.mss(sk.family)  # tcp_connect_init(): TCP_MAXSEG's clamp
         # tcp_transmit_skb(): a SYN's window is never scaled, so at most 65535
         self._emit(sk, SYN, sk.iss, 0, min(self._initial_window(sk, mss), 65535),
                    self._syn_options(sk, mss))
         self._arm(sk, "retransmit", self.now + sk.rto)
 
     def _act_send_synack(self, sk: Sock, seg: Seg | None) -> None:
-        mss = self.profile.mss(sk.family)
+        mss = sk.advmss or self.profile.mss(sk.family)  # tcp_synack_options(): tcp_mss_clamp()
         opts = self._syn_options(sk, mss)
         if sk.kind == "request":  # tcp_openreq_init_rwin(): the MSS less the TS option
             win = min(self._initial_window(sk, mss - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)),

@@ -4,13 +4,14 @@ Each socket keeps its timers as plain data (Sock.timers: name -> deadline); the 
 next_timer() and calls handle_timer(now), as aioquic's get_timer()/handle_timer() do.  The
 handlers: the delayed ACK (tcp_delack_timer_handler()), the retransmission of a SYN or a FIN
 (tcp_retransmit_timer(), tcp_write_timeout() and the give-up time of tcp_model_timeout()),
-the SYN-ACK of a request sock (reqsk_timer_handler()), and the end of TIME_WAIT and of an
+the SYN-ACK of a request sock (reqsk_timer_handler()), the probe timer that sends what a
+cork held (tcp_probe_timer()), and the end of TIME_WAIT and of an
 orphaned FIN_WAIT2 (the timewait sock's timer, inet_twsk_kill()).
 """
 
 from __future__ import annotations
 
-from .sock import ACK, FIN, TCP_TIMEOUT_INIT, Sock
+from .sock import ACK, FIN, TCP_NAGLE_OFF, TCP_TIMEOUT_INIT, Sock, seq_le
 
 
 class TcpTimers:
@@ -96,6 +97,39 @@ class TcpTimers:
             return
         sk.retries += 1
         self._transition(sk, "timer_synack")
+
+    def _timer_probe0(self, sk: Sock) -> None:
+        """tcp_probe_timer(): nothing in flight and data waiting: tcp_send_probe0() ->
+        tcp_write_wakeup() sends the head of the write queue (what TCP_CORK or Nagle held).
+        The probe's backoff and give-up (a window that stays shut) are not modelled."""
+        if sk.snd_nxt != sk.snd_una or not sk.wq:
+            return
+        self._write_wakeup(sk)
+
+    def _timer_loss_probe(self, sk: Sock) -> None:
+        """tcp_send_loss_probe(): at most one probe outstanding; new data if the window takes
+        the send head (tcp_write_xmit() with Nagle off), else the last skb sent again (its
+        last MSS, tcp_fragment()).  The RTO it re-arms is not modelled for data."""
+        if sk.tlp_high_seq or not sk.rtxq:
+            return
+        mss = sk.mss_cache
+        if sk.wq:
+            length = min(sk.wq[0][0], mss)
+            if seq_le((sk.snd_nxt + length) & 0xFFFFFFFF, (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF):
+                before = sk.snd_nxt
+                self._write_xmit(sk, mss, TCP_NAGLE_OFF)
+                sk.timers.pop("loss_probe", None)  # push_one 2: no new probe scheduled
+                if sk.snd_nxt != before:
+                    sk.tlp_high_seq = sk.snd_nxt
+                return
+        seq, data, fl, pcount = sk.rtxq[-1]
+        if pcount > 1 and len(data) > (pcount - 1) * mss:
+            cut = (pcount - 1) * mss
+            seq, data = (seq + cut) & 0xFFFFFFFF, data[cut:]
+        self._emit(sk, ACK | fl, seq, sk.rcv_nxt, self._select_window(sk),
+                   self._est_options(sk), data)  # __tcp_retransmit_skb()
+        self._ack_sent(sk)
+        sk.tlp_high_seq = sk.snd_nxt
 
     def _timer_timewait(self, sk: Sock) -> None:
         self._transition(sk, "timer_timewait")
