@@ -21,6 +21,11 @@ _SYSCTL_DIRS = ("net/ipv4", "net/core")
 _PROFILES = "profiles"
 
 
+# The congestion controls the model has (tcp_cong.c's reno, tcp_cubic.c), and the one a
+# socket gets when nothing says otherwise: Linux's own default (CONFIG_DEFAULT_TCP_CONG)
+MODELLED_CONGESTION = ("cubic", "reno")
+DEFAULT_CONGESTION = "cubic"
+
 _INT_MAX = 2**31 - 1
 # The sysctls the model reads, as numbers: key -> (how many, least, most), within what the
 # kernel's proc handlers take (u8 flags, tcp_syn_retries up to MAX_TCP_SYNCNT, ints).  A value
@@ -125,7 +130,7 @@ class KernelProfile:
         """The congestion control a new socket gets (tcp_congestion_control; Linux's own
         default is cubic).  What it changes in the model: tcp_sndbuf_expand()'s factor, the
         GSO segment goal (tcp_tso_segs()) and the cwnd's growth."""
-        return self._get("net.ipv4.tcp_congestion_control", "cubic")
+        return self._get("net.ipv4.tcp_congestion_control", DEFAULT_CONGESTION)
 
     @cached_property
     def rmem(self) -> tuple[int, int, int]:

@@ -168,7 +168,8 @@ class TcpCalls:
         # tcp_sendmsg_locked(): fill the write queue's tail skb up to size_goal, then new
         # skbs; each full one goes at once (tcp_push_one()) when it heads the queue, or with
         # PSH when half the peer's largest window is written but not pushed (forced_push())
-        size_goal = mss_now = sk.mss_cache  # tcp_send_mss(): on lo the GSO size goal is the MSS
+        mss_now = sk.mss_cache
+        size_goal = self._size_goal(sk, mss_now)  # tcp_send_mss()
         copied = process_backlog = 0
         while copied < len(data):
             tail = sk.wq[-1] if sk.wq else None
@@ -180,9 +181,11 @@ class TcpCalls:
                     process_backlog = 0
                     if sk.rx_backlog:  # sk_flush_backlog(), then restart at the new MSS
                         self._flush_backlog(sk)
-                        size_goal = mss_now = sk.mss_cache
+                        mss_now = sk.mss_cache
+                        size_goal = self._size_goal(sk, mss_now)
                         continue
                 process_backlog += 1
+                self._slow_start_after_idle_check(sk)  # tcp_skb_entail()
                 take = min(size_goal, len(data) - copied)
                 sk.wq.append((take, 0))
             sk.unsent += data[copied:copied + take]

@@ -11,8 +11,9 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
-                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, TSO_SEGS, GSO_MAX_SIZE, Seg, Sock,
+                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, Seg, Sock,
                    seq_lt)
+from .tcp_cong import GSO_MAX_SIZE_SK
 
 
 class TcpOutput:
@@ -111,6 +112,18 @@ class TcpOutput:
             mss = max(cutoff, 68 - 20 - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0))
         sk.mss_cache = mss
 
+    @staticmethod
+    def _size_goal(sk: Sock, mss_now: int) -> int:
+        """tcp_xmit_size_goal(): the skbs tcp_sendmsg() builds are as many whole MSS as fit
+        in sk_gso_max_size bounded by half the peer's largest window (tcp_bound_to_half_wnd()),
+        at least one MSS: on lo's MTU 65536 the MSS itself, at MTU 1500 22 x 1448 after lo's
+        first window (65160 / 2), 45 x 1448 once the window passes 128 KiB."""
+        goal = GSO_MAX_SIZE_SK
+        cutoff = sk.max_window >> 1 if sk.max_window > TCP_MSS_DEFAULT else sk.max_window
+        if cutoff and goal > cutoff:
+            goal = max(cutoff, 68 - 20 - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0))
+        return max(goal // mss_now * mss_now, mss_now)
+
     def _update_window(self, sk: Sock, win: int) -> None:
         """tcp_ack_update_window(): the peer's window; a larger one than ever re-syncs the MSS."""
         sk.snd_wnd = win
@@ -140,10 +153,10 @@ class TcpOutput:
         return []
 
     def _emit(self, sk: Sock, flags: int, seq: int, ack: int, win: int, options: list,
-              payload: bytes = b"") -> None:
+              payload: bytes = b"", gso: int = 0) -> None:
         sk.ip_id = (sk.ip_id + 1) & 0xFFFF
         self._xmit(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
-                       options, bytes(payload), sk.ip_id))
+                       options, bytes(payload), sk.ip_id, gso))
 
     def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
@@ -185,11 +198,14 @@ class TcpOutput:
         (tcp_snd_wnd_test()) and Nagle (tcp_nagle_test()) allow; an skb may first take bytes
         from the next one (tcp_grow_skb()), and one of several MSS is cut to what the window
         takes (tcp_mss_split_point(), tso_fragment())."""
+        max_segs = self._tso_segs(sk, mss_now)  # 2 at lo's MSS, 45 at MTU 1500's 1448
+        sent = is_cwnd_limited = False
         while sk.wq:
             length, fl = sk.wq[0]
-            # cwnd_quota = min(cwnd - in flight, max_segs): the initial cwnd (10) does not bind
-            # on lo, and max_segs (tcp_tso_segs(): 64 KiB of GSO, at least bbr's 2) is 2
-            quota = TSO_SEGS
+            quota = self._cwnd_test(sk)  # tcp_cwnd_test(): 0 when the window is full
+            if not quota:
+                break
+            quota = min(quota, max_segs)
             missing = quota * mss_now - length
             if missing > 0 and len(sk.wq) > 1 and not fl & FIN:  # tcp_grow_skb()
                 nlen, nfl = sk.wq[1]
@@ -213,8 +229,11 @@ class TcpOutput:
                 if not (nagle & TCP_NAGLE_PUSH or fl & FIN or
                         not self._nagle_check(length < mss_now, sk, nagle)):
                     break
-            elif not push_one and self._tso_should_defer(sk, length, last):
-                break
+            elif not push_one:
+                defer = self._tso_should_defer(sk, length, last, max_segs)
+                if defer:
+                    is_cwnd_limited |= defer == "cwnd"
+                    break
             limit = mss_now
             if tso_segs > 1:  # tcp_mss_split_point()
                 window = (wnd_end - sk.snd_nxt) & 0xFFFFFFFF
@@ -236,18 +255,34 @@ class TcpOutput:
                 length, fl = sk.wq[0]
             del sk.wq[0]
             self._transmit(sk, length, fl, mss_now)
+            sent = True
             if push_one:
                 break
+        is_cwnd_limited |= sk.packets_out >= sk.snd_cwnd
+        if sent or is_cwnd_limited:
+            self._cwnd_validate(sk, is_cwnd_limited)
 
-    def _tso_should_defer(self, sk: Sock, length: int, last: bool) -> bool:
-        """tcp_tso_should_defer(), for an skb of several MSS: send when the window takes a
-        full TSO skb, or the whole of an skb that will not grow, or a third of the window
-        (tcp_tso_win_divisor); else wait for the ACKs that open it."""
+    def _tso_should_defer(self, sk: Sock, length: int, last: bool,
+                          max_segs: int) -> str | bool:
+        """tcp_tso_should_defer(), for an skb of several MSS: send when the window and the
+        cwnd take a full TSO skb (max_segs), or the whole of an skb that will not grow, or a
+        third of the smaller of the two windows (tcp_tso_win_divisor), or when nothing is in
+        flight to bring an ACK; else wait for the ACKs that open them ("cwnd": cwnd-limited).
+        (The kernel also sends at once when its last write is over 1 ms old, or the next ACK
+        is due in less than half an RTT: the model's calls take no time.)"""
+        mss = sk.mss_cache
         send_win = (sk.snd_una + sk.snd_wnd - sk.snd_nxt) & 0xFFFFFFFF
-        if send_win >= TSO_SEGS * sk.mss_cache or (not last and send_win >= length):
+        cong_win = (sk.snd_cwnd - sk.packets_out) * mss
+        limit = min(send_win, cong_win)
+        if limit >= max_segs * mss or (not last and limit >= length):
             return False
-        if send_win >= sk.snd_wnd // 3:
+        divisor = int(self.profile.sysctls.get("net.ipv4.tcp_tso_win_divisor", 3))
+        if divisor and limit >= min(sk.snd_wnd, sk.snd_cwnd * mss) // divisor:
             return False
+        if not sk.packets_out:  # no head in the retransmit queue: no ACK to wait for
+            return False
+        if cong_win < send_win:
+            return "cwnd" if cong_win <= length else False
         return send_win <= length
 
     def _transmit(self, sk: Sock, length: int, fl: int, mss_now: int) -> None:
@@ -265,8 +300,10 @@ class TcpOutput:
             while len(chunk) > mss_now:
                 self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
                 seq, chunk = seq + mss_now, chunk[mss_now:]
-        self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk)
+        self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk,
+                   mss_now if len(chunk) > mss_now else 0)
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+        self._packets_sent(sk, sk.snd_nxt, length, mss_now)
         if length:
             if length < mss_now:  # tcp_minshall_update()
                 sk.snd_sml = sk.snd_nxt
