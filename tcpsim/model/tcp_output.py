@@ -296,6 +296,11 @@ class TcpOutput:
         opts = self._est_options(sk)
         headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
         seq = sk.snd_nxt
+        if length > mss_now:
+            # an skb of several segments leaves with PSH on 6.18: every GSO packet of the
+            # MTU 1500 captures carries it (the first part of a write pushed by
+            # tcp_push_one() too), a lone MSS-sized one in between does not
+            fl |= PSH
         if length > mss_now and length + headers >= GSO_MAX_SIZE:
             while len(chunk) > mss_now:
                 self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
