@@ -67,12 +67,6 @@ class TcpCong:
         return acked
 
     # -- the window's growth (tcp_input.c tcp_cong_control(), tcp_cong.c) ----------------
-    def _ca_name(self) -> str:
-        from .profile import MODELLED_CONGESTION
-
-        cc = self.profile.congestion_control
-        return cc if cc in MODELLED_CONGESTION else "cubic"
-
     @staticmethod
     def _in_slow_start(sk: Sock) -> bool:
         return sk.snd_cwnd < sk.snd_ssthresh  # tcp_in_slow_start()
