@@ -491,3 +491,61 @@ def test_a_100k_send_leaves_in_half_window_segments_and_one_read_takes_it(lab):
             if who == "server" and not length]
     assert acks[1:3] == [(".", 32742, 93), (".", 100002, 93)]
     assert [c.result for c in trace.calls if c.text.startswith("recv")] == [100000, 0]
+
+
+# -- the congestion window (issue 17): at MTU 1500, every socket pinned to cubic -----------------
+
+CWND_RUNS = [("transfer-30k", {}), ("cwnd-restart", {}),
+             ("transfer-30k", {"net.ipv4.tcp_congestion_control": "reno"}),
+             ("cwnd-restart", {"net.ipv4.tcp_slow_start_after_idle": "0"})]
+
+
+@pytest.mark.parametrize("name,sysctls", CWND_RUNS)
+def test_the_congestion_window_verifies_at_mtu_1500(lab, name, sysctls):
+    """The initial window's halves as GSO packets (7240, 7240, 10136, 5384), slow start and
+    the restart after idle, segment for segment against the kernel at MTU 1500 (without the
+    restart the second write leaves as 21720 + 8280: the window grew to 30)."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+
+    prog = load(name)
+    trace = run_lab(prog, sysctls=sysctls, mtu=1500)
+    cc = sysctls.get("net.ipv4.tcp_congestion_control", "cubic")
+    assert trace.kernel["lo_mtu"] == 1500 and trace.kernel["congestion_control"] == cc
+    assert trace.sysctls["net.ipv4.tcp_congestion_control"] == cc
+    held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
+    assert held.ok and held.outcome is None, [d.sentence for d in held.differences]
+    sizes = [len(s.payload) for s in trace.segments if s.payload]
+    assert sizes[:4] == [7240, 7240, 10136, 5384]
+
+
+def test_the_lab_pins_every_socket_to_the_congestion_control_asked(lab):
+    """TCP_CONGESTION on each socket the lab makes; an accepted child has its listener's."""
+    import socket as so
+
+    from tcpsim.lab.kernel import TCP_CONGESTION, lab_congestion
+
+    assert lab_congestion({}) == ("cubic", {})
+    assert lab_congestion({"net.ipv4.tcp_congestion_control": "reno", "x": "1"}) == ("reno",
+                                                                                      {"x": "1"})
+    from tcpsim.lab.executor import LabWorld
+    from tcpsim.lab.netns import private_netns
+
+    with private_netns():
+        world = LabWorld(None, congestion="reno")
+        listener = world.socket(so.AF_INET, so.SOCK_STREAM, 0)
+        listener.bind(("127.0.0.1", 8080))
+        listener.listen(1)
+        client = world.socket(so.AF_INET, so.SOCK_STREAM, 0)
+        client.connect(("127.0.0.1", 8080))
+        child, _ = listener.accept()
+        ran = [s.getsockopt(so.IPPROTO_TCP, TCP_CONGESTION, 16).rstrip(b"\0")
+               for s in (listener, client, child)]
+        for s in (listener, client, child):
+            s.close()
+    assert ran == [b"reno"] * 3
+    trace = run_lab(load("handshake"))
+    assert trace.kernel["congestion_control"] == "cubic"
+    assert trace.sysctls["net.ipv4.tcp_congestion_control"] == "cubic"
+    if trace.kernel["default_congestion_control"] != "cubic":
+        assert any("ran congestion control cubic" in n for n in trace.notes)

@@ -9,7 +9,7 @@ same programs against the kernel.
 
 from tcpsim.model.kernel import FIN, PSH
 
-from .model_harness import Net, flags
+from .model_harness import REFERENCE, Net, flags
 
 
 def _data(segs):
@@ -54,3 +54,84 @@ def test_a_read_of_more_than_an_mss_unacknowledged_acks_at_once():
     assert len(net.k.recv(child, 1 << 20)) == 100000
     ack, = net.take()  # tcp_cleanup_rbuf(): more than an MSS unacknowledged
     assert (flags(ack), ack.ack, ack.win) == (".", sk.rcv_nxt, 93)
+
+
+# -- the congestion window (tcp_cong.py), measured at MTU 1500 on lo -----------------------
+MTU1500 = REFERENCE.with_mtu(1500)
+
+
+def test_the_initial_window_leaves_in_halves_as_gso_packets_at_mtu_1500():
+    net = Net(MTU1500)
+    _, c, child = net.connected()
+    sk = net.k.socks[c]
+    assert (sk.mss_cache, sk.snd_cwnd, sk.snd_ssthresh) == (1448, 10, 0x7FFFFFFF)
+    net.k.send(c, b"x" * 30000)
+    first = net.take()
+    # one skb of 30000 (the size goal is 22 MSS); tcp_cwnd_test() lets half the window go
+    # at a time: two GSO packets of 5 MSS, each one packet on lo with its gso_size
+    assert _data(first) == [("P.", 7240), ("P.", 7240)]
+    assert [s.gso for s in first] == [1448, 1448]
+    assert (sk.packets_out, sk.is_cwnd_limited) == (10, True)
+    net.deliver(first[:1])
+    ack1, = net.take()
+    net.deliver(first[1:])
+    ack2, = net.take()
+    assert (ack1.win, ack2.win) == (78, 92)
+    net.deliver([ack1])  # 5 segments acked: slow start, 10 -> 15; half of 15 is 7
+    assert sk.snd_cwnd == 15
+    # 7 MSS go; the 3 left under the window would not carry the last 5384 bytes: it waits
+    # for the next ACK (tcp_tso_should_defer(), cwnd-limited)
+    assert _data(net.take()) == [("P.", 10136)]
+    net.deliver([ack2])
+    assert sk.snd_cwnd == 20
+    assert _data(net.take()) == [("P.", 5384)]
+    assert sk.packets_out == 11
+
+
+def test_the_window_does_not_grow_when_the_sender_does_not_fill_it():
+    """tcp_is_cwnd_limited(): on lo's MTU two segments fill the peer's window, and the
+    kernel's snd_cwnd (TCP_INFO) stays 10 through a 1 MB transfer."""
+    net = Net()
+    _, c, child = net.connected()
+    net.k.send(c, b"x" * 100000)
+    net.settle()
+    net.k.recv(child, 1 << 20)
+    net.settle()
+    sk = net.k.socks[c]
+    assert (sk.snd_una, sk.packets_out, sk.snd_cwnd) == (sk.snd_nxt, 0, 10)
+
+
+def test_the_window_restarts_after_an_idle_rto():
+    net = Net(MTU1500)
+    _, c, child = net.connected()
+    sk = net.k.socks[c]
+    net.k.send(c, b"x" * 30000)
+    net.settle()
+    grown = sk.snd_cwnd
+    assert grown > 20 and sk.packets_out == 0
+    net.k.recv(child, 1 << 20)
+    net.settle()
+    net.advance(0.1)  # less than the RTO (204 ms) idle: the window stays
+    net.k.send(c, b"x" * 1448)
+    net.settle()
+    assert sk.snd_cwnd >= grown
+    net.advance(0.5)  # more: tcp_cwnd_restart() halves it per RTO, down to 10
+    net.k.send(c, b"x" * 30000)
+    assert sk.snd_cwnd == 10
+    assert _data(net.take()) == [("P.", 7240), ("P.", 7240)]
+
+
+def test_the_gso_size_goal_and_tso_segments_follow_the_mss():
+    net = Net(MTU1500)
+    _, c, _ = net.connected()
+    sk = net.k.socks[c]
+    # tcp_xmit_size_goal(): half of lo's first window (65160) in whole MSS, then at most
+    # sk_gso_max_size (64 KiB less MAX_TCP_HEADER + 1) once the window is larger
+    assert net.k._size_goal(sk, 1448) == 22 * 1448
+    sk.max_window = 200000
+    assert net.k._size_goal(sk, 1448) == 45 * 1448
+    assert net.k._tso_segs(sk, 1448) == 45  # tcp_tso_autosize() on lo's tiny min RTT
+    assert net.k._tso_segs(sk, 32741) == 2  # tcp_min_tso_segs at lo's MTU
+    lo = Net()
+    _, c2, _ = lo.connected()
+    assert lo.k._size_goal(lo.k.socks[c2], 32741) == 32741  # lo's MTU: the MSS itself
