@@ -81,7 +81,7 @@ MESSAGES: dict[str, str] = {
     "note.model": "model profile {profile} (Linux {release}), seed {seed}",
     "note.capture_lost": "the capture lost {n} frame(s) (the kernel dropped them from the lab's packet socket): the segments shown are not the whole exchange",
     "note.cc_unmodelled": "the profile's congestion control is {cc}, which the model does not have: it runs {modelled}'s rules (reno and cubic are modelled)",
-    "note.cc_pinned": "congestion control {cc}, set on each socket as the lab does; this machine's own default, {default}, is not modelled",
+    "note.cc_pinned": "congestion control {cc}, as the lab sets it; this machine's {default} is not modelled",
     "note.congestion": "every socket ran congestion control {cc} (set on each with TCP_CONGESTION); this machine's default is {default}, which the model does not have",
     "note.stall": "the lab took {ms} ms between line {a} and line {b}, which the program runs back to back (a busy machine): a kernel timer may have fired between them where the model's instant calls meet none",
     "note.late": "the lab's delay line let a segment go up to {ms} ms after it was due (a busy machine): timing is compared within that much more",

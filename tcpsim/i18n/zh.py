@@ -78,7 +78,7 @@ MESSAGES: dict[str, str] = {
     "note.model": "模型配置 {profile}（Linux {release}），种子 {seed}",
     "note.capture_lost": "抓包丢失了 {n} 帧（内核从 lab 的包套接字丢弃了它们）：显示的报文段并非完整的交换",
     "note.cc_unmodelled": "配置文件的拥塞控制算法是 {cc}，模型没有实现它：模型按 {modelled} 的规则运行（已建模的是 reno 和 cubic）",
-    "note.cc_pinned": "拥塞控制算法 {cc}，与 lab 一样逐个套接字设置；本机默认的 {default} 模型没有实现",
+    "note.cc_pinned": "拥塞控制 {cc}（lab 逐个套接字设置）；本机默认的 {default} 未建模",
     "note.congestion": "每个套接字都使用拥塞控制算法 {cc}（逐个用 TCP_CONGESTION 设置）；本机默认的是 {default}，模型没有实现它",
     "note.stall": "lab 在第 {a} 行与第 {b} 行之间用了 {ms} ms，而程序是紧接着执行它们的（机器繁忙）：其间可能有内核定时器触发，而模型中瞬时完成的调用不会遇到",
     "note.late": "lab 的延迟线放行报文段最多比预定时间晚了 {ms} ms（机器繁忙）：时间比较的容差相应放宽",
