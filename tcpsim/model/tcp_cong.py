@@ -45,7 +45,8 @@ class TcpCong:
         pcount = self._pcount(length, mss)
         sk.rtx.append((end_seq, pcount, mss))
         sk.packets_out += pcount
-        sk.lsndtime = self.now  # tcp_event_data_sent()
+        if length:  # tcp_event_data_sent(): an skb with data (not a lone FIN)
+            sk.lsndtime = self.now
 
     def _clean_rtx_queue(self, sk: Sock, ack: int) -> int:
         """tcp_clean_rtx_queue(), for an ACK beyond snd_una: the segments it takes out of
