@@ -576,3 +576,23 @@ def test_slow_start_across_rounds_sends_what_the_kernel_sends_at_mtu_1500(lab):
     expected = [7240, 7240, 10136, 5384, 21720, 8280, 33304, 26696]  # all the client's
     assert [len(s.payload) for s in trace.segments if s.payload] == expected
     assert [len(s.payload) for s in model.segments if s.payload] == expected
+
+
+def test_after_two_lost_syns_the_window_starts_at_one_segment_at_mtu_1500(lab):
+    """tcp_init_transfer(): the SYN sent three times, the window starts at 1 segment: a
+    30000-byte write leaves as single MSS (no PSH) then in slow start's halves, on the
+    kernel and in the model.  Only the data segments are compared (the receiver's windows
+    after many small skbs are a receive-side matter)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    prog = parse("server: s = socket()\nserver: bind(s, 0.0.0.0:8080) = 0\n"
+                 "server: listen(s, 3) = 0\nserver: c = accept(s)\nclient: fd = socket()\n"
+                 "client: connect(fd, 127.0.0.1:8080) = 0\nclient: send(fd, 30000) = 30000\n"
+                 "server: recv(c, 1048576)\nclient: close(fd) = 0\nserver: recv(c, 100) = 0\n"
+                 "server: close(c) = 0\nnet: drop 2 SYN from client\n")
+    trace = run_lab(prog, mtu=1500)
+    model = run_model(prog, KernelProfile.from_trace(trace))
+    expected = [(".", 1448)] * 5 + [("P.", 2896)] * 3 + [("P.", 5792)] * 2 + [("P.", 2488)]
+    assert [(s.flags, len(s.payload)) for s in trace.segments if s.payload] == expected
+    assert [(s.flags, len(s.payload)) for s in model.segments if s.payload] == expected

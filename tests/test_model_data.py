@@ -135,3 +135,38 @@ def test_the_gso_size_goal_and_tso_segments_follow_the_mss():
     lo = Net()
     _, c2, _ = lo.connected()
     assert lo.k._size_goal(lo.k.socks[c2], 32741) == 32741  # lo's MTU: the MSS itself
+
+
+def _connect_losing_syns(lost: int):
+    """(net, client, child) after `lost` SYNs were lost, each sent again by the timer."""
+    net = Net(MTU1500)
+    lst = net.listener()
+    c = net.k.socket(2)
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.take()  # the first SYN
+    for _ in range(lost):  # each lost; tcp_retransmit_timer() sends it again
+        again = net.advance(net.k.next_timer() - net.k.now)
+    net.deliver(again)
+    net.settle()
+    return net, c, net.k.accept(lst)
+
+
+def test_after_two_lost_syns_the_window_starts_at_one_segment():
+    """tcp_init_transfer(): cwnd 1 when the SYN went more than once again (and the SYN-ACK
+    does not echo the first one's timestamp: tcp_try_undo_spurious_syn()); measured: a
+    30000-byte write at MTU 1500 leaves as 1448, 1448, 1448, ... (no PSH on a single MSS cut
+    from the write, tso_fragment()), where one lost SYN leaves the window at 10."""
+    net, c, child = _connect_losing_syns(1)
+    assert (net.k.socks[c].total_retrans, net.k.socks[c].snd_cwnd) == (1, 10)
+    net.k.send(c, b"x" * 30000)
+    assert _data(net.take()) == [("P.", 7240), ("P.", 7240)]
+    net, c, child = _connect_losing_syns(2)
+    sk = net.k.socks[c]
+    assert (sk.total_retrans, sk.snd_cwnd, net.k.socks[child].snd_cwnd) == (2, 1, 10)
+    net.k.send(c, b"x" * 30000)
+    first = net.take()
+    assert _data(first) == [(".", 1448)]
+    net.deliver(first)
+    net.deliver(net.take())  # its ACK: slow start, 1 -> 2, half of it is 1 segment at a time
+    assert sk.snd_cwnd == 2
+    assert _data(net.take()) == [(".", 1448), (".", 1448)]

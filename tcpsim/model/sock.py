@@ -139,6 +139,7 @@ class Sock:
     is_cwnd_limited: bool = False
     cwnd_usage_seq: int = 0
     lsndtime: float = -1.0  # when data was last sent (tcp_event_data_sent()); -1: never
+    total_retrans: int = 0  # SYNs or SYN-ACKs sent again (tcp_init_transfer()'s cwnd of 1)
     # receive side
     irs: int = 0
     rcv_nxt: int = 0
@@ -172,7 +173,7 @@ class Sock:
     timer_order: dict = field(default_factory=dict)  # name -> arming count
     retries: int = 0
     rto: float = TCP_TIMEOUT_INIT
-    retrans_stamp: float = 0.0  # when the first SYN went out
+    retrans_stamp: float = 0.0  # when the first SYN (or a request's first SYN-ACK) went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
     ip_id: int = 0
 

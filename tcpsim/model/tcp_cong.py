@@ -67,6 +67,18 @@ class TcpCong:
         sk.packets_out -= acked
         return acked
 
+    def _init_transfer_cwnd(self, sk: Sock, ts) -> None:
+        """tcp_init_transfer(): the initial window, 10 (TCP_INIT_CWND), or 1 when the SYN (or
+        SYN-ACK) went more than once again and not spuriously: tcp_try_undo_spurious_syn()
+        clears undo_marker when the answer echoes the first one's timestamp.  (ssthresh,
+        lowered by the SYN's RTO in tcp_enter_loss(), is put back to infinite by
+        tcp_init_metrics().)  Measured: two SYNs lost, a 30000-byte write at MTU 1500 leaves
+        one MSS at a time (1448 x 5, 2896 x 3, 5792 x 2, 2488) where it leaves as 7240, ...
+        after one loss."""
+        first_val = (int(sk.retrans_stamp * 1000) + sk.ts_offset) & 0xFFFFFFFF  # TCP_TS_HZ
+        spurious = sk.ts_ok and ts is not None and ts[1] == first_val
+        sk.snd_cwnd = 1 if sk.total_retrans > 1 and not spurious else TCP_INIT_CWND
+
     # -- the window's growth (tcp_input.c tcp_cong_control(), tcp_cong.c) ----------------
     @staticmethod
     def _in_slow_start(sk: Sock) -> bool:

@@ -118,7 +118,8 @@ class TcpInput:
             self._update_window(sk, seg.win)  # the SYN-ACK's window is not scaled
             self._sync_mss(sk)
             sk.timers.pop("retransmit", None)
-            self._init_buffer_space(sk)  # tcp_finish_connect() -> tcp_init_transfer()
+            self._init_transfer_cwnd(sk, ts)  # tcp_finish_connect() -> tcp_init_transfer()
+            self._init_buffer_space(sk)
             self._transition(sk, "rcv_synack")
             return
         if seg.flags & RST:

@@ -248,9 +248,9 @@ class TcpOutput:
                         partial = needed % mss_now
                         limit = needed - partial if self._nagle_check(partial != 0, sk, nonagle) \
                             else needed
-            if length > limit:  # tso_fragment(): the FIN stays with the second part; the
-                # first keeps PSH (every window-limited first part on 6.18's lo carried it)
-                sk.wq[0] = (limit, fl & ~FIN)
+            if length > limit:  # tso_fragment(): PSH and FIN stay with the second part
+                # (a first part of several MSS gets PSH back as a GSO packet: _transmit())
+                sk.wq[0] = (limit, fl & ~(FIN | PSH))
                 sk.wq.insert(1, (length - limit, fl))
                 length, fl = sk.wq[0]
             del sk.wq[0]
@@ -299,7 +299,8 @@ class TcpOutput:
         if length > mss_now:
             # an skb of several segments leaves with PSH on 6.18: every GSO packet of the
             # MTU 1500 captures carries it (the first part of a write pushed by
-            # tcp_push_one() too), a lone MSS-sized one in between does not
+            # tcp_push_one() too), and every cwnd- or window-limited first part of several
+            # MSS at lo's MTU; a lone MSS cut from a write does not (cwnd 1 after lost SYNs)
             fl |= PSH
         if length > mss_now and length + headers >= GSO_MAX_SIZE:
             while len(chunk) > mss_now:
