@@ -1,6 +1,7 @@
 """The congestion window without loss, as tcp_cong.c, tcp_cubic.c and tcp_output.c keep it.
 
-The window starts at TCP_INIT_CWND (10) segments with ssthresh "infinite"; what is in flight
+The window starts at TCP_INIT_CWND (10) segments (1 after more than one SYN or SYN-ACK
+retransmission, tcp_init_transfer()) with ssthresh "infinite"; what is in flight
 is counted in segments (packets_out: each skb's tcp_skb_pcount() when it is sent, less what
 ACKs take off, tcp_clean_rtx_queue()); tcp_write_xmit() sends at most cwnd - in flight, and
 at most half the window in one GSO packet (tcp_cwnd_test()).  Each ACK of new data grows the
