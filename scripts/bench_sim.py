@@ -11,8 +11,12 @@
      runs the scenario runner and builds the Trace.
    Target: at least 3 times the real kernel's rate.
 2. Start-up: `tcpsim run handshake` wall time against `python3 -c pass`. Target: under 8 times.
+3. Data (issue 17): time per MiB of a one-way transfer (tcpsim.scenario.transfer(n): send n
+   bytes, close, read until EOF), the model's `run_model` against the same transfer on real
+   loopback sockets (a sender thread and a reader, in a private namespace), and the model's
+   wall time for 100 MiB (target: under 10 s).
 
-    python3 scripts/bench_sim.py [--seconds S]
+    python3 scripts/bench_sim.py [--seconds S] [--mib N]
 """
 
 import argparse
@@ -107,6 +111,54 @@ def full_runs(seconds: float) -> float:
     return rate(lambda: run_model(prog, PROFILE), seconds)
 
 
+def real_transfer_seconds(n: int) -> float | None:
+    """Seconds to move n bytes over real loopback sockets: one thread sends all and closes,
+    this one reads until EOF (the model's transfer(n) program, as a program would run it)."""
+    import threading
+
+    from tcpsim.lab.netns import private_netns
+
+    try:
+        with private_netns():
+            lst = socket.socket()
+            lst.bind(("127.0.0.1", 8080))
+            lst.listen(1)
+            c = socket.socket()
+            c.connect(("127.0.0.1", 8080))
+            s, _ = lst.accept()
+            data = b"x" * n
+            start = time.perf_counter()
+
+            def sender():
+                c.sendall(data)
+                c.close()
+
+            t = threading.Thread(target=sender)
+            t.start()
+            got = 0
+            while chunk := s.recv(1 << 20):
+                got += len(chunk)
+            elapsed = time.perf_counter() - start
+            t.join()
+            s.close()
+            lst.close()
+            assert got == n
+            return elapsed
+    except PrivilegeError:
+        return None
+
+
+def model_transfer_seconds(n: int) -> float:
+    from tcpsim.scenario import transfer
+
+    prog = transfer(n)
+    start = time.perf_counter()
+    trace = run_model(prog, PROFILE)
+    elapsed = time.perf_counter() - start
+    assert n in [c.result for c in trace.calls if c.text.startswith("recv")]
+    return elapsed
+
+
 def startup(runs: int = 7) -> tuple[float, float]:
     return wall([sys.executable, "-c", "pass"], runs), wall(
         [sys.executable, "-m", "tcpsim", "run", "handshake"], runs)
@@ -115,6 +167,7 @@ def startup(runs: int = 7) -> tuple[float, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--mib", type=int, default=10, help="size of the per-MiB transfer (MiB)")
     args = ap.parse_args()
     real = real_lifecycles(args.seconds)
     kern = kernel_lifecycles(args.seconds)
@@ -130,6 +183,18 @@ def main() -> int:
     base, run = startup()
     print(f"start-up: python3 -c pass {base * 1000:.0f} ms, tcpsim run handshake "
           f"{run * 1000:.0f} ms = {run / base:.1f}x (target under 8x)")
+    n = args.mib << 20
+    real_t = min(real_transfer_seconds(n) or 0 for _ in range(3)) or None
+    model_t = min(model_transfer_seconds(n) for _ in range(3))
+    print(f"data, a one-way transfer of {args.mib} MiB (best of 3), time per MiB:")
+    if real_t:
+        print(f"  real loopback sockets (baseline) {real_t * 1000 / args.mib:8.2f} ms")
+    else:
+        print("  real loopback sockets (baseline)  skipped: needs root for a private namespace")
+    ratio = f"  {model_t / real_t:5.1f}x baseline" if real_t else ""
+    print(f"  model run_model                  {model_t * 1000 / args.mib:8.2f} ms{ratio}")
+    big = model_transfer_seconds(100 << 20)
+    print(f"  model run_model of 100 MiB       {big:8.2f} s  (target under 10 s)")
     return 0
 
 

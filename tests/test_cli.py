@@ -351,6 +351,23 @@ def test_a_stuck_run_shows_its_timeline_then_one_sentence(tmp_path):
     assert "--timeout" in run_cli("run", "--help").stdout
 
 
+def test_a_run_stuck_after_a_wrong_result_names_the_call_that_parted(tmp_path):
+    """Issue 17: a program with a wrong expectation says which call differed, not "check the
+    order of its lines": here the server expects the client's 10 bytes in two reads of 5."""
+    prog = tmp_path / "wrong.tcp"
+    prog.write_text(
+        "server: s = socket()\nserver: bind(s, 0.0.0.0:8080) = 0\nserver: listen(s, 3) = 0\n"
+        "server: c = accept(s)\nclient: fd = socket()\nclient: connect(fd, 127.0.0.1:8080) = 0\n"
+        "client: send(fd, 10) = 10\nserver: recv(c, 100) = 5\nserver: recv(c, 100) = 5\n"
+        "server: send(c, \"ok\") = 2\nclient: recv(fd, 100) = 2\nclient: close(fd) = 0\n")
+    r = run_cli("run", prog, "--timeout", "0.5")
+    assert r.returncode == 6
+    assert r.stderr.splitlines() == [
+        "tcpsim: the program is stuck: server waits in recv(c, 100) (line 9), client waits in "
+        "recv(fd, 100) (line 11), and nothing has happened for 0.5 s; it parted from the program "
+        "earlier, at line 8: recv(c, 100) returned 10 where the program expects 5"]
+
+
 # -- "-" for standard input and output, as tcpdump and tshark have it -------------------------
 
 HANDSHAKE = (ROOT / "tcpsim" / "scenario" / "programs" / "handshake.tcp").read_text()

@@ -596,3 +596,27 @@ def test_after_two_lost_syns_the_window_starts_at_one_segment_at_mtu_1500(lab):
     expected = [(".", 1448)] * 5 + [("P.", 2896)] * 3 + [("P.", 5792)] * 2 + [("P.", 2488)]
     assert [(s.flags, len(s.payload)) for s in trace.segments if s.payload] == expected
     assert [(s.flags, len(s.payload)) for s in model.segments if s.payload] == expected
+
+
+def test_receive_autotuning_grows_the_buffer_by_the_models_numbers(lab):
+    """tcp_rcv_space_adjust() runs after each skb a read copies and grows sk_rcvbuf once an
+    RTT has passed since its last measure.  On lo both are tens of microseconds (the RTT is
+    how long a window's worth of data took to arrive), so whether the third skb of the 100 KB
+    read is an RTT after the first is a race the model cannot know (it grew in 4 of 4 idle
+    runs, 11 of 14 beside other work).  When the kernel grows the buffer, it grows it to the
+    model's number; when it does not, the buffer is the default."""
+    from .test_model_data import AUTOTUNE, _rcvbufs
+
+    text = AUTOTUNE.format(rcvbuf="")
+    assert _rcvbufs(text)[1] == 145794
+    for _ in range(10):
+        trace = run_lab(parse(text, "autotune.tcp"))
+        before, after = [c.result for c in trace.calls if c.text.startswith("getsockopt")]
+        assert before == 131072
+        assert after in (131072, 145794)
+        if after == 145794:
+            return
+    # under load the RTT sample grows (the sender is held up between its segments) and the
+    # gate stays shut: measured 0 of 8 with the whole suite and four other jobs beside it
+    pytest.skip("the kernel did not grow the buffer in 10 runs (its RTT gate stayed shut: a "
+                "busy machine); the model's number is checked above")

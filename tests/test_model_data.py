@@ -170,3 +170,108 @@ def test_after_two_lost_syns_the_window_starts_at_one_segment():
     net.deliver(net.take())  # its ACK: slow start, 1 -> 2, half of it is 1 segment at a time
     assert sk.snd_cwnd == 2
     assert _data(net.take()) == [(".", 1448), (".", 1448)]
+
+
+# -- receive-buffer autotuning, DRS (tcp_rcv_space_adjust, tcp_rcvbuf_grow) -------------------
+
+AUTOTUNE = """\
+server: s = socket()
+{rcvbuf}server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+server: c = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080) = 0
+client: send(fd, 100000) = 100000
+client: close(fd) = 0
+server: getsockopt(c, SO_RCVBUF)
+server: recv(c, 1048576) = 100000
+server: getsockopt(c, SO_RCVBUF)
+server: recv(c, 1048576) = 0
+server: close(c) = 0
+"""
+
+
+def _rcvbufs(text):
+    from tcpsim.scenario import parse
+    from tcpsim.sim.world import run_model
+
+    trace = run_model(parse(text, "autotune.tcp"), REFERENCE)
+    return [c.result for c in trace.calls if c.text.startswith("getsockopt")]
+
+
+def test_a_read_of_more_than_the_last_measure_grows_the_receive_buffer():
+    """Measured on 6.18 (SO_RCVBUF and tcpi_rcv_space after the read, in the lab and on bare
+    sockets): the read of 100,000 bytes in three skbs copies 67258 bytes (the last two skbs,
+    less the FIN still queued) more than an RTT after the first skb's measure, more than the
+    65483 of tcp_init_buffer_space(), so sk_rcvbuf grows to 145794 (tcp_rcvbuf_grow(): twice
+    67258, plus twice its growth, as space at scaling_ratio 249)."""
+    assert _rcvbufs(AUTOTUNE.format(rcvbuf="")) == [131072, 145794]
+
+
+def test_a_receive_buffer_set_with_so_rcvbuf_never_grows():
+    """SO_RCVBUF locks the buffer (SOCK_RCVBUF_LOCK): tcp_rcvbuf_grow() leaves it."""
+    text = AUTOTUNE.format(rcvbuf="server: setsockopt(s, SO_RCVBUF, 65536) = 0\n")
+    assert _rcvbufs(text) == [131072, 131072]
+
+
+def test_the_buffer_grows_by_the_kernels_own_numbers():
+    """The first growth of a 1 MiB transfer as the kernel's tracepoint tcp_rcvbuf_grow showed
+    it: 95232 bytes read in an RTT after 65483, at scaling_ratio 252 -> sk_rcvbuf 369290 and
+    window_clamp 363519."""
+    net = Net()
+    _, c, child = net.connected()
+    sk = net.k.socks[child]
+    sk.scaling_ratio, sk.rcvq_space = 252, 65483
+    net.k._rcvbuf_grow(sk, 95232)
+    assert (sk.rcvbuf_grown, sk.window_clamp, sk.rcvq_space) == (369290, 363519, 95232)
+
+
+def test_a_waitall_read_of_a_mib_keeps_the_data_moving_without_a_timer():
+    """A recv(MSG_WAITALL) that takes part of what it wants sends window updates that let more
+    data in at once; the run settles that before anyone waits for a timer (it used to sleep
+    until the 40 ms delayed ACK, twice: 1 MiB took 1014 ms where the kernel takes 4 ms)."""
+    from tcpsim.scenario import transfer
+    from tcpsim.sim.world import run_model
+
+    trace = run_model(transfer(1 << 20), REFERENCE)
+    data = [s for s in trace.segments if s.length]
+    assert sum(s.length for s in data) == 1 << 20
+    assert max(b.t - a.t for a, b in zip(data, data[1:])) < 0.001
+
+
+# -- readall(fd, N): a C read loop as one line ------------------------------------------------
+
+READALL = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+server: c = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080) = 0
+{client}server: readall(c, 65536)
+server: close(c) = 0
+"""
+
+
+def _readall(client):
+    from tcpsim.scenario import parse
+    from tcpsim.sim.world import run_model
+
+    trace = run_model(parse(READALL.format(client=client), "readall.tcp"), REFERENCE)
+    ends = [c for c in trace.calls if c.text.startswith("readall") and c.finished]
+    return ends[-1].result, ends[-1].errno
+
+
+def test_readall_returns_every_byte_at_end_of_file():
+    """However the kernel splits the transfer into reads, the line's result is the total."""
+    assert _readall("client: send(fd, 1048576) = 1048576\nclient: close(fd) = 0\n") == (
+        1048576, None)
+    assert _readall("client: close(fd) = 0\n") == (0, None)
+
+
+def test_readall_returns_what_came_before_an_error_and_the_error_alone_otherwise():
+    linger0 = "client: setsockopt(fd, SO_LINGER, {1, 0}) = 0\n"
+    assert _readall(linger0 + "client: close(fd) = 0\n") == (-1, "ECONNRESET")
+    # the bytes read before the reset are the result (the loop's total), as a C loop has it
+    assert _readall("client: send(fd, 10) = 10\nclient: sleep 1ms\n" + linger0 +
+                    "client: close(fd) = 0\n") == (10, None)

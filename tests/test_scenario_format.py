@@ -285,6 +285,8 @@ _SOCK = "c: fd = socket()\n"
      "send()'s byte count must be from 0 to 268435456, not 99999999999"),
     ("c: recv(fd, 268435457)", 13, "recv()'s length must be from 0 to 268435456, not 268435457"),
     ("c: recv(fd, -1)", 13, "recv()'s length must be from 0 to 268435456, not -1"),
+    # a loop of recv(fd, 0) calls would read nothing forever
+    ("c: readall(fd, 0)", 16, "readall()'s length must be from 1 to 268435456, not 0"),
     # found by fuzzing: a sleep of 10^20 s grew memory without end
     ("c: sleep 100000000000000000000s", 10,
      "100000000000000000000s is longer than a day (86400s), the longest sleep tcpsim runs; give "

@@ -143,6 +143,10 @@ class KernelProfile:
         return cc if cc in MODELLED_CONGESTION else DEFAULT_CONGESTION
 
     @cached_property
+    def moderate_rcvbuf(self) -> bool:
+        return self._int("tcp_moderate_rcvbuf", 1) != 0
+
+    @cached_property
     def rmem(self) -> tuple[int, int, int]:
         return _ints(self._get("net.ipv4.tcp_rmem", "4096 131072 6291456"))
 

@@ -36,6 +36,12 @@ GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet
 SKB_TRUESIZE_LO = 832
 SKB_OVERHEAD = SKB_TRUESIZE_LO  # the old name
 SOCK_MIN_RCVBUF = 2 * (2048 + 256 + 320)  # 2 * SKB_TRUESIZE(2048)
+TCP_INIT_CWND = 10
+# What copying a received byte to the reader costs, for the receive-buffer autotuning's clock
+# (tcp_rcv_space_adjust() runs after each skb a recv() copies, and compares the time since its
+# last measure with the receiver's RTT, tens of microseconds on lo).  Measured here: one recv()
+# of 1,000,000 bytes queued on lo took 435-464 us (3 runs, tracepoint tcp_rcv_space_adjust).
+COPY_SECONDS_PER_BYTE = 0.45e-9
 
 UNJUDGED = -1.0  # Kernel.outfate: a segment the world still has to judge (sim/world.py)
 
@@ -152,6 +158,17 @@ class Sock:
     scaling_ratio: int = 128  # TCP_DEFAULT_SCALING_RATIO, then measured (tcp_measure_rcv_mss)
     window_clamp: int = 0
     last_seg_size: int = 0  # icsk_ack.last_seg_size (tcp_measure_rcv_mss())
+    # receive-buffer autotuning (tcp_rcv_space_adjust(), tcp_rcvbuf_grow()): sk_rcvbuf as it
+    # grew (0: never; a buffer set with SO_RCVBUF is locked and never grows), the bytes read
+    # in the last measured RTT (rcvq_space.space) and where and when that measure began
+    rcvbuf_grown: int = 0
+    rcvq_space: int = 0
+    rcvq_space_seq: int = 0
+    rcvq_space_time: float = 0.0
+    # the receiver's RTT estimate (rcv_rtt_est: rtt_us << 3, and the window it is timing)
+    rcv_rtt_us: int = 0
+    rcv_rtt_seq: int = 0
+    rcv_rtt_time: float = 0.0
     advmss: int = 0
     # options agreed
     ts_ok: bool = False

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno as E
 
-from .sock import (FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
+from .sock import (COPY_SECONDS_PER_BYTE, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
                    PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_NAGLE_PUSH,
                    TCP_TIMEOUT_INIT, Seg, Sock, _oserror, seq_lt)
 from .table import rule
@@ -236,6 +236,7 @@ class TcpCalls:
         out = bytearray()
         queue = sk.rcvq if not peek else list(sk.rcvq)
         sizes = sk.rcvq_ts if not peek else list(sk.rcvq_ts)
+        clock = self.now  # the copy's own time, for tcp_rcv_space_adjust()
         while queue and len(out) < n:
             head = queue[0]
             if head == b"":  # the FIN: reading it (EOF) takes its skb off the queue
@@ -250,6 +251,9 @@ class TcpCalls:
                 sizes.pop(0)
             else:
                 queue[0] = head[len(take):]
+            if not peek:  # tcp_recvmsg_locked(): after each skb's bytes are copied
+                clock += len(take) * COPY_SECONDS_PER_BYTE
+                self._rcv_space_adjust(sk, clock)
         if out:
             if not peek:
                 if queue and queue[0] == b"":
@@ -363,7 +367,7 @@ class TcpCalls:
         if (level, opt) == (6, 7):
             return sk.syncnt or self.profile.syn_retries
         if (level, opt) == (1, 8):
-            return sk.rcvbuf or self.profile.rmem[1]
+            return self._rcvbuf(sk)  # sk_rcvbuf: as set, or as autotuning grew it
         if (level, opt) == (1, 7):
             return sk.sndbuf or self.profile.wmem[1]
         return int(sk.opts.get((level, opt), 0))

@@ -22,9 +22,8 @@ pins each socket to cubic (lab/kernel.py lab_congestion()).
 
 from __future__ import annotations
 
-from .sock import Sock, seq_le, seq_lt
+from .sock import TCP_INIT_CWND, Sock, seq_le, seq_lt
 
-TCP_INIT_CWND = 10  # include/net/tcp.h: tcp_init_cwnd() without an initcwnd route metric
 TCP_INFINITE_SSTHRESH = 0x7FFFFFFF
 # sk_dst_gso_max_size(): lo's gso_ipv4_max_size (64 KiB) less MAX_TCP_HEADER + 1; MAX_TCP_HEADER
 # is 256 on this kernel (sock.py SKB_TRUESIZE_LO: the skb head it sizes)

@@ -273,6 +273,7 @@ class TcpInput:
         sk.ack_sched = True
         length = len(seg.payload)
         self._measure_rcv_mss(sk, seg, length)
+        self._rcv_rtt_measure(sk)
         if not sk.ato:  # the first data: initialise the delayed-ACK engine
             self._incr_quickack(sk)
             sk.ato = self.profile.ato_min
@@ -287,6 +288,59 @@ class TcpInput:
         sk.lrcvtime = self.now
         if length >= 128:
             self._grow_window(sk, length, SKB_TRUESIZE_LO + length)
+
+    # -- receive-buffer autotuning, DRS (tcp_input.c) ------------------------------------
+    def _rcv_rtt_measure(self, sk: Sock) -> None:
+        """tcp_rcv_rtt_measure(): the receiver's RTT is the time a window's worth of data
+        takes to arrive (from when rcv_nxt + rcv_wnd was noted until rcv_nxt passes it); the
+        smallest sample is kept (tcp_rcv_rtt_update() with win_dep).  On lo a sample is tens
+        of microseconds (18-19 measured for 100 KB, tcpi_rcv_rtt).  The timestamp samples of
+        tcp_rcv_rtt_measure_ts() are whole milliseconds, zero on lo, and zero samples are not
+        used (6.16, "tcp: remove zero TCP TS samples for autotuning")."""
+        if sk.rcv_rtt_time:
+            if seq_lt(sk.rcv_nxt, sk.rcv_rtt_seq):
+                return
+            m = max(int((self.now - sk.rcv_rtt_time) * 1e6), 1) << 3
+            if not sk.rcv_rtt_us or m < sk.rcv_rtt_us:
+                sk.rcv_rtt_us = m
+        sk.rcv_rtt_seq = (sk.rcv_nxt + sk.rcv_wnd) & 0xFFFFFFFF
+        sk.rcv_rtt_time = self.now or 1e-9  # tcp_mstamp: 0 means no measure began
+
+    def _rcv_space_adjust(self, sk: Sock, now: float) -> None:
+        """tcp_rcv_space_adjust(), after each skb a read copies: once an RTT has passed since
+        the last measure, the bytes read in it (less those still queued) become the new
+        rcvq_space.space; if that grew, so does the buffer (tcp_rcvbuf_grow())."""
+        if not sk.rcv_rtt_us or (now - sk.rcvq_space_time) * 1e6 < sk.rcv_rtt_us >> 3:
+            return
+        copied_seq = self._copied_seq(sk)
+        inq = (sk.rcv_nxt - copied_seq) & 0xFFFFFFFF
+        copied = ((copied_seq - sk.rcvq_space_seq) & 0xFFFFFFFF) - inq
+        if copied > sk.rcvq_space:
+            self._rcvbuf_grow(sk, copied)
+        sk.rcvq_space_seq, sk.rcvq_space_time = copied_seq, now
+
+    def _rcvbuf_grow(self, sk: Sock, newval: int) -> None:
+        """tcp_rcvbuf_grow() (6.18, with "tcp: fix too slow tcp_rcvbuf_grow() action"): room
+        for twice what the last RTT brought, plus twice its growth again (slow start), as
+        buffer space at the current scaling_ratio (tcp_space_from_win()), at most tcp_rmem[2];
+        the window clamp follows.  Not for a buffer locked by SO_RCVBUF.  Checked against the
+        kernel's tracepoint tcp_rcvbuf_grow: 67258 bytes after 65483 -> sk_rcvbuf 145794 at
+        ratio 249; 95232 after 65483 -> 369290 at ratio 252."""
+        oldval, sk.rcvq_space = sk.rcvq_space, newval
+        if sk.rcvbuf or not self.profile.moderate_rcvbuf:
+            return
+        rcvwin = newval << 1
+        rcvwin += (rcvwin * (newval - oldval) // oldval) << 1
+        rcvbuf = min((rcvwin << 8) // sk.scaling_ratio, self.profile.rmem[2])
+        if rcvbuf > self._rcvbuf(sk):
+            sk.rcvbuf_grown = rcvbuf
+            sk.window_clamp = self._win_from_space(sk, rcvbuf)
+
+    @staticmethod
+    def _copied_seq(sk: Sock) -> int:
+        """tp->copied_seq: the next byte the reader will get (a FIN still queued counts one)."""
+        queued = sum(len(p) for p in sk.rcvq) + (1 if b"" in sk.rcvq else 0)
+        return (sk.rcv_nxt - queued) & 0xFFFFFFFF
 
     def _measure_rcv_mss(self, sk: Sock, seg: Seg, length: int) -> None:
         """tcp_measure_rcv_mss(): a segment as large as the MSS guess (or larger) is the new

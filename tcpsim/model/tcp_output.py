@@ -10,7 +10,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 
 from __future__ import annotations
 
-from .sock import (ACK, FIN, PSH, RST, SYN, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
+from .sock import (ACK, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
                    TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, Seg, Sock,
                    seq_lt)
 from .tcp_cong import GSO_MAX_SIZE_SK
@@ -21,7 +21,8 @@ class TcpOutput:
 
     # -- windows (tcp_output.c) ----------------------------------------------------------
     def _rcvbuf(self, sk: Sock) -> int:
-        return sk.rcvbuf or self.profile.rmem[1]  # sk_rcvbuf: SO_RCVBUF, else tcp_rmem[1]
+        # sk_rcvbuf: SO_RCVBUF (locked), else tcp_rmem[1] as autotuning has grown it
+        return sk.rcvbuf or sk.rcvbuf_grown or self.profile.rmem[1]
 
     @staticmethod
     def _win_from_space(sk: Sock, space: int) -> int:
@@ -58,6 +59,9 @@ class TcpOutput:
             clamp = max(2 * sk.advmss, maxwin - sk.advmss)
         sk.window_clamp = clamp
         sk.rcv_ssthresh = min(sk.rcv_ssthresh, clamp)
+        # the autotuning's first measure: what one RTT may bring, at most ten MSS
+        sk.rcvq_space = min(sk.rcv_ssthresh, sk.rcv_wnd, TCP_INIT_CWND * sk.advmss)
+        sk.rcvq_space_seq, sk.rcvq_space_time = sk.rcv_nxt, self.now
 
     def _receive_window(self, sk: Sock) -> int:
         """tcp_receive_window(): what is left of the window last offered."""

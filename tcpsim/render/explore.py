@@ -38,7 +38,7 @@ def describe(mine: Choice, theirs: Choice | None = None, steps=()) -> str:
                  first=mine.first)
     if theirs is not None and theirs.kind not in RACES:
         other = theirs.steps[0]
-        if other.call in ("recv", "poll"):  # waits for data: the decision is what comes next
+        if other.call in ("recv", "readall", "poll"):  # waits for data: the decision is what comes next
             later = [s for s in steps if s.process == other.process and s.index > other.index
                      and s.call in SENDING_CALLS]
             other = later[0] if later else other

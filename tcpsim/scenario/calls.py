@@ -152,6 +152,9 @@ CALLS: dict[str, CallSpec] = {
               "queue bytes for sending; blocks while the send buffer is full"),
         _spec("recv", [("fd", "fd"), ("length", "int"), ("flags", "msg", "0")], "size", True,
               "read up to length bytes; blocks while nothing has arrived"),
+        _spec("readall", [("fd", "fd"), ("length", "int")], "size", True,
+              "read with recv(length) calls until end-of-file (a C read loop); returns the "
+              "bytes read in all"),
         _spec("close", [("fd", "fd")], "int", False,
               "release the descriptor; the kernel sends FIN (or RST) as Linux decides"),
         _spec("shutdown", [("fd", "fd"), ("how", "how")], "int", False,

@@ -380,8 +380,9 @@ class Parser:
         if kind == "int":
             if tok.kind != "number" or len(toks) > 1:
                 line.fail(tok.col, f"{spec.name}() needs a number as its {param.name}")
-            if spec.name == "recv":  # size_t, and the lab's recv() allocates that much at once
-                return line.number(tok, 0, MAX_DATA, f"recv()'s {param.name}")
+            if spec.name in ("recv", "readall"):  # size_t; the lab's recv() allocates that much
+                return line.number(tok, 1 if spec.name == "readall" else 0, MAX_DATA,
+                                   f"{spec.name}()'s {param.name}")
             return line.number(tok, INT_MIN, INT_MAX, f"{spec.name}()'s {param.name} (a C int)")
         if kind == "data":
             if tok.kind == "string":

@@ -102,7 +102,8 @@ class _Pending:
     args: tuple = ()
     deadline: float | None = None
     sent: int = 0  # send(): bytes the kernel took so far
-    got: bytes = b""  # recv(MSG_WAITALL): bytes read so far
+    got: bytes | bytearray = b""  # recv(MSG_WAITALL): bytes read so far (gathered in place)
+    taken: int = 0  # readall(): bytes read so far (counted, not kept)
 
 
 class Runner:
@@ -219,10 +220,15 @@ class Runner:
         self.progress = self.world.now()
 
     def _complete_ready(self) -> bool:
+        """Try every parked call again; True if one finished or moved on (a blocking send or
+        recv(MSG_WAITALL) that took some bytes: what that did, a window update and the data it
+        lets in, must be settled before anyone waits for a timer)."""
         done = False
         for name, p in sorted(self.pending.items(), key=lambda kv: kv[1].step.index):
+            before = (p.sent, len(p.got), p.taken)
             outcome = getattr(self, p.attempt)(p, *p.args)
             if outcome is None:
+                done = done or (p.sent, len(p.got), p.taken) != before
                 continue
             del self.pending[name]
             self.sched.resume(name)
@@ -281,6 +287,15 @@ class Runner:
     def _stuck_message(self) -> str:
         waits = ", ".join(f"{p.step.process} waits in {p.step.text} (line {p.step.line})"
                           for p in self.pending.values())
+        wrong = next((c for c in self.trace.calls if c.ok is False), None)
+        if wrong is not None:
+            # a result the program did not expect came first: that call is where this run
+            # and the program part, and what waits now follows from it
+            got = wrong.errno or wrong.result
+            return (f"the program is stuck: {waits}, and nothing has happened for "
+                    f"{self.timeout:g} s; it parted from the program earlier, at line "
+                    f"{wrong.line}: {wrong.text} returned {got} where the program expects "
+                    f"{wrong.expected}")
         return (f"the program is stuck: {waits}, and nothing has happened for {self.timeout:g} s; "
                 "check the order of its lines, or give --timeout if the kernel needs longer")
 
@@ -482,7 +497,7 @@ class Runner:
     def _send(self, p: _Pending) -> Outcome | None:
         data, flags = p.step.args[1], p.step.args[2]
         try:
-            p.sent += p.sock.sock.send(data[p.sent:], flags)
+            p.sent += p.sock.sock.send(memoryview(data)[p.sent:], flags)  # no copy of the rest
         except BlockingIOError:
             pass
         except OSError as e:
@@ -499,7 +514,7 @@ class Runner:
             return outcome
         if s.nonblocking or step.args[2] & _MSG["MSG_DONTWAIT"]:
             if p.got:  # MSG_WAITALL without blocking: what there was
-                return (len(p.got), None, {"data": p.got})
+                return (len(p.got), None, {"data": bytes(p.got)})
             return (-1, "EAGAIN", {})
         return p
 
@@ -528,13 +543,45 @@ class Runner:
             data = None
         except OSError as e:
             if p.got:  # what was copied before the error is returned (copied ? : err)
-                return (len(p.got), None, {"data": p.got})
+                return (len(p.got), None, {"data": bytes(p.got)})
             return self._err(e)
         if data is not None:
-            p.got = data if peek else p.got + data
+            if peek:
+                p.got = data
+            else:  # in place: a 100 MiB read gathered by concatenation would be quadratic
+                if not isinstance(p.got, bytearray):
+                    p.got = bytearray(p.got)
+                p.got += data
         if data == b"" or len(p.got) >= n:  # EOF, or all of it
-            return (len(p.got), None, {"data": p.got})
+            return (len(p.got), None, {"data": bytes(p.got)})
         return None
+
+    def _do_readall(self, proc, step, s):
+        p = _Pending(step, s, POLLIN | POLLRDHUP, "_readall")
+        outcome = self._readall(p)
+        if outcome is not None:
+            return outcome
+        if s.nonblocking:
+            return (p.taken, None, {}) if p.taken else (-1, "EAGAIN", {})
+        return p
+
+    def _readall(self, p: _Pending) -> Outcome | None:
+        """readall(fd, N): the loop `while ((n = recv(fd, buf, N, 0)) > 0) total += n;` as
+        one line, so a program need not know how the kernel splits a transfer into reads (it
+        depends on timing: the reads of a 1 MiB transfer differ run to run).  Each recv()
+        is a real call, in the lab and in the model; the line returns the total at
+        end-of-file, or at an error after some bytes (the error alone if none came)."""
+        n = p.step.args[1]
+        while True:
+            try:
+                data = p.sock.sock.recv(n)
+            except BlockingIOError:
+                return None
+            except OSError as e:
+                return (p.taken, None, {}) if p.taken else self._err(e)
+            if not data:
+                return (p.taken, None, {})
+            p.taken += len(data)
 
     def _close(self, proc: _Process, s: _Sock) -> Outcome:
         self._addresses(s)

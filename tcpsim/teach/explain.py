@@ -33,6 +33,7 @@ _CALL_REF = {
     "socket": "inet_create()", "bind": "inet_bind()", "listen": "RFC 9293 3.10.1 · inet_listen()",
     "accept": "inet_csk_accept()", "connect": "RFC 9293 3.10.1 · tcp_v4_connect()",
     "send": "RFC 9293 3.10.2 · tcp_sendmsg()", "recv": "RFC 9293 3.10.3 · tcp_recvmsg()",
+    "readall": "RFC 9293 3.10.3 · tcp_recvmsg() until it returns 0",
     "close": "RFC 9293 3.10.4 · tcp_close()", "shutdown": "RFC 9293 3.6.1 · tcp_shutdown()",
     "setsockopt": "sk_setsockopt(), do_tcp_setsockopt()", "getsockopt": "do_tcp_getsockopt()",
     "fcntl": "fcntl(2)", "poll": "tcp_poll()", "sleep": "", "exit": "do_exit()",
@@ -249,6 +250,6 @@ def _call(ev: Call, listeners: set[str]) -> Why:
         option = args[2] if len(args) > 2 else "?"
         return Why(f"why.call.{name}", t(f"why.call.{name}", option=option), ref)
     key = f"why.call.{name}"
-    if ev.kind == "return" and name not in ("accept", "connect", "recv"):
+    if ev.kind == "return" and name not in ("accept", "connect", "recv", "readall"):
         key = "why.call.return"
     return Why(key, t(key), ref) if has(key) else Why("why.call.return", t("why.call.return"), ref)
