@@ -295,7 +295,9 @@ def test_a_dropped_handshake_segment_is_flagged(tmp_path):
 @pytest.mark.parametrize("name", ALL)
 def test_every_reference_capture_matches_its_program(name):
     profile = KernelProfile.from_trace(Trace.load(CAPTURES / f"{name}.json"))
-    held = hold_capture(read_packets(CAPTURES / f"{name}.pcap", True), load(name), profile)
+    # NAME@mtu1500 is NAME's program recorded at another MTU (scripts/record_captures.py --mtu)
+    held = hold_capture(read_packets(CAPTURES / f"{name}.pcap", True), load(name.split("@")[0]),
+                        profile)
     assert [d.sentence for d in held.differences] == []
     assert held.outcome is None  # the lab runs the file order: the file order's exchange
 

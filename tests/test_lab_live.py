@@ -485,6 +485,111 @@ def test_a_100k_send_leaves_in_half_window_segments_and_one_read_takes_it(lab):
     assert [c.result for c in trace.calls if c.text.startswith("recv")] == [100000, 0]
 
 
+# -- the congestion window (issue 17): at MTU 1500, every socket pinned to cubic -----------------
+
+CWND_RUNS = [("transfer-30k", {}), ("cwnd-restart", {}),
+             ("transfer-30k", {"net.ipv4.tcp_congestion_control": "reno"}),
+             ("cwnd-restart", {"net.ipv4.tcp_slow_start_after_idle": "0"})]
+
+
+@pytest.mark.parametrize("name,sysctls", CWND_RUNS)
+def test_the_congestion_window_verifies_at_mtu_1500(lab, name, sysctls):
+    """The initial window's halves as GSO packets (7240, 7240, 10136, 5384), slow start and
+    the restart after idle, segment for segment against the kernel at MTU 1500 (without the
+    restart the second write leaves as 21720 + 8280: the window grew to 30)."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+
+    prog = load(name)
+    trace = run_lab(prog, sysctls=sysctls, mtu=1500)
+    cc = sysctls.get("net.ipv4.tcp_congestion_control", "cubic")
+    assert trace.kernel["lo_mtu"] == 1500 and trace.kernel["congestion_control"] == cc
+    assert trace.sysctls["net.ipv4.tcp_congestion_control"] == cc
+    held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
+    assert held.ok and held.outcome is None, [d.sentence for d in held.differences]
+    sizes = [len(s.payload) for s in trace.segments if s.payload]
+    assert sizes[:4] == [7240, 7240, 10136, 5384]
+
+
+def test_the_lab_pins_every_socket_to_the_congestion_control_asked(lab):
+    """TCP_CONGESTION on each socket the lab makes; an accepted child has its listener's."""
+    import socket as so
+
+    from tcpsim.lab.kernel import TCP_CONGESTION, lab_congestion
+
+    assert lab_congestion({}) == ("cubic", {})
+    assert lab_congestion({"net.ipv4.tcp_congestion_control": "reno", "x": "1"}) == ("reno",
+                                                                                      {"x": "1"})
+    from tcpsim.lab.executor import LabWorld
+    from tcpsim.lab.netns import private_netns
+
+    with private_netns():
+        world = LabWorld(None, congestion="reno")
+        listener = world.socket(so.AF_INET, so.SOCK_STREAM, 0)
+        listener.bind(("127.0.0.1", 8080))
+        listener.listen(1)
+        client = world.socket(so.AF_INET, so.SOCK_STREAM, 0)
+        client.connect(("127.0.0.1", 8080))
+        child, _ = listener.accept()
+        ran = [s.getsockopt(so.IPPROTO_TCP, TCP_CONGESTION, 16).rstrip(b"\0")
+               for s in (listener, client, child)]
+        for s in (listener, client, child):
+            s.close()
+    assert ran == [b"reno"] * 3
+    trace = run_lab(load("handshake"))
+    assert trace.kernel["congestion_control"] == "cubic"
+    assert trace.sysctls["net.ipv4.tcp_congestion_control"] == "cubic"
+    if trace.kernel["default_congestion_control"] != "cubic":
+        assert any("ran congestion control cubic" in n for n in trace.notes)
+
+
+def test_slow_start_across_rounds_sends_what_the_kernel_sends_at_mtu_1500(lab):
+    """Writes of 30000, 30000 and 60000 bytes 50 ms apart, each read as it comes: the window
+    grows 10 -> 31 in the first round (each ACK, the sender having filled it), to 46 in the
+    second (its first ACK of 15 finds 31 below twice the 21 in flight, its second does not),
+    so the writes leave as half-windows: 21720 (15 MSS) + 8280, then 33304 (23 MSS) + 26696.
+    Only the data segments are compared: after the third read the kernel grows the receive
+    buffer (tcp_rcv_space_adjust()), which the model does not do yet.  (Without a capture the
+    kernel coalesces the second round's two ACKs in the backlog, tcp_add_backlog(), and
+    reaches 52: the lab's packet socket holds a clone of each, which keeps them apart.)"""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    lines = ["server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0",
+             "server: listen(s, 3) = 0", "server: c = accept(s)", "client: fd = socket()",
+             "client: connect(fd, 127.0.0.1:8080) = 0"]
+    for n in (30000, 30000, 60000):
+        lines += [f"client: send(fd, {n}) = {n}", "client: sleep 50ms", "server: recv(c, 1048576)"]
+    lines += ["client: close(fd) = 0", "server: recv(c, 100) = 0", "server: close(c) = 0"]
+    prog = parse("\n".join(lines) + "\n")
+    trace = run_lab(prog, mtu=1500)
+    model = run_model(prog, KernelProfile.from_trace(trace))
+
+    expected = [7240, 7240, 10136, 5384, 21720, 8280, 33304, 26696]  # all the client's
+    assert [len(s.payload) for s in trace.segments if s.payload] == expected
+    assert [len(s.payload) for s in model.segments if s.payload] == expected
+
+
+def test_after_two_lost_syns_the_window_starts_at_one_segment_at_mtu_1500(lab):
+    """tcp_init_transfer(): the SYN sent three times, the window starts at 1 segment: a
+    30000-byte write leaves as single MSS (no PSH) then in slow start's halves, on the
+    kernel and in the model.  Only the data segments are compared (the receiver's windows
+    after many small skbs are a receive-side matter)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    prog = parse("server: s = socket()\nserver: bind(s, 0.0.0.0:8080) = 0\n"
+                 "server: listen(s, 3) = 0\nserver: c = accept(s)\nclient: fd = socket()\n"
+                 "client: connect(fd, 127.0.0.1:8080) = 0\nclient: send(fd, 30000) = 30000\n"
+                 "server: recv(c, 1048576)\nclient: close(fd) = 0\nserver: recv(c, 100) = 0\n"
+                 "server: close(c) = 0\nnet: drop 2 SYN from client\n")
+    trace = run_lab(prog, mtu=1500)
+    model = run_model(prog, KernelProfile.from_trace(trace))
+    expected = [(".", 1448)] * 5 + [("P.", 2896)] * 3 + [("P.", 5792)] * 2 + [("P.", 2488)]
+    assert [(s.flags, len(s.payload)) for s in trace.segments if s.payload] == expected
+    assert [(s.flags, len(s.payload)) for s in model.segments if s.payload] == expected
+
+
 def test_receive_autotuning_grows_the_buffer_by_the_models_numbers(lab):
     """tcp_rcv_space_adjust() runs after each skb a read copies and grows sk_rcvbuf once an
     RTT has passed since its last measure.  On lo both are tens of microseconds (the RTT is

@@ -56,6 +56,122 @@ def test_a_read_of_more_than_an_mss_unacknowledged_acks_at_once():
     assert (flags(ack), ack.ack, ack.win) == (".", sk.rcv_nxt, 93)
 
 
+# -- the congestion window (tcp_cong.py), measured at MTU 1500 on lo -----------------------
+MTU1500 = REFERENCE.with_mtu(1500)
+
+
+def test_the_initial_window_leaves_in_halves_as_gso_packets_at_mtu_1500():
+    net = Net(MTU1500)
+    _, c, child = net.connected()
+    sk = net.k.socks[c]
+    assert (sk.mss_cache, sk.snd_cwnd, sk.snd_ssthresh) == (1448, 10, 0x7FFFFFFF)
+    net.k.send(c, b"x" * 30000)
+    first = net.take()
+    # one skb of 30000 (the size goal is 22 MSS); tcp_cwnd_test() lets half the window go
+    # at a time: two GSO packets of 5 MSS, each one packet on lo with its gso_size
+    assert _data(first) == [("P.", 7240), ("P.", 7240)]
+    assert [s.gso for s in first] == [1448, 1448]
+    assert (sk.packets_out, sk.is_cwnd_limited) == (10, True)
+    net.deliver(first[:1])
+    ack1, = net.take()
+    net.deliver(first[1:])
+    ack2, = net.take()
+    assert (ack1.win, ack2.win) == (78, 92)
+    net.deliver([ack1])  # 5 segments acked: slow start, 10 -> 15; half of 15 is 7
+    assert sk.snd_cwnd == 15
+    # 7 MSS go; the 3 left under the window would not carry the last 5384 bytes: it waits
+    # for the next ACK (tcp_tso_should_defer(), cwnd-limited)
+    assert _data(net.take()) == [("P.", 10136)]
+    net.deliver([ack2])
+    assert sk.snd_cwnd == 20
+    assert _data(net.take()) == [("P.", 5384)]
+    assert sk.packets_out == 11
+
+
+def test_the_window_does_not_grow_when_the_sender_does_not_fill_it():
+    """tcp_is_cwnd_limited(): on lo's MTU two segments fill the peer's window, and the
+    kernel's snd_cwnd (TCP_INFO) stays 10 through a 1 MB transfer."""
+    net = Net()
+    _, c, child = net.connected()
+    net.k.send(c, b"x" * 100000)
+    net.settle()
+    net.k.recv(child, 1 << 20)
+    net.settle()
+    sk = net.k.socks[c]
+    assert (sk.snd_una, sk.packets_out, sk.snd_cwnd) == (sk.snd_nxt, 0, 10)
+
+
+def test_the_window_restarts_after_an_idle_rto():
+    net = Net(MTU1500)
+    _, c, child = net.connected()
+    sk = net.k.socks[c]
+    net.k.send(c, b"x" * 30000)
+    net.settle()
+    grown = sk.snd_cwnd
+    assert grown > 20 and sk.packets_out == 0
+    net.k.recv(child, 1 << 20)
+    net.settle()
+    net.advance(0.1)  # less than the RTO (204 ms) idle: the window stays
+    net.k.send(c, b"x" * 1448)
+    net.settle()
+    assert sk.snd_cwnd >= grown
+    net.advance(0.5)  # more: tcp_cwnd_restart() halves it per RTO, down to 10
+    net.k.send(c, b"x" * 30000)
+    assert sk.snd_cwnd == 10
+    assert _data(net.take()) == [("P.", 7240), ("P.", 7240)]
+
+
+def test_the_gso_size_goal_and_tso_segments_follow_the_mss():
+    net = Net(MTU1500)
+    _, c, _ = net.connected()
+    sk = net.k.socks[c]
+    # tcp_xmit_size_goal(): half of lo's first window (65160) in whole MSS, then at most
+    # sk_gso_max_size (64 KiB less MAX_TCP_HEADER + 1) once the window is larger
+    assert net.k._xmit_size_goal(sk, 1448) == 22 * 1448
+    sk.max_window = 200000
+    assert net.k._xmit_size_goal(sk, 1448) == 45 * 1448
+    assert net.k._tso_segs(sk, 1448) == 45  # tcp_tso_autosize() on lo's tiny min RTT
+    assert net.k._tso_segs(sk, 32741) == 2  # tcp_min_tso_segs at lo's MTU
+    lo = Net()
+    _, c2, _ = lo.connected()
+    assert lo.k._xmit_size_goal(lo.k.socks[c2], 32741) == 32741  # lo's MTU: the MSS itself
+
+
+def _connect_losing_syns(lost: int):
+    """(net, client, child) after `lost` SYNs were lost, each sent again by the timer."""
+    net = Net(MTU1500)
+    lst = net.listener()
+    c = net.k.socket(2)
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.take()  # the first SYN
+    for _ in range(lost):  # each lost; tcp_retransmit_timer() sends it again
+        again = net.advance(net.k.next_timer() - net.k.now)
+    net.deliver(again)
+    net.settle()
+    return net, c, net.k.accept(lst)
+
+
+def test_after_two_lost_syns_the_window_starts_at_one_segment():
+    """tcp_init_transfer(): cwnd 1 when the SYN went more than once again (and the SYN-ACK
+    does not echo the first one's timestamp: tcp_try_undo_spurious_syn()); measured: a
+    30000-byte write at MTU 1500 leaves as 1448, 1448, 1448, ... (no PSH on a single MSS cut
+    from the write, tso_fragment()), where one lost SYN leaves the window at 10."""
+    net, c, child = _connect_losing_syns(1)
+    assert (net.k.socks[c].total_retrans, net.k.socks[c].snd_cwnd) == (1, 10)
+    net.k.send(c, b"x" * 30000)
+    assert _data(net.take()) == [("P.", 7240), ("P.", 7240)]
+    net, c, child = _connect_losing_syns(2)
+    sk = net.k.socks[c]
+    assert (sk.total_retrans, sk.snd_cwnd, net.k.socks[child].snd_cwnd) == (2, 1, 10)
+    net.k.send(c, b"x" * 30000)
+    first = net.take()
+    assert _data(first) == [(".", 1448)]
+    net.deliver(first)
+    net.deliver(net.take())  # its ACK: slow start, 1 -> 2, half of it is 1 segment at a time
+    assert sk.snd_cwnd == 2
+    assert _data(net.take()) == [(".", 1448), (".", 1448)]
+
+
 # -- receive-buffer autotuning, DRS (tcp_rcv_space_adjust, tcp_rcvbuf_grow) -------------------
 
 AUTOTUNE = """\

@@ -192,7 +192,10 @@ def test_outbound_fragments_are_aggregated_as_packetdrill_does_unless_strict_seg
     """run_packet.c sniff_outbound_live_packet(): a script's 2920-byte packet matches the
     model's two 1460-byte segments (two writes), as it matches the kernel's GSO packets
     whatever size autosizing gave them; --strict_segments turns that off.  One 2920-byte
-    write is one skb of two MSS (tcp_xmit_size_goal()), one GSO packet even when strict."""
+    write is one skb of two MSS (tcp_xmit_size_goal()), one GSO packet even when strict (2 MSS,
+    within half the initial cwnd: tcp_cwnd_test())."""
+    one = OPEN + "+0 write(4, ..., 2920) = 2920\n+0 > P. 1:2921(2920) ack 1 <...>\n"
+    assert run(one).passed and run("--strict_segments\n" + one).passed
     text = OPEN + "+0 write(4, ..., 1460) = 1460\n+0 write(4, ..., 1460) = 1460\n" \
         "+0 > P. 1:2921(2920) ack 1 <...>\n"
     ran = run(text)
@@ -201,9 +204,6 @@ def test_outbound_fragments_are_aggregated_as_packetdrill_does_unless_strict_seg
     strict = run("--strict_segments\n" + text)
     assert not strict.passed
     assert strict.message.startswith("bad outbound payload length (expected 2920, got 1460)")
-    one = "--strict_segments\n" + OPEN + \
-        "+0 write(4, ..., 2920) = 2920\n+0 > P. 1:2921(2920) ack 1 <...>\n"
-    assert run(one).passed
     apart = OPEN + "+0 write(4, ..., 1460) = 1460\n+.1 write(4, ..., 1460) = 1460\n" \
         "+0 > P. 1:2921(2920) ack 1 <...>\n"
     assert not run(apart).passed  # the first write's segment was due 0.1 s before

@@ -24,8 +24,8 @@ from ..trace import Call, Trace, decode_frame
 from ..trace.diff import TIMING_ABS
 from .capture import LoopbackCapture
 from ..sim.world import drop_notes
-from .kernel import (SockTable, fault_counts, install_faults, kernel_info, set_sysctls, sysctls,
-                     tcp_info)
+from .kernel import (SockTable, fault_counts, install_faults, kernel_info, lab_congestion,
+                     pin_congestion, record_congestion, set_sysctls, sysctls, tcp_info)
 from .netns import private_netns, realtime, set_link_mtu
 from .nfqueue import DelayQueue
 
@@ -40,8 +40,10 @@ LabStuck = Stuck
 class LabWorld:
     """Real sockets, a loopback capture, and the kernel's own view of its sockets."""
 
-    def __init__(self, capture: LoopbackCapture, held: DelayQueue | None = None):
+    def __init__(self, capture: LoopbackCapture, held: DelayQueue | None = None,
+                 congestion: str | None = None):
         self.cap = capture
+        self.congestion = congestion  # the algorithm each socket is pinned to (lab_congestion)
         self.held = held  # segments a `net: delay` line holds back, when the program has one
         self._table: SockTable | None = None  # made at first use, in the lab's namespace
         # The kernel's table as last read, and the connections segments have named since:
@@ -58,7 +60,10 @@ class LabWorld:
         return kernel_info(), sysctls()
 
     def socket(self, family: int, type: int, proto: int) -> socket.socket:
-        return socket.socket(family, type, proto)
+        sock = socket.socket(family, type, proto)
+        if self.congestion and type == socket.SOCK_STREAM:
+            pin_congestion(sock, self.congestion)
+        return sock
 
     def settle(self) -> list:
         out = []
@@ -165,19 +170,22 @@ def stall(trace: Trace) -> tuple[float, tuple[int, int]]:
 def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
             sysctls: dict[str, str] | None = None, mtu: int | None = None) -> Trace:
     """Run the program on the real kernel, in a private network namespace made for this run
-    (with `sysctls` set in that namespace only, and lo's MTU `mtu` there)."""
+    (with `sysctls` set in that namespace only, and lo's MTU `mtu` there).  Each socket runs
+    the congestion control lab_congestion() names, whatever the host's default."""
     LoopbackCapture.prepare()
+    cc, sysctls = lab_congestion(sysctls)
     with private_netns(), (realtime() if REALTIME else nullcontext()):
         if mtu is not None:
             set_link_mtu(mtu)
-        set_sysctls(sysctls or {})
+        set_sysctls(sysctls)
         install_faults(program.faults)
         delays = {f.line: f.delay for f in program.faults if f.action == "delay"}
         held = DelayQueue(delays) if delays else None
         cap = LoopbackCapture()
-        runner = Runner(program, LabWorld(cap, held), "lab", tail=tail, timeout=timeout)
+        runner = Runner(program, LabWorld(cap, held, cc), "lab", tail=tail, timeout=timeout)
         try:
             trace = runner.run()
+            record_congestion(trace, cc)
             trace.drops = fault_counts(program.faults)
             trace.stall, where = stall(trace)
             if trace.stall > JIFFY:

@@ -29,7 +29,8 @@ from ..sim.runner import Runner
 from ..trace import State, Trace, decode_frame
 from .capture import LoopbackCapture
 from .executor import LabWorld
-from .kernel import install_faults, kernel_info, set_sysctls, sysctls
+from .kernel import (install_faults, kernel_info, lab_congestion, record_congestion, set_sysctls,
+                     sysctls)
 from .kernel import kernel_sockets as read_kernel_sockets
 from .netns import private_netns
 
@@ -67,8 +68,8 @@ class _ProcessWorld(LabWorld):
 class _ProcessRunner(Runner):
     """Runs one process's lines; after every change, tells the parent its calls so far."""
 
-    def __init__(self, program: Program, process: str, out: int):
-        super().__init__(program, _ProcessWorld(None), "lab", tail=0.0, timeout=24 * 3600.0,
+    def __init__(self, program: Program, process: str, out: int, cc: str | None = None):
+        super().__init__(program, _ProcessWorld(None, congestion=cc), "lab", tail=0.0, timeout=24 * 3600.0,
                          chooser=lambda ready: ready[0])
         self.sched.leave_to_others(process)
         self.out = out
@@ -105,9 +106,9 @@ def _orphan_proof(parent: int, keep: tuple[int, ...]) -> None:  # pragma: no cov
                 pass  # the descriptor listdir() itself had open
 
 
-def _child(program: Program, process: str, go: int, out: int) -> None:
+def _child(program: Program, process: str, go: int, out: int, cc: str) -> None:
     os.read(go, 1)  # every process is released at once, when the parent closes the pipe
-    runner = _ProcessRunner(program, process, out)
+    runner = _ProcessRunner(program, process, out, cc)
     runner.run()
     runner._publish(final=True)
     signal.pause()  # keep the sockets as they are until the parent has looked at them
@@ -143,8 +144,9 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
         raise TcpsimError("lab --free cannot hold segments back (net: delay needs the ordinary "
                           "lab's single thread); run this program without --free")
     LoopbackCapture.prepare()
+    cc, overrides = lab_congestion(overrides)
     with private_netns():
-        set_sysctls(overrides or {})
+        set_sysctls(overrides)
         install_faults(program.faults)
         cap = LoopbackCapture()
         go_r, go_w = os.pipe()
@@ -157,7 +159,7 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
                 if pid == 0:  # pragma: no cover - runs in the child
                     try:
                         _orphan_proof(parent, keep=(go_r, w))
-                        _child(program, proc, go_r, w)
+                        _child(program, proc, go_r, w, cc)
                     finally:
                         os._exit(0)
                 os.close(w)
@@ -195,6 +197,7 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
                 os.close(box.fd)
             cap.close()
     run = _assemble(program, t0, frames, kids, table, describe)
+    record_congestion(run.trace, cc)
     run.trace.capture_lost = lost
     return run
 

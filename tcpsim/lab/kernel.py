@@ -180,6 +180,50 @@ def kernel_info() -> dict:
             "machine": platform.machine(), "lo_mtu": link_mtu("lo")}
 
 
+CC_KEY = "net.ipv4.tcp_congestion_control"
+TCP_CONGESTION = 13  # include/uapi/linux/tcp.h
+
+
+def lab_congestion(overrides: dict[str, str] | None) -> tuple[str, dict[str, str]]:
+    """The congestion control the lab pins each socket to, and the other overrides.
+
+    A namespace may choose only what tcp_allowed_congestion_control lists (on this machine
+    reno and bbr), but root may set any loaded algorithm on a socket (TCP_CONGESTION,
+    tcp_set_congestion_control()), and an accepted child takes its listener's
+    (tcp_assign_congestion_control() via inet_csk_clone_lock()).  So the lab does not depend
+    on the host's default (bbr here, which the model does not have): each socket runs what
+    --sysctl net.ipv4.tcp_congestion_control=NAME asks, else Linux's own default, cubic
+    (KernelProfile.congestion_control)."""
+    from ..model.profile import DEFAULT_CONGESTION
+
+    rest = dict(overrides or {})
+    return rest.pop(CC_KEY, DEFAULT_CONGESTION), rest
+
+
+def pin_congestion(sock: socket.socket, cc: str) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, cc.encode())
+    except OSError as e:
+        raise TcpsimError(f"this kernel cannot run congestion control {cc!r} on a socket "
+                          f"({e.strerror}); its available ones are in "
+                          "/proc/sys/net/ipv4/tcp_available_congestion_control") from None
+
+
+def record_congestion(trace, cc: str) -> None:
+    """The trace says which algorithm ran: its sysctls name the pinned one (so a profile made
+    from it models that), trace.kernel keeps the namespace's default, and when that default
+    differs the notes say so."""
+    default = trace.sysctls.get(CC_KEY)
+    if default is not None:
+        trace.kernel["default_congestion_control"] = default
+    trace.sysctls[CC_KEY] = cc
+    trace.kernel["congestion_control"] = cc
+    if default is not None and default != cc:
+        from ..i18n import t
+
+        trace.notes.append(t("note.congestion", cc=cc, default=default))
+
+
 def set_sysctls(overrides: dict[str, str]) -> None:
     """Write sysctls of the current (private) network namespace."""
     for key, value in overrides.items():

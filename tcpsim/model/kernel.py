@@ -15,6 +15,7 @@ where a kernel developer would look for it:
   tcp_output.py     segments out, windows, options, ACKs now or delayed (tcp_output.c)
   tcp_timer.py      the timers (tcp_timer.c, reqsk_timer_handler())
   tcp_minisocks.py  request and timewait socks (tcp_minisocks.c, tcp_conn_request())
+  tcp_cong.py       the congestion window without loss (tcp_cong.c, tcp_cubic.c, tcp_output.c)
 
 Kernel, here, puts them together and keeps what they share: the socket and hash tables, the
 state changes (_transition follows the table's row, _set_state logs it), the random source.
@@ -34,6 +35,7 @@ from .sock import (UNJUDGED, ACK, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRD
                    Seg, Sock, _oserror, seq_le, seq_lt)
 from .table import rule
 from .tcp import TcpCalls
+from .tcp_cong import TcpCong
 from .tcp_input import TcpInput
 from .tcp_minisocks import TcpMinisocks
 from .tcp_output import TcpOutput
@@ -51,7 +53,7 @@ class _Random(random.Random):
         return new
 
 
-class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
+class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
     """One Linux kernel's TCP, on loopback."""
 
     def __init__(self, profile: KernelProfile, seed: int = 0, addresses=("127.0.0.1", "::1")):

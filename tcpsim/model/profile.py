@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,11 @@ LO_MTU_RANGE = (68, 65536)
 _SYSCTL_DIRS = ("net/ipv4", "net/core")
 _PROFILES = "profiles"
 
+
+# The congestion controls the model has (tcp_cong.c's reno, tcp_cubic.c), and the one a
+# socket gets when nothing says otherwise: Linux's own default (CONFIG_DEFAULT_TCP_CONG)
+MODELLED_CONGESTION = ("cubic", "reno")
+DEFAULT_CONGESTION = "cubic"
 
 _INT_MAX = 2**31 - 1
 # The sysctls the model reads, as numbers: key -> (how many, least, most), within what the
@@ -80,6 +85,9 @@ class KernelProfile:
     mtu: int = 65536  # loopback
     hz: int = 250
     sysctls: dict = field(default_factory=dict, compare=False, hash=False)
+    # the machine's own default congestion control, when the lab ran another on each socket
+    # (lab/kernel.py lab_congestion(): this machine's bbr, which the model does not have)
+    host_congestion_control: str = field(default="", compare=False)
 
     # -- sysctls -------------------------------------------------------------------------
     def _get(self, key: str, default: str) -> str:
@@ -125,7 +133,14 @@ class KernelProfile:
         """The congestion control a new socket gets (tcp_congestion_control; Linux's own
         default is cubic).  What it changes in the model: tcp_sndbuf_expand()'s factor, the
         GSO segment goal (tcp_tso_segs()) and the cwnd's growth."""
-        return self._get("net.ipv4.tcp_congestion_control", "cubic")
+        return self._get("net.ipv4.tcp_congestion_control", DEFAULT_CONGESTION)
+
+    @cached_property
+    def modelled_congestion(self) -> str:
+        """The congestion control whose rules the model runs: the profile's, or cubic when
+        the model does not have it (bbr)."""
+        cc = self.congestion_control
+        return cc if cc in MODELLED_CONGESTION else DEFAULT_CONGESTION
 
     @cached_property
     def workaround_signed_windows(self) -> bool:
@@ -190,9 +205,11 @@ class KernelProfile:
         """The profile of the kernel a Trace was recorded on (the lab records its sysctls).
         where: what to call the trace in an error (the file it came from)."""
         check_sysctls(trace.sysctls, f"in {where}" if where else f"in the {trace.source} trace")
-        return cls.from_sysctls(f"{trace.source}:{trace.kernel.get('release', '?')}", trace.sysctls,
+        prof = cls.from_sysctls(f"{trace.source}:{trace.kernel.get('release', '?')}", trace.sysctls,
                                 mtu=trace.kernel.get("lo_mtu", 65536),
                                 release=trace.kernel.get("release", "unknown"))
+        host = trace.kernel.get("default_congestion_control", "")
+        return replace(prof, host_congestion_control=host) if host else prof
 
     @classmethod
     def from_host(cls, proc: str | Path = "/proc/sys") -> "KernelProfile":
@@ -224,8 +241,10 @@ class KernelProfile:
             raise TcpsimError(f"no kernel profile named '{name}'; the built-in ones are "
                               f"{', '.join(names)}, or use 'host'")
         data = json.loads((resources.files(__package__) / _PROFILES / f"{name}.json").read_text())
-        return cls.from_sysctls(name, data["sysctls"], mtu=data["lo_mtu"], release=data["release"],
+        prof = cls.from_sysctls(name, data["sysctls"], mtu=data["lo_mtu"], release=data["release"],
                                 hz=data.get("hz", 250))
+        host = data.get("host_congestion_control", "")
+        return replace(prof, host_congestion_control=host) if host else prof
 
     @classmethod
     def named(cls, name: str) -> "KernelProfile":
@@ -238,7 +257,7 @@ class KernelProfile:
         check_sysctls(overrides, "given with --sysctl")
         sysctls = {**self.sysctls, **{k: str(v) for k, v in overrides.items()}}
         label = ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in overrides.items())
-        return KernelProfile(f"{self.name}+{label}", self.release, self.mtu, self.hz, sysctls)
+        return replace(self, name=f"{self.name}+{label}", sysctls=sysctls)
 
     def with_mtu(self, mtu: int | None) -> "KernelProfile":
         """The same kernel with lo's MTU set otherwise (as `--mtu` asks)."""
@@ -247,11 +266,14 @@ class KernelProfile:
         if not LO_MTU_RANGE[0] <= mtu <= LO_MTU_RANGE[1]:
             raise TcpsimError(f"--mtu {mtu} is outside what tcpsim models ({LO_MTU_RANGE[0]} to "
                               f"{LO_MTU_RANGE[1]}); give an MTU in that range, such as 1500")
-        return KernelProfile(f"{self.name}+mtu={mtu}", self.release, mtu, self.hz, self.sysctls)
+        return replace(self, name=f"{self.name}+mtu={mtu}", mtu=mtu)
 
     def to_json(self) -> dict:
-        return {"name": self.name, "release": self.release, "lo_mtu": self.mtu, "hz": self.hz,
-                "sysctls": self.sysctls}
+        out = {"name": self.name, "release": self.release, "lo_mtu": self.mtu, "hz": self.hz,
+               "sysctls": self.sysctls}
+        if self.host_congestion_control:
+            out["host_congestion_control"] = self.host_congestion_control
+        return out
 
 
 def parse_sysctl(text: str) -> tuple[str, str]:

@@ -30,16 +30,14 @@ TCP_MIN_MSS, MAX_TCP_WINDOW = 88, 32767  # the bounds of TCP_MAXSEG (do_tcp_sets
 # L1_CACHE_ALIGN(128 + MAX_HEADER): 256 on this kernel, as the 832-byte truesize below
 # implies; sk_gso_max_size is lo's gso_max_size less it and 1 (sk_setup_caps())
 MAX_TCP_HEADER = 256
-# tcp_tso_segs() on lo: at most 64 KiB of GSO (gso_max_size), and at least bbr_min_tso_segs()
-# (2 at any pacing rate lo reaches): tcp_write_xmit() sends and grows skbs of up to 2 MSS
-TSO_SEGS = 2
 GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet is segmented
 # The truesize of an skb lo delivers, beyond its payload (which is in page frags): the
-# sender's head from skb_small_head_cache (SKB_HEAD_ALIGN(MAX_TCP_HEADER), 576 bytes) and
-# its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb (skb_set_owner_r()).
-# 832, not the 896 fitted to the bulk transfers (whose 32741-byte skbs give the same
-# scaling_ratio either way): the windows after 988-, 4000- and 4940-byte skbs (69, 102 and
-# 105 x1024, TCP_MAXSEG 1000) fit 832 only.
+# sender's head from skb_small_head_cache (SKB_HEAD_ALIGN(MAX_TCP_HEADER): 256 + 320 for
+# skb_shared_info) and its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb
+# (skb_set_owner_r()).  Measured: `ss -tmi` shows r1832 after 1000 bytes arrive, at MTU 1500
+# and 65536 alike; the windows after 988-, 4000- and 4940-byte skbs (69, 102 and 105 x1024,
+# TCP_MAXSEG 1000) and those of a 30000-byte write at MTU 1500 need it (896, fitted before to
+# the bulk transfers at MTU 65536, changes none of theirs)
 SKB_TRUESIZE_LO = 832
 SKB_OVERHEAD = SKB_TRUESIZE_LO  # the old name
 SOCK_MIN_RCVBUF = 2 * (2048 + 256 + 320)  # 2 * SKB_TRUESIZE(2048)
@@ -84,6 +82,9 @@ class Seg:
     options: list = field(default_factory=list)
     payload: bytes = b""
     ip_id: int = 0
+    # a GSO packet's gso_size: the sender's MSS when the payload is several MSS sent as one
+    # packet (lo hands the skb over unsplit); 0 for a segment of one MSS or less
+    gso: int = 0
 
     @property
     def seg_len(self) -> int:
@@ -144,6 +145,17 @@ class Sock:
     pushed_seq: int = 0  # tcp_mark_push() moves it to write_seq (forced_push())
     fin_queued: bool = False
     fin_sent: bool = False
+    # congestion window (tcp_cong.py): in segments, as tcp_sock keeps it
+    snd_cwnd: int = 10  # TCP_INIT_CWND (tcp_init_sock(), tcp_init_transfer())
+    snd_ssthresh: int = 0x7FFFFFFF  # TCP_INFINITE_SSTHRESH
+    snd_cwnd_cnt: int = 0  # tcp_cong_avoid_ai()'s count of acked segments
+    packets_out: int = 0  # segments sent and not acked (tcp_packets_out_inc())
+    rtx: list = field(default_factory=list)  # the retransmit queue: (end_seq, pcount, mss)
+    max_packets_out: int = 0  # tcp_cwnd_validate()'s record of this round
+    is_cwnd_limited: bool = False
+    cwnd_usage_seq: int = 0
+    lsndtime: float = -1.0  # when data was last sent (tcp_event_data_sent()); -1: never
+    total_retrans: int = 0  # SYNs or SYN-ACKs sent again (tcp_init_transfer()'s cwnd of 1)
     # receive side
     irs: int = 0
     rcv_nxt: int = 0
@@ -188,7 +200,7 @@ class Sock:
     timer_order: dict = field(default_factory=dict)  # name -> arming count
     retries: int = 0
     rto: float = TCP_TIMEOUT_INIT
-    retrans_stamp: float = 0.0  # when the first SYN went out
+    retrans_stamp: float = 0.0  # when the first SYN (or a request's first SYN-ACK) went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
     # the retransmission queue's data skbs, oldest first, until acknowledged: (seq, payload,
     # flags, pcount); the tail loss probe resends the last (tcp_send_loss_probe())
@@ -211,4 +223,4 @@ class Sock:
 
 _FIELDS = tuple(f.name for f in fields(Sock))
 SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rcvq", "rcvq_ts", "timers",
-                   "timer_order", "rx_backlog", "rtxq")
+                   "timer_order", "rx_backlog", "rtxq", "rtx")

@@ -191,6 +191,7 @@ class TcpCalls:
                         size_goal = self._xmit_size_goal(sk, mss_now)
                         continue
                 process_backlog += 1
+                self._slow_start_after_idle_check(sk)  # tcp_skb_entail()
                 take = min(size_goal, len(data) - copied)
                 sk.wq.append((take, 0))
                 sk.nonagle &= ~TCP_NAGLE_PUSH  # tcp_skb_entail(): a pending push is spent

@@ -118,7 +118,8 @@ class TcpInput:
             self._update_window(sk, seg.win)  # the SYN-ACK's window is not scaled
             self._sync_mss(sk)
             sk.timers.pop("retransmit", None)
-            self._init_buffer_space(sk)  # tcp_finish_connect() -> tcp_init_transfer()
+            self._init_transfer_cwnd(sk, ts)  # tcp_finish_connect() -> tcp_init_transfer()
+            self._init_buffer_space(sk)
             self._transition(sk, "rcv_synack")
             return
         if seg.flags & RST:
@@ -161,7 +162,9 @@ class TcpInput:
             if seq_lt(sk.snd_nxt, seg.ack):
                 self._send_ack(sk)  # ACK of something never sent
                 return
+            acked = 0
             if seq_lt(sk.snd_una, seg.ack):
+                acked = self._clean_rtx_queue(sk, seg.ack)
                 sk.snd_una = seg.ack
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
@@ -173,6 +176,8 @@ class TcpInput:
                     sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
                 self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or none
             self._update_window(sk, seg.win << sk.snd_wscale)
+            # tcp_cong_control(): new data acked (FLAG_DATA_ACKED) may raise the cwnd
+            self._cong_avoid(sk, acked)
         if sk.state == "SYN_RECV":
             self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
             self._transition(sk, "rcv_ack")
@@ -357,9 +362,10 @@ class TcpInput:
         buffer space into window (tcp_win_from_space()); a smaller one marks a push, unless
         two in a row had this same size (last_seg_size)."""
         lss, sk.last_seg_size = sk.last_seg_size, 0
+        skb_len, length = length, seg.gso or length  # a GSO packet counts its gso_size
         if length >= sk.rcv_mss:
             if length != sk.rcv_mss:
-                ratio = (length << 8) // (SKB_TRUESIZE_LO + length) or 1
+                ratio = (skb_len << 8) // (SKB_TRUESIZE_LO + skb_len) or 1
                 if ratio != sk.scaling_ratio:
                     sk.scaling_ratio = ratio
                     self._set_window_clamp(sk, self._win_from_space(sk, self._rcvbuf(sk)))

@@ -52,6 +52,7 @@ class TcpMinisocks:
         req.rcv_wnd = self._initial_window(req, req.advmss - (TCPOLEN_TSTAMP_ALIGNED
                                                                 if req.ts_ok else 0))
         req.rcv_ssthresh = req.rcv_wnd
+        req.retrans_stamp = self.now  # treq->snt_synack: the first SYN-ACK goes now
         self._hash(req)
         self._transition(req, "created")
 
@@ -61,6 +62,7 @@ class TcpMinisocks:
             self._free(req)
             return
         if seg.flags & SYN and not seg.flags & ACK:
+            req.total_retrans += 1  # inet_rtx_syn_ack(): req->num_retrans
             self._transition(req, "rcv_syn")
             return
         if not seg.flags & ACK or seg.ack != req.snd_nxt:
@@ -89,7 +91,8 @@ class TcpMinisocks:
         child.snd_una = seg.ack
         child.snd_wnd = child.max_window = seg.win << child.snd_wscale
         self._sync_mss(child)  # tcp_v4_syn_recv_sock(): bounded by half the peer's window
-        self._init_buffer_space(child)  # tcp_rcv_state_process() -> tcp_init_transfer()
+        self._init_transfer_cwnd(child, ts)  # tcp_rcv_state_process() -> tcp_init_transfer()
+        self._init_buffer_space(child)
         if ts:
             child.ts_recent = ts[0]
         child.rcv_wup = child.rcv_nxt

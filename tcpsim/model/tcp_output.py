@@ -11,8 +11,9 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
-                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, TSO_SEGS, GSO_MAX_SIZE, Seg, Sock,
-                   seq_lt, MAX_TCP_HEADER)
+                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, Seg, Sock,
+                   seq_lt)
+from .tcp_cong import GSO_MAX_SIZE_SK
 
 
 class TcpOutput:
@@ -128,19 +129,13 @@ class TcpOutput:
         return pktsize
 
     def _xmit_size_goal(self, sk: Sock, mss_now: int) -> int:
-        """tcp_xmit_size_goal(): send() fills skbs of as many whole MSS as the socket's GSO
-        size takes (sk_gso_max_size: lo's 65536 less MAX_TCP_HEADER and 1, sk_setup_caps()),
-        bounded by half the peer's largest window; at least one MSS.  On lo with its own MSS
-        that is one MSS; with TCP_MAXSEG 1000 (MSS 988) it is 33 MSS, 32604 bytes."""
-        goal = self._bound_to_half_wnd(sk, GSO_MAX_SIZE - MAX_TCP_HEADER - 1)
+        """tcp_xmit_size_goal(): the skbs tcp_sendmsg() builds are as many whole MSS as fit
+        in sk_gso_max_size (lo's 65536 less MAX_TCP_HEADER and 1, sk_setup_caps()) bounded by
+        half the peer's largest window, at least one MSS: on lo's MTU 65536 the MSS itself, at
+        MTU 1500 22 x 1448 after lo's first window (65160 / 2), 45 x 1448 once the window
+        passes 128 KiB; with TCP_MAXSEG 1000 (MSS 988) 33 MSS, 32604 bytes."""
+        goal = self._bound_to_half_wnd(sk, GSO_MAX_SIZE_SK)
         return max(min(goal // mss_now, 65535) * mss_now, mss_now)  # lo's gso_max_segs
-
-    @staticmethod
-    def _tso_segs(sk: Sock, mss_now: int) -> int:
-        """tcp_tso_segs() -> tcp_tso_autosize(): on lo (min RTT far below 512 us, so the
-        whole sk_gso_max_size counts) as many MSS as 65279 bytes hold, at least the
-        congestion control's min_tso_segs (2: bbr at lo's rates, or tcp_min_tso_segs)."""
-        return max((GSO_MAX_SIZE - MAX_TCP_HEADER - 1) // mss_now, TSO_SEGS)
 
     def _update_window(self, sk: Sock, win: int) -> None:
         """tcp_ack_update_window(): the peer's window; a larger one than ever re-syncs the MSS."""
@@ -171,10 +166,10 @@ class TcpOutput:
         return []
 
     def _emit(self, sk: Sock, flags: int, seq: int, ack: int, win: int, options: list,
-              payload: bytes = b"") -> None:
+              payload: bytes = b"", gso: int = 0) -> None:
         sk.ip_id = (sk.ip_id + 1) & 0xFFFF
         self._xmit(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
-                       options, bytes(payload), sk.ip_id))
+                       options, bytes(payload), sk.ip_id, gso))
 
     def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
@@ -249,12 +244,14 @@ class TcpOutput:
         (tcp_snd_wnd_test()) and Nagle (tcp_nagle_test()) allow; an skb may first take bytes
         from the next one (tcp_grow_skb()), and one of several MSS is cut to what the window
         takes (tcp_mss_split_point(), tso_fragment())."""
-        sent = False
+        max_segs = self._tso_segs(sk, mss_now)  # 2 at lo's MSS, 45 at MTU 1500's 1448
+        sent = is_cwnd_limited = False
         while sk.wq:
             length, fl = sk.wq[0]
-            # cwnd_quota = min(cwnd - in flight, max_segs): the initial cwnd (10) does not bind
-            # on lo, and max_segs (tcp_tso_segs(): 64 KiB of GSO, at least bbr's 2) is 2
-            quota = self._tso_segs(sk, mss_now)
+            quota = self._cwnd_test(sk)  # tcp_cwnd_test(): 0 when the window is full
+            if not quota:
+                break
+            quota = min(quota, max_segs)
             missing = quota * mss_now - length
             if missing > 0 and len(sk.wq) > 1 and not fl & FIN:  # tcp_grow_skb()
                 nlen, nfl = sk.wq[1]
@@ -278,8 +275,11 @@ class TcpOutput:
                 if not (nagle & TCP_NAGLE_PUSH or fl & FIN or
                         not self._nagle_check(length < mss_now, sk, nagle)):
                     break
-            elif not push_one and self._tso_should_defer(sk, length, last):
-                break
+            elif not push_one:
+                defer = self._tso_should_defer(sk, length, last, max_segs)
+                if defer:
+                    is_cwnd_limited |= defer == "cwnd"
+                    break
             limit = mss_now
             if tso_segs > 1:  # tcp_mss_split_point()
                 window = (wnd_end - sk.snd_nxt) & 0xFFFFFFFF
@@ -294,9 +294,9 @@ class TcpOutput:
                         partial = needed % mss_now
                         limit = needed - partial if self._nagle_check(partial != 0, sk, nonagle) \
                             else needed
-            if length > limit:  # tso_fragment(): the FIN stays with the second part; the
-                # first keeps PSH (every window-limited first part on 6.18's lo carried it)
-                sk.wq[0] = (limit, fl & ~FIN)
+            if length > limit:  # tso_fragment(): PSH and FIN stay with the second part
+                # (a first part of several MSS gets PSH back as a GSO packet: _transmit())
+                sk.wq[0] = (limit, fl & ~(FIN | PSH))
                 sk.wq.insert(1, (length - limit, fl))
                 length, fl = sk.wq[0]
             del sk.wq[0]
@@ -304,6 +304,9 @@ class TcpOutput:
             sent = True
             if push_one:
                 break
+        is_cwnd_limited |= sk.packets_out >= sk.snd_cwnd
+        if sent or is_cwnd_limited:
+            self._cwnd_validate(sk, is_cwnd_limited)
         if sent:  # tcp_write_xmit(): one loss probe per tail loss episode
             self._schedule_loss_probe(sk)
         if not push_one:  # __tcp_push_pending_frames() (tcp_push_one() arms nothing)
@@ -324,16 +327,27 @@ class TcpOutput:
         jiffy = self.profile.jiffy
         self._arm(sk, "loss_probe", (int(self.now / jiffy + 1e-9) + 3) * jiffy)
 
-    def _tso_should_defer(self, sk: Sock, length: int, last: bool) -> bool:
-        """tcp_tso_should_defer(), for an skb of several MSS: send when the window takes a
-        full TSO skb, or the whole of an skb that will not grow, or a third of the window
-        (tcp_tso_win_divisor); else wait for the ACKs that open it."""
+    def _tso_should_defer(self, sk: Sock, length: int, last: bool,
+                          max_segs: int) -> str | bool:
+        """tcp_tso_should_defer(), for an skb of several MSS: send when the window and the
+        cwnd take a full TSO skb (max_segs), or the whole of an skb that will not grow, or a
+        third of the smaller of the two windows (tcp_tso_win_divisor), or when nothing is in
+        flight to bring an ACK; else wait for the ACKs that open them ("cwnd": cwnd-limited).
+        (The kernel also sends at once when its last write is over 1 ms old, or the next ACK
+        is due in less than half an RTT: the model's calls take no time.)"""
+        mss = sk.mss_cache
         send_win = (sk.snd_una + sk.snd_wnd - sk.snd_nxt) & 0xFFFFFFFF
-        if send_win >= self._tso_segs(sk, sk.mss_cache) * sk.mss_cache or \
-                (not last and send_win >= length):
+        cong_win = (sk.snd_cwnd - sk.packets_out) * mss
+        limit = min(send_win, cong_win)
+        if limit >= max_segs * mss or (not last and limit >= length):
             return False
-        if send_win >= sk.snd_wnd // 3:
+        divisor = int(self.profile.sysctls.get("net.ipv4.tcp_tso_win_divisor", 3))
+        if divisor and limit >= min(sk.snd_wnd, sk.snd_cwnd * mss) // divisor:
             return False
+        if not sk.packets_out:  # no head in the retransmit queue: no ACK to wait for
+            return False
+        if cong_win < send_win:
+            return "cwnd" if cong_win <= length else False
         return send_win <= length
 
     def _transmit(self, sk: Sock, length: int, fl: int, mss_now: int) -> None:
@@ -349,12 +363,20 @@ class TcpOutput:
         opts = self._est_options(sk)
         headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
         seq = sk.snd_nxt
+        if length > mss_now:
+            # an skb of several segments leaves with PSH on 6.18: every GSO packet of the
+            # MTU 1500 captures carries it (the first part of a write pushed by
+            # tcp_push_one() too), and every cwnd- or window-limited first part of several
+            # MSS at lo's MTU; a lone MSS cut from a write does not (cwnd 1 after lost SYNs)
+            fl |= PSH
         if length > mss_now and length + headers >= GSO_MAX_SIZE:
             while len(chunk) > mss_now:
                 self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
                 seq, chunk = seq + mss_now, chunk[mss_now:]
-        self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk)
+        self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk,
+                   mss_now if len(chunk) > mss_now else 0)
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+        self._packets_sent(sk, sk.snd_nxt, length, mss_now)
         if length:
             if length < mss_now:  # tcp_minshall_update()
                 sk.snd_sml = sk.snd_nxt

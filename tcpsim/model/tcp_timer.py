@@ -67,6 +67,7 @@ class TcpTimers:
         if sk.retries >= linear:  # tcp_retransmit_timer(): linear first, then exponential
             sk.rto = min(sk.rto * 2, 120.0)
         sk.retries += 1
+        sk.total_retrans += 1
         self._transition(sk, "timer_syn")
 
     def _retransmit_fin(self, sk: Sock) -> None:
@@ -96,6 +97,7 @@ class TcpTimers:
             self._free(sk)
             return
         sk.retries += 1
+        sk.total_retrans += 1  # inet_rtx_syn_ack(): req->num_retrans
         self._transition(sk, "timer_synack")
 
     def _timer_probe0(self, sk: Sock) -> None:

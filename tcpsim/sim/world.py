@@ -278,6 +278,11 @@ def model_notes(trace: Trace, program: Program, profile: KernelProfile, seed: in
                 world: SimWorld) -> Trace:
     """What every model trace says about itself: the profile and seed, the net: lines' drops."""
     trace.notes.append(t("note.model", profile=profile.name, release=profile.release, seed=seed))
+    cc, host = profile.congestion_control, profile.host_congestion_control
+    if cc != profile.modelled_congestion:
+        trace.notes.append(t("note.cc_unmodelled", cc=cc, modelled=profile.modelled_congestion))
+    elif host and host != cc:
+        trace.notes.append(t("note.cc_pinned", cc=cc, default=host))
     trace.notes += drop_notes(program.faults, world.dropped)
     trace.drops = dict(world.dropped)
     return trace

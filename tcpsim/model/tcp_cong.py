@@ -1,0 +1,167 @@
+"""The congestion window without loss, as tcp_cong.c, tcp_cubic.c and tcp_output.c keep it.
+
+The window starts at TCP_INIT_CWND (10) segments (1 after more than one SYN or SYN-ACK
+retransmission, tcp_init_transfer()) with ssthresh "infinite"; what is in flight
+is counted in segments (packets_out: each skb's tcp_skb_pcount() when it is sent, less what
+ACKs take off, tcp_clean_rtx_queue()); tcp_write_xmit() sends at most cwnd - in flight, and
+at most half the window in one GSO packet (tcp_cwnd_test()).  Each ACK of new data grows the
+window by what it acknowledges (slow start, tcp_slow_start()) but only while the sender
+uses it (tcp_is_cwnd_limited()), so on lo's MTU 65536, where two segments fill the
+receiver's window, it stays 10.  After an idle period longer than the RTO the window is
+restarted (tcp_slow_start_after_idle_check(), tcp_cwnd_restart()).
+
+The algorithms modelled are reno and cubic (MODELLED_CONGESTION in profile.py).  Without loss
+only slow start is reached by the programs here: cubic's HyStart left slow start in the lab
+only after some 4000 segments of window (a 20 MB transfer at MTU 1500, ssthresh 4046 and
+4708 in two runs: it times ACK trains in microseconds), so neither HyStart nor cubic's
+growth function (bictcp_update()) is modelled; past ssthresh both grow as reno does
+(tcp_cong_avoid_ai()).  bbr, this machine's default, is not modelled (its pacing decides
+what leaves when): a profile naming it gets cubic's rules and a note saying so, and the lab
+pins each socket to cubic (lab/kernel.py lab_congestion()).
+"""
+
+from __future__ import annotations
+
+from .sock import TCP_INIT_CWND, Sock, seq_le, seq_lt
+
+TCP_INFINITE_SSTHRESH = 0x7FFFFFFF
+# sk_dst_gso_max_size(): lo's gso_ipv4_max_size (64 KiB) less MAX_TCP_HEADER + 1; MAX_TCP_HEADER
+# is 256 on this kernel (sock.py SKB_TRUESIZE_LO: the skb head it sizes)
+GSO_MAX_SIZE_SK = 65536 - (256 + 1)
+
+
+class TcpCong:
+    """The congestion window (a mixin of Kernel, kernel.py)."""
+
+    # -- segments in flight (tcp_output.c, tcp_input.c) ----------------------------------
+    @staticmethod
+    def _pcount(length: int, mss: int) -> int:
+        """tcp_set_skb_tso_segs(): the segments an skb counts for (a FIN alone counts one)."""
+        return max(1, -(-length // mss))
+
+    def _packets_sent(self, sk: Sock, end_seq: int, length: int, mss: int) -> None:
+        """tcp_event_new_data_sent(): the skb joins the retransmit queue, its segments
+        packets_out (tcp_packets_out_inc())."""
+        pcount = self._pcount(length, mss)
+        sk.rtx.append((end_seq, pcount, mss))
+        sk.packets_out += pcount
+        if length:  # tcp_event_data_sent(): an skb with data (not a lone FIN)
+            sk.lsndtime = self.now
+
+    def _clean_rtx_queue(self, sk: Sock, ack: int) -> int:
+        """tcp_clean_rtx_queue(), for an ACK beyond snd_una: the segments it takes out of
+        flight.  The head skb acked in part is trimmed and counts the segments of what is
+        left (tcp_tso_acked())."""
+        acked = 0
+        while sk.rtx:
+            end_seq, pcount, mss = sk.rtx[0]
+            if seq_le(end_seq, ack):
+                del sk.rtx[0]
+                acked += pcount
+                continue
+            left = self._pcount((end_seq - ack) & 0xFFFFFFFF, mss)
+            if left < pcount:
+                sk.rtx[0] = (end_seq, left, mss)
+                acked += pcount - left
+            break
+        sk.packets_out -= acked
+        return acked
+
+    def _init_transfer_cwnd(self, sk: Sock, ts) -> None:
+        """tcp_init_transfer(): the initial window, 10 (TCP_INIT_CWND), or 1 when the SYN (or
+        SYN-ACK) went more than once again and not spuriously: tcp_try_undo_spurious_syn()
+        clears undo_marker when the answer echoes the first one's timestamp.  (ssthresh,
+        lowered by the SYN's RTO in tcp_enter_loss(), is put back to infinite by
+        tcp_init_metrics().)  Measured: two SYNs lost, a 30000-byte write at MTU 1500 leaves
+        one MSS at a time (1448 x 5, 2896 x 3, 5792 x 2, 2488) where it leaves as 7240, ...
+        after one loss."""
+        first_val = (int(sk.retrans_stamp * 1000) + sk.ts_offset) & 0xFFFFFFFF  # TCP_TS_HZ
+        spurious = sk.ts_ok and ts is not None and ts[1] == first_val
+        sk.snd_cwnd = 1 if sk.total_retrans > 1 and not spurious else TCP_INIT_CWND
+
+    # -- the window's growth (tcp_input.c tcp_cong_control(), tcp_cong.c) ----------------
+    @staticmethod
+    def _in_slow_start(sk: Sock) -> bool:
+        return sk.snd_cwnd < sk.snd_ssthresh  # tcp_in_slow_start()
+
+    def _is_cwnd_limited(self, sk: Sock) -> bool:
+        """tcp_is_cwnd_limited(): the sender filled the window in this round, or (in slow
+        start) used more than half of it."""
+        if sk.is_cwnd_limited:
+            return True
+        if self._in_slow_start(sk):
+            return sk.snd_cwnd < 2 * sk.max_packets_out
+        return False
+
+    def _cong_avoid(self, sk: Sock, acked: int) -> None:
+        """tcp_cong_avoid(): reno's tcp_reno_cong_avoid() and cubic's cubictcp_cong_avoid()
+        alike until ssthresh: grow only when cwnd-limited, by what was acked (tcp_slow_start());
+        past it one segment a window (tcp_cong_avoid_ai(); cubic's own curve is not modelled)."""
+        if not acked or not self._is_cwnd_limited(sk):
+            return
+        if self._in_slow_start(sk):
+            cwnd = min(sk.snd_cwnd + acked, sk.snd_ssthresh)  # tcp_slow_start()
+            acked -= cwnd - sk.snd_cwnd
+            sk.snd_cwnd = cwnd
+            if not acked:
+                return
+        w = sk.snd_cwnd  # tcp_cong_avoid_ai(tp, cwnd, acked)
+        if sk.snd_cwnd_cnt >= w:
+            sk.snd_cwnd_cnt = 0
+            sk.snd_cwnd += 1
+        sk.snd_cwnd_cnt += acked
+        if sk.snd_cwnd_cnt >= w:
+            delta = sk.snd_cwnd_cnt // w
+            sk.snd_cwnd_cnt -= delta * w
+            sk.snd_cwnd += delta
+
+    # -- what tcp_write_xmit() may send (tcp_output.c) -----------------------------------
+    @staticmethod
+    def _cwnd_test(sk: Sock) -> int:
+        """tcp_cwnd_test(): the segments the window still allows, at most half of it at once
+        ("ensure we have at least 2 GSO packets in flight"); 6.18 has no FIN exception."""
+        in_flight = sk.packets_out  # tcp_packets_in_flight(): no loss, no retransmission
+        if in_flight >= sk.snd_cwnd:
+            return 0
+        return min(max(sk.snd_cwnd >> 1, 1), sk.snd_cwnd - in_flight)
+
+    def _tso_segs(self, sk: Sock, mss_now: int) -> int:
+        """tcp_tso_segs() -> tcp_tso_autosize(): the pacing rate's share of a millisecond plus
+        gso_max_size >> (min_rtt >> tcp_tso_rtt_log); lo's min RTT is tens of microseconds,
+        so the whole sk_gso_max_size, in MSS, and at least tcp_min_tso_segs (2).  (bbr's
+        bbr_tso_segs_goal() gives the same on lo: 64 KiB less MAX_TCP_HEADER, at least 2.)"""
+        min_tso = int(self.profile.sysctls.get("net.ipv4.tcp_min_tso_segs", 2))
+        return max(GSO_MAX_SIZE_SK // mss_now, min_tso)
+
+    def _cwnd_validate(self, sk: Sock, is_cwnd_limited: bool) -> None:
+        """tcp_cwnd_validate(), after tcp_write_xmit() sent something or was cwnd-limited:
+        remember for this round whether the window was filled, else the most in flight."""
+        if (not seq_lt(sk.snd_una, sk.cwnd_usage_seq) or is_cwnd_limited or
+                (not sk.is_cwnd_limited and sk.packets_out > sk.max_packets_out)):
+            sk.is_cwnd_limited = is_cwnd_limited
+            sk.max_packets_out = sk.packets_out
+            sk.cwnd_usage_seq = sk.snd_nxt
+
+    # -- restart after idle (tcp.c, tcp_output.c) ----------------------------------------
+    def _slow_start_after_idle_check(self, sk: Sock) -> None:
+        """tcp_slow_start_after_idle_check(), as tcp_skb_entail() queues a new skb: with
+        nothing in flight and more than an RTO since the last data sent, tcp_cwnd_restart()
+        halves the window once per RTO idle, down to the initial window."""
+        if self.profile.sysctls.get("net.ipv4.tcp_slow_start_after_idle", "1") == "0":
+            return
+        if sk.packets_out or sk.lsndtime < 0:
+            return
+        jiffy = self.profile.jiffy
+        delta = int(self.now / jiffy + 1e-9) - int(sk.lsndtime / jiffy + 1e-9)
+        rto = round(self._established_rto() / jiffy)  # icsk_rto: no loss, no backoff
+        if delta <= rto:
+            return
+        # tcp_cwnd_restart(): ssthresh = tcp_current_ssthresh(), in CA_Open
+        sk.snd_ssthresh = max(sk.snd_ssthresh, (sk.snd_cwnd >> 1) + (sk.snd_cwnd >> 2))
+        restart = min(TCP_INIT_CWND, sk.snd_cwnd)
+        cwnd = sk.snd_cwnd
+        delta -= rto
+        while delta > 0 and cwnd > restart:
+            cwnd >>= 1
+            delta -= rto
+        sk.snd_cwnd = max(cwnd, restart)
