@@ -612,3 +612,22 @@ def test_receive_autotuning_grows_the_buffer_by_the_models_numbers(lab):
     # gate stays shut: measured 0 of 8 with the whole suite and four other jobs beside it
     pytest.skip("the kernel did not grow the buffer in 10 runs (its RTT gate stayed shut: a "
                 "busy machine); the model's number is checked above")
+
+
+def test_a_u32_option_written_in_hex_reaches_the_kernel_as_its_32_bits(lab):
+    """packetdrill scripts write TCP_NOTSENT_LOWAT as 0xffffffff (epoll_out_edge.pkt): the
+    kernel takes the same 32 bits as an int and gives back -1, which the script's 0xffffffff
+    matches (run_system_call.c compares 32-bit values).  Python's setsockopt() takes a C int
+    only: it raised a TypeError, a traceback, before."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile
+    from tcpsim.pkt.run import run_script_on_kernel
+    from tcpsim.pkt.syntax import parse as parse_script
+
+    from .test_pkt_grammar import OPEN
+
+    text = OPEN + ("+0 setsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [0xffffffff], 4) = 0\n"
+                   "+0 getsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [0xffffffff], [4]) = 0\n")
+    outcome = run_script_on_kernel(parse_script(text, "lowat.pkt"),
+                                   packetdrill_profile(KernelProfile.named("reference")))
+    assert outcome.passed, (outcome.line, outcome.message)

@@ -157,6 +157,10 @@ class RealKernel:
         self.socks.pop(sid).close()
 
     def setsockopt(self, sid: int, level: int, opt: int, value) -> None:
+        if isinstance(value, int) and 2**31 <= value < 2**32:
+            # a u32 the script wrote in hex (TCP_NOTSENT_LOWAT's 0xffffffff): the same 32 bits
+            # as the int the kernel reads; Python's setsockopt() takes a C int only
+            value -= 2**32
         self.socks[sid].setsockopt(level, opt, value)
 
     def getsockopt(self, sid: int, level: int, opt: int):
