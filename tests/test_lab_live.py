@@ -631,3 +631,25 @@ def test_a_u32_option_written_in_hex_reaches_the_kernel_as_its_32_bits(lab):
     outcome = run_script_on_kernel(parse_script(text, "lowat.pkt"),
                                    packetdrill_profile(KernelProfile.named("reference")))
     assert outcome.passed, (outcome.line, outcome.message)
+
+
+def test_a_python_block_reads_the_kernels_tcp_info(lab):
+    """%{ }% on the kernel: the snapshot is the real socket's struct tcp_info (TCP_INFO) at the
+    block's time; the same assertions hold there as on the model (cwnd 10, ssthresh infinite,
+    SACK and timestamps on; 2 segments unacknowledged after a 2000-byte write)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile
+    from tcpsim.pkt.run import run_script, run_script_on_kernel
+    from tcpsim.pkt.syntax import parse as parse_script
+
+    from .test_pkt import PASSIVE
+
+    text = PASSIVE + (
+        "+0 %{ assert tcpi_snd_cwnd == 10 and tcpi_snd_ssthresh == TCP_INFINITE_SSTHRESH }%\n"
+        "+0 %{ assert tcpi_options & (TCPI_OPT_SACK | TCPI_OPT_TIMESTAMPS) == 2, tcpi_options }%\n"
+        "+0 write(4, ..., 2000) = 2000\n+0 > P. 1:2001(2000) ack 1 <...>\n"
+        "+0 %{ assert tcpi_unacked == 2, tcpi_unacked }%\n")
+    profile = packetdrill_profile(KernelProfile.named("reference"))
+    for run in (run_script_on_kernel, run_script):
+        outcome = run(parse_script(text, "info.pkt"), profile)
+        assert outcome.passed, (run.__name__, outcome.line, outcome.message)

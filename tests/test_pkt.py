@@ -1,6 +1,9 @@
 """packetdrill scripts: the parser, running scripts against the model, writing them from
 programs, and the round trip between the two."""
 
+import re
+import struct
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -107,8 +110,8 @@ def test_a_sysctl_command_sets_the_model_and_other_commands_are_unsupported():
     assert run(text).passed  # without timestamps Linux pads the SYN-ACK's options this way
     with pytest.raises(Unsupported, match="the shell command `ip link set tun0 mtu 1400`"):
         run("0 `ip link set tun0 mtu 1400`\n")
-    with pytest.raises(Unsupported, match="Python code"):
-        run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ print(1) }%\n")
+    with pytest.raises(Unsupported, match="a %{ }% block using Import"):
+        run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ import os }%\n")
     with pytest.raises(Unsupported, match="--ip_version=ipv6"):
         run("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
 
@@ -270,3 +273,55 @@ def test_pkt_export_writes_a_script_that_pkt_run_passes(tmp_path):
     assert r.returncode == 0, r.stdout
     r = run_cli("pkt", "export", "request-response", "--process", "nobody")
     assert r.returncode == 2 and "has no process 'nobody'" in r.stderr
+
+
+# -- %{ }% blocks: assertions on TCP_INFO (pkt/code.py) -----------------------------------------
+PASSIVE = """0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 32792 <mss 1460,sackOK,nop,nop,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <...>
++.1 < . 1:1(0) ack 1 win 257
++0 accept(3, ..., ...) = 4
+"""
+
+
+def test_a_python_block_asserts_on_the_sockets_tcp_info():
+    """code.c: the block sees the socket's struct tcp_info as tcpi_* names, with packetdrill's
+    constants; names it assigns live on into the next block (cwnd += 10)."""
+    ok = run(PASSIVE + "+0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd }%\n"
+             "+0 %{ cwnd = tcpi_snd_cwnd }%\n"
+             "+0 %{ cwnd += 10; assert cwnd == 20 and tcpi_snd_ssthresh == TCP_INFINITE_SSTHRESH }%\n"
+             "+0 %{ assert (tcpi_options & TCPI_OPT_SACK) != 0 }%\n")
+    assert ok.passed, ok.message
+    bad = run(PASSIVE + "+0 %{ assert tcpi_snd_cwnd == 11, 'cwnd=%d' % tcpi_snd_cwnd }%\n")
+    assert (bad.passed, bad.line, bad.message) == (
+        False, 8, "the %{ }% assertion failed: cwnd=10")
+
+
+@pytest.mark.parametrize("block, feature", [
+    ("import os", "a %{ }% block using Import"),
+    ("open('/etc/passwd')", "a %{ }% block calling a function other than print, int, abs, min, max"),
+    ("tcpi_snd_cwnd.__class__", "a %{ }% block using Attribute"),
+    ("x = [1][0]", "a %{ }% block using"),
+    ("tcpi_snd_cwnd = 3", "a %{ }% block assigning to something other than a plain name"),
+    ("assert tcpi_rtt < 100", "the TCP_INFO field tcpi_rtt"),
+])
+def test_a_block_the_whitelist_does_not_take_is_unsupported_by_name(block, feature):
+    """Nothing but assertions over TCP_INFO is evaluated: no imports, attributes, subscripts or
+    other calls; a field the model does not keep is named."""
+    with pytest.raises(Unsupported, match=re.escape(feature)):
+        run(PASSIVE + f"+0 %{{ {block} }}%\n")
+
+
+def test_tcp_info_is_read_by_the_kernels_layout():
+    from tcpsim.pkt.code import TCP_INFO_SIZE, parse_tcp_info
+
+    raw = bytearray(TCP_INFO_SIZE)
+    raw[0], raw[5], raw[6] = 1, 7, 0x8A  # ESTABLISHED; TS|SACK|WSCALE; rcv 8, snd 10
+    struct.pack_into("I", raw, 8 + 4 * 18, 10)  # tcpi_snd_cwnd, the 19th u32
+    struct.pack_into("Q", raw, 104 + 8 * 3, 12345)  # tcpi_bytes_received
+    info = parse_tcp_info(bytes(raw))
+    assert (info["tcpi_state"], info["tcpi_options"], info["tcpi_snd_wscale"],
+            info["tcpi_rcv_wscale"], info["tcpi_snd_cwnd"], info["tcpi_bytes_received"]) == (
+        1, 7, 10, 8, 10, 12345)

@@ -163,6 +163,12 @@ class RealKernel:
             value -= 2**32
         self.socks[sid].setsockopt(level, opt, value)
 
+    def tcp_info_raw(self, sid: int) -> bytes:
+        """The socket's struct tcp_info as the kernel fills it (a %{ }% block reads it)."""
+        from ..pkt.code import TCP_INFO_SIZE
+
+        return self.socks[sid].getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
+
     def getsockopt(self, sid: int, level: int, opt: int):
         return self.socks[sid].getsockopt(level, opt)
 

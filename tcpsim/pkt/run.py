@@ -36,6 +36,7 @@ from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
 from ..model.kernel import POLLERR, POLLHUP
 from ..scenario.calls import SOCKOPTS, SYMBOLS, errno_name
+from . import code as pcode
 from . import shell
 from .syntax import ELLIPSIS, Call, Code, Command, Ellipsis_, Event, Or, Packet, Script, ScriptError, \
     Struct, Syscall, Word
@@ -207,6 +208,8 @@ class PktRun:
         self.first_ts: tuple[int, int] | None = None  # (script, live): for a scaled ecr
         self.now = 0.0  # virtual seconds since the script's time 0
         self.pending: tuple[Event, object] | None = None  # a blocking call on its thread
+        self.under_test: int | None = None  # the socket %{ }% blocks read
+        self.code_env: dict = {}  # names %{ }% blocks assigned
         self.steps: list[str] = []
 
     @staticmethod
@@ -375,8 +378,32 @@ class PktRun:
         elif isinstance(a, Command):
             self._command(ev, a)
         elif isinstance(a, Code):
-            raise unsupported(f"{self.script.path}:{ev.line}", "a %{ python }% block",
-                              "tcpsim does not run the Python code of packetdrill scripts")
+            self._advance(start)
+            self.now = max(self.now, start)
+            self._code(ev, a)
+
+    def _code(self, ev: Event, a: Code) -> None:
+        """A %{ }% block (code.c): its assertions on the TCP_INFO of the socket under test
+        (the newest one), taken now; names it assigns live on into the next block.  The
+        block is checked against a whitelist and never run as a program (pkt/code.py)."""
+        where = f"{self.script.path}:{ev.line}"
+        code, why = pcode.compile_block(a.text)
+        if code is None:
+            raise unsupported(where, why, "tcpsim evaluates assertions on TCP_INFO only")
+        if self.under_test is None:
+            raise Failure(ev.line, "a %{ }% block before any socket: no TCP_INFO to read")
+        if hasattr(self.kernel, "tcp_info_raw"):
+            info = pcode.parse_tcp_info(self.kernel.tcp_info_raw(self.under_test))
+        else:
+            info = pcode.model_tcp_info(self.kernel.socks[self.under_test])
+            missing = sorted(pcode.names(code) - info.keys())
+            if missing:
+                raise unsupported(where, f"the TCP_INFO field {missing[0]}", "the model does "
+                                  "not keep it")
+        failed = pcode.run_block(code, info, self.code_env)
+        self.steps.append(f"{ev.line}: %{{ }}% " + ("ok" if failed is None else failed))
+        if failed is not None:
+            raise Failure(ev.line, f"the %{{ }}% assertion failed: {failed}")
 
     def _command(self, ev: Event, a: Command, cleanup: bool = False) -> None:
         """A backquoted command (run.c run_command_event(), the init and cleanup commands): the
@@ -404,7 +431,10 @@ class PktRun:
             if why is not None:  # sysctl: setting key "...": Invalid argument
                 raise Failure(ev.line, f"the command `{a.text}` fails: {why} (the kernel "
                                        "answers EINVAL, and packetdrill stops there)")
-            if act.key not in shell.MODEL_SYSCTLS:
+            if act.key not in shell.MODEL_SYSCTLS and not (self.who == "the kernel" and
+                                                           act.key.startswith("net.ipv4.")):
+                # (the kernel's run sets any net.ipv4 setting in its namespace: RealKernel
+                # applies it, or lists it as unapplied where the namespace has none of its own)
                 if act.key in shell.DEFAULTS_SH and shell.DEFAULTS_SH[act.key] == value:
                     continue  # defaults.sh's value again: the environment the model stands for
                 raise unsupported(where, f"the sysctl {act.key}", "its effect on TCP is not "
@@ -712,6 +742,7 @@ class PktRun:
             while fd in self.fds:
                 fd += 1
         self.fds[fd] = _Fd(sid, nonblocking)
+        self.under_test = sid  # the socket a %{ }% block reads (the newest one)
         return fd
 
     def _args(self, ev: Event, c: Syscall, n: int) -> list:

@@ -61,6 +61,9 @@ MODEL_SYSCTLS: dict[str, str] = {
     "net.ipv4.tcp_rmem": "ints", "net.ipv4.tcp_wmem": "ints", "net.core.rmem_max": "int",
     "net.core.wmem_max": "int", "net.core.somaxconn": "int",
     "net.ipv4.ip_local_port_range": "range",
+    # the congestion window's (model/tcp_cong.py, tcp_output.py _tso_should_defer())
+    "net.ipv4.tcp_slow_start_after_idle": "int", "net.ipv4.tcp_tso_win_divisor": "int",
+    "net.ipv4.tcp_min_tso_segs": "int",
 }
 _COUNTS = {"int": 1, "ints": 3, "range": 2}
 
