@@ -573,7 +573,10 @@ class PktRun:
         if len(parts) == 1:
             return first
         last = parts[-1]
-        return Seg(first.src, first.dst, first.flags | last.flags, first.seq, last.ack,
+        # packet.c aggregate_packets(): the headers are the last fragment's (its flags, PSH
+        # or none), but for the first one's seq and CWR bit
+        flags = (last.flags & ~CWR) | (first.flags & CWR)
+        return Seg(first.src, first.dst, flags, first.seq, last.ack,
                    last.win, last.options, b"".join(x.payload for x in parts), first.ip_id)
 
     def _check_options(self, ev: Event, p: Packet, seg: Seg, fail) -> None:
