@@ -294,3 +294,21 @@ def test_mutated_scripts_raise_nothing_but_tcpsim_errors(path, edits):
     except TcpsimError:
         return
     assert outcome.passed or (outcome.line is not None and outcome.message)
+
+
+def test_aggregated_fragments_carry_the_last_fragments_flags():
+    """packet.c aggregate_packets(): the aggregate's headers are the last fragment's (only seq
+    and CWR come from the first), so a GSO packet sent with PSH and then a fragment without it
+    make a packet without PSH: on the kernel, sendmsg_msg_more.pkt and two PRR scripts
+    passed under packetdrill and failed under tcpsim while it OR-ed the flags."""
+    from tcpsim.model.kernel import ACK, PSH, Seg
+    from tcpsim.pkt.run import PktRun
+    from tcpsim.pkt.syntax import Packet
+
+    r = PktRun(parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "t.pkt"), PROFILE)
+    r._advance = lambda *a, **k: True
+    src, dst = ("192.168.0.2", 8080), ("192.0.2.1", 40000)
+    first = Seg(src, dst, ACK | PSH, 1000, 1, 257, [], b"x" * 1000)
+    r.sniffed = [(0.0, Seg(src, dst, ACK, 2000, 1, 257, [], b"y" * 500))]
+    got = r._aggregate(None, Packet(">", ".", 0, 1500, 1500), first, 1.0)
+    assert (got.flags, got.seq, len(got.payload)) == (ACK, 1000, 1500)
