@@ -276,14 +276,7 @@ def test_pkt_export_writes_a_script_that_pkt_run_passes(tmp_path):
 
 
 # -- %{ }% blocks: assertions on TCP_INFO (pkt/code.py) -----------------------------------------
-PASSIVE = """0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0 bind(3, ..., ...) = 0
-+0 listen(3, 1) = 0
-+0 < S 0:0(0) win 32792 <mss 1460,sackOK,nop,nop,nop,wscale 7>
-+0 > S. 0:0(0) ack 1 <...>
-+.1 < . 1:1(0) ack 1 win 257
-+0 accept(3, ..., ...) = 4
-"""
+from .test_pkt_grammar import OPEN as PASSIVE  # noqa: E402  (a passive open, then accept)
 
 
 def test_a_python_block_asserts_on_the_sockets_tcp_info():
