@@ -36,6 +36,22 @@ GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet
 SKB_TRUESIZE_LO = 896
 SKB_OVERHEAD = SKB_TRUESIZE_LO  # the old name
 SOCK_MIN_RCVBUF = 2 * (2048 + 256 + 320)  # 2 * SKB_TRUESIZE(2048)
+SOCK_MIN_SNDBUF = 2 * (2048 + 256)  # 2 * TCP_SKB_MIN_TRUESIZE: SO_SNDBUF's floor (4608)
+# The send side's memory (measured on 6.18.44 with SO_MEMINFO: sk_wmem_queued less SIOCOUTQ,
+# 832 per skb for every send size from 1 to 100000 bytes, at lo's MTU and at 1500): an skb of
+# tcp_stream_alloc_skb() is charged SKB_TRUESIZE(skb_end_offset()) for its head, the
+# skb_small_head_cache object (SKB_SMALL_HEAD_CACHE_SIZE: 512 is a power of two, so 576)
+# and its struct sk_buff (256), and then each byte copied into its page frags
+# (skb_copy_to_page_nocache())
+SKB_TX_TRUESIZE = 832
+# tcp_sndbuf_expand()'s per-MSS memory: roundup_pow_of_two(MSS + MAX_TCP_HEADER +
+# SKB_DATA_ALIGN(sizeof(struct skb_shared_info))) + SKB_DATA_ALIGN(sizeof(struct sk_buff)).
+# Measured: the sndbuf after the handshake steps from 69120 (3 * 10 * 2304) to 130560
+# (3 * 10 * 4352) between lo MTU 1576 and 1577, an MSS of 1536 and 1537: the headers and
+# shared info take 512 bytes (MAX_TCP_HEADER 192 with this kernel's config, shared info 320)
+SNDBUF_SKB_HEADROOM = 512
+SKB_DATA_ALIGN_SK_BUFF = 256
+TCP_INIT_CWND = 10
 
 UNJUDGED = -1.0  # Kernel.outfate: a segment the world still has to judge (sim/world.py)
 
@@ -97,7 +113,9 @@ class Sock:
     nodelay: bool = False
     syncnt: int = 0
     rcvbuf: int = 0
-    sndbuf: int = 0
+    sndbuf: int = 0  # sk_sndbuf; 0: tcp_wmem[1], as tcp_init_sock() sets it
+    sndbuf_lock: bool = False  # SOCK_SNDBUF_LOCK: SO_SNDBUF was set (no tcp_sndbuf_expand())
+    nospace: bool = False  # SOCK_NOSPACE: a send() or poll() found no room (tcp_check_space())
     opts: dict = field(default_factory=dict)  # options stored but not modelled
     # listener
     backlog: int = 0
@@ -125,6 +143,14 @@ class Sock:
     push_end: int = 0  # write_seq at the end of the last send() (PSH goes there)
     pushed_seq: int = 0  # tcp_mark_push() moves it to write_seq (forced_push())
     fin_queued: bool = False
+    # the retransmit queue's skbs, oldest first: (bytes, FIN, mss at sending) (the rtx
+    # queue: what is sent and not yet acknowledged, still charged to sk_wmem_queued), and
+    # the acknowledged bytes the oldest still holds (an skb of one packet is freed whole)
+    rtxq: list = field(default_factory=list)
+    rtx_acked: int = 0
+    mss_clamp: int = 0  # tp->rx_opt.mss_clamp: the peer's MSS option (tcp_sndbuf_expand())
+    snd_cwnd: int = TCP_INIT_CWND  # the congestion window, in packets (tcp_sndbuf_expand())
+    delivered: int = 0  # tp->delivered: packets acknowledged (bbr_set_cwnd())
     fin_sent: bool = False
     # receive side
     irs: int = 0
@@ -177,5 +203,5 @@ class Sock:
 
 
 _FIELDS = tuple(f.name for f in fields(Sock))
-SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rcvq", "rcvq_ts", "timers",
+SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rtxq", "rcvq", "rcvq_ts", "timers",
                    "timer_order", "rx_backlog")

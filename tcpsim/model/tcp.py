@@ -17,7 +17,8 @@ from __future__ import annotations
 import errno as E
 
 from .sock import (FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
-                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_NAGLE_PUSH,
+                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, SKB_TX_TRUESIZE, SOCK_MIN_SNDBUF,
+                   TCP_NAGLE_PUSH,
                    TCP_TIMEOUT_INIT, Seg, Sock, _oserror, seq_lt)
 from .table import rule
 
@@ -174,8 +175,19 @@ class TcpCalls:
             tail = sk.wq[-1] if sk.wq else None
             if tail is not None and not tail[1] & FIN and tail[0] < size_goal:
                 take = min(size_goal - tail[0], len(data) - copied)
-                sk.wq[-1] = (tail[0] + take, tail[1])
+                # the call's first bytes take the PSH off the skb they join (if (!copied))
+                sk.wq[-1] = (tail[0] + take, tail[1] if copied else tail[1] & ~PSH)
             else:  # tcp_stream_alloc_skb(): a new skb at the tail
+                if not self._memory_free(sk):  # sk_stream_memory_free(): the send buffer is full
+                    # wait_for_space: SOCK_NOSPACE, push what was copied (tcp_push() with
+                    # TCP_NAGLE_PUSH), then sk_stream_wait_memory(), which without blocking
+                    # fails at once: -EAGAIN, or what was copied (do_error -> out)
+                    sk.nospace = True
+                    if not copied:
+                        raise _oserror(E.EAGAIN)
+                    self._mark_push(sk)
+                    self._write_xmit(sk, mss_now, TCP_NAGLE_PUSH)
+                    break
                 if process_backlog >= 16:  # every 16 skbs, what arrived meanwhile
                     process_backlog = 0
                     if sk.rx_backlog:  # sk_flush_backlog(), then restart at the new MSS
@@ -185,7 +197,7 @@ class TcpCalls:
                 process_backlog += 1
                 take = min(size_goal, len(data) - copied)
                 sk.wq.append((take, 0))
-            sk.unsent += data[copied:copied + take]
+            sk.unsent += data[copied:copied + take]  # skb_copy_to_page_nocache()
             sk.write_seq = (sk.write_seq + take) & 0xFFFFFFFF
             copied += take
             if copied == len(data):
@@ -201,7 +213,36 @@ class TcpCalls:
         # tcp_push(): PSH on the tail (no MSG_MORE), then what Nagle allows
         self._mark_push(sk)
         self._write_xmit(sk, mss_now, self._nonagle(sk))
-        return len(data)
+        return copied
+
+    # -- the send buffer (sock.h, stream.c) ----------------------------------------------
+    def _sndbuf(self, sk: Sock) -> int:
+        """sk_sndbuf: tcp_wmem[1] from tcp_init_sock() until SO_SNDBUF or tcp_sndbuf_expand()."""
+        return sk.sndbuf or self.profile.wmem[1]
+
+    @staticmethod
+    def _wmem_queued(sk: Sock) -> int:
+        """sk_wmem_queued: the truesize of every skb in the write and retransmit queues, a
+        head (SKB_TX_TRUESIZE) each plus the bytes they hold (acknowledged bytes of an skb of
+        one packet stay until the whole skb is acknowledged: tcp_clean_rtx_queue())."""
+        data = sum(length for length, _, _ in sk.rtxq) + len(sk.unsent)
+        return SKB_TX_TRUESIZE * (len(sk.rtxq) + len(sk.wq)) + data
+
+    def _memory_free(self, sk: Sock, wake: int = 0) -> bool:
+        """__sk_stream_memory_free(): room for another skb while less than sk_sndbuf is
+        queued, and (tcp_stream_memory_free()) fewer unsent bytes, doubled when waking a
+        writer, than tcp_notsent_lowat."""
+        if self._wmem_queued(sk) >= self._sndbuf(sk):
+            return False
+        notsent = (sk.write_seq - sk.snd_nxt) & 0xFFFFFFFF
+        return (notsent << wake) < int(self.profile.sysctls.get("net.ipv4.tcp_notsent_lowat",
+                                                                0xFFFFFFFF))
+
+    def _stream_is_writeable(self, sk: Sock, wake: int) -> bool:
+        """__sk_stream_is_writeable(): free space (sk_stream_wspace()) at least half of what
+        is queued (sk_stream_min_wspace()): a third of the buffer free, and memory free."""
+        queued = self._wmem_queued(sk)
+        return self._sndbuf(sk) - queued >= queued >> 1 and self._memory_free(sk, wake)
 
     @staticmethod
     def _forced_push(sk: Sock) -> bool:
@@ -340,9 +381,13 @@ class TcpCalls:
             sk.syncnt = value
         elif (level, opt) == (1, 8):
             sk.rcvbuf = max(2304, min(value, self.profile.rmem_max) * 2)  # sock_setsockopt()
-        elif (level, opt) == (1, 7):
-            sk.sndbuf = max(4608, min(value, int(self.profile.sysctls.get("net.core.wmem_max",
-                                                                          212992))) * 2)
+        elif (level, opt) == (1, 7):  # sock_setsockopt() SO_SNDBUF
+            wmem_max = int(self.profile.sysctls.get("net.core.wmem_max", 212992))
+            value = wmem_max if value < 0 else min(value, wmem_max)  # min_t(u32, ...)
+            sk.sndbuf = max(SOCK_MIN_SNDBUF, min(value, 0x3FFFFFFF) * 2)
+            sk.sndbuf_lock = True  # SOCK_SNDBUF_LOCK: tcp_sndbuf_expand() leaves it
+            if sk.nospace and self._stream_is_writeable(sk, 1):
+                sk.nospace = False  # sk->sk_write_space(): sk_stream_write_space()
         else:
             sk.opts[(level, opt)] = value
 
@@ -362,7 +407,7 @@ class TcpCalls:
         if (level, opt) == (1, 8):
             return sk.rcvbuf or self.profile.rmem[1]
         if (level, opt) == (1, 7):
-            return sk.sndbuf or self.profile.wmem[1]
+            return self._sndbuf(sk)
         return int(sk.opts.get((level, opt), 0))
 
     def poll(self, sid: int) -> int:
@@ -378,7 +423,10 @@ class TcpCalls:
         if sk.state not in ("SYN_SENT", "SYN_RECV"):
             if any(sk.rcvq):
                 mask |= POLLIN | POLLRDNORM
-            mask |= POLLOUT | POLLWRNORM
+            if sk.shutdown & SEND_SHUTDOWN or self._stream_is_writeable(sk, 1):
+                mask |= POLLOUT | POLLWRNORM
+            else:  # no room: SOCK_NOSPACE, so that the ACK that makes room wakes the poller
+                sk.nospace = True
         if sk.err:
             mask |= POLLERR
         return mask

@@ -25,7 +25,8 @@ class TcpMinisocks:
         ts = self._opt(seg, "TS")
         ws = self._opt(seg, "wscale")
         req = self._new(family=sk.family, kind="request", local=seg.dst, remote=seg.src,
-                        parent=sk.id, bound=True, reuseaddr=sk.reuseaddr, rcvbuf=sk.rcvbuf)
+                        parent=sk.id, bound=True, reuseaddr=sk.reuseaddr, rcvbuf=sk.rcvbuf,
+                        sndbuf=sk.sndbuf, sndbuf_lock=sk.sndbuf_lock)  # sk_clone_lock() copies
         self._set_state(req, "NEW_SYN_RECV", "rcv_syn", "tcp_conn_request()")
         req.ts_ok = p.timestamps and ts is not None
         req.sack_ok = p.sack and self._has(seg, "sackOK")
@@ -42,6 +43,7 @@ class TcpMinisocks:
         req.write_seq = req.pushed_seq = req.snd_sml = req.snd_nxt  # tcp_create_openreq_child()
         peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
         req.advmss = p.mss(sk.family)
+        req.mss_clamp = peer_mss  # tcp_openreq_init(): rx_opt.mss_clamp, the SYN's MSS
         req.mss_cache = req.mss_mtu = min(peer_mss, req.advmss) - (TCPOLEN_TSTAMP_ALIGNED
                                                                     if req.ts_ok else 0)
         req.snd_wnd = seg.win  # SYN windows are never scaled

@@ -57,6 +57,8 @@ class TcpOutput:
             clamp = max(2 * sk.advmss, maxwin - sk.advmss)
         sk.window_clamp = clamp
         sk.rcv_ssthresh = min(sk.rcv_ssthresh, clamp)
+        if not sk.sndbuf_lock:  # the send buffer too, unless SO_SNDBUF set it
+            self._sndbuf_expand(sk)
 
     def _receive_window(self, sk: Sock) -> int:
         """tcp_receive_window(): what is left of the window last offered."""
@@ -266,6 +268,9 @@ class TcpOutput:
                 self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
                 seq, chunk = seq + mss_now, chunk[mss_now:]
         self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk)
+        # tcp_event_new_data_sent(): the skb moves to the retransmit queue, still charged to
+        # sk_wmem_queued until acknowledged (tcp_clean_rtx_queue())
+        sk.rtxq.append((length, int(bool(fl & FIN)), mss_now))
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
         if length:
             if length < mss_now:  # tcp_minshall_update()
