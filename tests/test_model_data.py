@@ -7,9 +7,14 @@ update after a read (tcp_cleanup_rbuf).  The live tests (tests/test_lab_live.py)
 same programs against the kernel.
 """
 
-from tcpsim.model.kernel import FIN, PSH
+import pytest
 
-from .model_harness import Net, flags
+from tcpsim.model.kernel import FIN, POLLOUT, PSH
+from tcpsim.scenario import parse
+from tcpsim.sim.world import run_model
+from tcpsim.trace import Call
+
+from .model_harness import REFERENCE, Net, flags
 
 
 def _data(segs):
@@ -54,3 +59,87 @@ def test_a_read_of_more_than_an_mss_unacknowledged_acks_at_once():
     assert len(net.k.recv(child, 1 << 20)) == 100000
     ack, = net.take()  # tcp_cleanup_rbuf(): more than an MSS unacknowledged
     assert (flags(ack), ack.ack, ack.win) == (".", sk.rcv_nxt, 93)
+
+
+# -- the send buffer (sk_sndbuf, sk_wmem_queued): measured on 6.18.44 ----------------------
+SO_SNDBUF = (1, 7)
+
+
+def _sndbuf(net, sid):
+    return net.k.getsockopt(sid, *SO_SNDBUF)
+
+
+def test_the_send_buffer_starts_at_tcp_wmem1_and_expands_at_establishment():
+    net = Net()
+    lst = net.listener()
+    c = net.k.socket(2)
+    assert _sndbuf(net, c) == 16384  # tcp_init_sock(): tcp_wmem[1]
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.settle()
+    child = net.k.accept(lst)
+    # tcp_sndbuf_expand(): 3 (bbr) * 10 packets * (roundup_pow_of_two(65495 + 512) + 256)
+    assert _sndbuf(net, c) == _sndbuf(net, child) == 3939840
+
+
+@pytest.mark.parametrize("cc, mtu, expanded", [("bbr", 65536, 3939840), ("cubic", 65536, 2626560),
+                                               ("bbr", 1500, 69120), ("cubic", 1500, 46080)])
+def test_the_expansion_depends_on_the_congestion_control_and_the_mss(cc, mtu, expanded):
+    profile = REFERENCE.with_sysctls({"net.ipv4.tcp_congestion_control": cc}).with_mtu(mtu)
+    net = Net(profile)
+    _, c, child = net.connected()
+    assert (_sndbuf(net, c), _sndbuf(net, child)) == (expanded, expanded)
+
+
+@pytest.mark.parametrize("value, sndbuf", [(4096, 8192), (1, 4608), (0, 4608), (-1, 8388608),
+                                           (10**9, 8388608)])
+def test_so_sndbuf_doubles_within_wmem_max_and_locks_the_buffer(value, sndbuf):
+    net = Net()
+    lst = net.listener()
+    c = net.k.socket(2)
+    net.k.setsockopt(c, *SO_SNDBUF, value)
+    assert _sndbuf(net, c) == sndbuf
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.settle()
+    assert _sndbuf(net, c) == sndbuf  # SOCK_SNDBUF_LOCK: no tcp_sndbuf_expand()
+
+
+def test_each_skb_is_charged_its_832_byte_head_until_acknowledged():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.send(c, b"x" * 100)
+    sk = net.k.socks[c]
+    assert net.k._wmem_queued(sk) == 832 + 100  # sent, in the retransmit queue
+    net.settle()
+    assert net.k._wmem_queued(sk) == 0  # the ACK freed it (tcp_clean_rtx_queue)
+
+
+def test_a_full_send_buffer_takes_part_then_fails_with_eagain_and_clears_pollout():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.setsockopt(c, *SO_SNDBUF, 4096)  # 8192: one skb of an MSS fills it
+    assert net.k.send(c, b"x" * 100000) == 32741  # one skb, then no room for another
+    with pytest.raises(BlockingIOError):
+        net.k.send(c, b"x" * 100000)
+    assert not net.k.poll(c) & POLLOUT  # tcp_poll(): not writeable, SOCK_NOSPACE set
+    assert net.k.socks[c].nospace
+    net.settle()  # the ACK frees the skb: writeable again (sk_stream_write_space())
+    assert net.k.poll(c) & POLLOUT and not net.k.socks[c].nospace
+    assert net.k.send(c, b"x" * 100000) == 47616  # the MSS after the larger window
+
+
+def test_a_nonblocking_send_on_lo_fills_the_expanded_buffer_and_more_after_the_ack():
+    # measured on real sockets: 3919467, EAGAIN, no POLLOUT; after the delayed ACK the buffer
+    # is 4194304 (tcp_new_space(): bbr's cwnd grew past 10 packets, capped at tcp_wmem[2])
+    # and the next send takes 333312
+    text = "\n".join([
+        "server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0", "server: listen(s, 3) = 0",
+        "server: c = accept(s)", "client: fd = socket()", "client: connect(fd, 127.0.0.1:8080) = 0",
+        "client: fcntl(fd, F_SETFL, O_NONBLOCK) = 0", "client: send(fd, 10000000)",
+        "client: send(fd, 10000000)", "client: poll(fd, POLLOUT, 0)", "client: sleep 100ms",
+        "client: getsockopt(fd, SO_SNDBUF)", "client: send(fd, 10000000)", ""])
+    trace = run_model(parse(text), REFERENCE)
+    results = [(e.text.split("(")[0], e.result, e.errno) for e in trace.events
+               if isinstance(e, Call) and e.process == "client" and e.result is not None
+               and e.text.startswith(("send", "poll", "getsockopt"))]
+    assert results == [("send", 3919467, None), ("send", -1, "EAGAIN"), ("poll", 0, None),
+                       ("getsockopt", 4194304, None), ("send", 333312, None)]

@@ -62,7 +62,7 @@ class ModelSocket:
         return self._k.connect(self.sid, (sockaddr[0], sockaddr[1]))
 
     def send(self, data: bytes, flags: int = 0) -> int:
-        return self._k.send(self.sid, bytes(data), flags)
+        return self._k.send(self.sid, data, flags)  # a view: the model copies what it takes
 
     def recv(self, n: int, flags: int = 0) -> bytes:
         return self._k.recv(self.sid, n, flags)
@@ -230,9 +230,12 @@ class SimWorld:
         the lab (lab/executor.py): a blocked send() that took part of its bytes goes on as
         soon as the buffer is writeable again (tcp_poll()), not at the next timer; once per
         instant, so that a call that is ready but cannot finish lets time pass."""
+        self._collect()
+        if self._prompt:  # a retried call sent segments: the next settle() delivers them
+            return
         mark = (self.t, self._count)
-        if waits and self._early != mark and any(
-                s.sid in self.kernel.socks and self.poll(s, ev) for s, ev in waits):
+        ready = waits and any([s.sid in self.kernel.socks and self.poll(s, ev) for s, ev in waits])
+        if ready and self._early != mark:
             self._early = mark
             return
         nxt = self.kernel.next_timer()
