@@ -491,3 +491,46 @@ def test_a_100k_send_leaves_in_half_window_segments_and_one_read_takes_it(lab):
             if who == "server" and not length]
     assert acks[1:3] == [(".", 32742, 93), (".", 100002, 93)]
     assert [c.result for c in trace.calls if c.text.startswith("recv")] == [100000, 0]
+
+
+# -- the send buffer (issue 17) ---------------------------------------------------------------
+SNDBUF_FILL = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+server: c = accept(s)
+client: fd = socket()
+client: getsockopt(fd, SO_SNDBUF)
+client: connect(fd, 127.0.0.1:8080) = 0
+client: getsockopt(fd, SO_SNDBUF)
+client: fcntl(fd, F_SETFL, O_NONBLOCK) = 0
+client: send(fd, 10000000)
+client: send(fd, 10000000)
+client: poll(fd, POLLOUT, 0)
+client: sleep 100ms
+client: getsockopt(fd, SO_SNDBUF)
+client: send(fd, 10000000)
+"""
+
+
+def test_a_nonblocking_send_fills_the_expanded_send_buffer_as_the_model_does(lab):
+    """What a program sees of the send buffer on lo with nobody reading: tcp_wmem[1], then
+    tcp_sndbuf_expand() at the handshake (bbr: 3939840); the first send takes what fits
+    (3919467), the next fails with EAGAIN and poll() has no POLLOUT; after the delayed ACK,
+    tcp_new_space() expands to tcp_wmem[2] (4194304) and the next send takes 333312.  The
+    capture itself differs (a tail loss probe the model lacks), the call results must not."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    trace = run_lab(parse(SNDBUF_FILL))
+    if trace.kernel["lo_mtu"] != 65536 or trace.sysctls.get(
+            "net.ipv4.tcp_congestion_control") != "bbr" or trace.sysctls.get(
+            "net.ipv4.tcp_wmem") != "4096 16384 4194304":
+        pytest.skip("the figures are for lo's MTU 65536, bbr and tcp_wmem 4096 16384 4194304")
+    got = [(c.result, c.errno) for c in trace.calls if c.process == "client"
+           and c.result is not None and c.text.startswith(("getsockopt", "send", "poll"))]
+    assert got == [(16384, None), (3939840, None), (3919467, None), (-1, "EAGAIN"), (0, None),
+                   (4194304, None), (333312, None)]
+    model = run_model(parse(SNDBUF_FILL), KernelProfile.from_trace(trace))
+    assert [(c.result, c.errno) for c in model.calls if c.process == "client"
+            and c.result is not None and c.text.startswith(("getsockopt", "send", "poll"))] == got

@@ -143,3 +143,16 @@ def test_a_nonblocking_send_on_lo_fills_the_expanded_buffer_and_more_after_the_a
                and e.text.startswith(("send", "poll", "getsockopt"))]
     assert results == [("send", 3919467, None), ("send", -1, "EAGAIN"), ("poll", 0, None),
                        ("getsockopt", 4194304, None), ("send", 333312, None)]
+
+
+def test_children_inherit_the_listeners_locked_send_buffer():
+    # measured: SO_SNDBUF 4096 on the listener; the accepted child reads 8192 after the
+    # handshake (sk_clone_lock() copies sk_sndbuf and SOCK_SNDBUF_LOCK), the client 3939840
+    net = Net()
+    lst = net.listener()
+    net.k.setsockopt(lst, *SO_SNDBUF, 4096)
+    c = net.k.socket(2)
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.settle()
+    child = net.k.accept(lst)
+    assert (_sndbuf(net, lst), _sndbuf(net, child), _sndbuf(net, c)) == (8192, 8192, 3939840)
