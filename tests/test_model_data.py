@@ -156,3 +156,18 @@ def test_children_inherit_the_listeners_locked_send_buffer():
     net.settle()
     child = net.k.accept(lst)
     assert (_sndbuf(net, lst), _sndbuf(net, child), _sndbuf(net, c)) == (8192, 8192, 3939840)
+
+
+def test_tcp_notsent_lowat_stops_a_send_at_the_unsent_mark():
+    # tcp_stream_memory_free(): no new skb while the unsent bytes reach notsent_lowat; the
+    # kernel's first send of notsent-lowat.tcp took the same 98223
+    net = Net()
+    _, c, child = net.connected()
+    assert net.k.getsockopt(c, 6, 25) == 0  # unset: the sysctl's mark applies
+    net.k.setsockopt(c, 6, 25, 16384)
+    assert net.k.send(c, b"x" * 300000) == 98223  # the third skb waits for the window
+    assert not net.k.poll(c) & POLLOUT  # 2 * 32741 unsent >= 16384
+    net.settle()  # the window opens, the skb leaves: nothing unsent
+    assert net.k.poll(c) & POLLOUT
+    net.k.setsockopt(c, 6, 25, -1)
+    assert net.k.getsockopt(c, 6, 25) == -1  # a u32 read back as an int

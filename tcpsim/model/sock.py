@@ -116,6 +116,7 @@ class Sock:
     sndbuf: int = 0  # sk_sndbuf; 0: tcp_wmem[1], as tcp_init_sock() sets it
     sndbuf_lock: bool = False  # SOCK_SNDBUF_LOCK: SO_SNDBUF was set (no tcp_sndbuf_expand())
     nospace: bool = False  # SOCK_NOSPACE: a send() or poll() found no room (tcp_check_space())
+    notsent_lowat: int = 0  # tp->notsent_lowat: TCP_NOTSENT_LOWAT; 0: the sysctl's
     opts: dict = field(default_factory=dict)  # options stored but not modelled
     # listener
     backlog: int = 0

@@ -235,8 +235,9 @@ class TcpCalls:
         if self._wmem_queued(sk) >= self._sndbuf(sk):
             return False
         notsent = (sk.write_seq - sk.snd_nxt) & 0xFFFFFFFF
-        return (notsent << wake) < int(self.profile.sysctls.get("net.ipv4.tcp_notsent_lowat",
-                                                                0xFFFFFFFF))
+        lowat = sk.notsent_lowat or int(self.profile.sysctls.get("net.ipv4.tcp_notsent_lowat",
+                                                                 0xFFFFFFFF))  # tcp_notsent_lowat()
+        return (notsent << wake) < lowat
 
     def _stream_is_writeable(self, sk: Sock, wake: int) -> bool:
         """__sk_stream_is_writeable(): free space (sk_stream_wspace()) at least half of what
@@ -375,6 +376,10 @@ class TcpCalls:
             sk.nodelay = bool(value)
             if sk.nodelay:
                 self._push(sk)
+        elif (level, opt) == (6, 25):  # do_tcp_setsockopt() TCP_NOTSENT_LOWAT: a u32
+            sk.notsent_lowat = value & 0xFFFFFFFF
+            if sk.nospace and self._stream_is_writeable(sk, 1):
+                sk.nospace = False  # sk->sk_write_space(): sk_stream_write_space()
         elif (level, opt) == (6, 7):
             if not 1 <= value <= 127:
                 raise _oserror(E.EINVAL)
@@ -408,6 +413,9 @@ class TcpCalls:
             return sk.rcvbuf or self.profile.rmem[1]
         if (level, opt) == (1, 7):
             return self._sndbuf(sk)
+        if (level, opt) == (6, 25):  # do_tcp_getsockopt(): the u32 as an int
+            v = sk.notsent_lowat
+            return v - (1 << 32) if v >= 1 << 31 else v
         return int(sk.opts.get((level, opt), 0))
 
     def poll(self, sid: int) -> int:

@@ -272,6 +272,7 @@ class TcpOutput:
         # sk_wmem_queued until acknowledged (tcp_clean_rtx_queue())
         sk.rtxq.append((length, int(bool(fl & FIN)), mss_now))
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+        self._check_space(sk)  # tcp_event_new_data_sent(): fewer unsent bytes (notsent_lowat)
         if length:
             if length < mss_now:  # tcp_minshall_update()
                 sk.snd_sml = sk.snd_nxt

@@ -60,6 +60,7 @@ SOCKOPTS: dict[str, SockOpt] = {
         SockOpt("TCP_DEFER_ACCEPT", 6, 9, "int"),
         SockOpt("TCP_QUICKACK", 6, 12, "int"),
         SockOpt("TCP_USER_TIMEOUT", 6, 18, "int"),
+        SockOpt("TCP_NOTSENT_LOWAT", 6, 25, "int"),
     )
 }
 
