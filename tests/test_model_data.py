@@ -69,8 +69,11 @@ def _sndbuf(net, sid):
     return net.k.getsockopt(sid, *SO_SNDBUF)
 
 
+BBR = REFERENCE.with_sysctls({"net.ipv4.tcp_congestion_control": "bbr"})  # this host's default
+
+
 def test_the_send_buffer_starts_at_tcp_wmem1_and_expands_at_establishment():
-    net = Net()
+    net = Net(BBR)
     lst = net.listener()
     c = net.k.socket(2)
     assert _sndbuf(net, c) == 16384  # tcp_init_sock(): tcp_wmem[1]
@@ -154,7 +157,7 @@ def test_a_nonblocking_send_on_lo_fills_the_expanded_buffer_and_more_after_the_a
 def test_children_inherit_the_listeners_locked_send_buffer():
     # measured: SO_SNDBUF 4096 on the listener; the accepted child reads 8192 after the
     # handshake (sk_clone_lock() copies sk_sndbuf and SOCK_SNDBUF_LOCK), the client 3939840
-    net = Net()
+    net = Net(BBR)
     lst = net.listener()
     net.k.setsockopt(lst, *SO_SNDBUF, 4096)
     c = net.k.socket(2)
