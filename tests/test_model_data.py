@@ -221,6 +221,37 @@ def test_each_skb_is_charged_its_832_byte_head_until_acknowledged():
     assert net.k._wmem_queued(sk) == 0  # the ACK freed it (tcp_clean_rtx_queue)
 
 
+def test_an_skb_of_several_packets_acknowledged_in_part_is_trimmed_to_snd_una():
+    """tcp_clean_rtx_queue() -> tcp_tso_acked(): tcp_trim_head() cuts the acknowledged bytes
+    off an skb of several packets (its truesize and packets shrink); one of a single packet
+    stays whole until all of it is acknowledged.  The loss probe resends from the same queue."""
+    net = Net()
+    lst = net.listener()
+    c = net.k.socket(2)
+    net.k.setsockopt(c, 6, 2, 1000)  # TCP_MAXSEG: MSS 988, a 4000-byte send is one skb
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.settle()
+    net.k.accept(lst)
+    sk = net.k.socks[c]
+    net.k.send(c, b"x" * 4000)
+    net.take()  # sent, not yet delivered
+    (skb,) = sk.rtxq
+    assert (len(skb.data), skb.pcount, net.k._wmem_queued(sk)) == (4000, 5, 832 + 4000)
+    sk.snd_una = (skb.seq + 2 * 988 + 10) & 0xFFFFFFFF  # an ACK of two packets and 10 bytes
+    net.k._clean_rtx_queue(sk)
+    (skb,) = sk.rtxq
+    assert (skb.seq, len(skb.data), skb.pcount) == (sk.snd_una, 2014, 3)
+    assert net.k._wmem_queued(sk) == 832 + 2014
+    net.k.send(c, b"y" * 100)
+    net.take()
+    small = sk.rtxq[-1]
+    assert (len(small.data), small.pcount, len(sk.rtxq)) == (100, 1, 2)
+    sk.snd_una = (small.seq + 50) & 0xFFFFFFFF  # half of a one-packet skb
+    net.k._clean_rtx_queue(sk)
+    assert sk.rtxq == [small]  # the first is freed, the small one stays whole
+    assert net.k._wmem_queued(sk) == 832 + 100
+
+
 def test_a_full_send_buffer_takes_part_then_fails_with_eagain_and_clears_pollout():
     net = Net()
     _, c, child = net.connected()
