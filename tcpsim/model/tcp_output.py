@@ -140,7 +140,7 @@ class TcpOutput:
     @staticmethod
     def _tso_segs(sk: Sock, mss_now: int) -> int:
         """tcp_tso_segs() -> tcp_tso_autosize(): on lo (min RTT far below 512 us, so the
-        whole sk_gso_max_size counts) as many MSS as 65279 bytes hold, at least the
+        whole sk_gso_max_size counts) as many MSS as 65343 bytes hold, at least the
         congestion control's min_tso_segs (2: bbr at lo's rates, or tcp_min_tso_segs)."""
         return max((GSO_MAX_SIZE - MAX_TCP_HEADER - 1) // mss_now, TSO_SEGS)
 
