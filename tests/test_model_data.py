@@ -7,7 +7,12 @@ update after a read (tcp_cleanup_rbuf).  The live tests (tests/test_lab_live.py)
 same programs against the kernel.
 """
 
-from tcpsim.model.kernel import FIN, PSH
+import pytest
+
+from tcpsim.model.kernel import FIN, POLLOUT, PSH
+from tcpsim.scenario import parse
+from tcpsim.sim.world import run_model
+from tcpsim.trace import Call
 
 from .model_harness import REFERENCE, Net, flags
 
@@ -275,3 +280,158 @@ def test_readall_returns_what_came_before_an_error_and_the_error_alone_otherwise
     # the bytes read before the reset are the result (the loop's total), as a C loop has it
     assert _readall("client: send(fd, 10) = 10\nclient: sleep 1ms\n" + linger0 +
                     "client: close(fd) = 0\n") == (10, None)
+
+
+# -- the send buffer (sk_sndbuf, sk_wmem_queued): measured on 6.18.44 ----------------------
+SO_SNDBUF = (1, 7)
+
+
+def _sndbuf(net, sid):
+    return net.k.getsockopt(sid, *SO_SNDBUF)
+
+
+BBR = REFERENCE.with_sysctls({"net.ipv4.tcp_congestion_control": "bbr"})  # this host's default
+
+
+def test_the_send_buffer_starts_at_tcp_wmem1_and_expands_at_establishment():
+    net = Net(BBR)
+    lst = net.listener()
+    c = net.k.socket(2)
+    assert _sndbuf(net, c) == 16384  # tcp_init_sock(): tcp_wmem[1]
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.settle()
+    child = net.k.accept(lst)
+    # tcp_sndbuf_expand(): 3 (bbr) * 10 packets * (roundup_pow_of_two(65495 + 512) + 256)
+    assert _sndbuf(net, c) == _sndbuf(net, child) == 3939840
+
+
+@pytest.mark.parametrize("cc, mtu, expanded", [("bbr", 65536, 3939840), ("cubic", 65536, 2626560),
+                                               ("bbr", 1500, 69120), ("cubic", 1500, 46080)])
+def test_the_expansion_depends_on_the_congestion_control_and_the_mss(cc, mtu, expanded):
+    profile = REFERENCE.with_sysctls({"net.ipv4.tcp_congestion_control": cc}).with_mtu(mtu)
+    net = Net(profile)
+    _, c, child = net.connected()
+    assert (_sndbuf(net, c), _sndbuf(net, child)) == (expanded, expanded)
+
+
+@pytest.mark.parametrize("value, sndbuf", [(4096, 8192), (1, 4608), (0, 4608), (-1, 8388608),
+                                           (10**9, 8388608)])
+def test_so_sndbuf_doubles_within_wmem_max_and_locks_the_buffer(value, sndbuf):
+    net = Net()
+    lst = net.listener()
+    c = net.k.socket(2)
+    net.k.setsockopt(c, *SO_SNDBUF, value)
+    assert _sndbuf(net, c) == sndbuf
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.settle()
+    assert _sndbuf(net, c) == sndbuf  # SOCK_SNDBUF_LOCK: no tcp_sndbuf_expand()
+
+
+def test_each_skb_is_charged_its_832_byte_head_until_acknowledged():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.send(c, b"x" * 100)
+    sk = net.k.socks[c]
+    assert net.k._wmem_queued(sk) == 832 + 100  # sent, in the retransmit queue
+    net.settle()
+    assert net.k._wmem_queued(sk) == 0  # the ACK freed it (tcp_clean_rtx_queue)
+
+
+def test_an_skb_of_several_packets_acknowledged_in_part_is_trimmed_to_snd_una():
+    """tcp_clean_rtx_queue() -> tcp_tso_acked(): tcp_trim_head() cuts the acknowledged bytes
+    off an skb of several packets (its truesize and packets shrink); one of a single packet
+    stays whole until all of it is acknowledged.  The loss probe resends from the same queue."""
+    net = Net()
+    lst = net.listener()
+    c = net.k.socket(2)
+    net.k.setsockopt(c, 6, 2, 1000)  # TCP_MAXSEG: MSS 988, a 4000-byte send is one skb
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.settle()
+    net.k.accept(lst)
+    sk = net.k.socks[c]
+    net.k.send(c, b"x" * 4000)
+    net.take()  # sent, not yet delivered
+    (skb,) = sk.rtxq
+    assert (len(skb.data), skb.pcount, net.k._wmem_queued(sk)) == (4000, 5, 832 + 4000)
+    assert sk.packets_out == 5  # tcp_packets_out_inc(): the cwnd counts the same queue
+    sk.snd_una = (skb.seq + 2 * 988 + 10) & 0xFFFFFFFF  # an ACK of two packets and 10 bytes
+    assert net.k._clean_rtx_queue(sk) == 2  # the packets out of flight (tcp_cong_control())
+    (skb,) = sk.rtxq
+    assert (skb.seq, len(skb.data), skb.pcount, sk.packets_out) == (sk.snd_una, 2014, 3, 3)
+    assert net.k._wmem_queued(sk) == 832 + 2014
+    net.k.send(c, b"y" * 100)
+    net.take()
+    small = sk.rtxq[-1]
+    assert (len(small.data), small.pcount, len(sk.rtxq)) == (100, 1, 2)
+    sk.snd_una = (small.seq + 50) & 0xFFFFFFFF  # half of a one-packet skb
+    assert net.k._clean_rtx_queue(sk) == 3
+    assert sk.rtxq == [small] and sk.packets_out == 1  # the small one stays whole
+    assert net.k._wmem_queued(sk) == 832 + 100
+
+
+def test_a_full_send_buffer_takes_part_then_fails_with_eagain_and_clears_pollout():
+    net = Net()
+    _, c, child = net.connected()
+    net.k.setsockopt(c, *SO_SNDBUF, 4096)  # 8192: one skb of an MSS fills it
+    assert net.k.send(c, b"x" * 100000) == 32741  # one skb, then no room for another
+    with pytest.raises(BlockingIOError):
+        net.k.send(c, b"x" * 100000)
+    assert not net.k.poll(c) & POLLOUT  # tcp_poll(): not writeable, SOCK_NOSPACE set
+    assert net.k.socks[c].nospace
+    net.settle()  # the ACK frees the skb: writeable again (sk_stream_write_space())
+    assert net.k.poll(c) & POLLOUT and not net.k.socks[c].nospace
+    assert net.k.send(c, b"x" * 100000) == 47616  # the MSS after the larger window
+
+
+@pytest.mark.parametrize("cc, figures", [
+    # bbr's first three only: the model runs cubic's window for bbr (tcp_cong.py), which does
+    # not grow on lo, so its buffer stays 3939840 where bbr's reaches 4194304
+    ("bbr", [("send", 3919467, None), ("send", -1, "EAGAIN"), ("poll", 0, None)]),
+    ("cubic", [("send", 2633835, None), ("send", -1, "EAGAIN"), ("poll", 0, None),
+               ("getsockopt", 2626560, None), ("send", 95232, None)])])
+def test_a_nonblocking_send_on_lo_fills_the_expanded_buffer_and_more_after_the_ack(cc, figures):
+    # measured on real sockets: with bbr 3919467, EAGAIN, no POLLOUT; after the delayed ACK
+    # the buffer is 4194304 (tcp_new_space(): bbr's cwnd grew past 10 packets, capped at
+    # tcp_wmem[2]) and the next send takes 333312; with cubic (and reno) 2633835, and the
+    # buffer stays 2626560 (its cwnd does not grow on lo) and the next send takes 95232
+    text = "\n".join([
+        "server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0", "server: listen(s, 3) = 0",
+        "server: c = accept(s)", "client: fd = socket()", "client: connect(fd, 127.0.0.1:8080) = 0",
+        "client: fcntl(fd, F_SETFL, O_NONBLOCK) = 0", "client: send(fd, 10000000)",
+        "client: send(fd, 10000000)", "client: poll(fd, POLLOUT, 0)", "client: sleep 100ms",
+        "client: getsockopt(fd, SO_SNDBUF)", "client: send(fd, 10000000)", ""])
+    profile = REFERENCE.with_sysctls({"net.ipv4.tcp_congestion_control": cc})
+    trace = run_model(parse(text), profile)
+    results = [(e.text.split("(")[0], e.result, e.errno) for e in trace.events
+               if isinstance(e, Call) and e.process == "client" and e.result is not None
+               and e.text.startswith(("send", "poll", "getsockopt"))]
+    assert results[:len(figures)] == figures and len(results) == 5
+
+
+def test_children_inherit_the_listeners_locked_send_buffer():
+    # measured: SO_SNDBUF 4096 on the listener; the accepted child reads 8192 after the
+    # handshake (sk_clone_lock() copies sk_sndbuf and SOCK_SNDBUF_LOCK), the client 3939840
+    net = Net(BBR)
+    lst = net.listener()
+    net.k.setsockopt(lst, *SO_SNDBUF, 4096)
+    c = net.k.socket(2)
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.settle()
+    child = net.k.accept(lst)
+    assert (_sndbuf(net, lst), _sndbuf(net, child), _sndbuf(net, c)) == (8192, 8192, 3939840)
+
+
+def test_tcp_notsent_lowat_stops_a_send_at_the_unsent_mark():
+    # tcp_stream_memory_free(): no new skb while the unsent bytes reach notsent_lowat; the
+    # kernel's first send after a handshake took the same 98223 (the notsent-lowat built-in as
+    # first recorded; it now sends 50 corked bytes first, and then its first send takes 98304)
+    net = Net()
+    _, c, child = net.connected()
+    assert net.k.getsockopt(c, 6, 25) == 0  # unset: the sysctl's mark applies
+    net.k.setsockopt(c, 6, 25, 16384)
+    assert net.k.send(c, b"x" * 300000) == 98223  # the third skb waits for the window
+    assert not net.k.poll(c) & POLLOUT  # 2 * 32741 unsent >= 16384
+    net.settle()  # the window opens, the skb leaves: nothing unsent
+    assert net.k.poll(c) & POLLOUT
+    net.k.setsockopt(c, 6, 25, -1)
+    assert net.k.getsockopt(c, 6, 25) == -1  # a u32 read back as an int

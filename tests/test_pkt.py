@@ -198,7 +198,10 @@ def test_mutated_scripts_never_raise_anything_but_a_clean_error(pieces, noise):
 EXPORTS = [(n, proc) for n in builtin_names() for proc in load(n).processes]
 UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("backlog-full", "server"): "it has 3 connections",
-              ("concurrent-server", "server"): "it has 3 connections"}
+              ("concurrent-server", "server"): "it has 3 connections",
+              ("send-blocks", "client"): "blocked on a full send buffer",
+              ("tiny-sndbuf", "client"): "blocked on a full send buffer",
+              ("nonblocking-send-eagain", "server"): r"recv\(MSG_WAITALL\) on line 32 blocked"}
 
 
 @pytest.mark.parametrize("name, process", EXPORTS, ids=[f"{n}-{p}" for n, p in EXPORTS])

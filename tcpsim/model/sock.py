@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno as E
 from copy import copy
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 RCV_SHUTDOWN, SEND_SHUTDOWN = 1, 2
@@ -27,20 +28,36 @@ TCPOLEN_TSTAMP_ALIGNED = 12
 TCP_NAGLE_OFF, TCP_NAGLE_CORK, TCP_NAGLE_PUSH = 1, 2, 4  # the nonagle of tcp_write_xmit()
 TCP_MSS_DEFAULT = 536
 TCP_MIN_MSS, MAX_TCP_WINDOW = 88, 32767  # the bounds of TCP_MAXSEG (do_tcp_setsockopt())
-# L1_CACHE_ALIGN(128 + MAX_HEADER): 256 on this kernel, as the 832-byte truesize below
-# implies; sk_gso_max_size is lo's gso_max_size less it and 1 (sk_setup_caps())
-MAX_TCP_HEADER = 256
+# L1_CACHE_ALIGN(128 + MAX_HEADER): 192 with this kernel's config, measured two ways: the
+# send buffer tcp_sndbuf_expand() gives after the handshake steps from 69120 (3 * 10 * 2304) to
+# 130560 (3 * 10 * 4352) between lo MTU 1576 and 1577, an MSS of 1536 and 1537, so the MSS's
+# headers and shared info take 512 bytes (192 + 320); and at MTU 13112 (MSS 13060) lo carries
+# GSO packets of 65300 bytes, more than 65536 - 256 - 1 would allow.  sk_gso_max_size is lo's
+# gso_max_size less it and 1 (sk_setup_caps()): 65343
+MAX_TCP_HEADER = 192
+SKB_SHINFO_SIZE = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
+SKB_DATA_ALIGN_SK_BUFF = 256  # SKB_DATA_ALIGN(sizeof(struct sk_buff))
 GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet is segmented
-# The truesize of an skb lo delivers, beyond its payload (which is in page frags): the
-# sender's head from skb_small_head_cache (SKB_HEAD_ALIGN(MAX_TCP_HEADER): 256 + 320 for
-# skb_shared_info) and its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb
-# (skb_set_owner_r()).  Measured: `ss -tmi` shows r1832 after 1000 bytes arrive, at MTU 1500
-# and 65536 alike; the windows after 988-, 4000- and 4940-byte skbs (69, 102 and 105 x1024,
-# TCP_MAXSEG 1000) and those of a 30000-byte write at MTU 1500 need it (896, fitted before to
-# the bulk transfers at MTU 65536, changes none of theirs)
-SKB_TRUESIZE_LO = 832
+# The truesize of a data skb, beyond its payload (which is in page frags): its head from
+# skb_small_head_cache, SKB_SMALL_HEAD_CACHE_SIZE (SKB_HEAD_ALIGN(MAX_TCP_HEADER) is 512, a
+# power of two, so 64 more: 576), and its struct sk_buff (256).  The sender is charged it per
+# queued skb in sk_wmem_queued (tcp_stream_alloc_skb(); measured on 6.18.44 with SO_MEMINFO:
+# sk_wmem_queued less SIOCOUTQ is 832 per skb for every send size from 1 to 100000 bytes, at
+# lo's MTU and at 1500), and the receiver in sk_rmem_alloc (skb_set_owner_r(): lo delivers the
+# sender's skb).  832, not the 896 fitted to the bulk transfers (whose 32741-byte skbs give the
+# same scaling_ratio either way): the windows after 988-, 4000- and 4940-byte skbs (69, 102 and
+# 105 x1024, TCP_MAXSEG 1000) fit 832 only.
+_SKB_SMALL_HEAD_SIZE = MAX_TCP_HEADER + SKB_SHINFO_SIZE  # SKB_HEAD_ALIGN(MAX_TCP_HEADER)
+SKB_SMALL_HEAD_CACHE_SIZE = _SKB_SMALL_HEAD_SIZE + (
+    64 if _SKB_SMALL_HEAD_SIZE & (_SKB_SMALL_HEAD_SIZE - 1) == 0 else 0)  # + L1_CACHE_BYTES
+SKB_TRUESIZE_LO = SKB_SMALL_HEAD_CACHE_SIZE + SKB_DATA_ALIGN_SK_BUFF  # 832
+SKB_TX_TRUESIZE = SKB_TRUESIZE_LO  # the same skb, as the sender's sk_wmem_queued counts it
 SKB_OVERHEAD = SKB_TRUESIZE_LO  # the old name
 SOCK_MIN_RCVBUF = 2 * (2048 + 256 + 320)  # 2 * SKB_TRUESIZE(2048)
+SOCK_MIN_SNDBUF = 2 * (2048 + 256)  # 2 * TCP_SKB_MIN_TRUESIZE: SO_SNDBUF's floor (4608)
+# tcp_sndbuf_expand()'s per-MSS memory: roundup_pow_of_two(MSS + MAX_TCP_HEADER +
+# SKB_DATA_ALIGN(sizeof(struct skb_shared_info))) + SKB_DATA_ALIGN(sizeof(struct sk_buff))
+SNDBUF_SKB_HEADROOM = MAX_TCP_HEADER + SKB_SHINFO_SIZE  # 512
 TCP_INIT_CWND = 10
 # What copying a received byte to the reader costs, for the receive-buffer autotuning's clock
 # (tcp_rcv_space_adjust() runs after each skb a recv() copies, and compares the time since its
@@ -91,6 +108,28 @@ class Seg:
         return len(self.payload) + bool(self.flags & SYN) + bool(self.flags & FIN)
 
 
+class RtxSkb(NamedTuple):
+    """An skb of the retransmit queue: TCP_SKB_CB(skb)->seq, its bytes (kept for the loss
+    probe), TCP_SKB_CB(skb)->tcp_flags (PSH, FIN) and tcp_skb_mss() (its gso_size, the MSS
+    it was sent at)."""
+
+    seq: int
+    data: bytes
+    flags: int
+    mss: int
+
+    @property
+    def end_seq(self) -> int:
+        """TCP_SKB_CB(skb)->end_seq: a FIN takes one sequence number."""
+        return (self.seq + len(self.data) + bool(self.flags & FIN)) & 0xFFFFFFFF
+
+    @property
+    def pcount(self) -> int:
+        """tcp_skb_pcount(), as tcp_set_skb_tso_segs() sets it: one packet, or the bytes over
+        the MSS rounded up."""
+        return max(1, -(-len(self.data) // self.mss))
+
+
 @dataclass(slots=True)
 class Sock:
     """A struct sock (or request sock, or timewait sock) of the model, as plain data."""
@@ -113,10 +152,12 @@ class Sock:
     # push owed by TCP_NODELAY or uncorking, cleared by the next new skb: tcp_skb_entail())
     nonagle: int = 0
     user_mss: int = 0  # tp->rx_opt.user_mss: TCP_MAXSEG (do_tcp_setsockopt())
-    notsent_lowat: int = 0  # tp->notsent_lowat: TCP_NOTSENT_LOWAT (0: the sysctl, UINT_MAX)
+    notsent_lowat: int = 0  # tp->notsent_lowat: TCP_NOTSENT_LOWAT (0: the sysctl's, UINT_MAX)
     syncnt: int = 0
     rcvbuf: int = 0
-    sndbuf: int = 0
+    sndbuf: int = 0  # sk_sndbuf; 0: tcp_wmem[1], as tcp_init_sock() sets it
+    sndbuf_lock: bool = False  # SOCK_SNDBUF_LOCK: SO_SNDBUF was set (no tcp_sndbuf_expand())
+    nospace: bool = False  # SOCK_NOSPACE: a send() or poll() found no room (tcp_check_space())
     opts: dict = field(default_factory=dict)  # options stored but not modelled
     # listener
     backlog: int = 0
@@ -144,13 +185,22 @@ class Sock:
     push_end: int = 0  # write_seq at the end of the last send() (PSH goes there)
     pushed_seq: int = 0  # tcp_mark_push() moves it to write_seq (forced_push())
     fin_queued: bool = False
+    # the retransmit queue (sk->tcp_rtx_queue): the skbs sent and not yet acknowledged,
+    # oldest first, as RtxSkb (seq, data, flags, mss).  They stay charged to sk_wmem_queued
+    # until tcp_clean_rtx_queue() frees them (or trims one of several packets to snd_una:
+    # tcp_tso_acked()); the tail loss probe resends the last (tcp_send_loss_probe())
+    rtxq: list = field(default_factory=list)
+    tlp_high_seq: int = 0  # snd_nxt when a loss probe went; 0 when none is outstanding
+    mss_clamp: int = 0  # tp->rx_opt.mss_clamp: the peer's MSS option (tcp_sndbuf_expand())
     fin_sent: bool = False
-    # congestion window (tcp_cong.py): in segments, as tcp_sock keeps it
-    snd_cwnd: int = 10  # TCP_INIT_CWND (tcp_init_sock(), tcp_init_transfer())
+    # congestion window (tcp_cong.py): in segments, as tcp_sock keeps it (tcp_sndbuf_expand()
+    # sizes the send buffer by it)
+    snd_cwnd: int = TCP_INIT_CWND  # tcp_init_sock(), tcp_init_transfer()
     snd_ssthresh: int = 0x7FFFFFFF  # TCP_INFINITE_SSTHRESH
     snd_cwnd_cnt: int = 0  # tcp_cong_avoid_ai()'s count of acked segments
-    packets_out: int = 0  # segments sent and not acked (tcp_packets_out_inc())
-    rtx: list = field(default_factory=list)  # the retransmit queue: (end_seq, pcount, mss)
+    # the rtxq's packets: the sum of its skbs' tcp_skb_pcount(), kept as the kernel keeps it
+    # (tcp_packets_out_inc() as an skb is sent, less what tcp_clean_rtx_queue() frees or trims)
+    packets_out: int = 0
     max_packets_out: int = 0  # tcp_cwnd_validate()'s record of this round
     is_cwnd_limited: bool = False
     cwnd_usage_seq: int = 0
@@ -202,10 +252,6 @@ class Sock:
     rto: float = TCP_TIMEOUT_INIT
     retrans_stamp: float = 0.0  # when the first SYN (or a request's first SYN-ACK) went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
-    # the retransmission queue's data skbs, oldest first, until acknowledged: (seq, payload,
-    # flags, pcount); the tail loss probe resends the last (tcp_send_loss_probe())
-    rtxq: list = field(default_factory=list)
-    tlp_high_seq: int = 0  # snd_nxt when a loss probe went; 0 when none is outstanding
     ip_id: int = 0
 
     def __deepcopy__(self, memo: dict) -> "Sock":
@@ -222,5 +268,5 @@ class Sock:
 
 
 _FIELDS = tuple(f.name for f in fields(Sock))
-SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rcvq", "rcvq_ts", "timers",
-                   "timer_order", "rx_backlog", "rtxq", "rtx")
+SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rtxq", "rcvq", "rcvq_ts", "timers",
+                   "timer_order", "rx_backlog")

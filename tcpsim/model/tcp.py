@@ -17,7 +17,8 @@ from __future__ import annotations
 import errno as E
 
 from .sock import (COPY_SECONDS_PER_BYTE, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
-                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_NAGLE_CORK, TCP_NAGLE_OFF, TCP_NAGLE_PUSH,
+                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, SKB_TX_TRUESIZE, SOCK_MIN_SNDBUF,
+                   TCP_NAGLE_CORK, TCP_NAGLE_OFF, TCP_NAGLE_PUSH,
                    MAX_TCP_WINDOW, TCP_MIN_MSS,
                    TCP_TIMEOUT_INIT, Seg, Sock, _oserror, seq_lt)
 from .table import rule
@@ -181,8 +182,19 @@ class TcpCalls:
             tail = sk.wq[-1] if sk.wq else None
             if tail is not None and not tail[1] & FIN and tail[0] < size_goal:
                 take = min(size_goal - tail[0], len(data) - copied)
-                sk.wq[-1] = (tail[0] + take, tail[1])
+                # the call's first bytes take the PSH off the skb they join (if (!copied))
+                sk.wq[-1] = (tail[0] + take, tail[1] if copied else tail[1] & ~PSH)
             else:  # tcp_stream_alloc_skb(): a new skb at the tail
+                if not self._memory_free(sk):  # sk_stream_memory_free(): the send buffer is full
+                    # wait_for_space: SOCK_NOSPACE, push what was copied (tcp_push() with
+                    # TCP_NAGLE_PUSH), then sk_stream_wait_memory(), which without blocking
+                    # fails at once: -EAGAIN, or what was copied (do_error -> out)
+                    sk.nospace = True
+                    if not copied:
+                        raise _oserror(E.EAGAIN)
+                    self._mark_push(sk)
+                    self._write_xmit(sk, mss_now, TCP_NAGLE_PUSH)
+                    break
                 if process_backlog >= 16:  # every 16 skbs, what arrived meanwhile
                     process_backlog = 0
                     if sk.rx_backlog:  # sk_flush_backlog(), then restart at the new MSS
@@ -195,7 +207,7 @@ class TcpCalls:
                 take = min(size_goal, len(data) - copied)
                 sk.wq.append((take, 0))
                 sk.nonagle &= ~TCP_NAGLE_PUSH  # tcp_skb_entail(): a pending push is spent
-            sk.unsent += data[copied:copied + take]
+            sk.unsent += data[copied:copied + take]  # skb_copy_to_page_nocache()
             sk.write_seq = (sk.write_seq + take) & 0xFFFFFFFF
             copied += take
             if copied == len(data):
@@ -218,7 +230,38 @@ class TcpCalls:
         if not more or self._forced_push(sk):
             self._mark_push(sk)
         self._write_xmit(sk, mss_now, TCP_NAGLE_CORK if more else self._nonagle(sk))
-        return len(data)
+        return copied
+
+    # -- the send buffer (sock.h, stream.c) ----------------------------------------------
+    def _sndbuf(self, sk: Sock) -> int:
+        """sk_sndbuf: tcp_wmem[1] from tcp_init_sock() until SO_SNDBUF or tcp_sndbuf_expand()."""
+        return sk.sndbuf or self.profile.wmem[1]
+
+    @staticmethod
+    def _wmem_queued(sk: Sock) -> int:
+        """sk_wmem_queued: the truesize of every skb in the write and retransmit queues, a
+        head (SKB_TX_TRUESIZE) each plus the bytes they hold (acknowledged bytes of an skb of
+        one packet stay until the whole skb is acknowledged: tcp_clean_rtx_queue())."""
+        data = sum(len(skb.data) for skb in sk.rtxq) + len(sk.unsent)
+        return SKB_TX_TRUESIZE * (len(sk.rtxq) + len(sk.wq)) + data
+
+    def _memory_free(self, sk: Sock, wake: int = 0) -> bool:
+        """__sk_stream_memory_free(): room for another skb while less than sk_sndbuf is
+        queued, and (tcp_stream_memory_free()) fewer unsent bytes (write_seq - snd_nxt),
+        doubled when waking a writer (tcp_poll()), than tcp_notsent_lowat() (the option,
+        else the sysctl: UINT_MAX).  Measured: lowat 100 with 50 bytes corked: no POLLOUT."""
+        if self._wmem_queued(sk) >= self._sndbuf(sk):
+            return False
+        notsent = (sk.write_seq - sk.snd_nxt) & 0xFFFFFFFF
+        lowat = sk.notsent_lowat or int(self.profile.sysctls.get("net.ipv4.tcp_notsent_lowat",
+                                                                 0xFFFFFFFF))  # tcp_notsent_lowat()
+        return (notsent << wake) < lowat
+
+    def _stream_is_writeable(self, sk: Sock, wake: int) -> bool:
+        """__sk_stream_is_writeable(): free space (sk_stream_wspace()) at least half of what
+        is queued (sk_stream_min_wspace()): a third of the buffer free, and memory free."""
+        queued = self._wmem_queued(sk)
+        return self._sndbuf(sk) - queued >= queued >> 1 and self._memory_free(sk, wake)
 
     @staticmethod
     def _forced_push(sk: Sock) -> bool:
@@ -366,8 +409,10 @@ class TcpCalls:
                 if sk.nonagle & TCP_NAGLE_OFF:
                     sk.nonagle |= TCP_NAGLE_PUSH
                 self._push(sk)
-        elif (level, opt) == (6, 25):  # do_tcp_setsockopt(): tp->notsent_lowat (a u32)
+        elif (level, opt) == (6, 25):  # do_tcp_setsockopt() TCP_NOTSENT_LOWAT: a u32
             sk.notsent_lowat = value & 0xFFFFFFFF
+            if sk.nospace and self._stream_is_writeable(sk, 1):
+                sk.nospace = False  # sk->sk_write_space(): sk_stream_write_space()
         elif (level, opt) == (6, 2):  # do_tcp_setsockopt(): tp->rx_opt.user_mss
             if value and not TCP_MIN_MSS <= value <= MAX_TCP_WINDOW:
                 raise _oserror(E.EINVAL)
@@ -378,9 +423,13 @@ class TcpCalls:
             sk.syncnt = value
         elif (level, opt) == (1, 8):
             sk.rcvbuf = max(2304, min(value, self.profile.rmem_max) * 2)  # sock_setsockopt()
-        elif (level, opt) == (1, 7):
-            sk.sndbuf = max(4608, min(value, int(self.profile.sysctls.get("net.core.wmem_max",
-                                                                          212992))) * 2)
+        elif (level, opt) == (1, 7):  # sock_setsockopt() SO_SNDBUF
+            wmem_max = int(self.profile.sysctls.get("net.core.wmem_max", 212992))
+            value = wmem_max if value < 0 else min(value, wmem_max)  # min_t(u32, ...)
+            sk.sndbuf = max(SOCK_MIN_SNDBUF, min(value, 0x3FFFFFFF) * 2)
+            sk.sndbuf_lock = True  # SOCK_SNDBUF_LOCK: tcp_sndbuf_expand() leaves it
+            if sk.nospace and self._stream_is_writeable(sk, 1):
+                sk.nospace = False  # sk->sk_write_space(): sk_stream_write_space()
         else:
             sk.opts[(level, opt)] = value
 
@@ -397,8 +446,6 @@ class TcpCalls:
             return int(bool(sk.nonagle & TCP_NAGLE_OFF))
         if (level, opt) == (6, 3):
             return int(bool(sk.nonagle & TCP_NAGLE_CORK))
-        if (level, opt) == (6, 25):
-            return sk.notsent_lowat
         if (level, opt) == (6, 2):  # do_tcp_getsockopt(): user_mss before the connection
             if sk.user_mss and sk.state in ("CLOSE", "LISTEN"):
                 return sk.user_mss
@@ -408,7 +455,10 @@ class TcpCalls:
         if (level, opt) == (1, 8):
             return self._rcvbuf(sk)  # sk_rcvbuf: as set, or as autotuning grew it
         if (level, opt) == (1, 7):
-            return sk.sndbuf or self.profile.wmem[1]
+            return self._sndbuf(sk)
+        if (level, opt) == (6, 25):  # do_tcp_getsockopt(): the u32 as an int
+            v = sk.notsent_lowat
+            return v - (1 << 32) if v >= 1 << 31 else v
         return int(sk.opts.get((level, opt), 0))
 
     def poll(self, sid: int) -> int:
@@ -424,20 +474,13 @@ class TcpCalls:
         if sk.state not in ("SYN_SENT", "SYN_RECV"):
             if any(sk.rcvq):
                 mask |= POLLIN | POLLRDNORM
-            if self._stream_memory_free(sk, 1):
+            if sk.shutdown & SEND_SHUTDOWN or self._stream_is_writeable(sk, 1):
                 mask |= POLLOUT | POLLWRNORM
+            else:  # no room: SOCK_NOSPACE, so that the ACK that makes room wakes the poller
+                sk.nospace = True
         if sk.err:
             mask |= POLLERR
         return mask
-
-    @staticmethod
-    def _stream_memory_free(sk: Sock, wake: int) -> bool:
-        """tcp_stream_memory_free(): the bytes not yet sent (write_seq - snd_nxt), doubled
-        when tcp_poll() asks (wake), below TCP_NOTSENT_LOWAT (tcp_notsent_lowat(): the
-        sysctl's UINT_MAX when unset).  Measured: lowat 100 with 50 bytes corked: no POLLOUT."""
-        lowat = sk.notsent_lowat or 0xFFFFFFFF
-        notsent = (sk.write_seq - sk.snd_nxt) & 0xFFFFFFFF
-        return (notsent << wake) < lowat
 
     def tcp_info(self, sid: int) -> dict:
         sk = self.socks[sid]

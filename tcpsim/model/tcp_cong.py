@@ -1,10 +1,10 @@
 """The congestion window without loss, as tcp_cong.c, tcp_cubic.c and tcp_output.c keep it.
 
 The window starts at TCP_INIT_CWND (10) segments (1 after more than one SYN or SYN-ACK
-retransmission, tcp_init_transfer()) with ssthresh "infinite"; what is in flight
-is counted in segments (packets_out: each skb's tcp_skb_pcount() when it is sent, less what
-ACKs take off, tcp_clean_rtx_queue()); tcp_write_xmit() sends at most cwnd - in flight, and
-at most half the window in one GSO packet (tcp_cwnd_test()).  Each ACK of new data grows the
+retransmission, tcp_init_transfer()) with ssthresh "infinite"; what is in flight is counted
+in segments (packets_out: each skb's tcp_skb_pcount() as it joins the retransmit queue,
+Sock.rtxq, less what ACKs take off, tcp_clean_rtx_queue()); tcp_write_xmit() sends at most
+cwnd - in flight, and at most half the window in one GSO packet (tcp_cwnd_test()).  Each ACK of new data grows the
 window by what it acknowledges (slow start, tcp_slow_start()) but only while the sender
 uses it (tcp_is_cwnd_limited()), so on lo's MTU 65536, where two segments fill the
 receiver's window, it stays 10.  After an idle period longer than the RTO the window is
@@ -16,56 +16,35 @@ only after some 4000 segments of window (a 20 MB transfer at MTU 1500, ssthresh 
 4708 in two runs: it times ACK trains in microseconds), so neither HyStart nor cubic's
 growth function (bictcp_update()) is modelled; past ssthresh both grow as reno does
 (tcp_cong_avoid_ai()).  bbr, this machine's default, is not modelled (its pacing decides
-what leaves when): a profile naming it gets cubic's rules and a note saying so, and the lab
-pins each socket to cubic (lab/kernel.py lab_congestion()).
+what leaves when): a profile naming it gets cubic's rules and a note saying so (only
+tcp_sndbuf_expand() takes bbr's factor of 3, bbr_sndbuf_expand(), which needs no window), and
+the lab pins each socket to cubic (lab/kernel.py lab_congestion()).
 """
 
 from __future__ import annotations
 
-from .sock import TCP_INIT_CWND, Sock, seq_le, seq_lt
+from .sock import GSO_MAX_SIZE, MAX_TCP_HEADER, TCP_INIT_CWND, RtxSkb, Sock, seq_lt
 
 TCP_INFINITE_SSTHRESH = 0x7FFFFFFF
-# sk_dst_gso_max_size(): lo's gso_ipv4_max_size (64 KiB) less MAX_TCP_HEADER + 1; MAX_TCP_HEADER
-# is 256 on this kernel (sock.py SKB_TRUESIZE_LO: the skb head it sizes)
-GSO_MAX_SIZE_SK = 65536 - (256 + 1)
+# sk_setup_caps() -> sk_dst_gso_max_size(): lo's gso_ipv4_max_size (64 KiB) less
+# MAX_TCP_HEADER + 1: 65343 (MAX_TCP_HEADER 192, measured: sock.py; GSO packets of 65300 bytes
+# at MSS 13060)
+GSO_MAX_SIZE_SK = GSO_MAX_SIZE - (MAX_TCP_HEADER + 1)
 
 
 class TcpCong:
     """The congestion window (a mixin of Kernel, kernel.py)."""
 
     # -- segments in flight (tcp_output.c, tcp_input.c) ----------------------------------
-    @staticmethod
-    def _pcount(length: int, mss: int) -> int:
-        """tcp_set_skb_tso_segs(): the segments an skb counts for (a FIN alone counts one)."""
-        return max(1, -(-length // mss))
-
-    def _packets_sent(self, sk: Sock, end_seq: int, length: int, mss: int) -> None:
-        """tcp_event_new_data_sent(): the skb joins the retransmit queue, its segments
-        packets_out (tcp_packets_out_inc())."""
-        pcount = self._pcount(length, mss)
-        sk.rtx.append((end_seq, pcount, mss))
-        sk.packets_out += pcount
-        if length:  # tcp_event_data_sent(): an skb with data (not a lone FIN)
+    def _packets_sent(self, sk: Sock, skb: RtxSkb) -> None:
+        """tcp_event_new_data_sent(): the skb joins the retransmit queue (Sock.rtxq, which
+        keeps its bytes for the loss probe and its truesize in sk_wmem_queued), its segments
+        packets_out (tcp_packets_out_inc(): tcp_skb_pcount(), a FIN alone counts one).  The
+        ACKs take them off again in tcp_clean_rtx_queue() (tcp_input.py)."""
+        sk.rtxq.append(skb)
+        sk.packets_out += skb.pcount
+        if skb.data:  # tcp_event_data_sent(): an skb with data (not a lone FIN)
             sk.lsndtime = self.now
-
-    def _clean_rtx_queue(self, sk: Sock, ack: int) -> int:
-        """tcp_clean_rtx_queue(), for an ACK beyond snd_una: the segments it takes out of
-        flight.  The head skb acked in part is trimmed and counts the segments of what is
-        left (tcp_tso_acked())."""
-        acked = 0
-        while sk.rtx:
-            end_seq, pcount, mss = sk.rtx[0]
-            if seq_le(end_seq, ack):
-                del sk.rtx[0]
-                acked += pcount
-                continue
-            left = self._pcount((end_seq - ack) & 0xFFFFFFFF, mss)
-            if left < pcount:
-                sk.rtx[0] = (end_seq, left, mss)
-                acked += pcount - left
-            break
-        sk.packets_out -= acked
-        return acked
 
     def _init_transfer_cwnd(self, sk: Sock, ts) -> None:
         """tcp_init_transfer(): the initial window, 10 (TCP_INIT_CWND), or 1 when the SYN (or

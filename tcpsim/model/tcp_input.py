@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import errno as E
 
-from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_TRUESIZE_LO,
-                   SOCK_MIN_RCVBUF, SYN, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
+from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALIGN_SK_BUFF,
+                   SKB_TRUESIZE_LO, SNDBUF_SKB_HEADROOM, SOCK_MIN_RCVBUF, SYN, TCP_INIT_CWND, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
                    TCP_MSS_DEFAULT, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
                    seq_lt)
 
@@ -114,6 +114,9 @@ class TcpInput:
             sk.rcv_nxt = sk.rcv_wup = (seg.seq + 1) & 0xFFFFFFFF
             sk.snd_una = seg.ack
             peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
+            # tcp_rcv_synsent_state_process() -> tcp_parse_options(): rx_opt.mss_clamp, the
+            # SYN-ACK's MSS (no more than TCP_MAXSEG)
+            sk.mss_clamp = min(peer_mss, sk.user_mss) if sk.user_mss else peer_mss
             sk.mss_mtu = min(peer_mss, sk.advmss) - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
             self._update_window(sk, seg.win)  # the SYN-ACK's window is not scaled
             self._sync_mss(sk)
@@ -164,14 +167,10 @@ class TcpInput:
                 return
             acked = 0
             if seq_lt(sk.snd_una, seg.ack):
-                acked = self._clean_rtx_queue(sk, seg.ack)
-                sk.snd_una = seg.ack
+                sk.snd_una = seg.ack  # tcp_snd_una_update()
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
-                # tcp_clean_rtx_queue(): skbs wholly acknowledged leave the queue
-                while sk.rtxq and seq_le((sk.rtxq[0][0] + len(sk.rtxq[0][1])) & 0xFFFFFFFF,
-                                         sk.snd_una):
-                    del sk.rtxq[0]
+                acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
                 if sk.tlp_high_seq and not seq_lt(seg.ack, sk.tlp_high_seq):
                     sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
                 self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or none
@@ -208,6 +207,7 @@ class TcpInput:
             if seq_le((sk.snd_nxt + sk.wq[0][0]) & 0xFFFFFFFF, wnd_end):
                 del sk.timers["probe0"]
         self._push(sk)  # the ACK may open the window or end Nagle's wait
+        self._check_space(sk)  # tcp_data_snd_check(): and free room in the send buffer
         # -- data and FIN (tcp_data_queue) --
         if not seg.seg_len:
             return
@@ -425,6 +425,59 @@ class TcpInput:
             self._send_ack(sk)
             return
         self._send_delayed_ack(sk)
+
+    # -- the send buffer (tcp_input.c) --------------------------------------------------
+    def _clean_rtx_queue(self, sk: Sock) -> int:
+        """tcp_clean_rtx_queue(), after tcp_snd_una_update(): skbs wholly below snd_una leave
+        the retransmit queue and give their truesize back to sk_wmem_queued
+        (tcp_wmem_free_skb()); one of several packets acknowledged in part is trimmed to
+        snd_una and its packets recounted (tcp_tso_acked(), tcp_trim_head()), one of a single
+        packet stays whole.  Returns the packets taken out of flight (packets_out, and
+        tcp_cong_control()'s acked: tcp_cong.py)."""
+        acked = 0
+        while sk.rtxq:
+            skb = sk.rtxq[0]
+            if seq_lt(sk.snd_una, skb.end_seq):  # after(scb->end_seq, tp->snd_una)
+                if skb.pcount == 1 or not seq_lt(skb.seq, sk.snd_una):
+                    break
+                cut = (sk.snd_una - skb.seq) & 0xFFFFFFFF
+                trimmed = skb._replace(seq=sk.snd_una, data=skb.data[cut:])
+                acked += skb.pcount - trimmed.pcount  # tcp_tso_acked()
+                sk.rtxq[0] = trimmed
+                break
+            del sk.rtxq[0]
+            acked += skb.pcount
+        sk.packets_out -= acked
+        return acked
+
+    def _sndbuf_expand(self, sk: Sock) -> None:
+        """tcp_sndbuf_expand(): room for the congestion window's packets (at least
+        TCP_INIT_CWND, and reordering + 1), each worth a power of two of memory per MSS, times
+        the congestion control's sndbuf_expand (bbr's: 3; cubic and reno have none: 2);
+        never above tcp_wmem[2], never shrinking."""
+        mss = max(sk.mss_clamp, sk.mss_cache)
+        per_mss = 1 << (mss + SNDBUF_SKB_HEADROOM - 1).bit_length()  # roundup_pow_of_two()
+        per_mss += SKB_DATA_ALIGN_SK_BUFF
+        nr_segs = max(TCP_INIT_CWND, sk.snd_cwnd, 3 + 1)  # tp->reordering + 1
+        factor = 3 if self.profile.congestion_control == "bbr" else 2  # bbr_sndbuf_expand()
+        sndmem = factor * nr_segs * per_mss
+        if self._sndbuf(sk) < sndmem:
+            sk.sndbuf = min(sndmem, self.profile.wmem[2])
+
+    def _check_space(self, sk: Sock) -> None:
+        """tcp_check_space(): after an ACK, if a send() or poll() found the buffer full
+        (SOCK_NOSPACE), tcp_new_space(): expand the buffer if tcp_should_expand_sndbuf()
+        (not locked by SO_SNDBUF, no memory pressure, fewer packets in flight than the
+        congestion window), then sk_stream_write_space(): once the socket is writeable
+        again (a third of the buffer free) SOCK_NOSPACE is cleared and the writer woken.
+        Only a socket with a file has the flag (sk->sk_socket): not an orphan."""
+        if not sk.nospace or sk.orphan:
+            return
+        # tcp_should_expand_sndbuf(): tcp_packets_in_flight() (no loss: packets_out)
+        if not sk.sndbuf_lock and sk.packets_out < sk.snd_cwnd:
+            self._sndbuf_expand(sk)
+        if self._stream_is_writeable(sk, 1):
+            sk.nospace = False
 
     # -- the RTO (tcp_input.c tcp_set_rto) -----------------------------------------------
     def _established_rto(self) -> float:

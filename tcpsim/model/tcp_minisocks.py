@@ -26,8 +26,10 @@ class TcpMinisocks:
         ws = self._opt(seg, "wscale")
         req = self._new(family=sk.family, kind="request", local=seg.dst, remote=seg.src,
                         parent=sk.id, bound=True, reuseaddr=sk.reuseaddr, rcvbuf=sk.rcvbuf,
-                        # sk_clone_lock() copies the listener: TCP_NODELAY, TCP_CORK, TCP_MAXSEG
-                        nodelay=sk.nodelay, nonagle=sk.nonagle, user_mss=sk.user_mss)
+                        # sk_clone_lock() copies the listener: TCP_NODELAY, TCP_CORK, TCP_MAXSEG,
+                        # SO_SNDBUF and its lock
+                        nodelay=sk.nodelay, nonagle=sk.nonagle, user_mss=sk.user_mss,
+                        sndbuf=sk.sndbuf, sndbuf_lock=sk.sndbuf_lock)
         self._set_state(req, "NEW_SYN_RECV", "rcv_syn", "tcp_conn_request()")
         req.ts_ok = p.timestamps and ts is not None
         req.sack_ok = p.sack and self._has(seg, "sackOK")
@@ -46,6 +48,9 @@ class TcpMinisocks:
         req.advmss = p.mss(sk.family)
         if sk.user_mss and sk.user_mss < req.advmss:  # tcp_openreq_init_rwin(): tcp_mss_clamp()
             req.advmss = sk.user_mss
+        # tcp_openreq_init(): rx_opt.mss_clamp, the SYN's MSS as tcp_parse_options() takes it
+        # (no more than TCP_MAXSEG)
+        req.mss_clamp = min(peer_mss, sk.user_mss) if sk.user_mss else peer_mss
         req.mss_cache = req.mss_mtu = min(peer_mss, req.advmss) - (TCPOLEN_TSTAMP_ALIGNED
                                                                     if req.ts_ok else 0)
         req.snd_wnd = seg.win  # SYN windows are never scaled

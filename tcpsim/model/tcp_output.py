@@ -11,7 +11,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
-                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, Seg, Sock,
+                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
                    seq_lt)
 from .tcp_cong import GSO_MAX_SIZE_SK
 
@@ -63,6 +63,8 @@ class TcpOutput:
             clamp = max(2 * sk.advmss, maxwin - sk.advmss)
         sk.window_clamp = clamp
         sk.rcv_ssthresh = min(sk.rcv_ssthresh, clamp)
+        if not sk.sndbuf_lock:  # the send buffer too, unless SO_SNDBUF set it
+            self._sndbuf_expand(sk)
         # the autotuning's first measure: what one RTT may bring, at most ten MSS
         sk.rcvq_space = min(sk.rcv_ssthresh, sk.rcv_wnd, TCP_INIT_CWND * sk.advmss)
         sk.rcvq_space_seq, sk.rcvq_space_time = sk.rcv_nxt, self.now
@@ -319,7 +321,7 @@ class TcpOutput:
         Measured: two small segments to a pingpong receiver, the last resent 8.8 ms later.
         With one segment out the PTO is 200 ms + 2 srtt, the RTO's own time, and with a FIN
         out the FIN's retransmission timer runs: neither is a loss probe here."""
-        out = sum(seg[3] for seg in sk.rtxq)
+        out = sk.packets_out  # tcp_packets_in_flight(): no loss, no retransmission
         if not sk.sack_ok or out < 2 or sk.fin_sent or sk.state not in ("ESTABLISHED",
                                                                         "CLOSE_WAIT"):
             sk.timers.pop("loss_probe", None)
@@ -357,8 +359,10 @@ class TcpOutput:
         way out (gso_features_check(), tcp_gso_segment(): PSH and FIN on the last only)."""
         chunk = bytes(sk.unsent[:length])
         del sk.unsent[:length]
-        if length:  # the skb moves to the retransmission queue (tcp_event_new_data_sent())
-            sk.rtxq.append((sk.snd_nxt, chunk, fl & (PSH | FIN), max(1, -(-length // mss_now))))
+        # tcp_event_new_data_sent() (below): the skb moves to the retransmit queue, still
+        # charged to sk_wmem_queued until acknowledged (tcp_clean_rtx_queue()); tcp_skb_mss()
+        # is mss_now
+        skb = RtxSkb(sk.snd_nxt, chunk, fl & (PSH | FIN), mss_now)
         win = self._select_window(sk)
         opts = self._est_options(sk)
         headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
@@ -376,7 +380,8 @@ class TcpOutput:
         self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk,
                    mss_now if len(chunk) > mss_now else 0)
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
-        self._packets_sent(sk, sk.snd_nxt, length, mss_now)
+        self._packets_sent(sk, skb)  # tcp_event_new_data_sent()
+        self._check_space(sk)  # tcp_event_new_data_sent(): fewer unsent bytes (notsent_lowat)
         if length:
             if length < mss_now:  # tcp_minshall_update()
                 sk.snd_sml = sk.snd_nxt

@@ -124,7 +124,8 @@ class TcpTimers:
                 if sk.snd_nxt != before:
                     sk.tlp_high_seq = sk.snd_nxt
                 return
-        seq, data, fl, pcount = sk.rtxq[-1]
+        skb = sk.rtxq[-1]
+        seq, data, fl, pcount = skb.seq, skb.data, skb.flags, skb.pcount
         if pcount > 1 and len(data) > (pcount - 1) * mss:
             cut = (pcount - 1) * mss
             seq, data = (seq + cut) & 0xFFFFFFFF, data[cut:]

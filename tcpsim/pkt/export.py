@@ -171,6 +171,16 @@ class _Writer:
             if c.kind == "call" and c.blocked:
                 started[c.step] = (c.t, c.fd)
             elif c.kind == "return":
+                # the runner goes on with a blocked send, or a blocked recv(MSG_WAITALL) that
+                # has read part, once per batch of arrivals; packetdrill's blocked thread is
+                # woken by each arrival that lets it (sk_stream_write_space(),
+                # sk_data_ready()): the script could not pin what each wake-up moves
+                if step.call == "send":
+                    raise self.fail(f"its send() on line {step.line} blocked on a full send "
+                                    "buffer (a blocked writer wakes at each ACK that makes room)")
+                if step.call == "recv" and step.args[2] & 0x100:  # MSG_WAITALL
+                    raise self.fail(f"its recv(MSG_WAITALL) on line {step.line} blocked "
+                                    "(a blocked reader wakes at each arrival)")
                 t0, fd = started.pop(c.step, (c.t, c.fd))
                 self.call(step, t0, c.t, c.result, c.errno, fd)
             else:

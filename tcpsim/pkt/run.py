@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
-from ..model.kernel import POLLERR, POLLHUP
+from ..model.kernel import POLLERR, POLLHUP, POLLOUT
 from ..scenario.calls import SOCKOPTS, SYMBOLS, errno_name
 from . import code as pcode
 from . import shell
@@ -149,7 +149,7 @@ def symbol(name: str) -> int:
 
 # the flags of send()/recv() the model follows; any other is named as unsupported
 SEND_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_NOSIGNAL": 0x4000, "MSG_MORE": 0x8000}
-RECV_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_PEEK": 0x2}
+RECV_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_PEEK": 0x2, "MSG_WAITALL": 0x100}
 _FLAG_NAMES = {0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x4: "MSG_DONTROUTE", 0x8: "MSG_CTRUNC",
                0x20: "MSG_TRUNC", 0x40: "MSG_DONTWAIT", 0x80: "MSG_EOR", 0x100: "MSG_WAITALL",
                0x2000: "MSG_ERRQUEUE", 0x4000: "MSG_NOSIGNAL", 0x8000: "MSG_MORE",
@@ -853,15 +853,36 @@ class PktRun:
                               f"as real bytes; it takes at most {MAX_WRITE} in one call")
         n = min(n, 1 << 31)  # a read asks for at most this; nothing larger can be queued
         nonblocking = f.nonblocking or bool(fl & 0x40)
+        # a blocking send() returns once all is queued (sk_stream_wait_memory()), a blocking
+        # recv(MSG_WAITALL) once n bytes, EOF or an error (tcp_recvmsg_locked()'s target):
+        # the bytes each attempt moves add up; after an error, what moved is the result
+        waitall = not sending and bool(fl & 0x100) and not fl & 0x2
+        moved, tries = [0], [0]
+        data = bytes(n) if sending else b""
 
         def attempt():
             try:
                 if sending:
-                    return self.kernel.send(f.sid, bytes(n), fl), None
-                return len(self.kernel.recv(f.sid, n, fl)), None
+                    tries[0] += 1
+                    if tries[0] > 1 and not self.kernel.poll(f.sid) & (POLLOUT | POLLERR | POLLHUP):
+                        return None  # the blocked writer is woken once writeable
+                    moved[0] += self.kernel.send(f.sid, memoryview(data)[moved[0]:], fl)
+                else:
+                    got = len(self.kernel.recv(f.sid, n - moved[0], fl & ~0x100))
+                    moved[0] += got
+                    if waitall and got and moved[0] < n and not nonblocking:
+                        return None
+                    return moved[0], None
+                if moved[0] < n and not nonblocking:
+                    return None
+                return moved[0], None
             except BlockingIOError:
+                if moved[0] and nonblocking:
+                    return moved[0], None
                 return None
             except OSError as e:
+                if moved[0]:
+                    return moved[0], None
                 return -1, errno_name(e.errno)
         got = attempt()
         if got is None and not nonblocking:

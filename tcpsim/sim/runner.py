@@ -486,7 +486,7 @@ class Runner:
         return (0, None, {}) if err in (0, E.EISCONN) else (-1, errno_name(err), {})
 
     def _do_send(self, proc, step, s):
-        p = _Pending(step, s, POLLOUT, "_send")
+        p = _Pending(step, s, POLLOUT, "_send_again")
         outcome = self._send(p)
         if outcome is not None:
             return outcome
@@ -494,10 +494,19 @@ class Runner:
             return (p.sent, None, {}) if p.sent else (-1, "EAGAIN", {})
         return p
 
+    def _send_again(self, p: _Pending) -> Outcome | None:
+        """A blocked send() goes on when the kernel would wake it: sk_stream_write_space()
+        wakes the writer once the socket is writeable (__sk_stream_is_writeable(), what
+        tcp_poll() reports as POLLOUT; an error or hang-up too)."""
+        if not self.world.poll(p.sock.sock, POLLOUT):
+            return None
+        return self._send(p)
+
     def _send(self, p: _Pending) -> Outcome | None:
         data, flags = p.step.args[1], p.step.args[2]
         try:
-            p.sent += p.sock.sock.send(memoryview(data)[p.sent:], flags)  # no copy of the rest
+            # a view of the rest: a blocked 10 MB send retried many times copies nothing
+            p.sent += p.sock.sock.send(memoryview(data)[p.sent:], flags)
         except BlockingIOError:
             pass
         except OSError as e:

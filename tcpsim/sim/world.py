@@ -62,7 +62,7 @@ class ModelSocket:
         return self._k.connect(self.sid, (sockaddr[0], sockaddr[1]))
 
     def send(self, data: bytes, flags: int = 0) -> int:
-        return self._k.send(self.sid, bytes(data), flags)
+        return self._k.send(self.sid, data, flags)  # a view: the model copies what it takes
 
     def recv(self, n: int, flags: int = 0) -> bytes:
         return self._k.recv(self.sid, n, flags)
@@ -136,6 +136,7 @@ class SimWorld:
         # race): on the lab's delay line they are microseconds apart, in the order they were
         # sent, and a call the first one wakes may run before the next arrives
         self.one_at_a_time = False
+        self._early = None  # (time, segments) of the last wait a ready socket ended at once
 
     # -- time and the wire ---------------------------------------------------------------
     def now(self) -> float:
@@ -224,7 +225,19 @@ class SimWorld:
         return out
 
     def wait(self, waits: list, until: float) -> None:
-        """Jump to the next timer or held segment, or to `until` if nothing is due before it."""
+        """Jump to the next timer or held segment, or to `until` if nothing is due before it.
+        A waited-for socket that is ready already ends the wait at once, as poll() does in
+        the lab (lab/executor.py): a blocked send() that took part of its bytes goes on as
+        soon as the buffer is writeable again (tcp_poll()), not at the next timer; once per
+        instant, so that a call that is ready but cannot finish lets time pass."""
+        self._collect()
+        if self._prompt:  # a retried call sent segments: the next settle() delivers them
+            return
+        mark = (self.t, self._count)
+        ready = waits and any([s.sid in self.kernel.socks and self.poll(s, ev) for s, ev in waits])
+        if ready and self._early != mark:
+            self._early = mark
+            return
         nxt = self.kernel.next_timer()
         if self._flight and (nxt is None or self._flight[0][0] < nxt):
             nxt = self._flight[0][0]
