@@ -69,6 +69,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
         # Loopback inside a call (see _xmit): the world's judge of each segment (None: on
         # time, 0: lost, else held back so long), and each outbox segment's verdict so far
         self.lo_fate = None
+        # whether an arriving GSO packet's gso_size counts (tcp_measure_rcv_mss()): False where
+        # the peer is a packetdrill script, whose packets arrive as plain skbs (pkt export)
+        self.gso_rx = True
         self.lo_latency = 0.0  # seconds from transmit to receive on lo (the world's)
         self.outfate: list = []
         self.outtime: list[float] = []  # when each outbox segment left

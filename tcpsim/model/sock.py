@@ -23,6 +23,7 @@ TCP_MAX_QUICKACKS = 16
 TCP_MAX_WSCALE = 14  # a larger shift on the wire is taken as 14 (tcp_parse_options())
 TCP_RTO_MIN = 0.2
 TCP_TIMEOUT_INIT = 1.0
+TCP_RTO_MAX = 120.0
 TCPOLEN_TSTAMP_ALIGNED = 12
 TCP_NAGLE_OFF, TCP_NAGLE_CORK, TCP_NAGLE_PUSH = 1, 2, 4  # the nonagle of tcp_write_xmit()
 TCP_MSS_DEFAULT = 536
@@ -35,7 +36,9 @@ GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet
 # its struct sk_buff (256): what sk_rmem_alloc is charged per queued skb (skb_set_owner_r())
 SKB_TRUESIZE_LO = 896
 SKB_OVERHEAD = SKB_TRUESIZE_LO  # the old name
-SOCK_MIN_RCVBUF = 2 * (2048 + 256 + 320)  # 2 * SKB_TRUESIZE(2048)
+# SOCK_MIN_RCVBUF: 2048 + sizeof(struct sk_buff), the least sk_rcvbuf SO_RCVBUF sets
+# (__sock_set_rcvbuf(); measured: SO_RCVBUF 1 and 1000 read back 2304 on 6.18)
+SOCK_MIN_RCVBUF = 2048 + 256
 
 UNJUDGED = -1.0  # Kernel.outfate: a segment the world still has to judge (sim/world.py)
 
@@ -71,6 +74,9 @@ class Seg:
     options: list = field(default_factory=list)
     payload: bytes = b""
     ip_id: int = 0
+    # a GSO packet's segment size (skb_shinfo(skb)->gso_size: the sender's MSS), 0 for one
+    # segment; lo hands the packet over whole, and the receiver measures its peer's MSS by it
+    gso_size: int = 0
 
     @property
     def seg_len(self) -> int:
@@ -159,6 +165,11 @@ class Sock:
     timer_order: dict = field(default_factory=dict)  # name -> arming count
     retries: int = 0
     rto: float = TCP_TIMEOUT_INIT
+    # the persist timer (tcp_probe_timer()): icsk_backoff and icsk_probes_out; and when an
+    # out-of-window segment was last answered, in jiffies (tp->last_oow_ack_time; -1: never)
+    backoff: int = 0
+    probes_out: int = 0
+    last_oow_ack: int = -1
     retrans_stamp: float = 0.0  # when the first SYN went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
     ip_id: int = 0

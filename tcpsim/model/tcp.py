@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno as E
 
 from .sock import (FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
-                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, TCP_NAGLE_PUSH,
+                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCK_MIN_RCVBUF, TCP_NAGLE_PUSH,
                    TCP_TIMEOUT_INIT, Seg, Sock, _oserror, seq_lt)
 from .table import rule
 
@@ -149,7 +149,7 @@ class TcpCalls:
     def _init_options(self, sk: Sock) -> None:
         p = self.profile
         sk.ts_ok, sk.sack_ok, sk.ws_ok = p.timestamps, p.sack, p.window_scaling
-        sk.rcv_wscale = p.rcv_wscale if p.window_scaling else 0
+        sk.rcv_wscale = self._rcv_wscale(sk) if p.window_scaling else 0
 
     def send(self, sid: int, data: bytes, flags: int = 0) -> int:
         """tcp_sendmsg_locked() without blocking."""
@@ -339,7 +339,7 @@ class TcpCalls:
                 raise _oserror(E.EINVAL)
             sk.syncnt = value
         elif (level, opt) == (1, 8):
-            sk.rcvbuf = max(2304, min(value, self.profile.rmem_max) * 2)  # sock_setsockopt()
+            sk.rcvbuf = max(SOCK_MIN_RCVBUF, min(value, self.profile.rmem_max) * 2)  # sock_setsockopt()
         elif (level, opt) == (1, 7):
             sk.sndbuf = max(4608, min(value, int(self.profile.sysctls.get("net.core.wmem_max",
                                                                           212992))) * 2)

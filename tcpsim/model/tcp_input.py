@@ -153,6 +153,13 @@ class TcpInput:
             return
         if not seg.flags & ACK:
             return
+        if not acked and not self._sequence_ok(sk, seg):
+            # tcp_validate_incoming(): a segment outside the window is answered with a
+            # duplicate ACK, at most one each tcp_invalid_ratelimit unless it carries data
+            # (a zero-window probe is old: seq snd_una - 1)
+            if not self._oow_rate_limited(sk, seg):
+                self._send_dupack(sk, seg)
+            return
         if ts and seq_le(seg.seq, sk.rcv_nxt):
             sk.ts_recent = ts[0]
         # -- the ACK (tcp_ack) --
@@ -160,11 +167,15 @@ class TcpInput:
             if seq_lt(sk.snd_nxt, seg.ack):
                 self._send_ack(sk)  # ACK of something never sent
                 return
+            in_flight = sk.snd_una != sk.snd_nxt  # prior_packets
             if seq_lt(sk.snd_una, seg.ack):
                 sk.snd_una = seg.ack
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
             self._update_window(sk, seg.win << sk.snd_wscale)
+            sk.probes_out = 0  # tcp_ack(): an ACK came, the peer is alive
+            if not in_flight:
+                self._ack_probe(sk)  # tcp_ack(): no_queue
         if sk.state == "SYN_RECV":
             self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
             self._transition(sk, "rcv_ack")
@@ -220,6 +231,47 @@ class TcpInput:
             if sk.state == "TIME_WAIT" or sk.state == "CLOSING":
                 return
         self._ack_snd_check(sk)
+
+    def _sequence_ok(self, sk: Sock, seg: Seg) -> bool:
+        """tcp_sequence(): the segment ends at or after rcv_wup (the last ACK's rcv_nxt) and
+        starts within the window; one that runs past the window's end is taken only into an
+        empty receive queue."""
+        end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+        if seq_lt(end_seq, sk.rcv_wup):
+            return False  # SKB_DROP_REASON_TCP_OLD_SEQUENCE
+        limit = (sk.rcv_nxt + self._receive_window(sk)) & 0xFFFFFFFF
+        if seq_lt(limit, end_seq):
+            if seq_lt(limit, seg.seq):
+                return False  # SKB_DROP_REASON_TCP_INVALID_SEQUENCE
+            if sk.rcvq:
+                return False  # SKB_DROP_REASON_TCP_INVALID_END_SEQUENCE
+        return True
+
+    def _oow_rate_limited(self, sk: Sock, seg: Seg) -> bool:
+        """tcp_oow_rate_limited(): a segment with data (no SYN) is always answered; else at
+        most one answer each tcp_invalid_ratelimit (500 ms), counted in jiffies
+        (__tcp_oow_rate_limited(), tp->last_oow_ack_time).  Measured: the second
+        zero-window probe, 430-440 ms after the first, gets no answer."""
+        if seg.seg_len and not seg.flags & SYN:
+            return False
+        now = int(self.now / self.profile.jiffy + 1e-9)
+        limit = int(self.profile.invalid_ratelimit / self.profile.jiffy + 1e-9)
+        if sk.last_oow_ack >= 0 and 0 <= now - sk.last_oow_ack < limit:
+            return True
+        sk.last_oow_ack = now
+        return False
+
+    def _send_dupack(self, sk: Sock, seg: Seg) -> None:
+        """tcp_send_dupack(): old data puts the receiver in quick-ACK mode and is reported as
+        a D-SACK (tcp_enter_quickack_mode(), tcp_dsack_set()); then an ACK at once."""
+        end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+        dsack = None
+        if end_seq != seg.seq and seq_lt(seg.seq, sk.rcv_nxt):
+            self._incr_quickack(sk)  # tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS)
+            sk.pingpong = 0
+            sk.ato = self.profile.ato_min
+            dsack = (seg.seq, sk.rcv_nxt if seq_lt(sk.rcv_nxt, end_seq) else end_seq)
+        self._send_ack(sk, dsack=dsack)
 
     def _act_drop(self, sk: Sock, seg: Seg | None) -> None:
         pass
@@ -289,9 +341,12 @@ class TcpInput:
         buffer space into window (tcp_win_from_space()); a smaller one marks a push, unless
         two in a row had this same size (last_seg_size)."""
         lss, sk.last_seg_size = sk.last_seg_size, 0
+        skb_len = length
+        if seg.gso_size and self.gso_rx:
+            length = seg.gso_size  # len = skb_shinfo(skb)->gso_size ?: skb->len
         if length >= sk.rcv_mss:
-            if length != sk.rcv_mss:
-                ratio = (length << 8) // (SKB_TRUESIZE_LO + length) or 1
+            if length != sk.rcv_mss:  # the ratio is the whole skb's: skb->len / truesize
+                ratio = (skb_len << 8) // (SKB_TRUESIZE_LO + skb_len) or 1
                 if ratio != sk.scaling_ratio:
                     sk.scaling_ratio = ratio
                     self._set_window_clamp(sk, self._win_from_space(sk, self._rcvbuf(sk)))

@@ -11,7 +11,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
-                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, TSO_SEGS, GSO_MAX_SIZE, Seg, Sock,
+                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, TSO_SEGS, GSO_MAX_SIZE, Seg, Sock,
                    seq_lt)
 
 
@@ -43,6 +43,18 @@ class TcpOutput:
         if space > mss:
             space = space // mss * mss
         return min(space, 65535)
+
+    def _rcv_wscale(self, sk: Sock) -> int:
+        """tcp_select_initial_window(): the window scale for the largest window the buffer
+        may reach, max(tcp_rmem[2], rmem_max), bounded by the window clamp.  With SO_RCVBUF
+        (SOCK_RCVBUF_LOCK) the clamp is the buffer's whole window, tcp_full_space()
+        (tcp_connect_init(); tcp_openreq_init_rwin() with the listener's buffer, which the
+        accepted child inherits): measured on 6.18, SO_RCVBUF 4096 or 32768 gives scale 0,
+        65536 and 100000 give 1, 1000000 gives 4, 3000000 gives 6."""
+        if not sk.rcvbuf:
+            return self.profile.rcv_wscale
+        space = min(max(self.profile.rmem[2], self.profile.rmem_max), self._full_space(sk))
+        return max(0, min(14, space.bit_length() - 1 - 15))
 
     def _init_buffer_space(self, sk: Sock) -> None:
         """tcp_init_buffer_space(), as the connection is established: the window clamp is the
@@ -140,10 +152,10 @@ class TcpOutput:
         return []
 
     def _emit(self, sk: Sock, flags: int, seq: int, ack: int, win: int, options: list,
-              payload: bytes = b"") -> None:
+              payload: bytes = b"", gso_size: int = 0) -> None:
         sk.ip_id = (sk.ip_id + 1) & 0xFFFF
         self._xmit(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
-                       options, bytes(payload), sk.ip_id))
+                       options, bytes(payload), sk.ip_id, gso_size))
 
     def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
@@ -185,6 +197,7 @@ class TcpOutput:
         (tcp_snd_wnd_test()) and Nagle (tcp_nagle_test()) allow; an skb may first take bytes
         from the next one (tcp_grow_skb()), and one of several MSS is cut to what the window
         takes (tcp_mss_split_point(), tso_fragment())."""
+        sent = False
         while sk.wq:
             length, fl = sk.wq[0]
             # cwnd_quota = min(cwnd - in flight, max_segs): the initial cwnd (10) does not bind
@@ -236,8 +249,86 @@ class TcpOutput:
                 length, fl = sk.wq[0]
             del sk.wq[0]
             self._transmit(sk, length, fl, mss_now)
+            sent = True
             if push_one:
                 break
+        # tcp_write_xmit() returns true when it sent nothing, nothing is in flight and the
+        # queue is not empty: __tcp_push_pending_frames() (not tcp_push_one()) then starts
+        # the persist timer (tcp_check_probe_timer())
+        if not sent and not push_one and sk.wq and sk.snd_nxt == sk.snd_una:
+            self._check_probe_timer(sk)
+
+    # -- the zero window: the persist timer and its probes (tcp_output.c, tcp_timer.c) ---
+    def _probe0_base(self, sk: Sock) -> float:
+        """tcp_probe0_base(): the RTO, at least TCP_RTO_MIN (the model's established RTO is
+        200 ms + a jiffy on lo; the kernel's, with delayed-ACK RTT samples, 208-212 ms)."""
+        return max(self._established_rto(), TCP_RTO_MIN)
+
+    def _probe0_when(self, sk: Sock) -> float:
+        """tcp_probe0_when(): the base doubled per icsk_backoff (at most
+        ilog2(TCP_RTO_MAX / TCP_RTO_MIN) + 1 = 10 times), at most TCP_RTO_MAX (120 s)."""
+        return min(self._probe0_base(sk) * (1 << min(10, sk.backoff)), TCP_RTO_MAX)
+
+    def _check_probe_timer(self, sk: Sock) -> None:
+        """tcp_check_probe_timer(): nothing in flight and no retransmission timer pending
+        (icsk_pending): the persist timer, ICSK_TIME_PROBE0, at tcp_probe0_base()."""
+        if sk.snd_nxt == sk.snd_una and "retransmit" not in sk.timers and "probe0" not in sk.timers:
+            self._arm(sk, "probe0", self.now + self._probe0_base(sk))
+
+    def _ack_probe(self, sk: Sock) -> None:
+        """tcp_ack_probe(), for an ACK that came with nothing in flight: if the window now
+        takes the whole head skb, stop the persist timer and its backoff (the ACK's
+        tcp_data_snd_check() sends it); else restart the timer at tcp_probe0_when()."""
+        if not sk.wq:
+            return
+        length, fl = sk.wq[0]
+        end = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+        if not seq_lt((sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF, end):
+            sk.backoff = 0
+            sk.timers.pop("probe0", None)
+        else:
+            self._arm(sk, "probe0", self.now + self._probe0_when(sk))
+
+    def _write_wakeup(self, sk: Sock) -> None:
+        """tcp_write_wakeup(): a window probe.  If the window takes some of the head skb,
+        that much of it (at most an MSS) goes, with PSH (tcp_fragment() leaves the FIN with
+        the rest); else tcp_xmit_probe_skb(): a pure ACK with seq snd_una - 1, which the peer
+        must answer (it is old: tcp_sequence(), tcp_send_dupack())."""
+        if sk.state == "CLOSE":
+            return
+        wnd_end = (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF
+        if sk.wq and seq_lt(sk.snd_nxt, wnd_end):
+            mss = sk.mss_cache
+            length, fl = sk.wq[0]
+            seg_size = (wnd_end - sk.snd_nxt) & 0xFFFFFFFF
+            end = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+            if seq_lt(sk.pushed_seq, end):
+                sk.pushed_seq = end
+            if seg_size < length + bool(fl & FIN) or length > mss:
+                seg_size = min(seg_size, mss)
+                fl |= PSH
+                if seg_size < length:  # tcp_fragment(): PSH and FIN go with the second part
+                    sk.wq[0] = (seg_size, fl & ~FIN)
+                    sk.wq.insert(1, (length - seg_size, fl))
+                    length, fl = sk.wq[0]
+            del sk.wq[0]
+            self._transmit(sk, length, fl | PSH, mss)
+            return
+        self._emit(sk, ACK, (sk.snd_una - 1) & 0xFFFFFFFF, sk.rcv_nxt, self._select_window(sk),
+                   self._est_options(sk))
+        self._ack_sent(sk)  # tcp_transmit_skb() -> tcp_event_ack_sent()
+
+    def _send_probe0(self, sk: Sock) -> None:
+        """tcp_send_probe0(): probe, then, while the window still holds everything back,
+        count the probe and back off (icsk_backoff up to tcp_retries2) for the next one."""
+        self._write_wakeup(sk)
+        if sk.snd_nxt != sk.snd_una or not sk.wq:
+            sk.probes_out = sk.backoff = 0
+            return
+        sk.probes_out += 1
+        if sk.backoff < self.profile.retries2:
+            sk.backoff += 1
+        self._arm(sk, "probe0", self.now + self._probe0_when(sk))
 
     def _tso_should_defer(self, sk: Sock, length: int, last: bool) -> bool:
         """tcp_tso_should_defer(), for an skb of several MSS: send when the window takes a
@@ -265,7 +356,8 @@ class TcpOutput:
             while len(chunk) > mss_now:
                 self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
                 seq, chunk = seq + mss_now, chunk[mss_now:]
-        self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk)
+        self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk,
+                   mss_now if len(chunk) > mss_now else 0)  # tcp_set_skb_tso_segs(): gso_size
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
         if length:
             if length < mss_now:  # tcp_minshall_update()
@@ -285,6 +377,11 @@ class TcpOutput:
     def _send_delayed_ack(self, sk: Sock) -> None:
         """tcp_send_delayed_ack(): ato, bounded; with no data ever received ato is 0 (a jiffy)."""
         ato = sk.ato
+        if ato > self.profile.ato_min:
+            # tcp_send_delayed_ack(): a "high" ato is bounded by the RTT estimate, at least
+            # TCP_DELACK_MIN; on lo the RTT is microseconds: 40 ms (measured: 42.7 ms after
+            # a segment that came 50 ms after the last, where ato had grown to 90 ms)
+            ato = self.profile.ato_min
         if ato:
             timeout = self.now + ato
         else:  # jiffies + 0: the timer wheel runs it at the next tick

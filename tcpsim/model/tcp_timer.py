@@ -68,6 +68,15 @@ class TcpTimers:
         sk.retries += 1
         self._transition(sk, "timer_syn")
 
+    def _timer_probe0(self, sk: Sock) -> None:
+        """tcp_probe_timer(): with something in flight, or nothing to send, the probes are
+        over; else send one (tcp_send_probe0()).  Not modelled: the give-up after
+        tcp_retries2 unanswered probes (tcp_orphan_retries() for an orphan, TCP_USER_TIMEOUT)."""
+        if sk.snd_nxt != sk.snd_una or not sk.wq:
+            sk.probes_out = 0
+            return
+        self._send_probe0(sk)
+
     def _retransmit_fin(self, sk: Sock) -> None:
         """tcp_retransmit_timer(): the FIN is not acknowledged; send it again, back off."""
         if not sk.fin_sent or sk.snd_una == sk.snd_nxt:

@@ -221,8 +221,13 @@ class Runner:
     def _complete_ready(self) -> bool:
         done = False
         for name, p in sorted(self.pending.items(), key=lambda kv: kv[1].step.index):
+            before = (p.sent, len(p.got))
             outcome = getattr(self, p.attempt)(p, *p.args)
             if outcome is None:
+                # a call that moved bytes without finishing (a send taken in part, a
+                # recv(MSG_WAITALL) that read some) may have let the peer send more: settle
+                # and ask again, as the kernel's call, still running, would go on
+                done = done or (p.sent, len(p.got)) != before
                 continue
             del self.pending[name]
             self.sched.resume(name)
