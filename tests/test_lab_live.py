@@ -491,3 +491,79 @@ def test_a_100k_send_leaves_in_half_window_segments_and_one_read_takes_it(lab):
             if who == "server" and not length]
     assert acks[1:3] == [(".", 32742, 93), (".", 100002, 93)]
     assert [c.result for c in trace.calls if c.text.startswith("recv")] == [100000, 0]
+
+
+# -- the zero window and small receive buffers (issue 17) -----------------------------------
+
+@pytest.mark.parametrize("name", ["slow-reader", "tiny-rcvbuf"])
+def test_small_receive_buffers_verify_segment_for_segment(lab, name):
+    """SO_RCVBUF on the listener: the window scale from the locked buffer, zero windows, the
+    persist timer's probes and their answers, the reads that reopen the window."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+
+    prog = load(name)
+    trace = run_lab(prog)
+    held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
+    assert held.ok and held.outcome is None, [d.sentence for d in held.differences]
+
+
+def test_a_zero_window_is_probed_with_backoff_and_answered_at_most_every_500ms(lab):
+    """Measured on 6.18: the first probe about an RTO (204-216 ms) after the zero-window
+    ACK, seq snd_una - 1 without data; each answer (win 0) restarts the timer with the
+    backoff doubled (tcp_ack_probe); the second probe (~430 ms later) goes unanswered
+    (tcp_invalid_ratelimit 500 ms); the third (~860 ms later) is answered."""
+    trace = lab("slow-reader")
+    rel = trace.relative()
+    owner = trace.endpoint_names()
+    rows = [(owner.get(r.seg.src), r.seq, r.ack, r.seg.win, r.seg.length, r.seg.t) for r in rel]
+    zero = next(i for i, r in enumerate(rows) if r[0] == "server" and r[3] == 0)
+    zwa_ack, zwa_t = rows[zero][2], rows[zero][5]
+    probes = [i for i, r in enumerate(rows) if r[0] == "client" and r[4] == 0
+              and r[1] == zwa_ack - 1]
+    assert len(probes) == 3
+    t = [rows[i][5] for i in probes]
+    answers = [i for i, r in enumerate(rows) if r[0] == "server" and r[3] == 0 and i > zero]
+    assert [i - 1 for i in answers] == [probes[0], probes[2]]  # the second is not answered
+    assert all(rows[i][5] - rows[i - 1][5] < 0.005 for i in answers)
+    ratelimit = int(trace.sysctls.get("net.ipv4.tcp_invalid_ratelimit", 500)) / 1000
+    assert t[1] - rows[answers[0]][5] < ratelimit < t[2] - rows[answers[0]][5]
+    base = t[0] - zwa_t
+    assert 0.200 <= base <= 0.260
+    assert 1.7 * base <= t[1] - rows[answers[0]][5] <= 2.4 * base  # backoff 1
+    assert 3.5 * base <= t[2] - t[1] <= 4.6 * base  # backoff 2, no answer restarted it
+
+
+def test_so_rcvbuf_reads_back_and_scales_as_the_model_says(lab):
+    """Real sockets in a private namespace: SO_RCVBUF's value read back (doubled, at least
+    SOCK_MIN_RCVBUF) and the receive window scale the connection gets, on the listener's
+    side (inherited by the accepted socket) and the connecting side, against the model."""
+    import socket as so
+
+    from tcpsim.lab.netns import link_up, private_netns
+    from tcpsim.model import Kernel, KernelProfile
+
+    with private_netns():
+        link_up()
+        kernel = Kernel(KernelProfile.from_host())
+        seen, modelled = [], []
+        for n, value in enumerate((1, 2000, 4096, 32767, 32768, 65536, 1000000)):
+            lst = so.socket()
+            lst.setsockopt(so.SOL_SOCKET, so.SO_RCVBUF, value)
+            lst.bind(("127.0.0.1", 9100 + n))
+            lst.listen(1)
+            cli = so.socket()
+            cli.setsockopt(so.SOL_SOCKET, so.SO_RCVBUF, value)
+            cli.connect(("127.0.0.1", 9100 + n))
+            acc, _ = lst.accept()
+            row = [lst.getsockopt(so.SOL_SOCKET, so.SO_RCVBUF)]
+            for s in (acc, cli):  # tcpi_rcv_wscale: the high nibble of byte 6
+                row.append(s.getsockopt(so.IPPROTO_TCP, so.TCP_INFO, 104)[6] >> 4)
+            seen.append(tuple(row))
+            for s in (acc, cli, lst):
+                s.close()
+            sid = kernel.socket(2)
+            kernel.setsockopt(sid, 1, 8, value)
+            ws = kernel._rcv_wscale(kernel.sock(sid))
+            modelled.append((kernel.getsockopt(sid, 1, 8), ws, ws))
+    assert seen == modelled

@@ -7,7 +7,9 @@ update after a read (tcp_cleanup_rbuf).  The live tests (tests/test_lab_live.py)
 same programs against the kernel.
 """
 
-from tcpsim.model.kernel import FIN, PSH
+import pytest
+
+from tcpsim.model.kernel import ACK, FIN, PSH, Seg
 
 from .model_harness import Net, flags
 
@@ -54,3 +56,131 @@ def test_a_read_of_more_than_an_mss_unacknowledged_acks_at_once():
     assert len(net.k.recv(child, 1 << 20)) == 100000
     ack, = net.take()  # tcp_cleanup_rbuf(): more than an MSS unacknowledged
     assert (flags(ack), ack.ack, ack.win) == (".", sk.rcv_nxt, 93)
+
+
+# -- the zero window and small receive buffers (tcp_timer.c tcp_probe_timer) ------------------
+SO_RCVBUF = (1, 8)
+
+
+def _locked_pair(net, rcvbuf: int = 16384):
+    """(client, server child) with SO_RCVBUF set on the listener (inherited by the child)."""
+    from .model_harness import SERVER
+
+    lst = net.k.socket(2)
+    net.k.setsockopt(lst, *SO_RCVBUF, rcvbuf)
+    net.k.bind(lst, ("0.0.0.0", SERVER[1]))
+    net.k.listen(lst, 3)
+    c = net.k.socket(2)
+    net.k.connect(c, SERVER)
+    hs = net.settle()
+    return c, net.k.accept(lst), hs
+
+
+def _opt(seg, name):
+    return next((v for n, v in seg.options if n == name), None)
+
+
+def test_so_rcvbuf_sets_the_window_scale_from_the_locked_buffer():
+    # tcp_select_initial_window(): the scale is for the buffer's whole window, not tcp_rmem[2]
+    for rcvbuf, win, ws in ((4096, 4096, 0), (16384, 16384, 0), (65536, 65483, 1)):
+        net = Net()
+        _, child, (syn, synack, _) = _locked_pair(net, rcvbuf)
+        assert (synack.win, _opt(synack, "wscale"), _opt(syn, "wscale")) == (win, ws, 10)
+        assert net.k.socks[child].rcvbuf == 2 * rcvbuf
+    # on the connecting side: its SYN's window and scale
+    net = Net()
+    c = net.k.socket(2)
+    net.k.setsockopt(c, *SO_RCVBUF, 1)
+    assert net.k.getsockopt(c, *SO_RCVBUF) == 2304  # SOCK_MIN_RCVBUF
+    net.listener()
+    net.k.connect(c, ("127.0.0.1", 8080))
+    syn, = net.take()
+    assert (syn.win, _opt(syn, "wscale")) == (1152, 0)
+
+
+def _zero_window(net):
+    """The slow-reader built-in up to the zero window: (client, child, the zero-window ACK)."""
+    c, child, _ = _locked_pair(net)
+    net.k.send(c, b"x" * 16384)
+    assert _data(net.settle()) == [(".", 8192), ("P.", 8192)]  # the first ACKed at once
+    net.deliver(net.advance(0.05))  # the delayed ACK of the second: window 8192
+    net.k.send(c, b"y" * 90112)
+    assert _data(net.settle()) == [(".", 8192)]  # one segment's room
+    ack, = net.advance(0.04)  # delayed: three skbs leave less than a segment free
+    assert (flags(ack), ack.win) == (".", 0)
+    net.deliver([ack])
+    return c, child, ack
+
+
+def test_a_zero_window_starts_the_persist_timer_and_its_probes_back_off():
+    net = Net()
+    c, child, zwa = _zero_window(net)
+    sk = net.k.socks[c]
+    # tcp_check_probe_timer(): nothing in flight, data waiting: ICSK_TIME_PROBE0 at the RTO
+    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.204)
+    assert net.advance(0.2) == []
+    probe, = net.advance(0.004)
+    # tcp_xmit_probe_skb(): a pure ACK one below snd_una, no data
+    assert (flags(probe), probe.seq, len(probe.payload)) == (".", (sk.snd_una - 1) % 2**32, 0)
+    net.deliver([probe])
+    answer, = net.take()  # old (tcp_sequence): a duplicate ACK at once, still no room
+    assert (flags(answer), answer.ack, answer.win) == (".", zwa.ack, 0)
+    net.deliver([answer])
+    # tcp_ack_probe(): restarted from the answer, the backoff doubled
+    assert sk.backoff == 1 and sk.timers["probe0"] - net.k.now == pytest.approx(0.408)
+    probe2, = net.advance(0.409)
+    net.deliver([probe2])
+    assert net.take() == []  # 408 ms after the first answer: within tcp_invalid_ratelimit
+    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.815)  # not restarted by an ACK
+    probe3, = net.advance(0.816)
+    net.deliver([probe3])
+    answer3, = net.take()  # more than 500 ms since the last answer
+    # icsk_probes_out counts the probes since the last ACK (tcp_ack() clears it): 2 and 3
+    assert (answer3.ack, answer3.win, sk.backoff, sk.probes_out) == (zwa.ack, 0, 3, 2)
+
+
+def test_a_read_reopens_the_window_and_ends_the_probes():
+    net = Net()
+    c, child, _ = _zero_window(net)
+    net.deliver(net.advance(0.204))  # one probe; its answer restarts the timer
+    net.take()
+    assert len(net.k.recv(child, 1 << 20)) == 24576
+    update, = net.take()  # tcp_cleanup_rbuf(): a window where there was none
+    assert (flags(update), update.win) == (".", 16384)
+    net.deliver([update])
+    sk = net.k.socks[c]
+    assert "probe0" not in sk.timers and sk.backoff == 0  # tcp_ack_probe(): the head fits
+    data, = net.take()
+    assert (flags(data), len(data.payload), data.gso_size) == ("P.", 16384, 8192)  # 2 MSS GSO
+
+
+def test_a_window_too_small_for_the_head_skb_is_probed_with_data():
+    """tcp_write_wakeup(): a window that opened less than the head skb gets what fits of it,
+    PSH set, the rest waits (read from the kernel's source; lo's receiver never offers less
+    than its rcv_mss, so no program here reaches it)."""
+    net = Net()
+    c, child, zwa = _zero_window(net)
+    sk = net.k.socks[c]
+    crafted = Seg(zwa.src, zwa.dst, ACK, zwa.seq, zwa.ack, 100, zwa.options)
+    net.deliver([crafted])
+    assert net.take() == []  # tcp_snd_wnd_test(): the 8192-byte head does not fit
+    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.204)  # tcp_ack_probe()
+    head = sk.wq[0][0]  # grown to two MSS by the tcp_write_xmit() that could not send it
+    probe, = net.advance(0.205)
+    assert (flags(probe), probe.seq, len(probe.payload)) == ("P.", zwa.ack, 100)
+    assert (head, sk.wq[0][0]) == (16384, 16284)  # tcp_fragment(): the rest waits
+    assert "probe0" not in sk.timers  # tcp_send_probe0(): something in flight, probes over
+
+
+def test_a_gso_packet_tells_the_receiver_its_peers_mss():
+    """tcp_measure_rcv_mss(): len = gso_size ?: skb->len: after 4096-byte GSO packets of
+    2048-byte segments the receiver's MSS guess stays 2048 (tiny-rcvbuf's exchange)."""
+    net = Net()
+    c, child, _ = _locked_pair(net, 4096)
+    net.k.send(c, b"x" * 20480)
+    net.settle()
+    for _ in range(4):
+        net.k.recv(child, 1 << 20)
+        segs = net.settle()
+        assert any(len(s.payload) == 4096 and s.gso_size == 2048 for s in segs)
+        assert net.k.socks[child].rcv_mss == 2048
