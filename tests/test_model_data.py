@@ -184,3 +184,22 @@ def test_a_gso_packet_tells_the_receiver_its_peers_mss():
         segs = net.settle()
         assert any(len(s.payload) == 4096 and s.gso_size == 2048 for s in segs)
         assert net.k.socks[child].rcv_mss == 2048
+
+
+def test_a_waitall_read_that_takes_part_is_asked_again_at_once():
+    """The runner: a recv(MSG_WAITALL) that read part of what it waits for has let the peer
+    send more (its ACK reopened the window); the world settles and the call goes on, as the
+    kernel's call would, rather than waiting for the next timer (the delayed ACK, 40 ms)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.scenario import load, parse
+    from tcpsim.sim.world import run_model
+
+    text = load("tiny-rcvbuf").text
+    reads = "".join(line + "\n" for line in text.splitlines() if line.startswith("server: recv"))
+    text = text.replace(reads, "server: recv(c, 20480, MSG_WAITALL) = 20480\n"
+                               "server: recv(c, 1024) = 0\n")
+    trace = run_model(parse(text, name="tiny-waitall"), KernelProfile.builtin("reference"))
+    assert [c.result for c in trace.calls if c.kind == "return" and "recv" in c.text] == [20480]
+    data = [g for g in trace.segments if g.length]
+    assert [g.length for g in data] == [2048, 2048, 4096, 4096, 4096, 4096]
+    assert data[-1].t - data[0].t < 0.001  # no delayed ACK in between
