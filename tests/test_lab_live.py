@@ -567,3 +567,35 @@ def test_so_rcvbuf_reads_back_and_scales_as_the_model_says(lab):
             ws = kernel._rcv_wscale(kernel.sock(sid))
             modelled.append((kernel.getsockopt(sid, 1, 8), ws, ws))
     assert seen == modelled
+
+
+def test_a_partial_read_of_a_zero_windows_queue_offers_what_the_coalesced_tail_leaves(lab):
+    """tests/programs/zero-window-coalesce.tcp: the read of 16384 of three 8192-byte skbs
+    (the third coalesced into the second, tcp_try_coalesce) updates the window to 8192, not
+    16384; after the client's 8192 closes it again, the next probe comes one RTO later
+    (tcp_check_probe_timer: the base, not the backoff) and goes unanswered (less than
+    tcp_invalid_ratelimit after the last answer).  Model and kernel agree segment for
+    segment, but for one PSH bit: the kernel sends the client's window-limited 8192 bytes
+    (the first part of a grown skb, tcp_fragment()) without it, the model with it (its
+    tso_fragment() rule keeps it, as a 1 MiB transfer's 62491-byte segment showed)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    prog = load(str(PROGRAMS / "zero-window-coalesce.tcp"))
+    trace = run_lab(prog)
+    model = run_model(prog, KernelProfile.from_trace(trace))
+    k, m = exchange(trace), exchange(model)
+    read = next(c.t for c in trace.calls if c.kind == "call" and c.text == "recv(c, 16384)")
+    update = next(r for r, g in zip(k, trace.segments) if r[0] == "server" and g.t > read)
+    assert update[4] == 8192
+
+    def unpushed(rows):
+        return [(w, f.replace("P", "") if (w, s, n) == ("client", 24577, 8192) else f, s, a, win, n)
+                for w, f, s, a, win, n in rows]
+    assert unpushed(k) == unpushed(m)
+    assert ("client", ".", 24577, 1, k[2][4], 8192) in k  # the kernel: no PSH there
+    rows = list(zip(k, trace.segments))
+    zero = next(g.t for r, g in rows if r[0] == "server" and r[3:5] == (32769, 0))
+    probe = next(g.t for r, g in rows if r[0] == "client" and r[2] == 32768 and not r[5])
+    assert 0.19 <= probe - zero <= 0.26  # the base again, though icsk_backoff is 1
+    assert not [g for r, g in rows if r[0] == "server" and r[3:5] == (32769, 0) and g.t > probe]

@@ -203,3 +203,24 @@ def test_a_waitall_read_that_takes_part_is_asked_again_at_once():
     data = [g for g in trace.segments if g.length]
     assert [g.length for g in data] == [2048, 2048, 4096, 4096, 4096, 4096]
     assert data[-1].t - data[0].t < 0.001  # no delayed ACK in between
+
+
+def test_an_skb_coming_after_the_sender_freed_the_tail_is_coalesced_into_it():
+    """tcp_try_coalesce(): the third skb of slow-reader's zero window came after the client
+    processed the ACK of the second (its copy freed, the server's no longer a clone), so it
+    joins that skb, charged its payload only (measured with ss -tm: 26240 bytes held)."""
+    net = Net()
+    c, child, _ = _zero_window(net)
+    sk = net.k.socks[child]
+    assert [len(p) for p in sk.rcvq] == [8192, 16384]
+    assert sk.rcvq_ts == [832 + 8192, 832 + 8192 + 8192]
+    # the first skb is still a clone when the second comes (its ACK is not processed yet)
+    net2 = Net()
+    c2, child2, _ = _locked_pair(net2)
+    net2.k.send(c2, b"x" * 16384)
+    net2.settle()
+    assert net2.k.socks[child2].rcvq_ts == [832 + 8192, 832 + 8192]
+    # a read of 16384 leaves the merged skb half read and charged whole: one MSS of window
+    assert len(net.k.recv(child, 16384)) == 16384
+    update, = net.take()
+    assert (update.win, sk.rcvq_ts) == (8192, [832 + 8192 + 8192])

@@ -72,6 +72,8 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
         # whether an arriving GSO packet's gso_size counts (tcp_measure_rcv_mss()): False where
         # the peer is a packetdrill script, whose packets arrive as plain skbs (pkt export)
         self.gso_rx = True
+        # whether an arriving skb may be a clone of the sender's (lo): False there too
+        self.rx_shared = True
         self.lo_latency = 0.0  # seconds from transmit to receive on lo (the world's)
         self.outfate: list = []
         self.outtime: list[float] = []  # when each outbox segment left

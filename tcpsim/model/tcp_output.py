@@ -152,10 +152,10 @@ class TcpOutput:
         return []
 
     def _emit(self, sk: Sock, flags: int, seq: int, ack: int, win: int, options: list,
-              payload: bytes = b"", gso_size: int = 0) -> None:
+              payload: bytes = b"", gso_size: int = 0, shared: bool = False) -> None:
         sk.ip_id = (sk.ip_id + 1) & 0xFFFF
         self._xmit(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
-                       options, bytes(payload), sk.ip_id, gso_size))
+                       options, bytes(payload), sk.ip_id, gso_size, shared))
 
     def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
@@ -356,9 +356,14 @@ class TcpOutput:
             while len(chunk) > mss_now:
                 self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
                 seq, chunk = seq + mss_now, chunk[mss_now:]
+        whole = seq == sk.snd_nxt  # not cut by GSO: the receiver gets a clone of our skb
         self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk,
-                   mss_now if len(chunk) > mss_now else 0)  # tcp_set_skb_tso_segs(): gso_size
+                   mss_now if len(chunk) > mss_now else 0,  # tcp_set_skb_tso_segs(): gso_size
+                   whole)
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+        # tcp_event_new_data_sent() -> tcp_rearm_rto(): the one transmit timer becomes the
+        # retransmission timer, so a pending persist timer is gone (its icsk_backoff stays)
+        sk.timers.pop("probe0", None)
         if length:
             if length < mss_now:  # tcp_minshall_update()
                 sk.snd_sml = sk.snd_nxt
