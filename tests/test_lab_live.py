@@ -495,7 +495,7 @@ def test_a_100k_send_leaves_in_half_window_segments_and_one_read_takes_it(lab):
 
 # -- the zero window and small receive buffers (issue 17) -----------------------------------
 
-@pytest.mark.parametrize("name", ["slow-reader", "tiny-rcvbuf"])
+@pytest.mark.parametrize("name", ["slow-reader", "tiny-rcvbuf", "partial-window-probe"])
 def test_small_receive_buffers_verify_segment_for_segment(lab, name):
     """SO_RCVBUF on the listener: the window scale from the locked buffer, zero windows, the
     persist timer's probes and their answers, the reads that reopen the window."""
@@ -599,3 +599,20 @@ def test_a_partial_read_of_a_zero_windows_queue_offers_what_the_coalesced_tail_l
     probe = next(g.t for r, g in rows if r[0] == "client" and r[2] == 32768 and not r[5])
     assert 0.19 <= probe - zero <= 0.26  # the base again, though icsk_backoff is 1
     assert not [g for r, g in rows if r[0] == "server" and r[3:5] == (32769, 0) and g.t > probe]
+
+
+def test_a_window_smaller_than_a_segment_is_probed_with_what_fits(lab):
+    """partial-window-probe: the client holds back while the window (14762 bytes) is less
+    than its segment, then about an RTO later the persist timer sends exactly the window,
+    PSH set (tcp_write_wakeup); the following pure probe is answered at once."""
+    trace = lab("partial-window-probe")
+    rows = list(zip(exchange(trace), trace.segments))
+    small = next((r, g) for r, g in rows if r[0] == "server" and 0 < r[4] << 1 < 47417)
+    wnd = small[0][4] << 1  # window scale 1
+    data = next((r, g) for r, g in rows if r[0] == "client" and r[5] and g.t > small[1].t)
+    assert (data[0][1], data[0][2], data[0][5]) == ("P.", small[0][3], wnd)
+    assert 0.19 <= data[1].t - small[1].t <= 0.26
+    probe = next(i for i, (r, g) in enumerate(rows) if r[0] == "client" and not r[5]
+                 and r[2] == small[0][3] + wnd - 1)
+    answer = rows[probe + 1][0]
+    assert answer[0] == "server" and answer[4] == 0

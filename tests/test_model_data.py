@@ -224,3 +224,33 @@ def test_an_skb_coming_after_the_sender_freed_the_tail_is_coalesced_into_it():
     assert len(net.k.recv(child, 16384)) == 16384
     update, = net.take()
     assert (update.win, sk.rcvq_ts) == (8192, [832 + 8192 + 8192])
+
+
+def test_an_ack_due_while_the_backlog_is_processed_waits_for_release_sock():
+    """tcp_backlog_ack_defer: segments that came while a call held the socket are processed
+    by __release_sock(); the first asks for an ACK at once (quick-ACK after an idle RTO) but
+    it is deferred to tcp_release_cb() and covers both (partial-window-probe's exchange)."""
+    net = Net()
+    _, c, child = net.connected()
+    net.k.setsockopt(c, 6, 1, 1)  # TCP_NODELAY: two segments
+    net.advance(0.3)
+    net.k.send(c, b"a" * 1000)
+    net.k.send(c, b"b" * 1000)
+    first, second = net.take()
+    sk = net.k.socks[child]
+    net.k.owned.add(child)  # a recv() holds it: tcp_add_backlog()
+    sk.rx_backlog += [first, second]
+    net.k._release(child)
+    ack, = net.take()
+    assert (flags(ack), ack.ack) == (".", sk.rcv_nxt)
+    assert sk.rcv_nxt == (second.seq + 1000) % 2**32
+    # without a held socket, the first is ACKed on its own
+    net2 = Net()
+    _, c2, child2 = net2.connected()
+    net2.k.setsockopt(c2, 6, 1, 1)
+    net2.advance(0.3)
+    net2.k.send(c2, b"a" * 1000)
+    net2.k.send(c2, b"b" * 1000)
+    first2, second2 = net2.take()
+    net2.deliver([first2])
+    assert [a.ack for a in net2.take()] == [(first2.seq + 1000) % 2**32]

@@ -80,6 +80,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
         self._lo_queue: list[Seg] = []  # the backlog of the CPU (process_backlog())
         self._softirq = False  # inside net_rx_action(): what arrives waits its turn
         self.owned: set[int] = set()  # sockets a send() or recv() holds (lock_sock())
+        # sockets whose backlog is being processed (__release_sock()): True once an ACK was
+        # deferred to tcp_release_cb() (TCP_ACK_DEFERRED)
+        self.ack_deferred: dict[int, bool] = {}
 
     # -- loopback inside a call (net/core/dev.c, net/core/sock.c) ------------------------
     def _xmit(self, seg: Seg) -> None:
@@ -128,14 +131,32 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
         """release_sock() -> __release_sock(): the backlog, in order, with the socket still
         held (what its processing makes arrive for it joins the backlog), then let go."""
         sk = self.socks.get(sid)
+        self.ack_deferred[sid] = False
         while sk is not None and sk.rx_backlog and self.socks.get(sid) is sk:
             self.receive(sk.rx_backlog.pop(0))
+        self._release_cb(sid, sk)
         self.owned.discard(sid)
 
     def _flush_backlog(self, sk: Sock) -> None:
-        """sk_flush_backlog(): the backlog processed while the call still holds the socket."""
+        """sk_flush_backlog(): the backlog processed while the call still holds the socket,
+        then tcp_release_cb() (__sk_flush_backlog())."""
+        self.ack_deferred[sk.id] = False
         while sk.rx_backlog:
             self.receive(sk.rx_backlog.pop(0))
+        self._release_cb(sk.id, sk)
+
+    def _release_cb(self, sid: int, sk) -> None:
+        """tcp_release_cb(): an ACK __tcp_ack_snd_check() deferred while the backlog was
+        processed (TCP_ACK_DEFERRED, tcp_backlog_ack_defer) goes now, if still due, with
+        what the whole backlog made of rcv_nxt and the window.  Measured: a window update
+        let two 47417-byte segments in while the reader's recv() held the socket; the first
+        asked for an ACK at once (quick-ACK after idle), and the one ACK came after both
+        (ack past the second, window 0).  tcp_add_backlog() would have merged them into
+        one skb, but the lab's capture holds a clone of each (packet_rcv()), so
+        skb_try_coalesce() refuses the first (skb_cloned())."""
+        if self.ack_deferred.pop(sid, False) and sk is not None and self.socks.get(sid) is sk \
+                and sk.ack_sched:
+            self._send_ack(sk)
 
     def _locked(self, call, sid: int, *args):
         """A call that holds the socket (lock_sock() ... release_sock())."""

@@ -421,6 +421,10 @@ class TcpInput:
         unacked = (sk.rcv_nxt - sk.rcv_wup) & 0xFFFFFFFF
         if (unacked > sk.rcv_mss and self._raw_window(sk) >= sk.rcv_wnd) or \
                 (sk.quick and not sk.pingpong):
+            if sk.id in self.ack_deferred and self.profile.backlog_ack_defer:
+                # from __release_sock(), in the caller's context: until tcp_release_cb()
+                self.ack_deferred[sk.id] = True
+                return
             self._send_ack(sk)
             return
         self._send_delayed_ack(sk)
