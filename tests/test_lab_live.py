@@ -495,7 +495,8 @@ def test_a_100k_send_leaves_in_half_window_segments_and_one_read_takes_it(lab):
 
 # -- the zero window and small receive buffers (issue 17) -----------------------------------
 
-@pytest.mark.parametrize("name", ["slow-reader", "tiny-rcvbuf", "partial-window-probe"])
+@pytest.mark.parametrize("name", ["slow-reader", "tiny-rcvbuf", "partial-window-probe",
+                                  "locked-rcvbuf"])
 def test_small_receive_buffers_verify_segment_for_segment(lab, name):
     """SO_RCVBUF on the listener: the window scale from the locked buffer, zero windows, the
     persist timer's probes and their answers, the reads that reopen the window."""

@@ -254,3 +254,25 @@ def test_an_ack_due_while_the_backlog_is_processed_waits_for_release_sock():
     first2, second2 = net2.take()
     net2.deliver([first2])
     assert [a.ack for a in net2.take()] == [(first2.seq + 1000) % 2**32]
+
+
+def test_the_backlog_counts_against_the_window_until_release_sock_is_done():
+    """tcp_space() subtracts sk_backlog.len, which __release_sock() zeroes only after the
+    whole backlog: a segment processed from the backlog counts twice (backlog and queue)
+    while it is processed (locked-rcvbuf's last window, 55843 x 2 on the kernel)."""
+    net = Net()
+    c, child, _ = _locked_pair(net, 65536)
+    net.k.send(c, b"x" * 7749)
+    seg, = net.take()
+    sk = net.k.socks[child]
+    net.k._lock(child)
+    net.k.lo_fate = lambda s: None  # lo delivers at once inside the call
+    net.k._xmit(seg)
+    net.k.outbox.pop()
+    assert sk.rx_backlog == [seg] and sk.backlog_len == 832 + 7749
+    seen = []
+    orig = net.k._grow_window
+    net.k._grow_window = lambda s, n, t: (seen.append(net.k._tcp_space(s)), orig(s, n, t))
+    net.k._release(child)
+    full = 131072 - 2 * (832 + 7749)  # the skb in the queue and still in sk_backlog.len
+    assert seen == [full * sk.scaling_ratio >> 8] and sk.backlog_len == 0

@@ -28,7 +28,7 @@ import random
 from .profile import KernelProfile
 # the plain data, and every name other modules import from here (sim/, pkt/, the tests)
 from .sock import (UNJUDGED, ACK, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM,  # noqa: F401
-                   POLLWRNORM, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_OVERHEAD,
+                   POLLWRNORM, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_OVERHEAD, SKB_TRUESIZE_LO,
                    SOCK_CONTAINERS, SYN, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
                    TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TCPOLEN_TSTAMP_ALIGNED, _FIELDS,
                    Seg, Sock, _oserror, seq_le, seq_lt)
@@ -114,7 +114,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
                 self.now = max(self.now, at)
                 sid = self.ehash.get((seg.dst, seg.src))
                 if sid in self.owned:  # tcp_v4_rcv(): sock_owned_by_user() -> the backlog
-                    self.socks[sid].rx_backlog.append(seg)
+                    sk = self.socks[sid]
+                    sk.rx_backlog.append(seg)
+                    sk.backlog_len += SKB_TRUESIZE_LO + len(seg.payload)  # sk_add_backlog()
                 else:
                     self.receive(seg)
         finally:
@@ -134,6 +136,8 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
         self.ack_deferred[sid] = False
         while sk is not None and sk.rx_backlog and self.socks.get(sid) is sk:
             self.receive(sk.rx_backlog.pop(0))
+        if sk is not None:
+            sk.backlog_len = 0
         self._release_cb(sid, sk)
         self.owned.discard(sid)
 
@@ -143,6 +147,7 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpTimers, TcpMinisocks):
         self.ack_deferred[sk.id] = False
         while sk.rx_backlog:
             self.receive(sk.rx_backlog.pop(0))
+        sk.backlog_len = 0
         self._release_cb(sk.id, sk)
 
     def _release_cb(self, sid: int, sk) -> None:

@@ -171,6 +171,9 @@ class Sock:
     # timers: name -> deadline
     timers: dict = field(default_factory=dict)
     rx_backlog: list = field(default_factory=list)  # segments that came while a call held it
+    # sk_backlog.len: the truesize of what joined the backlog since __release_sock() last
+    # finished (it zeroes it only then, so what it is processing still counts)
+    backlog_len: int = 0
     timer_order: dict = field(default_factory=dict)  # name -> arming count
     retries: int = 0
     rto: float = TCP_TIMEOUT_INIT

@@ -34,8 +34,11 @@ class TcpOutput:
 
     def _tcp_space(self, sk: Sock) -> int:
         """tcp_space(): the window the free receive buffer is worth (every queued skb, the
-        FIN's included, takes its truesize: sk_rmem_alloc)."""
-        return self._win_from_space(sk, self._rcvbuf(sk) - self._rmem_alloc(sk))
+        FIN's included, takes its truesize: sk_rmem_alloc), less the backlog's sk_backlog.len,
+        which counts an skb __release_sock() has already queued until the whole backlog is
+        done: measured, a FIN arriving in the backlog after a read left rcv_ssthresh (so the
+        last window) at 111685 = (131072 - 2 x 8581) x 251/256 (tcp_grow_window())."""
+        return self._win_from_space(sk, self._rcvbuf(sk) - sk.backlog_len - self._rmem_alloc(sk))
 
     def _initial_window(self, sk: Sock, mss: int) -> int:
         """tcp_select_initial_window(): the space rounded down to a multiple of the MSS."""
