@@ -156,8 +156,7 @@ def test_a_read_reopens_the_window_and_ends_the_probes():
 
 def test_a_window_too_small_for_the_head_skb_is_probed_with_data():
     """tcp_write_wakeup(): a window that opened less than the head skb gets what fits of it,
-    PSH set, the rest waits (read from the kernel's source; lo's receiver never offers less
-    than its rcv_mss, so no program here reaches it)."""
+    PSH set, the rest waits (partial-window-probe shows it on the kernel)."""
     net = Net()
     c, child, zwa = _zero_window(net)
     sk = net.k.socks[c]
