@@ -712,3 +712,129 @@ def test_a_nonblocking_send_fills_the_expanded_send_buffer_as_the_model_does(lab
     assert [(c.result, c.errno) for c in model.calls if c.process == "client"
             and c.result is not None and c.text.startswith(("getsockopt", "send", "poll"))
             ][:upto] == got[:upto]
+
+
+# -- the zero window and small receive buffers (issue 17) -----------------------------------
+
+@pytest.mark.parametrize("name", ["slow-reader", "tiny-rcvbuf", "partial-window-probe",
+                                  "locked-rcvbuf"])
+def test_small_receive_buffers_verify_segment_for_segment(lab, name):
+    """SO_RCVBUF on the listener: the window scale from the locked buffer, zero windows, the
+    persist timer's probes and their answers, the reads that reopen the window."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+
+    prog = load(name)
+    trace = run_lab(prog)
+    held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
+    assert held.ok and held.outcome is None, [d.sentence for d in held.differences]
+
+
+def test_a_zero_window_is_probed_with_backoff_and_answered_at_most_every_500ms(lab):
+    """Measured on 6.18: the first probe about an RTO (204-216 ms) after the zero-window
+    ACK, seq snd_una - 1 without data; each answer (win 0) restarts the timer with the
+    backoff doubled (tcp_ack_probe); the second probe (~430 ms later) goes unanswered
+    (tcp_invalid_ratelimit 500 ms); the third (~860 ms later) is answered."""
+    trace = lab("slow-reader")
+    rel = trace.relative()
+    owner = trace.endpoint_names()
+    rows = [(owner.get(r.seg.src), r.seq, r.ack, r.seg.win, r.seg.length, r.seg.t) for r in rel]
+    zero = next(i for i, r in enumerate(rows) if r[0] == "server" and r[3] == 0)
+    zwa_ack, zwa_t = rows[zero][2], rows[zero][5]
+    probes = [i for i, r in enumerate(rows) if r[0] == "client" and r[4] == 0
+              and r[1] == zwa_ack - 1]
+    assert len(probes) == 3
+    t = [rows[i][5] for i in probes]
+    answers = [i for i, r in enumerate(rows) if r[0] == "server" and r[3] == 0 and i > zero]
+    assert [i - 1 for i in answers] == [probes[0], probes[2]]  # the second is not answered
+    assert all(rows[i][5] - rows[i - 1][5] < 0.005 for i in answers)
+    ratelimit = int(trace.sysctls.get("net.ipv4.tcp_invalid_ratelimit", 500)) / 1000
+    assert t[1] - rows[answers[0]][5] < ratelimit < t[2] - rows[answers[0]][5]
+    base = t[0] - zwa_t
+    assert 0.200 <= base <= 0.260
+    assert 1.7 * base <= t[1] - rows[answers[0]][5] <= 2.4 * base  # backoff 1
+    assert 3.5 * base <= t[2] - t[1] <= 4.6 * base  # backoff 2, no answer restarted it
+
+
+def test_so_rcvbuf_reads_back_and_scales_as_the_model_says(lab):
+    """Real sockets in a private namespace: SO_RCVBUF's value read back (doubled, at least
+    SOCK_MIN_RCVBUF) and the receive window scale the connection gets, on the listener's
+    side (inherited by the accepted socket) and the connecting side, against the model."""
+    import socket as so
+
+    from tcpsim.lab.netns import link_up, private_netns
+    from tcpsim.model import Kernel, KernelProfile
+
+    with private_netns():
+        link_up()
+        kernel = Kernel(KernelProfile.from_host())
+        seen, modelled = [], []
+        for n, value in enumerate((1, 2000, 4096, 32767, 32768, 65536, 1000000)):
+            lst = so.socket()
+            lst.setsockopt(so.SOL_SOCKET, so.SO_RCVBUF, value)
+            lst.bind(("127.0.0.1", 9100 + n))
+            lst.listen(1)
+            cli = so.socket()
+            cli.setsockopt(so.SOL_SOCKET, so.SO_RCVBUF, value)
+            cli.connect(("127.0.0.1", 9100 + n))
+            acc, _ = lst.accept()
+            row = [lst.getsockopt(so.SOL_SOCKET, so.SO_RCVBUF)]
+            for s in (acc, cli):  # tcpi_rcv_wscale: the high nibble of byte 6
+                row.append(s.getsockopt(so.IPPROTO_TCP, so.TCP_INFO, 104)[6] >> 4)
+            seen.append(tuple(row))
+            for s in (acc, cli, lst):
+                s.close()
+            sid = kernel.socket(2)
+            kernel.setsockopt(sid, 1, 8, value)
+            ws = kernel._rcv_wscale(kernel.sock(sid))
+            modelled.append((kernel.getsockopt(sid, 1, 8), ws, ws))
+    assert seen == modelled
+
+
+def test_a_partial_read_of_a_zero_windows_queue_offers_what_the_coalesced_tail_leaves(lab):
+    """tests/programs/zero-window-coalesce.tcp: the read of 16384 of three 8192-byte skbs
+    (the third coalesced into the second, tcp_try_coalesce) updates the window to 8192, not
+    16384; after the client's 8192 closes it again, the next probe comes one RTO later
+    (tcp_check_probe_timer: the base, not the backoff) and goes unanswered (less than
+    tcp_invalid_ratelimit after the last answer).  Model and kernel agree segment for
+    segment, but for one PSH bit: the kernel sends the client's window-limited 8192 bytes
+    (the first part of a grown skb, tcp_fragment()) without it, the model with it (its
+    tso_fragment() rule keeps it, as a 1 MiB transfer's 62491-byte segment showed)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    prog = load(str(PROGRAMS / "zero-window-coalesce.tcp"))
+    trace = run_lab(prog)
+    model = run_model(prog, KernelProfile.from_trace(trace))
+    k, m = exchange(trace), exchange(model)
+    read = next(c.t for c in trace.calls if c.kind == "call" and c.text == "recv(c, 16384)")
+    update = next(r for r, g in zip(k, trace.segments) if r[0] == "server" and g.t > read)
+    assert update[4] == 8192
+
+    def unpushed(rows):
+        return [(w, f.replace("P", "") if (w, s, n) == ("client", 24577, 8192) else f, s, a, win, n)
+                for w, f, s, a, win, n in rows]
+    assert unpushed(k) == unpushed(m)
+    assert ("client", ".", 24577, 1, k[2][4], 8192) in k  # the kernel: no PSH there
+    rows = list(zip(k, trace.segments))
+    zero = next(g.t for r, g in rows if r[0] == "server" and r[3:5] == (32769, 0))
+    probe = next(g.t for r, g in rows if r[0] == "client" and r[2] == 32768 and not r[5])
+    assert 0.19 <= probe - zero <= 0.26  # the base again, though icsk_backoff is 1
+    assert not [g for r, g in rows if r[0] == "server" and r[3:5] == (32769, 0) and g.t > probe]
+
+
+def test_a_window_smaller_than_a_segment_is_probed_with_what_fits(lab):
+    """partial-window-probe: the client holds back while the window (14762 bytes) is less
+    than its segment, then about an RTO later the persist timer sends exactly the window,
+    PSH set (tcp_write_wakeup); the following pure probe is answered at once."""
+    trace = lab("partial-window-probe")
+    rows = list(zip(exchange(trace), trace.segments))
+    small = next((r, g) for r, g in rows if r[0] == "server" and 0 < r[4] << 1 < 47417)
+    wnd = small[0][4] << 1  # window scale 1
+    data = next((r, g) for r, g in rows if r[0] == "client" and r[5] and g.t > small[1].t)
+    assert (data[0][1], data[0][2], data[0][5]) == ("P.", small[0][3], wnd)
+    assert 0.19 <= data[1].t - small[1].t <= 0.26
+    probe = next(i for i, (r, g) in enumerate(rows) if r[0] == "client" and not r[5]
+                 and r[2] == small[0][3] + wnd - 1)
+    answer = rows[probe + 1][0]
+    assert answer[0] == "server" and answer[4] == 0

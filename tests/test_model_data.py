@@ -9,7 +9,7 @@ same programs against the kernel.
 
 import pytest
 
-from tcpsim.model.kernel import FIN, POLLOUT, PSH
+from tcpsim.model.kernel import ACK, FIN, POLLOUT, PSH, Seg
 from tcpsim.scenario import parse
 from tcpsim.sim.world import run_model
 from tcpsim.trace import Call
@@ -435,3 +435,224 @@ def test_tcp_notsent_lowat_stops_a_send_at_the_unsent_mark():
     assert net.k.poll(c) & POLLOUT
     net.k.setsockopt(c, 6, 25, -1)
     assert net.k.getsockopt(c, 6, 25) == -1  # a u32 read back as an int
+
+
+# -- the zero window and small receive buffers (tcp_timer.c tcp_probe_timer) ------------------
+SO_RCVBUF = (1, 8)
+
+
+def _locked_pair(net, rcvbuf: int = 16384):
+    """(client, server child) with SO_RCVBUF set on the listener (inherited by the child)."""
+    from .model_harness import SERVER
+
+    lst = net.k.socket(2)
+    net.k.setsockopt(lst, *SO_RCVBUF, rcvbuf)
+    net.k.bind(lst, ("0.0.0.0", SERVER[1]))
+    net.k.listen(lst, 3)
+    c = net.k.socket(2)
+    net.k.connect(c, SERVER)
+    hs = net.settle()
+    return c, net.k.accept(lst), hs
+
+
+def _opt(seg, name):
+    return next((v for n, v in seg.options if n == name), None)
+
+
+def test_so_rcvbuf_sets_the_window_scale_from_the_locked_buffer():
+    # tcp_select_initial_window(): the scale is for the buffer's whole window, not tcp_rmem[2]
+    for rcvbuf, win, ws in ((4096, 4096, 0), (16384, 16384, 0), (65536, 65483, 1)):
+        net = Net()
+        _, child, (syn, synack, _) = _locked_pair(net, rcvbuf)
+        assert (synack.win, _opt(synack, "wscale"), _opt(syn, "wscale")) == (win, ws, 10)
+        assert net.k.socks[child].rcvbuf == 2 * rcvbuf
+    # on the connecting side: its SYN's window and scale
+    net = Net()
+    c = net.k.socket(2)
+    net.k.setsockopt(c, *SO_RCVBUF, 1)
+    assert net.k.getsockopt(c, *SO_RCVBUF) == 2304  # SOCK_MIN_RCVBUF
+    net.listener()
+    net.k.connect(c, ("127.0.0.1", 8080))
+    syn, = net.take()
+    assert (syn.win, _opt(syn, "wscale")) == (1152, 0)
+
+
+def _zero_window(net):
+    """The slow-reader built-in up to the zero window: (client, child, the zero-window ACK)."""
+    c, child, _ = _locked_pair(net)
+    net.k.send(c, b"x" * 16384)
+    assert _data(net.settle()) == [(".", 8192), ("P.", 8192)]  # the first ACKed at once
+    net.deliver(net.advance(0.05))  # the delayed ACK of the second: window 8192
+    net.k.send(c, b"y" * 90112)
+    assert _data(net.settle()) == [(".", 8192)]  # one segment's room
+    ack, = net.advance(0.04)  # delayed: three skbs leave less than a segment free
+    assert (flags(ack), ack.win) == (".", 0)
+    net.deliver([ack])
+    return c, child, ack
+
+
+def test_a_zero_window_starts_the_persist_timer_and_its_probes_back_off():
+    net = Net()
+    c, child, zwa = _zero_window(net)
+    sk = net.k.socks[c]
+    # tcp_check_probe_timer(): nothing in flight, data waiting: ICSK_TIME_PROBE0 at the RTO
+    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.204)
+    assert net.advance(0.2) == []
+    probe, = net.advance(0.004)
+    # tcp_xmit_probe_skb(): a pure ACK one below snd_una, no data
+    assert (flags(probe), probe.seq, len(probe.payload)) == (".", (sk.snd_una - 1) % 2**32, 0)
+    net.deliver([probe])
+    answer, = net.take()  # old (tcp_sequence): a duplicate ACK at once, still no room
+    assert (flags(answer), answer.ack, answer.win) == (".", zwa.ack, 0)
+    net.deliver([answer])
+    # tcp_ack_probe(): restarted from the answer, the backoff doubled
+    assert sk.backoff == 1 and sk.timers["probe0"] - net.k.now == pytest.approx(0.408)
+    probe2, = net.advance(0.409)
+    net.deliver([probe2])
+    assert net.take() == []  # 408 ms after the first answer: within tcp_invalid_ratelimit
+    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.815)  # not restarted by an ACK
+    probe3, = net.advance(0.816)
+    net.deliver([probe3])
+    answer3, = net.take()  # more than 500 ms since the last answer
+    # icsk_probes_out counts the probes since the last ACK (tcp_ack() clears it): 2 and 3
+    assert (answer3.ack, answer3.win, sk.backoff, sk.probes_out) == (zwa.ack, 0, 3, 2)
+
+
+def test_a_read_reopens_the_window_and_ends_the_probes():
+    net = Net()
+    c, child, _ = _zero_window(net)
+    net.deliver(net.advance(0.204))  # one probe; its answer restarts the timer
+    net.take()
+    assert len(net.k.recv(child, 1 << 20)) == 24576
+    update, = net.take()  # tcp_cleanup_rbuf(): a window where there was none
+    assert (flags(update), update.win) == (".", 16384)
+    net.deliver([update])
+    sk = net.k.socks[c]
+    assert "probe0" not in sk.timers and sk.backoff == 0  # tcp_ack_probe(): the head fits
+    data, = net.take()
+    assert (flags(data), len(data.payload), data.gso) == ("P.", 16384, 8192)  # 2 MSS GSO
+
+
+def test_a_window_too_small_for_the_head_skb_is_probed_with_data():
+    """tcp_write_wakeup(): a window that opened less than the head skb gets what fits of it,
+    PSH set, the rest waits (partial-window-probe shows it on the kernel)."""
+    net = Net()
+    c, child, zwa = _zero_window(net)
+    sk = net.k.socks[c]
+    crafted = Seg(zwa.src, zwa.dst, ACK, zwa.seq, zwa.ack, 100, zwa.options)
+    net.deliver([crafted])
+    assert net.take() == []  # tcp_snd_wnd_test(): the 8192-byte head does not fit
+    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.204)  # tcp_ack_probe()
+    # grown by the tcp_write_xmit() that could not send it (tcp_grow_skb(): the cwnd quota,
+    # at most tcp_tso_segs(), in MSS)
+    head = sk.wq[0][0]
+    probe, = net.advance(0.205)
+    assert (flags(probe), probe.seq, len(probe.payload)) == ("P.", zwa.ack, 100)
+    assert head % 8192 == 0 and sk.wq[0][0] == head - 100  # tcp_fragment(): the rest waits
+    assert "probe0" not in sk.timers  # tcp_send_probe0(): something in flight, probes over
+
+
+def test_a_gso_packet_tells_the_receiver_its_peers_mss():
+    """tcp_measure_rcv_mss(): len = gso_size ?: skb->len: after 4096-byte GSO packets of
+    2048-byte segments the receiver's MSS guess stays 2048 (tiny-rcvbuf's exchange)."""
+    net = Net()
+    c, child, _ = _locked_pair(net, 4096)
+    net.k.send(c, b"x" * 20480)
+    net.settle()
+    for _ in range(4):
+        net.k.recv(child, 1 << 20)
+        segs = net.settle()
+        assert any(len(s.payload) == 4096 and s.gso == 2048 for s in segs)
+        assert net.k.socks[child].rcv_mss == 2048
+
+
+def test_a_waitall_read_that_takes_part_is_asked_again_at_once():
+    """The runner: a recv(MSG_WAITALL) that read part of what it waits for has let the peer
+    send more (its ACK reopened the window); the world settles and the call goes on, as the
+    kernel's call would, rather than waiting for the next timer (the delayed ACK, 40 ms)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.scenario import load, parse
+    from tcpsim.sim.world import run_model
+
+    text = load("tiny-rcvbuf").text
+    reads = "".join(line + "\n" for line in text.splitlines() if line.startswith("server: recv"))
+    text = text.replace(reads, "server: recv(c, 20480, MSG_WAITALL) = 20480\n"
+                               "server: recv(c, 1024) = 0\n")
+    trace = run_model(parse(text, name="tiny-waitall"), KernelProfile.builtin("reference"))
+    assert [c.result for c in trace.calls if c.kind == "return" and "recv" in c.text] == [20480]
+    data = [g for g in trace.segments if g.length]
+    assert [g.length for g in data] == [2048, 2048, 4096, 4096, 4096, 4096]
+    assert data[-1].t - data[0].t < 0.001  # no delayed ACK in between
+
+
+def test_an_skb_coming_after_the_sender_freed_the_tail_is_coalesced_into_it():
+    """tcp_try_coalesce(): the third skb of slow-reader's zero window came after the client
+    processed the ACK of the second (its copy freed, the server's no longer a clone), so it
+    joins that skb, charged its payload only (measured with ss -tm: 26240 bytes held)."""
+    net = Net()
+    c, child, _ = _zero_window(net)
+    sk = net.k.socks[child]
+    assert [len(p) for p in sk.rcvq] == [8192, 16384]
+    assert sk.rcvq_ts == [832 + 8192, 832 + 8192 + 8192]
+    # the first skb is still a clone when the second comes (its ACK is not processed yet)
+    net2 = Net()
+    c2, child2, _ = _locked_pair(net2)
+    net2.k.send(c2, b"x" * 16384)
+    net2.settle()
+    assert net2.k.socks[child2].rcvq_ts == [832 + 8192, 832 + 8192]
+    # a read of 16384 leaves the merged skb half read and charged whole: one MSS of window
+    assert len(net.k.recv(child, 16384)) == 16384
+    update, = net.take()
+    assert (update.win, sk.rcvq_ts) == (8192, [832 + 8192 + 8192])
+
+
+def test_an_ack_due_while_the_backlog_is_processed_waits_for_release_sock():
+    """tcp_backlog_ack_defer: segments that came while a call held the socket are processed
+    by __release_sock(); the first asks for an ACK at once (quick-ACK after an idle RTO) but
+    it is deferred to tcp_release_cb() and covers both (partial-window-probe's exchange)."""
+    net = Net()
+    _, c, child = net.connected()
+    net.k.setsockopt(c, 6, 1, 1)  # TCP_NODELAY: two segments
+    net.advance(0.3)
+    net.k.send(c, b"a" * 1000)
+    net.k.send(c, b"b" * 1000)
+    first, second = net.take()
+    sk = net.k.socks[child]
+    net.k.owned.add(child)  # a recv() holds it: tcp_add_backlog()
+    sk.rx_backlog += [first, second]
+    net.k._release(child)
+    ack, = net.take()
+    assert (flags(ack), ack.ack) == (".", sk.rcv_nxt)
+    assert sk.rcv_nxt == (second.seq + 1000) % 2**32
+    # without a held socket, the first is ACKed on its own
+    net2 = Net()
+    _, c2, child2 = net2.connected()
+    net2.k.setsockopt(c2, 6, 1, 1)
+    net2.advance(0.3)
+    net2.k.send(c2, b"a" * 1000)
+    net2.k.send(c2, b"b" * 1000)
+    first2, second2 = net2.take()
+    net2.deliver([first2])
+    assert [a.ack for a in net2.take()] == [(first2.seq + 1000) % 2**32]
+
+
+def test_the_backlog_counts_against_the_window_until_release_sock_is_done():
+    """tcp_space() subtracts sk_backlog.len, which __release_sock() zeroes only after the
+    whole backlog: a segment processed from the backlog counts twice (backlog and queue)
+    while it is processed (locked-rcvbuf's last window, 55843 x 2 on the kernel)."""
+    net = Net()
+    c, child, _ = _locked_pair(net, 65536)
+    net.k.send(c, b"x" * 7749)
+    seg, = net.take()
+    sk = net.k.socks[child]
+    net.k._lock(child)
+    net.k.lo_fate = lambda s: None  # lo delivers at once inside the call
+    net.k._xmit(seg)
+    net.k.outbox.pop()
+    assert sk.rx_backlog == [seg] and sk.backlog_len == 832 + 7749
+    seen = []
+    orig = net.k._grow_window
+    net.k._grow_window = lambda s, n, t: (seen.append(net.k._tcp_space(s)), orig(s, n, t))
+    net.k._release(child)
+    full = 131072 - 2 * (832 + 7749)  # the skb in the queue and still in sk_backlog.len
+    assert seen == [full * sk.scaling_ratio >> 8] and sk.backlog_len == 0

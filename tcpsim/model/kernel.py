@@ -29,7 +29,7 @@ import random
 from .profile import KernelProfile
 # the plain data, and every name other modules import from here (sim/, pkt/, the tests)
 from .sock import (UNJUDGED, ACK, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM,  # noqa: F401
-                   POLLWRNORM, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_OVERHEAD,
+                   POLLWRNORM, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_OVERHEAD, SKB_TRUESIZE_LO,
                    SOCK_CONTAINERS, SYN, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
                    TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN, TCPOLEN_TSTAMP_ALIGNED, _FIELDS,
                    Seg, Sock, _oserror, seq_le, seq_lt)
@@ -71,12 +71,20 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
         # Loopback inside a call (see _xmit): the world's judge of each segment (None: on
         # time, 0: lost, else held back so long), and each outbox segment's verdict so far
         self.lo_fate = None
+        # whether an arriving GSO packet's gso_size counts (tcp_measure_rcv_mss()): False where
+        # the peer is a packetdrill script, whose packets arrive as plain skbs (pkt export)
+        self.gso_rx = True
+        # whether an arriving skb may be a clone of the sender's (lo): False there too
+        self.rx_shared = True
         self.lo_latency = 0.0  # seconds from transmit to receive on lo (the world's)
         self.outfate: list = []
         self.outtime: list[float] = []  # when each outbox segment left
         self._lo_queue: list[Seg] = []  # the backlog of the CPU (process_backlog())
         self._softirq = False  # inside net_rx_action(): what arrives waits its turn
         self.owned: set[int] = set()  # sockets a send() or recv() holds (lock_sock())
+        # sockets whose backlog is being processed (__release_sock()): True once an ACK was
+        # deferred to tcp_release_cb() (TCP_ACK_DEFERRED)
+        self.ack_deferred: dict[int, bool] = {}
 
     # -- loopback inside a call (net/core/dev.c, net/core/sock.c) ------------------------
     def _xmit(self, seg: Seg) -> None:
@@ -108,7 +116,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
                 self.now = max(self.now, at)
                 sid = self.ehash.get((seg.dst, seg.src))
                 if sid in self.owned:  # tcp_v4_rcv(): sock_owned_by_user() -> the backlog
-                    self.socks[sid].rx_backlog.append(seg)
+                    sk = self.socks[sid]
+                    sk.rx_backlog.append(seg)
+                    sk.backlog_len += SKB_TRUESIZE_LO + len(seg.payload)  # sk_add_backlog()
                 else:
                     self.receive(seg)
         finally:
@@ -125,14 +135,35 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
         """release_sock() -> __release_sock(): the backlog, in order, with the socket still
         held (what its processing makes arrive for it joins the backlog), then let go."""
         sk = self.socks.get(sid)
+        self.ack_deferred[sid] = False
         while sk is not None and sk.rx_backlog and self.socks.get(sid) is sk:
             self.receive(sk.rx_backlog.pop(0))
+        if sk is not None:
+            sk.backlog_len = 0
+        self._release_cb(sid, sk)
         self.owned.discard(sid)
 
     def _flush_backlog(self, sk: Sock) -> None:
-        """sk_flush_backlog(): the backlog processed while the call still holds the socket."""
+        """sk_flush_backlog(): the backlog processed while the call still holds the socket,
+        then tcp_release_cb() (__sk_flush_backlog())."""
+        self.ack_deferred[sk.id] = False
         while sk.rx_backlog:
             self.receive(sk.rx_backlog.pop(0))
+        sk.backlog_len = 0
+        self._release_cb(sk.id, sk)
+
+    def _release_cb(self, sid: int, sk) -> None:
+        """tcp_release_cb(): an ACK __tcp_ack_snd_check() deferred while the backlog was
+        processed (TCP_ACK_DEFERRED, tcp_backlog_ack_defer) goes now, if still due, with
+        what the whole backlog made of rcv_nxt and the window.  Measured: a window update
+        let two 47417-byte segments in while the reader's recv() held the socket; the first
+        asked for an ACK at once (quick-ACK after idle), and the one ACK came after both
+        (ack past the second, window 0).  tcp_add_backlog() would have merged them into
+        one skb, but the lab's capture holds a clone of each (packet_rcv()), so
+        skb_try_coalesce() refuses the first (skb_cloned())."""
+        if self.ack_deferred.pop(sid, False) and sk is not None and self.socks.get(sid) is sk \
+                and sk.ack_sched:
+            self._send_ack(sk)
 
     def _locked(self, call, sid: int, *args):
         """A call that holds the socket (lock_sock() ... release_sock())."""

@@ -40,6 +40,9 @@ NUMERIC_SYSCTLS: dict[str, tuple[int, int, int]] = {
     "net.ipv4.tcp_synack_retries": (1, 0, 255),
     "net.ipv4.tcp_syn_linear_timeouts": (1, 0, 255),
     "net.ipv4.tcp_fin_timeout": (1, 0, _INT_MAX // 100),  # seconds, held in jiffies
+    "net.ipv4.tcp_retries2": (1, 0, 255),
+    "net.ipv4.tcp_backlog_ack_defer": (1, 0, 255),
+    "net.ipv4.tcp_invalid_ratelimit": (1, 0, _INT_MAX // 1000),  # ms, held in jiffies
     "net.ipv4.tcp_rmem": (3, 1, _INT_MAX),
     "net.ipv4.tcp_wmem": (3, 1, _INT_MAX),
     "net.core.rmem_max": (1, 0, _INT_MAX),
@@ -119,6 +122,23 @@ class KernelProfile:
     @cached_property
     def syn_linear_timeouts(self) -> int:
         return self._int("tcp_syn_linear_timeouts", 0)
+
+    @cached_property
+    def backlog_ack_defer(self) -> bool:
+        """tcp_backlog_ack_defer: an ACK due while the backlog is processed waits for
+        tcp_release_cb()."""
+        return self._int("tcp_backlog_ack_defer", 1) != 0
+
+    @cached_property
+    def retries2(self) -> int:
+        """tcp_retries2: also the most the zero-window probes back off (tcp_send_probe0())."""
+        return self._int("tcp_retries2", 15)
+
+    @cached_property
+    def invalid_ratelimit(self) -> float:
+        """tcp_invalid_ratelimit (ms): the least time between two answers to segments out of
+        the window (__tcp_oow_rate_limited()), in seconds."""
+        return self._int("tcp_invalid_ratelimit", 500) / 1000
 
     @cached_property
     def fin_timeout(self) -> float:

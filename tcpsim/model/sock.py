@@ -24,6 +24,7 @@ TCP_MAX_QUICKACKS = 16
 TCP_MAX_WSCALE = 14  # a larger shift on the wire is taken as 14 (tcp_parse_options())
 TCP_RTO_MIN = 0.2
 TCP_TIMEOUT_INIT = 1.0
+TCP_RTO_MAX = 120.0
 TCPOLEN_TSTAMP_ALIGNED = 12
 TCP_NAGLE_OFF, TCP_NAGLE_CORK, TCP_NAGLE_PUSH = 1, 2, 4  # the nonagle of tcp_write_xmit()
 TCP_MSS_DEFAULT = 536
@@ -46,14 +47,17 @@ GSO_MAX_SIZE = 65536  # lo's gso_max_size (GSO_LEGACY_MAX_SIZE): a larger packet
 # lo's MTU and at 1500), and the receiver in sk_rmem_alloc (skb_set_owner_r(): lo delivers the
 # sender's skb).  832, not the 896 fitted to the bulk transfers (whose 32741-byte skbs give the
 # same scaling_ratio either way): the windows after 988-, 4000- and 4940-byte skbs (69, 102 and
-# 105 x1024, TCP_MAXSEG 1000) fit 832 only.
+# 105 x1024, TCP_MAXSEG 1000) fit 832 only; `ss -tmi` shows r1832 after 1000 bytes arrive, and
+# 832 + the payload after one segment of 1, 100, 2048, 8192 or 32741 bytes.
 _SKB_SMALL_HEAD_SIZE = MAX_TCP_HEADER + SKB_SHINFO_SIZE  # SKB_HEAD_ALIGN(MAX_TCP_HEADER)
 SKB_SMALL_HEAD_CACHE_SIZE = _SKB_SMALL_HEAD_SIZE + (
     64 if _SKB_SMALL_HEAD_SIZE & (_SKB_SMALL_HEAD_SIZE - 1) == 0 else 0)  # + L1_CACHE_BYTES
 SKB_TRUESIZE_LO = SKB_SMALL_HEAD_CACHE_SIZE + SKB_DATA_ALIGN_SK_BUFF  # 832
 SKB_TX_TRUESIZE = SKB_TRUESIZE_LO  # the same skb, as the sender's sk_wmem_queued counts it
 SKB_OVERHEAD = SKB_TRUESIZE_LO  # the old name
-SOCK_MIN_RCVBUF = 2 * (2048 + 256 + 320)  # 2 * SKB_TRUESIZE(2048)
+# SOCK_MIN_RCVBUF: TCP_SKB_MIN_TRUESIZE, 2048 + sizeof(struct sk_buff), the least sk_rcvbuf
+# SO_RCVBUF sets (__sock_set_rcvbuf(); measured: SO_RCVBUF 1 and 1000 read back 2304 on 6.18)
+SOCK_MIN_RCVBUF = 2048 + 256
 SOCK_MIN_SNDBUF = 2 * (2048 + 256)  # 2 * TCP_SKB_MIN_TRUESIZE: SO_SNDBUF's floor (4608)
 # tcp_sndbuf_expand()'s per-MSS memory: roundup_pow_of_two(MSS + MAX_TCP_HEADER +
 # SKB_DATA_ALIGN(sizeof(struct skb_shared_info))) + SKB_DATA_ALIGN(sizeof(struct sk_buff))
@@ -99,9 +103,14 @@ class Seg:
     options: list = field(default_factory=list)
     payload: bytes = b""
     ip_id: int = 0
-    # a GSO packet's gso_size: the sender's MSS when the payload is several MSS sent as one
-    # packet (lo hands the skb over unsplit); 0 for a segment of one MSS or less
+    # a GSO packet's segment size (skb_shinfo(skb)->gso_size: the sender's MSS) when the
+    # payload is several MSS sent as one packet (lo hands the skb over unsplit), 0 for a
+    # segment of one MSS or less; the receiver measures its peer's MSS by it
     gso: int = 0
+    # lo hands over a clone of the sender's skb (tcp_transmit_skb()), whose data stays shared
+    # (skb_cloned()) until the sender frees its own copy on the ACK; a GSO packet lo cuts
+    # (tcp_gso_segment()) arrives as new skbs, and so does whatever a packetdrill script sends
+    shared: bool = False
 
     @property
     def seg_len(self) -> int:
@@ -215,6 +224,9 @@ class Sock:
     rcv_ssthresh: int = 0
     rcvq: list = field(default_factory=list)  # [payload bytes] in order; b"" marks FIN
     rcvq_ts: list = field(default_factory=list)  # each rcvq skb's truesize (sk_rmem_alloc)
+    # where the receive queue's tail skb ends if it is a clone whose data the sender still
+    # holds (skb_cloned() until the sender's snd_una passes it); -1: the tail is its own
+    rcvq_tail_clone: int = -1
     scaling_ratio: int = 128  # TCP_DEFAULT_SCALING_RATIO, then measured (tcp_measure_rcv_mss)
     window_clamp: int = 0
     last_seg_size: int = 0  # icsk_ack.last_seg_size (tcp_measure_rcv_mss())
@@ -247,9 +259,18 @@ class Sock:
     # timers: name -> deadline
     timers: dict = field(default_factory=dict)
     rx_backlog: list = field(default_factory=list)  # segments that came while a call held it
+    # sk_backlog.len: the truesize of what joined the backlog since __release_sock() last
+    # finished (it zeroes it only then, so what it is processing still counts)
+    backlog_len: int = 0
     timer_order: dict = field(default_factory=dict)  # name -> arming count
     retries: int = 0
     rto: float = TCP_TIMEOUT_INIT
+    # the probe timer (tcp_probe_timer(): the zero window's persist timer, TCP_CORK's limit):
+    # icsk_backoff and icsk_probes_out; and when an out-of-window segment was last answered,
+    # in jiffies (tp->last_oow_ack_time; -1: never)
+    backoff: int = 0
+    probes_out: int = 0
+    last_oow_ack: int = -1
     retrans_stamp: float = 0.0  # when the first SYN (or a request's first SYN-ACK) went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
     ip_id: int = 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno as E
 
 from .sock import (COPY_SECONDS_PER_BYTE, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
-                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, SKB_TX_TRUESIZE, SOCK_MIN_SNDBUF,
+                   PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, SKB_TX_TRUESIZE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF,
                    TCP_NAGLE_CORK, TCP_NAGLE_OFF, TCP_NAGLE_PUSH,
                    MAX_TCP_WINDOW, TCP_MIN_MSS,
                    TCP_TIMEOUT_INIT, Seg, Sock, _oserror, seq_lt)
@@ -156,7 +156,7 @@ class TcpCalls:
     def _init_options(self, sk: Sock) -> None:
         p = self.profile
         sk.ts_ok, sk.sack_ok, sk.ws_ok = p.timestamps, p.sack, p.window_scaling
-        sk.rcv_wscale = p.rcv_wscale if p.window_scaling else 0
+        sk.rcv_wscale = self._rcv_wscale(sk) if p.window_scaling else 0
 
     def send(self, sid: int, data: bytes, flags: int = 0) -> int:
         """tcp_sendmsg_locked() without blocking."""
@@ -370,7 +370,9 @@ class TcpCalls:
         sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
         sk.orphan = True
         unread = any(p for p in sk.rcvq if p)
-        sk.rcvq_ts = [t for p, t in zip(sk.rcvq, sk.rcvq_ts) if not p]
+        # __tcp_close() frees every skb of the receive queue, the FIN's too (its truesize is
+        # no longer charged: measured, SO_RCVBUF 1 closes with window 1152, not 1151)
+        sk.rcvq_ts = [0 for p in sk.rcvq if not p]
         sk.rcvq = [p for p in sk.rcvq if not p]
         if sk.state == "LISTEN":
             self._transition(sk, "close")
@@ -422,7 +424,7 @@ class TcpCalls:
                 raise _oserror(E.EINVAL)
             sk.syncnt = value
         elif (level, opt) == (1, 8):
-            sk.rcvbuf = max(2304, min(value, self.profile.rmem_max) * 2)  # sock_setsockopt()
+            sk.rcvbuf = max(SOCK_MIN_RCVBUF, min(value, self.profile.rmem_max) * 2)  # sock_setsockopt()
         elif (level, opt) == (1, 7):  # sock_setsockopt() SO_SNDBUF
             wmem_max = int(self.profile.sysctls.get("net.core.wmem_max", 212992))
             value = wmem_max if value < 0 else min(value, wmem_max)  # min_t(u32, ...)

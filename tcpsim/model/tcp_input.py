@@ -157,6 +157,13 @@ class TcpInput:
             return
         if not seg.flags & ACK:
             return
+        if not acked and not self._sequence_ok(sk, seg):
+            # tcp_validate_incoming(): a segment outside the window is answered with a
+            # duplicate ACK, at most one each tcp_invalid_ratelimit unless it carries data
+            # (a zero-window probe is old: seq snd_una - 1)
+            if not self._oow_rate_limited(sk, seg):
+                self._send_dupack(sk, seg)
+            return
         if ts and seq_le(seg.seq, sk.rcv_nxt):
             sk.ts_recent = ts[0]
         # -- the ACK (tcp_ack) --
@@ -177,6 +184,9 @@ class TcpInput:
             self._update_window(sk, seg.win << sk.snd_wscale)
             # tcp_cong_control(): new data acked (FLAG_DATA_ACKED) may raise the cwnd
             self._cong_avoid(sk, acked)
+            sk.probes_out = 0  # tcp_ack(): an ACK came, the peer is alive
+            if prior_idle:
+                self._ack_probe(sk)  # tcp_ack(): no_queue
         if sk.state == "SYN_RECV":
             self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
             self._transition(sk, "rcv_ack")
@@ -200,12 +210,6 @@ class TcpInput:
                 if sk.orphan and not seg.flags & FIN:
                     self._orphan_fin_wait2(sk)  # tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)
                     return
-        if prior_idle and sk.wq and "probe0" in sk.timers:
-            # tcp_ack_probe(): the window takes the send head: the probe timer is cleared;
-            # tcp_data_snd_check() arms it again if the data stays corked (from now)
-            wnd_end = (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF
-            if seq_le((sk.snd_nxt + sk.wq[0][0]) & 0xFFFFFFFF, wnd_end):
-                del sk.timers["probe0"]
         self._push(sk)  # the ACK may open the window or end Nagle's wait
         self._check_space(sk)  # tcp_data_snd_check(): and free room in the send buffer
         # -- data and FIN (tcp_data_queue) --
@@ -240,6 +244,47 @@ class TcpInput:
                 return
         self._ack_snd_check(sk)
 
+    def _sequence_ok(self, sk: Sock, seg: Seg) -> bool:
+        """tcp_sequence(): the segment ends at or after rcv_wup (the last ACK's rcv_nxt) and
+        starts within the window; one that runs past the window's end is taken only into an
+        empty receive queue."""
+        end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+        if seq_lt(end_seq, sk.rcv_wup):
+            return False  # SKB_DROP_REASON_TCP_OLD_SEQUENCE
+        limit = (sk.rcv_nxt + self._receive_window(sk)) & 0xFFFFFFFF
+        if seq_lt(limit, end_seq):
+            if seq_lt(limit, seg.seq):
+                return False  # SKB_DROP_REASON_TCP_INVALID_SEQUENCE
+            if sk.rcvq:
+                return False  # SKB_DROP_REASON_TCP_INVALID_END_SEQUENCE
+        return True
+
+    def _oow_rate_limited(self, sk: Sock, seg: Seg) -> bool:
+        """tcp_oow_rate_limited(): a segment with data (no SYN) is always answered; else at
+        most one answer each tcp_invalid_ratelimit (500 ms), counted in jiffies
+        (__tcp_oow_rate_limited(), tp->last_oow_ack_time).  Measured: the second
+        zero-window probe, 430-440 ms after the first, gets no answer."""
+        if seg.seg_len and not seg.flags & SYN:
+            return False
+        now = int(self.now / self.profile.jiffy + 1e-9)
+        limit = int(self.profile.invalid_ratelimit / self.profile.jiffy + 1e-9)
+        if sk.last_oow_ack >= 0 and 0 <= now - sk.last_oow_ack < limit:
+            return True
+        sk.last_oow_ack = now
+        return False
+
+    def _send_dupack(self, sk: Sock, seg: Seg) -> None:
+        """tcp_send_dupack(): old data puts the receiver in quick-ACK mode and is reported as
+        a D-SACK (tcp_enter_quickack_mode(), tcp_dsack_set()); then an ACK at once."""
+        end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+        dsack = None
+        if end_seq != seg.seq and seq_lt(seg.seq, sk.rcv_nxt):
+            self._incr_quickack(sk)  # tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS)
+            sk.pingpong = 0
+            sk.ato = self.profile.ato_min
+            dsack = (seg.seq, sk.rcv_nxt if seq_lt(sk.rcv_nxt, end_seq) else end_seq)
+        self._send_ack(sk, dsack=dsack)
+
     def _act_drop(self, sk: Sock, seg: Seg | None) -> None:
         pass
 
@@ -272,9 +317,27 @@ class TcpInput:
     def _queue_rcv(self, sk: Sock, seg: Seg) -> None:
         """tcp_queue_rcv(): the skb joins the receive queue, charged its truesize to
         sk_rmem_alloc (skb_set_owner_r()).  An skb lo delivers is the sender's clone: its
-        truesize is the sender's, the head (SKB_TRUESIZE_LO) plus the payload in page frags."""
+        truesize is the sender's, the head (SKB_TRUESIZE_LO) plus the payload in page frags.
+        Unless tcp_try_coalesce() merges it into the queue's tail skb: skb_try_coalesce()
+        takes its page frags, charging only them (its head is freed), when the tail is not a
+        clone (skb_cloned()): one the sender has freed its copy of, or never shared.
+        Measured (ss -tm): three 8192-byte skbs, the third coming after the sender freed the
+        second on its ACK, hold 26240 bytes (9024 + 9024 + 8192), and TcpExtTCPRcvCoalesce
+        counts one.  Not modelled: the limit of MAX_SKB_FRAGS page frags per skb."""
+        tail_clone = sk.rcvq_tail_clone
+        if tail_clone >= 0:  # the sender's copy goes when its snd_una passes it
+            peer = self.socks.get(self.ehash.get((sk.remote, sk.local)))
+            if peer is None or peer.kind != "full" or not seq_lt(peer.snd_una, tail_clone):
+                tail_clone = -1
+        if sk.rcvq and sk.rcvq[-1] and tail_clone < 0:
+            sk.rcvq[-1] += seg.payload
+            sk.rcvq_ts[-1] += len(seg.payload)
+            sk.rcvq_tail_clone = -1
+            return
         sk.rcvq.append(seg.payload)
         sk.rcvq_ts.append(SKB_TRUESIZE_LO + len(seg.payload))
+        sk.rcvq_tail_clone = ((seg.seq + len(seg.payload)) & 0xFFFFFFFF
+                              if seg.shared and self.rx_shared else -1)
 
     @staticmethod
     def _rmem_alloc(sk: Sock) -> int:
@@ -362,9 +425,11 @@ class TcpInput:
         buffer space into window (tcp_win_from_space()); a smaller one marks a push, unless
         two in a row had this same size (last_seg_size)."""
         lss, sk.last_seg_size = sk.last_seg_size, 0
-        skb_len, length = length, seg.gso or length  # a GSO packet counts its gso_size
+        skb_len = length
+        if seg.gso and self.gso_rx:
+            length = seg.gso  # len = skb_shinfo(skb)->gso_size ?: skb->len
         if length >= sk.rcv_mss:
-            if length != sk.rcv_mss:
+            if length != sk.rcv_mss:  # the ratio is the whole skb's: skb->len / truesize
                 ratio = (skb_len << 8) // (SKB_TRUESIZE_LO + skb_len) or 1
                 if ratio != sk.scaling_ratio:
                     sk.scaling_ratio = ratio
@@ -422,6 +487,10 @@ class TcpInput:
         unacked = (sk.rcv_nxt - sk.rcv_wup) & 0xFFFFFFFF
         if (unacked > sk.rcv_mss and self._raw_window(sk) >= sk.rcv_wnd) or \
                 (sk.quick and not sk.pingpong):
+            if sk.id in self.ack_deferred and self.profile.backlog_ack_defer:
+                # from __release_sock(), in the caller's context: until tcp_release_cb()
+                self.ack_deferred[sk.id] = True
+                return
             self._send_ack(sk)
             return
         self._send_delayed_ack(sk)

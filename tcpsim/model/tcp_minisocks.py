@@ -34,7 +34,7 @@ class TcpMinisocks:
         req.ts_ok = p.timestamps and ts is not None
         req.sack_ok = p.sack and self._has(seg, "sackOK")
         req.ws_ok = p.window_scaling and ws is not None
-        req.rcv_wscale = p.rcv_wscale if req.ws_ok else 0
+        req.rcv_wscale = self._rcv_wscale(req) if req.ws_ok else 0  # the listener's rcvbuf
         req.snd_wscale = min(ws, TCP_MAX_WSCALE) if req.ws_ok else 0  # tcp_parse_options() clamps
         req.ts_recent = ts[0] if ts else 0
         req.ts_offset = self.rng.getrandbits(32)

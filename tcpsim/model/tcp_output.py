@@ -11,7 +11,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
-                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
+                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
                    seq_lt)
 from .tcp_cong import GSO_MAX_SIZE_SK
 
@@ -36,8 +36,11 @@ class TcpOutput:
 
     def _tcp_space(self, sk: Sock) -> int:
         """tcp_space(): the window the free receive buffer is worth (every queued skb, the
-        FIN's included, takes its truesize: sk_rmem_alloc)."""
-        return self._win_from_space(sk, self._rcvbuf(sk) - self._rmem_alloc(sk))
+        FIN's included, takes its truesize: sk_rmem_alloc), less the backlog's sk_backlog.len,
+        which counts an skb __release_sock() has already queued until the whole backlog is
+        done: measured, a FIN arriving in the backlog after a read left rcv_ssthresh (so the
+        last window) at 111685 = (131072 - 2 x 8581) x 251/256 (tcp_grow_window())."""
+        return self._win_from_space(sk, self._rcvbuf(sk) - sk.backlog_len - self._rmem_alloc(sk))
 
     def _initial_window(self, sk: Sock, mss: int) -> int:
         """tcp_select_initial_window(): the space rounded down to a multiple of the MSS.  It is
@@ -49,6 +52,18 @@ class TcpOutput:
         if space > mss:
             space = space // mss * mss
         return min(space, 65535) if self.profile.workaround_signed_windows else space
+
+    def _rcv_wscale(self, sk: Sock) -> int:
+        """tcp_select_initial_window(): the window scale for the largest window the buffer
+        may reach, max(tcp_rmem[2], rmem_max), bounded by the window clamp.  With SO_RCVBUF
+        (SOCK_RCVBUF_LOCK) the clamp is the buffer's whole window, tcp_full_space()
+        (tcp_connect_init(); tcp_openreq_init_rwin() with the listener's buffer, which the
+        accepted child inherits): measured on 6.18, SO_RCVBUF 4096 or 32768 gives scale 0,
+        65536 and 100000 give 1, 1000000 gives 4, 3000000 gives 6."""
+        if not sk.rcvbuf:
+            return self.profile.rcv_wscale
+        space = min(max(self.profile.rmem[2], self.profile.rmem_max), self._full_space(sk))
+        return max(0, min(14, space.bit_length() - 1 - 15))
 
     def _init_buffer_space(self, sk: Sock) -> None:
         """tcp_init_buffer_space(), as the connection is established: the window clamp is the
@@ -168,10 +183,10 @@ class TcpOutput:
         return []
 
     def _emit(self, sk: Sock, flags: int, seq: int, ack: int, win: int, options: list,
-              payload: bytes = b"", gso: int = 0) -> None:
+              payload: bytes = b"", gso: int = 0, shared: bool = False) -> None:
         sk.ip_id = (sk.ip_id + 1) & 0xFFFF
         self._xmit(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
-                       options, bytes(payload), sk.ip_id, gso))
+                       options, bytes(payload), sk.ip_id, gso, shared))
 
     def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
@@ -200,38 +215,6 @@ class TcpOutput:
     def _push(self, sk: Sock) -> None:
         """tcp_push_pending_frames(): what the window and Nagle allow, at the current MSS."""
         self._write_xmit(sk, sk.mss_cache, self._nonagle(sk))
-
-    def _check_probe_timer(self, sk: Sock) -> None:
-        """__tcp_push_pending_frames(): tcp_write_xmit() left data unsent with nothing in
-        flight (corked, or held by the window): tcp_check_probe_timer() arms the probe timer
-        at tcp_probe0_base() (the RTO, at least TCP_RTO_MIN), unless an xmit timer is pending.
-        That is TCP_CORK's "200 ms ceiling": measured, corked data left 204.5-204.9 ms after
-        the send() that queued it, as one segment with PSH (tcp_write_wakeup())."""
-        if sk.snd_nxt == sk.snd_una and sk.wq and "probe0" not in sk.timers \
-                and "retransmit" not in sk.timers and sk.state in ("ESTABLISHED", "CLOSE_WAIT"):
-            self._arm(sk, "probe0", self.now + self._established_rto())
-
-    def _write_wakeup(self, sk: Sock) -> None:
-        """tcp_write_wakeup(), the window being open: the head skb goes whatever Nagle or
-        the cork say, cut to one MSS and to the window (tcp_fragment()), with PSH."""
-        if not sk.wq:
-            return
-        length, fl = sk.wq[0]
-        wnd_end = (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF
-        if not seq_lt(sk.snd_nxt, wnd_end):
-            return  # a zero-window probe (tcp_xmit_probe_skb()): not modelled here
-        mss = sk.mss_cache
-        seg_size = (wnd_end - sk.snd_nxt) & 0xFFFFFFFF
-        end = (sk.snd_nxt + length) & 0xFFFFFFFF
-        if seq_lt(sk.pushed_seq, end):
-            sk.pushed_seq = end
-        if seg_size < length or length > mss:
-            seg_size = min(seg_size, mss)
-            sk.wq[0] = (seg_size, PSH)
-            sk.wq.insert(1, (length - seg_size, fl | PSH))
-            length, fl = sk.wq[0]
-        del sk.wq[0]
-        self._transmit(sk, length, fl | PSH, mss)
 
     @staticmethod
     def _nagle_check(partial: bool, sk: Sock, nonagle: int) -> bool:
@@ -311,8 +294,87 @@ class TcpOutput:
             self._cwnd_validate(sk, is_cwnd_limited)
         if sent:  # tcp_write_xmit(): one loss probe per tail loss episode
             self._schedule_loss_probe(sk)
-        if not push_one:  # __tcp_push_pending_frames() (tcp_push_one() arms nothing)
+        # tcp_write_xmit() returns true when it sent nothing, nothing is in flight and the
+        # queue is not empty: __tcp_push_pending_frames() (not tcp_push_one()) then starts
+        # the probe timer (tcp_check_probe_timer()): for a zero window, or what TCP_CORK holds
+        if not sent and not push_one and sk.wq and sk.snd_nxt == sk.snd_una:
             self._check_probe_timer(sk)
+
+    # -- the probe timer: the zero window's probes, the cork's limit (tcp_output.c, tcp_timer.c)
+    def _probe0_base(self, sk: Sock) -> float:
+        """tcp_probe0_base(): the RTO, at least TCP_RTO_MIN (the model's established RTO is
+        200 ms + a jiffy on lo; the kernel's, with delayed-ACK RTT samples, 208-212 ms)."""
+        return max(self._established_rto(), TCP_RTO_MIN)
+
+    def _probe0_when(self, sk: Sock) -> float:
+        """tcp_probe0_when(): the base doubled per icsk_backoff (at most
+        ilog2(TCP_RTO_MAX / TCP_RTO_MIN) + 1 = 10 times), at most TCP_RTO_MAX (120 s)."""
+        return min(self._probe0_base(sk) * (1 << min(10, sk.backoff)), TCP_RTO_MAX)
+
+    def _check_probe_timer(self, sk: Sock) -> None:
+        """tcp_check_probe_timer(): nothing in flight and no retransmission timer pending
+        (icsk_pending): the probe timer, ICSK_TIME_PROBE0, at tcp_probe0_base().  One timer
+        for two uses: the zero window's persist timer (measured: the first probe 212-216 ms
+        after the zero-window ACK, then backing off), and TCP_CORK's "200 ms ceiling"
+        (measured: corked data left 204.5-204.9 ms after the send() that queued it, as one
+        segment with PSH, tcp_write_wakeup())."""
+        if sk.snd_nxt == sk.snd_una and "retransmit" not in sk.timers and "probe0" not in sk.timers:
+            self._arm(sk, "probe0", self.now + self._probe0_base(sk))
+
+    def _ack_probe(self, sk: Sock) -> None:
+        """tcp_ack_probe(), for an ACK that came with nothing in flight: if the window now
+        takes the whole head skb, stop the persist timer and its backoff (the ACK's
+        tcp_data_snd_check() sends it); else restart the timer at tcp_probe0_when()."""
+        if not sk.wq:
+            return
+        length, fl = sk.wq[0]
+        end = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+        if not seq_lt((sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF, end):
+            sk.backoff = 0
+            sk.timers.pop("probe0", None)
+        else:
+            self._arm(sk, "probe0", self.now + self._probe0_when(sk))
+
+    def _write_wakeup(self, sk: Sock) -> None:
+        """tcp_write_wakeup(): a window probe.  If the window takes some of the head skb,
+        that much of it (at most an MSS) goes, with PSH, whatever Nagle or the cork say
+        (tcp_fragment() leaves the FIN with the rest); else tcp_xmit_probe_skb(): a pure ACK with seq snd_una - 1, which the peer
+        must answer (it is old: tcp_sequence(), tcp_send_dupack())."""
+        if sk.state == "CLOSE":
+            return
+        wnd_end = (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF
+        if sk.wq and seq_lt(sk.snd_nxt, wnd_end):
+            mss = sk.mss_cache
+            length, fl = sk.wq[0]
+            seg_size = (wnd_end - sk.snd_nxt) & 0xFFFFFFFF
+            end = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+            if seq_lt(sk.pushed_seq, end):
+                sk.pushed_seq = end
+            if seg_size < length + bool(fl & FIN) or length > mss:
+                seg_size = min(seg_size, mss)
+                fl |= PSH
+                if seg_size < length:  # tcp_fragment(): PSH and FIN go with the second part
+                    sk.wq[0] = (seg_size, fl & ~FIN)
+                    sk.wq.insert(1, (length - seg_size, fl))
+                    length, fl = sk.wq[0]
+            del sk.wq[0]
+            self._transmit(sk, length, fl | PSH, mss)
+            return
+        self._emit(sk, ACK, (sk.snd_una - 1) & 0xFFFFFFFF, sk.rcv_nxt, self._select_window(sk),
+                   self._est_options(sk))
+        self._ack_sent(sk)  # tcp_transmit_skb() -> tcp_event_ack_sent()
+
+    def _send_probe0(self, sk: Sock) -> None:
+        """tcp_send_probe0(): probe, then, while the window still holds everything back,
+        count the probe and back off (icsk_backoff up to tcp_retries2) for the next one."""
+        self._write_wakeup(sk)
+        if sk.snd_nxt != sk.snd_una or not sk.wq:
+            sk.probes_out = sk.backoff = 0
+            return
+        sk.probes_out += 1
+        if sk.backoff < self.profile.retries2:
+            sk.backoff += 1
+        self._arm(sk, "probe0", self.now + self._probe0_when(sk))
 
     def _schedule_loss_probe(self, sk: Sock) -> None:
         """tcp_schedule_loss_probe(): with SACK, a probe timeout (PTO) after the last send or
@@ -377,11 +439,16 @@ class TcpOutput:
             while len(chunk) > mss_now:
                 self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
                 seq, chunk = seq + mss_now, chunk[mss_now:]
+        whole = seq == sk.snd_nxt  # not cut by GSO: the receiver gets a clone of our skb
         self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk,
-                   mss_now if len(chunk) > mss_now else 0)
+                   mss_now if len(chunk) > mss_now else 0,  # tcp_set_skb_tso_segs(): gso_size
+                   whole)
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
         self._packets_sent(sk, skb)  # tcp_event_new_data_sent()
         self._check_space(sk)  # tcp_event_new_data_sent(): fewer unsent bytes (notsent_lowat)
+        # tcp_event_new_data_sent() -> tcp_rearm_rto(): the one transmit timer becomes the
+        # retransmission timer, so a pending probe timer is gone (its icsk_backoff stays)
+        sk.timers.pop("probe0", None)
         if length:
             if length < mss_now:  # tcp_minshall_update()
                 sk.snd_sml = sk.snd_nxt
@@ -400,6 +467,11 @@ class TcpOutput:
     def _send_delayed_ack(self, sk: Sock) -> None:
         """tcp_send_delayed_ack(): ato, bounded; with no data ever received ato is 0 (a jiffy)."""
         ato = sk.ato
+        if ato > self.profile.ato_min:
+            # tcp_send_delayed_ack(): a "high" ato is bounded by the RTT estimate, at least
+            # TCP_DELACK_MIN; on lo the RTT is microseconds: 40 ms (measured: 42.7 ms after
+            # a segment that came 50 ms after the last, where ato had grown to 90 ms)
+            ato = self.profile.ato_min
         if ato:
             timeout = self.now + ato
         else:  # jiffies + 0: the timer wheel runs it at the next tick

@@ -4,8 +4,8 @@ Each socket keeps its timers as plain data (Sock.timers: name -> deadline); the 
 next_timer() and calls handle_timer(now), as aioquic's get_timer()/handle_timer() do.  The
 handlers: the delayed ACK (tcp_delack_timer_handler()), the retransmission of a SYN or a FIN
 (tcp_retransmit_timer(), tcp_write_timeout() and the give-up time of tcp_model_timeout()),
-the SYN-ACK of a request sock (reqsk_timer_handler()), the probe timer that sends what a
-cork held (tcp_probe_timer()), and the end of TIME_WAIT and of an
+the SYN-ACK of a request sock (reqsk_timer_handler()), the probe timer (tcp_probe_timer():
+a zero window's probes, with backoff, or what a cork held), and the end of TIME_WAIT and of an
 orphaned FIN_WAIT2 (the timewait sock's timer, inet_twsk_kill()).
 """
 
@@ -70,6 +70,16 @@ class TcpTimers:
         sk.total_retrans += 1
         self._transition(sk, "timer_syn")
 
+    def _timer_probe0(self, sk: Sock) -> None:
+        """tcp_probe_timer(): with something in flight, or nothing to send, the probes are
+        over; else send one (tcp_send_probe0() -> tcp_write_wakeup(): a zero window's probe,
+        or the head of the write queue TCP_CORK or Nagle held).  Not modelled: the give-up after
+        tcp_retries2 unanswered probes (tcp_orphan_retries() for an orphan, TCP_USER_TIMEOUT)."""
+        if sk.snd_nxt != sk.snd_una or not sk.wq:
+            sk.probes_out = 0
+            return
+        self._send_probe0(sk)
+
     def _retransmit_fin(self, sk: Sock) -> None:
         """tcp_retransmit_timer(): the FIN is not acknowledged; send it again, back off."""
         if not sk.fin_sent or sk.snd_una == sk.snd_nxt:
@@ -99,14 +109,6 @@ class TcpTimers:
         sk.retries += 1
         sk.total_retrans += 1  # inet_rtx_syn_ack(): req->num_retrans
         self._transition(sk, "timer_synack")
-
-    def _timer_probe0(self, sk: Sock) -> None:
-        """tcp_probe_timer(): nothing in flight and data waiting: tcp_send_probe0() ->
-        tcp_write_wakeup() sends the head of the write queue (what TCP_CORK or Nagle held).
-        The probe's backoff and give-up (a window that stays shut) are not modelled."""
-        if sk.snd_nxt != sk.snd_una or not sk.wq:
-            return
-        self._write_wakeup(sk)
 
     def _timer_loss_probe(self, sk: Sock) -> None:
         """tcp_send_loss_probe(): at most one probe outstanding; new data if the window takes

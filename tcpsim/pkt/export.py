@@ -248,5 +248,8 @@ def export(program: Program, process: str | None = None,
     # runs without lo's deliveries inside send() and recv() (Kernel._xmit)
     world = SimWorld(profile, 0, program.faults)
     world.kernel.lo_fate = None
+    # and its packets come in through tun as plain skbs, whatever their size: no gso_size
+    world.kernel.gso_rx = False
+    world.kernel.rx_shared = False  # nor clones of the sender's: tcp_try_coalesce() takes them
     trace = run_model(program, profile, world=world)
     return _Writer(program, trace, proc).write()

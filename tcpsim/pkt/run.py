@@ -471,15 +471,9 @@ class PktRun:
             options.append([name, value])
         seg = Seg(self.remote, self.local, bits, p.seq & 0xFFFFFFFF, ack, p.win or 0, options,
                   bytes(p.length))
-        ehash = getattr(self.kernel, "ehash", {})  # the model's; the real kernel's has none
-        sid = ehash.get((self.local, self.remote))
-        sk = self.kernel.socks.get(sid) if sid is not None else None
-        if sk is not None and getattr(sk, "kind", "") == "full" and p.length > sk.mss_mtu:
-            # a script cannot say a packet is GSO; one of several MSS is taken as the GSO
-            # packet a Linux peer sends on lo (what `pkt export` writes), its gso_size the
-            # path's MSS, which tcp_measure_rcv_mss() reads.  Over tun (--kernel) such a
-            # packet arrives whole and is measured by its length.
-            seg.gso = sk.mss_mtu
+        # a script's packets come in as plain skbs whatever their size, as over tun (--kernel):
+        # no gso_size for tcp_measure_rcv_mss(), and not a clone of a sender's skb (pkt
+        # export's model run takes its peer's packets the same way: Kernel.gso_rx, rx_shared)
         self.steps.append(f"{ev.line}: {self.now:.6f} < {flag_letters(bits)} "
                           f"{p.seq}:{p.end}({p.length})" + (f" ack {p.ack}" if bits & ACK else ""))
         self.kernel.now = max(self.kernel.now, self.now)
