@@ -566,7 +566,13 @@ def test_slow_start_across_rounds_sends_what_the_kernel_sends_at_mtu_1500(lab):
     model = run_model(prog, KernelProfile.from_trace(trace))
 
     expected = [7240, 7240, 10136, 5384, 21720, 8280, 33304, 26696]  # all the client's
-    assert [len(s.payload) for s in trace.segments if s.payload] == expected
+    # On a busy machine the kernel sometimes sends the first round's tail as 4344 + 1040
+    # (seen once in CI beside the rest of the suite, never idle): tcp_tso_should_defer() sends
+    # a part at once when the head skb is over 1 ms old or the next ACK is due within half an
+    # RTT, rules in time the model's instant calls do not meet (the same 3-MSS pattern as
+    # after a woken writer at MTU 1500, docs/status.md)
+    busy = expected[:3] + [4344, 1040] + expected[4:]
+    assert [len(s.payload) for s in trace.segments if s.payload] in (expected, busy)
     assert [len(s.payload) for s in model.segments if s.payload] == expected
 
 
