@@ -614,10 +614,35 @@ def test_receive_autotuning_grows_the_buffer_by_the_models_numbers(lab):
         assert after in (131072, 145794)
         if after == 145794:
             return
+    # The lab's capture copies every frame inside the softirq, which stretches the RTT sample
+    # (60 us against 18-24 us bare): bare sockets open the gate more often (8 of 10 beside
+    # other work, measured), so the number is checked there too
+    import socket as _socket
+    import time as _time
+
+    from tcpsim.lab.netns import private_netns
+
+    with private_netns():
+        for port in range(8080, 8090):
+            lst = _socket.socket()
+            lst.bind(("127.0.0.1", port))
+            lst.listen(1)
+            cli = _socket.create_connection(("127.0.0.1", port))
+            srv, _ = lst.accept()
+            cli.sendall(b"x" * 100000)
+            cli.close()
+            _time.sleep(0.01)
+            assert len(srv.recv(1 << 20)) == 100000
+            after = srv.getsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF)
+            srv.close()
+            lst.close()
+            assert after in (131072, 145794)
+            if after == 145794:
+                return
     # under load the RTT sample grows (the sender is held up between its segments) and the
     # gate stays shut: measured 0 of 8 with the whole suite and four other jobs beside it
-    pytest.skip("the kernel did not grow the buffer in 10 runs (its RTT gate stayed shut: a "
-                "busy machine); the model's number is checked above")
+    pytest.skip("the kernel did not grow the buffer in 10 lab runs nor 10 bare ones (its RTT gate "
+                "stayed shut: a busy machine); the model's number is checked above")
 
 
 def test_a_u32_option_written_in_hex_reaches_the_kernel_as_its_32_bits(lab):
