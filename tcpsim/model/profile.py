@@ -43,6 +43,12 @@ NUMERIC_SYSCTLS: dict[str, tuple[int, int, int]] = {
     "net.ipv4.tcp_retries2": (1, 0, 255),
     "net.ipv4.tcp_backlog_ack_defer": (1, 0, 255),
     "net.ipv4.tcp_invalid_ratelimit": (1, 0, _INT_MAX // 1000),  # ms, held in jiffies
+    "net.ipv4.tcp_workaround_signed_windows": (1, 0, 255),
+    "net.ipv4.tcp_moderate_rcvbuf": (1, 0, 255),
+    "net.ipv4.tcp_slow_start_after_idle": (1, 0, 255),
+    "net.ipv4.tcp_tso_win_divisor": (1, 0, 255),
+    "net.ipv4.tcp_min_tso_segs": (1, 1, 255),
+    "net.ipv4.tcp_notsent_lowat": (1, 0, 2**32 - 1),  # a u32 (UINT_MAX: no limit)
     "net.ipv4.tcp_rmem": (3, 1, _INT_MAX),
     "net.ipv4.tcp_wmem": (3, 1, _INT_MAX),
     "net.core.rmem_max": (1, 0, _INT_MAX),
