@@ -68,9 +68,8 @@ def model_tcp_info(sk: Sock) -> dict[str, int]:
         "tcpi_state": _STATES.get(sk.state, 7), "tcpi_ca_state": 0,  # no loss: TCP_CA_Open
         "tcpi_options": opts, "tcpi_snd_wscale": sk.snd_wscale, "tcpi_rcv_wscale": sk.rcv_wscale,
         "tcpi_snd_mss": sk.mss_cache, "tcpi_rcv_mss": sk.rcv_mss, "tcpi_advmss": sk.advmss,
-        "tcpi_unacked": getattr(sk, "packets_out", 0), "tcpi_sacked": 0, "tcpi_lost": 0,
-        "tcpi_retrans": 0, "tcpi_snd_cwnd": getattr(sk, "snd_cwnd", 10),
-        "tcpi_snd_ssthresh": getattr(sk, "snd_ssthresh", 0x7FFFFFFF),
+        "tcpi_unacked": sk.packets_out, "tcpi_sacked": 0, "tcpi_lost": 0,
+        "tcpi_retrans": 0, "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_snd_ssthresh": sk.snd_ssthresh,
         "tcpi_rcv_ssthresh": sk.rcv_ssthresh, "tcpi_snd_wnd": sk.snd_wnd,
         "tcpi_rcv_wnd": sk.rcv_wnd, "tcpi_notsent_bytes": len(sk.unsent),
         "tcpi_reordering": 3,  # tcp_reordering's default; the model never raises it
