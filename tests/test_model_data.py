@@ -656,3 +656,17 @@ def test_the_backlog_counts_against_the_window_until_release_sock_is_done():
     net.k._release(child)
     full = 131072 - 2 * (832 + 7749)  # the skb in the queue and still in sk_backlog.len
     assert seen == [full * sk.scaling_ratio >> 8] and sk.backlog_len == 0
+
+
+def test_a_ten_mib_transfer_arrives_whole_and_in_order():
+    """What the reader's tcp_release_cb() ACK lets in over lo is processed once the socket
+    is let go (release_sock()), before later segments: left in the backlog, it was overtaken
+    and lost, and a 3 MiB transfer stalled (the model has no data retransmission)."""
+    from tcpsim.scenario import transfer
+    from tcpsim.sim.world import run_model
+
+    n = 10 << 20
+    trace = run_model(transfer(n), REFERENCE)
+    assert n in [c.result for c in trace.calls if c.text.startswith("recv")]
+    data = [s for s in trace.segments if s.length and s.src.endswith(trace.segments[0].src[-6:])]
+    assert sum(s.length for s in data) == n  # every byte sent once: none lost, none resent

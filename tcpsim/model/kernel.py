@@ -142,6 +142,11 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
             sk.backlog_len = 0
         self._release_cb(sid, sk)
         self.owned.discard(sid)
+        # release_sock(): tcp_release_cb() runs with bottom halves off, so what its ACK lets
+        # in over lo is processed once the socket is let go, as ordinary arrivals, before
+        # anything later (left in the backlog, it was overtaken by later segments and lost)
+        while sk is not None and sk.rx_backlog and self.socks.get(sid) is sk:
+            self.receive(sk.rx_backlog.pop(0))
 
     def _flush_backlog(self, sk: Sock) -> None:
         """sk_flush_backlog(): the backlog processed while the call still holds the socket,
