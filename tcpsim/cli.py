@@ -487,6 +487,7 @@ def _exchange(held) -> dict:
     if held.nearest is not None:
         info["nearest"] = {"index": held.nearest + 1, "of": len(exp.outcomes),
                            "how": how(exp, held.nearest)}
+    info["races"] = [{"kind": r.kind, "segment": r.segment + 1} for r in held.races]
     return info
 
 
@@ -498,6 +499,9 @@ def _exchange_lines(held, exchange: dict, out: Console) -> None:
         out.print(f"  [italic]{escape(place['how'])}[/]", soft_wrap=True)
     if held.nearest is not None:
         out.print(f"  {escape(t('against.first', diff=held.first_difference))}", soft_wrap=True)
+    for race in held.races:  # decisions on microseconds the run took the other way
+        out.print(f"  [italic]{escape(t('against.race.' + race.kind, segment=race.segment + 1))}[/]",
+                  soft_wrap=True)
 
 
 def _exchange_notes(held, prog, prof, program: str, out: Console) -> None:

@@ -17,9 +17,11 @@ CAPTURED = sorted(p.stem for p in CAPTURES.glob("*.json"))
 
 @pytest.mark.parametrize("name", CAPTURED)
 def test_model_matches_the_reference_capture_field_for_field(name):
+    # the file order's run, with any race (docs/races.md) taken the way the capture shows
     kernel = Trace.load(CAPTURES / f"{name}.json")
-    model = run_model(parse(kernel.program_text, name=name), KernelProfile.from_trace(kernel))
-    assert [d.sentence for d in compare(model, kernel)] == []
+    held = hold_lab(kernel, parse(kernel.program_text, name=name), KernelProfile.from_trace(kernel))
+    assert [d.sentence for d in held.differences] == [] and held.outcome is None
+    assert all(r.kind == "tso_defer" for r in held.races)
 
 
 def test_tcpsim_run_handshake_is_the_captured_exchange():
@@ -92,22 +94,24 @@ def test_verify_builtin_programs_live(live, name):
     assert held.ok, [held.first_difference] + [d.sentence for d in held.differences]
 
 
-# At MTU 1500 these block in send() on the send buffer (sk_sndbuf 46080 for cubic at MSS 1448,
-# tcp_sndbuf_expand()).  The model has the send buffer now, and sends what the kernel sends up
-# to the first segment after the blocked writer is woken: there the kernel sends 3 MSS (4344
-# bytes, every run) where the model sends what the window allows (14480, or 7240, 18824): not
-# explained yet (likely the ACKs the woken writer finds in the backlog, tcp_add_backlog(), as
-# it holds the socket; the model's calls take no time).  The four send-buffer built-ins part
-# the same way.
-SNDBUF_BOUND_AT_1500 = {"transfer-100k", "transfer-window-plus-one", "send-blocks",
-                        "nonblocking-send-eagain", "tiny-sndbuf", "notsent-lowat"}
-# and these, the zero-window built-ins (small locked SO_RCVBUF), differ at MSS 1448 where
-# the window binds the GSO packets: locked-rcvbuf and partial-window-probe's first
-# window-limited packet is 4344 bytes on the kernel, 14480 in the model (tcp_tso_should_defer()
-# and tcp_mss_split_point() under a small window, not studied yet); slow-reader's kernel sends
-# a 2440-byte GSO packet (1448 + 992) and then its last segment again as a tail loss probe
-# (D-SACKed), where the model sends 2896 at once.  All three match at lo's MTU.
-SNDBUF_BOUND_AT_1500 |= {"locked-rcvbuf", "partial-window-probe", "slow-reader"}
+# At MTU 1500 the five send-buffer built-ins (transfer-100k, transfer-window-plus-one,
+# send-blocks, tiny-sndbuf, notsent-lowat) match once tcp_tso_should_defer()'s race goes the
+# kernel's way (docs/races.md: the first segment after the blocked writer's backlog is 3 MSS,
+# 4344 bytes, on the kernel every run).  These do not yet:
+# - nonblocking-send-eagain: with the races taken the kernel's way the run parts at segment
+#   15, where the kernel sends one MSS without PSH and then the rest, the model all at once
+#   (the non-blocking writer's later sends, not studied);
+# - locked-rcvbuf: with the race taken it differs only in time: the tail loss probe goes 4 ms
+#   after the last segment on the kernel (6.18: usecs_to_jiffies(2 srtt + TCP_TIMEOUT_MIN_US),
+#   one jiffy), 12 ms in the model (3 jiffies, the older formula), and the receiver answers
+#   the probe's D-SACK with its pending delayed ACK (36 ms later), where the model ACKs at
+#   once: issue 18 (RACK-TLP, D-SACK);
+# - partial-window-probe parts later, in its zero-window probes (not studied);
+# - slow-reader: the kernel sends a 2440-byte GSO packet (1448 + 992) and then its last
+#   segment again as a tail loss probe (D-SACKed): issue 18's RACK-TLP.
+# All four match at lo's MTU.
+SNDBUF_BOUND_AT_1500 = {"nonblocking-send-eagain", "locked-rcvbuf", "partial-window-probe",
+                        "slow-reader"}
 
 
 @pytest.mark.parametrize("name", [n for n in builtin_names() if n not in SNDBUF_BOUND_AT_1500])

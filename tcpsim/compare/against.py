@@ -6,6 +6,11 @@ not match, the program's exchanges are explored (sim/explore.py) and the run is 
 the set: an exchange of the set is a match, named with the ordering decision that produces it;
 a run outside the set gets the nearest exchange and the first place where it departs.
 
+Some decisions of the kernel turn on microseconds the model does not keep (model.kernel.Race,
+docs/races.md): the model takes one way, and when the file order's run differs after a race,
+the other way is tried, the latest race before the first difference first, and kept when the
+run then agrees further (_resolve_races).  A match that needed it names the races.
+
 A capture's connections are paired with the model's in the order they begin, and each capture
 endpoint is given the name of the model endpoint in the same place (the first segment of a
 connection says which end is which), so that the ports a real run happened to pick do not
@@ -15,14 +20,16 @@ count.  A capture shows segments only, so only the segments of an exchange are l
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..model import KernelProfile
 from ..pcap.reader import Packet
 from ..render.explore import distance, first_difference
 from ..scenario import Program
 from ..sim.explore import Exploration, explore, signature
-from ..sim.world import run_model
+from ..model.kernel import Race
+from ..sim.runner import Stuck
+from ..sim.world import SimWorld, run_model
 from ..trace import Segment, Trace
 from ..trace.diff import Difference, compare, compare_capture, compare_exchange
 from ..trace.segment import flags_text, parse_options
@@ -38,6 +45,7 @@ class Held:
     outcome: int | None = None  # the exchange of the set it is (an index), None: the file order
     nearest: int | None = None  # outside the set: the closest exchange
     first_difference: str = ""  # ... and where the run first departs from it
+    races: list[Race] = field(default_factory=list)  # the races the run took the other way
 
     @property
     def ok(self) -> bool:
@@ -52,10 +60,15 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
     """view(model trace): the run, as a Trace comparable with that model trace;
     fields(model, run): their differences (fields_other: for an exchange of another schedule);
     segments_only: the run shows segments only (a capture), so only they are looked up."""
-    model = run_model(program, profile, seed=seed, timeout=timeout)
+    world = SimWorld(profile, seed, program.faults)
+    model = run_model(program, profile, seed=seed, timeout=timeout, world=world)
     held = Held(model, fields(model, view(model)))
     if not held.differences:
         return held
+    raced = _resolve_races(program, profile, view, fields, seed, timeout, held,
+                           world.kernel.races)
+    if raced is not None and not raced.differences:
+        return raced
     exp = explore(program, profile, seed=seed, timeout=timeout, limit=limit)
     first = held.differences
     held.exploration = exp
@@ -73,10 +86,12 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
                 best = (i, diffs, o.trace)
             if not diffs:
                 break
-    if best is not None:
+    if best is not None and (raced is None or len(best[1]) <= len(raced.differences)):
         held.outcome, held.differences, held.model = best
         return held
     if len(exp.outcomes) == 1 and exp.complete:  # one exchange: its differences say it all
+        if raced is not None:
+            return raced
         held.exploration, held.differences = None, first
         return held
     j = min(range(len(exp.outcomes)),
@@ -85,6 +100,57 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
     held.first_difference = first_difference(part(exp.outcomes[j].signature), seen_sigs[j], where)
     held.model = exp.outcomes[j].trace
     held.differences = (fields_other or fields)(held.model, view(held.model))
+    if raced is not None and _first_segment(raced.differences) > _first_segment(held.differences):
+        raced.exploration = exp  # the file order with its races agrees further: say that
+        return raced
+    return held
+
+
+RACE_RUNS = 40  # model runs spent at most on a run's races (a 100 KB transfer: 0.1 s each)
+RACE_TRIES = 4  # races tried before each first difference, the latest first
+
+
+def _first_segment(diffs: list[Difference]) -> float:
+    """Where a run first departs in its segments (inf: they agree)."""
+    return min((d.index for d in diffs if d.kind == "segment"), default=float("inf"))
+
+
+def _resolve_races(program: Program, profile: KernelProfile, view, fields, seed: int,
+                   timeout: float, held: Held, races: list[Race]) -> Held | None:
+    """The file order's run with its races taken as the kernel's run shows them: while the
+    run differs, flip a race met before its first differing segment (the latest first) and
+    keep the flip when the run then agrees further (the first difference later, or as late
+    with fewer differences).  Greedy and bounded (RACE_RUNS): each race decides what comes
+    right after it, so the race that explains a difference is the last one before it.
+    A Held (with its differences, if some remain) when a flip brought the run closer, else
+    None."""
+    flips: frozenset[int] = frozenset()
+    diffs = held.differences
+    score = (_first_segment(diffs), -len(diffs))
+    runs = 0
+    while diffs and runs < RACE_RUNS:
+        first = score[0]
+        tried = [i for i, r in enumerate(races)
+                 if i not in flips and i > max(flips, default=-1) and r.segment <= first]
+        for i in reversed(tried[-RACE_TRIES:]):
+            runs += 1
+            world = SimWorld(profile, seed, program.faults)
+            try:
+                model = run_model(program, profile, seed=seed, timeout=timeout, world=world,
+                                  flips=flips | {i})
+            except Stuck:  # the other way led the model nowhere: not the kernel's way
+                continue
+            d = fields(model, view(model))
+            if (_first_segment(d), -len(d)) > score:
+                flips, diffs, races = flips | {i}, d, world.kernel.races
+                score = (_first_segment(d), -len(d))
+                held = Held(model, d)
+                break
+        else:
+            break
+    if not flips:
+        return None
+    held.races = [races[i] for i in sorted(flips)]
     return held
 
 

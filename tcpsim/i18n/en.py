@@ -276,6 +276,7 @@ MESSAGES: dict[str, str] = {
                                 "{total}, with {count} difference(s) in its fields (profile {profile}):",
     "against.outside": "differs {name}: {capture} is none of the program's {total} exchanges; the "
                        "nearest is exchange {k} (profile {profile})",
+    "against.race.tso_defer": "race at segment {segment}: the kernel sent at once where the model waits for the next ACK (tcp_tso_should_defer(): that ACK was due more than half an RTT away, a matter of microseconds on lo; docs/races.md)",
     "against.first": "first difference: {diff}",
     "against.incomplete": "The walk stopped after {limit} schedules (--limit): the program may "
                           "have exchanges not looked at.",

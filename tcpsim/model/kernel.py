@@ -25,6 +25,7 @@ Every name the rest of tcpsim imports from tcpsim.model.kernel is still importab
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from .profile import KernelProfile
 # the plain data, and every name other modules import from here (sim/, pkt/, the tests)
@@ -40,6 +41,21 @@ from .tcp_input import TcpInput
 from .tcp_minisocks import TcpMinisocks
 from .tcp_output import TcpOutput
 from .tcp_timer import TcpTimers
+
+
+@dataclass(frozen=True)
+class Race:
+    """A decision the kernel makes on microseconds the model does not keep (docs/races.md):
+    which one (`kind`), on which socket, before which of the run's segments (`segment`: how
+    many the kernel had sent), and whether this run took the way the model does not default
+    to (`flipped`)."""
+    kind: str
+    sock: int
+    segment: int
+    flipped: bool
+
+    def __deepcopy__(self, memo: dict) -> "Race":
+        return self  # immutable: the explorer's snapshots share it
 
 
 class _Random(random.Random):
@@ -85,6 +101,11 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
         # sockets whose backlog is being processed (__release_sock()): True once an ACK was
         # deferred to tcp_release_cb() (TCP_ACK_DEFERRED)
         self.ack_deferred: dict[int, bool] = {}
+        # races the model cannot decide (Race): each one met, in order; those whose number is
+        # in `flips` go the other way (compare/against.py tries them against a kernel's run)
+        self.races: list[Race] = []
+        self.flips: frozenset[int] = frozenset()
+        self.xmitted = 0  # segments sent so far: where a race shows
 
     # -- loopback inside a call (net/core/dev.c, net/core/sock.c) ------------------------
     def _xmit(self, seg: Seg) -> None:
@@ -96,6 +117,7 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
         calls) the world delivers after the fact, in order."""
         self.outbox.append(seg)
         self.outtime.append(self.now)
+        self.xmitted += 1
         if self.lo_fate is None or not self.owned:
             self.outfate.append(UNJUDGED)
             return
@@ -232,6 +254,12 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
             elif self.ehash.get((s.local, s.remote)) == s.id:
                 out.append((s.local, s.remote, "SYN_RECV" if s.kind == "request" else s.state))
         return out
+
+    def _race(self, kind: str, sk: Sock) -> bool:
+        """A race (Race) met now: False, the model's way, unless this one is to be flipped."""
+        flipped = len(self.races) in self.flips
+        self.races.append(Race(kind, sk.id, self.xmitted, flipped))
+        return flipped
 
     # -- clocks and numbers --------------------------------------------------------------
     def _ts_val(self, sk: Sock) -> int:

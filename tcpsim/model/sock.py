@@ -274,6 +274,7 @@ class Sock:
     retrans_stamp: float = 0.0  # when the first SYN (or a request's first SYN-ACK) went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
     ip_id: int = 0
+    wstamp: float = 0.0  # tp->tcp_wstamp_ns: when the socket last transmitted (any segment)
 
     def __deepcopy__(self, memo: dict) -> "Sock":
         """A copy for the explorer's snapshots (sim/explore.py), made without walking every

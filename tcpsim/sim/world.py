@@ -280,9 +280,13 @@ class SimWorld:
 
 
 def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: float = 0.1,
-              timeout: float = 10.0, world: SimWorld | None = None) -> Trace:
-    """Run the program in the model, in file order; the Trace has the same shape as the lab's."""
+              timeout: float = 10.0, world: SimWorld | None = None,
+              flips: frozenset[int] = frozenset()) -> Trace:
+    """Run the program in the model, in file order; the Trace has the same shape as the lab's.
+    flips: the races (model.kernel.Race, by number) to take the other way; the run's races
+    are in world.kernel.races."""
     world = world or SimWorld(profile, seed, program.faults)
+    world.kernel.flips = frozenset(flips)
     runner = Runner(program, world, "model", tail=tail, timeout=timeout)
     return model_notes(runner.run(), program, profile, seed, world)
 
