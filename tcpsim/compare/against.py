@@ -106,8 +106,9 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
     return held
 
 
-RACE_RUNS = 40  # model runs spent at most on a run's races (a 100 KB transfer: 0.1 s each)
-RACE_TRIES = 4  # races tried before each first difference, the latest first
+RACE_RUNS = 60  # model runs spent at most on a run's races (a 100 KB transfer: 0.1 s each)
+RACE_SEGMENTS = 3  # before each first difference, the races of the last 3 places raced at
+RACE_PER_SEGMENT = 6  # ... each of them (the kernel decides again at each ACK that comes)
 
 
 def _first_segment(diffs: list[Difference]) -> float:
@@ -118,10 +119,11 @@ def _first_segment(diffs: list[Difference]) -> float:
 def _resolve_races(program: Program, profile: KernelProfile, view, fields, seed: int,
                    timeout: float, held: Held, races: list[Race]) -> Held | None:
     """The file order's run with its races taken as the kernel's run shows them: while the
-    run differs, flip a race met before its first differing segment (the latest first) and
-    keep the flip when the run then agrees further (the first difference later, or as late
-    with fewer differences).  Greedy and bounded (RACE_RUNS): each race decides what comes
-    right after it, so the race that explains a difference is the last one before it.
+    run differs, flip a race met before its first differing segment (those of the latest
+    places first) and keep the one that brings the run closest, if it agrees further than
+    before (the first difference later, or as late with fewer differences).  Greedy and
+    bounded (RACE_RUNS): each race decides what comes right after it, so the race that
+    explains a difference is among the last ones before it.
     A Held (with its differences, if some remain) when a flip brought the run closer, else
     None."""
     flips: frozenset[int] = frozenset()
@@ -130,9 +132,16 @@ def _resolve_races(program: Program, profile: KernelProfile, view, fields, seed:
     runs = 0
     while diffs and runs < RACE_RUNS:
         first = score[0]
-        tried = [i for i, r in enumerate(races)
-                 if i not in flips and i > max(flips, default=-1) and r.segment <= first]
-        for i in reversed(tried[-RACE_TRIES:]):
+        at: dict[int, list[int]] = {}  # segment -> the races met there, after the last flip
+        for i in range(max(flips, default=-1) + 1, len(races)):
+            if races[i].segment <= first:
+                at.setdefault(races[i].segment, []).append(i)
+        tries = [i for seg in sorted(at, reverse=True)[:RACE_SEGMENTS]
+                 for i in at[seg][:RACE_PER_SEGMENT]]
+        best = None  # the flip that brings the run closest, of those tried
+        for i in tries:
+            if runs >= RACE_RUNS:
+                break
             runs += 1
             world = SimWorld(profile, seed, program.faults)
             try:
@@ -141,13 +150,16 @@ def _resolve_races(program: Program, profile: KernelProfile, view, fields, seed:
             except Stuck:  # the other way led the model nowhere: not the kernel's way
                 continue
             d = fields(model, view(model))
-            if (_first_segment(d), -len(d)) > score:
-                flips, diffs, races = flips | {i}, d, world.kernel.races
-                score = (_first_segment(d), -len(d))
-                held = Held(model, d)
+            tried = (_first_segment(d), -len(d))
+            if tried > score and (best is None or tried > best[0]):
+                best = (tried, i, d, world.kernel.races, model)
+            if not d:
                 break
-        else:
+        if best is None:
             break
+        score, i, diffs, races, model = best
+        flips = flips | {i}
+        held = Held(model, diffs)
     if not flips:
         return None
     held.races = [races[i] for i in sorted(flips)]
