@@ -235,3 +235,16 @@ def test_verify_points_to_the_other_exchanges_of_a_race_with_the_kernels_clock(l
     r = run_cli("verify", PROGRAMS / "one-process-tick.tcp")
     assert r.returncode == 0, r.stdout
     assert f"tcpsim explore {PROGRAMS / 'one-process-tick.tcp'}" in r.stdout
+
+
+def test_a_read_that_differs_shows_its_first_bytes_not_all_of_them():
+    """A 100 KB read whose length differs: the sentence names the bytes' start and count."""
+    prog = load("transfer-100k")
+    model = run_model(prog, KernelProfile.builtin("reference"))
+    kernel = run_model(prog, KernelProfile.builtin("reference"))
+    read = next(c for c in kernel.calls if c.data and len(c.data) == 100000)
+    read.data, read.result = read.data[:60000], 60000
+    sentence = next(d.sentence for d in compare(model, kernel) if d.kind == "call")
+    assert sentence.endswith("in the model but 60000 b'abcdefghijklmnopqrstuvwxyzabcdefghijklmn'... "
+                             "(60000 bytes) on the kernel")
+    assert len(sentence) < 300

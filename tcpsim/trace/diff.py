@@ -198,8 +198,9 @@ def result_text(result, errno: str | None, data: bytes | None = None) -> str:
     if result is None:
         return t("diff.nothing_yet")
     out = f"-1 {errno}" if errno else str(result)
-    if data is not None:
-        out += f" {data!r}"
+    if data is not None:  # a read's bytes: the first _SHOWN_BYTES of them, not a screenful
+        out += f" {data!r}" if len(data) <= _SHOWN_BYTES else \
+            f" {data[:_SHOWN_BYTES]!r}... ({len(data)} bytes)"
     return out
 
 
