@@ -124,6 +124,9 @@ MESSAGES: dict[str, str] = {
                            "the kernel.",
     "why.call.fcntl": "fcntl() reads or sets the descriptor's flags (O_NONBLOCK makes calls "
                       "return EAGAIN or EINPROGRESS instead of waiting).",
+    "why.call.ioctl": "ioctl() asks the kernel how many bytes wait in the socket's queues: "
+                      "SIOCINQ those received and not yet read, SIOCOUTQ those written and not "
+                      "yet acknowledged, SIOCOUTQNSD those written and not yet sent.",
     "why.call.poll": "poll() reports which events are ready on the socket (data to read, room "
                      "to write, the peer's FIN, an error).",
     "why.call.sleep": "The process pauses; the kernel keeps running timers and answering "

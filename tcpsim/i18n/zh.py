@@ -113,6 +113,8 @@ MESSAGES: dict[str, str] = {
     "why.call.getsockopt": "getsockopt({option}) 从内核读取套接字的一个设置或状态。",
     "why.call.fcntl": "fcntl() 读取或设置描述符的标志（O_NONBLOCK 使调用不再等待，而是返回 "
                       "EAGAIN 或 EINPROGRESS）。",
+    "why.call.ioctl": "ioctl() 询问内核套接字队列里有多少字节：SIOCINQ 是已收到尚未读取的，"
+                      "SIOCOUTQ 是已写入尚未被确认的，SIOCOUTQNSD 是已写入尚未发送的。",
     "why.call.poll": "poll() 报告套接字上哪些事件已就绪（有数据可读、可写、对方的 FIN、出错）。",
     "why.call.sleep": "进程暂停；其间内核照常运行定时器、应答报文段。",
     "why.call.exit": "进程退出：内核关闭它仍持有的所有描述符。",

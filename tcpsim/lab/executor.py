@@ -10,10 +10,12 @@ microseconds; timers (delayed ACK, retransmission) show up while the runner wait
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import math
 from contextlib import nullcontext
 import select
 import socket
+import struct
 import time
 
 from ..i18n import t
@@ -32,7 +34,7 @@ from .nfqueue import DelayQueue
 _libc = ctypes.CDLL(None, use_errno=True)
 _SETTLE_LIMIT = 1.0  # seconds to wait for frames still in flight before giving up on them
 _NARGS = {"bind": 3, "listen": 2, "accept": 3, "connect": 3, "send": 4, "recv": 4, "close": 1,
-          "shutdown": 2, "setsockopt": 5, "getsockopt": 5, "fcntl": 2}
+          "shutdown": 2, "setsockopt": 5, "getsockopt": 5, "fcntl": 2, "ioctl": 3}
 
 LabStuck = Stuck
 
@@ -113,6 +115,10 @@ class LabWorld:
 
     def tcp_info(self, sock: socket.socket) -> dict:
         return tcp_info(sock)
+
+    def ioctl(self, sock: socket.socket, request: int) -> int:
+        """ioctl(2) with an int result (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD); OSError on failure."""
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), request, bytes(4)))[0]
 
     def kernel_sockets(self) -> list[tuple[str, str, str]]:
         """The kernel's TCP sockets without a dump each time (SockTable says why): the

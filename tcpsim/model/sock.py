@@ -69,6 +69,9 @@ TCP_INIT_CWND = 10
 # of 1,000,000 bytes queued on lo took 435-464 us (3 runs, tracepoint tcp_rcv_space_adjust).
 COPY_SECONDS_PER_BYTE = 0.45e-9
 
+# ioctl(2) requests tcp_ioctl() answers (include/uapi/linux/sockios.h, asm-generic/ioctls.h)
+SIOCINQ, SIOCOUTQ, SIOCOUTQNSD = 0x541B, 0x5411, 0x894B
+
 UNJUDGED = -1.0  # Kernel.outfate: a segment the world still has to judge (sim/world.py)
 
 POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, POLLRDHUP = (

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno as E
 
-from .sock import (COPY_SECONDS_PER_BYTE, FIN, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
+from .sock import (COPY_SECONDS_PER_BYTE, FIN, SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
                    PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, SKB_TX_TRUESIZE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF,
                    TCP_NAGLE_CORK, TCP_NAGLE_OFF, TCP_NAGLE_PUSH,
                    MAX_TCP_WINDOW, TCP_MIN_MSS,
@@ -483,6 +483,27 @@ class TcpCalls:
         if sk.err:
             mask |= POLLERR
         return mask
+
+    def ioctl(self, sid: int, request: int) -> int:
+        """tcp_ioctl(): SIOCINQ is tcp_inq(), the bytes received and not yet read (rcv_nxt -
+        copied_seq, less the FIN's one once it came: SOCK_DONE); SIOCOUTQ the bytes written
+        and not yet acknowledged (write_seq - snd_una), SIOCOUTQNSD those not yet sent
+        (write_seq - snd_nxt): tcp_send_fin() counts a FIN in write_seq.  All 0 while the
+        handshake is under way; EINVAL on a listener; ENOTTY for another request
+        (-ENOIOCTLCMD, as sock_do_ioctl() turns it)."""
+        sk = self.socks[sid]
+        if request not in (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD):
+            raise _oserror(E.ENOTTY)
+        if sk.state == "LISTEN":
+            raise _oserror(E.EINVAL)
+        if sk.state in ("SYN_SENT", "SYN_RECV"):
+            return 0
+        if request == SIOCINQ:
+            answ = (sk.rcv_nxt - self._copied_seq(sk)) & 0xFFFFFFFF
+            return answ - 1 if answ and sk.done else answ
+        fin = sk.fin_sent or any(fl & FIN for _, fl in sk.wq)
+        write_seq = (sk.write_seq + fin) & 0xFFFFFFFF
+        return (write_seq - (sk.snd_una if request == SIOCOUTQ else sk.snd_nxt)) & 0xFFFFFFFF
 
     def tcp_info(self, sid: int) -> dict:
         sk = self.socks[sid]

@@ -20,6 +20,9 @@ SYMBOLS: dict[str, dict[str, int]] = {
             "MSG_MORE": 0x8000},
     "fcntl_cmd": {"F_GETFL": 3, "F_SETFL": 4},
     "fcntl_flags": {"O_NONBLOCK": 0o4000},
+    # ioctl(2) requests of a TCP socket (tcp_ioctl()); FIONREAD and TIOCOUTQ are their C aliases
+    "ioctl": {"SIOCINQ": 0x541B, "FIONREAD": 0x541B, "SIOCOUTQ": 0x5411, "TIOCOUTQ": 0x5411,
+              "SIOCOUTQNSD": 0x894B},
     "poll": {
         "POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10,
         "POLLRDNORM": 0x40, "POLLWRNORM": 0x100, "POLLRDHUP": 0x2000,
@@ -166,6 +169,9 @@ CALLS: dict[str, CallSpec] = {
               "read a socket option (SO_ERROR gives the pending error by name)"),
         _spec("fcntl", [("fd", "fd"), ("cmd", "fcntl_cmd"), ("flags", "fcntl_flags", "0")], "int",
               False, "F_SETFL O_NONBLOCK makes later calls return EAGAIN/EINPROGRESS instead of blocking"),
+        _spec("ioctl", [("fd", "fd"), ("request", "ioctl")], "int", False,
+              "SIOCINQ: bytes waiting to be read; SIOCOUTQ: bytes sent and not yet acknowledged "
+              "plus those not sent; SIOCOUTQNSD: those not sent"),
         _spec("poll", [("fd", "fd"), ("events", "poll"), ("timeout", "duration", "-1")], "revents",
               True, "wait until one of events is ready (or timeout); returns the ready events"),
         _spec("sleep", [("duration", "duration")], "none", True,

@@ -637,6 +637,12 @@ class Runner:
             return (0, None, {})
         return (2 | (o_nonblock if s.nonblocking else 0), None, {})  # O_RDWR, as sockets are
 
+    def _do_ioctl(self, proc, step, s) -> Outcome:
+        try:
+            return (self.world.ioctl(s.sock, step.args[1]), None, {})
+        except OSError as e:
+            return self._err(e)
+
     def _do_poll(self, proc, step, s):
         events, timeout = step.args[1], step.args[2]
         deadline = None if timeout < 0 else self.world.now() + timeout / 1e9

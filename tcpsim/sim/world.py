@@ -272,6 +272,9 @@ class SimWorld:
     def tcp_info(self, sock: ModelSocket) -> dict:
         return self.kernel.tcp_info(sock.sid)
 
+    def ioctl(self, sock: ModelSocket, request: int) -> int:
+        return self.kernel.ioctl(sock.sid, request)
+
     def kernel_sockets(self) -> list[tuple[str, str, str]]:
         return [(_addr(l), _addr(r), st) for l, r, st in self.kernel.table()]
 

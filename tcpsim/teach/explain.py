@@ -36,7 +36,7 @@ _CALL_REF = {
     "readall": "RFC 9293 3.10.3 · tcp_recvmsg() until it returns 0",
     "close": "RFC 9293 3.10.4 · tcp_close()", "shutdown": "RFC 9293 3.6.1 · tcp_shutdown()",
     "setsockopt": "sk_setsockopt(), do_tcp_setsockopt()", "getsockopt": "do_tcp_getsockopt()",
-    "fcntl": "fcntl(2)", "poll": "tcp_poll()", "sleep": "", "exit": "do_exit()",
+    "fcntl": "fcntl(2)", "ioctl": "tcp_ioctl()", "poll": "tcp_poll()", "sleep": "", "exit": "do_exit()",
 }
 _SEG_REF = {
     "syn": "RFC 9293 3.5 · tcp_connect()", "syn.again": "RFC 6298 5 · tcp_retransmit_timer()",
