@@ -495,9 +495,11 @@ def test_a_zero_window_starts_the_persist_timer_and_its_probes_back_off():
     net = Net()
     c, child, zwa = _zero_window(net)
     sk = net.k.socks[c]
-    # tcp_check_probe_timer(): nothing in flight, data waiting: ICSK_TIME_PROBE0 at the RTO
-    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.204)
-    assert net.advance(0.2) == []
+    # tcp_check_probe_timer(): nothing in flight, data waiting: ICSK_TIME_PROBE0 at the RTO,
+    # 212 ms after two delayed-ACK RTT samples (the kernel's tcpi_rto here: 212000; its
+    # probes went at 212-216 ms, ~430 and ~860 ms)
+    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.212)
+    assert net.advance(0.208) == []
     probe, = net.advance(0.004)
     # tcp_xmit_probe_skb(): a pure ACK one below snd_una, no data
     assert (flags(probe), probe.seq, len(probe.payload)) == (".", (sk.snd_una - 1) % 2**32, 0)
@@ -506,12 +508,12 @@ def test_a_zero_window_starts_the_persist_timer_and_its_probes_back_off():
     assert (flags(answer), answer.ack, answer.win) == (".", zwa.ack, 0)
     net.deliver([answer])
     # tcp_ack_probe(): restarted from the answer, the backoff doubled
-    assert sk.backoff == 1 and sk.timers["probe0"] - net.k.now == pytest.approx(0.408)
-    probe2, = net.advance(0.409)
+    assert sk.backoff == 1 and sk.timers["probe0"] - net.k.now == pytest.approx(0.424)
+    probe2, = net.advance(0.425)
     net.deliver([probe2])
-    assert net.take() == []  # 408 ms after the first answer: within tcp_invalid_ratelimit
-    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.815)  # not restarted by an ACK
-    probe3, = net.advance(0.816)
+    assert net.take() == []  # 424 ms after the first answer: within tcp_invalid_ratelimit
+    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.847)  # not restarted by an ACK
+    probe3, = net.advance(0.848)
     net.deliver([probe3])
     answer3, = net.take()  # more than 500 ms since the last answer
     # icsk_probes_out counts the probes since the last ACK (tcp_ack() clears it): 2 and 3
@@ -521,16 +523,22 @@ def test_a_zero_window_starts_the_persist_timer_and_its_probes_back_off():
 def test_a_read_reopens_the_window_and_ends_the_probes():
     net = Net()
     c, child, _ = _zero_window(net)
-    net.deliver(net.advance(0.204))  # one probe; its answer restarts the timer
-    net.take()
+    sk = net.k.socks[c]
+    net.deliver(net.advance(0.212))  # one probe, which doubles the backoff
+    net.take()  # (its answer is lost)
+    assert sk.backoff == 1
     assert len(net.k.recv(child, 1 << 20)) == 24576
     update, = net.take()  # tcp_cleanup_rbuf(): a window where there was none
     assert (flags(update), update.win) == (".", 16384)
     net.deliver([update])
-    sk = net.k.socks[c]
-    assert "probe0" not in sk.timers and sk.backoff == 0  # tcp_ack_probe(): the head fits
+    # what fits of the head goes; the retransmission timer replaces the probe timer
+    # (tcp_rearm_rto()), the backoff stays until an RTT sample (tcp_ack_update_rtt())
+    assert "probe0" not in sk.timers and sk.backoff == 1
     data, = net.take()
     assert (flags(data), len(data.payload), data.gso) == ("P.", 16384, 8192)  # 2 MSS GSO
+    net.deliver([data])
+    net.deliver(net.advance(0.05))  # its (delayed) ACK: an RTT sample, RFC 6298 5.7
+    assert sk.backoff == 0
 
 
 def test_a_window_too_small_for_the_head_skb_is_probed_with_data():
@@ -542,11 +550,11 @@ def test_a_window_too_small_for_the_head_skb_is_probed_with_data():
     crafted = Seg(zwa.src, zwa.dst, ACK, zwa.seq, zwa.ack, 100, zwa.options)
     net.deliver([crafted])
     assert net.take() == []  # tcp_snd_wnd_test(): the 8192-byte head does not fit
-    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.204)  # tcp_ack_probe()
+    assert sk.timers["probe0"] - net.k.now == pytest.approx(0.212)  # tcp_ack_probe()
     # grown by the tcp_write_xmit() that could not send it (tcp_grow_skb(): the cwnd quota,
     # at most tcp_tso_segs(), in MSS)
     head = sk.wq[0][0]
-    probe, = net.advance(0.205)
+    probe, = net.advance(0.213)
     assert (flags(probe), probe.seq, len(probe.payload)) == ("P.", zwa.ack, 100)
     assert head % 8192 == 0 and sk.wq[0][0] == head - 100  # tcp_fragment(): the rest waits
     assert "probe0" not in sk.timers  # tcp_send_probe0(): something in flight, probes over

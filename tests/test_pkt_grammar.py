@@ -141,11 +141,20 @@ def test_sendmsg_and_recvmsg_with_their_message_structs():
     ("+0 setsockopt(4, SOL_IP, IP_TOS, [4], 4) = 0", "the socket option IP_TOS"),
     ("+0 sendto(4, ..., 10, MSG_FASTOPEN, ..., ...) = 10", "TCP Fast Open (MSG_FASTOPEN)"),
     ("+0 setsockopt(4, SOL_SOCKET, SO_FROBNICATE, [1], 4) = 0", "the socket option SO_FROBNICATE"),
-    ("+0 ioctl(4, SIOCINQ, [0]) = 0", "the system call ioctl()"),
+    ("+0 epoll_create(1) = 5", "the system call epoll_create()"),
     ("+0 write(4, ..., 2147483648) = 2147483648", "a write() of 2147483648 bytes"),
 ])
 def test_symbols_flags_and_calls_the_model_lacks_are_named(line, feature):
     unsupported(OPEN + line + "\n", feature)
+
+
+def test_ioctl_counts_the_bytes_in_each_queue():
+    """tcp_ioctl(): 10 bytes received and unread, then none; a wrong count fails its line."""
+    data = "+0 < P. 1:11(10) ack 1 win 257\n"
+    assert run(OPEN + data + "+0 ioctl(4, SIOCINQ, [10]) = 0\n+0 read(4, ..., 10) = 10\n"
+               "+0 ioctl(4, FIONREAD, [0]) = 0\n+0 ioctl(4, SIOCOUTQ, [0]) = 0\n").passed
+    bad = run(OPEN + data + "+0 ioctl(4, SIOCINQ, [9]) = 0\n")
+    assert (bad.passed, bad.line, bad.message) == (False, 9, "ioctl() gave 10; the script expects 9")
 
 
 def test_an_unknown_symbol_is_named_with_its_line():

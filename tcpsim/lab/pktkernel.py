@@ -12,8 +12,10 @@ sleeping while the tun device is read.
 from __future__ import annotations
 
 import errno as E
+import fcntl
 import select
 import socket
+import struct
 import time
 
 from ..model.sock import Seg
@@ -171,6 +173,10 @@ class RealKernel:
 
     def getsockopt(self, sid: int, level: int, opt: int):
         return self.socks[sid].getsockopt(level, opt)
+
+    def ioctl(self, sid: int, request: int) -> int:
+        """ioctl(2) with an int result (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD); OSError on failure."""
+        return struct.unpack("i", fcntl.ioctl(self.socks[sid].fileno(), request, bytes(4)))[0]
 
     def poll(self, sid: int) -> int:
         p = select.poll()

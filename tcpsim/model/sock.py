@@ -23,6 +23,7 @@ TCP_MIN_MSS_DEFAULT = 536  # TCP_MSS_DEFAULT: the receiver's first guess of the 
 TCP_MAX_QUICKACKS = 16
 TCP_MAX_WSCALE = 14  # a larger shift on the wire is taken as 14 (tcp_parse_options())
 TCP_RTO_MIN = 0.2
+TCP_TIMEOUT_MIN_US = 2000  # the loss probe's floor, in us (include/net/tcp.h)
 TCP_TIMEOUT_INIT = 1.0
 TCP_RTO_MAX = 120.0
 TCPOLEN_TSTAMP_ALIGNED = 12
@@ -129,6 +130,8 @@ class RtxSkb(NamedTuple):
     data: bytes
     flags: int
     mss: int
+    sent: float = 0.0  # skb->skb_mstamp_ns: when it left (an RTT sample when acknowledged)
+    retrans: bool = False  # TCPCB_RETRANS: sent again (Karn: no RTT sample from its ACK)
 
     @property
     def end_seq(self) -> int:
@@ -278,6 +281,13 @@ class Sock:
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
     ip_id: int = 0
     wstamp: float = 0.0  # tp->tcp_wstamp_ns: when the socket last transmitted (any segment)
+    # the RTT estimator (tcp_rtt_estimator()), in microseconds: srtt_us is 8 x the smoothed
+    # RTT, mdev_us 4 x its mean deviation, as tcp_sock keeps them; 0: no sample yet
+    srtt_us: int = 0
+    mdev_us: int = 0
+    mdev_max_us: int = 0
+    rttvar_us: int = 0
+    rtt_seq: int = 0
 
     def __deepcopy__(self, memo: dict) -> "Sock":
         """A copy for the explorer's snapshots (sim/explore.py), made without walking every

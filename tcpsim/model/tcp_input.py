@@ -17,7 +17,7 @@ import errno as E
 
 from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALIGN_SK_BUFF,
                    SKB_TRUESIZE_LO, SNDBUF_SKB_HEADROOM, SOCK_MIN_RCVBUF, SYN, TCP_INIT_CWND, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
-                   TCP_MSS_DEFAULT, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
+                   TCP_MSS_DEFAULT, TCP_RTO_MAX, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
                    seq_lt)
 
 
@@ -113,6 +113,9 @@ class TcpInput:
             sk.irs = seg.seq
             sk.rcv_nxt = sk.rcv_wup = (seg.seq + 1) & 0xFFFFFFFF
             sk.snd_una = seg.ack
+            # tcp_ack(): the SYN's RTT, unless it went again (then the timestamp's)
+            syn_rtt = -1 if sk.retries else int(round((self.now - sk.retrans_stamp) * 1e6))
+            self._ack_update_rtt(sk, syn_rtt, ts[1] if ts and sk.ts_ok else None)
             peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
             # tcp_rcv_synsent_state_process() -> tcp_parse_options(): rx_opt.mss_clamp, the
             # SYN-ACK's MSS (no more than TCP_MAXSEG)
@@ -174,10 +177,12 @@ class TcpInput:
                 return
             acked = 0
             if seq_lt(sk.snd_una, seg.ack):
+                rtt = self._acked_rtt(sk, seg.ack)
                 sk.snd_una = seg.ack  # tcp_snd_una_update()
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
+                self._ack_update_rtt(sk, rtt, ts[1] if ts else None)
                 if sk.tlp_high_seq and not seq_lt(seg.ack, sk.tlp_high_seq):
                     sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
                 self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or none
@@ -548,8 +553,84 @@ class TcpInput:
         if self._stream_is_writeable(sk, 1):
             sk.nospace = False
 
-    # -- the RTO (tcp_input.c tcp_set_rto) -----------------------------------------------
-    def _established_rto(self) -> float:
-        """__tcp_set_rto() on loopback: srtt is microseconds, rttvar is at least tcp_rto_min
-        (200 ms), and usecs_to_jiffies() rounds the sum up: 200 ms + one jiffy (204 ms)."""
-        return TCP_RTO_MIN + self.profile.jiffy
+    # -- the RTT and the RTO (tcp_input.c) ----------------------------------------------
+    def _usecs_to_jiffies(self, us: int) -> int:
+        """usecs_to_jiffies(): rounded up, in ticks of this kernel's HZ."""
+        tick = round(self.profile.jiffy * 1e6)
+        return -(-us // tick)
+
+    def _established_rto(self, sk: Sock | None = None) -> float:
+        """icsk_rto as tcp_set_rto() leaves it: __tcp_set_rto() is usecs_to_jiffies(srtt +
+        rttvar), and rttvar is at least tcp_rto_min (200 ms), so on lo 200 ms + the smoothed
+        RTT, rounded up to a jiffy: 204 ms after microsecond samples; 208 and 212 ms after
+        the first and second delayed-ACK samples (TCP_INFO tcpi_rto on real sockets, with
+        tcpi_rtt 5047 and 9653 us).  Before any sample (or for no socket), 204 ms."""
+        if sk is None or not sk.srtt_us:
+            return TCP_RTO_MIN + self.profile.jiffy
+        jiffies = self._usecs_to_jiffies((sk.srtt_us >> 3) + sk.rttvar_us)
+        return min(jiffies * self.profile.jiffy, TCP_RTO_MAX)  # tcp_bound_rto()
+
+    def _ack_update_rtt(self, sk: Sock, seq_rtt_us: int, tsecr: int | None) -> None:
+        """tcp_ack_update_rtt(): the RTT of what an ACK acknowledged (seq_rtt_us, -1 when it
+        covers a retransmission: Karn), else from the timestamp it echoes (tcp_rtt_tsopt_us():
+        whole milliseconds, at least 1); then tcp_rtt_estimator() and tcp_set_rto(), and
+        icsk_backoff back to 0 (RFC 6298: only on a valid sample)."""
+        if seq_rtt_us < 0 and sk.ts_ok and tsecr:
+            delta = (self._ts_val(sk) - tsecr) & 0xFFFFFFFF
+            if delta >= 0x7FFFFFFF // 1000:
+                return
+            seq_rtt_us = max(delta, 1) * 1000
+        if seq_rtt_us < 0:
+            return
+        self._rtt_estimator(sk, seq_rtt_us)
+        sk.backoff = 0
+
+    def _rtt_estimator(self, sk: Sock, mrtt_us: int) -> None:
+        """tcp_rtt_estimator() (Jacobson/Karels as Linux keeps it, RFC 6298): srtt_us is 8 x
+        the smoothed RTT, mdev_us 4 x the mean deviation; rttvar_us follows the largest mdev
+        of a window of data (rtt_seq), at least tcp_rto_min.  The model's RTT is its clock's:
+        hops of LOOPBACK_LATENCY on lo, and the real waits of delayed ACKs and sleeps."""
+        m = max(mrtt_us, 1)
+        rto_min_us = round(TCP_RTO_MIN * 1e6)
+        srtt = sk.srtt_us
+        if srtt:
+            m -= srtt >> 3  # the error of the estimate
+            srtt += m  # srtt = 7/8 srtt + 1/8 m
+            if m < 0:
+                m = -m - (sk.mdev_us >> 2)
+                if m > 0:
+                    m >>= 3
+            else:
+                m -= sk.mdev_us >> 2
+            sk.mdev_us += m  # mdev = 3/4 mdev + 1/4 |error|
+            if sk.mdev_us > sk.mdev_max_us:
+                sk.mdev_max_us = sk.mdev_us
+                if sk.mdev_max_us > sk.rttvar_us:
+                    sk.rttvar_us = sk.mdev_max_us
+            if seq_lt(sk.rtt_seq, sk.snd_una):  # a window of data later: rttvar decays
+                if sk.mdev_max_us < sk.rttvar_us:
+                    sk.rttvar_us -= (sk.rttvar_us - sk.mdev_max_us) >> 2
+                sk.rtt_seq = sk.snd_nxt
+                sk.mdev_max_us = rto_min_us
+        else:  # the first sample
+            srtt = m << 3
+            sk.mdev_us = m << 1
+            sk.rttvar_us = sk.mdev_max_us = max(sk.mdev_us, rto_min_us)
+            sk.rtt_seq = sk.snd_nxt
+        sk.srtt_us = max(1, srtt)
+
+    def _acked_rtt(self, sk: Sock, ack: int) -> int:
+        """tcp_clean_rtx_queue()'s seq_rtt_us: how long ago the oldest skb this ACK covers
+        left (first_ackt), in us; -1 when it covers none, or a retransmitted one
+        (FLAG_RETRANS_DATA_ACKED).  An skb of one packet counts only when wholly acked."""
+        first = None
+        for skb in sk.rtxq:
+            if not seq_lt(skb.seq, ack):
+                break
+            if seq_lt(ack, skb.end_seq) and skb.pcount == 1:
+                break
+            if skb.retrans:
+                return -1
+            if first is None:
+                first = skb.sent
+        return -1 if first is None else max(int(round((self.now - first) * 1e6)), 0)

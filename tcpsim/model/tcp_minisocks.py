@@ -92,6 +92,10 @@ class TcpMinisocks:
         ts = self._opt(seg, "TS")
         child.kind = "full"
         child.timers.clear()
+        # tcp_synack_rtt_meas(): the SYN-ACK's RTT, unless it went again (num_retrans)
+        synack_rtt = -1 if child.retries else int(round((self.now - child.retrans_stamp) * 1e6))
+        child.snd_una = seg.ack
+        self._ack_update_rtt(child, synack_rtt, ts[1] if ts and child.ts_ok else None)
         child.retries = 0
         child.snd_una = seg.ack
         child.snd_wnd = child.max_window = seg.win << child.snd_wscale
@@ -134,7 +138,7 @@ class TcpMinisocks:
         """tcp_fin_time(): TCP_LINGER2 if set, else tcp_fin_timeout, but not under 3.5 RTOs."""
         linger2 = sk.opts.get((6, 8), 0)
         fin_timeout = float(linger2) if linger2 > 0 else self.profile.fin_timeout
-        rto = self._established_rto()
+        rto = self._established_rto(sk)
         return max(fin_timeout, rto * 4 - rto / 2)
 
     def _rcv_timewait(self, tw: Sock, seg: Seg) -> None:

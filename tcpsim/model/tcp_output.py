@@ -11,7 +11,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
-                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
+                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEOUT_MIN_US, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
                    seq_lt)
 from .tcp_cong import GSO_MAX_SIZE_SK
 
@@ -303,9 +303,9 @@ class TcpOutput:
 
     # -- the probe timer: the zero window's probes, the cork's limit (tcp_output.c, tcp_timer.c)
     def _probe0_base(self, sk: Sock) -> float:
-        """tcp_probe0_base(): the RTO, at least TCP_RTO_MIN (the model's established RTO is
-        200 ms + a jiffy on lo; the kernel's, with delayed-ACK RTT samples, 208-212 ms)."""
-        return max(self._established_rto(), TCP_RTO_MIN)
+        """tcp_probe0_base(): the RTO, at least TCP_RTO_MIN: 204 ms on lo, 208-212 ms once
+        delayed-ACK samples have raised the smoothed RTT (_established_rto())."""
+        return max(self._established_rto(sk), TCP_RTO_MIN)
 
     def _probe0_when(self, sk: Sock) -> float:
         """tcp_probe0_when(): the base doubled per icsk_backoff (at most
@@ -378,19 +378,27 @@ class TcpOutput:
         self._arm(sk, "probe0", self.now + self._probe0_when(sk))
 
     def _schedule_loss_probe(self, sk: Sock) -> None:
-        """tcp_schedule_loss_probe(): with SACK, a probe timeout (PTO) after the last send or
-        ACK: 2 srtt + TCP_TIMEOUT_MIN (2 jiffies) with two or more segments out, which
-        usecs_to_jiffies() makes 3 jiffies (lo's srtt is microseconds): the next 8-12 ms.
-        Measured: two small segments to a pingpong receiver, the last resent 8.8 ms later.
-        With one segment out the PTO is 200 ms + 2 srtt, the RTO's own time, and with a FIN
-        out the FIN's retransmission timer runs: neither is a loss probe here."""
+        """tcp_schedule_loss_probe(): with SACK and two or more segments out, a probe timeout
+        (PTO) after the last send or ACK of usecs_to_jiffies(2 srtt + TCP_TIMEOUT_MIN_US (2
+        ms)) (the floor is 2 ms converted to jiffies, since the patch that added
+        TCP_TIMEOUT_MIN_US; it was 2 jiffies added after the conversion): one jiffy on lo, where srtt is microseconds, three once delayed-ACK samples raised it
+        to milliseconds.  The timer wheel runs a level-0 timer a tick after its expiry
+        (calc_index() rounds up by the level's granularity), so one jiffy fires at the second
+        tick: 4-8 ms.  Measured: the tail of a 65482-byte write resent 4.1 ms after it left
+        (MTU 1500, locked-rcvbuf), a TCP_NODELAY tail 4.2 ms after (nagle-nodelay).  With one
+        segment out the PTO is the RTO's own time (TCP_RTO_MIN + 2 srtt), and with a FIN out
+        the FIN's retransmission timer runs: neither is a loss probe here."""
         out = sk.packets_out  # tcp_packets_in_flight(): no loss, no retransmission
         if not sk.sack_ok or out < 2 or sk.fin_sent or sk.state not in ("ESTABLISHED",
                                                                         "CLOSE_WAIT"):
             sk.timers.pop("loss_probe", None)
             return
         jiffy = self.profile.jiffy
-        self._arm(sk, "loss_probe", (int(self.now / jiffy + 1e-9) + 3) * jiffy)
+        if sk.srtt_us:
+            jiffies = self._usecs_to_jiffies((sk.srtt_us >> 2) + TCP_TIMEOUT_MIN_US)
+        else:
+            jiffies = self._usecs_to_jiffies(round(TCP_TIMEOUT_INIT * 1e6))
+        self._arm(sk, "loss_probe", (int(self.now / jiffy + 1e-9) + jiffies + 1) * jiffy)
 
     def _tso_should_defer(self, sk: Sock, length: int, last: bool,
                           max_segs: int) -> str | bool:
@@ -439,7 +447,7 @@ class TcpOutput:
         # tcp_event_new_data_sent() (below): the skb moves to the retransmit queue, still
         # charged to sk_wmem_queued until acknowledged (tcp_clean_rtx_queue()); tcp_skb_mss()
         # is mss_now
-        skb = RtxSkb(sk.snd_nxt, chunk, fl & (PSH | FIN), mss_now)
+        skb = RtxSkb(sk.snd_nxt, chunk, fl & (PSH | FIN), mss_now, self.now)
         win = self._select_window(sk)
         opts = self._est_options(sk)
         headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
@@ -471,7 +479,7 @@ class TcpOutput:
         self._ack_sent(sk)
         if fl & FIN:
             sk.fin_sent = True
-            sk.rto, sk.retries = self._established_rto(), 0
+            sk.rto, sk.retries = self._established_rto(sk), 0
             self._arm(sk, "retransmit", self.now + sk.rto)
 
     def _data_sent(self, sk: Sock) -> None:

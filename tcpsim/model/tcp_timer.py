@@ -133,6 +133,7 @@ class TcpTimers:
             seq, data = (seq + cut) & 0xFFFFFFFF, data[cut:]
         self._emit(sk, ACK | fl, seq, sk.rcv_nxt, self._select_window(sk),
                    self._est_options(sk), data)  # __tcp_retransmit_skb()
+        sk.rtxq[-1] = skb._replace(retrans=True)  # TCPCB_RETRANS: its ACK gives no RTT
         self._ack_sent(sk)
         sk.tlp_high_seq = sk.snd_nxt
 

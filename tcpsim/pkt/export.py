@@ -35,7 +35,9 @@ def default_process(program: Program) -> str:
 
 
 def _sym(group: str, value: int) -> str:
-    names = {v: k for k, v in SYMBOLS[group].items()}
+    names: dict[int, str] = {}
+    for k, v in SYMBOLS[group].items():
+        names.setdefault(v, k)  # the first name of several (SIOCINQ, not its alias FIONREAD)
     return names.get(value, str(value))
 
 
@@ -85,7 +87,7 @@ class _Writer:
             outcome = f"-1 {errno}"
         elif name == "poll":
             outcome = "1" if result else "0"
-        elif name == "getsockopt":
+        elif name in ("getsockopt", "ioctl"):
             outcome = "0"
         else:
             outcome = str(result)
@@ -148,6 +150,8 @@ class _Writer:
                 return f"fcntl({fd}, F_GETFL)"
             flags = "O_RDWR|O_NONBLOCK" if a[2] & 0o4000 else "O_RDWR"
             return f"fcntl({fd}, F_SETFL, {flags})"
+        if name == "ioctl":
+            return f"ioctl({fd}, {_sym('ioctl', a[1])}, [{result}])"
         if name == "poll":
             timeout = a[2] if a[2] < 0 else a[2] // 1_000_000
             revents = flag_names("poll", result or 0)

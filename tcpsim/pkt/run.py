@@ -990,6 +990,24 @@ class PktRun:
                                           f"expects {want}")
         return 0, None, check
 
+    def _sys_ioctl(self, ev, c):
+        """ioctl(fd, SIOCINQ|SIOCOUTQ|SIOCOUTQNSD, [N]) = 0: the count is checked as
+        getsockopt()'s value is (run_system_call.c syscall_ioctl())."""
+        fd, request, value = self._args(ev, c, 3)
+        f = self._fd(ev, fd)
+        try:
+            got = self.kernel.ioctl(f.sid, self._value(request))
+        except OSError as e:
+            return -1, errno_name(e.errno)
+
+        def check(event):
+            if isinstance(value, Ellipsis_):
+                return
+            want = self._value(value)
+            if want != got:
+                raise Failure(event.line, f"ioctl() gave {got}; the script expects {want}")
+        return 0, None, check
+
     def _sys_fcntl(self, ev, c):
         if len(c.args) not in (2, 3):
             raise Failure(ev.line, "fcntl() takes 2 or 3 arguments")
