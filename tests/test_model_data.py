@@ -741,3 +741,16 @@ def test_advmss_loses_the_timestamp_option_before_the_buffer_space_is_set():
     net.deliver(net.take())
     ack, = net.take()
     assert (sk.rcv_ssthresh, ack.win) == (392898, 49113)
+
+
+def test_segments_lo_cut_from_one_skb_do_not_coalesce_under_the_capture():
+    """skb_try_coalesce() refuses a tail the lab's capture still holds a clone of
+    (packet_rcv()), a segment lo cut from a GSO skb too.  Measured (SO_RCVBUF 262144 on the
+    listener): the ACK of 65483 + 32818 offers 43982 x 8, the receive queue charged 832 beyond
+    each segment's payload (an AF_PACKET socket on lo: 12 segments in 501489 bytes); the model
+    merged the second into the first and offered 44046."""
+    ex = _exchange(MIB_TO_LOCKED.replace("server: setsockopt(c, SO_RCVBUF, 1048576) = 0\n", "")
+                   .replace("server: bind", "server: setsockopt(s, SO_RCVBUF, 262144) = 0\n"
+                            "server: bind"))
+    acks = [win for who, fl, n, win in ex[3:] if who == "s" and not n][:4]
+    assert acks == [49113, 55574, 48084, 43982]
