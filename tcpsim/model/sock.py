@@ -113,7 +113,9 @@ class Seg:
     gso: int = 0
     # lo hands over a clone of the sender's skb (tcp_transmit_skb()), whose data stays shared
     # (skb_cloned()) until the sender frees its own copy on the ACK; a GSO packet lo cuts
-    # (tcp_gso_segment()) arrives as new skbs, and so does whatever a packetdrill script sends
+    # (tcp_gso_segment()) arrives as new skbs, but the lab's capture holds a clone of each
+    # (packet_rcv()) until it reads them, which the same ACK stands for; whatever a
+    # packetdrill script sends is never shared (Kernel.rx_shared False)
     shared: bool = False
 
     @property

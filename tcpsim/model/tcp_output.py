@@ -68,6 +68,13 @@ class TcpOutput:
     def _init_buffer_space(self, sk: Sock) -> None:
         """tcp_init_buffer_space(), as the connection is established: the window clamp is the
         whole buffer's window, less one MSS when that leaves room for two (tcp_app_win)."""
+        if sk.ts_ok:
+            # tcp_rcv_synsent_state_process() and, since 6.16, tcp_rcv_state_process() in
+            # SYN_RECV take the timestamp option off advmss before tcp_init_transfer() (commit
+            # "tcp: fix initial tp->rcvq_space.space value for passive TS enabled flows").
+            # Measured: tcpi_advmss 65483 after accept, and with SO_RCVBUF 262144 on the
+            # listener tcpi_rcv_ssthresh 196661 = 262144 - 65483 (the clamp below)
+            sk.advmss -= TCPOLEN_TSTAMP_ALIGNED
         maxwin = self._full_space(sk)
         clamp = sk.window_clamp or (65535 << 14)
         if clamp >= maxwin:
@@ -458,14 +465,30 @@ class TcpOutput:
             # tcp_push_one() too), and every cwnd- or window-limited first part of several
             # MSS at lo's MTU; a lone MSS cut from a write does not (cwnd 1 after lost SYNs)
             fl |= PSH
-        if length > mss_now and length + headers >= GSO_MAX_SIZE:
+        cut = length > mss_now and length + headers >= GSO_MAX_SIZE
+        if cut:
+            # __dev_queue_xmit(): validate_xmit_skb() cuts the skb into a list of segments
+            # and dev_hard_start_xmit() hands each to loopback_xmit() -> netif_rx() with
+            # bottom halves off; the softirq that processes them runs only when
+            # rcu_read_unlock_bh() re-enables them, after the last.  Measured (1 MiB to a
+            # 256 KiB SO_RCVBUF): 65483 + 32818 leave back to back, the receiver's two ACKs
+            # after both (processed one by one, each ACK delivered in the first's turn
+            # would have let the second out after it)
+            self._bh_off = True
             while len(chunk) > mss_now:
-                self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now])
+                self._emit(sk, ACK, seq, sk.rcv_nxt, win, opts, chunk[:mss_now], 0, True)
                 seq, chunk = seq + mss_now, chunk[mss_now:]
-        whole = seq == sk.snd_nxt  # not cut by GSO: the receiver gets a clone of our skb
+        # not cut by GSO: the receiver gets a clone of our skb; cut, new skbs, but the lab's
+        # capture holds a clone of each (packet_rcv()) until it reads them, in a later burst:
+        # the same as a clone of ours, which goes on the ACK.  Measured (SO_RCVBUF 262144,
+        # an AF_PACKET socket on lo as the lab's): 12 data segments, 65483 + 32818 pairs
+        # among them, hold 501489 bytes, 12 x 832 beyond their payload: none coalesced
         self._emit(sk, ACK | (fl & (PSH | FIN)), seq, sk.rcv_nxt, win, opts, chunk,
                    mss_now if len(chunk) > mss_now else 0,  # tcp_set_skb_tso_segs(): gso_size
-                   whole)
+                   True)
+        if cut:
+            self._bh_off = False
+            self._net_rx()
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
         self._packets_sent(sk, skb)  # tcp_event_new_data_sent()
         self._check_space(sk)  # tcp_event_new_data_sent(): fewer unsent bytes (notsent_lowat)
@@ -473,7 +496,12 @@ class TcpOutput:
         # retransmission timer, so a pending probe timer is gone (its icsk_backoff stays)
         sk.timers.pop("probe0", None)
         if length:
-            if length < mss_now:  # tcp_minshall_update()
+            # tcp_minshall_update(): skb->len < tcp_skb_pcount(skb) * mss_now, so an skb of
+            # several segments whose last is short counts as a small segment too.  Measured
+            # (1 MiB to a 256 KiB SO_RCVBUF): after a 98301-byte skb (65483 + 32818) the next
+            # 65534-byte one leaves as 65483 alone, its 51-byte tail held back by Nagle
+            # (tcp_mss_split_point() -> tcp_nagle_check() -> tcp_minshall_check())
+            if length % mss_now:
                 sk.snd_sml = sk.snd_nxt
             self._data_sent(sk)
         self._ack_sent(sk)

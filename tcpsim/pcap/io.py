@@ -74,8 +74,13 @@ def read_pcap_frames(path: str | Path) -> list[tuple[float, bytes]]:
     try:
         with RawPcapReader(str(path)) as reader:
             out = []
-            for data, meta in reader:
+            while True:
+                # iterating cuts each frame at scapy's MTU (65535 bytes); a loopback frame
+                # with a 65483-byte segment is 65549, so ask for up to the snaplen
+                try:
+                    data, meta = reader._read_packet(size=SNAPLEN)
+                except EOFError:
+                    return out
                 out.append((meta.sec + meta.usec / 1e6, bytes(data)))
-            return out
-    except (OSError, EOFError) as e:
+    except OSError as e:
         raise TcpsimError(f"cannot read pcap {path}: {e}; give a pcap file")
