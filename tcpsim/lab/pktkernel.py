@@ -11,9 +11,14 @@ sleeping while the tun device is read.
 
 from __future__ import annotations
 
+import ctypes
 import errno as E
+import functools
+import os
 import select
 import socket
+import struct
+import threading
 import time
 
 from ..model.sock import Seg
@@ -47,6 +52,7 @@ class RealKernel:
         self.outtime: list = []
         self.t0 = time.monotonic()
         self._next = 1
+        self.blocked: dict[int, threading.Thread] = {}  # sockets a send blocks on (its thread)
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -147,6 +153,53 @@ class RealKernel:
     def send(self, sid: int, data: bytes, flags: int = 0) -> int:
         return self.socks[sid].send(data, flags)
 
+    def sendto(self, sid: int, data: bytes, flags: int, to, iov=None) -> int:
+        """sendto()/sendmsg() with the address packetdrill gives them (run_system_call.c):
+        to is ("inet", (host, port)), ("family", AF) for a sockaddr of that family and zeros
+        (syscall_sendto(): sendto(..., AF_UNSPEC, ...)), or None (sendmsg() without
+        msg_name); iov: sendmsg()'s iovec lengths.  With MSG_FASTOPEN this is the connect
+        (tcp_sendmsg_fastopen())."""
+        return _sendto(self.socks[sid], data, flags | socket.MSG_DONTWAIT, to, iov)
+
+    def send_blocking(self, sid: int, data: bytes, flags: int, to=None, iov=None):
+        """The send made blocking in the kernel, on a thread of its own (as packetdrill's
+        blocking calls are): a function that gives None while it blocks, then the bytes sent
+        or -errno.  Meanwhile the socket is in blocking mode, and this class's other calls on
+        it pass MSG_DONTWAIT."""
+        s = self.socks[sid]
+        box: list[int] = []
+
+        policy = os.sched_getscheduler(0), os.sched_getparam(0)
+
+        def run() -> None:
+            try:  # the lab thread's real-time priority (SCHED_RESET_ON_FORK dropped it here)
+                os.sched_setscheduler(0, *policy)
+            except OSError:
+                pass
+            try:
+                box.append(_sendto(s, data, flags, to, iov) if to is not None or iov is not None
+                           else s.send(data, flags))
+            except OSError as e:
+                box.append(-(e.errno or E.EIO))
+        s.setblocking(True)
+        thread = threading.Thread(target=run, name=f"blocking send {sid}", daemon=True)
+        self.blocked[sid] = thread
+        thread.start()
+
+        def done() -> int | None:
+            if thread.is_alive():
+                return None
+            if self.blocked.get(sid) is thread:
+                del self.blocked[sid]
+                if sid in self.socks:
+                    s.setblocking(False)
+            return box[0]
+        return done
+
+    def tcp_state(self, sid: int) -> int:
+        """tcpi_state: the socket's TCP state (TCP_SYN_SENT is 2)."""
+        return self.socks[sid].getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
     def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
         return self.socks[sid].recv(n, flags)
 
@@ -169,7 +222,10 @@ class RealKernel:
 
         return self.socks[sid].getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
 
-    def getsockopt(self, sid: int, level: int, opt: int):
+    def getsockopt(self, sid: int, level: int, opt: int, size: int | None = None):
+        """An int, or with size the option's bytes (TCP_FASTOPEN_KEY)."""
+        if size is not None:
+            return self.socks[sid].getsockopt(level, opt, size)
         return self.socks[sid].getsockopt(level, opt)
 
     def poll(self, sid: int) -> int:
@@ -179,10 +235,48 @@ class RealKernel:
         return got[0][1] if got else 0
 
     def close_all(self) -> None:
+        for sid, thread in list(self.blocked.items()):
+            # a send still blocked when the run ends: shutdown() wakes it (inet_shutdown():
+            # tcp_disconnect() of a connecting socket), so that its thread ends
+            try:
+                self.socks[sid].shutdown(socket.SHUT_RDWR)
+            except (OSError, KeyError):
+                pass
+            thread.join(1.0)
         for s in self.socks.values():
             s.close()
         self.socks.clear()
         self.wire.close()
+
+
+def _sendto(s: socket.socket, data: bytes, flags: int, to, iov) -> int:
+    """RealKernel.sendto()'s call (see there)."""
+    if iov is not None:
+        chunks, at = [], 0
+        for length in iov:
+            chunks.append(data[at:at + length])
+            at += length
+        return s.sendmsg(chunks, [], flags, *([to[1]] if to and to[0] == "inet" else []))
+    if to[0] == "inet":
+        return s.sendto(data, flags, to[1])
+    # a bare family: packetdrill zeroes a sockaddr_storage and sets sa_family (Python's
+    # sendto() takes only addresses of the socket's own family, hence libc's)
+    addr = struct.pack("H126x", to[1])
+    buf = bytes(data)
+    n = _libc().sendto(s.fileno(), buf, len(buf), flags, addr, len(addr))
+    if n < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return n
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.sendto.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
+                            ctypes.c_char_p, ctypes.c_uint]
+    libc.sendto.restype = ctypes.c_ssize_t
+    return libc
 
 
 class _View:
