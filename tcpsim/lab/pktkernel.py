@@ -106,6 +106,16 @@ class RealKernel:
             except TcpsimError:
                 self.unapplied[key] = value
 
+    def flush_metrics(self) -> None:
+        """`ip tcp_metrics flush all` in the run's namespace (its TCP metrics cache only), said
+        over generic netlink as iproute2 says it (TCP_METRICS_CMD_DEL without an address:
+        tcp_metrics_nl_cmd_del() -> tcp_metrics_flush_all()); a process of its own would take
+        milliseconds, and packetdrill's next event follows at once."""
+        try:
+            _genl_flush_tcp_metrics()
+        except OSError as e:
+            self.unapplied["ip tcp_metrics flush all"] = e.strerror or str(e)
+
     # -- the wire ------------------------------------------------------------------------------
     def receive(self, seg: Seg) -> None:
         # no waiting here: packetdrill's next event follows at once, and the kernel's answer
@@ -268,6 +278,39 @@ def _sendto(s: socket.socket, data: bytes, flags: int, to, iov) -> int:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return n
+
+
+def _genl_request(sock: socket.socket, family: int, cmd: int, attrs: bytes = b"") -> bytes:
+    """One generic netlink request (NLM_F_REQUEST | NLM_F_ACK) and its first answer."""
+    body = struct.pack("BBH", cmd, 1, 0) + attrs
+    sock.send(struct.pack("=IHHII", 16 + len(body), family, 0x1 | 0x4, 1, 0) + body)
+    answer = sock.recv(65536)
+    length, kind = struct.unpack("=IH", answer[:6])
+    if kind == 2:  # NLMSG_ERROR: an errno (0: the ACK)
+        err = -struct.unpack("=i", answer[16:20])[0]
+        if err:
+            raise OSError(err, os.strerror(err))
+    return answer[:length]
+
+
+def _genl_flush_tcp_metrics() -> None:
+    """TCP_METRICS_CMD_DEL (2) with no address: the whole cache (include/uapi/linux/
+    tcp_metrics.h; the family's id is asked of the controller, CTRL_CMD_GETFAMILY)."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16) as sock:  # NETLINK_GENERIC
+        sock.settimeout(1.0)
+        name = b"tcp_metrics\0"
+        attr = struct.pack("HH", 4 + len(name), 2) + name  # CTRL_ATTR_FAMILY_NAME
+        attr += bytes(-len(attr) % 4)
+        answer = _genl_request(sock, 0x10, 3, attr)  # GENL_ID_CTRL, CTRL_CMD_GETFAMILY
+        family, at = None, 20
+        while at + 4 <= len(answer):
+            size, kind = struct.unpack("HH", answer[at:at + 4])
+            if kind == 1:  # CTRL_ATTR_FAMILY_ID
+                family = struct.unpack("H", answer[at + 4:at + 6])[0]
+            at += (size + 3) & ~3
+        if family is None:
+            raise OSError(E.ENOENT, "no tcp_metrics generic netlink family")
+        _genl_request(sock, family, 2)
 
 
 @functools.lru_cache(maxsize=1)

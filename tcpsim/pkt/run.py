@@ -446,6 +446,15 @@ class PktRun:
                     continue
                 raise unsupported(where, f"the shell command `{act.text}`", "tcpsim runs no "
                                   "commands; it follows sysctl settings of the sysctls it models")
+            if isinstance(act, shell.Flush) or isinstance(act, shell.Defaults):
+                # the TCP metrics cache (tcp_metrics.c: Fast Open cookies, RTTs of past
+                # connections) flushed, as defaults.sh does first: in the kernel's run, the
+                # namespace's; the model keeps no such cache
+                if self.on_kernel and not cleanup and ev is not self.script.init:
+                    self.kernel.flush_metrics()  # (before time 0 the namespace is new, empty)
+                self.steps.append(f"{ev.line}: TCP metrics flushed")
+                if isinstance(act, shell.Flush):
+                    continue
             if isinstance(act, shell.Defaults):
                 changes.update({k: v for k, v in shell.DEFAULTS_SH.items()
                                 if k in shell.MODEL_SYSCTLS})

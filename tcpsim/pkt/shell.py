@@ -85,6 +85,12 @@ class Restore:
 
 
 @dataclass
+class Flush:
+    """`ip tcp_metrics flush [all]`: empty the namespace's TCP metrics cache (tcp_metrics.c,
+    where the client side keeps the Fast Open cookies it was given)."""
+
+
+@dataclass
 class Foreign:
     """A command the model cannot run: its text."""
 
@@ -127,12 +133,12 @@ def simple_commands(text: str) -> list[str]:
     return out
 
 
-def read(text: str) -> list[Setting | Defaults | Restore | Foreign]:
+def read(text: str) -> list[Setting | Defaults | Restore | Flush | Foreign]:
     """What a backquoted command does, as far as the model can follow it."""
     actions: list = []
     for cmd in simple_commands(text):
         # redirections of output (> /dev/null 2>&1) do not change what a command does
-        plain = re.sub(r"\s*\d?>&\d|\s*\d?>\s*/dev/null", "", cmd)
+        plain = re.sub(r"\s*\d?>&\d|\s*(?:\d|&)?>\s*/dev/null", "", cmd)
         try:
             words = shlex.split(plain)
         except ValueError:
@@ -141,6 +147,8 @@ def read(text: str) -> list[Setting | Defaults | Restore | Foreign]:
         prog = words[0].rsplit("/", 1)[-1] if words else ""
         if prog == "defaults.sh" and len(words) == 1:
             actions.append(Defaults())
+        elif prog == "ip" and words[1:3] == ["tcp_metrics", "flush"] and words[3:] in ([], ["all"]):
+            actions.append(Flush())
         elif prog == "sysctl" and words[1:]:
             flags = [w for w in words[1:] if w.startswith("-")]
             sets = [w for w in words[1:] if not w.startswith("-")]
