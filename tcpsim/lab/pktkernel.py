@@ -15,6 +15,7 @@ import ctypes
 import errno as E
 import functools
 import os
+import queue
 import select
 import socket
 import struct
@@ -37,6 +38,7 @@ class RealKernel:
     real_time = True  # PktRun waits in real time instead of firing the model's timers
 
     def __init__(self, profile, local_ip: str, remote_ip: str, mtu: int):
+        self.worker = _Worker()  # (first: time 0 comes after its start, which may wait for a CPU)
         self.unapplied: dict[str, str] = {}
         self.pinned: str | None = None  # the congestion control set on each socket instead
         self._profile = profile
@@ -161,7 +163,7 @@ class RealKernel:
         return self.socks[sid].connect_ex(addr)
 
     def send(self, sid: int, data: bytes, flags: int = 0) -> int:
-        return self.socks[sid].send(data, flags)
+        return self.socks[sid].send(data, flags | socket.MSG_DONTWAIT)
 
     def sendto(self, sid: int, data: bytes, flags: int, to, iov=None) -> int:
         """sendto()/sendmsg() with the address packetdrill gives them (run_system_call.c):
@@ -179,27 +181,19 @@ class RealKernel:
         s = self.socks[sid]
         box: list[int] = []
 
-        policy = os.sched_getscheduler(0), os.sched_getparam(0)
-
         def run() -> None:
-            try:  # the lab thread's real-time priority (SCHED_RESET_ON_FORK dropped it here)
-                os.sched_setscheduler(0, *policy)
-            except OSError:
-                pass
             try:
                 box.append(_sendto(s, data, flags, to, iov) if to is not None or iov is not None
                            else s.send(data, flags))
             except OSError as e:
                 box.append(-(e.errno or E.EIO))
         s.setblocking(True)
-        thread = threading.Thread(target=run, name=f"blocking send {sid}", daemon=True)
-        self.blocked[sid] = thread
-        thread.start()
+        self.blocked[sid] = self.worker.run(run)
 
         def done() -> int | None:
-            if thread.is_alive():
+            if not box:
                 return None
-            if self.blocked.get(sid) is thread:
+            if sid in self.blocked:
                 del self.blocked[sid]
                 if sid in self.socks:
                     s.setblocking(False)
@@ -211,7 +205,7 @@ class RealKernel:
         return self.socks[sid].getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
 
     def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
-        return self.socks[sid].recv(n, flags)
+        return self.socks[sid].recv(n, flags | socket.MSG_DONTWAIT)
 
     def shutdown(self, sid: int, how: int) -> None:
         self.socks[sid].shutdown(how)
@@ -245,18 +239,61 @@ class RealKernel:
         return got[0][1] if got else 0
 
     def close_all(self) -> None:
-        for sid, thread in list(self.blocked.items()):
+        for sid in list(self.blocked):
             # a send still blocked when the run ends: shutdown() wakes it (inet_shutdown():
             # tcp_disconnect() of a connecting socket), so that its thread ends
             try:
                 self.socks[sid].shutdown(socket.SHUT_RDWR)
             except (OSError, KeyError):
                 pass
+        self.worker.stop()
+        for thread in {*self.blocked.values(), self.worker.thread}:
             thread.join(1.0)
         for s in self.socks.values():
             s.close()
         self.socks.clear()
         self.wire.close()
+
+
+class _Worker:
+    """The thread that makes blocking calls, made with the kernel (a thread made per call
+    waits for a CPU and the GIL: 2-8 ms on a busy machine, where the script's next packet is
+    due at once), at the lab thread's real-time priority (SCHED_RESET_ON_FORK dropped it in
+    the new thread), waiting for work.  A call while one blocks gets a thread of its own."""
+
+    def __init__(self):
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.busy = False
+        policy = os.sched_getscheduler(0), os.sched_getparam(0)
+        self.thread = threading.Thread(target=self._loop, args=(policy,), daemon=True,
+                                       name="tcpsim blocking calls")
+        self.thread.start()
+
+    def _loop(self, policy) -> None:
+        try:
+            os.sched_setscheduler(0, *policy)
+        except OSError:
+            pass
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            finally:
+                self.busy = False
+
+    def run(self, job) -> threading.Thread:
+        if self.busy:
+            extra = threading.Thread(target=job, daemon=True, name="tcpsim blocking call")
+            extra.start()
+            return extra
+        self.busy = True
+        self.jobs.put(job)
+        return self.thread
+
+    def stop(self) -> None:
+        self.jobs.put(None)
 
 
 def _sendto(s: socket.socket, data: bytes, flags: int, to, iov) -> int:
