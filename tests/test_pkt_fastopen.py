@@ -253,3 +253,16 @@ def test_an_edited_cookie_fails_on_the_kernel_at_its_line():
     assert not outcome.passed
     assert "bad value in outbound TCP option FO" in outcome.message, outcome.message
     assert "got <mss 1460,nop,nop,sackOK,FO de4f234f0f433a55,nop,nop>" in outcome.message
+
+
+@pytest.mark.live
+def test_pkt_verify_gives_the_kernels_verdict_and_then_the_models_sentence():
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(f"live lab test: {reason}")
+    r = run_cli("pkt", "verify", ROOT / "tests" / "pkt" / "fastopen" / "server.pkt")
+    assert r.returncode == UNSUPPORTED, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:2] in (["kernel", "pass"], ["kernel", "fail"])  # the kernel's verdict
+    assert lines[1].startswith("unsupported ") and "TCP Fast Open (the socket option " \
+        "TCP_FASTOPEN)" in lines[1]
