@@ -126,6 +126,17 @@ def test_a_tcp_metrics_flush_is_read_and_the_model_keeps_no_such_cache():
     assert outcome.passed and "3: TCP metrics flushed" in outcome.steps
 
 
+def test_a_background_command_before_or_skips_what_follows_as_dash_does():
+    # packetdrill runs commands with system(): /bin/sh, dash here, reads `a &> /dev/null` as
+    # `a &` and `> /dev/null`, which succeeds, so `|| b` does not run (nonblocking-sendto.pkt
+    # of packetdrill's tree meant to flush its cookies that way, and does not, under dash)
+    acts = shell.read("sysctl -q net.ipv4.tcp_fastopen_cookies=0 &> /dev/null ||\\\n"
+                      "  ip tcp_metrics flush all &> /dev/null")
+    assert acts == [shell.Setting("net.ipv4.tcp_fastopen_cookies", "0")]
+    assert shell.read("sysctl -q net.ipv4.tcp_sack=1 &> /dev/null && ip tcp_metrics flush") == \
+        [shell.Setting("net.ipv4.tcp_sack", "1"), shell.Flush()]
+
+
 def test_errno_names_of_one_number_are_one_errno():
     # end_syscall() compares numbers: EOPNOTSUPP and ENOTSUP are both 95 on Linux
     assert _same_errno("EOPNOTSUPP", "ENOTSUP") and _same_errno("EWOULDBLOCK", "EAGAIN")

@@ -666,7 +666,7 @@ class PktRun:
                         self.first_ts = (script_val, value[0])
         if p.options is None:
             return
-        text = lambda opts: ",".join(n if v is None else (  # noqa: E731
+        text = lambda opts: ",".join(n if v is None or v == "" else (  # noqa: E731
             f"TS val {v[0]} ecr {v[1]}" if n == "TS" else
             f"sack {' '.join(f'{a}:{b}' for a, b in v)}" if n == "sack" else f"{n} {v}")
             for n, v in opts) or "none"
