@@ -452,8 +452,8 @@ class PktRun:
                 # namespace's; the model keeps no such cache
                 if self.on_kernel and not cleanup and ev is not self.script.init:
                     self.kernel.flush_metrics()  # (before time 0 the namespace is new, empty)
-                self.steps.append(f"{ev.line}: TCP metrics flushed")
                 if isinstance(act, shell.Flush):
+                    self.steps.append(f"{ev.line}: TCP metrics flushed")
                     continue
             if isinstance(act, shell.Defaults):
                 changes.update({k: v for k, v in shell.DEFAULTS_SH.items()
