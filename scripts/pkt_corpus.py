@@ -22,6 +22,7 @@ two.  Exit 0 always (it measures; the figures are the result); 2 for a wrong arg
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -36,7 +37,9 @@ GLOBAL_SETTINGS = ("/sys/module", "/sys/kernel", "/sys/class", "net.core", "/pro
 
 
 def real_verdict(path: Path, packetdrill: Path, preload: Path | None, timeout: float) -> str:
-    """pass, fail or skipped (a script that would change a setting outside its namespace)."""
+    """pass, fail, malformed (packetdrill's parser refused it: a syntax or semantic error,
+    such as a -D symbol run_all.py would define) or skipped (a script that would change a
+    setting outside its namespace)."""
     text = path.read_text(errors="replace")
     if any(s in text for s in GLOBAL_SETTINGS):
         return "skipped"
@@ -47,7 +50,11 @@ def real_verdict(path: Path, packetdrill: Path, preload: Path | None, timeout: f
                            capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "fail"
-    return "pass" if r.returncode == 0 else "fail"
+    if r.returncode == 0:
+        return "pass"
+    said = (r.stdout + r.stderr).decode(errors="replace")
+    return "malformed" if re.search(r"^\S+\.pkt:\d+: (?:syntax|semantic) error", said, re.M) \
+        else "fail"
 
 
 def main() -> int:
@@ -92,10 +99,12 @@ def main() -> int:
     for folder in sorted(rows):
         n = len(rows[folder])
         real = sum(r == "pass" for _, r, _, _ in rows[folder])
-        judged = [(r, k) for _, r, k, _ in rows[folder] if r in ("pass", "fail")]
-        # the same verdict: both pass, or both fail at a line (tcpsim refusing a script as
-        # unsupported where packetdrill ran it to a failure is not agreement)
-        agree = sum((r, k[0]) in (("pass", "pass"), ("fail", "fail")) for r, k in judged)
+        judged = [(r, k) for _, r, k, _ in rows[folder] if r in ("pass", "fail", "malformed")]
+        # the same verdict: both pass, both fail at a line, or both refuse the script as
+        # malformed (tcpsim refusing a script as unsupported where packetdrill ran it to a
+        # failure is not agreement)
+        agree = sum((r, k[0]) in (("pass", "pass"), ("fail", "fail"), ("malformed", "malformed"))
+                    for r, k in judged)
         kern = sum(k[0] == "pass" for _, _, k, _ in rows[folder])
         model = sum(m[0] == "pass" for _, _, _, m in rows[folder])
         both = sum(k[0] == "pass" and m[0] == "pass" for _, _, k, m in rows[folder])

@@ -858,6 +858,11 @@ def pkt_verify(scripts, profile: str, sysctl) -> None:
         try:
             v = verify_script(script, prof)
         except Unsupported as e:
+            kernel = getattr(e, "kernel", None)
+            if kernel is not None:  # the kernel ran it; the model cannot
+                verdict = ("[green]pass[/]" if kernel.passed else
+                           f"[red]fail[/] at line {kernel.line}: {escape(kernel.message)}")
+                out.print(f"  kernel {verdict}", soft_wrap=True)
             out.print(f"[yellow]unsupported[/] {e}", soft_wrap=True, markup=True)
             worst = max(worst, UNSUPPORTED)
             continue

@@ -11,11 +11,16 @@ sleeping while the tun device is read.
 
 from __future__ import annotations
 
+import ctypes
 import errno as E
 import fcntl
+import functools
+import os
+import queue
 import select
 import socket
 import struct
+import threading
 import time
 
 from ..model.sock import Seg
@@ -34,6 +39,7 @@ class RealKernel:
     real_time = True  # PktRun waits in real time instead of firing the model's timers
 
     def __init__(self, profile, local_ip: str, remote_ip: str, mtu: int):
+        self.worker = _Worker()  # (first: time 0 comes after its start, which may wait for a CPU)
         self.unapplied: dict[str, str] = {}
         self.pinned: str | None = None  # the congestion control set on each socket instead
         self._profile = profile
@@ -49,6 +55,7 @@ class RealKernel:
         self.outtime: list = []
         self.t0 = time.monotonic()
         self._next = 1
+        self.blocked: dict[int, threading.Thread] = {}  # sockets a send blocks on (its thread)
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -102,6 +109,16 @@ class RealKernel:
             except TcpsimError:
                 self.unapplied[key] = value
 
+    def flush_metrics(self) -> None:
+        """`ip tcp_metrics flush all` in the run's namespace (its TCP metrics cache only), said
+        over generic netlink as iproute2 says it (TCP_METRICS_CMD_DEL without an address:
+        tcp_metrics_nl_cmd_del() -> tcp_metrics_flush_all()); a process of its own would take
+        milliseconds, and packetdrill's next event follows at once."""
+        try:
+            _genl_flush_tcp_metrics()
+        except OSError as e:
+            self.unapplied["ip tcp_metrics flush all"] = e.strerror or str(e)
+
     # -- the wire ------------------------------------------------------------------------------
     def receive(self, seg: Seg) -> None:
         # no waiting here: packetdrill's next event follows at once, and the kernel's answer
@@ -147,10 +164,49 @@ class RealKernel:
         return self.socks[sid].connect_ex(addr)
 
     def send(self, sid: int, data: bytes, flags: int = 0) -> int:
-        return self.socks[sid].send(data, flags)
+        return self.socks[sid].send(data, flags | socket.MSG_DONTWAIT)
+
+    def sendto(self, sid: int, data: bytes, flags: int, to, iov=None) -> int:
+        """sendto()/sendmsg() with the address packetdrill gives them (run_system_call.c):
+        to is ("inet", (host, port)), ("family", AF) for a sockaddr of that family and zeros
+        (syscall_sendto(): sendto(..., AF_UNSPEC, ...)), or None (sendmsg() without
+        msg_name); iov: sendmsg()'s iovec lengths.  With MSG_FASTOPEN this is the connect
+        (tcp_sendmsg_fastopen())."""
+        return _sendto(self.socks[sid], data, flags | socket.MSG_DONTWAIT, to, iov)
+
+    def send_blocking(self, sid: int, data: bytes, flags: int, to=None, iov=None):
+        """The send made blocking in the kernel, on a thread of its own (as packetdrill's
+        blocking calls are): a function that gives None while it blocks, then the bytes sent
+        or -errno.  Meanwhile the socket is in blocking mode, and this class's other calls on
+        it pass MSG_DONTWAIT."""
+        s = self.socks[sid]
+        box: list[int] = []
+
+        def run() -> None:
+            try:
+                box.append(_sendto(s, data, flags, to, iov) if to is not None or iov is not None
+                           else s.send(data, flags))
+            except OSError as e:
+                box.append(-(e.errno or E.EIO))
+        s.setblocking(True)
+        self.blocked[sid] = self.worker.run(run)
+
+        def done() -> int | None:
+            if not box:
+                return None
+            if sid in self.blocked:
+                del self.blocked[sid]
+                if sid in self.socks:
+                    s.setblocking(False)
+            return box[0]
+        return done
+
+    def tcp_state(self, sid: int) -> int:
+        """tcpi_state: the socket's TCP state (TCP_SYN_SENT is 2)."""
+        return self.socks[sid].getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
 
     def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
-        return self.socks[sid].recv(n, flags)
+        return self.socks[sid].recv(n, flags | socket.MSG_DONTWAIT)
 
     def shutdown(self, sid: int, how: int) -> None:
         self.socks[sid].shutdown(how)
@@ -171,7 +227,10 @@ class RealKernel:
 
         return self.socks[sid].getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
 
-    def getsockopt(self, sid: int, level: int, opt: int):
+    def getsockopt(self, sid: int, level: int, opt: int, size: int | None = None):
+        """An int, or with size the option's bytes (TCP_FASTOPEN_KEY)."""
+        if size is not None:
+            return self.socks[sid].getsockopt(level, opt, size)
         return self.socks[sid].getsockopt(level, opt)
 
     def ioctl(self, sid: int, request: int) -> int:
@@ -185,10 +244,124 @@ class RealKernel:
         return got[0][1] if got else 0
 
     def close_all(self) -> None:
+        for sid in list(self.blocked):
+            # a send still blocked when the run ends: shutdown() wakes it (inet_shutdown():
+            # tcp_disconnect() of a connecting socket), so that its thread ends
+            try:
+                self.socks[sid].shutdown(socket.SHUT_RDWR)
+            except (OSError, KeyError):
+                pass
+        self.worker.stop()
+        for thread in {*self.blocked.values(), self.worker.thread}:
+            thread.join(1.0)
         for s in self.socks.values():
             s.close()
         self.socks.clear()
         self.wire.close()
+
+
+class _Worker:
+    """The thread that makes blocking calls, made with the kernel (a thread made per call
+    waits for a CPU and the GIL: 2-8 ms on a busy machine, where the script's next packet is
+    due at once), at the lab thread's real-time priority (SCHED_RESET_ON_FORK dropped it in
+    the new thread), waiting for work.  A call while one blocks gets a thread of its own."""
+
+    def __init__(self):
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.busy = False
+        policy = os.sched_getscheduler(0), os.sched_getparam(0)
+        self.thread = threading.Thread(target=self._loop, args=(policy,), daemon=True,
+                                       name="tcpsim blocking calls")
+        self.thread.start()
+
+    def _loop(self, policy) -> None:
+        try:
+            os.sched_setscheduler(0, *policy)
+        except OSError:
+            pass
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            finally:
+                self.busy = False
+
+    def run(self, job) -> threading.Thread:
+        if self.busy:
+            extra = threading.Thread(target=job, daemon=True, name="tcpsim blocking call")
+            extra.start()
+            return extra
+        self.busy = True
+        self.jobs.put(job)
+        return self.thread
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+
+def _sendto(s: socket.socket, data: bytes, flags: int, to, iov) -> int:
+    """RealKernel.sendto()'s call (see there)."""
+    if iov is not None:
+        chunks, at = [], 0
+        for length in iov:
+            chunks.append(data[at:at + length])
+            at += length
+        return s.sendmsg(chunks, [], flags, *([to[1]] if to and to[0] == "inet" else []))
+    if to[0] == "inet":
+        return s.sendto(data, flags, to[1])
+    # a bare family: packetdrill zeroes a sockaddr_storage and sets sa_family (Python's
+    # sendto() takes only addresses of the socket's own family, hence libc's)
+    addr = struct.pack("H126x", to[1])
+    buf = bytes(data)
+    n = _libc().sendto(s.fileno(), buf, len(buf), flags, addr, len(addr))
+    if n < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return n
+
+
+def _genl_request(sock: socket.socket, family: int, cmd: int, attrs: bytes = b"") -> bytes:
+    """One generic netlink request (NLM_F_REQUEST | NLM_F_ACK) and its first answer."""
+    body = struct.pack("BBH", cmd, 1, 0) + attrs
+    sock.send(struct.pack("=IHHII", 16 + len(body), family, 0x1 | 0x4, 1, 0) + body)
+    answer = sock.recv(65536)
+    length, kind = struct.unpack("=IH", answer[:6])
+    if kind == 2:  # NLMSG_ERROR: an errno (0: the ACK)
+        err = -struct.unpack("=i", answer[16:20])[0]
+        if err:
+            raise OSError(err, os.strerror(err))
+    return answer[:length]
+
+
+def _genl_flush_tcp_metrics() -> None:
+    """TCP_METRICS_CMD_DEL (2) with no address: the whole cache (include/uapi/linux/
+    tcp_metrics.h; the family's id is asked of the controller, CTRL_CMD_GETFAMILY)."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16) as sock:  # NETLINK_GENERIC
+        sock.settimeout(1.0)
+        name = b"tcp_metrics\0"
+        attr = struct.pack("HH", 4 + len(name), 2) + name  # CTRL_ATTR_FAMILY_NAME
+        attr += bytes(-len(attr) % 4)
+        answer = _genl_request(sock, 0x10, 3, attr)  # GENL_ID_CTRL, CTRL_CMD_GETFAMILY
+        family, at = None, 20
+        while at + 4 <= len(answer):
+            size, kind = struct.unpack("HH", answer[at:at + 4])
+            if kind == 1:  # CTRL_ATTR_FAMILY_ID
+                family = struct.unpack("H", answer[at + 4:at + 6])[0]
+            at += (size + 3) & ~3
+        if family is None:
+            raise OSError(E.ENOENT, "no tcp_metrics generic netlink family")
+        _genl_request(sock, family, 2)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.sendto.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
+                            ctypes.c_char_p, ctypes.c_uint]
+    libc.sendto.restype = ctypes.c_ssize_t
+    return libc
 
 
 class _View:

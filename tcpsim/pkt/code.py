@@ -36,15 +36,16 @@ _LAYOUT = [(n, "I") for n in (
 _FORMAT = "=8B" + "".join(f for _, f in _LAYOUT)
 TCP_INFO_SIZE = struct.calcsize(_FORMAT)  # 248: what this kernel fills, and more is zero
 
-CONSTANTS = {
+_STATES = {"ESTABLISHED": 1, "SYN_SENT": 2, "SYN_RECV": 3, "FIN_WAIT1": 4, "FIN_WAIT2": 5,
+           "TIME_WAIT": 6, "CLOSE": 7, "CLOSE_WAIT": 8, "LAST_ACK": 9, "LISTEN": 10,
+           "CLOSING": 11}
+# code.c write_symbols(): the tcpi_state values by name too (TCP_ESTABLISHED ... TCP_CLOSING)
+CONSTANTS = {**{f"TCP_{name}": value for name, value in _STATES.items()},
     "TCPI_OPT_TIMESTAMPS": 1, "TCPI_OPT_SACK": 2, "TCPI_OPT_WSCALE": 4, "TCPI_OPT_ECN": 8,
     "TCPI_OPT_ECN_SEEN": 16, "TCPI_OPT_SYN_DATA": 32, "TCPI_OPT_USEC_TS": 64,
     "TCP_CA_Open": 0, "TCP_CA_Disorder": 1, "TCP_CA_CWR": 2, "TCP_CA_Recovery": 3,
     "TCP_CA_Loss": 4, "TCP_INFINITE_SSTHRESH": 0x7FFFFFFF,
 }
-_STATES = {"ESTABLISHED": 1, "SYN_SENT": 2, "SYN_RECV": 3, "FIN_WAIT1": 4, "FIN_WAIT2": 5,
-           "TIME_WAIT": 6, "CLOSE": 7, "CLOSE_WAIT": 8, "LAST_ACK": 9, "LISTEN": 10,
-           "CLOSING": 11}
 
 
 def parse_tcp_info(raw: bytes) -> dict[str, int]:

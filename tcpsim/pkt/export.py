@@ -205,6 +205,14 @@ class _Writer:
                 continue
             out = g.src in mine
             flags = g.flags.replace("none", "-")
+            if "S" in g.flags:
+                # packetdrill counts each side's numbers from its latest SYN (socket.h
+                # local_seq_script_to_live_offset(), remote_seq_...: a new connect() on the
+                # socket starts them again), so the script does
+                if out:
+                    own_isn = g.seq
+                else:
+                    peer_isn = g.seq
             isn, other = (own_isn, peer_isn) if out else (peer_isn, own_isn)
             seq = (g.seq - isn) % MOD
             text = f"{'>' if out else '<'} {flags} {seq}:{(seq + g.length) % MOD}({g.length})"

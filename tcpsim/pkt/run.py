@@ -55,6 +55,14 @@ SYN, FIN, RST, PSH, ACK, URG, ECE, CWR = 0x02, 0x01, 0x04, 0x08, 0x10, 0x20, 0x4
 _LETTERS = {"F": FIN, "S": SYN, "R": RST, "P": PSH, ".": ACK, "U": URG, "E": ECE, "W": CWR}
 O_RDWR, O_NONBLOCK = 0o2, 0o4000
 FD_CALLS = {"socket", "accept"}  # end_syscall(CHECK_FD): they return a new fd
+MSG_FASTOPEN = 0x20000000
+# TCP Fast Open's socket options (include/uapi/linux/tcp.h), run on the kernel only: the
+# model has no Fast Open (do_tcp_setsockopt() TCP_FASTOPEN: the listener's queue length;
+# TCP_FASTOPEN_CONNECT: connect() defers the SYN to the first write; TCP_FASTOPEN_KEY: the
+# listener's cookie key, 16 or 32 bytes; TCP_FASTOPEN_NO_COOKIE: SYN data without a cookie)
+FASTOPEN_SOCKOPTS = {"TCP_FASTOPEN": 23, "TCP_FASTOPEN_CONNECT": 30, "TCP_FASTOPEN_KEY": 33,
+                     "TCP_FASTOPEN_NO_COOKIE": 34}
+TCP_SYN_SENT = 2  # tcpi_state
 POLLNVAL = 0x20
 
 # packetdrill's script options (config.c) the model follows; "int" ones must be numbers.
@@ -156,6 +164,15 @@ _FLAG_NAMES = {0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x4: "MSG_DONTROUTE", 0x8: "MSG_
                0x4000000: "MSG_ZEROCOPY", 0x20000000: "MSG_FASTOPEN"}
 
 
+def _same_errno(name: str, got: str | None) -> bool:
+    """errno names of one number are one errno (EOPNOTSUPP is ENOTSUP, EWOULDBLOCK EAGAIN on
+    Linux): packetdrill compares the numbers (end_syscall())."""
+    if got is None:
+        return False
+    number = getattr(E, name, None)
+    return name == got or (number is not None and number == getattr(E, got, None))
+
+
 class _Fd:
     def __init__(self, sid: int, nonblocking: bool = False):
         self.sid, self.nonblocking = sid, nonblocking
@@ -198,12 +215,17 @@ class PktRun:
         else:
             self.kernel = kernel(profile, self.local_ip, self.remote_ip, profile.mtu)
         self.who = "the kernel" if kernel is not None else "the model"  # in failures
+        self.on_kernel = kernel is not None
         self.fds: dict[int, _Fd] = {}
         self.sniffed: list[tuple[float, Seg]] = []  # outbound, not yet matched
         self.local: tuple | None = None  # the connection's endpoints, when known
         self.remote: tuple | None = None
         self.local_isn_script = self.local_isn_live = 0
         self.remote_isn = 0
+        self.past: set = set()  # the local ends of connections the script has moved on from
+        self.fresh = False  # a socket() since: only a new connection's SYN is the script's
+        self.listening = False  # listen() since, and no SYN yet
+        self.passive = 0  # passive connections so far
         self.ts_map: dict[int, int] = {}  # script TS val -> the model's
         self.first_ts: tuple[int, int] | None = None  # (script, live): for a scaled ecr
         self.now = 0.0  # virtual seconds since the script's time 0
@@ -356,8 +378,8 @@ class PktRun:
             if a.extra:
                 raise unsupported(where, a.extra)
             for name, _ in a.options or []:
-                if name in ("FO", "FOEXP"):
-                    raise unsupported(where, f"TCP Fast Open (the {name} option)")
+                if name in ("FO", "FOEXP") and not self.on_kernel:
+                    raise self._no_fastopen(where, f"the {name} option")
                 if name in ("md5", "ECN"):
                     raise unsupported(where, {"md5": "the TCP MD5 signature option (md5)",
                                               "ECN": "the AccECN option (ECN e0b/e1b/ceb)"}[name])
@@ -381,6 +403,12 @@ class PktRun:
             self._advance(start)
             self.now = max(self.now, start)
             self._code(ev, a)
+
+    @staticmethod
+    def _no_fastopen(where: str, what: str) -> Unsupported:
+        """The model has no TCP Fast Open: the one sentence that says so (exit 5)."""
+        return unsupported(where, f"TCP Fast Open ({what})", "the model does not do Fast "
+                           "Open; `tcpsim pkt run --kernel` runs the script on the real kernel")
 
     def _code(self, ev: Event, a: Code) -> None:
         """A %{ }% block (code.c): its assertions on the TCP_INFO of the socket under test
@@ -418,6 +446,15 @@ class PktRun:
                     continue
                 raise unsupported(where, f"the shell command `{act.text}`", "tcpsim runs no "
                                   "commands; it follows sysctl settings of the sysctls it models")
+            if isinstance(act, shell.Flush) or isinstance(act, shell.Defaults):
+                # the TCP metrics cache (tcp_metrics.c: Fast Open cookies, RTTs of past
+                # connections) flushed, as defaults.sh does first: in the kernel's run, the
+                # namespace's; the model keeps no such cache
+                if self.on_kernel and not cleanup and ev is not self.script.init:
+                    self.kernel.flush_metrics()  # (before time 0 the namespace is new, empty)
+                if isinstance(act, shell.Flush):
+                    self.steps.append(f"{ev.line}: TCP metrics flushed")
+                    continue
             if isinstance(act, shell.Defaults):
                 changes.update({k: v for k, v in shell.DEFAULTS_SH.items()
                                 if k in shell.MODEL_SYSCTLS})
@@ -437,6 +474,8 @@ class PktRun:
                 # applies it, or lists it as unapplied where the namespace has none of its own)
                 if act.key in shell.DEFAULTS_SH and shell.DEFAULTS_SH[act.key] == value:
                     continue  # defaults.sh's value again: the environment the model stands for
+                if act.key.startswith("net.ipv4.tcp_fastopen"):
+                    raise self._no_fastopen(where, f"the sysctl {act.key}")
                 raise unsupported(where, f"the sysctl {act.key}", "its effect on TCP is not "
                                   "part of the model")
             if self.restore is None:
@@ -455,11 +494,22 @@ class PktRun:
             raise Failure(ev.line, "an inbound packet, but no socket is listening or connecting "
                                    "yet (bind()/listen() or connect() first)")
         bits = flag_bits(p.flags)
-        if bits & SYN and p.length:  # defaults.sh's tcp_fastopen=0x70403 takes it as TFO data
-            raise unsupported(f"{self.script.path}:{ev.line}", "TCP Fast Open (data on a SYN)")
-        if bits & SYN and not bits & ACK:
-            self.remote_isn = p.seq  # packetdrill injects the remote ISN as the script has it
-        local_offset = (self.local_isn_live - self.local_isn_script) & 0xFFFFFFFF
+        if bits & SYN and p.length and not self.on_kernel:
+            # defaults.sh's tcp_fastopen=0x70403 takes it as TFO data (tcp_try_fastopen());
+            # the kernel's run injects it as written
+            raise self._no_fastopen(f"{self.script.path}:{ev.line}", "data on a SYN")
+        if bits & SYN and not bits & ACK and self.listening:
+            self.listening = False  # this SYN makes the listener's child the one under test
+            self.passive += 1
+            self.remote = (self.remote_ip, REMOTE_PORT + self.passive - 1)
+        if bits & SYN:
+            # packetdrill injects the remote ISN as the script has it (a SYN, or the SYN-ACK
+            # of an active open: do_inbound_script_packet()); the remote's later seqs are
+            # relative to it (socket.h remote_seq_script_to_live_offset(): 0 for a SYN, else
+            # the remote ISN), and so are the acks and SACK blocks the kernel sends back
+            self.remote_isn = p.seq
+        seq = p.seq if bits & SYN else p.seq + self.remote_isn
+        local_offset = self._local_offset(bits)
         ack = ((p.ack or 0) + local_offset) & 0xFFFFFFFF if bits & ACK else (p.ack or 0)
         options = []
         for name, value in p.options or []:
@@ -469,7 +519,7 @@ class PktRun:
                 value = [[(l + local_offset) & 0xFFFFFFFF, (r + local_offset) & 0xFFFFFFFF]
                          for l, r in value]
             options.append([name, value])
-        seg = Seg(self.remote, self.local, bits, p.seq & 0xFFFFFFFF, ack, p.win or 0, options,
+        seg = Seg(self.remote, self.local, bits, seq & 0xFFFFFFFF, ack, p.win or 0, options,
                   bytes(p.length))
         # a script's packets come in as plain skbs whatever their size, as over tun (--kernel):
         # no gso_size for tcp_measure_rcv_mss(), and not a clone of a sender's skb (pkt
@@ -495,7 +545,7 @@ class PktRun:
         deadline = (end if end is not None else start) + SNIFF_MARGIN
         if ev.time.kind == "any":
             deadline = self.now + MAX_BLOCK
-        if not self._advance(deadline, until=lambda: bool(self.sniffed)):
+        if not self._advance(deadline, until=self._sniffed_ready):
             raise Failure(ev.line, f"expected an outbound {p.flags or '-'} packet at "
                                    f"{start:.6f} s; {self.who} sent nothing by {deadline:.6f} s")
         t, seg = self.sniffed.pop(0)
@@ -506,10 +556,12 @@ class PktRun:
         if bits & SYN:  # the kernel's ISN, against the script's
             self.local_isn_script, self.local_isn_live = p.seq, seg.seq
             if self.local is None or seg.src != self.local:
+                if self.local is not None:
+                    self.past.add(self.local)
                 self.local, self.remote = seg.src, seg.dst
-        local_offset = (self.local_isn_script - self.local_isn_live) & 0xFFFFFFFF
-        seq = (seg.seq + local_offset) & 0xFFFFFFFF
-        ack = seg.ack
+            self.fresh = False
+        seq = (seg.seq - self._local_offset(bits)) & 0xFFFFFFFF
+        ack = self._script_ack(seg)
         actual = (f"{flag_letters(bits)} {seq}:{(seq + len(seg.payload)) & 0xFFFFFFFF}"
                   f"({len(seg.payload)})" + (f" ack {ack}" if bits & ACK else "") +
                   f" win {seg.win}")
@@ -538,6 +590,34 @@ class PktRun:
             fail(f"bad outbound urgent pointer (expected {p.urg}, got 0)")
         self._check_options(ev, p, seg, fail)
         self._check_time(ev, "outbound packet", start, end, t, last_time)
+
+    def _local_offset(self, bits: int) -> int:
+        """Script to live for the local side's numbers (socket.h
+        local_seq_script_to_live_offset()): a SYN's by the two ISNs' difference, any other
+        packet's by the live ISN (its numbers are relative to the local ISN, whatever the
+        script's SYN said)."""
+        if bits & SYN:
+            return (self.local_isn_live - self.local_isn_script) & 0xFFFFFFFF
+        return self.local_isn_live
+
+    def _sniffed_ready(self) -> bool:
+        """Whether a packet of the connection under test was sniffed.  As run_packet.c
+        sniff_outbound_live_packet() does, packets of another connection (a socket the script
+        is done with: its FIN after close()) are dropped unseen; a SYN from a port not used
+        before is a new connection (find_connect_for_live_packet())."""
+        while self.sniffed:
+            seg = self.sniffed[0][1]
+            if self.local is None or (seg.src, seg.dst) == (self.local, self.remote) and \
+                    not self.fresh or (seg.flags & SYN and not seg.flags & ACK and
+                                       seg.src not in self.past):
+                return True
+            self.sniffed.pop(0)
+        return False
+
+    def _script_ack(self, seg: Seg) -> int:
+        """An outbound ack in the script's numbers (map_live_to_script(): less the remote
+        ISN, but for a SYN-ACK's: remote_seq_live_to_script_offset())."""
+        return seg.ack if seg.flags & SYN else (seg.ack - self.remote_isn) & 0xFFFFFFFF
 
     def _aggregate(self, ev: Event, p: Packet, first: Seg, deadline: float) -> Seg:
         """run_packet.c sniff_outbound_live_packet(): unless --strict_segments, sniffed
@@ -574,7 +654,9 @@ class PktRun:
                    last.win, last.options, b"".join(x.payload for x in parts), first.ip_id)
 
     def _check_options(self, ev: Event, p: Packet, seg: Seg, fail) -> None:
-        actual = [[n, v] for n, v in seg.options]
+        off = 0 if seg.flags & SYN else self.remote_isn  # offset_sack_blocks(), as the ack
+        actual = [[n, [[(a - off) & 0xFFFFFFFF, (b - off) & 0xFFFFFFFF] for a, b in v]]
+                  if n == "sack" else [n, v] for n, v in seg.options]
         for name, value in actual:  # remember the TS vals: inbound ecrs are mapped with them
             if name == "TS":
                 script_val = next((v[0] for n, v in (p.options or []) if n == "TS"), None)
@@ -584,7 +666,7 @@ class PktRun:
                         self.first_ts = (script_val, value[0])
         if p.options is None:
             return
-        text = lambda opts: ",".join(n if v is None else (  # noqa: E731
+        text = lambda opts: ",".join(n if v is None or v == "" else (  # noqa: E731
             f"TS val {v[0]} ecr {v[1]}" if n == "TS" else
             f"sack {' '.join(f'{a}:{b}' for a, b in v)}" if n == "sack" else f"{n} {v}")
             for n, v in opts) or "none"
@@ -593,7 +675,7 @@ class PktRun:
         for (name, want), (_, got) in zip(p.options, actual):
             if name in ("TS", "nop", "eol"):
                 continue  # TS val is not compared (tcp_ts_tick_usecs=0), nor the ecr
-            if got != want:  # (SACK blocks: the remote ISN is the script's, no mapping)
+            if got != want:
                 fail(f"bad value in outbound TCP option {name} (expected "
                      f"<{text(p.options)}>, got <{text(actual)}>)")
 
@@ -609,10 +691,10 @@ class PktRun:
                                    f"{tolerance * 1e3:g} ms) but it happened at {actual:.6f} s")
 
     def _describe(self, t: float, seg: Seg) -> str:
-        off = (self.local_isn_script - self.local_isn_live) & 0xFFFFFFFF
-        seq = (seg.seq + off) & 0xFFFFFFFF
+        seq = (seg.seq - self._local_offset(seg.flags)) & 0xFFFFFFFF
         return (f"{t:.6f} > {flag_letters(seg.flags)} {seq}:{(seq + len(seg.payload)) & 0xFFFFFFFF}"
-                f"({len(seg.payload)})" + (f" ack {seg.ack}" if seg.flags & ACK else "")
+                f"({len(seg.payload)})" + (f" ack {self._script_ack(seg)}" if seg.flags & ACK
+                                           else "")
                 + f" win {seg.win}")
 
     # -- system calls ------------------------------------------------------------------------
@@ -620,7 +702,10 @@ class PktRun:
         if self.pending is None:
             return
         ev, attempt = self.pending
-        got = attempt()
+        try:
+            got = attempt()
+        except KeyError:  # the script closed the fd the call blocks on
+            got = (-1, "EBADF")
         if got is None:
             return
         self.pending = None
@@ -686,7 +771,7 @@ class PktRun:
         want_value = self._value(want)
         if c.name in FD_CALLS and want_value >= 0 and ret >= 0:
             pass  # end_syscall()'s CHECK_FD: any fd will do; the script's number names it
-        elif want_value != ret or (c.errno is not None and c.errno != err):
+        elif want_value != ret or (c.errno is not None and not _same_errno(c.errno, err)):
             said = f"{want_value}" + (f" {c.errno}" if c.errno else "")
             raise Failure(ev.line, f"{c.name}() returned {ret}" + (f" {err}" if err else "")
                           + f"; the script expects {said}")
@@ -730,7 +815,10 @@ class PktRun:
         number (an expected error) the lowest free one is taken, as the kernel does."""
         want = ev.action.result if isinstance(ev.action, Syscall) else None
         if isinstance(want, int) and not isinstance(want, bool) and want >= 0:
-            if want in self.fds:  # check_duplicate_fd()
+            # check_duplicate_fd(), which socket() makes and accept() does not
+            # (run_syscall_accept() names the new socket with the script's fd: an older
+            # socket the script left open under that number stays open, unnamed)
+            if want in self.fds and ev.action.name != "accept":
                 raise Failure(ev.line, f"duplicate fd {want} in the script: fd {want} is "
                                        "still open")
             fd = want
@@ -774,6 +862,11 @@ class PktRun:
         if not isinstance(proto, Ellipsis_) and self._value(proto) not in (0, 6):
             return -1, "EPROTONOSUPPORT"  # inet_create(): no such protocol for SOCK_STREAM
         sid = self.kernel.socket(2)
+        # run_system_call.c run_syscall_socket(): the new socket is the one under test; the
+        # packets of the connection before it are no longer the script's
+        if self.local is not None:
+            self.past.add(self.local)
+        self.fresh = True
         return self._new_fd(ev, sid, bool(flags & O_NONBLOCK)), None
 
     def _sys_bind(self, ev, c):
@@ -789,7 +882,12 @@ class PktRun:
         self.kernel.listen(f.sid, self._value(backlog))
         sk = self.kernel.sock(f.sid)
         host = self.local_ip if sk.local[0] == "0.0.0.0" else sk.local[0]
-        self.local, self.remote = (host, sk.local[1]), (self.remote_ip, REMOTE_PORT)
+        # the first passive connection comes from REMOTE_PORT, each later one from a port of
+        # its own (handle_listen_for_script_packet(): next_ephemeral_port())
+        port = REMOTE_PORT + self.passive
+        self.local, self.remote = (host, sk.local[1]), (self.remote_ip, port)
+        self.fresh = False
+        self.listening = True
         return 0, None
 
     def _sys_accept(self, ev, c):
@@ -817,6 +915,7 @@ class PktRun:
         sk = self.kernel.sock(f.sid)
         if sk.local is not None and sk.remote is not None:
             self.local, self.remote = sk.local, sk.remote
+            self.fresh = False
         if err == E.EINPROGRESS and not f.nonblocking:
             def attempt():
                 e = self.kernel.connect(f.sid, remote)
@@ -826,7 +925,13 @@ class PktRun:
             return attempt
         return (0, None) if err == 0 else (-1, errno_name(err))
 
-    def _data_call(self, ev, c, fd, count, flags, sending: bool, buf=ELLIPSIS):
+    def _data_call(self, ev, c, fd, count, flags, sending: bool, buf=ELLIPSIS, to=None,
+                   iov=None):
+        """to: where sendto()/sendmsg() send (packetdrill fills in the connect address:
+        run_syscall_connect()), ("inet", (host, port)) or ("family", AF) for a bare family;
+        iov: sendmsg()'s iovec lengths.  The kernel's run passes them on (tcp_sendmsg_fastopen()
+        connects to that address with MSG_FASTOPEN, or refuses AF_UNSPEC); TCP ignores them
+        otherwise, and so does the model."""
         f = self._fd(ev, fd)
         n = self._value(count)
         if (isinstance(buf, Word) and buf.name == "NULL" or buf == 0) and n > 0:
@@ -834,12 +939,14 @@ class PktRun:
         fl = 0 if flags is None else self._value(flags)
         where = f"{self.script.path}:{ev.line}"
         known = sum((SEND_FLAGS if sending else RECV_FLAGS).values())
+        if sending and self.on_kernel:
+            known |= MSG_FASTOPEN
         if fl & ~known:
             bit = fl & ~known & -(fl & ~known)
             name = _FLAG_NAMES.get(bit, hex(bit))
-            feature = "TCP Fast Open (MSG_FASTOPEN)" if name == "MSG_FASTOPEN" else \
-                f"the {c.name}() flag {name}"
-            raise unsupported(where, feature)
+            if name == "MSG_FASTOPEN":
+                raise self._no_fastopen(where, "MSG_FASTOPEN")
+            raise unsupported(where, f"the {c.name}() flag {name}")
         if n < 0:  # a size_t: the kernel would read or write far past the buffer
             raise Failure(ev.line, f"{c.name}() of {n} bytes: a length cannot be negative")
         if sending and n > MAX_WRITE:
@@ -853,6 +960,25 @@ class PktRun:
         waitall = not sending and bool(fl & 0x100) and not fl & 0x2
         moved, tries = [0], [0]
         data = bytes(n) if sending else b""
+        # Fast Open on the kernel (tcp_sendmsg_locked(): MSG_FASTOPEN, or a socket whose
+        # connect() TCP_FASTOPEN_CONNECT deferred): the call is a connect and a send in one.
+        # A blocking one is made blocking in the kernel, on a thread of its own, as
+        # packetdrill's thread makes it: it waits for the handshake inside
+        # __inet_stream_connect() with sk_write_pending raised (inet_wait_for_connect()),
+        # which changes what the kernel does with the SYN-ACK (tcp_rcv_synsent_state_process()
+        # holds its ACK back for the data), and a failed handshake is the call's error with
+        # the SYN's bytes not counted (tcp_sendmsg_locked(): out_err).  Retried non-blocking
+        # attempts would do neither.
+        if sending and self.on_kernel and not nonblocking and (
+                fl & MSG_FASTOPEN or self.kernel.tcp_state(f.sid) == TCP_SYN_SENT):
+            done = self.kernel.send_blocking(f.sid, data, fl, to, iov)
+
+            def blocked():
+                got = done()
+                if got is None:
+                    return None
+                return (got, None) if got >= 0 else (-1, errno_name(-got))
+            return blocked() or blocked
 
         def attempt():
             try:
@@ -860,7 +986,10 @@ class PktRun:
                     tries[0] += 1
                     if tries[0] > 1 and not self.kernel.poll(f.sid) & (POLLOUT | POLLERR | POLLHUP):
                         return None  # the blocked writer is woken once writeable
-                    moved[0] += self.kernel.send(f.sid, memoryview(data)[moved[0]:], fl)
+                    if tries[0] == 1 and (to is not None or iov is not None) and self.on_kernel:
+                        moved[0] += self.kernel.sendto(f.sid, data, fl, to, iov)
+                    else:
+                        moved[0] += self.kernel.send(f.sid, memoryview(data)[moved[0]:], fl)
                 else:
                     got = len(self.kernel.recv(f.sid, n - moved[0], fl & ~0x100))
                     moved[0] += got
@@ -870,7 +999,11 @@ class PktRun:
                 if moved[0] < n and not nonblocking:
                     return None
                 return moved[0], None
-            except BlockingIOError:
+            except BlockingIOError as e:
+                if e.errno not in (None, E.EAGAIN):
+                    # EINPROGRESS (a Fast Open SYN that carries no data: no cookie yet) and
+                    # EALREADY (a connect in progress) are errors of their own, not EAGAIN
+                    return -1, errno_name(e.errno)
                 if moved[0] and nonblocking:
                     return moved[0], None
                 return None
@@ -900,14 +1033,18 @@ class PktRun:
         return self._data_call(ev, c, fd, count, flags, False, buf)
 
     def _sys_sendto(self, ev, c):
-        fd, buf, count, flags, _addr, _len = self._args(ev, c, 6)
-        return self._data_call(ev, c, fd, count, flags, True, buf)
+        fd, buf, count, flags, addr, _len = self._args(ev, c, 6)
+        # syscall_sendto(): `...` is the connect address (run_syscall_connect()), a number a
+        # bare address family (AF_UNSPEC: a sockaddr of that family and zeros)
+        to = (("inet", (self.remote_ip, self.connect_port)) if isinstance(addr, Ellipsis_)
+              else ("family", self._value(addr)))
+        return self._data_call(ev, c, fd, count, flags, True, buf, to=to)
 
     def _sys_recvfrom(self, ev, c):
         fd, buf, count, flags, _addr, _len = self._args(ev, c, 6)
         return self._data_call(ev, c, fd, count, flags, False, buf)
 
-    def _msghdr(self, ev, c, msg) -> int:
+    def _msghdr(self, ev, c, msg) -> list[int]:
         """sendmsg()/recvmsg(): parser.y's msghdr {msg_name(...)=..., msg_iov(N)=[{..., LEN},
         ...], msg_flags=F}: the bytes are the sum of the iovecs' lengths (iov_len)."""
         if not isinstance(msg, Struct) or "msg_iov" not in msg.fields:
@@ -918,21 +1055,25 @@ class PktRun:
         iov = msg.fields["msg_iov"]
         if not isinstance(iov, list) or not all(isinstance(v, Struct) for v in iov):
             raise Failure(ev.line, "msg_iov takes a list of iovecs, [{..., LEN}, ...]")
-        total = 0
+        lengths = []
         for v in iov:
             length = v.fields.get("iov_len", v.fields.get("1"))
             if length is None:
                 raise Failure(ev.line, "an iovec takes {..., LEN} or {iov_base=..., iov_len=LEN}")
-            total += self._value(length)
-        return total
+            lengths.append(self._value(length))
+        return lengths
 
     def _sys_sendmsg(self, ev, c):
         fd, msg, flags = self._args(ev, c, 3)
-        return self._data_call(ev, c, fd, self._msghdr(ev, c, msg), flags, True)
+        lengths = self._msghdr(ev, c, msg)
+        # syscall_sendmsg(): a msg_name of `...` is the connect address; none is NULL
+        to = (("inet", (self.remote_ip, self.connect_port)) if "msg_name" in msg.fields
+              else None)
+        return self._data_call(ev, c, fd, sum(lengths), flags, True, to=to, iov=lengths)
 
     def _sys_recvmsg(self, ev, c):
         fd, msg, flags = self._args(ev, c, 3)
-        got = self._data_call(ev, c, fd, self._msghdr(ev, c, msg), flags, False)
+        got = self._data_call(ev, c, fd, sum(self._msghdr(ev, c, msg)), flags, False)
         want = msg.fields.get("msg_flags", 0)
         if not isinstance(want, Ellipsis_) and self._value(want) != 0:
             raise unsupported(f"{self.script.path}:{ev.line}", "recvmsg()'s msg_flags other than 0")
@@ -953,6 +1094,12 @@ class PktRun:
 
     def _sockopt(self, ev, level, name) -> tuple[int, int, str]:
         lvl = self._value(level)
+        if isinstance(name, Word) and name.name in FASTOPEN_SOCKOPTS:
+            if not self.on_kernel:
+                raise self._no_fastopen(f"{self.script.path}:{ev.line}",
+                                        f"the socket option {name.name}")
+            return lvl, FASTOPEN_SOCKOPTS[name.name], (
+                "bytes" if name.name == "TCP_FASTOPEN_KEY" else "int")
         if not isinstance(name, Word) or name.name not in SOCKOPTS:
             raise unsupported(f"{self.script.path}:{ev.line}", "the socket option "
                               f"{name.name if isinstance(name, Word) else name}")
@@ -960,10 +1107,19 @@ class PktRun:
         return lvl, o.number, o.value
 
     def _sys_setsockopt(self, ev, c):
-        fd, level, name, value, _len = self._args(ev, c, 5)
+        fd, level, name, value, length = self._args(ev, c, 5)
         f = self._fd(ev, fd)
         lvl, opt, shape = self._sockopt(ev, level, name)
-        if shape == "linger":
+        if shape == "bytes":
+            # a string value (TCP_FASTOPEN_KEY's 16 bytes, "\xf7\x63..."): its bytes, as
+            # many as optlen says (syscall_setsockopt() passes the string with the script's
+            # optlen; the kernel checks that length: do_tcp_setsockopt() EINVAL)
+            if not isinstance(value, str):
+                raise Failure(ev.line, f"{name.name} takes a string of bytes (\"\\x..\")")
+            raw = value.encode("latin-1", "replace")
+            size = self._value(length)
+            v = raw[:size].ljust(size, b"\0")
+        elif shape == "linger":
             if not isinstance(value, Struct):
                 raise Failure(ev.line, "SO_LINGER takes {onoff=N, linger=N}")
             import struct as _struct
@@ -978,10 +1134,19 @@ class PktRun:
         fd, level, name, value, _len = self._args(ev, c, 5)
         f = self._fd(ev, fd)
         lvl, opt, shape = self._sockopt(ev, level, name)
-        got = self.kernel.getsockopt(f.sid, lvl, opt)
+        if shape == "bytes":  # TCP_FASTOPEN_KEY: the keys, 16 or 32 bytes
+            got = self.kernel.getsockopt(f.sid, lvl, opt, 32)
+        else:
+            got = self.kernel.getsockopt(f.sid, lvl, opt)
 
         def check(event):
             if isinstance(value, Ellipsis_) or shape == "linger":
+                return
+            if shape == "bytes":
+                want = value.encode("latin-1", "replace") if isinstance(value, str) else None
+                if want != got:
+                    raise Failure(event.line, f"getsockopt({name.name}) gave {got!r}; the "
+                                              f"script expects {want!r}")
                 return
             want = self._value(value)
             # run_system_call.c compares the 32-bit values: 0xffffffff is the int -1

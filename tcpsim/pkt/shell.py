@@ -85,6 +85,12 @@ class Restore:
 
 
 @dataclass
+class Flush:
+    """`ip tcp_metrics flush [all]`: empty the namespace's TCP metrics cache (tcp_metrics.c,
+    where the client side keeps the Fast Open cookies it was given)."""
+
+
+@dataclass
 class Foreign:
     """A command the model cannot run: its text."""
 
@@ -118,19 +124,38 @@ def _sysctl_key(text: str) -> str:
 
 def simple_commands(text: str) -> list[str]:
     """A command line split at newlines, `;`, `&&` and `||`, comments and continuations gone."""
+    return [cmd for cmd, _ in _commands(text)]
+
+
+def _commands(text: str) -> list[tuple[str, str]]:
+    """simple_commands() with the operator before each ("" for a newline or `;`)."""
     text = text.replace("\\\n", " ")
-    out = []
-    for line in re.split(r"\n|;|&&|\|\|", text):
-        line = re.sub(r"(^|\s)#.*", "", line).strip().rstrip("\\").strip()
+    out, op = [], ""
+    for part in re.split(r"(\n|;|&&|\|\|)", text):
+        if part in ("\n", ";", "&&", "||"):
+            op = part if part in ("&&", "||") else ""
+            continue
+        line = re.sub(r"(^|\s)#.*", "", part).strip().rstrip("\\").strip()
         if line:
-            out.append(line)
+            out.append((line, op))
+            op = ""
     return out
 
 
-def read(text: str) -> list[Setting | Defaults | Restore | Foreign]:
+def read(text: str) -> list[Setting | Defaults | Restore | Flush | Foreign]:
     """What a backquoted command does, as far as the model can follow it."""
     actions: list = []
-    for cmd in simple_commands(text):
+    skip = False
+    for cmd, op in _commands(text):
+        # `a &> /dev/null || b` under packetdrill's /bin/sh (system(): dash here, POSIX) is
+        # `a &` (in the background) then `> /dev/null`, a command that succeeds, so `|| b` is
+        # not run (bash would read `&>` as a redirection and run b when a fails)
+        if op == "||" and skip:
+            skip = False
+            continue
+        skip = False
+        if re.search(r"&>\s*/dev/null\s*$", cmd):
+            cmd, skip = re.sub(r"\s*&>\s*/dev/null\s*$", "", cmd), True
         # redirections of output (> /dev/null 2>&1) do not change what a command does
         plain = re.sub(r"\s*\d?>&\d|\s*\d?>\s*/dev/null", "", cmd)
         try:
@@ -141,6 +166,8 @@ def read(text: str) -> list[Setting | Defaults | Restore | Foreign]:
         prog = words[0].rsplit("/", 1)[-1] if words else ""
         if prog == "defaults.sh" and len(words) == 1:
             actions.append(Defaults())
+        elif prog == "ip" and words[1:3] == ["tcp_metrics", "flush"] and words[3:] in ([], ["all"]):
+            actions.append(Flush())
         elif prog == "sysctl" and words[1:]:
             flags = [w for w in words[1:] if w.startswith("-")]
             sets = [w for w in words[1:] if not w.startswith("-")]

@@ -187,6 +187,9 @@ OTHER_PACKETS = {"udp": "UDP packets", "icmp": "ICMP packets", "ipv4": "outer IP
                  "UDP": "UDP packets", "ICMP": "ICMP packets"}
 # parser.y's range checks (is_valid_u8/u16/u32): out of range is a parse error in packetdrill
 U8, U16, U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
+# tcp_options.h MAX_TCP_FAST_OPEN_COOKIE_BYTES and ..._EXP_...: the 40 bytes of option space
+# less the option's kind and length (and FOEXP's two-byte magic)
+FO_COOKIE_MAX = {"FO": 38, "FOEXP": 36}
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -418,17 +421,25 @@ class _Parser:
                 if not blocks:
                     raise self.error(self.peek(), "expected SACK blocks (LEFT:RIGHT) after sack")
                 opts.append(["sack", blocks])
-            elif name in ("FO", "FOEXP", "md5"):
-                # FAST_OPEN opt_tcp_fast_open_cookie, MD5 hex_blob: read; the runner reports
-                # them as unsupported (the model does neither Fast Open nor TCP-MD5)
+            elif name in ("FO", "FOEXP"):
+                # FAST_OPEN opt_tcp_fast_open_cookie (parser.y): the cookie in hex digits, or
+                # nothing (a cookie request); kept as lower-case hex, sent byte for byte
+                blob = self.peek()
+                cookie = ""
+                if blob is not None and blob.kind in ("word", "int", "hex") and \
+                        blob.text not in ("val", "ecr"):
+                    self.next()
+                    cookie = self.fast_open_cookie(blob, name)
+                opts.append([name, cookie])
+            elif name == "md5":
+                # MD5 hex_blob: read; the runner reports it as unsupported (no TCP-MD5)
                 blob = self.peek()
                 if blob is not None and blob.kind in ("word", "int", "hex") and \
                         blob.text not in ("val", "ecr"):
                     self.next()
-                elif name == "md5":
+                else:
                     raise self.error(blob, "expected the MD5 digest (hex digits) after md5")
-                opts.append([name, blob.text if blob is not None and blob.kind != "punct"
-                             else ""])
+                opts.append([name, blob.text])
             elif name == "ECN":  # accecn_option: ECN e0b N [ceb N [e1b N]]
                 counts = []
                 while self.peek() is not None and self.peek().text in ("e0b", "e1b", "ceb"):
@@ -445,6 +456,27 @@ class _Parser:
                 continue
             self.expect(">", "',' or '>' in the option list")
             return opts
+
+    def fast_open_cookie(self, t: Token, name: str) -> str:
+        """parser.y new_tcp_fast_open_option(): an even number of hex digits, at most the
+        option space less the option's own bytes (38 for FO, 36 for FOEXP, whose magic takes
+        two); anything else is a parse error there too."""
+        text = t.text
+        where = f"{self.path}:{t.line}"
+        if len(text) % 2:
+            raise ScriptError(f"{where}: the TCP Fast Open cookie '{text}' has an odd number "
+                              "of digits, as packetdrill's parser says too")
+        most = FO_COOKIE_MAX[name]
+        if len(text) // 2 > most:
+            raise ScriptError(f"{where}: a TCP Fast Open cookie of {len(text) // 2} bytes "
+                              f"exceeds the maximum of {most} for {name}, as packetdrill's "
+                              "parser says too")
+        if not re.fullmatch(r"[0-9a-fA-F]*", text):
+            hint = (" (packetdrill's run_all.py defines it with -D; give the cookie's hex "
+                    "digits here)" if re.fullmatch(r"[A-Z_][A-Z0-9_]*", text) else "")
+            raise ScriptError(f"{where}: the TCP Fast Open cookie '{text}' is not a valid hex "
+                              f"string, as packetdrill's parser says too{hint}")
+        return text.lower()
 
     # system calls
     def syscall(self) -> Syscall:

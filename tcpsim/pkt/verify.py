@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import KernelProfile
-from .run import Outcome, run_script, run_script_on_kernel
+from .run import Outcome, Unsupported, run_script, run_script_on_kernel
 from .syntax import Script
 
 
@@ -83,5 +83,9 @@ def parting(kernel: Outcome, model: Outcome) -> Parting | None:
 def verify_script(script: Script, profile: KernelProfile) -> Verdict:
     """Run the script on the kernel (root, a private namespace) and on the model."""
     kernel = run_script_on_kernel(script, profile)
-    model = run_script(script, profile)
+    try:
+        model = run_script(script, profile)
+    except Unsupported as e:  # (Fast Open, say): the kernel's verdict goes with the sentence
+        e.kernel = kernel
+        raise
     return Verdict(kernel, model, parting(kernel, model))

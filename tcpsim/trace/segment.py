@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 _FLAG_BITS = (("F", 0x01), ("S", 0x02), ("R", 0x04), ("P", 0x08), ("U", 0x20), ("E", 0x40),
               ("W", 0x80))
 ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
+# TCP Fast Open's options (include/net/tcp.h): RFC 7413's kind 34, and the experimental kind
+# 254 whose first two bytes are the magic 0xF989
+TCPOPT_FASTOPEN, TCPOPT_EXP, FASTOPEN_MAGIC = 34, 254, b"\xf9\x89"
 LINKTYPE_ETHERNET = 1
 
 
@@ -24,7 +27,8 @@ class Segment:
 
     seq/ack are absolute; Trace.relative() gives the per-direction relative numbers.
     options keeps wire order: a list of [name, value] with names as tcpdump prints them
-    (mss, sackOK, TS [val, ecr], nop, wscale, sack [[left, right], ...], eol).
+    (mss, sackOK, TS [val, ecr], nop, wscale, sack [[left, right], ...], eol), and Fast Open's
+    as packetdrill names them (FO and FOEXP, the cookie in hex, "" for a cookie request).
     """
 
     t: float
@@ -125,6 +129,15 @@ def parse_options(raw: bytes) -> list:
             opts.append(["sack", blocks])
         elif kind == 8 and size == 10:
             opts.append(["TS", list(struct.unpack("!II", body))])
+        elif kind == TCPOPT_FASTOPEN:
+            # RFC 7413's Fast Open option: the cookie as hex ("" for a cookie request), as
+            # the kernel reads it (tcp_parse_options(): TCPOPT_FASTOPEN ->
+            # tcp_parse_fastopen_option()); named as packetdrill names it
+            opts.append(["FO", body.hex()])
+        elif kind == TCPOPT_EXP and size >= 4 and body[:2] == FASTOPEN_MAGIC:
+            # the experimental Fast Open option (kind 254, magic 0xF989) the kernel still
+            # reads and answers in kind (tcp_parse_options(): TCPOPT_EXP, TCPOPT_FASTOPEN_MAGIC)
+            opts.append(["FOEXP", body[2:].hex()])
         else:
             opts.append([f"opt-{kind}", body.hex()])
         i += size
@@ -138,7 +151,7 @@ def format_options(opts: list) -> str:
             parts.append(f"TS val {v[0]} ecr {v[1]}")
         elif name == "sack":
             parts.append("sack " + " ".join(f"{{{a}:{b}}}" for a, b in v))
-        elif v is None:
+        elif v is None or (name in ("FO", "FOEXP") and not v):
             parts.append(name)
         else:
             parts.append(f"{name} {v}")
@@ -213,6 +226,14 @@ def encode_options(opts: list) -> bytes:
             out += struct.pack("!BB", 5, 2 + 8 * len(v))
             for a, b in v:
                 out += struct.pack("!II", a, b)
+        elif name in ("FO", "FOEXP"):
+            # the cookie's bytes exactly as given (hex; "" is a cookie request): kind 34, or
+            # kind 254 with the magic 0xF989 (packetdrill's new_tcp_fast_open_option())
+            cookie = bytes.fromhex(v or "")
+            if name == "FO":
+                out += struct.pack("!BB", TCPOPT_FASTOPEN, 2 + len(cookie)) + cookie
+            else:
+                out += struct.pack("!BB", TCPOPT_EXP, 4 + len(cookie)) + FASTOPEN_MAGIC + cookie
         else:
             raise ValueError(f"cannot encode TCP option {name}")
     while len(out) % 4:
