@@ -83,9 +83,19 @@ class Step:
         raise KeyError(name)
 
 
-FAULT_KINDS = ("SYN", "SYN-ACK", "ACK", "FIN", "RST")
+FAULT_KINDS = ("SYN", "SYN-ACK", "ACK", "FIN", "RST", "DATA")
 ANY = "any"  # a net line that names no kind: every segment
 FAULT_MARK = 0x7C500000  # the lab marks the segments net line N delays with FAULT_MARK | N
+
+
+# DATA: a segment with a payload.  nft has no arithmetic, so the test "packet length > IP
+# header + TCP header" is a set of (family, length, data offset) triples: the TCP header is
+# doff words, the IP header 20 bytes (lo's IPv4 packets carry no options) or 40 (no IPv6
+# extension headers on lo).  Tried in a private namespace (nft 1.0.6): one-
+# and five-byte segments counted, pure ACKs and FINs (52 bytes, doff 8) not.
+_NFT_DATA = ("meta nfproto . meta length . tcp doff { " + ", ".join(
+    f"{fam} . {ip + 4 * doff + 1}-4294967295 . {doff}" for fam, ip in (("ipv4", 20), ("ipv6", 40))
+    for doff in range(5, 16)) + " }")
 
 
 @dataclass(frozen=True)
@@ -110,9 +120,9 @@ class Fault:
         return index >= self.skip and (self.count is None or index < self.skip + self.count)
 
     def matches(self, flags: str, length: int, sport: int, dport: int) -> bool:
-        """The same test the lab's nft rule makes (pure ACK: no payload)."""
+        """The same test the lab's nft rule makes (pure ACK: no payload; DATA: a payload)."""
         kind = {"SYN": flags == "S", "SYN-ACK": flags == "S.", "ACK": flags == "." and not length,
-                "FIN": "F" in flags, "RST": "R" in flags, ANY: True}[self.kind]
+                "FIN": "F" in flags, "RST": "R" in flags, "DATA": length > 0, ANY: True}[self.kind]
         if not kind:
             return False
         if self.sender is None:
@@ -126,7 +136,7 @@ class Fault:
                       "ACK": "tcp flags == ack meta nfproto . meta length { ipv4 . 40, ipv4 . 52, "
                              "ipv6 . 60, ipv6 . 72 }",
                       "FIN": "tcp flags & fin == fin", "RST": "tcp flags & rst == rst",
-                      ANY: ""}[self.kind])
+                      "DATA": _NFT_DATA, ANY: ""}[self.kind])
         if self.sender is not None:
             side, ports = ("sport", self.sports) if self.sports else ("dport", self.dports)
             parts.append(f"tcp {side} {{ {', '.join(map(str, ports))} }}")
