@@ -209,6 +209,20 @@ def test_net_lines_name_what_to_drop_and_whose():
     assert [s.call for s in p.steps] == ["socket", "bind", "socket", "connect"]  # not calls
 
 
+def test_a_data_line_takes_segments_with_payload_whatever_their_flags():
+    p = parse(FAULTY + "net: drop 1 DATA from client after 2\n")
+    data, = p.faults
+    assert (data.kind, data.count, data.skip, data.dports) == ("DATA", 1, 2, (8080,))
+    assert data.matches("P.", 5, 40000, 8080) and data.matches("FP.", 1, 40000, 8080)
+    assert not data.matches(".", 0, 40000, 8080) and not data.matches("F.", 0, 40000, 8080)
+    assert not data.matches("P.", 5, 8080, 40000)  # the server's
+    rule = data.nft_rule()
+    # payload: longer than the IP header and the TCP header (doff words), for each family
+    assert "meta nfproto . meta length . tcp doff {" in rule
+    assert "ipv4 . 53-4294967295 . 8" in rule and "ipv6 . 73-4294967295 . 8" in rule
+    assert "numgen inc mod 1000000000 2-2" in rule and rule.endswith('drop comment "line 5"')
+
+
 def test_net_lines_delay_segments_of_a_kind_or_every_segment():
     p = parse(FAULTY + "net: delay all by 20ms\nnet: delay 1 SYN from client after 1 by 1.5s\n")
     link, syn = p.faults
@@ -223,7 +237,7 @@ def test_net_lines_delay_segments_of_a_kind_or_every_segment():
 
 @pytest.mark.parametrize("line, col, message", [
     ("net: drop SYNN", 11, "unknown segment kind 'SYNN'; one of SYN, SYN-ACK, ACK, FIN, RST, "
-                           "or none for every segment; did you mean SYN?"),
+                           "DATA, or none for every segment; did you mean SYN?"),
     ("net: drop 0 SYN", 11, "the number of segments to drop must be 1 or more, or 'all'"),
     ("net: lose SYN", 6, "a net line says what happens to segments: 'drop' or 'delay', not 'lose' "
                          "(e.g. 'net: drop 2 SYN from client')"),
