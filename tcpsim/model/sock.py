@@ -208,6 +208,14 @@ class Sock:
     # tcp_tso_acked()); the tail loss probe resends the last (tcp_send_loss_probe())
     rtxq: list = field(default_factory=list)
     tlp_high_seq: int = 0  # snd_nxt when a loss probe went; 0 when none is outstanding
+    probe_fired: bool = False  # icsk_pending still ICSK_TIME_LOSS_PROBE after the probe went
+    # tcp_enter_loss(): icsk_ca_state TCP_CA_Loss after an RTO, until snd_una passes
+    # high_seq (snd_nxt then; tcp_process_loss())
+    ca_loss: bool = False
+    high_seq: int = 0
+    # tp->retrans_stamp for data: when the first RTO retransmission of an episode went
+    # (tcp_retransmit_skb(); the loss probe does not set it); -1: none
+    data_retrans_stamp: float = -1.0
     mss_clamp: int = 0  # tp->rx_opt.mss_clamp: the peer's MSS option (tcp_sndbuf_expand())
     fin_sent: bool = False
     # congestion window (tcp_cong.py): in segments, as tcp_sock keeps it (tcp_sndbuf_expand()

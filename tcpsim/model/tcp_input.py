@@ -185,6 +185,11 @@ class TcpInput:
                 self._ack_update_rtt(sk, rtt, ts[1] if ts else None)
                 if sk.tlp_high_seq and not seq_lt(seg.ack, sk.tlp_high_seq):
                     sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
+                sk.retries = 0  # tcp_ack(): FLAG_SND_UNA_ADVANCED, icsk_retransmits 0
+                if sk.ca_loss and not seq_lt(seg.ack, sk.high_seq):
+                    # tcp_process_loss() -> tcp_try_undo_recovery(): recovered, TCP_CA_Open,
+                    # retrans_stamp 0
+                    sk.ca_loss, sk.data_retrans_stamp = False, -1.0
                 self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or none
             self._update_window(sk, seg.win << sk.snd_wscale)
             # tcp_cong_control(): new data acked (FLAG_DATA_ACKED) may raise the cwnd
@@ -584,6 +589,8 @@ class TcpInput:
             return
         self._rtt_estimator(sk, seq_rtt_us)
         sk.backoff = 0
+        if sk.state in ("ESTABLISHED", "CLOSE_WAIT") and not sk.fin_sent:
+            sk.rto = self._established_rto(sk)  # tcp_set_rto(): icsk_rto, backoff undone
 
     def _rtt_estimator(self, sk: Sock, mrtt_us: int) -> None:
         """tcp_rtt_estimator() (Jacobson/Karels as Linux keeps it, RFC 6298): srtt_us is 8 x

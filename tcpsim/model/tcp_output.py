@@ -396,16 +396,49 @@ class TcpOutput:
         segment out the PTO is the RTO's own time (TCP_RTO_MIN + 2 srtt), and with a FIN out
         the FIN's retransmission timer runs: neither is a loss probe here."""
         out = sk.packets_out  # tcp_packets_in_flight(): no loss, no retransmission
-        if not sk.sack_ok or out < 2 or sk.fin_sent or sk.state not in ("ESTABLISHED",
-                                                                        "CLOSE_WAIT"):
+        if (not sk.sack_ok or not out or sk.fin_sent or sk.ca_loss
+                or sk.state not in ("ESTABLISHED", "CLOSE_WAIT")
+                or (out == 1 and not sk.srtt_us)):
             sk.timers.pop("loss_probe", None)
+            self._rearm_rto(sk)  # tcp_set_xmit_timer(): no probe, the RTO
             return
         jiffy = self.profile.jiffy
         if sk.srtt_us:
-            jiffies = self._usecs_to_jiffies((sk.srtt_us >> 2) + TCP_TIMEOUT_MIN_US)
+            # one segment out: tcp_rto_min_us() rather than TCP_TIMEOUT_MIN_US, for the
+            # peer's delayed ACK; then no later than the RTO would fire (rto_delta_us).
+            # Measured: a lost 5-byte request sent again 204.7-206.9 ms later, as a probe
+            # (TCPLossProbes 1, TCPTimeouts 0, tcpi_retransmits 0, cwnd 10 kept)
+            floor = round(TCP_RTO_MIN * 1e6) if out == 1 else TCP_TIMEOUT_MIN_US
+            jiffies = self._usecs_to_jiffies((sk.srtt_us >> 2) + floor)
+            if out == 1:
+                jiffies = min(jiffies, self._usecs_to_jiffies(max(1, self._rto_delta_us(sk))))
         else:
             jiffies = self._usecs_to_jiffies(round(TCP_TIMEOUT_INIT * 1e6))
+        # the probe and the RTO share icsk's one transmit timer (icsk_pending)
+        sk.timers.pop("retransmit", None)
         self._arm(sk, "loss_probe", (int(self.now / jiffy + 1e-9) + jiffies + 1) * jiffy)
+
+    def _rto_delta_us(self, sk: Sock) -> int:
+        """tcp_rto_delta_us(): how far in the future the RTO is, counted from the send time
+        of the head of the retransmit queue (tcp_rtx_queue_head())."""
+        sent = sk.rtxq[0].sent if sk.rtxq else self.now
+        return round((sent + sk.rto - self.now) * 1e6)
+
+    def _rearm_rto(self, sk: Sock) -> None:
+        """tcp_rearm_rto() for data: nothing out, no timer; else the RTO (icsk_rto) from now,
+        or, replacing a loss probe, from the head's send time (tcp_rto_delta_us()).  A FIN's
+        timer (fin_sent) keeps its own rules (_retransmit_fin())."""
+        if sk.fin_sent or sk.state not in ("ESTABLISHED", "CLOSE_WAIT"):
+            return
+        if not sk.packets_out:
+            sk.timers.pop("retransmit", None)
+            return
+        if sk.timers.pop("loss_probe", None) is not None or sk.probe_fired:
+            sk.probe_fired = False
+            delay = max(self._rto_delta_us(sk), 1) / 1e6
+        else:
+            delay = sk.rto
+        self._arm(sk, "retransmit", self.now + delay)
 
     def _tso_should_defer(self, sk: Sock, length: int, last: bool,
                           max_segs: int) -> str | bool:
@@ -490,11 +523,19 @@ class TcpOutput:
             self._bh_off = False
             self._net_rx()
         sk.snd_nxt = (sk.snd_nxt + length + bool(fl & FIN)) & 0xFFFFFFFF
+        prior_out = sk.packets_out
         self._packets_sent(sk, skb)  # tcp_event_new_data_sent()
         self._check_space(sk)  # tcp_event_new_data_sent(): fewer unsent bytes (notsent_lowat)
         # tcp_event_new_data_sent() -> tcp_rearm_rto(): the one transmit timer becomes the
         # retransmission timer, so a pending probe timer is gone (its icsk_backoff stays)
         sk.timers.pop("probe0", None)
+        if length and not fl & FIN and (prior_out == 0 or "loss_probe" in sk.timers):
+            # tcp_event_new_data_sent(): with nothing in flight before (or a probe pending)
+            # tcp_rearm_rto() arms the RTO, icsk_rto from now (_established_rto())
+            if prior_out == 0:
+                sk.rto = self._established_rto(sk)
+            sk.timers.pop("loss_probe", None)
+            self._arm(sk, "retransmit", self.now + sk.rto)
         if length:
             # tcp_minshall_update(): skb->len < tcp_skb_pcount(skb) * mss_now, so an skb of
             # several segments whose last is short counts as a small segment too.  Measured
