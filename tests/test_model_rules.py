@@ -260,6 +260,25 @@ def test_syn_sent_syn_retries_out():
     assert net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT  # measured on the kernel: 7.1 s, 6 SYNs
 
 
+def test_established_retries_out():
+    # TCP_USER_TIMEOUT 1000 with the peer silent (measured on the kernel, the built-in
+    # user-timeout): the loss probe at 204-208 ms, RTOs 204 and 408 ms later, then no more
+    # sends: ETIMEDOUT 1000 ms after the first RTO (retrans_stamp), sent nothing
+    net = Net()
+    _, c, child = net.connected()
+    net.k.setsockopt(c, 6, 18, 1000)  # TCP_USER_TIMEOUT
+    net.k.send(c, b"ping\n")
+    net.take()  # lost
+    times = []
+    while net.state(c) == "ESTABLISHED" and len(times) < 10:
+        sent = net.advance(net.k.next_timer() - net.k.now)
+        times.append((round(net.k.now, 3), [len(s.payload) for s in sent]))
+    assert [t for t, _ in times[:3]] == [0.208, 0.412, 0.820]
+    assert [n for _, n in times] == [[5], [5], [5], []]
+    assert times[-1][0] == pytest.approx(0.412 + 1.0)  # tcp_clamp_rto_to_user_timeout()
+    assert net.state(c) == "CLOSE" and net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
+
+
 def test_syn_sent_close():
     net = Net()
     c = net.k.socket(2)
