@@ -262,8 +262,10 @@ def test_syn_sent_syn_retries_out():
 
 def test_established_retries_out():
     # TCP_USER_TIMEOUT 1000 with the peer silent (measured on the kernel, the built-in
-    # user-timeout): the loss probe at 204-208 ms, RTOs 204 and 408 ms later, then no more
-    # sends: ETIMEDOUT 1000 ms after the first RTO (retrans_stamp), sent nothing
+    # user-timeout: 204.6, 413.5, 833.5, ETIMEDOUT at 1441.8 ms): the loss probe, RTOs 204
+    # and 408 ms later on the timer wheel (51 jiffies run at the 52nd tick, 102 at the next
+    # 8-jiffy boundary), then no more sends: ETIMEDOUT 1000 ms after the first RTO
+    # (retrans_stamp), on the wheel too
     net = Net()
     _, c, child = net.connected()
     net.k.setsockopt(c, 6, 18, 1000)  # TCP_USER_TIMEOUT
@@ -273,9 +275,10 @@ def test_established_retries_out():
     while net.state(c) == "ESTABLISHED" and len(times) < 10:
         sent = net.advance(net.k.next_timer() - net.k.now)
         times.append((round(net.k.now, 3), [len(s.payload) for s in sent]))
-    assert [t for t, _ in times[:3]] == [0.208, 0.412, 0.820]
+    assert [t for t, _ in times[:3]] == [0.208, 0.416, 0.832]
     assert [n for _, n in times] == [[5], [5], [5], []]
-    assert times[-1][0] == pytest.approx(0.412 + 1.0)  # tcp_clamp_rto_to_user_timeout()
+    # tcp_clamp_rto_to_user_timeout(): 0.416 + 1.0, 146 jiffies on, at an 8-jiffy boundary
+    assert times[-1][0] == pytest.approx(1.440)
     assert net.state(c) == "CLOSE" and net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
 
 

@@ -134,6 +134,7 @@ class RtxSkb(NamedTuple):
     mss: int
     sent: float = 0.0  # skb->skb_mstamp_ns: when it left (an RTT sample when acknowledged)
     retrans: bool = False  # TCPCB_RETRANS: sent again (Karn: no RTT sample from its ACK)
+    lost: bool = False  # TCPCB_LOST: marked lost by an RTO (tcp_enter_loss()), not yet resent
 
     @property
     def end_seq(self) -> int:
@@ -208,7 +209,6 @@ class Sock:
     # tcp_tso_acked()); the tail loss probe resends the last (tcp_send_loss_probe())
     rtxq: list = field(default_factory=list)
     tlp_high_seq: int = 0  # snd_nxt when a loss probe went; 0 when none is outstanding
-    probe_fired: bool = False  # icsk_pending still ICSK_TIME_LOSS_PROBE after the probe went
     # tcp_enter_loss(): icsk_ca_state TCP_CA_Loss after an RTO, until snd_una passes
     # high_seq (snd_nxt then; tcp_process_loss())
     ca_loss: bool = False

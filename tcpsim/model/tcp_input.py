@@ -194,6 +194,8 @@ class TcpInput:
             self._update_window(sk, seg.win << sk.snd_wscale)
             # tcp_cong_control(): new data acked (FLAG_DATA_ACKED) may raise the cwnd
             self._cong_avoid(sk, acked)
+            if sk.ca_loss:
+                self._xmit_retransmit_queue(sk)  # tcp_xmit_recovery(): REXMIT_LOST
             sk.probes_out = 0  # tcp_ack(): an ACK came, the peer is alive
             if prior_idle:
                 self._ack_probe(sk)  # tcp_ack(): no_queue

@@ -11,7 +11,7 @@ orphaned FIN_WAIT2 (the timewait sock's timer, inet_twsk_kill()).
 
 from __future__ import annotations
 
-from .sock import ACK, FIN, TCP_NAGLE_OFF, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, Sock, seq_le
+from .sock import ACK, FIN, PSH, TCP_NAGLE_OFF, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, Sock, seq_le
 
 
 class TcpTimers:
@@ -116,21 +116,50 @@ class TcpTimers:
         sk.ca_loss, sk.high_seq = True, sk.snd_nxt
         sk.snd_cwnd, sk.snd_cwnd_cnt = 1, 0
         sk.tlp_high_seq = 0
-        head = sk.rtxq[0]
-        data, fl = head.data, head.flags
-        if len(data) > sk.mss_cache:
-            data, fl = data[:sk.mss_cache], 0
-        self._emit(sk, ACK | fl, head.seq, sk.rcv_nxt, self._select_window(sk),
-                   self._est_options(sk), data)
-        sk.rtxq[0] = head._replace(retrans=True, sent=self.now)  # its mstamp; Karn
-        self._ack_sent(sk)
+        # tcp_enter_loss() -> tcp_mark_skb_lost(): everything out is lost (no SACK yet)
+        sk.rtxq[:] = [skb._replace(lost=True) for skb in sk.rtxq]
+        self._retransmit_skb(sk, 0, 1)
         if sk.data_retrans_stamp < 0:  # tcp_retransmit_skb(): the first retransmission's time
             sk.data_retrans_stamp = self.now
-        sk.total_retrans += 1
         sk.retries += 1
         sk.backoff += 1
         sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
-        self._arm(sk, "retransmit", self.now + self._clamp_rto_to_user_timeout(sk))
+        self._arm(sk, "retransmit", self._wheel_deadline(self._clamp_rto_to_user_timeout(sk)))
+
+    def _retransmit_skb(self, sk: Sock, i: int, segs: int) -> None:
+        """tcp_retransmit_skb(sk, skb, segs): at most segs MSS of the i-th skb of the
+        retransmit queue go again; a longer skb is cut first (tcp_fragment(): PSH and FIN stay
+        on the second part).  Measured: a lost 3000-byte skb (MSS 988) went again as 988
+        bytes without PSH, then 1976 with PSH."""
+        skb = sk.rtxq[i]
+        mss = sk.mss_cache
+        if len(skb.data) > segs * mss:
+            cut = segs * mss
+            rest = skb._replace(seq=(skb.seq + cut) & 0xFFFFFFFF, data=skb.data[cut:], mss=mss)
+            skb = skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN), mss=mss)
+            sk.rtxq[i:i + 1] = [skb, rest]
+        # an skb of several MSS leaves with PSH, as in _transmit() (measured: the 1976 bytes)
+        fl = skb.flags | (PSH if len(skb.data) > mss else 0)
+        self._emit(sk, ACK | fl, skb.seq, sk.rcv_nxt, self._select_window(sk),
+                   self._est_options(sk), skb.data, mss if len(skb.data) > mss else 0)
+        sk.rtxq[i] = skb._replace(retrans=True, lost=False, sent=self.now)  # its mstamp; Karn
+        self._ack_sent(sk)
+        sk.total_retrans += 1
+
+    def _xmit_retransmit_queue(self, sk: Sock) -> None:
+        """tcp_xmit_retransmit_queue() after an RTO (tcp_xmit_recovery(), REXMIT_LOST): the
+        skbs marked lost go again in order while the congestion window has room;
+        tcp_packets_in_flight() counts what is out less what is lost.  Measured: after the
+        RTO's 988 bytes were ACKed (cwnd 2) the next 1976 (2 packets) went at once, after
+        their ACK the 36-byte tail."""
+        i = 0
+        while i < len(sk.rtxq):
+            in_flight = sk.packets_out - sum(s.pcount for s in sk.rtxq if s.lost)
+            if in_flight >= sk.snd_cwnd:
+                return
+            if sk.rtxq[i].lost:
+                self._retransmit_skb(sk, i, sk.snd_cwnd - in_flight)
+            i += 1
 
     def _user_timeout(self, sk: Sock) -> float:
         """icsk_user_timeout (TCP_USER_TIMEOUT, milliseconds), in seconds; 0: not set."""
@@ -197,14 +226,17 @@ class TcpTimers:
                 sk.timers.pop("loss_probe", None)  # push_one 2: no new probe scheduled
                 if sk.snd_nxt != before:
                     sk.tlp_high_seq = sk.snd_nxt
-                sk.probe_fired = True  # then tcp_rearm_rto(), from the head's send time
-                self._rearm_rto(sk)
+                self._rearm_rto(sk)  # rearm_timer: tcp_rearm_rto()
                 return
         skb = sk.rtxq[-1]
         seq, data, fl, pcount = skb.seq, skb.data, skb.flags, skb.pcount
         if pcount > 1 and len(data) > (pcount - 1) * mss:
             cut = (pcount - 1) * mss
-            seq, data = (seq + cut) & 0xFFFFFFFF, data[cut:]
+            # tcp_fragment(): the last MSS becomes an skb of its own, with PSH and FIN
+            sk.rtxq[-1:] = [skb._replace(data=data[:cut], flags=fl & ~(PSH | FIN), mss=mss),
+                            skb._replace(seq=(seq + cut) & 0xFFFFFFFF, data=data[cut:], mss=mss)]
+            skb = sk.rtxq[-1]
+            seq, data = skb.seq, skb.data
         self._emit(sk, ACK | fl, seq, sk.rcv_nxt, self._select_window(sk),
                    self._est_options(sk), data)  # __tcp_retransmit_skb()
         # TCPCB_RETRANS: its ACK gives no RTT; __tcp_transmit_skb() stamps it anew
@@ -212,8 +244,7 @@ class TcpTimers:
         self._ack_sent(sk)
         sk.tlp_high_seq = sk.snd_nxt
         sk.total_retrans += 1
-        sk.probe_fired = True  # tcp_send_loss_probe(): tcp_rearm_rto(), from the head's time
-        self._rearm_rto(sk)
+        self._rearm_rto(sk)  # rearm_timer: tcp_rearm_rto()
 
     def _timer_timewait(self, sk: Sock) -> None:
         self._transition(sk, "timer_timewait")
