@@ -65,3 +65,28 @@ def test_the_rto_marks_everything_lost_and_resends_one_mss_then_slow_start():
     # recovered: TCP_CA_Open, the RTO back to 204 ms (a timestamp sample), nothing out
     assert (sk.ca_loss, sk.backoff, sk.packets_out) == (False, 0, 0)
     assert sk.rto == pytest.approx(0.204) and "retransmit" not in sk.timers
+
+
+def test_tcp_retries2_gives_up_at_the_first_rto_past_its_time():
+    # measured in a namespace with net.ipv4.tcp_retries2 = 3, the peer silent: the probe at
+    # 0.207 s, RTOs at 0.415, 0.835, 1.667 and 3.331 s, then recv() = ETIMEDOUT at 6.69 s:
+    # tcp_model_timeout() is ((2 << 3) - 1) x 200 ms = 3 s from the first RTO, and
+    # tcp_write_timeout() looks only when the timer fires (no clamp without TCP_USER_TIMEOUT)
+    import dataclasses
+    import errno
+
+    from .model_harness import REFERENCE
+
+    profile = dataclasses.replace(REFERENCE, sysctls={**REFERENCE.sysctls,
+                                                      "net.ipv4.tcp_retries2": "3"})
+    net = Net(profile)
+    _, c, child = net.connected()
+    net.k.send(c, b"ping\n")
+    net.take()
+    times = []
+    while net.state(c) == "ESTABLISHED":
+        sent = net.advance(net.k.next_timer() - net.k.now)
+        times.append((round(net.k.now, 3), len(sent)))
+    assert [n for _, n in times] == [1, 1, 1, 1, 1, 0]  # the probe, four RTOs, the give-up
+    assert [t for t, _ in times] == [0.208, 0.416, 0.832, 1.664, 3.328, 6.656]
+    assert net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
