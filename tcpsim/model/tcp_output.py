@@ -393,8 +393,9 @@ class TcpOutput:
         (calc_index() rounds up by the level's granularity), so one jiffy fires at the second
         tick: 4-8 ms.  Measured: the tail of a 65482-byte write resent 4.1 ms after it left
         (MTU 1500, locked-rcvbuf), a TCP_NODELAY tail 4.2 ms after (nagle-nodelay).  With one
-        segment out the PTO is the RTO's own time (TCP_RTO_MIN + 2 srtt), and with a FIN out
-        the FIN's retransmission timer runs: neither is a loss probe here."""
+        segment out the PTO is 2 srtt + tcp_rto_min, no later than the RTO: a probe at the
+        RTO's time (lost-request).  With a FIN out the FIN's retransmission timer runs, after
+        an RTO (TCP_CA_Loss) the RTO; without a probe, tcp_rearm_rto() (_rearm_rto())."""
         out = sk.packets_out  # tcp_packets_in_flight(): no loss, no retransmission
         if (not sk.sack_ok or not out or sk.fin_sent or sk.ca_loss
                 or sk.state not in ("ESTABLISHED", "CLOSE_WAIT")
@@ -545,11 +546,10 @@ class TcpOutput:
         sk.timers.pop("probe0", None)
         if length and not fl & FIN and (prior_out == 0 or "loss_probe" in sk.timers):
             # tcp_event_new_data_sent(): with nothing in flight before (or a probe pending)
-            # tcp_rearm_rto() arms the RTO, icsk_rto from now (_established_rto())
+            # tcp_rearm_rto() arms the RTO, icsk_rto (_established_rto()) from now
             if prior_out == 0:
                 sk.rto = self._established_rto(sk)
-            sk.timers.pop("loss_probe", None)
-            self._arm(sk, "retransmit", self._wheel_deadline(sk.rto))
+            self._rearm_rto(sk)
         if length:
             # tcp_minshall_update(): skb->len < tcp_skb_pcount(skb) * mss_now, so an skb of
             # several segments whose last is short counts as a small segment too.  Measured
