@@ -480,6 +480,65 @@ def test_fin_wait2_timer_fin_wait2():
     assert net.state(c) == "freed"  # tcp_fin_timeout = 60 s
 
 
+def _keepalive(net, sid, idle=1, intvl=1, cnt=3):
+    for opt, value in ((9, 1),):
+        net.k.setsockopt(sid, 1, opt, value)  # SO_KEEPALIVE
+    for opt, value in ((4, idle), (5, intvl), (6, cnt)):  # TCP_KEEPIDLE, _KEEPINTVL, _KEEPCNT
+        net.k.setsockopt(sid, 6, opt, value)
+
+
+def _keepalive_gives_up(net, sid):
+    """Three probes the peer never answers, then RST and ETIMEDOUT: 1 s is 250 jiffies,
+    which the timer wheel runs at the next multiple of 8 jiffies, so the first probe goes
+    251-258 jiffies after TCP_KEEPIDLE was set and the others 256 jiffies (1024 ms) apart
+    (measured on the kernel: probes 1024 ms apart, the RST 1024 ms after the third)."""
+    sk = net.k.socks[sid]
+    una, local = sk.snd_una, sk.local
+    j0 = int(net.k.now / 0.004 + 1e-9)  # the jiffy TCP_KEEPIDLE was set in
+    times = []
+
+    def next_from_sk():  # what the socket's own next timer sends (the peer's FIN may be resent)
+        sent = net.advance(sk.timers["keepalive"] - net.k.now)
+        return [seg for seg in sent if seg.src == local]
+
+    for _ in range(3):
+        probe, = next_from_sk()
+        assert (flags(probe), probe.seq, probe.payload) == (".", (una - 1) & 0xFFFFFFFF, b"")
+        times.append(round(net.k.now / 0.004) - j0)
+    rst, = next_from_sk()
+    times.append(round(net.k.now / 0.004) - j0)
+    assert flags(rst) == "R." and rst.seq == sk.snd_nxt
+    first = ((j0 + 250) // 8 + 1) * 8  # the wheel's level 1: the next multiple of 8 after
+    assert times == [first - j0 + 256 * i for i in range(4)]
+    assert net.state(sid) in ("CLOSE", "freed")
+
+
+def test_established_keepalive_out():
+    net = Net()
+    _, c, child = net.connected()
+    _keepalive(net, c)
+    _keepalive_gives_up(net, c)
+    assert net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
+
+
+def test_close_wait_keepalive_out():
+    net = Net()
+    c, child = net.close_wait()
+    assert [flags(a) for a in net.advance(0.01)] == ["."]  # the FIN's ACK (lost: not delivered)
+    _keepalive(net, child)
+    _keepalive_gives_up(net, child)
+    assert net.k.getsockopt(child, 1, 4) == errno.ETIMEDOUT
+
+
+def test_fin_wait2_keepalive_out():
+    net = Net()
+    c, child = net.fin_wait2()
+    assert net.state(c) == "FIN_WAIT2"
+    _keepalive(net, c)
+    _keepalive_gives_up(net, c)
+    assert net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
+
+
 def test_closing_rcv_ack_of_fin():
     test_fin_wait1_rcv_fin()
 

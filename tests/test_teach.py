@@ -43,9 +43,19 @@ def test_the_handshake_program_is_explained_segment_by_segment():
                       "rule.ESTABLISHED.close_unread"]),
     ("teardown-four-segment", ["syn", "synack", "ack.handshake", "data", "ack.quick", "data",
                                "ack.quick", "fin", "ack.fin.delayed", "fin", "ack.fin"]),
+    ("keepalive-dead-peer", ["syn", "synack", "ack.handshake", "probe.keepalive", "ack.probe",
+                             "probe.keepalive", "ack.probe", "probe.keepalive", "ack.probe",
+                             "rule.ESTABLISHED.keepalive_out"]),
 ])
 def test_segments_are_explained_by_what_they_are(name, expected):
     assert kinds(model(name))[:len(expected)] == expected
+
+
+def test_a_zero_windows_probe_is_not_called_a_keepalive():
+    """Both are bare ACKs one below snd_nxt (tcp_xmit_probe_skb()); to a closed window it is
+    the persist timer's."""
+    assert "probe.keepalive" not in kinds(model("slow-reader"))
+    assert kinds(model("keepalive")).count("probe.keepalive") == 2
 
 
 def test_a_delayed_ack_says_how_long_it_waited():

@@ -189,6 +189,14 @@ MESSAGES: dict[str, str] = {
     "why.seg.window": "A window update: the application read data, so the receive window "
                       "opened again.",
     "why.seg.ack": "A pure ACK: ack {ack} acknowledges everything before it.",
+    "why.seg.probe.keepalive": "A keepalive probe: the connection was silent for TCP_KEEPIDLE "
+                               "(or TCP_KEEPINTVL since the last unanswered probe), so the "
+                               "keepalive timer sends a bare ACK with seq {seq}, one below the "
+                               "next it would send: a byte the peer already has, which a live "
+                               "peer must answer.",
+    "why.seg.ack.probe": "The answer to a probe: its sequence number was old, so the peer "
+                         "repeats its ACK at once (a duplicate ACK, ack {ack}), which proves it "
+                         "is alive.",
     "why.seg.fin": "FIN: this side has no more data to send (close() or shutdown(SHUT_WR)); the "
                    "FIN takes one sequence number.",
     "why.seg.rst.refused": "RST answers a SYN for which no socket listens: the connection is "

@@ -164,6 +164,11 @@ MESSAGES: dict[str, str] = {
                             "到期，所以连接释放只用三个报文段而不是四个。",
     "why.seg.window": "窗口更新：应用程序读走了数据，接收窗口重新变大。",
     "why.seg.ack": "纯确认：确认号 {ack} 确认它之前的全部数据。",
+    "why.seg.probe.keepalive": "保活探测：连接已经静默了 TCP_KEEPIDLE（或自上一个未应答的探测起 "
+                               "TCP_KEEPINTVL），保活定时器发送一个序号为 {seq} 的纯 ACK，比下一个要发"
+                               "送的序号小一：对方已经收到过的字节，活着的对方必须回答。",
+    "why.seg.ack.probe": "对探测的回答：它的序号是旧的，所以对方立即重复它的 ACK（重复确认，确认号 "
+                         "{ack}），证明自己还活着。",
     "why.seg.fin": "FIN：这一方已没有数据要发送（close() 或 shutdown(SHUT_WR)）；FIN 占用一个"
                    "序号。",
     "why.seg.rst.refused": "RST 回答一个没有套接字监听的 SYN：连接被拒绝。",
@@ -239,6 +244,8 @@ MESSAGES: dict[str, str] = {
     "rule.ESTABLISHED.close_unread": "有未读数据时 close() 发送 RST 而不是 FIN（RFC 2525 2.17）",
     "rule.ESTABLISHED.close_linger0": "SO_LINGER {{1, 0}}：close() 以 RST 异常终止连接",
     "rule.ESTABLISHED.rcv_rst": "对方异常终止了连接：下一个调用报告 ECONNRESET",
+    "rule.ESTABLISHED.keepalive_out": "TCP_KEEPCNT 个保活探测都没有应答（空闲的对方已经不在）："
+                                      "发送 RST，应用程序得到 ETIMEDOUT",
     "rule.SYN_RECV.close": "在 SYN_RECV 中 close() 发送 FIN",
     "rule.SYN_RECV.close_linger0": "SO_LINGER {{1, 0}}：close() 以 RST 异常终止半打开的连接（tcp_need_reset() 包括 SYN_RECV）",
     "rule.SYN_RECV.rcv_rst": "同时打开尚未完成时对方异常终止：connect() 得到 ECONNRESET",
@@ -256,6 +263,7 @@ MESSAGES: dict[str, str] = {
     "rule.FIN_WAIT2.rcv_rst": "对方异常终止了连接",
     "rule.FIN_WAIT2.rcv_data_after_close": "发给已关闭套接字的数据：Linux 回答 RST",
     "rule.FIN_WAIT2.timer_fin_wait2": "孤儿 FIN_WAIT2 在 tcp_fin_timeout 之后放弃",
+    "rule.FIN_WAIT2.keepalive_out": "TCP_KEEPCNT 个保活探测都没有应答：发送 RST，应用程序得到 ETIMEDOUT",
     "rule.CLOSING.rcv_ack_of_fin": "同时关闭后我们的 FIN 被确认：进入 TIME_WAIT",
     "rule.CLOSING.rcv_rst": "对方异常终止了连接",
     "rule.CLOSE_WAIT.close": "收到对方的 FIN 之后，close() 发送我们的 FIN；它的确认将结束连接",
@@ -263,6 +271,7 @@ MESSAGES: dict[str, str] = {
     "rule.CLOSE_WAIT.close_unread": "有未读数据时 close() 发送 RST",
     "rule.CLOSE_WAIT.close_linger0": "SO_LINGER {{1, 0}}：close() 以 RST 异常终止连接",
     "rule.CLOSE_WAIT.rcv_rst": "对方在发出 FIN 后异常终止了连接：EPIPE",
+    "rule.CLOSE_WAIT.keepalive_out": "TCP_KEEPCNT 个保活探测都没有应答：发送 RST，应用程序得到 ETIMEDOUT",
     "rule.LAST_ACK.rcv_ack_of_fin": "我们 FIN 的确认到达：连接不复存在",
     "rule.LAST_ACK.rcv_rst": "对方异常终止了连接",
     "rule.TIME_WAIT.rcv_fin": "再次收到 FIN（我们最后的 ACK 丢失了）：再次确认，60 秒重新计时",

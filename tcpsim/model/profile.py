@@ -41,6 +41,9 @@ NUMERIC_SYSCTLS: dict[str, tuple[int, int, int]] = {
     "net.ipv4.tcp_syn_linear_timeouts": (1, 0, 255),
     "net.ipv4.tcp_fin_timeout": (1, 0, _INT_MAX // 100),  # seconds, held in jiffies
     "net.ipv4.tcp_retries2": (1, 0, 255),
+    "net.ipv4.tcp_keepalive_time": (1, 0, _INT_MAX // 1000),  # seconds, held in jiffies
+    "net.ipv4.tcp_keepalive_intvl": (1, 0, _INT_MAX // 1000),
+    "net.ipv4.tcp_keepalive_probes": (1, 0, 255),
     "net.ipv4.tcp_backlog_ack_defer": (1, 0, 255),
     "net.ipv4.tcp_invalid_ratelimit": (1, 0, _INT_MAX // 1000),  # ms, held in jiffies
     "net.ipv4.tcp_workaround_signed_windows": (1, 0, 255),
@@ -139,6 +142,22 @@ class KernelProfile:
     def retries2(self) -> int:
         """tcp_retries2: also the most the zero-window probes back off (tcp_send_probe0())."""
         return self._int("tcp_retries2", 15)
+
+    @cached_property
+    def keepalive_time(self) -> int:
+        """tcp_keepalive_time (s): the idle time before the first keepalive probe, for a
+        socket without TCP_KEEPIDLE (keepalive_time_when())."""
+        return self._int("tcp_keepalive_time", 7200)
+
+    @cached_property
+    def keepalive_intvl(self) -> int:
+        """tcp_keepalive_intvl (s): between unanswered probes (keepalive_intvl_when())."""
+        return self._int("tcp_keepalive_intvl", 75)
+
+    @cached_property
+    def keepalive_probes(self) -> int:
+        """tcp_keepalive_probes: unanswered probes before the connection is given up."""
+        return self._int("tcp_keepalive_probes", 9)
 
     @cached_property
     def invalid_ratelimit(self) -> float:

@@ -271,6 +271,14 @@ class Sock:
     pingpong: int = 0
     ato: float = 0.0
     lrcvtime: float = 0.0
+    # keepalive (tcp_keepalive_timer()): tp->rcv_tstamp, when tcp_ack() last took an ACK;
+    # SOCK_KEEPOPEN (SO_KEEPALIVE); TCP_KEEPIDLE, TCP_KEEPINTVL (seconds) and TCP_KEEPCNT,
+    # 0 while unset: keepalive_time_when() and the others then read the sysctls
+    rcv_tstamp: float = 0.0
+    keepopen: bool = False
+    keepalive_time: int = 0
+    keepalive_intvl: int = 0
+    keepalive_probes: int = 0
     rcv_mss: int = TCP_MIN_MSS_DEFAULT
     # timers: name -> deadline
     timers: dict = field(default_factory=dict)

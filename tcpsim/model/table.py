@@ -80,6 +80,10 @@ RULES: tuple[Rule, ...] = (
        "close() with nothing unread sends FIN (FIN_WAIT1 is entered when the FIN is queued)"),
     _r("ESTABLISHED", "shutdown_wr", "FIN_WAIT1", ["send_fin"], "tcp_shutdown()",
        "shutdown(SHUT_WR) sends FIN but keeps the descriptor and the receiving side"),
+    _r("ESTABLISHED", "keepalive_out", "CLOSE", ["send_active_rst", "error_ETIMEDOUT"],
+       "tcp_keepalive_timer(), tcp_write_err()",
+       "TCP_KEEPCNT keepalive probes went unanswered (the idle peer is gone): RST, and "
+       "ETIMEDOUT for the application"),
     _r("ESTABLISHED", "close_unread", "CLOSE", ["send_active_rst"], "__tcp_close()",
        "close() with unread data sends RST instead of FIN (RFC 2525 2.17)"),
     _r("ESTABLISHED", "close_linger0", "CLOSE", ["send_active_rst"], "tcp_disconnect()",
@@ -109,6 +113,9 @@ RULES: tuple[Rule, ...] = (
        "close() with unread data sends RST"),
     _r("FIN_WAIT2", "close_linger0", "CLOSE", ["send_active_rst"], "tcp_disconnect()",
        "SO_LINGER {1, 0}: close() aborts with RST (tcp_need_reset includes FIN_WAIT2)"),
+    _r("FIN_WAIT2", "keepalive_out", "CLOSE", ["send_active_rst", "error_ETIMEDOUT"],
+       "tcp_keepalive_timer(), tcp_write_err()",
+       "TCP_KEEPCNT keepalive probes went unanswered: RST, and ETIMEDOUT for the application"),
     _r("FIN_WAIT2", "rcv_rst", "CLOSE", ["error_ECONNRESET"], "tcp_reset()",
        "the peer aborted"),
     _r("FIN_WAIT2", "rcv_data_after_close", "CLOSE", ["reset_reply"], "tcp_rcv_state_process()",
@@ -126,6 +133,9 @@ RULES: tuple[Rule, ...] = (
        "close() with unread data sends RST"),
     _r("CLOSE_WAIT", "close_linger0", "CLOSE", ["send_active_rst"], "tcp_disconnect()",
        "SO_LINGER {1, 0}: close() aborts with RST"),
+    _r("CLOSE_WAIT", "keepalive_out", "CLOSE", ["send_active_rst", "error_ETIMEDOUT"],
+       "tcp_keepalive_timer(), tcp_write_err()",
+       "TCP_KEEPCNT keepalive probes went unanswered: RST, and ETIMEDOUT for the application"),
     _r("CLOSE_WAIT", "rcv_rst", "CLOSE", ["error_EPIPE"], "tcp_reset()",
        "the peer aborted after its FIN: EPIPE"),
     _r("LAST_ACK", "rcv_ack_of_fin", "CLOSE", [], "tcp_rcv_state_process()",
@@ -154,6 +164,7 @@ RFC_SECTION: dict[str, str] = {
     "close_unread": "RFC 2525 2.17", "close_linger0": "RFC 9293 3.10.5",
     "rcv_fin": "RFC 9293 3.6", "rcv_ack_of_fin": "RFC 9293 3.6",
     "rcv_data_after_close": "RFC 1122 4.2.2.13", "timer_timewait": "RFC 9293 3.10.8",
+    "keepalive_out": "RFC 1122 4.2.3.6",
 }
 
 

@@ -423,6 +423,29 @@ class TcpCalls:
             if not 1 <= value <= 127:
                 raise _oserror(E.EINVAL)
             sk.syncnt = value
+        elif (level, opt) == (1, 9):  # sock_setsockopt() SO_KEEPALIVE -> tcp_set_keepalive()
+            if sk.state not in ("CLOSE", "LISTEN"):
+                if value and not sk.keepopen:
+                    self._reset_keepalive_timer(sk, self._keepalive_when(sk))
+                elif not value:
+                    sk.timers.pop("keepalive", None)  # inet_csk_delete_keepalive_timer()
+            sk.keepopen = bool(value)  # sock_valbool_flag(SOCK_KEEPOPEN)
+        elif (level, opt) == (6, 4):  # tcp_sock_set_keepidle_locked(): 1..MAX_TCP_KEEPIDLE
+            if not 1 <= value <= 32767:
+                raise _oserror(E.EINVAL)
+            sk.keepalive_time = value
+            if sk.keepopen and sk.state not in ("CLOSE", "LISTEN"):
+                # the timer again at what is left of the new idle time
+                self._reset_keepalive_timer(sk, max(0, self._keepalive_when(sk)
+                                                    - self._keepalive_elapsed(sk)))
+        elif (level, opt) == (6, 5):  # tcp_sock_set_keepintvl(): 1..MAX_TCP_KEEPINTVL
+            if not 1 <= value <= 32767:
+                raise _oserror(E.EINVAL)
+            sk.keepalive_intvl = value
+        elif (level, opt) == (6, 6):  # tcp_sock_set_keepcnt(): 1..MAX_TCP_KEEPCNT
+            if not 1 <= value <= 127:
+                raise _oserror(E.EINVAL)
+            sk.keepalive_probes = value
         elif (level, opt) == (1, 8):
             sk.rcvbuf = max(SOCK_MIN_RCVBUF, min(value, self.profile.rmem_max) * 2)  # sock_setsockopt()
         elif (level, opt) == (1, 7):  # sock_setsockopt() SO_SNDBUF
@@ -454,6 +477,14 @@ class TcpCalls:
             return sk.mss_cache
         if (level, opt) == (6, 7):
             return sk.syncnt or self.profile.syn_retries
+        if (level, opt) == (1, 9):
+            return int(sk.keepopen)  # sock_getsockopt(): sock_flag(SOCK_KEEPOPEN)
+        if (level, opt) == (6, 4):  # do_tcp_getsockopt(): keepalive_time_when() / HZ
+            return self._keepalive_when(sk) // self.profile.hz
+        if (level, opt) == (6, 5):
+            return self._keepalive_intvl_when(sk) // self.profile.hz
+        if (level, opt) == (6, 6):
+            return self._keepalive_probes(sk)
         if (level, opt) == (1, 8):
             return self._rcvbuf(sk)  # sk_rcvbuf: as set, or as autotuning grew it
         if (level, opt) == (1, 7):

@@ -126,6 +126,7 @@ class TcpInput:
             sk.timers.pop("retransmit", None)
             self._init_transfer_cwnd(sk, ts)  # tcp_finish_connect() -> tcp_init_transfer()
             self._init_buffer_space(sk)
+            self._keepalive_start(sk)  # tcp_finish_connect(): SOCK_KEEPOPEN's timer
             self._transition(sk, "rcv_synack")
             return
         if seg.flags & RST:
@@ -197,6 +198,8 @@ class TcpInput:
             if sk.ca_loss:
                 self._xmit_retransmit_queue(sk)  # tcp_xmit_recovery(): REXMIT_LOST
             sk.probes_out = 0  # tcp_ack(): an ACK came, the peer is alive
+            if not seq_lt(seg.ack, sk.snd_una):
+                sk.rcv_tstamp = self.now  # tcp_ack(): not an old ACK (keepalive's idle time)
             if prior_idle:
                 self._ack_probe(sk)  # tcp_ack(): no_queue
         if sk.state == "SYN_RECV":

@@ -29,7 +29,11 @@ class TcpMinisocks:
                         # sk_clone_lock() copies the listener: TCP_NODELAY, TCP_CORK, TCP_MAXSEG,
                         # SO_SNDBUF and its lock
                         nodelay=sk.nodelay, nonagle=sk.nonagle, user_mss=sk.user_mss,
-                        sndbuf=sk.sndbuf, sndbuf_lock=sk.sndbuf_lock)
+                        sndbuf=sk.sndbuf, sndbuf_lock=sk.sndbuf_lock,
+                        # and SOCK_KEEPOPEN with TCP_KEEPIDLE/INTVL/CNT
+                        keepopen=sk.keepopen, keepalive_time=sk.keepalive_time,
+                        keepalive_intvl=sk.keepalive_intvl,
+                        keepalive_probes=sk.keepalive_probes)
         self._set_state(req, "NEW_SYN_RECV", "rcv_syn", "tcp_conn_request()")
         req.ts_ok = p.timestamps and ts is not None
         req.sack_ok = p.sack and self._has(seg, "sackOK")
@@ -107,6 +111,7 @@ class TcpMinisocks:
         child.rcv_wup = child.rcv_nxt
         child.sock_state = "unconnected"
         self._hash(child)
+        self._keepalive_start(child)  # tcp_create_openreq_child(): SOCK_KEEPOPEN's timer
         listener.accept_queue.append(child.id)
 
     # -- timewait socks (tcp_minisocks.c) ------------------------------------------------

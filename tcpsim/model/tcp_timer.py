@@ -5,8 +5,9 @@ next_timer() and calls handle_timer(now), as aioquic's get_timer()/handle_timer(
 handlers: the delayed ACK (tcp_delack_timer_handler()), the retransmission of a SYN or a FIN
 (tcp_retransmit_timer(), tcp_write_timeout() and the give-up time of tcp_model_timeout()),
 the SYN-ACK of a request sock (reqsk_timer_handler()), the probe timer (tcp_probe_timer():
-a zero window's probes, with backoff, or what a cork held), and the end of TIME_WAIT and of an
-orphaned FIN_WAIT2 (the timewait sock's timer, inet_twsk_kill()).
+a zero window's probes, with backoff, or what a cork held), the keepalive timer
+(tcp_keepalive_timer()), and the end of TIME_WAIT and of an orphaned FIN_WAIT2 (the timewait
+sock's timer, inet_twsk_kill()).
 """
 
 from __future__ import annotations
@@ -124,7 +125,9 @@ class TcpTimers:
         sk.retries += 1
         sk.backoff += 1
         sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
-        self._arm(sk, "retransmit", self._wheel_deadline(self._clamp_rto_to_user_timeout(sk)))
+        rto = self._clamp_rto_to_user_timeout(sk)
+        jiffies = self._usecs_to_jiffies(round(rto * 1e6))
+        self._arm(sk, "retransmit", self._wheel_deadline(jiffies))
 
     def _retransmit_skb(self, sk: Sock, i: int, segs: int) -> None:
         """tcp_retransmit_skb(sk, skb, segs): at most segs MSS of the i-th skb of the
@@ -245,6 +248,87 @@ class TcpTimers:
         sk.tlp_high_seq = sk.snd_nxt
         sk.total_retrans += 1
         self._rearm_rto(sk)  # rearm_timer: tcp_rearm_rto()
+
+    # -- keepalive (tcp_timer.c tcp_keepalive_timer(), include/net/tcp.h) ----------------
+    def _wheel_deadline(self, jiffies: int) -> float:
+        """When the timer wheel runs a timer armed now for `jiffies` (jiffies + jiffies):
+        calc_wheel_index() picks the level by the delay (level n holds delays from
+        LVL_START(n) = 63 << 3(n - 1) jiffies, with a granularity of 8^n), and calc_index()
+        rounds the expiry up to the level's next bucket, strictly after it: a level-0 timer
+        a tick late, a keepalive of 1 s (250 jiffies, level 1) at the next multiple of 8
+        jiffies after its expiry.  Measured: probes of an unanswered keepalive (1 s) 1024 ms
+        apart, exactly 256 jiffies."""
+        jiffy = self.profile.jiffy
+        now = int(self.now / jiffy + 1e-9)
+        lvl = 0
+        while lvl < 8 and jiffies >= 63 << (3 * lvl):
+            lvl += 1
+        shift = 3 * lvl
+        return (((now + jiffies) >> shift) + 1 << shift) * jiffy
+
+    def _keepalive_when(self, sk: Sock) -> int:
+        """keepalive_time_when(): TCP_KEEPIDLE, else tcp_keepalive_time, in jiffies."""
+        return (sk.keepalive_time or self.profile.keepalive_time) * self.profile.hz
+
+    def _keepalive_intvl_when(self, sk: Sock) -> int:
+        """keepalive_intvl_when(): TCP_KEEPINTVL, else tcp_keepalive_intvl, in jiffies."""
+        return (sk.keepalive_intvl or self.profile.keepalive_intvl) * self.profile.hz
+
+    def _keepalive_probes(self, sk: Sock) -> int:
+        """keepalive_probes(): TCP_KEEPCNT, else tcp_keepalive_probes."""
+        return sk.keepalive_probes or self.profile.keepalive_probes
+
+    def _keepalive_elapsed(self, sk: Sock) -> int:
+        """keepalive_time_elapsed(): jiffies since the last data (icsk_ack.lrcvtime) or the
+        last ACK taken (tp->rcv_tstamp), whichever came later."""
+        jiffy = self.profile.jiffy
+        now = int(self.now / jiffy + 1e-9)
+        last = max(int(sk.lrcvtime / jiffy + 1e-9), int(sk.rcv_tstamp / jiffy + 1e-9))
+        return now - last
+
+    def _reset_keepalive_timer(self, sk: Sock, jiffies: int) -> None:
+        """inet_csk_reset_keepalive_timer(): sk_timer at jiffies + `jiffies`."""
+        self._arm(sk, "keepalive", self._wheel_deadline(jiffies))
+
+    def _keepalive_start(self, sk: Sock) -> None:
+        """tcp_finish_connect() and tcp_create_openreq_child(): a connection just established
+        (its ACK taken now: tp->rcv_tstamp) starts its keepalive timer when SOCK_KEEPOPEN is
+        set (by SO_KEEPALIVE before connect(), or inherited from the listener)."""
+        sk.rcv_tstamp = self.now
+        if sk.keepopen:
+            self._reset_keepalive_timer(sk, self._keepalive_when(sk))
+
+    def _timer_keepalive(self, sk: Sock) -> None:
+        """tcp_keepalive_timer(): nothing to do without SO_KEEPALIVE or in CLOSE/SYN_SENT;
+        with data in flight or unsent, look again after the idle time; else, once the
+        connection was idle (nothing received: keepalive_time_elapsed()) for TCP_KEEPIDLE,
+        send a probe (tcp_write_wakeup() -> tcp_xmit_probe_skb(): a pure ACK with seq
+        snd_una - 1, which the peer answers with a duplicate ACK; that ACK zeroes
+        icsk_probes_out and rcv_tstamp in tcp_ack()) and look again after TCP_KEEPINTVL;
+        when TCP_KEEPCNT probes went unanswered (or, with TCP_USER_TIMEOUT, once the idle
+        time reaches it and a probe is out), reset the connection (tcp_send_active_reset())
+        and fail it with ETIMEDOUT (tcp_write_err()).  Before the idle time is up, look again
+        when it will be."""
+        if not sk.keepopen or sk.kind != "full" or sk.state in ("CLOSE", "SYN_SENT", "LISTEN"):
+            return
+        when = self._keepalive_when(sk)
+        if sk.snd_nxt != sk.snd_una or sk.wq:  # tp->packets_out || !tcp_write_queue_empty()
+            self._reset_keepalive_timer(sk, when)
+            return
+        elapsed = self._keepalive_elapsed(sk)
+        if elapsed >= when:
+            user_timeout = int(sk.opts.get((6, 18), 0))  # icsk_user_timeout, ms
+            ut_jiffies = -(-user_timeout * self.profile.hz // 1000)  # msecs_to_jiffies()
+            if ((user_timeout and elapsed >= ut_jiffies and sk.probes_out > 0)
+                    or (not user_timeout and sk.probes_out >= self._keepalive_probes(sk))):
+                self._transition(sk, "keepalive_out")
+                return
+            self._write_wakeup(sk)  # no data queued: always the pure ACK, which returns 0
+            sk.probes_out += 1
+            elapsed = self._keepalive_intvl_when(sk)
+        else:
+            elapsed = when - elapsed
+        self._reset_keepalive_timer(sk, elapsed)
 
     def _timer_timewait(self, sk: Sock) -> None:
         self._transition(sk, "timer_timewait")

@@ -53,6 +53,8 @@ _SEG_REF = {
     "ack": "RFC 9293 3.10.7.4 · tcp_ack()", "fin": "RFC 9293 3.6 · tcp_send_fin()",
     "rst.refused": "RFC 9293 3.5.2 · tcp_v4_send_reset()",
     "rst": "RFC 9293 3.5.2 · tcp_send_active_reset()",
+    "probe.keepalive": "RFC 1122 4.2.3.6 · tcp_keepalive_timer(), tcp_xmit_probe_skb()",
+    "ack.probe": "RFC 9293 3.10.7.4 · tcp_validate_incoming(), tcp_send_dupack()",
 }
 DELAYED_ACK = 0.005  # an ACK later than this after what it acknowledges waited for the timer
 
@@ -130,6 +132,8 @@ def _segments(trace: Trace):
     fin_end: dict[tuple, tuple] = {}  # direction -> (end seq, time) of its FIN
     syn_seen: dict[tuple, bool] = {}
     acked_fin: set = set()
+    sent_end: dict[tuple, int] = {}  # direction -> the end of what it has sent (relative)
+    probed: set = set()  # directions whose last segment was a keepalive probe
     # A capture times a segment when it leaves; what it answers arrived one trip later.  The
     # SYN to SYN-ACK gap measures that trip (10 us on loopback, more on a slowed wire).
     trip: dict[frozenset, float] = {}
@@ -171,6 +175,13 @@ def _segments(trace: Trace):
             kind = "ack.fin.delayed" if delay >= DELAYED_ACK else "ack.fin"
             kw["ms"] = f"{delay * 1000:.0f}"
             acked_fin.add(back)
+        elif (rel.seq + 1 == sent_end.get(d) and syn_seen.get(back)
+              and last_ack.get(back, (0, 1))[1] > 0):
+            # a bare ACK one below what this side has sent, to a peer whose window is open:
+            # a keepalive probe (a zero window's probe looks the same, to a closed window)
+            kind = "probe.keepalive"
+        elif back in probed and rel.seq == sent_end.get(d):
+            kind = "ack.probe"
         elif last_ack.get(d, (None,))[0] == rel.ack and seg.win > last_ack[d][1]:
             kind = "window"
         else:
@@ -181,6 +192,11 @@ def _segments(trace: Trace):
                 kw["ms"] = f"{delay * 1000:.0f}"
             else:
                 kind = "ack"
+        if kind == "probe.keepalive":
+            probed.add(d)
+        else:
+            probed.discard(back)
+        sent_end[d] = max(sent_end.get(d, 0), rel.end_seq)
         if "." in flags:
             data_end[back] = [(e, tm) for e, tm in data_end.get(back, []) if e > rel.ack]
             mine.add((rel.ack, "A"))
