@@ -10,12 +10,10 @@ microseconds; timers (delayed ACK, retransmission) show up while the runner wait
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import math
 from contextlib import nullcontext
 import select
 import socket
-import struct
 import time
 
 from ..i18n import t
@@ -26,7 +24,7 @@ from ..trace import Call, Trace, decode_frame
 from ..trace.diff import TIMING_ABS
 from .capture import LoopbackCapture
 from ..sim.world import drop_notes
-from .kernel import (SockTable, fault_counts, install_faults, kernel_info, lab_congestion,
+from .kernel import (SockTable, fault_counts, install_faults, ioctl_int, kernel_info, lab_congestion,
                      pin_congestion, record_congestion, set_sysctls, sysctls, tcp_info)
 from .netns import private_netns, realtime, set_link_mtu
 from .nfqueue import DelayQueue
@@ -117,8 +115,7 @@ class LabWorld:
         return tcp_info(sock)
 
     def ioctl(self, sock: socket.socket, request: int) -> int:
-        """ioctl(2) with an int result (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD); OSError on failure."""
-        return struct.unpack("i", fcntl.ioctl(sock.fileno(), request, bytes(4)))[0]
+        return ioctl_int(sock, request)
 
     def kernel_sockets(self) -> list[tuple[str, str, str]]:
         """The kernel's TCP sockets without a dump each time (SockTable says why): the

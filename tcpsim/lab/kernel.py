@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import platform
 import socket
@@ -31,6 +32,12 @@ def tcp_info(sock: socket.socket) -> dict:
     if info["state"] == "LISTEN":
         info["queue"], info["backlog"] = f[12], f[13]  # tcpi_unacked, tcpi_sacked
     return info
+
+
+def ioctl_int(sock: socket.socket, request: int) -> int:
+    """ioctl(2) with an int result (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD: tcp_ioctl()); OSError
+    on failure, as the kernel's errno."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), request, bytes(4)))[0]
 
 
 NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY = 4, 20

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
-import fcntl
 import functools
 import os
 import queue
@@ -26,7 +25,7 @@ import time
 from ..model.sock import Seg
 from ..trace.segment import flags_bits
 from ..errors import TcpsimError
-from .kernel import set_sysctls, sysctls
+from .kernel import ioctl_int, set_sysctls, sysctls
 from .tun import TunWire
 
 TCP_CONGESTION = 13  # include/uapi/linux/tcp.h
@@ -234,8 +233,7 @@ class RealKernel:
         return self.socks[sid].getsockopt(level, opt)
 
     def ioctl(self, sid: int, request: int) -> int:
-        """ioctl(2) with an int result (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD); OSError on failure."""
-        return struct.unpack("i", fcntl.ioctl(self.socks[sid].fileno(), request, bytes(4)))[0]
+        return ioctl_int(self.socks[sid], request)
 
     def poll(self, sid: int) -> int:
         p = select.poll()

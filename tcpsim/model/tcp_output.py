@@ -388,8 +388,9 @@ class TcpOutput:
         """tcp_schedule_loss_probe(): with SACK and two or more segments out, a probe timeout
         (PTO) after the last send or ACK of usecs_to_jiffies(2 srtt + TCP_TIMEOUT_MIN_US (2
         ms)) (the floor is 2 ms converted to jiffies, since the patch that added
-        TCP_TIMEOUT_MIN_US; it was 2 jiffies added after the conversion): one jiffy on lo, where srtt is microseconds, three once delayed-ACK samples raised it
-        to milliseconds.  The timer wheel runs a level-0 timer a tick after its expiry
+        TCP_TIMEOUT_MIN_US; it was 2 jiffies added after the conversion): one jiffy on lo,
+        where srtt is microseconds, three once delayed-ACK samples raised it to
+        milliseconds.  The timer wheel runs a level-0 timer a tick after its expiry
         (calc_index() rounds up by the level's granularity), so one jiffy fires at the second
         tick: 4-8 ms.  Measured: the tail of a 65482-byte write resent 4.1 ms after it left
         (MTU 1500, locked-rcvbuf), a TCP_NODELAY tail 4.2 ms after (nagle-nodelay).  With one
@@ -403,7 +404,6 @@ class TcpOutput:
             sk.timers.pop("loss_probe", None)
             self._rearm_rto(sk)  # tcp_set_xmit_timer(): no probe, the RTO
             return
-        jiffy = self.profile.jiffy
         if sk.srtt_us:
             # one segment out: tcp_rto_min_us() rather than TCP_TIMEOUT_MIN_US, for the
             # peer's delayed ACK; then no later than the RTO would fire (rto_delta_us).
@@ -417,7 +417,7 @@ class TcpOutput:
             jiffies = self._usecs_to_jiffies(round(TCP_TIMEOUT_INIT * 1e6))
         # the probe and the RTO share icsk's one transmit timer (icsk_pending)
         sk.timers.pop("retransmit", None)
-        self._arm(sk, "loss_probe", (int(self.now / jiffy + 1e-9) + jiffies + 1) * jiffy)
+        self._arm(sk, "loss_probe", self._wheel_deadline(jiffies))  # on the timer wheel
 
     def _rto_delta_us(self, sk: Sock) -> int:
         """tcp_rto_delta_us(): how far in the future the RTO is, counted from the send time
