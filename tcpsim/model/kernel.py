@@ -40,6 +40,7 @@ from .tcp_cong import TcpCong
 from .tcp_input import TcpInput
 from .tcp_minisocks import TcpMinisocks
 from .tcp_output import TcpOutput
+from .tcp_recovery import TcpRecovery
 from .tcp_timer import TcpTimers
 
 
@@ -69,7 +70,7 @@ class _Random(random.Random):
         return new
 
 
-class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
+class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, TcpMinisocks):
     """One Linux kernel's TCP, on loopback."""
 
     def __init__(self, profile: KernelProfile, seed: int = 0, addresses=("127.0.0.1", "::1")):

@@ -134,7 +134,12 @@ class RtxSkb(NamedTuple):
     mss: int
     sent: float = 0.0  # skb->skb_mstamp_ns: when it left (an RTT sample when acknowledged)
     retrans: bool = False  # TCPCB_RETRANS: sent again (Karn: no RTT sample from its ACK)
-    lost: bool = False  # TCPCB_LOST: marked lost by an RTO (tcp_enter_loss()), not yet resent
+    lost: bool = False  # TCPCB_LOST: marked lost (an RTO, RACK), not yet resent
+    sacked: bool = False  # TCPCB_SACKED_ACKED: the peer holds it (a SACK block covered it)
+    # which transmit burst sent it (Sock.xmit_burst): one tcp_write_xmit() or one ACK's
+    # retransmissions share a timestamp (tcp_mstamp_refresh() once per burst); the model's
+    # clock does not move between two calls that meet nothing, the kernel's moves microseconds
+    burst: int = 0
 
     @property
     def end_seq(self) -> int:
@@ -243,6 +248,19 @@ class Sock:
     # where the receive queue's tail skb ends if it is a clone whose data the sender still
     # holds (skb_cloned() until the sender's snd_una passes it); -1: the tail is its own
     rcvq_tail_clone: int = -1
+    # the out-of-order queue (tp->out_of_order_queue), by seq: [seq, payload, fin, truesize,
+    # shared] per skb; and what the ACKs say of it (tp->rx_opt): the SACK blocks, most recent
+    # first (selective_acks, at most 4), and a D-SACK block waiting to be sent
+    # (duplicate_sack[0] while rx_opt.dsack), both [start, end)
+    ofo: list = field(default_factory=list)
+    sacks: list = field(default_factory=list)
+    dsack: tuple | None = None
+    ack_now: bool = False  # ICSK_ACK_NOW: the next __tcp_ack_snd_check() sends at once
+    # SACK compression (__tcp_ack_snd_check()): rcv_nxt when dup_ack_counter was reset, the
+    # ACKs owed to the out-of-order data since, and those the hrtimer holds back
+    comp_rcv_nxt: int = -1
+    dup_ack_counter: int = 0
+    compressed_ack: int = 0
     scaling_ratio: int = 128  # TCP_DEFAULT_SCALING_RATIO, then measured (tcp_measure_rcv_mss)
     window_clamp: int = 0
     last_seg_size: int = 0  # icsk_ack.last_seg_size (tcp_measure_rcv_mss())
@@ -306,6 +324,24 @@ class Sock:
     mdev_max_us: int = 0
     rttvar_us: int = 0
     rtt_seq: int = 0
+    # loss recovery (tcp_input.c, tcp_recovery.c): icsk_ca_state TCP_CA_Recovery after a
+    # fast retransmit, its PRR counters (tcp_init_cwnd_reduction()), the window before it
+    # (prior_cwnd), RACK's most recently delivered skb (rack.mstamp, rack.end_seq, rack.rtt_us)
+    # and the least RTT seen (tcp_min_rtt(), in us; 0: none)
+    ca_recovery: bool = False
+    prior_cwnd: int = 0
+    prr_delivered: int = 0
+    prr_out: int = 0
+    rack_mstamp: float = -1.0
+    rack_end_seq: int = 0
+    rack_burst: int = 0
+    rack_rtt_us: int = 0
+    rack_advanced: bool = False
+    min_rtt_us: int = 0
+    reordering: int = 3  # tp->reordering: tcp_reordering
+    xmit_burst: int = 0  # counts the transmit bursts (RtxSkb.burst)
+    sacked_out: int = 0  # packets of the retransmit queue the peer SACKed
+    lost_out: int = 0  # packets marked lost and not yet sent again (the model's retrans_out)
 
     def __deepcopy__(self, memo: dict) -> "Sock":
         """A copy for the explorer's snapshots (sim/explore.py), made without walking every
@@ -322,4 +358,4 @@ class Sock:
 
 _FIELDS = tuple(f.name for f in fields(Sock))
 SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rtxq", "rcvq", "rcvq_ts", "timers",
-                   "timer_order", "rx_backlog")
+                   "timer_order", "rx_backlog", "ofo", "sacks")

@@ -149,7 +149,12 @@ class TcpMinisocks:
     def _rcv_timewait(self, tw: Sock, seg: Seg) -> None:
         """tcp_timewait_state_process()."""
         if seg.flags & RST:
-            self._free(tw)  # RFC 1337 is off by default: an RST ends TIME_WAIT
+            # RFC 1337 is off by default: an RST ends TIME_WAIT ("TIME_WAIT assassination"),
+            # but only one at rcv_nxt; in TIME_WAIT proper any other is dropped
+            # (tcp_timewait_state_process().  Measured: a data segment held back 5 ms
+            # arrived after the close, its RST (seq 1, rcv_nxt 2) left TIME_WAIT standing)
+            if tw.state != "TIME_WAIT" or seg.seq == tw.rcv_nxt:
+                self._free(tw)
             return
         ts = self._opt(seg, "TS")
         end_seq = (seg.seq + len(seg.payload)) & 0xFFFFFFFF

@@ -185,9 +185,20 @@ class TcpOutput:
         return opts
 
     def _est_options(self, sk: Sock) -> list:
+        """tcp_established_options() and tcp_options_write(): the timestamp, then the SACK
+        blocks, a D-SACK block first (duplicate_sack[0], then selective_acks: the kernel
+        walks on from one into the other), as many as the 40 bytes of option space leave
+        room for (3 beside a timestamp, else 4).  A D-SACK is sent once (rx_opt.dsack is
+        cleared as it is written)."""
+        opts = []
         if sk.ts_ok:
-            return [["nop", None], ["nop", None], ["TS", [self._ts_val(sk), sk.ts_recent]]]
-        return []
+            opts = [["nop", None], ["nop", None], ["TS", [self._ts_val(sk), sk.ts_recent]]]
+        blocks = ([sk.dsack] if sk.dsack else []) + sk.sacks
+        if blocks and sk.sack_ok:
+            room = (40 - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0) - 4) // 8
+            opts = opts + [["nop", None], ["nop", None], ["sack", [list(b) for b in blocks[:room]]]]
+            sk.dsack = None
+        return opts
 
     def _emit(self, sk: Sock, flags: int, seq: int, ack: int, win: int, options: list,
               payload: bytes = b"", gso: int = 0, shared: bool = False) -> None:
@@ -200,9 +211,9 @@ class TcpOutput:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
 
         dsack: a duplicate segment's [seq, end_seq) to report (RFC 2883, tcp_dsack_set())."""
-        opts = self._est_options(sk)
         if dsack and sk.sack_ok:
-            opts = opts + [["nop", None], ["nop", None], ["sack", [list(dsack)]]]
+            sk.dsack = dsack  # tcp_dsack_set()
+        opts = self._est_options(sk)
         self._emit(sk, ACK, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk), opts)
         self._ack_sent(sk)
 
@@ -211,8 +222,11 @@ class TcpOutput:
             sk.quick -= 1
             if not sk.quick:
                 sk.ato = self.profile.ato_min
-        sk.ack_sched, sk.ack_pushed = False, 0
+        sk.ack_sched, sk.ack_pushed, sk.ack_now = False, 0, False
         sk.timers.pop("delack", None)
+        # tcp_event_ack_sent(): the ACKs SACK compression held back are sent with this one
+        sk.compressed_ack = 0
+        sk.timers.pop("comp_sack", None)
 
     @staticmethod
     def _nonagle(sk: Sock) -> int:
@@ -238,6 +252,7 @@ class TcpOutput:
         from the next one (tcp_grow_skb()), and one of several MSS is cut to what the window
         takes (tcp_mss_split_point(), tso_fragment())."""
         max_segs = self._tso_segs(sk, mss_now)  # 2 at lo's MSS, 45 at MTU 1500's 1448
+        sk.xmit_burst += 1  # tcp_mstamp_refresh(): one timestamp for what this call sends
         sent = is_cwnd_limited = False
         while sk.wq:
             length, fl = sk.wq[0]
@@ -297,7 +312,7 @@ class TcpOutput:
             sent = True
             if push_one:
                 break
-        is_cwnd_limited |= sk.packets_out >= sk.snd_cwnd
+        is_cwnd_limited |= self._in_flight(sk) >= sk.snd_cwnd
         if sent or is_cwnd_limited:
             self._cwnd_validate(sk, is_cwnd_limited)
         if sent:  # tcp_write_xmit(): one loss probe per tail loss episode
@@ -397,8 +412,10 @@ class TcpOutput:
         segment out the PTO is 2 srtt + tcp_rto_min, no later than the RTO: a probe at the
         RTO's time (lost-request).  With a FIN out the FIN's retransmission timer runs, after
         an RTO (TCP_CA_Loss) the RTO; without a probe, tcp_rearm_rto() (_rearm_rto())."""
-        out = sk.packets_out  # tcp_packets_in_flight(): no loss, no retransmission
-        if (not sk.sack_ok or not out or sk.fin_sent or sk.ca_loss
+        out = self._in_flight(sk)  # tcp_packets_in_flight()
+        # not in TCP_CA_Disorder (something SACKed), Recovery or Loss
+        if (not sk.sack_ok or not out or sk.fin_sent or sk.ca_loss or sk.ca_recovery
+                or sk.sacked_out or sk.lost_out
                 or sk.state not in ("ESTABLISHED", "CLOSE_WAIT")
                 or (out == 1 and not sk.srtt_us)):
             sk.timers.pop("loss_probe", None)
@@ -417,6 +434,7 @@ class TcpOutput:
             jiffies = self._usecs_to_jiffies(round(TCP_TIMEOUT_INIT * 1e6))
         # the probe and the RTO share icsk's one transmit timer (icsk_pending)
         sk.timers.pop("retransmit", None)
+        sk.timers.pop("reo", None)
         self._arm(sk, "loss_probe", self._wheel_deadline(jiffies))  # on the timer wheel
 
     def _rto_delta_us(self, sk: Sock) -> int:
@@ -437,7 +455,9 @@ class TcpOutput:
         if not sk.packets_out:
             sk.timers.pop("retransmit", None)
             return
-        if sk.timers.pop("loss_probe", None) is not None:
+        probe = sk.timers.pop("loss_probe", None)
+        if sk.timers.pop("reo", None) is not None or probe is not None:
+            # ICSK_TIME_REO_TIMEOUT or ICSK_TIME_LOSS_PROBE pending: from the head's send time
             delay = max(self._rto_delta_us(sk), 1) / 1e6
         else:
             delay = sk.rto
@@ -465,10 +485,12 @@ class TcpOutput:
         next ACK; the same every run, idle or loaded.  So the model defers, and the other
         way is a race (Kernel._race, docs/races.md) that verify tries against a run."""
         mss = sk.mss_cache
+        if sk.ca_recovery or sk.ca_loss:  # icsk_ca_state >= TCP_CA_Recovery: send now
+            return False
         if self.now - sk.wstamp > 0.001:  # delta = tcp_clock_cache - tcp_wstamp_ns - 1 ms
             return False
         send_win = (sk.snd_una + sk.snd_wnd - sk.snd_nxt) & 0xFFFFFFFF
-        cong_win = (sk.snd_cwnd - sk.packets_out) * mss
+        cong_win = (sk.snd_cwnd - self._in_flight(sk)) * mss
         limit = min(send_win, cong_win)
         if limit >= max_segs * mss or (not last and limit >= length):
             return False
@@ -493,7 +515,7 @@ class TcpOutput:
         # tcp_event_new_data_sent() (below): the skb moves to the retransmit queue, still
         # charged to sk_wmem_queued until acknowledged (tcp_clean_rtx_queue()); tcp_skb_mss()
         # is mss_now
-        skb = RtxSkb(sk.snd_nxt, chunk, fl & (PSH | FIN), mss_now, self.now)
+        skb = RtxSkb(sk.snd_nxt, chunk, fl & (PSH | FIN), mss_now, self.now, burst=sk.xmit_burst)
         win = self._select_window(sk)
         opts = self._est_options(sk)
         headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)

@@ -54,6 +54,13 @@ class TcpTimers:
             sk.ato = min(sk.ato * 2, 1.0)
         self._send_ack(sk)
 
+    def _timer_comp_sack(self, sk: Sock) -> None:
+        """tcp_compressed_ack_kick(): the hrtimer of SACK compression sends the ACKs it held
+        (one, counted out of compressed_ack)."""
+        if sk.compressed_ack:
+            sk.compressed_ack -= 1
+            self._send_ack(sk)
+
     def _timer_retransmit(self, sk: Sock) -> None:
         if sk.state in ("ESTABLISHED", "CLOSE_WAIT") and sk.rtxq and sk.rtxq[0].data:
             self._retransmit_data(sk)
@@ -112,16 +119,23 @@ class TcpTimers:
         if sk.retries and self._retransmits_timed_out(sk):  # tcp_write_timeout()
             self._transition(sk, "retries_out")  # tcp_write_err(): ETIMEDOUT
             return
-        if not sk.ca_loss:  # tcp_enter_loss(): a new episode
-            sk.snd_ssthresh = max((sk.snd_cwnd * 717) >> 10, 2)
-        sk.ca_loss, sk.high_seq = True, sk.snd_nxt
+        if not sk.ca_loss and not sk.ca_recovery:  # tcp_enter_loss(): a new episode
+            sk.snd_ssthresh = self._ssthresh(sk)
+        elif sk.ca_recovery:  # from recovery: tcp_current_ssthresh() of the window before
+            sk.snd_ssthresh = max(sk.snd_ssthresh, self._ssthresh(sk))
+        sk.ca_loss, sk.ca_recovery, sk.high_seq = True, False, sk.snd_nxt
         sk.snd_cwnd, sk.snd_cwnd_cnt = 1, 0
         sk.tlp_high_seq = 0
-        # tcp_enter_loss() -> tcp_mark_skb_lost(): everything out is lost (no SACK yet)
-        sk.rtxq[:] = [skb._replace(lost=True) for skb in sk.rtxq]
-        self._retransmit_skb(sk, 0, 1)
-        if sk.data_retrans_stamp < 0:  # tcp_retransmit_skb(): the first retransmission's time
-            sk.data_retrans_stamp = self.now
+        sk.timers.pop("reo", None)
+        # tcp_enter_loss() -> tcp_mark_skb_lost(): everything out the peer does not hold
+        for i, skb in enumerate(sk.rtxq):
+            if not skb.sacked and not skb.lost:
+                sk.rtxq[i] = skb._replace(lost=True)
+                sk.lost_out += skb.pcount
+        first = next((i for i, skb in enumerate(sk.rtxq) if skb.lost), None)
+        sk.xmit_burst += 1
+        if first is not None:
+            self._retransmit_skb(sk, first, 1)
         sk.retries += 1
         sk.backoff += 1
         sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
@@ -139,15 +153,26 @@ class TcpTimers:
         if len(skb.data) > segs * mss:
             cut = segs * mss
             rest = skb._replace(seq=(skb.seq + cut) & 0xFFFFFFFF, data=skb.data[cut:], mss=mss)
-            skb = skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN), mss=mss)
+            orig, skb = skb, skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN), mss=mss)
             sk.rtxq[i:i + 1] = [skb, rest]
+            delta = skb.pcount + rest.pcount - orig.pcount  # tcp_fragment(): tcp_adjust_pcount()
+            sk.packets_out += delta
+            if orig.lost:
+                sk.lost_out += delta
         # an skb of several MSS leaves with PSH, as in _transmit() (measured: the 1976 bytes)
         fl = skb.flags | (PSH if len(skb.data) > mss else 0)
         self._emit(sk, ACK | fl, skb.seq, sk.rcv_nxt, self._select_window(sk),
                    self._est_options(sk), skb.data, mss if len(skb.data) > mss else 0)
-        sk.rtxq[i] = skb._replace(retrans=True, lost=False, sent=self.now)  # its mstamp; Karn
+        if skb.lost:  # sent again: back in flight (retrans_out)
+            sk.lost_out -= skb.pcount
+        sk.rtxq[i] = skb._replace(retrans=True, lost=False, sent=self.now,  # its mstamp; Karn
+                                  burst=sk.xmit_burst)
         self._ack_sent(sk)
         sk.total_retrans += 1
+        if sk.data_retrans_stamp < 0:  # tcp_retransmit_skb(): the first retransmission's time
+            sk.data_retrans_stamp = self.now
+        if sk.ca_recovery:
+            sk.prr_out += skb.pcount  # tcp_xmit_retransmit_queue()
 
     def _xmit_retransmit_queue(self, sk: Sock) -> None:
         """tcp_xmit_retransmit_queue() after an RTO (tcp_xmit_recovery(), REXMIT_LOST): the
@@ -156,12 +181,14 @@ class TcpTimers:
         RTO's 988 bytes were ACKed (cwnd 2) the next 1976 (2 packets) went at once, after
         their ACK the 36-byte tail."""
         i = 0
-        while i < len(sk.rtxq):
-            in_flight = sk.packets_out - sum(s.pcount for s in sk.rtxq if s.lost)
-            if in_flight >= sk.snd_cwnd:
+        max_segs = self._tso_segs(sk, sk.mss_cache)
+        sk.xmit_burst += 1
+        while i < len(sk.rtxq) and sk.lost_out:  # tp->retrans_out >= tp->lost_out: done
+            segs = sk.snd_cwnd - self._in_flight(sk)
+            if segs <= 0:
                 return
             if sk.rtxq[i].lost:
-                self._retransmit_skb(sk, i, sk.snd_cwnd - in_flight)
+                self._retransmit_skb(sk, i, min(segs, max_segs))
             i += 1
 
     def _user_timeout(self, sk: Sock) -> float:
@@ -243,7 +270,8 @@ class TcpTimers:
         self._emit(sk, ACK | fl, seq, sk.rcv_nxt, self._select_window(sk),
                    self._est_options(sk), data)  # __tcp_retransmit_skb()
         # TCPCB_RETRANS: its ACK gives no RTT; __tcp_transmit_skb() stamps it anew
-        sk.rtxq[-1] = skb._replace(retrans=True, sent=self.now)
+        sk.xmit_burst += 1
+        sk.rtxq[-1] = skb._replace(retrans=True, sent=self.now, burst=sk.xmit_burst)
         self._ack_sent(sk)
         sk.tlp_high_seq = sk.snd_nxt
         sk.total_retrans += 1
