@@ -251,14 +251,16 @@ MESSAGES: dict[str, str] = {
                                  "the peer's last segment). The wait starts at the RTO (at "
                                  "least 200 ms) and doubles after each probe answered with a "
                                  "zero window, up to 120 s.",
-    "why.seg.ack.dsack": "A duplicate SACK (D-SACK, RFC 2883): the receiver got bytes "
-                         "{left}-{right} a second time, and its ACK (ack {ack}) reports them in "
-                         "a SACK block below the cumulative ACK, so the sender learns the "
-                         "retransmission was not needed (the first copy had arrived, only the "
-                         "ACK was late) and may undo its congestion response.",
+    "why.seg.ack.dsack": "A duplicate SACK (D-SACK, RFC 2883): the receiver got sequence "
+                         "numbers {left}-{right} a second time, and its ACK (ack {ack}) reports "
+                         "them in a SACK block below the cumulative ACK, so the sender learns "
+                         "that what it sent again had arrived already (only the ACK was late) "
+                         "and may undo its congestion response.",
     "why.seg.ack.sack": "A selective ACK (SACK, RFC 2018): data arrived out of order; ack {ack} "
                         "is still the next byte expected, and the SACK block(s) {blocks} tell "
                         "the sender which later bytes arrived, so it resends only the hole.",
+    "why.seg.lost": "This segment was lost on the way (net: line {line}): the peer never "
+                    "received it.",
     "why.seg.rto.numbers": "This RTO: srtt {srtt} ms + rttvar {rttvar} ms, rounded up to a "
                            "jiffy, doubled by {n} earlier timeout(s): {rto} ms.",
     "why.seg.tlp.one": "One segment out: PTO = 2 x {srtt} ms + 200 ms, at most the RTO of {rto} "
@@ -267,8 +269,8 @@ MESSAGES: dict[str, str] = {
                         "rounding to jiffies.",
     "why.seg.probe0.numbers": "Probe {n}: the RTO of {base} ms doubled {backoff} time(s): {wait} "
                               "ms.",
-    "why.seg.keepalive.numbers": "Probe {n} of TCP_KEEPCNT {cnt}; TCP_KEEPIDLE {idle} s, "
-                                 "TCP_KEEPINTVL {intvl} s.",
+    "why.seg.keepalive.numbers": "Unanswered probes, this one included: {n} of TCP_KEEPCNT "
+                                 "{cnt}; TCP_KEEPIDLE {idle} s, TCP_KEEPINTVL {intvl} s.",
     "why.seg.fin": "FIN: this side has no more data to send (close() or shutdown(SHUT_WR)); the "
                    "FIN takes one sequence number.",
     "why.seg.rst.refused": "RST answers a SYN for which no socket listens: the connection is "

@@ -208,13 +208,13 @@ MESSAGES: dict[str, str] = {
                                  "小一），对方必须用它的窗口回答（距对方上一个报文段 {ms} ms）。"
                                  "等待时间从 RTO（至少 200 ms）开始，每个得到零窗口回答的探测后"
                                  "加倍，最长 120 s。",
-    "why.seg.ack.dsack": "重复 SACK（D-SACK，RFC 2883）：接收方第二次收到字节 {left}-{right}，它"
+    "why.seg.ack.dsack": "重复 SACK（D-SACK，RFC 2883）：接收方第二次收到序号 {left}-{right}，它"
                          "的确认（确认号 {ack}）在低于累积确认的 SACK 块中报告它们，发送方由此知道"
-                         "这次重传是不必要的（第一份已经到达，只是确认来晚了），可以撤销拥塞"
-                         "响应。",
+                         "它重发的内容早已到达（只是确认来晚了），可以撤销拥塞响应。",
     "why.seg.ack.sack": "选择确认（SACK，RFC 2018）：数据失序到达；确认号 {ack} 仍是期望的下一个"
                         "字节，SACK 块 {blocks} 告诉发送方后面哪些字节已经到达，它只需重传空缺"
                         "部分。",
+    "why.seg.lost": "这个报文段在途中丢失（net: 第 {line} 行）：对方没有收到它。",
     "why.seg.rto.numbers": "这次的 RTO：srtt {srtt} ms + rttvar {rttvar} ms，向上取整到 jiffy，"
                            "因先前 {n} 次超时而加倍：{rto} ms。",
     "why.seg.tlp.one": "一个报文段在途：PTO = 2 x {srtt} ms + 200 ms，至多为 RTO {rto} ms：取整"
@@ -222,8 +222,8 @@ MESSAGES: dict[str, str] = {
     "why.seg.tlp.many": "{out} 个报文段在途：PTO = 2 x {srtt} ms + 2 ms = {pto} ms（取整到 jiffy "
                         "之前）。",
     "why.seg.probe0.numbers": "第 {n} 个探测：RTO {base} ms 加倍 {backoff} 次：{wait} ms。",
-    "why.seg.keepalive.numbers": "第 {n} 个探测，TCP_KEEPCNT 为 {cnt}；TCP_KEEPIDLE {idle} s，"
-                                 "TCP_KEEPINTVL {intvl} s。",
+    "why.seg.keepalive.numbers": "连同这一个，未得到回答的探测共 {n} 个，TCP_KEEPCNT 为 {cnt}；"
+                                 "TCP_KEEPIDLE {idle} s，TCP_KEEPINTVL {intvl} s。",
     "why.seg.fin": "FIN：这一方已没有数据要发送（close() 或 shutdown(SHUT_WR)）；FIN 占用一个"
                    "序号。",
     "why.seg.rst.refused": "RST 回答一个没有套接字监听的 SYN：连接被拒绝。",

@@ -157,10 +157,13 @@ def _segments(trace: Trace):
             yield seg, kw  # the rule says why this reset (unread data, linger, ...)
             continue
         matched = kw.pop("_rule", None)
+        line = kw.pop("_lost", None)
         text = t(f"why.seg.{kind}", **kw)
         numbers = _numbers(kind, seg.why)
         if numbers:
             text = f"{text} {numbers}"
+        if line is not None:
+            text = f"{text} {t('why.seg.lost', line=line)}"
         if matched is not None:
             ref = matched.ref
         yield seg, Why(f"why.seg.{kind}", text, ref)
@@ -220,6 +223,7 @@ def _classified(trace: Trace):
     last_tx: dict[tuple, float] = {}
     last_any: dict[tuple, float] = {}  # ... and when it last sent a segment that arrived
     sent_at: dict[tuple, float] = {}  # ... and any segment
+    probe_at: dict[tuple, float] = {}  # ... and its last zero-window probe
     lost = dropped(trace)  # what a net: line lost never reached the peer
     episode: dict[tuple, set] = {}
     syns: dict[tuple, int] = {}
@@ -319,7 +323,9 @@ def _classified(trace: Trace):
             wait = seg.t - max(heard, sent_at.get(d, 0.0))
         elif rel.seq + 1 == sent_end.get(d) and syn_seen.get(back):
             kind = "probe.zero_window"  # the persist timer's (tcp_xmit_probe_skb())
-            wait = seg.t - heard
+            # armed by the zero window's ACK, then again by each probe (tcp_send_probe0())
+            wait = seg.t - max(heard, probe_at.get(d, 0.0))
+            probe_at[d] = seg.t
             kw["ms"] = f"{wait * 1000:.0f}"
         elif back in probed and rel.seq == sent_end.get(d):
             kind = "ack.probe"
@@ -346,6 +352,7 @@ def _classified(trace: Trace):
             last_tx[d] = seg.t
         sent_at[d] = seg.t
         if id(seg) in lost:
+            kw["_lost"] = lost[id(seg)]
             yield from _done(seg, kind, kw, wait, senders, owner)
             continue
         last_any[d] = seg.t
@@ -420,7 +427,8 @@ def _numbers(kind: str, why: dict | None) -> str:
         return t("why.seg.tlp.many", srtt=_ms(srtt), out=why["out"], pto=_ms(2 * srtt + 2000))
     if kind == "probe.zero_window" and why.get("timer") == "probe0":
         wait = min(why["base_ms"] * (1 << min(10, why["backoff"])), TCP_RTO_MAX * 1000)
-        return t("why.seg.probe0.numbers", n=why["probes"] + 1, base=_ms(why["base_ms"] * 1000),
+        # icsk_backoff counts the probes of this zero window (an answer zeroes probes_out)
+        return t("why.seg.probe0.numbers", n=why["backoff"] + 1, base=_ms(why["base_ms"] * 1000),
                  backoff=why["backoff"], wait=_ms(wait * 1000))
     if kind == "probe.keepalive" and why.get("timer") == "keepalive":
         return t("why.seg.keepalive.numbers", n=why["probes"] + 1, cnt=why["cnt"],
