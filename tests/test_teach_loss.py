@@ -10,10 +10,10 @@ import pytest
 from tcpsim.i18n import language
 from tcpsim.model import KernelProfile
 from tcpsim.render.sequence import sequence_canvas
-from tcpsim.scenario import load
+from tcpsim.scenario import builtin_names, load
 from tcpsim.sim.world import run_model
 from tcpsim.teach import explain
-from tcpsim.teach.explain import dropped, resent_marks
+from tcpsim.teach.explain import TAGS, dropped, resent_marks
 from tcpsim.trace import Trace
 
 from .conftest import CAPTURES, run_cli
@@ -85,14 +85,33 @@ def test_lost_request_backoff_names_the_probe_then_each_rto_and_its_doubling():
                              ("data.rto", "RTO 416 ms")]
 
 
+# The kernel resends a lone lost FIN by the tail loss probe, the model by its retransmission
+# timer (measured, see test_a_lone_lost_fin_on_the_kernel_is_a_tail_loss_probe): issue 18's
+# "RTO with a FIN out" is left.
+FIN_TLP_GAP = {"closing", "closing-reset", "lost-fin", "lost-last-ack"}
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_the_kernels_trace_is_explained_as_the_model_records_it(name):
+    """On a capture the cause is read from the trace (a timer or an ACK; the probe before the
+    RTO): it must name the same timers as the model's own record (and the same SACK ACKs)."""
+    def kinds(trace):
+        whys = explain(trace)
+        return [whys[id(s)].key.removeprefix("why.seg.") for s in trace.segments
+                if whys[id(s)].key.removeprefix("why.seg.") in TAGS or "sack" in whys[id(s)].key]
+
+    lab, ours = kinds(kernel(name)), kinds(model(name))
+    if name in FIN_TLP_GAP:
+        assert [k.replace("fin.tlp", "fin.rto") for k in lab] == ours and "fin.tlp" in lab
+    else:
+        assert lab == ours
+
+
 @pytest.mark.parametrize("name", ["lost-request", "lost-request-backoff", "lost-write-rto",
                                   "user-timeout", "nagle-nodelay", "slow-reader",
                                   "partial-window-probe", "keepalive-dead-peer", "lost-syn"])
-def test_the_kernels_trace_is_explained_as_the_model_records_it(name):
-    """On a capture the cause is read from the trace (a timer or an ACK; the probe before the
-    RTO): it must name the same timers as the model's own record."""
-    assert [k for k, _ in resent(kernel(name))] == [k for k, _ in resent(model(name))]
-    assert resent(model(name))  # each of these has something resent or probed
+def test_these_builtins_resend_or_probe(name):
+    assert resent(model(name)) and resent(kernel(name))
 
 
 def test_what_the_kernel_did_with_a_lost_write():
