@@ -110,6 +110,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         self.races: list[Race] = []
         self.flips: frozenset[int] = frozenset()
         self.xmitted = 0  # segments sent so far: where a race shows
+        # what the segments sent now are for (a timer's name and its numbers: TcpTimers.
+        # _cause()), copied onto each Seg for the explanations; None outside a timer
+        self.cause: dict | None = None
 
     # -- loopback inside a call (net/core/dev.c, net/core/sock.c) ------------------------
     def _xmit(self, seg: Seg) -> None:

@@ -117,6 +117,10 @@ class Seg:
     # (packet_rcv()) until it reads them, which the same ACK stands for; whatever a
     # packetdrill script sends is never shared (Kernel.rx_shared False)
     shared: bool = False
+    # teaching only (tcpsim/teach/explain.py): what a timer's segment was sent for, set by
+    # TcpTimers.handle_timer() (Kernel.cause: the timer's name and the numbers behind its
+    # length); None for a segment a call or an arrival sent
+    why: dict | None = None
 
     @property
     def seg_len(self) -> int:

@@ -40,7 +40,36 @@ class TcpTimers:
             _, _, sid, name = min(due)
             sk = self.socks[sid]
             del sk.timers[name]
-            getattr(self, "_timer_" + name)(sk)
+            self.cause = self._cause(sk, name)
+            try:
+                getattr(self, "_timer_" + name)(sk)
+            finally:
+                self.cause = None
+
+    def _cause(self, sk: Sock, name: str) -> dict:
+        """What a segment the timer `name` sends now is for, and the numbers behind the
+        timer's length as they stood when it was armed (the handler has not yet backed
+        off): read only by the explanations (tcpsim/teach/explain.py), never by the model."""
+        why: dict = {"timer": name}
+        if name in ("retransmit", "loss_probe"):
+            # tcp_set_rto(): icsk_rto from srtt and rttvar (RFC 6298), icsk_backoff doublings
+            why.update(rto_ms=round(sk.rto * 1000, 3), srtt_us=sk.srtt_us >> 3,
+                       rttvar_us=sk.rttvar_us, backoff=sk.backoff, retries=sk.retries,
+                       out=sk.packets_out)
+            if sk.state == "SYN_SENT":
+                why["linear"] = self.profile.syn_linear_timeouts
+        elif name == "probe0":  # tcp_probe_timer(): tcp_probe0_when()
+            why.update(base_ms=round(self._probe0_base(sk) * 1000, 3), backoff=sk.backoff,
+                       probes=sk.probes_out)
+        elif name == "keepalive":
+            why.update(idle=self._keepalive_when(sk) // self.profile.hz,
+                       intvl=self._keepalive_intvl_when(sk) // self.profile.hz,
+                       cnt=self._keepalive_probes(sk), probes=sk.probes_out)
+        elif name == "synack":  # reqsk_timer_handler(): TCP_TIMEOUT_INIT << num_timeout
+            why.update(retries=sk.retries)
+        elif name == "delack":
+            why.update(ato_ms=round(sk.ato * 1000, 3))
+        return why
 
     # -- the handlers (tcp_timer.c, inet_connection_sock.c) ------------------------------
     def _timer_delack(self, sk: Sock) -> None:

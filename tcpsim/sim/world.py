@@ -155,7 +155,7 @@ class SimWorld:
                 t=EPOCH + sent, src=_addr(seg.src), dst=_addr(seg.dst),
                 flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
                 options=_options(seg.options), length=len(seg.payload),
-                payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True))
+                payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True, why=seg.why))
             self._count += 1
             if delivered:
                 pass

@@ -45,6 +45,10 @@ class Segment:
     ip_id: int = 0
     df: bool = False
     frame: bytes = b""  # the whole captured frame (link header included), for pcap output
+    # the model's own record of why it sent this segment (a timer's name and the numbers
+    # behind its length, model/tcp_timer.py _cause()): never on the wire, never compared;
+    # absent from JSON when None, as a captured segment always is
+    why: dict | None = field(default=None, metadata={"optional": True})
 
     @property
     def has_ack(self) -> bool:
