@@ -219,7 +219,14 @@ class TcpInput:
             elif acked:  # tcp_may_raise_cwnd(): FLAG_DATA_ACKED, not a SACK alone
                 self._cong_avoid(sk, delivered)
             if sk.ca_loss or rexmit:
-                self._xmit_retransmit_queue(sk)  # tcp_xmit_recovery(): REXMIT_LOST
+                # tcp_xmit_recovery(): REXMIT_LOST (the explanations read the cause)
+                prior, self.cause = self.cause, {
+                    "by": "loss" if sk.ca_loss else "fast_retransmit",
+                    "cwnd": sk.snd_cwnd, "ssthresh": sk.snd_ssthresh}
+                try:
+                    self._xmit_retransmit_queue(sk)
+                finally:
+                    self.cause = prior
             sk.probes_out = 0  # tcp_ack(): an ACK came, the peer is alive
             if not seq_lt(seg.ack, sk.snd_una):
                 sk.rcv_tstamp = self.now  # tcp_ack(): not an old ACK (keepalive's idle time)

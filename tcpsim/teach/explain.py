@@ -81,6 +81,7 @@ TAGS = {"syn.again": "RTO", "synack.again": "RTO", "data.rto": "RTO", "fin.rto":
 # a resent segment.  "fast_retransmit" (tcp_fastretrans_alert(): RFC 6675 / RACK, PRR's
 # pacing) and "rack" (tcp_rack_reo_timeout()) are for the SACK recovery still to land.
 _RESENT_BY = {"retransmit": "rto", "loss_probe": "tlp", "fast_retransmit": "fast", "rack": "rack",
+              "reo": "rack",
               "loss": "loss", "probe0": "probe0"}
 ACK_CLOCKED = 0.001  # a segment this soon after the peer's was sent because of it
 DELAYED_ACK = 0.005  # an ACK later than this after what it acknowledges waited for the timer
