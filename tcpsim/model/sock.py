@@ -344,6 +344,16 @@ class Sock:
     min_rtt_us: int = 0
     reordering: int = 3  # tp->reordering: tcp_reordering
     xmit_burst: int = 0  # counts the transmit bursts (RtxSkb.burst)
+    # undo (tcp_init_undo(), tcp_undo_cwnd_reduction()): whether a reduction may be undone
+    # (tp->undo_marker != 0) and from where, the retransmissions not yet shown spurious by a
+    # D-SACK (undo_retrans, -1: none sent), ssthresh before the reduction (prior_ssthresh,
+    # 0: none), cubic's window at the last loss (last_max_cwnd) and the D-SACKed segments
+    undo_on: bool = False
+    undo_marker: int = 0
+    undo_retrans: int = -1
+    prior_ssthresh: int = 0
+    last_max_cwnd: int = 0
+    dsack_dups: int = 0
     sacked_out: int = 0  # packets of the retransmit queue the peer SACKed
     lost_out: int = 0  # packets marked lost and not yet sent again (the model's retrans_out)
 

@@ -179,7 +179,8 @@ class TcpInput:
             acked = 0
             self._delivered = 0
             una_advanced = seq_lt(sk.snd_una, seg.ack)
-            blocks = self._opt(seg, "sack") if sk.sack_ok and sk.rtxq else None
+            prior_snd_una = sk.snd_una
+            blocks = self._opt(seg, "sack") if sk.sack_ok else None
             rtt = -1
             if una_advanced:
                 rtt = self._acked_rtt(sk, seg.ack)
@@ -187,7 +188,9 @@ class TcpInput:
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
             # tcp_sacktag_write_queue(), before tcp_clean_rtx_queue()
-            newly_sacked, first_sackt = self._sacktag(sk, blocks, seg.ack) if blocks else (0, -1.0)
+            newly_sacked, first_sackt = self._sacktag(sk, blocks, seg.ack, prior_snd_una) \
+                if blocks else (0, -1.0)
+            dsacked = bool(blocks) and self._dsacked
             if una_advanced:
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
                 self._ack_update_rtt(sk, rtt, ts[1] if ts else None)
@@ -203,10 +206,11 @@ class TcpInput:
             self._update_window(sk, seg.win << sk.snd_wscale)
             rexmit = reo_armed = False
             newly_lost = 0
-            if sk.sack_ok and (newly_sacked or sk.sacked_out or sk.lost_out or sk.ca_recovery):
+            if sk.sack_ok and (newly_sacked or dsacked or sk.sacked_out or sk.lost_out
+                               or sk.ca_recovery):
                 # tcp_ack_is_dubious() -> tcp_fastretrans_alert()
                 prior_lost = sk.lost_out
-                rexmit = self._fastretrans_alert(sk, una_advanced)
+                rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None)
                 reo_armed = "reo" in sk.timers
                 newly_lost = max(sk.lost_out - prior_lost, 0)
             if una_advanced and not reo_armed:

@@ -36,7 +36,26 @@ class TcpRecovery:
         return sk.packets_out - sk.sacked_out - sk.lost_out
 
     # -- the scoreboard (tcp_input.c tcp_sacktag_write_queue) ----------------------------
-    def _sacktag(self, sk: Sock, blocks: list, ack: int) -> tuple[int, float]:
+    def _check_dsack(self, sk: Sock, block: tuple, prior_snd_una: int) -> None:
+        """tcp_check_dsack() -> tcp_dsack_seen(): a D-SACK counts the segments the peer got
+        twice (none if more than were ever sent again: dubious); one for data below
+        snd_una and past undo_marker shows that many retransmissions spurious
+        (undo_retrans down; all of them: the reduction may be undone)."""
+        start, end = block
+        seq_len = (end - start) & 0xFFFFFFFF
+        if seq_len > sk.max_window:
+            return
+        dup_segs = -(-seq_len // sk.mss_cache) if seq_len > sk.mss_cache else 1
+        sk.dsack_dups += dup_segs
+        if sk.dsack_dups > sk.total_retrans:
+            return  # the D-SACK is dubious: skipped
+        self._dsacked = True  # FLAG_DSACKING_ACK
+        if sk.undo_on and sk.undo_retrans > 0 and seq_le(end, prior_snd_una) and \
+                seq_lt(sk.undo_marker, end):
+            sk.undo_retrans = max(0, sk.undo_retrans - dup_segs)
+
+    def _sacktag(self, sk: Sock, blocks: list, ack: int,
+                 prior_snd_una: int | None = None) -> tuple[int, float]:
         """tcp_sacktag_write_queue(): mark the skbs the peer's SACK blocks cover as held
         (TCPCB_SACKED_ACKED; no longer lost), an skb covered in part cut at a whole MSS
         first (tcp_match_skb_to_sack() -> tcp_fragment()).  A first block below the ACK, or
@@ -44,12 +63,16 @@ class TcpRecovery:
         and marks nothing.  RACK learns from each skb newly SACKed (tcp_rack_advance()).
         Returns the packets newly SACKed and the send time of the earliest of them that was
         never retransmitted (first_sackt: an RTT sample, tcp_ack_update_rtt()), -1 if none."""
+        if prior_snd_una is None:
+            prior_snd_una = ack
         blocks = [tuple(b) for b in blocks]
+        self._dsacked = False
         if blocks:
             first = blocks[0]
             if seq_lt(first[0], ack) or (len(blocks) > 1 and seq_le(blocks[1][0], first[0])
                                          and seq_le(first[1], blocks[1][1])):
                 blocks = blocks[1:]  # a D-SACK
+                self._check_dsack(sk, first, prior_snd_una)
         newly, first_sackt = 0, -1.0
         for start, end in blocks:
             # tcp_is_sackblock_valid(): within what was sent and not yet acknowledged
@@ -209,19 +232,72 @@ class TcpRecovery:
             self._rearm_rto(sk)
 
     # -- fast recovery (tcp_input.c) -----------------------------------------------------
-    def _fastretrans_alert(self, sk: Sock, una_advanced: bool) -> bool:
+    def _may_undo(self, sk: Sock, tsecr: int | None) -> bool:
+        """tcp_may_undo(): the reduction may be undone when every retransmission was shown
+        spurious (undo_retrans 0), or the ACK echoes a timestamp older than the first
+        retransmission (tcp_packet_delayed(): the original got through)."""
+        if not sk.undo_on:
+            return False
+        if not sk.undo_retrans:
+            return True
+        if sk.data_retrans_stamp >= 0 and sk.ts_ok and tsecr:
+            stamp = (int(sk.data_retrans_stamp * 1000) + sk.ts_offset) & 0xFFFFFFFF
+            return seq_lt(tsecr, stamp)
+        return False
+
+    def _try_undo_dsack(self, sk: Sock) -> bool:
+        """tcp_try_undo_dsack(): every retransmission D-SACKed: undo."""
+        if sk.undo_on and not sk.undo_retrans:
+            self._undo_cwnd_reduction(sk)
+            return True
+        return False
+
+    def _undo_cwnd_reduction(self, sk: Sock) -> None:
+        """tcp_undo_cwnd_reduction(): the window as the congestion control's undo_cwnd()
+        gives it back (cubic: max(cwnd, last_max_cwnd); reno: max(cwnd, prior_cwnd)), and
+        ssthresh as it was before (prior_ssthresh); RACK looks at the queue again."""
+        if sk.prior_ssthresh:
+            back = sk.prior_cwnd if self.profile.congestion_control == "reno" else sk.last_max_cwnd
+            sk.snd_cwnd = max(sk.snd_cwnd, back)
+            if sk.prior_ssthresh > sk.snd_ssthresh:
+                sk.snd_ssthresh = sk.prior_ssthresh
+        sk.undo_on, sk.undo_marker = False, 0
+        sk.rack_advanced = True
+
+    def _init_undo(self, sk: Sock) -> None:
+        """tcp_init_undo(): from here a reduction may be undone; the retransmissions out now
+        count (-1: none)."""
+        sk.undo_on, sk.undo_marker = True, sk.snd_una
+        retrans_out = sum(s.pcount for s in sk.rtxq if s.retrans and not s.sacked and not s.lost)
+        sk.undo_retrans = retrans_out or -1
+
+    def _current_ssthresh(self, sk: Sock) -> int:
+        """tcp_current_ssthresh(): ssthresh, or 3/4 of the window if that is more."""
+        if sk.ca_recovery:
+            return sk.snd_ssthresh
+        return max(sk.snd_ssthresh, (sk.snd_cwnd >> 1) + (sk.snd_cwnd >> 2))
+
+    def _fastretrans_alert(self, sk: Sock, una_advanced: bool, tsecr: int | None = None) -> bool:
         """tcp_fastretrans_alert(), with SACK and RACK, for an ACK that SACKs or comes in a
         state other than Open: leave recovery once high_seq is acknowledged (cwnd back to
         ssthresh: tcp_end_cwnd_reduction(); no undo), look for losses (RACK), and enter
         recovery when one is found (tcp_time_to_recover(): "the loss is proven").  True
         when the lost packets are to be sent again (REXMIT_LOST)."""
         if sk.ca_recovery and not seq_lt(sk.snd_una, sk.high_seq):
-            sk.ca_recovery = False  # tcp_try_undo_recovery(): no undo, TCP_CA_Open
-            if sk.snd_ssthresh < 0x7FFFFFFF:
+            sk.ca_recovery = False  # tcp_try_undo_recovery(): TCP_CA_Open
+            if self._may_undo(sk, tsecr):
+                self._undo_cwnd_reduction(sk)  # "Happy end!"
+            elif sk.undo_on and sk.snd_ssthresh < 0x7FFFFFFF:
                 sk.snd_cwnd = sk.snd_ssthresh  # tcp_end_cwnd_reduction()
             sk.data_retrans_stamp = -1.0
         if sk.ca_loss:
             return False  # tcp_process_loss(): the RTO's own rules (tcp_input.py)
+        if sk.ca_recovery:
+            if self._try_undo_dsack(sk):  # then tcp_try_to_open()
+                sk.ca_recovery = False
+                return False
+        else:
+            self._try_undo_dsack(sk)  # TCP_CA_Open or Disorder
         armed = self._rack_mark_lost(sk)  # tcp_identify_packet_loss()
         if sk.ca_recovery:
             return True
@@ -235,6 +311,10 @@ class TcpRecovery:
         out now (high_seq) is acknowledged; PRR's counters from zero, the window before it
         kept (prior_cwnd), and ssthresh from the congestion control (cubic's and reno's
         alike here: cwnd * 717 / 1024 and cwnd / 2, at least 2)."""
+        sk.prior_ssthresh = 0
+        self._init_undo(sk)
+        if not sk.ca_recovery:
+            sk.prior_ssthresh = self._current_ssthresh(sk)
         sk.ca_recovery = True
         sk.high_seq = sk.snd_nxt
         sk.tlp_high_seq = 0
@@ -248,6 +328,12 @@ class TcpRecovery:
         717/1024), reno's tcp_reno_ssthresh() (half)."""
         if self.profile.congestion_control == "reno":
             return max(sk.snd_cwnd >> 1, 2)
+        # bictcp_recalc_ssthresh(): remember the window (less, with fast convergence, when
+        # it did not reach the last one)
+        if sk.snd_cwnd < sk.last_max_cwnd:
+            sk.last_max_cwnd = (sk.snd_cwnd * (1024 + 717)) // (2 * 1024)
+        else:
+            sk.last_max_cwnd = sk.snd_cwnd
         return max((sk.snd_cwnd * 717) >> 10, 2)
 
     def _cwnd_reduction(self, sk: Sock, newly_acked_sacked: int, newly_lost: int,

@@ -151,7 +151,10 @@ class TcpTimers:
             self._transition(sk, "retries_out")  # tcp_write_err(): ETIMEDOUT
             return
         if not sk.ca_loss and not sk.ca_recovery:  # tcp_enter_loss(): a new episode
+            sk.prior_ssthresh = self._current_ssthresh(sk)
+            sk.prior_cwnd = sk.snd_cwnd
             sk.snd_ssthresh = self._ssthresh(sk)  # (in recovery, the one it set stays)
+            self._init_undo(sk)
         sk.ca_loss, sk.ca_recovery, sk.high_seq = True, False, sk.snd_nxt
         sk.snd_cwnd, sk.snd_cwnd_cnt = 1, 0
         sk.tlp_high_seq = 0
@@ -200,6 +203,7 @@ class TcpTimers:
         sk.total_retrans += 1
         if sk.data_retrans_stamp < 0:  # tcp_retransmit_skb(): the first retransmission's time
             sk.data_retrans_stamp = self.now
+        sk.undo_retrans = max(sk.undo_retrans, 0) + skb.pcount  # tcp_retransmit_skb()
         if sk.ca_recovery:
             sk.prr_out += skb.pcount  # tcp_xmit_retransmit_queue()
 
