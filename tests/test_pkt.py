@@ -204,7 +204,8 @@ UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("nonblocking-send-eagain", "server"): r"recv\(MSG_WAITALL\) on line 32 blocked",
               ("lost-write-rto", "server"): r"recv\(MSG_WAITALL\) on line 22 blocked",
               ("lost-last-segment-fin", "server"): r"recv\(MSG_WAITALL\) on line 23 blocked",
-              ("lost-retransmission", "server"): r"recv\(MSG_WAITALL\) on line 25 blocked"}
+              ("lost-retransmission", "server"): r"recv\(MSG_WAITALL\) on line 25 blocked",
+              ("reorder-undo", "server"): r"recv\(MSG_WAITALL\) on line 26 blocked"}
 # a read loop to end-of-file is one line in a program and many read() calls in a script, as
 # many as the run makes: the exporter has no spelling for it
 READALL = r"readall\(\) has no packetdrill spelling"
