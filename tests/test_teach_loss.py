@@ -85,10 +85,6 @@ def test_lost_request_backoff_names_the_probe_then_each_rto_and_its_doubling():
                              ("data.rto", "RTO 416 ms")]
 
 
-# The kernel resends a lone lost FIN by the tail loss probe, the model by its retransmission
-# timer (measured, see test_a_lone_lost_fin_on_the_kernel_is_a_tail_loss_probe): issue 18's
-# "RTO with a FIN out" is left.
-FIN_TLP_GAP = {"closing", "closing-reset", "lost-fin", "lost-last-ack"}
 
 
 @pytest.mark.parametrize("name", builtin_names())
@@ -100,11 +96,7 @@ def test_the_kernels_trace_is_explained_as_the_model_records_it(name):
         return [whys[id(s)].key.removeprefix("why.seg.") for s in trace.segments
                 if whys[id(s)].key.removeprefix("why.seg.") in TAGS or "sack" in whys[id(s)].key]
 
-    lab, ours = kinds(kernel(name)), kinds(model(name))
-    if name in FIN_TLP_GAP:
-        assert [k.replace("fin.tlp", "fin.rto") for k in lab] == ours and "fin.tlp" in lab
-    else:
-        assert lab == ours
+    assert kinds(kernel(name)) == kinds(model(name))
 
 
 @pytest.mark.parametrize("name", ["lost-request", "lost-request-backoff", "lost-write-rto",
@@ -122,12 +114,12 @@ def test_what_the_kernel_did_with_a_lost_write():
         ("data.loss", "RTO recovery")]
 
 
-def test_a_lone_lost_fin_on_the_kernel_is_a_tail_loss_probe():
+def test_a_lone_lost_fin_is_a_tail_loss_probe():
     """Measured in a private namespace (nstat): a lone FIN dropped once came again 206 ms
     later with TCPLossProbes 1, TCPTimeouts 0; dropped twice, the second resend was the RTO
-    (TCPTimeouts 1).  The model resends it by its retransmission timer (issue 18 left)."""
+    (TCPTimeouts 1).  The model probes it too (tcp_schedule_loss_probe() with a FIN out)."""
     assert resent(kernel("lost-fin")) == [("fin.tlp", "TLP 206 ms")]
-    assert [k for k, _ in resent(model("lost-fin"))] == ["fin.rto"]
+    assert [k for k, _ in resent(model("lost-fin"))] == ["fin.tlp"]
 
 
 def test_syn_retransmissions_name_the_linear_timeouts():

@@ -414,9 +414,13 @@ class TcpOutput:
         an RTO (TCP_CA_Loss) the RTO; without a probe, tcp_rearm_rto() (_rearm_rto())."""
         out = self._in_flight(sk)  # tcp_packets_in_flight()
         # not in TCP_CA_Disorder (something SACKed), Recovery or Loss
-        if (not sk.sack_ok or not out or sk.fin_sent or sk.ca_loss or sk.ca_recovery
+        # a FIN out is probed too (measured: a lone lost FIN resent after 206 ms as a probe,
+        # TCPLossProbes 1, TCPTimeouts 0; upstream user_timeout.pkt: FIN, probe, RTO and
+        # only then the doubling)
+        if (not sk.sack_ok or not out or sk.ca_loss or sk.ca_recovery
                 or sk.sacked_out or sk.lost_out
-                or sk.state not in ("ESTABLISHED", "CLOSE_WAIT")
+                or sk.state not in ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "CLOSING",
+                                    "LAST_ACK")
                 or (out == 1 and not sk.srtt_us)):
             sk.timers.pop("loss_probe", None)
             self._rearm_rto(sk)  # tcp_set_xmit_timer(): no probe, the RTO

@@ -317,6 +317,9 @@ class TcpTimers:
         self._ack_sent(sk)
         sk.tlp_high_seq = sk.snd_nxt
         sk.total_retrans += 1
+        if sk.fin_sent:  # tcp_rearm_rto(): the FIN's retransmission timer, icsk_rto from now
+            self._arm(sk, "retransmit", self.now + sk.rto)
+            return
         self._rearm_rto(sk)  # rearm_timer: tcp_rearm_rto()
 
     # -- keepalive (tcp_timer.c tcp_keepalive_timer(), include/net/tcp.h) ----------------
