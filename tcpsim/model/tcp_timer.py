@@ -192,7 +192,7 @@ class TcpTimers:
             if orig.lost:
                 sk.lost_out += delta
         # an skb of several MSS leaves with PSH, as in _transmit() (measured: the 1976 bytes)
-        fl = skb.flags | (PSH if len(skb.data) > mss else 0)
+        fl = skb.flags | (PSH if len(skb.data) > mss and self.rtx_gso_psh else 0)
         self._emit(sk, ACK | fl, skb.seq, sk.rcv_nxt, self._select_window(sk),
                    self._est_options(sk), skb.data, mss if len(skb.data) > mss else 0)
         if skb.lost:  # sent again: back in flight (retrans_out)
