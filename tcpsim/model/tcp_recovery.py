@@ -340,9 +340,13 @@ class TcpRecovery:
                         una_advanced: bool) -> None:
         """tcp_cwnd_reduction(): proportional rate reduction (RFC 6937).  While more is in
         flight than ssthresh, send in proportion to what is delivered (ssthresh /
-        prior_cwnd of it); below, catch up by what is delivered (plus one when the ACK
-        advanced and nothing newly lost), no further than ssthresh; and at least one packet
-        when none has gone yet (the fast retransmit).  cwnd = in flight + what may go."""
+        prior_cwnd of it); below it, no further than ssthresh: when the ACK advanced
+        snd_una and nothing was newly lost, catch up by what was delivered and one more
+        (PRR-SSRB, slow start), else one packet per packet delivered (PRR-CRB, packet
+        conservation); and at least one packet when none has gone yet (the fast
+        retransmit).  cwnd = in flight + what may go.  (Upstream's newer form, max of the
+        two and then +1, sends two on a SACK where this kernel sends one: the
+        prr-ss-30pkt-lost-1_4-11_16.pkt script, which real packetdrill passes here.)"""
         if newly_acked_sacked <= 0 or not sk.prior_cwnd:
             return
         in_flight = self._in_flight(sk)
@@ -351,10 +355,9 @@ class TcpRecovery:
         if delta < 0:
             dividend = sk.snd_ssthresh * sk.prr_delivered + sk.prior_cwnd - 1
             sndcnt = dividend // sk.prior_cwnd - sk.prr_out
-        else:
-            sndcnt = max(sk.prr_delivered - sk.prr_out, newly_acked_sacked)
-            if una_advanced and not newly_lost:
-                sndcnt += 1
-            sndcnt = min(delta, sndcnt)
+        elif una_advanced and not newly_lost:  # PRR-SSRB: slow start towards ssthresh
+            sndcnt = min(delta, max(sk.prr_delivered - sk.prr_out, newly_acked_sacked) + 1)
+        else:  # PRR-CRB: packet conservation, what was delivered
+            sndcnt = min(delta, newly_acked_sacked)
         sndcnt = max(sndcnt, 0 if sk.prr_out else 1)
         sk.snd_cwnd = in_flight + sndcnt
