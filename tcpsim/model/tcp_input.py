@@ -193,6 +193,8 @@ class TcpInput:
             dsacked = bool(blocks) and self._dsacked
             if una_advanced:
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
+                if not sk.sack_ok and acked:
+                    self._remove_reno_sacks(sk, acked)
                 self._ack_update_rtt(sk, rtt, ts[1] if ts else None)
                 if sk.tlp_high_seq and not seq_lt(seg.ack, sk.tlp_high_seq):
                     sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
@@ -203,11 +205,21 @@ class TcpInput:
                     sk.ca_loss, sk.data_retrans_stamp = False, -1.0
             elif first_sackt >= 0:  # tcp_ack_update_rtt(): the SACK's RTT (sack_rtt_us)
                 self._ack_update_rtt(sk, int(round((self.now - first_sackt) * 1e6)), None)
+            # a duplicate ACK (num_dupack): nothing new acknowledged, no data, the same window
+            # (not FLAG_SND_UNA_ADVANCED, FLAG_NOT_DUP), with something out
+            dupack = not una_advanced and not seg.payload and sk.packets_out > 0 and \
+                (seg.win << sk.snd_wscale) == sk.snd_wnd
             self._update_window(sk, seg.win << sk.snd_wscale)
             rexmit = reo_armed = False
             newly_lost = 0
-            if sk.sack_ok and (newly_sacked or dsacked or sk.sacked_out or sk.lost_out
-                               or sk.ca_recovery):
+            if not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
+                # NewReno: duplicate ACKs stand for SACKed packets (tcp_add_reno_sack())
+                prior_lost, prior_sacked = sk.lost_out, sk.sacked_out
+                rexmit = self._reno_alert(sk, una_advanced, dupack)
+                newly_lost = max(sk.lost_out - prior_lost, 0)
+                newly_sacked = max(sk.sacked_out - prior_sacked, 0)
+            elif sk.sack_ok and (newly_sacked or dsacked or sk.sacked_out or sk.lost_out
+                                 or sk.ca_recovery):
                 # tcp_ack_is_dubious() -> tcp_fastretrans_alert()
                 prior_lost = sk.lost_out
                 rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None)

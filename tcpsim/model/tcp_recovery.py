@@ -306,6 +306,67 @@ class TcpRecovery:
         self._enter_recovery(sk)
         return True
 
+    # -- without SACK: NewReno (tcp_input.c tcp_add_reno_sack(), tcp_newreno_mark_lost()) --
+    def _reno_alert(self, sk: Sock, una_advanced: bool, dupack: bool) -> bool:
+        """tcp_fastretrans_alert() for a peer without SACK: each duplicate ACK counts as a
+        packet the peer holds (sacked_out, at most packets_out less one hole); with
+        tcp_reordering (3) of them the head is lost (tcp_newreno_mark_lost(): its first MSS
+        cut off), and fast recovery resends it; in recovery an ACK that advances marks the
+        new head lost (a partial ACK: NewReno, RFC 6582).  Recovery ends only once an ACK
+        passes high_seq (one at it holds the state).  True: send the lost again."""
+        if sk.ca_recovery and not seq_lt(sk.snd_una, sk.high_seq):
+            sk.sacked_out = 0  # tcp_reset_reno_sack()
+            if sk.snd_una == sk.high_seq:
+                return False  # "Hold old state until something *above* high_seq is ACKed"
+            sk.ca_recovery = False
+            if sk.undo_on and sk.snd_ssthresh < 0x7FFFFFFF:
+                sk.snd_cwnd = sk.snd_ssthresh  # tcp_end_cwnd_reduction()
+            sk.data_retrans_stamp = -1.0
+        if sk.ca_loss:
+            return False
+        if una_advanced and not sk.ca_recovery:
+            sk.sacked_out = 0  # tcp_reset_reno_sack()
+        if dupack and not (sk.ca_recovery and una_advanced):
+            sk.sacked_out += 1  # tcp_add_reno_sack(), tcp_limit_reno_sacked()
+            holes = min(max(sk.lost_out, 1), sk.packets_out)
+            if sk.sacked_out + holes > sk.packets_out:
+                sk.sacked_out = sk.packets_out - holes
+        # tcp_newreno_mark_lost()
+        if sk.rtxq and ((not sk.ca_recovery and sk.sacked_out >= sk.reordering) or
+                        (sk.ca_recovery and una_advanced)) and not sk.rtxq[0].lost:
+            skb = sk.rtxq[0]
+            if skb.pcount > 1 and len(skb.data) > skb.mss:
+                self._sack_fragment_at(sk, 0, skb.mss)
+                skb = sk.rtxq[0]
+            sk.rtxq[0] = skb._replace(lost=True)
+            sk.lost_out += skb.pcount
+        if sk.ca_recovery:
+            return True
+        if not sk.lost_out:
+            return False
+        self._enter_recovery(sk)
+        return True
+
+    def _remove_reno_sacks(self, sk: Sock, acked: int) -> None:
+        """tcp_remove_reno_sacks(): an ACK of new data fills the hole (one packet) and eats
+        the duplicate ACKs counted for the rest; delivered is what is left."""
+        self._delivered = max(acked - sk.sacked_out, 1)
+        if acked - 1 >= sk.sacked_out:
+            sk.sacked_out = 0
+        else:
+            sk.sacked_out -= acked - 1
+
+    def _sack_fragment_at(self, sk: Sock, i: int, cut: int) -> None:
+        """tcp_fragment() of the i-th skb at `cut` bytes (PSH and FIN stay on the second
+        part), its packets recounted."""
+        skb = sk.rtxq[i]
+        head = skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN))
+        tail = skb._replace(seq=(skb.seq + cut) & 0xFFFFFFFF, data=skb.data[cut:])
+        sk.packets_out += head.pcount + tail.pcount - skb.pcount
+        if skb.lost:
+            sk.lost_out += head.pcount + tail.pcount - skb.pcount
+        sk.rtxq[i:i + 1] = [head, tail]
+
     def _enter_recovery(self, sk: Sock) -> None:
         """tcp_enter_recovery() -> tcp_init_cwnd_reduction(): TCP_CA_Recovery until what is
         out now (high_seq) is acknowledged; PRR's counters from zero, the window before it
