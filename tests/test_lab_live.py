@@ -426,7 +426,8 @@ PKT = PROGRAMS.parent / "pkt"
 
 
 @pytest.mark.parametrize("name", ["handshake-active", "handshake-passive", "handshake-refused",
-                                  "close-active", "shutdown-half-close", "rtt-handshake"])
+                                  "close-active", "shutdown-half-close", "rtt-handshake",
+                                  "epoll-level", "epoll-edge", "epoll-out-edge"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.
