@@ -130,6 +130,17 @@ class EventPoll:
         ep.ready = txlist + [s for s in requeue if s not in txlist]
         return out
 
+    def epoll_poll(self, eid: int) -> bool:
+        """Whether the epoll descriptor itself is readable (__ep_eventpoll_poll()): a ready
+        item whose socket has one of its events; items that have none leave the list."""
+        ep = self.epolls[eid]
+        for sid in list(ep.ready):
+            item = ep.items.get(sid)
+            if item is not None and sid in self.socks and self.poll(sid) & item.events:
+                return True
+            ep.ready.remove(sid)  # list_del_init(): woken, but not ready for what it asks
+        return False
+
     def ep_watched(self, sid: int) -> list[int]:
         """The epoll instances with an item for this socket."""
         return [eid for eid, ep in self.epolls.items() if sid in ep.items]
