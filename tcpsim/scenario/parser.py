@@ -378,7 +378,7 @@ class Parser:
             is_epoll = tok.text in self._epoll_names
             if param.name == "epfd" and not is_epoll:
                 line.fail(tok.col, f"{spec.name}() needs an epoll descriptor as its {param.name}, "
-                          f"one made by '{tok.text} = epoll_create()'")
+                          f"one made by 'ep = epoll_create()'; '{tok.text}' is a socket")
             if param.name != "epfd" and is_epoll and spec.name not in ("close", "exit"):
                 line.fail(tok.col, f"'{tok.text}' is an epoll descriptor; {spec.name}() needs a "
                           "socket here")
