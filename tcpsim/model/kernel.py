@@ -61,7 +61,8 @@ class Race:
 
 # the events of the caller's own calls: tcp_v4_connect(), inet_listen() and close() wake
 # nobody (a closed descriptor has left every epoll anyway: eventpoll_release())
-_NO_STATE_WAKEUP = frozenset({"connect", "listen", "close", "close_unread", "close_linger0"})
+_NO_STATE_WAKEUP = frozenset({"connect", "listen", "close", "close_unread", "close_linger0",
+                              "rcv_syn"})
 
 
 class _Random(random.Random):
@@ -250,11 +251,14 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks, Ev
         self._set_state(sk, r.next, event, r.ref)
         for action in r.actions:
             getattr(self, "_act_" + action)(sk, seg)
-        if self.epolls and event not in _NO_STATE_WAKEUP:
+        if self.epolls and r.next != r.state and event not in _NO_STATE_WAKEUP:
             # sk->sk_state_change() (sock_def_wakeup(): every waiter, no key): the kernel
             # signals the changes segments and timers make (tcp_finish_connect(), tcp_fin(),
             # tcp_rcv_state_process(), tcp_done()) and shutdown()'s (inet_shutdown()); the
-            # caller's own connect(), listen() and close() signal none
+            # caller's own connect(), listen() and close() signal none, nor a SYN (a
+            # listener is woken when the child joins its queue; a crossed SYN moves
+            # SYN_SENT to SYN_RECV in tcp_rcv_synsent_state_process() without one), nor a
+            # row that keeps the state (a SYN sent again)
             self._ep_wake(sk, 0)
 
     def sock(self, sid: int) -> Sock:
