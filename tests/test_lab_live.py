@@ -428,7 +428,8 @@ PKT = PROGRAMS.parent / "pkt"
 @pytest.mark.parametrize("name", ["handshake-active", "handshake-passive", "handshake-refused",
                                   "close-active", "shutdown-half-close", "rtt-handshake",
                                   "sack-receiver", "rack-reo-timeout", "dsack-undo", "fin-tlp",
-                                  "rto-gso-retransmit", "newreno-partial-ack"])
+                                  "rto-gso-retransmit", "newreno-partial-ack",
+                                  "epoll-level", "epoll-edge", "epoll-out-edge"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.

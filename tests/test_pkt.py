@@ -53,6 +53,22 @@ def test_our_scripts_pass_against_the_model(path):
     ("close-passive", 17, "EBADF", "ENOTCONN", "read() returned -1 EBADF; the script expects -1 ENOTCONN"),
     ("shutdown-half-close", 17, "EPIPE", "EAGAIN", "write() returned -1 EPIPE"),
     ("shutdown-half-close", 15, "ack 11", "ack 12", "bad outbound ack number (expected 12, got 11)"),
+    # epoll: an edge-triggered item is not reported again without a new wakeup, a level one is
+    ("epoll-edge", 24, "{events=0, ptr=0}, 1, 0) = 0", "{events=EPOLLIN|EPOLLOUT, fd=4}, 1, 0) = 1",
+     "epoll_wait() returned 0; the script expects 1"),
+    ("epoll-level", 34, "= 1", "= 0", "epoll_wait() returned 1; the script expects 0"),
+    ("epoll-level", 33, "ptr=0x1234", "ptr=0x1235", "epoll_event->data does not match script: "
+     "expected: 4661 actual: 4660"),
+    ("epoll-edge", 17, "events=EPOLLOUT,", "events=EPOLLOUT|EPOLLIN,",
+     "epoll_event->events does not match script: expected: 0x5 actual: 0x4"),
+    ("epoll-edge", 17, "fd=4", "fd=3", "epoll_event->data does not match script: expected: 3 "
+     "actual: 4"),
+    # the buffer is not writeable yet after the partial write: no EPOLLOUT edge
+    ("epoll-out-edge", 24, "{events=0, ptr=0}, 1, 0) = 0", "{events=EPOLLOUT, fd=4}, 1, 0) = 1",
+     "epoll_wait() returned 0; the script expects 1"),
+    # no write found the buffer full since the last report: the ACK wakes nobody
+    ("epoll-out-edge", 34, "{events=0, ptr=0}, 1, 0) = 0", "{events=EPOLLOUT, fd=4}, 1, 0) = 1",
+     "epoll_wait() returned 0; the script expects 1"),
 ])
 def test_an_edited_script_fails_at_the_edited_line(name, line, old, new, message):
     outcome = run(edited(name, line, old, new))
@@ -199,6 +215,7 @@ EXPORTS = [(n, proc) for n in builtin_names() for proc in load(n).processes]
 UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("backlog-full", "server"): "it has 3 connections",
               ("concurrent-server", "server"): "it has 3 connections",
+              ("epoll-server", "server"): "it has 2 connections",
               ("send-blocks", "client"): "blocked on a full send buffer",
               ("tiny-sndbuf", "client"): "blocked on a full send buffer",
               ("nonblocking-send-eagain", "server"): r"recv\(MSG_WAITALL\) on line 32 blocked",
@@ -344,3 +361,21 @@ def test_tcp_info_is_read_by_the_kernels_layout():
     assert (info["tcpi_state"], info["tcpi_options"], info["tcpi_snd_wscale"],
             info["tcpi_rcv_wscale"], info["tcpi_snd_cwnd"], info["tcpi_bytes_received"]) == (
         1, 7, 10, 8, 10, 12345)
+
+
+def test_epoll_calls_on_the_wrong_descriptors():
+    """epoll_ctl() on a socket as the epoll: EINVAL; an epoll descriptor where a socket is
+    needed: ENOTSOCK (EINVAL for read()); epoll_create(0): EINVAL; an epoll_event whose fd=
+    is not the call's: packetdrill's own error."""
+    head = (ROOT / "tests" / "pkt" / "epoll-level.pkt").read_text().split("\n")[:8]
+    ok = "\n".join(head + [
+        "+0  setsockopt(5, SOL_SOCKET, SO_REUSEADDR, [1], 4) = -1 ENOTSOCK",
+        "+0  read(5, ..., 10) = -1 EINVAL",
+        "+0  epoll_create(0) = -1 EINVAL",
+        "+0  epoll_ctl(5, EPOLL_CTL_ADD, 5, {events=EPOLLIN, fd=5}) = -1 EINVAL",
+        "+0  close(5) = 0",
+        "+0  epoll_wait(5, {events=0, ptr=0}, 1, 0) = -1 EBADF"])
+    outcome = run(ok)
+    assert outcome.passed, (outcome.line, outcome.message)
+    wrong = run("\n".join(head + ["+0  epoll_ctl(5, EPOLL_CTL_ADD, 3, {events=EPOLLIN, fd=4}) = 0"]))
+    assert (wrong.passed, wrong.line, wrong.message) == (False, 9, "wrong fd specified in epoll_event")

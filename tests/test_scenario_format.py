@@ -104,6 +104,16 @@ def test_comments_blank_lines_and_the_header_description():
      "'127.0.0.1:70000' is not a valid address and port (port 70000 is outside 0..65535)"),
     ("# only a comment\n", 1, 1, "the program has no calls; write lines such as 'server: s = socket()'"),
     ("c: fd = socket() @", 1, 18, "unexpected character '@'"),
+    ("s: s = socket()\ns: epoll_wait(s)", 2, 15, "epoll_wait() needs an epoll descriptor as its "
+     "epfd, one made by 'ep = epoll_create()'; 's' is a socket"),
+    ('s: ep = epoll_create()\ns: send(ep, "x")', 2, 9,
+     "'ep' is an epoll descriptor; send() needs a socket here"),
+    ("s: ep = epoll_create()\ns: epoll_wait(ep) = ep EPOLLIN", 2, 21, "epoll_wait's result is "
+     "the ready sockets with their events, as 'c EPOLLIN, s EPOLLIN|EPOLLOUT', or a count"),
+    ("s: ep = epoll_create()\ns: s = socket()\ns: epoll_ctl(ep, EPOLL_CTL_ADD, s, EPOLLIN|EPOLLIM)",
+     3, 44, "'EPOLLIM' is not one of EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDNORM, "
+     "EPOLLRDBAND, EPOLLWRNORM, EPOLLWRBAND, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLONESHOT, EPOLLET; "
+     "did you mean EPOLLIN?"),
 ])
 def test_errors_point_at_line_and_column(text, line, col, message):
     with pytest.raises(ScenarioError) as info:
@@ -337,3 +347,15 @@ def test_net_line_counts_fit_the_labs_counter(line, col, message):
     with pytest.raises(ScenarioError) as info:
         parse(FAULTY + line, source="f.tcp")
     assert (info.value.col, info.value.message) == (col, message)
+
+
+def test_epoll_wait_expects_the_ready_sockets_in_order_or_a_count():
+    prog = parse("s: s = socket()\ns: c = socket()\ns: ep = epoll_create()\n"
+                 "s: epoll_ctl(ep, EPOLL_CTL_DEL, c) = -1 ENOENT\n"
+                 "s: epoll_wait(ep, 8, 100) = c EPOLLIN|EPOLLRDHUP, s EPOLLOUT\n"
+                 "s: epoll_wait(ep) = 0", source="t.tcp")
+    ctl, wait, plain = prog.steps[3:]
+    assert ctl.args == ("ep", 2, "c", 0)  # EPOLL_CTL_DEL, no events
+    assert wait.args == ("ep", 8, 100_000_000)  # a number is ms, as in C
+    assert (wait.expect.value, wait.expect.ready) == (2, (("c", 0x2001), ("s", 0x4)))
+    assert plain.args == ("ep", 16, -1) and plain.expect.ready is None

@@ -129,6 +129,15 @@ MESSAGES: dict[str, str] = {
                       "yet acknowledged, SIOCOUTQNSD those written and not yet sent.",
     "why.call.poll": "poll() reports which events are ready on the socket (data to read, room "
                      "to write, the peer's FIN, an error).",
+    "why.call.epoll_create": "epoll_create() makes an epoll instance: a descriptor that watches "
+                             "sockets and keeps a list of those that became ready.",
+    "why.call.epoll_ctl": "epoll_ctl() adds, changes or removes a watched socket; a socket "
+                          "already ready when added or changed goes on the ready list at once.",
+    "why.call.epoll_wait": "epoll_wait() reports the sockets on the ready list that are ready for "
+                           "what they are watched for; a socket goes on the list when the kernel "
+                           "wakes it (data queued, room to write, a state change), and an "
+                           "edge-triggered one (EPOLLET) leaves it once reported.",
+    "why.call.epoll_wait.blocks": "epoll_wait() waits: no watched socket is ready yet.",
     "why.call.sleep": "The process pauses; the kernel keeps running timers and answering "
                       "segments meanwhile.",
     "why.call.exit": "The process exits: the kernel closes every descriptor it still has.",

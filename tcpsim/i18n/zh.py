@@ -116,6 +116,11 @@ MESSAGES: dict[str, str] = {
     "why.call.ioctl": "ioctl() 询问内核套接字队列里有多少字节：SIOCINQ 是已收到尚未读取的，"
                       "SIOCOUTQ 是已写入尚未被确认的，SIOCOUTQNSD 是已写入尚未发送的。",
     "why.call.poll": "poll() 报告套接字上哪些事件已就绪（有数据可读、可写、对方的 FIN、出错）。",
+    "why.call.epoll_create": "epoll_create() 创建一个 epoll 实例：一个监视套接字、记录哪些已就绪的描述符。",
+    "why.call.epoll_ctl": "epoll_ctl() 添加、修改或移除被监视的套接字；添加或修改时已就绪的套接字立即进入就绪列表。",
+    "why.call.epoll_wait": "epoll_wait() 报告就绪列表中对所监视事件已就绪的套接字；内核唤醒套接字时"
+                           "（数据入队、可写、状态变化）它进入列表，边沿触发（EPOLLET）的报告后即离开列表。",
+    "why.call.epoll_wait.blocks": "epoll_wait() 等待：还没有被监视的套接字就绪。",
     "why.call.sleep": "进程暂停；其间内核照常运行定时器、应答报文段。",
     "why.call.exit": "进程退出：内核关闭它仍持有的所有描述符。",
     "why.call.return": "调用所等待的事件已经发生。",

@@ -10,6 +10,8 @@ microseconds; timers (delayed ACK, retransmission) show up while the runner wait
 from __future__ import annotations
 
 import ctypes
+import errno
+import os
 import math
 from contextlib import nullcontext
 import select
@@ -105,6 +107,9 @@ class LabWorld:
             until = min(until, due) if due is not None else until
         poller.poll(max(0, math.ceil((until - time.time()) * 1000)))
 
+    def epoll(self) -> "LabEpoll":
+        return LabEpoll()
+
     def poll(self, sock: socket.socket, events: int) -> int:
         p = select.poll()
         p.register(sock.fileno(), events)
@@ -140,6 +145,39 @@ class LabWorld:
         call = {"readall": "recv"}.get(call, call)  # a loop of recv() calls: the first fails
         rc = getattr(_libc, call)(*([-1] + [0] * (_NARGS[call] - 1)))
         return rc, errno_name(ctypes.get_errno()) if rc == -1 else None
+
+
+class LabEpoll:
+    """A real epoll instance (select.epoll) as the runner uses one: ctl(), wait() ->
+    [(socket, events)], close(); fileno() for the lab's wait (the epoll descriptor is
+    readable while an item is ready: ep_eventpoll_poll())."""
+
+    def __init__(self):
+        self.ep = select.epoll()
+        self.socks: dict[int, socket.socket] = {}
+
+    def fileno(self) -> int:
+        return self.ep.fileno()
+
+    def ctl(self, op: int, sock: socket.socket, events: int) -> None:
+        fd = sock.fileno()
+        if op == 1:  # EPOLL_CTL_ADD
+            self.ep.register(fd, events)
+        elif op == 3:  # EPOLL_CTL_MOD
+            self.ep.modify(fd, events)
+        elif op == 2:  # EPOLL_CTL_DEL
+            self.ep.unregister(fd)
+        else:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        self.socks[fd] = sock
+
+    def wait(self, maxevents: int) -> list:
+        if maxevents <= 0:  # do_epoll_wait() (Python's own check would raise ValueError)
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return [(self.socks.get(fd), events) for fd, events in self.ep.poll(0, maxevents)]
+
+    def close(self) -> None:
+        self.ep.close()
 
 
 # One tick of this kernel's clock (HZ=250): the one-jiffy delayed ACK fires within it, so the

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno as E
 
+from .eventpoll import KEY_DATA_READY, KEY_WRITE_SPACE
 from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALIGN_SK_BUFF,
                    SKB_TRUESIZE_LO, SNDBUF_SKB_HEADROOM, SOCK_MIN_RCVBUF, SYN, TCP_INIT_CWND, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
                    TCP_MSS_DEFAULT, TCP_RTO_MAX, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
@@ -309,6 +310,7 @@ class TcpInput:
             self._queue_rcv(sk, seg)
             sk.rcv_nxt = (sk.rcv_nxt + len(seg.payload)) & 0xFFFFFFFF
             self._event_data_recv(sk, seg)
+            self._ep_wake(sk, KEY_DATA_READY)  # tcp_data_ready(): sk->sk_data_ready()
         if seg.flags & FIN and self._rcv_fin(sk, bool(seg.payload)):
             return
         if sk.ofo:
@@ -866,6 +868,7 @@ class TcpInput:
             self._sndbuf_expand(sk)
         if self._stream_is_writeable(sk, 1):
             sk.nospace = False
+            self._ep_wake(sk, KEY_WRITE_SPACE)  # sk_stream_write_space()'s wakeup
 
     # -- the RTT and the RTO (tcp_input.c) ----------------------------------------------
     def _usecs_to_jiffies(self, us: int) -> int:

@@ -10,6 +10,7 @@ tcp_timewait_state_process() answers what still arrives for it.
 
 from __future__ import annotations
 
+from .eventpoll import KEY_DATA_READY
 from .sock import (ACK, FIN, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SYN, TCP_MAX_WSCALE,
                    TCP_MIN_MSS_DEFAULT, TCP_TIMEWAIT_LEN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock,
                    seq_lt)
@@ -113,6 +114,7 @@ class TcpMinisocks:
         self._hash(child)
         self._keepalive_start(child)  # tcp_create_openreq_child(): SOCK_KEEPOPEN's timer
         listener.accept_queue.append(child.id)
+        self._ep_wake(listener, KEY_DATA_READY)  # tcp_child_process(): parent->sk_data_ready()
 
     # -- timewait socks (tcp_minisocks.c) ------------------------------------------------
     def _act_arm_timewait(self, sk: Sock, seg: Seg | None) -> None:

@@ -62,6 +62,7 @@ class _Writer:
         self.lines: list[tuple[float, int, int, str]] = []  # (time, rank, order, text)
         self.bind_port = self.connect_port = None
         self.open: set[int] = set()
+        self.fd_of: dict[str, int] = {}  # descriptor names -> numbers (epoll_ctl's target)
 
     def fail(self, why: str) -> ExportError:
         return ExportError(f"program {self.program.name} cannot be written as a packetdrill "
@@ -71,8 +72,12 @@ class _Writer:
         self.lines.append((t, rank, len(self.lines), text))
 
     # -- calls -----------------------------------------------------------------------------
-    def call(self, step, start: float, end: float | None, result, errno, fd) -> None:
+    def call(self, step, start: float, end: float | None, result, errno, fd,
+             value: str | None = None) -> None:
         name, args = step.call, step.args
+        if step.assign and not errno and result is not None:
+            self.fd_of[step.assign] = result
+        self.value = value  # epoll_wait's ready sockets ("c EPOLLIN, s EPOLLOUT")
         if name == "sleep":
             return
         if name == "exit":
@@ -91,7 +96,7 @@ class _Writer:
             outcome = "0"
         else:
             outcome = str(result)
-        if name in ("socket", "accept") and not errno and result is not None:
+        if name in ("socket", "accept", "epoll_create") and not errno and result is not None:
             self.open.add(result)
         if name == "close" and fd is not None:
             self.open.discard(fd)
@@ -157,6 +162,19 @@ class _Writer:
             revents = flag_names("poll", result or 0)
             return (f"poll([{{fd={fd}, events={flag_names('poll', a[1])}, revents={revents}}}], "
                     f"1, {timeout})")
+        if name == "epoll_create":
+            return "epoll_create(1)"
+        if name == "epoll_ctl":
+            target = self.fd_of.get(a[2])
+            return (f"epoll_ctl({fd}, {_sym('epoll_op', a[1])}, {target}, "
+                    f"{{events={flag_names('epoll', a[3])}, fd={target}}})")
+        if name == "epoll_wait":
+            # syscall_epoll_wait() compares the first event returned (zeros when none came)
+            first = (self.value or "").split(",")[0].split()
+            event = (f"{{events={first[1]}, fd={self.fd_of.get(first[0])}}}" if first
+                     else "{events=0, ptr=0}")
+            timeout = a[2] if a[2] < 0 else a[2] // 1_000_000
+            return f"epoll_wait({fd}, {event}, {a[1]}, {timeout})"
         raise self.fail(f"{name}() has no packetdrill spelling in tcpsim")
 
     # -- the whole script ------------------------------------------------------------------
@@ -186,9 +204,9 @@ class _Writer:
                     raise self.fail(f"its recv(MSG_WAITALL) on line {step.line} blocked "
                                     "(a blocked reader wakes at each arrival)")
                 t0, fd = started.pop(c.step, (c.t, c.fd))
-                self.call(step, t0, c.t, c.result, c.errno, fd)
+                self.call(step, t0, c.t, c.result, c.errno, fd, c.value)
             else:
-                self.call(step, c.t, None, c.result, c.errno, c.fd)
+                self.call(step, c.t, None, c.result, c.errno, c.fd, c.value)
         segments = [g for g in trace.segments if g.src in mine or g.dst in mine]
         if any(g.src in mine and g.dst in mine for g in segments):
             raise self.fail("its sockets talk to each other (one script has one remote end)")

@@ -52,6 +52,7 @@ class Expect:
     value: int
     errno: str | None = None
     text: str = ""
+    ready: tuple | None = None  # epoll_wait: ((descriptor name, events), ...) in order
 
     def matches(self, value: int, err: str | None) -> bool:
         if self.errno is not None and self.value == -1:

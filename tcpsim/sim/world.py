@@ -96,6 +96,30 @@ class ModelSocket:
         return sk.remote
 
 
+class ModelEpoll:
+    """An epoll instance of the model (model/eventpoll.py), as the runner uses one: ctl(),
+    wait() -> [(socket, events)], close(), and ready() for the world's wait."""
+
+    def __init__(self, world: "SimWorld"):
+        self.world = world
+        self.eid = world.kernel.epoll_create()
+        self.socks: dict[int, ModelSocket] = {}
+
+    def ctl(self, op: int, sock: ModelSocket, events: int) -> None:
+        self.world.kernel.epoll_ctl(self.eid, op, sock.sid, events, sock.sid)
+        self.socks[sock.sid] = sock
+
+    def wait(self, maxevents: int) -> list:
+        return [(self.socks.get(sid), events)
+                for events, sid in self.world.kernel.epoll_wait(self.eid, maxevents)]
+
+    def ready(self) -> bool:
+        return self.world.kernel.epoll_poll(self.eid)
+
+    def close(self) -> None:
+        self.world.kernel.epoll_close(self.eid)
+
+
 class Wire:
     """What the program's `net:` lines do to each segment, in the order they are sent."""
 
@@ -234,7 +258,8 @@ class SimWorld:
         if self._prompt:  # a retried call sent segments: the next settle() delivers them
             return
         mark = (self.t, self._count)
-        ready = waits and any([s.sid in self.kernel.socks and self.poll(s, ev) for s, ev in waits])
+        ready = waits and any([s.ready() if isinstance(s, ModelEpoll) else
+                               s.sid in self.kernel.socks and self.poll(s, ev) for s, ev in waits])
         if ready and self._early != mark:
             self._early = mark
             return
@@ -268,6 +293,9 @@ class SimWorld:
 
     def poll(self, sock: ModelSocket, events: int) -> int:
         return self.kernel.poll(sock.sid) & (events | POLLERR | POLLHUP)
+
+    def epoll(self) -> ModelEpoll:
+        return ModelEpoll(self)
 
     def tcp_info(self, sock: ModelSocket) -> dict:
         return self.kernel.tcp_info(sock.sid)

@@ -38,6 +38,8 @@ _CALL_REF = {
     "close": "RFC 9293 3.10.4 · tcp_close()", "shutdown": "RFC 9293 3.6.1 · tcp_shutdown()",
     "setsockopt": "sk_setsockopt(), do_tcp_setsockopt()", "getsockopt": "do_tcp_getsockopt()",
     "fcntl": "fcntl(2)", "ioctl": "tcp_ioctl()", "poll": "tcp_poll()", "sleep": "", "exit": "do_exit()",
+    "epoll_create": "do_epoll_create()", "epoll_ctl": "do_epoll_ctl(), ep_insert(), ep_modify()",
+    "epoll_wait": "ep_poll(), ep_send_events(), tcp_poll()",
 }
 _SEG_REF = {
     "syn": "RFC 9293 3.5 · tcp_connect()", "syn.again": "RFC 6298 5 · tcp_retransmit_timer()",
