@@ -426,7 +426,8 @@ PKT = PROGRAMS.parent / "pkt"
 
 
 @pytest.mark.parametrize("name", ["handshake-active", "handshake-passive", "handshake-refused",
-                                  "close-active", "shutdown-half-close", "rtt-handshake"])
+                                  "close-active", "shutdown-half-close", "rtt-handshake",
+                                  "delayed-ack-fin-no-wscale"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.
@@ -443,7 +444,8 @@ def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     assert outcome.passed, (outcome.line, outcome.message)
 
 
-@pytest.mark.parametrize("name", ["handshake-active", "close-active", "shutdown-half-close"])
+@pytest.mark.parametrize("name", ["handshake-active", "close-active", "shutdown-half-close",
+                                  "delayed-ack-fin-no-wscale"])
 def test_pkt_verify_finds_the_model_doing_what_the_kernel_did(lab, name):
     """`tcpsim pkt verify`: the model's events are the kernel's, line for line, on scripts
     whose windows once parted them (the kernel offered 1050 and 1053 x 256 where the model
@@ -451,6 +453,22 @@ def test_pkt_verify_finds_the_model_doing_what_the_kernel_did(lab, name):
     r = run_cli("pkt", "verify", PKT / f"{name}.pkt")
     assert r.returncode == 0, r.stdout
     assert r.stdout.splitlines()[-1].startswith(f"agree {PKT / name}.pkt: the model did what")
+
+
+from .test_pkt import TUN_SKBS, tun_skb_script  # noqa: E402
+
+
+@pytest.mark.parametrize("case", TUN_SKBS, ids=[f"{c[2]}B" for c in TUN_SKBS])
+def test_the_kernel_charges_a_segment_over_tun_the_truesize_the_model_says(lab, case):
+    """The measurements behind TcpInput._rx_skb(): a first segment's scaling_ratio over tun,
+    seen as tcpi_rcv_ssthresh (the same scripts pass against the model: tests/test_pkt.py)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile, parse
+    from tcpsim.pkt.run import run_script_on_kernel
+
+    outcome = run_script_on_kernel(parse(tun_skb_script(*case), "tun-skb.pkt"),
+                                   packetdrill_profile(KernelProfile.named("reference")))
+    assert outcome.passed, (outcome.line, outcome.message)
 
 
 # -- the data phase (issue 17) ----------------------------------------------------------------

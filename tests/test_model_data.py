@@ -762,3 +762,42 @@ def test_segments_lo_cut_from_one_skb_do_not_coalesce_under_the_capture():
                             "server: bind"))
     acks = [win for who, fl, n, win in ex[3:] if who == "s" and not n][:4]
     assert acks == [49113, 55574, 48084, 43982]
+
+
+# -- when a duplicate is ACKed (issue 18) ----------------------------------------------------
+def test_a_duplicate_into_a_half_full_buffer_is_dsacked_by_the_pending_delayed_ack():
+    """slow-reader at MTU 1500: the server's locked 32768-byte buffer holds the client's
+    16384 bytes (7240 + 7240 + 1904) unread; the last 1904 wait for the delayed ACK.  The
+    client's tail loss probe resends the last 456 bytes.  tcp_data_queue() takes them as
+    old data: tcp_dsack_set(), tcp_enter_quickack_mode(), inet_csk_schedule_ack(); but
+    __tcp_ack_snd_check() first runs __tcp_select_window() (1904 > rcv_mss unacknowledged),
+    which ends quick-ACK mode with less than half the buffer free, so no ACK at once: the
+    delayed ACK, 40 ms after the 1904-byte segment, carries the D-SACK.  Measured on 6.18:
+    probe at 5.6 ms, ACK at 41.6 ms (1904 bytes at 0.77 ms), win 12576, sack 15929:16385
+    (skb:kfree_skb TCP_OLD_DATA; nstat DelayedACKLost 1, DelayedACKs 1)."""
+    trace = run_model(parse(SLOW_READER_HEAD, "slow-reader-head"), MTU1500)
+    rel = trace.relative()
+    server = rel[1].seg.src
+    tail = next(r for r in rel if r.seg.length == 1904)
+    probe = next(r for r in rel if r.seg.length == 456)
+    assert (probe.seq, probe.seg.t > tail.seg.t) == (15929, True)
+    after = [r for r in rel if r.seg.src == server and r.seg.t > tail.seg.t]
+    ack = after[0]
+    assert ack.seg.t > probe.seg.t
+    # the delayed ACK's own time: 40 ms after the 1904 bytes arrived (lo: 10 us each way)
+    assert round(ack.seg.t - tail.seg.t, 6) == 0.04001
+    sack = next(v for n, v in ack.options if n == "sack")
+    assert (ack.seg.flags, ack.ack, ack.seg.win, sack) == (".", 16385, 12576, [[15929, 16385]])
+
+
+SLOW_READER_HEAD = """\
+server: s = socket()
+server: setsockopt(s, SO_RCVBUF, 16384) = 0
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+server: c = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080) = 0
+client: send(fd, 16384) = 16384
+client: sleep 50ms
+"""

@@ -341,3 +341,62 @@ def test_tcp_info_is_read_by_the_kernels_layout():
     assert (info["tcpi_state"], info["tcpi_options"], info["tcpi_snd_wscale"],
             info["tcpi_rcv_wscale"], info["tcpi_snd_cwnd"], info["tcpi_bytes_received"]) == (
         1, 7, 10, 8, 10, 12345)
+
+
+# -- the receiver's skbs over tun (issue 18: when an ACK is sent) ---------------------------
+# rcv_ssthresh after one segment of N bytes into a connection without window scaling
+# (clamp 65535 until tcp_measure_rcv_mss() takes the skb's scaling_ratio, len/truesize:
+# tcp_set_window_clamp() to 540000 x ratio / 256).  Measured on 6.18.44 with `pkt run
+# --kernel` (the same scripts, tcpi_rcv_ssthresh): tun's truesize is 832 / 1280 / 2304 /
+# 8448 for the sizes below (tun_get_user(), alloc_skb_with_frags()).
+TUN_SKBS = [  # (SYN's MSS, device MTU, payload, tcpi_rcv_ssthresh, tcpi_rcv_mss)
+    (100, 1500, 152, 97031, 152),  # 832: skb_small_head_cache
+    (100, 1500, 153, 63281, 153),  # 1280: kmalloc 1024
+    (1000, 1500, 600, 253125, 600),  # 1280
+    (1000, 1500, 601, 139218, 601),  # 2304: kmalloc 2048
+    (1000, 1500, 1000, 234140, 1000),  # 2304
+    (1000, 1500, 1460, 271560, 1460),  # 2304, then tcp_grow_window() (+ 2 x 1460)
+    (8000, 9000, 3990, 253125, 3990),  # 8448: kmalloc 8192, all linear (under a page)
+    (8000, 9000, 4000, 255234, 4000),  # 8448: 3712 linear (4352) + a page
+    (8000, 9000, 8000, 286720, 8000),  # 12544: 3712 linear + an order-1 page, ratio 163
+]
+
+
+def tun_skb_script(mss: int, mtu: int, n: int, ssthresh: int, rcv_mss: int) -> str:
+    advmss = mtu - 40
+    return f"""--mtu={mtu}
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 20000 <mss {mss},sackOK,nop,nop>
++0  > S. 0:0(0) ack 1 win 65535 <mss {advmss},nop,nop,sackOK>
++.1 < . 1:1(0) ack 1 win 20000
++0  accept(3, ..., ...) = 4
++0  < P. 1:{n + 1}({n}) ack 1 win 257
++0  > . 1:1(0) ack {n + 1} win 65535
++0  %{{ assert (tcpi_rcv_ssthresh, tcpi_rcv_mss) == ({ssthresh}, {rcv_mss}), (tcpi_rcv_ssthresh, tcpi_rcv_mss) }}%
+"""
+
+
+@pytest.mark.parametrize("case", TUN_SKBS, ids=[f"{c[2]}B" for c in TUN_SKBS])
+def test_a_segment_over_tun_is_charged_the_truesize_of_tuns_skb(case):
+    """The scaling_ratio a first segment sets comes from the skb tun made for it
+    (TcpInput._rx_skb()), not from lo's (832 + the payload)."""
+    outcome = run(tun_skb_script(*case))
+    assert outcome.passed, (outcome.line, outcome.message)
+
+
+def test_data_with_fin_after_a_read_waits_for_the_delayed_ack_without_window_scaling():
+    """tests/pkt/delayed-ack-fin-no-wscale.pkt: the window clamp of a connection without
+    window scaling is 65535 until the first segment's scaling_ratio, and then the window
+    __tcp_select_window() would offer is below rcv_wnd, so the FIN's segment is ACKed
+    40 ms later (the model ACKed it at once, as more than one full frame)."""
+    path = ROOT / "tests" / "pkt" / "delayed-ack-fin-no-wscale.pkt"
+    outcome = run_script(parse(path.read_text(), str(path)), PROFILE)
+    assert outcome.passed, (outcome.line, outcome.message)
+    ack = [s for s in outcome.steps if "> . 1:1(0) ack 2002" in s]
+    fin = [s for s in outcome.steps if "< FP. 1001:2001(1000)" in s]
+    assert len(ack) == len(fin) == 1
+    t_ack, t_fin = (float(s.split(": ")[1].split()[0]) for s in (ack[0], fin[0]))
+    assert round(t_ack - t_fin, 6) == 0.04

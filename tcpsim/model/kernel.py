@@ -92,6 +92,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpTimers, TcpMinisocks):
         self.gso_rx = True
         # whether an arriving skb may be a clone of the sender's (lo): False there too
         self.rx_shared = True
+        # whether segments arrive through tun (packetdrill), each a new linear skb with its
+        # own truesize (tun_get_user(), TcpInput._rx_skb()), or from lo, the sender's skb
+        self.rx_tun = False
         self.lo_latency = 0.0  # seconds from transmit to receive on lo (the world's)
         self.outfate: list = []
         self.outtime: list[float] = []  # when each outbox segment left

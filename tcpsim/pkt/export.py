@@ -263,5 +263,6 @@ def export(program: Program, process: str | None = None,
     # and its packets come in through tun as plain skbs, whatever their size: no gso_size
     world.kernel.gso_rx = False
     world.kernel.rx_shared = False  # nor clones of the sender's: tcp_try_coalesce() takes them
+    world.kernel.rx_tun = True  # each a new skb of tun's, with its own truesize
     trace = run_model(program, profile, world=world)
     return _Writer(program, trace, proc).write()
