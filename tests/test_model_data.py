@@ -788,6 +788,10 @@ def test_a_duplicate_into_a_half_full_buffer_is_dsacked_by_the_pending_delayed_a
     assert round(ack.seg.t - tail.seg.t, 6) == 0.04001
     sack = next(v for n, v in ack.options if n == "sack")
     assert (ack.seg.flags, ack.ack, ack.seg.win, sack) == (".", 16385, 12576, [[15929, 16385]])
+    # and it echoes the original's timestamp, not the probe's: the probe starts above
+    # rcv_wup (tcp_replace_ts_recent(); the kernel's ACK: TS val 42 ecr 1, the probe's val 6)
+    ts = {id(r): next(v for n, v in r.options if n == "TS") for r in (tail, probe, ack)}
+    assert ts[id(probe)][0] > ts[id(tail)][0] == ts[id(ack)][1]
 
 
 SLOW_READER_HEAD = """\

@@ -169,7 +169,11 @@ class TcpInput:
             if not self._oow_rate_limited(sk, seg):
                 self._send_dupack(sk, seg)
             return
-        if ts and seq_le(seg.seq, sk.rcv_nxt):
+        if ts and seq_le(seg.seq, sk.rcv_wup):
+            # tcp_ack() -> tcp_replace_ts_recent(): only a segment that starts at or before
+            # the last ACK's rcv_nxt (RFC 7323 Last.ACK.sent; the fast path's rcv_nxt ==
+            # rcv_wup) is echoed.  Measured (slow-reader at MTU 1500): a loss probe's TS val 6
+            # (seq above rcv_wup) is not; the delayed ACK echoes the original's 1
             sk.ts_recent = ts[0]
         # -- the ACK (tcp_ack) --
         prior_idle = sk.snd_una == sk.snd_nxt  # !prior_packets: nothing was in flight
