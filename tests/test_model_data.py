@@ -805,3 +805,21 @@ client: connect(fd, 127.0.0.1:8080) = 0
 client: send(fd, 16384) = 16384
 client: sleep 50ms
 """
+
+
+def test_a_window_reopened_after_an_idle_rto_restarts_the_congestion_window():
+    """tcp_ack_update_window(): a changed window with data queued runs
+    tcp_slow_start_after_idle_check(); after slow-reader's 2 s of zero window (no new data
+    sent: lsndtime at 52 ms), the window the read reopens (21720, 15 MSS at MTU 1500) finds
+    snd_cwnd 20 and tcp_cwnd_restart() takes it to 10.  Measured with TCP_INFO on 6.18:
+    snd_cwnd 20 before the read, 10 right after; the kernel then sends 7240 + 7240."""
+    from tcpsim.scenario import load
+
+    rel = run_model(load("slow-reader"), MTU1500).relative()
+    server = rel[1].seg.src
+    reopen = next(i for i, r in enumerate(rel)
+                  if r.seg.src == server and r.seg.t > 1.9 and r.seg.win == 21720)
+    burst = [r for r in rel[reopen + 1:reopen + 3]]
+    assert [(r.seg.src != server, r.seg.flags, r.seq, r.seg.length) for r in burst] == [
+        (True, "P.", 28961, 7240), (True, "P.", 36201, 7240)]
+    assert rel[reopen + 3].seg.src == server  # 10 MSS out: the cwnd is full

@@ -173,6 +173,12 @@ class TcpOutput:
 
     def _update_window(self, sk: Sock, win: int) -> None:
         """tcp_ack_update_window(): the peer's window; a larger one than ever re-syncs the MSS."""
+        if win != sk.snd_wnd and sk.wq:
+            # tcp_ack_update_window(): a changed window with data queued checks for idle
+            # (tcp_slow_start_after_idle_check()).  Measured (slow-reader at MTU 1500): the
+            # window a read reopens after 2 s of zero window finds the writer's snd_cwnd 20,
+            # and it sends with 10 (TCP_INFO, right after the read)
+            self._slow_start_after_idle_check(sk)
         sk.snd_wnd = win
         if win > sk.max_window:
             sk.max_window = win
