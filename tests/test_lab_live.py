@@ -473,6 +473,24 @@ def test_the_kernel_charges_a_segment_over_tun_the_truesize_the_model_says(lab, 
 
 # -- the data phase (issue 17) ----------------------------------------------------------------
 
+def test_a_simultaneous_opens_ack_of_a_fin_is_its_delayed_ack(lab):
+    """tests/programs/simultaneous-open-fin-ack.tcp: the kernel ACKs b's FIN 40 ms (and a
+    jiffy or two) after it arrives, as the model says (ato set by the SYN-ACK taken as old
+    data); the model once sent it a jiffy later.  Any exchange of the program's set."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+
+    prog = load(str(PROGRAMS / "simultaneous-open-fin-ack.tcp"))
+    trace = run_lab(prog)
+    held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
+    assert held.ok, [held.first_difference] + [d.sentence for d in held.differences]
+    rel = trace.relative()
+    a = rel[0].seg.src
+    fin = next(r for r in rel if r.seg.src != a and "F" in r.seg.flags)
+    ack = next(r for r in rel if r.seg.src == a and r.seg.t > fin.seg.t)
+    assert (ack.seg.flags, ack.ack) == (".", 2) and 0.059 < ack.seg.t - fin.seg.t < 0.07
+
+
 @pytest.mark.parametrize("name", ["transfer-100k", "transfer-window-plus-one"])
 def test_bulk_transfers_verify_segment_for_segment(lab, name):
     """Sends larger than lo's first window: the model's segments (sizes, PSH, windows),

@@ -823,3 +823,24 @@ def test_a_window_reopened_after_an_idle_rto_restarts_the_congestion_window():
     assert [(r.seg.src != server, r.seg.flags, r.seq, r.seg.length) for r in burst] == [
         (True, "P.", 28961, 7240), (True, "P.", 36201, 7240)]
     assert rel[reopen + 3].seg.src == server  # 10 MSS out: the cwnd is full
+
+
+def test_a_simultaneous_opens_ack_of_a_fin_waits_the_delayed_ack_set_by_old_data():
+    """tests/programs/simultaneous-open-fin-ack.tcp: a took b's SYN-ACK as old data (the ACK
+    of it D-SACKs the SYN), so its ato is TCP_ATO_MIN (tcp_enter_quickack_mode()), and b's
+    FIN, with pingpong from tcp_fin(), waits the 40 ms delayed ACK (measured on 6.18: 42.7 ms
+    after the FIN arrived), not the one jiffy of a socket that never set ato."""
+    from tcpsim.scenario import load
+
+    from .conftest import PROGRAMS
+
+    trace = run_model(load(str(PROGRAMS / "simultaneous-open-fin-ack.tcp")), REFERENCE)
+    rel = trace.relative()
+    a = rel[0].seg.src
+    syn_ack_ack = next(r for r in rel if r.seg.src == a and r.seg.flags == ".")
+    assert [v for n, v in syn_ack_ack.options if n == "sack"] == [[[0, 1]]]
+    fin = next(r for r in rel if r.seg.src != a and "F" in r.seg.flags)
+    ack = next(r for r in rel if r.seg.src == a and r.seg.t > fin.seg.t)
+    assert (ack.seg.flags, ack.seq, ack.ack) == (".", 7, 2)
+    # sent 20 ms + 40 ms after the FIN left b (net: delay all by 20ms)
+    assert round(ack.seg.t - fin.seg.t, 3) == 0.06
