@@ -455,7 +455,7 @@ def test_pkt_verify_finds_the_model_doing_what_the_kernel_did(lab, name):
     assert r.stdout.splitlines()[-1].startswith(f"agree {PKT / name}.pkt: the model did what")
 
 
-from .test_pkt import TUN_SKBS, tun_skb_script  # noqa: E402
+from .test_pkt import TUN_COALESCE, TUN_SKBS, tun_coalesce_script, tun_skb_script  # noqa: E402
 
 
 @pytest.mark.parametrize("case", TUN_SKBS, ids=[f"{c[2]}B" for c in TUN_SKBS])
@@ -472,6 +472,17 @@ def test_the_kernel_charges_a_segment_over_tun_the_truesize_the_model_says(lab, 
 
 
 # -- the data phase (issue 17) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("second, win", TUN_COALESCE)
+def test_the_kernel_coalesces_a_segment_over_tun_only_into_the_tailroom(lab, second, win):
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile, parse
+    from tcpsim.pkt.run import run_script_on_kernel
+
+    outcome = run_script_on_kernel(parse(tun_coalesce_script(second, win), "coalesce.pkt"),
+                                   packetdrill_profile(KernelProfile.named("reference")))
+    assert outcome.passed, (outcome.line, outcome.message)
+
 
 def test_a_simultaneous_opens_ack_of_a_fin_is_its_delayed_ack(lab):
     """tests/programs/simultaneous-open-fin-ack.tcp: the kernel ACKs b's FIN 40 ms (and a

@@ -400,3 +400,35 @@ def test_data_with_fin_after_a_read_waits_for_the_delayed_ack_without_window_sca
     assert len(ack) == len(fin) == 1
     t_ack, t_fin = (float(s.split(": ")[1].split()[0]) for s in (ack[0], fin[0]))
     assert round(t_ack - t_fin, 6) == 0.04
+
+
+# A linear skb from tun takes the next segment only into its tailroom (skb_try_coalesce():
+# a kmalloc'd head is never stolen).  Listener SO_RCVBUF 8192 (sk_rcvbuf 16384, no window
+# scaling), MSS 1000: the first 1000 bytes (truesize 2304, ratio 111) leave a window of 6300
+# (never shrunk below the last offer); 500 more fit the 624 bytes of tailroom (rmem stays
+# 2304: window 6000), 700 do not (a second skb, 2304 more: 5600).  Measured on 6.18 with
+# `pkt run --kernel` (the same scripts: tests/test_lab_live.py).
+TUN_COALESCE = [(500, 6000), (700, 5600)]
+
+
+def tun_coalesce_script(second: int, win: int) -> str:
+    return f"""0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0  setsockopt(3, SOL_SOCKET, SO_RCVBUF, [8192], 4) = 0
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 20000 <mss 1000,sackOK,nop,nop>
++0  > S. 0:0(0) ack 1 win 7300 <mss 1460,nop,nop,sackOK>
++.1 < . 1:1(0) ack 1 win 20000
++0  accept(3, ..., ...) = 4
++0  < P. 1:1001(1000) ack 1 win 257
++0  > . 1:1(0) ack 1001 win 6300
++0  < P. 1001:{1001 + second}({second}) ack 1 win 257
++0  > . 1:1(0) ack {1001 + second} win {win}
+"""
+
+
+@pytest.mark.parametrize("second, win", TUN_COALESCE)
+def test_a_segment_over_tun_coalesces_only_into_the_tailroom_of_the_last_skb(second, win):
+    outcome = run(tun_coalesce_script(second, win))
+    assert outcome.passed, (outcome.line, outcome.message)
