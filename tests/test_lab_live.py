@@ -455,7 +455,8 @@ def test_pkt_verify_finds_the_model_doing_what_the_kernel_did(lab, name):
     assert r.stdout.splitlines()[-1].startswith(f"agree {PKT / name}.pkt: the model did what")
 
 
-from .test_pkt import TUN_COALESCE, TUN_SKBS, tun_coalesce_script, tun_skb_script  # noqa: E402
+from .test_pkt import (ACTIVE_NO_WSCALE, TUN_COALESCE, TUN_SKBS,  # noqa: E402
+                       tun_coalesce_script, tun_skb_script)
 
 
 @pytest.mark.parametrize("case", TUN_SKBS, ids=[f"{c[2]}B" for c in TUN_SKBS])
@@ -480,6 +481,16 @@ def test_the_kernel_coalesces_a_segment_over_tun_only_into_the_tailroom(lab, sec
     from tcpsim.pkt.run import run_script_on_kernel
 
     outcome = run_script_on_kernel(parse(tun_coalesce_script(second, win), "coalesce.pkt"),
+                                   packetdrill_profile(KernelProfile.named("reference")))
+    assert outcome.passed, (outcome.line, outcome.message)
+
+
+def test_the_kernel_clamps_an_active_open_without_window_scale_at_65535(lab):
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile, parse
+    from tcpsim.pkt.run import run_script_on_kernel
+
+    outcome = run_script_on_kernel(parse(ACTIVE_NO_WSCALE, "active-no-wscale.pkt"),
                                    packetdrill_profile(KernelProfile.named("reference")))
     assert outcome.passed, (outcome.line, outcome.message)
 

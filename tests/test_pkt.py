@@ -432,3 +432,25 @@ def tun_coalesce_script(second: int, win: int) -> str:
 def test_a_segment_over_tun_coalesces_only_into_the_tailroom_of_the_last_skb(second, win):
     outcome = run(tun_coalesce_script(second, win))
     assert outcome.passed, (outcome.line, outcome.message)
+
+
+ACTIVE_NO_WSCALE = """\
+0     socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0...0.100 connect(3, ..., ...) = 0
++0    > S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>
++.1   < S. 0:0(0) ack 1 win 5792 <mss 1000,sackOK,nop,nop>
++0    > . 1:1(0) ack 1 win 65535
++0  %{ assert (tcpi_rcv_wnd, tcpi_rcv_ssthresh, tcpi_rcv_mss, tcpi_rcv_wscale) == (268640, 65535, 536, 0), (tcpi_rcv_wnd, tcpi_rcv_ssthresh, tcpi_rcv_mss) }%
++0  < P. 1:1001(1000) ack 1 win 257
++0  > . 1:1(0) ack 1001 win 65535
++0  %{ assert (tcpi_rcv_wnd, tcpi_rcv_ssthresh, tcpi_rcv_mss) == (267640, 234140, 1000), (tcpi_rcv_wnd, tcpi_rcv_ssthresh, tcpi_rcv_mss) }%
+"""
+
+
+def test_an_active_open_answered_without_window_scale_clamps_the_window_at_65535():
+    """tcp_rcv_synsent_state_process(): a SYN-ACK without wscale leaves rcv_wscale 0 and the
+    window clamp at most 65535, so rcv_ssthresh starts there though rcv_wnd is 268640; the
+    first segment's scaling_ratio then sets the clamp (measured on 6.18, the same values:
+    tests/test_lab_live.py)."""
+    outcome = run(ACTIVE_NO_WSCALE)
+    assert outcome.passed, (outcome.line, outcome.message)
