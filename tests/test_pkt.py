@@ -358,7 +358,8 @@ TUN_SKBS = [  # (SYN's MSS, device MTU, payload, tcpi_rcv_ssthresh, tcpi_rcv_mss
     (1000, 1500, 1460, 271560, 1460),  # 2304, then tcp_grow_window() (+ 2 x 1460)
     (8000, 9000, 3990, 253125, 3990),  # 8448: kmalloc 8192, all linear (under a page)
     (8000, 9000, 4000, 255234, 4000),  # 8448: 3712 linear (4352) + a page
-    (8000, 9000, 8000, 286720, 8000),  # 12544: 3712 linear + an order-1 page, ratio 163
+    (8000, 9000, 8000, 286720, 8000),  # 12544: 3712 linear + an order-1 page (any ratio
+    # of 136 or more gives this rcv_ssthresh: tcp_grow_window() then adds 2 x 8960)
 ]
 
 
