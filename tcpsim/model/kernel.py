@@ -105,6 +105,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         # lost-write-rto's 1976 bytes), over packetdrill's tun it does not (measured: the
         # same 1976 bytes, and upstream fr-4pkt-fack-last-byte.pkt): False for a script's run
         self.rtx_gso_psh = True
+        # whether segments arrive through tun (packetdrill), each a new linear skb with its
+        # own truesize (tun_get_user(), TcpInput._rx_skb()), or from lo, the sender's skb
+        self.rx_tun = False
         self.lo_latency = 0.0  # seconds from transmit to receive on lo (the world's)
         self.outfate: list = []
         self.outtime: list[float] = []  # when each outbox segment left

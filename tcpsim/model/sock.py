@@ -252,6 +252,9 @@ class Sock:
     # where the receive queue's tail skb ends if it is a clone whose data the sender still
     # holds (skb_cloned() until the sender's snd_una passes it); -1: the tail is its own
     rcvq_tail_clone: int = -1
+    # the tail skb's room for more bytes when it is linear (a packet tun made: skb_tailroom()),
+    # -1 when its bytes are page frags (lo), which skb_try_coalesce() takes by reference
+    rcvq_tailroom: int = -1
     # the out-of-order queue (tp->out_of_order_queue), by seq: [seq, payload, fin, truesize,
     # shared] per skb; and what the ACKs say of it (tp->rx_opt): the SACK blocks, most recent
     # first (selective_acks, at most 4), and a D-SACK block waiting to be sent
@@ -292,7 +295,10 @@ class Sock:
     quick: int = 0
     pingpong: int = 0
     ato: float = 0.0
-    lrcvtime: float = 0.0
+    # icsk_ack.lrcvtime: the last data's arrival, first set as the connection is established
+    # (tcp_finish_connect(), tcp_create_openreq_child()); never for a simultaneous open
+    # (jiffies 0: long ago), whose ACK of a SYN-ACK taken as old data sets ato
+    lrcvtime: float = -1e9
     # keepalive (tcp_keepalive_timer()): tp->rcv_tstamp, when tcp_ack() last took an ACK;
     # SOCK_KEEPOPEN (SO_KEEPALIVE); TCP_KEEPIDLE, TCP_KEEPINTVL (seconds) and TCP_KEEPCNT,
     # 0 while unset: keepalive_time_when() and the others then read the sysctls

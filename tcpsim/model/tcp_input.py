@@ -17,7 +17,7 @@ import errno as E
 
 from .eventpoll import KEY_DATA_READY, KEY_WRITE_SPACE
 from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALIGN_SK_BUFF,
-                   SKB_TRUESIZE_LO, SNDBUF_SKB_HEADROOM, SOCK_MIN_RCVBUF, SYN, TCP_INIT_CWND, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
+                   SKB_SHINFO_SIZE, SKB_SMALL_HEAD_CACHE_SIZE, SKB_TRUESIZE_LO, SNDBUF_SKB_HEADROOM, SOCK_MIN_RCVBUF, SYN, TCP_INIT_CWND, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
                    TCP_MSS_DEFAULT, TCP_RTO_MAX, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
                    seq_lt)
 
@@ -127,6 +127,7 @@ class TcpInput:
             sk.timers.pop("retransmit", None)
             self._init_transfer_cwnd(sk, ts)  # tcp_finish_connect() -> tcp_init_transfer()
             self._init_buffer_space(sk)
+            sk.lrcvtime = self.now  # tcp_finish_connect(): icsk_ack.lrcvtime
             self._keepalive_start(sk)  # tcp_finish_connect(): SOCK_KEEPOPEN's timer
             self._transition(sk, "rcv_synack")
             return
@@ -169,7 +170,11 @@ class TcpInput:
             if not self._oow_rate_limited(sk, seg):
                 self._send_dupack(sk, seg)
             return
-        if ts and seq_le(seg.seq, sk.rcv_nxt):
+        if ts and seq_le(seg.seq, sk.rcv_wup):
+            # tcp_ack() -> tcp_replace_ts_recent(): only a segment that starts at or before
+            # the last ACK's rcv_nxt (RFC 7323 Last.ACK.sent; the fast path's rcv_nxt ==
+            # rcv_wup) is echoed.  Measured (slow-reader at MTU 1500): a loss probe's TS val 6
+            # (seq above rcv_wup) is not; the delayed ACK echoes the original's 1
             sk.ts_recent = ts[0]
         # -- the ACK (tcp_ack) --
         prior_idle = sk.snd_una == sk.snd_nxt  # !prior_packets: nothing was in flight
@@ -279,8 +284,18 @@ class TcpInput:
             return
         end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
         if seq_le(end_seq, sk.rcv_nxt):  # all of it was received before: a retransmission
-            sk.quick = max(sk.quick, TCP_MAX_QUICKACKS)  # tcp_enter_quickack_mode()
-            self._send_ack(sk, dsack=(seg.seq, end_seq))
+            # tcp_data_queue(): D-SACK it (tcp_dsack_set()), tcp_enter_quickack_mode() and
+            # inet_csk_schedule_ack(); then __tcp_ack_snd_check() decides, and its first test
+            # runs __tcp_select_window() when more than rcv_mss is unacknowledged, which ends
+            # quick-ACK mode (quick = 0) when less than half the buffer is free: then the
+            # pending delayed ACK carries the D-SACK.  Measured at MTU 1500 (slow-reader, a
+            # locked 32768-byte buffer holding 16384 bytes): a loss probe's 456-byte duplicate
+            # at 5.6 ms is D-SACKed by the delayed ACK at 41.6 ms (nstat DelayedACKLost 1,
+            # DelayedACKs 1)
+            self._dsack_set(sk, seg.seq, end_seq)
+            self._enter_quickack_mode(sk)  # tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS)
+            sk.ack_sched = True
+            self._ack_snd_check(sk)
             return
         if sk.state in ("FIN_WAIT1", "FIN_WAIT2") and sk.shutdown & RCV_SHUTDOWN and seg.payload:
             self._transition(sk, "rcv_data_after_close", seg)
@@ -426,7 +441,7 @@ class TcpInput:
         end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
         fin = bool(seg.flags & FIN)
         shared = seg.shared and self.rx_shared
-        skb = (seq, bytes(seg.payload), fin, SKB_TRUESIZE_LO + len(seg.payload), shared)
+        skb = (seq, bytes(seg.payload), fin, self._rx_skb(seg)[0], shared)
         ofo = sk.ofo
         if not ofo:
             if sk.sack_ok:
@@ -598,27 +613,74 @@ class TcpInput:
         Measured (ss -tm): three 8192-byte skbs, the third coming after the sender freed the
         second on its ACK, hold 26240 bytes (9024 + 9024 + 8192), and TcpExtTCPRcvCoalesce
         counts one.  Not modelled: the limit of MAX_SKB_FRAGS page frags per skb."""
-        self._queue_rcv_skb(sk, seg.payload, SKB_TRUESIZE_LO + len(seg.payload),
-                            seg.shared and self.rx_shared,
-                            (seg.seq + len(seg.payload)) & 0xFFFFFFFF)
+        truesize, tailroom = self._rx_skb(seg)
+        self._queue_rcv_skb(sk, seg.payload, truesize, seg.shared and self.rx_shared,
+                            (seg.seq + len(seg.payload)) & 0xFFFFFFFF, tailroom)
 
     def _queue_rcv_skb(self, sk: Sock, payload: bytes, truesize: int, shared: bool,
-                       end_seq: int) -> None:
+                       end_seq: int, tailroom: int = -1) -> None:
         """_queue_rcv() of an skb: its payload, truesize, whether it is a clone the sender
-        still holds, and where it ends."""
+        still holds, where it ends, and its tailroom (_rx_skb())."""
         tail_clone = sk.rcvq_tail_clone
         if tail_clone >= 0:  # the sender's copy goes when its snd_una passes it
             peer = self.socks.get(self.ehash.get((sk.remote, sk.local)))
             if peer is None or peer.kind != "full" or not seq_lt(peer.snd_una, tail_clone):
                 tail_clone = -1
         if sk.rcvq and sk.rcvq[-1] and tail_clone < 0:
-            sk.rcvq[-1] += payload
-            sk.rcvq_ts[-1] += len(payload)
-            sk.rcvq_tail_clone = -1
-            return
+            if sk.rcvq_tailroom < 0:  # frags taken by reference: charged their bytes
+                sk.rcvq[-1] += payload
+                sk.rcvq_ts[-1] += len(payload)
+                sk.rcvq_tail_clone = -1
+                return
+            if len(payload) <= sk.rcvq_tailroom:
+                # a linear tail (tun): skb_try_coalesce() copies the bytes into its tailroom,
+                # delta_truesize 0; a linear skb's head is never taken (skb_head_is_locked())
+                sk.rcvq[-1] += payload
+                sk.rcvq_tailroom -= len(payload)
+                return
         sk.rcvq.append(payload)
         sk.rcvq_ts.append(truesize)
+        sk.rcvq_tailroom = tailroom
         sk.rcvq_tail_clone = end_seq if shared else -1
+
+    def _rx_skb(self, seg: Seg) -> tuple[int, int]:
+        """The arriving skb's truesize and its tailroom (-1: its payload is in page frags).
+        From lo it is the sender's skb: SKB_TRUESIZE_LO + the payload.  From tun (a
+        packetdrill script; Kernel.rx_tun) tun_get_user() makes a new skb for the packet with
+        NET_SKB_PAD (64) of headroom: all linear if that is under a page (tun_alloc_skb()),
+        else the first SKB_MAX_HEAD(64) = 3712 bytes linear (linear = min(good_linear,
+        copylen) since 6.6) and the rest in pages of up to order 3, each charged whole
+        (alloc_skb_with_frags()).  The head comes from skb_small_head_cache (576) or kmalloc
+        (a power of two), plus struct sk_buff (256).  Measured on 6.18 over tun (the
+        scaling_ratio behind tcpi_rcv_ssthresh after the first segment, MSS 1000-8960, no
+        options): payloads of 152 / 153 / 600 / 601 / 1000 / 3990 / 4000 / 4010 bytes give
+        truesize 832 / 1280 / 1280 / 2304 / 2304 / 8448 / 8448 / 8448."""
+        length = len(seg.payload)
+        if not self.rx_tun:
+            return SKB_TRUESIZE_LO + length, -1
+        opts = 0
+        for name, v in seg.options:
+            opts += {"nop": 1, "eol": 1, "mss": 4, "wscale": 3, "sackOK": 2, "TS": 10}.get(name, 0)
+            if name == "sack":
+                opts += 2 + 8 * len(v)
+            elif name in ("FO", "FOEXP"):
+                opts += (2 if name == "FO" else 4) + len(bytes.fromhex(v or ""))
+        pkt = (40 if ":" in seg.src[0] else 20) + 20 + -(-opts // 4) * 4 + length
+        pad, page = 64, 4096  # NET_SKB_PAD + NET_IP_ALIGN (0 on x86), PAGE_SIZE
+        linear = pkt if pad + pkt < page else min(page - pad - SKB_SHINFO_SIZE, pkt)
+        obj = -(-(pad + linear) // 64) * 64 + SKB_SHINFO_SIZE  # SKB_HEAD_ALIGN()
+        size = SKB_SMALL_HEAD_CACHE_SIZE if obj <= SKB_SMALL_HEAD_CACHE_SIZE else \
+            1 << (obj - 1).bit_length()  # kmalloc_size_roundup()
+        truesize = size + SKB_DATA_ALIGN_SK_BUFF
+        data = pkt - linear
+        while data:  # alloc_skb_with_frags(), PAGE_ALLOC_COSTLY_ORDER
+            order = 3
+            while order and -(-data // page) * page < page << order:
+                order -= 1
+            truesize += page << order
+            data -= min(data, page << order)
+        tailroom = size - SKB_SHINFO_SIZE - pad - pkt if pkt == linear else 0
+        return truesize, tailroom
 
     @staticmethod
     def _rmem_alloc(sk: Sock) -> int:
@@ -646,7 +708,7 @@ class TcpInput:
                 self._incr_quickack(sk)
         sk.lrcvtime = self.now
         if length >= 128:
-            self._grow_window(sk, length, SKB_TRUESIZE_LO + length)
+            self._grow_window(sk, length, self._rx_skb(seg)[0])
 
     # -- receive-buffer autotuning, DRS (tcp_input.c) ------------------------------------
     def _rcv_rtt_measure(self, sk: Sock) -> None:
@@ -714,7 +776,7 @@ class TcpInput:
             length = seg.gso  # len = skb_shinfo(skb)->gso_size ?: skb->len
         if length >= sk.rcv_mss:
             if length != sk.rcv_mss:  # the ratio is the whole skb's: skb->len / truesize
-                ratio = (skb_len << 8) // (SKB_TRUESIZE_LO + skb_len) or 1
+                ratio = (skb_len << 8) // self._rx_skb(seg)[0] or 1
                 if ratio != sk.scaling_ratio:
                     sk.scaling_ratio = ratio
                     self._set_window_clamp(sk, self._win_from_space(sk, self._rcvbuf(sk)))
@@ -747,12 +809,21 @@ class TcpInput:
         room = min(sk.window_clamp, self._tcp_space(sk)) - sk.rcv_ssthresh
         if room <= 0:
             return
-        if adjust:  # truesize_adjust(): less SKB_TRUESIZE(skb_end_offset())
+        if adjust and not self.rx_tun:
+            # truesize_adjust(): less SKB_TRUESIZE(skb_end_offset()) for an skb whose bytes
+            # are all page frags (lo); a linear skb (tun) holds payload in its head
             truesize = length
         if self._win_from_space(sk, truesize) <= length:
             incr = 2 * sk.advmss
         else:  # __tcp_grow_window(): not reached on lo (the ratio is below 1)
             incr = 0
+            truesize = self._win_from_space(sk, truesize) >> 1
+            window = self._win_from_space(sk, self.profile.rmem[2]) >> 1
+            while sk.rcv_ssthresh <= window:
+                if truesize <= length:
+                    incr = 2 * sk.rcv_mss
+                    break
+                truesize, window = truesize >> 1, window >> 1
         if incr:
             incr = max(incr, 2 * length)
             sk.rcv_ssthresh += min(room, incr)

@@ -112,6 +112,7 @@ class TcpMinisocks:
         child.rcv_wup = child.rcv_nxt
         child.sock_state = "unconnected"
         self._hash(child)
+        child.lrcvtime = self.now  # tcp_create_openreq_child(): icsk_ack.lrcvtime
         self._keepalive_start(child)  # tcp_create_openreq_child(): SOCK_KEEPOPEN's timer
         listener.accept_queue.append(child.id)
         self._ep_wake(listener, KEY_DATA_READY)  # tcp_child_process(): parent->sk_data_ready()

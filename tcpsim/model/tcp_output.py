@@ -11,7 +11,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
-                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEOUT_MIN_US, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
+                   TCP_MIN_MSS, TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEOUT_MIN_US, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
                    seq_lt)
 from .tcp_cong import GSO_MAX_SIZE_SK
 
@@ -75,8 +75,18 @@ class TcpOutput:
             # Measured: tcpi_advmss 65483 after accept, and with SO_RCVBUF 262144 on the
             # listener tcpi_rcv_ssthresh 196661 = 262144 - 65483 (the clamp below)
             sk.advmss -= TCPOLEN_TSTAMP_ALIGNED
+        # tcp_initialize_rcv_mss() (tcp_rcv_synsent_state_process(), tcp_v4_syn_recv_sock()):
+        # the first guess of the peer's MSS, at most TCP_MSS_DEFAULT, at least TCP_MIN_MSS.
+        # Measured over tun with a SYN of MSS 100: a 152-byte segment then counts as full
+        # (tcpi_rcv_mss 152, and its scaling_ratio taken)
+        sk.rcv_mss = max(min(sk.advmss, sk.mss_cache or sk.advmss, sk.rcv_wnd // 2,
+                             TCP_MSS_DEFAULT), TCP_MIN_MSS)
         maxwin = self._full_space(sk)
-        clamp = sk.window_clamp or (65535 << 14)
+        # tcp_select_initial_window() caps the clamp at the largest window the scale can say,
+        # U16_MAX << rcv_wscale, and so does tcp_rcv_synsent_state_process() (65535) when the
+        # SYN-ACK has no window scale.  Measured over packetdrill's tun without window scaling
+        # (tcp_rmem 540000): tcpi_rcv_ssthresh 65535 after accept though tcpi_rcv_wnd is 268640
+        clamp = min(sk.window_clamp or (65535 << 14), 65535 << sk.rcv_wscale)
         if clamp >= maxwin:
             clamp = maxwin
             if maxwin > 4 * sk.advmss:
@@ -163,6 +173,12 @@ class TcpOutput:
 
     def _update_window(self, sk: Sock, win: int) -> None:
         """tcp_ack_update_window(): the peer's window; a larger one than ever re-syncs the MSS."""
+        if win != sk.snd_wnd and sk.wq:
+            # tcp_ack_update_window(): a changed window with data queued checks for idle
+            # (tcp_slow_start_after_idle_check()).  Measured (slow-reader at MTU 1500): the
+            # window a read reopens after 2 s of zero window finds the writer's snd_cwnd 20,
+            # and it sends with 10 (TCP_INFO, right after the read)
+            self._slow_start_after_idle_check(sk)
         sk.snd_wnd = win
         if win > sk.max_window:
             sk.max_window = win

@@ -218,6 +218,7 @@ class PktRun:
         if kernel is None:
             self.kernel = Kernel(profile, seed, addresses=(self.local_ip, "::1"))
             self.kernel.rtx_gso_psh = False  # tun, not lo (Kernel.rtx_gso_psh)
+            self.kernel.rx_tun = True  # the script's packets come in through tun
         else:
             self.kernel = kernel(profile, self.local_ip, self.remote_ip, profile.mtu)
         self.who = "the kernel" if kernel is not None else "the model"  # in failures
