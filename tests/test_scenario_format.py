@@ -359,3 +359,25 @@ def test_epoll_wait_expects_the_ready_sockets_in_order_or_a_count():
     assert wait.args == ("ep", 8, 100_000_000)  # a number is ms, as in C
     assert (wait.expect.value, wait.expect.ready) == (2, (("c", 0x2001), ("s", 0x4)))
     assert plain.args == ("ep", 16, -1) and plain.expect.ready is None
+
+
+def test_sysctl_lines_set_the_runs_namespace_for_the_lab_and_the_model():
+    prog = parse("sysctl: net.ipv4.tcp_sack = 0\nc: fd = socket()\n"
+                 "sysctl: net/ipv4/tcp_retries2=3\n", "s")
+    assert prog.sysctls == (("net.ipv4.tcp_sack", "0"), ("net.ipv4.tcp_retries2", "3"))
+    assert [s.call for s in prog.steps] == ["socket"]
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import SimWorld
+    world = SimWorld(KernelProfile.named("reference"), 0, prog.faults, prog.sysctls)
+    assert not world.profile.sack and world.profile.retries2 == 3
+
+
+@pytest.mark.parametrize("line, col, says", [
+    ("sysctl: net.ipv4.tcp_sack", 1, "names a setting and its value"),
+    ("sysctl: kernel.hostname = x", 9, "is not a network setting"),
+    ("sysctl: net.ipv4.tcp_retries2 = many", 33, "is not an integer from 0 to 255"),
+])
+def test_a_bad_sysctl_line_is_one_located_sentence(line, col, says):
+    with pytest.raises(ScenarioError) as e:
+        parse(line + "\nc: fd = socket()\n", "s")
+    assert (e.value.line, e.value.col) == (1, col) and says in str(e.value)

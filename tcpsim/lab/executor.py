@@ -214,7 +214,8 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
     (with `sysctls` set in that namespace only, and lo's MTU `mtu` there).  Each socket runs
     the congestion control lab_congestion() names, whatever the host's default."""
     LoopbackCapture.prepare()
-    cc, sysctls = lab_congestion(sysctls)
+    # the program's own `sysctl:` lines first, what the caller gives (--sysctl) over them
+    cc, sysctls = lab_congestion({**dict(program.sysctls), **(sysctls or {})})
     with private_netns(), (realtime() if REALTIME else nullcontext()):
         if mtu is not None:
             set_link_mtu(mtu)

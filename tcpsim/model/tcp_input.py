@@ -447,14 +447,14 @@ class TcpInput:
             if sk.sack_ok:
                 sk.sacks[:] = [(seq, end_seq)]
             # tcp_grow_window() before skb_set_owner_r(): the skb is not yet charged
-            self._grow_window(sk, len(seg.payload), skb[3], adjust=False)
+            self._ofo_grow_window(sk, seg, skb[3], adjust=False)
             ofo.append(skb)
             self._ofo_rcvbuf_grow(sk)
             return
         last = ofo[-1]
         if self._ofo_end(last) == seq and not last[4] and not last[2]:  # tcp_ooo_try_coalesce()
             ofo[-1] = (last[0], last[1] + skb[1], fin, last[3] + len(skb[1]), shared)
-            self._grow_window(sk, len(seg.payload), skb[3])
+            self._ofo_grow_window(sk, seg, skb[3], adjust=True)
             if sk.sack_ok:
                 self._sack_new_ofo_skb(sk, seq, end_seq)
             self._ofo_rcvbuf_grow(sk)
@@ -492,9 +492,15 @@ class TcpInput:
         if sk.sack_ok:
             self._sack_new_ofo_skb(sk, seq, end_seq)
         del ofo[i]  # tcp_grow_window() before skb_set_owner_r(): not yet charged
-        self._grow_window(sk, len(seg.payload), skb[3], adjust=False)
+        self._ofo_grow_window(sk, seg, skb[3], adjust=False)
         ofo.insert(i, skb)
         self._ofo_rcvbuf_grow(sk)
+
+    def _ofo_grow_window(self, sk: Sock, seg: Seg, truesize: int, adjust: bool) -> None:
+        """tcp_data_queue_ofo(): tcp_grow_window() for data beyond a hole only with SACK;
+        without it the window stays, "to force DUPACK and trigger fast retransmit"."""
+        if sk.sack_ok:
+            self._grow_window(sk, len(seg.payload), truesize, adjust=adjust)
 
     def _ofo_rcvbuf_grow(self, sk: Sock) -> None:
         """tcp_data_queue_ofo()'s last step (6.18): tcp_rcvbuf_grow() at the same

@@ -250,6 +250,10 @@ class _Writer:
                 "played by the script",
                 f"// written by tcpsim pkt export from the model (packetdrill's environment: "
                 "MTU 1500, its defaults.sh sysctls)"]
+        # the program's `sysctl:` lines, as a shell line the script runs first (in its
+        # namespace: `pkt run --kernel`, and packetdrill's own run)
+        for key, value in self.program.sysctls:
+            head.append(f"0.000000 `sysctl -q {key}={value}`")
         if self.bind_port not in (None, 8080):
             head.insert(0, f"--bind_port={self.bind_port}")
         if self.connect_port not in (None, 8080):
@@ -276,7 +280,7 @@ def export(program: Program, process: str | None = None,
     profile = packetdrill_profile(base or KernelProfile.named("reference"))
     # the script's peer answers between the script's lines, never inside a call: the model
     # runs without lo's deliveries inside send() and recv() (Kernel._xmit)
-    world = SimWorld(profile, 0, program.faults)
+    world = SimWorld(profile, 0, program.faults, program.sysctls)
     world.kernel.lo_fate = None
     # and its packets come in through tun as plain skbs, whatever their size: no gso_size
     world.kernel.gso_rx = False

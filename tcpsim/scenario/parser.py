@@ -143,6 +143,7 @@ class Parser:
         exited: dict[str, int] = {}
         description: list[str] = []
         fault_lines: list[_Line] = []
+        sysctl_lines: list[tuple[str, str]] = []
         in_header = True
         for lineno, raw in enumerate(text.splitlines(), 1):
             stripped = raw.strip()
@@ -151,6 +152,9 @@ class Parser:
                 continue
             if stripped:
                 in_header = False
+            if re.match(r"\s*sysctl\s*:", raw):  # before tokenizing: a key may hold '/'
+                sysctl_lines.append(self._sysctl(lineno, raw))
+                continue
             line = _Line(self.source, lineno, raw)
             if not line.toks:
                 continue
@@ -170,7 +174,29 @@ class Parser:
         summary = next((d for d in description if d), "")
         faults = tuple(self._fault(line, steps) for line in fault_lines)
         return Program(name=name, source=self.source, text=text, steps=tuple(steps),
-                       description=summary, faults=faults)
+                       description=summary, faults=faults, sysctls=tuple(sysctl_lines))
+
+    # -- 'sysctl: net.ipv4.tcp_retries2 = 3' ---------------------------------------------
+    def _sysctl(self, lineno: int, raw: str) -> tuple[str, str]:
+        """A setting of the run's own network namespace (only net.*: the lab sets it in its
+        namespace and nowhere else; the model reads it from its profile)."""
+        from ..model.profile import check_sysctls
+
+        m = re.match(r"\s*sysctl\s*:\s*([A-Za-z0-9_./-]+)\s*=\s*(\S(?:.*\S)?)\s*$", raw)
+        col = raw.index("sysctl") + 1
+        if not m:
+            raise ScenarioError(self.source, lineno, col, "a sysctl line names a setting and its "
+                                "value: 'sysctl: net.ipv4.tcp_retries2 = 3'")
+        key = m.group(1).replace("/", ".")
+        if not key.startswith("net."):
+            raise ScenarioError(self.source, lineno, raw.index(m.group(1)) + 1,
+                                f"{key} is not a network setting; a program may set only net.* "
+                                "sysctls, which each run's own namespace has")
+        try:
+            check_sysctls({key: m.group(2)}, f"on line {lineno}")
+        except Exception as e:  # noqa: BLE001 - its message is the sentence to show
+            raise ScenarioError(self.source, lineno, raw.index(m.group(2)) + 1, str(e)) from None
+        return key, m.group(2)
 
     # -- 'net: drop|delay [N|all] [KIND] [from PROCESS] [after K] [by DURATION]' ----------
     def _fault(self, line: _Line, steps: list[Step]) -> Fault:

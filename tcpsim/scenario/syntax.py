@@ -160,6 +160,9 @@ class Program:
     steps: tuple[Step, ...]
     description: str = ""
     faults: tuple[Fault, ...] = ()
+    # `sysctl: KEY = VALUE` lines: settings of the run's network namespace, in the lab and
+    # in the model's profile alike, as (key, value) pairs in file order
+    sysctls: tuple[tuple[str, str], ...] = ()
 
     @property
     def processes(self) -> tuple[str, ...]:

@@ -327,7 +327,7 @@ class _Explorer:
             self.memo_base[id(s)] = s
 
     def new_runner(self) -> Runner:
-        world = SimWorld(self.profile, self.seed, self.program.faults)
+        world = SimWorld(self.profile, self.seed, self.program.faults, self.program.sysctls)
         r = Runner(self.program, world, "model", tail=self.tail, timeout=self.timeout)
         world.one_at_a_time = self.ticks  # see arrival_race
         r.start()

@@ -143,7 +143,9 @@ class Wire:
 class SimWorld:
     """One kernel on loopback in virtual time."""
 
-    def __init__(self, profile: KernelProfile, seed: int = 0, faults=()):
+    def __init__(self, profile: KernelProfile, seed: int = 0, faults=(), sysctls=()):
+        if sysctls:  # the program's `sysctl:` lines, as the lab sets them in its namespace
+            profile = profile.with_sysctls(dict(sysctls))
         self.profile = profile
         self.faults = list(faults)
         self.wire = Wire(self.faults)
@@ -316,7 +318,7 @@ def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: flo
     """Run the program in the model, in file order; the Trace has the same shape as the lab's.
     flips: the races (model.kernel.Race, by number) to take the other way; the run's races
     are in world.kernel.races."""
-    world = world or SimWorld(profile, seed, program.faults)
+    world = world or SimWorld(profile, seed, program.faults, program.sysctls)
     world.kernel.flips = frozenset(flips)
     runner = Runner(program, world, "model", tail=tail, timeout=timeout)
     return model_notes(runner.run(), program, profile, seed, world)
@@ -344,6 +346,6 @@ def drop_notes(faults, dropped: dict[int, int]) -> list[str]:
 
 def rules_followed(program: Program, profile: KernelProfile) -> set[tuple[str, str]]:
     """The (state, event) rows of the transition table a program's run goes through."""
-    world = SimWorld(profile, faults=program.faults)
+    world = SimWorld(profile, faults=program.faults, sysctls=program.sysctls)
     run_model(program, profile, world=world)
     return world.kernel.covered
