@@ -117,8 +117,6 @@ SNDBUF_BOUND_AT_1500 = {"partial-window-probe", "transfer-both-ways"}
 # 1976-byte retransmission (an skb cut by tcp_fragment()) the receiver offers a window of
 # 67 where the model says 68: the truesize of a cut skb's clone is not modelled yet.
 SNDBUF_BOUND_AT_1500 |= {"lost-write-rto"}
-# lost-window-probe is slow-reader with a probe lost: at 1500 it parts where slow-reader does
-SNDBUF_BOUND_AT_1500 |= {"lost-window-probe"}
 
 
 @pytest.mark.parametrize("name", [n for n in builtin_names() if n not in SNDBUF_BOUND_AT_1500])
