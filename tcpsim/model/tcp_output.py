@@ -262,17 +262,21 @@ class TcpOutput:
         return partial and bool(nonagle & TCP_NAGLE_CORK or
                                 (not nonagle and in_flight and seq_lt(sk.snd_una, sk.snd_sml)))
 
-    def _write_xmit(self, sk: Sock, mss_now: int, nonagle: int, push_one: bool = False) -> None:
+    def _write_xmit(self, sk: Sock, mss_now: int, nonagle: int, push_one: int = 0) -> None:
         """tcp_write_xmit(): send the write queue's skbs, head first, while the peer's window
         (tcp_snd_wnd_test()) and Nagle (tcp_nagle_test()) allow; an skb may first take bytes
         from the next one (tcp_grow_skb()), and one of several MSS is cut to what the window
-        takes (tcp_mss_split_point(), tso_fragment())."""
+        takes (tcp_mss_split_point(), tso_fragment()).  push_one: one skb at most
+        (tcp_push_one()); 2, the loss probe's new data: one MSS even when the congestion
+        window is full ("Force out a loss probe pkt."), and no new probe scheduled."""
         max_segs = self._tso_segs(sk, mss_now)  # 2 at lo's MSS, 45 at MTU 1500's 1448
         sk.xmit_burst += 1  # tcp_mstamp_refresh(): one timestamp for what this call sends
         sent = is_cwnd_limited = False
         while sk.wq:
             length, fl = sk.wq[0]
             quota = self._cwnd_test(sk)  # tcp_cwnd_test(): 0 when the window is full
+            if not quota and push_one == 2:
+                quota = 1
             if not quota:
                 break
             quota = min(quota, max_segs)
@@ -331,7 +335,7 @@ class TcpOutput:
         is_cwnd_limited |= self._in_flight(sk) >= sk.snd_cwnd
         if sent or is_cwnd_limited:
             self._cwnd_validate(sk, is_cwnd_limited)
-        if sent:  # tcp_write_xmit(): one loss probe per tail loss episode
+        if sent and push_one != 2:  # tcp_write_xmit(): one loss probe per tail loss episode
             self._schedule_loss_probe(sk)
         # tcp_write_xmit() returns true when it sent nothing, nothing is in flight and the
         # queue is not empty: __tcp_push_pending_frames() (not tcp_push_one()) then starts

@@ -294,8 +294,8 @@ class TcpTimers:
             length = min(sk.wq[0][0], mss)
             if seq_le((sk.snd_nxt + length) & 0xFFFFFFFF, (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF):
                 before = sk.snd_nxt
-                self._write_xmit(sk, mss, TCP_NAGLE_OFF)
-                sk.timers.pop("loss_probe", None)  # push_one 2: no new probe scheduled
+                self._write_xmit(sk, mss, TCP_NAGLE_OFF, push_one=2)
+                sk.timers.pop("loss_probe", None)
                 if sk.snd_nxt != before:
                     sk.tlp_high_seq = sk.snd_nxt
                 self._rearm_rto(sk)  # rearm_timer: tcp_rearm_rto()
