@@ -140,6 +140,9 @@ class RtxSkb(NamedTuple):
     retrans: bool = False  # TCPCB_RETRANS: sent again (Karn: no RTT sample from its ACK)
     lost: bool = False  # TCPCB_LOST: marked lost (an RTO, RACK), not yet resent
     sacked: bool = False  # TCPCB_SACKED_ACKED: the peer holds it (a SACK block covered it)
+    # sent again after being marked lost (TCPCB_SACKED_RETRANS, with TCPCB_LOST kept: the
+    # kernel's lost_out still counts it, retrans_out too until it is SACKed or lost again)
+    rtx_lost: bool = False
     # which transmit burst sent it (Sock.xmit_burst): one tcp_write_xmit() or one ACK's
     # retransmissions share a timestamp (tcp_mstamp_refresh() once per burst); the model's
     # clock does not move between two calls that meet nothing, the kernel's moves microseconds

@@ -268,7 +268,7 @@ class TcpRecovery:
         """tcp_init_undo(): from here a reduction may be undone; the retransmissions out now
         count (-1: none)."""
         sk.undo_on, sk.undo_marker = True, sk.snd_una
-        retrans_out = sum(s.pcount for s in sk.rtxq if s.retrans and not s.sacked and not s.lost)
+        retrans_out = sum(s.pcount for s in sk.rtxq if s.rtx_lost and not s.sacked and not s.lost)
         sk.undo_retrans = retrans_out or -1
 
     def _current_ssthresh(self, sk: Sock) -> int:

@@ -198,7 +198,7 @@ class TcpTimers:
         if skb.lost:  # sent again: back in flight (retrans_out)
             sk.lost_out -= skb.pcount
         sk.rtxq[i] = skb._replace(retrans=True, lost=False, sent=self.now,  # its mstamp; Karn
-                                  burst=sk.xmit_burst)
+                                  burst=sk.xmit_burst, rtx_lost=skb.lost or skb.rtx_lost)
         self._ack_sent(sk)
         sk.total_retrans += 1
         if sk.data_retrans_stamp < 0:  # tcp_retransmit_skb(): the first retransmission's time

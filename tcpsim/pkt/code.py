@@ -62,8 +62,14 @@ def parse_tcp_info(raw: bytes) -> dict[str, int]:
 
 
 def _retrans_out(sk: Sock) -> int:
-    """tp->retrans_out: packets sent again and still out (not SACKed, not lost again)."""
-    return sum(s.pcount for s in sk.rtxq if s.retrans and not s.sacked and not s.lost)
+    """tp->retrans_out: packets sent again as lost (tcp_retransmit_skb(); not the loss
+    probe's) and still out: not SACKed, not lost again."""
+    return sum(s.pcount for s in sk.rtxq if s.rtx_lost and not s.sacked and not s.lost)
+
+
+def _lost_out(sk: Sock) -> int:
+    """tp->lost_out: packets marked lost, sent again or not (TCPCB_LOST stays), not SACKed."""
+    return sum(s.pcount for s in sk.rtxq if (s.lost or s.rtx_lost) and not s.sacked)
 
 
 def _ca_state(sk: Sock) -> int:
@@ -87,7 +93,7 @@ def model_tcp_info(sk: Sock) -> dict[str, int]:
         "tcpi_state": _STATES.get(sk.state, 7), "tcpi_ca_state": _ca_state(sk),
         "tcpi_options": opts, "tcpi_snd_wscale": sk.snd_wscale, "tcpi_rcv_wscale": sk.rcv_wscale,
         "tcpi_snd_mss": sk.mss_cache, "tcpi_rcv_mss": sk.rcv_mss, "tcpi_advmss": sk.advmss,
-        "tcpi_unacked": sk.packets_out, "tcpi_sacked": sk.sacked_out, "tcpi_lost": sk.lost_out,
+        "tcpi_unacked": sk.packets_out, "tcpi_sacked": sk.sacked_out, "tcpi_lost": _lost_out(sk),
         "tcpi_retrans": _retrans_out(sk), "tcpi_retransmits": sk.retries,
         "tcpi_backoff": sk.backoff,
         "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_snd_ssthresh": sk.snd_ssthresh,
