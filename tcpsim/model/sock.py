@@ -353,6 +353,7 @@ class Sock:
     min_rtt_us: int = 0
     reordering: int = 3  # tp->reordering: tcp_reordering
     xmit_burst: int = 0  # counts the transmit bursts (RtxSkb.burst)
+    reord_seen: int = 0  # tp->reord_seen: reorderings detected (tcp_check_sack_reordering())
     # undo (tcp_init_undo(), tcp_undo_cwnd_reduction()): whether a reduction may be undone
     # (tp->undo_marker != 0) and from where, the retransmissions not yet shown spurious by a
     # D-SACK (undo_retrans, -1: none sent), ssthresh before the reduction (prior_ssthresh,

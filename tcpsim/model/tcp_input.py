@@ -186,6 +186,8 @@ class TcpInput:
             self._delivered = 0
             una_advanced = seq_lt(sk.snd_una, seg.ack)
             prior_snd_una = sk.snd_una
+            # tcp_ack(): prior_fack, the highest SACKed sequence (snd_una without SACK)
+            prior_fack = self._highest_sack(sk) if sk.sack_ok else sk.snd_una
             blocks = self._opt(seg, "sack") if sk.sack_ok else None
             rtt = -1
             if una_advanced:
@@ -199,6 +201,9 @@ class TcpInput:
             dsacked = bool(blocks) and self._dsacked
             if una_advanced:
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
+                if sk.sack_ok and seq_lt(self._reord_low, prior_fack):
+                    # never-resent data acknowledged below what was SACKed: reordering
+                    self._check_sack_reordering(sk, self._reord_low, prior_fack)
                 if not sk.sack_ok and acked:
                     self._remove_reno_sacks(sk, acked)
                 self._ack_update_rtt(sk, rtt, ts[1] if ts else None)
@@ -891,6 +896,7 @@ class TcpInput:
         tcp_cong_control()'s acked: tcp_cong.py)."""
         acked = 0
         self._delivered = 0  # tcp_count_delivered(): what was not SACKed before
+        self._reord_low = sk.snd_nxt
         while sk.rtxq:
             skb = sk.rtxq[0]
             if seq_lt(sk.snd_una, skb.end_seq):  # after(scb->end_seq, tp->snd_una)
@@ -906,6 +912,8 @@ class TcpInput:
                 break
             del sk.rtxq[0]
             acked += skb.pcount
+            if not skb.retrans and not skb.sacked and seq_lt(skb.seq, self._reord_low):
+                self._reord_low = skb.seq  # tcp_clean_rtx_queue(): reord
             if skb.sacked:
                 sk.sacked_out -= skb.pcount
             else:

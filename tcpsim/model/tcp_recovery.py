@@ -74,6 +74,9 @@ class TcpRecovery:
                 blocks = blocks[1:]  # a D-SACK
                 self._check_dsack(sk, first, prior_snd_una)
         newly, first_sackt = 0, -1.0
+        reord = sk.snd_nxt  # state->reord: the lowest newly SACKed hole, if reordered
+        # tcp_sacktag_write_queue() walks the blocks in sequence order
+        blocks.sort(key=lambda b: (b[0] - sk.snd_una) & 0xFFFFFFFF)
         for start, end in blocks:
             # tcp_is_sackblock_valid(): within what was sent and not yet acknowledged
             if not seq_lt(start, end) or seq_lt(sk.snd_nxt, end) or not seq_lt(ack, end):
@@ -94,7 +97,11 @@ class TcpRecovery:
                     if seq_lt(skb.seq, start):  # the head, outside the block
                         i += 1
                         continue
-                # tcp_sacktag_one()
+                # tcp_sacktag_one(): a never-resent skb SACKed below the highest SACKed one
+                # was reordered, not lost
+                if not skb.retrans and seq_lt(skb.seq, self._highest_sack(sk)) and \
+                        seq_lt(skb.seq, reord):
+                    reord = skb.seq
                 if skb.lost:
                     sk.lost_out -= skb.pcount
                 sk.sacked_out += skb.pcount
@@ -104,7 +111,32 @@ class TcpRecovery:
                     first_sackt = skb.sent
                 self._rack_advance(sk, skb)
                 i += 1
+        self._check_sack_reordering(sk, reord)
         return newly, first_sackt
+
+    @staticmethod
+    def _highest_sack(sk: Sock) -> int:
+        """tcp_highest_sack_seq(): where the highest SACKed skb ends (snd_una if none)."""
+        high = sk.snd_una
+        for skb in sk.rtxq:
+            if skb.sacked and seq_lt(high, skb.end_seq):
+                high = skb.end_seq
+        return high
+
+    def _check_sack_reordering(self, sk: Sock, low_seq: int, fack: int | None = None) -> None:
+        """tcp_check_sack_reordering(): data below the highest SACKed (fack) delivered late:
+        reordering, as far as the distance in MSS (tp->reordering, at most
+        tcp_max_reordering 300, when it passes the current degree) and counted
+        (tp->reord_seen: RACK then keeps its reordering window)."""
+        fack = self._highest_sack(sk) if fack is None else fack
+        if not seq_lt(low_seq, fack):
+            return
+        metric = (fack - low_seq) & 0xFFFFFFFF
+        mss = sk.mss_cache
+        if mss and metric > sk.reordering * mss:
+            max_reo = int(self.profile.sysctls.get("net.ipv4.tcp_max_reordering", 300))
+            sk.reordering = min(-(-metric // mss), max_reo)
+        sk.reord_seen += 1
 
     def _sack_fragment(self, sk: Sock, i: int, start: int, end: int) -> bool:
         """tcp_match_skb_to_sack(): an skb of several packets partly inside a block is cut
@@ -168,8 +200,9 @@ class TcpRecovery:
         """tcp_rack_reo_wnd(): no reordering seen, so none allowed in recovery or once
         tcp_reordering (3) packets are SACKed (the classic three duplicate ACKs); else a
         quarter of the least RTT, at most the smoothed RTT."""
-        if sk.ca_recovery or sk.ca_loss or sk.sacked_out >= sk.reordering:
-            return 0
+        if not sk.reord_seen and (sk.ca_recovery or sk.ca_loss or
+                                  sk.sacked_out >= sk.reordering):
+            return 0  # no reordering seen: aggressive, as the duplicate-ACK threshold
         min_rtt = self._min_rtt(sk)
         return min((min_rtt >> 2) if min_rtt != 0xFFFFFFFF else 0xFFFFFFFF, sk.srtt_us >> 3)
 

@@ -99,7 +99,7 @@ def model_tcp_info(sk: Sock) -> dict[str, int]:
         "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_snd_ssthresh": sk.snd_ssthresh,
         "tcpi_rcv_ssthresh": sk.rcv_ssthresh, "tcpi_snd_wnd": sk.snd_wnd,
         "tcpi_rcv_wnd": sk.rcv_wnd, "tcpi_notsent_bytes": len(sk.unsent),
-        "tcpi_reordering": 3,  # tcp_reordering's default; the model never raises it
+        "tcpi_reordering": sk.reordering, "tcpi_reord_seen": sk.reord_seen,
         # tcp_get_info(): srtt_us >> 3 and mdev_us >> 2 (the script's clock is the model's)
         "tcpi_rtt": sk.srtt_us >> 3, "tcpi_rttvar": sk.mdev_us >> 2,
     }
