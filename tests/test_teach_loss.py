@@ -255,3 +255,13 @@ def test_the_text_ladder_shows_the_loss_and_the_timer():
     assert len(rows) == 4
     assert [("✗" in r, "▶" in r) for r in rows] == [(True, False)] * 3 + [(False, True)]
     assert [r.split("──")[0].strip() for r in rows] == ["", "TLP 208 ms", "RTO 208 ms", "RTO 416 ms"]
+
+
+def test_the_ack_that_fills_a_hole_is_explained_as_such():
+    """lost-segment-sack: the SACK names the block beyond the hole; the ACK after the
+    retransmission covers it at once (ICSK_ACK_NOW), in the model's run and in the capture."""
+    for trace in (model("lost-segment-sack"), kernel("lost-segment-sack")):
+        whys = explain(trace)
+        keys = [whys[id(s)].key.removeprefix("why.seg.") for s in trace.segments
+                if s.flags == "." and whys[id(s)].key.startswith("why.seg.ack.")]
+        assert "ack.sack" in keys and keys[keys.index("ack.sack") + 1] == "ack.filled", keys

@@ -192,6 +192,9 @@ MESSAGES: dict[str, str] = {
     "why.seg.data": "{len} byte(s) of data from a send(): seq {seq} is the number of the first "
                     "byte; PSH marks the end of what the application wrote.",
     "why.seg.data.again": "Data sent again: the first copy was not acknowledged in time.",
+    "why.seg.ack.filled": "The hole is filled: the missing bytes arrived, the receiver takes "
+                          "what waited in its out-of-order queue, and ACKs at once up to {ack} "
+                          "(RFC 5681 4.2: an ACK without delay when a gap closes).",
     "why.seg.ack.quick": "A pure ACK sent at once (quick-ACK mode, as early in a connection): "
                          "ack {ack} is the next byte expected.",
     "why.seg.ack.delayed": "A delayed ACK: the receiver waited {ms} ms for data of its own to "

@@ -50,6 +50,7 @@ _SEG_REF = {
     "data": "RFC 9293 3.8 · tcp_sendmsg(), tcp_push()",
     "data.again": "RFC 6298 5 · tcp_retransmit_timer()",
     "ack.quick": "tcp_in_quickack_mode(), __tcp_ack_snd_check()",
+    "ack.filled": "RFC 5681 4.2 · tcp_data_queue(), tcp_ofo_queue()",
     "ack.delayed": "RFC 1122 4.2.3.2 · tcp_delack_timer()",
     "ack.fin": "RFC 9293 3.10.7.4 · tcp_fin()",
     "ack.fin.delayed": "RFC 1122 4.2.3.2 · tcp_fin(), tcp_delack_timer()",
@@ -214,6 +215,7 @@ def _classified(trace: Trace):
     sent: dict[tuple, set] = {}  # direction -> (seq, kind) already sent
     last_ack: dict[tuple, tuple] = {}  # direction -> (ack, win) of its last segment
     data_end: dict[tuple, list] = {}  # direction -> [(end seq, time)] of data not yet ACKed
+    sacked_to: dict[tuple, int] = {}  # direction -> the right edge of the SACK blocks it sent
     fin_end: dict[tuple, tuple] = {}  # direction -> (end seq, time) of its FIN
     syn_seen: dict[tuple, bool] = {}
     acked_fin: set = set()
@@ -307,6 +309,8 @@ def _classified(trace: Trace):
             left, right = blocks[0]
             dsack = left < rel.ack or len(blocks) > 1 and blocks[1][0] <= left and right <= blocks[1][1]
             kind = "ack.dsack" if dsack else "ack.sack"
+            if not dsack:
+                sacked_to[d] = max(b for _, b in blocks)
             kw.update(left=left, right=right,
                       blocks=", ".join(f"{a}-{b}" for a, b in blocks[1 if dsack else 0:]) or "-")
         elif syn_seen.get(d) and syn_seen.get(back) and not any(k == "A" for _, k in mine) \
@@ -336,7 +340,12 @@ def _classified(trace: Trace):
             kind = "window"
         else:
             pending = [tm for end, tm in data_end.get(back, []) if end <= rel.ack]
-            if pending:
+            if d in sacked_to and rel.ack >= sacked_to[d]:
+                # the ACK after a hole fills covers what the SACKs reported: sent at once
+                # (tcp_data_queue(): ICSK_ACK_NOW when the out-of-order queue empties)
+                kind = "ack.filled"
+                del sacked_to[d]
+            elif pending:
                 delay = seg.t - max(pending) - wire
                 kind = "ack.delayed" if delay >= DELAYED_ACK else "ack.quick"
                 kw["ms"] = f"{delay * 1000:.0f}"
