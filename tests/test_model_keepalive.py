@@ -148,3 +148,18 @@ def test_no_probe_while_data_is_in_flight():
     net.k.handle_timer(deadline)
     net.k.outbox.clear()
     assert sk.probes_out == 0 and sk.timers["keepalive"] > deadline
+
+
+def test_a_keepalive_answered_for_ever_with_no_call_returning_is_stuck_not_endless():
+    """keepalive with the client's request emptied (send of "": the server's recv never
+    returns): the peer answers every probe, so the timers never give up.  The run stops as
+    stuck after 4 hours of world time with only timers sending (sim/runner.py TIMERS_ONLY);
+    it ran for ever before (found by tests/test_fuzz.py)."""
+    from tcpsim.scenario import load, parse
+    from tcpsim.sim.runner import Stuck, TIMERS_ONLY
+    from tcpsim.sim.world import run_model
+
+    text = load("keepalive").text.replace('send(fd, "ping\\n") = 5', 'send(fd, "") = 0')
+    with pytest.raises(Stuck, match="only timers have sent segments") as e:
+        run_model(parse(text, "ka"), REFERENCE)
+    assert e.value.trace.end >= TIMERS_ONLY

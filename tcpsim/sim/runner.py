@@ -116,6 +116,12 @@ class _Pending:
     taken: int = 0  # readall(): bytes read so far (counted, not kept)
 
 
+# A run whose calls all wait, with no deadline, while only timers send segments for this
+# long (world time) is stuck: longer than any timer sequence that ends by itself (the RTO's
+# give-up after tcp_retries2 15: 924.6 s; keepalive to a dead peer at the defaults: 7200 s
+# + 9 x 75 s), where a keepalive answered by a live peer goes on for ever.
+TIMERS_ONLY = 4 * 3600.0
+
 class Runner:
     """One run of a program in one world; run() returns its Trace."""
 
@@ -126,6 +132,7 @@ class Runner:
         self.program, self.world = program, world
         self.chooser = chooser
         self.tail, self.timeout = tail, timeout
+        self.called = 0.0  # when a call last returned or moved on (world time)
         self.procs = {name: _Process(name) for name in program.processes}
         self.pending: dict[str, _Pending] = {}
         self.sched = Schedule(program)
@@ -153,7 +160,7 @@ class Runner:
         w, tr = self.world, self.trace
         tr.kernel, tr.sysctls = w.describe()
         self.t0 = tr.t0 = w.now()
-        self.progress = w.now()
+        self.progress = self.called = w.now()
 
     def ready(self) -> list[Step]:
         """Settle the world and wait (timers play out) until some line may start: the next
@@ -232,7 +239,7 @@ class Runner:
             ev.ok = step.expect.matches(result, err)
             if step.expect.ready is not None:
                 ev.ok = ev.ok and tuple(ready or ()) == step.expect.ready
-        self.progress = self.world.now()
+        self.progress = self.called = self.world.now()
 
     def _complete_ready(self) -> bool:
         """Try every parked call again; True if one finished or moved on (a blocking send or
@@ -243,7 +250,8 @@ class Runner:
             before = (p.sent, len(p.got), p.taken)
             outcome = getattr(self, p.attempt)(p, *p.args)
             if outcome is None:
-                done = done or (p.sent, len(p.got), p.taken) != before
+                if (p.sent, len(p.got), p.taken) != before:
+                    done, self.called = True, self.world.now()
                 continue
             del self.pending[name]
             self.sched.resume(name)
@@ -298,10 +306,18 @@ class Runner:
             self._settle()
             if self.world.now() >= self.progress + self.timeout:
                 raise Stuck(self._stuck_message(), self._partial())
+        if not deadlines and self.world.now() - self.called >= TIMERS_ONLY:
+            # only timers' segments for hours, no call returning: a keepalive answered
+            # forever (the lab, on the clock, would have called it stuck long before)
+            raise Stuck(self._stuck_message(timers=True), self._partial())
 
-    def _stuck_message(self) -> str:
+    def _stuck_message(self, timers: bool = False) -> str:
         waits = ", ".join(f"{p.step.process} waits in {p.step.text} (line {p.step.line})"
                           for p in self.pending.values())
+        if timers:
+            return (f"the program is stuck: {waits}, and for {TIMERS_ONLY / 3600:g} hours only "
+                    "timers have sent segments (keepalive probes answered, say) while no call "
+                    "returned; check the order of its lines")
         wrong = next((c for c in self.trace.calls if c.ok is False), None)
         if wrong is not None:
             # a result the program did not expect came first: that call is where this run
