@@ -239,13 +239,13 @@ def test_net_lines_delay_segments_of_a_kind_or_every_segment():
     ("net: drop SYNN", 11, "unknown segment kind 'SYNN'; one of SYN, SYN-ACK, ACK, FIN, RST, "
                            "DATA, or none for every segment; did you mean SYN?"),
     ("net: drop 0 SYN", 11, "the number of segments to drop must be 1 or more, or 'all'"),
-    ("net: lose SYN", 6, "a net line says what happens to segments: 'drop' or 'delay', not 'lose' "
-                         "(e.g. 'net: drop 2 SYN from client')"),
+    ("net: lose SYN", 6, "a net line says what happens to segments: 'drop', 'delay' or "
+                         "'duplicate', not 'lose' (e.g. 'net: drop 2 SYN from client')"),
     ("net: drop SYN from nobody", 20, "no process 'nobody' in this program; it has client, server"),
     ("net: drop SYN now", 15, "unexpected 'now'; a net line reads 'net: drop [N|all] [KIND] "
-                              "[from PROCESS] [after K]'"),
+                              "[from PROCESS] [seq S] [after K]'"),
     ("net: delay all FIN by 20ms later", 28, "unexpected 'later'; a net line reads 'net: delay "
-                                             "[N|all] [KIND] [from PROCESS] [after K] by DURATION'"),
+                                             "[N|all] [KIND] [from PROCESS] [seq S] [after K] by DURATION'"),
     ("net: delay FIN", 15, "a delay needs its length: end the line with 'by 20ms' (or another "
                            "duration)"),
     ("net: drop FIN by 20ms", 15, "a dropped segment never arrives, so 'by' has no meaning here; "

@@ -88,6 +88,7 @@ MESSAGES: dict[str, str] = {
     "note.drops": "line {line} ({text}) {verb} {n} segment(s)",
     "note.dropped": "dropped",
     "note.delayed": "delayed",
+    "note.duplicated": "duplicated",
     "note.stuck": "stopped early: the program was stuck",
     # -- explanations: calls ----------------------------------------------------------------
     "why.cite": "[{ref}]",

@@ -85,6 +85,7 @@ MESSAGES: dict[str, str] = {
     "note.drops": "第 {line} 行（{text}）{verb} {n} 个报文段",
     "note.dropped": "丢弃了",
     "note.delayed": "推迟了",
+    "note.duplicated": "复制了",
     "note.stuck": "提前停止：程序卡住了",
     # -- explanations: calls ------------------------------------------------------------------
     "why.cite": "［{ref}］",

@@ -15,7 +15,7 @@ from ..errors import TcpsimError
 from ..model import KernelProfile
 from ..scenario import Program
 from ..scenario.calls import SYMBOLS, flag_names
-from ..sim.world import LOOPBACK_LATENCY, SimWorld, Wire, run_model
+from ..sim.world import LOOPBACK_LATENCY, Dup, SimWorld, Wire, run_model
 from ..trace import Trace
 from .run import packetdrill_profile
 
@@ -200,7 +200,9 @@ class _Writer:
         wire = Wire(self.program.faults)
         for g in trace.segments:  # the net: lines count every segment, ours or not
             fate = wire.fate(g.flags, g.length, int(g.src.rsplit(":", 1)[1]),
-                             int(g.dst.rsplit(":", 1)[1]))
+                             int(g.dst.rsplit(":", 1)[1]), g.seq, (g.src, g.dst))
+            if isinstance(fate, Dup):
+                raise self.fail("a net: duplicate line's copy has no place in a script")
             if g not in segments:
                 continue
             out = g.src in mine

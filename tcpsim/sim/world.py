@@ -96,6 +96,16 @@ class ModelSocket:
         return sk.remote
 
 
+class Dup:
+    """A Wire fate: deliver the segment (after the call, as the lab's queue does) and a copy
+    of it `after` seconds later (0: at once, right after what the original set off)."""
+
+    __slots__ = ("after",)
+
+    def __init__(self, after: float):
+        self.after = after
+
+
 class Wire:
     """What the program's `net:` lines do to each segment, in the order they are sent."""
 
@@ -103,15 +113,26 @@ class Wire:
         self.faults = list(faults)
         self.dropped = {f.line: 0 for f in self.faults}  # net line -> segments it took
         self._matched = {f.line: 0 for f in self.faults}  # net line -> segments it matched
+        # `seq S` counts from each direction's ISN, learnt from its SYN as the lab learns it
+        self._isn: dict[tuple, int] = {}
 
-    def fate(self, flags: str, length: int, sport: int, dport: int) -> float | None:
-        """None to deliver the segment as usual, 0 to lose it, or the seconds to hold it."""
+    def fate(self, flags: str, length: int, sport: int, dport: int, seq: int | None = None,
+             key: tuple | None = None) -> float | Dup | None:
+        """None to deliver the segment as usual, 0 to lose it, the seconds to hold it, or a
+        Dup.  key: (src, dst) of the segment, with seq its absolute sequence number."""
+        if "S" in flags and key is not None:
+            self._isn[key] = seq
+        rel = None
+        if key in self._isn and seq is not None:
+            rel = (seq - self._isn[key]) % (1 << 32)
         for f in self.faults:  # like nft: each rule counts the segments that reach it
-            if f.matches(flags, length, sport, dport):
+            if f.matches(flags, length, sport, dport, rel):
                 index = self._matched[f.line]
                 self._matched[f.line] += 1
                 if f.takes(index):
                     self.dropped[f.line] += 1
+                    if f.action == "duplicate":
+                        return Dup(f.delay)
                     return 0.0 if f.action == "drop" else f.delay
         return None
 
@@ -130,6 +151,8 @@ class SimWorld:
         self.t = 0.0
         self._flight: list[tuple[float, int, Seg, bool]] = []  # (arrival, order, seg, held)
         self._prompt = 0  # segments in flight that are not held back
+        self._copies: set[int] = set()  # orders in _flight of net: duplicate copies
+        self._chain: dict[int, Seg] = {}  # order of a duplicated segment -> its copy, due after it
         self._count = 0
         self._captured: list = []
         # held segments due at the same instant arrive one at a time (explore's "arrival"
@@ -151,14 +174,23 @@ class SimWorld:
             if fate == UNJUDGED:
                 fate = self._fate(seg)  # lost on the way: captured as sent, never delivered
                 delivered = False
-            self._captured.append(Segment(
-                t=EPOCH + sent, src=_addr(seg.src), dst=_addr(seg.dst),
-                flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
-                options=_options(seg.options), length=len(seg.payload),
-                payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True))
+            self._captured.append(self._segment(seg, sent))
             self._count += 1
             if delivered:
                 pass
+            elif isinstance(fate, Dup):
+                # the lab's queue lets the original go on once the call is over, and sends the
+                # copy at once after it (chained: after what the original set off on lo), or
+                # `after` seconds after it reached lo (held, as a delayed segment)
+                heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY, self._count, seg, False))
+                self._prompt += 1
+                if fate.after:
+                    self._count += 1
+                    self._copies.add(self._count)
+                    heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY + fate.after,
+                                                  self._count, seg, True))
+                else:
+                    self._chain[self._count] = seg
             elif fate is None:
                 heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY, self._count, seg, False))
                 self._prompt += 1
@@ -170,16 +202,34 @@ class SimWorld:
         k.outtime.clear()
         self.t = max(self.t, k.now)  # what lo delivered inside a call took its latency
 
-    def _fate(self, seg: Seg) -> float | None:
-        return self.wire.fate(flags_text(seg.flags), len(seg.payload), seg.src[1], seg.dst[1])
+    @staticmethod
+    def _segment(seg: Seg, sent: float) -> Segment:
+        return Segment(
+            t=EPOCH + sent, src=_addr(seg.src), dst=_addr(seg.dst),
+            flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
+            options=_options(seg.options), length=len(seg.payload),
+            payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True)
+
+    def _fate(self, seg: Seg) -> float | Dup | None:
+        return self.wire.fate(flags_text(seg.flags), len(seg.payload), seg.src[1], seg.dst[1],
+                              seg.seq, (seg.src, seg.dst))
 
     def _deliver(self) -> None:
-        at, _, seg, held = heapq.heappop(self._flight)
+        at, order, seg, held = heapq.heappop(self._flight)
         if not held:
             self._prompt -= 1
         self._advance(at, deliver=False)  # the timers due first; the wire's order is kept
+        if order in self._copies:  # a net: duplicate line's copy: on lo (captured) only now
+            self._copies.discard(order)
+            self._captured.append(self._segment(seg, at - LOOPBACK_LATENCY))
         self.kernel.receive(seg)
         self._collect()
+        copy = self._chain.pop(order, None)
+        if copy is not None:  # sent by the lab once the original and its effects are through
+            self._count += 1
+            self._copies.add(self._count)
+            heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, copy, False))
+            self._prompt += 1
 
     def _advance(self, t: float, deliver: bool = True) -> None:
         """Move the clock to t, firing every timer and delivering every held segment due on
@@ -309,7 +359,8 @@ def model_notes(trace: Trace, program: Program, profile: KernelProfile, seed: in
 
 
 def drop_notes(faults, dropped: dict[int, int]) -> list[str]:
-    verb = {"drop": t("note.dropped"), "delay": t("note.delayed")}
+    verb = {"drop": t("note.dropped"), "delay": t("note.delayed"),
+            "duplicate": t("note.duplicated")}
     return [t("note.drops", line=f.line, text=f.text, verb=verb[f.action], n=dropped.get(f.line, 0))
             for f in faults]
 
