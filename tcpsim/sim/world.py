@@ -225,7 +225,11 @@ class SimWorld:
         self.kernel.receive(seg)
         self._collect()
         copy = self._chain.pop(order, None)
-        if copy is not None:  # sent by the lab once the original and its effects are through
+        if copy is not None:
+            # the lab sends it once its verdict on the original returns: by then lo has
+            # carried everything the original set off (the verdict's softirq), so the same here
+            while self._prompt:
+                self._deliver()
             self._count += 1
             self._copies.add(self._count)
             heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, copy, False))
