@@ -175,6 +175,11 @@ MESSAGES: dict[str, str] = {
     "why.seg.data": "{len} byte(s) of data from a send(): seq {seq} is the number of the first "
                     "byte; PSH marks the end of what the application wrote.",
     "why.seg.data.again": "Data sent again: the first copy was not acknowledged in time.",
+    "why.seg.copy": "A copy of an earlier segment made by the network (a net: duplicate line), "
+                    "not by TCP: the sender sent it once, the receiver gets it twice.",
+    "why.seg.ack.dsack": "An ACK at once reporting bytes that arrived twice: its SACK block "
+                         "{block} lies below ack {ack} (a D-SACK, RFC 2883), so the sender can "
+                         "tell a needless retransmission or a duplicate from a loss.",
     "why.seg.ack.quick": "A pure ACK sent at once (quick-ACK mode, as early in a connection): "
                          "ack {ack} is the next byte expected.",
     "why.seg.ack.delayed": "A delayed ACK: the receiver waited {ms} ms for data of its own to "

@@ -153,6 +153,10 @@ MESSAGES: dict[str, str] = {
     "why.seg.data": "send() 的 {len} 字节数据：序号 {seq} 是第一个字节的编号；PSH 标出应用程序"
                     "所写数据的结尾。",
     "why.seg.data.again": "重传数据：第一次发送没有及时得到确认。",
+    "why.seg.copy": "网络（net: duplicate 行）复制出的前一个报文段，不是 TCP 发的：发送方只发了"
+                    "一次，接收方收到两次。",
+    "why.seg.ack.dsack": "立即发送的确认，报告重复收到的字节：SACK 块 {block} 在确认号 {ack} 之下"
+                         "（D-SACK，RFC 2883），发送方据此区分多余的重传或重复与丢失。",
     "why.seg.ack.quick": "立即发送的纯确认（快速确认模式，如连接刚开始时）：确认号 {ack} 是期望"
                          "收到的下一个字节。",
     "why.seg.ack.delayed": "推迟确认：接收方等了 {ms} ms，想让自己的数据捎带确认，没有数据便单独"

@@ -77,6 +77,9 @@ class LabWorld:
             for f in self.cap.drain():
                 seg = decode_frame(f.data, f.t)
                 if seg is not None:
+                    if self.held is not None and f.data[14:] in self.held.sent_copies:
+                        self.held.sent_copies.remove(f.data[14:])  # a net: duplicate's copy
+                        seg.copy = True
                     out.append(seg)
                     self.named.update(((seg.src, seg.dst), (seg.dst, seg.src)))
                     if self.seqsets is not None:

@@ -101,6 +101,7 @@ class DelayQueue:
         self._held: list[tuple[float, int, int, bytes | None]] = []
         self.late = 0.0  # the most a segment was let go after it was due (seconds)
         self.copied = 0  # copies sent
+        self.sent_copies: list[bytes] = []  # their IP packets, until the capture shows them
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         self.sock.bind((0, 0))
         # a copy needs the packet's bytes (at most 64 KiB: lo's packets at its own MTU)
@@ -187,6 +188,7 @@ class DelayQueue:
                                        copy[16:20] if version == 4 else copy[24:40])
                 self._raw[version].sendto(copy, (dst, 0))
                 self.copied += 1
+                self.sent_copies.append(copy)
                 n += 1
                 continue
             body = _attr(NFQA_VERDICT_HDR, struct.pack("!II", NF_ACCEPT, pid))

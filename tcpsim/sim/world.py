@@ -222,6 +222,7 @@ class SimWorld:
         if order in self._copies:  # a net: duplicate line's copy: on lo (captured) only now
             self._copies.discard(order)
             self._captured.append(self._segment(seg, at - LOOPBACK_LATENCY))
+            self._captured[-1].copy = True
         self.kernel.receive(seg)
         self._collect()
         copy = self._chain.pop(order, None)

@@ -55,6 +55,8 @@ _SEG_REF = {
     "rst": "RFC 9293 3.5.2 · tcp_send_active_reset()",
     "probe.keepalive": "RFC 1122 4.2.3.6 · tcp_keepalive_timer(), tcp_xmit_probe_skb()",
     "ack.probe": "RFC 9293 3.10.7.4 · tcp_validate_incoming(), tcp_send_dupack()",
+    "copy": "",
+    "ack.dsack": "RFC 2883 · tcp_data_queue(), tcp_send_dupack(), tcp_dsack_set()",
 }
 DELAYED_ACK = 0.005  # an ACK later than this after what it acknowledges waited for the timer
 
@@ -146,6 +148,9 @@ def _segments(trace: Trace):
             trip.setdefault(pair, seg.t - syn_at[pair])
     for rel in trace.relative():
         seg = rel.seg
+        if seg.copy:  # the network's, not TCP's: it changes nothing of what the sender did
+            yield seg, Why("why.seg.copy", t("why.seg.copy"), _SEG_REF["copy"])
+            continue
         d, back = (seg.src, seg.dst), (seg.dst, seg.src)
         wire = trip.get(frozenset(d), 0.0)
         flags, length = seg.flags, seg.length
@@ -167,6 +172,9 @@ def _segments(trace: Trace):
             kind = "data.again" if (rel.seq, "D") in mine else "data"
             mine.add((rel.seq, "D"))
             data_end.setdefault(d, []).append((rel.end_seq, seg.t))
+        elif _dsack(seg, rel.ack) is not None:
+            kind = "ack.dsack"
+            kw["block"] = "{%d:%d}" % _dsack(seg, rel.ack)
         elif syn_seen.get(d) and syn_seen.get(back) and not any(k == "A" for _, k in mine) \
                 and rel.ack == 1 and rel.seq == 1:
             kind = "ack.handshake"
@@ -209,6 +217,19 @@ def _segments(trace: Trace):
         if matched is not None:
             ref = matched.ref
         yield seg, Why(f"why.seg.{kind}", t(f"why.seg.{kind}", **kw), ref)
+
+
+def _dsack(seg: Segment, rel_ack: int) -> tuple[int, int] | None:
+    """The first SACK block, relative, if it reports a duplicate (RFC 2883 4: at or below the
+    cumulative ACK, or inside the second block), else None."""
+    blocks = next((v for n, v in seg.options if n == "sack"), None)
+    if not blocks:
+        return None
+    base = (seg.ack - rel_ack) % (1 << 32)
+    (left, right), *more = [((a - base) % (1 << 32), (b - base) % (1 << 32)) for a, b in blocks]
+    if right <= rel_ack or (more and more[0][0] <= left and right <= more[0][1]):
+        return left, right
+    return None
 
 
 def _sending_rule(senders, seg: Segment, owner, kind: str) -> Why | None:

@@ -45,6 +45,8 @@ class Segment:
     ip_id: int = 0
     df: bool = False
     frame: bytes = b""  # the whole captured frame (link header included), for pcap output
+    # True for the copy a `net: duplicate` line made: sent by the network, not by TCP
+    copy: bool | None = field(default=None, metadata={"optional": True})
 
     @property
     def has_ack(self) -> bool:
