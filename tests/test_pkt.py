@@ -202,7 +202,8 @@ UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("send-blocks", "client"): "blocked on a full send buffer",
               ("tiny-sndbuf", "client"): "blocked on a full send buffer",
               ("nonblocking-send-eagain", "server"): r"recv\(MSG_WAITALL\) on line 32 blocked",
-              ("lost-write-rto", "server"): r"recv\(MSG_WAITALL\) on line 22 blocked"}
+              ("lost-write-rto", "server"): r"recv\(MSG_WAITALL\) on line 22 blocked",
+              ("lost-last-write", "server"): r"recv\(MSG_WAITALL\) on line 19 blocked"}
 # a read loop to end-of-file is one line in a program and many read() calls in a script, as
 # many as the run makes: the exporter has no spelling for it
 READALL = r"readall\(\) has no packetdrill spelling"
