@@ -925,3 +925,20 @@ def test_duplicate_all_copies_each_segment_once_over_ipv6_and_seq_names_one(lab)
 
 HEAD6 = ("server: s = socket(AF_INET6)\nserver: bind(s, [::]:8080) = 0\nserver: listen(s, 3) = 0\n"
          "server: c = accept(s)\nclient: fd = socket(AF_INET6)\n")
+
+
+def test_a_duplicated_gso_packet_arrives_cut_into_segments_each_followed_by_its_copy(lab):
+    """At MTU 1500 the queue gets a GSO packet as its segments (nfqnl_enqueue_packet()
+    segments it without NFQA_CFG_F_GSO): each goes on, then its copy; the model cuts the
+    same (sim/world.py _cut())."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    from .test_model_faults import GSO, rows
+
+    prog = parse(GSO)
+    trace = run_lab(prog, mtu=1500)
+    model = run_model(prog, KernelProfile.from_trace(trace))
+    assert [r[4] for r in rows(trace)[3:13]] == [4000, 0, 1448, 0, 0, 1448, 0, 0, 1104, 0]
+    assert rows(model) == rows(trace)
+    assert [s.win for s in model.segments] == [s.win for s in trace.segments]

@@ -113,3 +113,36 @@ def test_a_duplicated_syn_finds_the_connection_established_and_gets_a_challenge_
         ("client", "S", 0, None, 0, True, None),
         ("server", ".", 1, 1, 0, False, None),  # RFC 5961 4.2: tcp_send_challenge_ack()
     ]
+
+
+GSO = HEAD + ("client: connect(fd, 127.0.0.1:8080) = 0\nclient: send(fd, 4000) = 4000\n"
+              "server: recv(c, 4000, MSG_WAITALL) = 4000\nclient: close(fd) = 0\n"
+              "server: recv(c, 100) = 0\nserver: close(c) = 0\n"
+              "net: duplicate 1 DATA from client\n")
+
+
+def test_a_duplicated_gso_packet_reaches_the_receiver_as_its_segments_each_with_its_copy():
+    """At MTU 1500 a 4000-byte write leaves as one GSO packet (one frame in the capture).
+    The lab's NFQUEUE takes it cut into its MSS-sized segments (nfqnl_enqueue_packet():
+    skb_gso_segment(); PSH on the last only, IP ids in a row) and lets each go in turn, its
+    copy after it: measured on 6.18, segments 1448, 1448 and 1104, each ACKed and then
+    D-SACKed."""
+    prog = parse(GSO)
+    trace = run_model(prog, KernelProfile.builtin("reference").with_mtu(1500))
+    r = rows(trace)
+    assert r[3:13] == [
+        ("client", "P.", 1, 1, 4000, False, None),  # the GSO packet as sent
+        ("server", ".", 1, 1449, 0, False, None),
+        ("client", ".", 1, 1, 1448, True, None),
+        ("server", ".", 1, 1449, 0, False, [[1, 1449]]),
+        ("server", ".", 1, 2897, 0, False, None),
+        ("client", ".", 1449, 1, 1448, True, None),
+        ("server", ".", 1, 2897, 0, False, [[1449, 2897]]),
+        ("server", ".", 1, 4001, 0, False, None),
+        ("client", "P.", 2897, 1, 1104, True, None),
+        ("server", ".", 1, 4001, 0, False, [[2897, 4001]]),
+    ]
+    sent = trace.segments[3]
+    assert [s.ip_id for s in trace.segments if s.copy] == [sent.ip_id, sent.ip_id + 1,
+                                                           sent.ip_id + 2]
+    assert [s.win for s in trace.segments[4:13] if not s.copy] == [67, 67, 70, 70, 73, 73]

@@ -7,6 +7,7 @@ Everything is deterministic for a given seed: ISNs, TS offsets, ephemeral ports.
 
 from __future__ import annotations
 
+import dataclasses
 import errno as E
 import heapq
 import struct
@@ -14,6 +15,7 @@ import struct
 from ..i18n import t
 from ..model import Kernel, KernelProfile, Seg
 from ..model.kernel import POLLERR, POLLHUP, UNJUDGED, _oserror
+from ..model.sock import FIN, PSH
 from ..scenario import Program
 from ..trace import Segment, Trace
 from ..trace.segment import flags_text
@@ -96,6 +98,21 @@ class ModelSocket:
         return sk.remote
 
 
+def _cut(seg: Seg) -> list[Seg]:
+    """The segments of a GSO packet as skb_gso_segment() makes them (tcp_gso_segment(): PSH
+    and FIN on the last only; inet_gso_segment(): IP ids in a row), or [seg]."""
+    if not seg.gso or len(seg.payload) <= seg.gso:
+        return [seg]
+    out = []
+    for i, off in enumerate(range(0, len(seg.payload), seg.gso)):
+        last = off + seg.gso >= len(seg.payload)
+        out.append(dataclasses.replace(
+            seg, seq=(seg.seq + off) % (1 << 32), payload=seg.payload[off:off + seg.gso],
+            flags=seg.flags if last else seg.flags & ~(PSH | FIN),
+            ip_id=(seg.ip_id + i) & 0xFFFF, gso=0))
+    return out
+
+
 class Dup:
     """A Wire fate: deliver the segment (after the call, as the lab's queue does) and a copy
     of it `after` seconds later (0: at once, right after what the original set off)."""
@@ -152,7 +169,9 @@ class SimWorld:
         self._flight: list[tuple[float, int, Seg, bool]] = []  # (arrival, order, seg, held)
         self._prompt = 0  # segments in flight that are not held back
         self._copies: set[int] = set()  # orders in _flight of net: duplicate copies
-        self._chain: dict[int, Seg] = {}  # order of a duplicated segment -> its copy, due after it
+        # order in _flight -> what the lab's queue lets go in turn after it: a duplicate's
+        # copy, the next segment of a GSO packet it holds
+        self._chain: dict[int, list[tuple[Seg, bool]]] = {}
         self._count = 0
         self._captured: list = []
         # held segments due at the same instant arrive one at a time (explore's "arrival"
@@ -182,21 +201,25 @@ class SimWorld:
                 # the lab's queue lets the original go on once the call is over, and sends the
                 # copy at once after it (chained: after what the original set off on lo), or
                 # `after` seconds after it reached lo (held, as a delayed segment)
-                heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY, self._count, seg, False))
-                self._prompt += 1
+                pieces = _cut(seg)
                 if fate.after:
-                    self._count += 1
-                    self._copies.add(self._count)
-                    heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY + fate.after,
-                                                  self._count, seg, True))
+                    self._push(sent + LOOPBACK_LATENCY, pieces[0], False, False,
+                               [(p, False) for p in pieces[1:]], counted=True)
+                    self._push(sent + LOOPBACK_LATENCY + fate.after, pieces[0], True, True,
+                               [(p, True) for p in pieces[1:]])
                 else:
-                    self._chain[self._count] = seg
+                    self._push(sent + LOOPBACK_LATENCY, pieces[0], False, False,
+                               [(p, c) for p in pieces for c in (False, True)][1:],
+                               counted=True)
             elif fate is None:
                 heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY, self._count, seg, False))
                 self._prompt += 1
             elif fate > 0:
-                heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY + fate, self._count, seg,
-                                              True))
+                # a GSO packet held in the lab's queue went in cut into its segments, each let
+                # go in turn (nfqnl_enqueue_packet(): skb_gso_segment())
+                pieces = _cut(seg)
+                self._push(sent + LOOPBACK_LATENCY + fate, pieces[0], True, False,
+                           [(p, False) for p in pieces[1:]], counted=True)
         k.outbox.clear()
         k.outfate.clear()
         k.outtime.clear()
@@ -225,16 +248,29 @@ class SimWorld:
             self._captured[-1].copy = True
         self.kernel.receive(seg)
         self._collect()
-        copy = self._chain.pop(order, None)
-        if copy is not None:
-            # the lab sends it once its verdict on the original returns: by then lo has
-            # carried everything the original set off (the verdict's softirq), so the same here
+        rest = self._chain.pop(order, None)
+        if rest:
+            # the lab sends the next once its verdict on this one returns (or its copy's
+            # sendto()): by then lo has carried everything this one set off (the softirq
+            # runs inside the call), so the same here
             while self._prompt:
                 self._deliver()
+            nxt, copy = rest[0]
+            self._push(self.t + LOOPBACK_LATENCY, nxt, False, copy, rest[1:])
+
+    def _push(self, at: float, seg: Seg, held: bool, copy: bool, then: list,
+              counted: bool = False) -> None:
+        """Put a segment in flight (counted: _collect() has given it its number already),
+        a net: duplicate line's copy if `copy`, with what comes in turn after it."""
+        if not counted:
             self._count += 1
-            self._copies.add(self._count)
-            heapq.heappush(self._flight, (self.t + LOOPBACK_LATENCY, self._count, copy, False))
+        heapq.heappush(self._flight, (at, self._count, seg, held))
+        if not held:
             self._prompt += 1
+        if copy:
+            self._copies.add(self._count)
+        if then:
+            self._chain[self._count] = then
 
     def _advance(self, t: float, deliver: bool = True) -> None:
         """Move the clock to t, firing every timer and delivering every held segment due on
