@@ -291,7 +291,7 @@ class SeqSets:
     """`seq S` on a net line: nft matches sequence numbers only as they are on the wire, so
     when the capture shows a SYN or SYN-ACK of the line's sender, the lab adds that
     connection's ports and ISN + S to the line's set (install_faults()), before the next call
-    can send data.  Through libnftables in this process (a millisecond) rather than an nft
+    can send data.  Through libnftables in this process (0.06 ms an element) rather than an nft
     process per connection."""
 
     def __init__(self, faults):
