@@ -224,6 +224,8 @@ MESSAGES: dict[str, str] = {
     "ladder.title": "{program}: what each call put on the wire",
     "ladder.time": "time (ms)",
     "ladder.matched": "matched by the kernel",
+    "seg.copy": "(the network's copy)",
+    "seg.copy.short": "(copy)",
     "ladder.unmatched": "differs on the kernel",
     # -- quiz -------------------------------------------------------------------------------
     "quiz.intro": "Quiz on {program}: predict each segment and state change. Press Enter to "

@@ -192,6 +192,8 @@ MESSAGES: dict[str, str] = {
     "ladder.title": "{program}：每次调用在网络上产生的报文段",
     "ladder.time": "时间（ms）",
     "ladder.matched": "与内核一致",
+    "seg.copy": "（网络复制的副本）",
+    "seg.copy.short": "（副本）",
     "ladder.unmatched": "与内核不一致",
     # -- quiz ---------------------------------------------------------------------------------
     "quiz.intro": "{program} 练习：预测每个报文段和每次状态变化。直接回车可跳过一题。",

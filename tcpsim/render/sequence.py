@@ -194,7 +194,7 @@ def _segment(c: Canvas, seg: Segment, rel, x0: float, x1: float, y: float, name,
     c.line(x0, y, x1, y1, color=ink, width=1.8, arrow=True, cls="segment",
            title=f"{name(seg.src)} > {name(seg.dst)}" + ("\n" + tip if tip else ""))
     label = f"[{seg.flags}] seq {rel.seq}" + (f" ack {rel.ack}" if seg.has_ack else "") \
-        + f" len {seg.length}"
+        + f" len {seg.length}" + (" " + t("seg.copy") if seg.copy else "")
     mid = (x0 + x1) / 2
     c.text(mid, (y + y1) / 2 - 5, label, size=12, color=ink, anchor="middle", mono=True,
            cls="segment-label")
