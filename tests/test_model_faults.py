@@ -146,3 +146,20 @@ def test_a_duplicated_gso_packet_reaches_the_receiver_as_its_segments_each_with_
     assert [s.ip_id for s in trace.segments if s.copy] == [sent.ip_id, sent.ip_id + 1,
                                                            sent.ip_id + 2]
     assert [s.win for s in trace.segments[4:13] if not s.copy] == [67, 67, 70, 70, 73, 73]
+
+
+def test_the_timeline_ladder_and_explanation_call_the_copy_the_networks():
+    from .conftest import run_cli
+
+    r = run_cli("run", "duplicate-request", "--explain", check=True)
+    lines = r.stdout.splitlines()
+    copy = [i for i, line in enumerate(lines) if line.endswith("len 5  (the network's copy)")]
+    assert len(copy) == 1
+    assert lines[copy[0] + 1].strip().startswith("↳ A copy of an earlier segment made by the "
+                                                 "network (a net: duplicate line), not by TCP")
+    dsack = lines[copy[0] + 2]
+    assert "sack {1:6}" in dsack and "An ACK at once reporting bytes that arrived twice: its " \
+        "SACK block {1:6} lies below ack 6" in lines[copy[0] + 3]
+    assert sum("len 5 (copy) ──" in line for line in lines) == 1  # the ladder's arrow
+    zh = run_cli("run", "duplicate-request", "--lang", "zh", check=True).stdout
+    assert zh.count("（网络复制的副本）") == 1 and zh.count("（副本）") == 1
