@@ -18,6 +18,7 @@ import json
 import os
 import re
 import signal
+import time
 import tempfile
 from contextlib import contextmanager
 from functools import cache
@@ -42,7 +43,13 @@ from tcpsim.trace import Trace
 from .conftest import CAPTURES
 
 EXAMPLES = int(os.environ.get("TCPSIM_FUZZ_EXAMPLES", "0"))
-WALL = 10.0  # seconds of wall-clock time one case may take before it counts as a hang
+# A case that runs this long counts as a hang.  Counted in the process's own CPU time
+# (ITIMER_PROF), with a backstop of wall-clock time for a case blocked without computing:
+# wall time alone counted other processes' turns on a busy machine (measured: exploring
+# request-response-100, 20 schedules, takes 4.1 s idle and passed 10 s of wall time in a
+# suite beside other work, a "hang" that was only waiting for the CPU).
+CPU = 10.0
+WALL = 60.0
 
 
 def _settings(n: int):
@@ -51,21 +58,25 @@ def _settings(n: int):
 
 
 class Hang(Exception):
-    """A case ran for WALL seconds."""
+    """A case ran for CPU seconds of its own CPU time, or WALL seconds on the clock."""
 
 
 @contextmanager
-def _alarm(seconds: float = WALL):
+def _alarm(cpu: float = CPU, wall: float = WALL):
     def ring(signum, frame):
-        raise Hang(f"no outcome after {seconds:g} s")
+        what = "of CPU time" if signum == signal.SIGPROF else "of wall-clock time"
+        raise Hang(f"no outcome after {cpu if signum == signal.SIGPROF else wall:g} s {what}")
 
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    old = signal.signal(signal.SIGALRM, ring), signal.signal(signal.SIGPROF, ring)
+    signal.setitimer(signal.ITIMER_PROF, cpu)
+    signal.setitimer(signal.ITIMER_REAL, wall)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGALRM, old[0])
+        signal.signal(signal.SIGPROF, old[1])
 
 
 def _outcome(fn):
@@ -373,3 +384,15 @@ def test_a_port_range_with_no_free_port_makes_connect_fail_not_crash():
     trace = getattr(outcome, "trace", outcome)  # the server then waits in accept(): Stuck
     connect = next(c for c in trace.calls if c.text.startswith("connect"))
     assert (connect.result, connect.errno) == (-1, "EADDRNOTAVAIL")
+
+
+def test_a_case_that_computes_too_long_counts_as_a_hang():
+    """The guard counts the process's own CPU time (a loop is caught), and the clock as a
+    backstop (a case that only waits is caught too)."""
+    with pytest.raises(Hang, match="of CPU time"):
+        with _alarm(cpu=0.2, wall=30):
+            while True:
+                pass
+    with pytest.raises(Hang, match="of wall-clock time"):
+        with _alarm(cpu=30, wall=0.2):
+            time.sleep(5)

@@ -426,7 +426,11 @@ PKT = PROGRAMS.parent / "pkt"
 
 
 @pytest.mark.parametrize("name", ["handshake-active", "handshake-passive", "handshake-refused",
-                                  "close-active", "shutdown-half-close", "rtt-handshake"])
+                                  "close-active", "shutdown-half-close", "rtt-handshake",
+                                  "sack-receiver", "rack-reo-timeout", "dsack-undo", "fin-tlp",
+                                  "rto-gso-retransmit", "newreno-partial-ack",
+                                  "epoll-level", "epoll-edge", "epoll-out-edge",
+                                  "delayed-ack-fin-no-wscale", "sack-reordering"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.
@@ -443,7 +447,8 @@ def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     assert outcome.passed, (outcome.line, outcome.message)
 
 
-@pytest.mark.parametrize("name", ["handshake-active", "close-active", "shutdown-half-close"])
+@pytest.mark.parametrize("name", ["handshake-active", "close-active", "shutdown-half-close",
+                                  "delayed-ack-fin-no-wscale", "sack-reordering"])
 def test_pkt_verify_finds_the_model_doing_what_the_kernel_did(lab, name):
     """`tcpsim pkt verify`: the model's events are the kernel's, line for line, on scripts
     whose windows once parted them (the kernel offered 1050 and 1053 x 256 where the model
@@ -453,7 +458,63 @@ def test_pkt_verify_finds_the_model_doing_what_the_kernel_did(lab, name):
     assert r.stdout.splitlines()[-1].startswith(f"agree {PKT / name}.pkt: the model did what")
 
 
+from .test_pkt import (ACTIVE_NO_WSCALE, TUN_COALESCE, TUN_SKBS,  # noqa: E402
+                       tun_coalesce_script, tun_skb_script)
+
+
+@pytest.mark.parametrize("case", TUN_SKBS, ids=[f"{c[2]}B" for c in TUN_SKBS])
+def test_the_kernel_charges_a_segment_over_tun_the_truesize_the_model_says(lab, case):
+    """The measurements behind TcpInput._rx_skb(): a first segment's scaling_ratio over tun,
+    seen as tcpi_rcv_ssthresh (the same scripts pass against the model: tests/test_pkt.py)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile, parse
+    from tcpsim.pkt.run import run_script_on_kernel
+
+    outcome = run_script_on_kernel(parse(tun_skb_script(*case), "tun-skb.pkt"),
+                                   packetdrill_profile(KernelProfile.named("reference")))
+    assert outcome.passed, (outcome.line, outcome.message)
+
+
 # -- the data phase (issue 17) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("second, win", TUN_COALESCE)
+def test_the_kernel_coalesces_a_segment_over_tun_only_into_the_tailroom(lab, second, win):
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile, parse
+    from tcpsim.pkt.run import run_script_on_kernel
+
+    outcome = run_script_on_kernel(parse(tun_coalesce_script(second, win), "coalesce.pkt"),
+                                   packetdrill_profile(KernelProfile.named("reference")))
+    assert outcome.passed, (outcome.line, outcome.message)
+
+
+def test_the_kernel_clamps_an_active_open_without_window_scale_at_65535(lab):
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile, parse
+    from tcpsim.pkt.run import run_script_on_kernel
+
+    outcome = run_script_on_kernel(parse(ACTIVE_NO_WSCALE, "active-no-wscale.pkt"),
+                                   packetdrill_profile(KernelProfile.named("reference")))
+    assert outcome.passed, (outcome.line, outcome.message)
+
+
+def test_a_simultaneous_opens_ack_of_a_fin_is_its_delayed_ack(lab):
+    """tests/programs/simultaneous-open-fin-ack.tcp: the kernel ACKs b's FIN 40 ms (and a
+    jiffy or two) after it arrives, as the model says (ato set by the SYN-ACK taken as old
+    data); the model once sent it a jiffy later.  Any exchange of the program's set."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+
+    prog = load(str(PROGRAMS / "simultaneous-open-fin-ack.tcp"))
+    trace = run_lab(prog)
+    held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
+    assert held.ok, [held.first_difference] + [d.sentence for d in held.differences]
+    rel = trace.relative()
+    a = rel[0].seg.src
+    fin = next(r for r in rel if r.seg.src != a and "F" in r.seg.flags)
+    ack = next(r for r in rel if r.seg.src == a and r.seg.t > fin.seg.t)
+    assert (ack.seg.flags, ack.ack) == (".", 2) and 0.059 < ack.seg.t - fin.seg.t < 0.07
+
 
 @pytest.mark.parametrize("name", ["transfer-100k", "transfer-window-plus-one"])
 def test_bulk_transfers_verify_segment_for_segment(lab, name):

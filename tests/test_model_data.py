@@ -762,3 +762,85 @@ def test_segments_lo_cut_from_one_skb_do_not_coalesce_under_the_capture():
                             "server: bind"))
     acks = [win for who, fl, n, win in ex[3:] if who == "s" and not n][:4]
     assert acks == [49113, 55574, 48084, 43982]
+
+
+# -- when a duplicate is ACKed (issue 18) ----------------------------------------------------
+def test_a_duplicate_into_a_half_full_buffer_is_dsacked_by_the_pending_delayed_ack():
+    """slow-reader at MTU 1500: the server's locked 32768-byte buffer holds the client's
+    16384 bytes (7240 + 7240 + 1904) unread; the last 1904 wait for the delayed ACK.  The
+    client's tail loss probe resends the last 456 bytes.  tcp_data_queue() takes them as
+    old data: tcp_dsack_set(), tcp_enter_quickack_mode(), inet_csk_schedule_ack(); but
+    __tcp_ack_snd_check() first runs __tcp_select_window() (1904 > rcv_mss unacknowledged),
+    which ends quick-ACK mode with less than half the buffer free, so no ACK at once: the
+    delayed ACK, 40 ms after the 1904-byte segment, carries the D-SACK.  Measured on 6.18:
+    probe at 5.6 ms, ACK at 41.6 ms (1904 bytes at 0.77 ms), win 12576, sack 15929:16385
+    (skb:kfree_skb TCP_OLD_DATA; nstat DelayedACKLost 1, DelayedACKs 1)."""
+    trace = run_model(parse(SLOW_READER_HEAD, "slow-reader-head"), MTU1500)
+    rel = trace.relative()
+    server = rel[1].seg.src
+    tail = next(r for r in rel if r.seg.length == 1904)
+    probe = next(r for r in rel if r.seg.length == 456)
+    assert (probe.seq, probe.seg.t > tail.seg.t) == (15929, True)
+    after = [r for r in rel if r.seg.src == server and r.seg.t > tail.seg.t]
+    ack = after[0]
+    assert ack.seg.t > probe.seg.t
+    # the delayed ACK's own time: 40 ms after the 1904 bytes arrived (lo: 10 us each way)
+    assert round(ack.seg.t - tail.seg.t, 6) == 0.04001
+    sack = next(v for n, v in ack.options if n == "sack")
+    assert (ack.seg.flags, ack.ack, ack.seg.win, sack) == (".", 16385, 12576, [[15929, 16385]])
+    # and it echoes the original's timestamp, not the probe's: the probe starts above
+    # rcv_wup (tcp_replace_ts_recent(); the kernel's ACK: TS val 42 ecr 1, the probe's val 6)
+    ts = {id(r): next(v for n, v in r.options if n == "TS") for r in (tail, probe, ack)}
+    assert ts[id(probe)][0] > ts[id(tail)][0] == ts[id(ack)][1]
+
+
+SLOW_READER_HEAD = """\
+server: s = socket()
+server: setsockopt(s, SO_RCVBUF, 16384) = 0
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+server: c = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080) = 0
+client: send(fd, 16384) = 16384
+client: sleep 50ms
+"""
+
+
+def test_a_window_reopened_after_an_idle_rto_restarts_the_congestion_window():
+    """tcp_ack_update_window(): a changed window with data queued runs
+    tcp_slow_start_after_idle_check(); after slow-reader's 2 s of zero window (no new data
+    sent: lsndtime at 52 ms), the window the read reopens (21720, 15 MSS at MTU 1500) finds
+    snd_cwnd 20 and tcp_cwnd_restart() takes it to 10.  Measured with TCP_INFO on 6.18:
+    snd_cwnd 20 before the read, 10 right after; the kernel then sends 7240 + 7240."""
+    from tcpsim.scenario import load
+
+    rel = run_model(load("slow-reader"), MTU1500).relative()
+    server = rel[1].seg.src
+    reopen = next(i for i, r in enumerate(rel)
+                  if r.seg.src == server and r.seg.t > 1.9 and r.seg.win == 21720)
+    burst = [r for r in rel[reopen + 1:reopen + 3]]
+    assert [(r.seg.src != server, r.seg.flags, r.seq, r.seg.length) for r in burst] == [
+        (True, "P.", 28961, 7240), (True, "P.", 36201, 7240)]
+    assert rel[reopen + 3].seg.src == server  # 10 MSS out: the cwnd is full
+
+
+def test_a_simultaneous_opens_ack_of_a_fin_waits_the_delayed_ack_set_by_old_data():
+    """tests/programs/simultaneous-open-fin-ack.tcp: a took b's SYN-ACK as old data (the ACK
+    of it D-SACKs the SYN), so its ato is TCP_ATO_MIN (tcp_enter_quickack_mode()), and b's
+    FIN, with pingpong from tcp_fin(), waits the 40 ms delayed ACK (measured on 6.18: 42.7 ms
+    after the FIN arrived), not the one jiffy of a socket that never set ato."""
+    from tcpsim.scenario import load
+
+    from .conftest import PROGRAMS
+
+    trace = run_model(load(str(PROGRAMS / "simultaneous-open-fin-ack.tcp")), REFERENCE)
+    rel = trace.relative()
+    a = rel[0].seg.src
+    syn_ack_ack = next(r for r in rel if r.seg.src == a and r.seg.flags == ".")
+    assert [v for n, v in syn_ack_ack.options if n == "sack"] == [[[0, 1]]]
+    fin = next(r for r in rel if r.seg.src != a and "F" in r.seg.flags)
+    ack = next(r for r in rel if r.seg.src == a and r.seg.t > fin.seg.t)
+    assert (ack.seg.flags, ack.seq, ack.ack) == (".", 7, 2)
+    # sent 20 ms + 40 ms after the FIN left b (net: delay all by 20ms)
+    assert round(ack.seg.t - fin.seg.t, 3) == 0.06

@@ -158,8 +158,8 @@ def test_the_timeline_ladder_and_explanation_call_the_copy_the_networks():
     assert lines[copy[0] + 1].strip().startswith("↳ A copy of an earlier segment made by the "
                                                  "network (a net: duplicate line), not by TCP")
     dsack = lines[copy[0] + 2]
-    assert "sack {1:6}" in dsack and "An ACK at once reporting bytes that arrived twice: its " \
-        "SACK block {1:6} lies below ack 6" in lines[copy[0] + 3]
+    assert "sack {1:6}" in dsack and "A duplicate SACK (D-SACK, RFC 2883): the receiver got " \
+        "sequence numbers 1-6 a second time" in lines[copy[0] + 3]
     assert sum("len 5 (copy) ──" in line for line in lines) == 1  # the ladder's arrow
     zh = run_cli("run", "duplicate-request", "--lang", "zh", check=True).stdout
     assert zh.count("（网络复制的副本）") == 1 and zh.count("（副本）") == 1

@@ -53,6 +53,22 @@ def test_our_scripts_pass_against_the_model(path):
     ("close-passive", 17, "EBADF", "ENOTCONN", "read() returned -1 EBADF; the script expects -1 ENOTCONN"),
     ("shutdown-half-close", 17, "EPIPE", "EAGAIN", "write() returned -1 EPIPE"),
     ("shutdown-half-close", 15, "ack 11", "ack 12", "bad outbound ack number (expected 12, got 11)"),
+    # epoll: an edge-triggered item is not reported again without a new wakeup, a level one is
+    ("epoll-edge", 24, "{events=0, ptr=0}, 1, 0) = 0", "{events=EPOLLIN|EPOLLOUT, fd=4}, 1, 0) = 1",
+     "epoll_wait() returned 0; the script expects 1"),
+    ("epoll-level", 34, "= 1", "= 0", "epoll_wait() returned 1; the script expects 0"),
+    ("epoll-level", 33, "ptr=0x1234", "ptr=0x1235", "epoll_event->data does not match script: "
+     "expected: 4661 actual: 4660"),
+    ("epoll-edge", 17, "events=EPOLLOUT,", "events=EPOLLOUT|EPOLLIN,",
+     "epoll_event->events does not match script: expected: 0x5 actual: 0x4"),
+    ("epoll-edge", 17, "fd=4", "fd=3", "epoll_event->data does not match script: expected: 3 "
+     "actual: 4"),
+    # the buffer is not writeable yet after the partial write: no EPOLLOUT edge
+    ("epoll-out-edge", 24, "{events=0, ptr=0}, 1, 0) = 0", "{events=EPOLLOUT, fd=4}, 1, 0) = 1",
+     "epoll_wait() returned 0; the script expects 1"),
+    # no write found the buffer full since the last report: the ACK wakes nobody
+    ("epoll-out-edge", 34, "{events=0, ptr=0}, 1, 0) = 0", "{events=EPOLLOUT, fd=4}, 1, 0) = 1",
+     "epoll_wait() returned 0; the script expects 1"),
 ])
 def test_an_edited_script_fails_at_the_edited_line(name, line, old, new, message):
     outcome = run(edited(name, line, old, new))
@@ -199,11 +215,15 @@ EXPORTS = [(n, proc) for n in builtin_names() for proc in load(n).processes]
 UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("backlog-full", "server"): "it has 3 connections",
               ("concurrent-server", "server"): "it has 3 connections",
+              ("epoll-server", "server"): "it has 2 connections",
               ("send-blocks", "client"): "blocked on a full send buffer",
               ("tiny-sndbuf", "client"): "blocked on a full send buffer",
               ("nonblocking-send-eagain", "server"): r"recv\(MSG_WAITALL\) on line 32 blocked",
               ("lost-write-rto", "server"): r"recv\(MSG_WAITALL\) on line 22 blocked",
-              ("lost-last-write", "server"): r"recv\(MSG_WAITALL\) on line 19 blocked"}
+              ("lost-last-write", "server"): r"recv\(MSG_WAITALL\) on line 19 blocked",
+              ("lost-last-segment-fin", "server"): r"recv\(MSG_WAITALL\) on line 23 blocked",
+              ("lost-retransmission", "server"): r"recv\(MSG_WAITALL\) on line 25 blocked",
+              ("reorder-undo", "server"): r"recv\(MSG_WAITALL\) on line 26 blocked"}
 # a read loop to end-of-file is one line in a program and many read() calls in a script, as
 # many as the run makes: the exporter has no spelling for it
 READALL = r"readall\(\) has no packetdrill spelling"
@@ -342,3 +362,135 @@ def test_tcp_info_is_read_by_the_kernels_layout():
     assert (info["tcpi_state"], info["tcpi_options"], info["tcpi_snd_wscale"],
             info["tcpi_rcv_wscale"], info["tcpi_snd_cwnd"], info["tcpi_bytes_received"]) == (
         1, 7, 10, 8, 10, 12345)
+
+
+def test_epoll_calls_on_the_wrong_descriptors():
+    """epoll_ctl() on a socket as the epoll: EINVAL; an epoll descriptor where a socket is
+    needed: ENOTSOCK (EINVAL for read()); epoll_create(0): EINVAL; an epoll_event whose fd=
+    is not the call's: packetdrill's own error."""
+    head = (ROOT / "tests" / "pkt" / "epoll-level.pkt").read_text().split("\n")[:8]
+    ok = "\n".join(head + [
+        "+0  setsockopt(5, SOL_SOCKET, SO_REUSEADDR, [1], 4) = -1 ENOTSOCK",
+        "+0  read(5, ..., 10) = -1 EINVAL",
+        "+0  epoll_create(0) = -1 EINVAL",
+        "+0  epoll_ctl(5, EPOLL_CTL_ADD, 5, {events=EPOLLIN, fd=5}) = -1 EINVAL",
+        "+0  close(5) = 0",
+        "+0  epoll_wait(5, {events=0, ptr=0}, 1, 0) = -1 EBADF"])
+    outcome = run(ok)
+    assert outcome.passed, (outcome.line, outcome.message)
+    wrong = run("\n".join(head + ["+0  epoll_ctl(5, EPOLL_CTL_ADD, 3, {events=EPOLLIN, fd=4}) = 0"]))
+    assert (wrong.passed, wrong.line, wrong.message) == (False, 9, "wrong fd specified in epoll_event")
+
+
+# -- the receiver's skbs over tun (issue 18: when an ACK is sent) ---------------------------
+# rcv_ssthresh after one segment of N bytes into a connection without window scaling
+# (clamp 65535 until tcp_measure_rcv_mss() takes the skb's scaling_ratio, len/truesize:
+# tcp_set_window_clamp() to 540000 x ratio / 256).  Measured on 6.18.44 with `pkt run
+# --kernel` (the same scripts, tcpi_rcv_ssthresh): tun's truesize is 832 / 1280 / 2304 /
+# 8448 for the sizes below (tun_get_user(), alloc_skb_with_frags()).
+TUN_SKBS = [  # (SYN's MSS, device MTU, payload, tcpi_rcv_ssthresh, tcpi_rcv_mss)
+    (100, 1500, 152, 97031, 152),  # 832: skb_small_head_cache
+    (100, 1500, 153, 63281, 153),  # 1280: kmalloc 1024
+    (1000, 1500, 600, 253125, 600),  # 1280
+    (1000, 1500, 601, 139218, 601),  # 2304: kmalloc 2048
+    (1000, 1500, 1000, 234140, 1000),  # 2304
+    (1000, 1500, 1460, 271560, 1460),  # 2304, then tcp_grow_window() (+ 2 x 1460)
+    (8000, 9000, 3990, 253125, 3990),  # 8448: kmalloc 8192, all linear (under a page)
+    (8000, 9000, 4000, 255234, 4000),  # 8448: 3712 linear (4352) + a page
+    (8000, 9000, 8000, 286720, 8000),  # 12544: 3712 linear + an order-1 page (any ratio
+    # of 136 or more gives this rcv_ssthresh: tcp_grow_window() then adds 2 x 8960)
+]
+
+
+def tun_skb_script(mss: int, mtu: int, n: int, ssthresh: int, rcv_mss: int) -> str:
+    advmss = mtu - 40
+    return f"""--mtu={mtu}
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 20000 <mss {mss},sackOK,nop,nop>
++0  > S. 0:0(0) ack 1 win 65535 <mss {advmss},nop,nop,sackOK>
++.1 < . 1:1(0) ack 1 win 20000
++0  accept(3, ..., ...) = 4
++0  < P. 1:{n + 1}({n}) ack 1 win 257
++0  > . 1:1(0) ack {n + 1} win 65535
++0  %{{ assert (tcpi_rcv_ssthresh, tcpi_rcv_mss) == ({ssthresh}, {rcv_mss}), (tcpi_rcv_ssthresh, tcpi_rcv_mss) }}%
+"""
+
+
+@pytest.mark.parametrize("case", TUN_SKBS, ids=[f"{c[2]}B" for c in TUN_SKBS])
+def test_a_segment_over_tun_is_charged_the_truesize_of_tuns_skb(case):
+    """The scaling_ratio a first segment sets comes from the skb tun made for it
+    (TcpInput._rx_skb()), not from lo's (832 + the payload)."""
+    outcome = run(tun_skb_script(*case))
+    assert outcome.passed, (outcome.line, outcome.message)
+
+
+def test_data_with_fin_after_a_read_waits_for_the_delayed_ack_without_window_scaling():
+    """tests/pkt/delayed-ack-fin-no-wscale.pkt: the window clamp of a connection without
+    window scaling is 65535 until the first segment's scaling_ratio, and then the window
+    __tcp_select_window() would offer is below rcv_wnd, so the FIN's segment is ACKed
+    40 ms later (the model ACKed it at once, as more than one full frame)."""
+    path = ROOT / "tests" / "pkt" / "delayed-ack-fin-no-wscale.pkt"
+    outcome = run_script(parse(path.read_text(), str(path)), PROFILE)
+    assert outcome.passed, (outcome.line, outcome.message)
+    ack = [s for s in outcome.steps if "> . 1:1(0) ack 2002" in s]
+    fin = [s for s in outcome.steps if "< FP. 1001:2001(1000)" in s]
+    assert len(ack) == len(fin) == 1
+    t_ack, t_fin = (float(s.split(": ")[1].split()[0]) for s in (ack[0], fin[0]))
+    assert round(t_ack - t_fin, 6) == 0.04
+
+
+# A linear skb from tun takes the next segment only into its tailroom (skb_try_coalesce():
+# a kmalloc'd head is never stolen).  Listener SO_RCVBUF 8192 (sk_rcvbuf 16384, no window
+# scaling), MSS 1000: the first 1000 bytes (truesize 2304, ratio 111) leave a window of 6300
+# (never shrunk below the last offer); 500 more fit the 624 bytes of tailroom (rmem stays
+# 2304: window 6000), 700 do not (a second skb, 2304 more: 5600).  Measured on 6.18 with
+# `pkt run --kernel` (the same scripts: tests/test_lab_live.py).
+TUN_COALESCE = [(500, 6000), (700, 5600)]
+
+
+def tun_coalesce_script(second: int, win: int) -> str:
+    return f"""0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0  setsockopt(3, SOL_SOCKET, SO_RCVBUF, [8192], 4) = 0
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 20000 <mss 1000,sackOK,nop,nop>
++0  > S. 0:0(0) ack 1 win 7300 <mss 1460,nop,nop,sackOK>
++.1 < . 1:1(0) ack 1 win 20000
++0  accept(3, ..., ...) = 4
++0  < P. 1:1001(1000) ack 1 win 257
++0  > . 1:1(0) ack 1001 win 6300
++0  < P. 1001:{1001 + second}({second}) ack 1 win 257
++0  > . 1:1(0) ack {1001 + second} win {win}
+"""
+
+
+@pytest.mark.parametrize("second, win", TUN_COALESCE)
+def test_a_segment_over_tun_coalesces_only_into_the_tailroom_of_the_last_skb(second, win):
+    outcome = run(tun_coalesce_script(second, win))
+    assert outcome.passed, (outcome.line, outcome.message)
+
+
+ACTIVE_NO_WSCALE = """\
+0     socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0...0.100 connect(3, ..., ...) = 0
++0    > S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>
++.1   < S. 0:0(0) ack 1 win 5792 <mss 1000,sackOK,nop,nop>
++0    > . 1:1(0) ack 1 win 65535
++0  %{ assert (tcpi_rcv_wnd, tcpi_rcv_ssthresh, tcpi_rcv_mss, tcpi_rcv_wscale) == (268640, 65535, 536, 0), (tcpi_rcv_wnd, tcpi_rcv_ssthresh, tcpi_rcv_mss) }%
++0  < P. 1:1001(1000) ack 1 win 257
++0  > . 1:1(0) ack 1001 win 65535
++0  %{ assert (tcpi_rcv_wnd, tcpi_rcv_ssthresh, tcpi_rcv_mss) == (267640, 234140, 1000), (tcpi_rcv_wnd, tcpi_rcv_ssthresh, tcpi_rcv_mss) }%
+"""
+
+
+def test_an_active_open_answered_without_window_scale_clamps_the_window_at_65535():
+    """tcp_rcv_synsent_state_process(): a SYN-ACK without wscale leaves rcv_wscale 0 and the
+    window clamp at most 65535, so rcv_ssthresh starts there though rcv_wnd is 268640; the
+    first segment's scaling_ratio then sets the clamp (measured on 6.18, the same values:
+    tests/test_lab_live.py)."""
+    outcome = run(ACTIVE_NO_WSCALE)
+    assert outcome.passed, (outcome.line, outcome.message)

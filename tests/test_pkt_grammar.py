@@ -141,7 +141,9 @@ def test_sendmsg_and_recvmsg_with_their_message_structs():
     ("+0 setsockopt(4, SOL_IP, IP_TOS, [4], 4) = 0", "the socket option IP_TOS"),
     ("+0 sendto(4, ..., 10, MSG_FASTOPEN, ..., ...) = 10", "TCP Fast Open (MSG_FASTOPEN)"),
     ("+0 setsockopt(4, SOL_SOCKET, SO_FROBNICATE, [1], 4) = 0", "the socket option SO_FROBNICATE"),
-    ("+0 epoll_create(1) = 5", "the system call epoll_create()"),
+    ("+0 pipe([5, 6]) = 0", "the system call pipe()"),
+    ("+0 epoll_create(1) = 5\n+0 poll([{fd=5, events=POLLIN, revents=0}], 1, 0) = 0",
+     "poll() of an epoll descriptor"),
     ("+0 write(4, ..., 2147483648) = 2147483648", "a write() of 2147483648 bytes"),
 ])
 def test_symbols_flags_and_calls_the_model_lacks_are_named(line, feature):

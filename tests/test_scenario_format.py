@@ -104,6 +104,16 @@ def test_comments_blank_lines_and_the_header_description():
      "'127.0.0.1:70000' is not a valid address and port (port 70000 is outside 0..65535)"),
     ("# only a comment\n", 1, 1, "the program has no calls; write lines such as 'server: s = socket()'"),
     ("c: fd = socket() @", 1, 18, "unexpected character '@'"),
+    ("s: s = socket()\ns: epoll_wait(s)", 2, 15, "epoll_wait() needs an epoll descriptor as its "
+     "epfd, one made by 'ep = epoll_create()'; 's' is a socket"),
+    ('s: ep = epoll_create()\ns: send(ep, "x")', 2, 9,
+     "'ep' is an epoll descriptor; send() needs a socket here"),
+    ("s: ep = epoll_create()\ns: epoll_wait(ep) = ep EPOLLIN", 2, 21, "epoll_wait's result is "
+     "the ready sockets with their events, as 'c EPOLLIN, s EPOLLIN|EPOLLOUT', or a count"),
+    ("s: ep = epoll_create()\ns: s = socket()\ns: epoll_ctl(ep, EPOLL_CTL_ADD, s, EPOLLIN|EPOLLIM)",
+     3, 44, "'EPOLLIM' is not one of EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDNORM, "
+     "EPOLLRDBAND, EPOLLWRNORM, EPOLLWRBAND, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLONESHOT, EPOLLET; "
+     "did you mean EPOLLIN?"),
 ])
 def test_errors_point_at_line_and_column(text, line, col, message):
     with pytest.raises(ScenarioError) as info:
@@ -385,3 +395,35 @@ def test_bad_duplicate_and_seq_lines_get_a_located_error(line, col, message):
         parse(FAULTY + line, source="f.tcp")
     assert (info.value.line, info.value.col) == (5, col)
     assert info.value.message.startswith(message)
+def test_epoll_wait_expects_the_ready_sockets_in_order_or_a_count():
+    prog = parse("s: s = socket()\ns: c = socket()\ns: ep = epoll_create()\n"
+                 "s: epoll_ctl(ep, EPOLL_CTL_DEL, c) = -1 ENOENT\n"
+                 "s: epoll_wait(ep, 8, 100) = c EPOLLIN|EPOLLRDHUP, s EPOLLOUT\n"
+                 "s: epoll_wait(ep) = 0", source="t.tcp")
+    ctl, wait, plain = prog.steps[3:]
+    assert ctl.args == ("ep", 2, "c", 0)  # EPOLL_CTL_DEL, no events
+    assert wait.args == ("ep", 8, 100_000_000)  # a number is ms, as in C
+    assert (wait.expect.value, wait.expect.ready) == (2, (("c", 0x2001), ("s", 0x4)))
+    assert plain.args == ("ep", 16, -1) and plain.expect.ready is None
+
+
+def test_sysctl_lines_set_the_runs_namespace_for_the_lab_and_the_model():
+    prog = parse("sysctl: net.ipv4.tcp_sack = 0\nc: fd = socket()\n"
+                 "sysctl: net/ipv4/tcp_retries2=3\n", "s")
+    assert prog.sysctls == (("net.ipv4.tcp_sack", "0"), ("net.ipv4.tcp_retries2", "3"))
+    assert [s.call for s in prog.steps] == ["socket"]
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import SimWorld
+    world = SimWorld(KernelProfile.named("reference"), 0, prog.faults, prog.sysctls)
+    assert not world.profile.sack and world.profile.retries2 == 3
+
+
+@pytest.mark.parametrize("line, col, says", [
+    ("sysctl: net.ipv4.tcp_sack", 1, "names a setting and its value"),
+    ("sysctl: kernel.hostname = x", 9, "is not a network setting"),
+    ("sysctl: net.ipv4.tcp_retries2 = many", 33, "is not an integer from 0 to 255"),
+])
+def test_a_bad_sysctl_line_is_one_located_sentence(line, col, says):
+    with pytest.raises(ScenarioError) as e:
+        parse(line + "\nc: fd = socket()\n", "s")
+    assert (e.value.line, e.value.col) == (1, col) and says in str(e.value)

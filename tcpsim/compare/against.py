@@ -60,7 +60,7 @@ def hold(program: Program, profile: KernelProfile, view: Callable[[Trace], Trace
     """view(model trace): the run, as a Trace comparable with that model trace;
     fields(model, run): their differences (fields_other: for an exchange of another schedule);
     segments_only: the run shows segments only (a capture), so only they are looked up."""
-    world = SimWorld(profile, seed, program.faults)
+    world = SimWorld(profile, seed, program.faults, program.sysctls)
     model = run_model(program, profile, seed=seed, timeout=timeout, world=world)
     held = Held(model, fields(model, view(model)))
     if not held.differences:
@@ -143,7 +143,7 @@ def _resolve_races(program: Program, profile: KernelProfile, view, fields, seed:
             if runs >= RACE_RUNS:
                 break
             runs += 1
-            world = SimWorld(profile, seed, program.faults)
+            world = SimWorld(profile, seed, program.faults, program.sysctls)
             try:
                 model = run_model(program, profile, seed=seed, timeout=timeout, world=world,
                                   flips=flips | {i})

@@ -130,6 +130,15 @@ MESSAGES: dict[str, str] = {
                       "yet acknowledged, SIOCOUTQNSD those written and not yet sent.",
     "why.call.poll": "poll() reports which events are ready on the socket (data to read, room "
                      "to write, the peer's FIN, an error).",
+    "why.call.epoll_create": "epoll_create() makes an epoll instance: a descriptor that watches "
+                             "sockets and keeps a list of those that became ready.",
+    "why.call.epoll_ctl": "epoll_ctl() adds, changes or removes a watched socket; a socket "
+                          "already ready when added or changed goes on the ready list at once.",
+    "why.call.epoll_wait": "epoll_wait() reports the sockets on the ready list that are ready for "
+                           "what they are watched for; a socket goes on the list when the kernel "
+                           "wakes it (data queued, room to write, a state change), and an "
+                           "edge-triggered one (EPOLLET) leaves it once reported.",
+    "why.call.epoll_wait.blocks": "epoll_wait() waits: no watched socket is ready yet.",
     "why.call.sleep": "The process pauses; the kernel keeps running timers and answering "
                       "segments meanwhile.",
     "why.call.exit": "The process exits: the kernel closes every descriptor it still has.",
@@ -164,12 +173,21 @@ MESSAGES: dict[str, str] = {
     "why.seg.syn": "The first segment of the three-way handshake: SYN carries the client's "
                    "initial sequence number (relative 0) and the options this kernel offers "
                    "(MSS, SACK, timestamps, window scale).",
-    "why.seg.syn.again": "No SYN-ACK came back: the SYN is retransmitted with the same ISN, the "
-                         "timeout doubling each time.",
+    "why.seg.syn.again": "No SYN-ACK came back within {ms} ms, so the retransmission timer sends "
+                         "the SYN again, with the same ISN (retry {n}). Before any RTT sample "
+                         "the RTO is 1 s (RFC 6298 2.1); this kernel keeps the first {linear} "
+                         "retries 1 s apart (tcp_syn_linear_timeouts), then doubles the timeout "
+                         "each time (exponential backoff) until tcp_syn_retries (or TCP_SYNCNT) "
+                         "runs out.",
     "why.seg.synack": "The second segment of the handshake: the server's own SYN (its ISN, "
                       "relative 0) and the ACK of the client's SYN (ack 1: a SYN counts as one "
                       "sequence number).",
-    "why.seg.synack.again": "The final ACK did not come: the SYN-ACK is sent again.",
+    "why.seg.synack.again": "The final ACK of the handshake did not come within {ms} ms, so the "
+                            "request socket's timer sends the SYN-ACK again (retry {n}): it "
+                            "waits 1 s, then twice as long each time, tcp_synack_retries (5) "
+                            "times at most.",
+    "why.seg.synack.resyn": "The peer's SYN came again (it had not received the SYN-ACK), so the "
+                            "request socket answers it with the SYN-ACK again at once.",
     "why.seg.ack.handshake": "The third segment of the handshake: ACK of the server's SYN (ack "
                              "1). Both ends are now ESTABLISHED.",
     "why.seg.data": "{len} byte(s) of data from a send(): seq {seq} is the number of the first "
@@ -177,9 +195,9 @@ MESSAGES: dict[str, str] = {
     "why.seg.data.again": "Data sent again: the first copy was not acknowledged in time.",
     "why.seg.copy": "A copy of an earlier segment made by the network (a net: duplicate line), "
                     "not by TCP: the sender sent it once, the receiver gets it twice.",
-    "why.seg.ack.dsack": "An ACK at once reporting bytes that arrived twice: its SACK block "
-                         "{block} lies below ack {ack} (a D-SACK, RFC 2883), so the sender can "
-                         "tell a needless retransmission or a duplicate from a loss.",
+    "why.seg.ack.filled": "The hole is filled: the missing bytes arrived, the receiver takes "
+                          "what waited in its out-of-order queue, and ACKs at once up to {ack} "
+                          "(RFC 5681 4.2: an ACK without delay when a gap closes).",
     "why.seg.ack.quick": "A pure ACK sent at once (quick-ACK mode, as early in a connection): "
                          "ack {ack} is the next byte expected.",
     "why.seg.ack.delayed": "A delayed ACK: the receiver waited {ms} ms for data of its own to "
@@ -203,6 +221,71 @@ MESSAGES: dict[str, str] = {
     "why.seg.ack.probe": "The answer to a probe: its sequence number was old, so the peer "
                          "repeats its ACK at once (a duplicate ACK, ack {ack}), which proves it "
                          "is alive.",
+    "why.seg.data.rto": "Retransmission timeout (RTO): nothing acknowledged seq {seq} for {ms} "
+                        "ms, so the retransmission timer sends the oldest unacknowledged data "
+                        "again. The RTO comes from the measured round-trip time (RFC 6298: "
+                        "SRTT + 4 x RTTVAR; Linux keeps 4 x RTTVAR at least tcp_rto_min, 200 "
+                        "ms) and doubles after each timeout (exponential backoff). A timeout "
+                        "counts as a loss: the congestion window falls to one segment.",
+    "why.seg.fin.rto": "Retransmission timeout (RTO): the FIN was not acknowledged for {ms} ms, "
+                       "so the retransmission timer sends it again; the next timeout is twice "
+                       "as long (exponential backoff, RFC 6298 5.5).",
+    "why.seg.data.tlp": "Tail loss probe (TLP, RFC 8985): the last data sent was not "
+                        "acknowledged within the probe timeout (PTO), {ms} ms, so it is sent "
+                        "again to draw an ACK (or a SACK showing what is missing) instead of "
+                        "waiting for the RTO. PTO = 2 x SRTT + 2 ms with several segments out; "
+                        "with one, 2 x SRTT + 200 ms (room for the peer's delayed ACK), no "
+                        "later than the RTO; in whole jiffies (4 ms), run at a tick of the "
+                        "timer wheel. A probe is not a loss: the congestion window stays.",
+    "why.seg.fin.tlp": "Tail loss probe (TLP, RFC 8985): the FIN, the last thing sent, was not "
+                       "acknowledged within the probe timeout (PTO = 2 x SRTT + 2 ms, or + 200 "
+                       "ms with only the FIN out), {ms} ms, so it is sent again to draw an ACK; "
+                       "often the peer was only delaying its ACK.",
+    "why.seg.data.loss": "Sent again during the recovery from a timeout: the RTO marked "
+                         "everything outstanding as lost, and each ACK lets the congestion "
+                         "window, growing again from one segment (slow start), send more of it "
+                         "(RFC 6298 5.4).",
+    "why.seg.data.fast": "Fast retransmit: duplicate ACKs or SACK blocks from the peer show "
+                         "these bytes missing while later ones arrived (RFC 6675: three "
+                         "duplicate ACKs or SACKed segments; RACK, RFC 8985: a later segment "
+                         "was delivered more than a reordering window after this one was "
+                         "sent), so they are sent again at once, without waiting for a timer; "
+                         "PRR (RFC 6937) paces what is sent during the recovery.",
+    "why.seg.data.rack": "RACK's reordering timer (RFC 8985 6.3): a later segment was SACKed and "
+                         "this one was still not, a reordering window later, so it is taken as "
+                         "lost and sent again.",
+    "why.seg.data.probe0": "Data sent by the probe timer after {ms} ms of silence: nothing was in "
+                           "flight and data waited, so tcp_write_wakeup() sends what the peer's "
+                           "window takes (a window probe carrying data, when the window opened "
+                           "only partly), or, under TCP_CORK, the data the cork has held for "
+                           "200 ms.",
+    "why.seg.probe.zero_window": "A zero-window probe: the peer's window is 0 while data waits, "
+                                 "and its window update could be lost, so the persist timer "
+                                 "sends a bare ACK with seq {seq}, one below the next byte, "
+                                 "which the peer must answer with its window ({ms} ms after "
+                                 "the peer's last segment). The wait starts at the RTO (at "
+                                 "least 200 ms) and doubles after each probe answered with a "
+                                 "zero window, up to 120 s.",
+    "why.seg.ack.dsack": "A duplicate SACK (D-SACK, RFC 2883): the receiver got sequence "
+                         "numbers {left}-{right} a second time, and its ACK (ack {ack}) reports "
+                         "them in a SACK block below the cumulative ACK, so the sender learns "
+                         "that what it sent again had arrived already (only the ACK was late) "
+                         "and may undo its congestion response.",
+    "why.seg.ack.sack": "A selective ACK (SACK, RFC 2018): data arrived out of order; ack {ack} "
+                        "is still the next byte expected, and the SACK block(s) {blocks} tell "
+                        "the sender which later bytes arrived, so it resends only the hole.",
+    "why.seg.lost": "This segment was lost on the way (net: line {line}): the peer never "
+                    "received it.",
+    "why.seg.rto.numbers": "This RTO: srtt {srtt} ms + rttvar {rttvar} ms, rounded up to a "
+                           "jiffy, doubled by {n} earlier timeout(s): {rto} ms.",
+    "why.seg.tlp.one": "One segment out: PTO = 2 x {srtt} ms + 200 ms, at most the RTO of {rto} "
+                       "ms: {pto} ms before the rounding to jiffies.",
+    "why.seg.tlp.many": "{out} segments out: PTO = 2 x {srtt} ms + 2 ms = {pto} ms before the "
+                        "rounding to jiffies.",
+    "why.seg.probe0.numbers": "Probe {n}: the RTO of {base} ms doubled {backoff} time(s): {wait} "
+                              "ms.",
+    "why.seg.keepalive.numbers": "Unanswered probes, this one included: {n} of TCP_KEEPCNT "
+                                 "{cnt}; TCP_KEEPIDLE {idle} s, TCP_KEEPINTVL {intvl} s.",
     "why.seg.fin": "FIN: this side has no more data to send (close() or shutdown(SHUT_WR)); the "
                    "FIN takes one sequence number.",
     "why.seg.rst.refused": "RST answers a SYN for which no socket listens: the connection is "
@@ -227,6 +310,7 @@ MESSAGES: dict[str, str] = {
     "seg.copy": "(the network's copy)",
     "seg.copy.short": "(copy)",
     "ladder.unmatched": "differs on the kernel",
+    "ladder.lost": "lost (net: line {line})",
     # -- quiz -------------------------------------------------------------------------------
     "quiz.intro": "Quiz on {program}: predict each segment and state change. Press Enter to "
                   "skip a question.",

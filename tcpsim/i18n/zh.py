@@ -117,6 +117,11 @@ MESSAGES: dict[str, str] = {
     "why.call.ioctl": "ioctl() 询问内核套接字队列里有多少字节：SIOCINQ 是已收到尚未读取的，"
                       "SIOCOUTQ 是已写入尚未被确认的，SIOCOUTQNSD 是已写入尚未发送的。",
     "why.call.poll": "poll() 报告套接字上哪些事件已就绪（有数据可读、可写、对方的 FIN、出错）。",
+    "why.call.epoll_create": "epoll_create() 创建一个 epoll 实例：一个监视套接字、记录哪些已就绪的描述符。",
+    "why.call.epoll_ctl": "epoll_ctl() 添加、修改或移除被监视的套接字；添加或修改时已就绪的套接字立即进入就绪列表。",
+    "why.call.epoll_wait": "epoll_wait() 报告就绪列表中对所监视事件已就绪的套接字；内核唤醒套接字时"
+                           "（数据入队、可写、状态变化）它进入列表，边沿触发（EPOLLET）的报告后即离开列表。",
+    "why.call.epoll_wait.blocks": "epoll_wait() 等待：还没有被监视的套接字就绪。",
     "why.call.sleep": "进程暂停；其间内核照常运行定时器、应答报文段。",
     "why.call.exit": "进程退出：内核关闭它仍持有的所有描述符。",
     "why.call.return": "调用所等待的事件已经发生。",
@@ -144,10 +149,17 @@ MESSAGES: dict[str, str] = {
     # -- explanations: segments ---------------------------------------------------------------
     "why.seg.syn": "三次握手的第一个报文段：SYN 携带客户的初始序号（相对序号 0）以及本内核提供的"
                    "选项（MSS、SACK、时间戳、窗口扩大因子）。",
-    "why.seg.syn.again": "没有收到 SYN-ACK：以相同的初始序号重传 SYN，超时时间每次加倍。",
+    "why.seg.syn.again": "{ms} ms 内没有收到 SYN-ACK，重传计时器以相同的初始序号再次发送 SYN（第 "
+                         "{n} 次重传）。还没有 RTT 样本时 RTO 为 1 s（RFC 6298 2.1）；本内核前 "
+                         "{linear} 次重传间隔都是 1 s（tcp_syn_linear_timeouts），之后每次超时时间"
+                         "加倍（指数退避），直到用完 tcp_syn_retries（或 TCP_SYNCNT）。",
     "why.seg.synack": "三次握手的第二个报文段：服务器自己的 SYN（它的初始序号，相对序号 0）和对"
                       "客户 SYN 的确认（确认号 1：SYN 占用一个序号）。",
-    "why.seg.synack.again": "最后的 ACK 没有到达：再次发送 SYN-ACK。",
+    "why.seg.synack.again": "{ms} ms 内没有收到三次握手的最后一个 ACK，请求套接字的计时器再次发送 "
+                            "SYN-ACK（第 {n} 次重传）：先等 1 s，以后每次加倍，最多 "
+                            "tcp_synack_retries（5）次。",
+    "why.seg.synack.resyn": "对方的 SYN 又来了一次（它没有收到 SYN-ACK），请求套接字立即再次用 "
+                            "SYN-ACK 回答。",
     "why.seg.ack.handshake": "三次握手的第三个报文段：确认服务器的 SYN（确认号 1）。两端都进入 "
                              "ESTABLISHED。",
     "why.seg.data": "send() 的 {len} 字节数据：序号 {seq} 是第一个字节的编号；PSH 标出应用程序"
@@ -155,8 +167,8 @@ MESSAGES: dict[str, str] = {
     "why.seg.data.again": "重传数据：第一次发送没有及时得到确认。",
     "why.seg.copy": "网络（net: duplicate 行）复制出的前一个报文段，不是 TCP 发的：发送方只发了"
                     "一次，接收方收到两次。",
-    "why.seg.ack.dsack": "立即发送的确认，报告重复收到的字节：SACK 块 {block} 在确认号 {ack} 之下"
-                         "（D-SACK，RFC 2883），发送方据此区分多余的重传或重复与丢失。",
+    "why.seg.ack.filled": "空洞已填上：缺失的字节到达，接收方把乱序队列中等待的数据一并收下，立即"
+                          "确认到 {ack}（RFC 5681 4.2：缺口填补时不推迟确认）。",
     "why.seg.ack.quick": "立即发送的纯确认（快速确认模式，如连接刚开始时）：确认号 {ack} 是期望"
                          "收到的下一个字节。",
     "why.seg.ack.delayed": "推迟确认：接收方等了 {ms} ms，想让自己的数据捎带确认，没有数据便单独"
@@ -174,6 +186,54 @@ MESSAGES: dict[str, str] = {
                                "送的序号小一：对方已经收到过的字节，活着的对方必须回答。",
     "why.seg.ack.probe": "对探测的回答：它的序号是旧的，所以对方立即重复它的 ACK（重复确认，确认号 "
                          "{ack}），证明自己还活着。",
+    "why.seg.data.rto": "超时重传（RTO）：序号 {seq} 的数据 {ms} ms 没有得到确认，重传计时器把最早"
+                        "未确认的数据再发送一次。RTO 由测得的往返时间算出（RFC 6298：SRTT + 4 x "
+                        "RTTVAR；Linux 让 4 x RTTVAR 至少为 tcp_rto_min，即 200 ms），每次超时后"
+                        "加倍（指数退避）。超时被当作丢失：拥塞窗口降到一个报文段。",
+    "why.seg.fin.rto": "超时重传（RTO）：FIN {ms} ms 没有得到确认，重传计时器再次发送它；下一次"
+                       "超时时间加倍（指数退避，RFC 6298 5.5）。",
+    "why.seg.data.tlp": "尾部丢失探测（TLP，RFC 8985）：最后发送的数据在探测超时（PTO）{ms} ms 内"
+                        "没有得到确认，于是再发送一次，以引出一个确认（或指出缺了什么的 SACK），而"
+                        "不必等到 RTO。有多个报文段在途时 PTO = 2 x SRTT + 2 ms；只有一个时为 2 x "
+                        "SRTT + 200 ms（给对方的推迟确认留出时间），且不晚于 RTO；以整 jiffy（4 "
+                        "ms）计，由定时器轮在一个时钟节拍上运行。探测不算丢失：拥塞窗口不变。",
+    "why.seg.fin.tlp": "尾部丢失探测（TLP，RFC 8985）：最后发送的 FIN 在探测超时（PTO = 2 x SRTT "
+                       "+ 2 ms，只有 FIN 在途时 + 200 ms）{ms} ms 内没有得到确认，于是再发送一次"
+                       "以引出确认；对方往往只是在推迟确认。",
+    "why.seg.data.loss": "超时后的恢复中再次发送：RTO 把所有未确认的数据都标为丢失，每个确认让"
+                         "从一个报文段重新增长的拥塞窗口（慢开始）再发送其中一部分（RFC 6298 "
+                         "5.4）。",
+    "why.seg.data.fast": "快速重传：对方的重复确认或 SACK 块表明这些字节缺失而后面的字节已经到达"
+                         "（RFC 6675：三个重复确认或被 SACK 的报文段；RACK，RFC 8985：一个后发的"
+                         "报文段比这一个晚了超过一个乱序窗口才被交付），于是立即重传，不等计时器；"
+                         "PRR（RFC 6937）控制恢复期间发送的速度。",
+    "why.seg.data.rack": "RACK 的乱序计时器（RFC 8985 6.3）：一个后发的报文段已被 SACK，而这一个"
+                         "过了一个乱序窗口仍未被确认，于是被当作丢失而重传。",
+    "why.seg.data.probe0": "静默 {ms} ms 后由探测计时器发送的数据：没有数据在途而有数据在等待，"
+                           "tcp_write_wakeup() 发送对方窗口容得下的部分（窗口只打开一部分时，"
+                           "这是携带数据的窗口探测），或者在 TCP_CORK 下发送塞子已经压了 200 ms "
+                           "的数据。",
+    "why.seg.probe.zero_window": "零窗口探测：对方窗口为 0 而有数据在等待，对方的窗口更新报文可能"
+                                 "丢失，于是坚持计时器发送一个序号为 {seq} 的纯 ACK（比下一个字节"
+                                 "小一），对方必须用它的窗口回答（距对方上一个报文段 {ms} ms）。"
+                                 "等待时间从 RTO（至少 200 ms）开始，每个得到零窗口回答的探测后"
+                                 "加倍，最长 120 s。",
+    "why.seg.ack.dsack": "重复 SACK（D-SACK，RFC 2883）：接收方第二次收到序号 {left}-{right}，它"
+                         "的确认（确认号 {ack}）在低于累积确认的 SACK 块中报告它们，发送方由此知道"
+                         "它重发的内容早已到达（只是确认来晚了），可以撤销拥塞响应。",
+    "why.seg.ack.sack": "选择确认（SACK，RFC 2018）：数据失序到达；确认号 {ack} 仍是期望的下一个"
+                        "字节，SACK 块 {blocks} 告诉发送方后面哪些字节已经到达，它只需重传空缺"
+                        "部分。",
+    "why.seg.lost": "这个报文段在途中丢失（net: 第 {line} 行）：对方没有收到它。",
+    "why.seg.rto.numbers": "这次的 RTO：srtt {srtt} ms + rttvar {rttvar} ms，向上取整到 jiffy，"
+                           "因先前 {n} 次超时而加倍：{rto} ms。",
+    "why.seg.tlp.one": "一个报文段在途：PTO = 2 x {srtt} ms + 200 ms，至多为 RTO {rto} ms：取整"
+                       "到 jiffy 之前为 {pto} ms。",
+    "why.seg.tlp.many": "{out} 个报文段在途：PTO = 2 x {srtt} ms + 2 ms = {pto} ms（取整到 jiffy "
+                        "之前）。",
+    "why.seg.probe0.numbers": "第 {n} 个探测：RTO {base} ms 加倍 {backoff} 次：{wait} ms。",
+    "why.seg.keepalive.numbers": "连同这一个，未得到回答的探测共 {n} 个，TCP_KEEPCNT 为 {cnt}；"
+                                 "TCP_KEEPIDLE {idle} s，TCP_KEEPINTVL {intvl} s。",
     "why.seg.fin": "FIN：这一方已没有数据要发送（close() 或 shutdown(SHUT_WR)）；FIN 占用一个"
                    "序号。",
     "why.seg.rst.refused": "RST 回答一个没有套接字监听的 SYN：连接被拒绝。",
@@ -195,6 +255,7 @@ MESSAGES: dict[str, str] = {
     "seg.copy": "（网络复制的副本）",
     "seg.copy.short": "（副本）",
     "ladder.unmatched": "与内核不一致",
+    "ladder.lost": "丢失（net: 第 {line} 行）",
     # -- quiz ---------------------------------------------------------------------------------
     "quiz.intro": "{program} 练习：预测每个报文段和每次状态变化。直接回车可跳过一题。",
     "quiz.context": "到目前为止：{event}",

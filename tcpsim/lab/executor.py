@@ -10,6 +10,8 @@ microseconds; timers (delayed ACK, retransmission) show up while the runner wait
 from __future__ import annotations
 
 import ctypes
+import errno
+import os
 import math
 from contextlib import nullcontext
 import select
@@ -111,6 +113,9 @@ class LabWorld:
             until = min(until, due) if due is not None else until
         poller.poll(max(0, math.ceil((until - time.time()) * 1000)))
 
+    def epoll(self) -> "LabEpoll":
+        return LabEpoll()
+
     def poll(self, sock: socket.socket, events: int) -> int:
         p = select.poll()
         p.register(sock.fileno(), events)
@@ -148,6 +153,39 @@ class LabWorld:
         return rc, errno_name(ctypes.get_errno()) if rc == -1 else None
 
 
+class LabEpoll:
+    """A real epoll instance (select.epoll) as the runner uses one: ctl(), wait() ->
+    [(socket, events)], close(); fileno() for the lab's wait (the epoll descriptor is
+    readable while an item is ready: ep_eventpoll_poll())."""
+
+    def __init__(self):
+        self.ep = select.epoll()
+        self.socks: dict[int, socket.socket] = {}
+
+    def fileno(self) -> int:
+        return self.ep.fileno()
+
+    def ctl(self, op: int, sock: socket.socket, events: int) -> None:
+        fd = sock.fileno()
+        if op == 1:  # EPOLL_CTL_ADD
+            self.ep.register(fd, events)
+        elif op == 3:  # EPOLL_CTL_MOD
+            self.ep.modify(fd, events)
+        elif op == 2:  # EPOLL_CTL_DEL
+            self.ep.unregister(fd)
+        else:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        self.socks[fd] = sock
+
+    def wait(self, maxevents: int) -> list:
+        if maxevents <= 0:  # do_epoll_wait() (Python's own check would raise ValueError)
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return [(self.socks.get(fd), events) for fd, events in self.ep.poll(0, maxevents)]
+
+    def close(self) -> None:
+        self.ep.close()
+
+
 # One tick of this kernel's clock (HZ=250): the one-jiffy delayed ACK fires within it, so the
 # lab's calls must follow each other faster than that for a program's back-to-back calls to
 # meet the kernel as a C program's do.
@@ -182,7 +220,8 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
     (with `sysctls` set in that namespace only, and lo's MTU `mtu` there).  Each socket runs
     the congestion control lab_congestion() names, whatever the host's default."""
     LoopbackCapture.prepare()
-    cc, sysctls = lab_congestion(sysctls)
+    # the program's own `sysctl:` lines first, what the caller gives (--sysctl) over them
+    cc, sysctls = lab_congestion({**dict(program.sysctls), **(sysctls or {})})
     with private_netns(), (realtime() if REALTIME else nullcontext()):
         if mtu is not None:
             set_link_mtu(mtu)

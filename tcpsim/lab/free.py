@@ -144,7 +144,7 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
         raise TcpsimError("lab --free cannot hold segments back (net: delay needs the ordinary "
                           "lab's single thread); run this program without --free")
     LoopbackCapture.prepare()
-    cc, overrides = lab_congestion(overrides)
+    cc, overrides = lab_congestion({**dict(program.sysctls), **(overrides or {})})
     with private_netns():
         set_sysctls(overrides)
         install_faults(program.faults)

@@ -55,6 +55,7 @@ class RealKernel:
         self.t0 = time.monotonic()
         self._next = 1
         self.blocked: dict[int, threading.Thread] = {}  # sockets a send blocks on (its thread)
+        self.epolls: dict[int, tuple] = {}  # epoll id -> (select.epoll, {fd: the item's data})
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -211,7 +212,10 @@ class RealKernel:
         self.socks[sid].shutdown(how)
 
     def close(self, sid: int) -> None:
-        self.socks.pop(sid).close()
+        s = self.socks.pop(sid)
+        for _, datas in self.epolls.values():  # eventpoll_release(): its items go
+            datas.pop(s.fileno(), None)
+        s.close()
 
     def setsockopt(self, sid: int, level: int, opt: int, value) -> None:
         if isinstance(value, int) and 2**31 <= value < 2**32:
@@ -241,6 +245,38 @@ class RealKernel:
         got = p.poll(0)
         return got[0][1] if got else 0
 
+    # -- epoll (the model's Kernel has the same calls: model/eventpoll.py) ----------------------
+    def epoll_create(self) -> int:
+        """A real epoll instance (select.epoll: epoll_create1(EPOLL_CLOEXEC)); the data of each
+        item is kept here by descriptor, as Python's epoll gives back the fd only."""
+        eid, self._next = self._next, self._next + 1
+        self.epolls[eid] = (select.epoll(), {})
+        return eid
+
+    def epoll_close(self, eid: int) -> None:
+        ep, _ = self.epolls.pop(eid)
+        ep.close()
+
+    def epoll_ctl(self, eid: int, op: int, sid: int, events: int, data=None) -> None:
+        ep, datas = self.epolls[eid]
+        fd = self.socks[sid].fileno()
+        if op == 1:  # EPOLL_CTL_ADD
+            ep.register(fd, events)
+            datas[fd] = data
+        elif op == 3:  # EPOLL_CTL_MOD
+            ep.modify(fd, events)
+            datas[fd] = data
+        elif op == 2:  # EPOLL_CTL_DEL
+            ep.unregister(fd)
+            datas.pop(fd, None)
+        else:
+            raise OSError(E.EINVAL, os.strerror(E.EINVAL))
+
+    def epoll_wait(self, eid: int, maxevents: int) -> list:
+        """epoll_wait(epfd, events, maxevents, 0): (events, data) of each reported item."""
+        ep, datas = self.epolls[eid]
+        return [(events, datas.get(fd)) for fd, events in ep.poll(0, maxevents)]
+
     def close_all(self) -> None:
         for sid in list(self.blocked):
             # a send still blocked when the run ends: shutdown() wakes it (inet_shutdown():
@@ -255,6 +291,9 @@ class RealKernel:
         for s in self.socks.values():
             s.close()
         self.socks.clear()
+        for ep, _ in self.epolls.values():
+            ep.close()
+        self.epolls.clear()
         self.wire.close()
 
 

@@ -117,6 +117,10 @@ class Seg:
     # (packet_rcv()) until it reads them, which the same ACK stands for; whatever a
     # packetdrill script sends is never shared (Kernel.rx_shared False)
     shared: bool = False
+    # teaching only (tcpsim/teach/explain.py): what a timer's segment was sent for, set by
+    # TcpTimers.handle_timer() (Kernel.cause: the timer's name and the numbers behind its
+    # length); None for a segment a call or an arrival sent
+    why: dict | None = None
 
     @property
     def seg_len(self) -> int:
@@ -134,7 +138,15 @@ class RtxSkb(NamedTuple):
     mss: int
     sent: float = 0.0  # skb->skb_mstamp_ns: when it left (an RTT sample when acknowledged)
     retrans: bool = False  # TCPCB_RETRANS: sent again (Karn: no RTT sample from its ACK)
-    lost: bool = False  # TCPCB_LOST: marked lost by an RTO (tcp_enter_loss()), not yet resent
+    lost: bool = False  # TCPCB_LOST: marked lost (an RTO, RACK), not yet resent
+    sacked: bool = False  # TCPCB_SACKED_ACKED: the peer holds it (a SACK block covered it)
+    # sent again after being marked lost (TCPCB_SACKED_RETRANS, with TCPCB_LOST kept: the
+    # kernel's lost_out still counts it, retrans_out too until it is SACKed or lost again)
+    rtx_lost: bool = False
+    # which transmit burst sent it (Sock.xmit_burst): one tcp_write_xmit() or one ACK's
+    # retransmissions share a timestamp (tcp_mstamp_refresh() once per burst); the model's
+    # clock does not move between two calls that meet nothing, the kernel's moves microseconds
+    burst: int = 0
 
     @property
     def end_seq(self) -> int:
@@ -243,6 +255,22 @@ class Sock:
     # where the receive queue's tail skb ends if it is a clone whose data the sender still
     # holds (skb_cloned() until the sender's snd_una passes it); -1: the tail is its own
     rcvq_tail_clone: int = -1
+    # the tail skb's room for more bytes when it is linear (a packet tun made: skb_tailroom()),
+    # -1 when its bytes are page frags (lo), which skb_try_coalesce() takes by reference
+    rcvq_tailroom: int = -1
+    # the out-of-order queue (tp->out_of_order_queue), by seq: [seq, payload, fin, truesize,
+    # shared] per skb; and what the ACKs say of it (tp->rx_opt): the SACK blocks, most recent
+    # first (selective_acks, at most 4), and a D-SACK block waiting to be sent
+    # (duplicate_sack[0] while rx_opt.dsack), both [start, end)
+    ofo: list = field(default_factory=list)
+    sacks: list = field(default_factory=list)
+    dsack: tuple | None = None
+    ack_now: bool = False  # ICSK_ACK_NOW: the next __tcp_ack_snd_check() sends at once
+    # SACK compression (__tcp_ack_snd_check()): rcv_nxt when dup_ack_counter was reset, the
+    # ACKs owed to the out-of-order data since, and those the hrtimer holds back
+    comp_rcv_nxt: int = -1
+    dup_ack_counter: int = 0
+    compressed_ack: int = 0
     scaling_ratio: int = 128  # TCP_DEFAULT_SCALING_RATIO, then measured (tcp_measure_rcv_mss)
     window_clamp: int = 0
     last_seg_size: int = 0  # icsk_ack.last_seg_size (tcp_measure_rcv_mss())
@@ -270,7 +298,10 @@ class Sock:
     quick: int = 0
     pingpong: int = 0
     ato: float = 0.0
-    lrcvtime: float = 0.0
+    # icsk_ack.lrcvtime: the last data's arrival, first set as the connection is established
+    # (tcp_finish_connect(), tcp_create_openreq_child()); never for a simultaneous open
+    # (jiffies 0: long ago), whose ACK of a SYN-ACK taken as old data sets ato
+    lrcvtime: float = -1e9
     # keepalive (tcp_keepalive_timer()): tp->rcv_tstamp, when tcp_ack() last took an ACK;
     # SOCK_KEEPOPEN (SO_KEEPALIVE); TCP_KEEPIDLE, TCP_KEEPINTVL (seconds) and TCP_KEEPCNT,
     # 0 while unset: keepalive_time_when() and the others then read the sysctls
@@ -306,6 +337,35 @@ class Sock:
     mdev_max_us: int = 0
     rttvar_us: int = 0
     rtt_seq: int = 0
+    # loss recovery (tcp_input.c, tcp_recovery.c): icsk_ca_state TCP_CA_Recovery after a
+    # fast retransmit, its PRR counters (tcp_init_cwnd_reduction()), the window before it
+    # (prior_cwnd), RACK's most recently delivered skb (rack.mstamp, rack.end_seq, rack.rtt_us)
+    # and the least RTT seen (tcp_min_rtt(), in us; 0: none)
+    ca_recovery: bool = False
+    prior_cwnd: int = 0
+    prr_delivered: int = 0
+    prr_out: int = 0
+    rack_mstamp: float = -1.0
+    rack_end_seq: int = 0
+    rack_burst: int = 0
+    rack_rtt_us: int = 0
+    rack_advanced: bool = False
+    min_rtt_us: int = 0
+    reordering: int = 3  # tp->reordering: tcp_reordering
+    xmit_burst: int = 0  # counts the transmit bursts (RtxSkb.burst)
+    reord_seen: int = 0  # tp->reord_seen: reorderings detected (tcp_check_sack_reordering())
+    # undo (tcp_init_undo(), tcp_undo_cwnd_reduction()): whether a reduction may be undone
+    # (tp->undo_marker != 0) and from where, the retransmissions not yet shown spurious by a
+    # D-SACK (undo_retrans, -1: none sent), ssthresh before the reduction (prior_ssthresh,
+    # 0: none), cubic's window at the last loss (last_max_cwnd) and the D-SACKed segments
+    undo_on: bool = False
+    undo_marker: int = 0
+    undo_retrans: int = -1
+    prior_ssthresh: int = 0
+    last_max_cwnd: int = 0
+    dsack_dups: int = 0
+    sacked_out: int = 0  # packets of the retransmit queue the peer SACKed
+    lost_out: int = 0  # packets marked lost and not yet sent again (the model's retrans_out)
 
     def __deepcopy__(self, memo: dict) -> "Sock":
         """A copy for the explorer's snapshots (sim/explore.py), made without walking every
@@ -322,4 +382,4 @@ class Sock:
 
 _FIELDS = tuple(f.name for f in fields(Sock))
 SOCK_CONTAINERS = ("opts", "accept_queue", "unsent", "wq", "rtxq", "rcvq", "rcvq_ts", "timers",
-                   "timer_order", "rx_backlog")
+                   "timer_order", "rx_backlog", "ofo", "sacks")

@@ -21,6 +21,7 @@ from .sock import (COPY_SECONDS_PER_BYTE, FIN, SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, P
                    TCP_NAGLE_CORK, TCP_NAGLE_OFF, TCP_NAGLE_PUSH,
                    MAX_TCP_WINDOW, TCP_MIN_MSS,
                    TCP_TIMEOUT_INIT, Seg, Sock, _oserror, seq_lt)
+from .eventpoll import KEY_WRITE_SPACE
 from .table import rule
 
 
@@ -363,10 +364,12 @@ class TcpCalls:
         sk.shutdown |= mask
         if mask & SEND_SHUTDOWN and sk.state in ("ESTABLISHED", "CLOSE_WAIT"):
             self._transition(sk, "shutdown_wr")
+        self._ep_wake(sk, 0)  # inet_shutdown(): sk->sk_state_change(), "wake up anyone in poll"
 
     def close(self, sid: int) -> None:
         """__tcp_close(): FIN, or RST with unread data or SO_LINGER {1, 0}; the fd goes."""
         sk = self.socks[sid]
+        self._ep_forget(sid)  # the last fput(): eventpoll_release() takes it out of every epoll
         sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
         sk.orphan = True
         unread = any(p for p in sk.rcvq if p)
@@ -413,8 +416,9 @@ class TcpCalls:
                 self._push(sk)
         elif (level, opt) == (6, 25):  # do_tcp_setsockopt() TCP_NOTSENT_LOWAT: a u32
             sk.notsent_lowat = value & 0xFFFFFFFF
-            if sk.nospace and self._stream_is_writeable(sk, 1):
+            if self._stream_is_writeable(sk, 1):
                 sk.nospace = False  # sk->sk_write_space(): sk_stream_write_space()
+                self._ep_wake(sk, KEY_WRITE_SPACE)
         elif (level, opt) == (6, 2):  # do_tcp_setsockopt(): tp->rx_opt.user_mss
             if value and not TCP_MIN_MSS <= value <= MAX_TCP_WINDOW:
                 raise _oserror(E.EINVAL)
@@ -453,8 +457,9 @@ class TcpCalls:
             value = wmem_max if value < 0 else min(value, wmem_max)  # min_t(u32, ...)
             sk.sndbuf = max(SOCK_MIN_SNDBUF, min(value, 0x3FFFFFFF) * 2)
             sk.sndbuf_lock = True  # SOCK_SNDBUF_LOCK: tcp_sndbuf_expand() leaves it
-            if sk.nospace and self._stream_is_writeable(sk, 1):
+            if self._stream_is_writeable(sk, 1):
                 sk.nospace = False  # sk->sk_write_space(): sk_stream_write_space()
+                self._ep_wake(sk, KEY_WRITE_SPACE)
         else:
             sk.opts[(level, opt)] = value
 
@@ -560,6 +565,7 @@ class TcpCalls:
         sk.timers.clear()
         sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
         self._unhash(sk)
+        self._ep_wake(sk, 0)  # tcp_done(): sk->sk_state_change() unless SOCK_DEAD
         if sk.local and not sk.addr_locked and sk.kind == "full":
             sk.local = ("0.0.0.0" if sk.family == 2 else "::", sk.local[1])
         if not sk.port_locked and sk.kind == "full" and sk.state != "LISTEN":

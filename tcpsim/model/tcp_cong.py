@@ -99,7 +99,7 @@ class TcpCong:
     def _cwnd_test(sk: Sock) -> int:
         """tcp_cwnd_test(): the segments the window still allows, at most half of it at once
         ("ensure we have at least 2 GSO packets in flight"); 6.18 has no FIN exception."""
-        in_flight = sk.packets_out  # tcp_packets_in_flight(): no loss, no retransmission
+        in_flight = sk.packets_out - sk.sacked_out - sk.lost_out  # tcp_packets_in_flight()
         if in_flight >= sk.snd_cwnd:
             return 0
         return min(max(sk.snd_cwnd >> 1, 1), sk.snd_cwnd - in_flight)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import errno as E
 
+from .eventpoll import KEY_DATA_READY, KEY_WRITE_SPACE
 from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALIGN_SK_BUFF,
-                   SKB_TRUESIZE_LO, SNDBUF_SKB_HEADROOM, SOCK_MIN_RCVBUF, SYN, TCP_INIT_CWND, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
+                   SKB_SHINFO_SIZE, SKB_SMALL_HEAD_CACHE_SIZE, SKB_TRUESIZE_LO, SNDBUF_SKB_HEADROOM, SOCK_MIN_RCVBUF, SYN, TCP_INIT_CWND, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
                    TCP_MSS_DEFAULT, TCP_RTO_MAX, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
                    seq_lt)
 
@@ -126,6 +127,7 @@ class TcpInput:
             sk.timers.pop("retransmit", None)
             self._init_transfer_cwnd(sk, ts)  # tcp_finish_connect() -> tcp_init_transfer()
             self._init_buffer_space(sk)
+            sk.lrcvtime = self.now  # tcp_finish_connect(): icsk_ack.lrcvtime
             self._keepalive_start(sk)  # tcp_finish_connect(): SOCK_KEEPOPEN's timer
             self._transition(sk, "rcv_synack")
             return
@@ -168,7 +170,11 @@ class TcpInput:
             if not self._oow_rate_limited(sk, seg):
                 self._send_dupack(sk, seg)
             return
-        if ts and seq_le(seg.seq, sk.rcv_nxt):
+        if ts and seq_le(seg.seq, sk.rcv_wup):
+            # tcp_ack() -> tcp_replace_ts_recent(): only a segment that starts at or before
+            # the last ACK's rcv_nxt (RFC 7323 Last.ACK.sent; the fast path's rcv_nxt ==
+            # rcv_wup) is echoed.  Measured (slow-reader at MTU 1500): a loss probe's TS val 6
+            # (seq above rcv_wup) is not; the delayed ACK echoes the original's 1
             sk.ts_recent = ts[0]
         # -- the ACK (tcp_ack) --
         prior_idle = sk.snd_una == sk.snd_nxt  # !prior_packets: nothing was in flight
@@ -177,12 +183,29 @@ class TcpInput:
                 self._send_ack(sk)  # ACK of something never sent
                 return
             acked = 0
-            if seq_lt(sk.snd_una, seg.ack):
+            self._delivered = 0
+            una_advanced = seq_lt(sk.snd_una, seg.ack)
+            prior_snd_una = sk.snd_una
+            # tcp_ack(): prior_fack, the highest SACKed sequence (snd_una without SACK)
+            prior_fack = self._highest_sack(sk) if sk.sack_ok else sk.snd_una
+            blocks = self._opt(seg, "sack") if sk.sack_ok else None
+            rtt = -1
+            if una_advanced:
                 rtt = self._acked_rtt(sk, seg.ack)
                 sk.snd_una = seg.ack  # tcp_snd_una_update()
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
+            # tcp_sacktag_write_queue(), before tcp_clean_rtx_queue()
+            newly_sacked, first_sackt = self._sacktag(sk, blocks, seg.ack, prior_snd_una) \
+                if blocks else (0, -1.0)
+            dsacked = bool(blocks) and self._dsacked
+            if una_advanced:
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
+                if sk.sack_ok and seq_lt(self._reord_low, prior_fack):
+                    # never-resent data acknowledged below what was SACKed: reordering
+                    self._check_sack_reordering(sk, self._reord_low, prior_fack)
+                if not sk.sack_ok and acked:
+                    self._remove_reno_sacks(sk, acked)
                 self._ack_update_rtt(sk, rtt, ts[1] if ts else None)
                 if sk.tlp_high_seq and not seq_lt(seg.ack, sk.tlp_high_seq):
                     sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
@@ -191,12 +214,46 @@ class TcpInput:
                     # tcp_process_loss() -> tcp_try_undo_recovery(): recovered, TCP_CA_Open,
                     # retrans_stamp 0
                     sk.ca_loss, sk.data_retrans_stamp = False, -1.0
-                self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or none
+            elif first_sackt >= 0:  # tcp_ack_update_rtt(): the SACK's RTT (sack_rtt_us)
+                self._ack_update_rtt(sk, int(round((self.now - first_sackt) * 1e6)), None)
+            # a duplicate ACK (num_dupack): nothing new acknowledged, no data, the same window
+            # (not FLAG_SND_UNA_ADVANCED, FLAG_NOT_DUP), with something out
+            dupack = not una_advanced and not seg.payload and sk.packets_out > 0 and \
+                (seg.win << sk.snd_wscale) == sk.snd_wnd
             self._update_window(sk, seg.win << sk.snd_wscale)
-            # tcp_cong_control(): new data acked (FLAG_DATA_ACKED) may raise the cwnd
-            self._cong_avoid(sk, acked)
-            if sk.ca_loss:
-                self._xmit_retransmit_queue(sk)  # tcp_xmit_recovery(): REXMIT_LOST
+            rexmit = reo_armed = False
+            newly_lost = 0
+            if not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
+                # NewReno: duplicate ACKs stand for SACKed packets (tcp_add_reno_sack())
+                prior_lost, prior_sacked = sk.lost_out, sk.sacked_out
+                rexmit = self._reno_alert(sk, una_advanced, dupack)
+                newly_lost = max(sk.lost_out - prior_lost, 0)
+                newly_sacked = max(sk.sacked_out - prior_sacked, 0)
+            elif sk.sack_ok and (newly_sacked or dsacked or sk.sacked_out or sk.lost_out
+                                 or sk.ca_recovery):
+                # tcp_ack_is_dubious() -> tcp_fastretrans_alert()
+                prior_lost = sk.lost_out
+                rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None)
+                reo_armed = "reo" in sk.timers
+                newly_lost = max(sk.lost_out - prior_lost, 0)
+            if una_advanced and not reo_armed:
+                self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or the RTO
+            # tcp_cong_control(): in recovery PRR sets the window, else what was delivered
+            # (acked or SACKed, FLAG_DATA_ACKED) may raise it
+            delivered = self._delivered + newly_sacked
+            if sk.ca_recovery:
+                self._cwnd_reduction(sk, delivered, newly_lost, una_advanced)
+            elif acked:  # tcp_may_raise_cwnd(): FLAG_DATA_ACKED, not a SACK alone
+                self._cong_avoid(sk, delivered)
+            if sk.ca_loss or rexmit:
+                # tcp_xmit_recovery(): REXMIT_LOST (the explanations read the cause)
+                prior, self.cause = self.cause, {
+                    "by": "loss" if sk.ca_loss else "fast_retransmit",
+                    "cwnd": sk.snd_cwnd, "ssthresh": sk.snd_ssthresh}
+                try:
+                    self._xmit_retransmit_queue(sk)
+                finally:
+                    self.cause = prior
             sk.probes_out = 0  # tcp_ack(): an ACK came, the peer is alive
             if not seq_lt(seg.ack, sk.snd_una):
                 sk.rcv_tstamp = self.now  # tcp_ack(): not an old ACK (keepalive's idle time)
@@ -232,8 +289,18 @@ class TcpInput:
             return
         end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
         if seq_le(end_seq, sk.rcv_nxt):  # all of it was received before: a retransmission
-            sk.quick = max(sk.quick, TCP_MAX_QUICKACKS)  # tcp_enter_quickack_mode()
-            self._send_ack(sk, dsack=(seg.seq, end_seq))
+            # tcp_data_queue(): D-SACK it (tcp_dsack_set()), tcp_enter_quickack_mode() and
+            # inet_csk_schedule_ack(); then __tcp_ack_snd_check() decides, and its first test
+            # runs __tcp_select_window() when more than rcv_mss is unacknowledged, which ends
+            # quick-ACK mode (quick = 0) when less than half the buffer is free: then the
+            # pending delayed ACK carries the D-SACK.  Measured at MTU 1500 (slow-reader, a
+            # locked 32768-byte buffer holding 16384 bytes): a loss probe's 456-byte duplicate
+            # at 5.6 ms is D-SACKed by the delayed ACK at 41.6 ms (nstat DelayedACKLost 1,
+            # DelayedACKs 1)
+            self._dsack_set(sk, seg.seq, end_seq)
+            self._enter_quickack_mode(sk)  # tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS)
+            sk.ack_sched = True
+            self._ack_snd_check(sk)
             return
         if sk.state in ("FIN_WAIT1", "FIN_WAIT2") and sk.shutdown & RCV_SHUTDOWN and seg.payload:
             self._transition(sk, "rcv_data_after_close", seg)
@@ -242,22 +309,240 @@ class TcpInput:
         if sk.state in ("CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSE"):
             return
         if seg.seq != sk.rcv_nxt:
-            self._send_ack(sk)  # out of order or old: a duplicate ACK at once
-            return
+            if not seq_lt(seg.seq, sk.rcv_nxt):
+                if not seq_lt(seg.seq, (sk.rcv_nxt + self._receive_window(sk)) & 0xFFFFFFFF):
+                    # tcp_data_queue(): out of window (a zero-window probe): dropped, and
+                    # quick-ACK mode for the ACK that says so
+                    self._enter_quickack_mode(sk)
+                    sk.ack_sched = True
+                    self._ack_snd_check(sk)
+                    return
+                self._data_queue_ofo(sk, seg)
+                self._ack_snd_check(sk, ofo_possible=True)
+                return
+            # tcp_data_queue(): a partial packet, seq < rcv_nxt < end_seq: the old part is
+            # reported as a D-SACK, the rest is queued
+            self._dsack_set(sk, seg.seq, sk.rcv_nxt)
+            cut = (sk.rcv_nxt - seg.seq) & 0xFFFFFFFF
+            seg = Seg(seg.src, seg.dst, seg.flags, sk.rcv_nxt, seg.ack, seg.win, seg.options,
+                      seg.payload[cut:], seg.ip_id, seg.gso, seg.shared)
         if seg.payload:
             self._queue_rcv(sk, seg)
             sk.rcv_nxt = (sk.rcv_nxt + len(seg.payload)) & 0xFFFFFFFF
             self._event_data_recv(sk, seg)
-        if seg.flags & FIN:
-            sk.rcv_nxt = (sk.rcv_nxt + 1) & 0xFFFFFFFF
-            sk.rcvq.append(b"")  # the FIN's skb; with data it is the data's (charged there)
-            sk.rcvq_ts.append(0 if seg.payload else SKB_TRUESIZE_LO)
-            sk.done = True
-            sk.shutdown |= RCV_SHUTDOWN
-            self._transition(sk, "rcv_fin")
-            if sk.state == "TIME_WAIT" or sk.state == "CLOSING":
+            self._ep_wake(sk, KEY_DATA_READY)  # tcp_data_ready(): sk->sk_data_ready()
+        if seg.flags & FIN and self._rcv_fin(sk, bool(seg.payload)):
+            return
+        if sk.ofo:
+            if self._ofo_queue(sk):
                 return
+            if not sk.ofo:  # RFC 5681 4.2: the gap is filled, ACK at once (ICSK_ACK_NOW)
+                sk.ack_now = True
+        if sk.sacks:
+            self._sack_remove(sk)
         self._ack_snd_check(sk)
+
+    def _rcv_fin(self, sk: Sock, with_data: bool) -> bool:
+        """tcp_fin(): the FIN takes a sequence number and ends the receive side; the
+        out-of-order queue and the SACK blocks go (skb_rbtree_purge(), tcp_sack_reset()).
+        True when the state's own ACK has answered it (CLOSING, TIME_WAIT)."""
+        sk.rcv_nxt = (sk.rcv_nxt + 1) & 0xFFFFFFFF
+        sk.rcvq.append(b"")  # the FIN's skb; with data it is the data's (charged there)
+        sk.rcvq_ts.append(0 if with_data else SKB_TRUESIZE_LO)
+        sk.done = True
+        sk.shutdown |= RCV_SHUTDOWN
+        sk.ofo.clear()
+        sk.sacks.clear()
+        sk.dsack = None
+        self._transition(sk, "rcv_fin")
+        return sk.state == "TIME_WAIT" or sk.state == "CLOSING"
+
+    # -- the out-of-order queue and SACK (tcp_input.c) -----------------------------------
+    def _enter_quickack_mode(self, sk: Sock) -> None:
+        """tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS): ACK the next segments at once,
+        out of pingpong mode, ato back to its least."""
+        self._incr_quickack(sk)
+        sk.pingpong = 0
+        sk.ato = self.profile.ato_min
+
+    def _dsack_set(self, sk: Sock, seq: int, end_seq: int) -> None:
+        """tcp_dsack_set(): report [seq, end_seq) as received twice (RFC 2883), in the next
+        segment sent (tcp_dsack on, as here)."""
+        if sk.sack_ok and self.profile.sysctls.get("net.ipv4.tcp_dsack", "1") != "0":
+            sk.dsack = (seq, end_seq)
+
+    def _dsack_extend(self, sk: Sock, seq: int, end_seq: int) -> None:
+        """tcp_dsack_extend(): a second duplicate range joins the pending D-SACK block."""
+        if not sk.dsack:
+            self._dsack_set(sk, seq, end_seq)
+        else:
+            sk.dsack = self._sack_extend(sk.dsack, seq, end_seq) or sk.dsack
+
+    @staticmethod
+    def _sack_extend(block: tuple, seq: int, end_seq: int) -> tuple | None:
+        """tcp_sack_extend(): the block grown to cover [seq, end_seq) if they touch or
+        overlap, else None."""
+        start, end = block
+        if seq_le(seq, end) and seq_le(start, end_seq):
+            return (seq if seq_lt(seq, start) else start, end_seq if seq_lt(end, end_seq) else end)
+        return None
+
+    def _sack_new_ofo_skb(self, sk: Sock, seq: int, end_seq: int) -> None:
+        """tcp_sack_new_ofo_skb(): the block the new data extends moves to the front (and
+        swallows any other it now reaches: tcp_sack_maybe_coalesce()); else a new block goes
+        in front, the oldest dropped past TCP_NUM_SACKS (4).  From the fourth block on
+        (TCP_SACK_BLOCKS_EXPECTED 3), SACK compression sends at once (tcp_sack_compress_
+        send_ack()): the blocks no longer fit an option beside the timestamp."""
+        blocks = sk.sacks
+        for i, b in enumerate(blocks):
+            grown = self._sack_extend(b, seq, end_seq)
+            if grown:
+                if i >= 3:
+                    self._sack_compress_send_ack(sk)
+                del blocks[i]
+                blocks.insert(0, grown)
+                j = 1
+                while j < len(blocks):  # tcp_sack_maybe_coalesce()
+                    merged = self._sack_extend(blocks[0], *blocks[j])
+                    if merged:
+                        blocks[0] = merged
+                        del blocks[j]
+                    else:
+                        j += 1
+                return
+        if len(blocks) >= 3:
+            self._sack_compress_send_ack(sk)
+        if len(blocks) >= 4:
+            del blocks[3:]
+        blocks.insert(0, (seq, end_seq))
+
+    def _sack_compress_send_ack(self, sk: Sock) -> None:
+        """tcp_sack_compress_send_ack(): an ACK held back by SACK compression goes now."""
+        if not sk.compressed_ack:
+            return
+        sk.compressed_ack -= 1  # the one sent is not counted as compressed
+        self._send_ack(sk)
+
+    def _sack_remove(self, sk: Sock) -> None:
+        """tcp_sack_remove(): blocks rcv_nxt has reached are gone; all, once the out-of-order
+        queue is empty."""
+        if not sk.ofo:
+            sk.sacks.clear()
+            return
+        sk.sacks[:] = [b for b in sk.sacks if seq_lt(sk.rcv_nxt, b[0])]
+
+    def _data_queue_ofo(self, sk: Sock, seg: Seg) -> None:
+        """tcp_data_queue_ofo(): data beyond rcv_nxt waits in the out-of-order queue, sorted
+        by sequence, charged its truesize; what it duplicates is reported as a D-SACK (a
+        segment wholly present: dropped; partly: the overlap; one it covers replaces it),
+        and a SACK block tells the sender what arrived (tcp_sack_new_ofo_skb()).  An skb
+        that continues the previous one is coalesced into it when that one is not a clone
+        (tcp_ooo_try_coalesce(): on lo the sender keeps every skb it has not had
+        cumulatively acknowledged, so none is).  The window grows (tcp_grow_window()), as
+        for data in order.  Not modelled: the memory checks (tcp_try_rmem_schedule(),
+        tcp_prune_ofo_queue())."""
+        sk.ack_sched = True  # inet_csk_schedule_ack()
+        seq = seg.seq
+        end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
+        fin = bool(seg.flags & FIN)
+        shared = seg.shared and self.rx_shared
+        skb = (seq, bytes(seg.payload), fin, self._rx_skb(seg)[0], shared)
+        ofo = sk.ofo
+        if not ofo:
+            if sk.sack_ok:
+                sk.sacks[:] = [(seq, end_seq)]
+            # tcp_grow_window() before skb_set_owner_r(): the skb is not yet charged
+            self._ofo_grow_window(sk, seg, skb[3], adjust=False)
+            ofo.append(skb)
+            self._ofo_rcvbuf_grow(sk)
+            return
+        last = ofo[-1]
+        if self._ofo_end(last) == seq and not last[4] and not last[2]:  # tcp_ooo_try_coalesce()
+            ofo[-1] = (last[0], last[1] + skb[1], fin, last[3] + len(skb[1]), shared)
+            self._ofo_grow_window(sk, seg, skb[3], adjust=True)
+            if sk.sack_ok:
+                self._sack_new_ofo_skb(sk, seq, end_seq)
+            self._ofo_rcvbuf_grow(sk)
+            return
+        i = 0
+        while i < len(ofo) and not seq_lt(seq, ofo[i][0]):
+            i += 1
+        # ofo[i - 1] starts at or before seq
+        if i:
+            prev = ofo[i - 1]
+            prev_end = self._ofo_end(prev)
+            if seq_lt(seq, prev_end):
+                if seq_le(end_seq, prev_end):  # all the bits are present: dropped
+                    self._dsack_set(sk, seq, end_seq)
+                    if sk.sack_ok:
+                        self._sack_new_ofo_skb(sk, seq, end_seq)
+                    self._ofo_rcvbuf_grow(sk)
+                    return
+                if seq_lt(prev[0], seq):  # a partial overlap
+                    self._dsack_set(sk, seq, prev_end)
+                else:  # the same start and more: it replaces the one it covers
+                    self._dsack_extend(sk, prev[0], prev_end)
+                    i -= 1
+                    del ofo[i]
+        ofo.insert(i, skb)
+        while i + 1 < len(ofo):  # merge_right: skbs the new one covers go
+            nxt = ofo[i + 1]
+            if not seq_lt(nxt[0], end_seq):
+                break
+            if seq_lt(end_seq, self._ofo_end(nxt)):
+                self._dsack_extend(sk, nxt[0], end_seq)
+                break
+            self._dsack_extend(sk, nxt[0], self._ofo_end(nxt))
+            del ofo[i + 1]
+        if sk.sack_ok:
+            self._sack_new_ofo_skb(sk, seq, end_seq)
+        del ofo[i]  # tcp_grow_window() before skb_set_owner_r(): not yet charged
+        self._ofo_grow_window(sk, seg, skb[3], adjust=False)
+        ofo.insert(i, skb)
+        self._ofo_rcvbuf_grow(sk)
+
+    def _ofo_grow_window(self, sk: Sock, seg: Seg, truesize: int, adjust: bool) -> None:
+        """tcp_data_queue_ofo(): tcp_grow_window() for data beyond a hole only with SACK;
+        without it the window stays, "to force DUPACK and trigger fast retransmit"."""
+        if sk.sack_ok:
+            self._grow_window(sk, len(seg.payload), truesize, adjust=adjust)
+
+    def _ofo_rcvbuf_grow(self, sk: Sock) -> None:
+        """tcp_data_queue_ofo()'s last step (6.18): tcp_rcvbuf_grow() at the same
+        rcvq_space, which now makes room for the out-of-order data too; not for a socket
+        not yet accepted, nor an orphan (no sk_socket)."""
+        if sk.orphan or not sk.rcvq_space:
+            return
+        if sk.parent is not None and any(sk.id in s.accept_queue for s in self.socks.values()):
+            return
+        self._rcvbuf_grow(sk, sk.rcvq_space)
+
+    @staticmethod
+    def _ofo_end(skb: tuple) -> int:
+        return (skb[0] + len(skb[1]) + skb[2]) & 0xFFFFFFFF
+
+    def _ofo_queue(self, sk: Sock) -> bool:
+        """tcp_ofo_queue(): the out-of-order skbs rcv_nxt has reached join the receive queue
+        (what rcv_nxt already passed of one is reported as a D-SACK); a FIN among them ends
+        the receive side (tcp_fin()).  True when the FIN's state answered it."""
+        dsack_high = sk.rcv_nxt
+        while sk.ofo:
+            seq, data, fin, truesize, shared = sk.ofo[0]
+            if seq_lt(sk.rcv_nxt, seq):
+                break
+            end_seq = self._ofo_end(sk.ofo[0])
+            if seq_lt(seq, dsack_high):
+                self._dsack_extend(sk, seq, end_seq if seq_lt(end_seq, dsack_high) else dsack_high)
+            del sk.ofo[0]
+            if not seq_lt(sk.rcv_nxt, end_seq):
+                continue  # all of it was received meanwhile
+            data = data[(sk.rcv_nxt - seq) & 0xFFFFFFFF:]
+            if data:
+                self._queue_rcv_skb(sk, data, truesize, shared, (seq + len(data)) & 0xFFFFFFFF)
+                sk.rcv_nxt = (sk.rcv_nxt + len(data)) & 0xFFFFFFFF  # tcp_rcv_nxt_update()
+            if fin:
+                return self._rcv_fin(sk, bool(data))
+        return False
 
     def _sequence_ok(self, sk: Sock, seg: Seg) -> bool:
         """tcp_sequence(): the segment ends at or after rcv_wup (the last ACK's rcv_nxt) and
@@ -339,24 +624,79 @@ class TcpInput:
         Measured (ss -tm): three 8192-byte skbs, the third coming after the sender freed the
         second on its ACK, hold 26240 bytes (9024 + 9024 + 8192), and TcpExtTCPRcvCoalesce
         counts one.  Not modelled: the limit of MAX_SKB_FRAGS page frags per skb."""
+        truesize, tailroom = self._rx_skb(seg)
+        self._queue_rcv_skb(sk, seg.payload, truesize, seg.shared and self.rx_shared,
+                            (seg.seq + len(seg.payload)) & 0xFFFFFFFF, tailroom)
+
+    def _queue_rcv_skb(self, sk: Sock, payload: bytes, truesize: int, shared: bool,
+                       end_seq: int, tailroom: int = -1) -> None:
+        """_queue_rcv() of an skb: its payload, truesize, whether it is a clone the sender
+        still holds, where it ends, and its tailroom (_rx_skb())."""
         tail_clone = sk.rcvq_tail_clone
         if tail_clone >= 0:  # the sender's copy goes when its snd_una passes it
             peer = self.socks.get(self.ehash.get((sk.remote, sk.local)))
             if peer is None or peer.kind != "full" or not seq_lt(peer.snd_una, tail_clone):
                 tail_clone = -1
         if sk.rcvq and sk.rcvq[-1] and tail_clone < 0:
-            sk.rcvq[-1] += seg.payload
-            sk.rcvq_ts[-1] += len(seg.payload)
-            sk.rcvq_tail_clone = -1
-            return
-        sk.rcvq.append(seg.payload)
-        sk.rcvq_ts.append(SKB_TRUESIZE_LO + len(seg.payload))
-        sk.rcvq_tail_clone = ((seg.seq + len(seg.payload)) & 0xFFFFFFFF
-                              if seg.shared and self.rx_shared else -1)
+            if sk.rcvq_tailroom < 0:  # frags taken by reference: charged their bytes
+                sk.rcvq[-1] += payload
+                sk.rcvq_ts[-1] += len(payload)
+                sk.rcvq_tail_clone = -1
+                return
+            if len(payload) <= sk.rcvq_tailroom:
+                # a linear tail (tun): skb_try_coalesce() copies the bytes into its tailroom,
+                # delta_truesize 0; a linear skb's head is never taken (skb_head_is_locked())
+                sk.rcvq[-1] += payload
+                sk.rcvq_tailroom -= len(payload)
+                return
+        sk.rcvq.append(payload)
+        sk.rcvq_ts.append(truesize)
+        sk.rcvq_tailroom = tailroom
+        sk.rcvq_tail_clone = end_seq if shared else -1
+
+    def _rx_skb(self, seg: Seg) -> tuple[int, int]:
+        """The arriving skb's truesize and its tailroom (-1: its payload is in page frags).
+        From lo it is the sender's skb: SKB_TRUESIZE_LO + the payload.  From tun (a
+        packetdrill script; Kernel.rx_tun) tun_get_user() makes a new skb for the packet with
+        NET_SKB_PAD (64) of headroom: all linear if that is under a page (tun_alloc_skb()),
+        else the first SKB_MAX_HEAD(64) = 3712 bytes linear (linear = min(good_linear,
+        copylen) since 6.6) and the rest in pages of up to order 3, each charged whole
+        (alloc_skb_with_frags()).  The head comes from skb_small_head_cache (576) or kmalloc
+        (a power of two), plus struct sk_buff (256).  Measured on 6.18 over tun (the
+        scaling_ratio behind tcpi_rcv_ssthresh after the first segment, MSS 1000-8960, no
+        options): payloads of 152 / 153 / 600 / 601 / 1000 / 3990 / 4000 / 4010 bytes give
+        truesize 832 / 1280 / 1280 / 2304 / 2304 / 8448 / 8448 / 8448."""
+        length = len(seg.payload)
+        if not self.rx_tun:
+            return SKB_TRUESIZE_LO + length, -1
+        opts = 0
+        for name, v in seg.options:
+            opts += {"nop": 1, "eol": 1, "mss": 4, "wscale": 3, "sackOK": 2, "TS": 10}.get(name, 0)
+            if name == "sack":
+                opts += 2 + 8 * len(v)
+            elif name in ("FO", "FOEXP"):
+                opts += (2 if name == "FO" else 4) + len(bytes.fromhex(v or ""))
+        pkt = (40 if ":" in seg.src[0] else 20) + 20 + -(-opts // 4) * 4 + length
+        pad, page = 64, 4096  # NET_SKB_PAD + NET_IP_ALIGN (0 on x86), PAGE_SIZE
+        linear = pkt if pad + pkt < page else min(page - pad - SKB_SHINFO_SIZE, pkt)
+        obj = -(-(pad + linear) // 64) * 64 + SKB_SHINFO_SIZE  # SKB_HEAD_ALIGN()
+        size = SKB_SMALL_HEAD_CACHE_SIZE if obj <= SKB_SMALL_HEAD_CACHE_SIZE else \
+            1 << (obj - 1).bit_length()  # kmalloc_size_roundup()
+        truesize = size + SKB_DATA_ALIGN_SK_BUFF
+        data = pkt - linear
+        while data:  # alloc_skb_with_frags(), PAGE_ALLOC_COSTLY_ORDER
+            order = 3
+            while order and -(-data // page) * page < page << order:
+                order -= 1
+            truesize += page << order
+            data -= min(data, page << order)
+        tailroom = size - SKB_SHINFO_SIZE - pad - pkt if pkt == linear else 0
+        return truesize, tailroom
 
     @staticmethod
     def _rmem_alloc(sk: Sock) -> int:
-        return sum(sk.rcvq_ts)
+        """sk_rmem_alloc: the receive queue's skbs and the out-of-order queue's."""
+        return sum(sk.rcvq_ts) + sum(skb[3] for skb in sk.ofo)
 
     # -- the delayed-ACK engine (tcp_input.c) --------------------------------------------
     def _event_data_recv(self, sk: Sock, seg: Seg) -> None:
@@ -379,7 +719,7 @@ class TcpInput:
                 self._incr_quickack(sk)
         sk.lrcvtime = self.now
         if length >= 128:
-            self._grow_window(sk, length, SKB_TRUESIZE_LO + length)
+            self._grow_window(sk, length, self._rx_skb(seg)[0])
 
     # -- receive-buffer autotuning, DRS (tcp_input.c) ------------------------------------
     def _rcv_rtt_measure(self, sk: Sock) -> None:
@@ -423,6 +763,8 @@ class TcpInput:
             return
         rcvwin = newval << 1
         rcvwin += (rcvwin * (newval - oldval) // oldval) << 1
+        if sk.ofo:  # room for what waits beyond the hole, too
+            rcvwin += (self._ofo_end(sk.ofo[-1]) - sk.rcv_nxt) & 0xFFFFFFFF
         rcvbuf = min((rcvwin << 8) // sk.scaling_ratio, self.profile.rmem[2])
         if rcvbuf > self._rcvbuf(sk):
             sk.rcvbuf_grown = rcvbuf
@@ -445,7 +787,7 @@ class TcpInput:
             length = seg.gso  # len = skb_shinfo(skb)->gso_size ?: skb->len
         if length >= sk.rcv_mss:
             if length != sk.rcv_mss:  # the ratio is the whole skb's: skb->len / truesize
-                ratio = (skb_len << 8) // (SKB_TRUESIZE_LO + skb_len) or 1
+                ratio = (skb_len << 8) // self._rx_skb(seg)[0] or 1
                 if ratio != sk.scaling_ratio:
                     sk.scaling_ratio = ratio
                     self._set_window_clamp(sk, self._win_from_space(sk, self._rcvbuf(sk)))
@@ -471,18 +813,28 @@ class TcpInput:
         elif new > old:
             sk.rcv_ssthresh = max(min(sk.rcv_wnd, new), sk.rcv_ssthresh)
 
-    def _grow_window(self, sk: Sock, length: int, truesize: int) -> None:
+    def _grow_window(self, sk: Sock, length: int, truesize: int, adjust: bool = True) -> None:
         """tcp_grow_window(): raise rcv_ssthresh, the most the window offers, towards the
         free space, by two MSS (or twice the segment) when the skb's overhead is moderate;
         truesize_adjust() leaves the payload of an skb whose head holds nothing."""
         room = min(sk.window_clamp, self._tcp_space(sk)) - sk.rcv_ssthresh
         if room <= 0:
             return
-        truesize = length  # truesize_adjust(): less SKB_TRUESIZE(skb_end_offset())
+        if adjust and not self.rx_tun:
+            # truesize_adjust(): less SKB_TRUESIZE(skb_end_offset()) for an skb whose bytes
+            # are all page frags (lo); a linear skb (tun) holds payload in its head
+            truesize = length
         if self._win_from_space(sk, truesize) <= length:
             incr = 2 * sk.advmss
         else:  # __tcp_grow_window(): not reached on lo (the ratio is below 1)
             incr = 0
+            truesize = self._win_from_space(sk, truesize) >> 1
+            window = self._win_from_space(sk, self.profile.rmem[2]) >> 1
+            while sk.rcv_ssthresh <= window:
+                if truesize <= length:
+                    incr = 2 * sk.rcv_mss
+                    break
+                truesize, window = truesize >> 1, window >> 1
         if incr:
             incr = max(incr, 2 * length)
             sk.rcv_ssthresh += min(room, incr)
@@ -495,13 +847,37 @@ class TcpInput:
             quickacks = 2
         sk.quick = max(sk.quick, min(quickacks, TCP_MAX_QUICKACKS))
 
-    def _ack_snd_check(self, sk: Sock) -> None:
-        """__tcp_ack_snd_check(): ACK now in quick-ACK mode or after a full frame, else delay."""
+    def _ack_snd_check(self, sk: Sock, ofo_possible: bool = False) -> None:
+        """__tcp_ack_snd_check(): ACK now in quick-ACK mode, after a full frame, or when told
+        to (ICSK_ACK_NOW: a filled gap), else delay; unless out-of-order data waits: then at
+        once for the first three ACKs at a given rcv_nxt (TCP_FASTRETRANS_THRESH: the sender's
+        duplicate ACKs), and after that SACK compression holds them back (an hrtimer of 5 %
+        of the RTT, at most tcp_comp_sack_delay_ns; a few microseconds on lo, then up to
+        tcp_comp_sack_slack_ns (100 us) of slack), at most tcp_comp_sack_nr (44) of them."""
         if not sk.ack_sched:
             return
         unacked = (sk.rcv_nxt - sk.rcv_wup) & 0xFFFFFFFF
+        if not ((unacked > sk.rcv_mss and self._raw_window(sk) >= sk.rcv_wnd) or
+                (sk.quick and not sk.pingpong) or sk.ack_now) and ofo_possible and sk.ofo:
+            nr = int(self.profile.sysctls.get("net.ipv4.tcp_comp_sack_nr", 44))
+            if sk.sack_ok and sk.compressed_ack < nr:
+                if sk.comp_rcv_nxt != sk.rcv_nxt:
+                    sk.comp_rcv_nxt, sk.dup_ack_counter = sk.rcv_nxt, 0
+                if sk.dup_ack_counter >= 3:  # TCP_FASTRETRANS_THRESH
+                    sk.compressed_ack += 1
+                    if "comp_sack" not in sk.timers:
+                        rtt = sk.rcv_rtt_us
+                        if sk.srtt_us and sk.srtt_us < rtt:
+                            rtt = sk.srtt_us
+                        delay_ns = min(int(self.profile.sysctls.get(
+                            "net.ipv4.tcp_comp_sack_delay_ns", 1000000)), rtt * 125 // 20)
+                        self._arm(sk, "comp_sack", self.now + delay_ns / 1e9)
+                    return
+                sk.dup_ack_counter += 1
+            self._send_ack(sk)
+            return
         if (unacked > sk.rcv_mss and self._raw_window(sk) >= sk.rcv_wnd) or \
-                (sk.quick and not sk.pingpong):
+                (sk.quick and not sk.pingpong) or sk.ack_now:
             if sk.id in self.ack_deferred and self.profile.backlog_ack_defer:
                 # from __release_sock(), in the caller's context: until tcp_release_cb()
                 self.ack_deferred[sk.id] = True
@@ -519,6 +895,8 @@ class TcpInput:
         packet stays whole.  Returns the packets taken out of flight (packets_out, and
         tcp_cong_control()'s acked: tcp_cong.py)."""
         acked = 0
+        self._delivered = 0  # tcp_count_delivered(): what was not SACKed before
+        self._reord_low = sk.snd_nxt
         while sk.rtxq:
             skb = sk.rtxq[0]
             if seq_lt(sk.snd_una, skb.end_seq):  # after(scb->end_seq, tp->snd_una)
@@ -527,10 +905,23 @@ class TcpInput:
                 cut = (sk.snd_una - skb.seq) & 0xFFFFFFFF
                 trimmed = skb._replace(seq=sk.snd_una, data=skb.data[cut:])
                 acked += skb.pcount - trimmed.pcount  # tcp_tso_acked()
+                if skb.lost:
+                    sk.lost_out -= skb.pcount - trimmed.pcount
+                self._delivered += skb.pcount - trimmed.pcount
                 sk.rtxq[0] = trimmed
                 break
             del sk.rtxq[0]
             acked += skb.pcount
+            if not skb.retrans and not skb.sacked and seq_lt(skb.seq, self._reord_low):
+                self._reord_low = skb.seq  # tcp_clean_rtx_queue(): reord
+            if skb.sacked:
+                sk.sacked_out -= skb.pcount
+            else:
+                if skb.lost:
+                    sk.lost_out -= skb.pcount
+                self._delivered += skb.pcount
+                if sk.sack_ok and not skb.retrans:  # tcp_rack_advance() (not spurious)
+                    self._rack_advance(sk, skb)
         sk.packets_out -= acked
         return acked
 
@@ -558,10 +949,11 @@ class TcpInput:
         if not sk.nospace or sk.orphan:
             return
         # tcp_should_expand_sndbuf(): tcp_packets_in_flight() (no loss: packets_out)
-        if not sk.sndbuf_lock and sk.packets_out < sk.snd_cwnd:
+        if not sk.sndbuf_lock and self._in_flight(sk) < sk.snd_cwnd:
             self._sndbuf_expand(sk)
         if self._stream_is_writeable(sk, 1):
             sk.nospace = False
+            self._ep_wake(sk, KEY_WRITE_SPACE)  # sk_stream_write_space()'s wakeup
 
     # -- the RTT and the RTO (tcp_input.c) ----------------------------------------------
     def _usecs_to_jiffies(self, us: int) -> int:
@@ -592,6 +984,8 @@ class TcpInput:
             seq_rtt_us = max(delta, 1) * 1000
         if seq_rtt_us < 0:
             return
+        # tcp_update_rtt_min(): the least RTT (a windowed minimum over tcp_min_rtt_wlen, 300 s)
+        sk.min_rtt_us = min(sk.min_rtt_us or 0xFFFFFFFF, max(seq_rtt_us, 1))
         self._rtt_estimator(sk, seq_rtt_us)
         sk.backoff = 0
         if sk.state in ("ESTABLISHED", "CLOSE_WAIT") and not sk.fin_sent:

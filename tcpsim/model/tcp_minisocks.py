@@ -10,6 +10,7 @@ tcp_timewait_state_process() answers what still arrives for it.
 
 from __future__ import annotations
 
+from .eventpoll import KEY_DATA_READY
 from .sock import (ACK, FIN, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SYN, TCP_MAX_WSCALE,
                    TCP_MIN_MSS_DEFAULT, TCP_TIMEWAIT_LEN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock,
                    seq_lt)
@@ -111,8 +112,10 @@ class TcpMinisocks:
         child.rcv_wup = child.rcv_nxt
         child.sock_state = "unconnected"
         self._hash(child)
+        child.lrcvtime = self.now  # tcp_create_openreq_child(): icsk_ack.lrcvtime
         self._keepalive_start(child)  # tcp_create_openreq_child(): SOCK_KEEPOPEN's timer
         listener.accept_queue.append(child.id)
+        self._ep_wake(listener, KEY_DATA_READY)  # tcp_child_process(): parent->sk_data_ready()
 
     # -- timewait socks (tcp_minisocks.c) ------------------------------------------------
     def _act_arm_timewait(self, sk: Sock, seg: Seg | None) -> None:
@@ -149,7 +152,12 @@ class TcpMinisocks:
     def _rcv_timewait(self, tw: Sock, seg: Seg) -> None:
         """tcp_timewait_state_process()."""
         if seg.flags & RST:
-            self._free(tw)  # RFC 1337 is off by default: an RST ends TIME_WAIT
+            # RFC 1337 is off by default: an RST ends TIME_WAIT ("TIME_WAIT assassination"),
+            # but only one at rcv_nxt; in TIME_WAIT proper any other is dropped
+            # (tcp_timewait_state_process().  Measured: a data segment held back 5 ms
+            # arrived after the close, its RST (seq 1, rcv_nxt 2) left TIME_WAIT standing)
+            if tw.state != "TIME_WAIT" or seg.seq == tw.rcv_nxt:
+                self._free(tw)
             return
         ts = self._opt(seg, "TS")
         end_seq = (seg.seq + len(seg.payload)) & 0xFFFFFFFF

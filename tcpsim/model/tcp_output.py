@@ -11,7 +11,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 from __future__ import annotations
 
 from .sock import (ACK, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
-                   TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEOUT_MIN_US, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
+                   TCP_MIN_MSS, TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEOUT_MIN_US, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
                    seq_lt)
 from .tcp_cong import GSO_MAX_SIZE_SK
 
@@ -75,8 +75,18 @@ class TcpOutput:
             # Measured: tcpi_advmss 65483 after accept, and with SO_RCVBUF 262144 on the
             # listener tcpi_rcv_ssthresh 196661 = 262144 - 65483 (the clamp below)
             sk.advmss -= TCPOLEN_TSTAMP_ALIGNED
+        # tcp_initialize_rcv_mss() (tcp_rcv_synsent_state_process(), tcp_v4_syn_recv_sock()):
+        # the first guess of the peer's MSS, at most TCP_MSS_DEFAULT, at least TCP_MIN_MSS.
+        # Measured over tun with a SYN of MSS 100: a 152-byte segment then counts as full
+        # (tcpi_rcv_mss 152, and its scaling_ratio taken)
+        sk.rcv_mss = max(min(sk.advmss, sk.mss_cache or sk.advmss, sk.rcv_wnd // 2,
+                             TCP_MSS_DEFAULT), TCP_MIN_MSS)
         maxwin = self._full_space(sk)
-        clamp = sk.window_clamp or (65535 << 14)
+        # tcp_select_initial_window() caps the clamp at the largest window the scale can say,
+        # U16_MAX << rcv_wscale, and so does tcp_rcv_synsent_state_process() (65535) when the
+        # SYN-ACK has no window scale.  Measured over packetdrill's tun without window scaling
+        # (tcp_rmem 540000): tcpi_rcv_ssthresh 65535 after accept though tcpi_rcv_wnd is 268640
+        clamp = min(sk.window_clamp or (65535 << 14), 65535 << sk.rcv_wscale)
         if clamp >= maxwin:
             clamp = maxwin
             if maxwin > 4 * sk.advmss:
@@ -163,6 +173,12 @@ class TcpOutput:
 
     def _update_window(self, sk: Sock, win: int) -> None:
         """tcp_ack_update_window(): the peer's window; a larger one than ever re-syncs the MSS."""
+        if win != sk.snd_wnd and sk.wq:
+            # tcp_ack_update_window(): a changed window with data queued checks for idle
+            # (tcp_slow_start_after_idle_check()).  Measured (slow-reader at MTU 1500): the
+            # window a read reopens after 2 s of zero window finds the writer's snd_cwnd 20,
+            # and it sends with 10 (TCP_INFO, right after the read)
+            self._slow_start_after_idle_check(sk)
         sk.snd_wnd = win
         if win > sk.max_window:
             sk.max_window = win
@@ -185,24 +201,35 @@ class TcpOutput:
         return opts
 
     def _est_options(self, sk: Sock) -> list:
+        """tcp_established_options() and tcp_options_write(): the timestamp, then the SACK
+        blocks, a D-SACK block first (duplicate_sack[0], then selective_acks: the kernel
+        walks on from one into the other), as many as the 40 bytes of option space leave
+        room for (3 beside a timestamp, else 4).  A D-SACK is sent once (rx_opt.dsack is
+        cleared as it is written)."""
+        opts = []
         if sk.ts_ok:
-            return [["nop", None], ["nop", None], ["TS", [self._ts_val(sk), sk.ts_recent]]]
-        return []
+            opts = [["nop", None], ["nop", None], ["TS", [self._ts_val(sk), sk.ts_recent]]]
+        blocks = ([sk.dsack] if sk.dsack else []) + sk.sacks
+        if blocks and sk.sack_ok:
+            room = (40 - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0) - 4) // 8
+            opts = opts + [["nop", None], ["nop", None], ["sack", [list(b) for b in blocks[:room]]]]
+            sk.dsack = None
+        return opts
 
     def _emit(self, sk: Sock, flags: int, seq: int, ack: int, win: int, options: list,
               payload: bytes = b"", gso: int = 0, shared: bool = False) -> None:
         sk.ip_id = (sk.ip_id + 1) & 0xFFFF
         sk.wstamp = self.now  # __tcp_transmit_skb(): tp->tcp_wstamp_ns
         self._xmit(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
-                       options, bytes(payload), sk.ip_id, gso, shared))
+                       options, bytes(payload), sk.ip_id, gso, shared, self.cause))
 
     def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
 
         dsack: a duplicate segment's [seq, end_seq) to report (RFC 2883, tcp_dsack_set())."""
-        opts = self._est_options(sk)
         if dsack and sk.sack_ok:
-            opts = opts + [["nop", None], ["nop", None], ["sack", [list(dsack)]]]
+            sk.dsack = dsack  # tcp_dsack_set()
+        opts = self._est_options(sk)
         self._emit(sk, ACK, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk), opts)
         self._ack_sent(sk)
 
@@ -211,8 +238,11 @@ class TcpOutput:
             sk.quick -= 1
             if not sk.quick:
                 sk.ato = self.profile.ato_min
-        sk.ack_sched, sk.ack_pushed = False, 0
+        sk.ack_sched, sk.ack_pushed, sk.ack_now = False, 0, False
         sk.timers.pop("delack", None)
+        # tcp_event_ack_sent(): the ACKs SACK compression held back are sent with this one
+        sk.compressed_ack = 0
+        sk.timers.pop("comp_sack", None)
 
     @staticmethod
     def _nonagle(sk: Sock) -> int:
@@ -232,16 +262,21 @@ class TcpOutput:
         return partial and bool(nonagle & TCP_NAGLE_CORK or
                                 (not nonagle and in_flight and seq_lt(sk.snd_una, sk.snd_sml)))
 
-    def _write_xmit(self, sk: Sock, mss_now: int, nonagle: int, push_one: bool = False) -> None:
+    def _write_xmit(self, sk: Sock, mss_now: int, nonagle: int, push_one: int = 0) -> None:
         """tcp_write_xmit(): send the write queue's skbs, head first, while the peer's window
         (tcp_snd_wnd_test()) and Nagle (tcp_nagle_test()) allow; an skb may first take bytes
         from the next one (tcp_grow_skb()), and one of several MSS is cut to what the window
-        takes (tcp_mss_split_point(), tso_fragment())."""
+        takes (tcp_mss_split_point(), tso_fragment()).  push_one: one skb at most
+        (tcp_push_one()); 2, the loss probe's new data: one MSS even when the congestion
+        window is full ("Force out a loss probe pkt."), and no new probe scheduled."""
         max_segs = self._tso_segs(sk, mss_now)  # 2 at lo's MSS, 45 at MTU 1500's 1448
+        sk.xmit_burst += 1  # tcp_mstamp_refresh(): one timestamp for what this call sends
         sent = is_cwnd_limited = False
         while sk.wq:
             length, fl = sk.wq[0]
             quota = self._cwnd_test(sk)  # tcp_cwnd_test(): 0 when the window is full
+            if not quota and push_one == 2:
+                quota = 1
             if not quota:
                 break
             quota = min(quota, max_segs)
@@ -297,10 +332,10 @@ class TcpOutput:
             sent = True
             if push_one:
                 break
-        is_cwnd_limited |= sk.packets_out >= sk.snd_cwnd
+        is_cwnd_limited |= self._in_flight(sk) >= sk.snd_cwnd
         if sent or is_cwnd_limited:
             self._cwnd_validate(sk, is_cwnd_limited)
-        if sent:  # tcp_write_xmit(): one loss probe per tail loss episode
+        if sent and push_one != 2:  # tcp_write_xmit(): one loss probe per tail loss episode
             self._schedule_loss_probe(sk)
         # tcp_write_xmit() returns true when it sent nothing, nothing is in flight and the
         # queue is not empty: __tcp_push_pending_frames() (not tcp_push_one()) then starts
@@ -397,9 +432,15 @@ class TcpOutput:
         segment out the PTO is 2 srtt + tcp_rto_min, no later than the RTO: a probe at the
         RTO's time (lost-request).  With a FIN out the FIN's retransmission timer runs, after
         an RTO (TCP_CA_Loss) the RTO; without a probe, tcp_rearm_rto() (_rearm_rto())."""
-        out = sk.packets_out  # tcp_packets_in_flight(): no loss, no retransmission
-        if (not sk.sack_ok or not out or sk.fin_sent or sk.ca_loss
-                or sk.state not in ("ESTABLISHED", "CLOSE_WAIT")
+        out = self._in_flight(sk)  # tcp_packets_in_flight()
+        # not in TCP_CA_Disorder (something SACKed), Recovery or Loss
+        # a FIN out is probed too (measured: a lone lost FIN resent after 206 ms as a probe,
+        # TCPLossProbes 1, TCPTimeouts 0; upstream user_timeout.pkt: FIN, probe, RTO and
+        # only then the doubling)
+        if (not sk.sack_ok or not out or sk.ca_loss or sk.ca_recovery
+                or sk.sacked_out or sk.lost_out
+                or sk.state not in ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "CLOSING",
+                                    "LAST_ACK")
                 or (out == 1 and not sk.srtt_us)):
             sk.timers.pop("loss_probe", None)
             self._rearm_rto(sk)  # tcp_set_xmit_timer(): no probe, the RTO
@@ -417,6 +458,7 @@ class TcpOutput:
             jiffies = self._usecs_to_jiffies(round(TCP_TIMEOUT_INIT * 1e6))
         # the probe and the RTO share icsk's one transmit timer (icsk_pending)
         sk.timers.pop("retransmit", None)
+        sk.timers.pop("reo", None)
         self._arm(sk, "loss_probe", self._wheel_deadline(jiffies))  # on the timer wheel
 
     def _rto_delta_us(self, sk: Sock) -> int:
@@ -437,7 +479,9 @@ class TcpOutput:
         if not sk.packets_out:
             sk.timers.pop("retransmit", None)
             return
-        if sk.timers.pop("loss_probe", None) is not None:
+        probe = sk.timers.pop("loss_probe", None)
+        if sk.timers.pop("reo", None) is not None or probe is not None:
+            # ICSK_TIME_REO_TIMEOUT or ICSK_TIME_LOSS_PROBE pending: from the head's send time
             delay = max(self._rto_delta_us(sk), 1) / 1e6
         else:
             delay = sk.rto
@@ -465,10 +509,12 @@ class TcpOutput:
         next ACK; the same every run, idle or loaded.  So the model defers, and the other
         way is a race (Kernel._race, docs/races.md) that verify tries against a run."""
         mss = sk.mss_cache
+        if sk.ca_recovery or sk.ca_loss:  # icsk_ca_state >= TCP_CA_Recovery: send now
+            return False
         if self.now - sk.wstamp > 0.001:  # delta = tcp_clock_cache - tcp_wstamp_ns - 1 ms
             return False
         send_win = (sk.snd_una + sk.snd_wnd - sk.snd_nxt) & 0xFFFFFFFF
-        cong_win = (sk.snd_cwnd - sk.packets_out) * mss
+        cong_win = (sk.snd_cwnd - self._in_flight(sk)) * mss
         limit = min(send_win, cong_win)
         if limit >= max_segs * mss or (not last and limit >= length):
             return False
@@ -493,7 +539,7 @@ class TcpOutput:
         # tcp_event_new_data_sent() (below): the skb moves to the retransmit queue, still
         # charged to sk_wmem_queued until acknowledged (tcp_clean_rtx_queue()); tcp_skb_mss()
         # is mss_now
-        skb = RtxSkb(sk.snd_nxt, chunk, fl & (PSH | FIN), mss_now, self.now)
+        skb = RtxSkb(sk.snd_nxt, chunk, fl & (PSH | FIN), mss_now, self.now, burst=sk.xmit_burst)
         win = self._select_window(sk)
         opts = self._est_options(sk)
         headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)

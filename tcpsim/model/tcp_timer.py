@@ -40,7 +40,36 @@ class TcpTimers:
             _, _, sid, name = min(due)
             sk = self.socks[sid]
             del sk.timers[name]
-            getattr(self, "_timer_" + name)(sk)
+            self.cause = self._cause(sk, name)
+            try:
+                getattr(self, "_timer_" + name)(sk)
+            finally:
+                self.cause = None
+
+    def _cause(self, sk: Sock, name: str) -> dict:
+        """What a segment the timer `name` sends now is for, and the numbers behind the
+        timer's length as they stood when it was armed (the handler has not yet backed
+        off): read only by the explanations (tcpsim/teach/explain.py), never by the model."""
+        why: dict = {"timer": name}
+        if name in ("retransmit", "loss_probe"):
+            # tcp_set_rto(): icsk_rto from srtt and rttvar (RFC 6298), icsk_backoff doublings
+            why.update(rto_ms=round(sk.rto * 1000, 3), srtt_us=sk.srtt_us >> 3,
+                       rttvar_us=sk.rttvar_us, backoff=sk.backoff, retries=sk.retries,
+                       out=sk.packets_out)
+            if sk.state == "SYN_SENT":
+                why["linear"] = self.profile.syn_linear_timeouts
+        elif name == "probe0":  # tcp_probe_timer(): tcp_probe0_when()
+            why.update(base_ms=round(self._probe0_base(sk) * 1000, 3), backoff=sk.backoff,
+                       probes=sk.probes_out)
+        elif name == "keepalive":
+            why.update(idle=self._keepalive_when(sk) // self.profile.hz,
+                       intvl=self._keepalive_intvl_when(sk) // self.profile.hz,
+                       cnt=self._keepalive_probes(sk), probes=sk.probes_out)
+        elif name == "synack":  # reqsk_timer_handler(): TCP_TIMEOUT_INIT << num_timeout
+            why.update(retries=sk.retries)
+        elif name == "delack":
+            why.update(ato_ms=round(sk.ato * 1000, 3))
+        return why
 
     # -- the handlers (tcp_timer.c, inet_connection_sock.c) ------------------------------
     def _timer_delack(self, sk: Sock) -> None:
@@ -54,8 +83,17 @@ class TcpTimers:
             sk.ato = min(sk.ato * 2, 1.0)
         self._send_ack(sk)
 
+    def _timer_comp_sack(self, sk: Sock) -> None:
+        """tcp_compressed_ack_kick(): the hrtimer of SACK compression sends the ACKs it held
+        (one, counted out of compressed_ack)."""
+        if sk.compressed_ack:
+            sk.compressed_ack -= 1
+            self._send_ack(sk)
+
     def _timer_retransmit(self, sk: Sock) -> None:
-        if sk.state in ("ESTABLISHED", "CLOSE_WAIT") and sk.rtxq and sk.rtxq[0].data:
+        # data to send again, also after close() or shutdown() queued the FIN behind it
+        if sk.state in ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "CLOSING", "LAST_ACK") \
+                and sk.rtxq and sk.rtxq[0].data:
             self._retransmit_data(sk)
             return
         if sk.state != "SYN_SENT":
@@ -112,16 +150,24 @@ class TcpTimers:
         if sk.retries and self._retransmits_timed_out(sk):  # tcp_write_timeout()
             self._transition(sk, "retries_out")  # tcp_write_err(): ETIMEDOUT
             return
-        if not sk.ca_loss:  # tcp_enter_loss(): a new episode
-            sk.snd_ssthresh = max((sk.snd_cwnd * 717) >> 10, 2)
-        sk.ca_loss, sk.high_seq = True, sk.snd_nxt
+        if not sk.ca_loss and not sk.ca_recovery:  # tcp_enter_loss(): a new episode
+            sk.prior_ssthresh = self._current_ssthresh(sk)
+            sk.prior_cwnd = sk.snd_cwnd
+            sk.snd_ssthresh = self._ssthresh(sk)  # (in recovery, the one it set stays)
+            self._init_undo(sk)
+        sk.ca_loss, sk.ca_recovery, sk.high_seq = True, False, sk.snd_nxt
         sk.snd_cwnd, sk.snd_cwnd_cnt = 1, 0
         sk.tlp_high_seq = 0
-        # tcp_enter_loss() -> tcp_mark_skb_lost(): everything out is lost (no SACK yet)
-        sk.rtxq[:] = [skb._replace(lost=True) for skb in sk.rtxq]
-        self._retransmit_skb(sk, 0, 1)
-        if sk.data_retrans_stamp < 0:  # tcp_retransmit_skb(): the first retransmission's time
-            sk.data_retrans_stamp = self.now
+        sk.timers.pop("reo", None)
+        # tcp_enter_loss() -> tcp_mark_skb_lost(): everything out the peer does not hold
+        for i, skb in enumerate(sk.rtxq):
+            if not skb.sacked and not skb.lost:
+                sk.rtxq[i] = skb._replace(lost=True)
+                sk.lost_out += skb.pcount
+        first = next((i for i, skb in enumerate(sk.rtxq) if skb.lost), None)
+        sk.xmit_burst += 1
+        if first is not None:
+            self._retransmit_skb(sk, first, 1)
         sk.retries += 1
         sk.backoff += 1
         sk.rto = min(sk.rto * 2, TCP_RTO_MAX)
@@ -139,15 +185,27 @@ class TcpTimers:
         if len(skb.data) > segs * mss:
             cut = segs * mss
             rest = skb._replace(seq=(skb.seq + cut) & 0xFFFFFFFF, data=skb.data[cut:], mss=mss)
-            skb = skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN), mss=mss)
+            orig, skb = skb, skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN), mss=mss)
             sk.rtxq[i:i + 1] = [skb, rest]
+            delta = skb.pcount + rest.pcount - orig.pcount  # tcp_fragment(): tcp_adjust_pcount()
+            sk.packets_out += delta
+            if orig.lost:
+                sk.lost_out += delta
         # an skb of several MSS leaves with PSH, as in _transmit() (measured: the 1976 bytes)
-        fl = skb.flags | (PSH if len(skb.data) > mss else 0)
+        fl = skb.flags | (PSH if len(skb.data) > mss and self.rtx_gso_psh else 0)
         self._emit(sk, ACK | fl, skb.seq, sk.rcv_nxt, self._select_window(sk),
                    self._est_options(sk), skb.data, mss if len(skb.data) > mss else 0)
-        sk.rtxq[i] = skb._replace(retrans=True, lost=False, sent=self.now)  # its mstamp; Karn
+        if skb.lost:  # sent again: back in flight (retrans_out)
+            sk.lost_out -= skb.pcount
+        sk.rtxq[i] = skb._replace(retrans=True, lost=False, sent=self.now,  # its mstamp; Karn
+                                  burst=sk.xmit_burst, rtx_lost=skb.lost or skb.rtx_lost)
         self._ack_sent(sk)
         sk.total_retrans += 1
+        if sk.data_retrans_stamp < 0:  # tcp_retransmit_skb(): the first retransmission's time
+            sk.data_retrans_stamp = self.now
+        sk.undo_retrans = max(sk.undo_retrans, 0) + skb.pcount  # tcp_retransmit_skb()
+        if sk.ca_recovery:
+            sk.prr_out += skb.pcount  # tcp_xmit_retransmit_queue()
 
     def _xmit_retransmit_queue(self, sk: Sock) -> None:
         """tcp_xmit_retransmit_queue() after an RTO (tcp_xmit_recovery(), REXMIT_LOST): the
@@ -156,13 +214,24 @@ class TcpTimers:
         RTO's 988 bytes were ACKed (cwnd 2) the next 1976 (2 packets) went at once, after
         their ACK the 36-byte tail."""
         i = 0
-        while i < len(sk.rtxq):
-            in_flight = sk.packets_out - sum(s.pcount for s in sk.rtxq if s.lost)
-            if in_flight >= sk.snd_cwnd:
-                return
+        max_segs = self._tso_segs(sk, sk.mss_cache)
+        sk.xmit_burst += 1
+        rearm = False
+        while i < len(sk.rtxq) and sk.lost_out:  # tp->retrans_out >= tp->lost_out: done
+            segs = sk.snd_cwnd - self._in_flight(sk)
+            if segs <= 0:
+                break
             if sk.rtxq[i].lost:
-                self._retransmit_skb(sk, i, sk.snd_cwnd - in_flight)
+                self._retransmit_skb(sk, i, min(segs, max_segs))
+                # the head of the queue went again, and no REO timer is pending: the RTO
+                # from now (icsk_rto, on the timer wheel).  Measured: a lost fast
+                # retransmission resent by the RTO 211.8 ms later
+                rearm |= i == 0 and "reo" not in sk.timers
             i += 1
+        if rearm and not sk.ca_loss:
+            sk.timers.pop("loss_probe", None)
+            jiffies = self._usecs_to_jiffies(round(sk.rto * 1e6))
+            self._arm(sk, "retransmit", self._wheel_deadline(jiffies))
 
     def _user_timeout(self, sk: Sock) -> float:
         """icsk_user_timeout (TCP_USER_TIMEOUT, milliseconds), in seconds; 0: not set."""
@@ -225,8 +294,8 @@ class TcpTimers:
             length = min(sk.wq[0][0], mss)
             if seq_le((sk.snd_nxt + length) & 0xFFFFFFFF, (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF):
                 before = sk.snd_nxt
-                self._write_xmit(sk, mss, TCP_NAGLE_OFF)
-                sk.timers.pop("loss_probe", None)  # push_one 2: no new probe scheduled
+                self._write_xmit(sk, mss, TCP_NAGLE_OFF, push_one=2)
+                sk.timers.pop("loss_probe", None)
                 if sk.snd_nxt != before:
                     sk.tlp_high_seq = sk.snd_nxt
                 self._rearm_rto(sk)  # rearm_timer: tcp_rearm_rto()
@@ -243,10 +312,14 @@ class TcpTimers:
         self._emit(sk, ACK | fl, seq, sk.rcv_nxt, self._select_window(sk),
                    self._est_options(sk), data)  # __tcp_retransmit_skb()
         # TCPCB_RETRANS: its ACK gives no RTT; __tcp_transmit_skb() stamps it anew
-        sk.rtxq[-1] = skb._replace(retrans=True, sent=self.now)
+        sk.xmit_burst += 1
+        sk.rtxq[-1] = skb._replace(retrans=True, sent=self.now, burst=sk.xmit_burst)
         self._ack_sent(sk)
         sk.tlp_high_seq = sk.snd_nxt
         sk.total_retrans += 1
+        if sk.fin_sent:  # tcp_rearm_rto(): the FIN's retransmission timer, icsk_rto from now
+            self._arm(sk, "retransmit", self.now + sk.rto)
+            return
         self._rearm_rto(sk)  # rearm_timer: tcp_rearm_rto()
 
     # -- keepalive (tcp_timer.c tcp_keepalive_timer(), include/net/tcp.h) ----------------

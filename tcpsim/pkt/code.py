@@ -61,19 +61,45 @@ def parse_tcp_info(raw: bytes) -> dict[str, int]:
     return out
 
 
+def _retrans_out(sk: Sock) -> int:
+    """tp->retrans_out: packets sent again as lost (tcp_retransmit_skb(); not the loss
+    probe's) and still out: not SACKed, not lost again."""
+    return sum(s.pcount for s in sk.rtxq if s.rtx_lost and not s.sacked and not s.lost)
+
+
+def _lost_out(sk: Sock) -> int:
+    """tp->lost_out: packets marked lost, sent again or not (TCPCB_LOST stays), not SACKed."""
+    return sum(s.pcount for s in sk.rtxq if (s.lost or s.rtx_lost) and not s.sacked)
+
+
+def _ca_state(sk: Sock) -> int:
+    """icsk_ca_state: TCP_CA_Loss (4) after an RTO, TCP_CA_Recovery (3) in fast recovery,
+    TCP_CA_Disorder (1) while something is SACKed, lost or sent again (tcp_try_keep_open()),
+    else TCP_CA_Open (0).  (TCP_CA_CWR, ECN's, is not modelled.)"""
+    if sk.ca_loss:
+        return 4
+    if sk.ca_recovery:
+        return 3
+    if sk.sacked_out or sk.lost_out or _retrans_out(sk):
+        return 1
+    return 0
+
+
 def model_tcp_info(sk: Sock) -> dict[str, int]:
     """The fields the model keeps, as tcp_get_info() fills them; a block naming any other
     is unsupported on the model (it names the field)."""
     opts = (1 if sk.ts_ok else 0) | (2 if sk.sack_ok else 0) | (4 if sk.ws_ok else 0)
     return {
-        "tcpi_state": _STATES.get(sk.state, 7), "tcpi_ca_state": 0,  # no loss: TCP_CA_Open
+        "tcpi_state": _STATES.get(sk.state, 7), "tcpi_ca_state": _ca_state(sk),
         "tcpi_options": opts, "tcpi_snd_wscale": sk.snd_wscale, "tcpi_rcv_wscale": sk.rcv_wscale,
         "tcpi_snd_mss": sk.mss_cache, "tcpi_rcv_mss": sk.rcv_mss, "tcpi_advmss": sk.advmss,
-        "tcpi_unacked": sk.packets_out, "tcpi_sacked": 0, "tcpi_lost": 0,
-        "tcpi_retrans": 0, "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_snd_ssthresh": sk.snd_ssthresh,
+        "tcpi_unacked": sk.packets_out, "tcpi_sacked": sk.sacked_out, "tcpi_lost": _lost_out(sk),
+        "tcpi_retrans": _retrans_out(sk), "tcpi_retransmits": sk.retries,
+        "tcpi_backoff": sk.backoff,
+        "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_snd_ssthresh": sk.snd_ssthresh,
         "tcpi_rcv_ssthresh": sk.rcv_ssthresh, "tcpi_snd_wnd": sk.snd_wnd,
         "tcpi_rcv_wnd": sk.rcv_wnd, "tcpi_notsent_bytes": len(sk.unsent),
-        "tcpi_reordering": 3,  # tcp_reordering's default; the model never raises it
+        "tcpi_reordering": sk.reordering, "tcpi_reord_seen": sk.reord_seen,
         # tcp_get_info(): srtt_us >> 3 and mdev_us >> 2 (the script's clock is the model's)
         "tcpi_rtt": sk.srtt_us >> 3, "tcpi_rttvar": sk.mdev_us >> 2,
     }

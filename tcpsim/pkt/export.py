@@ -62,6 +62,7 @@ class _Writer:
         self.lines: list[tuple[float, int, int, str]] = []  # (time, rank, order, text)
         self.bind_port = self.connect_port = None
         self.open: set[int] = set()
+        self.fd_of: dict[str, int] = {}  # descriptor names -> numbers (epoll_ctl's target)
 
     def fail(self, why: str) -> ExportError:
         return ExportError(f"program {self.program.name} cannot be written as a packetdrill "
@@ -71,8 +72,12 @@ class _Writer:
         self.lines.append((t, rank, len(self.lines), text))
 
     # -- calls -----------------------------------------------------------------------------
-    def call(self, step, start: float, end: float | None, result, errno, fd) -> None:
+    def call(self, step, start: float, end: float | None, result, errno, fd,
+             value: str | None = None) -> None:
         name, args = step.call, step.args
+        if step.assign and not errno and result is not None:
+            self.fd_of[step.assign] = result
+        self.value = value  # epoll_wait's ready sockets ("c EPOLLIN, s EPOLLOUT")
         if name == "sleep":
             return
         if name == "exit":
@@ -91,7 +96,7 @@ class _Writer:
             outcome = "0"
         else:
             outcome = str(result)
-        if name in ("socket", "accept") and not errno and result is not None:
+        if name in ("socket", "accept", "epoll_create") and not errno and result is not None:
             self.open.add(result)
         if name == "close" and fd is not None:
             self.open.discard(fd)
@@ -157,6 +162,19 @@ class _Writer:
             revents = flag_names("poll", result or 0)
             return (f"poll([{{fd={fd}, events={flag_names('poll', a[1])}, revents={revents}}}], "
                     f"1, {timeout})")
+        if name == "epoll_create":
+            return "epoll_create(1)"
+        if name == "epoll_ctl":
+            target = self.fd_of.get(a[2])
+            return (f"epoll_ctl({fd}, {_sym('epoll_op', a[1])}, {target}, "
+                    f"{{events={flag_names('epoll', a[3])}, fd={target}}})")
+        if name == "epoll_wait":
+            # syscall_epoll_wait() compares the first event returned (zeros when none came)
+            first = (self.value or "").split(",")[0].split()
+            event = (f"{{events={first[1]}, fd={self.fd_of.get(first[0])}}}" if first
+                     else "{events=0, ptr=0}")
+            timeout = a[2] if a[2] < 0 else a[2] // 1_000_000
+            return f"epoll_wait({fd}, {event}, {a[1]}, {timeout})"
         raise self.fail(f"{name}() has no packetdrill spelling in tcpsim")
 
     # -- the whole script ------------------------------------------------------------------
@@ -186,9 +204,9 @@ class _Writer:
                     raise self.fail(f"its recv(MSG_WAITALL) on line {step.line} blocked "
                                     "(a blocked reader wakes at each arrival)")
                 t0, fd = started.pop(c.step, (c.t, c.fd))
-                self.call(step, t0, c.t, c.result, c.errno, fd)
+                self.call(step, t0, c.t, c.result, c.errno, fd, c.value)
             else:
-                self.call(step, c.t, None, c.result, c.errno, c.fd)
+                self.call(step, c.t, None, c.result, c.errno, c.fd, c.value)
         segments = [g for g in trace.segments if g.src in mine or g.dst in mine]
         if any(g.src in mine and g.dst in mine for g in segments):
             raise self.fail("its sockets talk to each other (one script has one remote end)")
@@ -239,6 +257,10 @@ class _Writer:
                 "played by the script",
                 f"// written by tcpsim pkt export from the model (packetdrill's environment: "
                 "MTU 1500, its defaults.sh sysctls)"]
+        # the program's `sysctl:` lines, as a shell line the script runs first (in its
+        # namespace: `pkt run --kernel`, and packetdrill's own run)
+        for key, value in self.program.sysctls:
+            head.append(f"0.000000 `sysctl -q {key}={value}`")
         if self.bind_port not in (None, 8080):
             head.insert(0, f"--bind_port={self.bind_port}")
         if self.connect_port not in (None, 8080):
@@ -265,10 +287,12 @@ def export(program: Program, process: str | None = None,
     profile = packetdrill_profile(base or KernelProfile.named("reference"))
     # the script's peer answers between the script's lines, never inside a call: the model
     # runs without lo's deliveries inside send() and recv() (Kernel._xmit)
-    world = SimWorld(profile, 0, program.faults)
+    world = SimWorld(profile, 0, program.faults, program.sysctls)
     world.kernel.lo_fate = None
     # and its packets come in through tun as plain skbs, whatever their size: no gso_size
     world.kernel.gso_rx = False
     world.kernel.rx_shared = False  # nor clones of the sender's: tcp_try_coalesce() takes them
+    world.kernel.rtx_gso_psh = False  # and a resent skb of several MSS has no PSH over tun
+    world.kernel.rx_tun = True  # each a new skb of tun's, with its own truesize
     trace = run_model(program, profile, world=world)
     return _Writer(program, trace, proc).write()

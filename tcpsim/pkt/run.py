@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
+from ..model import eventpoll as EP
 from ..model.kernel import POLLERR, POLLHUP, POLLOUT
 from ..scenario.calls import SOCKOPTS, SYMBOLS, errno_name
 from . import code as pcode
@@ -141,7 +142,10 @@ def symbol(name: str) -> int:
              "SOL_IP": 0, "SOL_IPV6": 41, "POLLNVAL": POLLNVAL, "MSG_EOR": 0x80,
              "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000, "MSG_ERRQUEUE": 0x2000,
              "MSG_TRUNC": 0x20, "MSG_WAITALL": 0x100, "MSG_OOB": 0x1,
-             "O_RDONLY": 0, "O_WRONLY": 1}  # packetdrill's scripts use these; programs do not
+             "O_RDONLY": 0, "O_WRONLY": 1,  # packetdrill's scripts use these; programs do not
+             # symbols_linux.c's epoll names (include/uapi/linux/eventpoll.h)
+             **{n: getattr(EP, n) for n in dir(EP) if n.startswith("EPOLL") and
+                n != "EPOLLEXCLUSIVE_OK_BITS"}}
     if name in extra:
         return extra[name]
     if name.startswith("E") and hasattr(E, name):
@@ -174,8 +178,9 @@ def _same_errno(name: str, got: str | None) -> bool:
 
 
 class _Fd:
-    def __init__(self, sid: int, nonblocking: bool = False):
+    def __init__(self, sid: int | None, nonblocking: bool = False, epoll: int | None = None):
         self.sid, self.nonblocking = sid, nonblocking
+        self.epoll = epoll  # an epoll descriptor's instance (the kernel's id), else None
 
 
 class PktRun:
@@ -212,6 +217,8 @@ class PktRun:
         self.timers = 0  # timer firings so far (bounded by MAX_TIMERS)
         if kernel is None:
             self.kernel = Kernel(profile, seed, addresses=(self.local_ip, "::1"))
+            self.kernel.rtx_gso_psh = False  # tun, not lo (Kernel.rtx_gso_psh)
+            self.kernel.rx_tun = True  # the script's packets come in through tun
         else:
             self.kernel = kernel(profile, self.local_ip, self.remote_ip, profile.mtu)
         self.who = "the kernel" if kernel is not None else "the model"  # in failures
@@ -799,14 +806,20 @@ class PktRun:
                  str: "a string", Call: "a function call"}.get(type(x), repr(x))
         raise _Shape(shown)
 
-    def _fd(self, ev: Event, arg) -> _Fd:
+    def _fd(self, ev: Event, arg, epoll_ok: bool = False) -> _Fd:
         try:
             fd = self._value(arg)
         except _Shape:
             raise Failure(ev.line, "expected a file descriptor number") from None
         if fd not in self.fds:
             raise OSError(E.EBADF, "EBADF")
-        return self.fds[fd]
+        f = self.fds[fd]
+        if f.epoll is not None and not epoll_ok:
+            # an epoll descriptor where a socket is needed: sockfd_lookup() says ENOTSOCK;
+            # read()/write() find no read_iter/write_iter in eventpoll_fops: EINVAL
+            name = ev.action.name if isinstance(ev.action, Syscall) else ""
+            raise OSError(E.EINVAL if name in ("read", "write") else E.ENOTSOCK, "")
+        return f
 
     def _new_fd(self, ev: Event, sid: int, nonblocking: bool = False) -> int:
         """run_system_call.c: scripts name fds by the number they expect a call to return
@@ -1081,8 +1094,11 @@ class PktRun:
 
     def _sys_close(self, ev, c):
         (fd,) = self._args(ev, c, 1)
-        f = self._fd(ev, fd)
-        self.kernel.close(f.sid)
+        f = self._fd(ev, fd, epoll_ok=True)
+        if f.epoll is not None:
+            self.kernel.epoll_close(f.epoll)
+        else:
+            self.kernel.close(f.sid)
         del self.fds[self._value(fd)]
         return 0, None
 
@@ -1197,6 +1213,10 @@ class PktRun:
                    for x in fds]
         deadline = self.now + wait / 1000 if wait >= 0 else None
 
+        for _, fd, _events in entries:
+            if fd in self.fds and self.fds[fd].epoll is not None:
+                raise unsupported(f"{self.script.path}:{ev.line}", "poll() of an epoll descriptor")
+
         def revents():
             out = []
             for _, fd, events in entries:
@@ -1226,6 +1246,111 @@ class PktRun:
         attempt.deadline = deadline  # a timeout: it returns then at the latest
         return attempt
 
+
+    # -- epoll (run_system_call.c syscall_epoll_create/_ctl/_wait) -------------------------
+    def _epfd(self, ev, arg) -> _Fd:
+        """An epoll descriptor (do_epoll_ctl()/do_epoll_wait(): another file is EINVAL)."""
+        f = self._fd(ev, arg, epoll_ok=True)
+        if f.epoll is None:
+            raise OSError(E.EINVAL, "")
+        return f
+
+    def _epoll_event(self, ev, c, x, fd: int | None = None) -> tuple[int, str, int]:
+        """parser.y's epollev, {events=E, fd=N} (or ptr=, u32=, u64=), as
+        get_epoll_event_from_expr() reads it: (events, the data's kind, its value).  In
+        epoll_ctl() fd= must name the call's fd; in epoll_wait() it must be a known fd."""
+        kinds = [k for k in ("ptr", "fd", "u32", "u64") if isinstance(x, Struct) and k in x.fields]
+        if not isinstance(x, Struct) or "events" not in x.fields or len(kinds) != 1 or \
+                len(x.fields) != 2:
+            raise Failure(ev.line, f"{c.name}() takes an epoll_event {{events=..., fd=N}} (or "
+                                   "ptr=, u32=, u64= for the data)")
+        kind = kinds[0]
+        events = self._value(x.fields["events"]) & 0xFFFFFFFF
+        value = self._value(x.fields[kind])
+        if kind == "fd":
+            if fd is not None and value != fd:
+                raise Failure(ev.line, "wrong fd specified in epoll_event")
+            if value not in self.fds:  # to_live_fd()
+                raise Failure(ev.line, f"unable to find socket with script fd {value}")
+        mask = 0xFFFFFFFF if kind in ("fd", "u32") else 0xFFFFFFFFFFFFFFFF
+        return events, kind, value & mask
+
+    def _new_epfd(self, ev: Event, eid: int) -> int:
+        """epoll_create()'s descriptor: the script's number (check_duplicate_fd()), or the
+        lowest free one; the socket under test stays the one it was."""
+        want = ev.action.result
+        if isinstance(want, int) and not isinstance(want, bool) and want >= 0:
+            if want in self.fds:
+                raise Failure(ev.line, f"duplicate fd {want} in the script: fd {want} is "
+                                       "still open")
+            fd = want
+        else:
+            fd = 3
+            while fd in self.fds:
+                fd += 1
+        self.fds[fd] = _Fd(None, epoll=eid)
+        return fd
+
+    def _sys_epoll_create(self, ev, c):
+        """epoll_create(size): size must be positive (SYSCALL epoll_create: EINVAL)."""
+        (size,) = self._args(ev, c, 1)
+        if self._value(size) <= 0:
+            return -1, "EINVAL"
+        return self._new_epfd(ev, self.kernel.epoll_create()), None
+
+    def _sys_epoll_ctl(self, ev, c):
+        epfd, op, fd, event = self._args(ev, c, 4)
+        e = self._epfd(ev, epfd)
+        f = self._fd(ev, fd, epoll_ok=True)
+        events, _kind, data = self._epoll_event(ev, c, event, self._value(fd))
+        where = f"{self.script.path}:{ev.line}"
+        if f is e:
+            return -1, "EINVAL"  # do_epoll_ctl(): an epoll cannot watch itself
+        if f.epoll is not None:
+            raise unsupported(where, "an epoll descriptor watched by epoll (nested epoll)")
+        operation = self._value(op)
+        if not self.on_kernel and events & EP.EPOLLEXCLUSIVE and operation == EP.EPOLL_CTL_ADD \
+                and any(other != e.epoll for other in self.kernel.ep_watched(f.sid)):
+            raise unsupported(where, "EPOLLEXCLUSIVE on a socket several epolls watch",
+                              "which one is woken depends on the threads waiting in each")
+        self.kernel.epoll_ctl(e.epoll, operation, f.sid, events, data)
+        return 0, None
+
+    def _sys_epoll_wait(self, ev, c):
+        """epoll_wait(epfd, {events=E, fd=N}, maxevents, timeout) = count: only the first
+        event returned is compared (syscall_epoll_wait() reads event_live[0], zeros when none
+        came), its events exactly and its data as the script's kind of it."""
+        epfd, event, maxevents, timeout = self._args(ev, c, 4)
+        e = self._epfd(ev, epfd)
+        want, kind, value = self._epoll_event(ev, c, event)
+        n, wait = self._value(maxevents), self._value(timeout)
+        if not 0 < n <= EP.EP_MAX_EVENTS:
+            return -1, "EINVAL"  # do_epoll_wait()
+        deadline = self.now + wait / 1000 if wait >= 0 else None
+
+        def finish(got):
+            def check(event_):
+                events, data = got[0] if got else (0, 0)
+                if events != want:
+                    raise Failure(event_.line, "epoll_event->events does not match script: "
+                                               f"expected: {want:#x} actual: {events:#x}")
+                if kind in ("fd", "u32"):
+                    data &= 0xFFFFFFFF  # data.fd, data.u32: the union's low 32 bits
+                if data != value:
+                    raise Failure(event_.line, "epoll_event->data does not match script: "
+                                               f"expected: {value} actual: {data}")
+            return len(got), None, check
+
+        def attempt():
+            got = self.kernel.epoll_wait(e.epoll, n)
+            if got or (deadline is not None and self.kernel.now >= deadline - 1e-12):
+                return finish(got)
+            return None
+        got = attempt()
+        if got is not None or wait == 0:
+            return got if got is not None else finish([])
+        attempt.deadline = deadline  # a timeout: it returns then at the latest
+        return attempt
 
 def run_script(script: Script, profile: KernelProfile, seed: int = 0) -> Outcome:
     return PktRun(script, profile, seed).run()

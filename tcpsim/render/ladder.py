@@ -35,7 +35,8 @@ def phases(rels: list[RelSegment]) -> list[int]:
     return out
 
 
-def _arrow(rel: RelSegment, rightward: bool) -> Text:
+def _arrow(rel: RelSegment, rightward: bool, lost: bool = False) -> Text:
+    """An arrow from the sender's lane to the receiver's; a lost segment's stops at ✗."""
     seg = rel.seg
     label = f" [{seg.flags}] seq {rel.seq}"
     if seg.has_ack:
@@ -50,6 +51,11 @@ def _arrow(rel: RelSegment, rightward: bool) -> Text:
     if room < 2:
         label, room = label[: MIDDLE - 4] + " ", 2
     style = "bold red" if "R" in seg.flags else "cyan"
+    if lost:  # it never arrived
+        end = Text("✗", style="bold red")
+        if rightward:
+            return Text("──" + label + "─" * (room - 3), style=style) + end + Text("   ")
+        return Text("   ") + end + Text("─" * (room - 3) + label + "──", style=style)
     if rightward:
         return Text("──" + label + "─" * room + "▶", style=style)
     return Text("◀" + "─" * room + label + "──", style=style)
@@ -91,6 +97,9 @@ def render_ladder(trace: Trace, console: Console | None = None) -> None:
 
     conns = _connections(trace)
     single = len(conns) == 1
+    from ..teach.explain import dropped, resent_marks
+
+    lost, tags = dropped(trace), resent_marks(trace)
     for key, rels in conns.items():
         left_ep, right_ep = rels[0].seg.src, rels[0].seg.dst
         left, right = owner(left_ep), owner(right_ep)
@@ -116,7 +125,11 @@ def render_ladder(trace: Trace, console: Console | None = None) -> None:
                 if phase != shown:
                     _phase_header(console, phase)
                     shown = phase
-                console.print(_line("", _arrow(rel, ev.src == left_ep), ""), soft_wrap=True)
+                tag = tags.get(id(ev), "")  # what sent it again, in the sender's lane
+                right = ev.src == left_ep
+                console.print(_line(tag if right else "", _arrow(rel, right, id(ev) in lost),
+                                    "" if right else tag, style="bold dark_orange"),
+                              soft_wrap=True)
             elif isinstance(ev, State) and (ev.socket in left_labels or ev.socket in right_labels):
                 text = ev.state + (f" q{ev.queue}/{ev.backlog}" if ev.queue is not None else "")
                 if ev.socket in left_labels:

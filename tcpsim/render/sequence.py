@@ -6,7 +6,9 @@ readable; each row carries its time).  Calls sit on their process's lane, states
 the socket's lane, segments are slanted arrows from sender to receiver labelled with flags and
 relative seq/ack/len, and the three phases of the textbook (connection establishment, data
 transfer, connection release) are shaded bands.  Given the verdict of `verify`, each segment
-is marked as matched by the kernel (✓) or not (✗).
+is marked as matched by the kernel (✓) or not (✗).  A segment a `net: drop` line lost stops
+half way with a cross; a retransmission or probe is labelled, beside its sender, with what sent
+it and how long that waited ("TLP 208 ms", "RTO 416 ms": teach/explain.py resent_marks()).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ TIME_COL = 64.0
 PHASE_FILL = ("#e8f1fb", "#eef7ea", "#fbefe6")
 PHASE_INK = ("#2f6db5", "#3c8a2e", "#b5652f")
 SEG_INK, RST_INK, CALL_INK, STATE_INK = "#1f4e79", "#c0392b", "#5b2c83", "#8a6d00"
+LOST_INK, TIMER_INK = "#d62728", "#b35900"
+LOST_AT = 0.8  # a lost segment's arrow stops this far across, past its label
 
 
 @dataclass
@@ -127,6 +131,9 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
     rel = {id(r.seg): r for r in trace.relative()}
     labels = _socket_lanes(trace, lanes, lane_of)
     notes = notes or {}
+    from ..teach.explain import dropped, resent_marks
+
+    lost, tags = dropped(trace), resent_marks(trace)
 
     c.text(16, 28, t("ladder.title", program=trace.program), size=17, bold=True, cls="title")
     # phase bands first, so everything else is drawn over them
@@ -154,7 +161,8 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
         if isinstance(ev, Segment):
             seg_no += 1
             _segment(c, ev, rel[id(ev)], x_of[lane_of(ev.src)], x_of[lane_of(ev.dst)], y,
-                     name, tip, None if marks is None else marks.get(seg_no, False))
+                     name, tip, None if marks is None else marks.get(seg_no, False),
+                     lost.get(id(ev)), tags.get(id(ev)))
         elif isinstance(ev, Call):
             x = x_of.get(ev.process)
             if x is None:
@@ -188,11 +196,24 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
 
 
 def _segment(c: Canvas, seg: Segment, rel, x0: float, x1: float, y: float, name, tip: str,
-             matched: bool | None) -> None:
+             matched: bool | None, lost: int | None = None, tag: str | None = None) -> None:
     ink = RST_INK if "R" in seg.flags else SEG_INK
     y1 = y + DROP * ROW
-    c.line(x0, y, x1, y1, color=ink, width=1.8, arrow=True, cls="segment",
-           title=f"{name(seg.src)} > {name(seg.dst)}" + ("\n" + tip if tip else ""))
+    title = f"{name(seg.src)} > {name(seg.dst)}" + ("\n" + tip if tip else "")
+    if lost is None:
+        c.line(x0, y, x1, y1, color=ink, width=1.8, arrow=True, cls="segment", title=title)
+    else:  # lost on the way: the arrow stops short, at a cross
+        what = t("ladder.lost", line=lost)
+        xe, ye = x0 + LOST_AT * (x1 - x0), y + LOST_AT * (y1 - y)
+        c.line(x0, y, xe, ye, color=ink, width=1.8, dash="5,3", cls="segment lost",
+               title=f"{title}\n{what}")
+        for dx in (-1, 1):
+            c.line(xe - 6, ye - 6 * dx, xe + 6, ye + 6 * dx, color=LOST_INK, width=2.4,
+                   cls="loss-mark", title=what)
+    if tag:  # what sent it (again), beside its sender, under the arrow
+        right = x1 > x0
+        c.text(x0 + (10 if right else -10), y + 15, tag, size=11, color=TIMER_INK, bold=True,
+               anchor="start" if right else "end", cls="timer-label", title=tip)
     label = f"[{seg.flags}] seq {rel.seq}" + (f" ack {rel.ack}" if seg.has_ack else "") \
         + f" len {seg.length}" + (" " + t("seg.copy") if seg.copy else "")
     mid = (x0 + x1) / 2

@@ -28,8 +28,16 @@ SYMBOLS: dict[str, dict[str, int]] = {
         "POLLRDNORM": 0x40, "POLLWRNORM": 0x100, "POLLRDHUP": 0x2000,
     },
     "level": {"SOL_SOCKET": 1, "IPPROTO_TCP": 6},
+    # epoll (include/uapi/linux/eventpoll.h): the events of an item, the operations
+    "epoll": {
+        "EPOLLIN": 0x1, "EPOLLPRI": 0x2, "EPOLLOUT": 0x4, "EPOLLERR": 0x8, "EPOLLHUP": 0x10,
+        "EPOLLRDNORM": 0x40, "EPOLLRDBAND": 0x80, "EPOLLWRNORM": 0x100, "EPOLLWRBAND": 0x200,
+        "EPOLLRDHUP": 0x2000, "EPOLLEXCLUSIVE": 1 << 28, "EPOLLONESHOT": 1 << 30,
+        "EPOLLET": 1 << 31,
+    },
+    "epoll_op": {"EPOLL_CTL_ADD": 1, "EPOLL_CTL_DEL": 2, "EPOLL_CTL_MOD": 3},
 }
-FLAG_GROUPS = {"socktype", "msg", "fcntl_flags", "poll"}
+FLAG_GROUPS = {"socktype", "msg", "fcntl_flags", "poll", "epoll"}
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,8 @@ class CallSpec:
     """One socket call: what it takes, what it gives back, whether it may block.
 
     returns: "fd" (a new descriptor, may be named), "int" (0 or a count), "size" (bytes moved),
-    "revents" (poll's event mask), "optval" (getsockopt's value), "none" (sleep, exit).
+    "revents" (poll's event mask), "optval" (getsockopt's value), "none" (sleep, exit),
+    "events" (epoll_wait: how many descriptors are ready, and which with what events).
     """
 
     name: str
@@ -174,6 +183,15 @@ CALLS: dict[str, CallSpec] = {
               "plus those not sent; SIOCOUTQNSD: those not sent"),
         _spec("poll", [("fd", "fd"), ("events", "poll"), ("timeout", "duration", "-1")], "revents",
               True, "wait until one of events is ready (or timeout); returns the ready events"),
+        _spec("epoll_create", [], "fd", False,
+              "create an epoll instance (a descriptor that watches sockets)"),
+        _spec("epoll_ctl", [("epfd", "fd"), ("op", "epoll_op"), ("fd", "fd"),
+                            ("events", "epoll", "0")], "int", False,
+              "EPOLL_CTL_ADD, _MOD or _DEL a socket and the events to watch it for "
+              "(EPOLLIN|EPOLLOUT...; EPOLLET: edge-triggered, EPOLLONESHOT: once)"),
+        _spec("epoll_wait", [("epfd", "fd"), ("maxevents", "int", "16"),
+                             ("timeout", "duration", "-1")], "events", True,
+              "wait until a watched socket is ready (or timeout); returns the ready ones"),
         _spec("sleep", [("duration", "duration")], "none", True,
               "pause this process; the other processes go on"),
         _spec("exit", [], "none", False,

@@ -143,6 +143,7 @@ class Parser:
         exited: dict[str, int] = {}
         description: list[str] = []
         fault_lines: list[_Line] = []
+        sysctl_lines: list[tuple[str, str]] = []
         in_header = True
         for lineno, raw in enumerate(text.splitlines(), 1):
             stripped = raw.strip()
@@ -151,6 +152,9 @@ class Parser:
                 continue
             if stripped:
                 in_header = False
+            if re.match(r"\s*sysctl\s*:", raw):  # before tokenizing: a key may hold '/'
+                sysctl_lines.append(self._sysctl(lineno, raw))
+                continue
             line = _Line(self.source, lineno, raw)
             if not line.toks:
                 continue
@@ -170,7 +174,29 @@ class Parser:
         summary = next((d for d in description if d), "")
         faults = tuple(self._fault(line, steps) for line in fault_lines)
         return Program(name=name, source=self.source, text=text, steps=tuple(steps),
-                       description=summary, faults=faults)
+                       description=summary, faults=faults, sysctls=tuple(sysctl_lines))
+
+    # -- 'sysctl: net.ipv4.tcp_retries2 = 3' ---------------------------------------------
+    def _sysctl(self, lineno: int, raw: str) -> tuple[str, str]:
+        """A setting of the run's own network namespace (only net.*: the lab sets it in its
+        namespace and nowhere else; the model reads it from its profile)."""
+        from ..model.profile import check_sysctls
+
+        m = re.match(r"\s*sysctl\s*:\s*([A-Za-z0-9_./-]+)\s*=\s*(\S(?:.*\S)?)\s*$", raw)
+        col = raw.index("sysctl") + 1
+        if not m:
+            raise ScenarioError(self.source, lineno, col, "a sysctl line names a setting and its "
+                                "value: 'sysctl: net.ipv4.tcp_retries2 = 3'")
+        key = m.group(1).replace("/", ".")
+        if not key.startswith("net."):
+            raise ScenarioError(self.source, lineno, raw.index(m.group(1)) + 1,
+                                f"{key} is not a network setting; a program may set only net.* "
+                                "sysctls, which each run's own namespace has")
+        try:
+            check_sysctls({key: m.group(2)}, f"on line {lineno}")
+        except Exception as e:  # noqa: BLE001 - its message is the sentence to show
+            raise ScenarioError(self.source, lineno, raw.index(m.group(2)) + 1, str(e)) from None
+        return key, m.group(2)
 
     # -- 'net: drop|delay|duplicate [N|all] [KIND] [from PROCESS] [seq S] [after K]
     #         [by DURATION]' ------------------------------------------------------------
@@ -289,6 +315,9 @@ class Parser:
             line.fail(call_tok.col, f"unknown call '{call_tok.text}'{hint}")
         spec = CALLS[call_tok.text]
         known = names.setdefault(proc.text, set())
+        # the names epoll_create() gave, per process: they go to epoll_ctl()/epoll_wait()
+        # and close(), and only epoll descriptors go there
+        self._epoll_names = self.__dict__.setdefault("_epolls", {}).setdefault(proc.text, set())
         if spec.name == "sleep" and not line.at("("):
             raw_args = [self._arg(line)]  # 'sleep 300ms' reads as well as 'sleep(300ms)'
         elif spec.name == "exit" and not line.at("("):
@@ -304,12 +333,16 @@ class Parser:
                 line.fail(start.col, f"'{assign}' cannot name a descriptor: pick a lowercase name "
                           "that is not a call")
             known.add(assign)
+            if spec.name == "epoll_create":
+                self._epoll_names.add(assign)
+            else:
+                self._epoll_names.discard(assign)
         last = line.toks[line.i - 1]
         text = line.text[start.col - 1:last.col - 1 + len(last.text)]
         expect = None
         if line.at("="):
             eq = line.next("'='")
-            expect = self._expect(line, spec, eq)
+            expect = self._expect(line, spec, eq, known)
         extra = line.peek()
         if extra is not None:
             line.fail(extra.col, f"unexpected {extra.text!r} after the call; one call per line")
@@ -368,7 +401,7 @@ class Parser:
         return values
 
     def _default(self, param: Param):
-        if param.kind == "duration":
+        if param.kind in ("duration", "int"):
             return int(param.default)  # -1: no timeout
         if param.kind in SYMBOLS:
             d = param.default
@@ -385,6 +418,13 @@ class Parser:
             if tok.text not in known:
                 line.fail(tok.col, f"'{tok.text}' is not a descriptor of this process yet; create it "
                           f"first, e.g. '{tok.text} = socket()'")
+            is_epoll = tok.text in self._epoll_names
+            if param.name == "epfd" and not is_epoll:
+                line.fail(tok.col, f"{spec.name}() needs an epoll descriptor as its {param.name}, "
+                          f"one made by 'ep = epoll_create()'; '{tok.text}' is a socket")
+            if param.name != "epfd" and is_epoll and spec.name not in ("close", "exit"):
+                line.fail(tok.col, f"'{tok.text}' is an epoll descriptor; {spec.name}() needs a "
+                          "socket here")
             return tok.text
         if kind == "address":
             if tok.kind != "addr":
@@ -412,8 +452,8 @@ class Parser:
             if tok.kind == "duration":
                 m = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s)", tok.text)
                 ns = float(m.group(1)) * _UNITS[m.group(2)]
-            elif tok.kind == "number" and spec.name == "poll":
-                ms = line.number(tok, INT_MIN, INT_MAX, "poll()'s timeout (a C int of ms)")
+            elif tok.kind == "number" and spec.name in ("poll", "epoll_wait"):
+                ms = line.number(tok, INT_MIN, INT_MAX, f"{spec.name}()'s timeout (a C int of ms)")
                 ns = -1 if ms < 0 else ms * 1_000_000  # poll's C timeout is in milliseconds
             else:
                 line.fail(tok.col, f"{spec.name} needs a duration with a unit, such as 300ms, 1s "
@@ -448,6 +488,8 @@ class Parser:
         if len(toks) == 1 and toks[0].kind == "number":
             if group == "poll":  # struct pollfd's events is a short
                 return line.number(toks[0], 0, USHRT_MAX, "poll events (a 16-bit mask)")
+            if group == "epoll":  # struct epoll_event's events is a __u32
+                return line.number(toks[0], 0, 2**32 - 1, "epoll events (a 32-bit mask)")
             return line.number(toks[0], INT_MIN, INT_MAX, f"a {group} value (a C int)")
         if len(toks) > 1 and group not in FLAG_GROUPS:
             line.fail(toks[1].col, f"{toks[0].text} cannot be combined with '|' here")
@@ -479,7 +521,7 @@ class Parser:
                           "\\r, \\0, \\\\, \\\" or \\xNN")
         return bytes(out)
 
-    def _expect(self, line: _Line, spec: CallSpec, eq: _Tok) -> Expect:
+    def _expect(self, line: _Line, spec: CallSpec, eq: _Tok, known=frozenset()) -> Expect:
         if spec.returns == "none":
             line.fail(eq.col, f"{spec.name} has no result to expect")
         tok = line.next("an expected result after '='")
@@ -494,12 +536,34 @@ class Parser:
             return Expect(int(tok.text, 0), None, tok.text)
         if tok.kind == "ident" and spec.returns == "optval" and tok.text in ERRNO_NAMES:
             return Expect(errno_value(tok.text), None, tok.text)  # getsockopt(fd, SO_ERROR)
+        if tok.kind == "ident" and spec.returns == "events":
+            # epoll_wait: `= c EPOLLIN, s EPOLLIN|EPOLLRDHUP`, the ready descriptors in the
+            # order the kernel reports them, each with its events
+            ready, text = [], []
+            line.i -= 1
+            while True:
+                name = line.next("a descriptor name")
+                if name.kind != "ident" or name.text not in known or \
+                        name.text in self._epoll_names:
+                    line.fail(name.col, "epoll_wait's result is the ready sockets with their "
+                              "events, as 'c EPOLLIN, s EPOLLIN|EPOLLOUT', or a count")
+                flags = [line.next("the events of " + name.text)]
+                while line.at("|"):
+                    flags += [line.next("'|'"), line.next("an epoll flag")]
+                ready.append((name.text, self._symbol(line, flags, "epoll")))
+                text.append(f"{name.text} {''.join(t.text for t in flags)}")
+                if not line.at(","):
+                    break
+                line.i += 1
+            return Expect(len(ready), None, ", ".join(text), tuple(ready))
         if tok.kind == "ident" and spec.returns == "revents":
             while line.at("|"):
                 toks += [line.next("'|'"), line.next("a poll flag")]
             return Expect(self._symbol(line, toks, "poll"), None, "".join(t.text for t in toks))
         line.fail(tok.col, "an expected result is a number, '-1 ERRNO'"
                   + (", or poll flags" if spec.returns == "revents" else "")
+                  + (", or the ready sockets ('c EPOLLIN, s EPOLLOUT')" if spec.returns == "events"
+                     else "")
                   + (", or an errno name" if spec.returns == "optval" else ""))
 
 

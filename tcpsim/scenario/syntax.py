@@ -52,6 +52,7 @@ class Expect:
     value: int
     errno: str | None = None
     text: str = ""
+    ready: tuple | None = None  # epoll_wait: ((descriptor name, events), ...) in order
 
     def matches(self, value: int, err: str | None) -> bool:
         if self.errno is not None and self.value == -1:
@@ -179,6 +180,9 @@ class Program:
     steps: tuple[Step, ...]
     description: str = ""
     faults: tuple[Fault, ...] = ()
+    # `sysctl: KEY = VALUE` lines: settings of the run's network namespace, in the lab and
+    # in the model's profile alike, as (key, value) pairs in file order
+    sysctls: tuple[tuple[str, str], ...] = ()
 
     @property
     def processes(self) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ from .runner import Runner, Stuck
 from .world import EPOCH, SimWorld, _addr, model_notes
 
 # Calls whose order against other processes' calls cannot change any outcome.
-LOCAL_CALLS = frozenset({"socket", "setsockopt", "getsockopt", "fcntl", "sleep"})
+LOCAL_CALLS = frozenset({"socket", "setsockopt", "getsockopt", "fcntl", "sleep", "epoll_create"})
 # Calls that may send a segment: only these can overlap another call with effect.
 SENDING_CALLS = frozenset({"connect", "send", "close", "shutdown", "exit"})
 EPHEMERAL_FROM = 32768  # net.ipv4.ip_local_port_range starts here by default
@@ -122,8 +122,9 @@ def signature(trace: Trace, hangs: tuple = ()) -> tuple:
         a, b = owner(r.seg.src) or r.seg.src, owner(r.seg.dst) or r.seg.dst
         conns.setdefault(tuple(sorted((a, b))), []).append(
             (a, r.seg.flags, r.seq, r.ack if r.seg.has_ack else None, r.seg.length))
-    calls = tuple(sorted((c.step, c.result, c.errno) for c in trace.calls
-                         if c.result is not None))
+    # (epoll_wait's ready sockets too: its result is only their count)
+    calls = tuple(sorted((c.step, c.result, c.errno) + ((c.value,) if c.text.startswith(
+        "epoll_wait(") else ()) for c in trace.calls if c.result is not None))
     last: dict[str, str] = {}
     for st in trace.observed_states:
         last[st.socket] = st.state
@@ -149,6 +150,8 @@ def footprint(runner: Runner, step: Step):
         return EVERYTHING
     fd_name = step.args[0] if step.spec.params and step.spec.params[0].kind == "fd" else None
     vfd = proc.names.get(fd_name) if fd_name is not None else None
+    if vfd in proc.epolls:
+        return _epoll_footprint(runner, proc, step, proc.epolls[vfd])
     s = proc.fds.get(vfd) if vfd is not None else None
     if s is None:
         return frozenset() if fd_name is not None else EVERYTHING  # EBADF touches nothing
@@ -169,6 +172,33 @@ def footprint(runner: Runner, step: Step):
         return EVERYTHING  # resets every child still in the accept queue
     if s.local and s.remote and not s.remote.endswith(":0"):
         out.add(("conn", frozenset((s.local, s.remote))))
+    return frozenset(out)
+
+
+def _watched(s) -> set:
+    """What a call that polls socket s observes: the socket, its connection, its listening
+    port (a connection joining the accept queue wakes it)."""
+    out = {("sock", s.label)}
+    if s.local and s.remote and not s.remote.endswith(":0"):
+        out.add(("conn", frozenset((s.local, s.remote))))
+    if s.seen_state == "LISTEN" and s.local:
+        out.add(("listen", int(s.local.rsplit(":", 1)[1])))
+    return out
+
+
+def _epoll_footprint(runner: Runner, proc, step: Step, e):
+    """An epoll call observes (and epoll_wait consumes the wakeups of) every socket the epoll
+    watches, and epoll_ctl the socket it adds, modifies or removes."""
+    out = {("epoll", e.label)}
+    watched = runner.world.kernel.epolls.get(e.sock.eid)
+    sids = set(watched.items) if watched is not None else set()
+    for s in proc.fds.values():
+        if getattr(s.sock, "sid", None) in sids:
+            out |= _watched(s)
+    if step.call == "epoll_ctl":
+        vfd = proc.names.get(step.args[2])
+        if vfd in proc.fds:
+            out |= _watched(proc.fds[vfd])
     return frozenset(out)
 
 
@@ -265,13 +295,20 @@ def fingerprint(r: Runner) -> tuple:
     pending = tuple(sorted((name, p.step.index, p.attempt, p.sent,
                             None if p.deadline is None else ago(p.deadline - EPOCH))
                            for name, p in r.pending.items()))
-    fds = tuple(sorted((proc.name, tuple(sorted((n, proc.fds[v].label if v in proc.fds else None)
+    fds = tuple(sorted((proc.name, tuple(sorted((n, proc.fds[v].label if v in proc.fds else
+                                                 proc.epolls[v].label if v in proc.epolls else None)
                                                 for n, v in proc.names.items())))
                        for proc in r.procs.values()))
+    # each epoll's items (socket, events) and its ready list, in order (model/eventpoll.py):
+    # what later epoll_wait() calls report
+    epolls = tuple(sorted(((e.label, tuple(sorted((sock_name(sid), it.events) for sid, it in
+                                                  k.epolls[e.sock.eid].items.items())),
+                            tuple(sock_name(sid) for sid in k.epolls[e.sock.eid].ready))
+                           for proc in r.procs.values() for e in proc.epolls.values()), key=repr))
     # ordered by name and addresses: the order socket ids were handed out is not state
     return (tuple(sorted(socks, key=lambda f: repr(f[:3]))), flight, pending, fds, tuple(r.sched.started),
             tuple(sorted(r.last_state.items())), tuple(sorted(r.world.wire._matched.items())),
-            ago(r.progress - EPOCH), decided)
+            ago(r.progress - EPOCH), decided, epolls)
 
 
 # -- driving a run ----------------------------------------------------------------------------
@@ -290,7 +327,7 @@ class _Explorer:
             self.memo_base[id(s)] = s
 
     def new_runner(self) -> Runner:
-        world = SimWorld(self.profile, self.seed, self.program.faults)
+        world = SimWorld(self.profile, self.seed, self.program.faults, self.program.sysctls)
         r = Runner(self.program, world, "model", tail=self.tail, timeout=self.timeout)
         world.one_at_a_time = self.ticks  # see arrival_race
         r.start()

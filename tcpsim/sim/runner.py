@@ -76,14 +76,24 @@ class _Sock:
 
 
 @dataclass
+class _Epoll:
+    """An epoll descriptor: the world's epoll (world.epoll(): ctl(), wait(), close())."""
+    sock: object
+    label: str
+    process: str
+    vfd: int
+
+
+@dataclass
 class _Process:
     name: str
     fds: dict[int, _Sock] = field(default_factory=dict)  # the program's descriptor numbers
     names: dict[str, int | None] = field(default_factory=dict)  # name -> number, None once closed
+    epolls: dict[int, _Epoll] = field(default_factory=dict)  # epoll descriptors, by number
 
     def new_fd(self) -> int:
         n = 3  # 0, 1, 2 are stdin, stdout, stderr; the kernel hands out the lowest free one
-        while n in self.fds:
+        while n in self.fds or n in self.epolls:
             n += 1
         return n
 
@@ -180,6 +190,8 @@ class Runner:
         for proc in self.procs.values():
             for s in proc.fds.values():
                 s.sock.close()
+            for e in proc.epolls.values():
+                e.sock.close()
 
     def _t(self) -> float:
         return round(self.world.now() - self.t0, 6)
@@ -196,7 +208,7 @@ class Runner:
         s = None
         if fd_name is not None:
             ev.fd = proc.names.get(fd_name)
-            s = proc.fds.get(ev.fd) if ev.fd is not None else None
+            s = (proc.fds.get(ev.fd) or proc.epolls.get(ev.fd)) if ev.fd is not None else None
         self.trace.events.append(ev)
         if fd_name is not None and s is None:
             outcome = self._bad_fd(step)
@@ -212,11 +224,14 @@ class Runner:
     def _finish(self, ev: Call, step: Step, outcome: Outcome) -> None:
         result, err, extra = outcome
         ev.result, ev.errno = result, err
+        ready = extra.pop("ready", None)  # epoll_wait: ((name, events), ...)
         for k, v in extra.items():
             setattr(ev, k, v)
         if step.expect is not None:
             ev.expected = step.expect.text
             ev.ok = step.expect.matches(result, err)
+            if step.expect.ready is not None:
+                ev.ok = ev.ok and tuple(ready or ()) == step.expect.ready
         self.progress = self.world.now()
 
     def _complete_ready(self) -> bool:
@@ -426,6 +441,8 @@ class Runner:
         """A name that was closed: the same call on a descriptor that is not open."""
         if step.call == "poll":
             return (POLLNVAL, None, {"value": "POLLNVAL"})  # poll(2) flags it, it does not fail
+        if step.call.startswith("epoll_"):
+            return (-1, "EBADF", {})  # fdget() of a closed descriptor
         rc, err = self.world.bad_fd(step.call)
         return (rc, err, {})
 
@@ -593,19 +610,22 @@ class Runner:
             p.taken += len(data)
 
     def _close(self, proc: _Process, s: _Sock) -> Outcome:
-        self._addresses(s)
-        del proc.fds[s.vfd]
         for name, n in proc.names.items():
             if n == s.vfd:
                 proc.names[name] = None
+        if isinstance(s, _Epoll):  # ep_eventpoll_release(): it stops watching; nothing is sent
+            del proc.epolls[s.vfd]
+            return self._zero(s.sock.close)
+        self._addresses(s)
+        del proc.fds[s.vfd]
         return self._zero(s.sock.close)  # SO_LINGER with a timeout blocks here, as in the kernel
 
     def _do_close(self, proc, step, s) -> Outcome:
         return self._close(proc, s)
 
     def _do_exit(self, proc, step, _s) -> Outcome:
-        for vfd in sorted(proc.fds):
-            self._close(proc, proc.fds[vfd])
+        for vfd in sorted(proc.fds.keys() | proc.epolls.keys()):
+            self._close(proc, proc.fds.get(vfd) or proc.epolls[vfd])
         return (0, None, {})
 
     def _do_shutdown(self, proc, step, s) -> Outcome:
@@ -657,6 +677,49 @@ class Runner:
         if revents or (p.deadline is not None and self.world.now() >= p.deadline):
             return (revents, None, {"value": flag_names("poll", revents)})
         return None
+
+    # -- epoll -----------------------------------------------------------------------------
+    def _do_epoll_create(self, proc, step, _s) -> Outcome:
+        e = _Epoll(self.world.epoll(), f"{proc.name}.{step.assign or 'epoll'}", proc.name,
+                   proc.new_fd())
+        proc.epolls[e.vfd] = e
+        if step.assign:
+            proc.names[step.assign] = e.vfd
+        return (e.vfd, None, {})
+
+    def _do_epoll_ctl(self, proc, step, e) -> Outcome:
+        op, name, events = step.args[1], step.args[2], step.args[3]
+        vfd = proc.names.get(name)
+        target = proc.fds.get(vfd) if vfd is not None else None
+        if target is None:
+            return (-1, "EBADF", {})  # do_epoll_ctl(): fdget() of the target
+        return self._zero(e.sock.ctl, op, target.sock, events)
+
+    def _do_epoll_wait(self, proc, step, e):
+        maxevents, timeout = step.args[1], step.args[2]
+        deadline = None if timeout < 0 else self.world.now() + timeout / 1e9
+        p = _Pending(step, e, POLLIN, "_epolled", (proc,), deadline=deadline)
+        outcome = self._epolled(p, proc)
+        if outcome is not None or timeout == 0:
+            return outcome or (0, None, {"value": "", "ready": ()})
+        return p
+
+    def _epolled(self, p: _Pending, proc: _Process) -> Outcome | None:
+        """epoll_wait() without blocking (ep_send_events()); a blocked one is tried again
+        whenever the epoll descriptor may be readable (the world waits on it)."""
+        try:
+            got = p.sock.sock.wait(p.step.args[1])
+        except OSError as e:
+            return self._err(e)
+        if not got and (p.deadline is None or self.world.now() < p.deadline):
+            return None
+        names = {n: name for name, n in proc.names.items() if n is not None}
+        ready = []
+        for sock, events in got:
+            vfd = next((s.vfd for s in proc.fds.values() if s.sock is sock), None)
+            ready.append((names.get(vfd, str(vfd)), events))
+        text = ", ".join(f"{name} {flag_names('epoll', ev)}" for name, ev in ready)
+        return (len(ready), None, {"value": text, "ready": tuple(ready)})
 
     def _do_sleep(self, proc, step, _s):
         return _Pending(step, None, 0, "_slept", deadline=self.world.now() + step.args[0] / 1e9)

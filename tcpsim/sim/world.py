@@ -123,6 +123,30 @@ class Dup:
         self.after = after
 
 
+class ModelEpoll:
+    """An epoll instance of the model (model/eventpoll.py), as the runner uses one: ctl(),
+    wait() -> [(socket, events)], close(), and ready() for the world's wait."""
+
+    def __init__(self, world: "SimWorld"):
+        self.world = world
+        self.eid = world.kernel.epoll_create()
+        self.socks: dict[int, ModelSocket] = {}
+
+    def ctl(self, op: int, sock: ModelSocket, events: int) -> None:
+        self.world.kernel.epoll_ctl(self.eid, op, sock.sid, events, sock.sid)
+        self.socks[sock.sid] = sock
+
+    def wait(self, maxevents: int) -> list:
+        return [(self.socks.get(sid), events)
+                for events, sid in self.world.kernel.epoll_wait(self.eid, maxevents)]
+
+    def ready(self) -> bool:
+        return self.world.kernel.epoll_poll(self.eid)
+
+    def close(self) -> None:
+        self.world.kernel.epoll_close(self.eid)
+
+
 class Wire:
     """What the program's `net:` lines do to each segment, in the order they are sent."""
 
@@ -157,7 +181,9 @@ class Wire:
 class SimWorld:
     """One kernel on loopback in virtual time."""
 
-    def __init__(self, profile: KernelProfile, seed: int = 0, faults=()):
+    def __init__(self, profile: KernelProfile, seed: int = 0, faults=(), sysctls=()):
+        if sysctls:  # the program's `sysctl:` lines, as the lab sets them in its namespace
+            profile = profile.with_sysctls(dict(sysctls))
         self.profile = profile
         self.faults = list(faults)
         self.wire = Wire(self.faults)
@@ -231,7 +257,7 @@ class SimWorld:
             t=EPOCH + sent, src=_addr(seg.src), dst=_addr(seg.dst),
             flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
             options=_options(seg.options), length=len(seg.payload),
-            payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True)
+            payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True, why=seg.why)
 
     def _fate(self, seg: Seg) -> float | Dup | None:
         return self.wire.fate(flags_text(seg.flags), len(seg.payload), seg.src[1], seg.dst[1],
@@ -246,6 +272,7 @@ class SimWorld:
             self._copies.discard(order)
             self._captured.append(self._segment(seg, at - LOOPBACK_LATENCY))
             self._captured[-1].copy = True
+            self._captured[-1].why = None
         self.kernel.receive(seg)
         self._collect()
         rest = self._chain.pop(order, None)
@@ -325,7 +352,8 @@ class SimWorld:
         if self._prompt:  # a retried call sent segments: the next settle() delivers them
             return
         mark = (self.t, self._count)
-        ready = waits and any([s.sid in self.kernel.socks and self.poll(s, ev) for s, ev in waits])
+        ready = waits and any([s.ready() if isinstance(s, ModelEpoll) else
+                               s.sid in self.kernel.socks and self.poll(s, ev) for s, ev in waits])
         if ready and self._early != mark:
             self._early = mark
             return
@@ -360,6 +388,9 @@ class SimWorld:
     def poll(self, sock: ModelSocket, events: int) -> int:
         return self.kernel.poll(sock.sid) & (events | POLLERR | POLLHUP)
 
+    def epoll(self) -> ModelEpoll:
+        return ModelEpoll(self)
+
     def tcp_info(self, sock: ModelSocket) -> dict:
         return self.kernel.tcp_info(sock.sid)
 
@@ -379,7 +410,7 @@ def run_model(program: Program, profile: KernelProfile, seed: int = 0, tail: flo
     """Run the program in the model, in file order; the Trace has the same shape as the lab's.
     flips: the races (model.kernel.Race, by number) to take the other way; the run's races
     are in world.kernel.races."""
-    world = world or SimWorld(profile, seed, program.faults)
+    world = world or SimWorld(profile, seed, program.faults, program.sysctls)
     world.kernel.flips = frozenset(flips)
     runner = Runner(program, world, "model", tail=tail, timeout=timeout)
     return model_notes(runner.run(), program, profile, seed, world)
@@ -408,6 +439,6 @@ def drop_notes(faults, dropped: dict[int, int]) -> list[str]:
 
 def rules_followed(program: Program, profile: KernelProfile) -> set[tuple[str, str]]:
     """The (state, event) rows of the transition table a program's run goes through."""
-    world = SimWorld(profile, faults=program.faults)
+    world = SimWorld(profile, faults=program.faults, sysctls=program.sysctls)
     run_model(program, profile, world=world)
     return world.kernel.covered

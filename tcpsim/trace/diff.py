@@ -4,7 +4,8 @@ What is compared, after normalisation (relative seq/ack per direction, ports rep
 process that owns them):
 - every segment in order: sender, flags, seq, ack, window, TCP options (kinds in order, and
   every value except the TS clock readings), payload;
-- every call and return in order: process, line, whether it blocked, result, errno, data;
+- every call and return in order: process, line, whether it blocked, result, errno, data
+  (and epoll_wait's ready sockets with their events);
 - every socket's states at the observation points (after each call, and when segments arrive);
   the model's finer steps (State.via == "transition") are shown but not compared;
 - timing, with a tolerance: where either trace shows a quiet stretch of TIMING_FLOOR or more
@@ -135,14 +136,20 @@ def _show(v) -> str:
     return str(v)
 
 
+def _ready(c: Call) -> str | None:
+    """epoll_wait's ready sockets and their events ("c2 EPOLLIN, c1 EPOLLIN"): its result is
+    only their count."""
+    return c.value if c.text.startswith("epoll_wait(") else None
+
+
 def _call_row(c: Call) -> tuple:
-    return (c.process, c.line, c.kind, c.blocked, c.result, c.errno, c.data)
+    return (c.process, c.line, c.kind, c.blocked, c.result, c.errno, c.data, _ready(c))
 
 
 def _compare_calls(model: Trace, lab: Trace) -> list[Difference]:
     out = []
     m, k = model.calls, lab.calls
-    fields = ("process", "line", "kind", "blocked", "result", "errno", "data")
+    fields = ("process", "line", "kind", "blocked", "result", "errno", "data", "value")
     for i, (a, b) in enumerate(zip(m, k), 1):
         ra, rb = _call_row(a), _call_row(b)
         for f, va, vb in zip(fields, ra, rb):
@@ -208,7 +215,8 @@ def result_text(result, errno: str | None, data: bytes | None = None) -> str:
 
 
 def _result(c: Call) -> str:
-    return result_text(c.result, c.errno, c.data)
+    ready = _ready(c)
+    return result_text(c.result, c.errno, c.data) + (f" ({ready})" if ready else "")
 
 
 def _compare_states(model: Trace, lab: Trace) -> list[Difference]:

@@ -1,0 +1,457 @@
+"""Loss recovery with SACK: the sender's scoreboard, RACK, fast recovery and PRR.
+
+What the kernel keeps in tcp_input.c (tcp_sacktag_write_queue(), tcp_fastretrans_alert(),
+tcp_enter_recovery(), tcp_cwnd_reduction(): RFC 2018, RFC 6675's scoreboard, RFC 6937's
+proportional rate reduction) and tcp_recovery.c (RACK, RFC 8985: tcp_rack_advance(),
+tcp_rack_detect_loss(), tcp_rack_reo_timeout()).
+
+The scoreboard is on the retransmit queue's skbs (RtxSkb.sacked, RtxSkb.lost) with the
+counts tcp_sock keeps (Sock.sacked_out, Sock.lost_out, in packets), so that what is in flight
+is tcp_packets_in_flight(): packets_out less what the peer holds (SACKed) and what is lost
+and not yet sent again.  A packet is lost, for RACK, when one sent after it has been
+delivered and it has waited longer than that one's RTT plus a reordering window (a quarter
+of the least RTT seen, none once three packets are SACKed or recovery is under way); else
+the REO timer looks again when it would be.  On lo an RTT is tens of microseconds: two
+segments sent by different calls are further apart than the window, two of one burst are
+not.  The model's clock (sim/world.py LOOPBACK_LATENCY per hop) decides which.
+
+Not modelled yet: undo (tcp_try_undo_recovery(), tcp_try_undo_dsack(): D-SACK and timestamp
+evidence of a spurious retransmission), reordering detection (tp->reord_seen,
+tcp_check_sack_reordering(), RACK's reo_wnd_steps), SACK reneging, F-RTO, the non-SACK
+(NewReno) path, tcp_shift_skb_data()'s merging of SACKed skbs.
+"""
+
+from __future__ import annotations
+
+from .sock import FIN, PSH, RtxSkb, Sock, seq_le, seq_lt
+
+
+class TcpRecovery:
+    """The sender's SACK scoreboard, RACK and fast recovery (a mixin of Kernel, kernel.py)."""
+
+    @staticmethod
+    def _in_flight(sk: Sock) -> int:
+        """tcp_packets_in_flight(): packets_out - (sacked_out + lost_out) + retrans_out; the
+        model clears an skb's lost mark when it is sent again, which counts it back in."""
+        return sk.packets_out - sk.sacked_out - sk.lost_out
+
+    # -- the scoreboard (tcp_input.c tcp_sacktag_write_queue) ----------------------------
+    def _check_dsack(self, sk: Sock, block: tuple, prior_snd_una: int) -> None:
+        """tcp_check_dsack() -> tcp_dsack_seen(): a D-SACK counts the segments the peer got
+        twice (none if more than were ever sent again: dubious); one for data below
+        snd_una and past undo_marker shows that many retransmissions spurious
+        (undo_retrans down; all of them: the reduction may be undone)."""
+        start, end = block
+        seq_len = (end - start) & 0xFFFFFFFF
+        if seq_len > sk.max_window:
+            return
+        dup_segs = -(-seq_len // sk.mss_cache) if seq_len > sk.mss_cache else 1
+        sk.dsack_dups += dup_segs
+        if sk.dsack_dups > sk.total_retrans:
+            return  # the D-SACK is dubious: skipped
+        self._dsacked = True  # FLAG_DSACKING_ACK
+        if sk.undo_on and sk.undo_retrans > 0 and seq_le(end, prior_snd_una) and \
+                seq_lt(sk.undo_marker, end):
+            sk.undo_retrans = max(0, sk.undo_retrans - dup_segs)
+
+    def _sacktag(self, sk: Sock, blocks: list, ack: int,
+                 prior_snd_una: int | None = None) -> tuple[int, float]:
+        """tcp_sacktag_write_queue(): mark the skbs the peer's SACK blocks cover as held
+        (TCPCB_SACKED_ACKED; no longer lost), an skb covered in part cut at a whole MSS
+        first (tcp_match_skb_to_sack() -> tcp_fragment()).  A first block below the ACK, or
+        inside the second, is a D-SACK (tcp_check_dsack(): a duplicate, not a hole filled)
+        and marks nothing.  RACK learns from each skb newly SACKed (tcp_rack_advance()).
+        Returns the packets newly SACKed and the send time of the earliest of them that was
+        never retransmitted (first_sackt: an RTT sample, tcp_ack_update_rtt()), -1 if none."""
+        if prior_snd_una is None:
+            prior_snd_una = ack
+        blocks = [tuple(b) for b in blocks]
+        self._dsacked = False
+        if blocks:
+            first = blocks[0]
+            if seq_lt(first[0], ack) or (len(blocks) > 1 and seq_le(blocks[1][0], first[0])
+                                         and seq_le(first[1], blocks[1][1])):
+                blocks = blocks[1:]  # a D-SACK
+                self._check_dsack(sk, first, prior_snd_una)
+        newly, first_sackt = 0, -1.0
+        reord = sk.snd_nxt  # state->reord: the lowest newly SACKed hole, if reordered
+        # tcp_sacktag_write_queue() walks the blocks in sequence order
+        blocks.sort(key=lambda b: (b[0] - sk.snd_una) & 0xFFFFFFFF)
+        for start, end in blocks:
+            # tcp_is_sackblock_valid(): within what was sent and not yet acknowledged
+            if not seq_lt(start, end) or seq_lt(sk.snd_nxt, end) or not seq_lt(ack, end):
+                continue
+            i = 0
+            while i < len(sk.rtxq):
+                skb = sk.rtxq[i]
+                if not seq_lt(skb.seq, end):
+                    break
+                if skb.sacked or not seq_lt(start, skb.end_seq):
+                    i += 1
+                    continue
+                if seq_lt(skb.seq, start) or seq_lt(end, skb.end_seq):
+                    if not self._sack_fragment(sk, i, start, end):
+                        i += 1
+                        continue
+                    skb = sk.rtxq[i]
+                    if seq_lt(skb.seq, start):  # the head, outside the block
+                        i += 1
+                        continue
+                # tcp_sacktag_one(): a never-resent skb SACKed below the highest SACKed one
+                # was reordered, not lost
+                if not skb.retrans and seq_lt(skb.seq, self._highest_sack(sk)) and \
+                        seq_lt(skb.seq, reord):
+                    reord = skb.seq
+                if skb.lost:
+                    sk.lost_out -= skb.pcount
+                sk.sacked_out += skb.pcount
+                newly += skb.pcount
+                sk.rtxq[i] = skb._replace(sacked=True, lost=False)
+                if not skb.retrans and (first_sackt < 0 or skb.sent < first_sackt):
+                    first_sackt = skb.sent
+                self._rack_advance(sk, skb)
+                i += 1
+        self._check_sack_reordering(sk, reord)
+        return newly, first_sackt
+
+    @staticmethod
+    def _highest_sack(sk: Sock) -> int:
+        """tcp_highest_sack_seq(): where the highest SACKed skb ends (snd_una if none)."""
+        high = sk.snd_una
+        for skb in sk.rtxq:
+            if skb.sacked and seq_lt(high, skb.end_seq):
+                high = skb.end_seq
+        return high
+
+    def _check_sack_reordering(self, sk: Sock, low_seq: int, fack: int | None = None) -> None:
+        """tcp_check_sack_reordering(): data below the highest SACKed (fack) delivered late:
+        reordering, as far as the distance in MSS (tp->reordering, at most
+        tcp_max_reordering 300, when it passes the current degree) and counted
+        (tp->reord_seen: RACK then keeps its reordering window)."""
+        fack = self._highest_sack(sk) if fack is None else fack
+        if not seq_lt(low_seq, fack):
+            return
+        metric = (fack - low_seq) & 0xFFFFFFFF
+        mss = sk.mss_cache
+        if mss and metric > sk.reordering * mss:
+            max_reo = int(self.profile.sysctls.get("net.ipv4.tcp_max_reordering", 300))
+            sk.reordering = min(-(-metric // mss), max_reo)
+        sk.reord_seen += 1
+
+    def _sack_fragment(self, sk: Sock, i: int, start: int, end: int) -> bool:
+        """tcp_match_skb_to_sack(): an skb of several packets partly inside a block is cut
+        where the block begins or ends, rounded to whole MSS (up at the start, down at the
+        end); one of a single packet, or a cut that would leave nothing, is not cut."""
+        skb = sk.rtxq[i]
+        mss = skb.mss
+        if skb.pcount <= 1:
+            return False
+        in_sack = not seq_lt(skb.seq, start)
+        if not in_sack:
+            pkt_len = max((start - skb.seq) & 0xFFFFFFFF, mss)
+        else:
+            pkt_len = (end - skb.seq) & 0xFFFFFFFF
+            if pkt_len < mss:
+                return False
+        if pkt_len > mss:
+            new_len = pkt_len // mss * mss
+            if not in_sack and new_len < pkt_len:
+                new_len += mss
+            pkt_len = new_len
+        if pkt_len >= len(skb.data):
+            return in_sack
+        head = skb._replace(data=skb.data[:pkt_len], flags=skb.flags & ~(PSH | FIN))
+        tail = skb._replace(seq=(skb.seq + pkt_len) & 0xFFFFFFFF, data=skb.data[pkt_len:])
+        if skb.lost:  # tcp_fragment() recounts the lost packets of the two parts
+            sk.lost_out += head.pcount + tail.pcount - skb.pcount
+        sk.packets_out += head.pcount + tail.pcount - skb.pcount  # tcp_adjust_pcount()
+        sk.rtxq[i:i + 1] = [head, tail]
+        return True
+
+    # -- RACK (tcp_recovery.c) -----------------------------------------------------------
+    def _rack_advance(self, sk: Sock, skb: RtxSkb) -> None:
+        """tcp_rack_advance(): the most recently sent skb delivered, and its RTT; a
+        retransmitted one whose RTT is below the least seen may be the original's answer and
+        is not used."""
+        rtt_us = max(int(round((self.now - skb.sent) * 1e6)), 0)
+        if skb.retrans and rtt_us < self._min_rtt(sk):
+            return
+        sk.rack_advanced = True
+        sk.rack_rtt_us = rtt_us
+        if self._sent_after((skb.sent, skb.burst), (sk.rack_mstamp, sk.rack_burst),
+                            skb.end_seq, sk.rack_end_seq):
+            sk.rack_mstamp, sk.rack_burst, sk.rack_end_seq = skb.sent, skb.burst, skb.end_seq
+
+    @staticmethod
+    def _sent_after(t1: tuple, t2: tuple, seq1: int, seq2: int) -> bool:
+        """tcp_skb_sent_after(): later, or at the same time and further on.  A time is the
+        model's clock and the burst: of two bursts at one model time the later was later on
+        the kernel's clock too, by microseconds."""
+        if abs(t1[0] - t2[0]) > 1e-12:
+            return t1[0] > t2[0]
+        return t1[1] > t2[1] or (t1[1] == t2[1] and seq_lt(seq2, seq1))
+
+    @staticmethod
+    def _min_rtt(sk: Sock) -> int:
+        """tcp_min_rtt(): the least RTT seen (~0U before any)."""
+        return sk.min_rtt_us if sk.min_rtt_us else 0xFFFFFFFF
+
+    def _rack_reo_wnd(self, sk: Sock) -> int:
+        """tcp_rack_reo_wnd(): no reordering seen, so none allowed in recovery or once
+        tcp_reordering (3) packets are SACKed (the classic three duplicate ACKs); else a
+        quarter of the least RTT, at most the smoothed RTT."""
+        if not sk.reord_seen and (sk.ca_recovery or sk.ca_loss or
+                                  sk.sacked_out >= sk.reordering):
+            return 0  # no reordering seen: aggressive, as the duplicate-ACK threshold
+        min_rtt = self._min_rtt(sk)
+        return min((min_rtt >> 2) if min_rtt != 0xFFFFFFFF else 0xFFFFFFFF, sk.srtt_us >> 3)
+
+    def _rack_detect_loss(self, sk: Sock) -> int:
+        """tcp_rack_detect_loss(): every skb sent before RACK's and not delivered is lost once
+        it has waited RACK's RTT plus the reordering window (remaining <= 0: with no window,
+        one sent in the same burst as RACK's is lost at once); returns the longest wait left
+        of those not yet lost, in us, 0 if none."""
+        reo_wnd = self._rack_reo_wnd(sk)
+        timeout = 0
+        for i, skb in enumerate(sk.rtxq):
+            if skb.sacked or skb.lost:
+                continue
+            if not self._sent_after((sk.rack_mstamp, sk.rack_burst), (skb.sent, skb.burst),
+                                    sk.rack_end_seq, skb.end_seq):
+                continue
+            remaining = sk.rack_rtt_us + reo_wnd - int(round((self.now - skb.sent) * 1e6))
+            if 0 < remaining <= reo_wnd and skb.burst != sk.rack_burst and \
+                    abs(skb.sent - sk.rack_mstamp) <= 1e-12 and not self._race("rack_reo", sk):
+                # sent by an earlier burst at the same model time: on the kernel's clock
+                # earlier by the calls between them, microseconds, and the window is a
+                # quarter of lo's RTT, microseconds too.  The model takes the gap to be the
+                # larger (measured: two send()s 107 us apart, the first lost, resent on the
+                # first SACK); the race is the other way (docs/races.md)
+                remaining = 0
+            if remaining <= 0:
+                sk.rtxq[i] = skb._replace(lost=True)  # tcp_mark_skb_lost()
+                sk.lost_out += skb.pcount
+            else:
+                timeout = max(timeout, remaining)
+        return timeout
+
+    def _rack_mark_lost(self, sk: Sock) -> bool:
+        """tcp_rack_mark_lost(): after RACK advanced, look for losses; if some skb may yet
+        be lost, the REO timer (ICSK_TIME_REO_TIMEOUT, on the one transmit timer) at the wait
+        left rounded up to jiffies plus TCP_TIMEOUT_MIN (2 jiffies).  True when it armed."""
+        if not sk.rack_advanced:
+            return False
+        sk.rack_advanced = False
+        timeout = self._rack_detect_loss(sk)
+        if not timeout:
+            return False
+        jiffies = self._usecs_to_jiffies(timeout) + 2
+        sk.timers.pop("retransmit", None)
+        sk.timers.pop("loss_probe", None)
+        self._arm(sk, "reo", self._wheel_deadline(jiffies))
+        return True
+
+    def _timer_reo(self, sk: Sock) -> None:
+        """tcp_rack_reo_timeout(): look again; if something is now lost, fast recovery (PRR
+        allowing one packet) and its retransmissions; then the RTO again."""
+        prior = self._in_flight(sk)
+        self._rack_detect_loss(sk)
+        if prior != self._in_flight(sk):
+            if not sk.ca_recovery and not sk.ca_loss:
+                self._enter_recovery(sk)
+                self._cwnd_reduction(sk, 1, 0, False)
+            self._xmit_retransmit_queue(sk)
+        if "retransmit" not in sk.timers:
+            self._rearm_rto(sk)
+
+    # -- fast recovery (tcp_input.c) -----------------------------------------------------
+    def _may_undo(self, sk: Sock, tsecr: int | None) -> bool:
+        """tcp_may_undo(): the reduction may be undone when every retransmission was shown
+        spurious (undo_retrans 0), or the ACK echoes a timestamp older than the first
+        retransmission (tcp_packet_delayed(): the original got through)."""
+        if not sk.undo_on:
+            return False
+        if not sk.undo_retrans:
+            return True
+        if sk.data_retrans_stamp >= 0 and sk.ts_ok and tsecr:
+            stamp = (int(sk.data_retrans_stamp * 1000) + sk.ts_offset) & 0xFFFFFFFF
+            return seq_lt(tsecr, stamp)
+        return False
+
+    def _try_undo_dsack(self, sk: Sock) -> bool:
+        """tcp_try_undo_dsack(): every retransmission D-SACKed: undo."""
+        if sk.undo_on and not sk.undo_retrans:
+            self._undo_cwnd_reduction(sk)
+            return True
+        return False
+
+    def _undo_cwnd_reduction(self, sk: Sock) -> None:
+        """tcp_undo_cwnd_reduction(): the window as the congestion control's undo_cwnd()
+        gives it back (cubic: max(cwnd, last_max_cwnd); reno: max(cwnd, prior_cwnd)), and
+        ssthresh as it was before (prior_ssthresh); RACK looks at the queue again."""
+        if sk.prior_ssthresh:
+            back = sk.prior_cwnd if self.profile.congestion_control == "reno" else sk.last_max_cwnd
+            sk.snd_cwnd = max(sk.snd_cwnd, back)
+            if sk.prior_ssthresh > sk.snd_ssthresh:
+                sk.snd_ssthresh = sk.prior_ssthresh
+        sk.undo_on, sk.undo_marker = False, 0
+        sk.rack_advanced = True
+
+    def _init_undo(self, sk: Sock) -> None:
+        """tcp_init_undo(): from here a reduction may be undone; the retransmissions out now
+        count (-1: none)."""
+        sk.undo_on, sk.undo_marker = True, sk.snd_una
+        retrans_out = sum(s.pcount for s in sk.rtxq if s.rtx_lost and not s.sacked and not s.lost)
+        sk.undo_retrans = retrans_out or -1
+
+    def _current_ssthresh(self, sk: Sock) -> int:
+        """tcp_current_ssthresh(): ssthresh, or 3/4 of the window if that is more."""
+        if sk.ca_recovery:
+            return sk.snd_ssthresh
+        return max(sk.snd_ssthresh, (sk.snd_cwnd >> 1) + (sk.snd_cwnd >> 2))
+
+    def _fastretrans_alert(self, sk: Sock, una_advanced: bool, tsecr: int | None = None) -> bool:
+        """tcp_fastretrans_alert(), with SACK and RACK, for an ACK that SACKs or comes in a
+        state other than Open: leave recovery once high_seq is acknowledged (cwnd back to
+        ssthresh: tcp_end_cwnd_reduction(); no undo), look for losses (RACK), and enter
+        recovery when one is found (tcp_time_to_recover(): "the loss is proven").  True
+        when the lost packets are to be sent again (REXMIT_LOST)."""
+        if sk.ca_recovery and not seq_lt(sk.snd_una, sk.high_seq):
+            sk.ca_recovery = False  # tcp_try_undo_recovery(): TCP_CA_Open
+            if self._may_undo(sk, tsecr):
+                self._undo_cwnd_reduction(sk)  # "Happy end!"
+            elif sk.undo_on and sk.snd_ssthresh < 0x7FFFFFFF:
+                sk.snd_cwnd = sk.snd_ssthresh  # tcp_end_cwnd_reduction()
+            sk.data_retrans_stamp = -1.0
+        if sk.ca_loss:
+            return False  # tcp_process_loss(): the RTO's own rules (tcp_input.py)
+        if sk.ca_recovery:
+            if self._try_undo_dsack(sk):  # then tcp_try_to_open()
+                sk.ca_recovery = False
+                return False
+        else:
+            self._try_undo_dsack(sk)  # TCP_CA_Open or Disorder
+        armed = self._rack_mark_lost(sk)  # tcp_identify_packet_loss()
+        if sk.ca_recovery:
+            return True
+        if not sk.lost_out:
+            return False
+        self._enter_recovery(sk)
+        return True
+
+    # -- without SACK: NewReno (tcp_input.c tcp_add_reno_sack(), tcp_newreno_mark_lost()) --
+    def _reno_alert(self, sk: Sock, una_advanced: bool, dupack: bool) -> bool:
+        """tcp_fastretrans_alert() for a peer without SACK: each duplicate ACK counts as a
+        packet the peer holds (sacked_out, at most packets_out less one hole); with
+        tcp_reordering (3) of them the head is lost (tcp_newreno_mark_lost(): its first MSS
+        cut off), and fast recovery resends it; in recovery an ACK that advances marks the
+        new head lost (a partial ACK: NewReno, RFC 6582).  Recovery ends only once an ACK
+        passes high_seq (one at it holds the state).  True: send the lost again."""
+        if sk.ca_recovery and not seq_lt(sk.snd_una, sk.high_seq):
+            sk.sacked_out = 0  # tcp_reset_reno_sack()
+            if sk.snd_una == sk.high_seq:
+                return False  # "Hold old state until something *above* high_seq is ACKed"
+            sk.ca_recovery = False
+            if sk.undo_on and sk.snd_ssthresh < 0x7FFFFFFF:
+                sk.snd_cwnd = sk.snd_ssthresh  # tcp_end_cwnd_reduction()
+            sk.data_retrans_stamp = -1.0
+        if sk.ca_loss:
+            return False
+        if una_advanced and not sk.ca_recovery:
+            sk.sacked_out = 0  # tcp_reset_reno_sack()
+        if dupack and not (sk.ca_recovery and una_advanced):
+            sk.sacked_out += 1  # tcp_add_reno_sack(), tcp_limit_reno_sacked()
+            holes = min(max(sk.lost_out, 1), sk.packets_out)
+            if sk.sacked_out + holes > sk.packets_out:
+                sk.sacked_out = sk.packets_out - holes
+        # tcp_newreno_mark_lost()
+        if sk.rtxq and ((not sk.ca_recovery and sk.sacked_out >= sk.reordering) or
+                        (sk.ca_recovery and una_advanced)) and not sk.rtxq[0].lost:
+            skb = sk.rtxq[0]
+            if skb.pcount > 1 and len(skb.data) > skb.mss:
+                self._sack_fragment_at(sk, 0, skb.mss)
+                skb = sk.rtxq[0]
+            sk.rtxq[0] = skb._replace(lost=True)
+            sk.lost_out += skb.pcount
+        if sk.ca_recovery:
+            return True
+        if not sk.lost_out:
+            return False
+        self._enter_recovery(sk)
+        return True
+
+    def _remove_reno_sacks(self, sk: Sock, acked: int) -> None:
+        """tcp_remove_reno_sacks(): an ACK of new data fills the hole (one packet) and eats
+        the duplicate ACKs counted for the rest; delivered is what is left."""
+        self._delivered = max(acked - sk.sacked_out, 1)
+        if acked - 1 >= sk.sacked_out:
+            sk.sacked_out = 0
+        else:
+            sk.sacked_out -= acked - 1
+
+    def _sack_fragment_at(self, sk: Sock, i: int, cut: int) -> None:
+        """tcp_fragment() of the i-th skb at `cut` bytes (PSH and FIN stay on the second
+        part), its packets recounted."""
+        skb = sk.rtxq[i]
+        head = skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN))
+        tail = skb._replace(seq=(skb.seq + cut) & 0xFFFFFFFF, data=skb.data[cut:])
+        sk.packets_out += head.pcount + tail.pcount - skb.pcount
+        if skb.lost:
+            sk.lost_out += head.pcount + tail.pcount - skb.pcount
+        sk.rtxq[i:i + 1] = [head, tail]
+
+    def _enter_recovery(self, sk: Sock) -> None:
+        """tcp_enter_recovery() -> tcp_init_cwnd_reduction(): TCP_CA_Recovery until what is
+        out now (high_seq) is acknowledged; PRR's counters from zero, the window before it
+        kept (prior_cwnd), and ssthresh from the congestion control (cubic's and reno's
+        alike here: cwnd * 717 / 1024 and cwnd / 2, at least 2)."""
+        sk.prior_ssthresh = 0
+        self._init_undo(sk)
+        if not sk.ca_recovery:
+            sk.prior_ssthresh = self._current_ssthresh(sk)
+        sk.ca_recovery = True
+        sk.high_seq = sk.snd_nxt
+        sk.tlp_high_seq = 0
+        sk.snd_cwnd_cnt = 0
+        sk.prior_cwnd = sk.snd_cwnd
+        sk.prr_delivered = sk.prr_out = 0
+        sk.snd_ssthresh = self._ssthresh(sk)
+
+    def _ssthresh(self, sk: Sock) -> int:
+        """The congestion control's ssthresh(): cubic's bictcp_recalc_ssthresh() (beta
+        717/1024), reno's tcp_reno_ssthresh() (half)."""
+        if self.profile.congestion_control == "reno":
+            return max(sk.snd_cwnd >> 1, 2)
+        # bictcp_recalc_ssthresh(): remember the window (less, with fast convergence, when
+        # it did not reach the last one)
+        if sk.snd_cwnd < sk.last_max_cwnd:
+            sk.last_max_cwnd = (sk.snd_cwnd * (1024 + 717)) // (2 * 1024)
+        else:
+            sk.last_max_cwnd = sk.snd_cwnd
+        return max((sk.snd_cwnd * 717) >> 10, 2)
+
+    def _cwnd_reduction(self, sk: Sock, newly_acked_sacked: int, newly_lost: int,
+                        una_advanced: bool) -> None:
+        """tcp_cwnd_reduction(): proportional rate reduction (RFC 6937).  While more is in
+        flight than ssthresh, send in proportion to what is delivered (ssthresh /
+        prior_cwnd of it); below it, no further than ssthresh: when the ACK advanced
+        snd_una and nothing was newly lost, catch up by what was delivered and one more
+        (PRR-SSRB, slow start), else one packet per packet delivered (PRR-CRB, packet
+        conservation); and at least one packet when none has gone yet (the fast
+        retransmit).  cwnd = in flight + what may go.  (Upstream's newer form, max of the
+        two and then +1, sends two on a SACK where this kernel sends one: the
+        prr-ss-30pkt-lost-1_4-11_16.pkt script, which real packetdrill passes here.)"""
+        if newly_acked_sacked <= 0 or not sk.prior_cwnd:
+            return
+        in_flight = self._in_flight(sk)
+        delta = sk.snd_ssthresh - in_flight
+        sk.prr_delivered += newly_acked_sacked
+        if delta < 0:
+            dividend = sk.snd_ssthresh * sk.prr_delivered + sk.prior_cwnd - 1
+            sndcnt = dividend // sk.prior_cwnd - sk.prr_out
+        elif una_advanced and not newly_lost:  # PRR-SSRB: slow start towards ssthresh
+            sndcnt = min(delta, max(sk.prr_delivered - sk.prr_out, newly_acked_sacked) + 1)
+        else:  # PRR-CRB: packet conservation, what was delivered
+            sndcnt = min(delta, newly_acked_sacked)
+        sndcnt = max(sndcnt, 0 if sk.prr_out else 1)
+        sk.snd_cwnd = in_flight + sndcnt
