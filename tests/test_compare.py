@@ -397,3 +397,12 @@ def test_captures_written_by_tcpdump_and_dumpcap_read_as_scapy_reads_them(live, 
         assert abs(p.t - float(q.time)) < 1e-6
     conns = analyse(read_packets(out))
     assert len(conns) == 1 and conns[0].verdict == "conforms"
+
+
+def test_a_syn_copied_by_the_network_is_a_note_not_a_departure():
+    """duplicate-syn: packet 4 is packet 1 byte for byte, TS value included; a stack that
+    sent its SYN again would stamp it anew, so this is the network's copy."""
+    (c,) = analyse(read_packets(CAPTURES / "duplicate-syn.pcap"))
+    assert c.verdict == "conforms"
+    assert [(f.number, f.kind, f.rule) for f in c.findings] == [(4, "note", "RFC 7323 3.2")]
+    assert c.findings[0].text.startswith("an exact copy of packet 1")

@@ -930,3 +930,76 @@ def test_a_window_smaller_than_a_segment_is_probed_with_what_fits(lab):
                  and r[2] == small[0][3] + wnd - 1)
     answer = rows[probe + 1][0]
     assert answer[0] == "server" and answer[4] == 0
+
+
+def test_a_duplicated_request_reaches_the_server_twice_and_the_copy_gets_a_dsack(lab):
+    """net: duplicate in the lab: the segment goes on from the lab's NFQUEUE and its copy
+    from a raw socket in the namespace; the capture shows it twice (lo carries it twice), the
+    copy marked, byte for byte the same TCP segment; the server answers the copy at once with
+    a D-SACK block (tcp_data_queue()'s old-data branch, RFC 2883), and the model agrees."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    from .test_model_faults import PING, rows
+
+    prog = parse(PING + "client: close(fd) = 0\nserver: recv(c, 100) = 0\nserver: close(c) = 0\n"
+                 "net: duplicate 1 DATA from client\n")
+    trace = run_lab(prog)
+    assert rows(trace)[3:8] == [
+        ("client", "P.", 1, 1, 5, False, None),
+        ("server", ".", 1, 6, 0, False, None),
+        ("client", "P.", 1, 1, 5, True, None),
+        ("server", ".", 1, 6, 0, False, [[1, 6]]),
+        ("server", "P.", 1, 6, 5, False, None),
+    ]
+    original, copy = trace.segments[3], trace.segments[5]
+    assert (copy.seq, copy.ack, copy.win, copy.options, copy.payload, copy.ip_id, copy.ttl) == \
+        (original.seq, original.ack, original.win, original.options, original.payload,
+         original.ip_id, original.ttl)
+    assert trace.drops == {prog.faults[0].line: 1}
+    model = run_model(prog, KernelProfile.from_trace(trace))
+    assert rows(model) == rows(trace)
+
+
+def test_duplicate_all_copies_each_segment_once_over_ipv6_and_seq_names_one(lab):
+    """A copy carries COPY_MARK, which the nft chain accepts before any line counts it: with
+    `all` a copy counted again would be copied forever.  Over IPv6 (the raw socket of that
+    family), and a `seq` line on the same segments: the lab learns the ISN from the SYN."""
+    text = (HEAD6 + "client: setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, 1) = 0\n"
+            "client: connect(fd, [::1]:8080) = 0\nclient: send(fd, 1000) = 1000\n"
+            "client: send(fd, 1000) = 1000\nclient: send(fd, 1000) = 1000\n"
+            "server: recv(c, 3000, MSG_WAITALL) = 3000\nclient: close(fd) = 0\n"
+            "server: recv(c, 100) = 0\nserver: close(c) = 0\n")
+    prog = parse(text + "net: duplicate 1 DATA from client seq 1001 by 5ms\n"
+                 "net: duplicate all DATA from client\nnet: drop DATA from client seq 1500\n")
+    late, every, never = prog.faults
+    trace = run_lab(prog)
+    assert trace.drops == {late.line: 1, every.line: 2, never.line: 0}
+    from .test_model_faults import rows
+
+    data = [(r[2], r[5]) for r in rows(trace) if r[0] == "client" and r[4]]
+    assert sorted(data) == [(1, False), (1, True), (1001, False), (1001, True),
+                            (2001, False), (2001, True)]
+    assert all(c.ok is not False for c in trace.calls)
+    assert trace.segments[0].src.startswith("[::1]")
+
+
+HEAD6 = ("server: s = socket(AF_INET6)\nserver: bind(s, [::]:8080) = 0\nserver: listen(s, 3) = 0\n"
+         "server: c = accept(s)\nclient: fd = socket(AF_INET6)\n")
+
+
+def test_a_duplicated_gso_packet_arrives_cut_into_segments_each_followed_by_its_copy(lab):
+    """At MTU 1500 the queue gets a GSO packet as its segments (nfqnl_enqueue_packet()
+    segments it without NFQA_CFG_F_GSO): each goes on, then its copy; the model cuts the
+    same (sim/world.py _cut())."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    from .test_model_faults import GSO, rows
+
+    prog = parse(GSO)
+    trace = run_lab(prog, mtu=1500)
+    model = run_model(prog, KernelProfile.from_trace(trace))
+    assert [r[4] for r in rows(trace)[3:13]] == [4000, 0, 1448, 0, 0, 1448, 0, 0, 1104, 0]
+    assert rows(model) == rows(trace)
+    assert [s.win for s in model.segments] == [s.win for s in trace.segments]

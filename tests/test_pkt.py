@@ -220,6 +220,7 @@ UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("tiny-sndbuf", "client"): "blocked on a full send buffer",
               ("nonblocking-send-eagain", "server"): r"recv\(MSG_WAITALL\) on line 32 blocked",
               ("lost-write-rto", "server"): r"recv\(MSG_WAITALL\) on line 22 blocked",
+              ("lost-last-write", "server"): r"recv\(MSG_WAITALL\) on line 19 blocked",
               ("lost-last-segment-fin", "server"): r"recv\(MSG_WAITALL\) on line 23 blocked",
               ("lost-retransmission", "server"): r"recv\(MSG_WAITALL\) on line 25 blocked",
               ("reorder-undo", "server"): r"recv\(MSG_WAITALL\) on line 26 blocked"}

@@ -249,13 +249,13 @@ def test_net_lines_delay_segments_of_a_kind_or_every_segment():
     ("net: drop SYNN", 11, "unknown segment kind 'SYNN'; one of SYN, SYN-ACK, ACK, FIN, RST, "
                            "DATA, or none for every segment; did you mean SYN?"),
     ("net: drop 0 SYN", 11, "the number of segments to drop must be 1 or more, or 'all'"),
-    ("net: lose SYN", 6, "a net line says what happens to segments: 'drop' or 'delay', not 'lose' "
-                         "(e.g. 'net: drop 2 SYN from client')"),
+    ("net: lose SYN", 6, "a net line says what happens to segments: 'drop', 'delay' or "
+                         "'duplicate', not 'lose' (e.g. 'net: drop 2 SYN from client')"),
     ("net: drop SYN from nobody", 20, "no process 'nobody' in this program; it has client, server"),
     ("net: drop SYN now", 15, "unexpected 'now'; a net line reads 'net: drop [N|all] [KIND] "
-                              "[from PROCESS] [after K]'"),
+                              "[from PROCESS] [seq S] [after K]'"),
     ("net: delay all FIN by 20ms later", 28, "unexpected 'later'; a net line reads 'net: delay "
-                                             "[N|all] [KIND] [from PROCESS] [after K] by DURATION'"),
+                                             "[N|all] [KIND] [from PROCESS] [seq S] [after K] by DURATION'"),
     ("net: delay FIN", 15, "a delay needs its length: end the line with 'by 20ms' (or another "
                            "duration)"),
     ("net: drop FIN by 20ms", 15, "a dropped segment never arrives, so 'by' has no meaning here; "
@@ -349,6 +349,52 @@ def test_net_line_counts_fit_the_labs_counter(line, col, message):
     assert (info.value.col, info.value.message) == (col, message)
 
 
+# -- net: duplicate and seq S (issue 18) ------------------------------------------------------
+def test_a_duplicate_line_takes_segments_and_sends_their_copy_at_once_or_later():
+    p = parse(FAULTY + "net: duplicate 1 DATA from client\nnet: duplicate all FIN by 30ms\n")
+    data, fin = p.faults
+    assert (data.action, data.kind, data.count, data.delay, data.dports) == \
+        ("duplicate", "DATA", 1, 0.0, (8080,))
+    assert (fin.action, fin.kind, fin.count, fin.delay) == ("duplicate", "FIN", None, 0.03)
+    # the lab queues the segment as it does a delayed one, with the line in the mark
+    assert data.nft_rule().endswith('meta mark set 0x7c500005 accept comment "line 5"')
+
+
+def test_seq_names_the_data_segment_that_starts_at_a_relative_sequence_number():
+    p = parse(FAULTY + "net: drop DATA from client seq 2897\nnet: delay 2 from client seq 1 "
+              "after 1 by 5ms\n")
+    drop, late = p.faults
+    assert (drop.kind, drop.seq, drop.count) == ("DATA", 2897, 1)
+    assert (late.kind, late.seq, late.count, late.skip, late.delay) == ("DATA", 1, 2, 1, 0.005)
+    assert drop.matches("P.", 1448, 40000, 8080, 2897)
+    assert not drop.matches("P.", 1448, 40000, 8080, 1449)  # carries byte 2897, starts before
+    assert not drop.matches("P.", 1448, 40000, 8080, None)  # no SYN seen: no relative number
+    assert not drop.matches(".", 0, 40000, 8080, 2897)  # a pure ACK there carries no byte
+    rule = drop.nft_rule()
+    assert "tcp sport . tcp dport . tcp sequence @seq5" in rule and drop.seq_set == "seq5"
+    assert "tcp dport { 8080 }" in rule and rule.endswith('drop comment "line 5"')
+
+
+@pytest.mark.parametrize("line, col, message", [
+    ("net: duplicate SYN after", 25, "the line ends where how many matching segments go "
+                                     "through first was expected"),
+    ("net: duplicate FIN by 0ms", 23, "a delay must be more than 0 and at most 60s"),
+    ("net: duplicate FIN later", 20, "unexpected 'later'; a net line reads 'net: duplicate "
+                                     "[N|all] [KIND] [from PROCESS] [seq S] [after K] "
+                                     "[by DURATION]'"),
+    ("net: drop DATA seq 1", 16, "'seq' counts from the ISN of one direction: name the sender "
+                                 "first, as in 'net: drop DATA from client seq 1'"),
+    ("net: drop FIN from client seq 1", 27, "'seq' names a data segment by its first byte; a "
+                                            "FIN segment has none (write DATA, or no kind)"),
+    ("net: drop DATA from client seq 0", 32, "'seq' must be from 1 to 4294967295"),
+    ("net: drop DATA from client seq x", 32, "'seq' takes the relative sequence number of the "
+                                             "segment's first byte: 1 for the first byte sent"),
+])
+def test_bad_duplicate_and_seq_lines_get_a_located_error(line, col, message):
+    with pytest.raises(ScenarioError) as info:
+        parse(FAULTY + line, source="f.tcp")
+    assert (info.value.line, info.value.col) == (5, col)
+    assert info.value.message.startswith(message)
 def test_epoll_wait_expects_the_ready_sockets_in_order_or_a_count():
     prog = parse("s: s = socket()\ns: c = socket()\ns: ep = epoll_create()\n"
                  "s: epoll_ctl(ep, EPOLL_CTL_DEL, c) = -1 ENOENT\n"

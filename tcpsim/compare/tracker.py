@@ -51,6 +51,24 @@ class Finding:
         return {"packet": self.number, "kind": self.kind, "rule": self.rule, "text": self.text}
 
 
+def _has_timestamp(options: bytes) -> bool:
+    """Whether raw TCP option bytes hold a timestamp (kind 8)."""
+    i = 0
+    while i < len(options):
+        kind = options[i]
+        if kind == 0:
+            return False
+        if kind == 1:
+            i += 1
+            continue
+        if kind == 8:
+            return True
+        if i + 1 >= len(options) or options[i + 1] < 2:
+            return False
+        i += options[i + 1]
+    return False
+
+
 @dataclass(slots=True)
 class End:
     """One end of a connection, as far as the capture tells."""
@@ -72,6 +90,7 @@ class End:
     last_fin: float | None = None
     sent: dict = field(default_factory=dict)  # seq -> time, of data not yet acknowledged
     packets: int = 0
+    first_syn: tuple | None = None  # (packet, flags, seq, ack, win, options) of its first SYN
 
     def rel(self, seq: int) -> int:
         return (seq - self.isn) % MOD if self.isn is not None else seq
@@ -227,6 +246,17 @@ class Tracker:
         c.packets += 1
         c.last, c.t_last = p.number, p.t
         x.packets += 1
+        if p.flags & SYN:
+            sig = (p.flags, p.seq, p.ack, p.win, p.options)
+            if x.first_syn is None:
+                x.first_syn = (p.number, *sig)
+            elif x.first_syn[1:] == sig and _has_timestamp(p.options):
+                # the same TS value: a stack that sends its SYN again stamps it anew, so this
+                # one is the network's copy (e.g. tcpsim's `net: duplicate SYN`)
+                self._note(c, p, "RFC 7323 3.2", f"an exact copy of packet {x.first_syn[0]}, "
+                           "the same TS value: the network duplicated it, the sender did not "
+                           "send it again")
+                return
         if p.flags & SYN and x.isn is not None and p.seq == x.isn and \
                 (not p.flags & ACK or x.synacks):
             self._not_received(c, x, p)  # a SYN or SYN-ACK sent again

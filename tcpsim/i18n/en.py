@@ -88,6 +88,7 @@ MESSAGES: dict[str, str] = {
     "note.drops": "line {line} ({text}) {verb} {n} segment(s)",
     "note.dropped": "dropped",
     "note.delayed": "delayed",
+    "note.duplicated": "duplicated",
     "note.stuck": "stopped early: the program was stuck",
     # -- explanations: calls ----------------------------------------------------------------
     "why.cite": "[{ref}]",
@@ -192,6 +193,8 @@ MESSAGES: dict[str, str] = {
     "why.seg.data": "{len} byte(s) of data from a send(): seq {seq} is the number of the first "
                     "byte; PSH marks the end of what the application wrote.",
     "why.seg.data.again": "Data sent again: the first copy was not acknowledged in time.",
+    "why.seg.copy": "A copy of an earlier segment made by the network (a net: duplicate line), "
+                    "not by TCP: the sender sent it once, the receiver gets it twice.",
     "why.seg.ack.filled": "The hole is filled: the missing bytes arrived, the receiver takes "
                           "what waited in its out-of-order queue, and ACKs at once up to {ack} "
                           "(RFC 5681 4.2: an ACK without delay when a gap closes).",
@@ -304,6 +307,8 @@ MESSAGES: dict[str, str] = {
     "ladder.title": "{program}: what each call put on the wire",
     "ladder.time": "time (ms)",
     "ladder.matched": "matched by the kernel",
+    "seg.copy": "(the network's copy)",
+    "seg.copy.short": "(copy)",
     "ladder.unmatched": "differs on the kernel",
     "ladder.lost": "lost (net: line {line})",
     # -- quiz -------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ MESSAGES: dict[str, str] = {
     "note.drops": "第 {line} 行（{text}）{verb} {n} 个报文段",
     "note.dropped": "丢弃了",
     "note.delayed": "推迟了",
+    "note.duplicated": "复制了",
     "note.stuck": "提前停止：程序卡住了",
     # -- explanations: calls ------------------------------------------------------------------
     "why.cite": "［{ref}］",
@@ -164,6 +165,8 @@ MESSAGES: dict[str, str] = {
     "why.seg.data": "send() 的 {len} 字节数据：序号 {seq} 是第一个字节的编号；PSH 标出应用程序"
                     "所写数据的结尾。",
     "why.seg.data.again": "重传数据：第一次发送没有及时得到确认。",
+    "why.seg.copy": "网络（net: duplicate 行）复制出的前一个报文段，不是 TCP 发的：发送方只发了"
+                    "一次，接收方收到两次。",
     "why.seg.ack.filled": "空洞已填上：缺失的字节到达，接收方把乱序队列中等待的数据一并收下，立即"
                           "确认到 {ack}（RFC 5681 4.2：缺口填补时不推迟确认）。",
     "why.seg.ack.quick": "立即发送的纯确认（快速确认模式，如连接刚开始时）：确认号 {ack} 是期望"
@@ -249,6 +252,8 @@ MESSAGES: dict[str, str] = {
     "ladder.title": "{program}：每次调用在网络上产生的报文段",
     "ladder.time": "时间（ms）",
     "ladder.matched": "与内核一致",
+    "seg.copy": "（网络复制的副本）",
+    "seg.copy.short": "（副本）",
     "ladder.unmatched": "与内核不一致",
     "ladder.lost": "丢失（net: 第 {line} 行）",
     # -- quiz ---------------------------------------------------------------------------------

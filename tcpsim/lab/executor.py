@@ -26,7 +26,7 @@ from ..trace import Call, Trace, decode_frame
 from ..trace.diff import TIMING_ABS
 from .capture import LoopbackCapture
 from ..sim.world import drop_notes
-from .kernel import (SockTable, fault_counts, install_faults, ioctl_int, kernel_info, lab_congestion,
+from .kernel import (SeqSets, SockTable, fault_counts, install_faults, ioctl_int, kernel_info, lab_congestion,
                      pin_congestion, record_congestion, set_sysctls, sysctls, tcp_info)
 from .netns import private_netns, realtime, set_link_mtu
 from .nfqueue import DelayQueue
@@ -43,8 +43,9 @@ class LabWorld:
     """Real sockets, a loopback capture, and the kernel's own view of its sockets."""
 
     def __init__(self, capture: LoopbackCapture, held: DelayQueue | None = None,
-                 congestion: str | None = None):
+                 congestion: str | None = None, seqsets: SeqSets | None = None):
         self.cap = capture
+        self.seqsets = seqsets  # `seq S` net lines: learn each connection's ISN from its SYN
         self.congestion = congestion  # the algorithm each socket is pinned to (lab_congestion)
         self.held = held  # segments a `net: delay` line holds back, when the program has one
         self._table: SockTable | None = None  # made at first use, in the lab's namespace
@@ -78,8 +79,13 @@ class LabWorld:
             for f in self.cap.drain():
                 seg = decode_frame(f.data, f.t)
                 if seg is not None:
+                    if self.held is not None and f.data[14:] in self.held.sent_copies:
+                        self.held.sent_copies.remove(f.data[14:])  # a net: duplicate's copy
+                        seg.copy = True
                     out.append(seg)
                     self.named.update(((seg.src, seg.dst), (seg.dst, seg.src)))
+                    if self.seqsets is not None:
+                        self.seqsets.see(seg.src, seg.dst, seg.flags, seg.seq)
             if self.cap.dedupe.in_flight and not released:
                 self.cap.count_drops()  # a twin the kernel dropped never comes: stop waiting
             if not (released or self.cap.dedupe.in_flight) or time.monotonic() >= limit:
@@ -222,9 +228,13 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
         set_sysctls(sysctls)
         install_faults(program.faults)
         delays = {f.line: f.delay for f in program.faults if f.action == "delay"}
-        held = DelayQueue(delays) if delays else None
+        copies = {f.line: f.delay for f in program.faults if f.action == "duplicate"}
+        held = DelayQueue(delays, copies=copies) if delays or copies else None
+        seqsets = SeqSets(program.faults) if any(f.seq is not None for f in program.faults) \
+            else None
         cap = LoopbackCapture()
-        runner = Runner(program, LabWorld(cap, held, cc), "lab", tail=tail, timeout=timeout)
+        runner = Runner(program, LabWorld(cap, held, cc, seqsets), "lab", tail=tail,
+                        timeout=timeout)
         try:
             trace = runner.run()
             record_congestion(trace, cc)
@@ -248,3 +258,5 @@ def run_lab(program: Program, tail: float = 0.1, timeout: float = 10.0,
             cap.close()
             if held is not None:
                 held.close()
+            if seqsets is not None:
+                seqsets.close()

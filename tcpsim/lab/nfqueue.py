@@ -8,6 +8,13 @@ when each marked segment arrived and accepts it `delay` seconds later, so the se
 the receiving socket exactly that much later, while the sender counts it as sent at once (as
 on a long wire).  The protocol is small (include/uapi/linux/netfilter/nfnetlink_queue.h), so
 it is spoken here directly over a netlink socket rather than through libnetfilter_queue.
+
+A `net: duplicate` line's segments come through the same queue: the lab lets the original go
+on at once and sends an exact copy of its IP packet (the TCP checksum filled in, since lo
+leaves it partial) through a raw socket of the namespace, right after (or `by` seconds after
+the original reached lo).  The copy crosses lo as any packet does, so the capture sees it
+once more, as the receiving kernel does; it carries COPY_MARK, which the nft chain's first
+rule accepts before any net line counts it, and which the NFQUEUE rule does not queue.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import struct
 import time
 
 from ..errors import TcpsimError
+from ..scenario.syntax import COPY_MARK
 from .kernel import _NLMSG, NLM_F_REQUEST, NLMSG_ERROR  # the netlink header sock_diag uses too
 
 NETLINK_NETFILTER = 12
@@ -26,8 +34,10 @@ NFNL_SUBSYS_QUEUE = 3
 NFQNL_MSG_PACKET, NFQNL_MSG_VERDICT, NFQNL_MSG_CONFIG = 0, 1, 2
 NFQA_CFG_CMD, NFQA_CFG_PARAMS = 1, 2
 NFQNL_CFG_CMD_BIND = 1
-NFQNL_COPY_META = 1
+NFQNL_COPY_META, NFQNL_COPY_PACKET = 1, 2
 NFQA_PACKET_HDR, NFQA_VERDICT_HDR, NFQA_MARK, NFQA_TIMESTAMP = 1, 2, 3, 4
+NFQA_PAYLOAD = 10
+SO_MARK = 36
 NF_ACCEPT = 1
 NLM_F_ACK = 0x4
 _NFGEN = struct.Struct("!BBH")  # family, version, res_id (the queue number), big-endian
@@ -37,6 +47,33 @@ _NLA = struct.Struct("=HH")
 def _attr(kind: int, payload: bytes) -> bytes:
     raw = _NLA.pack(_NLA.size + len(payload), kind) + payload
     return raw + b"\0" * (-len(raw) % 4)
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def tcp_checksummed(packet: bytes) -> bytes:
+    """The IP packet with its TCP checksum computed in full: on lo the kernel leaves only the
+    pseudo-header's sum there (CHECKSUM_PARTIAL), which a packet sent again from a raw socket
+    (CHECKSUM_NONE) would fail at the receiver's tcp_checksum_complete()."""
+    if packet[0] >> 4 == 4:
+        ihl = (packet[0] & 0xF) * 4
+        tcp = bytearray(packet[ihl:struct.unpack_from("!H", packet, 2)[0]])
+        pseudo = packet[12:20] + struct.pack("!BBH", 0, 6, len(tcp))
+        head = packet[:ihl]
+    else:  # IPv6 on lo: no extension headers
+        tcp = bytearray(packet[40:40 + struct.unpack_from("!H", packet, 4)[0]])
+        pseudo = packet[8:40] + struct.pack("!I3xB", len(tcp), 6)
+        head = packet[:40]
+    tcp[16:18] = b"\0\0"
+    tcp[16:18] = struct.pack("!H", _checksum(pseudo + bytes(tcp)))
+    return head + bytes(tcp)
 
 
 def _attrs(buf: bytes, off: int, end: int) -> dict[int, bytes]:
@@ -53,18 +90,32 @@ def _attrs(buf: bytes, off: int, end: int) -> dict[int, bytes]:
 class DelayQueue:
     """Queue `num` of this network namespace: segments held, and the time each is due."""
 
-    def __init__(self, delays: dict[int, float], num: int = 0):
+    def __init__(self, delays: dict[int, float], num: int = 0,
+                 copies: dict[int, float] | None = None):
         self.delays = delays  # net line -> seconds
+        self.copies = copies or {}  # net: duplicate line -> seconds from the original to its copy
         self.num = num
         self._seq = 0
-        self._held: list[tuple[float, int]] = []  # (due, packet id)
+        self._order = 0
+        # (due, order, packet id, copy): a held segment (copy None), or a copy to send
+        self._held: list[tuple[float, int, int, bytes | None]] = []
         self.late = 0.0  # the most a segment was let go after it was due (seconds)
+        self.copied = 0  # copies sent
+        self.sent_copies: list[bytes] = []  # their IP packets, until the capture shows them
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         self.sock.bind((0, 0))
+        # a copy needs the packet's bytes (at most 64 KiB: lo's packets at its own MTU)
+        mode = struct.pack("!IB", 0xFFFF, NFQNL_COPY_PACKET) if self.copies else \
+            struct.pack("!IB", 0, NFQNL_COPY_META)
         self._request(NFQNL_MSG_CONFIG,
                       _attr(NFQA_CFG_CMD, struct.pack("!BxH", NFQNL_CFG_CMD_BIND, 0))
-                      + _attr(NFQA_CFG_PARAMS, struct.pack("!IB", 0, NFQNL_COPY_META)))
+                      + _attr(NFQA_CFG_PARAMS, mode))
         self.sock.setblocking(False)
+        self._raw: dict[int, socket.socket] = {}
+        for fam in ((socket.AF_INET, socket.AF_INET6) if self.copies else ()):
+            raw = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)  # the header is ours
+            raw.setsockopt(socket.SOL_SOCKET, SO_MARK, COPY_MARK)
+            self._raw[4 if fam == socket.AF_INET else 6] = raw
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -105,8 +156,16 @@ class DelayQueue:
                     if NFQA_TIMESTAMP in a:  # when the frame reached lo: the send time
                         sec, usec = struct.unpack("!QQ", a[NFQA_TIMESTAMP])
                         arrived = sec + usec / 1e6
-                    delay = self.delays.get(mark & 0xFFFF, 0.0)  # FAULT_MARK | line
-                    heapq.heappush(self._held, (arrived + delay, pid))
+                    line = mark & 0xFFFF  # FAULT_MARK | line
+                    self._order += 1
+                    if line in self.copies:  # on at once, and its copy after it
+                        heapq.heappush(self._held, (arrived, self._order, pid, None))
+                        self._order += 1
+                        heapq.heappush(self._held, (arrived + self.copies[line], self._order, 0,
+                                                    tcp_checksummed(a[NFQA_PAYLOAD])))
+                    else:
+                        heapq.heappush(self._held, (arrived + self.delays.get(line, 0.0),
+                                                    self._order, pid, None))
                     got += 1
                 off += (length + 3) & ~3
 
@@ -121,8 +180,17 @@ class DelayQueue:
         """Let every segment whose time has come go on to its receiver."""
         n = 0
         while self._held and self._held[0][0] <= now:
-            due, pid = heapq.heappop(self._held)
+            due, _, pid, copy = heapq.heappop(self._held)
             self.late = max(self.late, now - due)
+            if copy is not None:
+                version = copy[0] >> 4
+                dst = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6,
+                                       copy[16:20] if version == 4 else copy[24:40])
+                self._raw[version].sendto(copy, (dst, 0))
+                self.copied += 1
+                self.sent_copies.append(copy)
+                n += 1
+                continue
             body = _attr(NFQA_VERDICT_HDR, struct.pack("!II", NF_ACCEPT, pid))
             self.sock.send(self._message(NFQNL_MSG_VERDICT, body, 0))
             n += 1
@@ -130,3 +198,5 @@ class DelayQueue:
 
     def close(self) -> None:
         self.sock.close()
+        for raw in self._raw.values():
+            raw.close()

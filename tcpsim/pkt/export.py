@@ -15,7 +15,7 @@ from ..errors import TcpsimError
 from ..model import KernelProfile
 from ..scenario import Program
 from ..scenario.calls import SYMBOLS, flag_names
-from ..sim.world import LOOPBACK_LATENCY, SimWorld, Wire, run_model
+from ..sim.world import LOOPBACK_LATENCY, Dup, SimWorld, Wire, run_model
 from ..trace import Trace
 from .run import packetdrill_profile
 
@@ -217,8 +217,15 @@ class _Writer:
         peer_isn = next((g.seq for g in segments if g.dst in mine and "S" in g.flags), 0)
         wire = Wire(self.program.faults)
         for g in trace.segments:  # the net: lines count every segment, ours or not
-            fate = wire.fate(g.flags, g.length, int(g.src.rsplit(":", 1)[1]),
-                             int(g.dst.rsplit(":", 1)[1]))
+            if g.copy:  # a net: duplicate line's copy: no line takes it, the peer's TCP
+                fate = None  # did not send it, and ours gets it as one more packet
+                if g.src in mine:
+                    continue
+            else:
+                fate = wire.fate(g.flags, g.length, int(g.src.rsplit(":", 1)[1]),
+                                 int(g.dst.rsplit(":", 1)[1]), g.seq, (g.src, g.dst))
+                if isinstance(fate, Dup):
+                    fate = None  # it arrives as usual; its copy is a segment of the trace
             if g not in segments:
                 continue
             out = g.src in mine

@@ -44,6 +44,8 @@ def _arrow(rel: RelSegment, rightward: bool, lost: bool = False) -> Text:
     label += f" win {seg.win}"
     if seg.length:
         label += f" len {seg.length}"
+    if seg.copy:
+        label += " " + t("seg.copy.short")
     label += " "
     room = MIDDLE - 2 - len(label)
     if room < 2:

@@ -215,7 +215,7 @@ def _segment(c: Canvas, seg: Segment, rel, x0: float, x1: float, y: float, name,
         c.text(x0 + (10 if right else -10), y + 15, tag, size=11, color=TIMER_INK, bold=True,
                anchor="start" if right else "end", cls="timer-label", title=tip)
     label = f"[{seg.flags}] seq {rel.seq}" + (f" ack {rel.ack}" if seg.has_ack else "") \
-        + f" len {seg.length}"
+        + f" len {seg.length}" + (" " + t("seg.copy") if seg.copy else "")
     mid = (x0 + x1) / 2
     c.text(mid, (y + y1) / 2 - 5, label, size=12, color=ink, anchor="middle", mono=True,
            cls="segment-label")

@@ -31,6 +31,8 @@ def segment_text(rel: RelSegment, name=str) -> str:
     if rel.options:
         parts.append(f"<{format_options(rel.options)}>")
     parts.append(f"len {seg.length}")
+    if seg.copy:  # a net: duplicate line's: the sender's TCP did not send it
+        parts.append(t("seg.copy"))
     return "  ".join(parts)
 
 

@@ -198,13 +198,14 @@ class Parser:
             raise ScenarioError(self.source, lineno, raw.index(m.group(2)) + 1, str(e)) from None
         return key, m.group(2)
 
-    # -- 'net: drop|delay [N|all] [KIND] [from PROCESS] [after K] [by DURATION]' ----------
+    # -- 'net: drop|delay|duplicate [N|all] [KIND] [from PROCESS] [seq S] [after K]
+    #         [by DURATION]' ------------------------------------------------------------
     def _fault(self, line: _Line, steps: list[Step]) -> Fault:
         line.i = 2
-        action = line.next("drop or delay")
-        if action.text not in ("drop", "delay"):
-            line.fail(action.col, f"a net line says what happens to segments: 'drop' or 'delay', "
-                      f"not {action.text!r} (e.g. 'net: drop 2 SYN from client')")
+        action = line.next("drop, delay or duplicate")
+        if action.text not in ("drop", "delay", "duplicate"):
+            line.fail(action.col, f"a net line says what happens to segments: 'drop', 'delay' or "
+                      f"'duplicate', not {action.text!r} (e.g. 'net: drop 2 SYN from client')")
         count: int | None = 1
         tok = line.peek()
         if tok is not None and (tok.kind == "number" or tok.text == "all"):
@@ -218,7 +219,7 @@ class Parser:
             line.i += 1
         kind = ANY  # no kind named: every segment
         tok = line.peek()
-        if tok is not None and tok.text not in ("from", "after", "by"):
+        if tok is not None and tok.text not in ("from", "seq", "after", "by"):
             line.i += 1
             kind = tok.text
             if kind not in FAULT_KINDS:
@@ -243,6 +244,21 @@ class Parser:
             if not sports and not dports:
                 line.fail(who.col, f"cannot tell the segments '{sender}' sends: it neither binds "
                           "nor connects to a fixed port")
+        seq = None
+        if line.at("seq"):
+            at = line.next("seq")
+            if sender is None:
+                line.fail(at.col, "'seq' counts from the ISN of one direction: name the sender "
+                          "first, as in 'net: drop DATA from client seq 1'")
+            if kind not in (ANY, "DATA"):
+                line.fail(at.col, f"'seq' names a data segment by its first byte; a {kind} "
+                          "segment has none (write DATA, or no kind)")
+            kind = "DATA"
+            s_tok = line.next("the relative sequence number the segment starts at")
+            if s_tok.kind != "number":
+                line.fail(s_tok.col, "'seq' takes the relative sequence number of the segment's "
+                          "first byte: 1 for the first byte sent")
+            seq = line.number(s_tok, 1, 0xFFFFFFFF, "'seq'")
         skip = 0
         if line.at("after"):
             line.i += 1
@@ -273,10 +289,11 @@ class Parser:
         extra = line.peek()
         if extra is not None:
             line.fail(extra.col, f"unexpected {extra.text!r}; a net line reads "
-                      f"'net: {action.text} [N|all] [KIND] [from PROCESS] [after K]"
-                      + (" by DURATION'" if action.text == "delay" else "'"))
+                      f"'net: {action.text} [N|all] [KIND] [from PROCESS] [seq S] [after K]"
+                      + {"delay": " by DURATION'", "duplicate": " [by DURATION]'"}.get(
+                          action.text, "'"))
         return Fault(line.lineno, action.text, kind, count, sender, sports, dports,
-                     line.text.split("#", 1)[0].strip(), skip, delay)
+                     line.text.split("#", 1)[0].strip(), skip, delay, seq)
 
     # -- one line: PROCESS ':' [NAME '='] CALL '(' ARGS ')' ['=' EXPECT] ------------------
     def _statement(self, line: _Line, index: int, names: dict[str, set[str]]) -> Step:

@@ -87,6 +87,10 @@ class Step:
 FAULT_KINDS = ("SYN", "SYN-ACK", "ACK", "FIN", "RST", "DATA")
 ANY = "any"  # a net line that names no kind: every segment
 FAULT_MARK = 0x7C500000  # the lab marks the segments net line N delays with FAULT_MARK | N
+# the mark of the copy the lab injects for a `net: duplicate` line (lab/nfqueue.py): outside
+# FAULT_MARK's 0xffff0000 prefix, so the NFQUEUE rule lets it through, and the first rule of
+# the nft chain accepts it before any net line can count it
+COPY_MARK = 0x7C510000
 
 
 # DATA: a segment with a payload.  nft has no arithmetic, so the test "packet length > IP
@@ -106,7 +110,7 @@ class Fault:
     (`from PROCESS`, resolved by the parser)."""
 
     line: int
-    action: str  # "drop" or "delay"
+    action: str  # "drop", "delay" or "duplicate"
     kind: str  # one of FAULT_KINDS, or ANY
     count: int | None = 1
     sender: str | None = None
@@ -114,14 +118,20 @@ class Fault:
     dports: tuple[int, ...] = ()  # ... or the ports it connects to
     text: str = ""
     skip: int = 0  # `after K`: let the first K matching segments through
-    delay: float = 0.0  # seconds, for action "delay"
+    delay: float = 0.0  # seconds, for action "delay"; for "duplicate", when the copy comes
+    seq: int | None = None  # `seq S`: only the DATA segments starting at relative seq S
+
 
     def takes(self, index: int) -> bool:
         """Whether the index-th matching segment (from 0) is dropped or delayed."""
         return index >= self.skip and (self.count is None or index < self.skip + self.count)
 
-    def matches(self, flags: str, length: int, sport: int, dport: int) -> bool:
-        """The same test the lab's nft rule makes (pure ACK: no payload; DATA: a payload)."""
+    def matches(self, flags: str, length: int, sport: int, dport: int,
+                rel_seq: int | None = None) -> bool:
+        """The same test the lab's nft rule makes (pure ACK: no payload; DATA: a payload;
+        with `seq S`, the segment's sequence number relative to its direction's ISN is S)."""
+        if self.seq is not None and rel_seq != self.seq:
+            return False
         kind = {"SYN": flags == "S", "SYN-ACK": flags == "S.", "ACK": flags == "." and not length,
                 "FIN": "F" in flags, "RST": "R" in flags, "DATA": length > 0, ANY: True}[self.kind]
         if not kind:
@@ -141,15 +151,25 @@ class Fault:
         if self.sender is not None:
             side, ports = ("sport", self.sports) if self.sports else ("dport", self.dports)
             parts.append(f"tcp {side} {{ {', '.join(map(str, ports))} }}")
+        if self.seq is not None:
+            # nft knows only absolute sequence numbers: the lab adds each connection's
+            # ports and ISN + S to this set when it sees the SYN (lab/kernel.py SeqSets)
+            parts.append(f"tcp sport . tcp dport . tcp sequence @{self.seq_set}")
         # numgen counts only the segments that matched so far, from 0
         if self.count is not None:
             parts.append(f"numgen inc mod 1000000000 {self.skip}-{self.skip + self.count - 1}")
         elif self.skip:
             parts.append(f"numgen inc mod 1000000000 >= {self.skip}")
         # a delayed segment is marked, and the lab's NFQUEUE rule hands it to the lab (nfqueue.py)
+        # (a duplicated segment too: the lab lets it go on and sends its copy)
         verdict = "drop" if self.action == "drop" else f"meta mark set {FAULT_MARK | self.line:#x} accept"
         parts.append(f'counter {verdict} comment "line {self.line}"')
         return " ".join(p for p in parts if p)
+
+    @property
+    def seq_set(self) -> str:
+        """The name of the nft set of (sport, dport, absolute seq) for `seq S` (lab)."""
+        return f"seq{self.line}"
 
 
 @dataclass(frozen=True)
@@ -184,4 +204,4 @@ class Program:
         return max(per.values(), default=0.0)
 
 
-__all__ = ["Address", "ANY", "Fault", "FAULT_KINDS", "FAULT_MARK", "Linger", "Expect", "Step", "Program"]
+__all__ = ["Address", "ANY", "COPY_MARK", "Fault", "FAULT_KINDS", "FAULT_MARK", "Linger", "Expect", "Step", "Program"]

@@ -457,6 +457,9 @@ class _Explorer:
                 w._flight = [(at, n - mark * 2 if n > mark else n, seg, held)
                              for at, n, seg, held in w._flight]
                 heapq.heapify(w._flight)
+                # a net: duplicate line's copies are known by their place in that order
+                w._copies = {n - mark * 2 if n > mark else n for n in w._copies}
+                w._chain = {n - mark * 2 if n > mark else n: c for n, c in w._chain.items()}
         elif choice.kind == "arrival":
             r.decided.add(("arrival", choice.sid))
             if choice.first == "segment":

@@ -7,6 +7,7 @@ Everything is deterministic for a given seed: ISNs, TS offsets, ephemeral ports.
 
 from __future__ import annotations
 
+import dataclasses
 import errno as E
 import heapq
 import struct
@@ -14,6 +15,7 @@ import struct
 from ..i18n import t
 from ..model import Kernel, KernelProfile, Seg
 from ..model.kernel import POLLERR, POLLHUP, UNJUDGED, _oserror
+from ..model.sock import FIN, PSH
 from ..scenario import Program
 from ..trace import Segment, Trace
 from ..trace.segment import flags_text
@@ -96,6 +98,31 @@ class ModelSocket:
         return sk.remote
 
 
+def _cut(seg: Seg) -> list[Seg]:
+    """The segments of a GSO packet as skb_gso_segment() makes them (tcp_gso_segment(): PSH
+    and FIN on the last only; inet_gso_segment(): IP ids in a row), or [seg]."""
+    if not seg.gso or len(seg.payload) <= seg.gso:
+        return [seg]
+    out = []
+    for i, off in enumerate(range(0, len(seg.payload), seg.gso)):
+        last = off + seg.gso >= len(seg.payload)
+        out.append(dataclasses.replace(
+            seg, seq=(seg.seq + off) % (1 << 32), payload=seg.payload[off:off + seg.gso],
+            flags=seg.flags if last else seg.flags & ~(PSH | FIN),
+            ip_id=(seg.ip_id + i) & 0xFFFF, gso=0))
+    return out
+
+
+class Dup:
+    """A Wire fate: deliver the segment (after the call, as the lab's queue does) and a copy
+    of it `after` seconds later (0: at once, right after what the original set off)."""
+
+    __slots__ = ("after",)
+
+    def __init__(self, after: float):
+        self.after = after
+
+
 class ModelEpoll:
     """An epoll instance of the model (model/eventpoll.py), as the runner uses one: ctl(),
     wait() -> [(socket, events)], close(), and ready() for the world's wait."""
@@ -127,15 +154,26 @@ class Wire:
         self.faults = list(faults)
         self.dropped = {f.line: 0 for f in self.faults}  # net line -> segments it took
         self._matched = {f.line: 0 for f in self.faults}  # net line -> segments it matched
+        # `seq S` counts from each direction's ISN, learnt from its SYN as the lab learns it
+        self._isn: dict[tuple, int] = {}
 
-    def fate(self, flags: str, length: int, sport: int, dport: int) -> float | None:
-        """None to deliver the segment as usual, 0 to lose it, or the seconds to hold it."""
+    def fate(self, flags: str, length: int, sport: int, dport: int, seq: int | None = None,
+             key: tuple | None = None) -> float | Dup | None:
+        """None to deliver the segment as usual, 0 to lose it, the seconds to hold it, or a
+        Dup.  key: (src, dst) of the segment, with seq its absolute sequence number."""
+        if "S" in flags and key is not None:
+            self._isn[key] = seq
+        rel = None
+        if key in self._isn and seq is not None:
+            rel = (seq - self._isn[key]) % (1 << 32)
         for f in self.faults:  # like nft: each rule counts the segments that reach it
-            if f.matches(flags, length, sport, dport):
+            if f.matches(flags, length, sport, dport, rel):
                 index = self._matched[f.line]
                 self._matched[f.line] += 1
                 if f.takes(index):
                     self.dropped[f.line] += 1
+                    if f.action == "duplicate":
+                        return Dup(f.delay)
                     return 0.0 if f.action == "drop" else f.delay
         return None
 
@@ -156,6 +194,10 @@ class SimWorld:
         self.t = 0.0
         self._flight: list[tuple[float, int, Seg, bool]] = []  # (arrival, order, seg, held)
         self._prompt = 0  # segments in flight that are not held back
+        self._copies: set[int] = set()  # orders in _flight of net: duplicate copies
+        # order in _flight -> what the lab's queue lets go in turn after it: a duplicate's
+        # copy, the next segment of a GSO packet it holds
+        self._chain: dict[int, list[tuple[Seg, bool]]] = {}
         self._count = 0
         self._captured: list = []
         # held segments due at the same instant arrive one at a time (explore's "arrival"
@@ -177,35 +219,85 @@ class SimWorld:
             if fate == UNJUDGED:
                 fate = self._fate(seg)  # lost on the way: captured as sent, never delivered
                 delivered = False
-            self._captured.append(Segment(
-                t=EPOCH + sent, src=_addr(seg.src), dst=_addr(seg.dst),
-                flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
-                options=_options(seg.options), length=len(seg.payload),
-                payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True, why=seg.why))
+            self._captured.append(self._segment(seg, sent))
             self._count += 1
             if delivered:
                 pass
+            elif isinstance(fate, Dup):
+                # the lab's queue lets the original go on once the call is over, and sends the
+                # copy at once after it (chained: after what the original set off on lo), or
+                # `after` seconds after it reached lo (held, as a delayed segment)
+                pieces = _cut(seg)
+                if fate.after:
+                    self._push(sent + LOOPBACK_LATENCY, pieces[0], False, False,
+                               [(p, False) for p in pieces[1:]], counted=True)
+                    self._push(sent + LOOPBACK_LATENCY + fate.after, pieces[0], True, True,
+                               [(p, True) for p in pieces[1:]])
+                else:
+                    self._push(sent + LOOPBACK_LATENCY, pieces[0], False, False,
+                               [(p, c) for p in pieces for c in (False, True)][1:],
+                               counted=True)
             elif fate is None:
                 heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY, self._count, seg, False))
                 self._prompt += 1
             elif fate > 0:
-                heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY + fate, self._count, seg,
-                                              True))
+                # a GSO packet held in the lab's queue went in cut into its segments, each let
+                # go in turn (nfqnl_enqueue_packet(): skb_gso_segment())
+                pieces = _cut(seg)
+                self._push(sent + LOOPBACK_LATENCY + fate, pieces[0], True, False,
+                           [(p, False) for p in pieces[1:]], counted=True)
         k.outbox.clear()
         k.outfate.clear()
         k.outtime.clear()
         self.t = max(self.t, k.now)  # what lo delivered inside a call took its latency
 
-    def _fate(self, seg: Seg) -> float | None:
-        return self.wire.fate(flags_text(seg.flags), len(seg.payload), seg.src[1], seg.dst[1])
+    @staticmethod
+    def _segment(seg: Seg, sent: float) -> Segment:
+        return Segment(
+            t=EPOCH + sent, src=_addr(seg.src), dst=_addr(seg.dst),
+            flags=flags_text(seg.flags), seq=seg.seq, ack=seg.ack, win=seg.win,
+            options=_options(seg.options), length=len(seg.payload),
+            payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True, why=seg.why)
+
+    def _fate(self, seg: Seg) -> float | Dup | None:
+        return self.wire.fate(flags_text(seg.flags), len(seg.payload), seg.src[1], seg.dst[1],
+                              seg.seq, (seg.src, seg.dst))
 
     def _deliver(self) -> None:
-        at, _, seg, held = heapq.heappop(self._flight)
+        at, order, seg, held = heapq.heappop(self._flight)
         if not held:
             self._prompt -= 1
         self._advance(at, deliver=False)  # the timers due first; the wire's order is kept
+        if order in self._copies:  # a net: duplicate line's copy: on lo (captured) only now
+            self._copies.discard(order)
+            self._captured.append(self._segment(seg, at - LOOPBACK_LATENCY))
+            self._captured[-1].copy = True
+            self._captured[-1].why = None
         self.kernel.receive(seg)
         self._collect()
+        rest = self._chain.pop(order, None)
+        if rest:
+            # the lab sends the next once its verdict on this one returns (or its copy's
+            # sendto()): by then lo has carried everything this one set off (the softirq
+            # runs inside the call), so the same here
+            while self._prompt:
+                self._deliver()
+            nxt, copy = rest[0]
+            self._push(self.t + LOOPBACK_LATENCY, nxt, False, copy, rest[1:])
+
+    def _push(self, at: float, seg: Seg, held: bool, copy: bool, then: list,
+              counted: bool = False) -> None:
+        """Put a segment in flight (counted: _collect() has given it its number already),
+        a net: duplicate line's copy if `copy`, with what comes in turn after it."""
+        if not counted:
+            self._count += 1
+        heapq.heappush(self._flight, (at, self._count, seg, held))
+        if not held:
+            self._prompt += 1
+        if copy:
+            self._copies.add(self._count)
+        if then:
+            self._chain[self._count] = then
 
     def _advance(self, t: float, deliver: bool = True) -> None:
         """Move the clock to t, firing every timer and delivering every held segment due on
@@ -339,7 +431,8 @@ def model_notes(trace: Trace, program: Program, profile: KernelProfile, seed: in
 
 
 def drop_notes(faults, dropped: dict[int, int]) -> list[str]:
-    verb = {"drop": t("note.dropped"), "delay": t("note.delayed")}
+    verb = {"drop": t("note.dropped"), "delay": t("note.delayed"),
+            "duplicate": t("note.duplicated")}
     return [t("note.drops", line=f.line, text=f.text, verb=verb[f.action], n=dropped.get(f.line, 0))
             for f in faults]
 

@@ -60,6 +60,7 @@ _SEG_REF = {
     "rst": "RFC 9293 3.5.2 · tcp_send_active_reset()",
     "probe.keepalive": "RFC 1122 4.2.3.6 · tcp_keepalive_timer(), tcp_xmit_probe_skb()",
     "ack.probe": "RFC 9293 3.10.7.4 · tcp_validate_incoming(), tcp_send_dupack()",
+    "copy": "",
     # retransmissions and probes (issue 18): which timer or which rule sent them
     "data.rto": "RFC 6298 5 · tcp_retransmit_timer(), tcp_enter_loss()",
     "fin.rto": "RFC 6298 5 · tcp_retransmit_timer()",
@@ -246,6 +247,9 @@ def _classified(trace: Trace):
             trip.setdefault(pair, seg.t - syn_at[pair])
     for rel in trace.relative():
         seg = rel.seg
+        if seg.copy:  # the network's, not TCP's: it changes nothing of what the sender did
+            yield seg, "copy", {}, None
+            continue
         d, back = (seg.src, seg.dst), (seg.dst, seg.src)
         wire = trip.get(frozenset(d), 0.0)
         flags, length = seg.flags, seg.length

@@ -51,7 +51,8 @@ def segment_rows(trace: Trace) -> list[dict]:
         opts = [[n, None if n == "TS" else v] for n, v in r.options]
         rows.append({"from": name(seg.src), "to": name(seg.dst), "flags": seg.flags, "seq": r.seq,
                      "ack": r.ack if seg.has_ack else None, "win": seg.win,
-                     "options": opts, "len": seg.length, "payload": seg.payload, "t": seg.t})
+                     "options": opts, "len": seg.length, "payload": seg.payload, "t": seg.t,
+                     "copy": bool(seg.copy)})
     return rows
 
 
@@ -67,6 +68,8 @@ def _compare_segments(model: Trace, lab: Trace, seen: str = "kernel") -> list[Di
     for i, (a, b) in enumerate(zip(m, k), 1):
         fields = [f for f in ("from", "flags", "seq", "ack", "win", "len", "options", "payload")
                   if a[f] != b[f]]
+        if a["copy"] != b["copy"] and seen == "kernel":  # a pcap cannot say (net: duplicate)
+            fields.append("copy")
         if fields:
             parts = [t("diff.field", field=f, model=_show(a[f]), seen=_show(b[f]), where=where)
                      for f in fields]

@@ -45,6 +45,8 @@ class Segment:
     ip_id: int = 0
     df: bool = False
     frame: bytes = b""  # the whole captured frame (link header included), for pcap output
+    # True for the copy a `net: duplicate` line made: sent by the network, not by TCP
+    copy: bool | None = field(default=None, metadata={"optional": True})
     # the model's own record of why it sent this segment (a timer's name and the numbers
     # behind its length, model/tcp_timer.py _cause()): never on the wire, never compared;
     # absent from JSON when None, as a captured segment always is
