@@ -27,6 +27,7 @@ import time
 
 from ..errors import TcpsimError
 from ..scenario.syntax import COPY_MARK
+from ..trace.segment import internet_checksum
 from .kernel import _NLMSG, NLM_F_REQUEST, NLMSG_ERROR  # the netlink header sock_diag uses too
 
 NETLINK_NETFILTER = 12
@@ -49,15 +50,6 @@ def _attr(kind: int, payload: bytes) -> bytes:
     return raw + b"\0" * (-len(raw) % 4)
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def tcp_checksummed(packet: bytes) -> bytes:
     """The IP packet with its TCP checksum computed in full: on lo the kernel leaves only the
     pseudo-header's sum there (CHECKSUM_PARTIAL), which a packet sent again from a raw socket
@@ -72,7 +64,7 @@ def tcp_checksummed(packet: bytes) -> bytes:
         pseudo = packet[8:40] + struct.pack("!I3xB", len(tcp), 6)
         head = packet[:40]
     tcp[16:18] = b"\0\0"
-    tcp[16:18] = struct.pack("!H", _checksum(pseudo + bytes(tcp)))
+    tcp[16:18] = struct.pack("!H", internet_checksum(pseudo + bytes(tcp)))
     return head + bytes(tcp)
 
 

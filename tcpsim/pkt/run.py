@@ -821,24 +821,29 @@ class PktRun:
             raise OSError(E.EINVAL if name in ("read", "write") else E.ENOTSOCK, "")
         return f
 
+    def _script_fd(self, ev: Event, want, check: bool) -> int:
+        """The fd a call that makes one gets: the script's number when it names one
+        (refused while open, with check: check_duplicate_fd()), else the lowest free one."""
+        if isinstance(want, int) and not isinstance(want, bool) and want >= 0:
+            if check and want in self.fds:
+                raise Failure(ev.line, f"duplicate fd {want} in the script: fd {want} is "
+                                       "still open")
+            return want
+        fd = 3
+        while fd in self.fds:
+            fd += 1
+        return fd
+
     def _new_fd(self, ev: Event, sid: int, nonblocking: bool = False) -> int:
         """run_system_call.c: scripts name fds by the number they expect a call to return
         (socket() = 3, accept() = 4), and packetdrill maps that script fd to whatever fd the
         kernel returned; here the script's number is the fd.  With `...` or a negative
         number (an expected error) the lowest free one is taken, as the kernel does."""
         want = ev.action.result if isinstance(ev.action, Syscall) else None
-        if isinstance(want, int) and not isinstance(want, bool) and want >= 0:
-            # check_duplicate_fd(), which socket() makes and accept() does not
-            # (run_syscall_accept() names the new socket with the script's fd: an older
-            # socket the script left open under that number stays open, unnamed)
-            if want in self.fds and ev.action.name != "accept":
-                raise Failure(ev.line, f"duplicate fd {want} in the script: fd {want} is "
-                                       "still open")
-            fd = want
-        else:
-            fd = 3
-            while fd in self.fds:
-                fd += 1
+        # check_duplicate_fd(), which socket() makes and accept() does not
+        # (run_syscall_accept() names the new socket with the script's fd: an older
+        # socket the script left open under that number stays open, unnamed)
+        fd = self._script_fd(ev, want, check=ev.action.name != "accept")
         self.fds[fd] = _Fd(sid, nonblocking)
         self.under_test = sid  # the socket a %{ }% block reads (the newest one)
         return fd
@@ -1278,16 +1283,7 @@ class PktRun:
     def _new_epfd(self, ev: Event, eid: int) -> int:
         """epoll_create()'s descriptor: the script's number (check_duplicate_fd()), or the
         lowest free one; the socket under test stays the one it was."""
-        want = ev.action.result
-        if isinstance(want, int) and not isinstance(want, bool) and want >= 0:
-            if want in self.fds:
-                raise Failure(ev.line, f"duplicate fd {want} in the script: fd {want} is "
-                                       "still open")
-            fd = want
-        else:
-            fd = 3
-            while fd in self.fds:
-                fd += 1
+        fd = self._script_fd(ev, ev.action.result, check=True)
         self.fds[fd] = _Fd(None, epoll=eid)
         return fd
 
