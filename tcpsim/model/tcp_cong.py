@@ -24,6 +24,7 @@ the lab pins each socket to cubic (lab/kernel.py lab_congestion()).
 from __future__ import annotations
 
 from .sock import GSO_MAX_SIZE, MAX_TCP_HEADER, TCP_INIT_CWND, RtxSkb, Sock, seq_lt
+from .tcp_recovery import packets_in_flight
 
 TCP_INFINITE_SSTHRESH = 0x7FFFFFFF
 # sk_setup_caps() -> sk_dst_gso_max_size(): lo's gso_ipv4_max_size (64 KiB) less
@@ -99,7 +100,7 @@ class TcpCong:
     def _cwnd_test(sk: Sock) -> int:
         """tcp_cwnd_test(): the segments the window still allows, at most half of it at once
         ("ensure we have at least 2 GSO packets in flight"); 6.18 has no FIN exception."""
-        in_flight = sk.packets_out - sk.sacked_out - sk.lost_out  # tcp_packets_in_flight()
+        in_flight = packets_in_flight(sk)
         if in_flight >= sk.snd_cwnd:
             return 0
         return min(max(sk.snd_cwnd >> 1, 1), sk.snd_cwnd - in_flight)

@@ -226,7 +226,7 @@ class TcpInput:
             if not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
                 # NewReno: duplicate ACKs stand for SACKed packets (tcp_add_reno_sack())
                 prior_lost, prior_sacked = sk.lost_out, sk.sacked_out
-                rexmit = self._reno_alert(sk, una_advanced, dupack)
+                rexmit = self._reno_alert(sk, una_advanced, dupack, ts[1] if ts else None)
                 newly_lost = max(sk.lost_out - prior_lost, 0)
                 newly_sacked = max(sk.sacked_out - prior_sacked, 0)
             elif sk.sack_ok and (newly_sacked or dsacked or sk.sacked_out or sk.lost_out

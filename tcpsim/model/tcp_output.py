@@ -602,6 +602,23 @@ class TcpOutput:
             sk.rto, sk.retries = self._established_rto(sk), 0
             self._arm(sk, "retransmit", self.now + sk.rto)
 
+    @staticmethod
+    def _fragment(sk: Sock, i: int, cut: int, mss: int = 0) -> None:
+        """tcp_fragment() of the retransmit queue's i-th skb at `cut` bytes: PSH and FIN stay
+        on the second part, both keep the rest of the scoreboard (sent time, SACKed, lost,
+        resent), at tcp_skb_mss() `mss` if given; packets_out and lost_out recount their
+        packets (tcp_adjust_pcount())."""
+        skb = sk.rtxq[i]
+        if mss:
+            skb = skb._replace(mss=mss)
+        head = skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN))
+        tail = skb._replace(seq=(skb.seq + cut) & 0xFFFFFFFF, data=skb.data[cut:])
+        delta = head.pcount + tail.pcount - sk.rtxq[i].pcount
+        sk.packets_out += delta
+        if skb.lost:
+            sk.lost_out += delta
+        sk.rtxq[i:i + 1] = [head, tail]
+
     def _data_sent(self, sk: Sock) -> None:
         """tcp_event_data_sent(): a reply within ato of the last arrival counts toward pingpong."""
         if sk.ato and self.now - sk.lrcvtime < sk.ato:

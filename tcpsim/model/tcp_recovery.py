@@ -23,17 +23,31 @@ tcp_check_sack_reordering(), RACK's reo_wnd_steps), SACK reneging, F-RTO, the no
 
 from __future__ import annotations
 
-from .sock import FIN, PSH, RtxSkb, Sock, seq_le, seq_lt
+from .sock import RtxSkb, Sock, seq_le, seq_lt
+
+
+def packets_in_flight(sk: Sock) -> int:
+    """tcp_packets_in_flight(): packets_out - (sacked_out + lost_out) + retrans_out; the
+    model clears an skb's lost mark when it is sent again, which counts it back in."""
+    return sk.packets_out - sk.sacked_out - sk.lost_out
+
+
+def retrans_out(sk: Sock) -> int:
+    """tp->retrans_out: packets sent again as lost (tcp_retransmit_skb(); not the loss
+    probe's) and still out: not SACKed, not lost again."""
+    return sum(s.pcount for s in sk.rtxq if s.rtx_lost and not s.sacked and not s.lost)
+
+
+def lost_out(sk: Sock) -> int:
+    """tp->lost_out as TCP_INFO shows it: packets marked lost, sent again or not (TCPCB_LOST
+    stays on a resent skb), not SACKed.  (Sock.lost_out counts those not yet resent.)"""
+    return sum(s.pcount for s in sk.rtxq if (s.lost or s.rtx_lost) and not s.sacked)
 
 
 class TcpRecovery:
     """The sender's SACK scoreboard, RACK and fast recovery (a mixin of Kernel, kernel.py)."""
 
-    @staticmethod
-    def _in_flight(sk: Sock) -> int:
-        """tcp_packets_in_flight(): packets_out - (sacked_out + lost_out) + retrans_out; the
-        model clears an skb's lost mark when it is sent again, which counts it back in."""
-        return sk.packets_out - sk.sacked_out - sk.lost_out
+    _in_flight = staticmethod(packets_in_flight)
 
     # -- the scoreboard (tcp_input.c tcp_sacktag_write_queue) ----------------------------
     def _check_dsack(self, sk: Sock, block: tuple, prior_snd_una: int) -> None:
@@ -75,6 +89,7 @@ class TcpRecovery:
                 self._check_dsack(sk, first, prior_snd_una)
         newly, first_sackt = 0, -1.0
         reord = sk.snd_nxt  # state->reord: the lowest newly SACKed hole, if reordered
+        high = self._highest_sack(sk)  # tcp_highest_sack_seq(), as the walk moves it on
         # tcp_sacktag_write_queue() walks the blocks in sequence order
         blocks.sort(key=lambda b: (b[0] - sk.snd_una) & 0xFFFFFFFF)
         for start, end in blocks:
@@ -99,9 +114,10 @@ class TcpRecovery:
                         continue
                 # tcp_sacktag_one(): a never-resent skb SACKed below the highest SACKed one
                 # was reordered, not lost
-                if not skb.retrans and seq_lt(skb.seq, self._highest_sack(sk)) and \
-                        seq_lt(skb.seq, reord):
+                if not skb.retrans and seq_lt(skb.seq, high) and seq_lt(skb.seq, reord):
                     reord = skb.seq
+                if seq_lt(high, skb.end_seq):
+                    high = skb.end_seq
                 if skb.lost:
                     sk.lost_out -= skb.pcount
                 sk.sacked_out += skb.pcount
@@ -111,7 +127,7 @@ class TcpRecovery:
                     first_sackt = skb.sent
                 self._rack_advance(sk, skb)
                 i += 1
-        self._check_sack_reordering(sk, reord)
+        self._check_sack_reordering(sk, reord, high)
         return newly, first_sackt
 
     @staticmethod
@@ -160,12 +176,7 @@ class TcpRecovery:
             pkt_len = new_len
         if pkt_len >= len(skb.data):
             return in_sack
-        head = skb._replace(data=skb.data[:pkt_len], flags=skb.flags & ~(PSH | FIN))
-        tail = skb._replace(seq=(skb.seq + pkt_len) & 0xFFFFFFFF, data=skb.data[pkt_len:])
-        if skb.lost:  # tcp_fragment() recounts the lost packets of the two parts
-            sk.lost_out += head.pcount + tail.pcount - skb.pcount
-        sk.packets_out += head.pcount + tail.pcount - skb.pcount  # tcp_adjust_pcount()
-        sk.rtxq[i:i + 1] = [head, tail]
+        self._fragment(sk, i, pkt_len)
         return True
 
     # -- RACK (tcp_recovery.c) -----------------------------------------------------------
@@ -301,8 +312,7 @@ class TcpRecovery:
         """tcp_init_undo(): from here a reduction may be undone; the retransmissions out now
         count (-1: none)."""
         sk.undo_on, sk.undo_marker = True, sk.snd_una
-        retrans_out = sum(s.pcount for s in sk.rtxq if s.rtx_lost and not s.sacked and not s.lost)
-        sk.undo_retrans = retrans_out or -1
+        sk.undo_retrans = retrans_out(sk) or -1
 
     def _current_ssthresh(self, sk: Sock) -> int:
         """tcp_current_ssthresh(): ssthresh, or 3/4 of the window if that is more."""
@@ -317,12 +327,7 @@ class TcpRecovery:
         recovery when one is found (tcp_time_to_recover(): "the loss is proven").  True
         when the lost packets are to be sent again (REXMIT_LOST)."""
         if sk.ca_recovery and not seq_lt(sk.snd_una, sk.high_seq):
-            sk.ca_recovery = False  # tcp_try_undo_recovery(): TCP_CA_Open
-            if self._may_undo(sk, tsecr):
-                self._undo_cwnd_reduction(sk)  # "Happy end!"
-            elif sk.undo_on and sk.snd_ssthresh < 0x7FFFFFFF:
-                sk.snd_cwnd = sk.snd_ssthresh  # tcp_end_cwnd_reduction()
-            sk.data_retrans_stamp = -1.0
+            self._end_recovery(sk, self._may_undo(sk, tsecr))
         if sk.ca_loss:
             return False  # tcp_process_loss(): the RTO's own rules (tcp_input.py)
         if sk.ca_recovery:
@@ -331,7 +336,23 @@ class TcpRecovery:
                 return False
         else:
             self._try_undo_dsack(sk)  # TCP_CA_Open or Disorder
-        armed = self._rack_mark_lost(sk)  # tcp_identify_packet_loss()
+        self._rack_mark_lost(sk)  # tcp_identify_packet_loss()
+        return self._time_to_recover(sk)
+
+    def _end_recovery(self, sk: Sock, undo: bool) -> None:
+        """high_seq acknowledged: TCP_CA_Open (tcp_try_undo_recovery()), the reduction
+        undone ("Happy end!") or the window set to ssthresh (tcp_end_cwnd_reduction(),
+        while undo_marker stands)."""
+        sk.ca_recovery = False
+        if undo:
+            self._undo_cwnd_reduction(sk)
+        elif sk.undo_on and sk.snd_ssthresh < 0x7FFFFFFF:
+            sk.snd_cwnd = sk.snd_ssthresh
+        sk.data_retrans_stamp = -1.0
+
+    def _time_to_recover(self, sk: Sock) -> bool:
+        """In recovery: resend the lost.  Else tcp_time_to_recover(): a loss found ("the loss
+        is proven") starts fast recovery.  True: send the lost again (REXMIT_LOST)."""
         if sk.ca_recovery:
             return True
         if not sk.lost_out:
@@ -340,7 +361,8 @@ class TcpRecovery:
         return True
 
     # -- without SACK: NewReno (tcp_input.c tcp_add_reno_sack(), tcp_newreno_mark_lost()) --
-    def _reno_alert(self, sk: Sock, una_advanced: bool, dupack: bool) -> bool:
+    def _reno_alert(self, sk: Sock, una_advanced: bool, dupack: bool,
+                    tsecr: int | None = None) -> bool:
         """tcp_fastretrans_alert() for a peer without SACK: each duplicate ACK counts as a
         packet the peer holds (sacked_out, at most packets_out less one hole); with
         tcp_reordering (3) of them the head is lost (tcp_newreno_mark_lost(): its first MSS
@@ -351,10 +373,7 @@ class TcpRecovery:
             sk.sacked_out = 0  # tcp_reset_reno_sack()
             if sk.snd_una == sk.high_seq:
                 return False  # "Hold old state until something *above* high_seq is ACKed"
-            sk.ca_recovery = False
-            if sk.undo_on and sk.snd_ssthresh < 0x7FFFFFFF:
-                sk.snd_cwnd = sk.snd_ssthresh  # tcp_end_cwnd_reduction()
-            sk.data_retrans_stamp = -1.0
+            self._end_recovery(sk, self._may_undo(sk, tsecr))
         if sk.ca_loss:
             return False
         if una_advanced and not sk.ca_recovery:
@@ -369,16 +388,11 @@ class TcpRecovery:
                         (sk.ca_recovery and una_advanced)) and not sk.rtxq[0].lost:
             skb = sk.rtxq[0]
             if skb.pcount > 1 and len(skb.data) > skb.mss:
-                self._sack_fragment_at(sk, 0, skb.mss)
+                self._fragment(sk, 0, skb.mss)
                 skb = sk.rtxq[0]
             sk.rtxq[0] = skb._replace(lost=True)
             sk.lost_out += skb.pcount
-        if sk.ca_recovery:
-            return True
-        if not sk.lost_out:
-            return False
-        self._enter_recovery(sk)
-        return True
+        return self._time_to_recover(sk)
 
     def _remove_reno_sacks(self, sk: Sock, acked: int) -> None:
         """tcp_remove_reno_sacks(): an ACK of new data fills the hole (one packet) and eats
@@ -388,17 +402,6 @@ class TcpRecovery:
             sk.sacked_out = 0
         else:
             sk.sacked_out -= acked - 1
-
-    def _sack_fragment_at(self, sk: Sock, i: int, cut: int) -> None:
-        """tcp_fragment() of the i-th skb at `cut` bytes (PSH and FIN stay on the second
-        part), its packets recounted."""
-        skb = sk.rtxq[i]
-        head = skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN))
-        tail = skb._replace(seq=(skb.seq + cut) & 0xFFFFFFFF, data=skb.data[cut:])
-        sk.packets_out += head.pcount + tail.pcount - skb.pcount
-        if skb.lost:
-            sk.lost_out += head.pcount + tail.pcount - skb.pcount
-        sk.rtxq[i:i + 1] = [head, tail]
 
     def _enter_recovery(self, sk: Sock) -> None:
         """tcp_enter_recovery() -> tcp_init_cwnd_reduction(): TCP_CA_Recovery until what is

@@ -183,14 +183,8 @@ class TcpTimers:
         skb = sk.rtxq[i]
         mss = sk.mss_cache
         if len(skb.data) > segs * mss:
-            cut = segs * mss
-            rest = skb._replace(seq=(skb.seq + cut) & 0xFFFFFFFF, data=skb.data[cut:], mss=mss)
-            orig, skb = skb, skb._replace(data=skb.data[:cut], flags=skb.flags & ~(PSH | FIN), mss=mss)
-            sk.rtxq[i:i + 1] = [skb, rest]
-            delta = skb.pcount + rest.pcount - orig.pcount  # tcp_fragment(): tcp_adjust_pcount()
-            sk.packets_out += delta
-            if orig.lost:
-                sk.lost_out += delta
+            self._fragment(sk, i, segs * mss, mss)
+            skb = sk.rtxq[i]
         # an skb of several MSS leaves with PSH, as in _transmit() (measured: the 1976 bytes)
         fl = skb.flags | (PSH if len(skb.data) > mss and self.rtx_gso_psh else 0)
         self._emit(sk, ACK | fl, skb.seq, sk.rcv_nxt, self._select_window(sk),
@@ -303,10 +297,8 @@ class TcpTimers:
         skb = sk.rtxq[-1]
         seq, data, fl, pcount = skb.seq, skb.data, skb.flags, skb.pcount
         if pcount > 1 and len(data) > (pcount - 1) * mss:
-            cut = (pcount - 1) * mss
             # tcp_fragment(): the last MSS becomes an skb of its own, with PSH and FIN
-            sk.rtxq[-1:] = [skb._replace(data=data[:cut], flags=fl & ~(PSH | FIN), mss=mss),
-                            skb._replace(seq=(seq + cut) & 0xFFFFFFFF, data=data[cut:], mss=mss)]
+            self._fragment(sk, len(sk.rtxq) - 1, (pcount - 1) * mss, mss)
             skb = sk.rtxq[-1]
             seq, data = skb.seq, skb.data
         self._emit(sk, ACK | fl, seq, sk.rcv_nxt, self._select_window(sk),

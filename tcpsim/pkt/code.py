@@ -16,6 +16,7 @@ import ast
 import struct
 
 from ..model.kernel import Sock
+from ..model.tcp_recovery import lost_out, retrans_out
 
 # include/uapi/linux/tcp.h, struct tcp_info, in order: (name, struct format) -- the first
 # eight fields are bytes (two of them bitfields, split below)
@@ -61,17 +62,6 @@ def parse_tcp_info(raw: bytes) -> dict[str, int]:
     return out
 
 
-def _retrans_out(sk: Sock) -> int:
-    """tp->retrans_out: packets sent again as lost (tcp_retransmit_skb(); not the loss
-    probe's) and still out: not SACKed, not lost again."""
-    return sum(s.pcount for s in sk.rtxq if s.rtx_lost and not s.sacked and not s.lost)
-
-
-def _lost_out(sk: Sock) -> int:
-    """tp->lost_out: packets marked lost, sent again or not (TCPCB_LOST stays), not SACKed."""
-    return sum(s.pcount for s in sk.rtxq if (s.lost or s.rtx_lost) and not s.sacked)
-
-
 def _ca_state(sk: Sock) -> int:
     """icsk_ca_state: TCP_CA_Loss (4) after an RTO, TCP_CA_Recovery (3) in fast recovery,
     TCP_CA_Disorder (1) while something is SACKed, lost or sent again (tcp_try_keep_open()),
@@ -80,7 +70,7 @@ def _ca_state(sk: Sock) -> int:
         return 4
     if sk.ca_recovery:
         return 3
-    if sk.sacked_out or sk.lost_out or _retrans_out(sk):
+    if sk.sacked_out or sk.lost_out or retrans_out(sk):
         return 1
     return 0
 
@@ -93,8 +83,8 @@ def model_tcp_info(sk: Sock) -> dict[str, int]:
         "tcpi_state": _STATES.get(sk.state, 7), "tcpi_ca_state": _ca_state(sk),
         "tcpi_options": opts, "tcpi_snd_wscale": sk.snd_wscale, "tcpi_rcv_wscale": sk.rcv_wscale,
         "tcpi_snd_mss": sk.mss_cache, "tcpi_rcv_mss": sk.rcv_mss, "tcpi_advmss": sk.advmss,
-        "tcpi_unacked": sk.packets_out, "tcpi_sacked": sk.sacked_out, "tcpi_lost": _lost_out(sk),
-        "tcpi_retrans": _retrans_out(sk), "tcpi_retransmits": sk.retries,
+        "tcpi_unacked": sk.packets_out, "tcpi_sacked": sk.sacked_out, "tcpi_lost": lost_out(sk),
+        "tcpi_retrans": retrans_out(sk), "tcpi_retransmits": sk.retries,
         "tcpi_backoff": sk.backoff,
         "tcpi_snd_cwnd": sk.snd_cwnd, "tcpi_snd_ssthresh": sk.snd_ssthresh,
         "tcpi_rcv_ssthresh": sk.rcv_ssthresh, "tcpi_snd_wnd": sk.snd_wnd,
