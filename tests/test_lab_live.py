@@ -428,7 +428,7 @@ PKT = PROGRAMS.parent / "pkt"
 @pytest.mark.parametrize("name", ["handshake-active", "handshake-passive", "handshake-refused",
                                   "close-active", "shutdown-half-close", "rtt-handshake",
                                   "sack-receiver", "rack-reo-timeout", "dsack-undo", "fin-tlp",
-                                  "rto-gso-retransmit", "newreno-partial-ack",
+                                  "rto-gso-retransmit", "newreno-partial-ack", "dsack-off",
                                   "epoll-level", "epoll-edge", "epoll-out-edge",
                                   "delayed-ack-fin-no-wscale", "sack-reordering"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):

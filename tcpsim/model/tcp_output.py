@@ -227,8 +227,8 @@ class TcpOutput:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
 
         dsack: a duplicate segment's [seq, end_seq) to report (RFC 2883, tcp_dsack_set())."""
-        if dsack and sk.sack_ok:
-            sk.dsack = dsack  # tcp_dsack_set()
+        if dsack:
+            self._dsack_set(sk, *dsack)  # tcp_dsack_set(): with SACK, and tcp_dsack on
         opts = self._est_options(sk)
         self._emit(sk, ACK, sk.snd_nxt, sk.rcv_nxt, self._select_window(sk), opts)
         self._ack_sent(sk)
