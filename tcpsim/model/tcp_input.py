@@ -857,8 +857,12 @@ class TcpInput:
         if not sk.ack_sched:
             return
         unacked = (sk.rcv_nxt - sk.rcv_wup) & 0xFFFFFFFF
-        if not ((unacked > sk.rcv_mss and self._raw_window(sk) >= sk.rcv_wnd) or
-                (sk.quick and not sk.pingpong) or sk.ack_now) and ofo_possible and sk.ofo:
+        now = (unacked > sk.rcv_mss and self._raw_window(sk) >= sk.rcv_wnd) or \
+            (sk.quick and not sk.pingpong) or sk.ack_now
+        if not now:
+            if not ofo_possible or not sk.ofo:
+                self._send_delayed_ack(sk)
+                return
             nr = int(self.profile.sysctls.get("net.ipv4.tcp_comp_sack_nr", 44))
             if sk.sack_ok and sk.compressed_ack < nr:
                 if sk.comp_rcv_nxt != sk.rcv_nxt:
@@ -874,17 +878,12 @@ class TcpInput:
                         self._arm(sk, "comp_sack", self.now + delay_ns / 1e9)
                     return
                 sk.dup_ack_counter += 1
-            self._send_ack(sk)
+        # send_now:
+        if sk.id in self.ack_deferred and self.profile.backlog_ack_defer:
+            # from __release_sock(), in the caller's context: until tcp_release_cb()
+            self.ack_deferred[sk.id] = True
             return
-        if (unacked > sk.rcv_mss and self._raw_window(sk) >= sk.rcv_wnd) or \
-                (sk.quick and not sk.pingpong) or sk.ack_now:
-            if sk.id in self.ack_deferred and self.profile.backlog_ack_defer:
-                # from __release_sock(), in the caller's context: until tcp_release_cb()
-                self.ack_deferred[sk.id] = True
-                return
-            self._send_ack(sk)
-            return
-        self._send_delayed_ack(sk)
+        self._send_ack(sk)
 
     # -- the send buffer (tcp_input.c) --------------------------------------------------
     def _clean_rtx_queue(self, sk: Sock) -> int:
