@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 import sys
 
 import click
@@ -251,6 +252,121 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
         sys.exit(DIFFERS)
     out.print(f"[green]{t('free.inside', runs=runs, seen=len([k for k in seen if k is not None]), total=len(exp.outcomes))}[/]",
               soft_wrap=True)
+
+
+@main.command(name="trace")
+@click.argument("commands", nargs=-1, required=True, metavar="CMD [CMD...]")
+@click.option("--after", type=click.FloatRange(min=0), default=None, metavar="MS",
+              help="Start each command this many milliseconds after the one before it "
+                   "(default: once the one before has blocked in a call or exited).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds with nothing happening (no call, no segment) before the commands "
+                   "still running are killed.")
+@click.option("--tail", type=click.FloatRange(min=0), default=100.0, show_default=True,
+              help="Milliseconds to keep capturing after the last command exits.")
+@click.option("--save", "save_path", type=click.Path(dir_okay=False),
+              help="Write the recovered program here (scenario format, e.g. mine.tcp).")
+@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the capture here (-: standard output, the text then on standard error).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the kernel's Trace here (-: standard output, the text then on standard error).")
+@click.option("--sequence", "sequence_paths", multiple=True, type=click.Path(dir_okay=False),
+              metavar="FILE.svg|FILE.png", callback=_picture_paths,
+              help="Also draw the kernel's sequence (ladder) diagram into this file (repeatable).")
+@click.option("--explain", is_flag=True, help="After each step, say why it happened.")
+@click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Stop walking the program's schedules after this many.")
+@_lang_option
+def trace_cmd(commands, after, timeout: float, tail: float, save_path, pcap_path, json_path,
+              sequence_paths, explain: bool, limit: int) -> None:
+    """Run your own programs on the real kernel and hold them to the model.
+
+    Each CMD is a shell command line (quote it: './client 127.0.0.1'), started in the given
+    order in one private network namespace, the next once the one before has blocked in a
+    call (a server in accept()) or exited.  Their calls on TCP sockets are recorded with
+    strace and the loopback traffic captured; tcpsim shows the kernel's timeline, the program
+    those calls are (scenario format), and whether the capture is one of the exchanges that
+    program can produce in the model.  Needs root, and strace.
+
+    Exit status: 0 the run is one of the program's exchanges, 1 it is not, 2 unusable input
+    (no command, strace missing), 3 needs root, 7 the capture lost frames."""
+    from .render import render_header, render_timeline
+
+    out = _data_console(pcap_path, json_path)
+    from .lab.traced import run_traced
+
+    traced = run_traced(list(commands), after=None if after is None else after / 1000,
+                        timeout=timeout, tail=tail / 1000)
+    trace = traced.trace
+    render_header(trace, out)
+    render_timeline(trace, out, explain=explain)
+    for note in trace.notes:
+        out.print(f"[yellow]{escape(note)}[/]", soft_wrap=True)
+    for process, text in traced.outputs.items():
+        if text.strip():
+            out.print(f"[dim]{escape(t('trace.output', process=process))}[/]", soft_wrap=True)
+            for line in text.rstrip("\n").splitlines()[:20]:
+                out.print(f"[dim]  | {escape(line)}[/]", soft_wrap=True)
+    out.print()
+    out.print(f"[bold]{escape(t('trace.program'))}[/]", soft_wrap=True)
+    for line in traced.text.splitlines():
+        out.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
+    for why in traced.unsupported:
+        out.print(f"[yellow]{escape(why)}[/]", soft_wrap=True)
+    if save_path:
+        try:
+            Path(save_path).write_text(traced.text)
+        except OSError as e:
+            raise TcpsimError(f"cannot write {save_path}: {e.strerror}; choose a writable path")
+        out.print(f"[dim]{escape(t('wrote.file', path=save_path))}[/]", soft_wrap=True)
+    _write_outputs(trace, pcap_path, json_path, out)
+    _write_sequence(trace, sequence_paths, out)
+    code = _hold_traced(traced, limit, out)
+    sys.exit(code)
+
+
+def _hold_traced(traced, limit: int, out: Console) -> int:
+    """The verdict of `tcpsim trace`: the run held against the recovered program."""
+    import tempfile
+
+    from .compare.against import hold_traced
+    from .model import KernelProfile
+    from .pcap import write_pcap
+    from .pcap.reader import Reader
+
+    trace = traced.trace
+    if traced.program is None:
+        out.print(f"[yellow]{escape(t('trace.nothing'))}[/]", soft_wrap=True)
+        return DIFFERS if traced.unsupported else OK
+    if trace.capture_lost:
+        out.print(f"[yellow]{escape(t('trace.not_held', why=t('note.capture_lost', n=trace.capture_lost)))}[/]",
+                  soft_wrap=True)
+        return INCOMPLETE
+    prof = KernelProfile.from_trace(trace, where="the traced run")
+    if traced.congestion and traced.congestion != prof.modelled_congestion:
+        out.print(f"[dim]{escape(t('trace.congestion', cc=traced.congestion, model=prof.modelled_congestion))}[/]",
+                  soft_wrap=True)
+    with tempfile.TemporaryDirectory(prefix="tcpsim-trace-") as tmp:
+        path = Path(tmp) / "run.pcap"
+        write_pcap(trace, path)
+        with Reader(str(path), payload=True) as reader:
+            packets = list(reader)
+    held = hold_traced(packets, trace, traced.program, prof, limit=limit)
+    exchange = _exchange(held)
+    names = dict(name=trace.program, capture="the traced run", profile=prof.name, n=len(packets))
+    if held.ok:
+        key = "against.match" if held.outcome is None else "against.match.exchange"
+    elif held.nearest is not None:
+        key = "against.outside"
+    else:
+        key = "against.differs" if held.outcome is None else "against.differs.exchange"
+    place = exchange["exchange"] or exchange["nearest"] or {}
+    out.print(_verdict(t(key, **names, k=place.get("index"), total=place.get("of"),
+                         count=len(held.differences)), held.ok), soft_wrap=True)
+    _exchange_lines(held, exchange, out)
+    for d in held.differences[:12]:
+        out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
+    return OK if held.ok and not traced.unsupported else DIFFERS
 
 
 @main.command()

@@ -31,7 +31,9 @@ from ..model.kernel import Race
 from ..sim.runner import Stuck
 from ..sim.world import SimWorld, run_model
 from ..trace import Segment, Trace
-from ..trace.diff import Difference, compare, compare_capture, compare_exchange
+from ..i18n import t
+from ..trace.diff import (Difference, compare, compare_capture, compare_exchange,
+                          result_text)
 from ..trace.segment import flags_text, parse_options
 from .tracker import _addr
 
@@ -164,6 +166,49 @@ def _resolve_races(program: Program, profile: KernelProfile, view, fields, seed:
         return None
     held.races = [races[i] for i in sorted(flips)]
     return held
+
+
+def waiting(trace: Trace) -> list[str]:
+    """The calls that blocked and never returned ("server: accept(s)")."""
+    started: dict[int, object] = {}
+    for c in trace.calls:
+        if c.kind == "call" and c.blocked:
+            started[c.step] = c
+        elif c.kind == "return":
+            started.pop(c.step, None)
+    return sorted(f"{c.process}: {c.text}" for c in started.values())
+
+
+def hold_traced(packets: list[Packet], run: Trace, program: Program, profile: KernelProfile,
+                limit: int = 100_000) -> Held:
+    """A traced run (`tcpsim trace`, lab/traced.py): its capture against the program's
+    exchanges, each call's result against the model's, and the calls left waiting when the
+    run was ended against those the model leaves waiting.  The program recovered from the
+    run expects of each call what the kernel returned, so a call whose result differs in the
+    model's exchange is one the model ran otherwise."""
+    hung = waiting(run)
+
+    def results(m: Trace) -> list[Difference]:
+        out = [Difference("call", i, "result", result_text(c.result, c.errno, None),
+                          c.expected or "", t("trace.call_result", call=f"{c.process}: {c.text}",
+                                              k=c.expected, m=result_text(c.result, c.errno)))
+               for i, c in enumerate(m.calls, 1) if c.ok is False]
+        if waiting(m) != hung:
+            none = t("diff.nothing")
+            out.append(Difference("call", 0, "waiting", ", ".join(waiting(m)) or none,
+                                  ", ".join(hung) or none,
+                                  t("trace.waiting", m=", ".join(waiting(m)) or none,
+                                    k=", ".join(hung) or none)))
+        return out
+
+    try:
+        return hold(program, profile, lambda m: capture_trace(packets, m),
+                    lambda m, run: compare_capture(m, run) + results(m),
+                    lambda m, run: compare_exchange(m, run, "capture") + results(m),
+                    segments_only=True, where="capture", limit=limit)
+    except Stuck as stuck:  # every process of the model waits for ever: so did the run?
+        m = stuck.trace
+        return Held(m, compare_capture(m, capture_trace(packets, m)) + results(m))
 
 
 def hold_capture(packets: list[Packet], program: Program, profile: KernelProfile,

@@ -75,12 +75,13 @@ def current_netns() -> str:
 
 
 @contextmanager
-def private_netns():
-    """Run the body in a fresh network namespace with only lo, up; come back afterwards."""
+def private_netns(who: str = "tcpsim lab"):
+    """Run the body in a fresh network namespace with only lo, up; come back afterwards.
+    who: the command that needs it, as the sentence without privileges names it."""
     missing = missing_capabilities()
     if missing and missing[0][0] != "CAP_SYS_ADMIN":  # without it: unshare()'s sentence below
         raise PrivilegeError(
-            "tcpsim lab needs " + " and ".join(f"{n} ({why})" for n, why in missing)
+            f"{who} needs " + " and ".join(f"{n} ({why})" for n, why in missing)
             + ", which this process lacks: run it as root with all its capabilities, for "
             "example with sudo")
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -89,9 +90,9 @@ def private_netns():
             err = ctypes.get_errno()
             if err == errno.EPERM:
                 raise PrivilegeError(
-                    "tcpsim lab needs to create a private network namespace, which takes root "
+                    f"{who} needs to create a private network namespace, which takes root "
                     "(CAP_SYS_ADMIN): run it as root, for example with sudo")
-            raise PrivilegeError(f"tcpsim lab could not create a private network namespace "
+            raise PrivilegeError(f"{who} could not create a private network namespace "
                                  f"({os.strerror(err)}): run it on Linux as root")
         try:
             link_up("lo")

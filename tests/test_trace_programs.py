@@ -1,0 +1,229 @@
+"""`tcpsim trace`: people's own programs on the real kernel, their calls recovered from
+strace, their capture held against the program those calls are.
+
+The recorded runs in captures/trace/ are the course's own C programs (scripts/seed/*.c)
+traced by scripts/record_trace_samples.py: each command's strace record as strace wrote it,
+and the run's capture.  The live tests compile the same programs and trace them anew."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tcpsim.compare.against import hold_traced
+from tcpsim.errors import TcpsimError
+from tcpsim.lab.strace import parse, split_args
+from tcpsim.lab.traced import c_string, recover
+from tcpsim.model import KernelProfile
+from tcpsim.pcap.reader import Reader
+from tcpsim.scenario import load, parse as parse_program
+from tcpsim.trace import Trace
+
+from .conftest import ROOT, lab_unavailable, run_cli
+
+SAMPLES = ROOT / "captures" / "trace"
+NO_CAPS = ["setpriv", "--securebits", "+noroot,+noroot_locked", "--bounding-set", "-all",
+           "--inh-caps", "-all"]
+
+
+# -- reading strace ------------------------------------------------------------------------
+
+def test_a_call_interrupted_by_another_thread_is_joined_from_its_two_halves():
+    rec = parse(
+        '7 1.000000 accept(3<TCP:[0.0.0.0:8080]>,  <unfinished ...>\n'
+        '8 1.100000 connect(3<TCP:[4711]>, {sa_family=AF_INET, sin_port=htons(8080), '
+        'sin_addr=inet_addr("\\x31\\x32\\x37\\x2e\\x30\\x2e\\x30\\x2e\\x31")}, 16) = 0 <0.000110>\n'
+        '7 1.200000 <... accept resumed>{sa_family=AF_INET, sin_port=htons(42832), '
+        'sin_addr=inet_addr("\\x31")}, [16]) = 4<TCP:[127.0.0.1:8080->127.0.0.1:42832]> <0.212603>\n')
+    accept, connect = rec.calls
+    assert (accept.name, accept.pid, accept.t) == ("accept", 7, 1.0)
+    assert accept.args[0] == "3<TCP:[0.0.0.0:8080]>" and accept.args[2] == "[16]"
+    assert accept.result == "4<TCP:[127.0.0.1:8080->127.0.0.1:42832]>" and accept.value == 4
+    assert accept.duration == 0.212603 and connect.value == 0
+
+
+def test_errors_descriptions_and_calls_that_never_returned():
+    rec = parse(
+        '5 2.0 connect(3<TCP:[1]>, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr("\\x31")}, 16)'
+        ' = -1 ECONNREFUSED (Connection refused) <0.000061>\n'
+        '5 2.1 fcntl(1<\\x2f>, F_GETFL) = 0x8001 (flags O_WRONLY|O_LARGEFILE) <0.000008>\n'
+        '5 2.2 accept(3<TCP:[0.0.0.0:8080]>,  <unfinished ...>) = ?\n'
+        '5 2.3 +++ killed by SIGKILL +++\n'
+        '6 2.4 recvfrom(3<TCP:[127.0.0.1:1->127.0.0.1:2]>, ')  # strace itself killed mid-line
+    refused, fcntl, accept, recv = rec.calls
+    assert (refused.result, refused.errno, refused.value) == ("-1", "ECONNREFUSED", -1)
+    assert fcntl.value == 0x8001 and fcntl.errno is None
+    assert not accept.returned and accept.args == ["3<TCP:[0.0.0.0:8080]>"]
+    assert not recv.returned
+    assert [e.how for e in rec.exits] == ["killed by SIGKILL"]
+
+
+def test_a_line_strace_does_not_write_is_named():
+    with pytest.raises(TcpsimError, match=r"trace.txt:1: not a line strace -f -ttt writes"):
+        parse("hello\n", "trace.txt")
+
+
+def test_arguments_split_at_top_level_commas_only():
+    assert split_args('4<TCP:[127.0.0.1:8080->127.0.0.1:1]>, "\\x2c\\x29", 19, {a=1, b=[2, 3]}') == \
+        ["4<TCP:[127.0.0.1:8080->127.0.0.1:1]>", '"\\x2c\\x29"', "19", "{a=1, b=[2, 3]}"]
+
+
+def test_sent_bytes_are_written_as_the_format_reads_them():
+    text = c_string(b'Hello "x"\\\n\x00\xff')
+    assert text == '"Hello \\"x\\"\\\\\\n\\x00\\xff"'
+    prog = parse_program(f"a: s = socket(AF_INET, SOCK_STREAM, 0)\na: send(s, {text})\n")
+    assert prog.steps[1].args[1] == b'Hello "x"\\\n\x00\xff'
+
+
+# -- the recorded runs of the course's programs -------------------------------------------
+
+def _recorded(name: str):
+    records = [parse((SAMPLES / f"{name}.{i}.strace").read_text()) for i in range(2)]
+    commands = ["./server", "./client"] if name == "seed" else ["./client", "./server"]
+    names = [c[2:] for c in commands]
+    trace = Trace.load(SAMPLES / f"{name}.json")
+    traced = recover(records, names, commands, tuple(s.t + trace.t0 for s in trace.segments))
+    return traced, trace
+
+
+def _calls(program) -> dict[str, list[tuple]]:
+    """Each process's calls with its descriptors numbered in the order they appear, so that
+    two programs that differ only in their names compare equal."""
+    out: dict[str, list[tuple]] = {}
+    for p in program.processes:
+        names: dict[str, str] = {}
+
+        def norm(v, names=names):
+            if isinstance(v, str) and (v in names or v.isidentifier() and v not in ("AF_INET",)):
+                return names.setdefault(v, f"d{len(names)}")
+            return v
+        rows = []
+        for s in program.steps_of(p):
+            if s.assign:
+                norm(s.assign)
+            args = tuple(norm(a) if i == 0 else a for i, a in enumerate(s.args))
+            rows.append((s.call, args, None if s.expect is None else str(s.expect)))
+        out[p] = rows
+    return out
+
+
+def test_the_course_programs_are_the_handshake_program_up_to_names():
+    traced, _ = _recorded("seed")
+    assert traced.unsupported == []
+    assert _calls(traced.program) == _calls(load("handshake"))
+
+
+def test_the_traced_run_of_the_course_programs_is_an_exchange_of_their_program():
+    traced, trace = _recorded("seed")
+    with Reader(str(SAMPLES / "seed.pcap"), payload=True) as r:
+        packets = list(r)
+    held = hold_traced(packets, traced.trace, traced.program, KernelProfile.from_trace(trace))
+    assert held.ok, [d.sentence for d in held.differences]
+
+
+def test_a_result_the_model_does_not_give_is_a_difference():
+    """The same run, its program claiming the client read 18 bytes: the model reads 19."""
+    traced, trace = _recorded("seed")
+    text = traced.text.replace("recv(s, 1024, 0)                    = 19",
+                               "recv(s, 1024, 0)                    = 18")
+    assert text != traced.text
+    with Reader(str(SAMPLES / "seed.pcap"), payload=True) as r:
+        packets = list(r)
+    held = hold_traced(packets, traced.trace, parse_program(text), KernelProfile.from_trace(trace))
+    assert not held.ok
+    assert "client: recv(s, 1024, 0) returned 18 on the kernel but 19 in the model" in \
+        [d.sentence for d in held.differences]
+
+
+def test_a_refused_client_and_a_server_left_in_accept_match_the_model():
+    traced, trace = _recorded("seed-refused")
+    assert [ln for ln in traced.text.splitlines() if not ln.startswith("#")] == [
+        "client: s = socket(AF_INET, SOCK_STREAM, 0)",
+        "client: connect(s, 127.0.0.1:8080)          = -1 ECONNREFUSED",
+        "server: s = socket(AF_INET, SOCK_STREAM, 0)",
+        "server: bind(s, 0.0.0.0:8080)               = 0",
+        "server: listen(s, 3)                        = 0",
+        "server: accept(s)"]
+    with Reader(str(SAMPLES / "seed-refused.pcap"), payload=True) as r:
+        packets = list(r)
+    assert [p.flags for p in packets] == [0x02, 0x14]  # SYN, RST|ACK
+    held = hold_traced(packets, traced.trace, traced.program, KernelProfile.from_trace(trace))
+    assert held.ok, [d.sentence for d in held.differences]
+
+
+# -- live: the course's programs compiled and traced anew -----------------------------------
+
+@pytest.fixture(scope="module")
+def seed_binaries(tmp_path_factory):
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(f"live trace test: {reason}")
+    for tool in ("gcc", "strace"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"live trace test: {tool} is not installed (scripts/test installs it)")
+    where = tmp_path_factory.mktemp("seed")
+    for name in ("server", "client"):
+        subprocess.run(["gcc", "-O2", "-o", str(where / name),
+                        str(ROOT / "scripts" / "seed" / f"{name}.c")], check=True)
+    return where
+
+
+def test_trace_the_course_programs_three_times_in_a_row(seed_binaries, tmp_path):
+    for run in range(3):
+        saved = tmp_path / f"mine{run}.tcp"
+        r = run_cli("trace", "./server", "./client", "--save", saved, cwd=seed_binaries)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "match server, client:" in r.stdout
+        assert "Server listening on port 8080" in r.stdout  # what the programs printed
+        assert _calls(load(str(saved))) == _calls(load("handshake"))
+
+
+def test_a_command_that_does_not_run_is_named(seed_binaries):
+    r = run_cli("trace", "./no-such-server", cwd=seed_binaries)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("tcpsim: './no-such-server' could not be run (")
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is not installed")
+def test_trace_without_privileges_says_what_is_missing():
+    r = subprocess.run(NO_CAPS + [sys.executable, "-m", "tcpsim", "trace", "./server"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 3
+    assert r.stderr.strip() == ("tcpsim: tcpsim trace needs to create a private network "
+                                "namespace, which takes root (CAP_SYS_ADMIN): run it as root, "
+                                "for example with sudo")
+
+
+def _running(exe) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if os.readlink(f"/proc/{d}/exe") == str(exe):
+                    out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_no_traced_program_outlives_tcpsim_however_it_dies(seed_binaries, sig):
+    """The server waits in accept() for ever; tcpsim is killed: the server goes with it."""
+    p = subprocess.Popen([sys.executable, "-m", "tcpsim", "trace", "./server", "--timeout", "60"],
+                         cwd=seed_binaries, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    server = seed_binaries / "server"
+    deadline = time.time() + 30
+    while not _running(server) and time.time() < deadline:
+        time.sleep(0.05)
+    assert _running(server), "the traced server never started"
+    p.send_signal(sig)
+    p.wait(30)
+    deadline = time.time() + 10
+    while _running(server) and time.time() < deadline:
+        time.sleep(0.05)
+    assert _running(server) == []
