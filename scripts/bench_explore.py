@@ -6,7 +6,7 @@
 2. The seed program (built-in `handshake`): time to explore it (target: under 1 s), and the
    schedules explored before and after reduction: all interleavings of its lines, the walk
    without sleep sets and the visited set (por=False), and with them.
-3. The catalogue's largest program (most lines; concurrent-server, four processes): the same
+3. The catalogue's largest program (most lines; iterative-server, four processes): the same
    figures, with a limit on the unreduced walk (it does not finish).
 4. For each: one snapshot of a run half way through (explore.py's copy, which shares what
    cannot change), against a plain copy.deepcopy of the same run.

@@ -23,7 +23,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--load", type=int, default=2)
-    ap.add_argument("programs", nargs="*", default=["concurrent-server", "close-in-syn-recv",
+    ap.add_argument("programs", nargs="*", default=["iterative-server", "close-in-syn-recv",
                                                     "handshake", "request-response"])
     args = ap.parse_args()
     hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(args.load)]

@@ -5,12 +5,13 @@ loopback capture with the run's Trace (calls, segments, kernel, sysctls).
 
 - seed: `tcpsim trace ./server ./client` (the server blocks in accept(), then the client runs);
 - seed-refused: `tcpsim trace ./client ./server` (the client is refused; the server waits in
-  accept() until it is killed).
+  accept() until it is killed);
+- forking: scripts/seed/forking-server.c (a child per client) with three request-client.c.
 
 Writes captures/trace/NAME.N.strace (N: the command's place), NAME.pcap and NAME.json.
 Needs root, gcc and strace; touches nothing on the host.
 
-    python3 scripts/record_trace_samples.py
+    python3 scripts/record_trace_samples.py [NAME...]
 """
 
 import os
@@ -24,17 +25,25 @@ from tcpsim.pcap import write_pcap
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "captures" / "trace"
-RUNS = {"seed": ["./server", "./client"], "seed-refused": ["./client", "./server"]}
+RUNS = {"seed": ["./server", "./client"], "seed-refused": ["./client", "./server"],
+        "forking": ["./forking-server 3", "./request-client a", "./request-client b",
+                    "./request-client c"]}
 
 
 def main() -> int:
+    wanted = sys.argv[1:] or list(RUNS)
+    unknown = [n for n in wanted if n not in RUNS]
+    if unknown:
+        print(f"no sample named {unknown[0]}; the samples are {', '.join(RUNS)}", file=sys.stderr)
+        return 2
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("server", "client"):
+        for name in ("server", "client", "forking-server", "request-client"):
             subprocess.run(["gcc", "-O2", "-o", str(Path(tmp) / name),
                             str(HERE / "seed" / f"{name}.c")], check=True)
         os.chdir(tmp)
-        for name, commands in RUNS.items():
+        for name in wanted:
+            commands = RUNS[name]
             traced = run_traced(commands, timeout=1.0)
             for i, text in enumerate(traced.strace):
                 (OUT / f"{name}.{i}.strace").write_text(text)

@@ -73,7 +73,7 @@ def _columns(out: str) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("name", ["handshake", "half-close", "connect-refused", "delayed-ack",
-                                  "time-wait-reuse", "concurrent-server"])
+                                  "time-wait-reuse", "iterative-server", "concurrent-server"])
 def test_english_and_chinese_runs_have_the_same_structure(name):
     en = run_cli("run", name, "--explain", "--lang", "en", check=True).stdout
     zh = run_cli("run", name, "--explain", "--lang", "zh", check=True).stdout

@@ -186,7 +186,7 @@ def test_the_lab_leaves_the_callers_namespace_as_it_was(lab):
     assert current_netns() == before
 
 
-@pytest.mark.parametrize("name", ["concurrent-server", "listener-close", "lost-final-ack",
+@pytest.mark.parametrize("name", ["iterative-server", "listener-close", "lost-final-ack",
                                   "time-wait-reuse", "simultaneous-open", "close-in-syn-recv"])
 def test_the_socket_table_kept_by_exact_lookups_is_the_kernels_whole_table(lab, name,
                                                                               monkeypatch):
@@ -279,7 +279,7 @@ def _states_between_accept_and_close(trace, label="server.c1"):
 
 
 def test_a_child_accepted_after_its_handshake_keeps_its_name_and_state(lab):
-    """concurrent-server's clients connect before accept(): the child is in the kernel's
+    """iterative-server's clients connect before accept(): the child is in the kernel's
     table first, then accept() gives it a descriptor.  It was reported freed
     ('server.c1: CLOSE (freed)') right after `c1 = accept(s)`, in the model and the lab."""
     from itertools import groupby
@@ -287,7 +287,7 @@ def test_a_child_accepted_after_its_handshake_keeps_its_name_and_state(lab):
     from tcpsim.model import KernelProfile
     from tcpsim.sim.world import run_model
 
-    prog = load("concurrent-server")
+    prog = load("iterative-server")
     lab_run = run_lab(prog)
     for trace in (lab_run, run_model(prog, KernelProfile.from_trace(lab_run))):
         assert _states_between_accept_and_close(trace) == [], trace.source
@@ -309,7 +309,7 @@ def test_mtu_1500_sets_los_mtu_in_the_labs_namespace_and_the_model_follows(lab):
     assert r["ok"], [d.sentence for d in r["diffs"]]
 
 
-@pytest.mark.parametrize("name", ["close-in-syn-recv", "concurrent-server"])
+@pytest.mark.parametrize("name", ["close-in-syn-recv", "iterative-server"])
 def test_a_machine_with_slow_socket_table_dumps_still_verifies(lab, name, monkeypatch):
     """The issue's machine: a sock_diag dump took 3-5 ms per family and the lab did two per
     call, so the one-jiffy delayed ACK fired between calls a program makes back to back and

@@ -214,7 +214,11 @@ def test_mutated_scripts_never_raise_anything_but_a_clean_error(pieces, noise):
 EXPORTS = [(n, proc) for n in builtin_names() for proc in load(n).processes]
 UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("backlog-full", "server"): "it has 3 connections",
-              ("concurrent-server", "server"): "it has 3 connections",
+              ("iterative-server", "server"): "it has 3 connections",
+              ("concurrent-server", "server"): r"fork\(\) has no packetdrill spelling",
+              ("concurrent-server", "child1"): r"fork\(\) has no packetdrill spelling",
+              ("concurrent-server", "child2"): r"fork\(\) has no packetdrill spelling",
+              ("concurrent-server", "child3"): r"fork\(\) has no packetdrill spelling",
               ("epoll-server", "server"): "it has 2 connections",
               ("send-blocks", "client"): "blocked on a full send buffer",
               ("tiny-sndbuf", "client"): "blocked on a full send buffer",

@@ -17,7 +17,7 @@ import pytest
 from tcpsim.compare.against import hold_traced
 from tcpsim.errors import TcpsimError
 from tcpsim.lab.strace import parse, split_args
-from tcpsim.lab.traced import c_string, recover
+from tcpsim.lab.traced import _name, c_string, recover
 from tcpsim.model import KernelProfile
 from tcpsim.pcap.reader import Reader
 from tcpsim.scenario import load, parse as parse_program
@@ -81,10 +81,16 @@ def test_sent_bytes_are_written_as_the_format_reads_them():
 
 # -- the recorded runs of the course's programs -------------------------------------------
 
+RECORDED = {"seed": ["./server", "./client"], "seed-refused": ["./client", "./server"],
+            "forking": ["./forking-server 3", "./request-client a", "./request-client b",
+                        "./request-client c"]}
+
+
 def _recorded(name: str):
-    records = [parse((SAMPLES / f"{name}.{i}.strace").read_text()) for i in range(2)]
-    commands = ["./server", "./client"] if name == "seed" else ["./client", "./server"]
-    names = [c[2:] for c in commands]
+    commands = RECORDED[name]
+    records = [parse((SAMPLES / f"{name}.{i}.strace").read_text()) for i in range(len(commands))]
+    taken: set[str] = set()
+    names = [_name(c, taken) for c in commands]
     trace = Trace.load(SAMPLES / f"{name}.json")
     traced = recover(records, names, commands, tuple(s.t + trace.t0 for s in trace.segments))
     return traced, trace
@@ -144,6 +150,7 @@ def test_a_refused_client_and_a_server_left_in_accept_match_the_model():
     assert [ln for ln in traced.text.splitlines() if not ln.startswith("#")] == [
         "client: s = socket(AF_INET, SOCK_STREAM, 0)",
         "client: connect(s, 127.0.0.1:8080)          = -1 ECONNREFUSED",
+        "client: exit",  # perror(); exit(EXIT_FAILURE): the kernel closes the socket
         "server: s = socket(AF_INET, SOCK_STREAM, 0)",
         "server: bind(s, 0.0.0.0:8080)               = 0",
         "server: listen(s, 3)                        = 0",
@@ -152,6 +159,25 @@ def test_a_refused_client_and_a_server_left_in_accept_match_the_model():
         packets = list(r)
     assert [p.flags for p in packets] == [0x02, 0x14]  # SYN, RST|ACK
     held = hold_traced(packets, traced.trace, traced.program, KernelProfile.from_trace(trace))
+    assert held.ok, [d.sentence for d in held.differences]
+
+
+def test_a_forking_server_in_c_is_recovered_with_its_forks():
+    """scripts/seed/forking-server.c: the parent accepts, forks, closes its copy; each child
+    closes the listener, answers and closes the connection (the socket's last descriptor)."""
+    traced, trace = _recorded("forking")
+    assert traced.unsupported == []
+    prog = traced.program
+    assert prog.processes[:1] == ("forking_server",)
+    children = [s.args[0] for s in prog.steps if s.call == "fork"]
+    assert children == ["child1", "child2", "child3"]
+    for i, child in enumerate(children, 1):
+        c = "c" if i == 1 else f"c{i}"
+        assert [s.text for s in prog.steps_of(child)] == [
+            "close(s)", f"recv({c}, 100, 0)", f'send({c}, "{"abc"[i - 1]}!", 0)', f"close({c})"]
+    with Reader(str(SAMPLES / "forking.pcap"), payload=True) as r:
+        packets = list(r)
+    held = hold_traced(packets, traced.trace, prog, KernelProfile.from_trace(trace))
     assert held.ok, [d.sentence for d in held.differences]
 
 
@@ -166,7 +192,7 @@ def seed_binaries(tmp_path_factory):
         if shutil.which(tool) is None:
             pytest.skip(f"live trace test: {tool} is not installed (scripts/test installs it)")
     where = tmp_path_factory.mktemp("seed")
-    for name in ("server", "client"):
+    for name in ("server", "client", "forking-server", "request-client"):
         subprocess.run(["gcc", "-O2", "-o", str(where / name),
                         str(ROOT / "scripts" / "seed" / f"{name}.c")], check=True)
     return where
@@ -180,6 +206,15 @@ def test_trace_the_course_programs_three_times_in_a_row(seed_binaries, tmp_path)
         assert "match server, client:" in r.stdout
         assert "Server listening on port 8080" in r.stdout  # what the programs printed
         assert _calls(load(str(saved))) == _calls(load("handshake"))
+
+
+def test_trace_a_forking_server_with_three_clients(seed_binaries):
+    r = run_cli("trace", "./forking-server 3", "./request-client a", "./request-client b",
+                "./request-client c", cwd=seed_binaries)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "match forking_server, child1, child2, child3, request_client, request_client2, " \
+           "request_client3:" in r.stdout
+    assert "fork(child3)" in r.stdout
 
 
 def test_a_command_that_does_not_run_is_named(seed_binaries):

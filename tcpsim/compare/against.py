@@ -20,7 +20,7 @@ count.  A capture shows segments only, so only the segments of an exchange are l
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..model import KernelProfile
 from ..pcap.reader import Packet
@@ -201,14 +201,24 @@ def hold_traced(packets: list[Packet], run: Trace, program: Program, profile: Ke
                                     k=", ".join(hung) or none)))
         return out
 
+    def view(m: Trace) -> Trace:
+        """The capture with the run's calls, on the capture's clock: a quiet stretch before a
+        segment is then measured from the call that sent it (a program that took 50 ms to
+        start is not a timer)."""
+        cap = capture_trace(packets, m)
+        shift = run.t0 - cap.t0
+        calls = [replace(c, t=round(c.t + shift, 6)) for c in run.calls]
+        cap.events = sorted(calls + cap.events, key=lambda e: e.t)
+        return cap
+
     try:
-        return hold(program, profile, lambda m: capture_trace(packets, m),
-                    lambda m, run: compare_capture(m, run) + results(m),
-                    lambda m, run: compare_exchange(m, run, "capture") + results(m),
+        return hold(program, profile, view,
+                    lambda m, r: compare_capture(m, r, calls=True) + results(m),
+                    lambda m, r: compare_exchange(m, r, "capture", calls=True) + results(m),
                     segments_only=True, where="capture", limit=limit)
     except Stuck as stuck:  # every process of the model waits for ever: so did the run?
         m = stuck.trace
-        return Held(m, compare_capture(m, capture_trace(packets, m)) + results(m))
+        return Held(m, compare_capture(m, view(m), calls=True) + results(m))
 
 
 def hold_capture(packets: list[Packet], program: Program, profile: KernelProfile,

@@ -133,8 +133,9 @@ def _finish(call: Syscall, tail: str, where: str) -> None:
         call.result, call.errno = m.group("result"), m.group("errno")
         if m.group("dur"):
             call.duration = float(m.group("dur"))
-        if call.errno is not None and call.result != "-1":
+        if call.errno is not None and call.result not in ("-1", "?"):
             call.errno = None  # a positive result followed by a word is not an errno
+        # "= ? ERESTARTSYS (To be restarted...)": interrupted by a signal, started again
         return
     if _RESULT_UNAVAILABLE.match(tail):
         call.result = "?"

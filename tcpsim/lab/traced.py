@@ -332,8 +332,24 @@ class _Process:
         self.kinds: dict[int, str] = {}  # descriptor -> "tcp" | "epoll"
         self.count: dict[str, int] = {}
         self.lines: list[_Line] = []
-        self.sockets: dict[str, SocketInfo] = {}
+        self.sockets: dict[str, SocketInfo] = {}  # every socket it has, by name
+        self.own: list[SocketInfo] = []  # those it made itself (a forked child shares the rest)
         self.connects: dict[str, tuple[str, float]] = {}  # socket name -> (address, when)
+
+    def rename(self, name: str) -> None:
+        """A second process of one command: its lines and its sockets' labels follow."""
+        self.name = name
+        for ln in self.lines:
+            ln.process = name
+        for info in self.own:
+            info.process, info.label = name, f"{name}.{info.name}"
+
+    def fork(self, name: str) -> "_Process":
+        """A child with copies of this process's descriptors (the same sockets)."""
+        child = _Process(name)
+        child.fds, child.kinds, child.count = dict(self.fds), dict(self.kinds), dict(self.count)
+        child.sockets = dict(self.sockets)
+        return child
 
     def new_name(self, prefix: str, fd: int, kind: str = "tcp") -> str:
         n = self.count[prefix] = self.count.get(prefix, 0) + 1
@@ -341,6 +357,7 @@ class _Process:
         self.fds[fd], self.kinds[fd] = name, kind
         if kind == "tcp":
             self.sockets[name] = SocketInfo(f"{self.name}.{name}", self.name, name)
+            self.own.append(self.sockets[name])
         return name
 
     def see(self, fd: int, desc: str) -> None:
@@ -378,125 +395,136 @@ _MSG = {"MSG_PEEK": "MSG_PEEK", "MSG_DONTWAIT": "MSG_DONTWAIT", "MSG_WAITALL": "
 
 def _calls_of(pid_calls: list[Syscall], proc: _Process, unsupported: list[str]) -> None:
     for c in pid_calls:
-        args = c.args
-        first = fd_of(args[0]) if args else None
-        if first is not None:
-            proc.see(*first)
-        res = fd_of(c.result) if c.returned and c.result else None
-        text = None
-        expect = _expect(c)
-        fd = first[0] if first else None
-        data = None
-        name = proc.fds.get(fd) if fd is not None else None
-        if c.name == "socket":
-            if res is None or tcp_endpoints(res[1]) is None:
-                continue
-            fam = args[0]
-            kind = "|".join(x for x in args[1].split("|") if x in ("SOCK_STREAM", "SOCK_NONBLOCK"))
-            text = f"{proc.new_name('s', res[0])} = socket({fam}, {kind}, 0)"
+        _call(c, proc, unsupported)
+
+
+_CLONES = ("clone", "clone3", "fork", "vfork")
+
+
+def _call(c: Syscall, proc: _Process, unsupported: list[str]) -> None:
+    """One recorded call as a line of `proc` (nothing, if it is not a call on a TCP socket)."""
+    if c.result == "?" and (c.errno or "").startswith("ERESTART"):
+        return  # a signal (SIGCHLD) interrupted it and the kernel starts it again: strace shows
+        # the restarted call as a call of its own
+    args = c.args
+    first = fd_of(args[0]) if args else None
+    if first is not None:
+        proc.see(*first)
+    res = fd_of(c.result) if c.returned and c.result else None
+    text = None
+    expect = _expect(c)
+    fd = first[0] if first else None
+    data = None
+    name = proc.fds.get(fd) if fd is not None else None
+    if c.name == "socket":
+        if res is None or tcp_endpoints(res[1]) is None:
+            return
+        fam = args[0]
+        kind = "|".join(x for x in args[1].split("|") if x in ("SOCK_STREAM", "SOCK_NONBLOCK"))
+        text = f"{proc.new_name('s', res[0])} = socket({fam}, {kind}, 0)"
+        expect = None
+        fd = None
+    elif c.name == "exit_group":
+        if not proc.fds:
+            return
+        text, expect, fd = "exit", None, None  # the kernel closes what is still open (do_exit())
+    elif name is None or proc.kinds.get(fd) != "tcp" and c.name not in (
+            "close", "epoll_ctl", "epoll_wait", "epoll_pwait"):
+        if c.name in ("epoll_create", "epoll_create1") and res is not None:
+            text = f"{proc.new_name('ep', res[0], 'epoll')} = epoll_create()"
             expect = None
-            fd = None
-        elif name is None or proc.kinds.get(fd) != "tcp" and c.name not in (
-                "close", "epoll_ctl", "epoll_wait", "epoll_pwait"):
-            if c.name in ("epoll_create", "epoll_create1") and res is not None:
-                text = f"{proc.new_name('ep', res[0], 'epoll')} = epoll_create()"
-                expect = None
-            elif c.name in ("clone", "clone3", "fork", "vfork") and c.returned and \
-                    (c.value or 0) > 0 and "CLONE_THREAD" not in ",".join(args):
-                if proc.fds:
-                    unsupported.append(t("trace.unsupported.fork", process=proc.name))
-            else:
-                continue
-        elif c.name == "bind":
-            text = f"bind({name}, {_address(args[1])})"
-        elif c.name == "listen":
-            text = f"listen({name}, {args[1]})"
-        elif c.name in ("accept", "accept4"):
-            if res is not None and c.returned and not c.errno:
-                new = proc.new_name("c", res[0])
-                proc.see(res[0], res[1])
-                text = f"{new} = accept({name})"
-                expect = None
-            else:
-                text = f"accept({name})"
-            if c.name == "accept4" and "SOCK_NONBLOCK" in (args[-1] if args else ""):
-                unsupported.append(t("trace.unsupported.call", process=proc.name,
-                                     call="accept4(SOCK_NONBLOCK)"))
-        elif c.name == "connect":
-            text = f"connect({name}, {_address(args[1])})"
-            proc.connects.setdefault(name, (_address(args[1]), c.t))
-        elif c.name in ("sendto", "write", "send", "sendmsg", "writev"):
-            if c.name in ("sendmsg", "writev"):
-                blob = b"".join(hex_string(s) or b"" for s in
-                                re.findall(r'"(?:\\x[0-9a-f]{2})*"(?:\.\.\.)?', ",".join(args[1:])))
-                total = None
-                m = re.search(r"iov_len=(\d+)", ",".join(args))
-                if c.name == "writev":
-                    total = sum(int(x) for x in re.findall(r"iov_len=(\d+)", ",".join(args)))
-                elif m:
-                    total = sum(int(x) for x in re.findall(r"iov_len=(\d+)", ",".join(args)))
-                flags = args[2] if c.name == "sendmsg" and len(args) > 2 else "0"
-            else:
-                blob = hex_string(args[1]) or b""
-                total = int(args[2])
-                flags = args[3] if c.name == "sendto" and len(args) > 3 else "0"
-            total = total if total is not None else len(blob)
-            what = c_string(blob) if total <= SHOWN_DATA and len(blob) == total else str(total)
-            text = f"send({name}, {what}, {_flags(flags, _MSG)})"
-        elif c.name in ("recvfrom", "read", "recv", "recvmsg", "readv"):
-            if c.name in ("recvmsg", "readv"):
-                size = sum(int(x) for x in re.findall(r"iov_len=(\d+)", ",".join(args)))
-                flags = args[2] if c.name == "recvmsg" and len(args) > 2 else "0"
-                got = b"".join(hex_string(s) or b"" for s in
-                               re.findall(r'"(?:\\x[0-9a-f]{2})*"(?:\.\.\.)?', ",".join(args[1:])))
-            else:
-                size = int(args[2])
-                flags = args[3] if c.name == "recvfrom" and len(args) > 3 else "0"
-                got = hex_string(args[1]) or b""
-            text = f"recv({name}, {size}, {_flags(flags, _MSG)})"
-            if c.returned and not c.errno:
-                data = got[: c.value or 0]
-        elif c.name == "close":
-            text = f"close({name})"
-            proc.fds.pop(fd, None)
-            proc.kinds.pop(fd, None)
-        elif c.name == "shutdown":
-            text = f"shutdown({name}, {args[1]})"
-        elif c.name in ("setsockopt", "getsockopt"):
-            if args[1] not in _SOCKOPT_LEVELS:
-                unsupported.append(t("trace.unsupported.call", process=proc.name,
-                                     call=f"{c.name}({args[1]}, {args[2]})"))
-                continue
-            if c.name == "getsockopt":
-                text = f"getsockopt({name}, {args[2]})"
-                expect = None
-            else:
-                val = args[3]
-                m = re.match(r"\{l_onoff=(\d+), l_linger=(\d+)\}", val)
-                if m:
-                    val = f"{{{m.group(1)}, {m.group(2)}}}"
-                else:
-                    val = val.strip("[]")
-                text = f"setsockopt({name}, {args[2]}, {val})"
-        elif c.name == "fcntl":
-            if args[1] != "F_SETFL":
-                continue
-            flags = "O_NONBLOCK" if "O_NONBLOCK" in args[2] else "0"
-            text = f"fcntl({name}, F_SETFL, {flags})"
-            expect = None
-        elif c.name == "ioctl":
-            req = {"FIONREAD": "SIOCINQ", "TIOCOUTQ": "SIOCOUTQ", "SIOCINQ": "SIOCINQ",
-                   "SIOCOUTQ": "SIOCOUTQ"}.get(args[1])
-            if req is None:
-                continue
-            text = f"ioctl({name}, {req})"
-            m = re.match(r"\[(\d+)\]", args[2]) if len(args) > 2 else None
-            expect = f"= {m.group(1)}" if m and not c.errno else expect
         else:
-            unsupported.append(t("trace.unsupported.call", process=proc.name, call=c.name))
-            continue
-        if text is not None:
-            proc.lines.append(_Line(c.t, proc.name, text, expect, c, fd, data))
+            return
+    elif c.name == "bind":
+        text = f"bind({name}, {_address(args[1])})"
+    elif c.name == "listen":
+        text = f"listen({name}, {args[1]})"
+    elif c.name in ("accept", "accept4"):
+        if res is not None and c.returned and not c.errno:
+            new = proc.new_name("c", res[0])
+            proc.see(res[0], res[1])
+            text = f"{new} = accept({name})"
+            expect = None
+        else:
+            text = f"accept({name})"
+        if c.name == "accept4" and "SOCK_NONBLOCK" in (args[-1] if args else ""):
+            unsupported.append(t("trace.unsupported.call", process=proc.name,
+                                 call="accept4(SOCK_NONBLOCK)"))
+    elif c.name == "connect":
+        text = f"connect({name}, {_address(args[1])})"
+        proc.connects.setdefault(name, (_address(args[1]), c.t))
+    elif c.name in ("sendto", "write", "send", "sendmsg", "writev"):
+        if c.name in ("sendmsg", "writev"):
+            blob = b"".join(hex_string(s) or b"" for s in
+                            re.findall(r'"(?:\\x[0-9a-f]{2})*"(?:\.\.\.)?', ",".join(args[1:])))
+            total = None
+            m = re.search(r"iov_len=(\d+)", ",".join(args))
+            if c.name == "writev":
+                total = sum(int(x) for x in re.findall(r"iov_len=(\d+)", ",".join(args)))
+            elif m:
+                total = sum(int(x) for x in re.findall(r"iov_len=(\d+)", ",".join(args)))
+            flags = args[2] if c.name == "sendmsg" and len(args) > 2 else "0"
+        else:
+            blob = hex_string(args[1]) or b""
+            total = int(args[2])
+            flags = args[3] if c.name == "sendto" and len(args) > 3 else "0"
+        total = total if total is not None else len(blob)
+        what = c_string(blob) if total <= SHOWN_DATA and len(blob) == total else str(total)
+        text = f"send({name}, {what}, {_flags(flags, _MSG)})"
+    elif c.name in ("recvfrom", "read", "recv", "recvmsg", "readv"):
+        if c.name in ("recvmsg", "readv"):
+            size = sum(int(x) for x in re.findall(r"iov_len=(\d+)", ",".join(args)))
+            flags = args[2] if c.name == "recvmsg" and len(args) > 2 else "0"
+            got = b"".join(hex_string(s) or b"" for s in
+                           re.findall(r'"(?:\\x[0-9a-f]{2})*"(?:\.\.\.)?', ",".join(args[1:])))
+        else:
+            size = int(args[2])
+            flags = args[3] if c.name == "recvfrom" and len(args) > 3 else "0"
+            got = hex_string(args[1]) or b""
+        text = f"recv({name}, {size}, {_flags(flags, _MSG)})"
+        if c.returned and not c.errno:
+            data = got[: c.value or 0]
+    elif c.name == "close":
+        text = f"close({name})"
+        proc.fds.pop(fd, None)
+        proc.kinds.pop(fd, None)
+    elif c.name == "shutdown":
+        text = f"shutdown({name}, {args[1]})"
+    elif c.name in ("setsockopt", "getsockopt"):
+        if args[1] not in _SOCKOPT_LEVELS:
+            unsupported.append(t("trace.unsupported.call", process=proc.name,
+                                 call=f"{c.name}({args[1]}, {args[2]})"))
+            return
+        if c.name == "getsockopt":
+            text = f"getsockopt({name}, {args[2]})"
+            expect = None
+        else:
+            val = args[3]
+            m = re.match(r"\{l_onoff=(\d+), l_linger=(\d+)\}", val)
+            if m:
+                val = f"{{{m.group(1)}, {m.group(2)}}}"
+            else:
+                val = val.strip("[]")
+            text = f"setsockopt({name}, {args[2]}, {val})"
+    elif c.name == "fcntl":
+        if args[1] != "F_SETFL":
+            return
+        flags = "O_NONBLOCK" if "O_NONBLOCK" in args[2] else "0"
+        text = f"fcntl({name}, F_SETFL, {flags})"
+        expect = None
+    elif c.name == "ioctl":
+        req = {"FIONREAD": "SIOCINQ", "TIOCOUTQ": "SIOCOUTQ", "SIOCINQ": "SIOCINQ",
+               "SIOCOUTQ": "SIOCOUTQ"}.get(args[1])
+        if req is None:
+            return
+        text = f"ioctl({name}, {req})"
+        m = re.match(r"\[(\d+)\]", args[2]) if len(args) > 2 else None
+        expect = f"= {m.group(1)}" if m and not c.errno else expect
+    else:
+        unsupported.append(t("trace.unsupported.call", process=proc.name, call=c.name))
+        return
+    if text is not None:
+        proc.lines.append(_Line(c.t, proc.name, text, expect, c, fd, data))
 
 
 def recover(records: list[Record], names: list[str], commands: list[str],
@@ -504,23 +532,29 @@ def recover(records: list[Record], names: list[str], commands: list[str],
     """The program the recorded calls are, and the kernel's run of it (its calls only)."""
     unsupported: list[str] = []
     procs: list[_Process] = []
+    children = 0
     for rec, name, cmd in zip(records, names, commands):
-        by_pid: dict[int, list[Syscall]] = {}
-        for c in rec.calls:
-            by_pid.setdefault(c.pid, []).append(c)
-        users = []
-        for pid, calls in by_pid.items():
-            p = _Process(name)
-            _calls_of(calls, p, unsupported)
-            if p.lines:
-                users.append(p)
+        by_pid: dict[int, _Process] = {}
+        forked: list[_Process] = []  # children forked with sockets open, in order
+        for c in sorted(rec.calls, key=lambda c: c.t):
+            proc = by_pid.setdefault(c.pid, _Process(name))
+            if c.name in _CLONES:
+                if c.returned and not c.errno and (c.value or 0) > 0 and proc.fds:
+                    # a child (or thread) born holding the sockets: fork() in the program
+                    children += 1
+                    child = by_pid[c.value] = proc.fork(f"child{children}")
+                    forked.append(child)
+                    proc.lines.append(_Line(c.t, proc.name, f"fork({child.name})", None, c))
+                    if "CLONE_THREAD" in ",".join(c.args):
+                        unsupported.append(t("trace.unsupported.thread", process=proc.name))
+                continue
+            _call(c, proc, unsupported)
+        users = [p for p in dict.fromkeys(by_pid.values()) if p.lines and p not in forked]
         if len(users) > 1:
             unsupported.append(t("trace.unsupported.processes", command=cmd, n=len(users)))
             for k, p in enumerate(users[1:], 2):
-                p.name = f"{name}_{k}"
-                for ln in p.lines:
-                    ln.process = p.name
-        procs += users
+                p.rename(f"{name}_{k}")
+        procs += users + [p for p in forked if p.lines]
     lines = sorted((ln for p in procs for ln in p.lines), key=lambda ln: ln.t)
     t0 = lines[0].t if lines else time.time()
     header = ["# Recovered by `tcpsim trace " + " ".join(shlex.quote(c) for c in commands) + "`:",
@@ -539,7 +573,7 @@ def recover(records: list[Record], names: list[str], commands: list[str],
     label = ", ".join(p.name for p in procs) or "nothing"
     trace = Trace(source="trace", program=label, program_text=text, t0=t0)
     for p in procs:
-        trace.sockets += list(p.sockets.values())
+        trace.sockets += p.own
     offset = len(header)
     starts = [ln.call.t for ln in lines]
     for i, ln in enumerate(lines):
@@ -548,6 +582,10 @@ def recover(records: list[Record], names: list[str], commands: list[str],
         # it waited if it took long, or another call began while it was in the kernel (a recv
         # that returns the bytes a send made meanwhile), or segments came and went meanwhile
         # (a connect's handshake on loopback), as the lab shows a call it had to wait for
+        if ln.text == "exit":  # exit_group() never returns; the format's exit ends at once
+            trace.events.append(Call(t=rel, result=0, process=ln.process, step=i,
+                                     line=offset + i + 1, text=ln.text))
+            continue
         blocked = c.end is None or c.duration >= BLOCKED or \
             any(c.t < s < c.end for s in starts[i + 1:i + 64]) or \
             any(c.t < s < c.end for s in segment_times)

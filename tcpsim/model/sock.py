@@ -194,6 +194,7 @@ class Sock:
     accept_queue: list = field(default_factory=list)
     parent: int | None = None
     # life
+    files: int = 1  # descriptors that refer to it (fork() copies them); tcp_close() at the last
     orphan: bool = False
     shutdown: int = 0
     err: int = 0

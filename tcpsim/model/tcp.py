@@ -366,9 +366,16 @@ class TcpCalls:
             self._transition(sk, "shutdown_wr")
         self._ep_wake(sk, 0)  # inet_shutdown(): sk->sk_state_change(), "wake up anyone in poll"
 
+    def dup(self, sid: int) -> None:
+        """Another descriptor for the same socket (fork() copying the table: get_file())."""
+        self.socks[sid].files += 1
+
     def close(self, sid: int) -> None:
         """__tcp_close(): FIN, or RST with unread data or SO_LINGER {1, 0}; the fd goes."""
         sk = self.socks[sid]
+        if sk.files > 1:  # fput() of one of several references: the socket stays as it is
+            sk.files -= 1
+            return
         self._ep_forget(sid)  # the last fput(): eventpoll_release() takes it out of every epoll
         sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
         sk.orphan = True

@@ -194,6 +194,9 @@ CALLS: dict[str, CallSpec] = {
               "wait until a watched socket is ready (or timeout); returns the ready ones"),
         _spec("sleep", [("duration", "duration")], "none", True,
               "pause this process; the other processes go on"),
+        _spec("fork", [("child", "process")], "none", False,
+              "start a child process with copies of this process's descriptors (the same "
+              "sockets: one closes with its last descriptor); the child's lines follow"),
         _spec("exit", [], "none", False,
               "end the process: the kernel closes its open descriptors in ascending order"),
     )

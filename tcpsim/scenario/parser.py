@@ -141,6 +141,7 @@ class Parser:
         steps: list[Step] = []
         names: dict[str, set[str]] = {}  # process -> descriptor names created so far
         exited: dict[str, int] = {}
+        forked: dict[str, int] = {}  # child process -> the line that forked it
         description: list[str] = []
         fault_lines: list[_Line] = []
         sysctl_lines: list[tuple[str, str]] = []
@@ -162,6 +163,19 @@ class Parser:
                 fault_lines.append(line)
                 continue
             step = self._statement(line, len(steps), names)
+            if step.call == "fork":
+                child = step.args[0]
+                if child == step.process or any(st.process == child for st in steps):
+                    line.fail(line.toks[0].col, f"fork({child}) names a process that already "
+                              "exists; a child is a new process: give it a name no line has used")
+                if child in forked:
+                    line.fail(line.toks[0].col, f"process '{child}' was already forked at line "
+                              f"{forked[child]}")
+                forked[child] = lineno
+                # the child starts with the parent's descriptors, under the same names
+                names[child] = set(names.get(step.process, ()))
+                epolls = self.__dict__.setdefault("_epolls", {})
+                epolls[child] = set(epolls.get(step.process, ()))
             if step.process in exited:
                 line.fail(line.toks[0].col, f"process '{step.process}' already exited at line "
                           f"{exited[step.process]}; it can make no more calls")
@@ -171,6 +185,11 @@ class Parser:
         if not steps:
             raise ScenarioError(self.source, 1, 1, "the program has no calls; write lines such as "
                                 "'server: s = socket()'")
+        for step in steps:  # a forked child's lines come after the fork
+            for fork in steps:
+                if fork.call == "fork" and fork.args[0] == step.process and step.index < fork.index:
+                    raise ScenarioError(self.source, step.line, 1, f"process '{step.process}' is "
+                                        f"forked at line {fork.line}, so its lines come after it")
         summary = next((d for d in description if d), "")
         faults = tuple(self._fault(line, steps) for line in fault_lines)
         return Program(name=name, source=self.source, text=text, steps=tuple(steps),
@@ -425,6 +444,11 @@ class Parser:
             if param.name != "epfd" and is_epoll and spec.name not in ("close", "exit"):
                 line.fail(tok.col, f"'{tok.text}' is an epoll descriptor; {spec.name}() needs a "
                           "socket here")
+            return tok.text
+        if kind == "process":
+            if tok.kind != "ident" or len(toks) > 1 or tok.text in CALLS or tok.text == "net":
+                line.fail(tok.col, f"{spec.name}() needs the name of the new process, as in "
+                          f"'server: fork(child1)'")
             return tok.text
         if kind == "address":
             if tok.kind != "addr":

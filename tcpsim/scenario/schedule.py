@@ -24,6 +24,12 @@ class Schedule:
     def __post_init__(self):
         if not self.started:
             self.started = [False] * len(self.program.steps)
+        # a forked child exists once its parent's fork() line has run
+        self.forks = {s.args[0]: s.index for s in self.program.steps if s.call == "fork"}
+
+    def _unborn(self, process: str) -> bool:
+        at = self.forks.get(process)
+        return at is not None and not self.started[at]
 
     def next_step(self) -> Step | None:
         """The earliest line not yet started whose process is free to run it."""
@@ -31,7 +37,8 @@ class Schedule:
         for step in self.program.steps:
             if self.started[step.index]:
                 continue
-            if step.process not in seen and step.process not in self.parked:
+            if step.process not in seen and step.process not in self.parked \
+                    and not self._unborn(step.process):
                 return step
             seen.add(step.process)  # later lines of this process wait for this one
         return None
@@ -44,7 +51,8 @@ class Schedule:
         for step in self.program.steps:
             if not self.started[step.index] and step.process not in nxt:
                 nxt[step.process] = step
-        return [step for name, step in nxt.items() if name not in self.parked]
+        return [step for name, step in nxt.items()
+                if name not in self.parked and not self._unborn(name)]
 
     def leave_to_others(self, process: str) -> None:
         """This executor runs only `process` (lab --free: one OS process each); the other

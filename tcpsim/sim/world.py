@@ -72,6 +72,10 @@ class ModelSocket:
     def shutdown(self, how: int) -> None:
         self._k.shutdown(self.sid, how)
 
+    def dup(self) -> "ModelSocket":
+        self._k.dup(self.sid)
+        return ModelSocket(self.world, self.sid, self.family)
+
     def close(self) -> None:
         if self.sid in self._k.socks and not self._k.sock(self.sid).orphan:
             self._k.close(self.sid)

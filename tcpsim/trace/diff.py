@@ -60,8 +60,10 @@ def _describe_segment(row: dict) -> str:
     return f"[{row['flags']}] {row['from']} > {row['to']} seq {row['seq']}"
 
 
-def _compare_segments(model: Trace, lab: Trace, seen: str = "kernel") -> list[Difference]:
-    """seen: "kernel" (a lab run) or "capture" (a pcap)."""
+def _compare_segments(model: Trace, lab: Trace, seen: str = "kernel",
+                      calls: bool | None = None) -> list[Difference]:
+    """seen: "kernel" (a lab run) or "capture" (a pcap); calls: the run has its calls, so a
+    quiet stretch is measured from the last call or segment (default: a lab run has them)."""
     where = t(f"diff.where.{seen}")
     out = []
     m, k = segment_rows(model), segment_rows(lab)
@@ -83,7 +85,8 @@ def _compare_segments(model: Trace, lab: Trace, seen: str = "kernel") -> list[Di
         out.append(Difference("count", min(len(m), len(k)) + 1, "segments", str(len(m)), str(len(k)),
                               t("diff.count.segments", who=who, n=abs(len(m) - len(k)),
                                 what=_describe_segment(extra), m=len(m), k=len(k), where=where)))
-    calls = seen == "kernel"  # a capture has no calls: measure from segment to segment
+    if calls is None:
+        calls = seen == "kernel"  # a capture has no calls: measure from segment to segment
     idle_m, idle_k = _idle_before_segments(model, calls), _idle_before_segments(lab, calls)
     # A timer and a call may fall within a jiffy of each other (a pause ending as the delayed
     # ACK fires): then the call lands just before the timer's segment on one side and just
@@ -234,10 +237,11 @@ def _compare_states(model: Trace, lab: Trace) -> list[Difference]:
     return out
 
 
-def compare_capture(model: Trace, capture: Trace) -> list[Difference]:
+def compare_capture(model: Trace, capture: Trace, calls: bool = False) -> list[Difference]:
     """The differences between the model's segments and a capture's (whose endpoints have been
-    named after the model's, see compare/against.py): fields, count and timers' timing."""
-    return _compare_segments(model, capture, seen="capture")
+    named after the model's, see compare/against.py): fields, count and timers' timing.
+    calls: the capture comes with the calls of its programs (`tcpsim trace`)."""
+    return _compare_segments(model, capture, seen="capture", calls=calls)
 
 
 def _by_connection(trace: Trace) -> dict[tuple, Trace]:
@@ -254,7 +258,8 @@ def _by_connection(trace: Trace) -> dict[tuple, Trace]:
                              or (isinstance(e, Segment) and conn(e) == k)]) for k in keys}
 
 
-def compare_exchange(model: Trace, run: Trace, seen: str = "kernel") -> list[Difference]:
+def compare_exchange(model: Trace, run: Trace, seen: str = "kernel",
+                     calls: bool | None = None) -> list[Difference]:
     """The differences between a run and an exchange of the program with the same signature
     (sim/explore.py: each connection's segments, call results, last states) that came from
     another schedule: what the signature leaves out, connection by connection (segment
@@ -264,7 +269,7 @@ def compare_exchange(model: Trace, run: Trace, seen: str = "kernel") -> list[Dif
     out = []
     for key in mine.keys() | theirs.keys():
         empty = Trace(source=run.source, sockets=run.sockets)
-        out += _compare_segments(mine.get(key, empty), theirs.get(key, empty), seen)
+        out += _compare_segments(mine.get(key, empty), theirs.get(key, empty), seen, calls)
     return out + (_compare_drops(model, run) if seen == "kernel" else [])
 
 

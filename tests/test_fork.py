@@ -1,0 +1,115 @@
+"""fork(): a child with copies of its parent's descriptors; a socket closes with its last one.
+
+The rules are the kernel's: fork() copies the descriptor table, each entry a new reference to
+the same open file (dup_fd() in kernel/fork.c); close() drops one reference, and only the
+last one's fput() reaches sock_close() -> tcp_close().  Held against the kernel by the
+built-in concurrent-server (verified live, tests/test_model_vs_kernel.py) and by the lab's
+run of the programs here (the lab gives the child a dup() of the parent's socket)."""
+
+import pytest
+
+from tcpsim.model import KernelProfile
+from tcpsim.scenario import ScenarioError, load, parse
+from tcpsim.sim.world import run_model
+
+from .conftest import lab_unavailable
+
+REF = KernelProfile.named("reference")
+
+SERVE = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080) = 0
+server: c = accept(s) = 4
+server: fork(child)
+server: close(c) = 0
+child: close(s) = 0
+child: send(c, "hi") = 2
+{child_close}
+client: recv(fd, 100) = 2
+client: recv(fd, 100) = {eof}
+"""
+
+
+def _segments(trace):
+    return [(s.flags, s.length) for s in trace.segments]
+
+
+def test_the_parents_close_sends_nothing_while_the_child_holds_the_socket():
+    trace = run_model(parse(SERVE.format(child_close="child: close(c) = 0", eof="0")), REF)
+    closes = [c for c in trace.calls if c.text == "close(c)"]
+    assert [(c.process, c.value) for c in closes] == [
+        ("server", "still open in child: the socket stays, nothing is sent"), ("child", None)]
+    # the FIN is the child's close, after its data: the last descriptor
+    assert _segments(trace)[3:] == [("P.", 2), (".", 0), ("F.", 0), (".", 0)]
+    fin = next(s for s in trace.segments if "F" in s.flags)
+    child_close = next(c for c in trace.calls if c.process == "child" and c.text == "close(c)")
+    assert fin.t >= child_close.t
+
+
+def test_a_child_that_keeps_its_copy_keeps_the_connection_open():
+    """The textbook's warning: the client never sees end-of-file while a copy is open."""
+    text = SERVE.format(child_close="", eof="0").replace("client: recv(fd, 100) = 0\n",
+                                                          "client: poll(fd, POLLIN, 100ms) = 0\n")
+    trace = run_model(parse(text), REF)
+    assert not any("F" in s.flags for s in trace.segments)
+    assert trace.calls[-1].result == 0  # poll timed out: nothing more arrived
+
+
+def test_exit_closes_the_childs_copies():
+    trace = run_model(parse(SERVE.format(child_close="child: exit", eof="0")), REF)
+    assert [s.flags for s in trace.segments].count("F.") == 1
+
+
+def test_the_child_starts_with_the_parents_descriptor_names():
+    prog = parse(SERVE.format(child_close="child: close(c) = 0", eof="0"))
+    assert prog.processes == ("server", "client", "child")
+    with pytest.raises(ScenarioError, match="'t' is not a descriptor of this process yet"):
+        parse(SERVE.format(child_close="child: close(t) = 0", eof="0"))
+
+
+def test_a_childs_line_before_its_fork_is_refused():
+    text = "p: s = socket()\nchild: t = socket()\np: fork(child)\n"
+    with pytest.raises(ScenarioError, match="fork\\(child\\) names a process that already exists"):
+        parse(text)
+
+
+def test_a_child_forked_twice_is_refused():
+    text = "p: s = socket()\np: fork(child)\np: fork(child)\n"
+    with pytest.raises(ScenarioError, match="already forked at line 2"):
+        parse(text)
+
+
+def test_the_concurrent_server_forks_a_child_per_client():
+    prog = load("concurrent-server")
+    forks = [s.args[0] for s in prog.steps if s.call == "fork"]
+    assert forks == ["child1", "child2", "child3"]
+    trace = run_model(prog, REF)
+    assert all(c.ok is not False for c in trace.calls)
+    # each connection: the server's FIN comes from the child's close, the listener closes last
+    fins = [s for s in trace.segments if s.flags == "F." and s.src.endswith(":8080")]
+    assert len(fins) == 3
+
+
+@pytest.fixture
+def live():
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(f"live lab test: {reason}")
+
+
+@pytest.mark.parametrize("child_close", ["child: close(c) = 0", "child: exit", ""])
+def test_the_lab_shares_the_socket_as_the_kernel_does(live, child_close):
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.lab import run_lab
+
+    text = SERVE.format(child_close=child_close, eof="0")
+    if not child_close:
+        text = text.replace("client: recv(fd, 100) = 0\n", "client: poll(fd, POLLIN, 100ms) = 0\n")
+    prog = parse(text)
+    kernel = run_lab(prog)
+    assert all(c.ok is not False for c in kernel.calls), [(c.text, c.result) for c in kernel.calls]
+    held = hold_lab(kernel, prog, KernelProfile.from_trace(kernel))
+    assert held.ok, [d.sentence for d in held.differences]
