@@ -260,7 +260,7 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
               help="Start each command this many milliseconds after the one before it "
                    "(default: once the one before has blocked in a call or exited).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Seconds with nothing happening (no call, no segment) before the commands "
+              help="Seconds with nothing happening (no segment, no command ending) before the commands "
                    "still running are killed.")
 @click.option("--tail", type=click.FloatRange(min=0), default=100.0, show_default=True,
               help="Milliseconds to keep capturing after the last command exits.")
@@ -274,8 +274,9 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
               metavar="FILE.svg|FILE.png", callback=_picture_paths,
               help="Also draw the kernel's sequence (ladder) diagram into this file (repeatable).")
 @click.option("--explain", is_flag=True, help="After each step, say why it happened.")
-@click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="Stop walking the program's schedules after this many.")
+@click.option("--limit", type=click.IntRange(min=1), default=5_000, show_default=True,
+              help="Stop walking the program's schedules after this many (when the run is not "
+                   "the file order's exchange).")
 @_lang_option
 def trace_cmd(commands, after, timeout: float, tail: float, save_path, pcap_path, json_path,
               sequence_paths, explain: bool, limit: int) -> None:
@@ -311,6 +312,9 @@ def trace_cmd(commands, after, timeout: float, tail: float, save_path, pcap_path
     out.print(f"[bold]{escape(t('trace.program'))}[/]", soft_wrap=True)
     for line in traced.text.splitlines():
         out.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
+    for process, calls in traced.left_out.items():
+        out.print(f"[dim]{escape(t('trace.left_out', process=process, calls=', '.join(calls)))}[/]",
+                  soft_wrap=True)
     for why in traced.unsupported:
         out.print(f"[yellow]{escape(why)}[/]", soft_wrap=True)
     if save_path:
@@ -342,6 +346,9 @@ def _hold_traced(traced, limit: int, out: Console) -> int:
         out.print(f"[yellow]{escape(t('trace.not_held', why=t('note.capture_lost', n=trace.capture_lost)))}[/]",
                   soft_wrap=True)
         return INCOMPLETE
+    if traced.threads:  # a thread's copies are no copies: the program would not be the run
+        out.print(f"[yellow]{escape(t('trace.not_held', why=t('trace.threads')))}[/]", soft_wrap=True)
+        return DIFFERS
     prof = KernelProfile.from_trace(trace, where="the traced run")
     if traced.congestion and traced.congestion != prof.modelled_congestion:
         out.print(f"[dim]{escape(t('trace.congestion', cc=traced.congestion, model=prof.modelled_congestion))}[/]",

@@ -262,3 +262,47 @@ def test_no_traced_program_outlives_tcpsim_however_it_dies(seed_binaries, sig):
     while _running(server) and time.time() < deadline:
         time.sleep(0.05)
     assert _running(server) == []
+
+
+PY_SERVER = """\
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8080))
+s.listen(3)
+c, addr = s.accept()
+c.sendall(b"echo: " + c.recv(1024))
+c.close()
+s.close()
+"""
+PY_CLIENT = """\
+import socket
+with socket.create_connection(("127.0.0.1", 8080)) as fd:
+    fd.sendall(b"hello\\n")
+    print(fd.recv(1024))
+"""
+
+
+def test_trace_python_programs(seed_binaries, tmp_path):
+    """Python's socket module: accept4(SOCK_CLOEXEC), sendto for sendall(), getsockname()
+    (left out: it changes nothing on the wire)."""
+    (tmp_path / "server.py").write_text(PY_SERVER)
+    (tmp_path / "client.py").write_text(PY_CLIENT)
+    r = run_cli("trace", f"{sys.executable} server.py", f"{sys.executable} client.py",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "match server, client:" in r.stdout
+    assert 'server: send(c, "echo: hello\\n", 0)' in r.stdout
+    assert "server: setsockopt(s, SO_REUSEADDR, 1)" in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_a_threaded_server_is_shown_and_said_to_be_not_held(seed_binaries, tmp_path):
+    """Python's http.server serves each request on a thread of its own: the kernel's run is
+    shown, and the verdict says why it is not held (threads share one descriptor table)."""
+    r = run_cli("trace", f"{sys.executable} -m http.server 8080 --bind 127.0.0.1",
+                "curl -s http://127.0.0.1:8080/", "--timeout", "1", cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "Not held against the model: threads share their descriptors" in r.stdout
+    assert "curl: connect(s, 127.0.0.1:8080)" in r.stdout
+    assert "[S.]" in r.stdout  # the kernel's handshake, in the timeline

@@ -69,10 +69,22 @@ _RESULT = re.compile(r"\)\s+=\s+(?P<result>\S+)(?:\s+(?P<errno>E[A-Z0-9]+))?(?:\
 _RESULT_UNAVAILABLE = re.compile(r"\)\s+=\s+\?(?:\s+<unavailable>)?\s*$")
 
 
+def _angle(text: str, i: int, angles: int) -> int:
+    """The nesting of -yy's <...> descriptions after text[i]: one opens right after a
+    descriptor's number ("3<TCP:[...]>") or inside another ("<char 1:3>"); "->" (a socket's
+    peer) and "=>" (strace's in => out values, "[16 => 16]") close nothing."""
+    ch = text[i]
+    if ch == "<" and (angles or (i and text[i - 1].isdigit())):
+        return angles + 1
+    if ch == ">" and angles and not (i and text[i - 1] in "-="):
+        return angles - 1
+    return angles
+
+
 def split_args(text: str) -> list[str]:
     """strace's argument list split at its top-level commas (strings, {...}, [...] and <...>
     descriptions kept whole)."""
-    out, depth, cur, i, in_str = [], 0, [], 0, False
+    out, depth, angles, cur, i, in_str = [], 0, 0, [], 0, False
     while i < len(text):
         ch = text[i]
         if in_str:
@@ -85,13 +97,16 @@ def split_args(text: str) -> list[str]:
         elif ch == '"':
             in_str = True
             cur.append(ch)
-        elif ch in "{[(<":
+        elif ch in "<>":
+            angles = _angle(text, i, angles)
+            cur.append(ch)
+        elif ch in "{[(":
             depth += 1
             cur.append(ch)
-        elif ch in "}])>" and not (ch == ">" and i and text[i - 1] == "-"):  # "->": a socket's peer
+        elif ch in "}])":
             depth -= 1
             cur.append(ch)
-        elif ch == "," and depth == 0:
+        elif ch == "," and depth == 0 and angles == 0:
             out.append("".join(cur).strip())
             cur = []
         else:
@@ -104,7 +119,7 @@ def split_args(text: str) -> list[str]:
 
 def _call_end(rest: str) -> int:
     """Where the argument list of `rest` (text after "name(") closes, or -1."""
-    depth, in_str, i = 0, False, 0
+    depth, angles, in_str, i = 0, 0, False, 0
     while i < len(rest):
         ch = rest[i]
         if in_str:
@@ -114,12 +129,14 @@ def _call_end(rest: str) -> int:
                 in_str = False
         elif ch == '"':
             in_str = True
-        elif ch in "{[(<":
+        elif ch in "<>":
+            angles = _angle(rest, i, angles)
+        elif ch in "{[(":
             depth += 1
-        elif ch in "}]>" and not (ch == ">" and i and rest[i - 1] == "-"):
+        elif ch in "}]":
             depth -= 1
         elif ch == ")":
-            if depth == 0:
+            if depth == 0 and angles == 0:
                 return i
             depth -= 1
         i += 1

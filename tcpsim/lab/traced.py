@@ -75,6 +75,8 @@ class Traced:
     connects: dict[str, tuple[str, float]] = field(default_factory=dict)
     strace: list[str] = field(default_factory=list)  # each command's strace record, as written
     statuses: list[int | None] = field(default_factory=list)  # each command's exit status
+    left_out: dict[str, list[str]] = field(default_factory=dict)  # process -> calls left out
+    threads: bool = False  # a process started threads holding sockets: not held (see recover)
 
 
 def _die_with_parent() -> None:
@@ -180,13 +182,16 @@ def run_traced(commands: list[str], after: float | None = None, timeout: float =
                         ISOLATE + STRACE + ["-o", str(Path(tmp) / f"{i}.strace"), "sh", "-c", cmd],
                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                         start_new_session=True, preexec_fn=_die_with_parent))
-            quiet_since, sizes = time.time(), None
+            # the run ends when every command has exited, or when nothing has happened for
+            # `timeout` seconds: no segment, no command ending (a server that polls with a
+            # timeout makes calls for ever, and still waits for nobody)
+            quiet_since, running = time.time(), len(procs)
             while any(p.poll() is None for p in procs):
                 got = cap.drain()
                 frames += got
-                now_sizes = [_size(Path(tmp) / f"{i}.strace") for i in range(len(procs))]
-                if got or now_sizes != sizes:
-                    quiet_since, sizes = time.time(), now_sizes
+                now_running = sum(p.poll() is None for p in procs)
+                if got or now_running != running:
+                    quiet_since, running = time.time(), now_running
                 elif time.time() - quiet_since > timeout:
                     break
                 time.sleep(0.005)
@@ -239,13 +244,6 @@ def run_traced(commands: list[str], after: float | None = None, timeout: float =
             raise TcpsimError(f"{commands[i]!r} could not be run ({said[-1] if said else f'exit status {status}'}); "
                               f"give a command that runs here, such as ./server after gcc server.c -o server")
     return traced
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _kill(p: subprocess.Popen) -> None:
@@ -334,6 +332,7 @@ class _Process:
         self.lines: list[_Line] = []
         self.sockets: dict[str, SocketInfo] = {}  # every socket it has, by name
         self.own: list[SocketInfo] = []  # those it made itself (a forked child shares the rest)
+        self.left_out: set[str] = set()  # calls on its sockets left out (_NO_EFFECT)
         self.connects: dict[str, tuple[str, float]] = {}  # socket name -> (address, when)
 
     def rename(self, name: str) -> None:
@@ -399,6 +398,9 @@ def _calls_of(pid_calls: list[Syscall], proc: _Process, unsupported: list[str]) 
 
 
 _CLONES = ("clone", "clone3", "fork", "vfork")
+# calls that read what the socket is and change nothing the model or the wire shows: left out
+# of the program, and named as left out
+_NO_EFFECT = {"getsockname", "getpeername"}
 
 
 def _call(c: Syscall, proc: _Process, unsupported: list[str]) -> None:
@@ -520,6 +522,9 @@ def _call(c: Syscall, proc: _Process, unsupported: list[str]) -> None:
         text = f"ioctl({name}, {req})"
         m = re.match(r"\[(\d+)\]", args[2]) if len(args) > 2 else None
         expect = f"= {m.group(1)}" if m and not c.errno else expect
+    elif c.name in _NO_EFFECT:
+        proc.left_out.add(c.name)
+        return
     else:
         unsupported.append(t("trace.unsupported.call", process=proc.name, call=c.name))
         return
@@ -533,6 +538,7 @@ def recover(records: list[Record], names: list[str], commands: list[str],
     unsupported: list[str] = []
     procs: list[_Process] = []
     children = 0
+    threads = False
     for rec, name, cmd in zip(records, names, commands):
         by_pid: dict[int, _Process] = {}
         forked: list[_Process] = []  # children forked with sockets open, in order
@@ -547,6 +553,7 @@ def recover(records: list[Record], names: list[str], commands: list[str],
                     proc.lines.append(_Line(c.t, proc.name, f"fork({child.name})", None, c))
                     if "CLONE_THREAD" in ",".join(c.args):
                         unsupported.append(t("trace.unsupported.thread", process=proc.name))
+                        threads = True
                 continue
             _call(c, proc, unsupported)
         users = [p for p in dict.fromkeys(by_pid.values()) if p.lines and p not in forked]
@@ -600,7 +607,9 @@ def recover(records: list[Record], names: list[str], commands: list[str],
             trace.events.append(Call(t=rel, result=result, errno=c.errno, data=ln.data,
                                      **common))
     connects = {f"{p.name}.{k}": v for p in procs for k, v in p.connects.items()}
-    return Traced(trace, program, text, list(dict.fromkeys(unsupported)), connects=connects)
+    return Traced(trace, program, text, list(dict.fromkeys(unsupported)), connects=connects,
+                  left_out={p.name: sorted(p.left_out) for p in procs if p.left_out},
+                  threads=threads)
 
 
 def _name_connecting_ends(traced: Traced) -> None:
