@@ -40,6 +40,7 @@ _CALL_REF = {
     "fcntl": "fcntl(2)", "ioctl": "tcp_ioctl()", "poll": "tcp_poll()", "sleep": "", "exit": "do_exit()",
     "epoll_create": "do_epoll_create()", "epoll_ctl": "do_epoll_ctl(), ep_insert(), ep_modify()",
     "epoll_wait": "ep_poll(), ep_send_events(), tcp_poll()",
+    "fork": "copy_process(), dup_fd()",
 }
 _SEG_REF = {
     "syn": "RFC 9293 3.5 · tcp_connect()", "syn.again": "RFC 6298 5 · tcp_retransmit_timer()",
@@ -497,6 +498,8 @@ def _call(ev: Call, listeners: set[str]) -> Why:
     if name == "recv" and ev.result == 0:
         return Why("why.call.recv.eof", t("why.call.recv.eof"), "RFC 9293 3.10.7.4 · tcp_recvmsg()")
     args = _args(ev)
+    if name == "close" and ev.value and not ev.errno:  # another process still holds it
+        return Why("why.call.close.shared", t("why.call.close.shared"), "fput(), sock_close()")
     if name == "close" and args and f"{ev.process}.{args[0]}" in listeners:
         return Why("why.call.close.listener", t("why.call.close.listener"),
                    "inet_csk_listen_stop()")
