@@ -346,9 +346,6 @@ def _hold_traced(traced, limit: int, out: Console) -> int:
         out.print(f"[yellow]{escape(t('trace.not_held', why=t('note.capture_lost', n=trace.capture_lost)))}[/]",
                   soft_wrap=True)
         return INCOMPLETE
-    if traced.threads:  # a thread's copies are no copies: the program would not be the run
-        out.print(f"[yellow]{escape(t('trace.not_held', why=t('trace.threads')))}[/]", soft_wrap=True)
-        return DIFFERS
     prof = KernelProfile.from_trace(trace, where="the traced run")
     if traced.congestion and traced.congestion != prof.modelled_congestion:
         out.print(f"[dim]{escape(t('trace.congestion', cc=traced.congestion, model=prof.modelled_congestion))}[/]",

@@ -113,3 +113,42 @@ def test_the_lab_shares_the_socket_as_the_kernel_does(live, child_close):
     assert all(c.ok is not False for c in kernel.calls), [(c.text, c.result) for c in kernel.calls]
     held = hold_lab(kernel, prog, KernelProfile.from_trace(kernel))
     assert held.ok, [d.sentence for d in held.differences]
+
+
+THREADED = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+server: thread(worker)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080) = 0
+server: c = accept(s) = 4
+worker: send(c, "hi") = 2
+worker: close(c) = 0
+server: send(c, "again") = -1 EBADF
+client: recv(fd, 100) = 2
+client: recv(fd, 100) = 0
+"""
+
+
+def test_a_thread_shares_the_table_so_its_close_is_the_processes():
+    """thread(): clone(CLONE_FILES), one table: the worker uses the descriptor the main
+    thread accepted after the thread started, and its close() is the last: FIN at once, and
+    the main thread's next call on it fails with EBADF."""
+    trace = run_model(parse(THREADED), REF)
+    assert all(c.ok is not False for c in trace.calls), [(c.text, c.result, c.errno)
+                                                         for c in trace.calls]
+    close = next(c for c in trace.calls if c.text == "close(c)")
+    assert close.value is None  # nobody else holds it: nothing to say
+    assert [s.flags for s in trace.segments].count("F.") == 1
+
+
+def test_the_lab_shares_a_threads_table_as_the_kernel_does(live):
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.lab import run_lab
+
+    prog = parse(THREADED)
+    kernel = run_lab(prog)
+    assert all(c.ok is not False for c in kernel.calls), [(c.text, c.result) for c in kernel.calls]
+    held = hold_lab(kernel, prog, KernelProfile.from_trace(kernel))
+    assert held.ok, [d.sentence for d in held.differences]

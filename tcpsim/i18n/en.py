@@ -393,11 +393,8 @@ MESSAGES: dict[str, str] = {
     "exchange.diff.call": "{call} returns {expected} in the model but {seen} {where}",
     # -- trace: people's own programs on the kernel, held to the model ------------------------
     "close.shared": "still open in {who}: the socket stays, nothing is sent",
-    "trace.left_out": "left out of {process}'s program: {calls} (they read what a socket is and change nothing on the wire)",
-    "trace.threads": "threads share their descriptors, which the program format cannot say yet (issue 20 left)",
+    "trace.left_out": "left out of {process}'s program: {calls} (they change nothing on the wire: they read what a socket is, or failed)",
     "trace.hang": "{command} was still waiting after {s} s with nothing happening; it was killed (SIGKILL) and its last call never returned",
-    "trace.unsupported.thread": "{process} started a thread with sockets open: threads share one descriptor table, which the program format cannot say yet (each thread is shown as a forked child), so the run is not held against the model",
-    "trace.unsupported.fork": "{process} forked with sockets open: a child sharing its descriptors is not in the program format yet (issue 20), so the child's calls are left out",
     "trace.unsupported.call": "{process} called {call}, which the program format does not have; the kernel's run is shown, but the program is held without it",
     "trace.unsupported.processes": "{command} made socket calls from {n} processes or threads; the format cannot yet say that they share descriptors (issue 20), so each is a process of its own",
     "trace.unsupported.parse": "the recovered program is not a valid program: {why}",

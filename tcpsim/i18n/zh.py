@@ -394,11 +394,8 @@ MESSAGES: dict[str, str] = {
     "diff.nothing": "无",
     # -- trace ----------------------------------------------------------------------------
     "close.shared": "{who} 仍持有该描述符：套接字保留，不发送任何报文",
-    "trace.left_out": "{process} 的程序中略去了：{calls}（它们只读取套接字信息，不改变线路上的任何内容）",
-    "trace.threads": "线程共享描述符，程序格式尚不能表达（issue 20 的遗留部分）",
+    "trace.left_out": "{process} 的程序中略去了：{calls}（它们不改变线路上的任何内容：只读取套接字信息，或调用失败）",
     "trace.hang": "{command} 在 {s} 秒内毫无动静仍在等待，已被终止（SIGKILL），其最后一个调用没有返回",
-    "trace.unsupported.thread": "{process} 在打开套接字的情况下启动了线程：线程共享同一个描述符表，程序格式尚不能表达（每个线程显示为 fork 出的子进程），因此不与模型对照",
-    "trace.unsupported.fork": "{process} 在打开套接字的情况下 fork 了：共享描述符的子进程尚不能用程序格式表达（issue 20），子进程的调用被略去",
     "trace.unsupported.call": "{process} 调用了 {call}，程序格式中没有这个调用；仍显示内核的运行，但对照模型时不含它",
     "trace.unsupported.processes": "{command} 从 {n} 个进程或线程发出套接字调用；格式尚不能表达它们共享描述符（issue 20），因此各算一个进程",
     "trace.unsupported.parse": "恢复出的程序无效：{why}",

@@ -143,10 +143,11 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
     if any(f.action == "delay" for f in program.faults):
         raise TcpsimError("lab --free cannot hold segments back (net: delay needs the ordinary "
                           "lab's single thread); run this program without --free")
-    if any(s.call == "fork" for s in program.steps):
-        raise TcpsimError("lab --free does not run fork() yet (each process of the program is "
-                          "started at once, none by another); run this program without --free: "
-                          "the ordinary lab gives a forked child the parent's very sockets")
+    if any(s.call in ("fork", "thread") for s in program.steps):
+        raise TcpsimError("lab --free does not run fork() or thread() yet (each process of the "
+                          "program is started at once, none by another); run this program "
+                          "without --free: the ordinary lab gives a child the parent's very "
+                          "sockets")
     LoopbackCapture.prepare()
     cc, overrides = lab_congestion({**dict(program.sysctls), **(overrides or {})})
     with private_netns():

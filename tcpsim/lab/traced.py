@@ -30,6 +30,7 @@ from pathlib import Path
 from ..errors import TcpsimError
 from ..i18n import t
 from ..scenario import Program, parse
+from ..scenario.calls import SOCKOPTS
 from ..trace import Call, SocketInfo, Trace, decode_frame
 from .capture import LoopbackCapture
 from .kernel import kernel_info, sysctls
@@ -76,7 +77,6 @@ class Traced:
     strace: list[str] = field(default_factory=list)  # each command's strace record, as written
     statuses: list[int | None] = field(default_factory=list)  # each command's exit status
     left_out: dict[str, list[str]] = field(default_factory=dict)  # process -> calls left out
-    threads: bool = False  # a process started threads holding sockets: not held (see recover)
 
 
 def _die_with_parent() -> None:
@@ -307,9 +307,9 @@ def c_string(data: bytes) -> str:
     return '"' + "".join(out) + '"'
 
 
-# a send of more bytes than this is written as its length (`send(s, 100000)`): the bytes
-# themselves do not change a segment's fields
-SHOWN_DATA = 256
+# a send of more bytes than this is written as its length (`send(s, 100000)`), and the
+# segments' bytes are then not compared (compare/against.py hold_traced())
+SHOWN_DATA = 4096
 
 
 @dataclass
@@ -342,6 +342,13 @@ class _Process:
             ln.process = name
         for info in self.own:
             info.process, info.label = name, f"{name}.{info.name}"
+
+    def share(self, name: str) -> "_Process":
+        """A thread: the same descriptor table, names and all."""
+        child = _Process(name)
+        child.fds, child.kinds, child.count, child.sockets = \
+            self.fds, self.kinds, self.count, self.sockets
+        return child
 
     def fork(self, name: str) -> "_Process":
         """A child with copies of this process's descriptors (the same sockets)."""
@@ -493,7 +500,10 @@ def _call(c: Syscall, proc: _Process, unsupported: list[str]) -> None:
     elif c.name == "shutdown":
         text = f"shutdown({name}, {args[1]})"
     elif c.name in ("setsockopt", "getsockopt"):
-        if args[1] not in _SOCKOPT_LEVELS:
+        if args[1] not in _SOCKOPT_LEVELS or args[2] not in SOCKOPTS:
+            if c.errno:  # it failed, and changed nothing (Python tries IPV6_V6ONLY on any)
+                proc.left_out.add(f"{c.name}({args[1]}, {args[2]}) = -1 {c.errno}")
+                return
             unsupported.append(t("trace.unsupported.call", process=proc.name,
                                  call=f"{c.name}({args[1]}, {args[2]})"))
             return
@@ -538,24 +548,34 @@ def recover(records: list[Record], names: list[str], commands: list[str],
     unsupported: list[str] = []
     procs: list[_Process] = []
     children = 0
-    threads = False
     for rec, name, cmd in zip(records, names, commands):
         by_pid: dict[int, _Process] = {}
-        forked: list[_Process] = []  # children forked with sockets open, in order
+        forked: list[_Process] = []  # children forked with sockets open, threads, in order
+        forks: list[_Line] = []  # their fork()/thread() lines
+        owner: dict[int, _Process] = {}  # id(line) -> the process that made it
         for c in sorted(rec.calls, key=lambda c: c.t):
             proc = by_pid.setdefault(c.pid, _Process(name))
             if c.name in _CLONES:
-                if c.returned and not c.errno and (c.value or 0) > 0 and proc.fds:
-                    # a child (or thread) born holding the sockets: fork() in the program
+                thread = "CLONE_THREAD" in ",".join(c.args)
+                if c.returned and not c.errno and (c.value or 0) > 0 and (proc.fds or thread):
+                    # a child born holding the sockets: fork() in the program; a thread
+                    # shares the table (a thread made before any socket, too: it may use
+                    # the sockets made later)
                     children += 1
-                    child = by_pid[c.value] = proc.fork(f"child{children}")
+                    call = "thread" if thread else "fork"
+                    name_ = f"{call}{children}" if thread else f"child{children}"
+                    child = by_pid[c.value] = (proc.share if thread else proc.fork)(name_)
                     forked.append(child)
-                    proc.lines.append(_Line(c.t, proc.name, f"fork({child.name})", None, c))
-                    if "CLONE_THREAD" in ",".join(c.args):
-                        unsupported.append(t("trace.unsupported.thread", process=proc.name))
-                        threads = True
+                    forks.append(_Line(c.t, proc.name, f"{call}({child.name})", None, c))
+                    owner[id(forks[-1])] = proc
                 continue
             _call(c, proc, unsupported)
+        # a fork/thread line only for a child that made calls on sockets
+        for ln in forks:
+            child = next(p for p in forked if ln.text.endswith(f"({p.name})"))
+            if child.lines:
+                owner[id(ln)].lines.append(ln)
+        forks.clear()
         users = [p for p in dict.fromkeys(by_pid.values()) if p.lines and p not in forked]
         if len(users) > 1:
             unsupported.append(t("trace.unsupported.processes", command=cmd, n=len(users)))
@@ -567,7 +587,9 @@ def recover(records: list[Record], names: list[str], commands: list[str],
     header = ["# Recovered by `tcpsim trace " + " ".join(shlex.quote(c) for c in commands) + "`:",
               "# the calls each command made on TCP sockets, in the order they began, each with",
               "# the result the kernel gave."]
-    width = max((len(f"{ln.process}: {ln.text}") for ln in lines), default=0)
+    # the expected results in a column, but not after a line too long to read in one
+    width = max((len(f"{ln.process}: {ln.text}") for ln in lines
+                 if len(f"{ln.process}: {ln.text}") <= 48), default=0)
     body = [(f"{ln.process}: {ln.text}".ljust(width) + f" {ln.expect}") if ln.expect
             else f"{ln.process}: {ln.text}" for ln in lines]
     text = "\n".join(header + body) + "\n"
@@ -608,8 +630,7 @@ def recover(records: list[Record], names: list[str], commands: list[str],
                                      **common))
     connects = {f"{p.name}.{k}": v for p in procs for k, v in p.connects.items()}
     return Traced(trace, program, text, list(dict.fromkeys(unsupported)), connects=connects,
-                  left_out={p.name: sorted(p.left_out) for p in procs if p.left_out},
-                  threads=threads)
+                  left_out={p.name: sorted(p.left_out) for p in procs if p.left_out})
 
 
 def _name_connecting_ends(traced: Traced) -> None:

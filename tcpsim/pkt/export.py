@@ -284,10 +284,10 @@ def export(program: Program, process: str | None = None,
     if proc not in program.processes:
         raise ExportError(f"program {program.name} has no process {proc!r}; its processes are "
                           f"{', '.join(program.processes)}")
-    forks = {s.args[0]: s.process for s in program.steps if s.call == "fork"}
+    forks = {s.args[0]: s.process for s in program.steps if s.call in ("fork", "thread")}
     if proc in forks or proc in forks.values():
         raise ExportError(f"program {program.name} cannot be written as a packetdrill script "
-                          f"for process {proc}: fork() has no packetdrill spelling (a script is "
+                          f"for process {proc}: fork() and thread() have no packetdrill spelling (a script is "
                           "one process), and its sockets are shared with "
                           f"{forks.get(proc) or ', '.join(c for c, p in forks.items() if p == proc)}")
     profile = packetdrill_profile(base or KernelProfile.named("reference"))

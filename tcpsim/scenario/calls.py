@@ -197,6 +197,9 @@ CALLS: dict[str, CallSpec] = {
         _spec("fork", [("child", "process")], "none", False,
               "start a child process with copies of this process's descriptors (the same "
               "sockets: one closes with its last descriptor); the child's lines follow"),
+        _spec("thread", [("child", "process")], "none", False,
+              "start a thread: a process that shares this one's descriptor table (the same "
+              "descriptors, names and all; a close() in either closes it for both)"),
         _spec("exit", [], "none", False,
               "end the process: the kernel closes its open descriptors in ascending order"),
     )

@@ -163,19 +163,24 @@ class Parser:
                 fault_lines.append(line)
                 continue
             step = self._statement(line, len(steps), names)
-            if step.call == "fork":
+            if step.call in ("fork", "thread"):
                 child = step.args[0]
                 if child == step.process or any(st.process == child for st in steps):
-                    line.fail(line.toks[0].col, f"fork({child}) names a process that already "
+                    line.fail(line.toks[0].col, f"{step.call}({child}) names a process that already "
                               "exists; a child is a new process: give it a name no line has used")
                 if child in forked:
                     line.fail(line.toks[0].col, f"process '{child}' was already forked at line "
                               f"{forked[child]}")
                 forked[child] = lineno
-                # the child starts with the parent's descriptors, under the same names
-                names[child] = set(names.get(step.process, ()))
+                # the child starts with the parent's descriptors, under the same names; a
+                # thread shares the table itself, names made later by either included
                 epolls = self.__dict__.setdefault("_epolls", {})
-                epolls[child] = set(epolls.get(step.process, ()))
+                if step.call == "thread":
+                    names[child] = names.setdefault(step.process, set())
+                    epolls[child] = epolls.setdefault(step.process, set())
+                else:
+                    names[child] = set(names.get(step.process, ()))
+                    epolls[child] = set(epolls.get(step.process, ()))
             if step.process in exited:
                 line.fail(line.toks[0].col, f"process '{step.process}' already exited at line "
                           f"{exited[step.process]}; it can make no more calls")
@@ -187,9 +192,10 @@ class Parser:
                                 "'server: s = socket()'")
         for step in steps:  # a forked child's lines come after the fork
             for fork in steps:
-                if fork.call == "fork" and fork.args[0] == step.process and step.index < fork.index:
+                if fork.call in ("fork", "thread") and fork.args[0] == step.process \
+                        and step.index < fork.index:
                     raise ScenarioError(self.source, step.line, 1, f"process '{step.process}' is "
-                                        f"forked at line {fork.line}, so its lines come after it")
+                                        f"started at line {fork.line}, so its lines come after it")
         summary = next((d for d in description if d), "")
         faults = tuple(self._fault(line, steps) for line in fault_lines)
         return Program(name=name, source=self.source, text=text, steps=tuple(steps),

@@ -25,7 +25,8 @@ class Schedule:
         if not self.started:
             self.started = [False] * len(self.program.steps)
         # a forked child exists once its parent's fork() line has run
-        self.forks = {s.args[0]: s.index for s in self.program.steps if s.call == "fork"}
+        self.forks = {s.args[0]: s.index for s in self.program.steps
+                      if s.call in ("fork", "thread")}
 
     def _unborn(self, process: str) -> bool:
         at = self.forks.get(process)

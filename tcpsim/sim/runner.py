@@ -194,7 +194,11 @@ class Runner:
         return tr
 
     def close(self) -> None:
+        seen: set[int] = set()  # threads share one table: close its descriptors once
         for proc in self.procs.values():
+            if id(proc.fds) in seen:
+                continue
+            seen.add(id(proc.fds))
             for s in proc.fds.values():
                 s.sock.close()
             for e in proc.epolls.values():
@@ -658,6 +662,13 @@ class Runner:
             child.fds[vfd] = replace(s, sock=s.sock.dup(), process=child.name)
             child.fds[vfd].sock.setblocking(False)
         child.names = dict(proc.names)
+        return (0, None, {})
+
+    def _do_thread(self, proc, step, _s) -> Outcome:
+        """A thread (clone(CLONE_FILES)): the same descriptor table, not a copy; a descriptor
+        one thread closes is closed for the other."""
+        child = self.procs[step.args[0]]
+        child.fds, child.names, child.epolls = proc.fds, proc.names, proc.epolls
         return (0, None, {})
 
     def _do_exit(self, proc, step, _s) -> Outcome:
