@@ -340,6 +340,8 @@ def _hold_traced(traced, limit: int, out: Console) -> int:
 
     trace = traced.trace
     if traced.program is None:
+        if any(not ln.startswith("#") for ln in traced.text.splitlines()):
+            return DIFFERS  # the lines do not make a program: the reason is printed above
         out.print(f"[yellow]{escape(t('trace.nothing'))}[/]", soft_wrap=True)
         return DIFFERS if traced.unsupported else OK
     if trace.capture_lost:

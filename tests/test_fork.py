@@ -152,3 +152,38 @@ def test_the_lab_shares_a_threads_table_as_the_kernel_does(live):
     assert all(c.ok is not False for c in kernel.calls), [(c.text, c.result) for c in kernel.calls]
     held = hold_lab(kernel, prog, KernelProfile.from_trace(kernel))
     assert held.ok, [d.sentence for d in held.differences]
+
+
+DUPPED = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080) = 0
+server: c = accept(s) = 4
+server: out = dup(c) = 5
+server: close(c) = 0
+server: send(out, "hi") = 2
+server: close(out) = 0
+client: recv(fd, 100) = 2
+client: recv(fd, 100) = 0
+"""
+
+
+def test_dup_is_a_second_descriptor_for_the_same_socket():
+    trace = run_model(parse(DUPPED), REF)
+    assert all(c.ok is not False for c in trace.calls), [(c.text, c.result) for c in trace.calls]
+    first = next(c for c in trace.calls if c.text == "close(c)")
+    assert first.value == "still open in server: the socket stays, nothing is sent"
+    assert [s.flags for s in trace.segments][3:] == ["P.", ".", "F.", "."]
+
+
+def test_the_lab_dups_as_the_kernel_does(live):
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.lab import run_lab
+
+    prog = parse(DUPPED)
+    kernel = run_lab(prog)
+    assert all(c.ok is not False for c in kernel.calls), [(c.text, c.result) for c in kernel.calls]
+    held = hold_lab(kernel, prog, KernelProfile.from_trace(kernel))
+    assert held.ok, [d.sentence for d in held.differences]

@@ -6,6 +6,7 @@ traced by scripts/record_trace_samples.py: each command's strace record as strac
 and the run's capture.  The live tests compile the same programs and trace them anew."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -311,3 +312,32 @@ def test_pythons_threaded_http_server_and_curl(seed_binaries, tmp_path):
         assert line in r.stdout
     assert "setsockopt(SOL_IPV6, IPV6_V6ONLY) = -1 ENOPROTOOPT" in r.stdout  # left out
     assert "was still waiting after 1 s" in r.stdout  # the server serves for ever: killed
+
+
+PY_EPOLL_SERVER = """\
+import select, socket
+s = socket.socket(); s.bind(("0.0.0.0", 8080)); s.listen(3)
+ep = select.epoll()
+ep.register(s.fileno(), select.EPOLLIN)
+served, conns = 0, {}
+while served < 2:
+    for fd, ev in ep.poll():
+        if fd == s.fileno():
+            c, _ = s.accept(); conns[c.fileno()] = c; ep.register(c.fileno(), select.EPOLLIN)
+        else:
+            c = conns.pop(fd); c.sendall(c.recv(100).upper()); ep.unregister(fd); c.close()
+            served += 1
+ep.close(); s.close()
+"""
+
+
+def test_trace_an_epoll_server(seed_binaries, tmp_path):
+    """select.epoll: epoll_create1, epoll_ctl ADD/DEL, epoll_wait, two clients in turn."""
+    (tmp_path / "epserver.py").write_text(PY_EPOLL_SERVER)
+    (tmp_path / "client.py").write_text(PY_CLIENT)
+    r = run_cli("trace", f"{sys.executable} epserver.py", f"{sys.executable} client.py",
+                f"{sys.executable} client.py", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "match epserver, client, client2:" in r.stdout
+    # (the interpreter may make an epoll of its own at start-up: then the server's is ep2)
+    assert re.search(r"epoll_ctl\(ep2?, EPOLL_CTL_ADD, c2, EPOLLIN\)", r.stdout)

@@ -117,6 +117,7 @@ MESSAGES: dict[str, str] = {
     "why.call.close": "close() drops the descriptor; the kernel finishes the connection on its "
                       "own (it sends FIN, or RST if data was left unread).",
     "why.call.close.shared": "close() drops this process's descriptor only: after fork() the socket has one descriptor in each process, and the kernel closes it (FIN, or RST) when the last one goes. A server that forgets to close its copy never ends the connection.",
+    "why.call.dup": "dup() gives a second descriptor for the same socket: close() of one of them sends nothing while the other is open.",
     "why.call.fork": "fork() starts a child process with a copy of every descriptor: the same sockets, now held twice. The textbook's server then closes what each side does not need: the parent the connected socket, the child the listener.",
     "why.call.close.listener": "close() on the listening socket stops accepting; connections "
                                "still in its queue are reset.",

@@ -109,6 +109,7 @@ MESSAGES: dict[str, str] = {
     "why.call.close": "close() 释放描述符；内核自行完成连接的释放（发送 FIN；若有未读数据则发送 "
                       "RST）。",
     "why.call.close.shared": "close() 只释放本进程的描述符：fork() 之后同一个套接字在每个进程中各有一个描述符，内核在最后一个描述符关闭时才结束连接（发送 FIN 或 RST）。忘记关闭自己那份的服务器永远不会结束连接。",
+    "why.call.dup": "dup() 为同一个套接字再给出一个描述符：其中一个 close() 时，只要另一个仍打开，就不发送任何报文。",
     "why.call.fork": "fork() 启动一个子进程，复制所有描述符：同样的套接字，现在被持有两次。教材中的服务器随后关闭各自不需要的：父进程关闭已连接套接字，子进程关闭监听套接字。",
     "why.call.close.listener": "对监听套接字调用 close() 即停止接受连接；仍在队列中的连接被复位。",
     "why.call.shutdown": "shutdown({how}) 只关闭一个方向：SHUT_WR 发送 FIN，但套接字仍可接收"

@@ -30,6 +30,7 @@ class Syscall:
     result: str | None = None  # "0", "19", "4<TCP:[...]>", "?" ; None: it never returned
     errno: str | None = None  # "ECONNREFUSED"
     duration: float | None = None  # seconds in the call (-T)
+    detail: str | None = None  # what strace adds after the result: "[{fd=3, revents=POLLIN}]"
 
     @property
     def returned(self) -> bool:
@@ -147,7 +148,7 @@ def _finish(call: Syscall, tail: str, where: str) -> None:
     """`tail`: from the call's closing parenthesis on (") = 4<TCP:[...]> <0.2126>")."""
     m = _RESULT.match(tail)
     if m is not None:
-        call.result, call.errno = m.group("result"), m.group("errno")
+        call.result, call.errno, call.detail = m.group("result"), m.group("errno"), m.group("what")
         if m.group("dur"):
             call.duration = float(m.group("dur"))
         if call.errno is not None and call.result not in ("-1", "?"):

@@ -269,7 +269,18 @@ def _kill(p: subprocess.Popen) -> None:
 # -- from system calls to a program ---------------------------------------------------------
 
 _SOCKOPT_LEVELS = {"SOL_SOCKET", "SOL_TCP", "IPPROTO_TCP"}
-_POLL = re.compile(r"\{fd=(\d+)(?:<[^>]*>)?, events=([A-Z|]+)(?:, revents=([A-Z|]+))?\}")
+_POLL = re.compile(r"\{fd=(\d+)(?:<[^{}]*?>)?, events=([A-Z|]+)(?:, revents=([A-Z|]+))?\}")
+
+
+def _poll_timeout(name: str, args: list[str]) -> str | None:
+    """poll()'s timeout as the format writes it (None: for ever)."""
+    if name == "poll":
+        ms = int(args[2]) if len(args) > 2 and args[2].lstrip("-").isdigit() else -1
+        return None if ms < 0 else f"{ms}ms"
+    m = re.match(r"\{tv_sec=(\d+), tv_nsec=(\d+)\}", args[2]) if len(args) > 2 else None
+    if m is None:
+        return None
+    return f"{int(m.group(1)) * 1000 + int(m.group(2)) // 1_000_000}ms"
 
 
 def _address(arg: str) -> str | None:
@@ -433,6 +444,29 @@ def _call(c: Syscall, proc: _Process, unsupported: list[str]) -> None:
         text = f"{proc.new_name('s', res[0])} = socket({fam}, {kind}, 0)"
         expect = None
         fd = None
+    elif c.name in ("poll", "ppoll") and args and args[0].startswith("["):
+        polled = [p for p in _POLL.findall(args[0]) if proc.kinds.get(int(p[0])) == "tcp"]
+        if not polled:
+            return
+        others = len(_POLL.findall(args[0])) - len(polled)
+        woke = re.findall(r"fd=(\d+)", c.detail or "")
+        if len(polled) != 1 or any(int(n) != int(polled[0][0]) for n in woke):
+            # several sockets, or another descriptor (a pipe, an eventfd) woke it
+            unsupported.append(t("trace.unsupported.call", process=proc.name,
+                                 call=f"{c.name}() of {len(polled) + others} descriptors"))
+            return
+        if others:  # a pipe or eventfd beside one socket, and the socket is what woke it
+            proc.left_out.add(f"{c.name}()'s other descriptors")
+        names = [proc.fds.get(int(polled[0][0]))]
+        timeout = _poll_timeout(c.name, args)
+        if timeout is not None and not c.returned:
+            return  # killed while its timeout ran (the run ended): not a wait for ever
+        text = f"poll({names[0]}, {polled[0][1]}{'' if timeout is None else ', ' + timeout})"
+        expect = None
+        if c.returned and not c.errno:
+            got = re.search(r"revents=([A-Z|]+)", c.detail or "")
+            expect = f"= {got.group(1)}" if got and c.value else "= 0"
+        fd = int(polled[0][0])
     elif c.name == "exit_group":
         if not proc.fds:
             return
@@ -444,6 +478,26 @@ def _call(c: Syscall, proc: _Process, unsupported: list[str]) -> None:
             expect = None
         else:
             return
+    elif c.name == "epoll_ctl":
+        target = fd_of(args[2]) if len(args) > 2 else None
+        tname = proc.fds.get(target[0]) if target else None
+        if tname is None or proc.kinds.get(target[0]) != "tcp":
+            proc.left_out.add("epoll_ctl() of descriptors that are not TCP sockets")
+            return
+        events = re.search(r"events=([A-Z|]+)", args[3]) if len(args) > 3 else None
+        text = f"epoll_ctl({name}, {args[1]}, {tname}" + (f", {events.group(1)})" if events
+                                                           else ")")
+    elif c.name in ("epoll_wait", "epoll_pwait"):
+        woke = [int(n) for n in re.findall(r"u32=(\d+)", args[1])] if len(args) > 1 else []
+        if any(proc.kinds.get(n) != "tcp" for n in woke):
+            # (the data strace shows is the program's own: most put the descriptor there)
+            unsupported.append(t("trace.unsupported.call", process=proc.name,
+                                 call=f"{c.name}() woken by what is not a TCP socket"))
+            return
+        ms = int(args[3]) if len(args) > 3 and args[3].lstrip("-").isdigit() else -1
+        if ms >= 0 and not c.returned:
+            return  # killed while its timeout ran
+        text = f"epoll_wait({name}, {args[2]}" + (f", {ms}ms)" if ms >= 0 else ")")
     elif c.name == "bind":
         text = f"bind({name}, {_address(args[1])})"
     elif c.name == "listen":
@@ -456,9 +510,22 @@ def _call(c: Syscall, proc: _Process, unsupported: list[str]) -> None:
             expect = None
         else:
             text = f"accept({name})"
-        if c.name == "accept4" and "SOCK_NONBLOCK" in (args[-1] if args else ""):
+        if c.name == "accept4" and "SOCK_NONBLOCK" in (args[-1] if args else "") and \
+                res is not None and c.returned and not c.errno:
+            # accept4(SOCK_NONBLOCK) is accept() and O_NONBLOCK on the new descriptor at once
+            proc.lines.append(_Line(c.t, proc.name, text, expect, c, fd, data))
+            text, expect, fd = f"fcntl({new}, F_SETFL, O_NONBLOCK)", None, res[0]
+    elif c.name in ("dup", "dup2", "dup3"):
+        if res is None or c.errno:
+            return
+        if res[0] in proc.fds and res[0] != fd:  # dup2 onto an open socket closes it first
             unsupported.append(t("trace.unsupported.call", process=proc.name,
-                                 call="accept4(SOCK_NONBLOCK)"))
+                                 call=f"{c.name}() onto an open socket"))
+            return
+        text = f"{proc.new_name('d', res[0])} = dup({name})"
+        expect = None
+    elif c.name == "poll" or c.name == "ppoll":
+        return  # (handled before: its descriptors are in an array)
     elif c.name == "connect":
         text = f"connect({name}, {_address(args[1])})"
         proc.connects.setdefault(name, (_address(args[1]), c.t))

@@ -25,7 +25,8 @@ SYMBOLS: dict[str, dict[str, int]] = {
               "SIOCOUTQNSD": 0x894B},
     "poll": {
         "POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10,
-        "POLLRDNORM": 0x40, "POLLWRNORM": 0x100, "POLLRDHUP": 0x2000,
+        "POLLRDNORM": 0x40, "POLLRDBAND": 0x80, "POLLWRNORM": 0x100, "POLLWRBAND": 0x200,
+        "POLLRDHUP": 0x2000,
     },
     "level": {"SOL_SOCKET": 1, "IPPROTO_TCP": 6},
     # epoll (include/uapi/linux/eventpoll.h): the events of an item, the operations
@@ -197,6 +198,9 @@ CALLS: dict[str, CallSpec] = {
         _spec("fork", [("child", "process")], "none", False,
               "start a child process with copies of this process's descriptors (the same "
               "sockets: one closes with its last descriptor); the child's lines follow"),
+        _spec("dup", [("fd", "fd")], "fd", False,
+              "a second descriptor for the same socket (lowest free number); the socket "
+              "closes with the last of them"),
         _spec("thread", [("child", "process")], "none", False,
               "start a thread: a process that shares this one's descriptor table (the same "
               "descriptors, names and all; a close() in either closes it for both)"),

@@ -664,6 +664,18 @@ class Runner:
         child.names = dict(proc.names)
         return (0, None, {})
 
+    def _do_dup(self, proc, step, s) -> Outcome:
+        """dup(): a new descriptor, the lowest free, for the same open socket (get_file())."""
+        if isinstance(s, _Epoll):
+            raise TcpsimError(f"line {step.line}: dup() of an epoll descriptor is not modelled "
+                              "yet")
+        vfd = proc.new_fd()
+        proc.fds[vfd] = replace(s, sock=s.sock.dup(), vfd=vfd)
+        proc.fds[vfd].sock.setblocking(False)
+        if step.assign:
+            proc.names[step.assign] = vfd
+        return (vfd, None, {})
+
     def _do_thread(self, proc, step, _s) -> Outcome:
         """A thread (clone(CLONE_FILES)): the same descriptor table, not a copy; a descriptor
         one thread closes is closed for the other."""

@@ -41,6 +41,7 @@ _CALL_REF = {
     "epoll_create": "do_epoll_create()", "epoll_ctl": "do_epoll_ctl(), ep_insert(), ep_modify()",
     "epoll_wait": "ep_poll(), ep_send_events(), tcp_poll()",
     "fork": "copy_process(), dup_fd()", "thread": "copy_process(CLONE_FILES)",
+    "dup": "dup(2): get_file()",
 }
 _SEG_REF = {
     "syn": "RFC 9293 3.5 · tcp_connect()", "syn.again": "RFC 6298 5 · tcp_retransmit_timer()",
