@@ -30,7 +30,7 @@ from pathlib import Path
 from ..errors import TcpsimError
 from ..i18n import t
 from ..scenario import Program, parse
-from ..scenario.calls import SOCKOPTS
+from ..scenario.calls import CALLS, SOCKOPTS
 from ..trace import Call, SocketInfo, Trace, decode_frame
 from .capture import LoopbackCapture
 from .kernel import kernel_info, sysctls
@@ -332,6 +332,7 @@ class _Line:
     call: Syscall
     fd: int | None = None
     data: bytes | None = None  # a read's bytes
+    value: str | None = None  # what the timeline adds ("still open in child1: ...")
 
 
 class _Process:
@@ -636,7 +637,17 @@ def recover(records: list[Record], names: list[str], commands: list[str],
                     forks.append(_Line(c.t, proc.name, f"{call}({child.name})", None, c))
                     owner[id(forks[-1])] = proc
                 continue
+            fd = fd_of(c.args[0]) if c.name == "close" and c.args else None
+            info = proc.sockets.get(proc.fds.get(fd[0], "")) if fd else None
+            before = len(proc.lines)
             _call(c, proc, unsupported)
+            if info is not None and len(proc.lines) > before and not c.errno:
+                # who still holds the socket (a forked child, the parent): then nothing is sent
+                holders = [p.name for p in dict.fromkeys(by_pid.values())
+                           if p.fds is not proc.fds and p.lines is not None
+                           and any(p.sockets.get(n) is info for n in p.fds.values())]
+                if holders:
+                    proc.lines[-1].value = t("close.shared", who=", ".join(holders))
         # a fork/thread line only for a child that made calls on sockets
         for ln in forks:
             child = next(p for p in forked if ln.text.endswith(f"({p.name})"))
@@ -682,9 +693,11 @@ def recover(records: list[Record], names: list[str], commands: list[str],
             trace.events.append(Call(t=rel, result=0, process=ln.process, step=i,
                                      line=offset + i + 1, text=ln.text))
             continue
-        blocked = c.end is None or c.duration >= BLOCKED or \
-            any(c.t < s < c.end for s in starts[i + 1:i + 64]) or \
-            any(c.t < s < c.end for s in segment_times)
+        spec = CALLS.get(re.match(r"(?:\w+ = )?(\w+)", ln.text).group(1))
+        # (only a call that may block: strace's own delays make any call last a while)
+        blocked = c.end is None or (spec is None or spec.blocks) and (
+            c.duration >= BLOCKED or any(c.t < s < c.end for s in starts[i + 1:i + 64])
+            or any(c.t < s < c.end for s in segment_times))
         result = -1 if c.errno else c.value
         common = dict(process=ln.process, step=i, line=offset + i + 1, text=ln.text, fd=ln.fd)
         if blocked:
@@ -694,7 +707,7 @@ def recover(records: list[Record], names: list[str], commands: list[str],
                                          errno=c.errno, data=ln.data, **common))
         else:
             trace.events.append(Call(t=rel, result=result, errno=c.errno, data=ln.data,
-                                     **common))
+                                     value=ln.value, **common))
     connects = {f"{p.name}.{k}": v for p in procs for k, v in p.connects.items()}
     return Traced(trace, program, text, list(dict.fromkeys(unsupported)), connects=connects,
                   left_out={p.name: sorted(p.left_out) for p in procs if p.left_out})
