@@ -147,7 +147,7 @@ def _name(cmd: str, taken: set[str]) -> str:
 
 
 def run_traced(commands: list[str], after: float | None = None, timeout: float = 10.0,
-               tail: float = 0.1, ready_wait: float = 5.0) -> Traced:
+               tail: float = 0.1, ready_wait: float = 60.0) -> Traced:
     """Run the commands in a private namespace under strace, capture loopback, and recover
     the program.  `after`: start each command that many seconds after the one before it,
     instead of once it blocks.  `timeout`: seconds with nothing happening (no segment, no
@@ -184,15 +184,23 @@ def run_traced(commands: list[str], after: float | None = None, timeout: float =
                         start_new_session=True, preexec_fn=_die_with_parent))
             # the run ends when every command has exited, or when nothing has happened for
             # `timeout` seconds: no segment, no command ending (a server that polls with a
-            # timeout makes calls for ever, and still waits for nobody)
+            # timeout makes calls for ever, and still waits for nobody), and every command
+            # still running has begun: made a call on a TCP socket (on a busy machine an
+            # interpreter under strace takes seconds to get there)
             quiet_since, running = time.time(), len(procs)
+            watch = [_Watch(Path(tmp) / f"{i}.strace") for i in range(len(procs))]
+            began_at = time.time()
             while any(p.poll() is None for p in procs):
                 got = cap.drain()
                 frames += got
                 now_running = sum(p.poll() is None for p in procs)
+                for i, p in enumerate(procs):
+                    if p.poll() is None and not watch[i].begun and watch[i].look(began_at):
+                        quiet_since = time.time()
                 if got or now_running != running:
                     quiet_since, running = time.time(), now_running
-                elif time.time() - quiet_since > timeout:
+                elif time.time() - quiet_since > timeout and all(
+                        watch[i].begun or p.poll() is not None for i, p in enumerate(procs)):
                     break
                 time.sleep(0.005)
             for i, p in enumerate(procs):
@@ -244,6 +252,30 @@ def run_traced(commands: list[str], after: float | None = None, timeout: float =
             raise TcpsimError(f"{commands[i]!r} could not be run ({said[-1] if said else f'exit status {status}'}); "
                               f"give a command that runs here, such as ./server after gcc server.c -o server")
     return traced
+
+
+class _Watch:
+    """Has a command begun: made a call on a TCP socket (a -yy description in strace's record,
+    read as it grows, every 50 ms), or run for a minute without one?"""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self.tail, self.begun, self.next = path, 0, b"", False, 0.0
+
+    def look(self, since: float) -> bool:
+        now = time.time()
+        if now < self.next:
+            return False
+        self.next = now + 0.05
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            data = b""
+        self.offset += len(data)
+        chunk, self.tail = self.tail + data, (self.tail + data)[-8:]
+        self.begun = b"<TCP" in chunk or now - since > 60.0
+        return self.begun
 
 
 def _kill(p: subprocess.Popen) -> None:
