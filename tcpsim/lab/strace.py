@@ -4,7 +4,7 @@
 reads its output, which is text meant for people, so this reader is written by hand).  It
 runs strace as
 
-    strace -f -ttt -T -yy -xx -s 65536 -qq -e signal=none -e trace=... -o FILE CMD
+    strace -f -ttt -T -yy -xx -s 4096 -qq -e signal=none -e trace=... -o FILE CMD
 
 so that every line is one call of one thread: its pid, the epoch time it began (-ttt), its
 arguments with every string in hex (-xx: no escaping rules to undo), each descriptor followed

@@ -47,7 +47,9 @@ TRACED = ("%network,read,write,readv,writev,close,fcntl,ioctl,poll,ppoll,select,
 # process in it, so no traced program outlives the run, not even a daemon it forked (strace
 # 6.1 has no --kill-on-exit, and a tracee whose tracer dies runs on detached).
 ISOLATE = ["unshare", "--pid", "--fork", "--kill-child=SIGKILL"]
-STRACE = ["strace", "-f", "-ttt", "-T", "-yy", "-xx", "-s", "65536", "-qq", "-e", "signal=none",
+# -s: the bytes of a string strace shows; a send of more is written by its length (SHOWN_DATA),
+# and an interpreter's start-up reads of its library stay short
+STRACE = ["strace", "-f", "-ttt", "-T", "-yy", "-xx", "-s", "4096", "-qq", "-e", "signal=none",
           "-e", f"trace={TRACED}"]
 
 # The calls a process may be blocked in when the next command is started (/proc/TID/syscall's
