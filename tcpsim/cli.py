@@ -358,20 +358,8 @@ def _hold_traced(traced, limit: int, out: Console) -> int:
         with Reader(str(path), payload=True) as reader:
             packets = list(reader)
     held = hold_traced(packets, trace, traced.program, prof, limit=limit)
-    exchange = _exchange(held)
-    names = dict(name=trace.program, capture="the traced run", profile=prof.name, n=len(packets))
-    if held.ok:
-        key = "against.match" if held.outcome is None else "against.match.exchange"
-    elif held.nearest is not None:
-        key = "against.outside"
-    else:
-        key = "against.differs" if held.outcome is None else "against.differs.exchange"
-    place = exchange["exchange"] or exchange["nearest"] or {}
-    out.print(_verdict(t(key, **names, k=place.get("index"), total=place.get("of"),
-                         count=len(held.differences)), held.ok), soft_wrap=True)
-    _exchange_lines(held, exchange, out)
-    for d in held.differences[:12]:
-        out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
+    _print_held(held, _exchange(held), dict(name=trace.program, capture="the traced run",
+                                            profile=prof.name, n=len(packets)), out)
     return OK if held.ok and not traced.unsupported else DIFFERS
 
 
@@ -572,6 +560,14 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
         return STOPPED if reader.stopped is not None else OK if held.ok else DIFFERS
     names = dict(name=prog.name, capture="standard input" if capture == "-" else capture,
                  profile=prof.name, n=len(packets))
+    _print_held(held, exchange, names, out)
+    _exchange_notes(held, prog, prof, program, out)
+    return STOPPED if reader.stopped is not None else OK if held.ok else DIFFERS
+
+
+def _print_held(held, exchange: dict, names: dict, out: Console) -> None:
+    """A run held against a program's exchanges: the verdict, the ordering that makes the
+    exchange (or the first departure from the nearest), and the differences."""
     if held.ok:
         key = "against.match" if held.outcome is None else "against.match.exchange"
     elif held.nearest is not None:
@@ -580,13 +576,10 @@ def _compare_program(capture: str, program: str, profile: str | None, as_json: b
         key = "against.differs" if held.outcome is None else "against.differs.exchange"
     place = exchange["exchange"] or exchange["nearest"] or {}
     out.print(_verdict(t(key, **names, k=place.get("index"), total=place.get("of"),
-                         count=len(held.differences)), held.ok),
-              soft_wrap=True)
+                         count=len(held.differences)), held.ok), soft_wrap=True)
     _exchange_lines(held, exchange, out)
     for d in held.differences[:12]:
         out.print(f"  - {d.sentence}", soft_wrap=True, markup=False)
-    _exchange_notes(held, prog, prof, program, out)
-    return STOPPED if reader.stopped is not None else OK if held.ok else DIFFERS
 
 
 def _verdict(sentence: str, ok: bool) -> str:

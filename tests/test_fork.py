@@ -100,19 +100,24 @@ def live():
         pytest.skip(f"live lab test: {reason}")
 
 
-@pytest.mark.parametrize("child_close", ["child: close(c) = 0", "child: exit", ""])
-def test_the_lab_shares_the_socket_as_the_kernel_does(live, child_close):
+def _holds_live(text: str) -> None:
+    """The program on the real kernel: every call as expected, and the model agrees."""
     from tcpsim.compare.against import hold_lab
     from tcpsim.lab import run_lab
 
-    text = SERVE.format(child_close=child_close, eof="0")
-    if not child_close:
-        text = text.replace("client: recv(fd, 100) = 0\n", "client: poll(fd, POLLIN, 100ms) = 0\n")
     prog = parse(text)
     kernel = run_lab(prog)
     assert all(c.ok is not False for c in kernel.calls), [(c.text, c.result) for c in kernel.calls]
     held = hold_lab(kernel, prog, KernelProfile.from_trace(kernel))
     assert held.ok, [d.sentence for d in held.differences]
+
+
+@pytest.mark.parametrize("child_close", ["child: close(c) = 0", "child: exit", ""])
+def test_the_lab_shares_the_socket_as_the_kernel_does(live, child_close):
+    text = SERVE.format(child_close=child_close, eof="0")
+    if not child_close:
+        text = text.replace("client: recv(fd, 100) = 0\n", "client: poll(fd, POLLIN, 100ms) = 0\n")
+    _holds_live(text)
 
 
 THREADED = """\
@@ -144,14 +149,7 @@ def test_a_thread_shares_the_table_so_its_close_is_the_processes():
 
 
 def test_the_lab_shares_a_threads_table_as_the_kernel_does(live):
-    from tcpsim.compare.against import hold_lab
-    from tcpsim.lab import run_lab
-
-    prog = parse(THREADED)
-    kernel = run_lab(prog)
-    assert all(c.ok is not False for c in kernel.calls), [(c.text, c.result) for c in kernel.calls]
-    held = hold_lab(kernel, prog, KernelProfile.from_trace(kernel))
-    assert held.ok, [d.sentence for d in held.differences]
+    _holds_live(THREADED)
 
 
 DUPPED = """\
@@ -179,11 +177,4 @@ def test_dup_is_a_second_descriptor_for_the_same_socket():
 
 
 def test_the_lab_dups_as_the_kernel_does(live):
-    from tcpsim.compare.against import hold_lab
-    from tcpsim.lab import run_lab
-
-    prog = parse(DUPPED)
-    kernel = run_lab(prog)
-    assert all(c.ok is not False for c in kernel.calls), [(c.text, c.result) for c in kernel.calls]
-    held = hold_lab(kernel, prog, KernelProfile.from_trace(kernel))
-    assert held.ok, [d.sentence for d in held.differences]
+    _holds_live(DUPPED)
