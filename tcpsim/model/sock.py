@@ -351,6 +351,9 @@ class Sock:
     rack_rtt_us: int = 0
     rack_advanced: bool = False
     min_rtt_us: int = 0
+    # sk_pacing_rate in bytes per second (tcp_update_pacing_rate()); -1: ~0UL, as
+    # sock_init_data() leaves it until the first update
+    pacing_rate: int = -1
     reordering: int = 3  # tp->reordering: tcp_reordering
     xmit_burst: int = 0  # counts the transmit bursts (RtxSkb.burst)
     reord_seen: int = 0  # tp->reord_seen: reorderings detected (tcp_check_sack_reordering())
