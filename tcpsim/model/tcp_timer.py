@@ -181,7 +181,7 @@ class TcpTimers:
         on the second part).  Measured: a lost 3000-byte skb (MSS 988) went again as 988
         bytes without PSH, then 1976 with PSH."""
         skb = sk.rtxq[i]
-        mss = sk.mss_cache
+        mss = self._current_mss(sk)  # __tcp_retransmit_skb(): cur_mss
         if len(skb.data) > segs * mss:
             self._fragment(sk, i, segs * mss, mss)
             skb = sk.rtxq[i]
@@ -208,7 +208,7 @@ class TcpTimers:
         RTO's 988 bytes were ACKed (cwnd 2) the next 1976 (2 packets) went at once, after
         their ACK the 36-byte tail."""
         i = 0
-        max_segs = self._tso_segs(sk, sk.mss_cache)
+        max_segs = self._tso_segs(sk, self._current_mss(sk))
         sk.xmit_burst += 1
         rearm = False
         while i < len(sk.rtxq) and sk.lost_out:  # tp->retrans_out >= tp->lost_out: done
@@ -283,7 +283,7 @@ class TcpTimers:
         last MSS, tcp_fragment()).  The RTO it re-arms is not modelled for data."""
         if sk.tlp_high_seq or not sk.rtxq:
             return
-        mss = sk.mss_cache
+        mss = self._current_mss(sk)  # tcp_send_loss_probe()
         if sk.wq:
             length = min(sk.wq[0][0], mss)
             if seq_le((sk.snd_nxt + length) & 0xFFFFFFFF, (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF):
