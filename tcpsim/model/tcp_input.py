@@ -117,6 +117,7 @@ class TcpInput:
             # tcp_ack(): the SYN's RTT, unless it went again (then the timestamp's)
             syn_rtt = -1 if sk.retries else int(round((self.now - sk.retrans_stamp) * 1e6))
             self._ack_update_rtt(sk, syn_rtt, ts[1] if ts and sk.ts_ok else None)
+            sk.delivered = 1  # tcp_clean_rtx_queue(): the SYN is delivered
             # tcp_ack() -> tcp_cong_control() -> tcp_update_pacing_rate() at SYN_SENT's
             # mss_cache: TCP_MSS_DEFAULT or TCP_MAXSEG, less the timestamp option when the
             # sysctl offers it (tcp_connect_init(); measured, TCP_INFO: 524, 536 without)
@@ -190,6 +191,7 @@ class TcpInput:
                 return
             acked = 0
             self._delivered = 0
+            self._rs_skb = None  # struct rate_sample rs = { .prior_delivered = 0 }
             una_advanced = seq_lt(sk.snd_una, seg.ack)
             prior_snd_una = sk.snd_una
             # tcp_ack(): prior_fack, the highest SACKed sequence (snd_una without SACK)
@@ -207,6 +209,7 @@ class TcpInput:
             dsacked = bool(blocks) and self._dsacked
             if una_advanced:
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
+                sk.delivered += self._delivered  # tcp_count_delivered()
                 if sk.sack_ok and seq_lt(self._reord_low, prior_fack):
                     # never-resent data acknowledged below what was SACKed: reordering
                     self._check_sack_reordering(sk, self._reord_low, prior_fack)
@@ -222,6 +225,8 @@ class TcpInput:
                     sk.ca_loss, sk.data_retrans_stamp = False, -1.0
             elif first_sackt >= 0:  # tcp_ack_update_rtt(): the SACK's RTT (sack_rtt_us)
                 self._ack_update_rtt(sk, int(round((self.now - first_sackt) * 1e6)), None)
+            if not prior_idle:
+                self._rack_update_reo_wnd(sk)  # tcp_ack(), after tcp_clean_rtx_queue()
             # a duplicate ACK (num_dupack): nothing new acknowledged, no data, the same window
             # (not FLAG_SND_UNA_ADVANCED, FLAG_NOT_DUP), with something out
             dupack = not una_advanced and not seg.payload and sk.packets_out > 0 and \
@@ -915,6 +920,8 @@ class TcpInput:
                 if skb.lost:
                     sk.lost_out -= skb.pcount - trimmed.pcount
                 self._delivered += skb.pcount - trimmed.pcount
+                if not skb.sacked:
+                    self._rate_delivered(skb)  # tcp_rate_skb_delivered()
                 sk.rtxq[0] = trimmed
                 break
             del sk.rtxq[0]
@@ -927,6 +934,7 @@ class TcpInput:
                 if skb.lost:
                     sk.lost_out -= skb.pcount
                 self._delivered += skb.pcount
+                self._rate_delivered(skb)  # tcp_rate_skb_delivered()
                 if sk.sack_ok and not skb.retrans:  # tcp_rack_advance() (not spurious)
                     self._rack_advance(sk, skb)
         sk.packets_out -= acked

@@ -552,7 +552,8 @@ class TcpOutput:
         # tcp_event_new_data_sent() (below): the skb moves to the retransmit queue, still
         # charged to sk_wmem_queued until acknowledged (tcp_clean_rtx_queue()); tcp_skb_mss()
         # is mss_now
-        skb = RtxSkb(sk.snd_nxt, chunk, fl & (PSH | FIN), mss_now, self.now, burst=sk.xmit_burst)
+        skb = RtxSkb(sk.snd_nxt, chunk, fl & (PSH | FIN), mss_now, self.now, burst=sk.xmit_burst,
+                     tx_delivered=sk.delivered)  # tcp_rate_skb_sent()
         win = self._select_window(sk)
         opts = self._est_options(sk)
         headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)

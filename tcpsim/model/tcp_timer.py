@@ -192,7 +192,8 @@ class TcpTimers:
         if skb.lost:  # sent again: back in flight (retrans_out)
             sk.lost_out -= skb.pcount
         sk.rtxq[i] = skb._replace(retrans=True, lost=False, sent=self.now,  # its mstamp; Karn
-                                  burst=sk.xmit_burst, rtx_lost=skb.lost or skb.rtx_lost)
+                                  burst=sk.xmit_burst, rtx_lost=skb.lost or skb.rtx_lost,
+                                  tx_delivered=sk.delivered)  # tcp_rate_skb_sent()
         self._ack_sent(sk)
         sk.total_retrans += 1
         if sk.data_retrans_stamp < 0:  # tcp_retransmit_skb(): the first retransmission's time
@@ -305,7 +306,8 @@ class TcpTimers:
                    self._est_options(sk), data)  # __tcp_retransmit_skb()
         # TCPCB_RETRANS: its ACK gives no RTT; __tcp_transmit_skb() stamps it anew
         sk.xmit_burst += 1
-        sk.rtxq[-1] = skb._replace(retrans=True, sent=self.now, burst=sk.xmit_burst)
+        sk.rtxq[-1] = skb._replace(retrans=True, sent=self.now, burst=sk.xmit_burst,
+                                   tx_delivered=sk.delivered)  # tcp_rate_skb_sent()
         self._ack_sent(sk)
         sk.tlp_high_seq = sk.snd_nxt
         sk.total_retrans += 1
