@@ -244,8 +244,13 @@ class TcpInput:
                                  or sk.ca_recovery):
                 # tcp_ack_is_dubious() -> tcp_fastretrans_alert()
                 prior_lost = sk.lost_out
-                rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None)
-                reo_armed = "reo" in sk.timers
+                if una_advanced and sk.rtxq and sk.rtxq[0].sacked:
+                    # FLAG_SACK_RENEGING (tcp_clean_rtx_queue(): the new head was SACKed)
+                    self._sack_reneging(sk)
+                    reo_armed = True  # FLAG_SET_XMIT_TIMER cleared: no new PTO or RTO
+                else:
+                    rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None)
+                    reo_armed = "reo" in sk.timers
                 newly_lost = max(sk.lost_out - prior_lost, 0)
             if una_advanced and not reo_armed:
                 self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or the RTO

@@ -160,6 +160,18 @@ class TcpRecovery:
                     sk.undo_on and sk.undo_retrans > 0 and seq_lt(sk.undo_marker, skb.end_seq):
                 sk.undo_retrans = max(0, sk.undo_retrans - skb.pcount)
 
+    def _sack_reneging(self, sk: Sock) -> None:
+        """tcp_fastretrans_alert() -> tcp_check_sack_reneging(): an ACK that advanced
+        snd_una up to an skb the peer had SACKed (the receiver dropped what it SACKed) is
+        given max(srtt / 2, 10 ms) for more ACKs to make sense of it: the retransmission
+        timer at that, and nothing else for this ACK; if it fires, the RTO forgets the SACKs
+        (tcp_timeout_mark_lost()).  Measured (tests/pkt/sack-reneging.pkt, srtt 40 ms):
+        the head sent again 24.6-29.8 ms after the ACK, in TCP_CA_Loss."""
+        delay = max(self._usecs_to_jiffies(sk.srtt_us >> 4), self._usecs_to_jiffies(10000))
+        sk.timers.pop("reo", None)
+        sk.timers.pop("loss_probe", None)
+        self._arm(sk, "retransmit", self._wheel_deadline(delay))
+
     @staticmethod
     def _highest_sack(sk: Sock) -> int:
         """tcp_highest_sack_seq(): where the highest SACKed skb ends (snd_una if none)."""

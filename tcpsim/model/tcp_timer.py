@@ -159,6 +159,11 @@ class TcpTimers:
         sk.snd_cwnd, sk.snd_cwnd_cnt = 1, 0
         sk.tlp_high_seq = 0
         sk.timers.pop("reo", None)
+        if sk.rtxq and sk.rtxq[0].sacked:
+            # tcp_timeout_mark_lost(): a SACKed head, the peer reneged: every SACK forgotten
+            # (is_sack_reneg), everything marked lost
+            sk.sacked_out = 0
+            sk.rtxq[:] = [skb._replace(sacked=False) for skb in sk.rtxq]
         # tcp_enter_loss() -> tcp_mark_skb_lost(): everything out the peer does not hold
         for i, skb in enumerate(sk.rtxq):
             if not skb.sacked and not skb.lost:
