@@ -344,6 +344,14 @@ class TcpInput:
             cut = (sk.rcv_nxt - seg.seq) & 0xFFFFFFFF
             seg = Seg(seg.src, seg.dst, seg.flags, sk.rcv_nxt, seg.ack, seg.win, seg.options,
                       seg.payload[cut:], seg.ip_id, seg.gso, seg.shared)
+        if seg.payload and not self._try_rmem_schedule(sk, seg.seq):
+            # tcp_data_queue(): over sk_rcvbuf even after pruning: ACK at once
+            # (ICSK_ACK_NOW), and the skb dropped if the receive queue holds any
+            # (TCPRcvQDrop), else charged all the same (sk_forced_mem_schedule())
+            sk.ack_now = sk.ack_sched = True
+            if sk.rcvq:
+                self._ack_snd_check(sk)
+                return
         if seg.payload:
             self._queue_rcv(sk, seg)
             sk.rcv_nxt = (sk.rcv_nxt + len(seg.payload)) & 0xFFFFFFFF
@@ -457,8 +465,10 @@ class TcpInput:
         that continues the previous one is coalesced into it when that one is not a clone
         (tcp_ooo_try_coalesce(): on lo the sender keeps every skb it has not had
         cumulatively acknowledged, so none is).  The window grows (tcp_grow_window()), as
-        for data in order.  Not modelled: the memory checks (tcp_try_rmem_schedule(),
-        tcp_prune_ofo_queue())."""
+        for data in order.  First the memory check (tcp_try_rmem_schedule()): an skb that does
+        not fit is dropped with no ACK scheduled (TCPOFODrop)."""
+        if not self._try_rmem_schedule(sk, seg.seq):
+            return  # tcp_data_queue_ofo(): sk_data_ready(), the skb dropped, nothing scheduled
         sk.ack_sched = True  # inet_csk_schedule_ack()
         seq = seg.seq
         end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
@@ -710,6 +720,44 @@ class TcpInput:
             data -= min(data, page << order)
         tailroom = size - SKB_SHINFO_SIZE - pad - pkt if pkt == linear else 0
         return truesize, tailroom
+
+    def _try_rmem_schedule(self, sk: Sock, seq: int) -> bool:
+        """tcp_try_rmem_schedule() for an out-of-order skb starting at seq: it may come while
+        what is queued is within sk_rcvbuf (tcp_can_ingest(): sk_rmem_alloc <= sk_rcvbuf, the
+        new skb not counted).  Else tcp_prune_queue(): tcp_clamp_window() (an unlocked buffer
+        grows to what is allocated, at most tcp_rmem[2]; still over it, rcv_ssthresh down to
+        two advmss; quick-ACK mode off), then tcp_prune_ofo_queue(): skbs dropped from the
+        queue's tail while they start at or after the new one (one that would land last
+        prunes nothing), the receiver's SACK state reset (tcp_sack_reset()) if any was; the
+        skb fits then, or is dropped.  Measured over tun (SO_RCVBUF 4096: sk_rcvbuf 8192;
+        100-byte segments with holes between, truesize 832 each): ten are queued (8320
+        bytes), the eleventh dropped with no ACK (nstat PruneCalled 1, RcvPruned 1,
+        TCPOFODrop 1, OfoPruned 0); an 800-byte tenth after nine (7488 bytes) is queued,
+        so the test does not add the skb's length.  Not modelled: tcp_collapse_ofo_queue()
+        and tcp_collapse() (rebuilding runs of contiguous skbs with less overhead)."""
+        if self._rmem_alloc(sk) <= self._rcvbuf(sk):
+            return True
+        # tcp_prune_queue() -> tcp_clamp_window()
+        sk.quick = 0
+        if not sk.rcvbuf and self._rcvbuf(sk) < self.profile.rmem[2]:  # not SOCK_RCVBUF_LOCK
+            sk.rcvbuf_grown = min(self._rmem_alloc(sk), self.profile.rmem[2])
+        if self._rmem_alloc(sk) > self._rcvbuf(sk):
+            sk.rcv_ssthresh = min(sk.window_clamp, 2 * sk.advmss)
+        if self._rmem_alloc(sk) <= self._rcvbuf(sk):
+            return True
+        pruned = False  # tcp_prune_ofo_queue()
+        goal = self._rcvbuf(sk) >> 3
+        while sk.ofo and not seq_lt(sk.ofo[-1][0], seq):
+            goal -= sk.ofo.pop()[3]
+            pruned = True
+            if not sk.ofo or goal <= 0:
+                if self._rmem_alloc(sk) <= self._rcvbuf(sk):
+                    break
+                goal = self._rcvbuf(sk) >> 3
+        if pruned and sk.sack_ok:
+            sk.sacks.clear()  # tcp_sack_reset(): num_sacks 0, no D-SACK
+            sk.dsack = None
+        return self._rmem_alloc(sk) <= self._rcvbuf(sk)
 
     @staticmethod
     def _rmem_alloc(sk: Sock) -> int:
