@@ -51,6 +51,10 @@ NUMERIC_SYSCTLS: dict[str, tuple[int, int, int]] = {
     "net.ipv4.tcp_slow_start_after_idle": (1, 0, 255),
     "net.ipv4.tcp_tso_win_divisor": (1, 0, 255),
     "net.ipv4.tcp_min_tso_segs": (1, 1, 255),
+    "net.ipv4.tcp_tso_rtt_log": (1, 0, 255),  # u8
+    "net.ipv4.tcp_pacing_ss_ratio": (1, 0, 1000),  # 0 to "thousand"
+    "net.ipv4.tcp_pacing_ca_ratio": (1, 0, 1000),
+    "net.ipv4.tcp_recovery": (1, 0, 255),  # u8 flags
     "net.ipv4.tcp_notsent_lowat": (1, 0, 2**32 - 1),  # a u32 (UINT_MAX: no limit)
     "net.ipv4.tcp_rmem": (3, 1, _INT_MAX),
     "net.ipv4.tcp_wmem": (3, 1, _INT_MAX),

@@ -147,6 +147,8 @@ class RtxSkb(NamedTuple):
     # retransmissions share a timestamp (tcp_mstamp_refresh() once per burst); the model's
     # clock does not move between two calls that meet nothing, the kernel's moves microseconds
     burst: int = 0
+    # TCP_SKB_CB(skb)->tx.delivered: tp->delivered when it was last sent (tcp_rate_skb_sent())
+    tx_delivered: int = 0
 
     @property
     def end_seq(self) -> int:
@@ -352,9 +354,21 @@ class Sock:
     rack_rtt_us: int = 0
     rack_advanced: bool = False
     min_rtt_us: int = 0
+    # sk_pacing_rate in bytes per second (tcp_update_pacing_rate()); -1: ~0UL, as
+    # sock_init_data() leaves it until the first update
+    pacing_rate: int = -1
     reordering: int = 3  # tp->reordering: tcp_reordering
     xmit_burst: int = 0  # counts the transmit bursts (RtxSkb.burst)
     reord_seen: int = 0  # tp->reord_seen: reorderings detected (tcp_check_sack_reordering())
+    # tp->delivered (packets delivered, the SYN's included), and RACK's reordering window in
+    # steps of a quarter of min RTT (tp->rack.reo_wnd_steps), widened by a D-SACK
+    # (rack.dsack_seen) once per round (rack.last_delivered), kept for reo_wnd_persist
+    # recoveries (tcp_rack_update_reo_wnd())
+    delivered: int = 0
+    reo_wnd_steps: int = 1
+    reo_wnd_persist: int = 0
+    rack_dsack_seen: bool = False
+    rack_last_delivered: int = 0
     # undo (tcp_init_undo(), tcp_undo_cwnd_reduction()): whether a reduction may be undone
     # (tp->undo_marker != 0) and from where, the retransmissions not yet shown spurious by a
     # D-SACK (undo_retrans, -1: none sent), ssthresh before the reduction (prior_ssthresh,

@@ -176,7 +176,7 @@ class TcpCalls:
         # tcp_sendmsg_locked(): fill the write queue's tail skb up to size_goal, then new
         # skbs; each full one goes at once (tcp_push_one()) when it heads the queue, or with
         # PSH when half the peer's largest window is written but not pushed (forced_push())
-        mss_now = sk.mss_cache  # tcp_send_mss(): tcp_current_mss() and tcp_xmit_size_goal()
+        mss_now = self._current_mss(sk)  # tcp_send_mss(): tcp_current_mss(), tcp_xmit_size_goal()
         size_goal = self._xmit_size_goal(sk, mss_now)
         copied = process_backlog = 0
         while copied < len(data):
@@ -200,7 +200,7 @@ class TcpCalls:
                     process_backlog = 0
                     if sk.rx_backlog:  # sk_flush_backlog(), then restart at the new MSS
                         self._flush_backlog(sk)
-                        mss_now = sk.mss_cache
+                        mss_now = self._current_mss(sk)
                         size_goal = self._xmit_size_goal(sk, mss_now)
                         continue
                 process_backlog += 1

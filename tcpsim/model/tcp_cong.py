@@ -106,12 +106,38 @@ class TcpCong:
         return min(max(sk.snd_cwnd >> 1, 1), sk.snd_cwnd - in_flight)
 
     def _tso_segs(self, sk: Sock, mss_now: int) -> int:
-        """tcp_tso_segs() -> tcp_tso_autosize(): the pacing rate's share of a millisecond plus
-        gso_max_size >> (min_rtt >> tcp_tso_rtt_log); lo's min RTT is tens of microseconds,
-        so the whole sk_gso_max_size, in MSS, and at least tcp_min_tso_segs (2).  (bbr's
-        bbr_tso_segs_goal() gives the same on lo: 64 KiB less MAX_TCP_HEADER, at least 2.)"""
+        """tcp_tso_segs() -> tcp_tso_autosize(): the pacing rate's share of a millisecond
+        (sk_pacing_rate >> sk_pacing_shift 10) plus gso_max_size >> (min_rtt >>
+        tcp_tso_rtt_log), at most sk_gso_max_size, in MSS, and at least tcp_min_tso_segs (2).
+        lo's min RTT is tens of microseconds (under 512 us: the whole sk_gso_max_size); a
+        long RTT leaves the pacing rate's share alone.  Measured (packetdrill's
+        slow-start-ack-per-4pkt over tun, MSS 1000, RTT 100 ms, pacing rate 200 kB/s): the
+        kernel sends 2000-byte GSO packets.  (bbr's bbr_tso_segs_goal() gives the same on
+        lo: 64 KiB less MAX_TCP_HEADER, at least 2.)"""
         min_tso = int(self.profile.sysctls.get("net.ipv4.tcp_min_tso_segs", 2))
-        return max(GSO_MAX_SIZE_SK // mss_now, min_tso)
+        rate = sk.pacing_rate if sk.pacing_rate >= 0 else 0xFFFFFFFFFFFFFFFF
+        nbytes = rate >> 10  # sk_pacing_shift (SK_DEFAULT_PACING_SHIFT)
+        r = (sk.min_rtt_us if sk.min_rtt_us else 0xFFFFFFFF) >> \
+            int(self.profile.sysctls.get("net.ipv4.tcp_tso_rtt_log", 9))
+        if r < 32:  # BITS_PER_TYPE(sk->sk_gso_max_size)
+            nbytes += GSO_MAX_SIZE_SK >> r
+        nbytes = min(nbytes, GSO_MAX_SIZE_SK)
+        return max(nbytes // mss_now, min_tso)
+
+    def _update_pacing_rate(self, sk: Sock, mss: int = 0) -> None:
+        """tcp_update_pacing_rate(): 200 % of cwnd x MSS per smoothed RTT in slow start
+        (cwnd < ssthresh / 2, tcp_pacing_ss_ratio), else 120 % (tcp_pacing_ca_ratio); only
+        tcp_tso_autosize() reads it here (no fq qdisc on lo or tun).  mss: the mss_cache
+        of a SYN_SENT socket, when it differs from the model's."""
+        rate = (mss or sk.mss_cache) * ((1000000 // 100) << 3)
+        if sk.snd_cwnd < sk.snd_ssthresh // 2:
+            rate *= int(self.profile.sysctls.get("net.ipv4.tcp_pacing_ss_ratio", 200))
+        else:
+            rate *= int(self.profile.sysctls.get("net.ipv4.tcp_pacing_ca_ratio", 120))
+        rate *= max(sk.snd_cwnd, sk.packets_out)
+        if sk.srtt_us:
+            rate //= sk.srtt_us
+        sk.pacing_rate = rate  # sk_max_pacing_rate: ~0UL (no SO_MAX_PACING_RATE)
 
     def _cwnd_validate(self, sk: Sock, is_cwnd_limited: bool) -> None:
         """tcp_cwnd_validate(), after tcp_write_xmit() sent something or was cwnd-limited:

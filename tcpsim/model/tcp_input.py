@@ -117,6 +117,13 @@ class TcpInput:
             # tcp_ack(): the SYN's RTT, unless it went again (then the timestamp's)
             syn_rtt = -1 if sk.retries else int(round((self.now - sk.retrans_stamp) * 1e6))
             self._ack_update_rtt(sk, syn_rtt, ts[1] if ts and sk.ts_ok else None)
+            sk.delivered = 1  # tcp_clean_rtx_queue(): the SYN is delivered
+            # tcp_ack() -> tcp_cong_control() -> tcp_update_pacing_rate() at SYN_SENT's
+            # mss_cache: TCP_MSS_DEFAULT or TCP_MAXSEG, less the timestamp option when the
+            # sysctl offers it (tcp_connect_init(); measured, TCP_INFO: 524, 536 without)
+            syn_mss = min(sk.user_mss or TCP_MSS_DEFAULT, sk.advmss or TCP_MSS_DEFAULT)
+            self._update_pacing_rate(sk, syn_mss - (TCPOLEN_TSTAMP_ALIGNED
+                                                    if self.profile.timestamps else 0))
             peer_mss = self._opt(seg, "mss") or TCP_MIN_MSS_DEFAULT
             # tcp_rcv_synsent_state_process() -> tcp_parse_options(): rx_opt.mss_clamp, the
             # SYN-ACK's MSS (no more than TCP_MAXSEG)
@@ -184,6 +191,7 @@ class TcpInput:
                 return
             acked = 0
             self._delivered = 0
+            self._rs_skb = None  # struct rate_sample rs = { .prior_delivered = 0 }
             una_advanced = seq_lt(sk.snd_una, seg.ack)
             prior_snd_una = sk.snd_una
             # tcp_ack(): prior_fack, the highest SACKed sequence (snd_una without SACK)
@@ -201,6 +209,7 @@ class TcpInput:
             dsacked = bool(blocks) and self._dsacked
             if una_advanced:
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
+                sk.delivered += self._delivered  # tcp_count_delivered()
                 if sk.sack_ok and seq_lt(self._reord_low, prior_fack):
                     # never-resent data acknowledged below what was SACKed: reordering
                     self._check_sack_reordering(sk, self._reord_low, prior_fack)
@@ -216,6 +225,8 @@ class TcpInput:
                     sk.ca_loss, sk.data_retrans_stamp = False, -1.0
             elif first_sackt >= 0:  # tcp_ack_update_rtt(): the SACK's RTT (sack_rtt_us)
                 self._ack_update_rtt(sk, int(round((self.now - first_sackt) * 1e6)), None)
+            if not prior_idle:
+                self._rack_update_reo_wnd(sk)  # tcp_ack(), after tcp_clean_rtx_queue()
             # a duplicate ACK (num_dupack): nothing new acknowledged, no data, the same window
             # (not FLAG_SND_UNA_ADVANCED, FLAG_NOT_DUP), with something out
             dupack = not una_advanced and not seg.payload and sk.packets_out > 0 and \
@@ -233,8 +244,13 @@ class TcpInput:
                                  or sk.ca_recovery):
                 # tcp_ack_is_dubious() -> tcp_fastretrans_alert()
                 prior_lost = sk.lost_out
-                rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None)
-                reo_armed = "reo" in sk.timers
+                if una_advanced and sk.rtxq and sk.rtxq[0].sacked:
+                    # FLAG_SACK_RENEGING (tcp_clean_rtx_queue(): the new head was SACKed)
+                    self._sack_reneging(sk)
+                    reo_armed = True  # FLAG_SET_XMIT_TIMER cleared: no new PTO or RTO
+                else:
+                    rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None)
+                    reo_armed = "reo" in sk.timers
                 newly_lost = max(sk.lost_out - prior_lost, 0)
             if una_advanced and not reo_armed:
                 self._schedule_loss_probe(sk)  # tcp_set_xmit_timer(): a new PTO, or the RTO
@@ -245,6 +261,8 @@ class TcpInput:
                 self._cwnd_reduction(sk, delivered, newly_lost, una_advanced)
             elif acked:  # tcp_may_raise_cwnd(): FLAG_DATA_ACKED, not a SACK alone
                 self._cong_avoid(sk, delivered)
+            if not prior_idle:  # tcp_cong_control() (not after no_queue)
+                self._update_pacing_rate(sk)
             if sk.ca_loss or rexmit:
                 # tcp_xmit_recovery(): REXMIT_LOST (the explanations read the cause)
                 prior, self.cause = self.cause, {
@@ -326,6 +344,14 @@ class TcpInput:
             cut = (sk.rcv_nxt - seg.seq) & 0xFFFFFFFF
             seg = Seg(seg.src, seg.dst, seg.flags, sk.rcv_nxt, seg.ack, seg.win, seg.options,
                       seg.payload[cut:], seg.ip_id, seg.gso, seg.shared)
+        if seg.payload and not self._try_rmem_schedule(sk, seg.seq):
+            # tcp_data_queue(): over sk_rcvbuf even after pruning: ACK at once
+            # (ICSK_ACK_NOW), and the skb dropped if the receive queue holds any
+            # (TCPRcvQDrop), else charged all the same (sk_forced_mem_schedule())
+            sk.ack_now = sk.ack_sched = True
+            if sk.rcvq:
+                self._ack_snd_check(sk)
+                return
         if seg.payload:
             self._queue_rcv(sk, seg)
             sk.rcv_nxt = (sk.rcv_nxt + len(seg.payload)) & 0xFFFFFFFF
@@ -439,8 +465,10 @@ class TcpInput:
         that continues the previous one is coalesced into it when that one is not a clone
         (tcp_ooo_try_coalesce(): on lo the sender keeps every skb it has not had
         cumulatively acknowledged, so none is).  The window grows (tcp_grow_window()), as
-        for data in order.  Not modelled: the memory checks (tcp_try_rmem_schedule(),
-        tcp_prune_ofo_queue())."""
+        for data in order.  First the memory check (tcp_try_rmem_schedule()): an skb that does
+        not fit is dropped with no ACK scheduled (TCPOFODrop)."""
+        if not self._try_rmem_schedule(sk, seg.seq):
+            return  # tcp_data_queue_ofo(): sk_data_ready(), the skb dropped, nothing scheduled
         sk.ack_sched = True  # inet_csk_schedule_ack()
         seq = seg.seq
         end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
@@ -693,6 +721,44 @@ class TcpInput:
         tailroom = size - SKB_SHINFO_SIZE - pad - pkt if pkt == linear else 0
         return truesize, tailroom
 
+    def _try_rmem_schedule(self, sk: Sock, seq: int) -> bool:
+        """tcp_try_rmem_schedule() for an out-of-order skb starting at seq: it may come while
+        what is queued is within sk_rcvbuf (tcp_can_ingest(): sk_rmem_alloc <= sk_rcvbuf, the
+        new skb not counted).  Else tcp_prune_queue(): tcp_clamp_window() (an unlocked buffer
+        grows to what is allocated, at most tcp_rmem[2]; still over it, rcv_ssthresh down to
+        two advmss; quick-ACK mode off), then tcp_prune_ofo_queue(): skbs dropped from the
+        queue's tail while they start at or after the new one (one that would land last
+        prunes nothing), the receiver's SACK state reset (tcp_sack_reset()) if any was; the
+        skb fits then, or is dropped.  Measured over tun (SO_RCVBUF 4096: sk_rcvbuf 8192;
+        100-byte segments with holes between, truesize 832 each): ten are queued (8320
+        bytes), the eleventh dropped with no ACK (nstat PruneCalled 1, RcvPruned 1,
+        TCPOFODrop 1, OfoPruned 0); an 800-byte tenth after nine (7488 bytes) is queued,
+        so the test does not add the skb's length.  Not modelled: tcp_collapse_ofo_queue()
+        and tcp_collapse() (rebuilding runs of contiguous skbs with less overhead)."""
+        if self._rmem_alloc(sk) <= self._rcvbuf(sk):
+            return True
+        # tcp_prune_queue() -> tcp_clamp_window()
+        sk.quick = 0
+        if not sk.rcvbuf and self._rcvbuf(sk) < self.profile.rmem[2]:  # not SOCK_RCVBUF_LOCK
+            sk.rcvbuf_grown = min(self._rmem_alloc(sk), self.profile.rmem[2])
+        if self._rmem_alloc(sk) > self._rcvbuf(sk):
+            sk.rcv_ssthresh = min(sk.window_clamp, 2 * sk.advmss)
+        if self._rmem_alloc(sk) <= self._rcvbuf(sk):
+            return True
+        pruned = False  # tcp_prune_ofo_queue()
+        goal = self._rcvbuf(sk) >> 3
+        while sk.ofo and not seq_lt(sk.ofo[-1][0], seq):
+            goal -= sk.ofo.pop()[3]
+            pruned = True
+            if not sk.ofo or goal <= 0:
+                if self._rmem_alloc(sk) <= self._rcvbuf(sk):
+                    break
+                goal = self._rcvbuf(sk) >> 3
+        if pruned and sk.sack_ok:
+            sk.sacks.clear()  # tcp_sack_reset(): num_sacks 0, no D-SACK
+            sk.dsack = None
+        return self._rmem_alloc(sk) <= self._rcvbuf(sk)
+
     @staticmethod
     def _rmem_alloc(sk: Sock) -> int:
         """sk_rmem_alloc: the receive queue's skbs and the out-of-order queue's."""
@@ -907,6 +973,8 @@ class TcpInput:
                 if skb.lost:
                     sk.lost_out -= skb.pcount - trimmed.pcount
                 self._delivered += skb.pcount - trimmed.pcount
+                if not skb.sacked:
+                    self._rate_delivered(skb)  # tcp_rate_skb_delivered()
                 sk.rtxq[0] = trimmed
                 break
             del sk.rtxq[0]
@@ -919,6 +987,7 @@ class TcpInput:
                 if skb.lost:
                     sk.lost_out -= skb.pcount
                 self._delivered += skb.pcount
+                self._rate_delivered(skb)  # tcp_rate_skb_delivered()
                 if sk.sack_ok and not skb.retrans:  # tcp_rack_advance() (not spurious)
                     self._rack_advance(sk, skb)
         sk.packets_out -= acked

@@ -107,6 +107,8 @@ class TcpMinisocks:
         self._sync_mss(child)  # tcp_v4_syn_recv_sock(): bounded by half the peer's window
         self._init_transfer_cwnd(child, ts)  # tcp_rcv_state_process() -> tcp_init_transfer()
         self._init_buffer_space(child)
+        self._update_pacing_rate(child)  # tcp_rcv_state_process(): TCP_SYN_RECV's case
+        child.delivered = 1  # tcp_rcv_state_process(): "SYN-ACK delivery isn't tracked in tcp_ack"
         if ts:
             child.ts_recent = ts[0]
         child.rcv_wup = child.rcv_nxt

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from .sock import RtxSkb, Sock, seq_le, seq_lt
 
+TCP_RACK_RECOVERY_THRESH = 16  # recoveries a widened reordering window is kept for
+
 
 def packets_in_flight(sk: Sock) -> int:
     """tcp_packets_in_flight(): packets_out - (sacked_out + lost_out) + retrans_out; the
@@ -48,6 +50,7 @@ class TcpRecovery:
     """The sender's SACK scoreboard, RACK and fast recovery (a mixin of Kernel, kernel.py)."""
 
     _in_flight = staticmethod(packets_in_flight)
+    _rs_skb: RtxSkb | None = None  # the rate sample's skb of the ACK being processed
 
     # -- the scoreboard (tcp_input.c tcp_sacktag_write_queue) ----------------------------
     def _check_dsack(self, sk: Sock, block: tuple, prior_snd_una: int) -> None:
@@ -63,6 +66,12 @@ class TcpRecovery:
         sk.dsack_dups += dup_segs
         if sk.dsack_dups > sk.total_retrans:
             return  # the D-SACK is dubious: skipped
+        # tcp_dsack_seen(): RACK widens its window for a D-SACK once reordering was seen,
+        # unless it answers the loss probe (FLAG_DSACK_TLP: timer-driven, not RACK's doing)
+        if sk.reord_seen and not (seq_len <= sk.mss_cache and sk.tlp_high_seq and
+                                  sk.tlp_high_seq == end):
+            sk.rack_dsack_seen = True
+        sk.delivered += dup_segs  # state->sack_delivered: a spurious retransmission delivered
         self._dsacked = True  # FLAG_DSACKING_ACK
         if sk.undo_on and sk.undo_retrans > 0 and seq_le(end, prior_snd_una) and \
                 seq_lt(sk.undo_marker, end):
@@ -87,6 +96,8 @@ class TcpRecovery:
                                          and seq_le(first[1], blocks[1][1])):
                 blocks = blocks[1:]  # a D-SACK
                 self._check_dsack(sk, first, prior_snd_una)
+                if self._dsacked and seq_lt(prior_snd_una, first[1]):
+                    self._dsack_in_queue(sk, first)
         newly, first_sackt = 0, -1.0
         reord = sk.snd_nxt  # state->reord: the lowest newly SACKed hole, if reordered
         high = self._highest_sack(sk)  # tcp_highest_sack_seq(), as the walk moves it on
@@ -123,12 +134,43 @@ class TcpRecovery:
                 sk.sacked_out += skb.pcount
                 newly += skb.pcount
                 sk.rtxq[i] = skb._replace(sacked=True, lost=False)
+                sk.delivered += skb.pcount  # tcp_count_delivered(): sack_delivered
+                self._rate_delivered(skb)
                 if not skb.retrans and (first_sackt < 0 or skb.sent < first_sackt):
                     first_sackt = skb.sent
                 self._rack_advance(sk, skb)
                 i += 1
         self._check_sack_reordering(sk, reord, high)
         return newly, first_sackt
+
+    @staticmethod
+    def _dsack_in_queue(sk: Sock, block: tuple) -> None:
+        """tcp_sacktag_walk() with dup_sack -> tcp_sacktag_one(): a D-SACK for data still in
+        the retransmit queue (above prior_snd_una; tcp_check_dsack()'s "dumb counting" is
+        for data below it) shows each retransmitted skb it covers spurious: undo_retrans
+        less its packets.  Measured (tests/pkt/rack-reo-wnd-steps.pkt): the ACK of all with
+        a D-SACK for the one retransmission undoes the recovery, cwnd 7 -> 10.  (Only skbs
+        wholly inside the block; the walk's cut of one partly inside and its marking as
+        SACKed of data beyond the ACK are not modelled.)"""
+        start, end = block
+        for skb in sk.rtxq:
+            if not seq_lt(skb.seq, end):
+                break
+            if seq_le(start, skb.seq) and seq_le(skb.end_seq, end) and skb.retrans and \
+                    sk.undo_on and sk.undo_retrans > 0 and seq_lt(sk.undo_marker, skb.end_seq):
+                sk.undo_retrans = max(0, sk.undo_retrans - skb.pcount)
+
+    def _sack_reneging(self, sk: Sock) -> None:
+        """tcp_fastretrans_alert() -> tcp_check_sack_reneging(): an ACK that advanced
+        snd_una up to an skb the peer had SACKed (the receiver dropped what it SACKed) is
+        given max(srtt / 2, 10 ms) for more ACKs to make sense of it: the retransmission
+        timer at that, and nothing else for this ACK; if it fires, the RTO forgets the SACKs
+        (tcp_timeout_mark_lost()).  Measured (tests/pkt/sack-reneging.pkt, srtt 40 ms):
+        the head sent again 24.6-29.8 ms after the ACK, in TCP_CA_Loss."""
+        delay = max(self._usecs_to_jiffies(sk.srtt_us >> 4), self._usecs_to_jiffies(10000))
+        sk.timers.pop("reo", None)
+        sk.timers.pop("loss_probe", None)
+        self._arm(sk, "retransmit", self._wheel_deadline(delay))
 
     @staticmethod
     def _highest_sack(sk: Sock) -> int:
@@ -202,6 +244,37 @@ class TcpRecovery:
             return t1[0] > t2[0]
         return t1[1] > t2[1] or (t1[1] == t2[1] and seq_lt(seq2, seq1))
 
+    def _rate_delivered(self, skb: RtxSkb) -> None:
+        """tcp_rate_skb_delivered(): of the skbs an ACK delivers (newly SACKed, or ACKed and
+        not SACKed before), the last sent gives the rate sample's prior_delivered (Kernel
+        ._rs_skb, cleared as each ACK begins)."""
+        cur = self._rs_skb
+        if cur is None or self._sent_after((skb.sent, skb.burst), (cur.sent, cur.burst),
+                                           skb.end_seq, cur.end_seq):
+            self._rs_skb = skb
+
+    def _rack_update_reo_wnd(self, sk: Sock) -> None:
+        """tcp_rack_update_reo_wnd(), after tcp_clean_rtx_queue() for an ACK with something
+        in flight: a D-SACK seen (tcp_dsack_seen()) widens RACK's window by one step of a
+        quarter of min RTT, at most once a round trip (a D-SACK for data sent before the
+        last widening is disregarded), and the width is kept for 16 recoveries
+        (TCP_RACK_RECOVERY_THRESH, counted down by tcp_try_undo_recovery()), then back to one
+        step.  Nothing without a rate sample (rs.prior_delivered 0: nothing delivered)."""
+        if int(self.profile.sysctls.get("net.ipv4.tcp_recovery", 1)) & 0x2:
+            return  # TCP_RACK_STATIC_REO_WND
+        prior = self._rs_skb.tx_delivered if self._rs_skb is not None else 0
+        if not prior:
+            return
+        if seq_lt(prior, sk.rack_last_delivered):
+            sk.rack_dsack_seen = False
+        if sk.rack_dsack_seen:
+            sk.reo_wnd_steps = min(0xFF, sk.reo_wnd_steps + 1)
+            sk.rack_dsack_seen = False
+            sk.rack_last_delivered = sk.delivered
+            sk.reo_wnd_persist = TCP_RACK_RECOVERY_THRESH
+        elif not sk.reo_wnd_persist:
+            sk.reo_wnd_steps = 1
+
     @staticmethod
     def _min_rtt(sk: Sock) -> int:
         """tcp_min_rtt(): the least RTT seen (~0U before any)."""
@@ -210,12 +283,13 @@ class TcpRecovery:
     def _rack_reo_wnd(self, sk: Sock) -> int:
         """tcp_rack_reo_wnd(): no reordering seen, so none allowed in recovery or once
         tcp_reordering (3) packets are SACKed (the classic three duplicate ACKs); else a
-        quarter of the least RTT, at most the smoothed RTT."""
+        quarter of the least RTT times reo_wnd_steps, at most the smoothed RTT."""
         if not sk.reord_seen and (sk.ca_recovery or sk.ca_loss or
                                   sk.sacked_out >= sk.reordering):
             return 0  # no reordering seen: aggressive, as the duplicate-ACK threshold
         min_rtt = self._min_rtt(sk)
-        return min((min_rtt >> 2) if min_rtt != 0xFFFFFFFF else 0xFFFFFFFF, sk.srtt_us >> 3)
+        return min((min_rtt >> 2) * sk.reo_wnd_steps if min_rtt != 0xFFFFFFFF else 0xFFFFFFFF,
+                   sk.srtt_us >> 3)
 
     def _rack_detect_loss(self, sk: Sock) -> int:
         """tcp_rack_detect_loss(): every skb sent before RACK's and not delivered is lost once
@@ -249,14 +323,17 @@ class TcpRecovery:
     def _rack_mark_lost(self, sk: Sock) -> bool:
         """tcp_rack_mark_lost(): after RACK advanced, look for losses; if some skb may yet
         be lost, the REO timer (ICSK_TIME_REO_TIMEOUT, on the one transmit timer) at the wait
-        left rounded up to jiffies plus TCP_TIMEOUT_MIN (2 jiffies).  True when it armed."""
+        left plus TCP_TIMEOUT_MIN_US (2 ms), rounded up to jiffies (since 6.7; before,
+        usecs_to_jiffies(wait) + TCP_TIMEOUT_MIN, up to a jiffy later).  Measured
+        (tests/pkt/rack-reo-wnd-steps.pkt, a 10 ms wait): 17.3-19.3 ms after the SACK in 4
+        of 5 runs, which only the newer rounding allows.  True when it armed."""
         if not sk.rack_advanced:
             return False
         sk.rack_advanced = False
         timeout = self._rack_detect_loss(sk)
         if not timeout:
             return False
-        jiffies = self._usecs_to_jiffies(timeout) + 2
+        jiffies = self._usecs_to_jiffies(timeout + 2000)  # TCP_TIMEOUT_MIN_US
         sk.timers.pop("retransmit", None)
         sk.timers.pop("loss_probe", None)
         self._arm(sk, "reo", self._wheel_deadline(jiffies))
@@ -292,6 +369,7 @@ class TcpRecovery:
     def _try_undo_dsack(self, sk: Sock) -> bool:
         """tcp_try_undo_dsack(): every retransmission D-SACKed: undo."""
         if sk.undo_on and not sk.undo_retrans:
+            sk.reo_wnd_persist = min(TCP_RACK_RECOVERY_THRESH, sk.reo_wnd_persist + 1)
             self._undo_cwnd_reduction(sk)
             return True
         return False
@@ -348,6 +426,8 @@ class TcpRecovery:
             self._undo_cwnd_reduction(sk)
         elif sk.undo_on and sk.snd_ssthresh < 0x7FFFFFFF:
             sk.snd_cwnd = sk.snd_ssthresh
+        if not undo and sk.reo_wnd_persist:  # tcp_try_undo_recovery(): one recovery fewer
+            sk.reo_wnd_persist -= 1  # to keep RACK's widened window
         sk.data_retrans_stamp = -1.0
 
     def _time_to_recover(self, sk: Sock) -> bool:

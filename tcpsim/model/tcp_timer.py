@@ -159,6 +159,11 @@ class TcpTimers:
         sk.snd_cwnd, sk.snd_cwnd_cnt = 1, 0
         sk.tlp_high_seq = 0
         sk.timers.pop("reo", None)
+        if sk.rtxq and sk.rtxq[0].sacked:
+            # tcp_timeout_mark_lost(): a SACKed head, the peer reneged: every SACK forgotten
+            # (is_sack_reneg), everything marked lost
+            sk.sacked_out = 0
+            sk.rtxq[:] = [skb._replace(sacked=False) for skb in sk.rtxq]
         # tcp_enter_loss() -> tcp_mark_skb_lost(): everything out the peer does not hold
         for i, skb in enumerate(sk.rtxq):
             if not skb.sacked and not skb.lost:
@@ -181,7 +186,7 @@ class TcpTimers:
         on the second part).  Measured: a lost 3000-byte skb (MSS 988) went again as 988
         bytes without PSH, then 1976 with PSH."""
         skb = sk.rtxq[i]
-        mss = sk.mss_cache
+        mss = self._current_mss(sk)  # __tcp_retransmit_skb(): cur_mss
         if len(skb.data) > segs * mss:
             self._fragment(sk, i, segs * mss, mss)
             skb = sk.rtxq[i]
@@ -192,7 +197,8 @@ class TcpTimers:
         if skb.lost:  # sent again: back in flight (retrans_out)
             sk.lost_out -= skb.pcount
         sk.rtxq[i] = skb._replace(retrans=True, lost=False, sent=self.now,  # its mstamp; Karn
-                                  burst=sk.xmit_burst, rtx_lost=skb.lost or skb.rtx_lost)
+                                  burst=sk.xmit_burst, rtx_lost=skb.lost or skb.rtx_lost,
+                                  tx_delivered=sk.delivered)  # tcp_rate_skb_sent()
         self._ack_sent(sk)
         sk.total_retrans += 1
         if sk.data_retrans_stamp < 0:  # tcp_retransmit_skb(): the first retransmission's time
@@ -208,7 +214,7 @@ class TcpTimers:
         RTO's 988 bytes were ACKed (cwnd 2) the next 1976 (2 packets) went at once, after
         their ACK the 36-byte tail."""
         i = 0
-        max_segs = self._tso_segs(sk, sk.mss_cache)
+        max_segs = self._tso_segs(sk, self._current_mss(sk))
         sk.xmit_burst += 1
         rearm = False
         while i < len(sk.rtxq) and sk.lost_out:  # tp->retrans_out >= tp->lost_out: done
@@ -283,7 +289,7 @@ class TcpTimers:
         last MSS, tcp_fragment()).  The RTO it re-arms is not modelled for data."""
         if sk.tlp_high_seq or not sk.rtxq:
             return
-        mss = sk.mss_cache
+        mss = self._current_mss(sk)  # tcp_send_loss_probe()
         if sk.wq:
             length = min(sk.wq[0][0], mss)
             if seq_le((sk.snd_nxt + length) & 0xFFFFFFFF, (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF):
@@ -305,7 +311,8 @@ class TcpTimers:
                    self._est_options(sk), data)  # __tcp_retransmit_skb()
         # TCPCB_RETRANS: its ACK gives no RTT; __tcp_transmit_skb() stamps it anew
         sk.xmit_burst += 1
-        sk.rtxq[-1] = skb._replace(retrans=True, sent=self.now, burst=sk.xmit_burst)
+        sk.rtxq[-1] = skb._replace(retrans=True, sent=self.now, burst=sk.xmit_burst,
+                                   tx_delivered=sk.delivered)  # tcp_rate_skb_sent()
         self._ack_sent(sk)
         sk.tlp_high_seq = sk.snd_nxt
         sk.total_retrans += 1
