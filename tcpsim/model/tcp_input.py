@@ -20,6 +20,7 @@ from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALI
                    SKB_SHINFO_SIZE, SKB_SMALL_HEAD_CACHE_SIZE, SKB_TRUESIZE_LO, SNDBUF_SKB_HEADROOM, SOCK_MIN_RCVBUF, SYN, TCP_INIT_CWND, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
                    TCP_MSS_DEFAULT, TCP_RTO_MAX, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
                    seq_lt)
+from .sock import TCP_NAGLE_OFF
 
 
 class TcpInput:
@@ -184,6 +185,7 @@ class TcpInput:
                 return
             acked = 0
             self._delivered = 0
+            self._orig_acked = self._orig_sacked = False  # FLAG_ORIG_SACK_ACKED
             una_advanced = seq_lt(sk.snd_una, seg.ack)
             prior_snd_una = sk.snd_una
             # tcp_ack(): prior_fack, the highest SACKed sequence (snd_una without SACK)
@@ -210,10 +212,6 @@ class TcpInput:
                 if sk.tlp_high_seq and not seq_lt(seg.ack, sk.tlp_high_seq):
                     sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
                 sk.retries = 0  # tcp_ack(): FLAG_SND_UNA_ADVANCED, icsk_retransmits 0
-                if sk.ca_loss and not seq_lt(seg.ack, sk.high_seq):
-                    # tcp_process_loss() -> tcp_try_undo_recovery(): recovered, TCP_CA_Open,
-                    # retrans_stamp 0
-                    sk.ca_loss, sk.data_retrans_stamp = False, -1.0
             elif first_sackt >= 0:  # tcp_ack_update_rtt(): the SACK's RTT (sack_rtt_us)
                 self._ack_update_rtt(sk, int(round((self.now - first_sackt) * 1e6)), None)
             # a duplicate ACK (num_dupack): nothing new acknowledged, no data, the same window
@@ -223,7 +221,15 @@ class TcpInput:
             self._update_window(sk, seg.win << sk.snd_wscale)
             rexmit = reo_armed = False
             newly_lost = 0
-            if not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
+            loss_rexmit = ""
+            if sk.ca_loss:
+                # tcp_fastretrans_alert(): TCP_CA_Loss, tcp_process_loss(); once it leaves
+                # Loss (undone or recovered) the ACK goes on as in Open
+                loss_rexmit = self._process_loss(sk, una_advanced, dupack, bool(newly_sacked),
+                                                 ts[1] if ts else None)
+            if sk.ca_loss:
+                pass
+            elif not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
                 # NewReno: duplicate ACKs stand for SACKed packets (tcp_add_reno_sack())
                 prior_lost, prior_sacked = sk.lost_out, sk.sacked_out
                 rexmit = self._reno_alert(sk, una_advanced, dupack, ts[1] if ts else None)
@@ -245,10 +251,18 @@ class TcpInput:
                 self._cwnd_reduction(sk, delivered, newly_lost, una_advanced)
             elif acked:  # tcp_may_raise_cwnd(): FLAG_DATA_ACKED, not a SACK alone
                 self._cong_avoid(sk, delivered)
-            if sk.ca_loss or rexmit:
+            if loss_rexmit == "new":
+                # tcp_xmit_recovery(): REXMIT_NEW (F-RTO step 2b): new data, Nagle off; if
+                # none went, F-RTO is off and the lost go again
+                self._write_xmit(sk, sk.mss_cache, TCP_NAGLE_OFF)
+                if seq_lt(sk.high_seq, sk.snd_nxt):
+                    loss_rexmit = ""
+                else:
+                    sk.frto, loss_rexmit = False, "lost"
+            if loss_rexmit or rexmit:
                 # tcp_xmit_recovery(): REXMIT_LOST (the explanations read the cause)
                 prior, self.cause = self.cause, {
-                    "by": "loss" if sk.ca_loss else "fast_retransmit",
+                    "by": "loss" if loss_rexmit else "fast_retransmit",
                     "cwnd": sk.snd_cwnd, "ssthresh": sk.snd_ssthresh}
                 try:
                     self._xmit_retransmit_queue(sk)
@@ -895,6 +909,7 @@ class TcpInput:
         tcp_cong_control()'s acked: tcp_cong.py)."""
         acked = 0
         self._delivered = 0  # tcp_count_delivered(): what was not SACKed before
+        self._orig_acked = False
         self._reord_low = sk.snd_nxt
         while sk.rtxq:
             skb = sk.rtxq[0]
@@ -907,12 +922,18 @@ class TcpInput:
                 if skb.lost:
                     sk.lost_out -= skb.pcount - trimmed.pcount
                 self._delivered += skb.pcount - trimmed.pcount
+                if not skb.retrans and seq_le(trimmed.end_seq, sk.high_seq):
+                    self._orig_acked = True  # FLAG_ORIG_SACK_ACKED (F-RTO's evidence)
                 sk.rtxq[0] = trimmed
                 break
             del sk.rtxq[0]
             acked += skb.pcount
             if not skb.retrans and not skb.sacked and seq_lt(skb.seq, self._reord_low):
                 self._reord_low = skb.seq  # tcp_clean_rtx_queue(): reord
+            if not skb.retrans and not skb.sacked and seq_le(skb.end_seq, sk.high_seq):
+                # tcp_clean_rtx_queue(): never-retransmitted data sent before high_seq
+                # acknowledged, FLAG_ORIG_SACK_ACKED (F-RTO's evidence, tcp_process_loss())
+                self._orig_acked = True
             if skb.sacked:
                 sk.sacked_out -= skb.pcount
             else:

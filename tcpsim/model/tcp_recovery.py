@@ -68,6 +68,21 @@ class TcpRecovery:
                 seq_lt(sk.undo_marker, end):
             sk.undo_retrans = max(0, sk.undo_retrans - dup_segs)
 
+    @staticmethod
+    def _dsack_retrans(sk: Sock, block: tuple) -> None:
+        """tcp_sacktag_walk() with dup_sack -> tcp_sacktag_one(): a D-SACK over a
+        retransmitted skb still in the queue (not yet cumulatively acknowledged when the
+        block was sent: the RTO's retransmission of data the peer held, answered with the ACK
+        of everything) shows that retransmission spurious: undo_retrans down by its packets
+        ("Account D-SACK for retransmitted packet")."""
+        start, end = block
+        for skb in sk.rtxq:
+            if not seq_lt(skb.seq, end):
+                break
+            if skb.retrans and not seq_lt(skb.seq, start) and seq_le(skb.end_seq, end) and \
+                    sk.undo_on and sk.undo_retrans > 0 and seq_lt(sk.undo_marker, skb.end_seq):
+                sk.undo_retrans = max(0, sk.undo_retrans - skb.pcount)
+
     def _sacktag(self, sk: Sock, blocks: list, ack: int,
                  prior_snd_una: int | None = None) -> tuple[int, float]:
         """tcp_sacktag_write_queue(): mark the skbs the peer's SACK blocks cover as held
@@ -80,13 +95,15 @@ class TcpRecovery:
         if prior_snd_una is None:
             prior_snd_una = ack
         blocks = [tuple(b) for b in blocks]
-        self._dsacked = False
+        self._dsacked = self._orig_sacked = False
         if blocks:
             first = blocks[0]
             if seq_lt(first[0], ack) or (len(blocks) > 1 and seq_le(blocks[1][0], first[0])
                                          and seq_le(first[1], blocks[1][1])):
                 blocks = blocks[1:]  # a D-SACK
                 self._check_dsack(sk, first, prior_snd_una)
+                if self._dsacked:
+                    self._dsack_retrans(sk, first)
         newly, first_sackt = 0, -1.0
         reord = sk.snd_nxt  # state->reord: the lowest newly SACKed hole, if reordered
         high = self._highest_sack(sk)  # tcp_highest_sack_seq(), as the walk moves it on
@@ -125,6 +142,8 @@ class TcpRecovery:
                 sk.rtxq[i] = skb._replace(sacked=True, lost=False)
                 if not skb.retrans and (first_sackt < 0 or skb.sent < first_sackt):
                     first_sackt = skb.sent
+                if not skb.retrans and seq_le(skb.end_seq, sk.high_seq):
+                    self._orig_sacked = True  # tcp_sacktag_one(): FLAG_ORIG_SACK_ACKED
                 self._rack_advance(sk, skb)
                 i += 1
         self._check_sack_reordering(sk, reord, high)
@@ -338,6 +357,76 @@ class TcpRecovery:
             self._try_undo_dsack(sk)  # TCP_CA_Open or Disorder
         self._rack_mark_lost(sk)  # tcp_identify_packet_loss()
         return self._time_to_recover(sk)
+
+    # -- after an RTO: TCP_CA_Loss (tcp_input.c tcp_process_loss(), RFC 5682's F-RTO) ------
+    def _process_loss(self, sk: Sock, una_advanced: bool, dupack: bool, data_sacked: bool,
+                      tsecr: int | None) -> str:
+        """tcp_process_loss(), for an ACK in TCP_CA_Loss.  An ACK that advances snd_una may
+        show the RTO spurious at once (tcp_try_undo_loss(sk, false): a D-SACK for every
+        retransmission, or Eifel: the ACK echoes a timestamp older than the first
+        retransmission, tcp_packet_delayed()).  F-RTO (RFC 5682 3.1, tp->frto): once the
+        RTO's retransmission is acknowledged (step 2b) high_seq moves to snd_nxt and new
+        data goes instead of more retransmissions (REXMIT_NEW) if the window lets it; an
+        ACK or SACK of data sent before that and never retransmitted (FLAG_ORIG_SACK_ACKED)
+        then shows the RTO spurious (step 3b: tcp_try_undo_loss(sk, true)), a SACK or a
+        duplicate ACK after the new data shows the loss real (3a: F-RTO off).  snd_una at
+        high_seq: recovered (tcp_try_undo_recovery()).  Returns "new", "lost" (REXMIT_LOST:
+        the lost go again) or "" (nothing)."""
+        recovered = not seq_lt(sk.snd_una, sk.high_seq)
+        if una_advanced and self._try_undo_loss(sk, False, tsecr):
+            return ""
+        if sk.frto:  # F-RTO RFC 5682 sec 3.1 (the SACK-enhanced version)
+            # step 3b: never-retransmitted data (s)acked: the timeout was spurious
+            if (self._orig_acked or self._orig_sacked) and self._try_undo_loss(sk, True, tsecr):
+                return ""
+            if seq_lt(sk.high_seq, sk.snd_nxt):
+                if data_sacked or dupack:
+                    sk.frto = False  # step 3a: the loss was real
+            elif una_advanced and not recovered:
+                sk.high_seq = sk.snd_nxt
+                # step 2b: send new data (tcp_xmit_recovery(), after tcp_cong_control() set
+                # cwnd), else the conventional recovery
+                if sk.wq and seq_lt(sk.snd_nxt, (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF):
+                    return "new"
+                sk.frto = False
+        if recovered:
+            # F-RTO step 2a and the first part of 3a: tcp_try_undo_recovery(), TCP_CA_Open
+            if self._may_undo(sk, tsecr):
+                self._undo_cwnd_reduction(sk)
+            self._leave_loss(sk)
+            return ""
+        if not sk.sack_ok:
+            if seq_lt(sk.high_seq, sk.snd_nxt) and dupack:
+                # a duplicate ACK means the new data of step 2b arrived: tcp_add_reno_sack()
+                sk.sacked_out = min(sk.sacked_out + 1, max(sk.packets_out - 1, 0))
+            elif una_advanced:
+                sk.sacked_out = 0  # tcp_reset_reno_sack()
+        return "lost"
+
+    def _try_undo_loss(self, sk: Sock, frto_undo: bool, tsecr: int | None) -> bool:
+        """tcp_try_undo_loss(): F-RTO's evidence, or tcp_may_undo(): undo the RTO's reduction
+        and its loss marks (tcp_undo_cwnd_reduction(sk, true): lost_out 0), icsk_retransmits
+        0; TCP_CA_Open with SACK or F-RTO (a NewReno peer's ACK at high_seq holds Loss:
+        tcp_is_non_sack_preventing_reopen())."""
+        if not (frto_undo or self._may_undo(sk, tsecr)):
+            return False
+        for i, skb in enumerate(sk.rtxq):
+            if skb.lost or skb.rtx_lost:
+                sk.rtxq[i] = skb._replace(lost=False, rtx_lost=False)
+        sk.lost_out = 0
+        self._undo_cwnd_reduction(sk)
+        sk.retries = 0
+        if not sk.sack_ok and sk.snd_una == sk.high_seq:
+            return True  # tcp_is_non_sack_preventing_reopen()
+        if frto_undo or sk.sack_ok:
+            self._leave_loss(sk)
+        return True
+
+    @staticmethod
+    def _leave_loss(sk: Sock) -> None:
+        """tcp_set_ca_state(sk, TCP_CA_Open) from Loss; retrans_stamp 0 (the model clears it
+        here, the kernel on the next ACK in Open: tcp_fastretrans_alert())."""
+        sk.ca_loss, sk.frto, sk.data_retrans_stamp = False, False, -1.0
 
     def _end_recovery(self, sk: Sock, undo: bool) -> None:
         """high_seq acknowledged: TCP_CA_Open (tcp_try_undo_recovery()), the reduction
