@@ -223,7 +223,9 @@ UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("lost-last-write", "server"): r"recv\(MSG_WAITALL\) on line 19 blocked",
               ("lost-last-segment-fin", "server"): r"recv\(MSG_WAITALL\) on line 23 blocked",
               ("lost-retransmission", "server"): r"recv\(MSG_WAITALL\) on line 25 blocked",
-              ("reorder-undo", "server"): r"recv\(MSG_WAITALL\) on line 26 blocked"}
+              ("reorder-undo", "server"): r"recv\(MSG_WAITALL\) on line 26 blocked",
+              ("frto-off", "server"): r"recv\(MSG_WAITALL\) on line 18 blocked",
+              ("spurious-rto", "server"): r"recv\(MSG_WAITALL\) on line 21 blocked"}
 # a read loop to end-of-file is one line in a program and many read() calls in a script, as
 # many as the run makes: the exporter has no spelling for it
 READALL = r"readall\(\) has no packetdrill spelling"

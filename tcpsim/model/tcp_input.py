@@ -239,7 +239,8 @@ class TcpInput:
                                  or sk.ca_recovery):
                 # tcp_ack_is_dubious() -> tcp_fastretrans_alert()
                 prior_lost = sk.lost_out
-                rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None)
+                rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None,
+                                                 prior_snd_una)
                 reo_armed = "reo" in sk.timers
                 newly_lost = max(sk.lost_out - prior_lost, 0)
             if una_advanced and not reo_armed:

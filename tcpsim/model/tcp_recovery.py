@@ -339,7 +339,40 @@ class TcpRecovery:
             return sk.snd_ssthresh
         return max(sk.snd_ssthresh, (sk.snd_cwnd >> 1) + (sk.snd_cwnd >> 2))
 
-    def _fastretrans_alert(self, sk: Sock, una_advanced: bool, tsecr: int | None = None) -> bool:
+    @staticmethod
+    def _ts_before(sk: Sock, tsecr: int | None, when: float) -> bool:
+        """tcp_tsopt_ecr_before(): the ACK echoes a timestamp (ms) older than `when`."""
+        if not sk.ts_ok or not tsecr or when < 0:
+            return False
+        return seq_lt(tsecr, (int(when * 1000) + sk.ts_offset) & 0xFFFFFFFF)
+
+    def _try_undo_partial(self, sk: Sock, prior_snd_una: int | None, tsecr: int | None) -> bool:
+        """tcp_try_undo_partial(): a partial ACK in fast recovery that echoes a timestamp
+        older than the first retransmission (tcp_packet_delayed()): the hole was filled by
+        the original, delayed, not by the retransmission; reordering, as far as the ACK
+        reached (tcp_check_sack_reordering()).  With retransmissions still out: hold (no
+        more marked lost or resent; True); else undo (tcp_undo_cwnd_reduction(sk, true): the
+        loss marks too) and tcp_try_keep_open(): TCP_CA_Open (the model has no Disorder).
+        Measured over tun (tests/pkt/undo-partial.pkt): Open, cwnd 10, ssthresh infinite."""
+        if not sk.undo_on or not self._ts_before(sk, tsecr, sk.data_retrans_stamp):
+            return False
+        if prior_snd_una is not None:
+            self._check_sack_reordering(sk, prior_snd_una)
+        if retrans_out(sk):
+            return True
+        for i, skb in enumerate(sk.rtxq):
+            if skb.lost or skb.rtx_lost:
+                sk.rtxq[i] = skb._replace(lost=False, rtx_lost=False)
+        sk.lost_out = 0
+        self._undo_cwnd_reduction(sk)
+        sk.ca_recovery = False  # tcp_try_keep_open(): high_seq = snd_nxt
+        sk.high_seq = sk.snd_nxt
+        if not any(skb.retrans for skb in sk.rtxq[:1]):
+            sk.data_retrans_stamp = -1.0  # !tcp_any_retrans_done(): retrans_stamp 0
+        return False
+
+    def _fastretrans_alert(self, sk: Sock, una_advanced: bool, tsecr: int | None = None,
+                           prior_snd_una: int | None = None) -> bool:
         """tcp_fastretrans_alert(), with SACK and RACK, for an ACK that SACKs or comes in a
         state other than Open: leave recovery once high_seq is acknowledged (cwnd back to
         ssthresh: tcp_end_cwnd_reduction(); no undo), look for losses (RACK), and enter
@@ -350,6 +383,8 @@ class TcpRecovery:
         if sk.ca_loss:
             return False  # tcp_process_loss(): the RTO's own rules (tcp_input.py)
         if sk.ca_recovery:
+            if una_advanced and self._try_undo_partial(sk, prior_snd_una, tsecr):
+                return False
             if self._try_undo_dsack(sk):  # then tcp_try_to_open()
                 sk.ca_recovery = False
                 return False
