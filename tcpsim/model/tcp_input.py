@@ -225,8 +225,9 @@ class TcpInput:
             if sk.ca_loss:
                 # tcp_fastretrans_alert(): TCP_CA_Loss, tcp_process_loss(); once it leaves
                 # Loss (undone or recovered) the ACK goes on as in Open
-                loss_rexmit = self._process_loss(sk, una_advanced, dupack, bool(newly_sacked),
-                                                 ts[1] if ts else None)
+                # num_dupack: not an ACK carrying a D-SACK (FLAG_DSACKING_ACK)
+                loss_rexmit = self._process_loss(sk, una_advanced, dupack and not dsacked,
+                                                 bool(newly_sacked), ts[1] if ts else None)
             if sk.ca_loss:
                 pass
             elif not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
