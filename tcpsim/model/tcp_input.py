@@ -202,6 +202,7 @@ class TcpInput:
                 if blocks else (0, -1.0)
             dsacked = bool(blocks) and self._dsacked
             if una_advanced:
+                self._ack_tsecr = ts[1] if ts else None
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
                 if sk.sack_ok and seq_lt(self._reord_low, prior_fack):
                     # never-resent data acknowledged below what was SACKed: reordering
@@ -902,6 +903,13 @@ class TcpInput:
         self._send_ack(sk)
 
     # -- the send buffer (tcp_input.c) --------------------------------------------------
+    _ack_tsecr: int | None = None  # the TS ecr of the ACK tcp_clean_rtx_queue() runs for
+
+    def _spurious_retrans(self, sk: Sock, skb) -> bool:
+        """tcp_skb_spurious_retrans(): a retransmitted skb whose ACK echoes a timestamp
+        older than its retransmission answers the original: no RACK sample from it."""
+        return skb.retrans and self._ts_before(sk, self._ack_tsecr, skb.sent)
+
     def _clean_rtx_queue(self, sk: Sock) -> int:
         """tcp_clean_rtx_queue(), after tcp_snd_una_update(): skbs wholly below snd_una leave
         the retransmit queue and give their truesize back to sk_wmem_queued
@@ -926,6 +934,13 @@ class TcpInput:
                 self._delivered += skb.pcount - trimmed.pcount
                 if not skb.retrans and seq_le(trimmed.end_seq, sk.high_seq):
                     self._orig_acked = True  # FLAG_ORIG_SACK_ACKED (F-RTO's evidence)
+                if not skb.retrans and not skb.sacked and seq_lt(skb.seq, self._reord_low):
+                    self._reord_low = skb.seq  # tcp_clean_rtx_queue(): reord, this part too
+                if sk.sack_ok and not skb.sacked and not self._spurious_retrans(sk, skb):
+                    # tcp_rack_advance() for the part acknowledged too: last in the walk, its
+                    # RTT is RACK's (prr-ss-ack-below-snd_una-cubic.pkt: 22 ms where the
+                    # retransmission before it gave 12 ms, so nothing more is lost)
+                    self._rack_advance(sk, trimmed)
                 sk.rtxq[0] = trimmed
                 break
             del sk.rtxq[0]
@@ -942,8 +957,8 @@ class TcpInput:
                 if skb.lost:
                     sk.lost_out -= skb.pcount
                 self._delivered += skb.pcount
-                if sk.sack_ok and not skb.retrans:  # tcp_rack_advance() (not spurious)
-                    self._rack_advance(sk, skb)
+                if sk.sack_ok and not skb.sacked and not self._spurious_retrans(sk, skb):
+                    self._rack_advance(sk, skb)  # tcp_rack_advance()
         sk.packets_out -= acked
         return acked
 
