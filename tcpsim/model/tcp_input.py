@@ -257,7 +257,12 @@ class TcpInput:
             if loss_rexmit == "new":
                 # tcp_xmit_recovery(): REXMIT_NEW (F-RTO step 2b): new data, Nagle off; if
                 # none went, F-RTO is off and the lost go again
-                self._write_xmit(sk, sk.mss_cache, TCP_NAGLE_OFF)
+                prior, self.cause = self.cause, {"by": "frto", "cwnd": sk.snd_cwnd,
+                                                 "ssthresh": sk.snd_ssthresh}
+                try:
+                    self._write_xmit(sk, sk.mss_cache, TCP_NAGLE_OFF)
+                finally:
+                    self.cause = prior
                 if seq_lt(sk.high_seq, sk.snd_nxt):
                     loss_rexmit = ""
                 else:
