@@ -228,7 +228,9 @@ UNWRITABLE = {("self-connect", "me"): "its sockets talk to each other",
               ("lost-last-segment-fin", "server"): r"recv\(MSG_WAITALL\) on line 23 blocked",
               ("lost-retransmission", "server"): r"recv\(MSG_WAITALL\) on line 25 blocked",
               ("reorder-undo", "server"): r"recv\(MSG_WAITALL\) on line 26 blocked",
-              ("sack-mss-both-ways", "server"): r"recv\(MSG_WAITALL\) on line 25 blocked"}
+              ("sack-mss-both-ways", "server"): r"recv\(MSG_WAITALL\) on line 25 blocked",
+              ("frto-off", "server"): r"recv\(MSG_WAITALL\) on line 18 blocked",
+              ("spurious-rto", "server"): r"recv\(MSG_WAITALL\) on line 21 blocked"}
 # a read loop to end-of-file is one line in a program and many read() calls in a script, as
 # many as the run makes: the exporter has no spelling for it
 READALL = r"readall\(\) has no packetdrill spelling"

@@ -67,7 +67,7 @@ def test_an_init_command_may_add_sysctls_and_set_sysctls_py_settings():
     ("`ethtool -K tun0 tso off`", "the shell command `ethtool -K tun0 tso off`"),
     ("`../common/defaults.sh\ntc qdisc replace dev tun0 root fq`",
      "the shell command `tc qdisc replace dev tun0 root fq`"),
-    ("`sysctl -q net.ipv4.tcp_frto=0`", "the sysctl net.ipv4.tcp_frto"),
+    ("`sysctl -q net.ipv4.tcp_early_retrans=0`", "the sysctl net.ipv4.tcp_early_retrans"),
 ])
 def test_a_command_the_model_cannot_follow_is_named(command, feature):
     unsupported(command + "\n" + OPEN, feature)  # as the init command

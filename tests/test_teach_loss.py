@@ -265,3 +265,52 @@ def test_the_ack_that_fills_a_hole_is_explained_as_such():
         keys = [whys[id(s)].key.removeprefix("why.seg.") for s in trace.segments
                 if s.flags == "." and whys[id(s)].key.startswith("why.seg.ack.")]
         assert "ack.sack" in keys and keys[keys.index("ack.sack") + 1] == "ack.filled", keys
+
+
+FRTO_PROGRAM = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080) = 0
+server: listen(s, 3) = 0
+server: c = accept(s)
+client: fd = socket()
+client: setsockopt(fd, TCP_MAXSEG, 1000) = 0
+client: connect(fd, 127.0.0.1:8080) = 0
+client: send(fd, 13000) = 13000
+server: recv(c, 13000, MSG_WAITALL) = 13000
+server: send(c, 5) = 5
+client: recv(fd, 100) = 5
+client: sleep 200ms
+client: close(fd) = 0
+server: recv(c, 100) = 0
+server: close(c) = 0
+net: drop 3 DATA from client
+"""
+
+
+def test_f_rtos_new_data_is_explained_from_the_models_record_and_from_a_capture():
+    """The first flight and the probe lost: the RTO resends 988 bytes, and their ACK is
+    answered with two segments of new data (F-RTO, RFC 5682 3.1 step 2b: 10869 and 11857),
+    then the SACK of them shows the loss real and the lost data goes again (RTO recovery).
+    The model records it (Segment.why "by": "frto"); a capture has no record, and the same
+    segments are told by the trace (new data clocked by an ACK after an RTO, before any
+    more is resent).  Measured on the kernel: the same segments at the same times (verify
+    differs only in a receiver's window after the hole fills, status "Issue 18: F-RTO")."""
+    from tcpsim.scenario import parse
+
+    trace = run_model(parse(FRTO_PROGRAM), KernelProfile.named("reference"))
+    client = trace.relative()
+    whys = explain(trace)
+    frto = [(r.seq, r.seg.length) for r in client if whys[id(r.seg)].key == "why.seg.data.frto"]
+    assert frto == [(10869, 988), (11857, 988)]
+    assert all(r.seg.why == {"by": "frto", "cwnd": 2, "ssthresh": 7} for r in client
+               if whys[id(r.seg)].key == "why.seg.data.frto")
+    assert "F-RTO (RFC 5682)" in whys[id(client[[r.seq for r in client].index(10869)].seg)].text
+    for seg in trace.segments:  # as a capture: no record
+        seg.why = None
+    whys = explain(trace)
+    assert [(r.seq, r.seg.length) for r in client
+            if whys[id(r.seg)].key == "why.seg.data.frto"] == frto
+    kinds = [k for k, _ in resent(trace)]
+    assert kinds.index("data.rto") < kinds.index("data.frto") < kinds.index("data.loss")
+    with language("zh"):
+        assert "F-RTO（RFC 5682）" in explain(trace)[id(client[[r.seq for r in client].index(10869)].seg)].text

@@ -249,6 +249,12 @@ MESSAGES: dict[str, str] = {
                          "everything outstanding as lost, and each ACK lets the congestion "
                          "window, growing again from one segment (slow start), send more of it "
                          "(RFC 6298 5.4).",
+    "why.seg.data.frto": "New data, sent when the timeout's retransmission was acknowledged, "
+                         "instead of more retransmissions: F-RTO (RFC 5682) tests whether the "
+                         "RTO was spurious.  If the next ACK covers data that was never sent "
+                         "again, the originals got through and the reduction of the window is "
+                         "undone; if it only SACKs this new data, the loss was real and the "
+                         "recovery goes on.",
     "why.seg.data.fast": "Fast retransmit: duplicate ACKs or SACK blocks from the peer show "
                          "these bytes missing while later ones arrived (RFC 6675: three "
                          "duplicate ACKs or SACKed segments; RACK, RFC 8985: a later segment "

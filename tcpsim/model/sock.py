@@ -228,6 +228,8 @@ class Sock:
     # high_seq (snd_nxt then; tcp_process_loss())
     ca_loss: bool = False
     high_seq: int = 0
+    # tp->frto: F-RTO (RFC 5682) under way for this RTO (tcp_enter_loss(), tcp_frto sysctl)
+    frto: bool = False
     # tp->retrans_stamp for data: when the first RTO retransmission of an episode went
     # (tcp_retransmit_skb(); the loss probe does not set it); -1: none
     data_retrans_stamp: float = -1.0

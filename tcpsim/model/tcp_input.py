@@ -20,6 +20,7 @@ from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALI
                    SKB_SHINFO_SIZE, SKB_SMALL_HEAD_CACHE_SIZE, SKB_TRUESIZE_LO, SNDBUF_SKB_HEADROOM, SOCK_MIN_RCVBUF, SYN, TCP_INIT_CWND, TCP_MAX_QUICKACKS, TCP_MAX_WSCALE, TCP_MIN_MSS_DEFAULT,
                    TCP_MSS_DEFAULT, TCP_RTO_MAX, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
                    seq_lt)
+from .sock import TCP_NAGLE_OFF
 
 
 class TcpInput:
@@ -192,6 +193,7 @@ class TcpInput:
             acked = 0
             self._delivered = 0
             self._rs_skb = None  # struct rate_sample rs = { .prior_delivered = 0 }
+            self._orig_acked = self._orig_sacked = False  # FLAG_ORIG_SACK_ACKED
             una_advanced = seq_lt(sk.snd_una, seg.ack)
             prior_snd_una = sk.snd_una
             # tcp_ack(): prior_fack, the highest SACKed sequence (snd_una without SACK)
@@ -208,6 +210,7 @@ class TcpInput:
                 if blocks else (0, -1.0)
             dsacked = bool(blocks) and self._dsacked
             if una_advanced:
+                self._ack_tsecr = ts[1] if ts else None
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
                 sk.delivered += self._delivered  # tcp_count_delivered()
                 if sk.sack_ok and seq_lt(self._reord_low, prior_fack):
@@ -219,10 +222,6 @@ class TcpInput:
                 if sk.tlp_high_seq and not seq_lt(seg.ack, sk.tlp_high_seq):
                     sk.tlp_high_seq = 0  # tcp_process_tlp_ack(): the probe is answered
                 sk.retries = 0  # tcp_ack(): FLAG_SND_UNA_ADVANCED, icsk_retransmits 0
-                if sk.ca_loss and not seq_lt(seg.ack, sk.high_seq):
-                    # tcp_process_loss() -> tcp_try_undo_recovery(): recovered, TCP_CA_Open,
-                    # retrans_stamp 0
-                    sk.ca_loss, sk.data_retrans_stamp = False, -1.0
             elif first_sackt >= 0:  # tcp_ack_update_rtt(): the SACK's RTT (sack_rtt_us)
                 self._ack_update_rtt(sk, int(round((self.now - first_sackt) * 1e6)), None)
             if not prior_idle:
@@ -234,7 +233,16 @@ class TcpInput:
             self._update_window(sk, seg.win << sk.snd_wscale)
             rexmit = reo_armed = False
             newly_lost = 0
-            if not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
+            loss_rexmit = ""
+            if sk.ca_loss:
+                # tcp_fastretrans_alert(): TCP_CA_Loss, tcp_process_loss(); once it leaves
+                # Loss (undone or recovered) the ACK goes on as in Open
+                # num_dupack: not an ACK carrying a D-SACK (FLAG_DSACKING_ACK)
+                loss_rexmit = self._process_loss(sk, una_advanced, dupack and not dsacked,
+                                                 bool(newly_sacked), ts[1] if ts else None)
+            if sk.ca_loss:
+                pass
+            elif not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
                 # NewReno: duplicate ACKs stand for SACKed packets (tcp_add_reno_sack())
                 prior_lost, prior_sacked = sk.lost_out, sk.sacked_out
                 rexmit = self._reno_alert(sk, una_advanced, dupack, ts[1] if ts else None)
@@ -249,7 +257,8 @@ class TcpInput:
                     self._sack_reneging(sk)
                     reo_armed = True  # FLAG_SET_XMIT_TIMER cleared: no new PTO or RTO
                 else:
-                    rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None)
+                    rexmit = self._fastretrans_alert(sk, una_advanced, ts[1] if ts else None,
+                                                     prior_snd_una)
                     reo_armed = "reo" in sk.timers
                 newly_lost = max(sk.lost_out - prior_lost, 0)
             if una_advanced and not reo_armed:
@@ -263,10 +272,23 @@ class TcpInput:
                 self._cong_avoid(sk, delivered)
             if not prior_idle:  # tcp_cong_control() (not after no_queue)
                 self._update_pacing_rate(sk)
-            if sk.ca_loss or rexmit:
+            if loss_rexmit == "new":
+                # tcp_xmit_recovery(): REXMIT_NEW (F-RTO step 2b): new data, Nagle off; if
+                # none went, F-RTO is off and the lost go again
+                prior, self.cause = self.cause, {"by": "frto", "cwnd": sk.snd_cwnd,
+                                                 "ssthresh": sk.snd_ssthresh}
+                try:
+                    self._write_xmit(sk, sk.mss_cache, TCP_NAGLE_OFF)
+                finally:
+                    self.cause = prior
+                if seq_lt(sk.high_seq, sk.snd_nxt):
+                    loss_rexmit = ""
+                else:
+                    sk.frto, loss_rexmit = False, "lost"
+            if loss_rexmit or rexmit:
                 # tcp_xmit_recovery(): REXMIT_LOST (the explanations read the cause)
                 prior, self.cause = self.cause, {
-                    "by": "loss" if sk.ca_loss else "fast_retransmit",
+                    "by": "loss" if loss_rexmit else "fast_retransmit",
                     "cwnd": sk.snd_cwnd, "ssthresh": sk.snd_ssthresh}
                 try:
                     self._xmit_retransmit_queue(sk)
@@ -952,6 +974,13 @@ class TcpInput:
         self._send_ack(sk)
 
     # -- the send buffer (tcp_input.c) --------------------------------------------------
+    _ack_tsecr: int | None = None  # the TS ecr of the ACK tcp_clean_rtx_queue() runs for
+
+    def _spurious_retrans(self, sk: Sock, skb) -> bool:
+        """tcp_skb_spurious_retrans(): a retransmitted skb whose ACK echoes a timestamp
+        older than its retransmission answers the original: no RACK sample from it."""
+        return skb.retrans and self._ts_before(sk, self._ack_tsecr, skb.sent)
+
     def _clean_rtx_queue(self, sk: Sock) -> int:
         """tcp_clean_rtx_queue(), after tcp_snd_una_update(): skbs wholly below snd_una leave
         the retransmit queue and give their truesize back to sk_wmem_queued
@@ -961,6 +990,7 @@ class TcpInput:
         tcp_cong_control()'s acked: tcp_cong.py)."""
         acked = 0
         self._delivered = 0  # tcp_count_delivered(): what was not SACKed before
+        self._orig_acked = False
         self._reord_low = sk.snd_nxt
         while sk.rtxq:
             skb = sk.rtxq[0]
@@ -975,12 +1005,25 @@ class TcpInput:
                 self._delivered += skb.pcount - trimmed.pcount
                 if not skb.sacked:
                     self._rate_delivered(skb)  # tcp_rate_skb_delivered()
+                if not skb.retrans and seq_le(trimmed.end_seq, sk.high_seq):
+                    self._orig_acked = True  # FLAG_ORIG_SACK_ACKED (F-RTO's evidence)
+                if not skb.retrans and not skb.sacked and seq_lt(skb.seq, self._reord_low):
+                    self._reord_low = skb.seq  # tcp_clean_rtx_queue(): reord, this part too
+                if sk.sack_ok and not skb.sacked and not self._spurious_retrans(sk, skb):
+                    # tcp_rack_advance() for the part acknowledged too: last in the walk, its
+                    # RTT is RACK's (prr-ss-ack-below-snd_una-cubic.pkt: 22 ms where the
+                    # retransmission before it gave 12 ms, so nothing more is lost)
+                    self._rack_advance(sk, trimmed)
                 sk.rtxq[0] = trimmed
                 break
             del sk.rtxq[0]
             acked += skb.pcount
             if not skb.retrans and not skb.sacked and seq_lt(skb.seq, self._reord_low):
                 self._reord_low = skb.seq  # tcp_clean_rtx_queue(): reord
+            if not skb.retrans and not skb.sacked and seq_le(skb.end_seq, sk.high_seq):
+                # tcp_clean_rtx_queue(): never-retransmitted data sent before high_seq
+                # acknowledged, FLAG_ORIG_SACK_ACKED (F-RTO's evidence, tcp_process_loss())
+                self._orig_acked = True
             if skb.sacked:
                 sk.sacked_out -= skb.pcount
             else:
@@ -988,8 +1031,8 @@ class TcpInput:
                     sk.lost_out -= skb.pcount
                 self._delivered += skb.pcount
                 self._rate_delivered(skb)  # tcp_rate_skb_delivered()
-                if sk.sack_ok and not skb.retrans:  # tcp_rack_advance() (not spurious)
-                    self._rack_advance(sk, skb)
+                if sk.sack_ok and not skb.sacked and not self._spurious_retrans(sk, skb):
+                    self._rack_advance(sk, skb)  # tcp_rack_advance()
         sk.packets_out -= acked
         return acked
 

@@ -486,8 +486,11 @@ class TcpOutput:
         After a probe went, from now: measured, a 3000-byte skb lost with its probe (the tail
         cut off by tcp_fragment(), the head keeping its send time) is resent by the RTO
         208 ms after the probe, 213 ms after the head, 3 runs of 3.  A FIN's timer (fin_sent)
-        keeps its own rules (_retransmit_fin())."""
-        if sk.fin_sent or sk.state not in ("ESTABLISHED", "CLOSE_WAIT"):
+        keeps its own rules (_retransmit_fin()); a FIN still queued behind the data
+        (close() or shutdown() in FIN_WAIT1 or LAST_ACK) does not: the data's RTO as in
+        ESTABLISHED (measured: 13000 bytes written, close(), the first flight and its probe
+        lost: the RTO at 213 ms, then recovery and the FIN with the last bytes)."""
+        if sk.fin_sent or sk.state not in ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "LAST_ACK"):
             return
         if not sk.packets_out:
             sk.timers.pop("retransmit", None)

@@ -89,7 +89,7 @@ class TcpRecovery:
         if prior_snd_una is None:
             prior_snd_una = ack
         blocks = [tuple(b) for b in blocks]
-        self._dsacked = False
+        self._dsacked = self._orig_sacked = False
         if blocks:
             first = blocks[0]
             if seq_lt(first[0], ack) or (len(blocks) > 1 and seq_le(blocks[1][0], first[0])
@@ -138,6 +138,8 @@ class TcpRecovery:
                 self._rate_delivered(skb)
                 if not skb.retrans and (first_sackt < 0 or skb.sent < first_sackt):
                     first_sackt = skb.sent
+                if not skb.retrans and seq_le(skb.end_seq, sk.high_seq):
+                    self._orig_sacked = True  # tcp_sacktag_one(): FLAG_ORIG_SACK_ACKED
                 self._rack_advance(sk, skb)
                 i += 1
         self._check_sack_reordering(sk, reord, high)
@@ -398,7 +400,40 @@ class TcpRecovery:
             return sk.snd_ssthresh
         return max(sk.snd_ssthresh, (sk.snd_cwnd >> 1) + (sk.snd_cwnd >> 2))
 
-    def _fastretrans_alert(self, sk: Sock, una_advanced: bool, tsecr: int | None = None) -> bool:
+    @staticmethod
+    def _ts_before(sk: Sock, tsecr: int | None, when: float) -> bool:
+        """tcp_tsopt_ecr_before(): the ACK echoes a timestamp (ms) older than `when`."""
+        if not sk.ts_ok or not tsecr or when < 0:
+            return False
+        return seq_lt(tsecr, (int(when * 1000) + sk.ts_offset) & 0xFFFFFFFF)
+
+    def _try_undo_partial(self, sk: Sock, prior_snd_una: int | None, tsecr: int | None) -> bool:
+        """tcp_try_undo_partial(): a partial ACK in fast recovery that echoes a timestamp
+        older than the first retransmission (tcp_packet_delayed()): the hole was filled by
+        the original, delayed, not by the retransmission; reordering, as far as the ACK
+        reached (tcp_check_sack_reordering()).  With retransmissions still out: hold (no
+        more marked lost or resent; True); else undo (tcp_undo_cwnd_reduction(sk, true): the
+        loss marks too) and tcp_try_keep_open(): TCP_CA_Open (the model has no Disorder).
+        Measured over tun (tests/pkt/undo-partial.pkt): Open, cwnd 10, ssthresh infinite."""
+        if not sk.undo_on or not self._ts_before(sk, tsecr, sk.data_retrans_stamp):
+            return False
+        if prior_snd_una is not None:
+            self._check_sack_reordering(sk, prior_snd_una)
+        if retrans_out(sk):
+            return True
+        for i, skb in enumerate(sk.rtxq):
+            if skb.lost or skb.rtx_lost:
+                sk.rtxq[i] = skb._replace(lost=False, rtx_lost=False)
+        sk.lost_out = 0
+        self._undo_cwnd_reduction(sk)
+        sk.ca_recovery = False  # tcp_try_keep_open(): high_seq = snd_nxt
+        sk.high_seq = sk.snd_nxt
+        if not any(skb.retrans for skb in sk.rtxq[:1]):
+            sk.data_retrans_stamp = -1.0  # !tcp_any_retrans_done(): retrans_stamp 0
+        return False
+
+    def _fastretrans_alert(self, sk: Sock, una_advanced: bool, tsecr: int | None = None,
+                           prior_snd_una: int | None = None) -> bool:
         """tcp_fastretrans_alert(), with SACK and RACK, for an ACK that SACKs or comes in a
         state other than Open: leave recovery once high_seq is acknowledged (cwnd back to
         ssthresh: tcp_end_cwnd_reduction(); no undo), look for losses (RACK), and enter
@@ -409,6 +444,8 @@ class TcpRecovery:
         if sk.ca_loss:
             return False  # tcp_process_loss(): the RTO's own rules (tcp_input.py)
         if sk.ca_recovery:
+            if una_advanced and self._try_undo_partial(sk, prior_snd_una, tsecr):
+                return False
             if self._try_undo_dsack(sk):  # then tcp_try_to_open()
                 sk.ca_recovery = False
                 return False
@@ -416,6 +453,76 @@ class TcpRecovery:
             self._try_undo_dsack(sk)  # TCP_CA_Open or Disorder
         self._rack_mark_lost(sk)  # tcp_identify_packet_loss()
         return self._time_to_recover(sk)
+
+    # -- after an RTO: TCP_CA_Loss (tcp_input.c tcp_process_loss(), RFC 5682's F-RTO) ------
+    def _process_loss(self, sk: Sock, una_advanced: bool, dupack: bool, data_sacked: bool,
+                      tsecr: int | None) -> str:
+        """tcp_process_loss(), for an ACK in TCP_CA_Loss.  An ACK that advances snd_una may
+        show the RTO spurious at once (tcp_try_undo_loss(sk, false): a D-SACK for every
+        retransmission, or Eifel: the ACK echoes a timestamp older than the first
+        retransmission, tcp_packet_delayed()).  F-RTO (RFC 5682 3.1, tp->frto): once the
+        RTO's retransmission is acknowledged (step 2b) high_seq moves to snd_nxt and new
+        data goes instead of more retransmissions (REXMIT_NEW) if the window lets it; an
+        ACK or SACK of data sent before that and never retransmitted (FLAG_ORIG_SACK_ACKED)
+        then shows the RTO spurious (step 3b: tcp_try_undo_loss(sk, true)), a SACK or a
+        duplicate ACK after the new data shows the loss real (3a: F-RTO off).  snd_una at
+        high_seq: recovered (tcp_try_undo_recovery()).  Returns "new", "lost" (REXMIT_LOST:
+        the lost go again) or "" (nothing)."""
+        recovered = not seq_lt(sk.snd_una, sk.high_seq)
+        if una_advanced and self._try_undo_loss(sk, False, tsecr):
+            return ""
+        if sk.frto:  # F-RTO RFC 5682 sec 3.1 (the SACK-enhanced version)
+            # step 3b: never-retransmitted data (s)acked: the timeout was spurious
+            if (self._orig_acked or self._orig_sacked) and self._try_undo_loss(sk, True, tsecr):
+                return ""
+            if seq_lt(sk.high_seq, sk.snd_nxt):
+                if data_sacked or dupack:
+                    sk.frto = False  # step 3a: the loss was real
+            elif una_advanced and not recovered:
+                sk.high_seq = sk.snd_nxt
+                # step 2b: send new data (tcp_xmit_recovery(), after tcp_cong_control() set
+                # cwnd), else the conventional recovery
+                if sk.wq and seq_lt(sk.snd_nxt, (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF):
+                    return "new"
+                sk.frto = False
+        if recovered:
+            # F-RTO step 2a and the first part of 3a: tcp_try_undo_recovery(), TCP_CA_Open
+            if self._may_undo(sk, tsecr):
+                self._undo_cwnd_reduction(sk)
+            self._leave_loss(sk)
+            return ""
+        if not sk.sack_ok:
+            if seq_lt(sk.high_seq, sk.snd_nxt) and dupack:
+                # a duplicate ACK means the new data of step 2b arrived: tcp_add_reno_sack()
+                sk.sacked_out = min(sk.sacked_out + 1, max(sk.packets_out - 1, 0))
+            elif una_advanced:
+                sk.sacked_out = 0  # tcp_reset_reno_sack()
+        return "lost"
+
+    def _try_undo_loss(self, sk: Sock, frto_undo: bool, tsecr: int | None) -> bool:
+        """tcp_try_undo_loss(): F-RTO's evidence, or tcp_may_undo(): undo the RTO's reduction
+        and its loss marks (tcp_undo_cwnd_reduction(sk, true): lost_out 0), icsk_retransmits
+        0; TCP_CA_Open with SACK or F-RTO (a NewReno peer's ACK at high_seq holds Loss:
+        tcp_is_non_sack_preventing_reopen())."""
+        if not (frto_undo or self._may_undo(sk, tsecr)):
+            return False
+        for i, skb in enumerate(sk.rtxq):
+            if skb.lost or skb.rtx_lost:
+                sk.rtxq[i] = skb._replace(lost=False, rtx_lost=False)
+        sk.lost_out = 0
+        self._undo_cwnd_reduction(sk)
+        sk.retries = 0
+        if not sk.sack_ok and sk.snd_una == sk.high_seq:
+            return True  # tcp_is_non_sack_preventing_reopen()
+        if frto_undo or sk.sack_ok:
+            self._leave_loss(sk)
+        return True
+
+    @staticmethod
+    def _leave_loss(sk: Sock) -> None:
+        """tcp_set_ca_state(sk, TCP_CA_Open) from Loss; retrans_stamp 0 (the model clears it
+        here, the kernel on the next ACK in Open: tcp_fastretrans_alert())."""
+        sk.ca_loss, sk.frto, sk.data_retrans_stamp = False, False, -1.0
 
     def _end_recovery(self, sk: Sock, undo: bool) -> None:
         """high_seq acknowledged: TCP_CA_Open (tcp_try_undo_recovery()), the reduction

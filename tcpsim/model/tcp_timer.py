@@ -150,6 +150,10 @@ class TcpTimers:
         if sk.retries and self._retransmits_timed_out(sk):  # tcp_write_timeout()
             self._transition(sk, "retries_out")  # tcp_write_err(): ETIMEDOUT
             return
+        # tcp_enter_loss(): F-RTO (RFC 5682 3.1 step 1) when no recovery was under way, or
+        # on a recurring timeout of the same snd_una (3.2: icsk_retransmits); tcp_frto 0 off
+        sk.frto = self.profile.sysctls.get("net.ipv4.tcp_frto", "2") != "0" and \
+            ((not sk.ca_loss and not sk.ca_recovery) or sk.retries > 0)
         if not sk.ca_loss and not sk.ca_recovery:  # tcp_enter_loss(): a new episode
             sk.prior_ssthresh = self._current_ssthresh(sk)
             sk.prior_cwnd = sk.snd_cwnd

@@ -68,6 +68,7 @@ MODEL_SYSCTLS: dict[str, str] = {
     # tests/pkt/dsack-off.pkt); SACK compression's and keepalive's sysctls are read by the
     # model but never checked live with another value: unsupported here until they are
     "net.ipv4.tcp_retries2": "int", "net.ipv4.tcp_dsack": "int",
+    "net.ipv4.tcp_frto": "int",  # tests/pkt/frto-off.pkt
 }
 _COUNTS = {"int": 1, "ints": 3, "range": 2}
 

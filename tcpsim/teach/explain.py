@@ -69,6 +69,7 @@ _SEG_REF = {
     "data.tlp": "RFC 8985 7 · tcp_schedule_loss_probe(), tcp_send_loss_probe()",
     "fin.tlp": "RFC 8985 7 · tcp_schedule_loss_probe(), tcp_send_loss_probe()",
     "data.loss": "RFC 6298 5.4 · tcp_process_loss(), tcp_xmit_retransmit_queue()",
+    "data.frto": "RFC 5682 3.1 · tcp_process_loss(), tcp_xmit_recovery()",
     "data.fast": "RFC 6675 5, RFC 8985 6, RFC 6937 · tcp_fastretrans_alert(), tcp_cwnd_reduction()",
     "data.rack": "RFC 8985 6.3 · tcp_rack_reo_timeout(), tcp_rack_detect_loss()",
     "data.probe0": "RFC 9293 3.8.6.1 · tcp_probe_timer(), tcp_write_wakeup()",
@@ -80,6 +81,7 @@ _SEG_REF = {
 # abbreviations, the same in every language) with the time it waited.
 TAGS = {"syn.again": "RTO", "synack.again": "RTO", "data.rto": "RTO", "fin.rto": "RTO",
         "data.tlp": "TLP", "fin.tlp": "TLP", "data.loss": "RTO recovery", "data.fast": "fast rtx",
+        "data.frto": "F-RTO",
         "data.rack": "RACK", "data.probe0": "probe0", "probe.zero_window": "probe0",
         "probe.keepalive": "keepalive"}
 # The model's record of a timer segment (Segment.why["timer"], model/tcp_timer.py _cause()),
@@ -234,6 +236,7 @@ def _classified(trace: Trace):
     probe_at: dict[tuple, float] = {}  # ... and its last zero-window probe
     lost = dropped(trace)  # what a net: line lost never reached the peer
     episode: dict[tuple, set] = {}
+    frto_at: dict[tuple, float] = {}  # direction -> when F-RTO's new data left, this episode
     syns: dict[tuple, int] = {}
     sack_ok: dict[tuple, bool] = {}
     linear = int(trace.sysctls.get("net.ipv4.tcp_syn_linear_timeouts", 4))
@@ -308,6 +311,12 @@ def _classified(trace: Trace):
                 kind = "data.probe0"
                 wait = seg.t - max(heard, last_tx.get(d, 0.0))
                 kw["ms"] = f"{wait * 1000:.0f}"
+            elif why.get("by") == "frto" or (
+                    not why and clocked and "rto" in ep and "loss" not in ep
+                    and abs(frto_at.setdefault(d, seg.t) - seg.t) <= ACK_CLOCKED):
+                # new data at the ACK of the RTO's retransmission, before any more is resent
+                # (one burst): F-RTO's step 2b (tcp_process_loss(): REXMIT_NEW)
+                kind = "data.frto"
             mine.add((rel.seq, "D"))
             data_end.setdefault(d, []).append((rel.end_seq, seg.t))
         elif "." in flags and _sack_blocks(rel):
@@ -380,6 +389,7 @@ def _classified(trace: Trace):
             last_ack[d] = (rel.ack, seg.win)
             if back in sent_end and rel.ack >= sent_end[back]:
                 episode.pop(back, None)  # everything the peer sent is ACKed: the episode is over
+                frto_at.pop(back, None)
         yield from _done(seg, kind, kw, wait, senders, owner)
 
 
