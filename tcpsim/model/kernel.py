@@ -101,6 +101,12 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         self.gso_rx = True
         # whether an arriving skb may be a clone of the sender's (lo): False there too
         self.rx_shared = True
+        # how many times the lab's capture has read what lo carried (the world counts them:
+        # after every call's and timer's deliveries, SimWorld.settle()); until it reads a
+        # frame the capture holds a clone of its skb (packet_rcv(), two: the outgoing and the
+        # host copy), so the receiver's skb of that frame is skb_cloned() and takes nothing
+        # into it (skb_try_coalesce(); TcpInput._queue_rcv_skb())
+        self.capture_reads = 0
         # whether a retransmitted skb of several MSS leaves with PSH: on lo it does (measured:
         # lost-write-rto's 1976 bytes), over packetdrill's tun it does not (measured: the
         # same 1976 bytes, and upstream fr-4pkt-fack-last-byte.pkt): False for a script's run
