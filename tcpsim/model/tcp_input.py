@@ -454,7 +454,14 @@ class TcpInput:
         (tcp_ooo_try_coalesce(): on lo the sender keeps every skb it has not had
         cumulatively acknowledged, so none is).  The window grows (tcp_grow_window()), as
         for data in order.  Not modelled: the memory checks (tcp_try_rmem_schedule(),
-        tcp_prune_ofo_queue())."""
+        tcp_prune_ofo_queue()).  The skb first updates rcv_mss and the scaling_ratio
+        (tcp_measure_rcv_mss(), called from tcp_data_queue_ofo() since upstream 38d7e444,
+        "tcp: call tcp_measure_rcv_mss() for ooo packets", 2025): measured, a 20000-byte write at MTU 1500
+        whose two GSO packets are lost, then the loss probe's new 1448 bytes beyond the hole
+        on a connection that has received nothing yet: the dupACK offers 67 x 1024 (ratio
+        162 opens the clamp, tcp_grow_window() adds 2 MSS), not the first window's 64."""
+        if seg.payload:
+            self._measure_rcv_mss(sk, seg, len(seg.payload))
         sk.ack_sched = True  # inet_csk_schedule_ack()
         seq = seg.seq
         end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
