@@ -648,13 +648,14 @@ class TcpInput:
         truesize, tailroom = self._rx_skb(seg)
         self._queue_rcv_skb(sk, seg.payload, truesize, seg.shared and self.rx_shared,
                             (seg.seq + len(seg.payload)) & 0xFFFFFFFF, tailroom,
-                            self.capture_reads if self.rx_shared else -1)
+                            -1 if self.rx_tun or not self.rx_shared else self.capture_reads)
 
     def _queue_rcv_skb(self, sk: Sock, payload: bytes, truesize: int, shared: bool,
                        end_seq: int, tailroom: int = -1, capture: int = -1) -> None:
         """_queue_rcv() of an skb: its payload, truesize, whether it is a clone the sender
         still holds, where it ends, its tailroom (_rx_skb()), and the capture_reads count
-        while the lab's capture holds a clone of its frame (-1: it does not).  A tail skb
+        while the lab's capture holds a clone of its frame (-1: it does not: over tun, a
+        packetdrill script's packets are new skbs the capture never shares).  A tail skb
         whose frame came in the same burst as this one (one call's or one timer's chain of
         deliveries on lo, before the lab's thread reads the capture) is still cloned:
         skb_try_coalesce() refuses it even after the sender freed its own copy.  Measured
