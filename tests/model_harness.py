@@ -35,6 +35,7 @@ class Net:
         while True:
             segs = self.take()
             if not segs:
+                self.k.capture_reads += 1  # as SimWorld.settle(): the lab reads its capture
                 return sent
             sent += segs
             self.deliver(segs)

@@ -103,22 +103,16 @@ def test_verify_builtin_programs_live(live, name):
 # through __tcp_ack_snd_check(), whose __tcp_select_window() ends quick-ACK mode in a half-full
 # buffer), echoing the original's timestamp (tcp_replace_ts_recent(): seq <= rcv_wup), and a
 # window reopened after an idle RTO restarts the writer's cwnd (tcp_ack_update_window() ->
-# tcp_slow_start_after_idle_check()).  partial-window-probe does not yet: after the read
-# reopens the window the kernel's writer, closed (FIN_WAIT1, its FIN queued), sends a tail
-# loss probe 27 ms after its 20158 bytes; the model arms no probe or data RTO outside
-# ESTABLISHED and CLOSE_WAIT (_schedule_loss_probe(), _rearm_rto()).
-# And transfer-both-ways, whose two writers both block on their 46080-byte send buffers at
-# MTU 1500: which of them the kernel lets run first after their ACKs is a matter of
-# microseconds too (segment 19, the client's, already acknowledges the server's first 7240
-# bytes on the kernel, not in the model's file order); not a race the model keeps yet.
+# tcp_slow_start_after_idle_check()).  So do, since session 14 (helper mtu), the last three:
+# partial-window-probe (the segments the receiver's deferred ACK lets in arrive after
+# release_sock() and are no part of sk_backlog.len: Kernel._release()), transfer-both-ways
+# (the writer's data that an arriving segment's ACK lets out goes after that segment's data is
+# queued, tcp_data_snd_check(), acknowledging it: TcpInput._data_snd_check()) and
+# lost-write-rto (the RTO's burst, 988 bytes, their ACK, 1976 bytes, all before the lab's
+# capture reads: the capture's clone keeps the first skb cloned, so the second is not
+# coalesced into it, window 67 x 1024: TcpInput._queue_rcv_skb()).
 # (transfer-1m, the other session-12 transfer, matches at 1500 with five tso_defer races.)
-SNDBUF_BOUND_AT_1500 = {"partial-window-probe", "transfer-both-ways"}
-# lost-write-rto at 1500: the segments, flags and times match, but after the RTO's
-# 1976-byte retransmission (an skb cut by tcp_fragment()) the receiver offers a window of
-# 67 where the model says 68: the truesize of a cut skb's clone is not modelled yet.
-SNDBUF_BOUND_AT_1500 |= {"lost-write-rto"}
-# frto-off at 1500: the same (its RTO's retransmissions are cut skbs too: 68 vs 67).
-SNDBUF_BOUND_AT_1500 |= {"frto-off"}
+SNDBUF_BOUND_AT_1500: set[str] = set()
 
 
 @pytest.mark.parametrize("name", [n for n in builtin_names() if n not in SNDBUF_BOUND_AT_1500])

@@ -101,6 +101,12 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         self.gso_rx = True
         # whether an arriving skb may be a clone of the sender's (lo): False there too
         self.rx_shared = True
+        # how many times the lab's capture has read what lo carried (the world counts them:
+        # after every call's and timer's deliveries, SimWorld.settle()); until it reads a
+        # frame the capture holds a clone of its skb (packet_rcv(), two: the outgoing and the
+        # host copy), so the receiver's skb of that frame is skb_cloned() and takes nothing
+        # into it (skb_try_coalesce(); TcpInput._queue_rcv_skb())
+        self.capture_reads = 0
         # whether a retransmitted skb of several MSS leaves with PSH: on lo it does (measured:
         # lost-write-rto's 1976 bytes), over packetdrill's tun it does not (measured: the
         # same 1976 bytes, and upstream fr-4pkt-fack-last-byte.pkt): False for a script's run
@@ -189,7 +195,14 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         self.owned.discard(sid)
         # release_sock(): tcp_release_cb() runs with bottom halves off, so what its ACK lets
         # in over lo is processed once the socket is let go, as ordinary arrivals, before
-        # anything later (left in the backlog, it was overtaken by later segments and lost)
+        # anything later (left in the backlog, it was overtaken by later segments and lost);
+        # so they were never in sk_backlog and its len does not count them (tcp_space()):
+        # measured, partial-window-probe at MTU 1500, the first of two 28960-byte segments
+        # that the deferred ACK let in is ACKed at once, window 63204 = the free space of the
+        # queue alone (a window of 9904, the backlog's 59584 bytes counted too, asked for
+        # no ACK)
+        if sk is not None:
+            sk.backlog_len = 0
         while sk is not None and sk.rx_backlog and self.socks.get(sid) is sk:
             self.receive(sk.rx_backlog.pop(0))
 

@@ -260,6 +260,9 @@ class Sock:
     # where the receive queue's tail skb ends if it is a clone whose data the sender still
     # holds (skb_cloned() until the sender's snd_una passes it); -1: the tail is its own
     rcvq_tail_clone: int = -1
+    # the tail skb's frame is still held by the lab's capture when this is the kernel's
+    # capture_reads count (-1: read, or not from lo)
+    rcvq_tail_capture: int = -1
     # the tail skb's room for more bytes when it is linear (a packet tun made: skb_tailroom()),
     # -1 when its bytes are page frags (lo), which skb_try_coalesce() takes by reference
     rcvq_tailroom: int = -1

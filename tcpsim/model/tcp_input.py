@@ -322,10 +322,9 @@ class TcpInput:
                 if sk.orphan and not seg.flags & FIN:
                     self._orphan_fin_wait2(sk)  # tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)
                     return
-        self._push(sk)  # the ACK may open the window or end Nagle's wait
-        self._check_space(sk)  # tcp_data_snd_check(): and free room in the send buffer
         # -- data and FIN (tcp_data_queue) --
         if not seg.seg_len:
+            self._data_snd_check(sk)
             return
         end_seq = (seg.seq + seg.seg_len) & 0xFFFFFFFF
         if seq_le(end_seq, sk.rcv_nxt):  # all of it was received before: a retransmission
@@ -340,6 +339,7 @@ class TcpInput:
             self._dsack_set(sk, seg.seq, end_seq)
             self._enter_quickack_mode(sk)  # tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS)
             sk.ack_sched = True
+            self._data_snd_check(sk)
             self._ack_snd_check(sk)
             return
         if sk.state in ("FIN_WAIT1", "FIN_WAIT2") and sk.shutdown & RCV_SHUTDOWN and seg.payload:
@@ -347,6 +347,7 @@ class TcpInput:
             self._done(sk)
             return
         if sk.state in ("CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSE"):
+            self._data_snd_check(sk)
             return
         if seg.seq != sk.rcv_nxt:
             if not seq_lt(seg.seq, sk.rcv_nxt):
@@ -355,9 +356,11 @@ class TcpInput:
                     # quick-ACK mode for the ACK that says so
                     self._enter_quickack_mode(sk)
                     sk.ack_sched = True
+                    self._data_snd_check(sk)
                     self._ack_snd_check(sk)
                     return
                 self._data_queue_ofo(sk, seg)
+                self._data_snd_check(sk)
                 self._ack_snd_check(sk, ofo_possible=True)
                 return
             # tcp_data_queue(): a partial packet, seq < rcv_nxt < end_seq: the old part is
@@ -388,7 +391,18 @@ class TcpInput:
                 sk.ack_now = True
         if sk.sacks:
             self._sack_remove(sk)
+        self._data_snd_check(sk)
         self._ack_snd_check(sk)
+
+    def _data_snd_check(self, sk: Sock) -> None:
+        """tcp_data_snd_check(): after the ACK (tcp_ack()) and the data (tcp_data_queue()),
+        before tcp_ack_snd_check(), in tcp_rcv_established() (both paths) and
+        tcp_rcv_state_process(): what the ACK let out goes now, acknowledging the data that
+        came with it.  Measured (transfer-both-ways at MTU 1500, both writers blocked): the
+        server's 7240 bytes that reopen the client's window are answered by 16930 bytes of
+        data with ack 7241, and no pure ACK."""
+        self._push(sk)  # the ACK may open the window or end Nagle's wait
+        self._check_space(sk)  # and free room in the send buffer
 
     def _rcv_fin(self, sk: Sock, with_data: bool) -> bool:
         """tcp_fin(): the FIN takes a sequence number and ends the receive side; the
@@ -487,8 +501,16 @@ class TcpInput:
         that continues the previous one is coalesced into it when that one is not a clone
         (tcp_ooo_try_coalesce(): on lo the sender keeps every skb it has not had
         cumulatively acknowledged, so none is).  The window grows (tcp_grow_window()), as
-        for data in order.  First the memory check (tcp_try_rmem_schedule()): an skb that does
-        not fit is dropped with no ACK scheduled (TCPOFODrop)."""
+        for data in order.  The skb first updates rcv_mss and the scaling_ratio
+        (tcp_measure_rcv_mss(), called from tcp_data_queue_ofo() since upstream 38d7e444,
+        "tcp: call tcp_measure_rcv_mss() for ooo packets", 2025): measured, a 20000-byte write at MTU 1500
+        whose two GSO packets are lost, then the loss probe's new 1448 bytes beyond the hole
+        on a connection that has received nothing yet: the dupACK offers 67 x 1024 (ratio
+        162 opens the clamp, tcp_grow_window() adds 2 MSS), not the first window's 64.
+        Then the memory check (tcp_try_rmem_schedule()): an skb that does not fit is dropped
+        with no ACK scheduled (TCPOFODrop)."""
+        if seg.payload:
+            self._measure_rcv_mss(sk, seg, len(seg.payload))
         if not self._try_rmem_schedule(sk, seg.seq):
             return  # tcp_data_queue_ofo(): sk_data_ready(), the skb dropped, nothing scheduled
         sk.ack_sched = True  # inet_csk_schedule_ack()
@@ -676,17 +698,29 @@ class TcpInput:
         counts one.  Not modelled: the limit of MAX_SKB_FRAGS page frags per skb."""
         truesize, tailroom = self._rx_skb(seg)
         self._queue_rcv_skb(sk, seg.payload, truesize, seg.shared and self.rx_shared,
-                            (seg.seq + len(seg.payload)) & 0xFFFFFFFF, tailroom)
+                            (seg.seq + len(seg.payload)) & 0xFFFFFFFF, tailroom,
+                            -1 if self.rx_tun or not self.rx_shared else self.capture_reads)
 
     def _queue_rcv_skb(self, sk: Sock, payload: bytes, truesize: int, shared: bool,
-                       end_seq: int, tailroom: int = -1) -> None:
+                       end_seq: int, tailroom: int = -1, capture: int = -1) -> None:
         """_queue_rcv() of an skb: its payload, truesize, whether it is a clone the sender
-        still holds, where it ends, and its tailroom (_rx_skb())."""
+        still holds, where it ends, its tailroom (_rx_skb()), and the capture_reads count
+        while the lab's capture holds a clone of its frame (-1: it does not: over tun, a
+        packetdrill script's packets are new skbs the capture never shares).  A tail skb
+        whose frame came in the same burst as this one (one call's or one timer's chain of
+        deliveries on lo, before the lab's thread reads the capture) is still cloned:
+        skb_try_coalesce() refuses it even after the sender freed its own copy.  Measured
+        (MSS 988, an AF_PACKET socket on lo never read, else none): 988 bytes, their ACK,
+        then 1976 bytes hold 4628 bytes (1820 + 2808), 3796 without the capture; so
+        lost-write-rto's RTO burst (988 bytes, the ACK that frees them, 1976) keeps two skbs,
+        window 67 x 1024 where one skb gives 68."""
         tail_clone = sk.rcvq_tail_clone
         if tail_clone >= 0:  # the sender's copy goes when its snd_una passes it
             peer = self.socks.get(self.ehash.get((sk.remote, sk.local)))
             if peer is None or peer.kind != "full" or not seq_lt(peer.snd_una, tail_clone):
                 tail_clone = -1
+        if sk.rcvq_tail_capture >= 0 and sk.rcvq_tail_capture == self.capture_reads:
+            tail_clone = end_seq  # the capture's clone: not read yet
         if sk.rcvq and sk.rcvq[-1] and tail_clone < 0:
             if sk.rcvq_tailroom < 0:  # frags taken by reference: charged their bytes
                 sk.rcvq[-1] += payload
@@ -703,6 +737,7 @@ class TcpInput:
         sk.rcvq_ts.append(truesize)
         sk.rcvq_tailroom = tailroom
         sk.rcvq_tail_clone = end_seq if shared else -1
+        sk.rcvq_tail_capture = capture
 
     def _rx_skb(self, seg: Seg) -> tuple[int, int]:
         """The arriving skb's truesize and its tailroom (-1: its payload is in page frags).

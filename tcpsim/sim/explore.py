@@ -224,8 +224,11 @@ _SND_SEQ = ("snd_una", "snd_nxt", "write_seq", "push_end", "snd_sml", "pushed_se
 _RCV_SEQ = ("rcv_nxt", "rcv_wup")
 _TIMES = ("lrcvtime", "retrans_stamp")
 # random or bookkeeping values that only change absolute numbers, never what happens next
+# (rcvq_tail_capture is a count of the capture's reads: only whether it is the current one
+# matters, fingerprint() keeps that)
 _SKIP = frozenset({"id", "iss", "irs", "ts_offset", "ts_recent", "ip_id", "timer_order",
-                   "local", "remote", "accept_queue", "parent", "timers"} | set(_SND_SEQ)
+                   "local", "remote", "accept_queue", "parent", "timers",
+                   "rcvq_tail_capture"} | set(_SND_SEQ)
                   | set(_RCV_SEQ) | set(_TIMES))
 _KEPT = tuple(f for f in Sock.__slots__ if f not in _SKIP)
 _KEPT_CONTAINERS = tuple(i for i, f in enumerate(_KEPT) if f in SOCK_CONTAINERS)
@@ -279,7 +282,8 @@ def fingerprint(r: Runner) -> tuple:
                       tuple((v - iss) % 2**32 for v in _snd_seq(sk)),
                       tuple((v - irs) % 2**32 for v in _rcv_seq(sk)),
                       tuple(ago(v) for v in _times(sk)),
-                      tuple(sorted((n, ago(t)) for n, t in sk.timers.items())), *kept))
+                      tuple(sorted((n, ago(t)) for n, t in sk.timers.items())), *kept,
+                      sk.rcvq_tail_capture == k.capture_reads))
     # the timer races already decided on this path, for timers still due as decided: a branch
     # that decided one is not in the state its parent was in, though nothing else moved
     # (and the arrival races, for segments still in flight)

@@ -343,6 +343,7 @@ class SimWorld:
         self._collect()
         while self._prompt:
             self._deliver()
+        self.kernel.capture_reads += 1  # the lab reads its capture now (LabWorld.settle())
         out, self._captured = self._captured, []
         return out
 
