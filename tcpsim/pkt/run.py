@@ -31,6 +31,7 @@ import ipaddress
 import select
 import socket as _socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
@@ -57,6 +58,7 @@ _LETTERS = {"F": FIN, "S": SYN, "R": RST, "P": PSH, ".": ACK, "U": URG, "E": ECE
 O_RDWR, O_NONBLOCK = 0o2, 0o4000
 FD_CALLS = {"socket", "accept"}  # end_syscall(CHECK_FD): they return a new fd
 MSG_FASTOPEN = 0x20000000
+MSG_EOR = 0x80  # include/linux/socket.h
 # TCP Fast Open's socket options (include/uapi/linux/tcp.h), run on the kernel only: the
 # model has no Fast Open (do_tcp_setsockopt() TCP_FASTOPEN: the listener's queue length;
 # TCP_FASTOPEN_CONNECT: connect() defers the SYN to the first write; TCP_FASTOPEN_KEY: the
@@ -332,6 +334,8 @@ class PktRun:
                 self._command(self.script.init, self.script.init.action)
             except Failure as f:
                 return Outcome(False, f.line, f.message, self.steps)
+            if hasattr(self.kernel, "restart_clock"):  # a command's run takes milliseconds:
+                self.kernel.restart_clock()  # time 0 is taken after it (run_script())
         for ev in self.script.events:
             self.line = ev.line
             # run.c get_next_event(): the first event's time must be 0 (`0`, `+0`, `0~1`)
@@ -405,6 +409,8 @@ class PktRun:
             self.now = max(self.now, start)
             self._syscall(ev, a)
         elif isinstance(a, Command):
+            self._advance(start)  # run_command_event(): wait_for_event() first
+            self.now = max(self.now, start)
             self._command(ev, a)
         elif isinstance(a, Code):
             self._advance(start)
@@ -446,13 +452,39 @@ class PktRun:
         command, the model none, so another command is reported as unsupported, by name."""
         where = f"{self.script.path}:{ev.line}"
         changes: dict[str, str] = {}
-        for act in shell.read(a.text):
+        actions = shell.read(a.text)
+        foreign = [act for act in actions if isinstance(act, shell.Foreign)]
+        if foreign and self.on_kernel and not cleanup:
+            # the kernel's run: what packetdrill runs with system(), run in the run's
+            # namespace (RealKernel.run_command()), if all of it stays there
+            for act in foreign:  # (the settings among them are tcpsim's to apply)
+                why = shell.namespace_refusal(act.text)
+                if why is not None:
+                    raise Unsupported(f"{where}: tcpsim does not run the shell command "
+                                      f"`{act.text}`: {why}", "a shell command")
+            if len(foreign) == len(actions):  # nothing but such commands: the text as it is
+                texts = [a.text]
+            else:  # with settings tcpsim applies itself: each other command alone, in turn
+                texts = [act.text for act in foreign]
+            for text in texts:
+                status, said = self.kernel.run_command(text, str(Path(self.script.path).parent))
+                self.steps.append(f"{ev.line}: `{text}` exit {status}")
+                # the shell's status is its last command's (and a failing command before a
+                # setting does not stop the script: sh goes on)
+                last = texts == [a.text] or shell.simple_commands(a.text)[-1] == text
+                if status and last:  # safe_system(): "non-zero status N"
+                    raise Failure(ev.line, f"error executing `{a.text}` command: non-zero "
+                                           f"status {status}" + (f" ({said})" if said else ""))
+        for act in actions:
             if isinstance(act, shell.Foreign):
                 if cleanup:  # after the last event: it cannot change the verdict
                     self.steps.append(f"{ev.line}: cleanup command `{act.text}` not run")
                     continue
-                raise unsupported(where, f"the shell command `{act.text}`", "tcpsim runs no "
-                                  "commands; it follows sysctl settings of the sysctls it models")
+                if self.on_kernel:
+                    continue  # run above
+                raise unsupported(where, f"the shell command `{act.text}`", "the model runs no "
+                                  "commands; it follows sysctl settings of the sysctls it "
+                                  "models; `tcpsim pkt run --kernel` runs it in its namespace")
             if isinstance(act, shell.Flush) or isinstance(act, shell.Defaults):
                 # the TCP metrics cache (tcp_metrics.c: Fast Open cookies, RTTs of past
                 # connections) flushed, as defaults.sh does first: in the kernel's run, the
@@ -958,7 +990,8 @@ class PktRun:
         where = f"{self.script.path}:{ev.line}"
         known = sum((SEND_FLAGS if sending else RECV_FLAGS).values())
         if sending and self.on_kernel:
-            known |= MSG_FASTOPEN
+            # (MSG_EOR: the kernel marks the skb's end, tcp_sendmsg_locked(); the model too)
+            known |= MSG_FASTOPEN | MSG_EOR
         if fl & ~known:
             bit = fl & ~known & -(fl & ~known)
             name = _FLAG_NAMES.get(bit, hex(bit))
