@@ -162,7 +162,8 @@ def symbol(name: str) -> int:
 
 
 # the flags of send()/recv() the model follows; any other is named as unsupported
-SEND_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_NOSIGNAL": 0x4000, "MSG_MORE": 0x8000}
+SEND_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_NOSIGNAL": 0x4000, "MSG_MORE": 0x8000,
+              "MSG_EOR": MSG_EOR}
 RECV_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_PEEK": 0x2, "MSG_WAITALL": 0x100}
 _FLAG_NAMES = {0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x4: "MSG_DONTROUTE", 0x8: "MSG_CTRUNC",
                0x20: "MSG_TRUNC", 0x40: "MSG_DONTWAIT", 0x80: "MSG_EOR", 0x100: "MSG_WAITALL",
@@ -468,6 +469,9 @@ class PktRun:
                 texts = [act.text for act in foreign]
             for text in texts:
                 status, said = self.kernel.run_command(text, str(Path(self.script.path).parent))
+                # the command took milliseconds of real time: packetdrill's next relative
+                # event counts from the clock (adjust_relative_event_times(): now_usecs())
+                self.now = max(self.now, self.kernel.now)
                 self.steps.append(f"{ev.line}: `{text}` exit {status}")
                 # the shell's status is its last command's (and a failing command before a
                 # setting does not stop the script: sh goes on)
@@ -990,8 +994,7 @@ class PktRun:
         where = f"{self.script.path}:{ev.line}"
         known = sum((SEND_FLAGS if sending else RECV_FLAGS).values())
         if sending and self.on_kernel:
-            # (MSG_EOR: the kernel marks the skb's end, tcp_sendmsg_locked(); the model too)
-            known |= MSG_FASTOPEN | MSG_EOR
+            known |= MSG_FASTOPEN
         if fl & ~known:
             bit = fl & ~known & -(fl & ~known)
             name = _FLAG_NAMES.get(bit, hex(bit))
