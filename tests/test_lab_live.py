@@ -431,7 +431,8 @@ PKT = PROGRAMS.parent / "pkt"
                                   "rto-gso-retransmit", "newreno-partial-ack", "dsack-off",
                                   "epoll-level", "epoll-edge", "epoll-out-edge",
                                   "delayed-ack-fin-no-wscale", "sack-reordering",
-                                  "shell/qdisc-drop", "eor-cork", "eor-split"])
+                                  "shell/qdisc-drop", "eor-cork", "eor-split", "icmp-soft",
+                                  "icmp-connect", "icmp-request-drop", "icmp-request-keep"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.

@@ -148,6 +148,11 @@ class RealKernel:
         self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
                        seg.payload)
 
+    def receive_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
+                     echoed: tuple) -> None:
+        """An ICMP message from the wire (TunWire.send_icmp())."""
+        self.wire.send_icmp(src, dst, kind, code, mtu, echoed)
+
     # -- socket calls, as the model's Kernel takes them (socket ids, OSError) -------------------
     def _add(self, s: socket.socket) -> int:
         s.setblocking(False)

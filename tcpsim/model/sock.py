@@ -200,6 +200,7 @@ class Sock:
     orphan: bool = False
     shutdown: int = 0
     err: int = 0
+    err_soft: int = 0  # sk_err_soft: an ICMP error while connected (tcp_v4_err())
     done: bool = False  # SOCK_DONE: a FIN arrived
     # send side
     iss: int = 0

@@ -471,6 +471,8 @@ class TcpCalls:
         sk = self.socks[sid]
         if (level, opt) == (1, 4):
             err, sk.err = sk.err, 0  # SO_ERROR reads and clears sk_err
+            if not err:  # sk_getsockopt(): else xchg(&sk->sk_err_soft, 0)
+                err, sk.err_soft = sk.err_soft, 0
             return err
         if (level, opt) == (1, 2):
             return int(sk.reuseaddr)

@@ -36,6 +36,7 @@ from pathlib import Path
 from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
 from ..model import eventpoll as EP
+from ..model.tcp_ipv4_err import IcmpNotModelled
 from ..model.kernel import POLLERR, POLLHUP, POLLOUT
 from ..scenario.calls import SOCKOPTS, SYMBOLS, errno_name
 from . import code as pcode
@@ -400,7 +401,10 @@ class PktRun:
                 if self.now > start:
                     self._check_time(ev, "inbound packet", start, end, self.now, last_time)
                 self.now = max(self.now, start)
-                self._inject(ev, a)
+                if a.icmp is not None:
+                    self._inject_icmp(ev, a.icmp)
+                else:
+                    self._inject(ev, a)
             else:
                 self._expect(ev, a, start, end, last_time)
         elif isinstance(a, Syscall):
@@ -571,6 +575,27 @@ class PktRun:
                           f"{p.seq}:{p.end}({p.length})" + (f" ack {p.ack}" if bits & ACK else ""))
         self.kernel.now = max(self.kernel.now, self.now)
         self.kernel.receive(seg)
+        self._collect()
+        self._try_pending()
+
+    def _inject_icmp(self, ev: Event, icmp) -> None:
+        """An inbound ICMPv4 message about the connection under test (run_packet.c: the
+        echoed header is the local side's packet, set_icmp_echoed_tuple(); its seq relative
+        to the local ISN, map_inbound_icmp_tcp_packet())."""
+        where = f"{self.script.path}:{ev.line}"
+        if self.local is None or self.remote is None:
+            raise Failure(ev.line, "an inbound ICMP packet, but no connection yet")
+        seq = (icmp.seq + self._local_offset(0)) & 0xFFFFFFFF
+        self.steps.append(f"{ev.line}: {self.now:.6f} < icmp {icmp.name}"
+                          + (f" mtu {icmp.mtu}" if icmp.mtu is not None else "")
+                          + f" [{icmp.seq}:{icmp.seq + icmp.length}({icmp.length})]")
+        self.kernel.now = max(self.kernel.now, self.now)
+        try:
+            self.kernel.receive_icmp(self.remote[0], self.local[0], icmp.type, icmp.code,
+                                     icmp.mtu, (self.local, self.remote, seq, icmp.length))
+        except IcmpNotModelled as e:
+            raise unsupported(where, str(e), "`tcpsim pkt run --kernel` sends it to the "
+                              "kernel") from None
         self._collect()
         self._try_pending()
 
