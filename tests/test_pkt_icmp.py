@@ -98,3 +98,31 @@ def test_the_kernel_gives_the_same_soft_errors_and_the_timeout_takes_them(code, 
         outcome = run_script_on_kernel(parse(text, "t.pkt"), PROFILE)
         assert outcome.passed, (outcome.line, outcome.message)
         assert run(text).passed
+
+
+# -- packetdrill's -D SYMBOL=VALUE (run_all.py's CODE and TFO_COOKIE) --------------------------
+def test_a_defined_symbol_becomes_its_value_as_packetdrills_lexer_reads_it():
+    text = OPEN + "+0 < icmp unreachable CODE [0:10(10)]\n+0 write(3, ..., LEN) = LEN\n"
+    script = parse(text, "t.pkt", {"CODE": "host_unreachable", "LEN": "0x10"})
+    assert script.events[1].action.icmp == Icmp(3, 1, None, 0, 10, "unreachable host_unreachable")
+    assert script.events[2].action.args[2] == 16 and script.events[2].action.result == 16
+    assert parse(OPEN + "+0 write(3, ..., N) = N\n", "t.pkt",
+                 {"N": "010"}).events[1].action.result == 8  # strtol(..., 0): octal
+    fo = parse(OPEN + "+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n"
+               "+0 < S 0:0(0) win 32792 <mss 1460,FOEXP TFO_COOKIE>\n", "t.pkt",
+               {"TFO_COOKIE": "3021b9d889017eeb"})
+    assert fo.events[3].action.options == [["mss", 1460], ["FOEXP", "3021b9d889017eeb"]]
+
+
+def test_pkt_run_takes_defines_on_its_command_line(tmp_path):
+    from .conftest import run_cli
+
+    path = tmp_path / "code.pkt"
+    path.write_text(ESTABLISHED + "+0 < icmp unreachable CODE [1:1(0)]\n"
+                    "+0 getsockopt(4, SOL_SOCKET, SO_ERROR, [EHOSTUNREACH], [4]) = 0\n")
+    r = run_cli("pkt", "run", "-D", "CODE=host_unreachable", path)
+    assert r.returncode == 0 and r.stdout.startswith("pass "), r.stdout + r.stderr
+    r = run_cli("pkt", "run", path)
+    assert r.returncode == 2 and "bad ICMP code CODE" in r.stdout + r.stderr, r.stdout + r.stderr
+    r = run_cli("pkt", "run", "-D", "CODE", path)
+    assert r.returncode != 0 and "-D CODE: give SYMBOL=VALUE" in r.stdout + r.stderr

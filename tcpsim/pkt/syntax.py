@@ -692,8 +692,32 @@ class _Parser:
         raise self.error(t, "expected a value (a number, a symbol, ..., [..] or {..})")
 
 
-def parse(text: str, path: str = "<script>") -> Script:
-    """A Script, or a ScriptError naming the line."""
+def define(toks: list[Token], defines: dict[str, str]) -> list[Token]:
+    """packetdrill's -D SYMBOL=VALUE (config.c definition_set(); lexer.l word()): a word that
+    is a defined symbol becomes its value: a string ("..."), a command (`...`), a number
+    when all of it reads as one (strtol(value, &end, 0)), else a word."""
+    out = []
+    for t in toks:
+        value = defines.get(t.text) if t.kind == "word" else None
+        if value is None:
+            out.append(t)
+        elif len(value) >= 2 and value[0] == value[-1] == '"':
+            out.append(Token("string", value, t.line))
+        elif len(value) >= 2 and value[0] == value[-1] == "`":
+            out.append(Token("command", value, t.line))
+        elif re.fullmatch(r"0[xX][0-9a-fA-F]+", value):
+            out.append(Token("hex", value, t.line))
+        elif re.fullmatch(r"0[0-7]*", value):
+            out.append(Token("int", str(int(value, 8)), t.line))  # strtol's octal
+        elif re.fullmatch(r"[1-9]\d*", value):
+            out.append(Token("int", value, t.line))
+        else:
+            out.append(Token("word", value, t.line))
+    return out
+
+
+def parse(text: str, path: str = "<script>", defines: dict[str, str] | None = None) -> Script:
+    """A Script, or a ScriptError naming the line; defines: packetdrill's -D symbols."""
     options: dict[str, str] = {}
     pos = 0
     while True:  # parser.y's opt_options: blanked out once read, so line numbers stay
@@ -709,6 +733,8 @@ def parse(text: str, path: str = "<script>") -> Script:
         text = text[:pos] + re.sub(r"[^\n]", " ", m.group()) + text[m.end():]
         pos = m.end()
     toks = tokens(text, path)
+    if defines:
+        toks = define(toks, defines)
     for t in toks:
         if t.kind == "other":
             raise ScriptError(f"{path}:{t.line}: the character '{t.text}' has no meaning in a "
@@ -720,7 +746,7 @@ def parse(text: str, path: str = "<script>") -> Script:
     return Script(path, options, events, init, cleanup)
 
 
-def load(path: str | Path) -> Script:
+def load(path: str | Path, defines: dict[str, str] | None = None) -> Script:
     p = Path(path)
     try:
         text = p.read_text()
@@ -729,4 +755,4 @@ def load(path: str | Path) -> Script:
     except OSError as e:
         raise ScriptError(f"cannot read {path}: {e.strerror}; give the path of a packetdrill "
                           "script") from None
-    return parse(text, str(path))
+    return parse(text, str(path), defines)
