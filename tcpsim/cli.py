@@ -809,8 +809,8 @@ def pkt() -> None:
 @_sysctl_option
 @_define_option
 @click.option("--local_ip", "local_ip", default=None, metavar="A.B.C.D",
-              help="packetdrill's --local_ip (run_all.py's IPv4 run gives 192.168.0.1); a "
-                   "script's own --local_ip comes first.")
+              help="packetdrill's --local_ip (run_all.py's IPv4 run gives 192.168.0.1); as "
+                   "there, it overrides the script's own (config.c parse_and_finalize_config()).")
 def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, on_kernel: bool,
             sysctl, define, local_ip) -> None:
     """Run packetdrill scripts against the model (or, with --kernel, the real kernel): exit 0
@@ -831,7 +831,7 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
     for path in scripts:
         script = load(path, defines)
         if local_ip is not None:
-            script.options.setdefault("local_ip", local_ip)
+            script.options["local_ip"] = local_ip
         try:
             outcome = run_script_on_kernel(script, prof) if on_kernel else run_script(script, prof)
         except Unsupported as e:
