@@ -450,7 +450,8 @@ def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
 
 
 @pytest.mark.parametrize("name", ["handshake-active", "close-active", "shutdown-half-close",
-                                  "delayed-ack-fin-no-wscale", "sack-reordering"])
+                                  "delayed-ack-fin-no-wscale", "sack-reordering", "icmp-soft",
+                                  "eor-split"])
 def test_pkt_verify_finds_the_model_doing_what_the_kernel_did(lab, name):
     """`tcpsim pkt verify`: the model's events are the kernel's, line for line, on scripts
     whose windows once parted them (the kernel offered 1050 and 1053 x 256 where the model
