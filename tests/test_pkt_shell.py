@@ -104,3 +104,17 @@ def test_nstat_keeps_its_history_in_the_runs_own_directory(live):
                                    PROFILE)
     assert outcome.passed, outcome.message
     assert (os.stat(host).st_mtime_ns if os.path.exists(host) else None) == before
+
+
+@pytest.mark.live
+def test_defaults_sh_puts_a_pfifo_root_on_tun0_in_the_kernels_run(live):
+    """defaults.sh's last line, `tc qdisc add dev tun0 root pfifo` (tun0's own default is
+    pfifo_fast): the same qdisc as under real packetdrill, for the scripts' tc commands."""
+    from tcpsim.pkt.run import run_script_on_kernel
+
+    check = '0 `tc qdisc show dev tun0 | grep -q "qdisc pfifo "`\n'
+    outcome = run_script_on_kernel(parse("`../common/defaults.sh`\n" + check, "t.pkt"), PROFILE)
+    assert outcome.passed, outcome.message
+    outcome = run_script_on_kernel(parse(check, "t.pkt"), PROFILE)
+    assert not outcome.passed and outcome.line == 1, outcome.message
+    assert "non-zero status 1" in outcome.message

@@ -338,6 +338,7 @@ class PktRun:
                 return Outcome(False, f.line, f.message, self.steps)
             if hasattr(self.kernel, "restart_clock"):  # a command's run takes milliseconds:
                 self.kernel.restart_clock()  # time 0 is taken after it (run_script())
+                self.now = 0.0
         for ev in self.script.events:
             self.line = ev.line
             # run.c get_next_event(): the first event's time must be 0 (`0`, `+0`, `0~1`)
@@ -505,6 +506,15 @@ class PktRun:
             if isinstance(act, shell.Defaults):
                 changes.update({k: v for k, v in shell.DEFAULTS_SH.items()
                                 if k in shell.MODEL_SYSCTLS})
+                if self.on_kernel and not cleanup:
+                    # defaults.sh's last line, whose status is the script's: a pfifo root on
+                    # tun0 (the default is pfifo_fast; a second `add` fails, as under
+                    # packetdrill); the model has no qdisc
+                    status, said = self.kernel.run_command(shell.DEFAULTS_QDISC)
+                    self.now = max(self.now, self.kernel.now)
+                    if status:
+                        raise Failure(ev.line, f"error executing `{a.text}` command: non-zero "
+                                               f"status {status}" + (f" ({said})" if said else ""))
                 continue
             if isinstance(act, shell.Restore):
                 if self.restore is not None:

@@ -48,7 +48,10 @@ DEFAULTS_SH: dict[str, str] = {
     "net.ipv4.tcp_syncookies": "1",
 }
 # defaults.sh also flushes the TCP metrics cache (ip tcp_metrics flush: the model keeps none)
-# and puts a pfifo qdisc on tun0 (the model does not pace): nothing to follow there.
+# and puts a pfifo qdisc on tun0 (the model does not pace): nothing to follow there for the
+# model; the kernel's run does both in its namespace.
+DEFAULTS_QDISC = "tc qdisc add dev tun0 root pfifo"
+
 
 # The sysctls the model reads (tcpsim/model/profile.py), with the values the kernel accepts:
 # "int" (proc_dointvec: a number, decimal or 0x hex), "ints" (tcp_rmem/wmem: three numbers),
