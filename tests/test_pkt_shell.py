@@ -41,6 +41,8 @@ def test_commands_on_the_namespaces_devices_and_counters_run(text):
     ("tc qdisc show dev $(echo tun0)", "a command substitution"),
     ("ethtool -f tun0 fw.bin", "acts on a device's hardware"),
     ("modprobe sch_fq", "runs modprobe"),
+    ("echo 1 >> /proc/sys/net/ipv4/tcp_sack", "writes /proc/sys/net/ipv4/tcp_sack in a form "
+                                              "tcpsim does not apply"),
 ])
 def test_commands_that_would_reach_outside_the_namespace_are_refused_by_name(text, why):
     said = shell.namespace_refusal(text)

@@ -240,6 +240,9 @@ def _stage_refusal(stage: str) -> str | None:
         target = m.group(2)
         if target == "/dev/null" or re.fullmatch(r"&\d", target):
             continue
+        if target.startswith("/proc/sys/net/"):  # the namespace's own, but not in this form
+            return (f"`{stage}` writes {target} in a form tcpsim does not apply (it sets "
+                    "`echo VALUE > /proc/sys/net/...` and `sysctl -q KEY=VALUE` itself)")
         kind = ("a setting of the whole machine, not of the network namespace"
                 if target.startswith(("/sys/", "/proc/")) else
                 "a file, and files are not part of a network namespace")
