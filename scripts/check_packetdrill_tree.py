@@ -27,13 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TREES = ("gtests/net/tcp", "gtests/net/packetdrill")
 
 
-def classify(path: Path, timeout: float, kernel: bool = False) -> tuple[str, str]:
+def classify(path: Path, timeout: float, kernel: bool = False,
+             extra: tuple = ()) -> tuple[str, str]:
     """(outcome, detail): pass, fail, unsupported (detail: the feature), malformed,
     traceback, hang, or exit N for anything else."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
         r = subprocess.run([sys.executable, "-m", "tcpsim", "pkt", "run", path.name]
-                           + (["--kernel"] if kernel else []),
+                           + (["--kernel"] if kernel else []) + list(extra),
                            cwd=path.parent, env=env, capture_output=True, text=True,
                            timeout=timeout)
     except subprocess.TimeoutExpired:

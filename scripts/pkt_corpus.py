@@ -36,7 +36,15 @@ GLOBAL_SETTINGS = ("/sys/module", "/sys/kernel", "/sys/class", "net.core", "/pro
                    "modprobe")
 
 
-def real_verdict(path: Path, packetdrill: Path, preload: Path | None, timeout: float) -> str:
+# run_all.py's IPv4 run (CmdTestIPv4()): its addresses and the symbols its scripts use
+RUN_ALL_IPV4 = ["--ip_version=ipv4", "--local_ip=192.168.0.1", "--gateway_ip=192.168.0.1",
+                "--netmask_ip=255.255.0.0", "--remote_ip=192.0.2.1"]
+RUN_ALL_DEFINES = ["TFO_COOKIE=3021b9d889017eeb", "CODE=host_unreachable",
+                   "CMSG_LEVEL_IP=SOL_IP", "CMSG_TYPE_RECVERR=IP_RECVERR"]
+
+
+def real_verdict(path: Path, packetdrill: Path, preload: Path | None, timeout: float,
+                 extra: tuple = ()) -> str:
     """pass, fail, malformed (packetdrill's parser refused it: a syntax or semantic error,
     such as a -D symbol run_all.py would define) or skipped (a script that would change a
     setting outside its namespace)."""
@@ -44,7 +52,7 @@ def real_verdict(path: Path, packetdrill: Path, preload: Path | None, timeout: f
     if any(s in text for s in GLOBAL_SETTINGS):
         return "skipped"
     env = f"LD_PRELOAD={preload} " if preload else ""
-    cmd = f"ip link set lo up; {env}{packetdrill} {path.name}"
+    cmd = f"ip link set lo up; {env}{packetdrill} {' '.join(extra)} {path.name}"
     try:
         r = subprocess.run(["unshare", "-n", "bash", "-c", cmd], cwd=path.parent,
                            capture_output=True, timeout=timeout)
@@ -66,6 +74,9 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per run")
     ap.add_argument("--only", nargs="*", default=[], help="folders to run (e.g. tcp/close)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every script")
+    ap.add_argument("--run-all", action="store_true",
+                    help="as run_all.py's IPv4 run: its addresses (local 192.168.0.1) and -D "
+                         "symbols (TFO_COOKIE, CODE, ...), for all three")
     args = ap.parse_args()
     base = args.checkout / "gtests" / "net"
     if not base.is_dir():
@@ -76,11 +87,16 @@ def main() -> int:
                      if not args.only or any(str(p.parent.relative_to(base)).startswith(o)
                                              for o in args.only))
 
+    real_extra = tuple(RUN_ALL_IPV4 + [f"-D {d}" for d in RUN_ALL_DEFINES]) if args.run_all \
+        else ()
+    ours = tuple(["--local_ip=192.168.0.1"] + [f"-D{d}" for d in RUN_ALL_DEFINES]) \
+        if args.run_all else ()
+
     def one(path: Path) -> tuple[Path, str | None, tuple, tuple]:
-        real = (real_verdict(path, args.packetdrill.resolve(), args.preload, args.timeout)
-                if args.packetdrill else None)
-        return (path, real, classify(path, args.timeout, kernel=True),
-                classify(path, args.timeout, kernel=False))
+        real = (real_verdict(path, args.packetdrill.resolve(), args.preload, args.timeout,
+                             real_extra) if args.packetdrill else None)
+        return (path, real, classify(path, args.timeout, kernel=True, extra=ours),
+                classify(path, args.timeout, kernel=False, extra=ours))
 
     rows = defaultdict(list)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -47,6 +47,22 @@ def _sysctl_option(f):
                              "(the lab sets it in its namespace; the model uses it).")(f)
 
 
+def _define_option(f):
+    return click.option("-D", "--define", "define", multiple=True, metavar="SYMBOL=VALUE",
+                        help="A symbol the script uses, as packetdrill's -D (run_all.py gives "
+                             "TFO_COOKIE and CODE this way).")(f)
+
+
+def _defines(pairs) -> dict[str, str]:
+    out = {}
+    for p in pairs:
+        symbol, eq, value = p.partition("=")
+        if not eq or not symbol:
+            raise TcpsimError(f"-D {p}: give SYMBOL=VALUE, as TFO_COOKIE=3021b9d889017eeb")
+        out[symbol] = value
+    return out
+
+
 def _mtu_option(f):
     return click.option("--mtu", type=int, default=None, metavar="N",
                         help="Loopback MTU (the lab sets lo's MTU in its namespace; the model's "
@@ -906,8 +922,12 @@ def pkt() -> None:
               help="Run the scripts on the real kernel instead, as packetdrill does: a tun "
                    "device in a private network namespace made for each run (needs root).")
 @_sysctl_option
+@_define_option
+@click.option("--local_ip", "local_ip", default=None, metavar="A.B.C.D",
+              help="packetdrill's --local_ip (run_all.py's IPv4 run gives 192.168.0.1); as "
+                   "there, it overrides the script's own (config.c parse_and_finalize_config()).")
 def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, on_kernel: bool,
-            sysctl) -> None:
+            sysctl, define, local_ip) -> None:
     """Run packetdrill scripts against the model (or, with --kernel, the real kernel): exit 0
     when every one passes, 1 when one fails, 5 when one needs what tcpsim does not do (a
     shell command, Python, UDP)."""
@@ -922,8 +942,11 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
         prof = KernelProfile(f"{prof.name}+mtu{mtu}", prof.release, mtu, prof.hz, prof.sysctls)
     prof = prof.with_sysctls(_sysctls(sysctl))
     worst = OK
+    defines = _defines(define)
     for path in scripts:
-        script = load(path)
+        script = load(path, defines)
+        if local_ip is not None:
+            script.options["local_ip"] = local_ip
         try:
             outcome = run_script_on_kernel(script, prof) if on_kernel else run_script(script, prof)
         except Unsupported as e:
@@ -956,7 +979,8 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
 @click.option("--profile", default="reference", show_default=True,
               help="The kernel the model imitates (a built-in profile, or 'host').")
 @_sysctl_option
-def pkt_verify(scripts, profile: str, sysctl) -> None:
+@_define_option
+def pkt_verify(scripts, profile: str, sysctl, define) -> None:
     """Run packetdrill scripts on the real kernel (as `pkt run --kernel`: needs root) and on
     the model, and show where the model parts from the kernel: exit 0 when the two agree on
     every script, 1 when they part on one, 5 when one needs what tcpsim does not do."""
@@ -968,8 +992,9 @@ def pkt_verify(scripts, profile: str, sysctl) -> None:
     out = Console(highlight=False)
     prof = packetdrill_profile(KernelProfile.named(profile)).with_sysctls(_sysctls(sysctl))
     worst = OK
+    defines = _defines(define)
     for path in scripts:
-        script = load(path)
+        script = load(path, defines)
         try:
             v = verify_script(script, prof)
         except Unsupported as e:

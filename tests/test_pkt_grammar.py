@@ -137,7 +137,7 @@ def test_sendmsg_and_recvmsg_with_their_message_structs():
 
 
 @pytest.mark.parametrize("line, feature", [
-    ("+0 send(4, ..., 10, MSG_EOR) = 10", "the send() flag MSG_EOR"),
+    ("+0 send(4, ..., 10, MSG_OOB) = 10", "the send() flag MSG_OOB"),
     ("+0 setsockopt(4, SOL_IP, IP_TOS, [4], 4) = 0", "the socket option IP_TOS"),
     ("+0 sendto(4, ..., 10, MSG_FASTOPEN, ..., ...) = 10", "TCP Fast Open (MSG_FASTOPEN)"),
     ("+0 setsockopt(4, SOL_SOCKET, SO_FROBNICATE, [1], 4) = 0", "the socket option SO_FROBNICATE"),
@@ -191,7 +191,7 @@ def test_an_expected_error_without_errno_does_not_check_the_errno():
     ("+0 < (tos 0x4) S 0:0(0) win 32792", "IP-level details of packets ((tos 0x4))"),
     ("+0 < 40000>8080 S 0:0(0) win 32792", "port numbers in packet lines (40000>8080: several connections)"),
     ("+0 < udp (100)", "UDP packets"),
-    ("+0 < icmp unreachable port_unreachable [1:1(0)]", "ICMP packets"),
+    ("+0 < icmp unreachable port_unreachable [udp (8)]", "ICMP packets echoing udp packets"),
     ("+0 < S 0:10(10) win 32792 <mss 1460>", "TCP Fast Open (data on a SYN)"),
 ])
 def test_packet_forms_the_model_lacks_are_read_and_named(packet, feature):

@@ -56,6 +56,7 @@ class RealKernel:
         self._next = 1
         self.blocked: dict[int, threading.Thread] = {}  # sockets a send blocks on (its thread)
         self.epolls: dict[int, tuple] = {}  # epoll id -> (select.epoll, {fd: the item's data})
+        self._cmd_dir: str | None = None  # the shell commands' own directory (run_command())
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -67,6 +68,11 @@ class RealKernel:
         """Let real time run to t (the script's clock), reading the wire meanwhile."""
         while self.wait(t):
             pass
+
+    def restart_clock(self) -> None:
+        """Time 0 now: packetdrill takes the script's start time after the init command
+        (run.c run_script(): schedule_start_time_usecs() after safe_system())."""
+        self.t0 = time.monotonic()
 
     def wait(self, t: float, timeout: float = 0.001) -> bool:
         """Read what the kernel sent, waiting at most `timeout` seconds and not past t;
@@ -119,12 +125,33 @@ class RealKernel:
         except OSError as e:
             self.unapplied["ip tcp_metrics flush all"] = e.strerror or str(e)
 
+    def run_command(self, text: str, cwd: str | None = None) -> tuple[int, str]:
+        """A script's shell command as packetdrill runs it (system.c safe_system(): system(),
+        /bin/sh -c), forked from this thread, which is in the run's namespace, so the shell and
+        its children are there too (pkt/shell.py namespace_refusal() has judged it first).
+        nstat keeps its history in the run's own directory (NSTAT_HISTORY), not the host's
+        /tmp/.nstat.u0.  (status, what it wrote on stderr)."""
+        import subprocess
+        import tempfile
+
+        if self._cmd_dir is None:
+            self._cmd_dir = tempfile.mkdtemp(prefix="tcpsim-pkt-")
+        env = dict(os.environ, NSTAT_HISTORY=os.path.join(self._cmd_dir, "nstat.history"))
+        r = subprocess.run(["/bin/sh", "-c", text], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return r.returncode, r.stderr.decode(errors="replace").strip()
+
     # -- the wire ------------------------------------------------------------------------------
     def receive(self, seg: Seg) -> None:
         # no waiting here: packetdrill's next event follows at once, and the kernel's answer
         # (made in the write's softirq) is read when PktRun next looks at the wire
         self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
                        seg.payload)
+
+    def receive_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
+                     echoed: tuple) -> None:
+        """An ICMP message from the wire (TunWire.send_icmp())."""
+        self.wire.send_icmp(src, dst, kind, code, mtu, echoed)
 
     # -- socket calls, as the model's Kernel takes them (socket ids, OSError) -------------------
     def _add(self, s: socket.socket) -> int:
@@ -295,6 +322,11 @@ class RealKernel:
             ep.close()
         self.epolls.clear()
         self.wire.close()
+        if self._cmd_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._cmd_dir, ignore_errors=True)
+            self._cmd_dir = None
 
 
 class _Worker:

@@ -23,7 +23,7 @@ import subprocess
 import time
 
 from ..errors import TcpsimError
-from ..trace.segment import Segment, decode_ip, encode_frame
+from ..trace.segment import Segment, decode_ip, encode_frame, internet_checksum
 from .netns import link_up, set_link_mtu
 
 TUNSETIFF, TUNSETOFFLOAD = 0x400454CA, 0x400454D0  # _IOW('T', 202, int), _IOW('T', 208, ...)
@@ -90,6 +90,25 @@ class TunWire:
         # an all-zero virtio-net header (no GSO, checksums complete), then the IP packet
         # without encode_frame's Ethernet header
         os.write(self.fd, bytes(VNET_HDR) + frame[14:])
+
+    def send_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
+                  echoed: tuple) -> None:
+        """Write one ICMPv4 message into the kernel as packetdrill builds it (icmp_packet.c
+        new_icmp_packet(), socket.h set_icmp_echoed_tuple()): an IPv4 header (TTL 255, no
+        DF), the ICMP header (the MTU of a frag_needed in its last two bytes), and the echoed
+        packet's IPv4 header and first 8 bytes of TCP (ports and seq).  echoed: (its source,
+        its destination, seq, payload length), addresses as (ip, port)."""
+        esrc, edst, seq, length = echoed
+        inner = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + length, 0, 0, 255, 6, 0,
+                            ipaddress.IPv4Address(esrc[0]).packed,
+                            ipaddress.IPv4Address(edst[0]).packed)
+        inner += struct.pack("!HHI", esrc[1], edst[1], seq & 0xFFFFFFFF)
+        icmp = struct.pack("!BBHHH", kind, code, 0, 0, mtu or 0) + inner
+        icmp = icmp[:2] + struct.pack("!H", internet_checksum(icmp)) + icmp[4:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 0, 0, 255, 1, 0,
+                         ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed)
+        ip = ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:]
+        os.write(self.fd, bytes(VNET_HDR) + ip + icmp)
 
     def receive(self, timeout: float) -> Segment | None:
         """The next TCP segment the kernel sends into tun0 within `timeout` seconds."""

@@ -39,6 +39,7 @@ from .tcp import TcpCalls
 from .eventpoll import EventPoll
 from .tcp_cong import TcpCong
 from .tcp_input import TcpInput
+from .tcp_ipv4_err import TcpIpv4Err
 from .tcp_minisocks import TcpMinisocks
 from .tcp_output import TcpOutput
 from .tcp_recovery import TcpRecovery
@@ -78,7 +79,7 @@ class _Random(random.Random):
 
 
 class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, TcpMinisocks,
-             EventPoll):
+             EventPoll, TcpIpv4Err):
     """One Linux kernel's TCP, on loopback."""
 
     def __init__(self, profile: KernelProfile, seed: int = 0, addresses=("127.0.0.1", "::1")):

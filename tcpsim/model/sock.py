@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+# TCP_SKB_CB(skb)->eor on a write-queue skb (Sock.wq's flags; never a header bit): the end of
+# a send(MSG_EOR), which nothing is appended to or collapsed into (tcp_skb_can_collapse_to())
+EOR = 0x1000
 RCV_SHUTDOWN, SEND_SHUTDOWN = 1, 2
 TCP_TIMEWAIT_LEN = 60.0
 TCP_MIN_MSS_DEFAULT = 536  # TCP_MSS_DEFAULT: the receiver's first guess of the peer's MSS
@@ -200,6 +203,7 @@ class Sock:
     orphan: bool = False
     shutdown: int = 0
     err: int = 0
+    err_soft: int = 0  # sk_err_soft: an ICMP error while connected (tcp_v4_err())
     done: bool = False  # SOCK_DONE: a FIN arrived
     # send side
     iss: int = 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno as E
 
-from .sock import (COPY_SECONDS_PER_BYTE, FIN, SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
+from .sock import (COPY_SECONDS_PER_BYTE, EOR, FIN, SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
                    PSH, RCV_SHUTDOWN, SEND_SHUTDOWN, SKB_TX_TRUESIZE, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF,
                    TCP_NAGLE_CORK, TCP_NAGLE_OFF, TCP_NAGLE_PUSH,
                    MAX_TCP_WINDOW, TCP_MIN_MSS,
@@ -26,6 +26,7 @@ from .table import rule
 
 
 MSG_MORE = 0x8000
+MSG_EOR = 0x80
 
 
 class TcpCalls:
@@ -181,7 +182,8 @@ class TcpCalls:
         copied = process_backlog = 0
         while copied < len(data):
             tail = sk.wq[-1] if sk.wq else None
-            if tail is not None and not tail[1] & FIN and tail[0] < size_goal:
+            # (an skb that ends a send(MSG_EOR) takes nothing more: tcp_skb_can_collapse_to())
+            if tail is not None and not tail[1] & (FIN | EOR) and tail[0] < size_goal:
                 take = min(size_goal - tail[0], len(data) - copied)
                 # the call's first bytes take the PSH off the skb they join (if (!copied))
                 sk.wq[-1] = (tail[0] + take, tail[1] if copied else tail[1] & ~PSH)
@@ -212,6 +214,8 @@ class TcpCalls:
             sk.write_seq = (sk.write_seq + take) & 0xFFFFFFFF
             copied += take
             if copied == len(data):
+                if flags & MSG_EOR:  # the call's last skb ends the record (!msg_data_left())
+                    sk.wq[-1] = (sk.wq[-1][0], sk.wq[-1][1] | EOR)
                 break
             if sk.wq[-1][0] < size_goal:
                 continue
@@ -474,6 +478,8 @@ class TcpCalls:
         sk = self.socks[sid]
         if (level, opt) == (1, 4):
             err, sk.err = sk.err, 0  # SO_ERROR reads and clears sk_err
+            if not err:  # sk_getsockopt(): else xchg(&sk->sk_err_soft, 0)
+                err, sk.err_soft = sk.err_soft, 0
             return err
         if (level, opt) == (1, 2):
             return int(sk.reuseaddr)

@@ -675,7 +675,8 @@ class TcpInput:
         self._reset(sk, E.EPIPE)
 
     def _act_error_ETIMEDOUT(self, sk: Sock, seg: Seg | None) -> None:
-        self._reset(sk, E.ETIMEDOUT)
+        # tcp_write_err(): a soft error an ICMP message left is the one reported
+        self._reset(sk, sk.err_soft or E.ETIMEDOUT)
 
     def _reset(self, sk: Sock, code: int) -> None:
         """tcp_reset() and tcp_done(): report the error, shut both directions, unhash."""

@@ -10,7 +10,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 
 from __future__ import annotations
 
-from .sock import (ACK, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
+from .sock import (ACK, EOR, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
                    TCP_MIN_MSS, TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEOUT_MIN_US, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
                    seq_lt)
 from .tcp_cong import GSO_MAX_SIZE_SK
@@ -294,7 +294,9 @@ class TcpOutput:
                 break
             quota = min(quota, max_segs)
             missing = quota * mss_now - length
-            if missing > 0 and len(sk.wq) > 1 and not fl & FIN:  # tcp_grow_skb()
+            # tcp_grow_skb(): not into an skb ending a record (tcp_skb_can_collapse()); an
+            # skb eaten whole gives its flags and its eor (tcp_eat_one_skb())
+            if missing > 0 and len(sk.wq) > 1 and not fl & (FIN | EOR):
                 nlen, nfl = sk.wq[1]
                 take = min(missing, nlen)
                 if take:
@@ -335,9 +337,10 @@ class TcpOutput:
                         partial = needed % mss_now
                         limit = needed - partial if self._nagle_check(partial != 0, sk, nonagle) \
                             else needed
-            if length > limit:  # tso_fragment(): PSH and FIN stay with the second part
-                # (a first part of several MSS gets PSH back as a GSO packet: _transmit())
-                sk.wq[0] = (limit, fl & ~(FIN | PSH))
+            if length > limit:  # tso_fragment(): PSH, FIN and eor stay with the second part
+                # (a first part of several MSS gets PSH back as a GSO packet: _transmit();
+                # tcp_skb_fragment_eor())
+                sk.wq[0] = (limit, fl & ~(FIN | PSH | EOR))
                 sk.wq.insert(1, (length - limit, fl))
                 length, fl = sk.wq[0]
             del sk.wq[0]
@@ -409,8 +412,9 @@ class TcpOutput:
             if seg_size < length + bool(fl & FIN) or length > mss:
                 seg_size = min(seg_size, mss)
                 fl |= PSH
-                if seg_size < length:  # tcp_fragment(): PSH and FIN go with the second part
-                    sk.wq[0] = (seg_size, fl & ~FIN)
+                if seg_size < length:  # tcp_fragment(): PSH, FIN (and eor:
+                    # tcp_skb_fragment_eor()) go with the second part
+                    sk.wq[0] = (seg_size, fl & ~(FIN | EOR))
                     sk.wq.insert(1, (length - seg_size, fl))
                     length, fl = sk.wq[0]
             del sk.wq[0]

@@ -31,10 +31,12 @@ import ipaddress
 import select
 import socket as _socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
 from ..model import eventpoll as EP
+from ..model.tcp_ipv4_err import IcmpNotModelled
 from ..model.kernel import POLLERR, POLLHUP, POLLOUT
 from ..scenario.calls import SOCKOPTS, SYMBOLS, errno_name
 from . import code as pcode
@@ -57,6 +59,7 @@ _LETTERS = {"F": FIN, "S": SYN, "R": RST, "P": PSH, ".": ACK, "U": URG, "E": ECE
 O_RDWR, O_NONBLOCK = 0o2, 0o4000
 FD_CALLS = {"socket", "accept"}  # end_syscall(CHECK_FD): they return a new fd
 MSG_FASTOPEN = 0x20000000
+MSG_EOR = 0x80  # include/linux/socket.h
 # TCP Fast Open's socket options (include/uapi/linux/tcp.h), run on the kernel only: the
 # model has no Fast Open (do_tcp_setsockopt() TCP_FASTOPEN: the listener's queue length;
 # TCP_FASTOPEN_CONNECT: connect() defers the SYN to the first write; TCP_FASTOPEN_KEY: the
@@ -160,7 +163,8 @@ def symbol(name: str) -> int:
 
 
 # the flags of send()/recv() the model follows; any other is named as unsupported
-SEND_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_NOSIGNAL": 0x4000, "MSG_MORE": 0x8000}
+SEND_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_NOSIGNAL": 0x4000, "MSG_MORE": 0x8000,
+              "MSG_EOR": MSG_EOR}
 RECV_FLAGS = {"MSG_DONTWAIT": 0x40, "MSG_PEEK": 0x2, "MSG_WAITALL": 0x100}
 _FLAG_NAMES = {0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x4: "MSG_DONTROUTE", 0x8: "MSG_CTRUNC",
                0x20: "MSG_TRUNC", 0x40: "MSG_DONTWAIT", 0x80: "MSG_EOR", 0x100: "MSG_WAITALL",
@@ -332,6 +336,9 @@ class PktRun:
                 self._command(self.script.init, self.script.init.action)
             except Failure as f:
                 return Outcome(False, f.line, f.message, self.steps)
+            if hasattr(self.kernel, "restart_clock"):  # a command's run takes milliseconds:
+                self.kernel.restart_clock()  # time 0 is taken after it (run_script())
+                self.now = 0.0
         for ev in self.script.events:
             self.line = ev.line
             # run.c get_next_event(): the first event's time must be 0 (`0`, `+0`, `0~1`)
@@ -395,7 +402,10 @@ class PktRun:
                 if self.now > start:
                     self._check_time(ev, "inbound packet", start, end, self.now, last_time)
                 self.now = max(self.now, start)
-                self._inject(ev, a)
+                if a.icmp is not None:
+                    self._inject_icmp(ev, a.icmp)
+                else:
+                    self._inject(ev, a)
             else:
                 self._expect(ev, a, start, end, last_time)
         elif isinstance(a, Syscall):
@@ -405,6 +415,8 @@ class PktRun:
             self.now = max(self.now, start)
             self._syscall(ev, a)
         elif isinstance(a, Command):
+            self._advance(start)  # run_command_event(): wait_for_event() first
+            self.now = max(self.now, start)
             self._command(ev, a)
         elif isinstance(a, Code):
             self._advance(start)
@@ -446,13 +458,42 @@ class PktRun:
         command, the model none, so another command is reported as unsupported, by name."""
         where = f"{self.script.path}:{ev.line}"
         changes: dict[str, str] = {}
-        for act in shell.read(a.text):
+        actions = shell.read(a.text)
+        foreign = [act for act in actions if isinstance(act, shell.Foreign)]
+        if foreign and self.on_kernel and not cleanup:
+            # the kernel's run: what packetdrill runs with system(), run in the run's
+            # namespace (RealKernel.run_command()), if all of it stays there
+            for act in foreign:  # (the settings among them are tcpsim's to apply)
+                why = shell.namespace_refusal(act.text)
+                if why is not None:
+                    raise Unsupported(f"{where}: tcpsim does not run the shell command "
+                                      f"`{act.text}`: {why}", "a shell command")
+            if len(foreign) == len(actions):  # nothing but such commands: the text as it is
+                texts = [a.text]
+            else:  # with settings tcpsim applies itself: each other command alone, in turn
+                texts = [act.text for act in foreign]
+            for text in texts:
+                status, said = self.kernel.run_command(text, str(Path(self.script.path).parent))
+                # the command took milliseconds of real time: packetdrill's next relative
+                # event counts from the clock (adjust_relative_event_times(): now_usecs())
+                self.now = max(self.now, self.kernel.now)
+                self.steps.append(f"{ev.line}: `{text}` exit {status}")
+                # the shell's status is its last command's (and a failing command before a
+                # setting does not stop the script: sh goes on)
+                last = texts == [a.text] or shell.simple_commands(a.text)[-1] == text
+                if status and last:  # safe_system(): "non-zero status N"
+                    raise Failure(ev.line, f"error executing `{a.text}` command: non-zero "
+                                           f"status {status}" + (f" ({said})" if said else ""))
+        for act in actions:
             if isinstance(act, shell.Foreign):
                 if cleanup:  # after the last event: it cannot change the verdict
                     self.steps.append(f"{ev.line}: cleanup command `{act.text}` not run")
                     continue
-                raise unsupported(where, f"the shell command `{act.text}`", "tcpsim runs no "
-                                  "commands; it follows sysctl settings of the sysctls it models")
+                if self.on_kernel:
+                    continue  # run above
+                raise unsupported(where, f"the shell command `{act.text}`", "the model runs no "
+                                  "commands; it follows sysctl settings of the sysctls it "
+                                  "models; `tcpsim pkt run --kernel` runs it in its namespace")
             if isinstance(act, shell.Flush) or isinstance(act, shell.Defaults):
                 # the TCP metrics cache (tcp_metrics.c: Fast Open cookies, RTTs of past
                 # connections) flushed, as defaults.sh does first: in the kernel's run, the
@@ -465,6 +506,15 @@ class PktRun:
             if isinstance(act, shell.Defaults):
                 changes.update({k: v for k, v in shell.DEFAULTS_SH.items()
                                 if k in shell.MODEL_SYSCTLS})
+                if self.on_kernel and not cleanup:
+                    # defaults.sh's last line, whose status is the script's: a pfifo root on
+                    # tun0 (the default is pfifo_fast; a second `add` fails, as under
+                    # packetdrill); the model has no qdisc
+                    status, said = self.kernel.run_command(shell.DEFAULTS_QDISC)
+                    self.now = max(self.now, self.kernel.now)
+                    if status:
+                        raise Failure(ev.line, f"error executing `{a.text}` command: non-zero "
+                                               f"status {status}" + (f" ({said})" if said else ""))
                 continue
             if isinstance(act, shell.Restore):
                 if self.restore is not None:
@@ -535,6 +585,27 @@ class PktRun:
                           f"{p.seq}:{p.end}({p.length})" + (f" ack {p.ack}" if bits & ACK else ""))
         self.kernel.now = max(self.kernel.now, self.now)
         self.kernel.receive(seg)
+        self._collect()
+        self._try_pending()
+
+    def _inject_icmp(self, ev: Event, icmp) -> None:
+        """An inbound ICMPv4 message about the connection under test (run_packet.c: the
+        echoed header is the local side's packet, set_icmp_echoed_tuple(); its seq relative
+        to the local ISN, map_inbound_icmp_tcp_packet())."""
+        where = f"{self.script.path}:{ev.line}"
+        if self.local is None or self.remote is None:
+            raise Failure(ev.line, "an inbound ICMP packet, but no connection yet")
+        seq = (icmp.seq + self._local_offset(0)) & 0xFFFFFFFF
+        self.steps.append(f"{ev.line}: {self.now:.6f} < icmp {icmp.name}"
+                          + (f" mtu {icmp.mtu}" if icmp.mtu is not None else "")
+                          + f" [{icmp.seq}:{icmp.seq + icmp.length}({icmp.length})]")
+        self.kernel.now = max(self.kernel.now, self.now)
+        try:
+            self.kernel.receive_icmp(self.remote[0], self.local[0], icmp.type, icmp.code,
+                                     icmp.mtu, (self.local, self.remote, seq, icmp.length))
+        except IcmpNotModelled as e:
+            raise unsupported(where, str(e), "`tcpsim pkt run --kernel` sends it to the "
+                              "kernel") from None
         self._collect()
         self._try_pending()
 

@@ -48,7 +48,10 @@ DEFAULTS_SH: dict[str, str] = {
     "net.ipv4.tcp_syncookies": "1",
 }
 # defaults.sh also flushes the TCP metrics cache (ip tcp_metrics flush: the model keeps none)
-# and puts a pfifo qdisc on tun0 (the model does not pace): nothing to follow there.
+# and puts a pfifo qdisc on tun0 (the model does not pace): nothing to follow there for the
+# model; the kernel's run does both in its namespace.
+DEFAULTS_QDISC = "tc qdisc add dev tun0 root pfifo"
+
 
 # The sysctls the model reads (tcpsim/model/profile.py), with the values the kernel accepts:
 # "int" (proc_dointvec: a number, decimal or 0x hex), "ints" (tcp_rmem/wmem: three numbers),
@@ -193,3 +196,76 @@ def read(text: str) -> list[Setting | Defaults | Restore | Flush | Foreign]:
         else:
             actions.append(Foreign(cmd))
     return actions
+
+
+# -- the kernel's run: commands run inside the run's namespace only ---------------------------
+# `pkt run --kernel` runs a script's other commands as packetdrill does (system(): /bin/sh -c),
+# from the thread that is in the run's private network namespace, so that the shell and what
+# it starts are in that namespace too.  Only what stays there is run: programs that act on the
+# namespace's devices, routes, qdiscs and counters, and programs that only read; a command
+# that would write anything the namespace does not have its own copy of (a file, a module's
+# parameter, another namespace) is refused, by name.
+NAMESPACE_PROGRAMS: dict[str, str] = {
+    "tc": "the namespace's qdiscs, classes and filters (rtnetlink)",
+    "ip": "the namespace's links, addresses, routes, neighbours, rules, TCP metrics",
+    "ethtool": "the namespace's devices' settings (ethtool netlink/ioctl on its device)",
+    "nstat": "the namespace's counters (/proc/net/netstat, snmp; its history file is the run's)",
+    "ss": "the namespace's sockets",
+    "grep": "reading", "cat": "reading", "head": "reading", "tail": "reading", "wc": "reading",
+    "sort": "reading", "uniq": "reading", "true": "nothing", "false": "nothing",
+    "sleep": "nothing", "echo": "nothing", "test": "nothing", "[": "nothing",
+}
+# options that make ip/tc act in another namespace, or ethtool on a device's hardware
+_OTHER_NAMESPACE = {"netns", "-n", "-netns", "--netns", "-N", "-all", "-a", "-all-netns"}
+_ETHTOOL_HARDWARE = {"-f", "--flash", "-E", "--change-eeprom", "-e", "--eeprom-dump",
+                     "-r", "--negotiate", "-p", "--identify", "--reset", "-W"}
+
+
+def namespace_refusal(text: str) -> str | None:
+    """Why a backquoted command may not run in the kernel's namespace (one sentence naming
+    what it would touch outside it), or None when every part of it stays inside."""
+    if re.search(r"\$\(|`|<\(|>\(", text):
+        return ("a command substitution, whose commands tcpsim cannot judge before running "
+                "them (it runs only commands that stay inside the run's network namespace)")
+    for cmd, _ in _commands(text):
+        for stage in re.split(r"(?<![|])\|(?![|])", cmd):
+            why = _stage_refusal(stage.strip())
+            if why is not None:
+                return why
+    return None
+
+
+def _stage_refusal(stage: str) -> str | None:
+    # redirections: only to /dev/null or another descriptor (a file is the machine's)
+    for m in re.finditer(r"(\d?|&)>>?\s*(&?\S+)", stage):
+        target = m.group(2)
+        if target == "/dev/null" or re.fullmatch(r"&\d", target):
+            continue
+        if target.startswith("/proc/sys/net/"):  # the namespace's own, but not in this form
+            return (f"`{stage}` writes {target} in a form tcpsim does not apply (it sets "
+                    "`echo VALUE > /proc/sys/net/...` and `sysctl -q KEY=VALUE` itself)")
+        kind = ("a setting of the whole machine, not of the network namespace"
+                if target.startswith(("/sys/", "/proc/")) else
+                "a file, and files are not part of a network namespace")
+        return f"`{stage}` writes {target}, {kind}"
+    plain = re.sub(r"(\d?|&)>>?\s*&?\S+|<\s*\S+", "", stage)
+    try:
+        words = shlex.split(plain)
+    except ValueError:
+        return f"`{stage}` cannot be read as a command"
+    while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
+        words = words[1:]  # VAR=value before the program: its environment only
+    if not words:
+        return None
+    prog = words[0].rsplit("/", 1)[-1]
+    if prog not in NAMESPACE_PROGRAMS:
+        return (f"`{stage}` runs {prog}, which tcpsim does not know to stay inside the run's "
+                f"network namespace (it runs {', '.join(sorted(p for p, w in NAMESPACE_PROGRAMS.items() if w not in ('reading', 'nothing')))} "
+                "and commands that only read)")
+    if prog in ("ip", "tc") and (_OTHER_NAMESPACE & set(words[1:])):
+        return f"`{stage}` reaches another network namespace than the run's"
+    if prog == "ethtool" and _ETHTOOL_HARDWARE & set(words[1:]):
+        return f"`{stage}` acts on a device's hardware, not on the namespace's settings"
+    if prog == "nstat" and {"-d", "--daemon"} & set(words[1:]):
+        return f"`{stage}` starts a daemon, which would outlive the run"
+    return None

@@ -83,6 +83,21 @@ class Packet:
     urg: int | None = None
     options: list | None = field(default_factory=list)  # None: `<...>`, not checked
     extra: str | None = None  # IP-level or encapsulation parts we do not model
+    icmp: Icmp | None = None  # an ICMP packet (then flags "" and no TCP fields)
+
+
+@dataclass
+class Icmp:
+    """parser.y's icmp_packet_spec (icmp_packet.c new_icmp_packet()): ICMPv4 type and code,
+    the MTU of a frag_needed, and the TCP packet it echoes: the local side's seq (relative
+    to the local ISN, as packetdrill maps it: map_inbound_icmp_tcp_packet()) and its length."""
+
+    type: int
+    code: int
+    mtu: int | None = None
+    seq: int = 0
+    length: int = 0
+    name: str = ""  # as the script wrote it, for messages
 
 
 @dataclass
@@ -185,6 +200,18 @@ OTHER_PACKETS = {"udp": "UDP packets", "icmp": "ICMP packets", "ipv4": "outer IP
                  "GREv0": "GRE encapsulation", "mpls": "MPLS encapsulation",
                  "encap": "PSP encapsulation", "psp": "PSP encapsulation",
                  "UDP": "UDP packets", "ICMP": "ICMP packets"}
+# icmp_packet.c's names of ICMPv4 types, and of the codes of "unreachable"
+ICMPV4_TYPES = {"echo_reply": 0, "unreachable": 3, "source_quench": 4, "redirect": 5,
+                "echo_request": 8, "time_exceeded": 11, "parameter_problem": 12,
+                "timestamp_request": 13, "timestamp_reply": 14, "information_request": 15,
+                "information_reply": 16, "address_mask_request": 17, "address_mask_reply": 18}
+ICMPV4_UNREACH_CODES = {"net_unreachable": 0, "host_unreachable": 1, "protocol_unreachable": 2,
+                        "port_unreachable": 3, "frag_needed": 4, "source_route_failed": 5,
+                        "net_unknown": 6, "host_unknown": 7, "source_host_isolated": 8,
+                        "net_prohibited": 9, "host_prohibited": 10,
+                        "net_unreachable_for_tos": 11, "host_unreachable_for_tos": 12,
+                        "packet_filtered": 13, "precedence_violation": 14,
+                        "precedence_cutoff": 15}
 # parser.y's range checks (is_valid_u8/u16/u32): out of range is a parse error in packetdrill
 U8, U16, U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
 # tcp_options.h MAX_TCP_FAST_OPEN_COOKIE_BYTES and ..._EXP_...: the 40 bytes of option space
@@ -311,6 +338,8 @@ class _Parser:
         direction = start.text
         extra = None
         t = self.peek()
+        if t is not None and t.kind == "word" and t.text == "icmp":
+            return self.icmp_packet(direction)
         if t is not None and t.kind == "word" and t.text in OTHER_PACKETS:
             # udp/icmp packets and outer headers (ipv4 A > B:, gre, mpls, encap psp ...):
             # the model has none of them; the runner says so, naming them
@@ -383,6 +412,72 @@ class _Parser:
             raise ScriptError(f"{self.path}:{self.toks[self.i - 1].line}: an inbound packet "
                               "needs its window (win N)")
         return p
+
+    def icmp_packet(self, direction: str) -> Packet:
+        """`icmp TYPE [CODE] [mtu N] [echo_id N] [[START:END(LEN)] | [udp (N)] | [raw (N)]]`
+        (parser.y icmp_packet_spec; ICMPv4, the scripts' default address family).  A type or
+        code packetdrill does not know, or an MTU on another message, is its semantic error
+        (icmp_packet.c parse_icmp_type_and_code(), set_icmpv4_header())."""
+        start = self.next()  # icmp
+        t = self.next()
+        if t is None or t.kind != "word":
+            raise self.error(t, "expected the ICMP type (unreachable, ...)")
+        type_name = t.text
+        code_name = None
+        word = lambda w: self.peek() is not None and self.peek().kind == "word" and \
+            self.peek().text == w  # noqa: E731
+        if self.peek() is not None and self.peek().kind == "word" and \
+                self.peek().line == t.line and self.peek().text not in ("mtu", "echo_id"):
+            code_name = self.next().text
+        m = re.fullmatch(r"type_(\d+)", type_name)
+        kind = int(m.group(1)) if m else ICMPV4_TYPES.get(type_name, -1)
+        if not 0 <= kind <= U8:
+            raise ScriptError(f"{self.path}:{t.line}: bad ICMP type {type_name}")
+        if code_name is None:
+            code = 0
+        else:
+            m = re.fullmatch(r"code_(\d+)", code_name)
+            code = int(m.group(1)) if m else (ICMPV4_UNREACH_CODES.get(code_name, -1)
+                                              if kind == 3 else -1)
+            if not 0 <= code <= U8:
+                raise ScriptError(f"{self.path}:{t.line}: bad ICMP code {code_name}")
+        mtu = None
+        if word("mtu"):
+            self.next()
+            mtu = self.integer("the ICMP MTU", None)
+            if (kind, code) != (3, 4):
+                raise ScriptError(f"{self.path}:{t.line}: ICMPv4 MTU is only valid for "
+                                  "unreachable-frag_needed")
+            if mtu > U16:
+                raise ScriptError(f"{self.path}:{t.line}: ICMPv4 MTU out of 16-bit range")
+        extra = None
+        if word("echo_id"):
+            self.next()
+            self.integer("the ICMP echo id", U16)
+            extra = "ICMP echo ids"
+        icmp = Icmp(kind, code, mtu, name=" ".join(filter(None, [type_name, code_name])))
+        if self.is_("["):
+            self.next()
+            if self.peek() is not None and self.peek().kind == "word" and \
+                    self.peek().text.lower() in ("udp", "raw"):
+                extra = f"ICMP packets echoing {self.next().text} packets"
+                while not self.is_("]"):
+                    self.next()
+            else:
+                icmp.seq = self.integer("the TCP start sequence number", U32)
+                self.expect(":")
+                end = self.integer("the TCP end sequence number", U32)
+                self.expect("(")
+                icmp.length = self.integer("the TCP payload size", U16)
+                self.expect(")")
+                if (end - icmp.seq) % (1 << 32) != icmp.length:
+                    raise ScriptError(f"{self.path}:{start.line}: {icmp.seq}:{end}"
+                                      f"({icmp.length}) is inconsistent: the end must be the "
+                                      "start plus the length")
+            self.expect("]")
+        if direction == ">":
+            extra = "outbound ICMP packets"
+        return Packet(direction, "", 0, 0, 0, win=0, extra=extra, icmp=icmp)
 
     def tcp_options(self) -> list | None:
         self.expect("<")
@@ -597,8 +692,32 @@ class _Parser:
         raise self.error(t, "expected a value (a number, a symbol, ..., [..] or {..})")
 
 
-def parse(text: str, path: str = "<script>") -> Script:
-    """A Script, or a ScriptError naming the line."""
+def define(toks: list[Token], defines: dict[str, str]) -> list[Token]:
+    """packetdrill's -D SYMBOL=VALUE (config.c definition_set(); lexer.l word()): a word that
+    is a defined symbol becomes its value: a string ("..."), a command (`...`), a number
+    when all of it reads as one (strtol(value, &end, 0)), else a word."""
+    out = []
+    for t in toks:
+        value = defines.get(t.text) if t.kind == "word" else None
+        if value is None:
+            out.append(t)
+        elif len(value) >= 2 and value[0] == value[-1] == '"':
+            out.append(Token("string", value, t.line))
+        elif len(value) >= 2 and value[0] == value[-1] == "`":
+            out.append(Token("command", value, t.line))
+        elif re.fullmatch(r"0[xX][0-9a-fA-F]+", value):
+            out.append(Token("hex", value, t.line))
+        elif re.fullmatch(r"0[0-7]*", value):
+            out.append(Token("int", str(int(value, 8)), t.line))  # strtol's octal
+        elif re.fullmatch(r"[1-9]\d*", value):
+            out.append(Token("int", value, t.line))
+        else:
+            out.append(Token("word", value, t.line))
+    return out
+
+
+def parse(text: str, path: str = "<script>", defines: dict[str, str] | None = None) -> Script:
+    """A Script, or a ScriptError naming the line; defines: packetdrill's -D symbols."""
     options: dict[str, str] = {}
     pos = 0
     while True:  # parser.y's opt_options: blanked out once read, so line numbers stay
@@ -614,6 +733,8 @@ def parse(text: str, path: str = "<script>") -> Script:
         text = text[:pos] + re.sub(r"[^\n]", " ", m.group()) + text[m.end():]
         pos = m.end()
     toks = tokens(text, path)
+    if defines:
+        toks = define(toks, defines)
     for t in toks:
         if t.kind == "other":
             raise ScriptError(f"{path}:{t.line}: the character '{t.text}' has no meaning in a "
@@ -625,7 +746,7 @@ def parse(text: str, path: str = "<script>") -> Script:
     return Script(path, options, events, init, cleanup)
 
 
-def load(path: str | Path) -> Script:
+def load(path: str | Path, defines: dict[str, str] | None = None) -> Script:
     p = Path(path)
     try:
         text = p.read_text()
@@ -634,4 +755,4 @@ def load(path: str | Path) -> Script:
     except OSError as e:
         raise ScriptError(f"cannot read {path}: {e.strerror}; give the path of a packetdrill "
                           "script") from None
-    return parse(text, str(path))
+    return parse(text, str(path), defines)
