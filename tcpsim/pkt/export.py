@@ -300,5 +300,6 @@ def export(program: Program, process: str | None = None,
     world.kernel.rx_shared = False  # nor clones of the sender's: tcp_try_coalesce() takes them
     world.kernel.rtx_gso_psh = False  # and a resent skb of several MSS has no PSH over tun
     world.kernel.rx_tun = True  # each a new skb of tun's, with its own truesize
+    world.tun_peer = True  # one at a time: a blocked call returns between two of them
     trace = run_model(program, profile, world=world)
     return _Writer(program, trace, proc).write()

@@ -275,9 +275,14 @@ class Runner:
             self._append_in_time_order(segments)
             if segments:
                 self.progress = self.world.now()
-            if not self._complete_ready():
+            if not self._complete_ready() and not self._unsettled():
                 break
         self._snapshot()
+
+    def _unsettled(self) -> bool:
+        """Segments the world still delivers at once (SimWorld.tun_peer: one a settle())."""
+        unsettled = getattr(self.world, "unsettled", None)
+        return bool(unsettled and unsettled())
 
     def _append_in_time_order(self, segments: list) -> None:
         """Segments, with the model's own state changes between them where it reports them."""

@@ -209,6 +209,11 @@ class SimWorld:
         # sent, and a call the first one wakes may run before the next arrives
         self.one_at_a_time = False
         self._early = None  # (time, segments) of the last wait a ready socket ended at once
+        # a packetdrill export's world (pkt/export.py): the peer is a script writing each
+        # packet into tun on its own (tun_get_user()), so a call a segment wakes
+        # (sock_def_readable()) returns before the next one comes in: settle() delivers one
+        # segment at a time and the runner tries its parked calls between them
+        self.tun_peer = False
 
     # -- time and the wire ---------------------------------------------------------------
     def now(self) -> float:
@@ -343,9 +348,15 @@ class SimWorld:
         self._collect()
         while self._prompt:
             self._deliver()
+            if self.tun_peer:
+                break
         self.kernel.capture_reads += 1  # the lab reads its capture now (LabWorld.settle())
         out, self._captured = self._captured, []
         return out
+
+    def unsettled(self) -> bool:
+        """Segments still on their way that settle() delivers at once (tun_peer: one a call)."""
+        return bool(self._prompt)
 
     def wait(self, waits: list, until: float) -> None:
         """Jump to the next timer or held segment, or to `until` if nothing is due before it.
