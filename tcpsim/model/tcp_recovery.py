@@ -376,10 +376,16 @@ class TcpRecovery:
             return True
         return False
 
-    def _undo_cwnd_reduction(self, sk: Sock) -> None:
-        """tcp_undo_cwnd_reduction(): the window as the congestion control's undo_cwnd()
-        gives it back (cubic: max(cwnd, last_max_cwnd); reno: max(cwnd, prior_cwnd)), and
-        ssthresh as it was before (prior_ssthresh); RACK looks at the queue again."""
+    def _undo_cwnd_reduction(self, sk: Sock, unmark_loss: bool = False) -> None:
+        """tcp_undo_cwnd_reduction(): with unmark_loss, the loss marks go first (TCPCB_LOST
+        cleared, lost_out 0); the window as the congestion control's undo_cwnd() gives it
+        back (cubic: max(cwnd, last_max_cwnd); reno: max(cwnd, prior_cwnd)), and ssthresh as
+        it was before (prior_ssthresh); RACK looks at the queue again."""
+        if unmark_loss:
+            for i, skb in enumerate(sk.rtxq):
+                if skb.lost or skb.rtx_lost:
+                    sk.rtxq[i] = skb._replace(lost=False, rtx_lost=False)
+            sk.lost_out = 0
         if sk.prior_ssthresh:
             back = sk.prior_cwnd if self.profile.congestion_control == "reno" else sk.last_max_cwnd
             sk.snd_cwnd = max(sk.snd_cwnd, back)
@@ -421,11 +427,7 @@ class TcpRecovery:
             self._check_sack_reordering(sk, prior_snd_una)
         if retrans_out(sk):
             return True
-        for i, skb in enumerate(sk.rtxq):
-            if skb.lost or skb.rtx_lost:
-                sk.rtxq[i] = skb._replace(lost=False, rtx_lost=False)
-        sk.lost_out = 0
-        self._undo_cwnd_reduction(sk)
+        self._undo_cwnd_reduction(sk, unmark_loss=True)
         sk.ca_recovery = False  # tcp_try_keep_open(): high_seq = snd_nxt
         sk.high_seq = sk.snd_nxt
         if not any(skb.retrans for skb in sk.rtxq[:1]):
@@ -506,11 +508,7 @@ class TcpRecovery:
         tcp_is_non_sack_preventing_reopen())."""
         if not (frto_undo or self._may_undo(sk, tsecr)):
             return False
-        for i, skb in enumerate(sk.rtxq):
-            if skb.lost or skb.rtx_lost:
-                sk.rtxq[i] = skb._replace(lost=False, rtx_lost=False)
-        sk.lost_out = 0
-        self._undo_cwnd_reduction(sk)
+        self._undo_cwnd_reduction(sk, unmark_loss=True)
         sk.retries = 0
         if not sk.sack_ok and sk.snd_una == sk.high_seq:
             return True  # tcp_is_non_sack_preventing_reopen()
