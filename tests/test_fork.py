@@ -178,3 +178,23 @@ def test_dup_is_a_second_descriptor_for_the_same_socket():
 
 def test_the_lab_dups_as_the_kernel_does(live):
     _holds_live(DUPPED)
+
+
+def test_lab_free_runs_a_forked_child_as_a_forked_process(live):
+    """lab --free: the parent's OS process forks at its fork() line and the child runs on
+    the descriptors it inherited; each run is one of the program's exchanges."""
+    from tcpsim.lab.free import run_free
+    from tcpsim.sim.explore import explore
+
+    # the client waits for the server to listen (all processes start at once in lab --free)
+    prog = parse(SERVE.format(child_close="child: close(c) = 0", eof="0").replace(
+        "client: fd = socket()", "client: sleep 100ms\nclient: fd = socket()"))
+    known = {o.signature for o in explore(prog, REF).outcomes}
+    served = 0
+    for _ in range(4):
+        run = run_free(prog, timeout=1.0)
+        assert run.signature in known
+        served += any(s.flags == "P." for s in run.trace.segments)
+    assert served >= 1
+    owners = {s.label: s.process for s in run.trace.sockets}
+    assert owners.get("server.c") in (None, "server")  # the child's copy is the parent's socket

@@ -20,7 +20,7 @@ import select
 import signal
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import TcpsimError
 from ..scenario import Program
@@ -68,11 +68,39 @@ class _ProcessWorld(LabWorld):
 class _ProcessRunner(Runner):
     """Runs one process's lines; after every change, tells the parent its calls so far."""
 
-    def __init__(self, program: Program, process: str, out: int, cc: str | None = None):
+    def __init__(self, program: Program, process: str, out: int, cc: str | None = None,
+                 outs: dict[str, int] | None = None):
         super().__init__(program, _ProcessWorld(None, congestion=cc), "lab", tail=0.0, timeout=24 * 3600.0,
                          chooser=lambda ready: ready[0])
         self.sched.leave_to_others(process)
-        self.out = out
+        self.out, self.cc = out, cc
+        self.outs = outs or {}  # the pipes of the children this process will fork
+
+    def _do_fork(self, proc, step, _s):
+        """fork() as the kernel does it: this OS process forks, and the child runs the
+        child's lines on the very descriptors it inherited (no dup(): the copy is fork's)."""
+        name = step.args[0]
+        parent = os.getpid()
+        pid = os.fork()
+        if pid:
+            return (0, None, {})
+        try:  # pragma: no cover - runs in the forked child
+            _orphan_proof(parent, keep=(self.outs[name],) + tuple(
+                self.outs[c] for c in _descendants(self.program, name)) + tuple(
+                s.sock.fileno() for s in proc.fds.values()))
+            child = _ProcessRunner(self.program, name, self.outs[name], self.cc, self.outs)
+            child.start()
+            child.procs[name].fds = {vfd: replace(s, process=name) for vfd, s in proc.fds.items()}
+            child.procs[name].names = dict(proc.names)
+            child.labels = set(self.labels)
+            # the inherited sockets are the parent's, and the parent says what they are: the
+            # child publishes only those it makes itself
+            child.infos = dict(self.infos)
+            child.run()
+            child._publish(final=True)
+            signal.pause()
+        finally:
+            os._exit(0)
 
     def begin(self, step) -> None:
         super().begin(step)
@@ -87,6 +115,18 @@ class _ProcessRunner(Runner):
     def _publish(self, final: bool = False) -> None:
         msg = pickle.dumps((self.t0, self.trace.calls, self.trace.sockets, final))
         os.write(self.out, _LEN.pack(len(msg)) + msg)
+
+
+def _descendants(program: Program, process: str) -> list[str]:
+    """The processes `process` forks, and theirs, in file order."""
+    out, todo = [], [process]
+    while todo:
+        p = todo.pop(0)
+        for s in program.steps:
+            if s.call == "fork" and s.process == p:
+                out.append(s.args[0])
+                todo.append(s.args[0])
+    return out
 
 
 def _orphan_proof(parent: int, keep: tuple[int, ...]) -> None:  # pragma: no cover - child
@@ -106,9 +146,10 @@ def _orphan_proof(parent: int, keep: tuple[int, ...]) -> None:  # pragma: no cov
                 pass  # the descriptor listdir() itself had open
 
 
-def _child(program: Program, process: str, go: int, out: int, cc: str) -> None:
+def _child(program: Program, process: str, go: int, out: int, cc: str,
+           outs: dict[str, int]) -> None:
     os.read(go, 1)  # every process is released at once, when the parent closes the pipe
-    runner = _ProcessRunner(program, process, out, cc)
+    runner = _ProcessRunner(program, process, out, cc, outs)
     runner.run()
     runner._publish(final=True)
     signal.pause()  # keep the sockets as they are until the parent has looked at them
@@ -143,11 +184,11 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
     if any(f.action == "delay" for f in program.faults):
         raise TcpsimError("lab --free cannot hold segments back (net: delay needs the ordinary "
                           "lab's single thread); run this program without --free")
-    if any(s.call in ("fork", "thread") for s in program.steps):
-        raise TcpsimError("lab --free does not run fork() or thread() yet (each process of the "
-                          "program is started at once, none by another); run this program "
-                          "without --free: the ordinary lab gives a child the parent's very "
-                          "sockets")
+    if any(s.call == "thread" for s in program.steps):
+        raise TcpsimError("lab --free does not run thread() yet (its processes are OS "
+                          "processes); run this program without --free: the ordinary lab "
+                          "gives a thread the very descriptor table")
+    forked = {s.args[0] for s in program.steps if s.call == "fork"}
     LoopbackCapture.prepare()
     cc, overrides = lab_congestion({**dict(program.sysctls), **(overrides or {})})
     with private_netns():
@@ -158,18 +199,28 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
         kids: dict[str, tuple[int, _Inbox]] = {}
         parent = os.getpid()
         try:
+            # a pipe for every process; a forked one's is handed down by its parent, who
+            # starts it at its fork() line (_ProcessRunner._do_fork())
+            pipes = {proc: os.pipe() for proc in program.processes}
+            outs = {proc: w for proc, (r, w) in pipes.items()}
             for proc in program.processes:
-                r, w = os.pipe()
+                r, w = pipes[proc]
+                if proc in forked:
+                    continue
                 pid = os.fork()
                 if pid == 0:  # pragma: no cover - runs in the child
                     try:
-                        _orphan_proof(parent, keep=(go_r, w))
-                        _child(program, proc, go_r, w, cc)
+                        _orphan_proof(parent, keep=(go_r, w) + tuple(
+                            outs[c] for c in _descendants(program, proc)))
+                        _child(program, proc, go_r, w, cc, outs)
                     finally:
                         os._exit(0)
+                kids[proc] = (pid, _Inbox(r))
+            for proc, (r, w) in pipes.items():
                 os.close(w)
                 os.set_blocking(r, False)
-                kids[proc] = (pid, _Inbox(r))
+                if proc in forked:
+                    kids[proc] = (None, _Inbox(r))
             os.close(go_r)
             t0 = time.time()
             os.close(go_w)  # go
@@ -194,11 +245,12 @@ def run_free(program: Program, timeout: float = 2.0, tail: float = 0.2,
             describe = kernel_info(), sysctls()
         finally:
             for pid, box in kids.values():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                os.waitpid(pid, 0)
+                if pid is not None:  # a forked one dies with its parent (PR_SET_PDEATHSIG)
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    os.waitpid(pid, 0)
                 os.close(box.fd)
             cap.close()
     run = _assemble(program, t0, frames, kids, table, describe)
