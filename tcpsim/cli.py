@@ -374,7 +374,7 @@ def _hold_traced(traced, limit: int, out: Console) -> int:
         with Reader(str(path), payload=True) as reader:
             packets = list(reader)
     held = hold_traced(packets, trace, traced.program, prof, limit=limit)
-    _print_held(held, _exchange(held), dict(name=trace.program, capture="the traced run",
+    _print_held(held, _exchange(held), dict(name=trace.program, capture=t("trace.the_run"),
                                             profile=prof.name, n=len(packets)), out)
     return OK if held.ok and not traced.unsupported else DIFFERS
 

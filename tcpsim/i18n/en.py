@@ -401,6 +401,7 @@ MESSAGES: dict[str, str] = {
     # -- trace: people's own programs on the kernel, held to the model ------------------------
     "close.shared": "still open in {who}: the socket stays, nothing is sent",
     "trace.left_out": "left out of {process}'s program: {calls} (they change nothing on the wire: they read what a socket is, or failed)",
+    "trace.the_run": "the traced run",
     "trace.hang": "{command} was still waiting after {s} s with nothing happening; it was killed (SIGKILL) and its last call never returned",
     "trace.unsupported.call": "{process} called {call}, which the program format does not have; the kernel's run is shown, but the program is held without it",
     "trace.unsupported.processes": "{command} made socket calls from {n} processes or threads; the format cannot yet say that they share descriptors (issue 20), so each is a process of its own",

@@ -400,6 +400,7 @@ MESSAGES: dict[str, str] = {
     # -- trace ----------------------------------------------------------------------------
     "close.shared": "{who} 仍持有该描述符：套接字保留，不发送任何报文",
     "trace.left_out": "{process} 的程序中略去了：{calls}（它们不改变线路上的任何内容：只读取套接字信息，或调用失败）",
+    "trace.the_run": "跟踪的这次运行",
     "trace.hang": "{command} 在 {s} 秒内毫无动静仍在等待，已被终止（SIGKILL），其最后一个调用没有返回",
     "trace.unsupported.call": "{process} 调用了 {call}，程序格式中没有这个调用；仍显示内核的运行，但对照模型时不含它",
     "trace.unsupported.processes": "{command} 从 {n} 个进程或线程发出套接字调用；格式尚不能表达它们共享描述符（issue 20），因此各算一个进程",
