@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -249,8 +250,9 @@ def _running(exe) -> list[int]:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_no_traced_program_outlives_tcpsim_however_it_dies(seed_binaries, sig):
     """The server waits in accept() for ever; tcpsim is killed: the server goes with it."""
+    err = tempfile.TemporaryFile()
     p = subprocess.Popen([sys.executable, "-m", "tcpsim", "trace", "./server", "--timeout", "60"],
-                         cwd=seed_binaries, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         cwd=seed_binaries, stdout=subprocess.DEVNULL, stderr=err,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     server = seed_binaries / "server"
     deadline = time.time() + 30
@@ -258,7 +260,14 @@ def test_no_traced_program_outlives_tcpsim_however_it_dies(seed_binaries, sig):
         time.sleep(0.05)
     assert _running(server), "the traced server never started"
     p.send_signal(sig)
-    p.wait(30)
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        p.kill()  # what it said so far tells where it was
+        p.wait()
+        err.seek(0)
+        pytest.fail(f"tcpsim trace did not end within 30 s of {sig!r}; it said: "
+                    f"{err.read().decode(errors='replace')[-2000:]!r}")
     deadline = time.time() + 10
     while _running(server) and time.time() < deadline:
         time.sleep(0.05)
