@@ -95,7 +95,7 @@ SYNACK = CLIENT + "+0 connect(3, ..., ...) = -1 EINPROGRESS (x)\n" \
      "MSG_FASTOPEN"),
     (CLIENT + "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN_CONNECT, [1], 4) = 0\n", 3,
      "the socket option TCP_FASTOPEN_CONNECT"),
-    (CLIENT + "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN_KEY, \"\\x01\", 16) = 0\n", 3,
+    (CLIENT + "+0 getsockopt(3, SOL_TCP, TCP_FASTOPEN_KEY, \"\\x01\", [16]) = 0\n", 3,
      "the socket option TCP_FASTOPEN_KEY"),
     (CLIENT + "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN_NO_COOKIE, [1], 4) = 0\n", 3,
      "the socket option TCP_FASTOPEN_NO_COOKIE"),
@@ -107,8 +107,8 @@ def test_the_model_says_in_one_sentence_that_it_has_no_fast_open(text, line, wha
         run(text)
     assert str(e.value).startswith(f"t.pkt:{line}: TCP Fast Open ({what}) is not modelled by "
                                    "tcpsim (the model does Fast Open's server side only: cookies, "
-                                   "SYN data, TCP_FASTOPEN; `tcpsim pkt run --kernel` runs the "
-                                   "script on the real kernel)")
+                                   "SYN data, TCP_FASTOPEN, setting TCP_FASTOPEN_KEY; `tcpsim pkt "
+                                   "run --kernel` runs the script on the real kernel)")
     assert e.value.exit_code == UNSUPPORTED
 
 

@@ -205,6 +205,7 @@ class Sock:
     fastopen_qlen: int = 0
     fastopen_synack: list | None = None
     fastopen_rsk: int = 0
+    fastopen_key: bytes = b""  # TCP_FASTOPEN_KEY's primary key (fastopenq.ctx), b"": the sysctl's
     syn_data_acked: bool = False
     parent: int | None = None
     # life

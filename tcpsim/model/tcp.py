@@ -413,6 +413,10 @@ class TcpCalls:
             if sk.state not in ("CLOSE", "LISTEN"):
                 raise _oserror(E.EINVAL)
             self._fastopen_queue_tune(sk, int(value))
+        elif (level, opt) == (6, 33):  # do_tcp_setsockopt() TCP_FASTOPEN_KEY: 16 bytes, or
+            if len(value) not in (16, 32):  # 32 with a backup key (not modelled)
+                raise _oserror(E.EINVAL)
+            sk.fastopen_key = bytes(value[:16])  # tcp_fastopen_reset_cipher(net, sk, ...)
         elif (level, opt) == (1, 13):
             import struct
 

@@ -9,7 +9,9 @@ in SYN_RECV, in the accept queue before the handshake's ACK, its data readable, 
 SYN-ACK acknowledges the data.  The cookie is SipHash-2-4 of the SYN's source and destination
 addresses under the key of net.ipv4.tcp_fastopen_key (__tcp_fastopen_cookie_gen_cipher()).
 Not modelled: the client side (MSG_FASTOPEN, TCP_FASTOPEN_CONNECT, the cookie cache),
-TCP_FASTOPEN_KEY and TCP_FASTOPEN_NO_COOKIE, IPv6 cookies, the backup key.
+TCP_FASTOPEN_NO_COOKIE, getsockopt(TCP_FASTOPEN_KEY), IPv6 cookies, the backup key, the
+SYN-ACK's retransmission by the child's timer (tcp_fastopen_synack_timer()), a FIN on the
+SYN.
 """
 
 from __future__ import annotations
@@ -125,7 +127,10 @@ class TcpFastopen:
         if not fo & TFO_SERVER_COOKIE_NOT_REQD:  # tcp_fastopen_no_cookie()
             if foc is None:
                 return None
-            key = fastopen_key(self.profile.fastopen_key)
+            # tcp_fastopen_get_ctx(): the listener's own key (TCP_FASTOPEN_KEY), else the
+            # namespace's (net.ipv4.tcp_fastopen_key)
+            key = struct.unpack("<QQ", sk.fastopen_key) if sk.fastopen_key else \
+                fastopen_key(self.profile.fastopen_key)
             valid = cookie_gen(key, seg.src[0], seg.dst[0]) if key else None
             if valid is None:
                 return None

@@ -432,8 +432,9 @@ class PktRun:
         """What the model has not of TCP Fast Open (the client side, TCP_FASTOPEN_KEY and
         _NO_COOKIE): the one sentence that says so (exit 5)."""
         return unsupported(where, f"TCP Fast Open ({what})", "the model does Fast Open's "
-                           "server side only: cookies, SYN data, TCP_FASTOPEN; `tcpsim pkt run "
-                           "--kernel` runs the script on the real kernel")
+                           "server side only: cookies, SYN data, TCP_FASTOPEN, setting "
+                           "TCP_FASTOPEN_KEY; `tcpsim pkt run --kernel` runs the script on the "
+                           "real kernel")
 
     def _code(self, ev: Event, a: Code) -> None:
         """A %{ }% block (code.c): its assertions on the TCP_INFO of the socket under test
@@ -1190,10 +1191,12 @@ class PktRun:
         self.kernel.shutdown(f.sid, self._value(how))
         return 0, None
 
-    def _sockopt(self, ev, level, name) -> tuple[int, int, str]:
+    def _sockopt(self, ev, level, name, getter: bool = False) -> tuple[int, int, str]:
         lvl = self._value(level)
         if isinstance(name, Word) and name.name in FASTOPEN_SOCKOPTS:
-            if not self.on_kernel and name.name != "TCP_FASTOPEN":  # (the server's qlen)
+            if not self.on_kernel and (name.name not in ("TCP_FASTOPEN", "TCP_FASTOPEN_KEY")
+                                       or (name.name == "TCP_FASTOPEN_KEY" and getter)):
+                # (the model has the server's queue length and its key, set)
                 raise self._no_fastopen(f"{self.script.path}:{ev.line}",
                                         f"the socket option {name.name}")
             return lvl, FASTOPEN_SOCKOPTS[name.name], (
@@ -1231,7 +1234,7 @@ class PktRun:
     def _sys_getsockopt(self, ev, c):
         fd, level, name, value, _len = self._args(ev, c, 5)
         f = self._fd(ev, fd)
-        lvl, opt, shape = self._sockopt(ev, level, name)
+        lvl, opt, shape = self._sockopt(ev, level, name, getter=True)
         if shape == "bytes":  # TCP_FASTOPEN_KEY: the keys, 16 or 32 bytes
             got = self.kernel.getsockopt(f.sid, lvl, opt, 32)
         else:
