@@ -212,7 +212,7 @@ def test_syn_recv_close_linger0():
     assert rst.seq == net.k.socks[a].rcv_nxt  # exactly at rcv_nxt: acceptable (RFC 5961 3.2)
 
 
-def test_syn_recv_close_unread():
+def test_a_fast_open_child_closed_with_its_data_unread_sends_rst():
     """A Fast Open child (tcp_fastopen_create_child()) closed with its SYN's data unread:
     __tcp_close() sends RST, as upstream packetdrill's unread-data-closed-trigger-rst.pkt
     shows the kernel doing."""

@@ -90,8 +90,6 @@ RULES: tuple[Rule, ...] = (
        "SO_LINGER {1, 0}: close() aborts with RST"),
     _r("ESTABLISHED", "rcv_rst", "CLOSE", ["error_ECONNRESET"], "tcp_reset()",
        "the peer aborted: the next call reports ECONNRESET"),
-    _r("SYN_RECV", "close_unread", "CLOSE", ["send_active_rst"], "__tcp_close()",
-       "close() with unread data (a Fast Open child's SYN data) sends RST instead of FIN"),
     _r("SYN_RECV", "close", "FIN_WAIT1", ["send_fin"], "tcp_close_state()",
        "close() in SYN_RECV sends FIN"),
     _r("SYN_RECV", "close_linger0", "CLOSE", ["send_active_rst"], "tcp_disconnect()",

@@ -395,6 +395,12 @@ class TcpCalls:
             self._transition(sk, "close")
         elif unread and rule(sk.state, "close_unread"):
             self._transition(sk, "close_unread")
+        elif unread and sk.fastopen_rsk:
+            # __tcp_close(): data unread sends RST from any state, here a Fast Open child's
+            # SYN data in SYN_RECV (no table row: no built-in program, on lo, can make a Fast
+            # Open child while the model has no client side; tests/test_model_rules.py)
+            self._set_state(sk, "CLOSE", "close_unread", "__tcp_close()")
+            self._act_send_active_rst(sk, None)
         elif sk.linger and sk.linger[0] and sk.linger[1] == 0 and rule(sk.state, "close_linger0"):
             self._transition(sk, "close_linger0")
         elif rule(sk.state, "close"):
