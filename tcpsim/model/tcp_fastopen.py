@@ -20,7 +20,7 @@ import ipaddress
 import struct
 
 from .eventpoll import KEY_DATA_READY
-from .sock import FIN, Seg, Sock
+from .sock import FIN, TCP_TIMEOUT_INIT, Seg, Sock
 
 # include/net/tcp.h: net.ipv4.tcp_fastopen's bits
 TFO_CLIENT_ENABLE, TFO_SERVER_ENABLE = 0x1, 0x2
@@ -158,6 +158,7 @@ class TcpFastopen:
         child.kind = "full"
         child.timers.clear()
         child.fastopen_rsk = listener.id
+        child.syncnt = listener.syncnt  # sk_clone_lock(): icsk_syn_retries (TCP_SYNCNT)
         listener.fastopen_qlen += 1
         self._set_state(child, "SYN_RECV", "rcv_syn_fastopen", "tcp_fastopen_create_child()")
         # tcp_create_openreq_child(): snd_una = snd_nxt = snt_isn + 1 (the SYN-ACK is the
@@ -179,7 +180,25 @@ class TcpFastopen:
             child.rcv_nxt = (child.rcv_nxt + len(seg.payload)) & 0xFFFFFFFF
             child.syn_data_acked = True
         child.rcv_wup = child.rcv_nxt
+        # inet_csk_reset_xmit_timer(child, ICSK_TIME_RETRANS, req->timeout): the SYN-ACK's
+        # retransmission is the child's (tcp_fastopen_synack_timer())
+        self._arm(child, "synack", self.now + TCP_TIMEOUT_INIT)
         return child
+
+    def _fastopen_synack_timer(self, sk: Sock) -> None:
+        """tcp_retransmit_timer() -> tcp_fastopen_synack_timer(): the SYN-ACK again, the
+        interval doubling (req->timeout << num_timeout), one more try than
+        tcp_synack_retries (or TCP_SYNCNT); then tcp_write_err(): ETIMEDOUT.  Measured over
+        tun: a child left without its ACK resends the SYN-ACK at 1 s and 3 s.  Not
+        modelled: tcp_enter_loss() at the second timeout (cwnd, undone at the ACK when
+        nothing was sent)."""
+        if sk.retries >= (sk.syncnt or self.profile.synack_retries + 1):
+            self._act_error_ETIMEDOUT(sk, None)
+            return
+        self._act_send_synack(sk, None)  # inet_rtx_syn_ack()
+        sk.retries += 1
+        sk.total_retrans += 1
+        self._arm(sk, "synack", self.now + TCP_TIMEOUT_INIT * 2 ** sk.retries)
 
     def _fastopen_remove(self, child: Sock) -> None:
         """reqsk_fastopen_remove(): the child's handshake is over (its ACK came, or it is
@@ -189,3 +208,5 @@ class TcpFastopen:
         if listener is not None and listener.fastopen_qlen > 0:
             listener.fastopen_qlen -= 1
         child.fastopen_rsk = 0
+        child.timers.pop("synack", None)  # (tcp_rearm_rto(): the data's timer, if any)
+        child.retries = 0  # tcp_rcv_synrecv_state_fastopen(): icsk_retransmits = 0
