@@ -436,7 +436,9 @@ PKT = PROGRAMS.parent / "pkt"
                                   "rto-undo-eifel", "rto-undo-dsack", "undo-partial",
                                   "partial-ack-rack",
                                   "shell/qdisc-drop", "eor-cork", "eor-split", "icmp-soft",
-                                  "icmp-connect", "icmp-request-drop", "icmp-request-keep"])
+                                  "icmp-connect", "icmp-request-drop", "icmp-request-keep",
+                                  "tfo-cookie", "tfo-data", "tfo-no-cookie", "tfo-key",
+                                  "tfo-synack-rtx"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.
@@ -455,7 +457,7 @@ def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
 
 @pytest.mark.parametrize("name", ["handshake-active", "close-active", "shutdown-half-close",
                                   "delayed-ack-fin-no-wscale", "sack-reordering", "tso-autosize",
-                                  "sack-mss", "icmp-soft", "eor-split"])
+                                  "sack-mss", "icmp-soft", "eor-split", "tfo-data"])
 def test_pkt_verify_finds_the_model_doing_what_the_kernel_did(lab, name):
     """`tcpsim pkt verify`: the model's events are the kernel's, line for line, on scripts
     whose windows once parted them (the kernel offered 1050 and 1053 x 256 where the model

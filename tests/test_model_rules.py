@@ -10,9 +10,9 @@ import errno
 import pytest
 
 from tcpsim.model import RULES, graph
-from tcpsim.model.kernel import ACK, RST, Seg
+from tcpsim.model.kernel import ACK, RST, SYN, Seg
 
-from .model_harness import SERVER, Net, flags
+from .model_harness import REFERENCE, SERVER, Net, flags
 
 
 def test_close_listen():
@@ -210,6 +210,25 @@ def test_syn_recv_close_linger0():
     rst, = net.take()
     assert flags(rst) == "R." and net.state(b) == "freed"  # closed and its descriptor gone
     assert rst.seq == net.k.socks[a].rcv_nxt  # exactly at rcv_nxt: acceptable (RFC 5961 3.2)
+
+
+def test_a_fast_open_child_closed_with_its_data_unread_sends_rst():
+    """A Fast Open child (tcp_fastopen_create_child()) closed with its SYN's data unread:
+    __tcp_close() sends RST, as upstream packetdrill's unread-data-closed-trigger-rst.pkt
+    shows the kernel doing."""
+    net = Net(REFERENCE.with_sysctls({"net.ipv4.tcp_fastopen": "0x202"}))
+    lst = net.listener()
+    net.k.setsockopt(lst, 6, 23, 1)  # TCP_FASTOPEN: a queue of one
+    net.deliver([Seg(("127.0.0.1", 40000), SERVER, SYN, 1000, 0, 20000, [["mss", 1460]],
+                     b"x" * 10)])
+    synack, = net.take()
+    assert flags(synack) == "S." and synack.ack == 1011  # the data acknowledged
+    child = net.k.accept(lst)
+    assert net.state(child) == "SYN_RECV"
+    net.k.close(child)
+    rst, = net.take()
+    assert flags(rst) == "R." and (rst.seq, rst.ack) == (synack.seq + 1, 1011)
+    assert net.state(child) == "freed" and net.k.socks[lst].fastopen_qlen == 0
 
 
 def test_syn_recv_rcv_rst():

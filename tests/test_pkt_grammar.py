@@ -182,8 +182,10 @@ def test_an_expected_error_without_errno_does_not_check_the_errno():
 
 # -- packets --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("packet, feature", [
-    ("+0 < S 0:0(0) win 32792 <mss 1460,FO 0123456789abcdef,nop,nop>", "TCP Fast Open (the FO option)"),
-    ("+0 < S 0:0(0) win 32792 <mss 1460,FOEXP>", "TCP Fast Open (the FOEXP option)"),
+    ("+0 < S. 0:0(0) ack 1 win 32792 <mss 1460,FO 0123456789abcdef,nop,nop>",
+     "TCP Fast Open (the FO option on the client side)"),
+    ("+0 < S. 0:0(0) ack 1 win 32792 <mss 1460,FOEXP>",
+     "TCP Fast Open (the FOEXP option on the client side)"),
     ("+0 < S 0:0(0) win 32792 <md5 000102030405060708090a0b0c0d0e0f>",
      "the TCP MD5 signature option (md5)"),
     ("+0 < S 0:0(0) win 32792 <ECN e0b 1 ceb 0 e1b 2>", "the AccECN option (ECN e0b/e1b/ceb)"),
@@ -192,7 +194,7 @@ def test_an_expected_error_without_errno_does_not_check_the_errno():
     ("+0 < 40000>8080 S 0:0(0) win 32792", "port numbers in packet lines (40000>8080: several connections)"),
     ("+0 < udp (100)", "UDP packets"),
     ("+0 < icmp unreachable port_unreachable [udp (8)]", "ICMP packets echoing udp packets"),
-    ("+0 < S 0:10(10) win 32792 <mss 1460>", "TCP Fast Open (data on a SYN)"),
+    ("+0 < S. 0:10(10) ack 1 win 32792 <mss 1460>", "TCP Fast Open (data on a SYN-ACK)"),
 ])
 def test_packet_forms_the_model_lacks_are_read_and_named(packet, feature):
     head = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n"

@@ -40,6 +40,7 @@ from .eventpoll import EventPoll
 from .tcp_cong import TcpCong
 from .tcp_input import TcpInput
 from .tcp_ipv4_err import TcpIpv4Err
+from .tcp_fastopen import TcpFastopen
 from .tcp_minisocks import TcpMinisocks
 from .tcp_output import TcpOutput
 from .tcp_recovery import TcpRecovery
@@ -79,7 +80,7 @@ class _Random(random.Random):
 
 
 class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, TcpMinisocks,
-             EventPoll, TcpIpv4Err):
+             EventPoll, TcpIpv4Err, TcpFastopen):
     """One Linux kernel's TCP, on loopback."""
 
     def __init__(self, profile: KernelProfile, seed: int = 0, addresses=("127.0.0.1", "::1")):

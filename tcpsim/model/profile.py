@@ -216,6 +216,21 @@ class KernelProfile:
         return int(self._get("net.core.somaxconn", "4096"))
 
     @cached_property
+    def fastopen(self) -> int:
+        """net.ipv4.tcp_fastopen's bits (include/net/tcp.h TFO_*; default TFO_CLIENT_ENABLE),
+        as proc_dointvec reads it (decimal, or 0x hex as packetdrill's scripts write it)."""
+        try:
+            return int(self._get("net.ipv4.tcp_fastopen", "1"), 0)
+        except ValueError:
+            return 1
+
+    @cached_property
+    def fastopen_key(self) -> str:
+        """net.ipv4.tcp_fastopen_key: the namespace's cookie key, four 32-bit hex words (the
+        kernel makes a random one when none is set: "" here, no cookies)."""
+        return self._get("net.ipv4.tcp_fastopen_key", "")
+
+    @cached_property
     def local_port_range(self) -> tuple[int, int]:
         lo, hi = _ints(self._get("net.ipv4.ip_local_port_range", "32768 60999"))
         return lo, hi

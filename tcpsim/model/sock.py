@@ -197,6 +197,16 @@ class Sock:
     # listener
     backlog: int = 0
     accept_queue: list = field(default_factory=list)
+    # TCP Fast Open's server side (tcp_fastopen.py): the listener's fastopenq (max_qlen, qlen);
+    # the cookie option [name, hex] a request's SYN-ACK carries; a passive Fast Open child's
+    # listener id while its handshake is pending (tp->fastopen_rsk; 0: none); and
+    # tp->syn_data_acked (TCPI_OPT_SYN_DATA)
+    fastopen_max_qlen: int = 0
+    fastopen_qlen: int = 0
+    fastopen_synack: list | None = None
+    fastopen_rsk: int = 0
+    fastopen_key: bytes = b""  # TCP_FASTOPEN_KEY's primary key (fastopenq.ctx), b"": the sysctl's
+    syn_data_acked: bool = False
     parent: int | None = None
     # life
     files: int = 1  # descriptors that refer to it (fork() copies them); tcp_close() at the last

@@ -81,6 +81,7 @@ class TcpCalls:
             sk.local, sk.bound = (any_addr, self._ephemeral(sk.family, 1)), True
         elif self._bind_conflict_listen(sk):
             raise _oserror(E.EADDRINUSE)
+        self._fastopen_listen(sk)  # inet_listen(): TFO_SERVER_WO_SOCKOPT1
         self._transition(sk, "listen")
 
     def _bind_conflict_listen(self, sk: Sock) -> bool:
@@ -163,7 +164,9 @@ class TcpCalls:
     def send(self, sid: int, data: bytes, flags: int = 0) -> int:
         """tcp_sendmsg_locked() without blocking."""
         sk = self.socks[sid]
-        if sk.state not in ("ESTABLISHED", "CLOSE_WAIT"):
+        if sk.state not in ("ESTABLISHED", "CLOSE_WAIT") and not sk.fastopen_rsk:
+            # (tcp_sendmsg_locked(): a passive Fast Open child sends in SYN_RECV,
+            # tcp_passive_fast_open())
             if sk.err:
                 err, sk.err = sk.err, 0
                 raise _oserror(err)
@@ -392,6 +395,12 @@ class TcpCalls:
             self._transition(sk, "close")
         elif unread and rule(sk.state, "close_unread"):
             self._transition(sk, "close_unread")
+        elif unread and sk.fastopen_rsk:
+            # __tcp_close(): data unread sends RST from any state, here a Fast Open child's
+            # SYN data in SYN_RECV (no table row: no built-in program, on lo, can make a Fast
+            # Open child while the model has no client side; tests/test_model_rules.py)
+            self._set_state(sk, "CLOSE", "close_unread", "__tcp_close()")
+            self._act_send_active_rst(sk, None)
         elif sk.linger and sk.linger[0] and sk.linger[1] == 0 and rule(sk.state, "close_linger0"):
             self._transition(sk, "close_linger0")
         elif rule(sk.state, "close"):
@@ -406,6 +415,14 @@ class TcpCalls:
         sk = self.socks[sid]
         if (level, opt) == (1, 2):
             sk.reuseaddr = bool(value)
+        elif (level, opt) == (6, 23):  # do_tcp_setsockopt() TCP_FASTOPEN
+            if sk.state not in ("CLOSE", "LISTEN"):
+                raise _oserror(E.EINVAL)
+            self._fastopen_queue_tune(sk, int(value))
+        elif (level, opt) == (6, 33):  # do_tcp_setsockopt() TCP_FASTOPEN_KEY: 16 bytes, or
+            if len(value) not in (16, 32):  # 32 with a backup key (not modelled)
+                raise _oserror(E.EINVAL)
+            sk.fastopen_key = bytes(value[:16])  # tcp_fastopen_reset_cipher(net, sk, ...)
         elif (level, opt) == (1, 13):
             import struct
 
@@ -495,6 +512,8 @@ class TcpCalls:
             return sk.mss_cache
         if (level, opt) == (6, 7):
             return sk.syncnt or self.profile.syn_retries
+        if (level, opt) == (6, 23):  # do_tcp_getsockopt() TCP_FASTOPEN: fastopenq.max_qlen
+            return sk.fastopen_max_qlen
         if (level, opt) == (1, 9):
             return int(sk.keepopen)  # sock_getsockopt(): sock_flag(SOCK_KEEPOPEN)
         if (level, opt) == (6, 4):  # do_tcp_getsockopt(): keepalive_time_when() / HZ
@@ -577,6 +596,8 @@ class TcpCalls:
         """tcp_done(): CLOSE, unhashed; an address the kernel chose is given back."""
         sk.timers.clear()
         sk.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN
+        if sk.fastopen_rsk:  # tcp_done(): reqsk_fastopen_remove()
+            self._fastopen_remove(sk)
         self._unhash(sk)
         self._ep_wake(sk, 0)  # tcp_done(): sk->sk_state_change() unless SOCK_DEAD
         if sk.local and not sk.addr_locked and sk.kind == "full":

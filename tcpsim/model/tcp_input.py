@@ -300,7 +300,12 @@ class TcpInput:
             if prior_idle:
                 self._ack_probe(sk)  # tcp_ack(): no_queue
         if sk.state == "SYN_RECV":
-            self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
+            if sk.fastopen_rsk:  # tcp_rcv_synrecv_state_fastopen(): reqsk_fastopen_remove()
+                if sk.ts_ok:  # tcp_rcv_state_process(): SYN_RECV's advmss less the TS option
+                    sk.advmss -= TCPOLEN_TSTAMP_ALIGNED
+                self._fastopen_remove(sk)  # (tcp_init_transfer() ran at the child's birth)
+            else:
+                self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
             self._transition(sk, "rcv_ack")
         fin_acked = sk.fin_sent and sk.snd_una == sk.snd_nxt
         if fin_acked and sk.state in ("FIN_WAIT1", "CLOSING", "LAST_ACK"):

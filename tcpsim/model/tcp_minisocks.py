@@ -64,6 +64,14 @@ class TcpMinisocks:
         req.rcv_ssthresh = req.rcv_wnd
         req.retrans_stamp = self.now  # treq->snt_synack: the first SYN-ACK goes now
         self._hash(req)
+        child = self._try_fastopen(sk, req, seg)  # tcp_conn_request(): tcp_try_fastopen()
+        if child is not None:
+            # send_synack(fastopen_sk, ..., TCP_SYNACK_FASTOPEN), then the child joins the
+            # accept queue at once (inet_csk_reqsk_queue_add()) and sk_data_ready()
+            self._act_send_synack(child, seg)
+            sk.accept_queue.append(child.id)
+            self._ep_wake(sk, KEY_DATA_READY)
+            return
         self._transition(req, "created")
 
     def _rcv_request(self, req: Sock, seg: Seg) -> None:

@@ -65,10 +65,12 @@ class TcpOutput:
         space = min(max(self.profile.rmem[2], self.profile.rmem_max), self._full_space(sk))
         return max(0, min(14, space.bit_length() - 1 - 15))
 
-    def _init_buffer_space(self, sk: Sock) -> None:
+    def _init_buffer_space(self, sk: Sock, ts_adjust: bool = True) -> None:
         """tcp_init_buffer_space(), as the connection is established: the window clamp is the
-        whole buffer's window, less one MSS when that leaves room for two (tcp_app_win)."""
-        if sk.ts_ok:
+        whole buffer's window, less one MSS when that leaves room for two (tcp_app_win).
+        ts_adjust False: a Fast Open child's, at its birth (tcp_fastopen_create_child()), whose
+        advmss loses the timestamp when the handshake's ACK comes."""
+        if sk.ts_ok and ts_adjust:
             # tcp_rcv_synsent_state_process() and, since 6.16, tcp_rcv_state_process() in
             # SYN_RECV take the timestamp option off advmss before tcp_init_transfer() (commit
             # "tcp: fix initial tp->rcvq_space.space value for passive TS enabled flows").
@@ -677,6 +679,9 @@ class TcpOutput:
     def _act_send_synack(self, sk: Sock, seg: Seg | None) -> None:
         mss = sk.advmss or self.profile.mss(sk.family)  # tcp_synack_options(): tcp_mss_clamp()
         opts = self._syn_options(sk, mss)
+        if sk.fastopen_synack:  # tcp_options_write(): the cookie last, NOP-padded to 32 bits
+            opts = opts + [sk.fastopen_synack] + (
+                [["nop", None], ["nop", None]] if sk.fastopen_synack[0] == "FO" else [])
         if sk.kind == "request":  # tcp_openreq_init_rwin(): the MSS less the TS option
             win = min(self._initial_window(sk, mss - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)),
                       65535)

@@ -276,6 +276,9 @@ class TcpTimers:
         return ((2 << thresh) - 1) * TCP_TIMEOUT_INIT + (boundary - thresh) * 120.0
 
     def _timer_synack(self, sk: Sock) -> None:
+        if sk.kind == "full":  # a Fast Open child's (tcp_fastopen.py)
+            self._fastopen_synack_timer(sk)
+            return
         # reqsk_timer_handler(): the listener's TCP_SYNCNT, if set, overrides tcp_synack_retries
         listener = self.socks.get(sk.parent)
         limit = (listener.syncnt if listener else 0) or self.profile.synack_retries

@@ -78,7 +78,8 @@ def _ca_state(sk: Sock) -> int:
 def model_tcp_info(sk: Sock) -> dict[str, int]:
     """The fields the model keeps, as tcp_get_info() fills them; a block naming any other
     is unsupported on the model (it names the field)."""
-    opts = (1 if sk.ts_ok else 0) | (2 if sk.sack_ok else 0) | (4 if sk.ws_ok else 0)
+    opts = (1 if sk.ts_ok else 0) | (2 if sk.sack_ok else 0) | (4 if sk.ws_ok else 0) | (
+        32 if sk.syn_data_acked else 0)  # TCPI_OPT_SYN_DATA
     return {
         "tcpi_state": _STATES.get(sk.state, 7), "tcpi_ca_state": _ca_state(sk),
         "tcpi_options": opts, "tcpi_snd_wscale": sk.snd_wscale, "tcpi_rcv_wscale": sk.rcv_wscale,

@@ -60,10 +60,11 @@ O_RDWR, O_NONBLOCK = 0o2, 0o4000
 FD_CALLS = {"socket", "accept"}  # end_syscall(CHECK_FD): they return a new fd
 MSG_FASTOPEN = 0x20000000
 MSG_EOR = 0x80  # include/linux/socket.h
-# TCP Fast Open's socket options (include/uapi/linux/tcp.h), run on the kernel only: the
-# model has no Fast Open (do_tcp_setsockopt() TCP_FASTOPEN: the listener's queue length;
+# TCP Fast Open's socket options (include/uapi/linux/tcp.h), run on the kernel; the model
+# has TCP_FASTOPEN only (model/tcp_fastopen.py).  do_tcp_setsockopt() TCP_FASTOPEN: the
+# listener's queue length;
 # TCP_FASTOPEN_CONNECT: connect() defers the SYN to the first write; TCP_FASTOPEN_KEY: the
-# listener's cookie key, 16 or 32 bytes; TCP_FASTOPEN_NO_COOKIE: SYN data without a cookie)
+# listener's cookie key, 16 or 32 bytes; TCP_FASTOPEN_NO_COOKIE: SYN data without a cookie
 FASTOPEN_SOCKOPTS = {"TCP_FASTOPEN": 23, "TCP_FASTOPEN_CONNECT": 30, "TCP_FASTOPEN_KEY": 33,
                      "TCP_FASTOPEN_NO_COOKIE": 34}
 TCP_SYN_SENT = 2  # tcpi_state
@@ -392,8 +393,11 @@ class PktRun:
             if a.extra:
                 raise unsupported(where, a.extra)
             for name, _ in a.options or []:
-                if name in ("FO", "FOEXP") and not self.on_kernel:
-                    raise self._no_fastopen(where, f"the {name} option")
+                if name in ("FO", "FOEXP") and not self.on_kernel and \
+                        (a.direction == "<") == ("." in a.flags):
+                    # the model has Fast Open's server side: the option on an inbound SYN
+                    # and on the SYN-ACK it answers; not the client's
+                    raise self._no_fastopen(where, f"the {name} option on the client side")
                 if name in ("md5", "ECN"):
                     raise unsupported(where, {"md5": "the TCP MD5 signature option (md5)",
                                               "ECN": "the AccECN option (ECN e0b/e1b/ceb)"}[name])
@@ -425,9 +429,12 @@ class PktRun:
 
     @staticmethod
     def _no_fastopen(where: str, what: str) -> Unsupported:
-        """The model has no TCP Fast Open: the one sentence that says so (exit 5)."""
-        return unsupported(where, f"TCP Fast Open ({what})", "the model does not do Fast "
-                           "Open; `tcpsim pkt run --kernel` runs the script on the real kernel")
+        """What the model has not of TCP Fast Open (the client side, TCP_FASTOPEN_KEY and
+        _NO_COOKIE): the one sentence that says so (exit 5)."""
+        return unsupported(where, f"TCP Fast Open ({what})", "the model does Fast Open's "
+                           "server side only: cookies, SYN data, TCP_FASTOPEN, setting "
+                           "TCP_FASTOPEN_KEY; `tcpsim pkt run --kernel` runs the script on the "
+                           "real kernel")
 
     def _code(self, ev: Event, a: Code) -> None:
         """A %{ }% block (code.c): its assertions on the TCP_INFO of the socket under test
@@ -551,10 +558,10 @@ class PktRun:
             raise Failure(ev.line, "an inbound packet, but no socket is listening or connecting "
                                    "yet (bind()/listen() or connect() first)")
         bits = flag_bits(p.flags)
-        if bits & SYN and p.length and not self.on_kernel:
-            # defaults.sh's tcp_fastopen=0x70403 takes it as TFO data (tcp_try_fastopen());
-            # the kernel's run injects it as written
-            raise self._no_fastopen(f"{self.script.path}:{ev.line}", "data on a SYN")
+        if bits & SYN and bits & ACK and p.length and not self.on_kernel:
+            # a SYN-ACK with data: the client side of Fast Open, not modelled (a SYN's data
+            # goes to the model's tcp_try_fastopen()); the kernel's run injects it as written
+            raise self._no_fastopen(f"{self.script.path}:{ev.line}", "data on a SYN-ACK")
         if bits & SYN and not bits & ACK and self.listening:
             self.listening = False  # this SYN makes the listener's child the one under test
             self.passive += 1
@@ -1184,10 +1191,12 @@ class PktRun:
         self.kernel.shutdown(f.sid, self._value(how))
         return 0, None
 
-    def _sockopt(self, ev, level, name) -> tuple[int, int, str]:
+    def _sockopt(self, ev, level, name, getter: bool = False) -> tuple[int, int, str]:
         lvl = self._value(level)
         if isinstance(name, Word) and name.name in FASTOPEN_SOCKOPTS:
-            if not self.on_kernel:
+            if not self.on_kernel and (name.name not in ("TCP_FASTOPEN", "TCP_FASTOPEN_KEY")
+                                       or (name.name == "TCP_FASTOPEN_KEY" and getter)):
+                # (the model has the server's queue length and its key, set)
                 raise self._no_fastopen(f"{self.script.path}:{ev.line}",
                                         f"the socket option {name.name}")
             return lvl, FASTOPEN_SOCKOPTS[name.name], (
@@ -1225,7 +1234,7 @@ class PktRun:
     def _sys_getsockopt(self, ev, c):
         fd, level, name, value, _len = self._args(ev, c, 5)
         f = self._fd(ev, fd)
-        lvl, opt, shape = self._sockopt(ev, level, name)
+        lvl, opt, shape = self._sockopt(ev, level, name, getter=True)
         if shape == "bytes":  # TCP_FASTOPEN_KEY: the keys, 16 or 32 bytes
             got = self.kernel.getsockopt(f.sid, lvl, opt, 32)
         else:

@@ -72,6 +72,8 @@ MODEL_SYSCTLS: dict[str, str] = {
     # model but never checked live with another value: unsupported here until they are
     "net.ipv4.tcp_retries2": "int", "net.ipv4.tcp_dsack": "int",
     "net.ipv4.tcp_frto": "int",  # tests/pkt/frto-off.pkt
+    # Fast Open's server side (model/tcp_fastopen.py, tests/pkt/tfo-*.pkt)
+    "net.ipv4.tcp_fastopen": "int", "net.ipv4.tcp_fastopen_key": "key",
 }
 _COUNTS = {"int": 1, "ints": 3, "range": 2}
 
@@ -109,6 +111,11 @@ def refusal(key: str, value: str) -> str | None:
     """Why the kernel refuses VALUE for KEY (EINVAL, as `sysctl` reports it), or None."""
     shape = MODEL_SYSCTLS.get(key)
     if shape is None:
+        return None
+    if shape == "key":  # proc_tcp_fastopen_key(): "%x-%x-%x-%x" (a backup key after a comma)
+        if not all(re.fullmatch(r"[0-9a-fA-F]{1,8}(-[0-9a-fA-F]{1,8}){3}", k)
+                   for k in value.split(",")) or value.count(",") > 1:
+            return f"{key} takes four hex words (a-b-c-d), not {value!r}"
         return None
     parts = value.split()
     try:
