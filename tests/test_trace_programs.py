@@ -354,3 +354,39 @@ def test_trace_an_epoll_server(seed_binaries, tmp_path):
     assert "match epserver, client, client2:" in r.stdout
     # (the interpreter may make an epoll of its own at start-up: then the server's is ep2)
     assert re.search(r"epoll_ctl\(ep2?, EPOLL_CTL_ADD, c2, EPOLLIN\)", r.stdout)
+
+
+C_SELECT_SERVER = r"""
+#include <arpa/inet.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET; a.sin_port = htons(8080); a.sin_addr.s_addr = INADDR_ANY;
+    bind(s, (struct sockaddr *)&a, sizeof a); listen(s, 3);
+    fd_set r; FD_ZERO(&r); FD_SET(s, &r);
+    select(s + 1, &r, NULL, NULL, NULL);
+    int c = accept(s, NULL, NULL);
+    fd_set r2; FD_ZERO(&r2); FD_SET(c, &r2);
+    struct timeval tv = {2, 0};
+    if (select(c + 1, &r2, NULL, NULL, &tv) > 0) {
+        char buf[100]; ssize_t n = recv(c, buf, sizeof buf, 0);
+        send(c, buf, n, 0);
+    }
+    close(c); close(s);
+    return 0;
+}
+"""
+
+
+def test_trace_a_select_server_in_c(seed_binaries, tmp_path):
+    """select() of one socket (glibc calls pselect6) is the format's poll() of it."""
+    (tmp_path / "sel.c").write_text(C_SELECT_SERVER)
+    subprocess.run(["gcc", "-O2", "-o", str(tmp_path / "sel"), str(tmp_path / "sel.c")], check=True)
+    (tmp_path / "client.py").write_text(PY_CLIENT)
+    r = run_cli("trace", "./sel", f"{sys.executable} client.py", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "match sel, client:" in r.stdout
+    assert "sel: poll(s, POLLIN)" in r.stdout and "sel: poll(c, POLLIN, 2000ms)" in r.stdout

@@ -35,7 +35,8 @@ from ..trace import Call, SocketInfo, Trace, decode_frame
 from .capture import LoopbackCapture
 from .kernel import kernel_info, sysctls
 from .netns import private_netns
-from .strace import Record, Syscall, fd_of, hex_string, parse as parse_strace, tcp_endpoints
+from .strace import (Record, Syscall, fd_of, hex_string, parse as parse_strace, split_args,
+                     tcp_endpoints)
 
 # what strace records: the calls a program makes on sockets, and those that make processes
 TRACED = ("%network,read,write,readv,writev,close,fcntl,ioctl,poll,ppoll,select,pselect6,"
@@ -317,6 +318,15 @@ def _poll_timeout(name: str, args: list[str]) -> str | None:
     return f"{int(m.group(1)) * 1000 + int(m.group(2)) // 1_000_000}ms"
 
 
+def _select_timeout(arg: str) -> str | None:
+    """select()'s timeval or pselect6()'s timespec as the format's timeout (None: for ever)."""
+    m = re.match(r"\{tv_sec=(\d+), tv_(usec|nsec)=(\d+)\}", arg)
+    if m is None:
+        return None
+    sub_ms = int(m.group(3)) // (1000 if m.group(2) == "usec" else 1_000_000)
+    return f"{int(m.group(1)) * 1000 + sub_ms}ms"
+
+
 def _address(arg: str) -> str | None:
     """strace's sockaddr ({sa_family=AF_INET, sin_port=htons(8080), sin_addr=...}) as the
     format writes it: 127.0.0.1:8080, [::1]:8080."""
@@ -479,6 +489,28 @@ def _call(c: Syscall, proc: _Process, unsupported: list[str]) -> None:
         text = f"{proc.new_name('s', res[0])} = socket({fam}, {kind}, 0)"
         expect = None
         fd = None
+    elif c.name in ("select", "pselect6"):
+        # select() of one socket is poll() of it: readfds POLLIN, writefds POLLOUT, exceptfds
+        # POLLPRI (do_select() asks each file's poll, tcp_poll(), for those)
+        sets = [[fd_of(x)[0] for x in split_args(a[1:-1]) if fd_of(x)]
+                if a.startswith("[") else [] for a in args[1:4]]
+        fds = {n for fdset in sets for n in fdset}
+        if not fds or not any(proc.kinds.get(n) == "tcp" for n in fds):
+            return
+        if len(fds) != 1:
+            unsupported.append(t("trace.unsupported.call", process=proc.name,
+                                 call=f"{c.name}() of {len(fds)} descriptors"))
+            return
+        fd = fds.pop()
+        events = "|".join(e for e, fdset in zip(("POLLIN", "POLLOUT", "POLLPRI"), sets)
+                          if fd in fdset)
+        timeout = _select_timeout(args[4] if len(args) > 4 else "NULL")
+        if timeout is not None and not c.returned:
+            return  # killed while its timeout ran
+        text = f"poll({proc.fds[fd]}, {events}{'' if timeout is None else ', ' + timeout})"
+        # a timeout is 0 in both; what was ready, select() says less of than poll() (it has
+        # no POLLHUP): not written as the expected result
+        expect = "= 0" if c.returned and not c.errno and c.value == 0 else None
     elif c.name in ("poll", "ppoll") and args and args[0].startswith("["):
         polled = [p for p in _POLL.findall(args[0]) if proc.kinds.get(int(p[0])) == "tcp"]
         if not polled:
