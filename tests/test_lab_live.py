@@ -578,7 +578,12 @@ def test_the_congestion_window_verifies_at_mtu_1500(lab, name, sysctls):
     held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
     assert held.ok and held.outcome is None, [d.sentence for d in held.differences]
     sizes = [len(s.payload) for s in trace.segments if s.payload]
-    assert sizes[:4] == [7240, 7240, 10136, 5384]
+    assert sizes[:3] == [7240, 7240, 10136]
+    # the fourth: 5384 in the model's way of tcp_tso_should_defer()'s race, 4344 (the
+    # window's last 3 MSS at once) when the kernel's clock took the other way, which the
+    # verdict then names (docs/races.md; seen once in a loaded run of the suite, session 14)
+    flipped = any(r.kind == "tso_defer" for r in held.races)
+    assert (sizes[3], flipped) in ((5384, False), (4344, True)), (sizes, held.races)
 
 
 def test_the_lab_pins_every_socket_to_the_congestion_control_asked(lab):
