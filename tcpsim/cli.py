@@ -347,12 +347,8 @@ def trace_cmd(commands, after, timeout: float, tail: float, save_path, pcap_path
 
 def _hold_traced(traced, limit: int, out: Console) -> int:
     """The verdict of `tcpsim trace`: the run held against the recovered program."""
-    import tempfile
-
-    from .compare.against import hold_traced
+    from .compare.against import hold_traced, trace_packets
     from .model import KernelProfile
-    from .pcap import write_pcap
-    from .pcap.reader import Reader
 
     trace = traced.trace
     if traced.program is None:
@@ -368,11 +364,7 @@ def _hold_traced(traced, limit: int, out: Console) -> int:
     if traced.congestion and traced.congestion != prof.modelled_congestion:
         out.print(f"[dim]{escape(t('trace.congestion', cc=traced.congestion, model=prof.modelled_congestion))}[/]",
                   soft_wrap=True)
-    with tempfile.TemporaryDirectory(prefix="tcpsim-trace-") as tmp:
-        path = Path(tmp) / "run.pcap"
-        write_pcap(trace, path)
-        with Reader(str(path), payload=True) as reader:
-            packets = list(reader)
+    packets = trace_packets(trace)
     held = hold_traced(packets, trace, traced.program, prof, limit=limit)
     _print_held(held, _exchange(held), dict(name=trace.program, capture=t("trace.the_run"),
                                             profile=prof.name, n=len(packets)), out)

@@ -133,6 +133,23 @@ def test_the_traced_run_of_the_course_programs_is_an_exchange_of_their_program()
     assert held.ok, [d.sentence for d in held.differences]
 
 
+def test_the_runs_segments_are_the_packets_a_reader_of_its_pcap_finds():
+    """trace holds the run's own frames, decoded as the pcap reader decodes them (no pcap
+    written and read back): the same packets, fields, payloads and times."""
+    from tcpsim.compare.against import trace_packets
+
+    for name in RECORDED:
+        trace = Trace.load(SAMPLES / f"{name}.json")
+        with Reader(str(SAMPLES / f"{name}.pcap"), payload=True) as r:
+            read = list(r)
+        mine = trace_packets(trace)
+        assert [(p.src, p.dst, p.flags, p.seq, p.ack, p.win, p.options, p.payload)
+                for p in mine] == [(p.src, p.dst, p.flags, p.seq, p.ack, p.win, p.options,
+                                    p.payload) for p in read]
+        assert [round(p.t - mine[0].t, 6) for p in mine] == \
+            [round(p.t - read[0].t, 6) for p in read]
+
+
 def test_a_result_the_model_does_not_give_is_a_difference():
     """The same run, its program claiming the client read 18 bytes: the model reads 19."""
     traced, trace = _recorded("seed")

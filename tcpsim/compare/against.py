@@ -168,6 +168,20 @@ def _resolve_races(program: Program, profile: KernelProfile, view, fields, seed:
     return held
 
 
+def trace_packets(trace: Trace) -> list[Packet]:
+    """A run's segments as a capture's packets (the frames the lab captured, decoded as the
+    pcap reader decodes them), on the run's own clock."""
+    from ..pcap.reader import LINK_ETHERNET, _decode
+
+    out = []
+    for n, seg in enumerate(trace.segments, 1):
+        frame = seg.wire_frame()
+        p = _decode(frame, 0, len(frame), LINK_ETHERNET, n, trace.t0 + seg.t, keep=True)
+        if isinstance(p, Packet):
+            out.append(p)
+    return out
+
+
 def waiting(trace: Trace) -> list[str]:
     """The calls that blocked and never returned ("server: accept(s)")."""
     started: dict[int, object] = {}

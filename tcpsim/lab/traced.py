@@ -455,11 +455,6 @@ _MSG = {"MSG_PEEK": "MSG_PEEK", "MSG_DONTWAIT": "MSG_DONTWAIT", "MSG_WAITALL": "
         "MSG_NOSIGNAL": "MSG_NOSIGNAL", "MSG_MORE": "MSG_MORE", "MSG_OOB": "MSG_OOB"}
 
 
-def _calls_of(pid_calls: list[Syscall], proc: _Process, unsupported: list[str]) -> None:
-    for c in pid_calls:
-        _call(c, proc, unsupported)
-
-
 _CLONES = ("clone", "clone3", "fork", "vfork")
 # calls that read what the socket is and change nothing the model or the wire shows: left out
 # of the program, and named as left out
@@ -710,8 +705,7 @@ def recover(records: list[Record], names: list[str], commands: list[str],
             if info is not None and len(proc.lines) > before and not c.errno:
                 # who still holds the socket (a forked child, the parent): then nothing is sent
                 holders = [p.name for p in dict.fromkeys(by_pid.values())
-                           if p.fds is not proc.fds and p.lines is not None
-                           and any(p.sockets.get(n) is info for n in p.fds.values())]
+                           if p.fds is not proc.fds and any(p.sockets.get(n) is info for n in p.fds.values())]
                 if holders:
                     proc.lines[-1].value = t("close.shared", who=", ".join(holders))
         # a fork/thread line only for a child that made calls on sockets
