@@ -962,6 +962,12 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
         else:
             out.print(f"[bold red]fail[/] {path}:{outcome.line}: {outcome.message}",
                       soft_wrap=True)
+            if outcome.held_up and outcome.message.startswith("timing error"):
+                out.print("  [yellow]the machine held this run up, so the timing error may be "
+                          "its own, not the kernel's; run it again on a quieter machine:[/]",
+                          soft_wrap=True)
+                for slow in outcome.held_up:
+                    out.print(f"    [yellow]{escape(slow)}[/]", soft_wrap=True)
             worst = max(worst, DIFFERS)
     sys.exit(worst)
 

@@ -14,6 +14,7 @@ from tcpsim.lab.netns import current_netns
 from tcpsim.scenario import load, parse, transfer
 
 from .conftest import PROGRAMS, lab_unavailable, run_cli
+from .kernel_runs import kernel_outcome
 
 pytestmark = pytest.mark.live
 
@@ -448,11 +449,10 @@ def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     from tcpsim.model import KernelProfile
     from tcpsim.pkt import load as load_script
     from tcpsim.pkt import packetdrill_profile
-    from tcpsim.pkt.run import run_script_on_kernel
 
-    outcome = run_script_on_kernel(load_script(PKT / f"{name}.pkt"),
-                                   packetdrill_profile(KernelProfile.named("reference")))
-    assert outcome.passed, (outcome.line, outcome.message)
+    outcome = kernel_outcome(load_script(PKT / f"{name}.pkt"),
+                             packetdrill_profile(KernelProfile.named("reference")))
+    assert outcome.passed, (outcome.line, outcome.message, outcome.held_up)
 
 
 @pytest.mark.parametrize("name", ["handshake-active", "close-active", "shutdown-half-close",
@@ -477,10 +477,9 @@ def test_the_kernel_charges_a_segment_over_tun_the_truesize_the_model_says(lab, 
     seen as tcpi_rcv_ssthresh (the same scripts pass against the model: tests/test_pkt.py)."""
     from tcpsim.model import KernelProfile
     from tcpsim.pkt import packetdrill_profile, parse
-    from tcpsim.pkt.run import run_script_on_kernel
 
-    outcome = run_script_on_kernel(parse(tun_skb_script(*case), "tun-skb.pkt"),
-                                   packetdrill_profile(KernelProfile.named("reference")))
+    outcome = kernel_outcome(parse(tun_skb_script(*case), "tun-skb.pkt"),
+                             packetdrill_profile(KernelProfile.named("reference")))
     assert outcome.passed, (outcome.line, outcome.message)
 
 
@@ -490,20 +489,18 @@ def test_the_kernel_charges_a_segment_over_tun_the_truesize_the_model_says(lab, 
 def test_the_kernel_coalesces_a_segment_over_tun_only_into_the_tailroom(lab, second, win):
     from tcpsim.model import KernelProfile
     from tcpsim.pkt import packetdrill_profile, parse
-    from tcpsim.pkt.run import run_script_on_kernel
 
-    outcome = run_script_on_kernel(parse(tun_coalesce_script(second, win), "coalesce.pkt"),
-                                   packetdrill_profile(KernelProfile.named("reference")))
+    outcome = kernel_outcome(parse(tun_coalesce_script(second, win), "coalesce.pkt"),
+                             packetdrill_profile(KernelProfile.named("reference")))
     assert outcome.passed, (outcome.line, outcome.message)
 
 
 def test_the_kernel_clamps_an_active_open_without_window_scale_at_65535(lab):
     from tcpsim.model import KernelProfile
     from tcpsim.pkt import packetdrill_profile, parse
-    from tcpsim.pkt.run import run_script_on_kernel
 
-    outcome = run_script_on_kernel(parse(ACTIVE_NO_WSCALE, "active-no-wscale.pkt"),
-                                   packetdrill_profile(KernelProfile.named("reference")))
+    outcome = kernel_outcome(parse(ACTIVE_NO_WSCALE, "active-no-wscale.pkt"),
+                             packetdrill_profile(KernelProfile.named("reference")))
     assert outcome.passed, (outcome.line, outcome.message)
 
 
@@ -727,16 +724,43 @@ def test_a_u32_option_written_in_hex_reaches_the_kernel_as_its_32_bits(lab):
     only: it raised a TypeError, a traceback, before."""
     from tcpsim.model import KernelProfile
     from tcpsim.pkt import packetdrill_profile
-    from tcpsim.pkt.run import run_script_on_kernel
     from tcpsim.pkt.syntax import parse as parse_script
 
     from .test_pkt_grammar import OPEN
 
     text = OPEN + ("+0 setsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [0xffffffff], 4) = 0\n"
                    "+0 getsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [0xffffffff], [4]) = 0\n")
-    outcome = run_script_on_kernel(parse_script(text, "lowat.pkt"),
-                                   packetdrill_profile(KernelProfile.named("reference")))
+    outcome = kernel_outcome(parse_script(text, "lowat.pkt"),
+                             packetdrill_profile(KernelProfile.named("reference")))
     assert outcome.passed, (outcome.line, outcome.message)
+
+
+def test_a_run_held_up_by_the_machine_says_which_call_was_slow(lab, monkeypatch):
+    """A write() that holds the script's thread 30 ms (as a busy CPU can) makes its segment
+    late: the timing error is packetdrill's, and the outcome says the write was slow, which
+    is what lets a test try again (tests/kernel_runs.py) and a user know whom to blame."""
+    import time as _time
+
+    from tcpsim.lab import pktkernel
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile
+    from tcpsim.pkt.run import run_script_on_kernel
+    from tcpsim.pkt.syntax import parse as parse_script
+
+    from .test_pkt import PASSIVE
+
+    send = pktkernel.RealKernel.send
+
+    def slow_send(self, *args, **kwargs):
+        _time.sleep(0.03)
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(pktkernel.RealKernel, "send", slow_send)
+    text = PASSIVE + "+0 write(4, ..., 1000) = 1000\n+0 > P. 1:1001(1000) ack 1 <...>\n"
+    outcome = run_script_on_kernel(parse_script(text, "slow.pkt"),
+                                   packetdrill_profile(KernelProfile.named("reference")))
+    assert not outcome.passed and outcome.message.startswith("timing error"), outcome.message
+    assert len(outcome.held_up) == 1 and "write() took 3" in outcome.held_up[0], outcome.held_up
 
 
 def test_a_python_block_reads_the_kernels_tcp_info(lab):

@@ -109,6 +109,11 @@ class Outcome:
     steps: list[str] = field(default_factory=list)  # what happened, event by event
     leftover: list[str] = field(default_factory=list)  # packets sent after the last event
     notes: list[str] = field(default_factory=list)  # what the run could not set up as asked
+    # on the kernel: where the machine, not the kernel, held the run up past the tolerance (a
+    # call that should not block took longer; the runtime reached an event late).  A timing
+    # error after one of these may be the machine's: packetdrill meets the same and says only
+    # "timing error", so the run says which step was slow.
+    held_up: list[str] = field(default_factory=list)
 
 
 class Failure(Exception):
@@ -228,6 +233,7 @@ class PktRun:
             self.kernel = kernel(profile, self.local_ip, self.remote_ip, profile.mtu)
         self.who = "the kernel" if kernel is not None else "the model"  # in failures
         self.on_kernel = kernel is not None
+        self.held_up: list[str] = []  # see Outcome.held_up
         self.fds: dict[int, _Fd] = {}
         self.sniffed: list[tuple[float, Seg]] = []  # outbound, not yet matched
         self.local: tuple | None = None  # the connection's endpoints, when known
@@ -318,7 +324,9 @@ class PktRun:
     # -- events ----------------------------------------------------------------------------
     def run(self) -> Outcome:
         try:
-            return self._run()
+            outcome = self._run()
+            outcome.held_up = self.held_up
+            return outcome
         except _Shape as e:  # get_s32(): "bad type; expected integer"
             return Outcome(False, self.line, f"a number is needed here, not {e}", self.steps)
         except Unsupported as e:  # a symbol deep in a call: say where it is
@@ -403,6 +411,7 @@ class PktRun:
                                               "ECN": "the AccECN option (ECN e0b/e1b/ceb)"}[name])
             if a.direction == "<":
                 self._advance(start)
+                self._note_late(ev, "inbound packet", start, end, last_time)
                 if self.now > start:
                     self._check_time(ev, "inbound packet", start, end, self.now, last_time)
                 self.now = max(self.now, start)
@@ -414,6 +423,7 @@ class PktRun:
                 self._expect(ev, a, start, end, last_time)
         elif isinstance(a, Syscall):
             self._advance(start)
+            self._note_late(ev, "system call", start, end, last_time)
             if self.now > start:  # the main thread was held up past the event's time
                 self._check_time(ev, "system call", start, end, self.now, last_time)
             self.now = max(self.now, start)
@@ -775,6 +785,18 @@ class PktRun:
             raise Failure(ev.line, f"timing error: expected {what} at {expected} s (tolerance "
                                    f"{tolerance * 1e3:g} ms) but it happened at {actual:.6f} s")
 
+    def _note_late(self, ev: Event, what: str, start: float, end: float | None,
+                   last_time: float) -> None:
+        """The runtime itself reached an event later than its time allows (the thread was not
+        scheduled, or the call before took long): the machine's lateness, said apart."""
+        if not self.on_kernel or ev.time.kind == "any":
+            return
+        tolerance = max(self.tolerance, self.percent / 100 * (start - last_time))
+        late = self.now - (end if end is not None else start)
+        if late > tolerance:
+            self.held_up.append(f"line {ev.line}: the runtime reached this {what} "
+                                f"{late * 1e3:.1f} ms after its time")
+
     def _describe(self, t: float, seg: Seg) -> str:
         seq = (seg.seq - self._local_offset(seg.flags)) & 0xFFFFFFFF
         return (f"{t:.6f} > {flag_letters(seg.flags)} {seq}:{(seq + len(seg.payload)) & 0xFFFFFFFF}"
@@ -811,10 +833,17 @@ class PktRun:
                 raise Failure(ev.line, "a blocking system call while another blocking system "
                                        "call is still in progress")
         self.kernel.now = max(self.kernel.now, self.now)
+        began = self.kernel.now
         try:
             got = handler(ev, c)
         except OSError as e:
             got = (-1, errno_name(e.errno))
+        took = self.kernel.now - began
+        if self.on_kernel and not callable(got) and took > self.tolerance:
+            # a call that returned at once by the kernel's account (it did not block) but
+            # held the script's thread past the tolerance: the CPU was elsewhere
+            self.held_up.append(f"line {ev.line}: {c.name}() took {took * 1e3:.1f} ms without "
+                                "blocking")
         self._collect()
         if callable(got):  # it would block
             if c.end is not None:
