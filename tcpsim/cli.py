@@ -26,6 +26,7 @@ class _Group(click.Group):
     """Turns every TcpsimError into one clear sentence and an exit code, never a traceback."""
 
     def invoke(self, ctx):
+        _terminate_as_interrupt()
         try:
             return super().invoke(ctx)
         except TcpsimError as e:
@@ -33,6 +34,20 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             _fail("interrupted; nothing was left behind (the lab's namespace went with it)",
                   INTERRUPTED)
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM and SIGHUP end tcpsim as Ctrl-C does, through every finally: the programs
+    `trace` and `lab --free` started are killed and their files removed (Python's default for
+    SIGTERM dies at once, leaving them).  A signal the caller ignores stays ignored."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, interrupt)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

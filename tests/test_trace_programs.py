@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -293,6 +294,14 @@ def test_no_traced_program_outlives_tcpsim_however_it_dies(seed_binaries, sig):
     while _running(server) and time.time() < deadline:
         time.sleep(0.05)
     assert _running(server) == []
+    # its work directory (the strace logs) goes with it; after SIGKILL, at the next run
+    left = list(Path(tempfile.gettempdir()).glob(f"tcpsim-trace-{p.pid}-*"))
+    if sig == signal.SIGKILL:
+        assert len(left) == 1
+        from tcpsim.lab.traced import _sweep_stale_dirs
+        _sweep_stale_dirs()
+        left = [d for d in left if d.exists()]
+    assert left == []
 
 
 PY_SERVER = """\

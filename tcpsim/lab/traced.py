@@ -149,6 +149,15 @@ def _name(cmd: str, taken: set[str]) -> str:
     return name
 
 
+def _sweep_stale_dirs() -> None:
+    """The work directories of earlier runs killed outright (SIGKILL runs no cleanup): each
+    is named with its run's pid, and removed once that process is gone."""
+    for d in Path(tempfile.gettempdir()).glob("tcpsim-trace-*-*"):
+        pid = d.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def run_traced(commands: list[str], after: float | None = None, timeout: float = 10.0,
                tail: float = 0.1, ready_wait: float = 60.0) -> Traced:
     """Run the commands in a private namespace under strace, capture loopback, and recover
@@ -165,7 +174,8 @@ def run_traced(commands: list[str], after: float | None = None, timeout: float =
     taken: set[str] = set()
     for cmd in commands:
         names.append(_name(cmd, taken))
-    with tempfile.TemporaryDirectory(prefix="tcpsim-trace-") as tmp, \
+    _sweep_stale_dirs()
+    with tempfile.TemporaryDirectory(prefix=f"tcpsim-trace-{os.getpid()}-") as tmp, \
             private_netns("tcpsim trace"):
         cap = LoopbackCapture()
         procs: list[subprocess.Popen] = []
