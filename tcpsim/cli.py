@@ -31,19 +31,35 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except TcpsimError as e:
             _fail(str(e).replace("[", "\\["), e.exit_code)
+        except _Terminated as e:
+            # cleaned up on the way here; now end as the signal would have ended us, so the
+            # caller sees SIGTERM (or SIGHUP) as the cause
+            import os
+            import signal
+
+            signal.signal(e.signum, signal.SIG_DFL)
+            os.kill(os.getpid(), e.signum)
+            raise SystemExit(128 + e.signum)
         except KeyboardInterrupt:
             _fail("interrupted; nothing was left behind (the lab's namespace went with it)",
                   INTERRUPTED)
 
 
+class _Terminated(KeyboardInterrupt):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _terminate_as_interrupt() -> None:
-    """SIGTERM and SIGHUP end tcpsim as Ctrl-C does, through every finally: the programs
+    """SIGTERM and SIGHUP end tcpsim through every finally, as Ctrl-C does: the programs
     `trace` and `lab --free` started are killed and their files removed (Python's default for
-    SIGTERM dies at once, leaving them).  A signal the caller ignores stays ignored."""
+    SIGTERM dies at once, leaving them); then tcpsim dies of the signal.  A signal the caller
+    ignores stays ignored."""
     import signal
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        raise _Terminated(signum)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) is signal.SIG_DFL:
