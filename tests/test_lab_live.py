@@ -439,7 +439,7 @@ PKT = PROGRAMS.parent / "pkt"
                                   "shell/qdisc-drop", "eor-cork", "eor-split", "icmp-soft",
                                   "icmp-connect", "icmp-request-drop", "icmp-request-keep",
                                   "tfo-cookie", "tfo-data", "tfo-no-cookie", "tfo-key",
-                                  "tfo-synack-rtx"])
+                                  "tfo-synack-rtx", "ip/ecn-ect0", "ip/ip-tos"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.
@@ -733,6 +733,19 @@ def test_a_u32_option_written_in_hex_reaches_the_kernel_as_its_32_bits(lab):
     outcome = kernel_outcome(parse_script(text, "lowat.pkt"),
                              packetdrill_profile(KernelProfile.named("reference")))
     assert outcome.passed, (outcome.line, outcome.message)
+
+
+def test_a_wrong_ecn_codepoint_fails_at_the_ip_header_as_packetdrill_says(lab):
+    """run_packet.c verify_outbound_live_tos(): the IP header is checked before TCP's, in
+    packetdrill's words; the data of an ECN connection is ECT(0), not ECT(1)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile, parse
+
+    text = (PKT / "ip" / "ecn-ect0.pkt").read_text().replace("> [ect0] P.", "> [ect1] P.")
+    outcome = kernel_outcome(parse(text, "ect1.pkt"),
+                             packetdrill_profile(KernelProfile.named("reference")))
+    assert (outcome.passed, outcome.line, outcome.message) == (
+        False, 18, "live packet field ip_ecn: expected: 1 (0x1) vs actual: 2 (0x2)")
 
 
 def test_a_run_held_up_by_the_machine_says_which_call_was_slow(lab, monkeypatch):

@@ -84,9 +84,9 @@ class TunWire:
         os.close(self.fd)
 
     def send(self, src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int,
-             options: list, payload: bytes = b"") -> None:
+             options: list, payload: bytes = b"", tos: int = 0) -> None:
         """Write one TCP segment into the kernel as if it came from the wire."""
-        frame = encode_frame(src, dst, flags, seq, ack, win, options, payload)
+        frame = encode_frame(src, dst, flags, seq, ack, win, options, payload, tos=tos)
         # an all-zero virtio-net header (no GSO, checksums complete), then the IP packet
         # without encode_frame's Ethernet header
         os.write(self.fd, bytes(VNET_HDR) + frame[14:])

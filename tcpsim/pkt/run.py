@@ -67,6 +67,13 @@ MSG_EOR = 0x80  # include/linux/socket.h
 # listener's cookie key, 16 or 32 bytes; TCP_FASTOPEN_NO_COOKIE: SYN data without a cookie
 FASTOPEN_SOCKOPTS = {"TCP_FASTOPEN": 23, "TCP_FASTOPEN_CONNECT": 30, "TCP_FASTOPEN_KEY": 33,
                      "TCP_FASTOPEN_NO_COOKIE": 34}
+# IP-level options packetdrill's scripts set (include/uapi/linux/in.h), which change what the
+# route or the IP header does and nothing the model keeps: run on the kernel, unsupported by
+# name on the model.  do_ip_setsockopt() takes an int, or one byte when optlen is 1
+# (tcp/sack/sack-route-refresh-ip-tos.pkt sets IP_MTU_DISCOVER and IP_TOS with optlen 1).
+KERNEL_IP_SOCKOPTS = {"IP_TOS": 1, "IP_MTU_DISCOVER": 10, "IP_FREEBIND": 15}
+IP_PMTUDISC = {"IP_PMTUDISC_DONT": 0, "IP_PMTUDISC_WANT": 1, "IP_PMTUDISC_DO": 2,
+               "IP_PMTUDISC_PROBE": 3, "IP_PMTUDISC_INTERFACE": 4, "IP_PMTUDISC_OMIT": 5}
 TCP_SYN_SENT = 2  # tcpi_state
 POLLNVAL = 0x20
 
@@ -152,6 +159,7 @@ def symbol(name: str) -> int:
              "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000, "MSG_ERRQUEUE": 0x2000,
              "MSG_TRUNC": 0x20, "MSG_WAITALL": 0x100, "MSG_OOB": 0x1,
              "O_RDONLY": 0, "O_WRONLY": 1,  # packetdrill's scripts use these; programs do not
+             **KERNEL_IP_SOCKOPTS, **IP_PMTUDISC,
              # symbols_linux.c's epoll names (include/uapi/linux/eventpoll.h)
              **{n: getattr(EP, n) for n in dir(EP) if n.startswith("EPOLL") and
                 n != "EPOLLEXCLUSIVE_OK_BITS"}}
@@ -400,6 +408,8 @@ class PktRun:
             where = f"{self.script.path}:{ev.line}"
             if a.extra:
                 raise unsupported(where, a.extra)
+            if a.tos_check and not self.on_kernel:  # the model sends no ECN codepoint
+                raise unsupported(where, f"IP-level details of packets ({a.ip_text})")
             for name, _ in a.options or []:
                 if name in ("FO", "FOEXP") and not self.on_kernel and \
                         (a.direction == "<") == ("." in a.flags):
@@ -594,7 +604,7 @@ class PktRun:
                          for l, r in value]
             options.append([name, value])
         seg = Seg(self.remote, self.local, bits, seq & 0xFFFFFFFF, ack, p.win or 0, options,
-                  bytes(p.length))
+                  bytes(p.length), tos=p.tos)
         # a script's packets come in as plain skbs whatever their size, as over tun (--kernel):
         # no gso_size for tcp_measure_rcv_mss(), and not a clone of a sender's skb (pkt
         # export's model run takes its peer's packets the same way: Kernel.gso_rx, rx_shared)
@@ -669,6 +679,16 @@ class PktRun:
                                    + (f" ack {p.ack}" if p.ack is not None else "")
                                    + f", {self.who} sent {actual}")
 
+        # run_packet.c verify_outbound_live_tos(): the IP header is checked before TCP's
+        ecn = seg.tos & 3
+        if p.tos_check == "ect01" and ecn not in (1, 2):
+            raise Failure(ev.line, f"live packet field ip_ecn: expected: 0x1 or 0x2 vs actual: "
+                                   f"0x{ecn:x}")
+        if p.tos_check in ("ecn", "tos"):
+            name, got = ("ip_ecn", ecn) if p.tos_check == "ecn" else ("tos", seg.tos)
+            if got != p.tos:
+                raise Failure(ev.line, f"live packet field {name}: expected: {p.tos} "
+                                       f"(0x{p.tos:x}) vs actual: {got} (0x{got:x})")
         for name, bit in (("FIN", FIN), ("SYN", SYN), ("RST", RST), ("PSH", PSH), ("ACK", ACK),
                           ("URG", URG), ("ECE", ECE), ("CWR", CWR)):
             if (want & bit) != (bits & bit):
@@ -746,7 +766,8 @@ class PktRun:
         # or none), but for the first one's seq and CWR bit
         flags = (last.flags & ~CWR) | (first.flags & CWR)
         return Seg(first.src, first.dst, flags, first.seq, last.ack,
-                   last.win, last.options, b"".join(x.payload for x in parts), first.ip_id)
+                   last.win, last.options, b"".join(x.payload for x in parts), first.ip_id,
+                   tos=last.tos)
 
     def _check_options(self, ev: Event, p: Packet, seg: Seg, fail) -> None:
         off = 0 if seg.flags & SYN else self.remote_isn  # offset_sack_blocks(), as the ack
@@ -1230,6 +1251,8 @@ class PktRun:
                                         f"the socket option {name.name}")
             return lvl, FASTOPEN_SOCKOPTS[name.name], (
                 "bytes" if name.name == "TCP_FASTOPEN_KEY" else "int")
+        if isinstance(name, Word) and name.name in KERNEL_IP_SOCKOPTS and self.on_kernel:
+            return lvl, KERNEL_IP_SOCKOPTS[name.name], "int"
         if not isinstance(name, Word) or name.name not in SOCKOPTS:
             raise unsupported(f"{self.script.path}:{ev.line}", "the socket option "
                               f"{name.name if isinstance(name, Word) else name}")
@@ -1257,6 +1280,11 @@ class PktRun:
                              self._value(value.fields.get("linger", 0)))
         else:
             v = self._value(value)
+            size = self._value(length) if not isinstance(length, Ellipsis_) else 4
+            if self.on_kernel and 0 < size < 4 and isinstance(v, int):
+                # the value as the optlen bytes the script passes (syscall_setsockopt()
+                # hands the kernel the int's first optlen bytes; x86_64 is little-endian)
+                v = (v & (1 << 8 * size) - 1).to_bytes(size, "little")
         self.kernel.setsockopt(f.sid, lvl, opt, v)
         return 0, None
 

@@ -258,7 +258,8 @@ def internet_checksum(data: bytes) -> int:
 
 
 def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int, options: list,
-                 payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True) -> bytes:
+                 payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True,
+                 tos: int = 0) -> bytes:
     """An Ethernet frame (zero MACs, as on Linux loopback) carrying one TCP segment."""
     opts = encode_options(options)
     doff = (20 + len(opts)) // 4
@@ -272,9 +273,9 @@ def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: in
         pseudo = saddr + daddr + struct.pack("!BBH", 0, 6, len(tcp))
     tcp = tcp[:16] + struct.pack("!H", internet_checksum(pseudo + tcp)) + tcp[18:]
     if v6:
-        ip = struct.pack("!IHBB", 6 << 28, len(tcp), 6, ttl) + saddr + daddr
+        ip = struct.pack("!IHBB", 6 << 28 | tos << 20, len(tcp), 6, ttl) + saddr + daddr
         return b"\0" * 12 + struct.pack("!H", ETH_P_IPV6) + ip + tcp
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000 if df else 0, ttl,
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, tos, 20 + len(tcp), ip_id, 0x4000 if df else 0, ttl,
                          6, 0, saddr, daddr)
     header = header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
     return b"\0" * 12 + struct.pack("!H", ETH_P_IP) + header + tcp
