@@ -352,17 +352,19 @@ def test_ect01_on_an_inbound_packet_is_malformed_as_in_packetdrill():
               "t.pkt")
 
 
-@pytest.mark.parametrize("name, line, what", [("ecn-ect0", 5, "the sysctl net.ipv4.tcp_ecn"),
-                                              ("ip-tos", 10, "IP-level details of packets "
-                                                             "((tos 0x0))")])
+@pytest.mark.parametrize("name, line, what", [("ip/ecn-ect0", 5, "the sysctl net.ipv4.tcp_ecn"),
+                                              ("ip/ip-tos", 10, "IP-level details of packets "
+                                                                "((tos 0x0))"),
+                                              ("gro/gro-mss", None, "the script option --mss")])
 def test_the_ip_header_checks_run_on_the_kernel_and_are_unsupported_on_the_model(name, line,
                                                                                   what):
-    """tests/pkt/ip: the model sends no ECN codepoint and keeps no TOS byte: it says so, by
-    name, where the kernel's run checks them (tests/test_lab_live.py)."""
-    path = ROOT / "tests" / "pkt" / "ip" / f"{name}.pkt"
+    """tests/pkt/ip and gro: the model sends no ECN codepoint, keeps no TOS byte and takes no
+    GSO packets from tun: it says so, by name, where the kernel's run checks them
+    (tests/test_lab_live.py)."""
+    path = ROOT / "tests" / "pkt" / f"{name}.pkt"
     with pytest.raises(Unsupported, match=re.escape(what)) as e:
         run_script(parse(path.read_text(), str(path)), PROFILE)
-    assert f"{name}.pkt:{line}" in str(e.value)
+    assert (f"{path.name}:{line}" if line else f"{path.name}:") in str(e.value)
 
 
 def test_a_block_may_end_in_a_backslash_as_packetdrills_python_file_allows():

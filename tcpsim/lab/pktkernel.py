@@ -152,7 +152,7 @@ class RealKernel:
         # no waiting here: packetdrill's next event follows at once, and the kernel's answer
         # (made in the write's softirq) is read when PktRun next looks at the wire
         self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
-                       seg.payload, seg.tos)
+                       seg.payload, seg.tos, seg.gso)
 
     def receive_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
                      echoed: tuple) -> None:

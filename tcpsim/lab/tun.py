@@ -30,6 +30,7 @@ TUNSETIFF, TUNSETOFFLOAD = 0x400454CA, 0x400454D0  # _IOW('T', 202, int), _IOW('
 IFF_TUN, IFF_NO_PI, IFF_VNET_HDR = 0x0001, 0x1000, 0x4000
 TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN = 0x01, 0x02, 0x04, 0x08
 VNET_HDR = 10  # struct virtio_net_hdr before each packet, read and written
+VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 = 1, 4
 SIOCSIFADDR, SIOCSIFNETMASK = 0x8916, 0x891C
 
 # packetdrill's defaults (config.c set_default_config): the kernel under test is local_ip on a
@@ -84,12 +85,19 @@ class TunWire:
         os.close(self.fd)
 
     def send(self, src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int,
-             options: list, payload: bytes = b"", tos: int = 0) -> None:
-        """Write one TCP segment into the kernel as if it came from the wire."""
+             options: list, payload: bytes = b"", tos: int = 0, gso_size: int = 0) -> None:
+        """Write one TCP segment into the kernel as if it came from the wire; gso_size: as a
+        GSO packet of that segment size (packetdrill's --mss)."""
         frame = encode_frame(src, dst, flags, seq, ack, win, options, payload, tos=tos)
-        # an all-zero virtio-net header (no GSO, checksums complete), then the IP packet
-        # without encode_frame's Ethernet header
-        os.write(self.fd, bytes(VNET_HDR) + frame[14:])
+        # the virtio-net header (include/uapi/linux/virtio_net.h: flags, gso_type, hdr_len,
+        # gso_size, csum_start, csum_offset): checksums complete, GSO only when asked
+        # (netdev.c linux_tun_write()), then the IP packet without encode_frame's Ethernet
+        # header
+        v6 = ":" in src[0]
+        hdr = struct.pack("=BBHHHH", 0, (VIRTIO_NET_HDR_GSO_TCPV6 if v6 else
+                                         VIRTIO_NET_HDR_GSO_TCPV4) if gso_size else 0,
+                          0, gso_size, 0, 0)
+        os.write(self.fd, hdr + frame[14:])
 
     def send_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
                   echoed: tuple) -> None:

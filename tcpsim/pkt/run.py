@@ -84,7 +84,7 @@ POLLNVAL = 0x20
 OPTIONS = {"tolerance_usecs": "int", "tolerance_percent": "number", "mtu": "int",
            "tcp_ts_ecr_scaled": "flag", "bind_port": "int", "connect_port": "int",
            "ip_version": "word", "verbose": "flag", "v": "flag", "tcp_ts_tick_usecs": "int",
-           "local_ip": "ipv4", "remote_ip": "ipv4", "strict_segments": "flag"}
+           "local_ip": "ipv4", "remote_ip": "ipv4", "strict_segments": "flag", "mss": "int"}
 
 
 class Unsupported(TcpsimError):
@@ -230,6 +230,14 @@ class PktRun:
                                   "from 1 to 65535")
         self.local_ip = opts.get("local_ip", LOCAL_IP)
         self.remote_ip = opts.get("remote_ip", REMOTE_IP)
+        # --mss: every inbound TCP packet is written as a GSO packet of that segment size
+        # (netdev.c linux_tun_write(): virtio_net_hdr gso_type TCPV4, gso_size), as a NIC's
+        # GRO would hand it up; the model does not take such packets (how tun charges them)
+        self.gso_mss = opts.get("mss")
+        if self.gso_mss is not None and self.gso_mss <= 0:
+            raise ScriptError(f"{script.path}: bad --mss: {self.gso_mss}")
+        if self.gso_mss is not None and kernel is None:
+            raise unsupported(script.path, "the script option --mss")
         self.profile = profile
         self.restore: dict | None = None  # the sysctls before set_sysctls.py changed them
         self.timers = 0  # timer firings so far (bounded by MAX_TIMERS)
@@ -611,6 +619,8 @@ class PktRun:
         self.steps.append(f"{ev.line}: {self.now:.6f} < {flag_letters(bits)} "
                           f"{p.seq}:{p.end}({p.length})" + (f" ack {p.ack}" if bits & ACK else ""))
         self.kernel.now = max(self.kernel.now, self.now)
+        if self.gso_mss is not None:
+            seg.gso = self.gso_mss
         self.kernel.receive(seg)
         self._collect()
         self._try_pending()
