@@ -186,8 +186,8 @@ def test_an_expected_error_without_errno_does_not_check_the_errno():
      "TCP Fast Open (the FO option on the client side)"),
     ("+0 < S. 0:0(0) ack 1 win 32792 <mss 1460,FOEXP>",
      "TCP Fast Open (the FOEXP option on the client side)"),
-    ("+0 < S 0:0(0) win 32792 <md5 000102030405060708090a0b0c0d0e0f>",
-     "the TCP MD5 signature option (md5)"),
+    ("+0 > S. 0:0(0) ack 1 <md5 000102030405060708090a0b0c0d0e0f>",
+     "the TCP MD5 signature option (md5)"),  # sent: the model keeps no keys (TCP_MD5SIG)
     ("+0 < S 0:0(0) win 32792 <ECN e0b 1 ceb 0 e1b 2>", "the AccECN option (ECN e0b/e1b/ceb)"),
     ("+0 < [ect0] S 0:0(0) win 32792", "IP-level details of packets ([ect0])"),
     ("+0 < (tos 0x4) S 0:0(0) win 32792", "IP-level details of packets ((tos 0x4))"),

@@ -240,6 +240,9 @@ def encode_options(opts: list) -> bytes:
                 out += struct.pack("!BB", TCPOPT_FASTOPEN, 2 + len(cookie)) + cookie
             else:
                 out += struct.pack("!BB", TCPOPT_EXP, 4 + len(cookie)) + FASTOPEN_MAGIC + cookie
+        elif name == "md5":  # TCPOPT_MD5SIG, TCPOLEN_MD5SIG: the digest as the script gives it
+            digest = bytes.fromhex(v).ljust(16, b"\0")[:16]
+            out += struct.pack("!BB", 19, 18) + digest
         else:
             raise ValueError(f"cannot encode TCP option {name}")
     while len(out) % 4:
