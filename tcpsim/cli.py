@@ -946,11 +946,17 @@ def pkt() -> None:
                    "device in a private network namespace made for each run (needs root).")
 @_sysctl_option
 @_define_option
-@click.option("--local_ip", "local_ip", default=None, metavar="A.B.C.D",
+@click.option("--local_ip", "local_ip", default=None, metavar="ADDRESS",
               help="packetdrill's --local_ip (run_all.py's IPv4 run gives 192.168.0.1); as "
                    "there, it overrides the script's own (config.c parse_and_finalize_config()).")
+@click.option("--remote_ip", "remote_ip", default=None, metavar="ADDRESS",
+              help="packetdrill's --remote_ip (192.0.2.1, or 2001:db8::1 over IPv6).")
+@click.option("--ip_version", "ip_version", default=None,
+              type=click.Choice(["ipv4", "ipv4-mapped-ipv6", "ipv6"]),
+              help="packetdrill's --ip_version: the socket's family and the packets' (run_all.py "
+                   "runs every script in all three; ipv6 with --mtu 1520).")
 def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, on_kernel: bool,
-            sysctl, define, local_ip) -> None:
+            sysctl, define, local_ip, remote_ip, ip_version) -> None:
     """Run packetdrill scripts against the model (or, with --kernel, the real kernel): exit 0
     when every one passes, 1 when one fails, 5 when one needs what tcpsim does not do (a
     shell command, Python, UDP)."""
@@ -968,8 +974,10 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
     defines = _defines(define)
     for path in scripts:
         script = load(path, defines)
-        if local_ip is not None:
-            script.options["local_ip"] = local_ip
+        for name, value in (("local_ip", local_ip), ("remote_ip", remote_ip),
+                            ("ip_version", ip_version)):
+            if value is not None:
+                script.options[name] = value
         try:
             outcome = run_script_on_kernel(script, prof) if on_kernel else run_script(script, prof)
         except Unsupported as e:

@@ -128,8 +128,8 @@ def test_a_sysctl_command_sets_the_model_and_other_commands_are_unsupported():
         run("0 `ip link set tun0 mtu 1400`\n")
     with pytest.raises(Unsupported, match="a %{ }% block using Import"):
         run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ import os }%\n")
-    with pytest.raises(Unsupported, match="--ip_version=ipv6"):
-        run("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
+    with pytest.raises(Unsupported, match="--ip_version=ipv4-mapped-ipv6"):
+        run("--ip_version=ipv4-mapped-ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
 
 
 # -- the parser -------------------------------------------------------------------------------

@@ -455,7 +455,8 @@ def _endpoint(get) -> tuple | None:
         if e.errno == E.ENOTCONN:
             return None
         raise
-    return host, port
+    # an IPv4-mapped IPv6 socket's address as its packets carry it on the wire: IPv4
+    return host.removeprefix("::ffff:") if "." in host else host, port
 
 
 def _seg(s) -> Seg:

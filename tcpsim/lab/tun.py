@@ -64,17 +64,28 @@ class TunWire:
                                                         IFF_TUN | IFF_NO_PI | IFF_VNET_HDR))
             fcntl.ioctl(self.fd, TUNSETOFFLOAD,
                         TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                fcntl.ioctl(s, SIOCSIFADDR, name.encode().ljust(16, b"\0") + _sockaddr_in(local_ip))
-                fcntl.ioctl(s, SIOCSIFNETMASK, name.encode().ljust(16, b"\0") + _sockaddr_in(NETMASK))
+            v6 = ":" in local_ip
+            if not v6:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    fcntl.ioctl(s, SIOCSIFADDR,
+                                name.encode().ljust(16, b"\0") + _sockaddr_in(local_ip))
+                    fcntl.ioctl(s, SIOCSIFNETMASK,
+                                name.encode().ljust(16, b"\0") + _sockaddr_in(NETMASK))
             set_link_mtu(mtu, name)
             link_up(name)
+            commands = []
+            if v6:  # net_add_ipv6_address(): the /48 of config.c; tun0 has no duplicate
+                # address detection to wait for (IFF_NOARP), nodad says so outright
+                commands.append(["ip", "-6", "addr", "add", f"{local_ip}/48", "dev", name,
+                                 "nodad"])
             # the remote host is reached through tun0, as packetdrill routes it
-            r = subprocess.run(["ip", "route", "add", f"{remote_ip}/32", "dev", name],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                raise TcpsimError(f"could not route {remote_ip} into {name} "
-                                  f"({r.stderr.strip()}); iproute2's ip is needed")
+            commands.append(["ip", "-6" if v6 else "-4", "route", "add",
+                             f"{remote_ip}/{128 if v6 else 32}", "dev", name])
+            for cmd in commands:
+                r = subprocess.run(cmd, capture_output=True, text=True)
+                if r.returncode != 0:
+                    raise TcpsimError(f"could not set up {name} for {local_ip} and {remote_ip} "
+                                      f"({r.stderr.strip()}); iproute2's ip is needed")
         except BaseException:
             os.close(self.fd)
             raise
