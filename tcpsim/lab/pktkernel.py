@@ -81,6 +81,7 @@ class RealKernel:
         seg = self.wire.receive(max(0.0, min(timeout, left)))
         while seg is not None:
             self.outbox.append(_seg(seg))
+            self.outtime.append(seg.t - self.t0)  # when it left, on the script's clock
             seg = self.wire.receive(0.0)
         return self.now < t
 

@@ -31,6 +31,7 @@ IFF_TUN, IFF_NO_PI, IFF_VNET_HDR = 0x0001, 0x1000, 0x4000
 TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN = 0x01, 0x02, 0x04, 0x08
 VNET_HDR = 10  # struct virtio_net_hdr before each packet, read and written
 VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 = 1, 4
+ETH_P_ALL, PACKET_OUTGOING, SO_TIMESTAMPNS = 0x0003, 4, 35  # linux/if_ether.h, if_packet.h
 SIOCSIFADDR, SIOCSIFNETMASK = 0x8916, 0x891C
 
 # packetdrill's defaults (config.c set_default_config): the kernel under test is local_ip on a
@@ -86,13 +87,32 @@ class TunWire:
                 if r.returncode != 0:
                     raise TcpsimError(f"could not set up {name} for {local_ip} and {remote_ip} "
                                       f"({r.stderr.strip()}); iproute2's ip is needed")
+            # what the kernel sends is read, with the time it left, from a packet socket on
+            # tun0 (as packetdrill's packet_socket_linux.c sniffs it): the moment the kernel
+            # handed it to the device (dev_queue_xmit_nit(), SO_TIMESTAMPNS), not the moment
+            # this process got round to reading it, which a busy machine delays by
+            # milliseconds; tun0's own queue is only drained
+            self.sniff = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
+                                       socket.htons(ETH_P_ALL))
+            try:
+                self.sniff.bind((name, ETH_P_ALL))
+                self.sniff.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                self.sniff.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
+                self.sniff.setblocking(False)
+            except BaseException:
+                self.sniff.close()
+                raise
         except BaseException:
             os.close(self.fd)
             raise
         os.set_blocking(self.fd, False)
         self.name, self.local_ip, self.remote_ip = name, local_ip, remote_ip
+        # CLOCK_REALTIME (the timestamps) less CLOCK_MONOTONIC (the run's clock), taken once:
+        # a run lasts seconds, over which the two do not drift apart measurably
+        self.realtime_offset = time.time() - time.monotonic()
 
     def close(self) -> None:
+        self.sniff.close()
         os.close(self.fd)
 
     def send(self, src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int,
@@ -130,18 +150,35 @@ class TunWire:
         os.write(self.fd, bytes(VNET_HDR) + ip + icmp)
 
     def receive(self, timeout: float) -> Segment | None:
-        """The next TCP segment the kernel sends into tun0 within `timeout` seconds."""
+        """The next TCP segment the kernel sends into tun0 within `timeout` seconds; its t is
+        when it left, on time.monotonic()'s clock.  (Its TCP checksum may be left to
+        "hardware", CSUM: it is not checked.)"""
         end = time.monotonic() + timeout
         while True:
+            self._drain()
             try:
-                packet = os.read(self.fd, 65536)
+                packet, anc, _, addr = self.sniff.recvmsg(1 << 17, 64)
             except BlockingIOError:
                 left = end - time.monotonic()
                 if left <= 0:
                     return None
-                select.select([self.fd], [], [], left)
+                select.select([self.sniff], [], [], left)
                 continue
-            packet = packet[VNET_HDR:]  # the TCP checksum may be left to "hardware" (CSUM)
-            seg = decode_ip(packet, time.time(), packet)
+            if addr[2] != PACKET_OUTGOING:
+                continue  # what was written into tun0 from here
+            t = time.time()
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", data[:16])
+                    t = sec + nsec / 1e9
+            seg = decode_ip(packet, t - self.realtime_offset, packet)
             if seg is not None:
                 return seg  # other packets (IPv6 router solicitations, say) are not TCP's
+
+    def _drain(self) -> None:
+        """Empty tun0's own queue: the packet socket has seen what it holds."""
+        while True:
+            try:
+                os.read(self.fd, 1 << 17)
+            except BlockingIOError:
+                return

@@ -311,10 +311,13 @@ class PktRun:
 
     # -- the clock and the wire ------------------------------------------------------------
     def _collect(self) -> None:
-        for seg in self.kernel.outbox:
+        # on the kernel each packet's time is when it left (tun.py: the packet socket's
+        # timestamp, as packetdrill's sniffer has it); the model's leave now
+        times = self.kernel.outtime if self.on_kernel else ()
+        for i, seg in enumerate(self.kernel.outbox):
             if seg.dst[0] in self.kernel.addresses:
                 continue  # to itself: not on the tun device (the scripts have none)
-            self.sniffed.append((self.kernel.now, seg))
+            self.sniffed.append((times[i] if i < len(times) else self.kernel.now, seg))
         self.kernel.outbox.clear()
         self.kernel.outfate.clear()
         self.kernel.outtime.clear()
