@@ -74,6 +74,12 @@ class RealKernel:
         (run.c run_script(): schedule_start_time_usecs() after safe_system())."""
         self.t0 = time.monotonic()
 
+    def wall_clock_start(self) -> float:
+        """Time 0 on the wall clock (CLOCK_REALTIME, seconds), which the kernel's software
+        timestamps read (ktime_get_real() in __skb_tstamp_tx()); packetdrill's live times are
+        gettimeofday()'s."""
+        return time.time() - (time.monotonic() - self.t0)
+
     def wait(self, t: float, timeout: float = 0.001) -> bool:
         """Read what the kernel sent, waiting at most `timeout` seconds and not past t;
         whether time is left before t."""
@@ -234,6 +240,35 @@ class RealKernel:
 
     def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
         return self.socks[sid].recv(n, flags | socket.MSG_DONTWAIT)
+
+    def recvmsg(self, sid: int, n: int, flags: int, controllen: int) -> tuple:
+        """recvmsg() with an n-byte iovec and a control buffer of controllen bytes, as
+        packetdrill's syscall_recvmsg() makes it (libc's: Python's recvmsg() gives a cmsg's
+        data but not its cmsg_len): (bytes read, msg_flags, [(level, type, cmsg_len, data)]),
+        the cmsgs walked as glibc's CMSG_FIRSTHDR()/CMSG_NXTHDR() walk them."""
+        buf = ctypes.create_string_buffer(max(n, 1))
+        control = ctypes.create_string_buffer(max(controllen, 1))
+        name = ctypes.create_string_buffer(128)
+        iov = _Iovec(ctypes.cast(buf, ctypes.c_void_p), n)
+        msg = _Msghdr(ctypes.cast(name, ctypes.c_void_p), 128, ctypes.pointer(iov), 1,
+                      ctypes.cast(control, ctypes.c_void_p), controllen, 0)
+        got = _libc().recvmsg(self.socks[sid].fileno(), ctypes.byref(msg),
+                              flags | socket.MSG_DONTWAIT)
+        if got < 0:
+            err = ctypes.get_errno()
+            if err == E.EAGAIN:
+                raise BlockingIOError(err, os.strerror(err))
+            raise OSError(err, os.strerror(err))
+        raw, end, at, cmsgs = control.raw, msg.msg_controllen, 0, []
+        while at + 16 <= end:
+            length, level, kind = struct.unpack_from("Qii", raw, at)
+            if length < 16:
+                break
+            cmsgs.append((level, kind, length, raw[at + 16:at + length]))
+            at += (length + 7) & ~7
+            if at + 16 > end or at + ((struct.unpack_from("Q", raw, at)[0] + 7) & ~7) > end:
+                break
+        return got, msg.msg_flags & 0xFFFFFFFF, cmsgs
 
     def shutdown(self, sid: int, how: int) -> None:
         self.socks[sid].shutdown(how)
@@ -424,12 +459,25 @@ def _genl_flush_tcp_metrics() -> None:
         _genl_request(sock, family, 2)
 
 
+class _Iovec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class _Msghdr(ctypes.Structure):  # struct msghdr (x86_64 glibc)
+    _fields_ = [("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
+                ("msg_iov", ctypes.POINTER(_Iovec)), ("msg_iovlen", ctypes.c_size_t),
+                ("msg_control", ctypes.c_void_p), ("msg_controllen", ctypes.c_size_t),
+                ("msg_flags", ctypes.c_int)]
+
+
 @functools.lru_cache(maxsize=1)
 def _libc():
     libc = ctypes.CDLL(None, use_errno=True)
     libc.sendto.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
                             ctypes.c_char_p, ctypes.c_uint]
     libc.sendto.restype = ctypes.c_ssize_t
+    libc.recvmsg.argtypes = [ctypes.c_int, ctypes.POINTER(_Msghdr), ctypes.c_int]
+    libc.recvmsg.restype = ctypes.c_ssize_t
     return libc
 
 

@@ -67,6 +67,24 @@ MSG_EOR = 0x80  # include/linux/socket.h
 # listener's cookie key, 16 or 32 bytes; TCP_FASTOPEN_NO_COOKIE: SYN data without a cookie
 FASTOPEN_SOCKOPTS = {"TCP_FASTOPEN": 23, "TCP_FASTOPEN_CONNECT": 30, "TCP_FASTOPEN_KEY": 33,
                      "TCP_FASTOPEN_NO_COOKIE": 34}
+# Socket options run on the kernel only (the model has none of them: "unsupported" there, by
+# name): SO_ZEROCOPY (sock_setsockopt(): MSG_ZEROCOPY sends then pin the user's pages and
+# report their completion on the error queue, sock_zerocopy_callback()), SO_TIMESTAMPING
+# (SO_TIMESTAMPING_OLD on x86_64: sock_set_timestamping(), the SOF_TIMESTAMPING_* flags),
+# TCP_INQ (do_tcp_setsockopt(): recvmsg() adds a TCP_CM_INQ cmsg, tcp_recvmsg()), SO_MARK
+# (sk_mark, set on the socket's packets; the tun device shows none of it)
+KERNEL_SOCKOPTS = {"SO_ZEROCOPY": (1, 60), "SO_TIMESTAMPING": (1, 37), "TCP_INQ": (6, 36),
+                   "SO_MARK": (1, 36)}
+# the cmsgs recvmsg() compares (run_system_call.c cmsg_expect_eq()): ip_recv_error()'s and
+# ipv6_recv_error()'s sock_extended_err (followed by the offender's address), and
+# __sock_recv_timestamp()'s scm_timestamping (three timespecs)
+SOL_IP, SOL_IPV6, SOL_SOCKET = 0, 41, 1
+IP_RECVERR, IPV6_RECVERR, SCM_TIMESTAMPING, SCM_TIMESTAMPING_OPT_STATS = 11, 25, 37, 54
+MSG_ERRQUEUE, MSG_ZEROCOPY = 0x2000, 0x4000000
+# Names packetdrill's own run_all.py defines with -D (no Linux header has them): packetdrill
+# run without that -D fails the script at run time where one is evaluated, "unknown symbol"
+# (script.c symbol_to_int()); their values in run_all.py's IPv4 run
+RUN_ALL_SYMBOLS = {"CMSG_LEVEL_IP": "SOL_IP", "CMSG_TYPE_RECVERR": "IP_RECVERR"}
 TCP_SYN_SENT = 2  # tcpi_state
 POLLNVAL = 0x20
 
@@ -152,6 +170,21 @@ def symbol(name: str) -> int:
              "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000, "MSG_ERRQUEUE": 0x2000,
              "MSG_TRUNC": 0x20, "MSG_WAITALL": 0x100, "MSG_OOB": 0x1,
              "O_RDONLY": 0, "O_WRONLY": 1,  # packetdrill's scripts use these; programs do not
+             # the error queue's and timestamping's (include/uapi/linux/errqueue.h,
+             # net_tstamp.h, asm-generic/socket.h on x86_64, linux/tcp.h, linux/in.h)
+             "SO_ZEROCOPY": 60, "SO_TIMESTAMPING": 37, "SCM_TIMESTAMPING": 37,
+             "SCM_TIMESTAMPING_OPT_STATS": 54, "SO_MARK": 36, "IP_RECVERR": 11,
+             "IPV6_RECVERR": 25, "TCP_INQ": 36, "TCP_CM_INQ": 36,
+             "SO_EE_ORIGIN_NONE": 0, "SO_EE_ORIGIN_LOCAL": 1, "SO_EE_ORIGIN_ICMP": 2,
+             "SO_EE_ORIGIN_ICMP6": 3, "SO_EE_ORIGIN_TXSTATUS": 4,
+             "SO_EE_ORIGIN_TIMESTAMPING": 4, "SO_EE_ORIGIN_ZEROCOPY": 5,
+             "SO_EE_CODE_ZEROCOPY_COPIED": 1,
+             "SCM_TSTAMP_SND": 0, "SCM_TSTAMP_SCHED": 1, "SCM_TSTAMP_ACK": 2,
+             **{"SOF_TIMESTAMPING_" + n: 1 << i for i, n in enumerate((
+                 "TX_HARDWARE", "TX_SOFTWARE", "RX_HARDWARE", "RX_SOFTWARE", "SOFTWARE",
+                 "SYS_HARDWARE", "RAW_HARDWARE", "OPT_ID", "TX_SCHED", "TX_ACK", "OPT_CMSG",
+                 "OPT_TSONLY", "OPT_STATS", "OPT_PKTINFO", "OPT_TX_SWHW", "BIND_PHC",
+                 "OPT_ID_TCP"))},
              # symbols_linux.c's epoll names (include/uapi/linux/eventpoll.h)
              **{n: getattr(EP, n) for n in dir(EP) if n.startswith("EPOLL") and
                 n != "EPOLLEXCLUSIVE_OK_BITS"}}
@@ -899,6 +932,10 @@ class PktRun:
         if isinstance(x, int):
             return x
         if isinstance(x, Word):
+            if x.name in RUN_ALL_SYMBOLS:
+                raise Failure(self.line, f"unknown symbol: '{x.name}' (no Linux header has it: "
+                              f"packetdrill's run_all.py defines it, -D {x.name}="
+                              f"{RUN_ALL_SYMBOLS[x.name]} in its IPv4 run)")
             return symbol(x.name)
         if isinstance(x, Or):
             v = 0
@@ -1066,6 +1103,12 @@ class PktRun:
         known = sum((SEND_FLAGS if sending else RECV_FLAGS).values())
         if sending and self.on_kernel:
             known |= MSG_FASTOPEN
+        if sending:
+            known |= MSG_ZEROCOPY
+            if not self.on_kernel:
+                # tcp_sendmsg_locked(): MSG_ZEROCOPY on a socket without SOCK_ZEROCOPY is an
+                # ordinary send; the model's sockets never have it (SO_ZEROCOPY: unsupported)
+                fl &= ~MSG_ZEROCOPY
         if fl & ~known:
             bit = fl & ~known & -(fl & ~known)
             name = _FLAG_NAMES.get(bit, hex(bit))
@@ -1175,7 +1218,7 @@ class PktRun:
         if not isinstance(msg, Struct) or "msg_iov" not in msg.fields:
             raise Failure(ev.line, f"{c.name}() takes a message {{msg_name(...)=..., "
                                    "msg_iov(1)=[{..., LEN}], msg_flags=0}")
-        if "msg_control" in msg.fields:
+        if "msg_control" in msg.fields and (c.name != "recvmsg" or not self.on_kernel):
             raise unsupported(f"{self.script.path}:{ev.line}", "control messages (msg_control)")
         iov = msg.fields["msg_iov"]
         if not isinstance(iov, list) or not all(isinstance(v, Struct) for v in iov):
@@ -1198,11 +1241,135 @@ class PktRun:
 
     def _sys_recvmsg(self, ev, c):
         fd, msg, flags = self._args(ev, c, 3)
+        if self.on_kernel and not self._value(flags) & 0x100:
+            # msg_flags and the cmsgs compared, always (syscall_recvmsg()): TCP_INQ's cmsg
+            # with no room for it is MSG_CTRUNC; MSG_WAITALL's blocking reads add up in
+            # _data_call() (no script has both)
+            return self._recvmsg_control(ev, c, fd, msg, flags)
+        if self._value(flags) & MSG_ERRQUEUE:
+            # the model's error queue is always empty: TCP queues there only MSG_ZEROCOPY's
+            # and SO_TIMESTAMPING's reports (tcp_v4_err() sets sk_err, never ip_icmp_error()),
+            # neither of which the model has; ip_recv_error() is then -EAGAIN at once, and a
+            # failed recvmsg() leaves the msghdr as packetdrill filled it (nothing to compare)
+            self._fd(ev, fd)
+            return -1, "EAGAIN"
         got = self._data_call(ev, c, fd, sum(self._msghdr(ev, c, msg)), flags, False)
         want = msg.fields.get("msg_flags", 0)
         if not isinstance(want, Ellipsis_) and self._value(want) != 0:
             raise unsupported(f"{self.script.path}:{ev.line}", "recvmsg()'s msg_flags other than 0")
         return got
+
+    def _recvmsg_control(self, ev, c, fd, msg, flags):
+        """recvmsg() on the kernel as syscall_recvmsg() makes it: a control buffer exactly as
+        long as the script's cmsgs take (cmsg_new(): the sum of their CMSG_SPACE()), then the
+        result, msg_flags exactly, and the cmsgs one by one (cmsg_expect_eq())."""
+        lengths = self._msghdr(ev, c, msg)
+        expected = [self._cmsg(ev, x) for x in msg.fields.get("msg_control") or []]
+        want_flags = self._value(msg.fields["msg_flags"]) if "msg_flags" in msg.fields else 0
+        f = self._fd(ev, fd)
+        fl = self._value(flags)
+        controllen = sum(16 + (len(data) + 7 & ~7) for _, _, data, _ in expected)
+        n = sum(lengths)
+        live_start = self.kernel.wall_clock_start()  # state->live_start_time_usecs
+
+        def finish(got):
+            ret, msg_flags, cmsgs = got
+
+            def check(event):
+                if msg_flags != want_flags & 0xFFFFFFFF:
+                    raise Failure(event.line, f"Expected msg_flags 0x{want_flags & 0xFFFFFFFF:08X}"
+                                              f" but got 0x{msg_flags:08X}")
+                self._check_cmsgs(event, expected, cmsgs, live_start)
+            return ret, None, check
+
+        def attempt():
+            try:
+                return finish(self.kernel.recvmsg(f.sid, n, fl, controllen))
+            except BlockingIOError:
+                # the error queue never waits (ip_recv_error(): -EAGAIN when empty)
+                if f.nonblocking or fl & (0x40 | MSG_ERRQUEUE):
+                    return -1, "EAGAIN"
+                return None
+            except OSError as e:
+                return -1, errno_name(e.errno)
+        return attempt() or attempt
+
+    def _cmsg(self, ev, x) -> tuple[int, int, bytes, object]:
+        """One cmsg of the script's msg_control, as cmsg_new() builds it: (level, type, its
+        data's bytes, what to compare them as).  sock_extended_err is followed by the
+        offender's address, a sockaddr_in at SOL_IP, else a sockaddr_in6 (ip_recv_error()'s
+        struct errhdr); scm_timestamping is three timespecs, the script giving ts[0]."""
+        import struct as _struct
+        if not isinstance(x, Struct) or not {"cmsg_level", "cmsg_type", "cmsg_data"} <= \
+                x.fields.keys():
+            raise Failure(ev.line, "a cmsg takes {cmsg_level=..., cmsg_type=..., cmsg_data=...}")
+        level = self._value(x.fields["cmsg_level"])
+        kind = self._value(x.fields["cmsg_type"])
+        d = x.fields["cmsg_data"]
+        if isinstance(d, Struct) and "scm_sec" in d.fields:
+            ts = (self._value(d.fields["scm_sec"]), self._value(d.fields.get("scm_nsec", 0)))
+            return level, kind, _struct.pack("qq32x", *ts), ("ts", ts)
+        if isinstance(d, Struct) and "ee_errno" in d.fields:
+            names = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_info", "ee_data")
+            v = [self._value(d.fields.get(k, 0)) for k in names]
+            ee = (v[0] & 0xFFFFFFFF, v[1] & 0xFF, v[2] & 0xFF, v[3] & 0xFF, v[4] & 0xFFFFFFFF,
+                  v[5] & 0xFFFFFFFF)
+            data = _struct.pack("IBBBxII", *ee) + bytes(16 if level == SOL_IP else 28)
+            return level, kind, data, ("ee", ee)
+        if isinstance(d, list):
+            raise unsupported(f"{self.script.path}:{ev.line}", "the statistics of "
+                              "SCM_TIMESTAMPING_OPT_STATS (a cmsg_data list)")
+        return level, kind, _struct.pack("I", self._value(d) & 0xFFFFFFFF), None  # get_s32()
+
+    def _check_cmsgs(self, ev, expected: list, actual: list, live_start: float) -> None:
+        """run_system_call.c cmsg_expect_eq(): level, type and length of each; a
+        sock_extended_err field by field, an scm_timestamping's non-zero times within
+        tolerance_usecs of the script's time (script_time_to_live_time_usecs()), any other
+        data byte for byte; then the counts."""
+        import struct as _struct
+        i = 0
+        for (level, kind, data, how), (alevel, akind, alen, adata) in zip(expected, actual):
+            if alevel != level:
+                raise Failure(ev.line, f"Bad level in cmsg {i}: expected={level} actual={alevel}")
+            if akind != kind:
+                raise Failure(ev.line, f"Bad type in cmsg {i}: expected={kind} actual={akind}")
+            if alen != 16 + len(data):
+                raise Failure(ev.line, f"Bad len in cmsg {i}: expected={16 + len(data)} "
+                                       f"actual={alen}")
+            if (alevel, akind) in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)):
+                got = _struct.unpack("IBBBxII", adata[:16])
+                want = _struct.unpack("IBBBxII", data[:16])
+                for name, w, g in zip(("errno", "origin", "type", "code", "info", "data"),
+                                      want, got):
+                    if w != g:
+                        raise Failure(ev.line, f"Bad {name} in extended err {i}: expected={w} "
+                                               f"actual={g}")
+            elif (alevel, akind) == (SOL_SOCKET, SCM_TIMESTAMPING):
+                want = _struct.unpack("6q", data)
+                got = _struct.unpack("6q", adata[:48])
+                for k in range(3):
+                    sec, nsec = want[2 * k], want[2 * k + 1]
+                    if not sec and not nsec:
+                        continue  # a zero timestamp is not compared
+                    start_us = round(live_start * 1e6)
+                    exp_us = start_us + sec * 1000000 + nsec // 1000
+                    act_us = got[2 * k] * 1000000 + got[2 * k + 1] // 1000
+                    if abs(exp_us - act_us) > round(self.tolerance * 1e6):
+                        raise Failure(ev.line, f"Bad timestamp {k} in scm_timestamping {i}: "
+                                               f"expected={(exp_us - start_us) / 1e6:.6f} s "
+                                               f"actual={(act_us - start_us) / 1e6:.6f} s "
+                                               "(script time)")
+            elif (alevel, akind) == (SOL_SOCKET, SCM_TIMESTAMPING_OPT_STATS):
+                raise unsupported(f"{self.script.path}:{ev.line}", "the statistics of "
+                                  "SCM_TIMESTAMPING_OPT_STATS")
+            elif adata[:len(data)] != data:
+                raise Failure(ev.line, f"Bad data in cmsg {i}: expected={data.hex()} "
+                                       f"actual={adata.hex()}")
+            i += 1
+        if len(actual) > i and len(expected) == i:
+            raise Failure(ev.line, f"received more than {i} cmsgs")
+        if len(expected) > i:
+            raise Failure(ev.line, f"received only {i} cmsgs")
 
     def _sys_close(self, ev, c):
         (fd,) = self._args(ev, c, 1)
@@ -1222,6 +1389,12 @@ class PktRun:
 
     def _sockopt(self, ev, level, name, getter: bool = False) -> tuple[int, int, str]:
         lvl = self._value(level)
+        if isinstance(name, Word) and name.name in KERNEL_SOCKOPTS:
+            if not self.on_kernel:
+                raise unsupported(f"{self.script.path}:{ev.line}",
+                                  f"the socket option {name.name}", "`tcpsim pkt run --kernel` "
+                                  "runs the script on the real kernel")
+            return lvl, KERNEL_SOCKOPTS[name.name][1], "int"
         if isinstance(name, Word) and name.name in FASTOPEN_SOCKOPTS:
             if not self.on_kernel and (name.name not in ("TCP_FASTOPEN", "TCP_FASTOPEN_KEY")
                                        or (name.name == "TCP_FASTOPEN_KEY" and getter)):
