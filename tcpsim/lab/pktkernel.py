@@ -152,7 +152,7 @@ class RealKernel:
         # no waiting here: packetdrill's next event follows at once, and the kernel's answer
         # (made in the write's softirq) is read when PktRun next looks at the wire
         self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
-                       seg.payload)
+                       seg.payload, tos=seg.tos)
 
     def receive_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
                      echoed: tuple) -> None:
@@ -505,7 +505,9 @@ def _seg(s) -> Seg:
         host, _, port = ep.rpartition(":")
         return host.strip("[]"), int(port)
 
+    # the TOS byte of an IPv4 packet (TunWire keeps the IP packet as the frame)
+    tos = s.frame[1] if len(s.frame) > 1 and s.frame[0] >> 4 == 4 else 0
     return Seg(split(s.src), split(s.dst), flags_bits(s.flags), s.seq, s.ack, s.win,
-               [list(o) for o in s.options], s.payload, s.ip_id)
+               [list(o) for o in s.options], s.payload, s.ip_id, tos=tos)
 
 

@@ -84,9 +84,15 @@ class TunWire:
         os.close(self.fd)
 
     def send(self, src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int,
-             options: list, payload: bytes = b"") -> None:
-        """Write one TCP segment into the kernel as if it came from the wire."""
+             options: list, payload: bytes = b"", tos: int = 0) -> None:
+        """Write one TCP segment into the kernel as if it came from the wire; tos: the IPv4
+        header's TOS byte (ECN's bits: a packetdrill script's [ect0], [ce])."""
         frame = encode_frame(src, dst, flags, seq, ack, win, options, payload)
+        if tos:
+            ip = bytearray(frame[14:34])
+            ip[1], ip[10:12] = tos, b"\0\0"
+            ip[10:12] = struct.pack("!H", internet_checksum(bytes(ip)))
+            frame = frame[:14] + bytes(ip) + frame[34:]
         # an all-zero virtio-net header (no GSO, checksums complete), then the IP packet
         # without encode_frame's Ethernet header
         os.write(self.fd, bytes(VNET_HDR) + frame[14:])

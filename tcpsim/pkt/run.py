@@ -433,6 +433,10 @@ class PktRun:
             where = f"{self.script.path}:{ev.line}"
             if a.extra:
                 raise unsupported(where, a.extra)
+            if a.tos is not None and not self.on_kernel:
+                # the kernel's run writes and checks the TOS byte (ECN's bits); the model
+                # keeps no IP header
+                raise unsupported(where, f"IP-level details of packets {a.tos[2]}")
             for name, _ in a.options or []:
                 if name in ("FO", "FOEXP") and not self.on_kernel and \
                         (a.direction == "<") == ("." in a.flags):
@@ -628,6 +632,8 @@ class PktRun:
             options.append([name, value])
         seg = Seg(self.remote, self.local, bits, seq & 0xFFFFFFFF, ack, p.win or 0, options,
                   bytes(p.length))
+        if p.tos is not None:  # new_tcp_packet(): the script's ECN bits or TOS byte, else 0
+            seg.tos = p.tos[1]
         # a script's packets come in as plain skbs whatever their size, as over tun (--kernel):
         # no gso_size for tcp_measure_rcv_mss(), and not a clone of a sender's skb (pkt
         # export's model run takes its peer's packets the same way: Kernel.gso_rx, rx_shared)
@@ -694,6 +700,18 @@ class PktRun:
                   f"({len(seg.payload)})" + (f" ack {ack}" if bits & ACK else "") +
                   f" win {seg.win}")
         self.steps.append(f"{ev.line}: {t:.6f} > {actual}")
+        if p.tos is not None:
+            # run_packet.c verify_outbound_live_tos(), before the TCP header's fields
+            check, value = p.tos[0], p.tos[1]
+            bits_ecn = seg.tos & 3
+            if check == "ect01" and bits_ecn not in (1, 2):
+                raise Failure(ev.line, "live packet field ip_ecn: expected: 0x1 or 0x2 vs "
+                                       f"actual: 0x{bits_ecn:x}")
+            got = seg.tos if check == "tos" else bits_ecn
+            if check != "ect01" and got != value:
+                name = "tos" if check == "tos" else "ip_ecn"
+                raise Failure(ev.line, f"live packet field {name}: expected: {value} "
+                                       f"(0x{value:x}) vs actual: {got} (0x{got:x})")
         want = flag_bits(p.flags)
 
         def fail(what: str) -> None:
@@ -779,7 +797,8 @@ class PktRun:
         # or none), but for the first one's seq and CWR bit
         flags = (last.flags & ~CWR) | (first.flags & CWR)
         return Seg(first.src, first.dst, flags, first.seq, last.ack,
-                   last.win, last.options, b"".join(x.payload for x in parts), first.ip_id)
+                   last.win, last.options, b"".join(x.payload for x in parts), first.ip_id,
+                   tos=first.tos)
 
     def _check_options(self, ev: Event, p: Packet, seg: Seg, fail) -> None:
         off = 0 if seg.flags & SYN else self.remote_isn  # offset_sack_blocks(), as the ack
