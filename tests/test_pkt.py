@@ -336,6 +336,17 @@ def test_a_python_block_asserts_on_the_sockets_tcp_info():
         False, 8, "the %{ }% assertion failed: cwnd=10")
 
 
+def test_a_block_is_python_as_packetdrill_writes_it():
+    """lexer.l code() strips spaces and tabs only and code.c write_text() ends the text with
+    two newlines: lines joined by a trailing backslash run (tcp-info-rwnd-limited.pkt's
+    last statement ends in one); an indented first line after a newline does not."""
+    ok = run(PASSIVE + "+0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd;\\\n"
+             "       assert tcpi_snd_mss == 1460, tcpi_snd_mss;\\\n}%\n")
+    assert ok.passed, ok.message
+    with pytest.raises(Unsupported, match="not Python"):
+        run(PASSIVE + "+0 %{\n    assert tcpi_snd_cwnd == 10\n}%\n")
+
+
 def test_the_rtt_of_the_handshake_is_the_scripts_time():
     """tcp_synack_rtt_meas(): the SYN-ACK's RTT is the 100 ms the script waits before its ACK;
     the first sample makes rttvar half of it (tcp_rtt_estimator(): mdev = 2 m, shown / 4)."""

@@ -57,6 +57,7 @@ class RealKernel:
         self.blocked: dict[int, threading.Thread] = {}  # sockets a send blocks on (its thread)
         self.epolls: dict[int, tuple] = {}  # epoll id -> (select.epoll, {fd: the item's data})
         self._cmd_dir: str | None = None  # the shell commands' own directory (run_command())
+        self.gso_size = 0  # packetdrill's --mss: inbound packets written as GSO ones
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -152,7 +153,7 @@ class RealKernel:
         # no waiting here: packetdrill's next event follows at once, and the kernel's answer
         # (made in the write's softirq) is read when PktRun next looks at the wire
         self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
-                       seg.payload, tos=seg.tos)
+                       seg.payload, tos=seg.tos, gso_size=self.gso_size)
 
     def receive_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
                      echoed: tuple) -> None:

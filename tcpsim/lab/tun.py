@@ -84,9 +84,11 @@ class TunWire:
         os.close(self.fd)
 
     def send(self, src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int,
-             options: list, payload: bytes = b"", tos: int = 0) -> None:
+             options: list, payload: bytes = b"", tos: int = 0, gso_size: int = 0) -> None:
         """Write one TCP segment into the kernel as if it came from the wire; tos: the IPv4
-        header's TOS byte (ECN's bits: a packetdrill script's [ect0], [ce])."""
+        header's TOS byte (ECN's bits: a packetdrill script's [ect0], [ce]); gso_size: a
+        virtio_net_hdr of gso_type VIRTIO_NET_HDR_GSO_TCPV4 with that size, nothing else
+        set (packetdrill's --mss: netdev.c linux_tun_write()), else all zeros."""
         frame = encode_frame(src, dst, flags, seq, ack, win, options, payload)
         if tos:
             ip = bytearray(frame[14:34])
@@ -95,7 +97,8 @@ class TunWire:
             frame = frame[:14] + bytes(ip) + frame[34:]
         # an all-zero virtio-net header (no GSO, checksums complete), then the IP packet
         # without encode_frame's Ethernet header
-        os.write(self.fd, bytes(VNET_HDR) + frame[14:])
+        vnet = struct.pack("=BBHHHH", 0, 1, 0, gso_size, 0, 0) if gso_size else bytes(VNET_HDR)
+        os.write(self.fd, vnet + frame[14:])
 
     def send_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
                   echoed: tuple) -> None:

@@ -72,9 +72,12 @@ FASTOPEN_SOCKOPTS = {"TCP_FASTOPEN": 23, "TCP_FASTOPEN_CONNECT": 30, "TCP_FASTOP
 # report their completion on the error queue, sock_zerocopy_callback()), SO_TIMESTAMPING
 # (SO_TIMESTAMPING_OLD on x86_64: sock_set_timestamping(), the SOF_TIMESTAMPING_* flags),
 # TCP_INQ (do_tcp_setsockopt(): recvmsg() adds a TCP_CM_INQ cmsg, tcp_recvmsg()), SO_MARK
-# (sk_mark, set on the socket's packets; the tun device shows none of it)
+# (sk_mark, set on the socket's packets; the tun device shows none of it), and IPv4's
+# (do_ip_setsockopt()): IP_TOS (the TOS byte of the socket's packets, its ECN bits kept
+# by TCP), IP_MTU_DISCOVER (the DF bit's policy, IP_PMTUDISC_*), IP_FREEBIND
 KERNEL_SOCKOPTS = {"SO_ZEROCOPY": (1, 60), "SO_TIMESTAMPING": (1, 37), "TCP_INQ": (6, 36),
-                   "SO_MARK": (1, 36)}
+                   "SO_MARK": (1, 36), "IP_TOS": (0, 1), "IP_MTU_DISCOVER": (0, 10),
+                   "IP_FREEBIND": (0, 15)}
 # the cmsgs recvmsg() compares (run_system_call.c cmsg_expect_eq()): ip_recv_error()'s and
 # ipv6_recv_error()'s sock_extended_err (followed by the offender's address), and
 # __sock_recv_timestamp()'s scm_timestamping (three timespecs)
@@ -95,7 +98,7 @@ POLLNVAL = 0x20
 OPTIONS = {"tolerance_usecs": "int", "tolerance_percent": "number", "mtu": "int",
            "tcp_ts_ecr_scaled": "flag", "bind_port": "int", "connect_port": "int",
            "ip_version": "word", "verbose": "flag", "v": "flag", "tcp_ts_tick_usecs": "int",
-           "local_ip": "ipv4", "remote_ip": "ipv4", "strict_segments": "flag"}
+           "local_ip": "ipv4", "remote_ip": "ipv4", "strict_segments": "flag", "mss": "int"}
 
 
 class Unsupported(TcpsimError):
@@ -180,6 +183,8 @@ def symbol(name: str) -> int:
              "SO_EE_ORIGIN_TIMESTAMPING": 4, "SO_EE_ORIGIN_ZEROCOPY": 5,
              "SO_EE_CODE_ZEROCOPY_COPIED": 1,
              "SCM_TSTAMP_SND": 0, "SCM_TSTAMP_SCHED": 1, "SCM_TSTAMP_ACK": 2,
+             "IP_MTU_DISCOVER": 10, "IP_FREEBIND": 15, "IP_PMTUDISC_DONT": 0,
+             "IP_PMTUDISC_WANT": 1, "IP_PMTUDISC_DO": 2, "IP_PMTUDISC_PROBE": 3,
              **{"SOF_TIMESTAMPING_" + n: 1 << i for i, n in enumerate((
                  "TX_HARDWARE", "TX_SOFTWARE", "RX_HARDWARE", "RX_SOFTWARE", "SOFTWARE",
                  "SYS_HARDWARE", "RAW_HARDWARE", "OPT_ID", "TX_SCHED", "TX_ACK", "OPT_CMSG",
@@ -264,6 +269,14 @@ class PktRun:
             self.kernel.rx_tun = True  # the script's packets come in through tun
         else:
             self.kernel = kernel(profile, self.local_ip, self.remote_ip, profile.mtu)
+        if opts.get("mss"):
+            # --mss (config.c): every inbound TCP packet is written with a virtio_net_hdr of
+            # gso_type TCPV4 and that gso_size (netdev.c linux_tun_write()), a GRO packet
+            # as the kernel sees it; the model takes no such skbs
+            if kernel is None:
+                raise unsupported(script.path, "the script option --mss", "inbound packets "
+                                  "as GSO packets; `tcpsim pkt run --kernel` runs the script")
+            self.kernel.gso_size = opts["mss"]
         self.who = "the kernel" if kernel is not None else "the model"  # in failures
         self.on_kernel = kernel is not None
         self.held_up: list[str] = []  # see Outcome.held_up
@@ -420,10 +433,16 @@ class PktRun:
         tm = ev.time
         if tm.kind in ("absolute", "absolute range"):
             return tm.start, tm.end
+        # run.c adjust_relative_event_times(): a relative time counts from now, when the
+        # event is reached (now_usecs()), so the time the previous event took to run (a
+        # call, the check of a sniffed packet) is in it; only an inbound packet after an
+        # inbound packet counts from the other's script time.  On the kernel now is the
+        # wall clock's; the model's clock does not move while the runner works
+        now = max(self.now, self.kernel.now) if self.on_kernel else self.now
         if tm.kind == "any":
-            return self.now, None
+            return now, None
         inbound = lambda e: isinstance(e.action, Packet) and e.action.direction == "<"  # noqa: E731
-        offset = last.resolved if last is not None and inbound(last) and inbound(ev) else self.now
+        offset = last.resolved if last is not None and inbound(last) and inbound(ev) else now
         return offset + tm.start, (offset + tm.end if tm.end is not None else None)
 
     def _event(self, ev: Event, start: float, end: float | None, last_time: float) -> None:
@@ -1449,6 +1468,12 @@ class PktRun:
                              self._value(value.fields.get("linger", 0)))
         else:
             v = self._value(value)
+            size = self._value(length) if not isinstance(length, Ellipsis_) else 4
+            if self.on_kernel and size != 4 and 0 <= size <= 64:
+                # syscall_setsockopt(): the int's address with the script's optlen; the
+                # kernel reads that many bytes (do_ip_setsockopt(): a char when optlen is 1)
+                import struct as _struct
+                v = _struct.pack("<I", v & 0xFFFFFFFF)[:size].ljust(size, b"\0")
         self.kernel.setsockopt(f.sid, lvl, opt, v)
         return 0, None
 

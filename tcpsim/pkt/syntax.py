@@ -304,7 +304,7 @@ class _Parser:
             action = Command(t.text[1:-1].strip())
         elif t.kind == "code":
             self.next()
-            action = Code(t.text[2:-2].strip())
+            action = Code(t.text[2:-2].strip(" \t"))  # lexer.l code(): not newlines
         elif t.kind == "word" or t.kind == "ellipsis":
             action = self.syscall()
         else:
