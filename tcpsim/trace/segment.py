@@ -144,6 +144,8 @@ def parse_options(raw: bytes) -> list:
             # the experimental Fast Open option (kind 254, magic 0xF989) the kernel still
             # reads and answers in kind (tcp_parse_options(): TCPOPT_EXP, TCPOPT_FASTOPEN_MAGIC)
             opts.append(["FOEXP", body[2:].hex()])
+        elif kind == 19 and size <= 18:  # TCPOPT_MD5SIG: its digest's bytes
+            opts.append(["md5", body.hex()])
         else:
             opts.append([f"opt-{kind}", body.hex()])
         i += size
@@ -240,6 +242,11 @@ def encode_options(opts: list) -> bytes:
                 out += struct.pack("!BB", TCPOPT_FASTOPEN, 2 + len(cookie)) + cookie
             else:
                 out += struct.pack("!BB", TCPOPT_EXP, 4 + len(cookie)) + FASTOPEN_MAGIC + cookie
+        elif name == "md5":
+            # TCPOPT_MD5SIG (19) with the digest's bytes as given (packetdrill's
+            # new_md5_option(): no signature is computed; up to 16 bytes)
+            digest = bytes.fromhex(v)
+            out += struct.pack("!BB", 19, 2 + len(digest)) + digest
         else:
             raise ValueError(f"cannot encode TCP option {name}")
     while len(out) % 4:
