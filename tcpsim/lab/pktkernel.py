@@ -58,6 +58,7 @@ class RealKernel:
         self.epolls: dict[int, tuple] = {}  # epoll id -> (select.epoll, {fd: the item's data})
         self._cmd_dir: str | None = None  # the shell commands' own directory (run_command())
         self.gso_size = 0  # packetdrill's --mss: inbound packets written as GSO ones
+        self.pipes: set[int] = set()  # pipe() descriptors still open
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -153,7 +154,7 @@ class RealKernel:
         # no waiting here: packetdrill's next event follows at once, and the kernel's answer
         # (made in the write's softirq) is read when PktRun next looks at the wire
         self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
-                       seg.payload, tos=seg.tos, gso_size=self.gso_size)
+                       seg.payload, tos=seg.tos, gso_size=self.gso_size, urg=seg.urg)
 
     def receive_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
                      echoed: tuple) -> None:
@@ -271,6 +272,36 @@ class RealKernel:
                 break
         return got, msg.msg_flags & 0xFFFFFFFF, cmsgs
 
+    def pipe(self) -> tuple[int, int]:
+        """pipe(): its two descriptors (read end, write end), closed with the run."""
+        r, w = os.pipe()
+        self.pipes.update((r, w))
+        return r, w
+
+    def close_pipe(self, fd: int) -> None:
+        self.pipes.discard(fd)
+        os.close(fd)
+
+    def splice(self, fd_in, fd_out, n: int, flags: int, blocking: bool) -> int:
+        """splice() between a socket (a sid, as ("sock", sid)) and a pipe (("pipe", fd)),
+        without offsets.  tcp_splice_read() reads the socket file's O_NONBLOCK
+        (sock_rcvtimeo()), and a blocking one returns 0 where a non-blocking one says EAGAIN
+        (an urgent byte left in the receive queue), so a blocking call is made on a blocking
+        socket, with SO_RCVTIMEO at 1 ms so that it cannot hang here: its EAGAIN after that
+        wait is BlockingIOError, which PktRun retries as it retries every blocking call."""
+        fds = [self.socks[x].fileno() if kind == "sock" else x for kind, x in (fd_in, fd_out)]
+        if not blocking or fd_in[0] != "sock":
+            return os.splice(fds[0], fds[1], n, flags=flags)
+        s = self.socks[fd_in[1]]
+        saved = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
+        s.setblocking(True)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("qq", 0, 1000))
+        try:
+            return os.splice(fds[0], fds[1], n, flags=flags)
+        finally:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, saved)
+            s.setblocking(False)
+
     def shutdown(self, sid: int, how: int) -> None:
         self.socks[sid].shutdown(how)
 
@@ -354,6 +385,9 @@ class RealKernel:
         for s in self.socks.values():
             s.close()
         self.socks.clear()
+        for fd in self.pipes:
+            os.close(fd)
+        self.pipes.clear()
         for ep, _ in self.epolls.values():
             ep.close()
         self.epolls.clear()
@@ -507,8 +541,11 @@ def _seg(s) -> Seg:
         return host.strip("[]"), int(port)
 
     # the TOS byte of an IPv4 packet (TunWire keeps the IP packet as the frame)
-    tos = s.frame[1] if len(s.frame) > 1 and s.frame[0] >> 4 == 4 else 0
+    v4 = len(s.frame) > 20 and s.frame[0] >> 4 == 4
+    tos = s.frame[1] if v4 else 0
+    tcp = (s.frame[0] & 0x0F) * 4 if v4 else 40  # the TCP header, for its urgent pointer
+    urg = struct.unpack_from("!H", s.frame, tcp + 18)[0] if len(s.frame) >= tcp + 20 else 0
     return Seg(split(s.src), split(s.dst), flags_bits(s.flags), s.seq, s.ack, s.win,
-               [list(o) for o in s.options], s.payload, s.ip_id, tos=tos)
+               [list(o) for o in s.options], s.payload, s.ip_id, tos=tos, urg=urg)
 
 

@@ -84,12 +84,13 @@ class TunWire:
         os.close(self.fd)
 
     def send(self, src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int,
-             options: list, payload: bytes = b"", tos: int = 0, gso_size: int = 0) -> None:
+             options: list, payload: bytes = b"", tos: int = 0, gso_size: int = 0,
+             urg: int = 0) -> None:
         """Write one TCP segment into the kernel as if it came from the wire; tos: the IPv4
         header's TOS byte (ECN's bits: a packetdrill script's [ect0], [ce]); gso_size: a
         virtio_net_hdr of gso_type VIRTIO_NET_HDR_GSO_TCPV4 with that size, nothing else
         set (packetdrill's --mss: netdev.c linux_tun_write()), else all zeros."""
-        frame = encode_frame(src, dst, flags, seq, ack, win, options, payload)
+        frame = encode_frame(src, dst, flags, seq, ack, win, options, payload, urg=urg)
         if tos:
             ip = bytearray(frame[14:34])
             ip[1], ip[10:12] = tos, b"\0\0"

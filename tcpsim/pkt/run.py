@@ -229,6 +229,7 @@ class _Fd:
     def __init__(self, sid: int | None, nonblocking: bool = False, epoll: int | None = None):
         self.sid, self.nonblocking = sid, nonblocking
         self.epoll = epoll  # an epoll descriptor's instance (the kernel's id), else None
+        self.pipe: int | None = None  # a pipe() end on the kernel: its descriptor
 
 
 class PktRun:
@@ -655,6 +656,7 @@ class PktRun:
                   bytes(p.length))
         if p.tos is not None:  # new_tcp_packet(): the script's ECN bits or TOS byte, else 0
             seg.tos = p.tos[1]
+        seg.urg = p.urg or 0  # (written on the wire by the kernel's run; the model reads none)
         # a script's packets come in as plain skbs whatever their size, as over tun (--kernel):
         # no gso_size for tcp_measure_rcv_mss(), and not a clone of a sender's skb (pkt
         # export's model run takes its peer's packets the same way: Kernel.gso_rx, rx_shared)
@@ -753,8 +755,8 @@ class PktRun:
             fail(f"bad outbound ack number (expected {p.ack}, got {ack})")
         if p.win is not None and seg.win != p.win:
             fail(f"bad outbound window (expected {p.win}, got {seg.win})")
-        if p.urg is not None and p.urg != 0:
-            fail(f"bad outbound urgent pointer (expected {p.urg}, got 0)")
+        if p.urg is not None and p.urg != seg.urg:
+            fail(f"bad outbound urgent pointer (expected {p.urg}, got {seg.urg})")
         self._check_options(ev, p, seg, fail)
         self._check_time(ev, "outbound packet", start, end, t, last_time)
 
@@ -1003,6 +1005,9 @@ class PktRun:
             # read()/write() find no read_iter/write_iter in eventpoll_fops: EINVAL
             name = ev.action.name if isinstance(ev.action, Syscall) else ""
             raise OSError(E.EINVAL if name in ("read", "write") else E.ENOTSOCK, "")
+        if f.pipe is not None and not epoll_ok:
+            raise unsupported(f"{self.script.path}:{ev.line}", f"{ev.action.name}() of a pipe",
+                              "tcpsim splices to pipes and closes them only")
         return f
 
     def _script_fd(self, ev: Event, want, check: bool) -> int:
@@ -1299,6 +1304,55 @@ class PktRun:
             raise unsupported(f"{self.script.path}:{ev.line}", "recvmsg()'s msg_flags other than 0")
         return got
 
+    def _sys_pipe(self, ev, c):
+        """pipe([R, W]) = 0 on the kernel (syscall_pipe(): the script names both ends,
+        get_pipe_expression(); run_syscall_pipe() maps them to the live ones)."""
+        (ends,) = self._args(ev, c, 1)
+        if not self.on_kernel:
+            raise unsupported(f"{self.script.path}:{ev.line}", "the system call pipe()",
+                              "`tcpsim pkt run --kernel` runs the script on the real kernel")
+        if not isinstance(ends, list) or len(ends) != 2:
+            raise Failure(ev.line, "pipe() takes [READ_FD, WRITE_FD]")
+        script = [self._value(x) for x in ends]
+        for fd in script:
+            if fd in self.fds:
+                raise Failure(ev.line, f"duplicate fd {fd} in the script: fd {fd} is still "
+                                       "open")
+        for fd, live in zip(script, self.kernel.pipe()):
+            self.fds[fd] = _Fd(None)
+            self.fds[fd].pipe = live
+        return 0, None
+
+    def _sys_splice(self, ev, c):
+        """splice(fd_in, NULL, fd_out, NULL, len, flags) on the kernel, between the socket
+        and a pipe (syscall_splice(); tcp_splice_read() for a socket's data into a pipe)."""
+        fd_in, off_in, fd_out, off_out, count, flags = self._args(ev, c, 6)
+        if not self.on_kernel:
+            raise unsupported(f"{self.script.path}:{ev.line}", "the system call splice()",
+                              "`tcpsim pkt run --kernel` runs the script on the real kernel")
+        for off in (off_in, off_out):
+            if not (isinstance(off, Word) and off.name == "NULL" or off == 0):
+                raise unsupported(f"{self.script.path}:{ev.line}", "splice() with offsets")
+        ends = []
+        for arg in (fd_in, fd_out):
+            f = self._fd(ev, arg, epoll_ok=True)
+            if f.epoll is not None:
+                return -1, "EINVAL"
+            ends.append(("pipe", f.pipe) if f.pipe is not None else ("sock", f.sid))
+        n, fl = self._value(count), self._value(flags)
+        blocking = not any(f.nonblocking for f in (self.fds[self._value(fd_in)],
+                                                    self.fds[self._value(fd_out)])
+                           if f.pipe is None) and not fl & 0x2  # SPLICE_F_NONBLOCK
+
+        def attempt():
+            try:
+                return self.kernel.splice(ends[0], ends[1], n, fl, blocking), None
+            except BlockingIOError:
+                return None if blocking else (-1, "EAGAIN")
+            except OSError as e:
+                return -1, errno_name(e.errno)
+        return attempt() or attempt
+
     def _recvmsg_control(self, ev, c, fd, msg, flags):
         """recvmsg() on the kernel as syscall_recvmsg() makes it: a control buffer exactly as
         long as the script's cmsgs take (cmsg_new(): the sum of their CMSG_SPACE()), then the
@@ -1414,7 +1468,9 @@ class PktRun:
     def _sys_close(self, ev, c):
         (fd,) = self._args(ev, c, 1)
         f = self._fd(ev, fd, epoll_ok=True)
-        if f.epoll is not None:
+        if f.pipe is not None:
+            self.kernel.close_pipe(f.pipe)
+        elif f.epoll is not None:
             self.kernel.epoll_close(f.epoll)
         else:
             self.kernel.close(f.sid)

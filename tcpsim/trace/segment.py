@@ -265,11 +265,14 @@ def internet_checksum(data: bytes) -> int:
 
 
 def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int, options: list,
-                 payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True) -> bytes:
-    """An Ethernet frame (zero MACs, as on Linux loopback) carrying one TCP segment."""
+                 payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True,
+                 urg: int = 0) -> bytes:
+    """An Ethernet frame (zero MACs, as on Linux loopback) carrying one TCP segment (urg:
+    its urgent pointer)."""
     opts = encode_options(options)
     doff = (20 + len(opts)) // 4
-    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, doff << 4, flags, win, 0, 0) + opts
+    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, doff << 4, flags, win, 0,
+                      urg) + opts
     tcp += payload
     v6 = ":" in src[0]
     saddr, daddr = _packed(src[0]), _packed(dst[0])
