@@ -336,43 +336,15 @@ def test_a_python_block_asserts_on_the_sockets_tcp_info():
         False, 8, "the %{ }% assertion failed: cwnd=10")
 
 
-@pytest.mark.parametrize("info, check, tos", [("[ect0]", "ecn", 2), ("[ect1]", "ecn", 1),
-                                               ("[ce]", "ecn", 3), ("[noecn]", "ecn", 0),
-                                               ("[ect01]", "ect01", 0),
-                                               ("(tos 0x10)", "tos", 0x10)])
-def test_a_packets_tos_spec_is_read_as_parser_y_reads_it(info, check, tos):
-    p = parse(f"0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 > {info} . 1:1(0) ack 1\n",
-              "t.pkt").events[1].action
-    assert (p.tos_check, p.tos, p.extra) == (check, tos, None)
-
-
-def test_ect01_on_an_inbound_packet_is_malformed_as_in_packetdrill():
-    with pytest.raises(ScriptError, match=r"t.pkt:2: \[ect01\] can only be used with outbound"):
-        parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < [ect01] . 1:1(0) ack 1\n",
-              "t.pkt")
-
-
-@pytest.mark.parametrize("name, line, what", [("ip/ecn-ect0", 5, "the sysctl net.ipv4.tcp_ecn"),
-                                              ("ip/ip-tos", 10, "IP-level details of packets "
-                                                                "((tos 0x0))"),
-                                              ("gro/gro-mss", None, "the script option --mss")])
-def test_the_ip_header_checks_run_on_the_kernel_and_are_unsupported_on_the_model(name, line,
-                                                                                  what):
-    """tests/pkt/ip and gro: the model sends no ECN codepoint, keeps no TOS byte and takes no
-    GSO packets from tun: it says so, by name, where the kernel's run checks them
-    (tests/test_lab_live.py)."""
-    path = ROOT / "tests" / "pkt" / f"{name}.pkt"
-    with pytest.raises(Unsupported, match=re.escape(what)) as e:
-        run_script(parse(path.read_text(), str(path)), PROFILE)
-    assert (f"{path.name}:{line}" if line else f"{path.name}:") in str(e.value)
-
-
-def test_a_block_may_end_in_a_backslash_as_packetdrills_python_file_allows():
-    """code.c write_text() follows each block with two newlines, so a last line continued
-    with a backslash (upstream tcp_info/tcp-info-rwnd-limited.pkt) is still Python."""
+def test_a_block_is_python_as_packetdrill_writes_it():
+    """lexer.l code() strips spaces and tabs only and code.c write_text() ends the text with
+    two newlines: lines joined by a trailing backslash run (tcp-info-rwnd-limited.pkt's
+    last statement ends in one); an indented first line after a newline does not."""
     ok = run(PASSIVE + "+0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd;\\\n"
-             "      assert tcpi_snd_ssthresh == TCP_INFINITE_SSTHRESH;\\\n}%\n")
+             "       assert tcpi_snd_mss == 1460, tcpi_snd_mss;\\\n}%\n")
     assert ok.passed, ok.message
+    with pytest.raises(Unsupported, match="not Python"):
+        run(PASSIVE + "+0 %{\n    assert tcpi_snd_cwnd == 10\n}%\n")
 
 
 def test_the_rtt_of_the_handshake_is_the_scripts_time():

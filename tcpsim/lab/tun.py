@@ -116,10 +116,12 @@ class TunWire:
         os.close(self.fd)
 
     def send(self, src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int,
-             options: list, payload: bytes = b"", tos: int = 0, gso_size: int = 0) -> None:
-        """Write one TCP segment into the kernel as if it came from the wire; gso_size: as a
-        GSO packet of that segment size (packetdrill's --mss)."""
-        frame = encode_frame(src, dst, flags, seq, ack, win, options, payload, tos=tos)
+             options: list, payload: bytes = b"", tos: int = 0, gso_size: int = 0,
+             urg: int = 0) -> None:
+        """Write one TCP segment into the kernel as if it came from the wire; tos: the IP
+        header's TOS byte (ECN's bits: a packetdrill script's [ect0], [ce]); gso_size: as a
+        GSO packet of that segment size (packetdrill's --mss); urg: the urgent pointer."""
+        frame = encode_frame(src, dst, flags, seq, ack, win, options, payload, tos=tos, urg=urg)
         # the virtio-net header (include/uapi/linux/virtio_net.h: flags, gso_type, hdr_len,
         # gso_size, csum_start, csum_offset): checksums complete, GSO only when asked
         # (netdev.c linux_tun_write()), then the IP packet without encode_frame's Ethernet

@@ -73,13 +73,27 @@ MSG_EOR = 0x80  # include/linux/socket.h
 # listener's cookie key, 16 or 32 bytes; TCP_FASTOPEN_NO_COOKIE: SYN data without a cookie
 FASTOPEN_SOCKOPTS = {"TCP_FASTOPEN": 23, "TCP_FASTOPEN_CONNECT": 30, "TCP_FASTOPEN_KEY": 33,
                      "TCP_FASTOPEN_NO_COOKIE": 34}
-# IP-level options packetdrill's scripts set (include/uapi/linux/in.h), which change what the
-# route or the IP header does and nothing the model keeps: run on the kernel, unsupported by
-# name on the model.  do_ip_setsockopt() takes an int, or one byte when optlen is 1
-# (tcp/sack/sack-route-refresh-ip-tos.pkt sets IP_MTU_DISCOVER and IP_TOS with optlen 1).
-KERNEL_IP_SOCKOPTS = {"IP_TOS": 1, "IP_MTU_DISCOVER": 10, "IP_FREEBIND": 15}
-IP_PMTUDISC = {"IP_PMTUDISC_DONT": 0, "IP_PMTUDISC_WANT": 1, "IP_PMTUDISC_DO": 2,
-               "IP_PMTUDISC_PROBE": 3, "IP_PMTUDISC_INTERFACE": 4, "IP_PMTUDISC_OMIT": 5}
+# Socket options run on the kernel only (the model has none of them: "unsupported" there, by
+# name): SO_ZEROCOPY (sock_setsockopt(): MSG_ZEROCOPY sends then pin the user's pages and
+# report their completion on the error queue, sock_zerocopy_callback()), SO_TIMESTAMPING
+# (SO_TIMESTAMPING_OLD on x86_64: sock_set_timestamping(), the SOF_TIMESTAMPING_* flags),
+# TCP_INQ (do_tcp_setsockopt(): recvmsg() adds a TCP_CM_INQ cmsg, tcp_recvmsg()), SO_MARK
+# (sk_mark, set on the socket's packets; the tun device shows none of it), and IPv4's
+# (do_ip_setsockopt()): IP_TOS (the TOS byte of the socket's packets, its ECN bits kept
+# by TCP), IP_MTU_DISCOVER (the DF bit's policy, IP_PMTUDISC_*), IP_FREEBIND
+KERNEL_SOCKOPTS = {"SO_ZEROCOPY": (1, 60), "SO_TIMESTAMPING": (1, 37), "TCP_INQ": (6, 36),
+                   "SO_MARK": (1, 36), "IP_TOS": (0, 1), "IP_MTU_DISCOVER": (0, 10),
+                   "IP_FREEBIND": (0, 15)}
+# the cmsgs recvmsg() compares (run_system_call.c cmsg_expect_eq()): ip_recv_error()'s and
+# ipv6_recv_error()'s sock_extended_err (followed by the offender's address), and
+# __sock_recv_timestamp()'s scm_timestamping (three timespecs)
+SOL_IP, SOL_IPV6, SOL_SOCKET = 0, 41, 1
+IP_RECVERR, IPV6_RECVERR, SCM_TIMESTAMPING, SCM_TIMESTAMPING_OPT_STATS = 11, 25, 37, 54
+MSG_ERRQUEUE, MSG_ZEROCOPY = 0x2000, 0x4000000
+# Names packetdrill's own run_all.py defines with -D (no Linux header has them): packetdrill
+# run without that -D fails the script at run time where one is evaluated, "unknown symbol"
+# (script.c symbol_to_int()); their values in run_all.py's IPv4 run
+RUN_ALL_SYMBOLS = {"CMSG_LEVEL_IP": "SOL_IP", "CMSG_TYPE_RECVERR": "IP_RECVERR"}
 TCP_SYN_SENT = 2  # tcpi_state
 POLLNVAL = 0x20
 
@@ -166,7 +180,23 @@ def symbol(name: str) -> int:
              "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000, "MSG_ERRQUEUE": 0x2000,
              "MSG_TRUNC": 0x20, "MSG_WAITALL": 0x100, "MSG_OOB": 0x1,
              "O_RDONLY": 0, "O_WRONLY": 1,  # packetdrill's scripts use these; programs do not
-             **KERNEL_IP_SOCKOPTS, **IP_PMTUDISC,
+             # the error queue's and timestamping's (include/uapi/linux/errqueue.h,
+             # net_tstamp.h, asm-generic/socket.h on x86_64, linux/tcp.h, linux/in.h)
+             "SO_ZEROCOPY": 60, "SO_TIMESTAMPING": 37, "SCM_TIMESTAMPING": 37,
+             "SCM_TIMESTAMPING_OPT_STATS": 54, "SO_MARK": 36, "IP_RECVERR": 11,
+             "IPV6_RECVERR": 25, "TCP_INQ": 36, "TCP_CM_INQ": 36,
+             "SO_EE_ORIGIN_NONE": 0, "SO_EE_ORIGIN_LOCAL": 1, "SO_EE_ORIGIN_ICMP": 2,
+             "SO_EE_ORIGIN_ICMP6": 3, "SO_EE_ORIGIN_TXSTATUS": 4,
+             "SO_EE_ORIGIN_TIMESTAMPING": 4, "SO_EE_ORIGIN_ZEROCOPY": 5,
+             "SO_EE_CODE_ZEROCOPY_COPIED": 1,
+             "SCM_TSTAMP_SND": 0, "SCM_TSTAMP_SCHED": 1, "SCM_TSTAMP_ACK": 2,
+             "IP_MTU_DISCOVER": 10, "IP_FREEBIND": 15, "IP_PMTUDISC_DONT": 0,
+             "IP_PMTUDISC_WANT": 1, "IP_PMTUDISC_DO": 2, "IP_PMTUDISC_PROBE": 3,
+             **{"SOF_TIMESTAMPING_" + n: 1 << i for i, n in enumerate((
+                 "TX_HARDWARE", "TX_SOFTWARE", "RX_HARDWARE", "RX_SOFTWARE", "SOFTWARE",
+                 "SYS_HARDWARE", "RAW_HARDWARE", "OPT_ID", "TX_SCHED", "TX_ACK", "OPT_CMSG",
+                 "OPT_TSONLY", "OPT_STATS", "OPT_PKTINFO", "OPT_TX_SWHW", "BIND_PHC",
+                 "OPT_ID_TCP"))},
              # symbols_linux.c's epoll names (include/uapi/linux/eventpoll.h)
              **{n: getattr(EP, n) for n in dir(EP) if n.startswith("EPOLL") and
                 n != "EPOLLEXCLUSIVE_OK_BITS"}}
@@ -206,6 +236,7 @@ class _Fd:
     def __init__(self, sid: int | None, nonblocking: bool = False, epoll: int | None = None):
         self.sid, self.nonblocking = sid, nonblocking
         self.epoll = epoll  # an epoll descriptor's instance (the kernel's id), else None
+        self.pipe: int | None = None  # a pipe() end on the kernel: its descriptor
 
 
 class PktRun:
@@ -250,14 +281,6 @@ class PktRun:
             "local_ip", LOCAL_IP if wire == 4 else LOCAL_IP6)))
         self.remote_ip = str(ipaddress.ip_address(opts.get(
             "remote_ip", REMOTE_IP if wire == 4 else REMOTE_IP6)))
-        # --mss: every inbound TCP packet is written as a GSO packet of that segment size
-        # (netdev.c linux_tun_write(): virtio_net_hdr gso_type TCPV4, gso_size), as a NIC's
-        # GRO would hand it up; the model does not take such packets (how tun charges them)
-        self.gso_mss = opts.get("mss")
-        if self.gso_mss is not None and self.gso_mss <= 0:
-            raise ScriptError(f"{script.path}: bad --mss: {self.gso_mss}")
-        if self.gso_mss is not None and kernel is None:
-            raise unsupported(script.path, "the script option --mss")
         self.profile = profile
         self.restore: dict | None = None  # the sysctls before set_sysctls.py changed them
         self.timers = 0  # timer firings so far (bounded by MAX_TIMERS)
@@ -268,6 +291,14 @@ class PktRun:
             self.kernel.rx_tun = True  # the script's packets come in through tun
         else:
             self.kernel = kernel(profile, self.local_ip, self.remote_ip, profile.mtu)
+        if opts.get("mss"):
+            # --mss (config.c): every inbound TCP packet is written with a virtio_net_hdr of
+            # gso_type TCPV4 and that gso_size (netdev.c linux_tun_write()), a GRO packet
+            # as the kernel sees it; the model takes no such skbs
+            if kernel is None:
+                raise unsupported(script.path, "the script option --mss", "inbound packets "
+                                  "as GSO packets; `tcpsim pkt run --kernel` runs the script")
+            self.kernel.gso_size = opts["mss"]
         self.who = "the kernel" if kernel is not None else "the model"  # in failures
         self.on_kernel = kernel is not None
         self.held_up: list[str] = []  # see Outcome.held_up
@@ -425,10 +456,16 @@ class PktRun:
         tm = ev.time
         if tm.kind in ("absolute", "absolute range"):
             return tm.start, tm.end
+        # run.c adjust_relative_event_times(): a relative time counts from now, when the
+        # event is reached (now_usecs()), so the time the previous event took to run (a
+        # call, the check of a sniffed packet) is in it; only an inbound packet after an
+        # inbound packet counts from the other's script time.  On the kernel now is the
+        # wall clock's; the model's clock does not move while the runner works
+        now = max(self.now, self.kernel.now) if self.on_kernel else self.now
         if tm.kind == "any":
-            return self.now, None
+            return now, None
         inbound = lambda e: isinstance(e.action, Packet) and e.action.direction == "<"  # noqa: E731
-        offset = last.resolved if last is not None and inbound(last) and inbound(ev) else self.now
+        offset = last.resolved if last is not None and inbound(last) and inbound(ev) else now
         return offset + tm.start, (offset + tm.end if tm.end is not None else None)
 
     def _event(self, ev: Event, start: float, end: float | None, last_time: float) -> None:
@@ -438,8 +475,10 @@ class PktRun:
             where = f"{self.script.path}:{ev.line}"
             if a.extra:
                 raise unsupported(where, a.extra)
-            if a.tos_check and not self.on_kernel:  # the model sends no ECN codepoint
-                raise unsupported(where, f"IP-level details of packets ({a.ip_text})")
+            if a.tos is not None and not self.on_kernel:
+                # the kernel's run writes and checks the TOS byte (ECN's bits); the model
+                # keeps no IP header
+                raise unsupported(where, f"IP-level details of packets {a.tos[2]}")
             for name, _ in a.options or []:
                 if name in ("FO", "FOEXP") and not self.on_kernel and \
                         (a.direction == "<") == ("." in a.flags):
@@ -637,15 +676,16 @@ class PktRun:
                          for l, r in value]
             options.append([name, value])
         seg = Seg(self.remote, self.local, bits, seq & 0xFFFFFFFF, ack, p.win or 0, options,
-                  bytes(p.length), tos=p.tos)
+                  bytes(p.length))
+        if p.tos is not None:  # new_tcp_packet(): the script's ECN bits or TOS byte, else 0
+            seg.tos = p.tos[1]
+        seg.urg = p.urg or 0  # (written on the wire by the kernel's run; the model reads none)
         # a script's packets come in as plain skbs whatever their size, as over tun (--kernel):
         # no gso_size for tcp_measure_rcv_mss(), and not a clone of a sender's skb (pkt
         # export's model run takes its peer's packets the same way: Kernel.gso_rx, rx_shared)
         self.steps.append(f"{ev.line}: {self.now:.6f} < {flag_letters(bits)} "
                           f"{p.seq}:{p.end}({p.length})" + (f" ack {p.ack}" if bits & ACK else ""))
         self.kernel.now = max(self.kernel.now, self.now)
-        if self.gso_mss is not None:
-            seg.gso = self.gso_mss
         self.kernel.receive(seg)
         self._collect()
         self._try_pending()
@@ -708,6 +748,18 @@ class PktRun:
                   f"({len(seg.payload)})" + (f" ack {ack}" if bits & ACK else "") +
                   f" win {seg.win}")
         self.steps.append(f"{ev.line}: {t:.6f} > {actual}")
+        if p.tos is not None:
+            # run_packet.c verify_outbound_live_tos(), before the TCP header's fields
+            check, value = p.tos[0], p.tos[1]
+            bits_ecn = seg.tos & 3
+            if check == "ect01" and bits_ecn not in (1, 2):
+                raise Failure(ev.line, "live packet field ip_ecn: expected: 0x1 or 0x2 vs "
+                                       f"actual: 0x{bits_ecn:x}")
+            got = seg.tos if check == "tos" else bits_ecn
+            if check != "ect01" and got != value:
+                name = "tos" if check == "tos" else "ip_ecn"
+                raise Failure(ev.line, f"live packet field {name}: expected: {value} "
+                                       f"(0x{value:x}) vs actual: {got} (0x{got:x})")
         want = flag_bits(p.flags)
 
         def fail(what: str) -> None:
@@ -716,16 +768,6 @@ class PktRun:
                                    + (f" ack {p.ack}" if p.ack is not None else "")
                                    + f", {self.who} sent {actual}")
 
-        # run_packet.c verify_outbound_live_tos(): the IP header is checked before TCP's
-        ecn = seg.tos & 3
-        if p.tos_check == "ect01" and ecn not in (1, 2):
-            raise Failure(ev.line, f"live packet field ip_ecn: expected: 0x1 or 0x2 vs actual: "
-                                   f"0x{ecn:x}")
-        if p.tos_check in ("ecn", "tos"):
-            name, got = ("ip_ecn", ecn) if p.tos_check == "ecn" else ("tos", seg.tos)
-            if got != p.tos:
-                raise Failure(ev.line, f"live packet field {name}: expected: {p.tos} "
-                                       f"(0x{p.tos:x}) vs actual: {got} (0x{got:x})")
         for name, bit in (("FIN", FIN), ("SYN", SYN), ("RST", RST), ("PSH", PSH), ("ACK", ACK),
                           ("URG", URG), ("ECE", ECE), ("CWR", CWR)):
             if (want & bit) != (bits & bit):
@@ -738,8 +780,8 @@ class PktRun:
             fail(f"bad outbound ack number (expected {p.ack}, got {ack})")
         if p.win is not None and seg.win != p.win:
             fail(f"bad outbound window (expected {p.win}, got {seg.win})")
-        if p.urg is not None and p.urg != 0:
-            fail(f"bad outbound urgent pointer (expected {p.urg}, got 0)")
+        if p.urg is not None and p.urg != seg.urg:
+            fail(f"bad outbound urgent pointer (expected {p.urg}, got {seg.urg})")
         self._check_options(ev, p, seg, fail)
         self._check_time(ev, "outbound packet", start, end, t, last_time)
 
@@ -957,6 +999,10 @@ class PktRun:
         if isinstance(x, int):
             return x
         if isinstance(x, Word):
+            if x.name in RUN_ALL_SYMBOLS:
+                raise Failure(self.line, f"unknown symbol: '{x.name}' (no Linux header has it: "
+                              f"packetdrill's run_all.py defines it, -D {x.name}="
+                              f"{RUN_ALL_SYMBOLS[x.name]} in its IPv4 run)")
             return symbol(x.name)
         if isinstance(x, Or):
             v = 0
@@ -984,6 +1030,9 @@ class PktRun:
             # read()/write() find no read_iter/write_iter in eventpoll_fops: EINVAL
             name = ev.action.name if isinstance(ev.action, Syscall) else ""
             raise OSError(E.EINVAL if name in ("read", "write") else E.ENOTSOCK, "")
+        if f.pipe is not None and not epoll_ok:
+            raise unsupported(f"{self.script.path}:{ev.line}", f"{ev.action.name}() of a pipe",
+                              "tcpsim splices to pipes and closes them only")
         return f
 
     def _script_fd(self, ev: Event, want, check: bool) -> int:
@@ -1134,6 +1183,12 @@ class PktRun:
         known = sum((SEND_FLAGS if sending else RECV_FLAGS).values())
         if sending and self.on_kernel:
             known |= MSG_FASTOPEN
+        if sending:
+            known |= MSG_ZEROCOPY
+            if not self.on_kernel:
+                # tcp_sendmsg_locked(): MSG_ZEROCOPY on a socket without SOCK_ZEROCOPY is an
+                # ordinary send; the model's sockets never have it (SO_ZEROCOPY: unsupported)
+                fl &= ~MSG_ZEROCOPY
         if fl & ~known:
             bit = fl & ~known & -(fl & ~known)
             name = _FLAG_NAMES.get(bit, hex(bit))
@@ -1244,7 +1299,7 @@ class PktRun:
         if not isinstance(msg, Struct) or "msg_iov" not in msg.fields:
             raise Failure(ev.line, f"{c.name}() takes a message {{msg_name(...)=..., "
                                    "msg_iov(1)=[{..., LEN}], msg_flags=0}")
-        if "msg_control" in msg.fields:
+        if "msg_control" in msg.fields and (c.name != "recvmsg" or not self.on_kernel):
             raise unsupported(f"{self.script.path}:{ev.line}", "control messages (msg_control)")
         iov = msg.fields["msg_iov"]
         if not isinstance(iov, list) or not all(isinstance(v, Struct) for v in iov):
@@ -1267,16 +1322,191 @@ class PktRun:
 
     def _sys_recvmsg(self, ev, c):
         fd, msg, flags = self._args(ev, c, 3)
+        if self.on_kernel and not self._value(flags) & 0x100:
+            # msg_flags and the cmsgs compared, always (syscall_recvmsg()): TCP_INQ's cmsg
+            # with no room for it is MSG_CTRUNC; MSG_WAITALL's blocking reads add up in
+            # _data_call() (no script has both)
+            return self._recvmsg_control(ev, c, fd, msg, flags)
+        if self._value(flags) & MSG_ERRQUEUE:
+            # the model's error queue is always empty: TCP queues there only MSG_ZEROCOPY's
+            # and SO_TIMESTAMPING's reports (tcp_v4_err() sets sk_err, never ip_icmp_error()),
+            # neither of which the model has; ip_recv_error() is then -EAGAIN at once, and a
+            # failed recvmsg() leaves the msghdr as packetdrill filled it (nothing to compare)
+            self._fd(ev, fd)
+            return -1, "EAGAIN"
         got = self._data_call(ev, c, fd, sum(self._msghdr(ev, c, msg)), flags, False)
         want = msg.fields.get("msg_flags", 0)
         if not isinstance(want, Ellipsis_) and self._value(want) != 0:
             raise unsupported(f"{self.script.path}:{ev.line}", "recvmsg()'s msg_flags other than 0")
         return got
 
+    def _sys_pipe(self, ev, c):
+        """pipe([R, W]) = 0 on the kernel (syscall_pipe(): the script names both ends,
+        get_pipe_expression(); run_syscall_pipe() maps them to the live ones)."""
+        (ends,) = self._args(ev, c, 1)
+        if not self.on_kernel:
+            raise unsupported(f"{self.script.path}:{ev.line}", "the system call pipe()",
+                              "`tcpsim pkt run --kernel` runs the script on the real kernel")
+        if not isinstance(ends, list) or len(ends) != 2:
+            raise Failure(ev.line, "pipe() takes [READ_FD, WRITE_FD]")
+        script = [self._value(x) for x in ends]
+        for fd in script:
+            if fd in self.fds:
+                raise Failure(ev.line, f"duplicate fd {fd} in the script: fd {fd} is still "
+                                       "open")
+        for fd, live in zip(script, self.kernel.pipe()):
+            self.fds[fd] = _Fd(None)
+            self.fds[fd].pipe = live
+        return 0, None
+
+    def _sys_splice(self, ev, c):
+        """splice(fd_in, NULL, fd_out, NULL, len, flags) on the kernel, between the socket
+        and a pipe (syscall_splice(); tcp_splice_read() for a socket's data into a pipe)."""
+        fd_in, off_in, fd_out, off_out, count, flags = self._args(ev, c, 6)
+        if not self.on_kernel:
+            raise unsupported(f"{self.script.path}:{ev.line}", "the system call splice()",
+                              "`tcpsim pkt run --kernel` runs the script on the real kernel")
+        for off in (off_in, off_out):
+            if not (isinstance(off, Word) and off.name == "NULL" or off == 0):
+                raise unsupported(f"{self.script.path}:{ev.line}", "splice() with offsets")
+        ends = []
+        for arg in (fd_in, fd_out):
+            f = self._fd(ev, arg, epoll_ok=True)
+            if f.epoll is not None:
+                return -1, "EINVAL"
+            ends.append(("pipe", f.pipe) if f.pipe is not None else ("sock", f.sid))
+        n, fl = self._value(count), self._value(flags)
+        blocking = not any(f.nonblocking for f in (self.fds[self._value(fd_in)],
+                                                    self.fds[self._value(fd_out)])
+                           if f.pipe is None) and not fl & 0x2  # SPLICE_F_NONBLOCK
+
+        def attempt():
+            try:
+                return self.kernel.splice(ends[0], ends[1], n, fl, blocking), None
+            except BlockingIOError:
+                return None if blocking else (-1, "EAGAIN")
+            except OSError as e:
+                return -1, errno_name(e.errno)
+        return attempt() or attempt
+
+    def _recvmsg_control(self, ev, c, fd, msg, flags):
+        """recvmsg() on the kernel as syscall_recvmsg() makes it: a control buffer exactly as
+        long as the script's cmsgs take (cmsg_new(): the sum of their CMSG_SPACE()), then the
+        result, msg_flags exactly, and the cmsgs one by one (cmsg_expect_eq())."""
+        lengths = self._msghdr(ev, c, msg)
+        expected = [self._cmsg(ev, x) for x in msg.fields.get("msg_control") or []]
+        want_flags = self._value(msg.fields["msg_flags"]) if "msg_flags" in msg.fields else 0
+        f = self._fd(ev, fd)
+        fl = self._value(flags)
+        controllen = sum(16 + (len(data) + 7 & ~7) for _, _, data, _ in expected)
+        n = sum(lengths)
+        live_start = self.kernel.wall_clock_start()  # state->live_start_time_usecs
+
+        def finish(got):
+            ret, msg_flags, cmsgs = got
+
+            def check(event):
+                if msg_flags != want_flags & 0xFFFFFFFF:
+                    raise Failure(event.line, f"Expected msg_flags 0x{want_flags & 0xFFFFFFFF:08X}"
+                                              f" but got 0x{msg_flags:08X}")
+                self._check_cmsgs(event, expected, cmsgs, live_start)
+            return ret, None, check
+
+        def attempt():
+            try:
+                return finish(self.kernel.recvmsg(f.sid, n, fl, controllen))
+            except BlockingIOError:
+                # the error queue never waits (ip_recv_error(): -EAGAIN when empty)
+                if f.nonblocking or fl & (0x40 | MSG_ERRQUEUE):
+                    return -1, "EAGAIN"
+                return None
+            except OSError as e:
+                return -1, errno_name(e.errno)
+        return attempt() or attempt
+
+    def _cmsg(self, ev, x) -> tuple[int, int, bytes, object]:
+        """One cmsg of the script's msg_control, as cmsg_new() builds it: (level, type, its
+        data's bytes, what to compare them as).  sock_extended_err is followed by the
+        offender's address, a sockaddr_in at SOL_IP, else a sockaddr_in6 (ip_recv_error()'s
+        struct errhdr); scm_timestamping is three timespecs, the script giving ts[0]."""
+        import struct as _struct
+        if not isinstance(x, Struct) or not {"cmsg_level", "cmsg_type", "cmsg_data"} <= \
+                x.fields.keys():
+            raise Failure(ev.line, "a cmsg takes {cmsg_level=..., cmsg_type=..., cmsg_data=...}")
+        level = self._value(x.fields["cmsg_level"])
+        kind = self._value(x.fields["cmsg_type"])
+        d = x.fields["cmsg_data"]
+        if isinstance(d, Struct) and "scm_sec" in d.fields:
+            ts = (self._value(d.fields["scm_sec"]), self._value(d.fields.get("scm_nsec", 0)))
+            return level, kind, _struct.pack("qq32x", *ts), ("ts", ts)
+        if isinstance(d, Struct) and "ee_errno" in d.fields:
+            names = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_info", "ee_data")
+            v = [self._value(d.fields.get(k, 0)) for k in names]
+            ee = (v[0] & 0xFFFFFFFF, v[1] & 0xFF, v[2] & 0xFF, v[3] & 0xFF, v[4] & 0xFFFFFFFF,
+                  v[5] & 0xFFFFFFFF)
+            data = _struct.pack("IBBBxII", *ee) + bytes(16 if level == SOL_IP else 28)
+            return level, kind, data, ("ee", ee)
+        if isinstance(d, list):
+            raise unsupported(f"{self.script.path}:{ev.line}", "the statistics of "
+                              "SCM_TIMESTAMPING_OPT_STATS (a cmsg_data list)")
+        return level, kind, _struct.pack("I", self._value(d) & 0xFFFFFFFF), None  # get_s32()
+
+    def _check_cmsgs(self, ev, expected: list, actual: list, live_start: float) -> None:
+        """run_system_call.c cmsg_expect_eq(): level, type and length of each; a
+        sock_extended_err field by field, an scm_timestamping's non-zero times within
+        tolerance_usecs of the script's time (script_time_to_live_time_usecs()), any other
+        data byte for byte; then the counts."""
+        import struct as _struct
+        i = 0
+        for (level, kind, data, how), (alevel, akind, alen, adata) in zip(expected, actual):
+            if alevel != level:
+                raise Failure(ev.line, f"Bad level in cmsg {i}: expected={level} actual={alevel}")
+            if akind != kind:
+                raise Failure(ev.line, f"Bad type in cmsg {i}: expected={kind} actual={akind}")
+            if alen != 16 + len(data):
+                raise Failure(ev.line, f"Bad len in cmsg {i}: expected={16 + len(data)} "
+                                       f"actual={alen}")
+            if (alevel, akind) in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)):
+                got = _struct.unpack("IBBBxII", adata[:16])
+                want = _struct.unpack("IBBBxII", data[:16])
+                for name, w, g in zip(("errno", "origin", "type", "code", "info", "data"),
+                                      want, got):
+                    if w != g:
+                        raise Failure(ev.line, f"Bad {name} in extended err {i}: expected={w} "
+                                               f"actual={g}")
+            elif (alevel, akind) == (SOL_SOCKET, SCM_TIMESTAMPING):
+                want = _struct.unpack("6q", data)
+                got = _struct.unpack("6q", adata[:48])
+                for k in range(3):
+                    sec, nsec = want[2 * k], want[2 * k + 1]
+                    if not sec and not nsec:
+                        continue  # a zero timestamp is not compared
+                    start_us = round(live_start * 1e6)
+                    exp_us = start_us + sec * 1000000 + nsec // 1000
+                    act_us = got[2 * k] * 1000000 + got[2 * k + 1] // 1000
+                    if abs(exp_us - act_us) > round(self.tolerance * 1e6):
+                        raise Failure(ev.line, f"Bad timestamp {k} in scm_timestamping {i}: "
+                                               f"expected={(exp_us - start_us) / 1e6:.6f} s "
+                                               f"actual={(act_us - start_us) / 1e6:.6f} s "
+                                               "(script time)")
+            elif (alevel, akind) == (SOL_SOCKET, SCM_TIMESTAMPING_OPT_STATS):
+                raise unsupported(f"{self.script.path}:{ev.line}", "the statistics of "
+                                  "SCM_TIMESTAMPING_OPT_STATS")
+            elif adata[:len(data)] != data:
+                raise Failure(ev.line, f"Bad data in cmsg {i}: expected={data.hex()} "
+                                       f"actual={adata.hex()}")
+            i += 1
+        if len(actual) > i and len(expected) == i:
+            raise Failure(ev.line, f"received more than {i} cmsgs")
+        if len(expected) > i:
+            raise Failure(ev.line, f"received only {i} cmsgs")
+
     def _sys_close(self, ev, c):
         (fd,) = self._args(ev, c, 1)
         f = self._fd(ev, fd, epoll_ok=True)
-        if f.epoll is not None:
+        if f.pipe is not None:
+            self.kernel.close_pipe(f.pipe)
+        elif f.epoll is not None:
             self.kernel.epoll_close(f.epoll)
         else:
             self.kernel.close(f.sid)
@@ -1291,6 +1521,12 @@ class PktRun:
 
     def _sockopt(self, ev, level, name, getter: bool = False) -> tuple[int, int, str]:
         lvl = self._value(level)
+        if isinstance(name, Word) and name.name in KERNEL_SOCKOPTS:
+            if not self.on_kernel:
+                raise unsupported(f"{self.script.path}:{ev.line}",
+                                  f"the socket option {name.name}", "`tcpsim pkt run --kernel` "
+                                  "runs the script on the real kernel")
+            return lvl, KERNEL_SOCKOPTS[name.name][1], "int"
         if isinstance(name, Word) and name.name in FASTOPEN_SOCKOPTS:
             if not self.on_kernel and (name.name not in ("TCP_FASTOPEN", "TCP_FASTOPEN_KEY")
                                        or (name.name == "TCP_FASTOPEN_KEY" and getter)):
@@ -1299,8 +1535,6 @@ class PktRun:
                                         f"the socket option {name.name}")
             return lvl, FASTOPEN_SOCKOPTS[name.name], (
                 "bytes" if name.name == "TCP_FASTOPEN_KEY" else "int")
-        if isinstance(name, Word) and name.name in KERNEL_IP_SOCKOPTS and self.on_kernel:
-            return lvl, KERNEL_IP_SOCKOPTS[name.name], "int"
         if not isinstance(name, Word) or name.name not in SOCKOPTS:
             raise unsupported(f"{self.script.path}:{ev.line}", "the socket option "
                               f"{name.name if isinstance(name, Word) else name}")
@@ -1329,10 +1563,11 @@ class PktRun:
         else:
             v = self._value(value)
             size = self._value(length) if not isinstance(length, Ellipsis_) else 4
-            if self.on_kernel and 0 < size < 4 and isinstance(v, int):
-                # the value as the optlen bytes the script passes (syscall_setsockopt()
-                # hands the kernel the int's first optlen bytes; x86_64 is little-endian)
-                v = (v & (1 << 8 * size) - 1).to_bytes(size, "little")
+            if self.on_kernel and size != 4 and 0 <= size <= 64:
+                # syscall_setsockopt(): the int's address with the script's optlen; the
+                # kernel reads that many bytes (do_ip_setsockopt(): a char when optlen is 1)
+                import struct as _struct
+                v = _struct.pack("<I", v & 0xFFFFFFFF)[:size].ljust(size, b"\0")
         self.kernel.setsockopt(f.sid, lvl, opt, v)
         return 0, None
 

@@ -144,6 +144,8 @@ def parse_options(raw: bytes) -> list:
             # the experimental Fast Open option (kind 254, magic 0xF989) the kernel still
             # reads and answers in kind (tcp_parse_options(): TCPOPT_EXP, TCPOPT_FASTOPEN_MAGIC)
             opts.append(["FOEXP", body[2:].hex()])
+        elif kind == 19 and size <= 18:  # TCPOPT_MD5SIG: its digest's bytes
+            opts.append(["md5", body.hex()])
         else:
             opts.append([f"opt-{kind}", body.hex()])
         i += size
@@ -240,9 +242,11 @@ def encode_options(opts: list) -> bytes:
                 out += struct.pack("!BB", TCPOPT_FASTOPEN, 2 + len(cookie)) + cookie
             else:
                 out += struct.pack("!BB", TCPOPT_EXP, 4 + len(cookie)) + FASTOPEN_MAGIC + cookie
-        elif name == "md5":  # TCPOPT_MD5SIG, TCPOLEN_MD5SIG: the digest as the script gives it
-            digest = bytes.fromhex(v).ljust(16, b"\0")[:16]
-            out += struct.pack("!BB", 19, 18) + digest
+        elif name == "md5":
+            # TCPOPT_MD5SIG (19) with the digest's bytes as given (packetdrill's
+            # new_md5_option(): no signature is computed; up to 16 bytes)
+            digest = bytes.fromhex(v)
+            out += struct.pack("!BB", 19, 2 + len(digest)) + digest
         else:
             raise ValueError(f"cannot encode TCP option {name}")
     while len(out) % 4:
@@ -262,11 +266,13 @@ def internet_checksum(data: bytes) -> int:
 
 def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int, options: list,
                  payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True,
-                 tos: int = 0) -> bytes:
-    """An Ethernet frame (zero MACs, as on Linux loopback) carrying one TCP segment."""
+                 tos: int = 0, urg: int = 0) -> bytes:
+    """An Ethernet frame (zero MACs, as on Linux loopback) carrying one TCP segment (tos: the
+    IP header's TOS byte, or IPv6's traffic class; urg: the urgent pointer)."""
     opts = encode_options(options)
     doff = (20 + len(opts)) // 4
-    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, doff << 4, flags, win, 0, 0) + opts
+    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, doff << 4, flags, win, 0,
+                      urg) + opts
     tcp += payload
     v6 = ":" in src[0]
     saddr, daddr = _packed(src[0]), _packed(dst[0])
