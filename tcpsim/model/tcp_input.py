@@ -214,8 +214,10 @@ class TcpInput:
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
                 sk.delivered += self._delivered  # tcp_count_delivered()
                 if sk.sack_ok and seq_lt(self._reord_low, prior_fack):
-                    # never-resent data acknowledged below what was SACKed: reordering
-                    self._check_sack_reordering(sk, self._reord_low, prior_fack)
+                    # never-resent data acknowledged below what was SACKed: reordering,
+                    # measured up to tcp_highest_sack_seq() after the queue was cleaned (the
+                    # new snd_una once nothing SACKed is left: sacked_out 0)
+                    self._check_sack_reordering(sk, self._reord_low)
                 if not sk.sack_ok and acked:
                     self._remove_reno_sacks(sk, acked)
                 self._ack_update_rtt(sk, rtt, ts[1] if ts else None)
@@ -268,7 +270,10 @@ class TcpInput:
             delivered = self._delivered + newly_sacked
             if sk.ca_recovery:
                 self._cwnd_reduction(sk, delivered, newly_lost, una_advanced)
-            elif acked:  # tcp_may_raise_cwnd(): FLAG_DATA_ACKED, not a SACK alone
+            elif acked or (newly_sacked and sk.reordering > int(self.profile.sysctls.get(
+                    "net.ipv4.tcp_reordering", 3))):
+                # tcp_may_raise_cwnd(): FLAG_DATA_ACKED, not a SACK alone, unless reordering
+                # is above tcp_reordering: then FLAG_FORWARD_PROGRESS (a new SACK) will do
                 self._cong_avoid(sk, delivered)
             if not prior_idle:  # tcp_cong_control() (not after no_queue)
                 self._update_pacing_rate(sk)
@@ -304,6 +309,9 @@ class TcpInput:
                 if sk.ts_ok:  # tcp_rcv_state_process(): SYN_RECV's advmss less the TS option
                     sk.advmss -= TCPOLEN_TSTAMP_ALIGNED
                 self._fastopen_remove(sk)  # (tcp_init_transfer() ran at the child's birth)
+                # tcp_rcv_state_process(), TCP_SYN_RECV: "SYN-ACK delivery isn't tracked in
+                # tcp_ack" (the child of a SYN without Fast Open counts it at its birth)
+                sk.delivered += 1
             else:
                 self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
             self._transition(sk, "rcv_ack")

@@ -91,6 +91,8 @@ def model_tcp_info(sk: Sock) -> dict[str, int]:
         "tcpi_rcv_ssthresh": sk.rcv_ssthresh, "tcpi_snd_wnd": sk.snd_wnd,
         "tcpi_rcv_wnd": sk.rcv_wnd, "tcpi_notsent_bytes": len(sk.unsent),
         "tcpi_reordering": sk.reordering, "tcpi_reord_seen": sk.reord_seen,
+        # tcp_get_info(): tp->delivered (the SYN's included), icsk_probes_out
+        "tcpi_delivered": sk.delivered, "tcpi_probes": sk.probes_out,
         # tcp_get_info(): srtt_us >> 3 and mdev_us >> 2 (the script's clock is the model's)
         "tcpi_rtt": sk.srtt_us >> 3, "tcpi_rttvar": sk.mdev_us >> 2,
     }
