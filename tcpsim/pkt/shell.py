@@ -74,8 +74,11 @@ MODEL_SYSCTLS: dict[str, str] = {
     "net.ipv4.tcp_frto": "int",  # tests/pkt/frto-off.pkt
     # Fast Open's server side (model/tcp_fastopen.py, tests/pkt/tfo-*.pkt)
     "net.ipv4.tcp_fastopen": "int", "net.ipv4.tcp_fastopen_key": "key",
+    # tcp_notsent_lowat() when TCP_NOTSENT_LOWAT is 0 (model/tcp.py, tcp_poll()'s
+    # tcp_stream_memory_free(); tests/pkt/notsent-lowat-sysctl.pkt): a u32, proc_douintvec
+    "net.ipv4.tcp_notsent_lowat": "u32",
 }
-_COUNTS = {"int": 1, "ints": 3, "range": 2}
+_COUNTS = {"int": 1, "ints": 3, "range": 2, "u32": 1}
 
 
 @dataclass
@@ -123,9 +126,10 @@ def refusal(key: str, value: str) -> str | None:
     except ValueError:
         numbers = None
     if numbers is None or len(numbers) != _COUNTS[shape]:
-        want = {"int": "a number", "ints": "three numbers", "range": "two numbers"}[shape]
+        want = {"int": "a number", "ints": "three numbers", "range": "two numbers",
+                "u32": "a number"}[shape]
         return f"{key} takes {want}, not {value!r}"
-    if any(n < 0 or n > 0x7FFFFFFF for n in numbers):
+    if any(n < 0 or n > (0xFFFFFFFF if shape == "u32" else 0x7FFFFFFF) for n in numbers):
         return f"{value!r} is out of range for {key}"
     return None
 
