@@ -75,9 +75,18 @@ def _ca_state(sk: Sock) -> int:
     return 0
 
 
-def model_tcp_info(sk: Sock) -> dict[str, int]:
+def model_tcp_info(sk: Sock, kernel=None) -> dict[str, int]:
     """The fields the model keeps, as tcp_get_info() fills them; a block naming any other
-    is unsupported on the model (it names the field)."""
+    is unsupported on the model (it names the field).  With the kernel (its clock), the
+    times since: jiffies_to_msecs(tcp_jiffies32 - icsk_ack.lrcvtime), and of tp->rcv_tstamp."""
+    since = {}
+    if kernel is not None:
+        jiffy = kernel.profile.jiffy
+        now = int(kernel.now / jiffy + 1e-9)
+        since = {"tcpi_last_data_recv": int(round((now - int(sk.lrcvtime / jiffy + 1e-9)) * jiffy
+                                                  * 1000)) & 0xFFFFFFFF,
+                 "tcpi_last_ack_recv": int(round((now - int(sk.rcv_tstamp / jiffy + 1e-9)) * jiffy
+                                                 * 1000)) & 0xFFFFFFFF}
     opts = (1 if sk.ts_ok else 0) | (2 if sk.sack_ok else 0) | (4 if sk.ws_ok else 0) | (
         32 if sk.syn_data_acked else 0)  # TCPI_OPT_SYN_DATA
     return {
@@ -94,7 +103,7 @@ def model_tcp_info(sk: Sock) -> dict[str, int]:
         # tcp_get_info(): tp->delivered (the SYN's included), icsk_probes_out
         "tcpi_delivered": sk.delivered, "tcpi_probes": sk.probes_out,
         # tcp_get_info(): srtt_us >> 3 and mdev_us >> 2 (the script's clock is the model's)
-        "tcpi_rtt": sk.srtt_us >> 3, "tcpi_rttvar": sk.mdev_us >> 2,
+        "tcpi_rtt": sk.srtt_us >> 3, "tcpi_rttvar": sk.mdev_us >> 2, **since,
     }
 
 

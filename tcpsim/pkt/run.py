@@ -459,7 +459,7 @@ class PktRun:
         if hasattr(self.kernel, "tcp_info_raw"):
             info = pcode.parse_tcp_info(self.kernel.tcp_info_raw(self.under_test))
         else:
-            info = pcode.model_tcp_info(self.kernel.socks[self.under_test])
+            info = pcode.model_tcp_info(self.kernel.socks[self.under_test], self.kernel)
             missing = sorted(pcode.names(code) - info.keys())
             if missing:
                 raise unsupported(where, f"the TCP_INFO field {missing[0]}", "the model does "
