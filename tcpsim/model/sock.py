@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+ECE, CWR = 0x40, 0x80  # RFC 3168's header bits (only the passive negotiation is modelled)
 # TCP_SKB_CB(skb)->eor on a write-queue skb (Sock.wq's flags; never a header bit): the end of
 # a send(MSG_EOR), which nothing is appended to or collapsed into (tcp_skb_can_collapse_to())
 EOR = 0x1000
@@ -207,6 +208,9 @@ class Sock:
     fastopen_rsk: int = 0
     fastopen_key: bytes = b""  # TCP_FASTOPEN_KEY's primary key (fastopenq.ctx), b"": the sysctl's
     syn_data_acked: bool = False
+    # RFC 3168 ECN negotiated on a passive open (inet_rsk(req)->ecn_ok, then the child's
+    # tp->ecn_flags TCP_ECN_OK, TCPI_OPT_ECN); nothing after the handshake is modelled
+    ecn_ok: bool = False
     parent: int | None = None
     # life
     files: int = 1  # descriptors that refer to it (fork() copies them); tcp_close() at the last

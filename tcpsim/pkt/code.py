@@ -88,7 +88,7 @@ def model_tcp_info(sk: Sock, kernel=None) -> dict[str, int]:
                  "tcpi_last_ack_recv": int(round((now - int(sk.rcv_tstamp / jiffy + 1e-9)) * jiffy
                                                  * 1000)) & 0xFFFFFFFF}
     opts = (1 if sk.ts_ok else 0) | (2 if sk.sack_ok else 0) | (4 if sk.ws_ok else 0) | (
-        32 if sk.syn_data_acked else 0)  # TCPI_OPT_SYN_DATA
+        32 if sk.syn_data_acked else 0) | (8 if sk.ecn_ok else 0)  # TCPI_OPT_SYN_DATA, _ECN
     return {
         "tcpi_state": _STATES.get(sk.state, 7), "tcpi_ca_state": _ca_state(sk),
         "tcpi_options": opts, "tcpi_snd_wscale": sk.snd_wscale, "tcpi_rcv_wscale": sk.rcv_wscale,

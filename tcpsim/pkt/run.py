@@ -552,6 +552,11 @@ class PktRun:
                     raise self._no_fastopen(where, f"the sysctl {act.key}")
                 raise unsupported(where, f"the sysctl {act.key}", "its effect on TCP is not "
                                   "part of the model")
+            if act.key == "net.ipv4.tcp_ecn" and not self.on_kernel and \
+                    value.strip() not in ("0", "2"):
+                raise unsupported(where, f"net.ipv4.tcp_ecn={value.strip()}", "the model takes "
+                                  "ECN only as a passive open negotiates it (tcp_ecn 0 or 2): "
+                                  "no ECN SYNs of its own, no AccECN")
             if self.restore is None:
                 self.restore = {}
             self.restore.setdefault(act.key, self.profile.sysctls.get(act.key, value))
@@ -583,6 +588,12 @@ class PktRun:
             # the remote ISN), and so are the acks and SACK blocks the kernel sends back
             self.remote_isn = p.seq
         seq = p.seq if bits & SYN else p.seq + self.remote_isn
+        if bits & (ECE | CWR) and not bits & SYN and not self.on_kernel and any(
+                s.ecn_ok and s.local == self.local and s.remote == self.remote
+                for s in self.kernel.socks.values()):
+            raise unsupported(f"{self.script.path}:{ev.line}", "ECN's congestion signals (ECE, "
+                              "CWR) on a connection that negotiated ECN", "the model has ECN's "
+                              "negotiation only")
         local_offset = self._local_offset(bits)
         ack = ((p.ack or 0) + local_offset) & 0xFFFFFFFF if bits & ACK else (p.ack or 0)
         options = []

@@ -77,6 +77,9 @@ MODEL_SYSCTLS: dict[str, str] = {
     # tcp_notsent_lowat() when TCP_NOTSENT_LOWAT is 0 (model/tcp.py, tcp_poll()'s
     # tcp_stream_memory_free(); tests/pkt/notsent-lowat-sysctl.pkt): a u32, proc_douintvec
     "net.ipv4.tcp_notsent_lowat": "u32",
+    # ECN's passive negotiation (tcp_ecn_create_request(); tests/pkt/ecn-passive.pkt): 0 and 2
+    # on the model; 1 (ECN SYNs of its own) and AccECN's 3-5 are unsupported there (pkt/run.py)
+    "net.ipv4.tcp_ecn": "int",
 }
 _COUNTS = {"int": 1, "ints": 3, "range": 2, "u32": 1}
 
