@@ -440,7 +440,8 @@ PKT = PROGRAMS.parent / "pkt"
                                   "icmp-connect", "icmp-request-drop", "icmp-request-keep",
                                   "tfo-cookie", "tfo-data", "tfo-no-cookie", "tfo-key",
                                   "tfo-synack-rtx", "sack-reordering-cwnd", "tfo-delivered",
-                                  "notsent-lowat-sysctl", "tcp-info-since", "ecn-passive"])
+                                  "notsent-lowat-sysctl", "tcp-info-since", "ecn-passive",
+                                  "cubic-recovery-ca"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.

@@ -401,6 +401,18 @@ class Sock:
     undo_retrans: int = -1
     prior_ssthresh: int = 0
     last_max_cwnd: int = 0
+    # the rest of cubic's struct bictcp (tcp_cubic.c, model/tcp_cong.py _bictcp_update()):
+    # cnt, last_cwnd, last_time (jiffies), bic_origin_point, bic_K, delay_min (us),
+    # epoch_start (jiffies; None: no epoch, the kernel's 0), ack_cnt, tcp_cwnd
+    bic_cnt: int = 0
+    bic_last_cwnd: int = 0
+    bic_last_time: int = 0
+    bic_origin_point: int = 0
+    bic_k: int = 0
+    bic_delay_min: int = 0
+    bic_epoch_start: int | None = None
+    bic_ack_cnt: int = 0
+    bic_tcp_cwnd: int = 0
     dsack_dups: int = 0
     sacked_out: int = 0  # packets of the retransmit queue the peer SACKed
     lost_out: int = 0  # packets marked lost and not yet sent again (the model's retrans_out)

@@ -200,8 +200,10 @@ class TcpInput:
             prior_fack = self._highest_sack(sk) if sk.sack_ok else sk.snd_una
             blocks = self._opt(seg, "sack") if sk.sack_ok else None
             rtt = -1
+            ca_rtt = -1
             if una_advanced:
                 rtt = self._acked_rtt(sk, seg.ack)
+                ca_rtt = self._acked_rtt(sk, seg.ack, last=True)
                 sk.snd_una = seg.ack  # tcp_snd_una_update()
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
@@ -226,6 +228,9 @@ class TcpInput:
                 sk.retries = 0  # tcp_ack(): FLAG_SND_UNA_ADVANCED, icsk_retransmits 0
             elif first_sackt >= 0:  # tcp_ack_update_rtt(): the SACK's RTT (sack_rtt_us)
                 self._ack_update_rtt(sk, int(round((self.now - first_sackt) * 1e6)), None)
+            if ca_rtt < 0 and first_sackt >= 0:  # (the SACK's: the oldest newly SACKed)
+                ca_rtt = int(round((self.now - first_sackt) * 1e6))
+            self._bictcp_acked(sk, ca_rtt)  # tcp_clean_rtx_queue(): pkts_acked()
             if not prior_idle:
                 self._rack_update_reo_wnd(sk)  # tcp_ack(), after tcp_clean_rtx_queue()
             # a duplicate ACK (num_dupack): nothing new acknowledged, no data, the same window
@@ -1189,10 +1194,11 @@ class TcpInput:
             sk.rtt_seq = sk.snd_nxt
         sk.srtt_us = max(1, srtt)
 
-    def _acked_rtt(self, sk: Sock, ack: int) -> int:
+    def _acked_rtt(self, sk: Sock, ack: int, last: bool = False) -> int:
         """tcp_clean_rtx_queue()'s seq_rtt_us: how long ago the oldest skb this ACK covers
         left (first_ackt), in us; -1 when it covers none, or a retransmitted one
-        (FLAG_RETRANS_DATA_ACKED).  An skb of one packet counts only when wholly acked."""
+        (FLAG_RETRANS_DATA_ACKED).  An skb of one packet counts only when wholly acked.
+        last: ca_rtt_us instead, from the newest skb it covers (last_ackt)."""
         first = None
         for skb in sk.rtxq:
             if not seq_lt(skb.seq, ack):
@@ -1201,6 +1207,6 @@ class TcpInput:
                 break
             if skb.retrans:
                 return -1
-            if first is None:
+            if first is None or last:
                 first = skb.sent
         return -1 if first is None else max(int(round((self.now - first) * 1e6)), 0)

@@ -160,6 +160,8 @@ class TcpTimers:
             sk.snd_ssthresh = self._ssthresh(sk)  # (in recovery, the one it set stays)
             self._init_undo(sk)
         sk.ca_loss, sk.ca_recovery, sk.high_seq = True, False, sk.snd_nxt
+        if self.profile.congestion_control != "reno":
+            self._bictcp_reset(sk)  # tcp_set_ca_state(TCP_CA_Loss) -> cubictcp_state()
         sk.snd_cwnd, sk.snd_cwnd_cnt = 1, 0
         sk.tlp_high_seq = 0
         sk.timers.pop("reo", None)
