@@ -13,9 +13,9 @@ restarted (tcp_slow_start_after_idle_check(), tcp_cwnd_restart()).
 The algorithms modelled are reno and cubic (MODELLED_CONGESTION in profile.py).  Without loss
 only slow start is reached by the programs here: cubic's HyStart left slow start in the lab
 only after some 4000 segments of window (a 20 MB transfer at MTU 1500, ssthresh 4046 and
-4708 in two runs: it times ACK trains in microseconds), so neither HyStart nor cubic's
-growth function (bictcp_update()) is modelled; past ssthresh both grow as reno does
-(tcp_cong_avoid_ai()).  bbr, this machine's default, is not modelled (its pacing decides
+4708 in two runs: it times ACK trains in microseconds), so HyStart is not modelled.  Past
+ssthresh reno grows one segment a window and cubic by its curve (bictcp_update(), since
+session 15: tests/pkt/cubic-recovery-ca.pkt), both through tcp_cong_avoid_ai().  bbr, this machine's default, is not modelled (its pacing decides
 what leaves when): a profile naming it gets cubic's rules and a note saying so (only
 tcp_sndbuf_expand() takes bbr's factor of 3, bbr_sndbuf_expand(), which needs no window), and
 the lab pins each socket to cubic (lab/kernel.py lab_congestion()).
