@@ -526,3 +526,14 @@ def test_ecn_past_the_passive_negotiation_is_unsupported_by_name(text, feature):
     with pytest.raises(Unsupported, match=re.escape(feature)):
         run(text)
     assert run(ECN_PASSIVE).passed
+
+
+def test_a_scripts_wheel_timers_fire_as_from_the_middle_of_a_jiffy():
+    """Kernel.jiffy_phase 0.5 in a script's run: RACK's 7-jiffy REO timer (27 ms) fires 30 ms
+    after the SACK, the middle of the kernel's 28-32 ms (tests/pkt/rack-reo-timer-jiffy.pkt);
+    on jiffy boundaries it would be 32 ms."""
+    tight = "--tolerance_usecs=500 --tolerance_percent=0\n"
+    outcome = run(tight + edited("rack-reo-timer-jiffy", 18, "+.026~+.034", "+.030"))
+    assert outcome.passed, (outcome.line, outcome.message)
+    late = run(tight + edited("rack-reo-timer-jiffy", 18, "+.026~+.034", "+.032"))
+    assert (late.passed, late.line) == (False, 19), late.message

@@ -128,7 +128,8 @@ class TcpCong:
 
     # -- cubic (tcp_cubic.c) --------------------------------------------------------------
     def _jiffies(self, t: float) -> int:
-        return int(t / self.profile.jiffy + 1e-9)  # tcp_jiffies32 at model time t
+        # tcp_jiffies32 at model time t (Kernel.jiffy_phase: where time 0 falls in a jiffy)
+        return int(t / self.profile.jiffy + self.jiffy_phase + 1e-9)
 
     def _bictcp_update(self, sk: Sock, cwnd: int, acked: int) -> None:
         """bictcp_update(): ca->cnt, the ACKs per segment of growth, from the cubic curve
@@ -264,7 +265,7 @@ class TcpCong:
         if sk.packets_out or sk.lsndtime < 0:
             return
         jiffy = self.profile.jiffy
-        delta = int(self.now / jiffy + 1e-9) - int(sk.lsndtime / jiffy + 1e-9)
+        delta = self._jiffies(self.now) - self._jiffies(sk.lsndtime)
         rto = round(self._established_rto() / jiffy)  # icsk_rto: no loss, no backoff
         if delta <= rto:
             return

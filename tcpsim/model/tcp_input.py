@@ -660,7 +660,7 @@ class TcpInput:
         zero-window probe, 430-440 ms after the first, gets no answer."""
         if seg.seg_len and not seg.flags & SYN:
             return False
-        now = int(self.now / self.profile.jiffy + 1e-9)
+        now = self._jiffies(self.now)
         limit = int(self.profile.invalid_ratelimit / self.profile.jiffy + 1e-9)
         if sk.last_oow_ack >= 0 and 0 <= now - sk.last_oow_ack < limit:
             return True

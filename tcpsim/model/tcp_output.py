@@ -659,7 +659,7 @@ class TcpOutput:
             timeout = self.now + ato
         else:  # jiffies + 0: the timer wheel runs it at the next tick
             jiffy = self.profile.jiffy
-            timeout = (int(self.now / jiffy + 1e-9) + 1) * jiffy
+            timeout = (self._jiffies(self.now) + 1 - self.jiffy_phase) * jiffy
         old = sk.timers.get("delack")
         if old is not None:
             if old <= self.now + ato / 4:

@@ -227,6 +227,7 @@ class PktRun:
         self.timers = 0  # timer firings so far (bounded by MAX_TIMERS)
         if kernel is None:
             self.kernel = Kernel(profile, seed, addresses=(self.local_ip, "::1"))
+            self.kernel.jiffy_phase = 0.5  # time 0 anywhere in a jiffy (Kernel.jiffy_phase)
             self.kernel.rtx_gso_psh = False  # tun, not lo (Kernel.rtx_gso_psh)
             self.kernel.rx_tun = True  # the script's packets come in through tun
         else:
