@@ -441,7 +441,8 @@ PKT = PROGRAMS.parent / "pkt"
                                   "tfo-cookie", "tfo-data", "tfo-no-cookie", "tfo-key",
                                   "tfo-synack-rtx", "sack-reordering-cwnd", "tfo-delivered",
                                   "notsent-lowat-sysctl", "tcp-info-since", "ecn-passive",
-                                  "cubic-recovery-ca", "rack-reo-timer-jiffy"])
+                                  "cubic-recovery-ca", "rack-reo-timer-jiffy",
+                                  "tfo-icmp-child", "nstat-oow-icmp"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.

@@ -537,3 +537,16 @@ def test_a_scripts_wheel_timers_fire_as_from_the_middle_of_a_jiffy():
     assert outcome.passed, (outcome.line, outcome.message)
     late = run(tight + edited("rack-reo-timer-jiffy", 18, "+.026~+.034", "+.032"))
     assert (late.passed, late.line) == (False, 19), late.message
+
+
+def test_nstat_on_the_model_reads_the_counters_it_keeps():
+    """`nstat | grep NAME` fails when NAME did not change since the last nstat (an ICMP in the
+    window is no OutOfWindowIcmps; the kernel says the same); a counter the model does not
+    keep is unsupported, by name (tests/pkt/nstat-oow-icmp.pkt passes on both)."""
+    text = edited("nstat-oow-icmp", 15, "[300:400(100)]", "[1:101(100)]")
+    text = text.replace("SO_ERROR, [0]", "SO_ERROR, [EHOSTUNREACH]")
+    outcome = run(text)
+    assert (outcome.passed, outcome.line) == (False, 16), outcome.message
+    assert "non-zero status 1" in outcome.message
+    with pytest.raises(Unsupported, match="the counter TcpExtTCPTimeouts"):
+        run(edited("nstat-oow-icmp", 16, "TcpExtOutOfWindowIcmps", "TcpExtTCPTimeouts"))

@@ -120,6 +120,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         # 7 jiffies on the wheel, fired 28.8-30.9 ms after the SACK in 3 runs; phase 0
         # gives the latest it can, 32 ms
         self.jiffy_phase = 0.0
+        # the SNMP counters the model keeps, by nstat's names (/proc/net/netstat's TcpExt
+        # fields): those in MIB_COUNTERS (model/tcp_ipv4_err.py), read by a script's nstat
+        self.mib: dict[str, int] = {}
         # whether segments arrive through tun (packetdrill), each a new linear skb with its
         # own truesize (tun_get_user(), TcpInput._rx_skb()), or from lo, the sender's skb
         self.rx_tun = False

@@ -36,7 +36,7 @@ from pathlib import Path
 from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
 from ..model import eventpoll as EP
-from ..model.tcp_ipv4_err import IcmpNotModelled
+from ..model.tcp_ipv4_err import MIB_COUNTERS, IcmpNotModelled
 from ..model.kernel import POLLERR, POLLHUP, POLLOUT
 from ..scenario.calls import SOCKOPTS, SYMBOLS, errno_name
 from . import code as pcode
@@ -248,6 +248,7 @@ class PktRun:
         self.ts_map: dict[int, int] = {}  # script TS val -> the model's
         self.first_ts: tuple[int, int] | None = None  # (script, live): for a scaled ecr
         self.now = 0.0  # virtual seconds since the script's time 0
+        self.nstat_history: dict[str, int] = {}  # nstat's history file, on the model
         self.pending: tuple[Event, object] | None = None  # a blocking call on its thread
         self.under_test: int | None = None  # the socket %{ }% blocks read
         self.code_env: dict = {}  # names %{ }% blocks assigned
@@ -509,6 +510,21 @@ class PktRun:
                     continue
                 if self.on_kernel:
                     continue  # run above
+                counter = shell.nstat(act.text) if len(actions) == 1 else None
+                if counter is not None and (counter == "" or counter in MIB_COUNTERS):
+                    # nstat over the model's counters (Kernel.mib): what changed since the
+                    # last nstat, which becomes the history; grep's status says if NAME did
+                    mib = dict(self.kernel.mib)
+                    changed = {k for k, v in mib.items() if v != self.nstat_history.get(k, 0)}
+                    self.nstat_history = mib
+                    self.steps.append(f"{ev.line}: `{act.text}` (the model's counters)")
+                    if counter and counter not in changed:
+                        raise Failure(ev.line, f"error executing `{a.text}` command: non-zero "
+                                               "status 1")
+                    continue
+                if counter:
+                    raise unsupported(where, f"the counter {counter} (nstat)", "the model keeps "
+                                      + ", ".join(MIB_COUNTERS) + " only")
                 raise unsupported(where, f"the shell command `{act.text}`", "the model runs no "
                                   "commands; it follows sysctl settings of the sysctls it "
                                   "models; `tcpsim pkt run --kernel` runs it in its namespace")

@@ -212,6 +212,25 @@ def read(text: str) -> list[Setting | Defaults | Restore | Flush | Foreign]:
     return actions
 
 
+def nstat(text: str) -> str | None:
+    """iproute2's nstat as scripts use it to look at one counter: `nstat` (its output to
+    /dev/null: it prints what changed since its last run and keeps the values as its
+    history) gives "", `nstat | grep [-q] NAME` (to /dev/null: the status says whether NAME
+    changed) gives NAME; None for any other command."""
+    plain = re.sub(r"\s*\d?>&\d|\s*\d?>\s*/dev/null", "", text)
+    try:
+        words = shlex.split(plain)
+    except ValueError:
+        return None
+    if words == ["nstat"]:
+        return ""
+    if words[:3] == ["nstat", "|", "grep"]:
+        rest = [w for w in words[3:] if w != "-q"]
+        if len(rest) == 1 and re.fullmatch(r"[A-Za-z0-9]+", rest[0]):
+            return rest[0]
+    return None
+
+
 # -- the kernel's run: commands run inside the run's namespace only ---------------------------
 # `pkt run --kernel` runs a script's other commands as packetdrill does (system(): /bin/sh -c),
 # from the thread that is in the run's private network namespace, so that the shell and what
