@@ -439,9 +439,10 @@ PKT = PROGRAMS.parent / "pkt"
                                   "shell/qdisc-drop", "eor-cork", "eor-split", "icmp-soft",
                                   "icmp-connect", "icmp-request-drop", "icmp-request-keep",
                                   "tfo-cookie", "tfo-data", "tfo-no-cookie", "tfo-key",
-                                  "tfo-synack-rtx", "sack-reordering-cwnd", "tfo-delivered",
-                                  "notsent-lowat-sysctl", "tcp-info-since", "ecn-passive",
-                                  "cubic-recovery-ca", "rack-reo-timer-jiffy",
+                                  "tfo-synack-rtx", "ip/ecn-ect0", "ip/ip-tos", "gro/gro-mss",
+                                  "md5-unexpected", "md5-no-socket", "sack-reordering-cwnd",
+                                  "tfo-delivered", "notsent-lowat-sysctl", "tcp-info-since",
+                                  "ecn-passive", "cubic-recovery-ca", "rack-reo-timer-jiffy",
                                   "tfo-icmp-child", "nstat-oow-icmp"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
@@ -736,6 +737,42 @@ def test_a_u32_option_written_in_hex_reaches_the_kernel_as_its_32_bits(lab):
     outcome = kernel_outcome(parse_script(text, "lowat.pkt"),
                              packetdrill_profile(KernelProfile.named("reference")))
     assert outcome.passed, (outcome.line, outcome.message)
+
+
+@pytest.mark.parametrize("flavour", ["ipv6", "ipv4-mapped-ipv6"])
+@pytest.mark.parametrize("name", ["handshake-passive", "handshake-active", "close-active",
+                                  "sack-receiver", "ofo-memory", "md5-unexpected"])
+def test_our_scripts_pass_on_the_kernel_in_run_alls_other_flavours(lab, flavour, name):
+    """run_all.py runs every script three ways; the two besides IPv4: an AF_INET6 socket with
+    IPv6 packets (at --mtu=1520, so that the MSS is 1460 still), and an AF_INET6 socket bound
+    to IPv4-mapped addresses with IPv4 packets.  Over IPv6 the model runs them too."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import load as load_script
+    from tcpsim.pkt import packetdrill_profile, run_script
+
+    profile = packetdrill_profile(KernelProfile.named("reference"))
+    if flavour == "ipv6":
+        profile = KernelProfile(profile.name, profile.release, 1520, profile.hz, profile.sysctls)
+    script = load_script(PKT / f"{name}.pkt")
+    script.options["ip_version"] = flavour
+    outcome = kernel_outcome(script, profile)
+    assert outcome.passed, (outcome.line, outcome.message, outcome.held_up)
+    if flavour == "ipv6":
+        model = run_script(script, profile)
+        assert model.passed, (model.line, model.message)
+
+
+def test_a_wrong_ecn_codepoint_fails_at_the_ip_header_as_packetdrill_says(lab):
+    """run_packet.c verify_outbound_live_tos(): the IP header is checked before TCP's, in
+    packetdrill's words; the data of an ECN connection is ECT(0), not ECT(1)."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import packetdrill_profile, parse
+
+    text = (PKT / "ip" / "ecn-ect0.pkt").read_text().replace("> [ect0] P.", "> [ect1] P.")
+    outcome = kernel_outcome(parse(text, "ect1.pkt"),
+                             packetdrill_profile(KernelProfile.named("reference")))
+    assert (outcome.passed, outcome.line, outcome.message) == (
+        False, 18, "live packet field ip_ecn: expected: 1 (0x1) vs actual: 2 (0x2)")
 
 
 def test_a_run_held_up_by_the_machine_says_which_call_was_slow(lab, monkeypatch):

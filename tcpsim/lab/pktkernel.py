@@ -81,6 +81,7 @@ class RealKernel:
         seg = self.wire.receive(max(0.0, min(timeout, left)))
         while seg is not None:
             self.outbox.append(_seg(seg))
+            self.outtime.append(seg.t - self.t0)  # when it left, on the script's clock
             seg = self.wire.receive(0.0)
         return self.now < t
 
@@ -107,6 +108,12 @@ class RealKernel:
         a setting the namespace does not have of its own (net.core) or refuses is left, and
         listed in `unapplied`."""
         for key, value in changed.items():
+            try:  # what the namespace has already needs no writing (nor a read-only key)
+                with open("/proc/sys/" + key.replace(".", "/")) as f:
+                    if f.read().split() == str(value).split():
+                        continue
+            except OSError:
+                pass
             if not key.startswith("net.ipv4.") or key == "net.ipv4.tcp_congestion_control":
                 self.unapplied[key] = value
                 continue
@@ -146,7 +153,7 @@ class RealKernel:
         # no waiting here: packetdrill's next event follows at once, and the kernel's answer
         # (made in the write's softirq) is read when PktRun next looks at the wire
         self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
-                       seg.payload)
+                       seg.payload, seg.tos, seg.gso)
 
     def receive_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
                      echoed: tuple) -> None:
@@ -449,7 +456,8 @@ def _endpoint(get) -> tuple | None:
         if e.errno == E.ENOTCONN:
             return None
         raise
-    return host, port
+    # an IPv4-mapped IPv6 socket's address as its packets carry it on the wire: IPv4
+    return host.removeprefix("::ffff:") if "." in host else host, port
 
 
 def _seg(s) -> Seg:
@@ -457,7 +465,10 @@ def _seg(s) -> Seg:
         host, _, port = ep.rpartition(":")
         return host.strip("[]"), int(port)
 
+    packet = s.frame  # tun gives the IP packet: the TOS byte, or IPv6's traffic class
+    tos = (packet[1] if packet[0] >> 4 == 4 else
+           (int.from_bytes(packet[:2], "big") >> 4) & 0xFF) if packet else 0
     return Seg(split(s.src), split(s.dst), flags_bits(s.flags), s.seq, s.ack, s.win,
-               [list(o) for o in s.options], s.payload, s.ip_id)
+               [list(o) for o in s.options], s.payload, s.ip_id, tos=tos)
 
 

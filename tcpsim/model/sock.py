@@ -125,6 +125,10 @@ class Seg:
     # TcpTimers.handle_timer() (Kernel.cause: the timer's name and the numbers behind its
     # length); None for a segment a call or an arrival sent
     why: dict | None = None
+    # the IP header's TOS byte (its low two bits the ECN field, RFC 3168): what `pkt run
+    # --kernel` read off tun or writes into it for a script's [ect0] or (tos 0x..); the
+    # model sends none (no ECN), 0
+    tos: int = 0
 
     @property
     def seg_len(self) -> int:

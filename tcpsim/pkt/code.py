@@ -119,7 +119,9 @@ _FUNCTIONS = {"print": lambda *a, **k: None, "int": int, "abs": abs, "min": min,
 def compile_block(text: str):
     """The block's code, checked: (code object, None), or (None, what is not supported)."""
     try:
-        tree = ast.parse(text.strip())
+        # code.c write_text() writes the block and then two newlines: a block ending in a
+        # backslash continues onto them (tcp_info/tcp-info-rwnd-limited.pkt ends `;\`)
+        tree = ast.parse(text.strip() + "\n\n")
     except SyntaxError as e:
         return None, f"a %{{ }}% block that is not Python ({e.msg})"
     for node in ast.walk(tree):

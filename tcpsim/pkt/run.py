@@ -46,6 +46,12 @@ from .syntax import ELLIPSIS, Call, Code, Command, Ellipsis_, Event, Or, Packet,
 
 LOCAL_IP = "192.168.0.2"  # packetdrill picks one in 192.168.0.0/16 (not .1, the gateway)
 REMOTE_IP = "192.0.2.1"  # TEST-NET-1, packetdrill's default remote
+# --ip_version=ipv6 (config.c set_ipv6_defaults()): a unique local address of fd3d:fa7b:d17d::/48
+# (packetdrill picks one at random there; tcpsim the ::2, as the .2 of IPv4) and the
+# documentation prefix 2001:db8::/32 for the remote end
+LOCAL_IP6, REMOTE_IP6 = "fd3d:fa7b:d17d::2", "2001:db8::1"
+# config.c: the flavours -- the socket's domain, and the family of the packets on the wire
+IP_VERSIONS = {"ipv4": (2, 4), "ipv4-mapped-ipv6": (10, 4), "ipv6": (10, 6)}
 BIND_PORT = CONNECT_PORT = 8080  # config.c: live_bind_port, live_connect_port
 REMOTE_PORT = 40000  # the remote end of an inbound connection (packetdrill: an ephemeral port)
 TOLERANCE_USECS = 4000
@@ -67,6 +73,13 @@ MSG_EOR = 0x80  # include/linux/socket.h
 # listener's cookie key, 16 or 32 bytes; TCP_FASTOPEN_NO_COOKIE: SYN data without a cookie
 FASTOPEN_SOCKOPTS = {"TCP_FASTOPEN": 23, "TCP_FASTOPEN_CONNECT": 30, "TCP_FASTOPEN_KEY": 33,
                      "TCP_FASTOPEN_NO_COOKIE": 34}
+# IP-level options packetdrill's scripts set (include/uapi/linux/in.h), which change what the
+# route or the IP header does and nothing the model keeps: run on the kernel, unsupported by
+# name on the model.  do_ip_setsockopt() takes an int, or one byte when optlen is 1
+# (tcp/sack/sack-route-refresh-ip-tos.pkt sets IP_MTU_DISCOVER and IP_TOS with optlen 1).
+KERNEL_IP_SOCKOPTS = {"IP_TOS": 1, "IP_MTU_DISCOVER": 10, "IP_FREEBIND": 15}
+IP_PMTUDISC = {"IP_PMTUDISC_DONT": 0, "IP_PMTUDISC_WANT": 1, "IP_PMTUDISC_DO": 2,
+               "IP_PMTUDISC_PROBE": 3, "IP_PMTUDISC_INTERFACE": 4, "IP_PMTUDISC_OMIT": 5}
 TCP_SYN_SENT = 2  # tcpi_state
 POLLNVAL = 0x20
 
@@ -77,7 +90,8 @@ POLLNVAL = 0x20
 OPTIONS = {"tolerance_usecs": "int", "tolerance_percent": "number", "mtu": "int",
            "tcp_ts_ecr_scaled": "flag", "bind_port": "int", "connect_port": "int",
            "ip_version": "word", "verbose": "flag", "v": "flag", "tcp_ts_tick_usecs": "int",
-           "local_ip": "ipv4", "remote_ip": "ipv4", "strict_segments": "flag"}
+           "local_ip": "ip", "remote_ip": "ip", "strict_segments": "flag", "mss": "int",
+           "gateway_ip": "ip", "netmask_ip": "ip"}
 
 
 class Unsupported(TcpsimError):
@@ -152,6 +166,7 @@ def symbol(name: str) -> int:
              "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000, "MSG_ERRQUEUE": 0x2000,
              "MSG_TRUNC": 0x20, "MSG_WAITALL": 0x100, "MSG_OOB": 0x1,
              "O_RDONLY": 0, "O_WRONLY": 1,  # packetdrill's scripts use these; programs do not
+             **KERNEL_IP_SOCKOPTS, **IP_PMTUDISC,
              # symbols_linux.c's epoll names (include/uapi/linux/eventpoll.h)
              **{n: getattr(EP, n) for n in dir(EP) if n.startswith("EPOLL") and
                 n != "EPOLLEXCLUSIVE_OK_BITS"}}
@@ -201,9 +216,19 @@ class PktRun:
         script against; None: the model's (lab/pktkernel.py has the real one)."""
         self.script = script
         opts = {k: self._option(script, k, v) for k, v in script.options.items()}
-        if opts.get("ip_version", "ipv4") != "ipv4":
-            raise unsupported(script.path, f"--ip_version={opts['ip_version']}",
-                              "tcpsim runs packetdrill scripts over IPv4 only")
+        self.ip_version = opts.get("ip_version", "ipv4")
+        if self.ip_version not in IP_VERSIONS:  # config.c: "bad --ip_version"
+            raise ScriptError(f"{script.path}: bad --ip_version={self.ip_version}; give ipv4, "
+                              "ipv4-mapped-ipv6 or ipv6")
+        self.domain, wire = IP_VERSIONS[self.ip_version]
+        if self.ip_version == "ipv4-mapped-ipv6" and kernel is None:
+            raise unsupported(script.path, "--ip_version=ipv4-mapped-ipv6",
+                              "the model runs packetdrill scripts over IPv4 and IPv6; "
+                              "`tcpsim pkt run --kernel` runs IPv4-mapped IPv6 sockets")
+        for name in ("local_ip", "remote_ip", "gateway_ip"):
+            if name in opts and ipaddress.ip_address(opts[name]).version != wire:
+                raise ScriptError(f"{script.path}: --{name}={opts[name]} is not an IPv{wire} "
+                                  f"address, as --ip_version={self.ip_version} needs")
         if "mtu" in opts:
             if not 576 <= opts["mtu"] <= 65536:
                 raise ScriptError(f"{script.path}: --mtu={opts['mtu']} is out of range; give "
@@ -220,13 +245,25 @@ class PktRun:
             if not 0 < port < 65536:
                 raise ScriptError(f"{script.path}: the port {port} is out of range; give a port "
                                   "from 1 to 65535")
-        self.local_ip = opts.get("local_ip", LOCAL_IP)
-        self.remote_ip = opts.get("remote_ip", REMOTE_IP)
+        # the addresses on the wire, in the form the kernel writes them (compressed)
+        self.local_ip = str(ipaddress.ip_address(opts.get(
+            "local_ip", LOCAL_IP if wire == 4 else LOCAL_IP6)))
+        self.remote_ip = str(ipaddress.ip_address(opts.get(
+            "remote_ip", REMOTE_IP if wire == 4 else REMOTE_IP6)))
+        # --mss: every inbound TCP packet is written as a GSO packet of that segment size
+        # (netdev.c linux_tun_write(): virtio_net_hdr gso_type TCPV4, gso_size), as a NIC's
+        # GRO would hand it up; the model does not take such packets (how tun charges them)
+        self.gso_mss = opts.get("mss")
+        if self.gso_mss is not None and self.gso_mss <= 0:
+            raise ScriptError(f"{script.path}: bad --mss: {self.gso_mss}")
+        if self.gso_mss is not None and kernel is None:
+            raise unsupported(script.path, "the script option --mss")
         self.profile = profile
         self.restore: dict | None = None  # the sysctls before set_sysctls.py changed them
         self.timers = 0  # timer firings so far (bounded by MAX_TIMERS)
         if kernel is None:
-            self.kernel = Kernel(profile, seed, addresses=(self.local_ip, "::1"))
+            self.kernel = Kernel(profile, seed, addresses=(
+                (self.local_ip, "::1") if wire == 4 else (self.local_ip, "127.0.0.1")))
             self.kernel.jiffy_phase = 0.5  # time 0 anywhere in a jiffy (Kernel.jiffy_phase)
             self.kernel.rtx_gso_psh = False  # tun, not lo (Kernel.rtx_gso_psh)
             self.kernel.rx_tun = True  # the script's packets come in through tun
@@ -265,23 +302,24 @@ class PktRun:
                 return int(value, 0)
             if kind == "number":
                 return float(value)
-            if kind == "ipv4":
-                if ipaddress.ip_address(value).version != 4:
-                    raise unsupported(script.path, f"--{name}={value} (IPv6)",
-                                      "tcpsim runs packetdrill scripts over IPv4 only")
+            if kind == "ip":
+                ipaddress.ip_address(value)
                 return value
         except ValueError:
-            what = {"int": "a whole number", "number": "a number", "ipv4": "an IPv4 address"}
+            what = {"int": "a whole number", "number": "a number", "ip": "an IP address"}
             raise ScriptError(f"{script.path}: the script option --{name} takes {what[kind]}, "
                               f"not {value!r}") from None
         return value
 
     # -- the clock and the wire ------------------------------------------------------------
     def _collect(self) -> None:
-        for seg in self.kernel.outbox:
+        # on the kernel each packet's time is when it left (tun.py: the packet socket's
+        # timestamp, as packetdrill's sniffer has it); the model's leave now
+        times = self.kernel.outtime if self.on_kernel else ()
+        for i, seg in enumerate(self.kernel.outbox):
             if seg.dst[0] in self.kernel.addresses:
                 continue  # to itself: not on the tun device (the scripts have none)
-            self.sniffed.append((self.kernel.now, seg))
+            self.sniffed.append((times[i] if i < len(times) else self.kernel.now, seg))
         self.kernel.outbox.clear()
         self.kernel.outfate.clear()
         self.kernel.outtime.clear()
@@ -402,12 +440,17 @@ class PktRun:
             where = f"{self.script.path}:{ev.line}"
             if a.extra:
                 raise unsupported(where, a.extra)
+            if a.tos_check and not self.on_kernel:  # the model sends no ECN codepoint
+                raise unsupported(where, f"IP-level details of packets ({a.ip_text})")
             for name, _ in a.options or []:
                 if name in ("FO", "FOEXP") and not self.on_kernel and \
                         (a.direction == "<") == ("." in a.flags):
                     # the model has Fast Open's server side: the option on an inbound SYN
                     # and on the SYN-ACK it answers; not the client's
                     raise self._no_fastopen(where, f"the {name} option on the client side")
+                if name == "md5" and a.direction == "<":
+                    continue  # written as given; the kernel (and the model) without a key
+                    # drops the segment (tcp_inbound_hash())
                 if name in ("md5", "ECN"):
                     raise unsupported(where, {"md5": "the TCP MD5 signature option (md5)",
                                               "ECN": "the AccECN option (ECN e0b/e1b/ceb)"}[name])
@@ -622,13 +665,15 @@ class PktRun:
                          for l, r in value]
             options.append([name, value])
         seg = Seg(self.remote, self.local, bits, seq & 0xFFFFFFFF, ack, p.win or 0, options,
-                  bytes(p.length))
+                  bytes(p.length), tos=p.tos)
         # a script's packets come in as plain skbs whatever their size, as over tun (--kernel):
         # no gso_size for tcp_measure_rcv_mss(), and not a clone of a sender's skb (pkt
         # export's model run takes its peer's packets the same way: Kernel.gso_rx, rx_shared)
         self.steps.append(f"{ev.line}: {self.now:.6f} < {flag_letters(bits)} "
                           f"{p.seq}:{p.end}({p.length})" + (f" ack {p.ack}" if bits & ACK else ""))
         self.kernel.now = max(self.kernel.now, self.now)
+        if self.gso_mss is not None:
+            seg.gso = self.gso_mss
         self.kernel.receive(seg)
         self._collect()
         self._try_pending()
@@ -638,6 +683,8 @@ class PktRun:
         echoed header is the local side's packet, set_icmp_echoed_tuple(); its seq relative
         to the local ISN, map_inbound_icmp_tcp_packet())."""
         where = f"{self.script.path}:{ev.line}"
+        if ":" in self.local_ip:  # icmp_packet.c new_icmp_packet(): ICMPv6 over IPv6
+            raise unsupported(where, "ICMPv6 packets")
         if self.local is None or self.remote is None:
             raise Failure(ev.line, "an inbound ICMP packet, but no connection yet")
         seq = (icmp.seq + self._local_offset(0)) & 0xFFFFFFFF
@@ -697,6 +744,16 @@ class PktRun:
                                    + (f" ack {p.ack}" if p.ack is not None else "")
                                    + f", {self.who} sent {actual}")
 
+        # run_packet.c verify_outbound_live_tos(): the IP header is checked before TCP's
+        ecn = seg.tos & 3
+        if p.tos_check == "ect01" and ecn not in (1, 2):
+            raise Failure(ev.line, f"live packet field ip_ecn: expected: 0x1 or 0x2 vs actual: "
+                                   f"0x{ecn:x}")
+        if p.tos_check in ("ecn", "tos"):
+            name, got = ("ip_ecn", ecn) if p.tos_check == "ecn" else ("tos", seg.tos)
+            if got != p.tos:
+                raise Failure(ev.line, f"live packet field {name}: expected: {p.tos} "
+                                       f"(0x{p.tos:x}) vs actual: {got} (0x{got:x})")
         for name, bit in (("FIN", FIN), ("SYN", SYN), ("RST", RST), ("PSH", PSH), ("ACK", ACK),
                           ("URG", URG), ("ECE", ECE), ("CWR", CWR)):
             if (want & bit) != (bits & bit):
@@ -774,7 +831,8 @@ class PktRun:
         # or none), but for the first one's seq and CWR bit
         flags = (last.flags & ~CWR) | (first.flags & CWR)
         return Seg(first.src, first.dst, flags, first.seq, last.ack,
-                   last.win, last.options, b"".join(x.payload for x in parts), first.ip_id)
+                   last.win, last.options, b"".join(x.payload for x in parts), first.ip_id,
+                   tos=last.tos)
 
     def _check_options(self, ev: Event, p: Packet, seg: Seg, fail) -> None:
         off = 0 if seg.flags & SYN else self.remote_isn  # offset_sack_blocks(), as the ack
@@ -988,9 +1046,18 @@ class PktRun:
             raise Failure(ev.line, f"{c.name}() takes {n} arguments here, not {len(c.args)}")
         return c.args
 
+    def _sa(self, ip: str) -> str:
+        """An address of the wire as the script's sockets name it: config.c
+        finalize_ipv4_mapped_ipv6_config() binds and connects to IPv4 addresses mapped into
+        IPv6 (::ffff:a.b.c.d) when the flavour is ipv4-mapped-ipv6."""
+        return f"::ffff:{ip}" if self.ip_version == "ipv4-mapped-ipv6" else ip
+
     def _sockaddr(self, ev: Event, arg, default: tuple) -> tuple:
         if isinstance(arg, Ellipsis_):
-            return default
+            return self._sa(default[0]), default[1]
+        if isinstance(arg, Struct) and self.ip_version != "ipv4":
+            raise unsupported(f"{self.script.path}:{ev.line}",
+                              f"a sockaddr written out under --ip_version={self.ip_version}")
         if isinstance(arg, Struct):
             port = arg.fields.get("sin_port")
             addr = arg.fields.get("sin_addr")
@@ -1005,16 +1072,17 @@ class PktRun:
 
     def _sys_socket(self, ev, c):
         family, kind, proto = self._args(ev, c, 3)
-        fam = 2 if isinstance(family, Ellipsis_) else self._value(family)
-        if fam != 2:
-            raise unsupported(f"{self.script.path}:{ev.line}", f"socket() of family {fam}",
-                              "tcpsim runs packetdrill scripts over IPv4 only")
+        # run_syscall_socket(): `...` is the flavour's domain (config.c socket_domain)
+        fam = self.domain if isinstance(family, Ellipsis_) else self._value(family)
+        if fam != self.domain:
+            raise unsupported(f"{self.script.path}:{ev.line}", f"socket() of family {fam} "
+                              f"under --ip_version={self.ip_version}")
         flags = self._value(kind)
         if flags & 0xF != 1:
             raise unsupported(f"{self.script.path}:{ev.line}", "a socket that is not SOCK_STREAM")
         if not isinstance(proto, Ellipsis_) and self._value(proto) not in (0, 6):
             return -1, "EPROTONOSUPPORT"  # inet_create(): no such protocol for SOCK_STREAM
-        sid = self.kernel.socket(2)
+        sid = self.kernel.socket(fam)
         # run_system_call.c run_syscall_socket(): the new socket is the one under test; the
         # packets of the connection before it are no longer the script's
         if self.local is not None:
@@ -1034,7 +1102,7 @@ class PktRun:
         f = self._fd(ev, fd)
         self.kernel.listen(f.sid, self._value(backlog))
         sk = self.kernel.sock(f.sid)
-        host = self.local_ip if sk.local[0] == "0.0.0.0" else sk.local[0]
+        host = self.local_ip if sk.local[0] in ("0.0.0.0", "::") else sk.local[0]
         # the first passive connection comes from REMOTE_PORT, each later one from a port of
         # its own (handle_listen_for_script_packet(): next_ephemeral_port())
         port = REMOTE_PORT + self.passive
@@ -1189,7 +1257,8 @@ class PktRun:
         fd, buf, count, flags, addr, _len = self._args(ev, c, 6)
         # syscall_sendto(): `...` is the connect address (run_syscall_connect()), a number a
         # bare address family (AF_UNSPEC: a sockaddr of that family and zeros)
-        to = (("inet", (self.remote_ip, self.connect_port)) if isinstance(addr, Ellipsis_)
+        to = (("inet", (self._sa(self.remote_ip), self.connect_port))
+              if isinstance(addr, Ellipsis_)
               else ("family", self._value(addr)))
         return self._data_call(ev, c, fd, count, flags, True, buf, to=to)
 
@@ -1220,7 +1289,7 @@ class PktRun:
         fd, msg, flags = self._args(ev, c, 3)
         lengths = self._msghdr(ev, c, msg)
         # syscall_sendmsg(): a msg_name of `...` is the connect address; none is NULL
-        to = (("inet", (self.remote_ip, self.connect_port)) if "msg_name" in msg.fields
+        to = (("inet", (self._sa(self.remote_ip), self.connect_port)) if "msg_name" in msg.fields
               else None)
         return self._data_call(ev, c, fd, sum(lengths), flags, True, to=to, iov=lengths)
 
@@ -1258,6 +1327,8 @@ class PktRun:
                                         f"the socket option {name.name}")
             return lvl, FASTOPEN_SOCKOPTS[name.name], (
                 "bytes" if name.name == "TCP_FASTOPEN_KEY" else "int")
+        if isinstance(name, Word) and name.name in KERNEL_IP_SOCKOPTS and self.on_kernel:
+            return lvl, KERNEL_IP_SOCKOPTS[name.name], "int"
         if not isinstance(name, Word) or name.name not in SOCKOPTS:
             raise unsupported(f"{self.script.path}:{ev.line}", "the socket option "
                               f"{name.name if isinstance(name, Word) else name}")
@@ -1285,6 +1356,11 @@ class PktRun:
                              self._value(value.fields.get("linger", 0)))
         else:
             v = self._value(value)
+            size = self._value(length) if not isinstance(length, Ellipsis_) else 4
+            if self.on_kernel and 0 < size < 4 and isinstance(v, int):
+                # the value as the optlen bytes the script passes (syscall_setsockopt()
+                # hands the kernel the int's first optlen bytes; x86_64 is little-endian)
+                v = (v & (1 << 8 * size) - 1).to_bytes(size, "little")
         self.kernel.setsockopt(f.sid, lvl, opt, v)
         return 0, None
 

@@ -84,6 +84,16 @@ class Packet:
     options: list | None = field(default_factory=list)  # None: `<...>`, not checked
     extra: str | None = None  # IP-level or encapsulation parts we do not model
     icmp: Icmp | None = None  # an ICMP packet (then flags "" and no TCP fields)
+    # parser.y tos_spec: how the IP header's TOS byte is checked (outbound) or set (inbound):
+    # "ecn" ([noecn], [ect0], [ect1], [ce]: the low two bits, value IP_ECN_*), "ect01" (either
+    # ECT codepoint, outbound only), "tos" ((tos 0x..), the whole byte); None when not given
+    tos_check: str | None = None
+    tos: int = 0
+    ip_text: str = ""  # the IP details as written, for messages
+
+
+# ip.h: the ECN field's codepoints (RFC 3168), by packetdrill's names for them
+IP_ECN = {"noecn": 0, "ect1": 1, "ect0": 2, "ce": 3}
 
 
 @dataclass
@@ -346,7 +356,9 @@ class _Parser:
             while self.peek() is not None and self.peek().line == start.line:
                 self.next()
             return Packet(direction, "", 0, 0, 0, win=0, extra=OTHER_PACKETS[t.text])
-        # opt_ip_info: [ect0], (tos 0x4), [ttl 64, flowlabel 1]: IP-level details, not modelled
+        # opt_ip_info: [ect0], (tos 0x4), [ttl 64, flowlabel 1]: the TOS byte's check
+        # (tos_spec) is kept; a TTL or flow label is an IP-level detail not run
+        tos_check, tos, ip_text = None, 0, ""
         while self.is_("[") or self.is_("("):
             opening = self.next().text
             close = "]" if opening == "[" else ")"
@@ -354,7 +366,21 @@ class _Parser:
             while not self.is_(close):
                 parts.append(self.next().text)
             self.next()
-            extra = f"IP-level details of packets ({opening}{' '.join(parts)}{close})"
+            ip_text = f"{opening}{' '.join(parts)}{close}"
+            words = [w for w in parts if w != ","]
+            if len(words) == 1 and words[0] in IP_ECN:
+                tos_check, tos = "ecn", IP_ECN[words[0]]
+            elif words == ["ect01"]:
+                if direction == "<":
+                    raise ScriptError(f"{self.path}:{start.line}: [ect01] can only be used "
+                                      "with outbound packets")
+                tos_check = "ect01"
+            elif len(words) == 2 and words[0] == "tos" and words[1].lower().startswith("0x"):
+                tos_check, tos = "tos", int(words[1], 16)
+                if tos > 0xFF:
+                    raise ScriptError(f"{self.path}:{start.line}: tos out of range for 8 bits")
+            else:
+                extra = f"IP-level details of packets ({ip_text})"
         # opt_port_info: `40000>8080` names the connection: several connections in one script
         t = self.peek()
         if t is not None and t.kind == "int" and self.is_(">", 1) and \
@@ -388,7 +414,8 @@ class _Parser:
         if (end - seq) % (1 << 32) != length:
             raise ScriptError(f"{self.path}:{self.toks[self.i - 1].line}: {seq}:{end}({length}) "
                               f"is inconsistent: the end must be the start plus the length")
-        p = Packet(direction, flags, seq, end, length, extra=extra)
+        p = Packet(direction, flags, seq, end, length, extra=extra, tos_check=tos_check, tos=tos,
+                   ip_text=ip_text)
         while True:
             t = self.peek()
             if t is not None and t.kind == "word" and t.text == "ack" and \

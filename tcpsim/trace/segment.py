@@ -240,6 +240,9 @@ def encode_options(opts: list) -> bytes:
                 out += struct.pack("!BB", TCPOPT_FASTOPEN, 2 + len(cookie)) + cookie
             else:
                 out += struct.pack("!BB", TCPOPT_EXP, 4 + len(cookie)) + FASTOPEN_MAGIC + cookie
+        elif name == "md5":  # TCPOPT_MD5SIG, TCPOLEN_MD5SIG: the digest as the script gives it
+            digest = bytes.fromhex(v).ljust(16, b"\0")[:16]
+            out += struct.pack("!BB", 19, 18) + digest
         else:
             raise ValueError(f"cannot encode TCP option {name}")
     while len(out) % 4:
@@ -258,7 +261,8 @@ def internet_checksum(data: bytes) -> int:
 
 
 def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int, options: list,
-                 payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True) -> bytes:
+                 payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True,
+                 tos: int = 0) -> bytes:
     """An Ethernet frame (zero MACs, as on Linux loopback) carrying one TCP segment."""
     opts = encode_options(options)
     doff = (20 + len(opts)) // 4
@@ -272,9 +276,9 @@ def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: in
         pseudo = saddr + daddr + struct.pack("!BBH", 0, 6, len(tcp))
     tcp = tcp[:16] + struct.pack("!H", internet_checksum(pseudo + tcp)) + tcp[18:]
     if v6:
-        ip = struct.pack("!IHBB", 6 << 28, len(tcp), 6, ttl) + saddr + daddr
+        ip = struct.pack("!IHBB", 6 << 28 | tos << 20, len(tcp), 6, ttl) + saddr + daddr
         return b"\0" * 12 + struct.pack("!H", ETH_P_IPV6) + ip + tcp
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000 if df else 0, ttl,
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, tos, 20 + len(tcp), ip_id, 0x4000 if df else 0, ttl,
                          6, 0, saddr, daddr)
     header = header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
     return b"\0" * 12 + struct.pack("!H", ETH_P_IP) + header + tcp
