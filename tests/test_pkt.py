@@ -512,3 +512,52 @@ def test_an_active_open_answered_without_window_scale_clamps_the_window_at_65535
     tests/test_lab_live.py)."""
     outcome = run(ACTIVE_NO_WSCALE)
     assert outcome.passed, (outcome.line, outcome.message)
+
+
+ECN_PASSIVE = """0 `sysctl -q net.ipv4.tcp_ecn=2`
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < SEW 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
++0 > SE. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>
++.01 < . 1:1(0) ack 1 win 257
++0 accept(3, ..., ...) = 4
+"""
+
+
+@pytest.mark.parametrize("text, feature", [
+    (ECN_PASSIVE + "+0 write(4, ..., 1000) = 1000\n+0 > P. 1:1001(1000) ack 1\n"
+     "+.01 < E. 1:1(0) ack 1001 win 257\n", "ECN's congestion signals (ECE, CWR)"),
+    (ECN_PASSIVE.replace("tcp_ecn=2", "tcp_ecn=1"), "net.ipv4.tcp_ecn=1"),
+    (ECN_PASSIVE.replace("tcp_ecn=2", "tcp_ecn=3"), "net.ipv4.tcp_ecn=3"),
+])
+def test_ecn_past_the_passive_negotiation_is_unsupported_by_name(text, feature):
+    """The model negotiates ECN on a passive open only (tests/pkt/ecn-passive.pkt): an ECE
+    on the connection that took it, ECN SYNs of its own (tcp_ecn 1) and AccECN are named."""
+    with pytest.raises(Unsupported, match=re.escape(feature)):
+        run(text)
+    assert run(ECN_PASSIVE).passed
+
+
+def test_a_scripts_wheel_timers_fire_as_from_the_middle_of_a_jiffy():
+    """Kernel.jiffy_phase 0.5 in a script's run: RACK's 7-jiffy REO timer (27 ms) fires 30 ms
+    after the SACK, the middle of the kernel's 28-32 ms (tests/pkt/rack-reo-timer-jiffy.pkt);
+    on jiffy boundaries it would be 32 ms."""
+    tight = "--tolerance_usecs=500 --tolerance_percent=0\n"
+    outcome = run(tight + edited("rack-reo-timer-jiffy", 18, "+.026~+.034", "+.030"))
+    assert outcome.passed, (outcome.line, outcome.message)
+    late = run(tight + edited("rack-reo-timer-jiffy", 18, "+.026~+.034", "+.032"))
+    assert (late.passed, late.line) == (False, 19), late.message
+
+
+def test_nstat_on_the_model_reads_the_counters_it_keeps():
+    """`nstat | grep NAME` fails when NAME did not change since the last nstat (an ICMP in the
+    window is no OutOfWindowIcmps; the kernel says the same); a counter the model does not
+    keep is unsupported, by name (tests/pkt/nstat-oow-icmp.pkt passes on both)."""
+    text = edited("nstat-oow-icmp", 15, "[300:400(100)]", "[1:101(100)]")
+    text = text.replace("SO_ERROR, [0]", "SO_ERROR, [EHOSTUNREACH]")
+    outcome = run(text)
+    assert (outcome.passed, outcome.line) == (False, 16), outcome.message
+    assert "non-zero status 1" in outcome.message
+    with pytest.raises(Unsupported, match="the counter TcpExtTCPTimeouts"):
+        run(edited("nstat-oow-icmp", 16, "TcpExtOutOfWindowIcmps", "TcpExtTCPTimeouts"))

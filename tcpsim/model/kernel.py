@@ -113,6 +113,16 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         # lost-write-rto's 1976 bytes), over packetdrill's tun it does not (measured: the
         # same 1976 bytes, and upstream fr-4pkt-fack-last-byte.pkt): False for a script's run
         self.rtx_gso_psh = True
+        # where the model's time 0 falls in a jiffy (tcp_jiffies32 = floor(t / jiffy +
+        # phase)): 0 on lo, where the built-ins were matched to their captures; a script's
+        # run takes half a jiffy (pkt/run.py): its time 0 falls anywhere in one.  Measured
+        # (upstream sack-shift-sacked-7-3-4-8-9-fack.pkt over tun): RACK's 27 ms REO timer,
+        # 7 jiffies on the wheel, fired 28.8-30.9 ms after the SACK in 3 runs; phase 0
+        # gives the latest it can, 32 ms
+        self.jiffy_phase = 0.0
+        # the SNMP counters the model keeps, by nstat's names (/proc/net/netstat's TcpExt
+        # fields): those in MIB_COUNTERS (model/tcp_ipv4_err.py), read by a script's nstat
+        self.mib: dict[str, int] = {}
         # whether segments arrive through tun (packetdrill), each a new linear skb with its
         # own truesize (tun_get_user(), TcpInput._rx_skb()), or from lo, the sender's skb
         self.rx_tun = False

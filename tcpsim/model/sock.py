@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+ECE, CWR = 0x40, 0x80  # RFC 3168's header bits (only the passive negotiation is modelled)
 # TCP_SKB_CB(skb)->eor on a write-queue skb (Sock.wq's flags; never a header bit): the end of
 # a send(MSG_EOR), which nothing is appended to or collapsed into (tcp_skb_can_collapse_to())
 EOR = 0x1000
@@ -212,6 +213,9 @@ class Sock:
     fastopen_rsk: int = 0
     fastopen_key: bytes = b""  # TCP_FASTOPEN_KEY's primary key (fastopenq.ctx), b"": the sysctl's
     syn_data_acked: bool = False
+    # RFC 3168 ECN negotiated on a passive open (inet_rsk(req)->ecn_ok, then the child's
+    # tp->ecn_flags TCP_ECN_OK, TCPI_OPT_ECN); nothing after the handshake is modelled
+    ecn_ok: bool = False
     parent: int | None = None
     # life
     files: int = 1  # descriptors that refer to it (fork() copies them); tcp_close() at the last
@@ -402,6 +406,18 @@ class Sock:
     undo_retrans: int = -1
     prior_ssthresh: int = 0
     last_max_cwnd: int = 0
+    # the rest of cubic's struct bictcp (tcp_cubic.c, model/tcp_cong.py _bictcp_update()):
+    # cnt, last_cwnd, last_time (jiffies), bic_origin_point, bic_K, delay_min (us),
+    # epoch_start (jiffies; None: no epoch, the kernel's 0), ack_cnt, tcp_cwnd
+    bic_cnt: int = 0
+    bic_last_cwnd: int = 0
+    bic_last_time: int = 0
+    bic_origin_point: int = 0
+    bic_k: int = 0
+    bic_delay_min: int = 0
+    bic_epoch_start: int | None = None
+    bic_ack_cnt: int = 0
+    bic_tcp_cwnd: int = 0
     dsack_dups: int = 0
     sacked_out: int = 0  # packets of the retransmit queue the peer SACKed
     lost_out: int = 0  # packets marked lost and not yet sent again (the model's retrans_out)

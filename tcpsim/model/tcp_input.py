@@ -204,8 +204,10 @@ class TcpInput:
             prior_fack = self._highest_sack(sk) if sk.sack_ok else sk.snd_una
             blocks = self._opt(seg, "sack") if sk.sack_ok else None
             rtt = -1
+            ca_rtt = -1
             if una_advanced:
                 rtt = self._acked_rtt(sk, seg.ack)
+                ca_rtt = self._acked_rtt(sk, seg.ack, last=True)
                 sk.snd_una = seg.ack  # tcp_snd_una_update()
                 if sk.snd_una == sk.snd_nxt:
                     sk.timers.pop("retransmit", None)  # everything acknowledged
@@ -218,8 +220,10 @@ class TcpInput:
                 acked = self._clean_rtx_queue(sk)  # tcp_clean_rtx_queue()
                 sk.delivered += self._delivered  # tcp_count_delivered()
                 if sk.sack_ok and seq_lt(self._reord_low, prior_fack):
-                    # never-resent data acknowledged below what was SACKed: reordering
-                    self._check_sack_reordering(sk, self._reord_low, prior_fack)
+                    # never-resent data acknowledged below what was SACKed: reordering,
+                    # measured up to tcp_highest_sack_seq() after the queue was cleaned (the
+                    # new snd_una once nothing SACKed is left: sacked_out 0)
+                    self._check_sack_reordering(sk, self._reord_low)
                 if not sk.sack_ok and acked:
                     self._remove_reno_sacks(sk, acked)
                 self._ack_update_rtt(sk, rtt, ts[1] if ts else None)
@@ -228,6 +232,9 @@ class TcpInput:
                 sk.retries = 0  # tcp_ack(): FLAG_SND_UNA_ADVANCED, icsk_retransmits 0
             elif first_sackt >= 0:  # tcp_ack_update_rtt(): the SACK's RTT (sack_rtt_us)
                 self._ack_update_rtt(sk, int(round((self.now - first_sackt) * 1e6)), None)
+            if ca_rtt < 0 and first_sackt >= 0:  # (the SACK's: the oldest newly SACKed)
+                ca_rtt = int(round((self.now - first_sackt) * 1e6))
+            self._bictcp_acked(sk, ca_rtt)  # tcp_clean_rtx_queue(): pkts_acked()
             if not prior_idle:
                 self._rack_update_reo_wnd(sk)  # tcp_ack(), after tcp_clean_rtx_queue()
             # a duplicate ACK (num_dupack): nothing new acknowledged, no data, the same window
@@ -272,7 +279,10 @@ class TcpInput:
             delivered = self._delivered + newly_sacked
             if sk.ca_recovery:
                 self._cwnd_reduction(sk, delivered, newly_lost, una_advanced)
-            elif acked:  # tcp_may_raise_cwnd(): FLAG_DATA_ACKED, not a SACK alone
+            elif acked or (newly_sacked and sk.reordering > int(self.profile.sysctls.get(
+                    "net.ipv4.tcp_reordering", 3))):
+                # tcp_may_raise_cwnd(): FLAG_DATA_ACKED, not a SACK alone, unless reordering
+                # is above tcp_reordering: then FLAG_FORWARD_PROGRESS (a new SACK) will do
                 self._cong_avoid(sk, delivered)
             if not prior_idle:  # tcp_cong_control() (not after no_queue)
                 self._update_pacing_rate(sk)
@@ -308,6 +318,9 @@ class TcpInput:
                 if sk.ts_ok:  # tcp_rcv_state_process(): SYN_RECV's advmss less the TS option
                     sk.advmss -= TCPOLEN_TSTAMP_ALIGNED
                 self._fastopen_remove(sk)  # (tcp_init_transfer() ran at the child's birth)
+                # tcp_rcv_state_process(), TCP_SYN_RECV: "SYN-ACK delivery isn't tracked in
+                # tcp_ack" (the child of a SYN without Fast Open counts it at its birth)
+                sk.delivered += 1
             else:
                 self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
             self._transition(sk, "rcv_ack")
@@ -651,7 +664,7 @@ class TcpInput:
         zero-window probe, 430-440 ms after the first, gets no answer."""
         if seg.seg_len and not seg.flags & SYN:
             return False
-        now = int(self.now / self.profile.jiffy + 1e-9)
+        now = self._jiffies(self.now)
         limit = int(self.profile.invalid_ratelimit / self.profile.jiffy + 1e-9)
         if sk.last_oow_ack >= 0 and 0 <= now - sk.last_oow_ack < limit:
             return True
@@ -1185,10 +1198,11 @@ class TcpInput:
             sk.rtt_seq = sk.snd_nxt
         sk.srtt_us = max(1, srtt)
 
-    def _acked_rtt(self, sk: Sock, ack: int) -> int:
+    def _acked_rtt(self, sk: Sock, ack: int, last: bool = False) -> int:
         """tcp_clean_rtx_queue()'s seq_rtt_us: how long ago the oldest skb this ACK covers
         left (first_ackt), in us; -1 when it covers none, or a retransmitted one
-        (FLAG_RETRANS_DATA_ACKED).  An skb of one packet counts only when wholly acked."""
+        (FLAG_RETRANS_DATA_ACKED).  An skb of one packet counts only when wholly acked.
+        last: ca_rtt_us instead, from the newest skb it covers (last_ackt)."""
         first = None
         for skb in sk.rtxq:
             if not seq_lt(skb.seq, ack):
@@ -1197,6 +1211,6 @@ class TcpInput:
                 break
             if skb.retrans:
                 return -1
-            if first is None:
+            if first is None or last:
                 first = skb.sent
         return -1 if first is None else max(int(round((self.now - first) * 1e6)), 0)

@@ -23,6 +23,10 @@ ICMP_ERR_CONVERT = (E.ENETUNREACH, E.EHOSTUNREACH, E.ENOPROTOOPT, E.ECONNREFUSED
                     E.EHOSTUNREACH, E.EHOSTUNREACH)
 
 
+# the counters the model keeps (Kernel.mib), by nstat's names
+MIB_COUNTERS = ("TcpExtOutOfWindowIcmps",)
+
+
 class IcmpNotModelled(Exception):
     """An ICMP message whose effect the model lacks: the message names it."""
 
@@ -58,8 +62,13 @@ class TcpIpv4Err:
             return
         if sk.state == "CLOSE":
             return
-        if sk.state != "LISTEN" and not _between(seq, sk.snd_una, sk.snd_nxt):
-            return  # LINUX_MIB_OUTOFWINDOWICMPS
+        # tcp_v4_err(): a Fast Open child still in SYN_RECV takes its window from the ISN
+        # (tcp_rsk(fastopen)->snt_isn: its SYN-ACK's seq), not snd_una
+        snd_una = sk.iss if sk.fastopen_rsk else sk.snd_una
+        if sk.state != "LISTEN" and not _between(seq, snd_una, sk.snd_nxt):
+            # __NET_INC_STATS(net, LINUX_MIB_OUTOFWINDOWICMPS)
+            self.mib["TcpExtOutOfWindowIcmps"] = self.mib.get("TcpExtOutOfWindowIcmps", 0) + 1
+            return
         if kind == ICMP_PARAMETERPROB:
             err = E.EPROTO
         elif kind == ICMP_DEST_UNREACH:
@@ -79,8 +88,8 @@ class TcpIpv4Err:
                 raise IcmpNotModelled("ICMP redirects (do_redirect())")
             return
         if sk.state in ("SYN_SENT", "SYN_RECV"):
-            # the socket's own SYN unanswered (a Fast Open child would be passed over: the
-            # model has none): tcp_done_with_error() -- sk_err, then tcp_done()
+            # the socket's own SYN unanswered, or a Fast Open child's SYN-ACK (its request's
+            # fastopen->sk is the child): tcp_done_with_error() -- sk_err, then tcp_done()
             sk.err = err
             self._set_state(sk, "CLOSE", "icmp_error", "tcp_v4_err() -> tcp_done_with_error()")
             self._done(sk)

@@ -11,7 +11,7 @@ tcp_timewait_state_process() answers what still arrives for it.
 from __future__ import annotations
 
 from .eventpoll import KEY_DATA_READY
-from .sock import (ACK, FIN, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SYN, TCP_MAX_WSCALE,
+from .sock import (ACK, CWR, ECE, FIN, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SYN, TCP_MAX_WSCALE,
                    TCP_MIN_MSS_DEFAULT, TCP_TIMEWAIT_LEN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock,
                    seq_lt)
 
@@ -38,6 +38,10 @@ class TcpMinisocks:
         self._set_state(req, "NEW_SYN_RECV", "rcv_syn", "tcp_conn_request()")
         req.ts_ok = p.timestamps and ts is not None
         req.sack_ok = p.sack and self._has(seg, "sackOK")
+        # tcp_ecn_create_request(): an ECN-setup SYN (ECE and CWR) is taken when tcp_ecn is
+        # on (1 or 2; the SYN's IP ECT bits are not modelled: a not-ECT SYN)
+        req.ecn_ok = bool(seg.flags & ECE and seg.flags & CWR) and \
+            int(p.sysctls.get("net.ipv4.tcp_ecn", 2)) != 0
         req.ws_ok = p.window_scaling and ws is not None
         req.rcv_wscale = self._rcv_wscale(req) if req.ws_ok else 0  # the listener's rcvbuf
         req.snd_wscale = min(ws, TCP_MAX_WSCALE) if req.ws_ok else 0  # tcp_parse_options() clamps

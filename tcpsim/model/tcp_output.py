@@ -10,7 +10,7 @@ tcp_send_delayed_ack(), tcp_event_ack_sent()), tcp_event_data_sent() and the act
 
 from __future__ import annotations
 
-from .sock import (ACK, EOR, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
+from .sock import (ACK, ECE, EOR, FIN, PSH, RST, SYN, TCP_INIT_CWND, TCP_NAGLE_CORK, TCP_NAGLE_OFF,
                    TCP_MIN_MSS, TCP_MSS_DEFAULT, TCP_NAGLE_PUSH, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, TCP_TIMEOUT_MIN_US, TCPOLEN_TSTAMP_ALIGNED, GSO_MAX_SIZE, RtxSkb, Seg, Sock,
                    seq_lt)
 from .tcp_cong import GSO_MAX_SIZE_SK
@@ -659,7 +659,7 @@ class TcpOutput:
             timeout = self.now + ato
         else:  # jiffies + 0: the timer wheel runs it at the next tick
             jiffy = self.profile.jiffy
-            timeout = (int(self.now / jiffy + 1e-9) + 1) * jiffy
+            timeout = (self._jiffies(self.now) + 1 - self.jiffy_phase) * jiffy
         old = sk.timers.get("delack")
         if old is not None:
             if old <= self.now + ato / 4:
@@ -687,7 +687,8 @@ class TcpOutput:
                       65535)
         else:  # a full socket's SYN-ACK (simultaneous open) offers the window of its SYN
             win = min(sk.rcv_wnd, 65535)
-        self._emit(sk, SYN | ACK, sk.iss, sk.rcv_nxt, win, opts)
+        # tcp_make_synack() -> tcp_ecn_make_synack(): ECE when the request took ECN
+        self._emit(sk, SYN | ACK | (ECE if sk.ecn_ok else 0), sk.iss, sk.rcv_nxt, win, opts)
         if sk.kind == "request":
             self._arm(sk, "synack", self.now + TCP_TIMEOUT_INIT * 2 ** sk.retries)
 

@@ -379,7 +379,7 @@ class TcpRecovery:
     def _undo_cwnd_reduction(self, sk: Sock, unmark_loss: bool = False) -> None:
         """tcp_undo_cwnd_reduction(): with unmark_loss, the loss marks go first (TCPCB_LOST
         cleared, lost_out 0); the window as the congestion control's undo_cwnd() gives it
-        back (cubic: max(cwnd, last_max_cwnd); reno: max(cwnd, prior_cwnd)), and ssthresh as
+        back (tcp_reno_undo_cwnd(), cubic's too: max(cwnd, prior_cwnd)), and ssthresh as
         it was before (prior_ssthresh); RACK looks at the queue again."""
         if unmark_loss:
             for i, skb in enumerate(sk.rtxq):
@@ -387,8 +387,9 @@ class TcpRecovery:
                     sk.rtxq[i] = skb._replace(lost=False, rtx_lost=False)
             sk.lost_out = 0
         if sk.prior_ssthresh:
-            back = sk.prior_cwnd if self.profile.congestion_control == "reno" else sk.last_max_cwnd
-            sk.snd_cwnd = max(sk.snd_cwnd, back)
+            # cubic's undo_cwnd is reno's, tcp_reno_undo_cwnd() (last_max_cwnd is zeroed by
+            # an RTO: cubictcp_state() -> bictcp_reset())
+            sk.snd_cwnd = max(sk.snd_cwnd, sk.prior_cwnd)
             if sk.prior_ssthresh > sk.snd_ssthresh:
                 sk.snd_ssthresh = sk.prior_ssthresh
         sk.undo_on, sk.undo_marker = False, 0
@@ -610,8 +611,9 @@ class TcpRecovery:
         717/1024), reno's tcp_reno_ssthresh() (half)."""
         if self.profile.congestion_control == "reno":
             return max(sk.snd_cwnd >> 1, 2)
-        # bictcp_recalc_ssthresh(): remember the window (less, with fast convergence, when
-        # it did not reach the last one)
+        # bictcp_recalc_ssthresh(): the epoch ends; remember the window (less, with fast
+        # convergence, when it did not reach the last one)
+        sk.bic_epoch_start = None
         if sk.snd_cwnd < sk.last_max_cwnd:
             sk.last_max_cwnd = (sk.snd_cwnd * (1024 + 717)) // (2 * 1024)
         else:

@@ -160,6 +160,8 @@ class TcpTimers:
             sk.snd_ssthresh = self._ssthresh(sk)  # (in recovery, the one it set stays)
             self._init_undo(sk)
         sk.ca_loss, sk.ca_recovery, sk.high_seq = True, False, sk.snd_nxt
+        if self.profile.congestion_control != "reno":
+            self._bictcp_reset(sk)  # tcp_set_ca_state(TCP_CA_Loss) -> cubictcp_state()
         sk.snd_cwnd, sk.snd_cwnd_cnt = 1, 0
         sk.tlp_high_seq = 0
         sk.timers.pop("reo", None)
@@ -338,12 +340,12 @@ class TcpTimers:
         jiffies after its expiry.  Measured: probes of an unanswered keepalive (1 s) 1024 ms
         apart, exactly 256 jiffies."""
         jiffy = self.profile.jiffy
-        now = int(self.now / jiffy + 1e-9)
+        now = self._jiffies(self.now)
         lvl = 0
         while lvl < 8 and jiffies >= 63 << (3 * lvl):
             lvl += 1
         shift = 3 * lvl
-        return (((now + jiffies) >> shift) + 1 << shift) * jiffy
+        return ((((now + jiffies) >> shift) + 1 << shift) - self.jiffy_phase) * jiffy
 
     def _keepalive_when(self, sk: Sock) -> int:
         """keepalive_time_when(): TCP_KEEPIDLE, else tcp_keepalive_time, in jiffies."""
@@ -360,9 +362,8 @@ class TcpTimers:
     def _keepalive_elapsed(self, sk: Sock) -> int:
         """keepalive_time_elapsed(): jiffies since the last data (icsk_ack.lrcvtime) or the
         last ACK taken (tp->rcv_tstamp), whichever came later."""
-        jiffy = self.profile.jiffy
-        now = int(self.now / jiffy + 1e-9)
-        last = max(int(sk.lrcvtime / jiffy + 1e-9), int(sk.rcv_tstamp / jiffy + 1e-9))
+        now = self._jiffies(self.now)
+        last = max(self._jiffies(sk.lrcvtime), self._jiffies(sk.rcv_tstamp))
         return now - last
 
     def _reset_keepalive_timer(self, sk: Sock, jiffies: int) -> None:

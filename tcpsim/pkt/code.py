@@ -75,11 +75,20 @@ def _ca_state(sk: Sock) -> int:
     return 0
 
 
-def model_tcp_info(sk: Sock) -> dict[str, int]:
+def model_tcp_info(sk: Sock, kernel=None) -> dict[str, int]:
     """The fields the model keeps, as tcp_get_info() fills them; a block naming any other
-    is unsupported on the model (it names the field)."""
+    is unsupported on the model (it names the field).  With the kernel (its clock), the
+    times since: jiffies_to_msecs(tcp_jiffies32 - icsk_ack.lrcvtime), and of tp->rcv_tstamp."""
+    since = {}
+    if kernel is not None:
+        jiffy = kernel.profile.jiffy
+        now = int(kernel.now / jiffy + 1e-9)
+        since = {"tcpi_last_data_recv": int(round((now - int(sk.lrcvtime / jiffy + 1e-9)) * jiffy
+                                                  * 1000)) & 0xFFFFFFFF,
+                 "tcpi_last_ack_recv": int(round((now - int(sk.rcv_tstamp / jiffy + 1e-9)) * jiffy
+                                                 * 1000)) & 0xFFFFFFFF}
     opts = (1 if sk.ts_ok else 0) | (2 if sk.sack_ok else 0) | (4 if sk.ws_ok else 0) | (
-        32 if sk.syn_data_acked else 0)  # TCPI_OPT_SYN_DATA
+        32 if sk.syn_data_acked else 0) | (8 if sk.ecn_ok else 0)  # TCPI_OPT_SYN_DATA, _ECN
     return {
         "tcpi_state": _STATES.get(sk.state, 7), "tcpi_ca_state": _ca_state(sk),
         "tcpi_options": opts, "tcpi_snd_wscale": sk.snd_wscale, "tcpi_rcv_wscale": sk.rcv_wscale,
@@ -91,8 +100,10 @@ def model_tcp_info(sk: Sock) -> dict[str, int]:
         "tcpi_rcv_ssthresh": sk.rcv_ssthresh, "tcpi_snd_wnd": sk.snd_wnd,
         "tcpi_rcv_wnd": sk.rcv_wnd, "tcpi_notsent_bytes": len(sk.unsent),
         "tcpi_reordering": sk.reordering, "tcpi_reord_seen": sk.reord_seen,
+        # tcp_get_info(): tp->delivered (the SYN's included), icsk_probes_out
+        "tcpi_delivered": sk.delivered, "tcpi_probes": sk.probes_out,
         # tcp_get_info(): srtt_us >> 3 and mdev_us >> 2 (the script's clock is the model's)
-        "tcpi_rtt": sk.srtt_us >> 3, "tcpi_rttvar": sk.mdev_us >> 2,
+        "tcpi_rtt": sk.srtt_us >> 3, "tcpi_rttvar": sk.mdev_us >> 2, **since,
     }
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from ..errors import TcpsimError
 from ..model import Kernel, KernelProfile, Seg
 from ..model import eventpoll as EP
-from ..model.tcp_ipv4_err import IcmpNotModelled
+from ..model.tcp_ipv4_err import MIB_COUNTERS, IcmpNotModelled
 from ..model.kernel import POLLERR, POLLHUP, POLLOUT
 from ..scenario.calls import SOCKOPTS, SYMBOLS, errno_name
 from . import code as pcode
@@ -287,6 +287,7 @@ class PktRun:
         if kernel is None:
             self.kernel = Kernel(profile, seed, addresses=(
                 (self.local_ip, "::1") if wire == 4 else (self.local_ip, "127.0.0.1")))
+            self.kernel.jiffy_phase = 0.5  # time 0 anywhere in a jiffy (Kernel.jiffy_phase)
             self.kernel.rtx_gso_psh = False  # tun, not lo (Kernel.rtx_gso_psh)
             self.kernel.rx_tun = True  # the script's packets come in through tun
         else:
@@ -315,6 +316,7 @@ class PktRun:
         self.ts_map: dict[int, int] = {}  # script TS val -> the model's
         self.first_ts: tuple[int, int] | None = None  # (script, live): for a scaled ecr
         self.now = 0.0  # virtual seconds since the script's time 0
+        self.nstat_history: dict[str, int] = {}  # nstat's history file, on the model
         self.pending: tuple[Event, object] | None = None  # a blocking call on its thread
         self.under_test: int | None = None  # the socket %{ }% blocks read
         self.code_env: dict = {}  # names %{ }% blocks assigned
@@ -541,7 +543,7 @@ class PktRun:
         if hasattr(self.kernel, "tcp_info_raw"):
             info = pcode.parse_tcp_info(self.kernel.tcp_info_raw(self.under_test))
         else:
-            info = pcode.model_tcp_info(self.kernel.socks[self.under_test])
+            info = pcode.model_tcp_info(self.kernel.socks[self.under_test], self.kernel)
             missing = sorted(pcode.names(code) - info.keys())
             if missing:
                 raise unsupported(where, f"the TCP_INFO field {missing[0]}", "the model does "
@@ -590,6 +592,21 @@ class PktRun:
                     continue
                 if self.on_kernel:
                     continue  # run above
+                counter = shell.nstat(act.text) if len(actions) == 1 else None
+                if counter is not None and (counter == "" or counter in MIB_COUNTERS):
+                    # nstat over the model's counters (Kernel.mib): what changed since the
+                    # last nstat, which becomes the history; grep's status says if NAME did
+                    mib = dict(self.kernel.mib)
+                    changed = {k for k, v in mib.items() if v != self.nstat_history.get(k, 0)}
+                    self.nstat_history = mib
+                    self.steps.append(f"{ev.line}: `{act.text}` (the model's counters)")
+                    if counter and counter not in changed:
+                        raise Failure(ev.line, f"error executing `{a.text}` command: non-zero "
+                                               "status 1")
+                    continue
+                if counter:
+                    raise unsupported(where, f"the counter {counter} (nstat)", "the model keeps "
+                                      + ", ".join(MIB_COUNTERS) + " only")
                 raise unsupported(where, f"the shell command `{act.text}`", "the model runs no "
                                   "commands; it follows sysctl settings of the sysctls it "
                                   "models; `tcpsim pkt run --kernel` runs it in its namespace")
@@ -634,6 +651,11 @@ class PktRun:
                     raise self._no_fastopen(where, f"the sysctl {act.key}")
                 raise unsupported(where, f"the sysctl {act.key}", "its effect on TCP is not "
                                   "part of the model")
+            if act.key == "net.ipv4.tcp_ecn" and not self.on_kernel and \
+                    value.strip() not in ("0", "2"):
+                raise unsupported(where, f"net.ipv4.tcp_ecn={value.strip()}", "the model takes "
+                                  "ECN only as a passive open negotiates it (tcp_ecn 0 or 2): "
+                                  "no ECN SYNs of its own, no AccECN")
             if self.restore is None:
                 self.restore = {}
             self.restore.setdefault(act.key, self.profile.sysctls.get(act.key, value))
@@ -665,6 +687,12 @@ class PktRun:
             # the remote ISN), and so are the acks and SACK blocks the kernel sends back
             self.remote_isn = p.seq
         seq = p.seq if bits & SYN else p.seq + self.remote_isn
+        if bits & (ECE | CWR) and not bits & SYN and not self.on_kernel and any(
+                s.ecn_ok and s.local == self.local and s.remote == self.remote
+                for s in self.kernel.socks.values()):
+            raise unsupported(f"{self.script.path}:{ev.line}", "ECN's congestion signals (ECE, "
+                              "CWR) on a connection that negotiated ECN", "the model has ECN's "
+                              "negotiation only")
         local_offset = self._local_offset(bits)
         ack = ((p.ack or 0) + local_offset) & 0xFFFFFFFF if bits & ACK else (p.ack or 0)
         options = []

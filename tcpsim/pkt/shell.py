@@ -74,8 +74,14 @@ MODEL_SYSCTLS: dict[str, str] = {
     "net.ipv4.tcp_frto": "int",  # tests/pkt/frto-off.pkt
     # Fast Open's server side (model/tcp_fastopen.py, tests/pkt/tfo-*.pkt)
     "net.ipv4.tcp_fastopen": "int", "net.ipv4.tcp_fastopen_key": "key",
+    # tcp_notsent_lowat() when TCP_NOTSENT_LOWAT is 0 (model/tcp.py, tcp_poll()'s
+    # tcp_stream_memory_free(); tests/pkt/notsent-lowat-sysctl.pkt): a u32, proc_douintvec
+    "net.ipv4.tcp_notsent_lowat": "u32",
+    # ECN's passive negotiation (tcp_ecn_create_request(); tests/pkt/ecn-passive.pkt): 0 and 2
+    # on the model; 1 (ECN SYNs of its own) and AccECN's 3-5 are unsupported there (pkt/run.py)
+    "net.ipv4.tcp_ecn": "int",
 }
-_COUNTS = {"int": 1, "ints": 3, "range": 2}
+_COUNTS = {"int": 1, "ints": 3, "range": 2, "u32": 1}
 
 
 @dataclass
@@ -123,9 +129,10 @@ def refusal(key: str, value: str) -> str | None:
     except ValueError:
         numbers = None
     if numbers is None or len(numbers) != _COUNTS[shape]:
-        want = {"int": "a number", "ints": "three numbers", "range": "two numbers"}[shape]
+        want = {"int": "a number", "ints": "three numbers", "range": "two numbers",
+                "u32": "a number"}[shape]
         return f"{key} takes {want}, not {value!r}"
-    if any(n < 0 or n > 0x7FFFFFFF for n in numbers):
+    if any(n < 0 or n > (0xFFFFFFFF if shape == "u32" else 0x7FFFFFFF) for n in numbers):
         return f"{value!r} is out of range for {key}"
     return None
 
@@ -203,6 +210,25 @@ def read(text: str) -> list[Setting | Defaults | Restore | Flush | Foreign]:
         else:
             actions.append(Foreign(cmd))
     return actions
+
+
+def nstat(text: str) -> str | None:
+    """iproute2's nstat as scripts use it to look at one counter: `nstat` (its output to
+    /dev/null: it prints what changed since its last run and keeps the values as its
+    history) gives "", `nstat | grep [-q] NAME` (to /dev/null: the status says whether NAME
+    changed) gives NAME; None for any other command."""
+    plain = re.sub(r"\s*\d?>&\d|\s*\d?>\s*/dev/null", "", text)
+    try:
+        words = shlex.split(plain)
+    except ValueError:
+        return None
+    if words == ["nstat"]:
+        return ""
+    if words[:3] == ["nstat", "|", "grep"]:
+        rest = [w for w in words[3:] if w != "-q"]
+        if len(rest) == 1 and re.fullmatch(r"[A-Za-z0-9]+", rest[0]):
+            return rest[0]
+    return None
 
 
 # -- the kernel's run: commands run inside the run's namespace only ---------------------------
