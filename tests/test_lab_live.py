@@ -427,6 +427,7 @@ PKT = PROGRAMS.parent / "pkt"
 
 
 @pytest.mark.parametrize("name", ["handshake-active", "handshake-passive", "handshake-refused",
+                                  "close-passive",
                                   "close-active", "shutdown-half-close", "rtt-handshake",
                                   "sack-receiver", "rack-reo-timeout", "dsack-undo", "fin-tlp",
                                   "rto-gso-retransmit", "newreno-partial-ack", "dsack-off",
@@ -447,10 +448,7 @@ PKT = PROGRAMS.parent / "pkt"
                                   "rack-reo-timer-jiffy", "tfo-icmp-child", "nstat-oow-icmp"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
-    a tun device in a private namespace, its calls on real sockets, in real time.
-    close-passive is left out: its close() follows a FIN on a connection that carried no
-    data, so the kernel's one-jiffy delayed ACK races it (1 of 6 runs sent a pure ACK first;
-    real packetdrill meets the same race, more rarely)."""
+    a tun device in a private namespace, its calls on real sockets, in real time."""
     from tcpsim.model import KernelProfile
     from tcpsim.pkt import load as load_script
     from tcpsim.pkt import packetdrill_profile

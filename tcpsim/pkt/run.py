@@ -1051,7 +1051,11 @@ class PktRun:
         except _Shape:
             raise Failure(ev.line, "expected a file descriptor number") from None
         if fd not in self.fds:
-            raise OSError(E.EBADF, "EBADF")
+            # run_system_call.c to_live_fd(): a script fd no call made, or one closed, is the
+            # script's error, not the kernel's EBADF (packetdrill dies at the line)
+            name = ev.action.name if isinstance(ev.action, Syscall) else "the"
+            raise Failure(ev.line, f"runtime error in {name} call: unable to find fd with "
+                                   f"script fd {fd}")
         f = self.fds[fd]
         if f.epoll is not None and not epoll_ok:
             # an epoll descriptor where a socket is needed: sockfd_lookup() says ENOTSOCK;
