@@ -233,6 +233,15 @@ def test_verify_accepts_whichever_side_of_the_race_the_kernel_takes(live, name):
         assert r.stdout.startswith(f"match {name}: ")
 
 
+def test_a_user_timeout_in_fin_wait1_verifies(live):
+    """tests/programs/user-timeout-fin-wait1.tcp (found by test_fuzz): TCP_USER_TIMEOUT ends
+    a socket in FIN_WAIT1 with ETIMEDOUT (the table's retries_out there), and the RTO resends
+    the lost data with the lost FIN collapsed into it (tcp_retrans_try_collapse(): FP.)."""
+    r = run_cli("verify", PROGRAMS / "user-timeout-fin-wait1.tcp")
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.startswith("match user-timeout-fin-wait1: ")
+
+
 def test_verify_points_to_the_other_exchanges_of_a_race_with_the_kernels_clock(live):
     r = run_cli("verify", PROGRAMS / "one-process-tick.tcp")
     assert r.returncode == 0, r.stdout

@@ -671,6 +671,24 @@ def test_a_segment_for_no_connection_gets_rst():
     assert (flags(rst), rst.seq, rst.win) == ("R", 77, 0)
 
 
+def test_fin_wait1_retries_out():
+    # TCP_USER_TIMEOUT 1000, the peer silent, shutdown(SHUT_WR) after the data: the FIN goes
+    # out, the data and FIN are resent by the RTOs, and 1000 ms after the first RTO
+    # tcp_write_timeout() ends the socket from FIN_WAIT1 with ETIMEDOUT (measured: the
+    # kernel's recv() gets ETIMEDOUT at 1221 ms, tests/programs/user-timeout-fin-wait1.tcp)
+    net = Net()
+    _, c, child = net.connected()
+    net.k.setsockopt(c, 6, 18, 1000)  # TCP_USER_TIMEOUT
+    net.k.send(c, b"ping\n")
+    net.k.shutdown(c, 1)
+    net.take()  # lost
+    assert net.state(c) == "FIN_WAIT1"
+    while net.state(c) == "FIN_WAIT1" and net.k.now < 5:
+        net.advance(net.k.next_timer() - net.k.now)
+    assert net.state(c) == "CLOSE" and net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
+    assert 1.2 < net.k.now < 1.5
+
+
 def test_every_rule_of_the_table_has_its_test():
     names = {n for n in globals() if n.startswith("test_")}
     missing = [f"test_{r.state.lower()}_{r.event}" for r in RULES

@@ -67,6 +67,9 @@ RULES: tuple[Rule, ...] = (
        "the SYN was sent tcp_syn_retries+1 times without an answer: ETIMEDOUT"),
     _r("ESTABLISHED", "retries_out", "CLOSE", ["error_ETIMEDOUT"], "tcp_write_timeout()",
        "data went unacknowledged past TCP_USER_TIMEOUT (or tcp_retries2's time): ETIMEDOUT"),
+    _r("FIN_WAIT1", "retries_out", "CLOSE", ["error_ETIMEDOUT"], "tcp_write_timeout()",
+       "data or the FIN went unacknowledged past TCP_USER_TIMEOUT after shutdown(SHUT_WR): "
+       "ETIMEDOUT"),
     _r("SYN_SENT", "close", "CLOSE", [], "tcp_close_state()",
        "close() during the handshake sends nothing (tcp_close_state: SYN_SENT -> CLOSE)"),
     _r("SYN_RECV", "rcv_ack", "ESTABLISHED", [], "tcp_rcv_state_process()",

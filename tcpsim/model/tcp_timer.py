@@ -12,7 +12,8 @@ sock's timer, inet_twsk_kill()).
 
 from __future__ import annotations
 
-from .sock import ACK, FIN, PSH, TCP_NAGLE_OFF, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, Sock, seq_le
+from .sock import (ACK, EOR, FIN, PSH, SYN, TCP_NAGLE_OFF, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT,
+                   Sock, seq_le, seq_lt)
 
 
 class TcpTimers:
@@ -196,6 +197,13 @@ class TcpTimers:
         if len(skb.data) > segs * mss:
             self._fragment(sk, i, segs * mss, mss)
             skb = sk.rtxq[i]
+        else:
+            # __tcp_retransmit_skb(): an skb shorter than what the peer's window leaves for
+            # it (at most one MSS) takes the skbs after it (tcp_retrans_try_collapse())
+            avail = min((sk.snd_una + sk.snd_wnd - skb.seq) & 0xFFFFFFFF, mss)
+            if len(skb.data) < avail:
+                self._retrans_try_collapse(sk, i, avail)
+                skb = sk.rtxq[i]
         # an skb of several MSS leaves with PSH, as in _transmit() (measured: the 1976 bytes)
         fl = skb.flags | (PSH if len(skb.data) > mss and self.rtx_gso_psh else 0)
         self._emit(sk, ACK | fl, skb.seq, sk.rcv_nxt, self._select_window(sk),
@@ -212,6 +220,38 @@ class TcpTimers:
         sk.undo_retrans = max(sk.undo_retrans, 0) + skb.pcount  # tcp_retransmit_skb()
         if sk.ca_recovery:
             sk.prr_out += skb.pcount  # tcp_xmit_retransmit_queue()
+
+    def _retrans_try_collapse(self, sk: Sock, i: int, space: int) -> None:
+        """tcp_retrans_try_collapse(): the skbs after the i-th join it while they fit in
+        `space` and the peer's window, each of one packet, not SACKed, nothing ending a record
+        (tcp_can_collapse(), tcp_skb_can_collapse()); tcp_collapse_retrans() moves their bytes
+        and flags (PSH, FIN) over and drops them from the counts (tcp_adjust_pcount()).
+        Measured: data lost, then shutdown(SHUT_WR)'s FIN lost too: the RTO resends both as
+        one FP. segment (tests/programs/user-timeout-fin-wait1.tcp)."""
+        if self.profile.sysctls.get("net.ipv4.tcp_retrans_collapse", "1") == "0":
+            return
+        to = sk.rtxq[i]
+        if to.flags & SYN:
+            return
+        wnd_end = (sk.snd_una + sk.snd_wnd) & 0xFFFFFFFF
+        j, first = i, True
+        while j < len(sk.rtxq):
+            nxt = sk.rtxq[j]
+            if nxt.pcount > 1 or nxt.sacked or sk.rtxq[i].flags & EOR:
+                break  # tcp_can_collapse(), tcp_skb_can_collapse_to()
+            space -= len(nxt.data)
+            if first:
+                first, j = False, j + 1
+                continue
+            if space < 0 or seq_lt(wnd_end, nxt.end_seq):
+                break
+            to = sk.rtxq[i]
+            sk.rtxq[i] = to._replace(data=to.data + nxt.data, flags=to.flags | nxt.flags,
+                                     retrans=to.retrans or nxt.retrans)
+            sk.packets_out -= nxt.pcount  # tcp_adjust_pcount()
+            if nxt.lost:
+                sk.lost_out -= nxt.pcount
+            del sk.rtxq[j]
 
     def _xmit_retransmit_queue(self, sk: Sock) -> None:
         """tcp_xmit_retransmit_queue() after an RTO (tcp_xmit_recovery(), REXMIT_LOST): the
