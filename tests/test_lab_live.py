@@ -1055,3 +1055,26 @@ def test_a_duplicated_gso_packet_arrives_cut_into_segments_each_followed_by_its_
     assert [r[4] for r in rows(trace)[3:13]] == [4000, 0, 1448, 0, 0, 1448, 0, 0, 1104, 0]
     assert rows(model) == rows(trace)
     assert [s.win for s in model.segments] == [s.win for s in trace.segments]
+
+
+def test_tiny_sndbuf_verifies_whichever_way_the_receive_buffer_gate_went(lab):
+    """tcp_rcv_space_adjust()'s gate at tiny-sndbuf's first read is a race (docs/races.md,
+    "drs"): the receiver's RTT estimate is none yet, or 1000 us when the kernel's millisecond
+    clock ticked between its SYN-ACK and the data echoing its TS val, against the 1.0-1.4 ms
+    since the handshake.  Each run verifies; a run whose buffer grew there (the ACK of all
+    the data offers 209 x 1024) names the race at segment 7, one that did not (106) none.
+    Measured with the tracepoint tcp_rcvbuf_grow: grown 6 of 8 idle, 2 of 8 beside two
+    CPU-bound processes (then the window measure's 496-687 us came first)."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+
+    prog = load("tiny-sndbuf")
+    for _ in range(3):
+        trace = run_lab(prog)
+        held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
+        assert held.ok and held.outcome is None, [d.sentence for d in held.differences]
+        rows = exchange(trace)
+        last = next(rows[i + 1] for i, r in enumerate(rows) if r[5] == 19643)
+        assert last[0] == "server" and last[4] in (106, 209)
+        races = [(r.kind, r.segment + 1) for r in held.races]
+        assert races == ([("drs", 7)] if last[4] == 209 else [])
