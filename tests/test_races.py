@@ -105,10 +105,12 @@ def test_the_receive_buffer_gate_is_a_race_at_each_read_and_the_flip_grows_the_b
     assert _last_window(model) == 106
     world = SimWorld(profile, 0, prog.faults)
     flipped = run_model(prog, profile, world=world, flips={0})
-    assert [r.flipped for r in world.kernel.races] == [True, False]
+    # grown at the first read (rcvq_space.space 80357), the second read's 19643 decide nothing
+    assert [(r.kind, r.segment + 1, r.flipped) for r in world.kernel.races] == [("drs", 7, True)]
     assert _last_window(flipped) == 209
-    # the second read's gate is passed by the model: the other way (not yet an RTT) changes
-    # nothing on the wire here (the window is held by rcv_ssthresh, not the buffer)
+    # the second read's gate (100000 bytes since the handshake, the RTT 40 us) is passed by the
+    # model, the buffer grows; the other way changes nothing on the wire here (the window of
+    # the last ACKs is held by rcv_ssthresh, not the buffer)
     assert _last_window(run_model(prog, profile, flips={1})) == 106
 
 
@@ -130,18 +132,23 @@ def test_the_gate_is_a_race_only_on_microseconds_and_where_the_buffer_can_grow()
     run_model(prog, profile, world=world)
     k = world.kernel
     sk = next(s for s in k.socks.values() if s.rcvq_space and s.rcv_rtt_us)
-    sk.rcv_rtt_us = 40 << 3
-    races = len(k.races)
-    k._rcv_space_adjust(sk, sk.rcvq_space_time + 0.000030)  # 30 us against 40: a race
-    assert len(k.races) == races + 1 and k.races[-1].kind == "drs"
-    k._rcv_space_adjust(sk, sk.rcvq_space_time + 0.002)  # 2 ms against 40 us: decided
-    assert len(k.races) == races + 1
-    sk.rcv_rtt_us = 0  # no estimate yet: the kernel's may be a 1000 us timestamp sample
-    k._rcv_space_adjust(sk, sk.rcvq_space_time + 0.002)
-    assert len(k.races) == races + 2
-    sk.rcv_rtt_us = 5000 << 3  # 5 ms (a delayed path): the model's own times decide
-    k._rcv_space_adjust(sk, sk.rcvq_space_time + 0.000030)
-    assert len(k.races) == races + 2
-    sk.rcv_rtt_us, sk.rcvbuf = 40 << 3, 65536  # SO_RCVBUF: either way grows nothing
-    k._rcv_space_adjust(sk, sk.rcvq_space_time + 0.000030)
-    assert len(k.races) == races + 2
+    seq, races = sk.rcvq_space_seq, len(k.races)
+
+    def gate(elapsed: float, rtt_us: int, read: int = 1000) -> int:
+        """The gate with `read` bytes read since the last measure (rcvq_space.space 500):
+        how many races it recorded."""
+        sk.rcvq_space, sk.rcvq_space_seq, sk.rcv_rtt_us = 500, (seq - read) & 0xFFFFFFFF, rtt_us << 3
+        before = len(k.races)
+        k._rcv_space_adjust(sk, sk.rcvq_space_time + elapsed)
+        assert all(r.kind == "drs" for r in k.races[before:])
+        return len(k.races) - before
+
+    assert gate(0.000030, 40) == 1  # 30 us against 40: a race
+    assert gate(0.000050, 40) == 1  # 50 us against 40: a race too
+    assert gate(0.002, 40) == 0  # 2 ms against 40 us: decided
+    assert gate(0.002, 0) == 1  # no estimate yet: the kernel's may be a 1000 us TS sample
+    assert gate(0.000030, 5000) == 0  # a 5 ms RTT (a delayed path): the model's times decide
+    assert gate(0.000030, 40, read=400) == 0  # fewer bytes than last time: nothing to grow
+    sk.rcvbuf = 65536  # SO_RCVBUF: either way grows nothing
+    assert gate(0.000030, 40) == 0
+    assert len(k.races) == races + 3

@@ -881,16 +881,17 @@ class TcpInput:
         the last measure, the bytes read in it (less those still queued) become the new
         rcvq_space.space; if that grew, so does the buffer (tcp_rcvbuf_grow()).
         The gate ("no RTT estimate yet, or less than one since the last measure") is a race
-        (docs/races.md, kind "drs") where it turns on microseconds (_drs_raced())."""
-        elapsed = now - sk.rcvq_space_time
-        passed = bool(sk.rcv_rtt_us) and elapsed * 1e6 >= sk.rcv_rtt_us >> 3
-        if self._drs_raced(sk, elapsed) and self._race("drs", sk):
-            passed = not passed
-        if not passed:
-            return
+        (docs/races.md, kind "drs") where it turns on microseconds (_drs_raced()) and decides
+        a growth (more bytes than rcvq_space.space were read since the last measure)."""
         copied_seq = self._copied_seq(sk)
         inq = (sk.rcv_nxt - copied_seq) & 0xFFFFFFFF
         copied = ((copied_seq - sk.rcvq_space_seq) & 0xFFFFFFFF) - inq
+        elapsed = now - sk.rcvq_space_time
+        passed = bool(sk.rcv_rtt_us) and elapsed * 1e6 >= sk.rcv_rtt_us >> 3
+        if copied > sk.rcvq_space and self._drs_raced(sk, elapsed) and self._race("drs", sk):
+            passed = not passed
+        if not passed:
+            return
         if copied > sk.rcvq_space:
             self._rcvbuf_grow(sk, copied)
         sk.rcvq_space_seq, sk.rcvq_space_time = copied_seq, now
