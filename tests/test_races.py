@@ -146,7 +146,8 @@ def test_the_gate_is_a_race_only_on_microseconds_and_where_the_buffer_can_grow()
     assert gate(0.000030, 40) == 1  # 30 us against 40: a race
     assert gate(0.000050, 40) == 1  # 50 us against 40: a race too
     assert gate(0.002, 40) == 0  # 2 ms against 40 us: decided
-    assert gate(0.002, 0) == 1  # no estimate yet: the kernel's may be a 1000 us TS sample
+    assert gate(0.000030, 0) == 1  # no estimate yet: the kernel's may be a 1000 us TS sample
+    assert gate(0.002, 0) == 0  # ... but 2 ms on: the model's own time
     assert gate(0.000030, 5000) == 0  # a 5 ms RTT (a delayed path): the model's times decide
     assert gate(0.000030, 40, read=400) == 0  # fewer bytes than last time: nothing to grow
     sk.rcvbuf = 65536  # SO_RCVBUF: either way grows nothing

@@ -904,8 +904,8 @@ class TcpInput:
         ms phase is 0, so it never sees one), or none yet; and the time since the last
         measure is the microseconds the reader and the softirq took (the lab's: 1216 us
         where the model says 66).  So the gate is a race while the model's estimate is none
-        or under DRS_RACE_SECONDS and (with one) the time since the last measure is under it
-        too; longer times are the model's own (timers, netem delays) and decide.  Only where
+        or under DRS_RACE_SECONDS and the time since the last measure is under it too;
+        longer times are the model's own (timers, netem delays) and decide.  Only where
         the buffer can grow (tcp_rcvbuf_grow(): not SO_RCVBUF-locked, tcp_moderate_rcvbuf,
         below tcp_rmem[2]): elsewhere either way is the same on the wire."""
         if sk.rcvbuf or not self.profile.moderate_rcvbuf:
@@ -913,7 +913,7 @@ class TcpInput:
         if self._rcvbuf(sk) >= self.profile.rmem[2]:
             return False
         rtt = (sk.rcv_rtt_us >> 3) * 1e-6
-        return rtt < DRS_RACE_SECONDS and (not rtt or elapsed < DRS_RACE_SECONDS)
+        return rtt < DRS_RACE_SECONDS and elapsed < DRS_RACE_SECONDS
 
     def _rcvbuf_grow(self, sk: Sock, newval: int) -> None:
         """tcp_rcvbuf_grow() (6.18, with "tcp: fix too slow tcp_rcvbuf_grow() action"): room
