@@ -1070,3 +1070,51 @@ def test_a_duplicated_gso_packet_arrives_cut_into_segments_each_followed_by_its_
     assert [r[4] for r in rows(trace)[3:13]] == [4000, 0, 1448, 0, 0, 1448, 0, 0, 1104, 0]
     assert rows(model) == rows(trace)
     assert [s.win for s in model.segments] == [s.win for s in trace.segments]
+
+
+def test_tiny_sndbuf_verifies_whichever_way_the_receive_buffer_gate_went(lab):
+    """tcp_rcv_space_adjust()'s gate at tiny-sndbuf's first read is a race (docs/races.md,
+    "drs"): the receiver's RTT estimate is none yet, or 1000 us when the kernel's millisecond
+    clock ticked between its SYN-ACK and the data echoing its TS val, against the 1.0-1.4 ms
+    since the handshake.  Each run verifies; a run whose buffer grew there (the ACK of all
+    the data offers the flipped model's window, 209 x 1024 at the defaults) names the drs
+    race, one that did not (106) none.  Measured with the tracepoint tcp_rcvbuf_grow: grown
+    6 of 8 idle, 2 of 8 beside two CPU-bound processes (then the window measure's 496-687 us
+    came first), 5 of 10 untraced."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    def last_window(trace):  # the receiver's window on its ACK of the last data
+        rows = exchange(trace)
+        end = max(r[2] + r[5] for r in rows if r[0] == "client" and r[5])
+        return next(r[4] for r in rows if r[0] == "server" and r[3] == end)
+
+    prog = load("tiny-sndbuf")
+    for _ in range(3):
+        trace = run_lab(prog)
+        profile = KernelProfile.from_trace(trace)
+        held = hold_lab(trace, prog, profile)
+        assert held.ok and held.outcome is None, [d.sentence for d in held.differences]
+        plain, grown = (last_window(run_model(prog, profile, flips=f)) for f in (set(), {0}))
+        assert plain != grown
+        if last_window(trace) == plain:
+            assert held.races == []
+        else:
+            assert last_window(trace) == grown
+            assert [r.kind for r in held.races] == ["drs"]
+
+
+def test_a_300k_write_with_its_second_packet_lost_verifies_with_the_receive_buffer_race(lab):
+    """tests/programs/lost-segment-300k.tcp: the model grows the receiver's buffer at the
+    read's third skb, where the kernel (its RTT 86-133 us, the model's 60) had not yet
+    measured; verify flips that drs race (docs/races.md) and the whole exchange matches: the
+    windows after the read are the kernel's."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+
+    prog = load(str(PROGRAMS / "lost-segment-300k.tcp"))
+    trace = run_lab(prog)
+    held = hold_lab(trace, prog, KernelProfile.from_trace(trace))
+    assert held.ok and held.outcome is None, [d.sentence for d in held.differences]
+    assert all(r.kind == "drs" for r in held.races)

@@ -390,6 +390,7 @@ MESSAGES: dict[str, str] = {
     "against.outside": "differs {name}: {capture} is none of the program's {total} exchanges; the "
                        "nearest is exchange {k} (profile {profile})",
     "against.race.tso_defer": "race at segment {segment}: the kernel sent at once where the model waits for the next ACK (tcp_tso_should_defer(): that ACK was due more than half an RTT away, a matter of microseconds on lo; docs/races.md)",
+    "against.race.drs": "race at segment {segment}: the receiver's buffer autotuning went the other way at a read (tcp_rcv_space_adjust(): whether the receiver's RTT had passed since its last measure, microseconds on lo, or a millisecond tick in its RTT sample; docs/races.md)",
     "against.first": "first difference: {diff}",
     "against.incomplete": "The walk stopped after {limit} schedules (--limit): the program may "
                           "have exchanges not looked at.",

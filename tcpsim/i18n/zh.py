@@ -388,6 +388,7 @@ MESSAGES: dict[str, str] = {
     "against.outside": "不一致 {name}：{capture} 不是该程序 {total} 种交互中的任何一种；最接近的是第 {k} "
                        "种（配置 {profile}）",
     "against.race.tso_defer": "第 {segment} 个报文段处的竞争：内核立即发送，而模型会等下一个 ACK（tcp_tso_should_defer()：那个 ACK 预计在半个 RTT 之后才到，在 lo 上只差几微秒；见 docs/races.md）",
+    "against.race.drs": "第 {segment} 个报文段处的竞争：接收缓冲自动调整在一次读取时走了另一条路（tcp_rcv_space_adjust()：距上次测量是否已过接收方的 RTT，在 lo 上只差几微秒，或其 RTT 样本里的一个毫秒跳变；见 docs/races.md）",
     "against.first": "第一处差异：{diff}",
     "against.incomplete": "遍历在 {limit} 个调度后停止（--limit）：程序可能还有未看到的交互。",
     "against.file_order": "这是按文件顺序的交互；该程序还有其他交互：tcpsim explore {program}",

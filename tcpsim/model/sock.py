@@ -73,6 +73,10 @@ TCP_INIT_CWND = 10
 # last measure with the receiver's RTT, tens of microseconds on lo).  Measured here: one recv()
 # of 1,000,000 bytes queued on lo took 435-464 us (3 runs, tracepoint tcp_rcv_space_adjust).
 COPY_SECONDS_PER_BYTE = 0.45e-9
+# Below this the receiver's RTT estimate and the time since tcp_rcv_space_adjust()'s last
+# measure are microseconds the model does not keep (a race, docs/races.md "drs"): on lo the
+# estimate is tens of us, or the 1000 us of one millisecond tick in a timestamp sample.
+DRS_RACE_SECONDS = 1e-3
 
 # ioctl(2) requests tcp_ioctl() answers (include/uapi/linux/sockios.h, asm-generic/ioctls.h)
 SIOCINQ, SIOCOUTQ, SIOCOUTQNSD = 0x541B, 0x5411, 0x894B

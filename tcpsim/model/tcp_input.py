@@ -21,6 +21,7 @@ from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALI
                    TCP_MSS_DEFAULT, TCP_RTO_MAX, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
                    seq_lt)
 from .sock import TCP_NAGLE_OFF
+from .sock import DRS_RACE_SECONDS
 
 
 class TcpInput:
@@ -891,15 +892,41 @@ class TcpInput:
     def _rcv_space_adjust(self, sk: Sock, now: float) -> None:
         """tcp_rcv_space_adjust(), after each skb a read copies: once an RTT has passed since
         the last measure, the bytes read in it (less those still queued) become the new
-        rcvq_space.space; if that grew, so does the buffer (tcp_rcvbuf_grow())."""
-        if not sk.rcv_rtt_us or (now - sk.rcvq_space_time) * 1e6 < sk.rcv_rtt_us >> 3:
-            return
+        rcvq_space.space; if that grew, so does the buffer (tcp_rcvbuf_grow()).
+        The gate ("no RTT estimate yet, or less than one since the last measure") is a race
+        (docs/races.md, kind "drs") where it turns on microseconds (_drs_raced()) and decides
+        a growth (more bytes than rcvq_space.space were read since the last measure)."""
         copied_seq = self._copied_seq(sk)
         inq = (sk.rcv_nxt - copied_seq) & 0xFFFFFFFF
         copied = ((copied_seq - sk.rcvq_space_seq) & 0xFFFFFFFF) - inq
+        elapsed = now - sk.rcvq_space_time
+        passed = bool(sk.rcv_rtt_us) and elapsed * 1e6 >= sk.rcv_rtt_us >> 3
+        if copied > sk.rcvq_space and self._drs_raced(sk, elapsed) and self._race("drs", sk):
+            passed = not passed
+        if not passed:
+            return
         if copied > sk.rcvq_space:
             self._rcvbuf_grow(sk, copied)
         sk.rcvq_space_seq, sk.rcvq_space_time = copied_seq, now
+
+    def _drs_raced(self, sk: Sock, elapsed: float) -> bool:
+        """Whether tcp_rcv_space_adjust()'s gate is a race here: on lo the receiver's RTT
+        estimate is tens of microseconds (tcp_rcv_rtt_measure()), or 1000 us when the
+        kernel's millisecond clock ticked between the receiver's TS val and the data that
+        echoes it (tcp_rcv_rtt_measure_ts(): whole ms, only non-zero samples; the model's
+        ms phase is 0, so it never sees one), or none yet; and the time since the last
+        measure is the microseconds the reader and the softirq took (the lab's: 1216 us
+        where the model says 66).  So the gate is a race while the model's estimate is none
+        or under DRS_RACE_SECONDS and the time since the last measure is under it too;
+        longer times are the model's own (timers, netem delays) and decide.  Only where
+        the buffer can grow (tcp_rcvbuf_grow(): not SO_RCVBUF-locked, tcp_moderate_rcvbuf,
+        below tcp_rmem[2]): elsewhere either way is the same on the wire."""
+        if sk.rcvbuf or not self.profile.moderate_rcvbuf:
+            return False
+        if self._rcvbuf(sk) >= self.profile.rmem[2]:
+            return False
+        rtt = (sk.rcv_rtt_us >> 3) * 1e-6
+        return rtt < DRS_RACE_SECONDS and elapsed < DRS_RACE_SECONDS
 
     def _rcvbuf_grow(self, sk: Sock, newval: int) -> None:
         """tcp_rcvbuf_grow() (6.18, with "tcp: fix too slow tcp_rcvbuf_grow() action"): room
