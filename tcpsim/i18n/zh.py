@@ -311,6 +311,7 @@ MESSAGES: dict[str, str] = {
     "rule.SYN_SENT.timer_syn": "SYN 没有应答：以相同的初始序号重传",
     "rule.SYN_SENT.syn_retries_out": "SYN 已发送 tcp_syn_retries+1 次仍无应答：ETIMEDOUT",
     "rule.ESTABLISHED.retries_out": "数据超过 TCP_USER_TIMEOUT（或 tcp_retries2 对应的时间）仍未被确认：ETIMEDOUT",
+    "rule.FIN_WAIT1.retries_out": "shutdown(SHUT_WR) 之后，数据或 FIN 超过 TCP_USER_TIMEOUT 仍未被确认：ETIMEDOUT",
     "rule.SYN_SENT.close": "握手期间 close() 不发送任何报文段（tcp_close_state：SYN_SENT -> CLOSE）",
     "rule.SYN_RECV.rcv_ack": "对我们 SYN-ACK 的确认完成了同时打开",
     "rule.ESTABLISHED.rcv_fin": "对方不再发送数据：它的 FIN 由推迟确认定时器确认，或随我们的 FIN "
