@@ -93,7 +93,9 @@ class TcpInput:
     def _rcv_synsent(self, sk: Sock, seg: Seg) -> None:
         """tcp_rcv_synsent_state_process()."""
         if seg.flags & ACK:
-            if seg.ack != sk.snd_nxt:
+            # tcp_rcv_synsent_state_process(): an ACK after snd_una, up to snd_nxt (which
+            # is past a Fast Open SYN's data)
+            if not (seq_lt(sk.snd_una, seg.ack) and seq_le(seg.ack, sk.snd_nxt)):
                 if not seg.flags & RST:
                     self._reset_reply(seg)
                 return
@@ -115,6 +117,8 @@ class TcpInput:
             sk.irs = seg.seq
             sk.rcv_nxt = sk.rcv_wup = (seg.seq + 1) & 0xFFFFFFFF
             sk.snd_una = seg.ack
+            if sk.rtxq:  # tcp_ack() -> tcp_clean_rtx_queue(): a Fast Open SYN's data
+                self._clean_rtx_queue(sk)
             # tcp_ack(): the SYN's RTT, unless it went again (then the timestamp's)
             syn_rtt = -1 if sk.retries else int(round((self.now - sk.retrans_stamp) * 1e6))
             self._ack_update_rtt(sk, syn_rtt, ts[1] if ts and sk.ts_ok else None)
@@ -137,7 +141,12 @@ class TcpInput:
             self._init_buffer_space(sk)
             sk.lrcvtime = self.now  # tcp_finish_connect(): icsk_ack.lrcvtime
             self._keepalive_start(sk)  # tcp_finish_connect(): SOCK_KEEPOPEN's timer
+            rtx = (sk.syn_fastopen or sk.syn_data) and self._rcv_fastopen_synack(
+                sk, seg, self._opt(seg, "mss") or sk.advmss)
+            sk.synack_ack = "rtx" if rtx else "delay" if sk.write_pending else ""
             self._transition(sk, "rcv_synack")
+            if rtx:
+                self._fastopen_retransmit(sk)
             return
         if seg.flags & RST:
             return

@@ -671,6 +671,9 @@ class TcpOutput:
     # -- actions named in the table ------------------------------------------------------
     def _act_send_syn(self, sk: Sock, seg: Seg | None) -> None:
         mss = sk.advmss or self.profile.mss(sk.family)  # tcp_connect_init(): TCP_MAXSEG's clamp
+        if sk.fastopen_req is not None and not sk.fastopen_req["sent"]:
+            self._send_syn_data(sk, mss)  # tcp_connect(): Fast Open (tcp_fastopen.py)
+            return
         # tcp_transmit_skb(): a SYN's window is never scaled, so at most 65535
         self._emit(sk, SYN, sk.iss, 0, min(self._initial_window(sk, mss), 65535),
                    self._syn_options(sk, mss))
@@ -692,6 +695,17 @@ class TcpOutput:
             self._arm(sk, "synack", self.now + TCP_TIMEOUT_INIT * 2 ** sk.retries)
 
     def _act_send_ack(self, sk: Sock, seg: Seg | None) -> None:
+        how, sk.synack_ack = sk.synack_ack, ""
+        if how == "rtx":  # tcp_rcv_fastopen_synack() sent the SYN's data again instead
+            return
+        if how == "delay":
+            # tcp_rcv_synsent_state_process(): a writer waits (sk_write_pending): "save one
+            # ACK", inet_csk_schedule_ack(), quick-ACK mode, the delayed-ACK timer at
+            # TCP_DELACK_MAX; the writer's data carries the ACK
+            sk.ack_sched = True
+            self._enter_quickack_mode(sk)
+            self._arm(sk, "delack", self.now + 0.2)
+            return
         self._send_ack(sk)
 
     def _act_send_fin(self, sk: Sock, seg: Seg | None) -> None:

@@ -93,6 +93,8 @@ def model_tcp_info(sk: Sock) -> dict[str, int]:
         "tcpi_reordering": sk.reordering, "tcpi_reord_seen": sk.reord_seen,
         # tcp_get_info(): srtt_us >> 3 and mdev_us >> 2 (the script's clock is the model's)
         "tcpi_rtt": sk.srtt_us >> 3, "tcpi_rttvar": sk.mdev_us >> 2,
+        "tcpi_delivered": sk.delivered,
+        "tcpi_fastopen_client_fail": sk.fastopen_client_fail,
     }
 
 
