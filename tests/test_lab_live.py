@@ -439,7 +439,8 @@ PKT = PROGRAMS.parent / "pkt"
                                   "shell/qdisc-drop", "eor-cork", "eor-split", "icmp-soft",
                                   "icmp-connect", "icmp-request-drop", "icmp-request-keep",
                                   "tfo-cookie", "tfo-data", "tfo-no-cookie", "tfo-key",
-                                  "tfo-synack-rtx"])
+                                  "tfo-synack-rtx", "tfo-client-cookie", "tfo-client-blocking",
+                                  "tfo-client-exp"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.

@@ -92,7 +92,7 @@ SYNACK = CLIENT + "+0 connect(3, ..., ...) = -1 EINPROGRESS (x)\n" \
     (SYNACK.format("10", "").replace("0:10(0)", "0:10(10)"), 5, "data on a SYN-ACK"),
     (CLIENT + "+0 getsockopt(3, SOL_TCP, TCP_FASTOPEN_KEY, \"\\x01\", [16]) = 0\n", 3,
      "the socket option TCP_FASTOPEN_KEY"),
-    (CLIENT + "+0 `sysctl -q net.ipv4.tcp_fastopen_blackhole_timeout_sec=0`\n", 3,
+    (CLIENT + "+0 `sysctl -q net.ipv4.tcp_fastopen_blackhole_timeout_sec=3600`\n", 3,
      "the sysctl net.ipv4.tcp_fastopen_blackhole_timeout_sec"),
 ])
 def test_the_model_says_in_one_sentence_what_it_has_not_of_fast_open(text, line, what):
@@ -284,7 +284,7 @@ def test_pkt_verify_gives_the_kernels_verdict_and_then_the_models_sentence(tmp_p
     # blackhole detection)
     text = (ROOT / "tests" / "pkt" / "fastopen" / "client.pkt").read_text().replace(
         "`sysctl -q net.ipv4.tcp_timestamps=0`",
-        "`sysctl -q net.ipv4.tcp_timestamps=0 net.ipv4.tcp_fastopen_blackhole_timeout_sec=0`")
+        "`sysctl -q net.ipv4.tcp_timestamps=0 net.ipv4.tcp_fastopen_blackhole_timeout_sec=60`")
     assert "blackhole" in text
     (tmp_path / "client.pkt").write_text(text)
     r = run_cli("pkt", "verify", tmp_path / "client.pkt")

@@ -340,8 +340,9 @@ class TcpFastopenClient:
             # (TCPHDR_ACK | TCPHDR_PSH) in the retransmit queue
             end = (sk.iss + 1 + len(payload)) & 0xFFFFFFFF
             sk.snd_nxt = sk.write_seq = sk.pushed_seq = end
+            # (one packet: its cb is the SYN's, tcp_skb_pcount() 1)
             self._packets_sent(sk, RtxSkb((sk.iss + 1) & 0xFFFFFFFF, bytes(payload), PSH,
-                                          self._current_mss(sk), self.now,
+                                          len(payload), self.now,
                                           burst=sk.xmit_burst, tx_delivered=sk.delivered))
         self._arm(sk, "retransmit", self.now + sk.rto)
 

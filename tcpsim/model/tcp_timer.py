@@ -12,7 +12,7 @@ sock's timer, inet_twsk_kill()).
 
 from __future__ import annotations
 
-from .sock import ACK, FIN, PSH, TCP_NAGLE_OFF, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, Sock, seq_le
+from .sock import ACK, FIN, PSH, TCP_NAGLE_OFF, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT, Sock, seq_le, seq_lt
 
 
 class TcpTimers:
@@ -190,10 +190,24 @@ class TcpTimers:
         on the second part).  Measured: a lost 3000-byte skb (MSS 988) went again as 988
         bytes without PSH, then 1976 with PSH."""
         skb = sk.rtxq[i]
+        if seq_lt(skb.seq, sk.snd_una):
+            # __tcp_retransmit_skb(): tcp_trim_head() of what is acknowledged (a Fast Open
+            # SYN's data acknowledged in part by the SYN-ACK: syn-data-partial-or-over-ack)
+            cut = (sk.snd_una - skb.seq) & 0xFFFFFFFF
+            sk.rtxq[i] = skb = skb._replace(seq=sk.snd_una, data=skb.data[cut:])
         mss = self._current_mss(sk)  # __tcp_retransmit_skb(): cur_mss
         if len(skb.data) > segs * mss:
             self._fragment(sk, i, segs * mss, mss)
             skb = sk.rtxq[i]
+        elif skb.mss != mss and skb.data:
+            # __tcp_retransmit_skb(): tcp_set_skb_tso_segs(skb, cur_mss), the packets
+            # recounted (tcp_adjust_pcount())
+            new = skb._replace(mss=mss)
+            delta = new.pcount - skb.pcount
+            sk.packets_out += delta
+            if skb.lost:
+                sk.lost_out += delta
+            sk.rtxq[i] = skb = new
         # an skb of several MSS leaves with PSH, as in _transmit() (measured: the 1976 bytes)
         fl = skb.flags | (PSH if len(skb.data) > mss and self.rtx_gso_psh else 0)
         self._emit(sk, ACK | fl, skb.seq, sk.rcv_nxt, self._select_window(sk),
