@@ -21,6 +21,7 @@ from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALI
                    TCP_MSS_DEFAULT, TCP_RTO_MAX, TCP_RTO_MIN, TCPOLEN_TSTAMP_ALIGNED, Seg, Sock, seq_le,
                    seq_lt)
 from .sock import TCP_NAGLE_OFF
+from .tcp_recovery import retrans_out
 
 
 class TcpInput:
@@ -243,12 +244,23 @@ class TcpInput:
             rexmit = reo_armed = False
             newly_lost = 0
             loss_rexmit = ""
+            lost_before = None
             if sk.ca_loss:
                 # tcp_fastretrans_alert(): TCP_CA_Loss, tcp_process_loss(); once it leaves
                 # Loss (undone or recovered) the ACK goes on as in Open
                 # num_dupack: not an ACK carrying a D-SACK (FLAG_DSACKING_ACK)
                 loss_rexmit = self._process_loss(sk, una_advanced, dupack and not dsacked,
                                                  bool(newly_sacked), ts[1] if ts else None)
+                if sk.ca_loss and sk.sack_ok and not sk.frto and loss_rexmit == "lost":
+                    # tcp_fastretrans_alert(), TCP_CA_Loss: tcp_identify_packet_loss(); a
+                    # retransmission RACK finds lost (FLAG_LOST_RETRANS) falls through to
+                    # tcp_enter_recovery() (upstream fastopen/client syn-data-only-syn-acked:
+                    # the SYN's data resent, then SACKed past, goes again at once)
+                    prior_retrans, lost_before = retrans_out(sk), sk.lost_out
+                    self._rack_mark_lost(sk)
+                    if retrans_out(sk) < prior_retrans:
+                        sk.ca_loss = False
+                        self._enter_recovery(sk)
             if sk.ca_loss:
                 pass
             elif not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
@@ -260,7 +272,7 @@ class TcpInput:
             elif sk.sack_ok and (newly_sacked or dsacked or sk.sacked_out or sk.lost_out
                                  or sk.ca_recovery):
                 # tcp_ack_is_dubious() -> tcp_fastretrans_alert()
-                prior_lost = sk.lost_out
+                prior_lost = sk.lost_out if lost_before is None else lost_before
                 if una_advanced and sk.rtxq and sk.rtxq[0].sacked:
                     # FLAG_SACK_RENEGING (tcp_clean_rtx_queue(): the new head was SACKed)
                     self._sack_reneging(sk)
