@@ -3,6 +3,7 @@
 
     python3 scripts/pkt_corpus.py CHECKOUT [--packetdrill BIN] [--preload SO] [--jobs 1]
                                   [--timeout 60] [--only FOLDER...] [-v]
+                                  [--run-all | --flavour ipv4|ipv6|ipv4-mapped-ipv6]
 
 CHECKOUT is a checkout of google/packetdrill (fetched by whoever runs this; nothing of it is
 ever committed here).  For every .pkt under gtests/net/tcp and gtests/net/packetdrill:
@@ -41,6 +42,23 @@ RUN_ALL_IPV4 = ["--ip_version=ipv4", "--local_ip=192.168.0.1", "--gateway_ip=192
                 "--netmask_ip=255.255.0.0", "--remote_ip=192.0.2.1"]
 RUN_ALL_DEFINES = ["TFO_COOKIE=3021b9d889017eeb", "CODE=host_unreachable",
                    "CMSG_LEVEL_IP=SOL_IP", "CMSG_TYPE_RECVERR=IP_RECVERR"]
+# its other two runs (CmdTestIPv6(), CmdTestIPv4Mappedv6()): (packetdrill's arguments, -D
+# symbols, tcpsim pkt run's arguments)
+RUN_ALL = {
+    "ipv4": (RUN_ALL_IPV4, RUN_ALL_DEFINES, ["--local_ip=192.168.0.1"]),
+    "ipv6": (["--ip_version=ipv6", "--mtu=1520", "--local_ip=fd3d:0a0b:17d6::1",
+              "--gateway_ip=fd3d:0a0b:17d6:8888::1", "--remote_ip=fd3d:fa7b:d17d::1"],
+             ["TFO_COOKIE=c1d1e9742a47a9bc", "CMSG_LEVEL_IP=SOL_IPV6",
+              "CMSG_TYPE_RECVERR=IPV6_RECVERR"],
+             ["--ip_version", "ipv6", "--mtu", "1520", "--local_ip=fd3d:0a0b:17d6::1",
+              "--remote_ip=fd3d:fa7b:d17d::1"]),
+    "ipv4-mapped-ipv6": (["--ip_version=ipv4-mapped-ipv6", "--local_ip=192.168.0.1",
+                          "--gateway_ip=192.168.0.1", "--netmask_ip=255.255.0.0",
+                          "--remote_ip=192.0.2.1"],
+                         ["TFO_COOKIE=3021b9d889017eeb", "CODE=host_unreachable",
+                          "CMSG_LEVEL_IP=SOL_IPV6", "CMSG_TYPE_RECVERR=IPV6_RECVERR"],
+                         ["--ip_version", "ipv4-mapped-ipv6", "--local_ip=192.168.0.1"]),
+}
 
 
 def real_verdict(path: Path, packetdrill: Path, preload: Path | None, timeout: float,
@@ -77,6 +95,9 @@ def main() -> int:
     ap.add_argument("--run-all", action="store_true",
                     help="as run_all.py's IPv4 run: its addresses (local 192.168.0.1) and -D "
                          "symbols (TFO_COOKIE, CODE, ...), for all three")
+    ap.add_argument("--flavour", choices=sorted(RUN_ALL), default=None,
+                    help="as run_all.py's run of that flavour (its addresses, MTU and -D "
+                         "symbols; --run-all is --flavour ipv4)")
     args = ap.parse_args()
     base = args.checkout / "gtests" / "net"
     if not base.is_dir():
@@ -87,10 +108,12 @@ def main() -> int:
                      if not args.only or any(str(p.parent.relative_to(base)).startswith(o)
                                              for o in args.only))
 
-    real_extra = tuple(RUN_ALL_IPV4 + [f"-D {d}" for d in RUN_ALL_DEFINES]) if args.run_all \
-        else ()
-    ours = tuple(["--local_ip=192.168.0.1"] + [f"-D{d}" for d in RUN_ALL_DEFINES]) \
-        if args.run_all else ()
+    flavour = args.flavour or ("ipv4" if args.run_all else None)
+    real_extra, ours = (), ()
+    if flavour:
+        real_args, defines, our_args = RUN_ALL[flavour]
+        real_extra = tuple(real_args + [f"-D {d}" for d in defines])
+        ours = tuple(our_args + [f"-D{d}" for d in defines])
 
     def one(path: Path) -> tuple[Path, str | None, tuple, tuple]:
         real = (real_verdict(path, args.packetdrill.resolve(), args.preload, args.timeout,

@@ -14,7 +14,7 @@ from . import __version__
 from .errors import DIFFERS, INCOMPLETE, INTERRUPTED, OK, STOPPED, UNSUPPORTED, TcpsimError
 from .i18n import t
 
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, emoji=False)
 
 
 def _fail(message: str, code: int) -> None:
@@ -31,19 +31,35 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except TcpsimError as e:
             _fail(str(e).replace("[", "\\["), e.exit_code)
+        except _Terminated as e:
+            # cleaned up on the way here; now end as the signal would have ended us, so the
+            # caller sees SIGTERM (or SIGHUP) as the cause
+            import os
+            import signal
+
+            signal.signal(e.signum, signal.SIG_DFL)
+            os.kill(os.getpid(), e.signum)
+            raise SystemExit(128 + e.signum)
         except KeyboardInterrupt:
             _fail("interrupted; nothing was left behind (the lab's namespace went with it)",
                   INTERRUPTED)
 
 
+class _Terminated(KeyboardInterrupt):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _terminate_as_interrupt() -> None:
-    """SIGTERM and SIGHUP end tcpsim as Ctrl-C does, through every finally: the programs
+    """SIGTERM and SIGHUP end tcpsim through every finally, as Ctrl-C does: the programs
     `trace` and `lab --free` started are killed and their files removed (Python's default for
-    SIGTERM dies at once, leaving them).  A signal the caller ignores stays ignored."""
+    SIGTERM dies at once, leaving them); then tcpsim dies of the signal.  A signal the caller
+    ignores stays ignored."""
     import signal
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        raise _Terminated(signum)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) is signal.SIG_DFL:
@@ -123,7 +139,7 @@ def _data_console(pcap_path: str | None, json_path: str | None) -> Console:
     (as tcpdump -w - does), so that the pcap or JSON reaches the pipe alone."""
     if pcap_path == "-" and json_path == "-":
         raise click.UsageError("only one of --pcap and --json can go to standard output (-)")
-    return Console(highlight=False, stderr="-" in (pcap_path, json_path))
+    return Console(highlight=False, emoji=False, stderr="-" in (pcap_path, json_path))
 
 
 def _sysctls(pairs) -> dict[str, str]:
@@ -143,7 +159,7 @@ def scenarios(name: str | None) -> None:
         # file that `tcpsim check f.tcp` accepts
         click.echo(load(name).text, nl=False)
         return
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)
     from .model import KernelProfile
     from .sim.explore import races
 
@@ -188,7 +204,7 @@ def explore(program: str, profile: str, seed: int, limit: int, as_json: bool,
     if as_json:
         click.echo(json.dumps(exploration_json(exp), indent=2))
         return
-    render_exploration(exp, prog, Console(highlight=False))
+    render_exploration(exp, prog, Console(highlight=False, emoji=False))
 
 
 @main.command()
@@ -196,7 +212,7 @@ def explore(program: str, profile: str, seed: int, limit: int, as_json: bool,
 def check(program: str) -> None:
     """Parse a program and report its first error (line and column), or that it is well formed."""
     p = _program(program)
-    Console(highlight=False).print(
+    Console(highlight=False, emoji=False).print(
         f"{p.source}: {len(p.steps)} calls by {len(p.processes)} processes "
         f"({', '.join(p.processes)}); well formed", soft_wrap=True)
 
@@ -490,7 +506,7 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
         raise click.UsageError("give one PROGRAM, or --all")
     if run_all and sequence_paths:
         raise click.UsageError("--sequence draws one program: give PROGRAM instead of --all")
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)
     names = builtin_names() if run_all else [program]
     overrides = _sysctls(sysctl)
     results = []
@@ -542,7 +558,7 @@ def compare(capture: str, program: str | None, profile: str | None, as_json: boo
     Exit status: 0 every connection conforms (or is only partly captured), 1 some depart,
     2 the file cannot be read, 4 reading stopped part way (the findings before it stand).
     CAPTURE - reads the capture from standard input (tcpdump -w - | tcpsim compare -)."""
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)
     if capture == "-" and program == "-":
         raise click.UsageError("the capture and the program cannot both come from standard "
                                "input; give one of them as a file")
@@ -678,7 +694,7 @@ def coverage(profile: str) -> None:
         why = NOT_EXERCISED.get((r.state, r.event), "")
         table.add_row(r.state, r.event, r.next, str(len(progs)) if progs else "[red]none[/]",
                       progs[0] if progs else f"[dim]{why}[/]")
-    out = Console(highlight=False, width=max(100, Console().width))
+    out = Console(highlight=False, emoji=False, width=max(100, Console().width))
     out.print(table)
     done = sum(1 for v in by_rule.values() if v)
     unexplained = [k for k, v in by_rule.items() if not v and k not in NOT_EXERCISED]
@@ -769,7 +785,7 @@ def report(program: str, output: str, use_lab: bool | None, seed: int, profile: 
     from .sim.world import run_model
 
     prog = _program(program)
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)
     verdict, problem = None, None
     if use_lab is False:
         problem = "--no-lab"
@@ -812,7 +828,7 @@ def quiz(program: str, seed: int, profile: str) -> None:
         raise click.UsageError("quiz reads its answers from standard input, so its program "
                                "cannot come from there; give a name or a file")
     trace = run_model(load(program), KernelProfile.named(profile), seed=seed)
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)
 
     def ask(question: str) -> str | None:
         try:
@@ -930,11 +946,17 @@ def pkt() -> None:
                    "device in a private network namespace made for each run (needs root).")
 @_sysctl_option
 @_define_option
-@click.option("--local_ip", "local_ip", default=None, metavar="A.B.C.D",
+@click.option("--local_ip", "local_ip", default=None, metavar="ADDRESS",
               help="packetdrill's --local_ip (run_all.py's IPv4 run gives 192.168.0.1); as "
                    "there, it overrides the script's own (config.c parse_and_finalize_config()).")
+@click.option("--remote_ip", "remote_ip", default=None, metavar="ADDRESS",
+              help="packetdrill's --remote_ip (192.0.2.1, or 2001:db8::1 over IPv6).")
+@click.option("--ip_version", "ip_version", default=None,
+              type=click.Choice(["ipv4", "ipv4-mapped-ipv6", "ipv6"]),
+              help="packetdrill's --ip_version: the socket's family and the packets' (run_all.py "
+                   "runs every script in all three; ipv6 with --mtu 1520).")
 def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, on_kernel: bool,
-            sysctl, define, local_ip) -> None:
+            sysctl, define, local_ip, remote_ip, ip_version) -> None:
     """Run packetdrill scripts against the model (or, with --kernel, the real kernel): exit 0
     when every one passes, 1 when one fails, 5 when one needs what tcpsim does not do (a
     shell command, Python, UDP)."""
@@ -942,7 +964,7 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
     from .pkt import load, packetdrill_profile, run_script
     from .pkt.run import Unsupported, run_script_on_kernel
 
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)
     base = KernelProfile.named(profile)
     prof = packetdrill_profile(base) if preset == "packetdrill" else base
     if mtu is not None:
@@ -952,8 +974,10 @@ def pkt_run(scripts, profile: str, preset: str, mtu: int | None, verbose: bool, 
     defines = _defines(define)
     for path in scripts:
         script = load(path, defines)
-        if local_ip is not None:
-            script.options["local_ip"] = local_ip
+        for name, value in (("local_ip", local_ip), ("remote_ip", remote_ip),
+                            ("ip_version", ip_version)):
+            if value is not None:
+                script.options[name] = value
         try:
             outcome = run_script_on_kernel(script, prof) if on_kernel else run_script(script, prof)
         except Unsupported as e:
@@ -1002,7 +1026,7 @@ def pkt_verify(scripts, profile: str, sysctl, define) -> None:
     from .pkt.run import Unsupported
     from .pkt.verify import verify_script
 
-    out = Console(highlight=False)
+    out = Console(highlight=False, emoji=False)
     prof = packetdrill_profile(KernelProfile.named(profile)).with_sysctls(_sysctls(sysctl))
     worst = OK
     defines = _defines(define)

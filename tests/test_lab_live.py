@@ -439,8 +439,10 @@ PKT = PROGRAMS.parent / "pkt"
                                   "shell/qdisc-drop", "eor-cork", "eor-split", "icmp-soft",
                                   "icmp-connect", "icmp-request-drop", "icmp-request-keep",
                                   "tfo-cookie", "tfo-data", "tfo-no-cookie", "tfo-key",
-                                  "tfo-synack-rtx", "tfo-client-cookie", "tfo-client-blocking",
-                                  "tfo-client-exp"])
+                                  "tfo-synack-rtx", "cmsg/zerocopy", "cmsg/timestamping",
+                                  "cmsg/inq", "ip/ecn", "ip/gso-mss", "ip/tos",
+                                  "calls/splice", "md5-unexpected", "md5-no-socket",
+                                  "tfo-client-cookie", "tfo-client-blocking", "tfo-client-exp"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time.
@@ -736,10 +738,35 @@ def test_a_u32_option_written_in_hex_reaches_the_kernel_as_its_32_bits(lab):
     assert outcome.passed, (outcome.line, outcome.message)
 
 
+@pytest.mark.parametrize("flavour", ["ipv6", "ipv4-mapped-ipv6"])
+@pytest.mark.parametrize("name", ["handshake-passive", "handshake-active", "close-active",
+                                  "sack-receiver", "ofo-memory", "md5-unexpected"])
+def test_our_scripts_pass_on_the_kernel_in_run_alls_other_flavours(lab, flavour, name):
+    """run_all.py runs every script three ways; the two besides IPv4: an AF_INET6 socket with
+    IPv6 packets (at --mtu=1520, so that the MSS is 1460 still), and an AF_INET6 socket bound
+    to IPv4-mapped addresses with IPv4 packets.  Over IPv6 the model runs them too."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.pkt import load as load_script
+    from tcpsim.pkt import packetdrill_profile, run_script
+
+    profile = packetdrill_profile(KernelProfile.named("reference"))
+    if flavour == "ipv6":
+        profile = KernelProfile(profile.name, profile.release, 1520, profile.hz, profile.sysctls)
+    script = load_script(PKT / f"{name}.pkt")
+    script.options["ip_version"] = flavour
+    outcome = kernel_outcome(script, profile)
+    assert outcome.passed, (outcome.line, outcome.message, outcome.held_up)
+    if flavour == "ipv6":
+        model = run_script(script, profile)
+        assert model.passed, (model.line, model.message)
+
+
 def test_a_run_held_up_by_the_machine_says_which_call_was_slow(lab, monkeypatch):
-    """A write() that holds the script's thread 30 ms (as a busy CPU can) makes its segment
-    late: the timing error is packetdrill's, and the outcome says the write was slow, which
-    is what lets a test try again (tests/kernel_runs.py) and a user know whom to blame."""
+    """A write() that holds the script's thread 30 ms after its segment left (as a busy CPU
+    can): the next event's relative time counts from when the write returned (run.c
+    adjust_relative_event_times()), so the segment is 30 ms early; the timing error is
+    packetdrill's, and the outcome says the write was slow, which is what lets a test try
+    again (tests/kernel_runs.py) and a user know whom to blame."""
     import time as _time
 
     from tcpsim.lab import pktkernel
@@ -753,8 +780,9 @@ def test_a_run_held_up_by_the_machine_says_which_call_was_slow(lab, monkeypatch)
     send = pktkernel.RealKernel.send
 
     def slow_send(self, *args, **kwargs):
-        _time.sleep(0.03)
-        return send(self, *args, **kwargs)
+        sent = send(self, *args, **kwargs)
+        _time.sleep(0.03)  # the segment left; the call's thread is held 30 ms after it
+        return sent
 
     monkeypatch.setattr(pktkernel.RealKernel, "send", slow_send)
     text = PASSIVE + "+0 write(4, ..., 1000) = 1000\n+0 > P. 1:1001(1000) ack 1 <...>\n"

@@ -128,8 +128,8 @@ def test_a_sysctl_command_sets_the_model_and_other_commands_are_unsupported():
         run("0 `ip link set tun0 mtu 1400`\n")
     with pytest.raises(Unsupported, match="a %{ }% block using Import"):
         run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ import os }%\n")
-    with pytest.raises(Unsupported, match="--ip_version=ipv6"):
-        run("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
+    with pytest.raises(Unsupported, match="--ip_version=ipv4-mapped-ipv6"):
+        run("--ip_version=ipv4-mapped-ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
 
 
 # -- the parser -------------------------------------------------------------------------------
@@ -334,6 +334,17 @@ def test_a_python_block_asserts_on_the_sockets_tcp_info():
     bad = run(PASSIVE + "+0 %{ assert tcpi_snd_cwnd == 11, 'cwnd=%d' % tcpi_snd_cwnd }%\n")
     assert (bad.passed, bad.line, bad.message) == (
         False, 8, "the %{ }% assertion failed: cwnd=10")
+
+
+def test_a_block_is_python_as_packetdrill_writes_it():
+    """lexer.l code() strips spaces and tabs only and code.c write_text() ends the text with
+    two newlines: lines joined by a trailing backslash run (tcp-info-rwnd-limited.pkt's
+    last statement ends in one); an indented first line after a newline does not."""
+    ok = run(PASSIVE + "+0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd;\\\n"
+             "       assert tcpi_snd_mss == 1460, tcpi_snd_mss;\\\n}%\n")
+    assert ok.passed, ok.message
+    with pytest.raises(Unsupported, match="not Python"):
+        run(PASSIVE + "+0 %{\n    assert tcpi_snd_cwnd == 10\n}%\n")
 
 
 def test_the_rtt_of_the_handshake_is_the_scripts_time():

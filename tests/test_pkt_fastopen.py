@@ -127,7 +127,7 @@ def test_defaults_sh_fast_open_settings_are_the_environment_not_a_feature():
     assert run(CLIENT + "+0 `sysctl -q net.ipv4.tcp_fastopen=0x70403`\n").passed
 
 
-def test_a_tcp_metrics_flush_is_read_and_the_model_keeps_no_such_cache():
+def test_a_tcp_metrics_flush_is_read():
     assert isinstance(shell.read("ip tcp_metrics flush all &> /dev/null")[0], shell.Flush)
     assert isinstance(shell.read("ip tcp_metrics flush")[0], shell.Flush)
     assert isinstance(shell.read("ip tcp_metrics delete 10.0.0.1")[0], shell.Foreign)
@@ -138,10 +138,14 @@ def test_a_tcp_metrics_flush_is_read_and_the_model_keeps_no_such_cache():
 def test_a_background_command_before_or_skips_what_follows_as_dash_does():
     # packetdrill runs commands with system(): /bin/sh, dash here, reads `a &> /dev/null` as
     # `a &` and `> /dev/null`, which succeeds, so `|| b` does not run (nonblocking-sendto.pkt
-    # of packetdrill's tree meant to flush its cookies that way, and does not, under dash)
+    # of packetdrill's tree meant to flush its cookies that way, and does not, under dash);
+    # its sysctl, in the background, sets a key mainline Linux has not: it does nothing
     acts = shell.read("sysctl -q net.ipv4.tcp_fastopen_cookies=0 &> /dev/null ||\\\n"
                       "  ip tcp_metrics flush all &> /dev/null")
-    assert acts == [shell.Setting("net.ipv4.tcp_fastopen_cookies", "0")]
+    assert acts == []
+    acts = shell.read("sysctl -q net.ipv4.tcp_sack=0 &> /dev/null ||\\\n"
+                      "  ip tcp_metrics flush all &> /dev/null")
+    assert acts == [shell.Setting("net.ipv4.tcp_sack", "0")]
     assert shell.read("sysctl -q net.ipv4.tcp_sack=1 &> /dev/null && ip tcp_metrics flush") == \
         [shell.Setting("net.ipv4.tcp_sack", "1"), shell.Flush()]
 
@@ -304,3 +308,29 @@ def test_the_models_cookie_is_the_kernels():
     assert cookie_gen(key, "192.0.2.1", "192.168.0.2") == "de4f234f0f433a55"
     assert cookie_gen(key, "192.168.0.2", "192.0.2.1") != "de4f234f0f433a55"  # ordered
     assert fastopen_key("a1a1a1a1-b2b2b2b2") is None
+
+
+FLUSH = """`sysctl -q net.ipv4.tcp_timestamps=0`
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0 sendto(3, ..., 10, MSG_FASTOPEN, ..., ...) = -1 EINPROGRESS (x)
++0 > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 8,FO,nop,nop>
++.01 < S. 0:0(0) ack 1 win 8000 <mss 1460,nop,nop,sackOK,nop,wscale 7,FO aabbccdd,nop,nop>
++0 > . 1:1(0) ack 1
++0 close(3) = 0
++0 > F. 1:1(0) ack 1
+{flush}+.01 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0 sendto(3, ..., 10, MSG_FASTOPEN, ..., ...) = {result}
++0 > S 0:{end}({end}) <mss 1460,nop,nop,sackOK,nop,wscale 8,{option},nop,nop>
+"""
+
+
+@pytest.mark.parametrize("flush, result, end, option", [
+    ("", "10", 10, "FO aabbccdd"),  # the cached cookie, the data on the SYN
+    ("+0 `ip tcp_metrics flush all`\n", "-1 EINPROGRESS (x)", 0, "FO"),  # asked for again
+])
+def test_the_models_cookie_cache_is_emptied_by_a_tcp_metrics_flush(flush, result, end, option):
+    # tcp_fastopen_cache_get() after tcp_metrics_flush_all(): no cookie, a request again
+    outcome = run(FLUSH.format(flush=flush, result=result, end=end, option=option))
+    assert outcome.passed, (outcome.line, outcome.message)

@@ -109,11 +109,34 @@ def test_the_addresses_of_local_ip_and_remote_ip_are_used():
 
 @pytest.mark.parametrize("option, feature", [
     ("--mss=1000", "the script option --mss"),
-    ("--local_ip=fd::1", "--local_ip=fd::1 (IPv6)"),
-    ("--ip_version=ipv6", "--ip_version=ipv6"),
+    ("--ip_version=ipv4-mapped-ipv6", "--ip_version=ipv4-mapped-ipv6"),
 ])
 def test_a_script_option_the_model_lacks_is_named(option, feature):
     unsupported(option + "\n" + OPEN, feature)
+
+
+@pytest.mark.parametrize("options, said", [
+    ("--local_ip=fd::1", "--local_ip=fd::1 is not an IPv4 address, as --ip_version=ipv4 needs"),
+    ("--ip_version=ipv6 --remote_ip=192.0.2.1",
+     "--remote_ip=192.0.2.1 is not an IPv6 address, as --ip_version=ipv6 needs"),
+    ("--ip_version=ipv5", "bad --ip_version=ipv5; give ipv4, ipv4-mapped-ipv6 or ipv6"),
+])
+def test_addresses_of_the_wrong_family_are_malformed_as_config_c_finds_them(options, said):
+    with pytest.raises(ScriptError, match=re.escape(said)):
+        run(options + "\n" + OPEN)
+
+
+@pytest.mark.parametrize("mtu, mss", [(1500, 1440), (1520, 1460)])
+def test_over_ipv6_the_model_offers_the_mss_of_a_40_byte_ip_header(mtu, mss):
+    """--ip_version=ipv6 (run_all.py's second run, with --mtu=1520 so that the MSS is IPv4's
+    1460): the socket is AF_INET6, the packets IPv6 (tcp_v6_connect(): icsk_ext_hdr_len 0,
+    net_header_len 40), to 2001:db8::1 from fd3d:fa7b:d17d::2 unless the script says."""
+    text = (f"--ip_version=ipv6 --mtu={mtu}\n" + OPEN).replace(
+        "+0 > S. 0:0(0) ack 1 <...>", f"+0 > S. 0:0(0) ack 1 <mss {mss},nop,nop,sackOK,nop,wscale 8>")
+    outcome = run(text)
+    assert outcome.passed, outcome.message
+    wrong = run(text.replace(f"<mss {mss},", f"<mss {mss + 20},"))
+    assert f"got <mss {mss}," in wrong.message
 
 
 def test_a_non_integer_script_option_is_refused_in_one_sentence():
@@ -181,8 +204,8 @@ def test_an_expected_error_without_errno_does_not_check_the_errno():
 
 # -- packets --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("packet, feature", [
-    ("+0 < S 0:0(0) win 32792 <md5 000102030405060708090a0b0c0d0e0f>",
-     "the TCP MD5 signature option (md5)"),
+    ("+0 > S. 0:0(0) ack 1 <md5 000102030405060708090a0b0c0d0e0f>",
+     "the TCP MD5 signature option (md5)"),  # sent: the model keeps no keys (TCP_MD5SIG)
     ("+0 < S 0:0(0) win 32792 <ECN e0b 1 ceb 0 e1b 2>", "the AccECN option (ECN e0b/e1b/ceb)"),
     ("+0 < [ect0] S 0:0(0) win 32792", "IP-level details of packets ([ect0])"),
     ("+0 < (tos 0x4) S 0:0(0) win 32792", "IP-level details of packets ((tos 0x4))"),

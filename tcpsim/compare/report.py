@@ -74,7 +74,7 @@ def render_text(path: str | Path, out: Console, show_progress: bool = False) -> 
     scan = Scan(path)
     big = show_progress and scan.reader.size > 20_000_000
     bar = Progress(TextColumn("reading"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                   console=Console(stderr=True), transient=True) if big else None
+                   console=Console(stderr=True, emoji=False), transient=True) if big else None
     if bar:
         task = bar.add_task("read", total=scan.reader.size)
         scan.progress = lambda done, total: bar.update(task, completed=done)

@@ -57,6 +57,8 @@ class RealKernel:
         self.blocked: dict[int, threading.Thread] = {}  # sockets a send blocks on (its thread)
         self.epolls: dict[int, tuple] = {}  # epoll id -> (select.epoll, {fd: the item's data})
         self._cmd_dir: str | None = None  # the shell commands' own directory (run_command())
+        self.gso_size = 0  # packetdrill's --mss: inbound packets written as GSO ones
+        self.pipes: set[int] = set()  # pipe() descriptors still open
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -74,6 +76,12 @@ class RealKernel:
         (run.c run_script(): schedule_start_time_usecs() after safe_system())."""
         self.t0 = time.monotonic()
 
+    def wall_clock_start(self) -> float:
+        """Time 0 on the wall clock (CLOCK_REALTIME, seconds), which the kernel's software
+        timestamps read (ktime_get_real() in __skb_tstamp_tx()); packetdrill's live times are
+        gettimeofday()'s."""
+        return time.time() - (time.monotonic() - self.t0)
+
     def wait(self, t: float, timeout: float = 0.001) -> bool:
         """Read what the kernel sent, waiting at most `timeout` seconds and not past t;
         whether time is left before t."""
@@ -81,6 +89,7 @@ class RealKernel:
         seg = self.wire.receive(max(0.0, min(timeout, left)))
         while seg is not None:
             self.outbox.append(_seg(seg))
+            self.outtime.append(seg.t - self.t0)  # when it left, on the script's clock
             seg = self.wire.receive(0.0)
         return self.now < t
 
@@ -107,6 +116,12 @@ class RealKernel:
         a setting the namespace does not have of its own (net.core) or refuses is left, and
         listed in `unapplied`."""
         for key, value in changed.items():
+            try:  # what the namespace has already needs no writing (nor a read-only key)
+                with open("/proc/sys/" + key.replace(".", "/")) as f:
+                    if f.read().split() == str(value).split():
+                        continue
+            except OSError:
+                pass
             if not key.startswith("net.ipv4.") or key == "net.ipv4.tcp_congestion_control":
                 self.unapplied[key] = value
                 continue
@@ -146,7 +161,7 @@ class RealKernel:
         # no waiting here: packetdrill's next event follows at once, and the kernel's answer
         # (made in the write's softirq) is read when PktRun next looks at the wire
         self.wire.send(seg.src, seg.dst, seg.flags, seg.seq, seg.ack, seg.win, seg.options,
-                       seg.payload)
+                       seg.payload, tos=seg.tos, gso_size=self.gso_size, urg=seg.urg)
 
     def receive_icmp(self, src: str, dst: str, kind: int, code: int, mtu: int | None,
                      echoed: tuple) -> None:
@@ -235,6 +250,65 @@ class RealKernel:
     def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
         return self.socks[sid].recv(n, flags | socket.MSG_DONTWAIT)
 
+    def recvmsg(self, sid: int, n: int, flags: int, controllen: int) -> tuple:
+        """recvmsg() with an n-byte iovec and a control buffer of controllen bytes, as
+        packetdrill's syscall_recvmsg() makes it (libc's: Python's recvmsg() gives a cmsg's
+        data but not its cmsg_len): (bytes read, msg_flags, [(level, type, cmsg_len, data)]),
+        the cmsgs walked as glibc's CMSG_FIRSTHDR()/CMSG_NXTHDR() walk them."""
+        buf = ctypes.create_string_buffer(max(n, 1))
+        control = ctypes.create_string_buffer(max(controllen, 1))
+        name = ctypes.create_string_buffer(128)
+        iov = _Iovec(ctypes.cast(buf, ctypes.c_void_p), n)
+        msg = _Msghdr(ctypes.cast(name, ctypes.c_void_p), 128, ctypes.pointer(iov), 1,
+                      ctypes.cast(control, ctypes.c_void_p), controllen, 0)
+        got = _libc().recvmsg(self.socks[sid].fileno(), ctypes.byref(msg),
+                              flags | socket.MSG_DONTWAIT)
+        if got < 0:
+            err = ctypes.get_errno()
+            if err == E.EAGAIN:
+                raise BlockingIOError(err, os.strerror(err))
+            raise OSError(err, os.strerror(err))
+        raw, end, at, cmsgs = control.raw, msg.msg_controllen, 0, []
+        while at + 16 <= end:
+            length, level, kind = struct.unpack_from("Qii", raw, at)
+            if length < 16:
+                break
+            cmsgs.append((level, kind, length, raw[at + 16:at + length]))
+            at += (length + 7) & ~7
+            if at + 16 > end or at + ((struct.unpack_from("Q", raw, at)[0] + 7) & ~7) > end:
+                break
+        return got, msg.msg_flags & 0xFFFFFFFF, cmsgs
+
+    def pipe(self) -> tuple[int, int]:
+        """pipe(): its two descriptors (read end, write end), closed with the run."""
+        r, w = os.pipe()
+        self.pipes.update((r, w))
+        return r, w
+
+    def close_pipe(self, fd: int) -> None:
+        self.pipes.discard(fd)
+        os.close(fd)
+
+    def splice(self, fd_in, fd_out, n: int, flags: int, blocking: bool) -> int:
+        """splice() between a socket (a sid, as ("sock", sid)) and a pipe (("pipe", fd)),
+        without offsets.  tcp_splice_read() reads the socket file's O_NONBLOCK
+        (sock_rcvtimeo()), and a blocking one returns 0 where a non-blocking one says EAGAIN
+        (an urgent byte left in the receive queue), so a blocking call is made on a blocking
+        socket, with SO_RCVTIMEO at 1 ms so that it cannot hang here: its EAGAIN after that
+        wait is BlockingIOError, which PktRun retries as it retries every blocking call."""
+        fds = [self.socks[x].fileno() if kind == "sock" else x for kind, x in (fd_in, fd_out)]
+        if not blocking or fd_in[0] != "sock":
+            return os.splice(fds[0], fds[1], n, flags=flags)
+        s = self.socks[fd_in[1]]
+        saved = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
+        s.setblocking(True)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("qq", 0, 1000))
+        try:
+            return os.splice(fds[0], fds[1], n, flags=flags)
+        finally:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, saved)
+            s.setblocking(False)
+
     def shutdown(self, sid: int, how: int) -> None:
         self.socks[sid].shutdown(how)
 
@@ -318,6 +392,9 @@ class RealKernel:
         for s in self.socks.values():
             s.close()
         self.socks.clear()
+        for fd in self.pipes:
+            os.close(fd)
+        self.pipes.clear()
         for ep, _ in self.epolls.values():
             ep.close()
         self.epolls.clear()
@@ -424,12 +501,25 @@ def _genl_flush_tcp_metrics() -> None:
         _genl_request(sock, family, 2)
 
 
+class _Iovec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class _Msghdr(ctypes.Structure):  # struct msghdr (x86_64 glibc)
+    _fields_ = [("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
+                ("msg_iov", ctypes.POINTER(_Iovec)), ("msg_iovlen", ctypes.c_size_t),
+                ("msg_control", ctypes.c_void_p), ("msg_controllen", ctypes.c_size_t),
+                ("msg_flags", ctypes.c_int)]
+
+
 @functools.lru_cache(maxsize=1)
 def _libc():
     libc = ctypes.CDLL(None, use_errno=True)
     libc.sendto.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
                             ctypes.c_char_p, ctypes.c_uint]
     libc.sendto.restype = ctypes.c_ssize_t
+    libc.recvmsg.argtypes = [ctypes.c_int, ctypes.POINTER(_Msghdr), ctypes.c_int]
+    libc.recvmsg.restype = ctypes.c_ssize_t
     return libc
 
 
@@ -449,7 +539,8 @@ def _endpoint(get) -> tuple | None:
         if e.errno == E.ENOTCONN:
             return None
         raise
-    return host, port
+    # an IPv4-mapped IPv6 socket's address as its packets carry it on the wire: IPv4
+    return host.removeprefix("::ffff:") if "." in host else host, port
 
 
 def _seg(s) -> Seg:
@@ -457,7 +548,15 @@ def _seg(s) -> Seg:
         host, _, port = ep.rpartition(":")
         return host.strip("[]"), int(port)
 
+    # tun gives the IP packet as the frame: the TOS byte, or IPv6's traffic class; and the
+    # TCP header's urgent pointer
+    packet = s.frame
+    v4 = len(packet) > 20 and packet[0] >> 4 == 4
+    tos = (packet[1] if v4 else
+           (int.from_bytes(packet[:2], "big") >> 4) & 0xFF) if packet else 0
+    tcp = (packet[0] & 0x0F) * 4 if v4 else 40
+    urg = struct.unpack_from("!H", packet, tcp + 18)[0] if len(packet) >= tcp + 20 else 0
     return Seg(split(s.src), split(s.dst), flags_bits(s.flags), s.seq, s.ack, s.win,
-               [list(o) for o in s.options], s.payload, s.ip_id)
+               [list(o) for o in s.options], s.payload, s.ip_id, tos=tos, urg=urg)
 
 

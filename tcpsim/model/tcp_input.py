@@ -32,10 +32,14 @@ class TcpInput:
         sid = self.ehash.get((seg.dst, seg.src))
         if sid is None:
             sid = self._listener(seg.dst)
-        if sid is None:
-            self._reset_reply(seg)  # tcp_v4_send_reset(): nobody has this connection
+        signed = self._has(seg, "md5")  # a TCP-MD5 option (RFC 2385): the model keeps no keys
+        if sid is None:  # nobody has this connection: tcp_v4_send_reset(), which answers
+            if not signed:  # a signed segment only for a listener holding its key
+                self._reset_reply(seg)
             return
         sk = self.socks[sid]
+        if signed and sk.kind != "timewait":
+            return  # tcp_inbound_hash() -> tcp_inbound_md5_hash(): TCP_MD5UNEXPECTED, dropped
         if sk.kind == "request":
             self._rcv_request(sk, seg)
         elif sk.state == "LISTEN":

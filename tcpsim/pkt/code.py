@@ -110,7 +110,10 @@ _FUNCTIONS = {"print": lambda *a, **k: None, "int": int, "abs": abs, "min": min,
 def compile_block(text: str):
     """The block's code, checked: (code object, None), or (None, what is not supported)."""
     try:
-        tree = ast.parse(text.strip())
+        # lexer.l code(): spaces and tabs stripped from both ends (not newlines), and
+        # code.c write_text() ends the text with two newlines: a trailing backslash
+        # continues onto the blank line
+        tree = ast.parse(text.strip(" \t") + "\n\n")
     except SyntaxError as e:
         return None, f"a %{{ }}% block that is not Python ({e.msg})"
     for node in ast.walk(tree):

@@ -46,6 +46,12 @@ from .syntax import ELLIPSIS, Call, Code, Command, Ellipsis_, Event, Or, Packet,
 
 LOCAL_IP = "192.168.0.2"  # packetdrill picks one in 192.168.0.0/16 (not .1, the gateway)
 REMOTE_IP = "192.0.2.1"  # TEST-NET-1, packetdrill's default remote
+# --ip_version=ipv6 (config.c set_ipv6_defaults()): a unique local address of fd3d:fa7b:d17d::/48
+# (packetdrill picks one at random there; tcpsim the ::2, as the .2 of IPv4) and the
+# documentation prefix 2001:db8::/32 for the remote end
+LOCAL_IP6, REMOTE_IP6 = "fd3d:fa7b:d17d::2", "2001:db8::1"
+# config.c: the flavours -- the socket's domain, and the family of the packets on the wire
+IP_VERSIONS = {"ipv4": (2, 4), "ipv4-mapped-ipv6": (10, 4), "ipv6": (10, 6)}
 BIND_PORT = CONNECT_PORT = 8080  # config.c: live_bind_port, live_connect_port
 REMOTE_PORT = 40000  # the remote end of an inbound connection (packetdrill: an ephemeral port)
 TOLERANCE_USECS = 4000
@@ -67,6 +73,27 @@ MSG_EOR = 0x80  # include/linux/socket.h
 # listener's cookie key, 16 or 32 bytes; TCP_FASTOPEN_NO_COOKIE: SYN data without a cookie
 FASTOPEN_SOCKOPTS = {"TCP_FASTOPEN": 23, "TCP_FASTOPEN_CONNECT": 30, "TCP_FASTOPEN_KEY": 33,
                      "TCP_FASTOPEN_NO_COOKIE": 34}
+# Socket options run on the kernel only (the model has none of them: "unsupported" there, by
+# name): SO_ZEROCOPY (sock_setsockopt(): MSG_ZEROCOPY sends then pin the user's pages and
+# report their completion on the error queue, sock_zerocopy_callback()), SO_TIMESTAMPING
+# (SO_TIMESTAMPING_OLD on x86_64: sock_set_timestamping(), the SOF_TIMESTAMPING_* flags),
+# TCP_INQ (do_tcp_setsockopt(): recvmsg() adds a TCP_CM_INQ cmsg, tcp_recvmsg()), SO_MARK
+# (sk_mark, set on the socket's packets; the tun device shows none of it), and IPv4's
+# (do_ip_setsockopt()): IP_TOS (the TOS byte of the socket's packets, its ECN bits kept
+# by TCP), IP_MTU_DISCOVER (the DF bit's policy, IP_PMTUDISC_*), IP_FREEBIND
+KERNEL_SOCKOPTS = {"SO_ZEROCOPY": (1, 60), "SO_TIMESTAMPING": (1, 37), "TCP_INQ": (6, 36),
+                   "SO_MARK": (1, 36), "IP_TOS": (0, 1), "IP_MTU_DISCOVER": (0, 10),
+                   "IP_FREEBIND": (0, 15)}
+# the cmsgs recvmsg() compares (run_system_call.c cmsg_expect_eq()): ip_recv_error()'s and
+# ipv6_recv_error()'s sock_extended_err (followed by the offender's address), and
+# __sock_recv_timestamp()'s scm_timestamping (three timespecs)
+SOL_IP, SOL_IPV6, SOL_SOCKET = 0, 41, 1
+IP_RECVERR, IPV6_RECVERR, SCM_TIMESTAMPING, SCM_TIMESTAMPING_OPT_STATS = 11, 25, 37, 54
+MSG_ERRQUEUE, MSG_ZEROCOPY = 0x2000, 0x4000000
+# Names packetdrill's own run_all.py defines with -D (no Linux header has them): packetdrill
+# run without that -D fails the script at run time where one is evaluated, "unknown symbol"
+# (script.c symbol_to_int()); their values in run_all.py's IPv4 run
+RUN_ALL_SYMBOLS = {"CMSG_LEVEL_IP": "SOL_IP", "CMSG_TYPE_RECVERR": "IP_RECVERR"}
 TCP_SYN_SENT = 2  # tcpi_state
 POLLNVAL = 0x20
 
@@ -77,7 +104,8 @@ POLLNVAL = 0x20
 OPTIONS = {"tolerance_usecs": "int", "tolerance_percent": "number", "mtu": "int",
            "tcp_ts_ecr_scaled": "flag", "bind_port": "int", "connect_port": "int",
            "ip_version": "word", "verbose": "flag", "v": "flag", "tcp_ts_tick_usecs": "int",
-           "local_ip": "ipv4", "remote_ip": "ipv4", "strict_segments": "flag"}
+           "local_ip": "ip", "remote_ip": "ip", "strict_segments": "flag", "mss": "int",
+           "gateway_ip": "ip", "netmask_ip": "ip"}
 
 
 class Unsupported(TcpsimError):
@@ -152,6 +180,23 @@ def symbol(name: str) -> int:
              "MSG_FASTOPEN": 0x20000000, "MSG_ZEROCOPY": 0x4000000, "MSG_ERRQUEUE": 0x2000,
              "MSG_TRUNC": 0x20, "MSG_WAITALL": 0x100, "MSG_OOB": 0x1,
              "O_RDONLY": 0, "O_WRONLY": 1,  # packetdrill's scripts use these; programs do not
+             # the error queue's and timestamping's (include/uapi/linux/errqueue.h,
+             # net_tstamp.h, asm-generic/socket.h on x86_64, linux/tcp.h, linux/in.h)
+             "SO_ZEROCOPY": 60, "SO_TIMESTAMPING": 37, "SCM_TIMESTAMPING": 37,
+             "SCM_TIMESTAMPING_OPT_STATS": 54, "SO_MARK": 36, "IP_RECVERR": 11,
+             "IPV6_RECVERR": 25, "TCP_INQ": 36, "TCP_CM_INQ": 36,
+             "SO_EE_ORIGIN_NONE": 0, "SO_EE_ORIGIN_LOCAL": 1, "SO_EE_ORIGIN_ICMP": 2,
+             "SO_EE_ORIGIN_ICMP6": 3, "SO_EE_ORIGIN_TXSTATUS": 4,
+             "SO_EE_ORIGIN_TIMESTAMPING": 4, "SO_EE_ORIGIN_ZEROCOPY": 5,
+             "SO_EE_CODE_ZEROCOPY_COPIED": 1,
+             "SCM_TSTAMP_SND": 0, "SCM_TSTAMP_SCHED": 1, "SCM_TSTAMP_ACK": 2,
+             "IP_MTU_DISCOVER": 10, "IP_FREEBIND": 15, "IP_PMTUDISC_DONT": 0,
+             "IP_PMTUDISC_WANT": 1, "IP_PMTUDISC_DO": 2, "IP_PMTUDISC_PROBE": 3,
+             **{"SOF_TIMESTAMPING_" + n: 1 << i for i, n in enumerate((
+                 "TX_HARDWARE", "TX_SOFTWARE", "RX_HARDWARE", "RX_SOFTWARE", "SOFTWARE",
+                 "SYS_HARDWARE", "RAW_HARDWARE", "OPT_ID", "TX_SCHED", "TX_ACK", "OPT_CMSG",
+                 "OPT_TSONLY", "OPT_STATS", "OPT_PKTINFO", "OPT_TX_SWHW", "BIND_PHC",
+                 "OPT_ID_TCP"))},
              # symbols_linux.c's epoll names (include/uapi/linux/eventpoll.h)
              **{n: getattr(EP, n) for n in dir(EP) if n.startswith("EPOLL") and
                 n != "EPOLLEXCLUSIVE_OK_BITS"}}
@@ -191,6 +236,7 @@ class _Fd:
     def __init__(self, sid: int | None, nonblocking: bool = False, epoll: int | None = None):
         self.sid, self.nonblocking = sid, nonblocking
         self.epoll = epoll  # an epoll descriptor's instance (the kernel's id), else None
+        self.pipe: int | None = None  # a pipe() end on the kernel: its descriptor
 
 
 class PktRun:
@@ -201,9 +247,19 @@ class PktRun:
         script against; None: the model's (lab/pktkernel.py has the real one)."""
         self.script = script
         opts = {k: self._option(script, k, v) for k, v in script.options.items()}
-        if opts.get("ip_version", "ipv4") != "ipv4":
-            raise unsupported(script.path, f"--ip_version={opts['ip_version']}",
-                              "tcpsim runs packetdrill scripts over IPv4 only")
+        self.ip_version = opts.get("ip_version", "ipv4")
+        if self.ip_version not in IP_VERSIONS:  # config.c: "bad --ip_version"
+            raise ScriptError(f"{script.path}: bad --ip_version={self.ip_version}; give ipv4, "
+                              "ipv4-mapped-ipv6 or ipv6")
+        self.domain, wire = IP_VERSIONS[self.ip_version]
+        if self.ip_version == "ipv4-mapped-ipv6" and kernel is None:
+            raise unsupported(script.path, "--ip_version=ipv4-mapped-ipv6",
+                              "the model runs packetdrill scripts over IPv4 and IPv6; "
+                              "`tcpsim pkt run --kernel` runs IPv4-mapped IPv6 sockets")
+        for name in ("local_ip", "remote_ip", "gateway_ip"):
+            if name in opts and ipaddress.ip_address(opts[name]).version != wire:
+                raise ScriptError(f"{script.path}: --{name}={opts[name]} is not an IPv{wire} "
+                                  f"address, as --ip_version={self.ip_version} needs")
         if "mtu" in opts:
             if not 576 <= opts["mtu"] <= 65536:
                 raise ScriptError(f"{script.path}: --mtu={opts['mtu']} is out of range; give "
@@ -220,17 +276,29 @@ class PktRun:
             if not 0 < port < 65536:
                 raise ScriptError(f"{script.path}: the port {port} is out of range; give a port "
                                   "from 1 to 65535")
-        self.local_ip = opts.get("local_ip", LOCAL_IP)
-        self.remote_ip = opts.get("remote_ip", REMOTE_IP)
+        # the addresses on the wire, in the form the kernel writes them (compressed)
+        self.local_ip = str(ipaddress.ip_address(opts.get(
+            "local_ip", LOCAL_IP if wire == 4 else LOCAL_IP6)))
+        self.remote_ip = str(ipaddress.ip_address(opts.get(
+            "remote_ip", REMOTE_IP if wire == 4 else REMOTE_IP6)))
         self.profile = profile
         self.restore: dict | None = None  # the sysctls before set_sysctls.py changed them
         self.timers = 0  # timer firings so far (bounded by MAX_TIMERS)
         if kernel is None:
-            self.kernel = Kernel(profile, seed, addresses=(self.local_ip, "::1"))
+            self.kernel = Kernel(profile, seed, addresses=(
+                (self.local_ip, "::1") if wire == 4 else (self.local_ip, "127.0.0.1")))
             self.kernel.rtx_gso_psh = False  # tun, not lo (Kernel.rtx_gso_psh)
             self.kernel.rx_tun = True  # the script's packets come in through tun
         else:
             self.kernel = kernel(profile, self.local_ip, self.remote_ip, profile.mtu)
+        if opts.get("mss"):
+            # --mss (config.c): every inbound TCP packet is written with a virtio_net_hdr of
+            # gso_type TCPV4 and that gso_size (netdev.c linux_tun_write()), a GRO packet
+            # as the kernel sees it; the model takes no such skbs
+            if kernel is None:
+                raise unsupported(script.path, "the script option --mss", "inbound packets "
+                                  "as GSO packets; `tcpsim pkt run --kernel` runs the script")
+            self.kernel.gso_size = opts["mss"]
         self.who = "the kernel" if kernel is not None else "the model"  # in failures
         self.on_kernel = kernel is not None
         self.held_up: list[str] = []  # see Outcome.held_up
@@ -263,23 +331,24 @@ class PktRun:
                 return int(value, 0)
             if kind == "number":
                 return float(value)
-            if kind == "ipv4":
-                if ipaddress.ip_address(value).version != 4:
-                    raise unsupported(script.path, f"--{name}={value} (IPv6)",
-                                      "tcpsim runs packetdrill scripts over IPv4 only")
+            if kind == "ip":
+                ipaddress.ip_address(value)
                 return value
         except ValueError:
-            what = {"int": "a whole number", "number": "a number", "ipv4": "an IPv4 address"}
+            what = {"int": "a whole number", "number": "a number", "ip": "an IP address"}
             raise ScriptError(f"{script.path}: the script option --{name} takes {what[kind]}, "
                               f"not {value!r}") from None
         return value
 
     # -- the clock and the wire ------------------------------------------------------------
     def _collect(self) -> None:
-        for seg in self.kernel.outbox:
+        # on the kernel each packet's time is when it left (tun.py: the packet socket's
+        # timestamp, as packetdrill's sniffer has it); the model's leave now
+        times = self.kernel.outtime if self.on_kernel else ()
+        for i, seg in enumerate(self.kernel.outbox):
             if seg.dst[0] in self.kernel.addresses:
                 continue  # to itself: not on the tun device (the scripts have none)
-            self.sniffed.append((self.kernel.now, seg))
+            self.sniffed.append((times[i] if i < len(times) else self.kernel.now, seg))
         self.kernel.outbox.clear()
         self.kernel.outfate.clear()
         self.kernel.outtime.clear()
@@ -387,10 +456,16 @@ class PktRun:
         tm = ev.time
         if tm.kind in ("absolute", "absolute range"):
             return tm.start, tm.end
+        # run.c adjust_relative_event_times(): a relative time counts from now, when the
+        # event is reached (now_usecs()), so the time the previous event took to run (a
+        # call, the check of a sniffed packet) is in it; only an inbound packet after an
+        # inbound packet counts from the other's script time.  On the kernel now is the
+        # wall clock's; the model's clock does not move while the runner works
+        now = max(self.now, self.kernel.now) if self.on_kernel else self.now
         if tm.kind == "any":
-            return self.now, None
+            return now, None
         inbound = lambda e: isinstance(e.action, Packet) and e.action.direction == "<"  # noqa: E731
-        offset = last.resolved if last is not None and inbound(last) and inbound(ev) else self.now
+        offset = last.resolved if last is not None and inbound(last) and inbound(ev) else now
         return offset + tm.start, (offset + tm.end if tm.end is not None else None)
 
     def _event(self, ev: Event, start: float, end: float | None, last_time: float) -> None:
@@ -400,7 +475,14 @@ class PktRun:
             where = f"{self.script.path}:{ev.line}"
             if a.extra:
                 raise unsupported(where, a.extra)
+            if a.tos is not None and not self.on_kernel:
+                # the kernel's run writes and checks the TOS byte (ECN's bits); the model
+                # keeps no IP header
+                raise unsupported(where, f"IP-level details of packets {a.tos[2]}")
             for name, _ in a.options or []:
+                if name == "md5" and a.direction == "<":
+                    continue  # written as given; the kernel (and the model) without a key
+                    # drops the segment (tcp_inbound_hash())
                 if name in ("md5", "ECN"):
                     raise unsupported(where, {"md5": "the TCP MD5 signature option (md5)",
                                               "ECN": "the AccECN option (ECN e0b/e1b/ceb)"}[name])
@@ -597,6 +679,9 @@ class PktRun:
             options.append([name, value])
         seg = Seg(self.remote, self.local, bits, seq & 0xFFFFFFFF, ack, p.win or 0, options,
                   bytes(p.length))
+        if p.tos is not None:  # new_tcp_packet(): the script's ECN bits or TOS byte, else 0
+            seg.tos = p.tos[1]
+        seg.urg = p.urg or 0  # (written on the wire by the kernel's run; the model reads none)
         # a script's packets come in as plain skbs whatever their size, as over tun (--kernel):
         # no gso_size for tcp_measure_rcv_mss(), and not a clone of a sender's skb (pkt
         # export's model run takes its peer's packets the same way: Kernel.gso_rx, rx_shared)
@@ -612,6 +697,8 @@ class PktRun:
         echoed header is the local side's packet, set_icmp_echoed_tuple(); its seq relative
         to the local ISN, map_inbound_icmp_tcp_packet())."""
         where = f"{self.script.path}:{ev.line}"
+        if ":" in self.local_ip:  # icmp_packet.c new_icmp_packet(): ICMPv6 over IPv6
+            raise unsupported(where, "ICMPv6 packets")
         if self.local is None or self.remote is None:
             raise Failure(ev.line, "an inbound ICMP packet, but no connection yet")
         seq = (icmp.seq + self._local_offset(0)) & 0xFFFFFFFF
@@ -663,6 +750,18 @@ class PktRun:
                   f"({len(seg.payload)})" + (f" ack {ack}" if bits & ACK else "") +
                   f" win {seg.win}")
         self.steps.append(f"{ev.line}: {t:.6f} > {actual}")
+        if p.tos is not None:
+            # run_packet.c verify_outbound_live_tos(), before the TCP header's fields
+            check, value = p.tos[0], p.tos[1]
+            bits_ecn = seg.tos & 3
+            if check == "ect01" and bits_ecn not in (1, 2):
+                raise Failure(ev.line, "live packet field ip_ecn: expected: 0x1 or 0x2 vs "
+                                       f"actual: 0x{bits_ecn:x}")
+            got = seg.tos if check == "tos" else bits_ecn
+            if check != "ect01" and got != value:
+                name = "tos" if check == "tos" else "ip_ecn"
+                raise Failure(ev.line, f"live packet field {name}: expected: {value} "
+                                       f"(0x{value:x}) vs actual: {got} (0x{got:x})")
         want = flag_bits(p.flags)
 
         def fail(what: str) -> None:
@@ -683,8 +782,8 @@ class PktRun:
             fail(f"bad outbound ack number (expected {p.ack}, got {ack})")
         if p.win is not None and seg.win != p.win:
             fail(f"bad outbound window (expected {p.win}, got {seg.win})")
-        if p.urg is not None and p.urg != 0:
-            fail(f"bad outbound urgent pointer (expected {p.urg}, got 0)")
+        if p.urg is not None and p.urg != seg.urg:
+            fail(f"bad outbound urgent pointer (expected {p.urg}, got {seg.urg})")
         self._check_options(ev, p, seg, fail)
         self._check_time(ev, "outbound packet", start, end, t, last_time)
 
@@ -748,7 +847,8 @@ class PktRun:
         # or none), but for the first one's seq and CWR bit
         flags = (last.flags & ~CWR) | (first.flags & CWR)
         return Seg(first.src, first.dst, flags, first.seq, last.ack,
-                   last.win, last.options, b"".join(x.payload for x in parts), first.ip_id)
+                   last.win, last.options, b"".join(x.payload for x in parts), first.ip_id,
+                   tos=last.tos)
 
     def _check_options(self, ev: Event, p: Packet, seg: Seg, fail) -> None:
         off = 0 if seg.flags & SYN else self.remote_isn  # offset_sack_blocks(), as the ack
@@ -901,6 +1001,10 @@ class PktRun:
         if isinstance(x, int):
             return x
         if isinstance(x, Word):
+            if x.name in RUN_ALL_SYMBOLS:
+                raise Failure(self.line, f"unknown symbol: '{x.name}' (no Linux header has it: "
+                              f"packetdrill's run_all.py defines it, -D {x.name}="
+                              f"{RUN_ALL_SYMBOLS[x.name]} in its IPv4 run)")
             return symbol(x.name)
         if isinstance(x, Or):
             v = 0
@@ -928,6 +1032,9 @@ class PktRun:
             # read()/write() find no read_iter/write_iter in eventpoll_fops: EINVAL
             name = ev.action.name if isinstance(ev.action, Syscall) else ""
             raise OSError(E.EINVAL if name in ("read", "write") else E.ENOTSOCK, "")
+        if f.pipe is not None and not epoll_ok:
+            raise unsupported(f"{self.script.path}:{ev.line}", f"{ev.action.name}() of a pipe",
+                              "tcpsim splices to pipes and closes them only")
         return f
 
     def _script_fd(self, ev: Event, want, check: bool) -> int:
@@ -962,9 +1069,18 @@ class PktRun:
             raise Failure(ev.line, f"{c.name}() takes {n} arguments here, not {len(c.args)}")
         return c.args
 
+    def _sa(self, ip: str) -> str:
+        """An address of the wire as the script's sockets name it: config.c
+        finalize_ipv4_mapped_ipv6_config() binds and connects to IPv4 addresses mapped into
+        IPv6 (::ffff:a.b.c.d) when the flavour is ipv4-mapped-ipv6."""
+        return f"::ffff:{ip}" if self.ip_version == "ipv4-mapped-ipv6" else ip
+
     def _sockaddr(self, ev: Event, arg, default: tuple) -> tuple:
         if isinstance(arg, Ellipsis_):
-            return default
+            return self._sa(default[0]), default[1]
+        if isinstance(arg, Struct) and self.ip_version != "ipv4":
+            raise unsupported(f"{self.script.path}:{ev.line}",
+                              f"a sockaddr written out under --ip_version={self.ip_version}")
         if isinstance(arg, Struct):
             port = arg.fields.get("sin_port")
             addr = arg.fields.get("sin_addr")
@@ -979,16 +1095,17 @@ class PktRun:
 
     def _sys_socket(self, ev, c):
         family, kind, proto = self._args(ev, c, 3)
-        fam = 2 if isinstance(family, Ellipsis_) else self._value(family)
-        if fam != 2:
-            raise unsupported(f"{self.script.path}:{ev.line}", f"socket() of family {fam}",
-                              "tcpsim runs packetdrill scripts over IPv4 only")
+        # run_syscall_socket(): `...` is the flavour's domain (config.c socket_domain)
+        fam = self.domain if isinstance(family, Ellipsis_) else self._value(family)
+        if fam != self.domain:
+            raise unsupported(f"{self.script.path}:{ev.line}", f"socket() of family {fam} "
+                              f"under --ip_version={self.ip_version}")
         flags = self._value(kind)
         if flags & 0xF != 1:
             raise unsupported(f"{self.script.path}:{ev.line}", "a socket that is not SOCK_STREAM")
         if not isinstance(proto, Ellipsis_) and self._value(proto) not in (0, 6):
             return -1, "EPROTONOSUPPORT"  # inet_create(): no such protocol for SOCK_STREAM
-        sid = self.kernel.socket(2)
+        sid = self.kernel.socket(fam)
         # run_system_call.c run_syscall_socket(): the new socket is the one under test; the
         # packets of the connection before it are no longer the script's
         if self.local is not None:
@@ -1008,7 +1125,7 @@ class PktRun:
         f = self._fd(ev, fd)
         self.kernel.listen(f.sid, self._value(backlog))
         sk = self.kernel.sock(f.sid)
-        host = self.local_ip if sk.local[0] == "0.0.0.0" else sk.local[0]
+        host = self.local_ip if sk.local[0] in ("0.0.0.0", "::") else sk.local[0]
         # the first passive connection comes from REMOTE_PORT, each later one from a port of
         # its own (handle_listen_for_script_packet(): next_ephemeral_port())
         port = REMOTE_PORT + self.passive
@@ -1068,6 +1185,12 @@ class PktRun:
         known = sum((SEND_FLAGS if sending else RECV_FLAGS).values())
         if sending:
             known |= MSG_FASTOPEN
+        if sending:
+            known |= MSG_ZEROCOPY
+            if not self.on_kernel:
+                # tcp_sendmsg_locked(): MSG_ZEROCOPY on a socket without SOCK_ZEROCOPY is an
+                # ordinary send; the model's sockets never have it (SO_ZEROCOPY: unsupported)
+                fl &= ~MSG_ZEROCOPY
         if fl & ~known:
             bit = fl & ~known & -(fl & ~known)
             name = _FLAG_NAMES.get(bit, hex(bit))
@@ -1220,7 +1343,8 @@ class PktRun:
         fd, buf, count, flags, addr, _len = self._args(ev, c, 6)
         # syscall_sendto(): `...` is the connect address (run_syscall_connect()), a number a
         # bare address family (AF_UNSPEC: a sockaddr of that family and zeros)
-        to = (("inet", (self.remote_ip, self.connect_port)) if isinstance(addr, Ellipsis_)
+        to = (("inet", (self._sa(self.remote_ip), self.connect_port))
+              if isinstance(addr, Ellipsis_)
               else ("family", self._value(addr)))
         return self._data_call(ev, c, fd, count, flags, True, buf, to=to)
 
@@ -1234,7 +1358,7 @@ class PktRun:
         if not isinstance(msg, Struct) or "msg_iov" not in msg.fields:
             raise Failure(ev.line, f"{c.name}() takes a message {{msg_name(...)=..., "
                                    "msg_iov(1)=[{..., LEN}], msg_flags=0}")
-        if "msg_control" in msg.fields:
+        if "msg_control" in msg.fields and (c.name != "recvmsg" or not self.on_kernel):
             raise unsupported(f"{self.script.path}:{ev.line}", "control messages (msg_control)")
         iov = msg.fields["msg_iov"]
         if not isinstance(iov, list) or not all(isinstance(v, Struct) for v in iov):
@@ -1251,22 +1375,197 @@ class PktRun:
         fd, msg, flags = self._args(ev, c, 3)
         lengths = self._msghdr(ev, c, msg)
         # syscall_sendmsg(): a msg_name of `...` is the connect address; none is NULL
-        to = (("inet", (self.remote_ip, self.connect_port)) if "msg_name" in msg.fields
+        to = (("inet", (self._sa(self.remote_ip), self.connect_port)) if "msg_name" in msg.fields
               else None)
         return self._data_call(ev, c, fd, sum(lengths), flags, True, to=to, iov=lengths)
 
     def _sys_recvmsg(self, ev, c):
         fd, msg, flags = self._args(ev, c, 3)
+        if self.on_kernel and not self._value(flags) & 0x100:
+            # msg_flags and the cmsgs compared, always (syscall_recvmsg()): TCP_INQ's cmsg
+            # with no room for it is MSG_CTRUNC; MSG_WAITALL's blocking reads add up in
+            # _data_call() (no script has both)
+            return self._recvmsg_control(ev, c, fd, msg, flags)
+        if self._value(flags) & MSG_ERRQUEUE:
+            # the model's error queue is always empty: TCP queues there only MSG_ZEROCOPY's
+            # and SO_TIMESTAMPING's reports (tcp_v4_err() sets sk_err, never ip_icmp_error()),
+            # neither of which the model has; ip_recv_error() is then -EAGAIN at once, and a
+            # failed recvmsg() leaves the msghdr as packetdrill filled it (nothing to compare)
+            self._fd(ev, fd)
+            return -1, "EAGAIN"
         got = self._data_call(ev, c, fd, sum(self._msghdr(ev, c, msg)), flags, False)
         want = msg.fields.get("msg_flags", 0)
         if not isinstance(want, Ellipsis_) and self._value(want) != 0:
             raise unsupported(f"{self.script.path}:{ev.line}", "recvmsg()'s msg_flags other than 0")
         return got
 
+    def _sys_pipe(self, ev, c):
+        """pipe([R, W]) = 0 on the kernel (syscall_pipe(): the script names both ends,
+        get_pipe_expression(); run_syscall_pipe() maps them to the live ones)."""
+        (ends,) = self._args(ev, c, 1)
+        if not self.on_kernel:
+            raise unsupported(f"{self.script.path}:{ev.line}", "the system call pipe()",
+                              "`tcpsim pkt run --kernel` runs the script on the real kernel")
+        if not isinstance(ends, list) or len(ends) != 2:
+            raise Failure(ev.line, "pipe() takes [READ_FD, WRITE_FD]")
+        script = [self._value(x) for x in ends]
+        for fd in script:
+            if fd in self.fds:
+                raise Failure(ev.line, f"duplicate fd {fd} in the script: fd {fd} is still "
+                                       "open")
+        for fd, live in zip(script, self.kernel.pipe()):
+            self.fds[fd] = _Fd(None)
+            self.fds[fd].pipe = live
+        return 0, None
+
+    def _sys_splice(self, ev, c):
+        """splice(fd_in, NULL, fd_out, NULL, len, flags) on the kernel, between the socket
+        and a pipe (syscall_splice(); tcp_splice_read() for a socket's data into a pipe)."""
+        fd_in, off_in, fd_out, off_out, count, flags = self._args(ev, c, 6)
+        if not self.on_kernel:
+            raise unsupported(f"{self.script.path}:{ev.line}", "the system call splice()",
+                              "`tcpsim pkt run --kernel` runs the script on the real kernel")
+        for off in (off_in, off_out):
+            if not (isinstance(off, Word) and off.name == "NULL" or off == 0):
+                raise unsupported(f"{self.script.path}:{ev.line}", "splice() with offsets")
+        ends = []
+        for arg in (fd_in, fd_out):
+            f = self._fd(ev, arg, epoll_ok=True)
+            if f.epoll is not None:
+                return -1, "EINVAL"
+            ends.append(("pipe", f.pipe) if f.pipe is not None else ("sock", f.sid))
+        n, fl = self._value(count), self._value(flags)
+        blocking = not any(f.nonblocking for f in (self.fds[self._value(fd_in)],
+                                                    self.fds[self._value(fd_out)])
+                           if f.pipe is None) and not fl & 0x2  # SPLICE_F_NONBLOCK
+
+        def attempt():
+            try:
+                return self.kernel.splice(ends[0], ends[1], n, fl, blocking), None
+            except BlockingIOError:
+                return None if blocking else (-1, "EAGAIN")
+            except OSError as e:
+                return -1, errno_name(e.errno)
+        return attempt() or attempt
+
+    def _recvmsg_control(self, ev, c, fd, msg, flags):
+        """recvmsg() on the kernel as syscall_recvmsg() makes it: a control buffer exactly as
+        long as the script's cmsgs take (cmsg_new(): the sum of their CMSG_SPACE()), then the
+        result, msg_flags exactly, and the cmsgs one by one (cmsg_expect_eq())."""
+        lengths = self._msghdr(ev, c, msg)
+        expected = [self._cmsg(ev, x) for x in msg.fields.get("msg_control") or []]
+        want_flags = self._value(msg.fields["msg_flags"]) if "msg_flags" in msg.fields else 0
+        f = self._fd(ev, fd)
+        fl = self._value(flags)
+        controllen = sum(16 + (len(data) + 7 & ~7) for _, _, data, _ in expected)
+        n = sum(lengths)
+        live_start = self.kernel.wall_clock_start()  # state->live_start_time_usecs
+
+        def finish(got):
+            ret, msg_flags, cmsgs = got
+
+            def check(event):
+                if msg_flags != want_flags & 0xFFFFFFFF:
+                    raise Failure(event.line, f"Expected msg_flags 0x{want_flags & 0xFFFFFFFF:08X}"
+                                              f" but got 0x{msg_flags:08X}")
+                self._check_cmsgs(event, expected, cmsgs, live_start)
+            return ret, None, check
+
+        def attempt():
+            try:
+                return finish(self.kernel.recvmsg(f.sid, n, fl, controllen))
+            except BlockingIOError:
+                # the error queue never waits (ip_recv_error(): -EAGAIN when empty)
+                if f.nonblocking or fl & (0x40 | MSG_ERRQUEUE):
+                    return -1, "EAGAIN"
+                return None
+            except OSError as e:
+                return -1, errno_name(e.errno)
+        return attempt() or attempt
+
+    def _cmsg(self, ev, x) -> tuple[int, int, bytes, object]:
+        """One cmsg of the script's msg_control, as cmsg_new() builds it: (level, type, its
+        data's bytes, what to compare them as).  sock_extended_err is followed by the
+        offender's address, a sockaddr_in at SOL_IP, else a sockaddr_in6 (ip_recv_error()'s
+        struct errhdr); scm_timestamping is three timespecs, the script giving ts[0]."""
+        import struct as _struct
+        if not isinstance(x, Struct) or not {"cmsg_level", "cmsg_type", "cmsg_data"} <= \
+                x.fields.keys():
+            raise Failure(ev.line, "a cmsg takes {cmsg_level=..., cmsg_type=..., cmsg_data=...}")
+        level = self._value(x.fields["cmsg_level"])
+        kind = self._value(x.fields["cmsg_type"])
+        d = x.fields["cmsg_data"]
+        if isinstance(d, Struct) and "scm_sec" in d.fields:
+            ts = (self._value(d.fields["scm_sec"]), self._value(d.fields.get("scm_nsec", 0)))
+            return level, kind, _struct.pack("qq32x", *ts), ("ts", ts)
+        if isinstance(d, Struct) and "ee_errno" in d.fields:
+            names = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_info", "ee_data")
+            v = [self._value(d.fields.get(k, 0)) for k in names]
+            ee = (v[0] & 0xFFFFFFFF, v[1] & 0xFF, v[2] & 0xFF, v[3] & 0xFF, v[4] & 0xFFFFFFFF,
+                  v[5] & 0xFFFFFFFF)
+            data = _struct.pack("IBBBxII", *ee) + bytes(16 if level == SOL_IP else 28)
+            return level, kind, data, ("ee", ee)
+        if isinstance(d, list):
+            raise unsupported(f"{self.script.path}:{ev.line}", "the statistics of "
+                              "SCM_TIMESTAMPING_OPT_STATS (a cmsg_data list)")
+        return level, kind, _struct.pack("I", self._value(d) & 0xFFFFFFFF), None  # get_s32()
+
+    def _check_cmsgs(self, ev, expected: list, actual: list, live_start: float) -> None:
+        """run_system_call.c cmsg_expect_eq(): level, type and length of each; a
+        sock_extended_err field by field, an scm_timestamping's non-zero times within
+        tolerance_usecs of the script's time (script_time_to_live_time_usecs()), any other
+        data byte for byte; then the counts."""
+        import struct as _struct
+        i = 0
+        for (level, kind, data, how), (alevel, akind, alen, adata) in zip(expected, actual):
+            if alevel != level:
+                raise Failure(ev.line, f"Bad level in cmsg {i}: expected={level} actual={alevel}")
+            if akind != kind:
+                raise Failure(ev.line, f"Bad type in cmsg {i}: expected={kind} actual={akind}")
+            if alen != 16 + len(data):
+                raise Failure(ev.line, f"Bad len in cmsg {i}: expected={16 + len(data)} "
+                                       f"actual={alen}")
+            if (alevel, akind) in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)):
+                got = _struct.unpack("IBBBxII", adata[:16])
+                want = _struct.unpack("IBBBxII", data[:16])
+                for name, w, g in zip(("errno", "origin", "type", "code", "info", "data"),
+                                      want, got):
+                    if w != g:
+                        raise Failure(ev.line, f"Bad {name} in extended err {i}: expected={w} "
+                                               f"actual={g}")
+            elif (alevel, akind) == (SOL_SOCKET, SCM_TIMESTAMPING):
+                want = _struct.unpack("6q", data)
+                got = _struct.unpack("6q", adata[:48])
+                for k in range(3):
+                    sec, nsec = want[2 * k], want[2 * k + 1]
+                    if not sec and not nsec:
+                        continue  # a zero timestamp is not compared
+                    start_us = round(live_start * 1e6)
+                    exp_us = start_us + sec * 1000000 + nsec // 1000
+                    act_us = got[2 * k] * 1000000 + got[2 * k + 1] // 1000
+                    if abs(exp_us - act_us) > round(self.tolerance * 1e6):
+                        raise Failure(ev.line, f"Bad timestamp {k} in scm_timestamping {i}: "
+                                               f"expected={(exp_us - start_us) / 1e6:.6f} s "
+                                               f"actual={(act_us - start_us) / 1e6:.6f} s "
+                                               "(script time)")
+            elif (alevel, akind) == (SOL_SOCKET, SCM_TIMESTAMPING_OPT_STATS):
+                raise unsupported(f"{self.script.path}:{ev.line}", "the statistics of "
+                                  "SCM_TIMESTAMPING_OPT_STATS")
+            elif adata[:len(data)] != data:
+                raise Failure(ev.line, f"Bad data in cmsg {i}: expected={data.hex()} "
+                                       f"actual={adata.hex()}")
+            i += 1
+        if len(actual) > i and len(expected) == i:
+            raise Failure(ev.line, f"received more than {i} cmsgs")
+        if len(expected) > i:
+            raise Failure(ev.line, f"received only {i} cmsgs")
+
     def _sys_close(self, ev, c):
         (fd,) = self._args(ev, c, 1)
         f = self._fd(ev, fd, epoll_ok=True)
-        if f.epoll is not None:
+        if f.pipe is not None:
+            self.kernel.close_pipe(f.pipe)
+        elif f.epoll is not None:
             self.kernel.epoll_close(f.epoll)
         else:
             self.kernel.close(f.sid)
@@ -1281,6 +1580,12 @@ class PktRun:
 
     def _sockopt(self, ev, level, name, getter: bool = False) -> tuple[int, int, str]:
         lvl = self._value(level)
+        if isinstance(name, Word) and name.name in KERNEL_SOCKOPTS:
+            if not self.on_kernel:
+                raise unsupported(f"{self.script.path}:{ev.line}",
+                                  f"the socket option {name.name}", "`tcpsim pkt run --kernel` "
+                                  "runs the script on the real kernel")
+            return lvl, KERNEL_SOCKOPTS[name.name][1], "int"
         if isinstance(name, Word) and name.name in FASTOPEN_SOCKOPTS:
             if not self.on_kernel and name.name == "TCP_FASTOPEN_KEY" and getter:
                 # (the model has the server's queue length and its key, set; the client's
@@ -1316,6 +1621,12 @@ class PktRun:
                              self._value(value.fields.get("linger", 0)))
         else:
             v = self._value(value)
+            size = self._value(length) if not isinstance(length, Ellipsis_) else 4
+            if self.on_kernel and size != 4 and 0 <= size <= 64:
+                # syscall_setsockopt(): the int's address with the script's optlen; the
+                # kernel reads that many bytes (do_ip_setsockopt(): a char when optlen is 1)
+                import struct as _struct
+                v = _struct.pack("<I", v & 0xFFFFFFFF)[:size].ljust(size, b"\0")
         self.kernel.setsockopt(f.sid, lvl, opt, v)
         return 0, None
 

@@ -84,6 +84,9 @@ class Packet:
     options: list | None = field(default_factory=list)  # None: `<...>`, not checked
     extra: str | None = None  # IP-level or encapsulation parts we do not model
     icmp: Icmp | None = None  # an ICMP packet (then flags "" and no TCP fields)
+    # parser.y's tos_spec: ("ecn", the ECN bits) for [noecn] [ect1] [ect0] [ce], ("ect01", 0)
+    # for [ect01] (outbound: either ECT), ("tos", the byte) for (tos 0x..); None: not given
+    tos: tuple | None = None
 
 
 @dataclass
@@ -301,7 +304,7 @@ class _Parser:
             action = Command(t.text[1:-1].strip())
         elif t.kind == "code":
             self.next()
-            action = Code(t.text[2:-2].strip())
+            action = Code(t.text[2:-2].strip(" \t"))  # lexer.l code(): not newlines
         elif t.kind == "word" or t.kind == "ellipsis":
             action = self.syscall()
         else:
@@ -336,7 +339,7 @@ class _Parser:
     def packet(self) -> Packet:
         start = self.next()
         direction = start.text
-        extra = None
+        extra = tos = None
         t = self.peek()
         if t is not None and t.kind == "word" and t.text == "icmp":
             return self.icmp_packet(direction)
@@ -354,7 +357,22 @@ class _Parser:
             while not self.is_(close):
                 parts.append(self.next().text)
             self.next()
-            extra = f"IP-level details of packets ({opening}{' '.join(parts)}{close})"
+            text = f"({opening}{' '.join(parts)}{close})"
+            ecn = {"noecn": 0, "ect1": 1, "ect0": 2, "ce": 3}  # IP_ECN_* (INET_ECN_*)
+            if len(parts) == 1 and parts[0] in ecn:
+                tos = ("ecn", ecn[parts[0]], text)
+            elif parts == ["ect01"]:
+                if direction != ">":
+                    raise ScriptError(f"{self.path}:{start.line}: [ect01] can only be used with "
+                                      "outbound packets")
+                tos = ("ect01", 0, text)
+            elif len(parts) == 2 and parts[0] == "tos" and parts[1].lower().startswith("0x"):
+                value = int(parts[1], 16)
+                if value > 0xFF:
+                    raise ScriptError(f"{self.path}:{start.line}: tos out of range for 8 bits")
+                tos = ("tos", value, text)
+            else:
+                extra = f"IP-level details of packets {text}"
         # opt_port_info: `40000>8080` names the connection: several connections in one script
         t = self.peek()
         if t is not None and t.kind == "int" and self.is_(">", 1) and \
@@ -388,7 +406,7 @@ class _Parser:
         if (end - seq) % (1 << 32) != length:
             raise ScriptError(f"{self.path}:{self.toks[self.i - 1].line}: {seq}:{end}({length}) "
                               f"is inconsistent: the end must be the start plus the length")
-        p = Packet(direction, flags, seq, end, length, extra=extra)
+        p = Packet(direction, flags, seq, end, length, extra=extra, tos=tos)
         while True:
             t = self.peek()
             if t is not None and t.kind == "word" and t.text == "ack" and \

@@ -89,7 +89,7 @@ def _labels_for(trace: Trace, local: str, remote: str) -> set[str]:
 
 
 def render_ladder(trace: Trace, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, emoji=False)
     known = trace.owner()
 
     def owner(ep: str) -> str:

@@ -69,7 +69,7 @@ def state_text(ev: State) -> str:
 def render_timeline(trace: Trace, console: Console | None = None, explain: bool = False) -> None:
     """One line per call, segment and state change; with explain, a line under each saying
     why it happened (tcpsim/teach/explain.py), in the current language."""
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, emoji=False)
     name = endpoint_namer(trace)
     rel = {id(r.seg): r for r in trace.relative()}
     whys = {}

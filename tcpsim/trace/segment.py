@@ -144,6 +144,8 @@ def parse_options(raw: bytes) -> list:
             # the experimental Fast Open option (kind 254, magic 0xF989) the kernel still
             # reads and answers in kind (tcp_parse_options(): TCPOPT_EXP, TCPOPT_FASTOPEN_MAGIC)
             opts.append(["FOEXP", body[2:].hex()])
+        elif kind == 19 and size <= 18:  # TCPOPT_MD5SIG: its digest's bytes
+            opts.append(["md5", body.hex()])
         else:
             opts.append([f"opt-{kind}", body.hex()])
         i += size
@@ -240,6 +242,11 @@ def encode_options(opts: list) -> bytes:
                 out += struct.pack("!BB", TCPOPT_FASTOPEN, 2 + len(cookie)) + cookie
             else:
                 out += struct.pack("!BB", TCPOPT_EXP, 4 + len(cookie)) + FASTOPEN_MAGIC + cookie
+        elif name == "md5":
+            # TCPOPT_MD5SIG (19) with the digest's bytes as given (packetdrill's
+            # new_md5_option(): no signature is computed; up to 16 bytes)
+            digest = bytes.fromhex(v)
+            out += struct.pack("!BB", 19, 2 + len(digest)) + digest
         else:
             raise ValueError(f"cannot encode TCP option {name}")
     while len(out) % 4:
@@ -258,11 +265,14 @@ def internet_checksum(data: bytes) -> int:
 
 
 def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: int, options: list,
-                 payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True) -> bytes:
-    """An Ethernet frame (zero MACs, as on Linux loopback) carrying one TCP segment."""
+                 payload: bytes = b"", ttl: int = 64, ip_id: int = 0, df: bool = True,
+                 tos: int = 0, urg: int = 0) -> bytes:
+    """An Ethernet frame (zero MACs, as on Linux loopback) carrying one TCP segment (tos: the
+    IP header's TOS byte, or IPv6's traffic class; urg: the urgent pointer)."""
     opts = encode_options(options)
     doff = (20 + len(opts)) // 4
-    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, doff << 4, flags, win, 0, 0) + opts
+    tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, doff << 4, flags, win, 0,
+                      urg) + opts
     tcp += payload
     v6 = ":" in src[0]
     saddr, daddr = _packed(src[0]), _packed(dst[0])
@@ -272,9 +282,9 @@ def encode_frame(src: tuple, dst: tuple, flags: int, seq: int, ack: int, win: in
         pseudo = saddr + daddr + struct.pack("!BBH", 0, 6, len(tcp))
     tcp = tcp[:16] + struct.pack("!H", internet_checksum(pseudo + tcp)) + tcp[18:]
     if v6:
-        ip = struct.pack("!IHBB", 6 << 28, len(tcp), 6, ttl) + saddr + daddr
+        ip = struct.pack("!IHBB", 6 << 28 | tos << 20, len(tcp), 6, ttl) + saddr + daddr
         return b"\0" * 12 + struct.pack("!H", ETH_P_IPV6) + ip + tcp
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000 if df else 0, ttl,
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, tos, 20 + len(tcp), ip_id, 0x4000 if df else 0, ttl,
                          6, 0, saddr, daddr)
     header = header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
     return b"\0" * 12 + struct.pack("!H", ETH_P_IP) + header + tcp
