@@ -329,6 +329,10 @@ class TcpInput:
                 if sk.ts_ok:  # tcp_rcv_state_process(): SYN_RECV's advmss less the TS option
                     sk.advmss -= TCPOLEN_TSTAMP_ALIGNED
                 self._fastopen_remove(sk)  # (tcp_init_transfer() ran at the child's birth)
+                # tcp_ack() -> tcp_clean_rtx_queue(): the SYN-ACK, in the kernel's child's
+                # retransmit queue (not the model's), is delivered (tcpi_delivered 1:
+                # upstream fastopen/server simple1, simple3)
+                sk.delivered += 1
             else:
                 self._init_buffer_space(sk)  # tcp_rcv_state_process() -> tcp_init_transfer()
             self._transition(sk, "rcv_ack")
