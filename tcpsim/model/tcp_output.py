@@ -236,7 +236,7 @@ class TcpOutput:
         sk.ip_id = (sk.ip_id + 1) & 0xFFFF
         sk.wstamp = self.now  # __tcp_transmit_skb(): tp->tcp_wstamp_ns
         self._xmit(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
-                       options, bytes(payload), sk.ip_id, gso, shared, self.cause))
+                       options, bytes(payload), sk.ip_id, gso, shared, why=self.cause))
 
     def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
