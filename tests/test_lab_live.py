@@ -445,7 +445,8 @@ PKT = PROGRAMS.parent / "pkt"
                                   "calls/splice", "md5-unexpected", "md5-no-socket",
                                   "sack-reordering-cwnd", "tfo-delivered", "notsent-lowat-sysctl",
                                   "tcp-info-since", "ecn-passive", "cubic-recovery-ca",
-                                  "rack-reo-timer-jiffy", "tfo-icmp-child", "nstat-oow-icmp"])
+                                  "rack-reo-timer-jiffy", "tfo-icmp-child", "nstat-oow-icmp",
+                                  "tfo-client-cookie", "tfo-client-blocking", "tfo-client-exp"])
 def test_our_packetdrill_scripts_pass_on_the_real_kernel_over_tun(lab, name):
     """`pkt run --kernel` (lab/pktkernel.py): the script's packets written into and read from
     a tun device in a private namespace, its calls on real sockets, in real time."""

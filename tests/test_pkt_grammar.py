@@ -162,7 +162,6 @@ def test_sendmsg_and_recvmsg_with_their_message_structs():
 @pytest.mark.parametrize("line, feature", [
     ("+0 send(4, ..., 10, MSG_OOB) = 10", "the send() flag MSG_OOB"),
     ("+0 setsockopt(4, SOL_IP, IP_TOS, [4], 4) = 0", "the socket option IP_TOS"),
-    ("+0 sendto(4, ..., 10, MSG_FASTOPEN, ..., ...) = 10", "TCP Fast Open (MSG_FASTOPEN)"),
     ("+0 setsockopt(4, SOL_SOCKET, SO_FROBNICATE, [1], 4) = 0", "the socket option SO_FROBNICATE"),
     ("+0 pipe([5, 6]) = 0", "the system call pipe()"),
     ("+0 epoll_create(1) = 5\n+0 poll([{fd=5, events=POLLIN, revents=0}], 1, 0) = 0",
@@ -205,10 +204,6 @@ def test_an_expected_error_without_errno_does_not_check_the_errno():
 
 # -- packets --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("packet, feature", [
-    ("+0 < S. 0:0(0) ack 1 win 32792 <mss 1460,FO 0123456789abcdef,nop,nop>",
-     "TCP Fast Open (the FO option on the client side)"),
-    ("+0 < S. 0:0(0) ack 1 win 32792 <mss 1460,FOEXP>",
-     "TCP Fast Open (the FOEXP option on the client side)"),
     ("+0 > S. 0:0(0) ack 1 <md5 000102030405060708090a0b0c0d0e0f>",
      "the TCP MD5 signature option (md5)"),  # sent: the model keeps no keys (TCP_MD5SIG)
     ("+0 < S 0:0(0) win 32792 <ECN e0b 1 ceb 0 e1b 2>", "the AccECN option (ECN e0b/e1b/ceb)"),

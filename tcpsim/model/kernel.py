@@ -40,7 +40,7 @@ from .eventpoll import EventPoll
 from .tcp_cong import TcpCong
 from .tcp_input import TcpInput
 from .tcp_ipv4_err import TcpIpv4Err
-from .tcp_fastopen import TcpFastopen
+from .tcp_fastopen import TcpFastopen, TcpFastopenClient
 from .tcp_minisocks import TcpMinisocks
 from .tcp_output import TcpOutput
 from .tcp_recovery import TcpRecovery
@@ -80,7 +80,7 @@ class _Random(random.Random):
 
 
 class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, TcpMinisocks,
-             EventPoll, TcpIpv4Err, TcpFastopen):
+             EventPoll, TcpIpv4Err, TcpFastopen, TcpFastopenClient):
     """One Linux kernel's TCP, on loopback."""
 
     def __init__(self, profile: KernelProfile, seed: int = 0, addresses=("127.0.0.1", "::1")):
@@ -127,6 +127,9 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         # own truesize (tun_get_user(), TcpInput._rx_skb()), or from lo, the sender's skb
         self.rx_tun = False
         self.lo_latency = 0.0  # seconds from transmit to receive on lo (the world's)
+        # tcp_metrics.c's Fast Open part per destination (struct tcp_fastopen_metrics, by
+        # (saddr, daddr)): tcp_fastopen.py; `ip tcp_metrics flush` empties it
+        self.fastopen_cache: dict[tuple, dict] = {}
         self.outfate: list = []
         self.outtime: list[float] = []  # when each outbox segment left
         self._lo_queue: list[Seg] = []  # the backlog of the CPU (process_backlog())
@@ -254,6 +257,14 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
 
     def recv(self, sid: int, n: int, flags: int = 0) -> bytes:
         return self._locked(TcpCalls.recv, sid, n, flags)
+
+    def sendmsg_fastopen(self, sid: int, data: bytes, flags: int, to) -> tuple[int, int]:
+        return self._locked(TcpFastopenClient.sendmsg_fastopen, sid, data, flags, to)
+
+    def flush_metrics(self) -> None:
+        """`ip tcp_metrics flush all` (tcp_metrics_flush_all()): the cached Fast Open
+        cookies and MSS go (the model caches nothing else there)."""
+        self.fastopen_cache.clear()
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _new(self, **kw) -> Sock:

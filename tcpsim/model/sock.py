@@ -220,6 +220,25 @@ class Sock:
     # RFC 3168 ECN negotiated on a passive open (inet_rsk(req)->ecn_ok, then the child's
     # tp->ecn_flags TCP_ECN_OK, TCPI_OPT_ECN); nothing after the handshake is modelled
     ecn_ok: bool = False
+    # Fast Open's client side (tcp_fastopen.py): TCP_FASTOPEN_CONNECT and _NO_COOKIE
+    # (tp->fastopen_connect, fastopen_no_cookie), inet DEFER_CONNECT (connect() returned
+    # without a SYN), tp->fastopen_req while a Fast Open connect is under way (a dict: the
+    # data, its size, what the SYN copied, whether the SYN went), tp->syn_fastopen and
+    # syn_fastopen_exp (the SYN carried the option, the experimental one), tp->syn_data,
+    # tp->fastopen_client_fail (tcpi_fastopen_client_fail), sk_write_pending (a blocked
+    # writer waits for the handshake: inet_wait_for_connect()'s writebias), and how the
+    # SYN-ACK's ACK goes (tcp_rcv_synsent_state_process(): "" at once, "rtx" none,
+    # "delay" held back)
+    fastopen_connect: bool = False
+    fastopen_no_cookie: bool = False
+    defer_connect: bool = False
+    fastopen_req: dict | None = None
+    syn_fastopen: bool = False
+    syn_fastopen_exp: bool = False
+    syn_data: bool = False
+    fastopen_client_fail: int = 0
+    write_pending: int = 0
+    synack_ack: str = ""
     parent: int | None = None
     # life
     files: int = 1  # descriptors that refer to it (fork() copies them); tcp_close() at the last

@@ -99,12 +99,15 @@ class TcpCalls:
         child.parent = None
         return child.id
 
-    def connect(self, sid: int, addr: tuple) -> int:
-        """__inet_stream_connect() as a non-blocking call: 0, or an errno (EINPROGRESS...)."""
+    def connect(self, sid: int, addr: tuple, is_sendmsg: bool = False) -> int:
+        """__inet_stream_connect() as a non-blocking call: 0, or an errno (EINPROGRESS...).
+        is_sendmsg: from tcp_sendmsg_fastopen()."""
         sk = self.socks[sid]
         if sk.sock_state == "connected":
             return E.EISCONN
         if sk.sock_state == "connecting":
+            if sk.defer_connect:  # SS_CONNECTING with DEFER_CONNECT (Fast Open)
+                return E.EINPROGRESS if is_sendmsg else E.EISCONN
             if sk.state in ("SYN_SENT", "SYN_RECV"):
                 return E.EALREADY
             if sk.state == "CLOSE":
@@ -148,6 +151,9 @@ class TcpCalls:
         sk.retries, sk.rto, sk.retrans_stamp = 0, TCP_TIMEOUT_INIT, self.now
         sk.err = 0
         sk.sock_state = "connecting"
+        if self._fastopen_defer_connect(sk):  # tcp_v4_connect(): SYN_SENT, no SYN yet
+            self._set_state(sk, "SYN_SENT", "connect", "tcp_fastopen_defer_connect()")
+            return 0
         self._transition(sk, "connect")
         return E.EINPROGRESS
 
@@ -419,6 +425,18 @@ class TcpCalls:
             if sk.state not in ("CLOSE", "LISTEN"):
                 raise _oserror(E.EINVAL)
             self._fastopen_queue_tune(sk, int(value))
+        elif (level, opt) == (6, 30):  # do_tcp_setsockopt() TCP_FASTOPEN_CONNECT
+            if not 0 <= int(value) <= 1:
+                raise _oserror(E.EINVAL)
+            if not self.profile.fastopen & 0x1:  # TFO_CLIENT_ENABLE
+                raise _oserror(E.EOPNOTSUPP)
+            if sk.state != "CLOSE":
+                raise _oserror(E.EINVAL)
+            sk.fastopen_connect = bool(value)
+        elif (level, opt) == (6, 34):  # do_tcp_setsockopt() TCP_FASTOPEN_NO_COOKIE
+            if not 0 <= int(value) <= 1 or sk.state not in ("CLOSE", "LISTEN"):
+                raise _oserror(E.EINVAL)
+            sk.fastopen_no_cookie = bool(value)
         elif (level, opt) == (6, 33):  # do_tcp_setsockopt() TCP_FASTOPEN_KEY: 16 bytes, or
             if len(value) not in (16, 32):  # 32 with a backup key (not modelled)
                 raise _oserror(E.EINVAL)
@@ -514,6 +532,10 @@ class TcpCalls:
             return sk.syncnt or self.profile.syn_retries
         if (level, opt) == (6, 23):  # do_tcp_getsockopt() TCP_FASTOPEN: fastopenq.max_qlen
             return sk.fastopen_max_qlen
+        if (level, opt) == (6, 30):  # do_tcp_getsockopt() TCP_FASTOPEN_CONNECT
+            return int(sk.fastopen_connect)
+        if (level, opt) == (6, 34):  # do_tcp_getsockopt() TCP_FASTOPEN_NO_COOKIE
+            return int(sk.fastopen_no_cookie)
         if (level, opt) == (1, 9):
             return int(sk.keepopen)  # sock_getsockopt(): sock_flag(SOCK_KEEPOPEN)
         if (level, opt) == (6, 4):  # do_tcp_getsockopt(): keepalive_time_when() / HZ
@@ -548,6 +570,10 @@ class TcpCalls:
                 mask |= POLLOUT | POLLWRNORM
             else:  # no room: SOCK_NOSPACE, so that the ACK that makes room wakes the poller
                 sk.nospace = True
+        elif sk.state == "SYN_SENT" and sk.defer_connect:
+            # tcp_poll(): an active Fast Open socket with DEFER_CONNECT is writable, so that
+            # a write() makes the SYN and its data
+            mask |= POLLOUT | POLLWRNORM
         if sk.err:
             mask |= POLLERR
         return mask

@@ -22,6 +22,7 @@ from .sock import (ACK, FIN, PSH, RCV_SHUTDOWN, RST, SEND_SHUTDOWN, SKB_DATA_ALI
                    seq_lt)
 from .sock import TCP_NAGLE_OFF
 from .sock import DRS_RACE_SECONDS
+from .tcp_recovery import retrans_out
 
 
 class TcpInput:
@@ -98,7 +99,9 @@ class TcpInput:
     def _rcv_synsent(self, sk: Sock, seg: Seg) -> None:
         """tcp_rcv_synsent_state_process()."""
         if seg.flags & ACK:
-            if seg.ack != sk.snd_nxt:
+            # tcp_rcv_synsent_state_process(): an ACK after snd_una, up to snd_nxt (which
+            # is past a Fast Open SYN's data)
+            if not (seq_lt(sk.snd_una, seg.ack) and seq_le(seg.ack, sk.snd_nxt)):
                 if not seg.flags & RST:
                     self._reset_reply(seg)
                 return
@@ -120,6 +123,8 @@ class TcpInput:
             sk.irs = seg.seq
             sk.rcv_nxt = sk.rcv_wup = (seg.seq + 1) & 0xFFFFFFFF
             sk.snd_una = seg.ack
+            if sk.rtxq:  # tcp_ack() -> tcp_clean_rtx_queue(): a Fast Open SYN's data
+                self._clean_rtx_queue(sk)
             # tcp_ack(): the SYN's RTT, unless it went again (then the timestamp's)
             syn_rtt = -1 if sk.retries else int(round((self.now - sk.retrans_stamp) * 1e6))
             self._ack_update_rtt(sk, syn_rtt, ts[1] if ts and sk.ts_ok else None)
@@ -142,7 +147,12 @@ class TcpInput:
             self._init_buffer_space(sk)
             sk.lrcvtime = self.now  # tcp_finish_connect(): icsk_ack.lrcvtime
             self._keepalive_start(sk)  # tcp_finish_connect(): SOCK_KEEPOPEN's timer
+            rtx = (sk.syn_fastopen or sk.syn_data) and self._rcv_fastopen_synack(
+                sk, seg, self._opt(seg, "mss") or sk.advmss)
+            sk.synack_ack = "rtx" if rtx else "delay" if sk.write_pending else ""
             self._transition(sk, "rcv_synack")
+            if rtx:
+                self._fastopen_retransmit(sk)
             return
         if seg.flags & RST:
             return
@@ -246,12 +256,23 @@ class TcpInput:
             rexmit = reo_armed = False
             newly_lost = 0
             loss_rexmit = ""
+            lost_before = None
             if sk.ca_loss:
                 # tcp_fastretrans_alert(): TCP_CA_Loss, tcp_process_loss(); once it leaves
                 # Loss (undone or recovered) the ACK goes on as in Open
                 # num_dupack: not an ACK carrying a D-SACK (FLAG_DSACKING_ACK)
                 loss_rexmit = self._process_loss(sk, una_advanced, dupack and not dsacked,
                                                  bool(newly_sacked), ts[1] if ts else None)
+                if sk.ca_loss and sk.sack_ok and not sk.frto and loss_rexmit == "lost":
+                    # tcp_fastretrans_alert(), TCP_CA_Loss: tcp_identify_packet_loss(); a
+                    # retransmission RACK finds lost (FLAG_LOST_RETRANS) falls through to
+                    # tcp_enter_recovery() (upstream fastopen/client syn-data-only-syn-acked:
+                    # the SYN's data resent, then SACKed past, goes again at once)
+                    prior_retrans, lost_before = retrans_out(sk), sk.lost_out
+                    self._rack_mark_lost(sk)
+                    if retrans_out(sk) < prior_retrans:
+                        sk.ca_loss = False
+                        self._enter_recovery(sk)
             if sk.ca_loss:
                 pass
             elif not sk.sack_ok and (dupack or sk.sacked_out or sk.lost_out or sk.ca_recovery):
@@ -263,7 +284,7 @@ class TcpInput:
             elif sk.sack_ok and (newly_sacked or dsacked or sk.sacked_out or sk.lost_out
                                  or sk.ca_recovery):
                 # tcp_ack_is_dubious() -> tcp_fastretrans_alert()
-                prior_lost = sk.lost_out
+                prior_lost = sk.lost_out if lost_before is None else lost_before
                 if una_advanced and sk.rtxq and sk.rtxq[0].sacked:
                     # FLAG_SACK_RENEGING (tcp_clean_rtx_queue(): the new head was SACKed)
                     self._sack_reneging(sk)

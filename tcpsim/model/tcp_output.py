@@ -236,7 +236,7 @@ class TcpOutput:
         sk.ip_id = (sk.ip_id + 1) & 0xFFFF
         sk.wstamp = self.now  # __tcp_transmit_skb(): tp->tcp_wstamp_ns
         self._xmit(Seg(sk.local, sk.remote, flags, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, win,
-                       options, bytes(payload), sk.ip_id, gso, shared, self.cause))
+                       options, bytes(payload), sk.ip_id, gso, shared, why=self.cause))
 
     def _send_ack(self, sk: Sock, dsack: tuple | None = None) -> None:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
@@ -671,6 +671,9 @@ class TcpOutput:
     # -- actions named in the table ------------------------------------------------------
     def _act_send_syn(self, sk: Sock, seg: Seg | None) -> None:
         mss = sk.advmss or self.profile.mss(sk.family)  # tcp_connect_init(): TCP_MAXSEG's clamp
+        if sk.fastopen_req is not None and not sk.fastopen_req["sent"]:
+            self._send_syn_data(sk, mss)  # tcp_connect(): Fast Open (tcp_fastopen.py)
+            return
         # tcp_transmit_skb(): a SYN's window is never scaled, so at most 65535
         self._emit(sk, SYN, sk.iss, 0, min(self._initial_window(sk, mss), 65535),
                    self._syn_options(sk, mss))
@@ -693,6 +696,17 @@ class TcpOutput:
             self._arm(sk, "synack", self.now + TCP_TIMEOUT_INIT * 2 ** sk.retries)
 
     def _act_send_ack(self, sk: Sock, seg: Seg | None) -> None:
+        how, sk.synack_ack = sk.synack_ack, ""
+        if how == "rtx":  # tcp_rcv_fastopen_synack() sent the SYN's data again instead
+            return
+        if how == "delay":
+            # tcp_rcv_synsent_state_process(): a writer waits (sk_write_pending): "save one
+            # ACK", inet_csk_schedule_ack(), quick-ACK mode, the delayed-ACK timer at
+            # TCP_DELACK_MAX; the writer's data carries the ACK
+            sk.ack_sched = True
+            self._enter_quickack_mode(sk)
+            self._arm(sk, "delack", self.now + 0.2)
+            return
         self._send_ack(sk)
 
     def _act_send_fin(self, sk: Sock, seg: Seg | None) -> None:

@@ -193,13 +193,27 @@ class TcpTimers:
         on the second part).  Measured: a lost 3000-byte skb (MSS 988) went again as 988
         bytes without PSH, then 1976 with PSH."""
         skb = sk.rtxq[i]
+        if seq_lt(skb.seq, sk.snd_una):
+            # __tcp_retransmit_skb(): tcp_trim_head() of what is acknowledged (a Fast Open
+            # SYN's data acknowledged in part by the SYN-ACK: syn-data-partial-or-over-ack)
+            cut = (sk.snd_una - skb.seq) & 0xFFFFFFFF
+            sk.rtxq[i] = skb = skb._replace(seq=sk.snd_una, data=skb.data[cut:])
         mss = self._current_mss(sk)  # __tcp_retransmit_skb(): cur_mss
         if len(skb.data) > segs * mss:
             self._fragment(sk, i, segs * mss, mss)
             skb = sk.rtxq[i]
         else:
-            # __tcp_retransmit_skb(): an skb shorter than what the peer's window leaves for
-            # it (at most one MSS) takes the skbs after it (tcp_retrans_try_collapse())
+            if skb.mss != mss and skb.data:
+                # __tcp_retransmit_skb(): tcp_set_skb_tso_segs(skb, cur_mss), the packets
+                # recounted (tcp_adjust_pcount())
+                new = skb._replace(mss=mss)
+                delta = new.pcount - skb.pcount
+                sk.packets_out += delta
+                if skb.lost:
+                    sk.lost_out += delta
+                sk.rtxq[i] = skb = new
+            # then an skb shorter than what the peer's window leaves for it (at most one
+            # MSS) takes the skbs after it (tcp_retrans_try_collapse())
             avail = min((sk.snd_una + sk.snd_wnd - skb.seq) & 0xFFFFFFFF, mss)
             if len(skb.data) < avail:
                 self._retrans_try_collapse(sk, i, avail)

@@ -104,6 +104,7 @@ def model_tcp_info(sk: Sock, kernel=None) -> dict[str, int]:
         "tcpi_delivered": sk.delivered, "tcpi_probes": sk.probes_out,
         # tcp_get_info(): srtt_us >> 3 and mdev_us >> 2 (the script's clock is the model's)
         "tcpi_rtt": sk.srtt_us >> 3, "tcpi_rttvar": sk.mdev_us >> 2, **since,
+        "tcpi_fastopen_client_fail": sk.fastopen_client_fail,
     }
 
 

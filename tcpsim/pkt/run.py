@@ -482,11 +482,6 @@ class PktRun:
                 # keeps no IP header
                 raise unsupported(where, f"IP-level details of packets {a.tos[2]}")
             for name, _ in a.options or []:
-                if name in ("FO", "FOEXP") and not self.on_kernel and \
-                        (a.direction == "<") == ("." in a.flags):
-                    # the model has Fast Open's server side: the option on an inbound SYN
-                    # and on the SYN-ACK it answers; not the client's
-                    raise self._no_fastopen(where, f"the {name} option on the client side")
                 if name == "md5" and a.direction == "<":
                     continue  # written as given; the kernel (and the model) without a key
                     # drops the segment (tcp_inbound_hash())
@@ -523,12 +518,15 @@ class PktRun:
 
     @staticmethod
     def _no_fastopen(where: str, what: str) -> Unsupported:
-        """What the model has not of TCP Fast Open (the client side, TCP_FASTOPEN_KEY and
-        _NO_COOKIE): the one sentence that says so (exit 5)."""
+        """What the model has not of TCP Fast Open (getsockopt(TCP_FASTOPEN_KEY), data on a
+        SYN-ACK, the sysctls it does not follow): the one sentence that says so (exit 5)."""
         return unsupported(where, f"TCP Fast Open ({what})", "the model does Fast Open's "
-                           "server side only: cookies, SYN data, TCP_FASTOPEN, setting "
-                           "TCP_FASTOPEN_KEY; `tcpsim pkt run --kernel` runs the script on the "
-                           "real kernel")
+                           "server side (cookies, SYN data, TCP_FASTOPEN, setting "
+                           "TCP_FASTOPEN_KEY) and its client side (MSG_FASTOPEN, "
+                           "TCP_FASTOPEN_CONNECT, TCP_FASTOPEN_NO_COOKIE, the cookie cache, SYN "
+                           "data sent again), not the active side's blackhole detection, data "
+                           "on a SYN-ACK or reading the key; `tcpsim pkt run --kernel` runs the "
+                           "script on the real kernel")
 
     def _code(self, ev: Event, a: Code) -> None:
         """A %{ }% block (code.c): its assertions on the TCP_INFO of the socket under test
@@ -614,7 +612,7 @@ class PktRun:
                 # the TCP metrics cache (tcp_metrics.c: Fast Open cookies, RTTs of past
                 # connections) flushed, as defaults.sh does first: in the kernel's run, the
                 # namespace's; the model keeps no such cache
-                if self.on_kernel and not cleanup and ev is not self.script.init:
+                if not cleanup and ev is not self.script.init:
                     self.kernel.flush_metrics()  # (before time 0 the namespace is new, empty)
                 if isinstance(act, shell.Flush):
                     self.steps.append(f"{ev.line}: TCP metrics flushed")
@@ -647,6 +645,10 @@ class PktRun:
                 # applies it, or lists it as unapplied where the namespace has none of its own)
                 if act.key in shell.DEFAULTS_SH and shell.DEFAULTS_SH[act.key] == value:
                     continue  # defaults.sh's value again: the environment the model stands for
+                if act.key == "net.ipv4.tcp_fastopen_blackhole_timeout_sec" and value == "0":
+                    # the kernel's default since 5.14: tcp_fastopen_active_should_disable()
+                    # never disables Fast Open, as the model never does
+                    continue
                 if act.key.startswith("net.ipv4.tcp_fastopen"):
                     raise self._no_fastopen(where, f"the sysctl {act.key}")
                 raise unsupported(where, f"the sysctl {act.key}", "its effect on TCP is not "
@@ -1213,7 +1215,7 @@ class PktRun:
         fl = 0 if flags is None else self._value(flags)
         where = f"{self.script.path}:{ev.line}"
         known = sum((SEND_FLAGS if sending else RECV_FLAGS).values())
-        if sending and self.on_kernel:
+        if sending:
             known |= MSG_FASTOPEN
         if sending:
             known |= MSG_ZEROCOPY
@@ -1224,8 +1226,6 @@ class PktRun:
         if fl & ~known:
             bit = fl & ~known & -(fl & ~known)
             name = _FLAG_NAMES.get(bit, hex(bit))
-            if name == "MSG_FASTOPEN":
-                raise self._no_fastopen(where, "MSG_FASTOPEN")
             raise unsupported(where, f"the {c.name}() flag {name}")
         if n < 0:  # a size_t: the kernel would read or write far past the buffer
             raise Failure(ev.line, f"{c.name}() of {n} bytes: a length cannot be negative")
@@ -1259,6 +1259,10 @@ class PktRun:
                     return None
                 return (got, None) if got >= 0 else (-1, errno_name(-got))
             return blocked() or blocked
+
+        if sending and not self.on_kernel and (fl & MSG_FASTOPEN or
+                                               self.kernel.sock(f.sid).defer_connect):
+            return self._fastopen_call(f, data, fl, to, nonblocking)
 
         def attempt():
             try:
@@ -1295,6 +1299,61 @@ class PktRun:
         if got is None and not nonblocking:
             return attempt
         return got if got is not None else (-1, "EAGAIN")
+
+    def _fastopen_call(self, f, data: bytes, fl: int, to, nonblocking: bool):
+        """The model's tcp_sendmsg_locked() with MSG_FASTOPEN, or on a socket whose connect()
+        TCP_FASTOPEN_CONNECT deferred: tcp_sendmsg_fastopen() connects, the SYN takes what
+        it can of the data.  Non-blocking: those bytes, or EINPROGRESS when the SYN took
+        none.  Blocking: the call waits in __inet_stream_connect() for the handshake
+        (inet_wait_for_connect(), sk_write_pending raised while data is left: the SYN-ACK's
+        ACK waits for it), then sends the rest as a write() does; a failed handshake is the
+        call's error, the SYN's bytes not counted (out_err)."""
+        to_addr = to[1] if to is not None and to[0] == "inet" else None
+        err, copied = self.kernel.sendmsg_fastopen(f.sid, data, fl | (0x40 if nonblocking else 0),
+                                                   to)
+        sk = self.kernel.sock(f.sid)
+        if sk.local is not None and sk.remote is not None:
+            self.local, self.remote = sk.local, sk.remote
+            self.fresh = False
+        if err == E.EINPROGRESS and nonblocking:
+            if copied:
+                return copied, None
+            return -1, "EINPROGRESS"
+        if err and err != E.EINPROGRESS:
+            return -1, errno_name(err)
+        moved = [copied]
+        pending = [0]
+        if err == E.EINPROGRESS:  # blocking: inet_wait_for_connect(sk, timeo, writebias)
+            pending[0] = int(copied < len(data))
+            sk.write_pending += pending[0]
+
+        def attempt():
+            if pending[0] is not None and sk.state in ("SYN_SENT", "SYN_RECV"):
+                return None
+            if pending[0] is not None:
+                sk.write_pending -= pending[0]
+                pending[0] = None
+                if err == E.EINPROGRESS:
+                    e = self.kernel.connect(f.sid, to_addr)  # SS_CONNECTED, or the error
+                    if e not in (0, E.EISCONN):
+                        return -1, errno_name(e)
+            try:
+                if moved[0] < len(data):
+                    if moved[0] > copied and not self.kernel.poll(f.sid) & (POLLOUT | POLLERR |
+                                                                           POLLHUP):
+                        return None
+                    moved[0] += self.kernel.send(f.sid, memoryview(data)[moved[0]:], fl)
+            except BlockingIOError:
+                if nonblocking:
+                    return (moved[0], None) if moved[0] else (-1, "EAGAIN")
+                return None
+            except OSError as e:
+                return (moved[0], None) if moved[0] else (-1, errno_name(e.errno))
+            if moved[0] < len(data) and not nonblocking:
+                return None
+            return moved[0], None
+        pending[0] = pending[0] if err == E.EINPROGRESS else None
+        return attempt() or attempt
 
     def _sys_write(self, ev, c):
         fd, buf, count = self._args(ev, c, 3)
@@ -1560,9 +1619,9 @@ class PktRun:
                                   "runs the script on the real kernel")
             return lvl, KERNEL_SOCKOPTS[name.name][1], "int"
         if isinstance(name, Word) and name.name in FASTOPEN_SOCKOPTS:
-            if not self.on_kernel and (name.name not in ("TCP_FASTOPEN", "TCP_FASTOPEN_KEY")
-                                       or (name.name == "TCP_FASTOPEN_KEY" and getter)):
-                # (the model has the server's queue length and its key, set)
+            if not self.on_kernel and name.name == "TCP_FASTOPEN_KEY" and getter:
+                # (the model has the server's queue length and its key, set; the client's
+                # TCP_FASTOPEN_CONNECT and TCP_FASTOPEN_NO_COOKIE)
                 raise self._no_fastopen(f"{self.script.path}:{ev.line}",
                                         f"the socket option {name.name}")
             return lvl, FASTOPEN_SOCKOPTS[name.name], (

@@ -84,6 +84,11 @@ MODEL_SYSCTLS: dict[str, str] = {
 _COUNTS = {"int": 1, "ints": 3, "range": 2, "u32": 1}
 
 
+# settings mainline Linux has not (upstream scripts set them for kernels that do, in the
+# background: `sysctl -q KEY=V &> /dev/null || ...`): net.ipv4.tcp_fastopen_cookies
+ABSENT_SYSCTLS = {"net.ipv4.tcp_fastopen_cookies"}
+
+
 @dataclass
 class Setting:
     key: str
@@ -193,6 +198,9 @@ def read(text: str) -> list[Setting | Defaults | Restore | Flush | Foreign]:
         elif prog == "sysctl" and words[1:]:
             flags = [w for w in words[1:] if w.startswith("-")]
             sets = [w for w in words[1:] if not w.startswith("-")]
+            if skip and sets and all(_sysctl_key(w.split("=", 1)[0]) in ABSENT_SYSCTLS
+                                     for w in sets):
+                continue  # in the background, on a key this kernel lacks: fails, does nothing
             if set(flags) <= {"-q", "-e", "-w", "-qw", "-wq", "-eq", "-qe"} and sets and \
                     all("=" in w for w in sets):
                 actions += [Setting(_sysctl_key(w.split("=", 1)[0]), w.split("=", 1)[1])
