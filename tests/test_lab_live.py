@@ -738,9 +738,12 @@ def test_a_u32_option_written_in_hex_reaches_the_kernel_as_its_32_bits(lab):
 
 
 def test_a_run_held_up_by_the_machine_says_which_call_was_slow(lab, monkeypatch):
-    """A write() that holds the script's thread 30 ms (as a busy CPU can) makes its segment
-    late: the timing error is packetdrill's, and the outcome says the write was slow, which
-    is what lets a test try again (tests/kernel_runs.py) and a user know whom to blame."""
+    """A write() that holds the script's thread 30 ms after its segment left (as a busy CPU
+    can) delays tcpsim's reading of tun0, which times the segment: 30 ms late for its
+    absolute time (a relative one would count from the write's return, as run.c
+    adjust_relative_event_times() counts from now).  The timing error is the machine's, and
+    the outcome says the write was slow, which is what lets a test try again
+    (tests/kernel_runs.py) and a user know whom to blame."""
     import time as _time
 
     from tcpsim.lab import pktkernel
@@ -754,11 +757,12 @@ def test_a_run_held_up_by_the_machine_says_which_call_was_slow(lab, monkeypatch)
     send = pktkernel.RealKernel.send
 
     def slow_send(self, *args, **kwargs):
+        sent = send(self, *args, **kwargs)
         _time.sleep(0.03)
-        return send(self, *args, **kwargs)
+        return sent
 
     monkeypatch.setattr(pktkernel.RealKernel, "send", slow_send)
-    text = PASSIVE + "+0 write(4, ..., 1000) = 1000\n+0 > P. 1:1001(1000) ack 1 <...>\n"
+    text = PASSIVE + "0.3 write(4, ..., 1000) = 1000\n0.3 > P. 1:1001(1000) ack 1 <...>\n"
     outcome = run_script_on_kernel(parse_script(text, "slow.pkt"),
                                    packetdrill_profile(KernelProfile.named("reference")))
     assert not outcome.passed and outcome.message.startswith("timing error"), outcome.message

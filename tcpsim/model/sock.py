@@ -120,14 +120,14 @@ class Seg:
     # (packet_rcv()) until it reads them, which the same ACK stands for; whatever a
     # packetdrill script sends is never shared (Kernel.rx_shared False)
     shared: bool = False
-    # the IP header's TOS byte (its low two bits ECN's), as the lab reads it off the wire
-    # (pkt run --kernel checks a script's [ect0] against it); the model sends 0
-    tos: int = 0
-    urg: int = 0  # the urgent pointer as on the wire (the lab's; the model sends 0)
     # teaching only (tcpsim/teach/explain.py): what a timer's segment was sent for, set by
     # TcpTimers.handle_timer() (Kernel.cause: the timer's name and the numbers behind its
     # length); None for a segment a call or an arrival sent
     why: dict | None = None
+    # the IP header's TOS byte (its low two bits ECN's), as the lab reads it off the wire
+    # (pkt run --kernel checks a script's [ect0] against it); the model sends 0
+    tos: int = 0
+    urg: int = 0  # the urgent pointer as on the wire (the lab's; the model sends 0)
 
     @property
     def seg_len(self) -> int:
