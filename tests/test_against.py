@@ -234,10 +234,10 @@ def test_verify_accepts_whichever_side_of_the_race_the_kernel_takes(live, name):
 
 
 def test_a_user_timeout_in_fin_wait1_verifies(live):
-    """tests/programs/user-timeout-fin-wait1.tcp (found by test_fuzz): TCP_USER_TIMEOUT ends
+    """The built-in user-timeout-fin-wait1 (found by test_fuzz): TCP_USER_TIMEOUT ends
     a socket in FIN_WAIT1 with ETIMEDOUT (the table's retries_out there), and the RTO resends
     the lost data with the lost FIN collapsed into it (tcp_retrans_try_collapse(): FP.)."""
-    r = run_cli("verify", PROGRAMS / "user-timeout-fin-wait1.tcp")
+    r = run_cli("verify", "user-timeout-fin-wait1")
     assert r.returncode == 0, r.stdout
     assert r.stdout.startswith("match user-timeout-fin-wait1: ")
 

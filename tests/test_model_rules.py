@@ -675,7 +675,7 @@ def test_fin_wait1_retries_out():
     # TCP_USER_TIMEOUT 1000, the peer silent, shutdown(SHUT_WR) after the data: the FIN goes
     # out, the data and FIN are resent by the RTOs, and 1000 ms after the first RTO
     # tcp_write_timeout() ends the socket from FIN_WAIT1 with ETIMEDOUT (measured: the
-    # kernel's recv() gets ETIMEDOUT at 1221 ms, tests/programs/user-timeout-fin-wait1.tcp)
+    # kernel's recv() gets ETIMEDOUT at 1221 ms, the built-in user-timeout-fin-wait1)
     net = Net()
     _, c, child = net.connected()
     net.k.setsockopt(c, 6, 18, 1000)  # TCP_USER_TIMEOUT

@@ -241,7 +241,7 @@ class TcpTimers:
         (tcp_can_collapse(), tcp_skb_can_collapse()); tcp_collapse_retrans() moves their bytes
         and flags (PSH, FIN) over and drops them from the counts (tcp_adjust_pcount()).
         Measured: data lost, then shutdown(SHUT_WR)'s FIN lost too: the RTO resends both as
-        one FP. segment (tests/programs/user-timeout-fin-wait1.tcp)."""
+        one FP. segment (the built-in user-timeout-fin-wait1)."""
         if self.profile.sysctls.get("net.ipv4.tcp_retrans_collapse", "1") == "0":
             return
         to = sk.rtxq[i]
