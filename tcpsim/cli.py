@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from pathlib import Path
 import sys
@@ -200,7 +201,8 @@ def explore(program: str, profile: str, seed: int, limit: int, as_json: bool,
 
     prog = _program(program)
     prof = KernelProfile.named(profile).with_sysctls(_sysctls(sysctl))
-    exp = walk(prog, prof, seed=seed, limit=limit)
+    with _walk_progress(prog.name) as progress:
+        exp = walk(prog, prof, seed=seed, limit=limit, progress=progress)
     if as_json:
         click.echo(json.dumps(exploration_json(exp), indent=2))
         return
@@ -268,6 +270,19 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
         sys.exit(DIFFERS)
 
 
+@contextlib.contextmanager
+def _walk_progress(name: str):
+    """A progress callback for explore(): on a terminal, one line on stderr that says how far
+    the walk has come (schedules walked, exchanges found) and is gone when it ends; elsewhere
+    (a pipe, a file, CI) nothing."""
+    if not _err.is_terminal:
+        yield None
+        return
+    with _err.status(f"exploring {name}", spinner="dots") as status:
+        yield lambda schedules, exchanges: status.update(
+            f"exploring {name}: {schedules} schedules walked, {exchanges} exchanges so far")
+
+
 def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) -> None:
     """lab --free: the distribution of the exchanges the kernel showed, against the set."""
     from collections import Counter
@@ -277,7 +292,9 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
     from .render.explore import how, nearest_outcome
     from .sim.explore import explore
 
-    exp = explore(prog, KernelProfile.named("reference").with_sysctls(overrides))
+    with _walk_progress(prog.name) as progress:
+        exp = explore(prog, KernelProfile.named("reference").with_sysctls(overrides),
+                      progress=progress)
     index = {o.signature: i for i, o in enumerate(exp.outcomes)}
     seen: Counter = Counter()
     outside = []

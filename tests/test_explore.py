@@ -278,3 +278,35 @@ def test_an_epoll_call_depends_on_the_sockets_its_epoll_watches():
     exp = explore(prog, REF)
     assert exp.complete
     assert signature(run_model(prog, REF)) in [o.signature for o in exp.outcomes]
+
+
+# -- progress on a terminal (issue 21) ---------------------------------------------------------
+def test_a_walk_reports_its_progress_as_it_goes(monkeypatch):
+    """explore(progress=...) is told (schedules walked, exchanges found) every PROGRESS_EVERY
+    seconds: counts that only grow, and never past the walk's own totals."""
+    from tcpsim.sim import explore as ex
+
+    monkeypatch.setattr(ex, "PROGRESS_EVERY", 0.0)
+    told = []
+    exp = explore(load("handshake"), KernelProfile.named("reference"),
+                  progress=lambda n, k: told.append((n, k)))
+    assert len(told) > 10
+    assert told == sorted(told) and told[-1][0] <= exp.schedules
+    assert told[-1][1] <= len(exp.outcomes)
+
+
+def test_explore_shows_progress_on_a_terminal_and_nothing_elsewhere(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from tcpsim import cli
+
+    buf = io.StringIO()
+    monkeypatch.setattr(cli, "_err", Console(file=buf, force_terminal=True, width=100))
+    with cli._walk_progress("seed") as progress:
+        progress(12, 3)
+    assert "exploring seed: 12 schedules walked, 3 exchanges so far" in buf.getvalue()
+    monkeypatch.setattr(cli, "_err", Console(file=io.StringIO(), force_terminal=False))
+    with cli._walk_progress("seed") as progress:
+        assert progress is None  # a pipe or a file: nothing drawn

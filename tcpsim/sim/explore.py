@@ -319,8 +319,10 @@ def fingerprint(r: Runner) -> tuple:
 class _Explorer:
     def __init__(self, program: Program, profile: KernelProfile, seed: int, timeout: float,
                  limit: int, tail: float, por: bool, enough: int | None = None,
-                 ticks: bool = True):
+                 ticks: bool = True, progress=None):
         self.program, self.profile, self.seed = program, profile, seed
+        # progress(schedules, exchanges): told now and then (PROGRESS_EVERY) while it walks
+        self.progress = progress
         self.timeout, self.limit, self.tail, self.por = timeout, limit, tail, por
         self.enough, self.ticks = enough, ticks
         self.jiffy = profile.jiffy
@@ -500,7 +502,11 @@ class _Explorer:
         visited: dict[tuple, frozenset] = {}  # state -> the sleep set it was explored with
         # (runner, sleep set {key: footprint}, path so far)
         stack: list[tuple[Runner, dict, list]] = [(self.new_runner(), {}, [])]
+        told = start
         while stack:
+            if self.progress is not None and time.perf_counter() - told >= PROGRESS_EVERY:
+                told = time.perf_counter()
+                self.progress(result.schedules, len(result.outcomes))
             if result.schedules >= self.limit or (
                     self.enough is not None and len(result.outcomes) >= self.enough):
                 result.complete = False
@@ -578,15 +584,20 @@ def _parting(a: list, b: list) -> tuple[Choice, Choice] | None:
     return None
 
 
+PROGRESS_EVERY = 0.25  # seconds between two progress reports of a walk
+
+
 def explore(program: Program, profile: KernelProfile, seed: int = 0, limit: int = 100_000,
             timeout: float = 10.0, tail: float = 0.1, por: bool = True,
-            enough: int | None = None, ticks: bool = True) -> Exploration:
+            enough: int | None = None, ticks: bool = True, progress=None) -> Exploration:
     """Every distinct exchange of the program.  limit: stop after that many schedules;
     enough: stop once that many outcomes are known (`run` only asks whether there are two);
     por=False turns the sleep sets and the visited set off (the benchmark's "before");
     ticks=False: calls that never run late, so no races with the kernel's clock (tick_race,
-    arrival_race): the exchanges a program would have if its calls took no time at all."""
-    return _Explorer(program, profile, seed, timeout, limit, tail, por, enough, ticks).run()
+    arrival_race): the exchanges a program would have if its calls took no time at all.
+    progress: called with (schedules walked, exchanges found) every PROGRESS_EVERY seconds."""
+    return _Explorer(program, profile, seed, timeout, limit, tail, por, enough, ticks,
+                     progress).run()
 
 
 def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
