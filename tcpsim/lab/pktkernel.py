@@ -42,8 +42,7 @@ class RealKernel:
         self.unapplied: dict[str, str] = {}
         self.pinned: str | None = None  # the congestion control set on each socket instead
         self._profile = profile
-        here = sysctls()
-        self._apply({k: v for k, v in profile.sysctls.items() if here.get(k) != v})
+        self._apply(dict(profile.sysctls))
         self.wire = TunWire(local_ip=local_ip, remote_ip=remote_ip, mtu=mtu)
         self.addresses = (local_ip, "::1")
         self.socks: dict[int, socket.socket] = {}
@@ -115,13 +114,10 @@ class RealKernel:
         host's choice (a namespace may pick only reno or bbr: tcp_allowed_congestion_control);
         a setting the namespace does not have of its own (net.core) or refuses is left, and
         listed in `unapplied`."""
+        here = sysctls()
         for key, value in changed.items():
-            try:  # what the namespace has already needs no writing (nor a read-only key)
-                with open("/proc/sys/" + key.replace(".", "/")) as f:
-                    if f.read().split() == str(value).split():
-                        continue
-            except OSError:
-                pass
+            if here.get(key) == " ".join(str(value).split()):
+                continue  # the namespace has it already (a read-only key too)
             if not key.startswith("net.ipv4.") or key == "net.ipv4.tcp_congestion_control":
                 self.unapplied[key] = value
                 continue

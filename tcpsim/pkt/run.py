@@ -908,12 +908,17 @@ class PktRun:
                     last_time: float) -> None:
         if ev.time.kind == "any":
             return
-        tolerance = max(self.tolerance, self.percent / 100 * (start - last_time))
+        tolerance = self._tolerance(start, last_time)
         hi = end if end is not None else start
         if actual < start - tolerance - 1e-9 or actual > hi + tolerance + 1e-9:
             expected = f"{start:.6f}" if end is None else f"{start:.6f}~{end:.6f}"
             raise Failure(ev.line, f"timing error: expected {what} at {expected} s (tolerance "
                                    f"{tolerance * 1e3:g} ms) but it happened at {actual:.6f} s")
+
+    def _tolerance(self, start: float, last_time: float) -> float:
+        """run.c verify_time(): tolerance_usecs, or tolerance_percent of the time since the
+        previous event when that is larger."""
+        return max(self.tolerance, self.percent / 100 * (start - last_time))
 
     def _note_late(self, ev: Event, what: str, start: float, end: float | None,
                    last_time: float) -> None:
@@ -921,7 +926,7 @@ class PktRun:
         scheduled, or the call before took long): the machine's lateness, said apart."""
         if not self.on_kernel or ev.time.kind == "any":
             return
-        tolerance = max(self.tolerance, self.percent / 100 * (start - last_time))
+        tolerance = self._tolerance(start, last_time)
         late = self.now - (end if end is not None else start)
         if late > tolerance:
             self.held_up.append(f"line {ev.line}: the runtime reached this {what} "
