@@ -30,6 +30,7 @@ import errno as E
 import ipaddress
 import select
 import socket as _socket
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1525,7 +1526,6 @@ class PktRun:
         data's bytes, what to compare them as).  sock_extended_err is followed by the
         offender's address, a sockaddr_in at SOL_IP, else a sockaddr_in6 (ip_recv_error()'s
         struct errhdr); scm_timestamping is three timespecs, the script giving ts[0]."""
-        import struct as _struct
         if not isinstance(x, Struct) or not {"cmsg_level", "cmsg_type", "cmsg_data"} <= \
                 x.fields.keys():
             raise Failure(ev.line, "a cmsg takes {cmsg_level=..., cmsg_type=..., cmsg_data=...}")
@@ -1534,25 +1534,24 @@ class PktRun:
         d = x.fields["cmsg_data"]
         if isinstance(d, Struct) and "scm_sec" in d.fields:
             ts = (self._value(d.fields["scm_sec"]), self._value(d.fields.get("scm_nsec", 0)))
-            return level, kind, _struct.pack("qq32x", *ts), ("ts", ts)
+            return level, kind, struct.pack("qq32x", *ts), ("ts", ts)
         if isinstance(d, Struct) and "ee_errno" in d.fields:
             names = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_info", "ee_data")
             v = [self._value(d.fields.get(k, 0)) for k in names]
             ee = (v[0] & 0xFFFFFFFF, v[1] & 0xFF, v[2] & 0xFF, v[3] & 0xFF, v[4] & 0xFFFFFFFF,
                   v[5] & 0xFFFFFFFF)
-            data = _struct.pack("IBBBxII", *ee) + bytes(16 if level == SOL_IP else 28)
+            data = struct.pack("IBBBxII", *ee) + bytes(16 if level == SOL_IP else 28)
             return level, kind, data, ("ee", ee)
         if isinstance(d, list):
             raise unsupported(f"{self.script.path}:{ev.line}", "the statistics of "
                               "SCM_TIMESTAMPING_OPT_STATS (a cmsg_data list)")
-        return level, kind, _struct.pack("I", self._value(d) & 0xFFFFFFFF), None  # get_s32()
+        return level, kind, struct.pack("I", self._value(d) & 0xFFFFFFFF), None  # get_s32()
 
     def _check_cmsgs(self, ev, expected: list, actual: list, live_start: float) -> None:
         """run_system_call.c cmsg_expect_eq(): level, type and length of each; a
         sock_extended_err field by field, an scm_timestamping's non-zero times within
         tolerance_usecs of the script's time (script_time_to_live_time_usecs()), any other
         data byte for byte; then the counts."""
-        import struct as _struct
         i = 0
         for (level, kind, data, how), (alevel, akind, alen, adata) in zip(expected, actual):
             if alevel != level:
@@ -1563,16 +1562,16 @@ class PktRun:
                 raise Failure(ev.line, f"Bad len in cmsg {i}: expected={16 + len(data)} "
                                        f"actual={alen}")
             if (alevel, akind) in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)):
-                got = _struct.unpack("IBBBxII", adata[:16])
-                want = _struct.unpack("IBBBxII", data[:16])
+                got = struct.unpack("IBBBxII", adata[:16])
+                want = struct.unpack("IBBBxII", data[:16])
                 for name, w, g in zip(("errno", "origin", "type", "code", "info", "data"),
                                       want, got):
                     if w != g:
                         raise Failure(ev.line, f"Bad {name} in extended err {i}: expected={w} "
                                                f"actual={g}")
             elif (alevel, akind) == (SOL_SOCKET, SCM_TIMESTAMPING):
-                want = _struct.unpack("6q", data)
-                got = _struct.unpack("6q", adata[:48])
+                want = struct.unpack("6q", data)
+                got = struct.unpack("6q", adata[:48])
                 for k in range(3):
                     sec, nsec = want[2 * k], want[2 * k + 1]
                     if not sec and not nsec:
@@ -1653,8 +1652,7 @@ class PktRun:
         elif shape == "linger":
             if not isinstance(value, Struct):
                 raise Failure(ev.line, "SO_LINGER takes {onoff=N, linger=N}")
-            import struct as _struct
-            v = _struct.pack("ii", self._value(value.fields.get("onoff", 0)),
+            v = struct.pack("ii", self._value(value.fields.get("onoff", 0)),
                              self._value(value.fields.get("linger", 0)))
         else:
             v = self._value(value)
@@ -1662,8 +1660,7 @@ class PktRun:
             if self.on_kernel and size != 4 and 0 <= size <= 64:
                 # syscall_setsockopt(): the int's address with the script's optlen; the
                 # kernel reads that many bytes (do_ip_setsockopt(): a char when optlen is 1)
-                import struct as _struct
-                v = _struct.pack("<I", v & 0xFFFFFFFF)[:size].ljust(size, b"\0")
+                v = struct.pack("<I", v & 0xFFFFFFFF)[:size].ljust(size, b"\0")
         self.kernel.setsockopt(f.sid, lvl, opt, v)
         return 0, None
 
