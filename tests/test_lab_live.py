@@ -442,7 +442,7 @@ PKT = PROGRAMS.parent / "pkt"
                                   "tfo-cookie", "tfo-data", "tfo-no-cookie", "tfo-key",
                                   "tfo-synack-rtx", "cmsg/zerocopy", "cmsg/timestamping",
                                   "cmsg/inq", "ip/ecn", "ip/gso-mss", "ip/tos",
-                                  "calls/splice", "md5-unexpected", "md5-no-socket",
+                                  "calls/splice", "calls/sendfile", "md5-unexpected", "md5-no-socket",
                                   "sack-reordering-cwnd", "tfo-delivered", "notsent-lowat-sysctl",
                                   "tcp-info-since", "ecn-passive", "cubic-recovery-ca",
                                   "rack-reo-timer-jiffy", "tfo-icmp-child", "nstat-oow-icmp",

@@ -56,6 +56,40 @@ def test_the_model_runs_no_command_and_names_it():
         run_script(parse(text, str(SHELL / "qdisc-drop.pkt")), PROFILE)
 
 
+@pytest.mark.parametrize("text", [
+    "/bin/rm -f /tmp/testfile",
+    "/bin/dd bs=1 count=5 if=/dev/zero of=/tmp/testfile status=none",
+    "nstat > /tmp/counters",
+    "mkdir -p /tmp/a/b && touch /tmp/a/b/c",
+    "cp /etc/hostname /tmp/copy",
+])
+def test_files_written_in_the_runs_own_tmp_are_allowed_where_it_has_one(text):
+    assert shell.namespace_refusal(text, private_tmp=True) is None
+
+
+@pytest.mark.parametrize("text, why", [
+    ("/bin/rm -f /etc/testfile", "writes /etc/testfile, a file outside /tmp"),
+    ("rm -f testfile", "writes testfile, a file outside /tmp"),  # the script's directory
+    ("rm -f /tmp/../etc/x", "writes /tmp/../etc/x, a file outside /tmp"),
+    ("rm -f /tmp/$X", "writes /tmp/$X"),
+    ("dd if=/dev/zero of=/var/tmp/x count=1", "writes /var/tmp/x"),
+    ("cp /tmp/a /etc/b", "writes /etc/b"),
+    ("rm -rf /tmp", "writes /tmp, a file outside /tmp"),
+    ("touch", "names no file it writes"),
+    ("nstat > /etc/counters", "writes /etc/counters, a file, and files are not part of"),
+])
+def test_files_outside_the_runs_own_tmp_are_still_refused(text, why):
+    said = shell.namespace_refusal(text, private_tmp=True)
+    assert said is not None and why in said, said
+
+
+def test_a_symbolic_link_out_of_tmp_is_not_followed(tmp_path):
+    link = tmp_path / "out"
+    link.symlink_to("/etc")
+    said = shell.namespace_refusal(f"rm -f {link}/passwd", private_tmp=True)
+    assert said is not None and f"writes {link}/passwd, a file outside /tmp" in said
+
+
 @pytest.fixture
 def live():
     reason = lab_unavailable()
@@ -68,17 +102,35 @@ OPEN = ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
 
 
 @pytest.mark.live
-def test_a_command_that_would_write_a_file_is_refused_on_the_kernel(live, tmp_path):
+def test_a_command_that_would_write_a_file_is_refused_on_the_kernel(live):
     from tcpsim.pkt.run import run_script_on_kernel
 
-    target = tmp_path / "written"
+    target = "/var/tmp/tcpsim-never-written"  # outside /tmp: the machine's
     text = OPEN + f"+0 `nstat > {target}`\n"
     with pytest.raises(Unsupported) as e:
         run_script_on_kernel(parse(text, "t.pkt"), PROFILE)
     assert str(e.value) == (f"t.pkt:3: tcpsim does not run the shell command `nstat > "
                             f"{target}`: `nstat > {target}` writes {target}, a file, and files "
                             "are not part of a network namespace")
-    assert not target.exists()
+    assert not os.path.exists(target)
+
+
+@pytest.mark.live
+def test_files_a_script_writes_in_tmp_are_the_runs_alone(live, tmp_path):
+    """The kernel's run has a /tmp of its own (lab/netns.py private_tmp(): an overlay over
+    the host's): a command writes there, and open() reads it back, the host's /tmp unchanged;
+    what was in the host's /tmp is seen, and removing it there removes it for the run only."""
+    from tcpsim.pkt.run import run_script_on_kernel
+
+    kept = tmp_path / "kept"
+    kept.write_text("host")
+    made = tmp_path / "made"
+    text = (OPEN + f"+0 `echo run > {made}; rm -f {kept}`\n"
+            f'+0 open("{made}", O_RDONLY) = 4\n'
+            f'+0 open("{kept}", O_RDONLY) = -1 ENOENT (No such file or directory)\n')
+    outcome = run_script_on_kernel(parse(text, "t.pkt"), PROFILE)
+    assert outcome.passed, (outcome.line, outcome.message)
+    assert not made.exists() and kept.read_text() == "host"
 
 
 @pytest.mark.live

@@ -125,3 +125,66 @@ def realtime(priority: int = 1):
         yield True
     finally:
         os.sched_setscheduler(0, old[0], old[1])
+
+
+CLONE_NEWNS, CLONE_FS = 0x00020000, 0x00000200
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
+           data: str | None = None) -> None:
+    enc = (lambda s: None if s is None else s.encode())
+    if _libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {fstype or ''} on {target}: {os.strerror(err)}")
+
+
+@contextmanager
+def private_tmp():
+    """Give the calling thread a /tmp of its own for the body: a mount namespace of its own
+    (unshare(CLONE_NEWNS), with CLONE_FS: a thread shares its fs_struct with the others, and
+    the kernel refuses a new mount namespace to a task that shares it), every mount in it
+    private (nothing propagates to the host's), and over /tmp an overlay whose lower layer is
+    the host's /tmp (read as it is) and whose upper layer is a tmpfs: a file written, changed
+    or removed there is the run's alone, and goes with the namespace when the thread leaves
+    it (setns() back; the kernel frees an unused mount namespace and its mounts, also when
+    the process dies).  Commands forked from this thread (packetdrill scripts' `rm -f
+    /tmp/testfile; dd ... of=/tmp/testfile`) and the files the script open()s see the same
+    /tmp.  Yields whether it took effect (not without CAP_SYS_ADMIN, or a kernel without
+    overlayfs); the thread's working directory, which setns() resets to /, is restored."""
+    try:
+        home = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        yield False
+        return
+    cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    lower = None
+    entered = False
+    try:
+        if _libc.unshare(CLONE_NEWNS | CLONE_FS) != 0:
+            yield False
+            return
+        entered = True
+        try:
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            # the host's /tmp, held open before the tmpfs covers it: overlayfs takes it as
+            # its lower layer by this descriptor's path (/proc/self/fd/N resolves to it)
+            lower = os.open("/tmp", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            _mount("tcpsim", "/tmp", "tmpfs", 0, "size=64m,mode=700")
+            for d in ("/tmp/upper", "/tmp/work"):
+                os.mkdir(d, 0o700)
+            _mount("overlay", "/tmp", "overlay", 0,
+                   f"lowerdir=/proc/self/fd/{lower},upperdir=/tmp/upper,workdir=/tmp/work")
+        except OSError:
+            ok = False
+        else:
+            ok = True
+        yield ok
+    finally:
+        if lower is not None:
+            os.close(lower)
+        if entered and _libc.setns(home, CLONE_NEWNS) != 0:  # pragma: no cover
+            raise OSError(ctypes.get_errno(), "setns back to the original mount namespace")
+        os.fchdir(cwd)
+        os.close(cwd)
+        os.close(home)

@@ -57,7 +57,8 @@ class RealKernel:
         self.epolls: dict[int, tuple] = {}  # epoll id -> (select.epoll, {fd: the item's data})
         self._cmd_dir: str | None = None  # the shell commands' own directory (run_command())
         self.gso_size = 0  # packetdrill's --mss: inbound packets written as GSO ones
-        self.pipes: set[int] = set()  # pipe() descriptors still open
+        self.pipes: set[int] = set()  # pipe() and open() descriptors still open
+        self.private_tmp = False  # the run has a /tmp of its own (netns.private_tmp())
 
     # -- the clock -------------------------------------------------------------------------
     @property
@@ -284,6 +285,18 @@ class RealKernel:
     def close_pipe(self, fd: int) -> None:
         self.pipes.discard(fd)
         os.close(fd)
+
+    def open_file(self, path: str, flags: int) -> int:
+        """open(2) for reading, from the run's thread (its /tmp the run's own); closed with
+        the run, as pipes are."""
+        fd = os.open(path, flags | os.O_CLOEXEC)
+        self.pipes.add(fd)
+        return fd
+
+    def sendfile(self, sid: int, fd: int, offset: int, count: int) -> int:
+        """sendfile(2) from a file into a socket, without waiting (the socket is
+        non-blocking): the bytes sent, or BlockingIOError when none fit."""
+        return os.sendfile(self.socks[sid].fileno(), fd, offset, count)
 
     def splice(self, fd_in, fd_out, n: int, flags: int, blocking: bool) -> int:
         """splice() between a socket (a sid, as ("sock", sid)) and a pipe (("pipe", fd)),

@@ -237,7 +237,8 @@ class _Fd:
     def __init__(self, sid: int | None, nonblocking: bool = False, epoll: int | None = None):
         self.sid, self.nonblocking = sid, nonblocking
         self.epoll = epoll  # an epoll descriptor's instance (the kernel's id), else None
-        self.pipe: int | None = None  # a pipe() end on the kernel: its descriptor
+        self.pipe: int | None = None  # a pipe() end or an open() file on the kernel: its fd
+        self.path: str | None = None  # the file's, for an open() one
 
 
 class PktRun:
@@ -564,7 +565,8 @@ class PktRun:
             # the kernel's run: what packetdrill runs with system(), run in the run's
             # namespace (RealKernel.run_command()), if all of it stays there
             for act in foreign:  # (the settings among them are tcpsim's to apply)
-                why = shell.namespace_refusal(act.text)
+                why = shell.namespace_refusal(act.text,
+                                              getattr(self.kernel, "private_tmp", False))
                 if why is not None:
                     raise Unsupported(f"{where}: tcpsim does not run the shell command "
                                       f"`{act.text}`: {why}", "a shell command")
@@ -1071,6 +1073,10 @@ class PktRun:
             name = ev.action.name if isinstance(ev.action, Syscall) else ""
             raise OSError(E.EINVAL if name in ("read", "write") else E.ENOTSOCK, "")
         if f.pipe is not None and not epoll_ok:
+            if f.path is not None:
+                raise unsupported(f"{self.script.path}:{ev.line}",
+                                  f"{ev.action.name}() of a file",
+                                  "tcpsim sendfile()s from files and closes them only")
             raise unsupported(f"{self.script.path}:{ev.line}", f"{ev.action.name}() of a pipe",
                               "tcpsim splices to pipes and closes them only")
         return f
@@ -1455,6 +1461,64 @@ class PktRun:
             self.fds[fd] = _Fd(None)
             self.fds[fd].pipe = live
         return 0, None
+
+    def _sys_open(self, ev, c):
+        """open(PATH, FLAGS) = FD on the kernel (syscall_open(): open(2), the result checked
+        as a descriptor, run_syscall_open() naming it with the script's fd).  The run has a
+        /tmp of its own (lab/netns.py private_tmp()), where its shell commands write."""
+        name, flags = self._args(ev, c, 2)
+        if not self.on_kernel:
+            raise unsupported(f"{self.script.path}:{ev.line}", "the system call open()",
+                              "`tcpsim pkt run --kernel` runs the script on the real kernel")
+        if not isinstance(name, str):
+            raise Failure(ev.line, "open() takes a file name in quotes (\"/tmp/file\")")
+        fl = self._value(flags)
+        if fl & 0o3 or fl & 0o100:  # O_WRONLY, O_RDWR, O_CREAT
+            raise unsupported(f"{self.script.path}:{ev.line}", "open() for writing",
+                              "tcpsim opens files to read them (sendfile())")
+        try:
+            live = self.kernel.open_file(name, fl)
+        except OSError as e:
+            return -1, errno_name(e.errno)
+        fd = self._script_fd(ev, ev.action.result, check=True)
+        self.fds[fd] = _Fd(None)
+        self.fds[fd].pipe, self.fds[fd].path = live, name
+        return fd, None
+
+    def _sys_sendfile(self, ev, c):
+        """sendfile(OUT, IN, [OFFSET], COUNT) on the kernel (syscall_sendfile(): the offset
+        read from its brackets, sendfile(2) with a pointer to it, the result compared
+        exactly).  A blocking socket's call waits for room and sends it all (do_sendfile() ->
+        splice into the socket, sk_stream_wait_memory()); made here as non-blocking calls
+        retried, each from the offset the last one reached, as send() is (_data_call())."""
+        out_fd, in_fd, offset, count = self._args(ev, c, 4)
+        if not self.on_kernel:
+            raise unsupported(f"{self.script.path}:{ev.line}", "the system call sendfile()",
+                              "`tcpsim pkt run --kernel` runs the script on the real kernel")
+        out = self._fd(ev, out_fd)
+        src = self._fd(ev, in_fd, epoll_ok=True)
+        if src.pipe is None or src.path is None:
+            raise unsupported(f"{self.script.path}:{ev.line}", "sendfile() from a socket, a "
+                              "pipe or an epoll", "tcpsim sendfile()s from files open()ed")
+        if not (isinstance(offset, list) and len(offset) == 1):
+            raise Failure(ev.line, "sendfile() takes its offset in brackets: [0]")
+        start, n = self._value(offset), self._value(count)
+        moved = [0]
+
+        def attempt():
+            try:
+                got = self.kernel.sendfile(out.sid, src.pipe, start + moved[0], n - moved[0])
+            except BlockingIOError:
+                if out.nonblocking:
+                    return (moved[0], None) if moved[0] else (-1, "EAGAIN")
+                return None
+            except OSError as e:
+                return (moved[0], None) if moved[0] else (-1, errno_name(e.errno))
+            moved[0] += got
+            if got and moved[0] < n and not out.nonblocking:
+                return None
+            return moved[0], None
+        return attempt() or attempt
 
     def _sys_splice(self, ev, c):
         """splice(fd_in, NULL, fd_out, NULL, len, flags) on the kernel, between the socket
@@ -1868,16 +1932,17 @@ def run_script(script: Script, profile: KernelProfile, seed: int = 0) -> Outcome
 def run_script_on_kernel(script: Script, profile: KernelProfile) -> Outcome:
     """The script against the real kernel, in a private namespace made for the run, over a
     tun device as packetdrill's own (lab/pktkernel.py).  Needs root."""
-    from ..lab.netns import private_netns, realtime
+    from ..lab.netns import private_netns, private_tmp, realtime
     from ..lab.pktkernel import RealKernel
 
     made = []
 
     def kernel(*args):
         made.append(RealKernel(*args))
+        made[-1].private_tmp = tmp
         return made[-1]
 
-    with private_netns(), realtime():
+    with private_netns(), private_tmp() as tmp, realtime():
         try:
             outcome = PktRun(script, profile, kernel=kernel).run()
         finally:

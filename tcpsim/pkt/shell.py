@@ -262,25 +262,72 @@ _ETHTOOL_HARDWARE = {"-f", "--flash", "-E", "--change-eeprom", "-e", "--eeprom-d
                      "-r", "--negotiate", "-p", "--identify", "--reset", "-W"}
 
 
-def namespace_refusal(text: str) -> str | None:
+# Programs that write files, allowed when the run has a /tmp of its own (lab/netns.py
+# private_tmp(): an overlay the run alone writes, gone with it) and every file they write is
+# in it (sendfile-simple's `/bin/rm -f /tmp/testfile; /bin/dd ... of=/tmp/testfile`): which of
+# their operands they write ("all" of them, cp's "last", dd's "of=")
+TMP_WRITERS: dict[str, str] = {"rm": "all", "touch": "all", "mkdir": "all", "rmdir": "all",
+                               "truncate": "all", "cp": "last", "dd": "of="}
+
+
+def _in_private_tmp(path: str) -> bool:
+    """Whether writing path stays in the run's /tmp: an absolute path under /tmp that no
+    symbolic link (the host's, read through the overlay) leads out of, each match of a glob
+    too (the shell expands it)."""
+    import glob
+    import os
+
+    if not path.startswith("/") or "$" in path:
+        return False  # relative to the script's directory (the host's), or the shell's to say
+    for p in glob.glob(path) or [path]:
+        real = os.path.realpath(p)
+        if real == "/tmp" or not real.startswith("/tmp/"):
+            return False
+    return True
+
+
+def _tmp_refusal(words: list[str], stage: str) -> str | None:
+    """A file-writing program of TMP_WRITERS run where /tmp is the run's own: why not, or
+    None when everything it writes is there."""
+    how = TMP_WRITERS[words[0].rsplit("/", 1)[-1]]
+    if how == "of=":
+        targets = [w[3:] for w in words[1:] if w.startswith("of=")]
+    else:
+        operands = [w for w in words[1:] if not w.startswith("-")]
+        targets = operands[-1:] if how == "last" else operands
+    if not targets:
+        return None if how == "of=" else f"`{stage}` names no file it writes"
+    for path in targets:
+        if not _in_private_tmp(path):
+            return (f"`{stage}` writes {path}, a file outside /tmp (the run has a /tmp of "
+                    "its own; other files are the machine's)")
+    return None
+
+
+def namespace_refusal(text: str, private_tmp: bool = False) -> str | None:
     """Why a backquoted command may not run in the kernel's namespace (one sentence naming
-    what it would touch outside it), or None when every part of it stays inside."""
+    what it would touch outside it), or None when every part of it stays inside.
+    private_tmp: the run has a /tmp of its own (lab/netns.py private_tmp()), where commands
+    may write files."""
     if re.search(r"\$\(|`|<\(|>\(", text):
         return ("a command substitution, whose commands tcpsim cannot judge before running "
                 "them (it runs only commands that stay inside the run's network namespace)")
     for cmd, _ in _commands(text):
         for stage in re.split(r"(?<![|])\|(?![|])", cmd):
-            why = _stage_refusal(stage.strip())
+            why = _stage_refusal(stage.strip(), private_tmp)
             if why is not None:
                 return why
     return None
 
 
-def _stage_refusal(stage: str) -> str | None:
-    # redirections: only to /dev/null or another descriptor (a file is the machine's)
+def _stage_refusal(stage: str, private_tmp: bool = False) -> str | None:
+    # redirections: only to /dev/null or another descriptor (a file is the machine's), or
+    # into the run's own /tmp
     for m in re.finditer(r"(\d?|&)>>?\s*(&?\S+)", stage):
         target = m.group(2)
         if target == "/dev/null" or re.fullmatch(r"&\d", target):
+            continue
+        if private_tmp and _in_private_tmp(target):
             continue
         if target.startswith("/proc/sys/net/"):  # the namespace's own, but not in this form
             return (f"`{stage}` writes {target} in a form tcpsim does not apply (it sets "
@@ -299,6 +346,8 @@ def _stage_refusal(stage: str) -> str | None:
     if not words:
         return None
     prog = words[0].rsplit("/", 1)[-1]
+    if private_tmp and prog in TMP_WRITERS:
+        return _tmp_refusal(words, stage)
     if prog not in NAMESPACE_PROGRAMS:
         return (f"`{stage}` runs {prog}, which tcpsim does not know to stay inside the run's "
                 f"network namespace (it runs {', '.join(sorted(p for p, w in NAMESPACE_PROGRAMS.items() if w not in ('reading', 'nothing')))} "
