@@ -1475,7 +1475,7 @@ class PktRun:
         fl = self._value(flags)
         if fl & 0o3 or fl & 0o100:  # O_WRONLY, O_RDWR, O_CREAT
             raise unsupported(f"{self.script.path}:{ev.line}", "open() for writing",
-                              "tcpsim opens files to read them (sendfile())")
+                              "tcpsim opens files only to read them, for sendfile()")
         try:
             live = self.kernel.open_file(name, fl)
         except OSError as e:
