@@ -416,3 +416,48 @@ def test_trace_a_select_server_in_c(seed_binaries, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "match sel, client:" in r.stdout
     assert "sel: poll(s, POLLIN)" in r.stdout and "sel: poll(c, POLLIN, 2000ms)" in r.stdout
+
+
+C_DUP2_SERVER = r"""
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET; a.sin_port = htons(8080); a.sin_addr.s_addr = INADDR_ANY;
+    bind(s, (struct sockaddr *)&a, sizeof a); listen(s, 3);
+    int c = accept(s, NULL, NULL);
+    dup2(c, s);  /* the listener goes; s is the connection now */
+    close(c);    /* s still holds it: nothing is sent */
+    char buf[100]; ssize_t n = recv(s, buf, sizeof buf, 0);
+    send(s, buf, n, 0);
+    close(s);    /* the last descriptor: FIN */
+    return 0;
+}
+"""
+
+
+def test_dup2_onto_an_open_socket_closes_it_first(seed_binaries, tmp_path):
+    """dup2(c, s) with s open: the kernel closes s's file first (do_dup2()), silently; the
+    program has close(s), then s's number as a dup of c, and the FIN waits for its close."""
+    (tmp_path / "dupsrv.c").write_text(C_DUP2_SERVER)
+    subprocess.run(["gcc", "-O2", "-o", str(tmp_path / "dupsrv"), str(tmp_path / "dupsrv.c")],
+                   check=True)
+    (tmp_path / "client.py").write_text(PY_CLIENT)
+    r = run_cli("trace", "./dupsrv", f"{sys.executable} client.py", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "match dupsrv, client:" in r.stdout
+    program = r.stdout.split("--save writes it):", 1)[1]
+    server = [re.sub(r"\s{2,}= .*", "", line.split(":", 1)[1]).strip()
+              for line in program.splitlines()
+              if line.strip().startswith("dupsrv:")]
+    assert server[server.index("c = accept(s)"):] == [
+        "c = accept(s)", "close(s)", "d = dup(c)", "close(c)", "recv(d, 100, 0)",
+        'send(d, "hello\\n", 0)', "close(d)"], program
+    assert "close(s) = 0 (dup2(c, s) closed it first, silently)" in r.stdout
+    timeline = r.stdout.split("The program these calls are", 1)[0].splitlines()
+    fin = next(i for i, line in enumerate(timeline) if "dupsrv:8080 > client" in line
+               and "[F.]" in line)
+    assert fin > next(i for i, line in enumerate(timeline) if "close(d) = 0" in line)

@@ -400,6 +400,7 @@ MESSAGES: dict[str, str] = {
     "exchange.diff.segment": "segment {n} of {conn}: {expected} in the model but {seen} {where}",
     "exchange.diff.call": "{call} returns {expected} in the model but {seen} {where}",
     # -- trace: people's own programs on the kernel, held to the model ------------------------
+    "close.dup2": "{call} closed it first, silently",
     "close.shared": "still open in {who}: the socket stays, nothing is sent",
     "trace.left_out": "left out of {process}'s program: {calls} (they change nothing on the wire: they read what a socket is, or failed)",
     "trace.the_run": "the traced run",

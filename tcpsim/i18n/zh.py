@@ -400,6 +400,7 @@ MESSAGES: dict[str, str] = {
     "exchange.diff.hangs": "仍在等待的调用：模型中是 {expected}，{where}是 {seen}",
     "diff.nothing": "无",
     # -- trace ----------------------------------------------------------------------------
+    "close.dup2": "{call} 先悄悄关闭了它",
     "close.shared": "{who} 仍持有该描述符：套接字保留，不发送任何报文",
     "trace.left_out": "{process} 的程序中略去了：{calls}（它们不改变线路上的任何内容：只读取套接字信息，或调用失败）",
     "trace.the_run": "跟踪的这次运行",

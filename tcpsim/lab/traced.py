@@ -387,6 +387,7 @@ class _Line:
     fd: int | None = None
     data: bytes | None = None  # a read's bytes
     value: str | None = None  # what the timeline adds ("still open in child1: ...")
+    result: int | None = None  # the line's own result, where it is not its call's (dup2's close)
 
 
 class _Process:
@@ -590,10 +591,13 @@ def _call(c: Syscall, proc: _Process, unsupported: list[str]) -> None:
     elif c.name in ("dup", "dup2", "dup3"):
         if res is None or c.errno:
             return
-        if res[0] in proc.fds and res[0] != fd:  # dup2 onto an open socket closes it first
-            unsupported.append(t("trace.unsupported.call", process=proc.name,
-                                 call=f"{c.name}() onto an open socket"))
-            return
+        if res[0] in proc.fds and res[0] != fd:
+            # dup2() onto an open descriptor closes what it named, silently (do_dup2():
+            # filp_close() of the file it replaced): the format's close() of it, then the dup
+            old = proc.fds.pop(res[0])
+            proc.kinds.pop(res[0], None)
+            proc.lines.append(_Line(c.t, proc.name, f"close({old})", None, c, res[0], result=0,
+                                    value=t("close.dup2", call=f"{c.name}({name}, {old})")))
         text = f"{proc.new_name('d', res[0])} = dup({name})"
         expect = None
     elif c.name == "poll" or c.name == "ppoll":
@@ -768,7 +772,7 @@ def recover(records: list[Record], names: list[str], commands: list[str],
         blocked = c.end is None or (spec is None or spec.blocks) and (
             c.duration >= BLOCKED or any(c.t < s < c.end for s in starts[i + 1:i + 64])
             or any(c.t < s < c.end for s in segment_times))
-        result = -1 if c.errno else c.value
+        result = -1 if c.errno else c.value if ln.result is None else ln.result
         common = dict(process=ln.process, step=i, line=offset + i + 1, text=ln.text, fd=ln.fd)
         if blocked:
             trace.events.append(Call(t=rel, kind="call", blocked=True, **common))
