@@ -12,7 +12,7 @@ from tcpsim.render.sequence import ROW, segment_marks, sequence_canvas
 from tcpsim.scenario import builtin_names, load
 from tcpsim.sim.world import run_model
 from tcpsim.teach import explain
-from tcpsim.teach.quiz import run_quiz, same_flags
+from tcpsim.teach.quiz import run_quiz, same_flags, same_state
 from tcpsim.trace import Call, Segment, State, Trace
 from tcpsim.trace.diff import Difference
 
@@ -273,3 +273,42 @@ def test_explanations_survive_the_json_round_trip():
     assert kinds(again) == kinds(trace)
     with language("zh"):
         assert re.search("[\u4e00-\u9fff]", explain(again)[id(again.segments[0])].text)
+
+
+@pytest.mark.parametrize("answer, state", [
+    ("SYN-SENT", "SYN_SENT"), ("syn_sent", "SYN_SENT"), ("SYN_RCVD", "NEW_SYN_RECV"),
+    ("SYN-RECEIVED", "NEW_SYN_RECV"), ("SYN_RECV", "NEW_SYN_RECV"), ("SYN_RCVD", "SYN_RECV"),
+    ("FIN-WAIT-1", "FIN_WAIT1"), ("FIN_WAIT_2", "FIN_WAIT2"), ("fin wait 2", "FIN_WAIT2"),
+    ("CLOSED", "CLOSE"), ("ESTAB", "ESTABLISHED"), ("TIME-WAIT", "TIME_WAIT"),
+    ("LAST-ACK", "LAST_ACK"), ("CLOSE-WAIT", "CLOSE_WAIT"),
+])
+def test_the_quiz_takes_the_rfcs_and_the_textbooks_names_of_states(answer, state):
+    assert same_state(answer, state)
+
+
+@pytest.mark.parametrize("answer, state", [
+    ("SYN_SENT", "NEW_SYN_RECV"), ("FIN_WAIT2", "FIN_WAIT1"), ("CLOSE_WAIT", "CLOSE"),
+    ("NEW_SYN_RECV", "SYN_RECV"),  # a simultaneous open's full socket is no request socket
+    ("", "LISTEN"),
+])
+def test_a_wrong_state_stays_wrong_whatever_its_spelling(answer, state):
+    assert not same_state(answer, state)
+
+
+@pytest.mark.parametrize("answer, flags, ok", [
+    ("SYN", "S", True), ("SYN+ACK", "S.", True), ("SYN/ACK", "S.", True),
+    ("syn-ack", "S.", True), ("FIN, ACK", "F.", True), ("ACK", ".", True),
+    ("PSH+ACK", "P.", True), ("RST", "R", True), ("SYN", "S.", False), ("ACK", "S.", False),
+    ("S.", "S.", True), ("A", ".", True),
+])
+def test_the_quiz_takes_flag_words(answer, flags, ok):
+    assert same_flags(answer, flags) is ok
+
+
+def test_the_quiz_says_linuxs_name_beside_the_one_the_student_used():
+    answers = list(HANDSHAKE_ANSWERS)
+    answers[1], answers[5], answers[6] = "SYN-SENT", "SYN_RCVD", "SYN+ACK"
+    score, said = _quiz(answers)
+    assert (score.right, score.asked) == (8, 8)
+    assert "  Linux names it SYN_SENT; RFC 9293 and most textbooks call it SYN-SENT." in said
+    assert any("NEW_SYN_RECV, under the listener" in s for s in said)

@@ -325,13 +325,15 @@ MESSAGES: dict[str, str] = {
     "quiz.intro": "Quiz on {program}: predict each segment and state change. Press Enter to "
                   "skip a question.",
     "quiz.context": "So far: {event}",
-    "quiz.ask.flags": "{src} sends a segment to {dst}. Its flags (e.g. S, S., ., P., F., R)?",
+    "quiz.ask.flags": "{src} sends a segment to {dst}. Its flags (e.g. S, S., ., P., F., R, or SYN+ACK)?",
     "quiz.ask.seq": "Its relative seq?",
     "quiz.ask.ack": "Its relative ack?",
     "quiz.ask.state": "{socket} is in {state}. Its next state?",
     "quiz.right": "Right.",
     "quiz.wrong": "Not quite: {answer}.",
     "quiz.answer.segment": "[{flags}] seq {seq} ack {ack} len {len}",
+    "quiz.state.names": "Linux names it {linux}; RFC 9293 and most textbooks call it {rfc}.",
+    "quiz.state.request": "Linux keeps a connection in SYN-RECEIVED as a small request socket, NEW_SYN_RECV, under the listener until the handshake's ACK makes it a full socket (tcp_check_req()); RFC 9293 and textbooks call the state SYN-RECEIVED (BSD: SYN_RCVD).",
     "quiz.score": "{right} of {total} answers right.",
     # -- report -----------------------------------------------------------------------------
     "report.title": "tcpsim report: {program}",

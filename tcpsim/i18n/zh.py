@@ -267,13 +267,15 @@ MESSAGES: dict[str, str] = {
     # -- quiz ---------------------------------------------------------------------------------
     "quiz.intro": "{program} 练习：预测每个报文段和每次状态变化。直接回车可跳过一题。",
     "quiz.context": "到目前为止：{event}",
-    "quiz.ask.flags": "{src} 向 {dst} 发送一个报文段。它的标志位（如 S、S.、.、P.、F.、R）？",
+    "quiz.ask.flags": "{src} 向 {dst} 发送一个报文段。它的标志位（如 S、S.、.、P.、F.、R，或 SYN+ACK）？",
     "quiz.ask.seq": "它的相对序号？",
     "quiz.ask.ack": "它的相对确认号？",
     "quiz.ask.state": "{socket} 处于 {state}。下一个状态？",
     "quiz.right": "正确。",
     "quiz.wrong": "不对：{answer}。",
     "quiz.answer.segment": "[{flags}] 序号 {seq} 确认号 {ack} 长度 {len}",
+    "quiz.state.names": "Linux 称之为 {linux}；RFC 9293 和多数教材称之为 {rfc}。",
+    "quiz.state.request": "Linux 把处于 SYN-RECEIVED 的连接保存为监听套接字下的一个小小的请求套接字 NEW_SYN_RECV，直到握手的 ACK 把它变成完整的套接字（tcp_check_req()）；RFC 9293 和教材称这个状态为 SYN-RECEIVED（BSD：SYN_RCVD）。",
     "quiz.score": "答对 {right} 题，共 {total} 题。",
     # -- report -------------------------------------------------------------------------------
     "report.title": "tcpsim 报告：{program}",

@@ -22,9 +22,46 @@ class Score:
     skipped: int = 0
 
 
+# The names a student may know a state by, each to Linux's (include/net/tcp_states.h):
+# RFC 9293's (SYN-RECEIVED, FIN-WAIT-1, CLOSED), the BSD and netstat spellings textbooks print
+# (SYN_RCVD, FIN_WAIT_1), ss's (ESTAB, SYN-RECV).  Hyphens, spaces and underscores are one.
+STATE_SPELLINGS: dict[str, str] = {
+    "SYN_RECEIVED": "SYN_RECV", "SYN_RCVD": "SYN_RECV", "FIN_WAIT_1": "FIN_WAIT1",
+    "FIN_WAIT_2": "FIN_WAIT2", "CLOSED": "CLOSE", "ESTAB": "ESTABLISHED",
+}
+# RFC 9293's name of each Linux state, where it differs (section 3.3.2)
+RFC_NAMES: dict[str, str] = {
+    "SYN_SENT": "SYN-SENT", "SYN_RECV": "SYN-RECEIVED", "NEW_SYN_RECV": "SYN-RECEIVED",
+    "FIN_WAIT1": "FIN-WAIT-1", "FIN_WAIT2": "FIN-WAIT-2", "CLOSE_WAIT": "CLOSE-WAIT",
+    "LAST_ACK": "LAST-ACK", "TIME_WAIT": "TIME-WAIT", "CLOSE": "CLOSED",
+}
+# flag words (SYN+ACK, FIN/ACK, "RST, ACK") as tcpdump's letters
+FLAG_WORDS = {"SYN": "S", "ACK": ".", "FIN": "F", "RST": "R", "PSH": "P", "URG": "U",
+              "ECE": "E", "CWR": "W"}
+
+
+def state_named(answer: str) -> str:
+    """The Linux state an answer names, whatever its spelling ('' for none)."""
+    norm = "_".join(answer.strip().upper().replace("-", " ").replace("_", " ").split())
+    return STATE_SPELLINGS.get(norm, norm)
+
+
+def same_state(answer: str, state: str) -> bool:
+    """Linux's name, RFC 9293's, the BSD/textbook spelling or ss's; a request socket
+    (NEW_SYN_RECV) is the RFC's SYN-RECEIVED, so SYN_RECV and SYN_RCVD are right for it."""
+    named = state_named(answer)
+    return named == state or (state == "NEW_SYN_RECV" and named == "SYN_RECV")
+
+
 def same_flags(answer: str, flags: str) -> bool:
-    """'S.' == '.S' == '[S.]' == 's.'; 'A' stands for the ACK flag as tcpdump's '.'."""
-    norm = answer.strip().strip("[]").upper().replace("A", ".").replace(" ", "")
+    """'S.' == '.S' == '[S.]' == 's.'; 'A' stands for the ACK flag as tcpdump's '.'; flag
+    words too: 'SYN+ACK', 'SYN/ACK', 'SYN-ACK', 'syn ack', 'FIN, ACK', 'ACK'."""
+    words = [w for w in answer.strip().strip("[]").upper().replace("+", " ").replace("/", " ")
+             .replace("-", " ").replace(",", " ").replace("|", " ").split()]
+    if words and all(w in FLAG_WORDS for w in words):
+        norm = "".join(FLAG_WORDS[w] for w in words)
+    else:
+        norm = answer.strip().strip("[]").upper().replace("A", ".").replace(" ", "")
     return sorted(norm) == sorted(flags)
 
 
@@ -58,7 +95,15 @@ def run_quiz(trace: Trace, ask: Callable[[str], str | None], say: Callable[[str,
             answer = ask(t("quiz.ask.state", socket=ev.socket, state=prev or "CLOSE"))
             if answer is None:
                 break
-            _mark(score, answer, answer.strip().upper() == ev.state, ev.state, why, say)
+            ok = same_state(answer, ev.state)
+            _mark(score, answer, ok, ev.state, why, say)
+            if answer.strip() and answer.strip().upper() != ev.state:
+                # the names differ between the RFC, textbooks and Linux: say which is which
+                if ev.state == "NEW_SYN_RECV":
+                    say("  " + t("quiz.state.request"), "dim")
+                elif ev.state in RFC_NAMES:
+                    say("  " + t("quiz.state.names", linux=ev.state, rfc=RFC_NAMES[ev.state]),
+                        "dim")
             continue
         if isinstance(ev, Segment):
             r = rel[id(ev)]
