@@ -19,8 +19,8 @@ from tcpsim.trace import Trace
 from .conftest import CAPTURES, run_cli
 
 
-def model(name: str) -> Trace:
-    return run_model(load(name), KernelProfile.named("reference"))
+def model(name: str, profile: KernelProfile | None = None) -> Trace:
+    return run_model(load(name), profile or KernelProfile.named("reference"))
 
 
 def kernel(name: str) -> Trace:
@@ -314,3 +314,17 @@ def test_f_rtos_new_data_is_explained_from_the_models_record_and_from_a_capture(
     assert kinds.index("data.rto") < kinds.index("data.frto") < kinds.index("data.loss")
     with language("zh"):
         assert "F-RTO（RFC 5682）" in explain(trace)[id(client[[r.seq for r in client].index(10869)].seg)].text
+
+
+def test_syn_retransmissions_before_linux_6_5_double_from_the_first():
+    """Linux 6.1 has no tcp_syn_linear_timeouts: the SYN's timeout doubles from the first
+    retry (1, then 2 s apart with TCP_SYNCNT 2), and the explanation says so, not the 6.5+
+    linear ones (the reference kernel's retries of the same program are 1 s apart)."""
+    trace = model("syn-timeout", profile=KernelProfile.named("linux-6.1"))
+    whys = explain(trace)
+    again = [whys[id(s)] for s in trace.segments
+             if whys[id(s)].key.startswith("why.seg.syn.again")]
+    assert [w.key for w in again] == ["why.seg.syn.again.doubling"] * 2
+    assert "within 1000 ms" in again[0].text and "within 2000 ms" in again[1].text
+    assert "doubles it after each retry" in again[0].text
+    assert "tcp_syn_linear_timeouts)" in again[0].text and "first 4" not in again[0].text

@@ -183,6 +183,13 @@ MESSAGES: dict[str, str] = {
                          "retries 1 s apart (tcp_syn_linear_timeouts), then doubles the timeout "
                          "each time (exponential backoff) until tcp_syn_retries (or TCP_SYNCNT) "
                          "runs out.",
+    "why.seg.syn.again.doubling": "No SYN-ACK came back within {ms} ms, so the retransmission "
+                                  "timer sends the SYN again, with the same ISN (retry {n}). "
+                                  "Before any RTT sample the RTO is 1 s (RFC 6298 2.1); this "
+                                  "kernel doubles it after each retry (exponential backoff: 1, "
+                                  "2, 4, 8 s ...; before Linux 6.5 there is no "
+                                  "tcp_syn_linear_timeouts) until tcp_syn_retries (or "
+                                  "TCP_SYNCNT) runs out.",
     "why.seg.synack": "The second segment of the handshake: the server's own SYN (its ISN, "
                       "relative 0) and the ACK of the client's SYN (ack 1: a SYN counts as one "
                       "sequence number).",

@@ -157,6 +157,11 @@ MESSAGES: dict[str, str] = {
                          "{n} 次重传）。还没有 RTT 样本时 RTO 为 1 s（RFC 6298 2.1）；本内核前 "
                          "{linear} 次重传间隔都是 1 s（tcp_syn_linear_timeouts），之后每次超时时间"
                          "加倍（指数退避），直到用完 tcp_syn_retries（或 TCP_SYNCNT）。",
+    "why.seg.syn.again.doubling": "{ms} ms 内没有收到 SYN-ACK，重传计时器以相同的初始序号再次发送 "
+                                  "SYN（第 {n} 次重传）。还没有 RTT 样本时 RTO 为 1 s（RFC 6298 "
+                                  "2.1）；本内核每次重传后把它加倍（指数退避：1、2、4、8 s……；"
+                                  "Linux 6.5 之前没有 tcp_syn_linear_timeouts），直到用完 "
+                                  "tcp_syn_retries（或 TCP_SYNCNT）。",
     "why.seg.synack": "三次握手的第二个报文段：服务器自己的 SYN（它的初始序号，相对序号 0）和对"
                       "客户 SYN 的确认（确认号 1：SYN 占用一个序号）。",
     "why.seg.synack.again": "{ms} ms 内没有收到三次握手的最后一个 ACK，请求套接字的计时器再次发送 "

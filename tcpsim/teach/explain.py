@@ -10,6 +10,8 @@ sentence comes from the message catalogs (tcpsim/i18n), so `--lang zh` explains 
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from ..i18n import has, lang, t
@@ -45,6 +47,7 @@ _CALL_REF = {
 }
 _SEG_REF = {
     "syn": "RFC 9293 3.5 · tcp_connect()", "syn.again": "RFC 6298 5 · tcp_retransmit_timer()",
+    "syn.again.doubling": "RFC 6298 5 · tcp_retransmit_timer()",
     "synack": "RFC 9293 3.5 · tcp_v4_send_synack()",
     "synack.again": "RFC 6298 5 · reqsk_timer_handler()",
     "synack.resyn": "RFC 9293 3.10.7.3 · tcp_check_req(), inet_rtx_syn_ack()",
@@ -79,7 +82,8 @@ _SEG_REF = {
 }
 # A short tag for a retransmission's or probe's cause, drawn beside its arrow (protocol
 # abbreviations, the same in every language) with the time it waited.
-TAGS = {"syn.again": "RTO", "synack.again": "RTO", "data.rto": "RTO", "fin.rto": "RTO",
+TAGS = {"syn.again": "RTO", "syn.again.doubling": "RTO", "synack.again": "RTO",
+        "data.rto": "RTO", "fin.rto": "RTO",
         "data.tlp": "TLP", "fin.tlp": "TLP", "data.loss": "RTO recovery", "data.fast": "fast rtx",
         "data.frto": "F-RTO",
         "data.rack": "RACK", "data.probe0": "probe0", "probe.zero_window": "probe0",
@@ -103,6 +107,17 @@ class Why:
 
     def line(self) -> str:
         return f"{self.text} {t('why.cite', ref=self.ref)}" if self.ref else self.text
+
+
+def _syn_linear_timeouts(trace: Trace) -> int:
+    """How many SYN retries this trace's kernel keeps 1 s apart before doubling
+    (tcp_syn_linear_timeouts, tcp_retransmit_timer(): Linux 6.5 and later, default 4); a
+    kernel before 6.5 has no such sysctl and doubles from the first retry."""
+    value = trace.sysctls.get("net.ipv4.tcp_syn_linear_timeouts")
+    if value is not None:
+        return int(value)
+    m = re.match(r"(\d+)\.(\d+)", str(trace.kernel.get("release", "")))
+    return 4 if m is None or (int(m.group(1)), int(m.group(2))) >= (6, 5) else 0
 
 
 def sentence(text: str) -> str:
@@ -239,7 +254,7 @@ def _classified(trace: Trace):
     frto_at: dict[tuple, float] = {}  # direction -> when F-RTO's new data left, this episode
     syns: dict[tuple, int] = {}
     sack_ok: dict[tuple, bool] = {}
-    linear = int(trace.sysctls.get("net.ipv4.tcp_syn_linear_timeouts", 4))
+    linear = _syn_linear_timeouts(trace)
     # A capture times a segment when it leaves; what it answers arrived one trip later.  The
     # SYN to SYN-ACK gap measures that trip (10 us on loopback, more on a slowed wire).
     trip: dict[frozenset, float] = {}
@@ -278,6 +293,8 @@ def _classified(trace: Trace):
             if again:
                 wait = seg.t - last_tx[d]
                 kw.update(ms=f"{wait * 1000:.0f}", n=syns.get((d, flags), 0), linear=linear)
+                if kind == "syn.again" and not linear:
+                    kind = "syn.again.doubling"  # a kernel before 6.5, or the sysctl at 0
                 if kind == "synack.again" and (seg.why or {}).get("timer") != "synack" and clocked:
                     kind = "synack.resyn"  # the peer's SYN came again (tcp_check_req())
                     wait = None
