@@ -10,6 +10,7 @@ from tcpsim.i18n import language
 from tcpsim.model import KernelProfile
 from tcpsim.render.sequence import ROW, segment_marks, sequence_canvas
 from tcpsim.scenario import builtin_names, load
+from tcpsim.scenario import parse as parse_program
 from tcpsim.sim.world import run_model
 from tcpsim.teach import explain
 from tcpsim.teach.quiz import run_quiz, same_flags, same_state
@@ -312,3 +313,18 @@ def test_the_quiz_says_linuxs_name_beside_the_one_the_student_used():
     assert (score.right, score.asked) == (8, 8)
     assert "  Linux names it SYN_SENT; RFC 9293 and most textbooks call it SYN-SENT." in said
     assert any("NEW_SYN_RECV, under the listener" in s for s in said)
+
+
+def test_an_ipv6_run_cites_the_tcp_v6_functions():
+    """The same rules over IPv6 are net/ipv6/tcp_ipv6.c's: tcp_v6_connect(),
+    tcp_v6_syn_recv_sock(); shared code keeps its name."""
+    prog = parse_program("server: s = socket(AF_INET6)\nserver: bind(s, [::1]:8080)\n"
+                         "server: listen(s, 1)\nclient: fd = socket(AF_INET6)\n"
+                         "client: connect(fd, [::1]:8080)\nserver: c = accept(s)\n"
+                         "client: close(fd)\nserver: close(c)\n", name="v6")
+    trace = run_model(prog, KernelProfile.named("reference"))
+    refs = " ".join(w.ref for w in explain(trace).values())
+    assert "tcp_v4_" not in refs
+    for name in ("tcp_v6_connect()", "tcp_v6_syn_recv_sock()", "tcp_connect()",
+                 "tcp_check_req()"):
+        assert name in refs, name

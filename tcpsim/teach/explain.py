@@ -148,7 +148,16 @@ def explain(trace: Trace) -> dict[int, Why]:
     for ev in trace.events:
         if isinstance(ev, Call):
             out[id(ev)] = _call(ev, listeners)
+    if trace.segments and all(s.src.startswith("[") for s in trace.segments):
+        # an IPv6 run: the same rules live in net/ipv6/tcp_ipv6.c under tcp_v6_* names
+        out = {k: Why(w.key, w.text, _V4_NAMES.sub(r"tcp_v6_\1", w.ref)) if w.ref else w
+               for k, w in out.items()}
     return out
+
+
+# tcp_v4_* functions with a tcp_v6_* twin in net/ipv6/tcp_ipv6.c (the rest are shared code)
+_V4_NAMES = re.compile(r"tcp_v4_(connect|send_synack|send_reset|send_ack|syn_recv_sock|"
+                       r"conn_request|rcv|do_rcv|err|mtu_reduced|init_sock|destroy_sock)\b")
 
 
 # -- states ------------------------------------------------------------------------------
