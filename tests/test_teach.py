@@ -328,3 +328,48 @@ def test_an_ipv6_run_cites_the_tcp_v6_functions():
     for name in ("tcp_v6_connect()", "tcp_v6_syn_recv_sock()", "tcp_connect()",
                  "tcp_check_req()"):
         assert name in refs, name
+
+
+@pytest.mark.parametrize("name", ["handshake", "simultaneous-open", "concurrent-server"])
+def test_state_names_fit_their_pills_measured_with_the_font_that_draws_them(name):
+    """Each state's pill is as wide as its name drawn in the PNG's font (Pillow's metrics of
+    DejaVu Sans), with room on both sides: NEW_SYN_RECV once overflowed a pill sized by a
+    0.6 em estimate."""
+    from tcpsim.render.canvas import _font
+
+    c = sequence_canvas(model(name))
+    pills = [s for s in c.shapes if s.cls == "state"]
+    names = [s for s in c.shapes if s.cls == "state-name"]
+    assert pills and len(pills) == len(names)
+    for pill, label in zip(pills, names):
+        a = label.args
+        drawn = _font(a["size"] * 8, False, False, False).getlength(a["text"]) / 8
+        assert drawn + 8 <= pill.args["w"], (a["text"], drawn, pill.args["w"])
+        assert pill.args["x"] < a["x"] - drawn / 2 and a["x"] + drawn / 2 < \
+            pill.args["x"] + pill.args["w"]
+
+
+def _text_boxes(c):
+    """(class, text, left, right) of every unrotated text on the canvas, measured with the
+    font that draws it."""
+    from tcpsim.render.canvas import text_width
+
+    for sh in c.shapes:
+        a = sh.args
+        if sh.kind != "text" or a.get("rotate"):
+            continue
+        w = text_width(a["text"], a["size"], a["bold"], a["mono"])
+        left = a["x"] - (w / 2 if a["anchor"] == "middle" else w if a["anchor"] == "end" else 0)
+        yield sh.cls, a["text"], left, left + w
+
+
+def test_no_text_of_any_builtins_sequence_diagram_runs_off_the_canvas():
+    """Calls beside the outer lanes are cut, with …, to what fits (measured), not to 36
+    characters: `fd = socket(AF_INET, SOCK_STREAM|SO...` ran 11 px past close-in-syn-sent's
+    right edge, and 14 other calls past theirs."""
+    out = []
+    for name in builtin_names():
+        c = sequence_canvas(model(name))
+        out += [(name, cls, text, round(left), round(right), c.width)
+                for cls, text, left, right in _text_boxes(c) if left < 0 or right > c.width]
+    assert out == []

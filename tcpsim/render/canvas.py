@@ -4,8 +4,10 @@ The diagrams (ladder, state diagram) are laid out once, in pixels, as shapes on 
 SVG and the PNG are two renderings of the same list, so they cannot disagree.  Pillow ships
 its own FreeType, so a PNG comes out on a fresh machine; only Chinese labels need a CJK font
 from the system (fonts-wqy-zenhei or fonts-noto-cjk), and its absence is said in one sentence.
-SVG text is measured here with a simple width model (CJK characters are one em wide, others
-0.6 em), which is what the layout needs; the viewer's font draws the glyphs.
+Text is measured with the font that draws it (Pillow's FreeType metrics of DejaVu Sans, or
+the CJK font a label with Chinese characters takes), for the PNG and the SVG alike: the SVG
+names the same fonts first.  Only a Chinese label without a Chinese font installed is
+measured by a width model (CJK characters one em wide, others 0.6 em).
 """
 
 from __future__ import annotations
@@ -36,8 +38,22 @@ def is_wide(ch: str) -> bool:
     return 0x2E80 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0xFF00 <= o <= 0xFF60 or 0x3000 <= o <= 0x303F
 
 
-def text_width(text: str, size: float) -> float:
-    return sum(size if is_wide(c) else 0.6 * size for c in text)
+_MEASURE_PX = 64  # the size text is measured at, then scaled: FreeType's hinting at 11 px
+# would round each advance to a whole pixel
+
+
+def text_width(text: str, size: float, bold: bool = False, mono: bool = False) -> float:
+    """The width of text drawn at size (px), with the font _png_text() draws it with."""
+    return _measure(text, bold, mono) * size / _MEASURE_PX
+
+
+@lru_cache(maxsize=4096)
+def _measure(text: str, bold: bool, mono: bool) -> float:
+    cjk = any(is_wide(c) for c in text)
+    if cjk and font_file(True) is None:  # no Chinese font to measure with: the width model
+        return sum(_MEASURE_PX if is_wide(c) else 0.6 * _MEASURE_PX for c in text)
+    # (without DejaVu, Pillow's own scalable font draws it, and measures it)
+    return _font(_MEASURE_PX, cjk, bold, mono).getlength(text)
 
 
 @dataclass

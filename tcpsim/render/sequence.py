@@ -220,15 +220,29 @@ def _segment(c: Canvas, seg: Segment, rel, x0: float, x1: float, y: float, name,
     c.text(mid, (y + y1) / 2 - 5, label, size=12, color=ink, anchor="middle", mono=True,
            cls="segment-label")
     if matched is not None:  # left of the label, on the arrow's own row
-        mx = mid - text_width(label, 12) / 2 - 18
+        mx = mid - text_width(label, 12, mono=True) / 2 - 18
         c.text(mx, (y + y1) / 2 - 4, "✓" if matched else "✗", size=14, bold=True,
                color="#2e8b57" if matched else RST_INK, cls="match" if matched else "mismatch",
                title=t("ladder.matched" if matched else "ladder.unmatched"))
 
 
+CALL_ROOM = SIDE - 22  # the widest a call's text may be beside its lane (px, at size 12)
+
+
 def _short(ev: Call) -> str:
+    """The call as the timeline writes it, cut (with …) to what fits beside its lane,
+    measured with the font that draws it; the whole text is the tooltip."""
     text = call_text(ev)
-    return text if len(text) <= 36 else text[:35] + "…"
+    if text_width(text, 12) <= CALL_ROOM:
+        return text
+    lo, hi = 0, len(text)  # the longest prefix that fits with its ellipsis
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if text_width(text[:mid] + "…", 12) <= CALL_ROOM:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + "…"
 
 
 def _socket_lanes(trace: Trace, lanes: list[str], lane_of) -> dict[str, str]:

@@ -529,7 +529,7 @@ def _legend(c: Canvas, steps: list[Step], colours: dict[str, str]) -> None:
         numbers = [str(s.n) for s in steps if s.socket == sock]
         c.line(x, y - 4, x + 22, y - 4, color=colour, width=3.2, cls="legend")
         c.text(x + 28, y, sock, size=LABEL_SIZE, bold=True, color=colour, cls="legend")
-        c.text(x + 34 + text_width(sock, LABEL_SIZE), y, " ".join(numbers), size=LABEL_SIZE - 1,
+        c.text(x + 34 + text_width(sock, LABEL_SIZE, bold=True), y, " ".join(numbers), size=LABEL_SIZE - 1,
                color="#66727f", cls="legend")
         y += 16
 
