@@ -134,7 +134,8 @@ def _by_class(root: ET.Element, cls: str) -> list[ET.Element]:
 def test_the_sequence_diagram_of_the_handshake():
     trace = model("handshake")
     root = _svg(sequence_canvas(trace))
-    assert [e.text for e in _by_class(root, "lane-name")] == ["server", "client"]
+    # the side that opens on the left, as in the text ladder and the textbooks' figures
+    assert [e.text for e in _by_class(root, "lane-name")] == ["client", "server"]
     assert [e.text for e in _by_class(root, "segment-label")] == [
         "[S] seq 0 len 0", "[S.] seq 0 ack 1 len 0", "[.] seq 1 ack 1 len 0",
         "[P.] seq 1 ack 1 len 19", "[.] seq 1 ack 20 len 0", "[F.] seq 20 ack 1 len 0",
@@ -373,3 +374,21 @@ def test_no_text_of_any_builtins_sequence_diagram_runs_off_the_canvas():
         out += [(name, cls, text, round(left), round(right), c.width)
                 for cls, text, left, right in _text_boxes(c) if left < 0 or right > c.width]
     assert out == []
+
+
+def test_the_picture_and_the_text_ladder_put_each_side_on_the_same_side():
+    """Two processes, one connection: the text ladder puts the first segment's sender on
+    the left (render/ladder.py); the picture the same side (the client, when it opens)."""
+    from tcpsim.render.sequence import _lanes
+
+    checked, wrong = 0, []
+    for name in builtin_names():
+        trace = model(name)
+        lanes, lane_of = _lanes(trace)
+        if len(lanes) != 2 or len({s.conn_key for s in trace.segments}) != 1 \
+                or trace.segments[0].flags != "S":
+            continue  # (several connections: the ladder draws each on its own)
+        checked += 1
+        if lanes[0] != lane_of(trace.segments[0].src):
+            wrong.append(name)
+    assert wrong == [] and checked > 80

@@ -63,6 +63,11 @@ def _lanes(trace: Trace) -> tuple[list[str], callable]:
     for c in trace.calls:  # a process that made calls but sent nothing still gets a lane
         if not self_talk and c.process not in order:
             order.append(c.process)
+    syn = next((s for s in trace.segments if s.flags == "S"), None)
+    if len(order) == 2 and syn is not None and lane_of(syn.src) == order[1]:
+        # the side that opens on the left, as the text ladder (render/ladder.py) and the
+        # textbooks' handshake figures have it (RFC 9293 3.5: TCP Peer A, then B)
+        order.reverse()
     return order, lane_of
 
 
