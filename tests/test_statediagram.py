@@ -241,7 +241,7 @@ def test_mermaid_numbers_the_steps_and_names_each_sockets():
     text = sd.to_mermaid(model("handshake"))
     assert "    CLOSE --> SYN_SENT : 2: connect" in text
     assert "    LISTEN --> CLOSE : 8: close" in text
-    assert "    %% client.fd (#1f77b4): steps 2 4 7 9 12" in text
+    assert "    %% client.fd (#d55e00): steps 2 4 7 9 12" in text
     assert re.search(r"^    class .*\bTIME_WAIT\b.* visited$", text, re.M)
     assert not re.search(r"\bclass .*\bCLOSING\b", text)  # not on handshake's path
 

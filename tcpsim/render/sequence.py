@@ -31,6 +31,9 @@ PHASE_FILL = ("#e8f1fb", "#eef7ea", "#fbefe6")
 PHASE_INK = ("#2f6db5", "#3c8a2e", "#b5652f")
 SEG_INK, RST_INK, CALL_INK, STATE_INK = "#1f4e79", "#c0392b", "#5b2c83", "#8a6d00"
 LOST_INK, TIMER_INK = "#d62728", "#b35900"
+# verify's marks, in Okabe and Ito's colour-blind-safe pair (bluish green, vermillion): the
+# shapes differ too (✓, ✗)
+MATCH_INK, MISMATCH_INK = "#009e73", "#d55e00"
 LOST_AT = 0.8  # a lost segment's arrow stops this far across, past its label
 
 
@@ -193,7 +196,8 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
                    cls="state-name")
     if marks is not None:  # the marks and the words apart: CJK fonts lack ✓ and ✗
         x = 16.0
-        for mark, key, ink in (("✓", "ladder.matched", "#2e8b57"), ("✗", "ladder.unmatched", RST_INK)):
+        for mark, key, ink in (("✓", "ladder.matched", MATCH_INK),
+                               ("✗", "ladder.unmatched", MISMATCH_INK)):
             c.text(x, height - 12, mark, size=13, bold=True, color=ink, cls="legend")
             c.text(x + 16, height - 12, t(key), size=12, color="#333", cls="legend")
             x += 16 + text_width(t(key), 12) + 24
@@ -227,7 +231,7 @@ def _segment(c: Canvas, seg: Segment, rel, x0: float, x1: float, y: float, name,
     if matched is not None:  # left of the label, on the arrow's own row
         mx = mid - text_width(label, 12, mono=True) / 2 - 18
         c.text(mx, (y + y1) / 2 - 4, "✓" if matched else "✗", size=14, bold=True,
-               color="#2e8b57" if matched else RST_INK, cls="match" if matched else "mismatch",
+               color=MATCH_INK if matched else MISMATCH_INK, cls="match" if matched else "mismatch",
                title=t("ladder.matched" if matched else "ladder.unmatched"))
 
 

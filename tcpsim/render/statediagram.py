@@ -102,9 +102,12 @@ PATH_LEGEND = (892, 312)
 LABEL_SIZE = 11.0
 LABEL_LINE = 13.0
 LABEL_WRAP = 120.0  # px: events wrap onto a new line beyond this
-PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#17becf")
-INK, GREY = "#2c3e50", "#9aa5b1"
+# Okabe and Ito's colour-blind-safe palette (Color Universal Design, 2008), without its
+# yellow, which vanishes on white: each socket's path stays apart for every kind of colour
+# vision.  GREY (the edges outside the textbook's figure) is dark enough to survive a
+# projector (contrast 4.6:1 on white; #9aa5b1 was 2.5:1).
+PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000")
+INK, GREY = "#2c3e50", "#6b7785"
 
 @dataclass(frozen=True)
 class Edge:
@@ -408,7 +411,7 @@ def render_states(program_trace=None, program_name: str | None = None) -> Canvas
         c.rect(x, y, w, h, fill="#ffffff", radius=3, cls="label-bg")
         for k, line in enumerate(e.label):
             c.text(x + w / 2, y + 2 + LABEL_LINE * (k + 1) - 2.5, line, size=LABEL_SIZE,
-                   anchor="middle", color="#1d2b38" if e.textbook else "#66727f",
+                   anchor="middle", color="#1d2b38" if e.textbook else "#4f5b66",
                    cls="edge-label", title=e.tooltip())
     visited = {s.old for s in steps} | {s.new for s in steps}
     for name, (x, y) in lay.nodes.items():
@@ -530,7 +533,7 @@ def _legend(c: Canvas, steps: list[Step], colours: dict[str, str]) -> None:
         c.line(x, y - 4, x + 22, y - 4, color=colour, width=3.2, cls="legend")
         c.text(x + 28, y, sock, size=LABEL_SIZE, bold=True, color=colour, cls="legend")
         c.text(x + 34 + text_width(sock, LABEL_SIZE, bold=True), y, " ".join(numbers), size=LABEL_SIZE - 1,
-               color="#66727f", cls="legend")
+               color="#4f5b66", cls="legend")
         y += 16
 
 
@@ -576,7 +579,7 @@ def to_dot(program_trace=None) -> str:
         attrs = [f"label={_dot_str(chr(10).join(_numbered(e, steps)))}",
                  f"tooltip={_dot_str(e.tooltip())}"]
         if not e.textbook:
-            attrs.append('color="#9aa5b1", fontcolor="#66727f"')
+            attrs.append('color="#6b7785", fontcolor="#4f5b66"')
         if e.kind == "spawn":
             attrs.append("style=dashed")
         socks = list(dict.fromkeys(s.socket for s in steps if s.edge == (e.src, e.dst)))
