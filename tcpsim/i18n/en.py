@@ -323,6 +323,7 @@ MESSAGES: dict[str, str] = {
     "diagram.legend.order": "1, 2, 3 ...: one count in time order",
     "ladder.title": "{program}: what each call put on the wire",
     "ladder.time": "time (ms)",
+    "ladder.gap": "nothing happens for {gap}",
     "ladder.matched": "matched by the kernel",
     "seg.copy": "(the network's copy)",
     "seg.copy.short": "(copy)",

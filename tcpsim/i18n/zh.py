@@ -264,6 +264,7 @@ MESSAGES: dict[str, str] = {
     "diagram.legend.order": "1、2、3……：按时间顺序统一编号",
     "ladder.title": "{program}：每次调用在网络上产生的报文段",
     "ladder.time": "时间（ms）",
+    "ladder.gap": "{gap} 内没有任何事件",
     "ladder.matched": "与内核一致",
     "seg.copy": "（网络复制的副本）",
     "seg.copy.short": "（副本）",

@@ -35,6 +35,8 @@ LOST_INK, TIMER_INK = "#d62728", "#b35900"
 # shapes differ too (✓, ✗)
 MATCH_INK, MISMATCH_INK = "#009e73", "#d55e00"
 LOST_AT = 0.8  # a lost segment's arrow stops this far across, past its label
+GAP_BREAK = 0.1  # s: a wait this long between two rows breaks the time axis (40 ms delayed
+# ACKs do not; RTOs, probes, keepalives and sleeps do)
 
 
 @dataclass
@@ -128,10 +130,14 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
     width = TIME_COL + 2 * SIDE + max(0, len(lanes) - 1) * LANE_GAP
     # each phase opens with a row of its own for its name
     starts = [i for i, p in enumerate(row_phase) if i == 0 or row_phase[i - 1] != p]
-    ys, shift = [], 0
+    ys, shift, breaks = [], 0, []
     for i in range(len(events)):
         if i in starts:  # two rows when an arrow from the row before falls into it
             shift += 2 if i and isinstance(events[i - 1], Segment) else 1
+        if i and events[i].t - events[i - 1].t >= GAP_BREAK:
+            # rows are events, not time: a long wait gets a row of its own that says how long
+            shift += 1
+            breaks.append((TOP + (i + shift - 0.5) * ROW, events[i].t - events[i - 1].t))
         ys.append(TOP + (i + shift) * ROW)
     height = (ys[-1] if ys else TOP) + ROW * 2.5 + (24 if marks is not None else 0)
     c = Canvas(width, height)
@@ -154,6 +160,11 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
                title=t(f"phase.{p}"))
         c.text(12, y0 + 16, f"{t(f'phase.{p}')} · {t(f'phase.note.{p}')}", size=13,
                color=PHASE_INK[p], bold=True, cls="phase-label")
+    for y, gap in breaks:  # a break in the time axis: a dotted rule, and the time it skips
+        c.line(TIME_COL - 4, y, width - 8, y, color="#8a94a0", width=1.0, dash="2,4",
+               cls="time-break", title=t("ladder.gap", gap=_duration(gap)))
+        c.text(TIME_COL - 8, y + 4, "+" + _duration(gap), size=10, color="#4f5b66",
+               anchor="end", italic=True, cls="time-break-label")
     # lanes
     for lane, x in x_of.items():
         c.text(x, TOP - 34, lane, size=15, bold=True, anchor="middle", cls="lane-name")
@@ -233,6 +244,10 @@ def _segment(c: Canvas, seg: Segment, rel, x0: float, x1: float, y: float, name,
         c.text(mx, (y + y1) / 2 - 4, "✓" if matched else "✗", size=14, bold=True,
                color=MATCH_INK if matched else MISMATCH_INK, cls="match" if matched else "mismatch",
                title=t("ladder.matched" if matched else "ladder.unmatched"))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 CALL_ROOM = SIDE - 22  # the widest a call's text may be beside its lane (px, at size 12)
