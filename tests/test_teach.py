@@ -340,14 +340,27 @@ def test_state_names_fit_their_pills_measured_with_the_font_that_draws_them(name
 
     c = sequence_canvas(model(name))
     pills = [s for s in c.shapes if s.cls == "state"]
-    names = [s for s in c.shapes if s.cls == "state-name"]
-    assert pills and len(pills) == len(names)
-    for pill, label in zip(pills, names):
+    assert pills and len(pills) == sum(1 for s in c.shapes if s.cls == "state-name")
+    texts = [s for s in c.shapes if s.cls in ("state-name", "state-socket")]
+    for label in texts:
         a = label.args
-        drawn = _font(a["size"] * 8, False, False, False).getlength(a["text"]) / 8
-        assert drawn + 8 <= pill.args["w"], (a["text"], drawn, pill.args["w"])
-        assert pill.args["x"] < a["x"] - drawn / 2 and a["x"] + drawn / 2 < \
-            pill.args["x"] + pill.args["w"]
+        pill = next(p for p in pills if p.args["y"] == a["y"] - 12)
+        drawn = _font(a["size"] * 8, False, a["bold"], False).getlength(a["text"]) / 8
+        left = a["x"] - (drawn / 2 if a["anchor"] == "middle" else 0)
+        assert pill.args["x"] + 4 <= left and left + drawn <= pill.args["x"] + pill.args["w"] - 4, \
+            (a["text"], left, drawn, pill.args)
+
+
+def test_a_pill_names_its_socket_where_a_lane_holds_several():
+    """The server's lane holds its listener s and the connection c: each pill says whose
+    state it is; the client's lane, one socket, only the state."""
+    root = _svg(sequence_canvas(model("handshake")))
+    pills = [e.get("class") for e in root.iter() if e.get("class") in ("state-socket",
+                                                                         "state-name")]
+    texts = [e.text for e in root.iter() if e.get("class") in ("state-socket", "state-name")]
+    assert texts[:6] == ["s", "CLOSE", "s", "LISTEN", "CLOSE", "SYN_SENT"], texts
+    assert "c" in texts and texts[texts.index("c") + 1] == "NEW_SYN_RECV"
+    assert pills.count("state-socket") == sum(1 for t in texts if t in ("s", "c"))
 
 
 def _text_boxes(c):

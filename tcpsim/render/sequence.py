@@ -144,6 +144,9 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
     name = endpoint_namer(trace)
     rel = {id(r.seg): r for r in trace.relative()}
     labels = _socket_lanes(trace, lanes, lane_of)
+    crowded: dict[str, int] = {}  # lane -> how many sockets show their states on it
+    for sock in {st.socket for st in trace.states if st.socket in labels}:
+        crowded[labels[sock]] = crowded.get(labels[sock], 0) + 1
     notes = notes or {}
     from ..teach.explain import dropped, resent_marks
 
@@ -198,13 +201,20 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
                 continue
             x = x_of[lane]
             text = ev.state
-            w = text_width(text, 11) + 12
+            # where a lane holds several sockets (a listener and its children), the pill
+            # names its socket first
+            who = ev.socket.split(".", 1)[-1] + " " if crowded.get(lane, 0) > 1 else ""
+            pre = text_width(who, 11, bold=True) if who else 0.0
+            w = pre + text_width(text, 11) + 12
             left = lane == lanes[0] or len(lanes) > 2 and lane != lanes[-1]
             bx = x - 8 - w if left else x + 8
             c.rect(bx, y - 10, w, 16, fill="#fff6d5", color=STATE_INK, radius=7, cls="state",
                    title=f"{ev.socket}: {ev.state}" + ("\n" + tip if tip else ""))
-            c.text(bx + w / 2, y + 2, text, size=11, color=STATE_INK, anchor="middle",
-                   cls="state-name")
+            if who:
+                c.text(bx + 6, y + 2, who.strip(), size=11, color=STATE_INK, bold=True,
+                       cls="state-socket")
+            c.text(bx + 6 + pre + (w - 12 - pre) / 2, y + 2, text, size=11, color=STATE_INK,
+                   anchor="middle", cls="state-name")
     if marks is not None:  # the marks and the words apart: CJK fonts lack ✓ and ✗
         x = 16.0
         for mark, key, ink in (("✓", "ladder.matched", MATCH_INK),
