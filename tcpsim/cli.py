@@ -109,6 +109,27 @@ def _picture_paths(ctx, param, value):
     return value
 
 
+def _tsg_option(f):
+    """--tsg FILE.svg|FILE.png: the time-sequence graph (render/tsg.py), repeatable."""
+    return click.option("--tsg", "tsg_paths", multiple=True, type=click.Path(dir_okay=False),
+                        metavar="FILE.svg|FILE.png", callback=_picture_paths,
+                        help="Also draw the time-sequence graph (sequence number against "
+                             "time, ACK and window lines, retransmissions marked, as tcptrace "
+                             "draws it) of the busiest direction into this file "
+                             "(repeatable).")(f)
+
+
+def _write_tsg(trace, paths, out: Console) -> None:
+    if not paths:
+        return
+    from .render.tsg import tsg_canvas
+
+    canvas = tsg_canvas(trace)
+    for path in paths:
+        canvas.save(path)
+        out.print(f"[dim]{t('wrote.file', path=path)}[/]", soft_wrap=True)
+
+
 def _lang_option(f):
     """--lang en|zh (or TCPSIM_LANG): the language of every sentence the command shows."""
     def choose(ctx, param, value):
@@ -229,6 +250,10 @@ def check(program: str) -> None:
               help="Seconds with every process waiting and nothing happening before giving up.")
 @click.option("--tail", type=click.FloatRange(min=0), default=100.0, show_default=True,
               help="Milliseconds to keep watching after the last call (delayed ACKs, final ACKs).")
+@click.option("--sequence", "sequence_paths", multiple=True, type=click.Path(dir_okay=False),
+              metavar="FILE.svg|FILE.png", callback=_picture_paths,
+              help="Also draw the kernel's sequence (ladder) diagram into this file (repeatable).")
+@_tsg_option
 @click.option("--explain", is_flag=True, help="After each step, say why it happened.")
 @click.option("--free", is_flag=True,
               help="Run the processes as concurrent OS processes, nothing ordering them, and "
@@ -239,7 +264,8 @@ def check(program: str) -> None:
 @_sysctl_option
 @_mtu_option
 def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: float,
-        tail: float, explain: bool, free: bool, runs: int, sysctl, mtu: int | None) -> None:
+        tail: float, sequence_paths, tsg_paths, explain: bool, free: bool, runs: int, sysctl,
+        mtu: int | None) -> None:
     """Run PROGRAM (a built-in name or a file) on real sockets in a private network namespace."""
     from .lab import LabStuck, run_lab
     from .render import render_header, render_summary, render_timeline
@@ -249,6 +275,8 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
     if free:
         if mtu is not None:
             raise click.UsageError("--free runs at lo's own MTU; leave out --mtu")
+        if sequence_paths or tsg_paths:
+            raise click.UsageError("--free makes many runs; draw one without --free")
         # a free run hangs when nothing happens for a second, unless --timeout says otherwise
         given = click.get_current_context().get_parameter_source("timeout")
         _lab_free(prog, runs, timeout if given == click.core.ParameterSource.COMMANDLINE else 1.0,
@@ -266,6 +294,8 @@ def lab(program: str, pcap_path: str | None, json_path: str | None, timeout: flo
     render_timeline(trace, out, explain=explain)
     render_summary(trace, out)
     _write_outputs(trace, pcap_path, json_path, out)
+    _write_sequence(trace, sequence_paths, out)
+    _write_tsg(trace, tsg_paths, out)
     if any(c.ok is False for c in trace.calls):
         sys.exit(DIFFERS)
 
@@ -337,13 +367,14 @@ def _lab_free(prog, runs: int, timeout: float, overrides: dict, out: Console) ->
 @click.option("--sequence", "sequence_paths", multiple=True, type=click.Path(dir_okay=False),
               metavar="FILE.svg|FILE.png", callback=_picture_paths,
               help="Also draw the kernel's sequence (ladder) diagram into this file (repeatable).")
+@_tsg_option
 @click.option("--explain", is_flag=True, help="After each step, say why it happened.")
 @click.option("--limit", type=click.IntRange(min=1), default=5_000, show_default=True,
               help="Stop walking the program's schedules after this many (when the run is not "
                    "the file order's exchange).")
 @_lang_option
 def trace_cmd(commands, after, timeout: float, tail: float, save_path, pcap_path, json_path,
-              sequence_paths, explain: bool, limit: int) -> None:
+              sequence_paths, tsg_paths, explain: bool, limit: int) -> None:
     """Run your own programs on the real kernel and hold them to the model.
 
     Each CMD is a shell command line (quote it: './client 127.0.0.1'), started in the given
@@ -389,6 +420,7 @@ def trace_cmd(commands, after, timeout: float, tail: float, save_path, pcap_path
         out.print(f"[dim]{escape(t('wrote.file', path=save_path))}[/]", soft_wrap=True)
     _write_outputs(trace, pcap_path, json_path, out)
     _write_sequence(trace, sequence_paths, out)
+    _write_tsg(trace, tsg_paths, out)
     code = _hold_traced(traced, limit, out)
     sys.exit(code)
 
@@ -437,6 +469,7 @@ def _hold_traced(traced, limit: int, out: Console) -> int:
 @click.option("--sequence", "sequence_paths", multiple=True, type=click.Path(dir_okay=False),
               metavar="FILE.svg|FILE.png", callback=_picture_paths,
               help="Also draw the sequence (ladder) diagram into this file (repeatable).")
+@_tsg_option
 @click.option("--explain", is_flag=True,
               help="After each step, say why it happened and cite the rule (RFC section, "
                    "kernel function).")
@@ -444,7 +477,8 @@ def _hold_traced(traced, limit: int, out: Console) -> int:
 @_sysctl_option
 @_mtu_option
 def run(program: str, pcap_path, json_path, seed: int, timeout: float, profile: str,
-        ladder: bool, sequence_paths, explain: bool, sysctl, mtu: int | None) -> None:
+        ladder: bool, sequence_paths, tsg_paths, explain: bool, sysctl,
+        mtu: int | None) -> None:
     """Show what Linux TCP does under each call of PROGRAM, in the model (no root needed).
 
     Exit status: 0 every call returned what the program expects, 1 some did not, 6 the
@@ -477,6 +511,7 @@ def run(program: str, pcap_path, json_path, seed: int, timeout: float, profile: 
         out.print(f"[yellow]{t('run.hint.races', program=program)}[/]", soft_wrap=True)
     _write_outputs(trace, pcap_path, json_path, out)
     _write_sequence(trace, sequence_paths, out)
+    _write_tsg(trace, tsg_paths, out)
     if any(c.ok is False for c in trace.calls):
         sys.exit(DIFFERS)  # as lab does: a script can tell the model ran the program otherwise
 

@@ -32,6 +32,10 @@ def build_report(program, model: Trace, seed: int, verdict: dict | None,
     marks = segment_marks(model, verdict["diffs"]) if verdict else None
     ladder = sequence_canvas(model, marks, {k: w.line() for k, w in whys.items()})
     states = render_states(model, program.name)
+    from .tsg import tsg_canvas, worth_graphing
+
+    # the time-sequence graph where data flowed in several segments
+    tsg = tsg_canvas(model) if worth_graphing(model) else None
     env = Environment(loader=PackageLoader("tcpsim.render", "templates"),
                       autoescape=select_autoescape(["html"]))
     return env.get_template("report.html").render(
@@ -42,12 +46,13 @@ def build_report(program, model: Trace, seed: int, verdict: dict | None,
         description=program.description,
         program_text=program.text,
         h={k: t(f"report.{k}") for k in ("program", "timeline", "ladder", "states", "explain",
-                                          "verify")}
+                                          "verify", "tsg")}
         | {f"col_{k}": t(f"report.col.{k}") for k in ("time", "who", "event", "why")},
         verdict=_verdict(verdict, lab_problem),
         pcap=_pcap(verdict["lab"], program.name) if verdict else None,
         ladder_svg=ladder.svg(),  # an <svg> element is valid HTML as it is
         states_svg=states.svg(),
+        tsg_svg=tsg.svg() if tsg is not None else None,
         rows=_rows(model, whys),
     )
 
