@@ -345,3 +345,13 @@ def test_cli_engine_dot(tmp_path):
         assert "<svg" in out.read_text()
     else:
         assert r.returncode != 0 and "apt install graphviz" in r.stderr
+
+
+def test_boxes_give_rfc_9293s_name_under_linuxs_where_they_differ():
+    """CLOSE is RFC 9293's CLOSED, NEW_SYN_RECV and SYN_RECV its SYN-RECEIVED, FIN_WAIT1 its
+    FIN-WAIT-1; SYN_SENT is SYN-SENT but for a hyphen, and gets no second name."""
+    root = ElementTree.fromstring(sd.render_states().svg())
+    rfc = [e.text or "".join(x.tail or "" for x in e) for e in root.iter()
+           if e.get("class") == "state-rfc-name"]  # (after its tooltip's <title>)
+    assert sorted(rfc) == sorted(["CLOSED", "CLOSED", "SYN-RECEIVED", "SYN-RECEIVED",
+                                  "FIN-WAIT-1", "FIN-WAIT-2"])

@@ -315,6 +315,7 @@ MESSAGES: dict[str, str] = {
                             "model's transition table)",
     "diagram.path.title": "{program}: the path each socket took",
     "diagram.legend.path": "numbered: the steps of {sockets}",
+    "diagram.rfc_name": "RFC 9293 and the textbooks call this state {rfc}",
     "diagram.start": "start",
     "diagram.end": "the end state",
     "diagram.legend.rfc": "as in RFC 9293's diagram",

@@ -256,6 +256,7 @@ MESSAGES: dict[str, str] = {
     "diagram.states.title": "TCP 状态转换图（Linux 状态名；每个箭头是模型状态转换表中的一行）",
     "diagram.path.title": "{program}：每个套接字经过的状态",
     "diagram.legend.path": "编号：{sockets} 的各步",
+    "diagram.rfc_name": "RFC 9293 和教材称这个状态为 {rfc}",
     "diagram.start": "开始",
     "diagram.end": "终止状态",
     "diagram.legend.rfc": "与 RFC 9293 的状态图相同",

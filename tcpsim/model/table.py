@@ -16,6 +16,12 @@ from dataclasses import dataclass
 
 STATES = ("CLOSE", "LISTEN", "SYN_SENT", "NEW_SYN_RECV", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1",
           "FIN_WAIT2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK")
+# RFC 9293's name of each Linux state (section 3.3.2), where it differs
+RFC_NAMES: dict[str, str] = {
+    "SYN_SENT": "SYN-SENT", "SYN_RECV": "SYN-RECEIVED", "NEW_SYN_RECV": "SYN-RECEIVED",
+    "FIN_WAIT1": "FIN-WAIT-1", "FIN_WAIT2": "FIN-WAIT-2", "CLOSE_WAIT": "CLOSE-WAIT",
+    "LAST_ACK": "LAST-ACK", "TIME_WAIT": "TIME-WAIT", "CLOSE": "CLOSED",
+}
 
 @dataclass(frozen=True)
 class Rule:

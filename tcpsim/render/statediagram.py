@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from ..errors import TcpsimError
 from ..i18n import t
-from ..model.table import RULES, STATES, Rule, citation
+from ..model.table import RFC_NAMES, RULES, STATES, Rule, citation
 from .canvas import Canvas, text_width
 
 Point = tuple[float, float]
@@ -420,7 +420,15 @@ def render_states(program_trace=None, program_name: str | None = None) -> Canvas
         c.rect(x - BOX_W / 2, y - BOX_H / 2, BOX_W, BOX_H, fill="#fff7d6" if on_path else "#eef3fb",
                color=INK, width=2.2 if on_path else 1.4, radius=9, cls="state",
                title=state if name != END else f"CLOSE ({t('diagram.end')})")
-        c.text(x, y + 5, state, size=13, bold=True, anchor="middle", color=INK, cls="state-name")
+        rfc = RFC_NAMES.get(state, state)
+        if rfc.replace("-", "_") == state:  # the same name but for its punctuation
+            c.text(x, y + 5, state, size=13, bold=True, anchor="middle", color=INK,
+                   cls="state-name")
+        else:  # Linux's name, and under it RFC 9293's (the textbooks')
+            c.text(x, y + 1, state, size=13, bold=True, anchor="middle", color=INK,
+                   cls="state-name")
+            c.text(x, y + 13, rfc, size=9.5, anchor="middle", color="#4f5b66",
+                   cls="state-rfc-name", title=t("diagram.rfc_name", rfc=rfc))
     _draw_badges(c, lay, steps, colours)
     _legend(c, steps, colours)
     return c

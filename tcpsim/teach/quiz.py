@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..i18n import t
+from ..model.table import RFC_NAMES
 from ..trace import Call, Segment, State, Trace
 from .explain import explain
 
@@ -28,12 +29,6 @@ class Score:
 STATE_SPELLINGS: dict[str, str] = {
     "SYN_RECEIVED": "SYN_RECV", "SYN_RCVD": "SYN_RECV", "FIN_WAIT_1": "FIN_WAIT1",
     "FIN_WAIT_2": "FIN_WAIT2", "CLOSED": "CLOSE", "ESTAB": "ESTABLISHED",
-}
-# RFC 9293's name of each Linux state, where it differs (section 3.3.2)
-RFC_NAMES: dict[str, str] = {
-    "SYN_SENT": "SYN-SENT", "SYN_RECV": "SYN-RECEIVED", "NEW_SYN_RECV": "SYN-RECEIVED",
-    "FIN_WAIT1": "FIN-WAIT-1", "FIN_WAIT2": "FIN-WAIT-2", "CLOSE_WAIT": "CLOSE-WAIT",
-    "LAST_ACK": "LAST-ACK", "TIME_WAIT": "TIME-WAIT", "CLOSE": "CLOSED",
 }
 # flag words (SYN+ACK, FIN/ACK, "RST, ACK") as tcpdump's letters
 FLAG_WORDS = {"SYN": "S", "ACK": ".", "FIN": "F", "RST": "R", "PSH": "P", "URG": "U",
