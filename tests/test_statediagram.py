@@ -90,11 +90,30 @@ def test_labels_are_readable_off_every_box_and_each_other_and_inside_the_picture
         assert 0 <= x and x + w <= sd.WIDTH and 48 <= y and y + h <= sd.HEIGHT, e
         assert not any(sd._overlap(e.label_box, b) for b in boxes), (e.src, e.dst)
         assert sum(1 for other in labels if sd._overlap(e.label_box, other)) == 1, (e.src, e.dst)
-        assert " ".join(e.label) == ", ".join(e.events)  # wrapped, nothing lost
+        # wrapped, nothing lost: every row's event, in the textbook's words
+        text = " ".join(e.label)
+        for r in e.rules:
+            assert t(f"diagram.ev.{r.event}") in text, (r.event, text)
+
+
+def test_arrows_read_as_the_textbooks_event_and_action():
+    """RFC 793's figure 6 writes "rcv SYN / snd SYN,ACK": the table's rows in those words,
+    rows with the same actions together, bookkeeping left to the tooltip."""
+    labels = {(e.src, e.dst): " ".join(e.label) for e in sd.layout().edges}
+    assert labels[("CLOSE", "SYN_SENT")] == "connect / snd SYN"
+    assert labels[("SYN_SENT", "ESTABLISHED")] == "rcv SYN,ACK / snd ACK"
+    assert labels[("SYN_SENT", "SYN_RECV")] == "rcv SYN / snd SYN,ACK"
+    assert labels[("ESTABLISHED", "FIN_WAIT1")] == "close, shutdown(WR) / snd FIN"
+    assert labels[("FIN_WAIT2", "TIME_WAIT")] == "rcv FIN / snd ACK"
+    assert labels[("TIME_WAIT", sd.END)] == "2MSL timeout"
+    assert labels[("NEW_SYN_RECV", "ESTABLISHED")] == "rcv ACK"  # (make_child: the tooltip)
+    with language("zh"):
+        zh = {(e.src, e.dst): " ".join(e.label) for e in sd.layout().edges}
+    assert zh[("CLOSE", "SYN_SENT")] == "connect / 发 SYN"
 
 
 def test_the_layout_is_deterministic():
-    assert sd.layout.__wrapped__() == sd.layout.__wrapped__()
+    assert sd._layout.__wrapped__("en") == sd._layout.__wrapped__("en")
 
 
 def test_the_legend_explains_the_line_styles_and_no_path_is_drawn_without_a_trace():

@@ -101,7 +101,7 @@ PATH_LEGEND = (892, 312)
 
 LABEL_SIZE = 11.0
 LABEL_LINE = 13.0
-LABEL_WRAP = 120.0  # px: events wrap onto a new line beyond this
+LABEL_WRAP = 150.0  # px: a label's phrases wrap onto a new line beyond this
 # Okabe and Ito's colour-blind-safe palette (Color Universal Design, 2008), without its
 # yellow, which vanishes on white: each socket's path stays apart for every kind of colour
 # vision.  GREY (the edges outside the textbook's figure) is dark enough to survive a
@@ -320,9 +320,49 @@ def _place_label(curve, loop: bool, near_source: bool, hint, size: tuple[float, 
     return best
 
 
-@lru_cache(maxsize=1)
+# The textbook's event / action form of a row (RFC 793's figure 6: "rcv SYN / snd SYN,ACK"):
+# the actions a reader sees on the wire; the model's bookkeeping (a request socket made, the
+# TIME_WAIT timer armed) and the error a call returns are in the tooltip, not the label.
+_SHOWN_ACTIONS = ("send_syn", "send_synack", "send_ack", "schedule_ack", "send_fin",
+                  "send_active_rst", "reset_reply", "reset_children")
+
+
+def edge_label(rules) -> list[list[str]]:
+    """An arrow's label as the textbooks write it: "rcv SYN / snd SYN,ACK", the events of rows
+    with the same actions together ("close, shutdown(WR) / snd FIN"): one group per set of
+    actions, each a list of phrases that are not broken (the events, then "/ actions")."""
+    groups: dict[str, list[str]] = {}
+    for r in rules:
+        acts = list(dict.fromkeys(t(f"diagram.act.{a}") for a in r.actions
+                                  if a in _SHOWN_ACTIONS))
+        groups.setdefault(", ".join(acts), []).append(t(f"diagram.ev.{r.event}"))
+    return [evs + ([f"/ {acts}"] if acts else []) for acts, evs in groups.items()]
+
+
+def _pack(phrases: list[str], width: float) -> list[str]:
+    """Phrases into lines no wider than width px, whole (one wider than width alone on its
+    line): events joined by ", ", the actions after " "."""
+    lines, line = [], ""
+    for ph in phrases:
+        sep = "" if not line else " " if ph.startswith("/ ") else ", "
+        trial = line + sep + ph
+        if line and text_width(trial + ("," if sep == ", " else ""), LABEL_SIZE) > width:
+            lines.append(line + ("," if not ph.startswith("/ ") else ""))
+            trial = ph
+        line = trial
+    return lines + [line]
+
+
 def layout() -> Layout:
-    """The diagram in pixels: fixed boxes, curved arrows, labels where they are readable."""
+    """The diagram in pixels: fixed boxes, curved arrows, labels where they are readable (in
+    the current language)."""
+    from ..i18n import lang
+
+    return _layout(lang())
+
+
+@lru_cache(maxsize=2)
+def _layout(language: str) -> Layout:
     g = state_graph()
     pending = []
     for u, v, data in g.edges(data=True):
@@ -337,7 +377,7 @@ def layout() -> Layout:
     order = sorted(range(len(pending)), key=lambda i: -len(pending[i][2]))
     for i in order:
         u, v, rules, kind, curve = pending[i]
-        lines = tuple(_wrap(", ".join(r.event for r in rules), LABEL_WRAP))
+        lines = tuple(line for group in edge_label(rules) for line in _pack(group, LABEL_WRAP))
         size = (max(text_width(x, LABEL_SIZE) for x in lines) + 6, LABEL_LINE * len(lines) + 4)
         near_source = v == END and (u, v) not in _TEXTBOOK
         box = _place_label(curve, u == v, near_source, _LABEL_AT.get((u, v)), size, boxes, placed,
