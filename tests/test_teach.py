@@ -414,3 +414,28 @@ def test_a_long_wait_breaks_the_time_axis_and_says_how_long():
     assert [e.text for e in _by_class(root, "time-break-label")] == ["+1.00 s", "+1.00 s"]
     assert len(_by_class(root, "time-break")) == 2
     assert _by_class(_svg(sequence_canvas(model("handshake"))), "time-break") == []
+
+
+@pytest.mark.parametrize("name", ["concurrent-server", "iterative-server", "simultaneous-open",
+                                  "handshake", "lost-syn"])
+def test_each_segment_sits_in_its_own_connections_phase(name):
+    """Phases are per connection: a second client's handshake after the first one's data is
+    drawn in an establishment band again, each FIN in a release band, data between."""
+    from tcpsim.render.ladder import phases
+
+    trace = model(name)
+    c = sequence_canvas(trace)
+    bands = [(s.args["y"], s.args["y"] + s.args["h"], int(s.cls.split("phase-")[1]))
+             for s in c.shapes if s.kind == "rect" and s.cls.startswith("phase ")]
+    arrows = [s for s in c.shapes if s.cls.startswith("segment") and s.kind == "line"
+              and s.cls != "segment-label"]
+    want: dict[int, int] = {}
+    by_conn: dict = {}
+    for rel in trace.relative():
+        by_conn.setdefault(rel.seg.conn_key, []).append(rel)
+    for rels in by_conn.values():
+        for rel, p in zip(rels, phases(rels)):
+            want[id(rel.seg)] = p
+    assert len(arrows) == len(trace.segments)
+    got = [next(p for y0, y1, p in bands if y0 <= a.args["y1"] < y1) for a in arrows]
+    assert got == [want[id(s)] for s in trace.segments]

@@ -89,8 +89,12 @@ def visible_events(trace: Trace) -> list:
 
 
 def row_phases(events: list, trace: Trace) -> list[int]:
-    """The phase of each row: establishment up to the handshake's last ACK (and the returns
-    of accept/connect it causes), release from the call that sends the first FIN or RST."""
+    """The phase of each row, connection by connection: a segment is in its own connection's
+    phase (establishment up to the handshake's ACK, release from its first FIN or RST); a
+    phase a segment starts begins at the call that sent it (the last call before it: a
+    send(), a close()); other rows stay in the phase of the row before.  So a second
+    connection's handshake after the first one's data is an establishment again, and calls
+    returning from a handshake (accept(), connect()) stay in it."""
     seg_phase: dict[int, int] = {}
     by_conn: dict[tuple, list] = {}
     for rel in trace.relative():
@@ -98,23 +102,21 @@ def row_phases(events: list, trace: Trace) -> list[int]:
     for rels in by_conn.values():
         for rel, p in zip(rels, phases(rels)):
             seg_phase[id(rel.seg)] = p
-    # the release starts at the last call before the first FIN/RST
-    first_end = next((i for i, e in enumerate(events)
-                      if isinstance(e, Segment) and seg_phase.get(id(e)) == 2), None)
-    release_at = first_end
-    if first_end is not None:
-        release_at = next((i for i in range(first_end, -1, -1)
-                           if isinstance(events[i], Call) and events[i].kind == "call"), first_end)
-    out, phase, handshake_done = [], 0, False
+    out: list[int] = []
+    phase = 0
     for i, ev in enumerate(events):
-        if release_at is not None and i >= release_at:
-            phase = 2
-        elif isinstance(ev, Segment):
-            p = seg_phase.get(id(ev), phase)
-            handshake_done = handshake_done or (p == 0 and ev.flags == ".")  # its third segment
-            phase = max(phase, p)
-        elif phase == 0 and handshake_done and isinstance(ev, Call) and ev.kind == "call":
-            phase = 1  # the first call after the handshake starts the transfer
+        if isinstance(ev, Segment) and id(ev) in seg_phase:
+            p = seg_phase[id(ev)]
+            if p != phase:
+                # the phase begins at the last call before this segment (no segment between)
+                j = i - 1
+                while j >= 0 and not isinstance(events[j], Segment):
+                    if isinstance(events[j], Call) and events[j].kind == "call":
+                        for k in range(j, i):
+                            out[k] = p
+                        break
+                    j -= 1
+            phase = p
         out.append(phase)
     return out
 
