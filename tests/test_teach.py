@@ -364,29 +364,41 @@ def test_a_pill_names_its_socket_where_a_lane_holds_several():
 
 
 def _text_boxes(c):
-    """(class, text, left, right) of every unrotated text on the canvas, measured with the
-    font that draws it."""
+    """(class, text, left, right, top, bottom) of every unrotated text on the canvas and of
+    every state pill, measured with the font that draws it."""
     from tcpsim.render.canvas import text_width
 
     for sh in c.shapes:
         a = sh.args
+        if sh.kind == "rect" and sh.cls == "state":
+            yield "pill", "", a["x"], a["x"] + a["w"], a["y"], a["y"] + a["h"]
         if sh.kind != "text" or a.get("rotate"):
             continue
         w = text_width(a["text"], a["size"], a["bold"], a["mono"])
         left = a["x"] - (w / 2 if a["anchor"] == "middle" else w if a["anchor"] == "end" else 0)
-        yield sh.cls, a["text"], left, left + w
+        # (from the ascent to the descent: about 0.75 and 0.2 of the size in DejaVu Sans)
+        yield sh.cls, a["text"], left, left + w, a["y"] - 0.75 * a["size"], a["y"] + 0.2 * a["size"]
 
 
-def test_no_text_of_any_builtins_sequence_diagram_runs_off_the_canvas():
+def test_no_text_of_any_builtins_sequence_diagram_runs_off_the_canvas_or_overlaps():
     """Calls beside the outer lanes are cut, with …, to what fits (measured), not to 36
     characters: `fd = socket(AF_INET, SOCK_STREAM|SO...` ran 11 px past close-in-syn-sent's
-    right edge, and 14 other calls past theirs."""
-    out = []
+    right edge, and 14 other calls past theirs.  And no text covers another (a pill's own
+    words are inside it)."""
+    out, overlaps = [], []
+    inside = {"state-name", "state-socket", "pill"}
     for name in builtin_names():
         c = sequence_canvas(model(name))
+        boxes = list(_text_boxes(c))
         out += [(name, cls, text, round(left), round(right), c.width)
-                for cls, text, left, right in _text_boxes(c) if left < 0 or right > c.width]
-    assert out == []
+                for cls, text, left, right, _, _ in boxes if left < 0 or right > c.width]
+        for i, (c1, t1, l1, r1, u1, d1) in enumerate(boxes):
+            for c2, t2, l2, r2, u2, d2 in boxes[i + 1:]:
+                if c1 in inside and c2 in inside:
+                    continue
+                if min(r1, r2) - max(l1, l2) > 1 and min(d1, d2) - max(u1, u2) > 1:
+                    overlaps.append((name, t1, t2))
+    assert out == [] and overlaps == []
 
 
 def test_the_picture_and_the_text_ladder_put_each_side_on_the_same_side():
