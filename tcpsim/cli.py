@@ -497,6 +497,12 @@ def _write_sequence(trace, paths, out: Console, differences=None) -> None:
         out.print(f"[dim]{t('wrote.file', path=path)}[/]", soft_wrap=True)
 
 
+# verify --all's programs at once by default: each lab run is mostly idle (the program's sleeps,
+# the 100 ms tail), and each has its own namespace; docs/status.md ("verify --all in parallel")
+# has the times and verdicts measured at 1, 2, 4 and 8 on the 2-core machine.
+VERIFY_JOBS = 4
+
+
 @main.command()
 @click.argument("program", required=False)
 @click.option("--all", "run_all", is_flag=True, help="Verify every built-in program.")
@@ -510,7 +516,7 @@ def _write_sequence(trace, paths, out: Console, differences=None) -> None:
                    "the kernel or not (one PROGRAM only; repeatable).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="With --all: verify this many programs at once, each in its own process and "
-                   "namespace.  [default: 4]")
+                   f"namespace.  [default: {VERIFY_JOBS}]")
 @_lang_option
 @_sysctl_option
 @_mtu_option
@@ -718,12 +724,6 @@ def coverage(profile: str) -> None:
             f", {len(unexplained)} of them without a reason yet" if unexplained
             else ", each with its reason")
     out.print(summary)
-
-
-# verify --all's programs at once by default: each lab run is mostly idle (the program's sleeps,
-# the 100 ms tail), and each has its own namespace; docs/status.md ("verify --all in parallel")
-# has the times and verdicts measured at 1, 2, 4 and 8 on the 2-core machine.
-VERIFY_JOBS = 4
 
 
 def _verify_all(names: list[str], jobs: int, out: Console, args: tuple) -> list[dict]:
