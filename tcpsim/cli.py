@@ -532,6 +532,12 @@ def _write_sequence(trace, paths, out: Console, differences=None) -> None:
         out.print(f"[dim]{t('wrote.file', path=path)}[/]", soft_wrap=True)
 
 
+# verify --all's programs at once by default: each lab run is mostly idle (the program's sleeps,
+# the 100 ms tail), and each has its own namespace; docs/status.md ("verify --all in parallel")
+# has the times and verdicts measured at 1, 2, 4 and 8 on the 2-core machine.
+VERIFY_JOBS = 4
+
+
 @main.command()
 @click.argument("program", required=False)
 @click.option("--all", "run_all", is_flag=True, help="Verify every built-in program.")
@@ -543,13 +549,15 @@ def _write_sequence(trace, paths, out: Console, differences=None) -> None:
               metavar="FILE.svg|FILE.png", callback=_picture_paths,
               help="Draw the model's sequence diagram with each segment marked as matched by "
                    "the kernel or not (one PROGRAM only; repeatable).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="With --all: verify this many programs at once, each in its own process and "
+                   f"namespace.  [default: {VERIFY_JOBS}]")
 @_lang_option
 @_sysctl_option
 @_mtu_option
 def verify(program: str | None, run_all: bool, profile: str | None, seed: int, timeout: float,
-           sequence_paths, sysctl, mtu: int | None) -> None:
+           sequence_paths, jobs: int | None, sysctl, mtu: int | None) -> None:
     """Run PROGRAM in the model and on the real kernel, and compare them field by field."""
-    from rich.progress import Progress
     from rich.table import Table
 
     from .scenario import builtin_names, load
@@ -563,13 +571,8 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
     overrides = _sysctls(sysctl)
     results = []
     if run_all:
-        with Progress(transient=True, console=out) as bar:
-            task = bar.add_task("verifying", total=len(names))
-            for name in names:
-                bar.update(task, description=name)
-                results.append(_verify_one(load(name), profile, seed, timeout, overrides, name,
-                                           mtu))
-                bar.advance(task)
+        results = _verify_all(names, jobs or VERIFY_JOBS, out,
+                              (profile, seed, timeout, overrides, mtu))
         table = Table(*(t(f"verify.col.{c}") for c in ("program", "verdict", "segments", "calls",
                                                          "differences")))
         for r in results:
@@ -756,6 +759,88 @@ def coverage(profile: str) -> None:
             f", {len(unexplained)} of them without a reason yet" if unexplained
             else ", each with its reason")
     out.print(summary)
+
+
+def _verify_all(names: list[str], jobs: int, out: Console, args: tuple) -> list[dict]:
+    """_verify_one() of each built-in, in names' order, `jobs` of them at once in worker
+    processes (forked: the parent's settings, --lang included, go with them); each lab run
+    makes its own private namespace, as one run alone does.  Interrupted (Ctrl-C, SIGTERM),
+    the workers are killed and waited for, and their namespaces go with them."""
+    from rich.progress import Progress
+
+    from .scenario import load
+
+    if jobs == 1 or len(names) == 1:
+        results = []
+        with Progress(transient=True, console=out) as bar:
+            task = bar.add_task("verifying", total=len(names))
+            for name in names:
+                bar.update(task, description=name)
+                results.append(_verify_one(load(name), *args[:4], name, args[4]))
+                bar.advance(task)
+        return results
+    import multiprocessing
+    import os
+    import signal
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    pool = ProcessPoolExecutor(min(jobs, len(names)), mp_context=multiprocessing.get_context("fork"),
+                               initializer=_verify_worker, initargs=(os.getpid(),))
+    done = False
+    try:
+        # the longest pauses first (time-wait-expiry's 63 s sleep sets the floor), so that
+        # the others run beside them; every worker is forked at the first submit (the fork
+        # context starts them all at once), before the progress bar starts its thread
+        order = sorted(names, key=lambda n: -load(n).total_sleep)
+        futures = {pool.submit(_verify_job, name, args): name for name in order}
+        with Progress(transient=True, console=out) as bar:
+            task = bar.add_task("verifying", total=len(names))
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    f.result()  # a program's error (e.g. no root) ends the run, as one by one
+                    bar.update(task, description=futures[f], advance=1)
+        by_name = {name: f.result() for f, name in futures.items()}
+        results = [by_name[name] for name in names]
+        done = True
+        return results
+    finally:
+        if not done:  # interrupted or failed: the workers go now, not after their programs
+            for proc in list((pool._processes or {}).values()):
+                try:
+                    os.kill(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _verify_worker(parent: int) -> None:  # pragma: no cover - runs in a worker
+    """A verify --all worker dies with verify, whatever kills it (free.py _orphan_proof() does
+    the same for lab --free's children): its lab namespace then goes too."""
+    import ctypes
+    import os
+    import signal
+
+    if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0) != 0 \
+            or os.getppid() != parent:  # PR_SET_PDEATHSIG; verify died before it took effect
+        os._exit(1)
+    # Ctrl-C reaches the whole process group: verify ends the workers itself; SIGTERM from it
+    # (or anyone) ends a worker at once, not through the parent's handler it inherited
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def _verify_job(name: str, args: tuple) -> dict:  # pragma: no cover - runs in a worker
+    """One program of verify --all, in a worker: what the table and a verdict need, pickled
+    back (a match needs only its row)."""
+    from .scenario import load
+
+    r = _verify_one(load(name), *args[:4], name, args[4])
+    if r["ok"]:
+        return {k: r[k] for k in ("name", "ok", "diffs", "segments", "calls")}
+    return r
 
 
 def _verify_one(prog, profile_name, seed, timeout, overrides, ref: str | None = None,

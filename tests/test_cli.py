@@ -274,6 +274,44 @@ def test_verify_all_summarises(live):
         assert any(line.split("│")[1].strip() == name and "match" in line for line in rows), name
 
 
+def _alive(pid: int) -> bool:
+    try:  # a zombie holds nothing (no namespace, no fd); only its exit status waits
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=lambda s: s.name)
+def test_verify_all_in_parallel_leaves_no_worker_or_namespace_behind(live, sig):
+    """verify --all --jobs 2 forks two workers, each running its programs' labs in namespaces
+    of its own: however verify ends, the workers end with it and no namespace is left."""
+    ours = os.readlink("/proc/self/ns/net")
+    # a --timeout no other run uses: the workers' command line is verify's (forked)
+    proc = subprocess.Popen([sys.executable, "-m", "tcpsim", "verify", "--all", "--jobs", "2",
+                             "--timeout", "10.25"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        kids = _children(proc.pid)
+        # the first programs run are the longest (time-wait-expiry sleeps 63 s): both workers
+        # are inside a lab namespace within seconds
+        spaces = {k: _namespace_of(k, ours) for k in kids}
+    finally:
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    else:
+        assert proc.returncode == -sig, err
+    end = time.monotonic() + 5
+    while time.monotonic() < end and any(_alive(k) for k in kids):
+        time.sleep(0.02)
+    assert [k for k in kids if _alive(k)] == []
+    for ns in spaces.values():
+        assert [cmd for cmd in namespace_holders(ns) if "10.25" in cmd] == []
+
+
 def test_coverage_names_the_rules_the_programs_exercise_and_those_none_does():
     r = run_cli("coverage", check=True)
     rows = {tuple(c.strip() for c in line.split("│")[1:3]): line for line in r.stdout.splitlines()
