@@ -549,6 +549,7 @@ VERIFY_JOBS = 4
               metavar="FILE.svg|FILE.png", callback=_picture_paths,
               help="Draw the model's sequence diagram with each segment marked as matched by "
                    "the kernel or not (one PROGRAM only; repeatable).")
+@_tsg_option
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="With --all: verify this many programs at once, each in its own process and "
                    f"namespace.  [default: {VERIFY_JOBS}]")
@@ -556,7 +557,7 @@ VERIFY_JOBS = 4
 @_sysctl_option
 @_mtu_option
 def verify(program: str | None, run_all: bool, profile: str | None, seed: int, timeout: float,
-           sequence_paths, jobs: int | None, sysctl, mtu: int | None) -> None:
+           sequence_paths, tsg_paths, jobs: int | None, sysctl, mtu: int | None) -> None:
     """Run PROGRAM in the model and on the real kernel, and compare them field by field."""
     from rich.table import Table
 
@@ -564,8 +565,9 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
 
     if bool(program) == run_all:
         raise click.UsageError("give one PROGRAM, or --all")
-    if run_all and sequence_paths:
-        raise click.UsageError("--sequence draws one program: give PROGRAM instead of --all")
+    if run_all and (sequence_paths or tsg_paths):
+        raise click.UsageError(f"--{'sequence' if sequence_paths else 'tsg'} draws one program: "
+                               "give PROGRAM instead of --all")
     out = Console(highlight=False, emoji=False)
     names = builtin_names() if run_all else [program]
     overrides = _sysctls(sysctl)
@@ -589,6 +591,8 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
             _print_verdict(r, out)
     if sequence_paths:
         _write_sequence(results[0]["model"], sequence_paths, out, results[0]["diffs"])
+    if tsg_paths:  # the kernel's run: what the model is held to
+        _write_tsg(results[0]["lab"], tsg_paths, out)
     if not all(r["ok"] or r["lab"].capture_lost for r in results):
         sys.exit(DIFFERS)
     if not all(r["ok"] for r in results):

@@ -99,3 +99,11 @@ def test_the_report_shows_the_graph_where_data_flowed(tmp_path):
     quiet = build_report(load("handshake"), run_model(load("handshake"), REF), 0, None,
                          "no lab here")  # one segment of data: the sequence diagram shows it
     assert 'id="tsg"' not in quiet
+
+
+def test_the_title_says_whose_run_it_is():
+    model = tsg_canvas(run_model(load("lost-segment-sack"), REF))
+    kernel = tsg_canvas(Trace.load(CAPTURES / "lost-segment-sack.json"))
+    title = [s.args["text"] for c in (model, kernel) for s in c.shapes if s.cls == "title"]
+    assert title[0].startswith("lost-segment-sack (the model): time-sequence graph, client:")
+    assert title[1].startswith("lost-segment-sack (the kernel): time-sequence graph, client:")

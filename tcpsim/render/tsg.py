@@ -148,7 +148,9 @@ def tsg_canvas(trace: Trace, flow: Flow | None = None) -> Canvas:
     name = endpoint_namer(trace)
     c = Canvas(WIDTH, HEIGHT)
     c.text(16, 28, t("tsg.title", program=trace.program, src=name(flow.src),
-                     dst=name(flow.dst)), size=16, bold=True, cls="title")
+                     dst=name(flow.dst), source=t(f"tsg.source.{trace.source}")
+                     if trace.source in ("lab", "model") else trace.source),
+           size=16, bold=True, cls="title")
     # axes and grid
     for v in ticks_t:
         x = LEFT + v / 1000 / x_max * pw
