@@ -33,12 +33,12 @@ class Scan:
     def __iter__(self):
         tracker = Tracker()
         with self.reader as reader:
-            feed, progress = tracker.feed, self.progress
-            for p in reader:
-                done = feed(p)
+            feed, progress = tracker.feed_block, self.progress
+            for block in reader.blocks():
+                done = feed(block)
                 if done:
                     yield from done
-                if progress is not None and not p.number & 0x3FFF:
+                if progress is not None:
                     progress(reader.offset, reader.size)
             yield from tracker.finish()
 

@@ -201,6 +201,49 @@ class Tracker:
             return self._expire(p.t, out)
         return out
 
+    def feed_block(self, b) -> list[Connection]:
+        """feed() of every packet of a pcap.reader.Block, in order: the header-prediction path
+        of feed() runs here on the block's lists, and only the other packets are made into
+        Packets and fed."""
+        out: list[Connection] = []
+        conns, done, feed = self.conns, self._done, self.feed
+        keys, flow, fwd, flags = b.keys, b.flow, b.fwd, b.flags
+        seqs, acks, lengths, ts, numbers = b.seq, b.ack, b.length, b.t, b.number
+        for i in range(b.n):
+            key = keys[flow[i]]
+            if flags[i] & 0x17 == ACK:
+                c = conns.get(key)
+                if c is not None:
+                    # feed()'s header prediction (tcp_rcv_established()), the same tests
+                    lo, hi = key
+                    a = c.a
+                    if (lo if fwd[i] else hi) == a.ep:
+                        x, y = a, c.b
+                    else:
+                        x, y = c.b, a
+                    seq = seqs[i]
+                    if x.state == "ESTABLISHED" == y.state and lo != hi and \
+                            x.snd_nxt == seq and y.snd_nxt is not None and \
+                            not 0 < (acks[i] - y.snd_nxt) % MOD < 0x80000000 and \
+                            x.fin_seq is None is y.fin_seq:
+                        t = ts[i]
+                        c.packets += 1
+                        c.last, c.t_last = numbers[i], t
+                        x.packets += 1
+                        x.last_tx = numbers[i]
+                        if y.sent:
+                            self._prune(y, acks[i])
+                        if lengths[i]:
+                            if "data" not in c.phases:
+                                c.phases.append("data")
+                            x.snd_nxt = (seq + lengths[i]) % MOD
+                            x.sent[seq] = t
+                        if done and (done[0][0] + LINGER < t or len(done) > MAX_LINGERING):
+                            self._expire(t, out)
+                        continue
+            out += feed(b.packet(i))
+        return out
+
     def _expire(self, now: float, out: list[Connection]) -> list[Connection]:
         """Let go of the finished connections that have lingered long enough."""
         done = self._done
