@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ..errors import DIFFERS, OK, STOPPED, USAGE
 from ..pcap.reader import LINK_NAMES, Reader
-from .tracker import Connection, Tracker, _addr
+from .tracker import IDLE, MAX_OPEN, Connection, Tracker, _addr
 
 DETAIL_LIMIT = 10  # connections shown in full; beyond this, a summary table
 LISTED_LIMIT = 20  # connections with departures listed under the summary
@@ -29,9 +29,10 @@ class Scan:
     def __init__(self, path: str | Path, progress=None):
         self.reader = Reader(path)  # a file that is not a capture at all: one sentence, now
         self.progress = progress
+        self.tracker = Tracker()
 
     def __iter__(self):
-        tracker = Tracker()
+        tracker = self.tracker
         with self.reader as reader:
             feed, progress = tracker.feed_block, self.progress
             for block in reader.blocks():
@@ -43,12 +44,16 @@ class Scan:
             yield from tracker.finish()
 
 
-def _header(reader: Reader) -> str:
+def _header(reader: Reader, tracker: Tracker) -> str:
     links = ", ".join(LINK_NAMES.get(t, f"link type {t}") for t in sorted(reader.linktypes))
     return (f"{reader.name}: {reader.format}, {links or 'no interfaces'}; "
             f"{reader.frames} frames, {reader.frames - reader.other - reader.truncated} TCP"
             + (f", {reader.truncated} cut short by the snaplen" if reader.truncated else "")
-            + (f", {reader.other} other" if reader.other else ""))
+            + (f", {reader.other} other" if reader.other else "")
+            + (f"; {tracker.idle} connection(s) taken as finished after {IDLE:g} s without a "
+               "packet" if tracker.idle else "")
+            + (f"; {tracker.crowded} finished early, idle the longest when more than {MAX_OPEN} "
+               "were open" if tracker.crowded else ""))
 
 
 def _stopped(reader: Reader) -> str | None:
@@ -99,7 +104,7 @@ def render_text(path: str | Path, out: Console, show_progress: bool = False) -> 
             bar.stop()
     reader = scan.reader
     total = sum(verdicts.values())
-    out.print(_header(reader), soft_wrap=True)
+    out.print(_header(reader, scan.tracker), soft_wrap=True)
     if total > DETAIL_LIMIT:
         _summary(verdicts, listed, departing, out)
     elif total == 0:
@@ -157,5 +162,10 @@ def write_json(path: str | Path, stream) -> int:
             "stopped": None if reader.stopped is None else
             {"frame": reader.stopped.number, "offset": reader.stopped.offset,
              "reason": reader.stopped.reason}}
+    # connections finished before their end to bound memory (only when there are any)
+    if scan.tracker.idle:
+        info["idle"] = scan.tracker.idle
+    if scan.tracker.crowded:
+        info["crowded"] = scan.tracker.crowded
     stream.write("\n], \"capture\": " + json.dumps(info) + "}\n")
     return exit_code(departing, reader)
