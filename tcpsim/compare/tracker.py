@@ -31,7 +31,7 @@ MAX_LINGERING = 2_000  # ... and at most this many finished ones at once
 IDLE = 300.0  # a connection without a packet for this long (capture time) is finished here, as
 # Zeek finishes one idle past its tcp_inactivity_timeout (5 min, init-bare.zeek); a later
 # packet of it starts a new, mid-stream connection.  Checked every IDLE / 4 of capture time.
-MAX_OPEN = 100_000  # at most this many connections followed at once: past it, the tenth of
+MAX_OPEN = 50_000  # at most this many connections followed at once: past it, the tenth of
 # them idle the longest are finished early (a scan's half-open connections, say)
 SENT_LIMIT = 10_000  # data segments of one end remembered one by one (for the interval a
 # retransmission note gives); past it the older half is kept only as the start of the newest

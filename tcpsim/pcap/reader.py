@@ -479,8 +479,7 @@ def _decode(buf, off: int, end: int, link: int, number: int, t: float, keep: boo
                   max(0, ip_end - tcp - hlen), payload)
 
 
-BLOCK = 1 << 16  # packets decoded at a time by Reader.blocks()
-_COLS = np.arange(54, dtype=np.int64)  # Ethernet, IPv4 without options, a TCP header
+BLOCK = 1 << 14  # packets decoded at a time by Reader.blocks()
 
 
 class Block:
@@ -530,11 +529,19 @@ class Block:
         return b
 
 
-def _be(m, a: int, b: int):
-    """The big-endian unsigned integers in columns a:b of a matrix of bytes (one per row)."""
-    v = m[:, a].astype(np.int64)
+def _be(u8, at, a: int, b: int):
+    """The big-endian unsigned integers in bytes a:b after each offset of at."""
+    v = u8[at + a].astype(np.int64)
     for k in range(a + 1, b):
-        v = (v << 8) | m[:, k]
+        v = (v << 8) | u8[at + k]
+    return v
+
+
+def _be_rev(u8, at, a: int, b: int):
+    """The little-endian ones."""
+    v = u8[at + b - 1].astype(np.int64)
+    for k in range(b - 2, a - 1, -1):
+        v = (v << 8) | u8[at + k]
     return v
 
 
@@ -542,19 +549,22 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
                        scale: float, first: int) -> Block:
     """The TCP packets of the pcap records at offs (numbered from first): plain
     Ethernet/IPv4/TCP records decoded together, every other one by _decode, as _pcap does."""
+    # a copy of the buffer 54 bytes longer: every record's first 54 bytes can be gathered
+    # (those of a record shorter than that are not used)
     u8 = np.frombuffer(buf, dtype=np.uint8)
-    o = np.array(offs, dtype=np.int64)
+    u8 = np.concatenate((u8[offs[0]:min(len(u8), offs[-1] + 16 + 54)],
+                         np.zeros(16 + 54, dtype=np.uint8)))
+    o = np.array(offs, dtype=np.int64) - offs[0]
     n = len(offs)
-    hdr = u8[o[:, None] + _COLS[:16]].view(endian + "u4")
-    sec, frac, caplen = hdr[:, 0], hdr[:, 1], hdr[:, 2].astype(np.int64)
+    get = _be if endian == ">" else _be_rev
+    sec, frac, caplen = get(u8, o, 0, 4), get(u8, o, 4, 8), get(u8, o, 8, 12)
     t = sec + frac * scale  # as _pcap computes it (an int plus a float: the same double)
     frame = o + 16
     if link == LINK_ETHERNET:
-        m = u8[np.minimum(frame[:, None] + _COLS, len(u8) - 1)]
-        hlen = (m[:, 46] >> 4).astype(np.int64) * 4
-        ok = (caplen >= 54) & (m[:, 12] == 8) & (m[:, 13] == 0) & (m[:, 14] == 0x45) & \
-            (m[:, 23] == 6) & ((m[:, 20] & 0x1F) == 0) & (m[:, 21] == 0) & (hlen >= 20) & \
-            (caplen - 34 >= hlen)
+        hlen = (u8[frame + 46] >> 4).astype(np.int64) * 4
+        ok = (caplen >= 54) & (u8[frame + 12] == 8) & (u8[frame + 13] == 0) & \
+            (u8[frame + 14] == 0x45) & (u8[frame + 23] == 6) & ((u8[frame + 20] & 0x1F) == 0) & \
+            (u8[frame + 21] == 0) & (hlen >= 20) & (caplen - 34 >= hlen)
     else:
         ok = np.zeros(n, dtype=bool)
     slow = np.flatnonzero(~ok).tolist()
@@ -568,14 +578,14 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
         sel = vec
     numbers = np.arange(first, first + n, dtype=np.int64)
     if len(vec):
-        mv = m[sel]
-        total = _be(mv, 16, 18)
+        fv = frame[sel]
+        total = _be(u8, fv, 16, 18)
         h = hlen[sel]
         cl = caplen[sel]
         ip_end = np.where(total != 0, 14 + total, cl)
         length = np.maximum(ip_end - 34 - h, 0)
-        src = (_be(mv, 26, 30) << 16) | _be(mv, 34, 36)
-        dst = (_be(mv, 30, 34) << 16) | _be(mv, 36, 38)
+        src = (_be(u8, fv, 26, 30) << 16) | _be(u8, fv, 34, 36)
+        dst = (_be(u8, fv, 30, 34) << 16) | _be(u8, fv, 36, 38)
         lo, hi = np.minimum(src, dst), np.maximum(src, dst)
         pair = np.empty((len(lo), 2), dtype=np.int64)
         pair[:, 0], pair[:, 1] = lo, hi
@@ -583,8 +593,8 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
         uniq = uniq.view(np.int64).reshape(-1, 2).tolist()
         keys = [((a >> 16).to_bytes(4, "big"), a & 0xFFFF) for a, _ in uniq]
         keys = [(ka, ((c >> 16).to_bytes(4, "big"), c & 0xFFFF)) for ka, (_, c) in zip(keys, uniq)]
-        cols = [numbers[sel], t[sel], mv[:, 47], _be(mv, 38, 42), _be(mv, 42, 46), _be(mv, 48, 50),
-                length, flow.ravel(), src == lo, frame[sel] + 54, h]
+        cols = [numbers[sel], t[sel], u8[fv + 47], _be(u8, fv, 38, 42), _be(u8, fv, 42, 46),
+                _be(u8, fv, 48, 50), length, flow.ravel(), src == lo, fv + 54 + offs[0], h]
         cols = [c.tolist() for c in cols]
     else:
         keys = []
@@ -592,7 +602,7 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
     if slow:
         # the records the vector decode does not take, one by one as _pcap decodes them
         others = []
-        secs, fracs, caps = sec.tolist(), frac.tolist(), caplen.tolist()
+        secs, fracs, caps = sec.tolist(), frac.tolist(), caplen.tolist()  # (ints, as _pcap's)
         for i in slow:
             pos = offs[i] + 16
             try:
