@@ -173,6 +173,8 @@ class Tracker:
         src, dst = p.src, p.dst
         key = (src, dst) if src < dst else (dst, src)
         c = self.conns.get(key)
+        if c is not None and c.__class__ is not Connection:
+            c = self._unreplay(key, c)
         if c is not None and p.flags & 0x17 == ACK:
             # header prediction, as tcp_rcv_established() does it: an ACK, perhaps with new
             # data in order, between two established ends is most of any capture and changes
@@ -221,6 +223,13 @@ class Tracker:
         """feed() of every packet of a pcap.reader.Block, in order: the header-prediction path
         of feed() runs here on the block's lists, and only the other packets are made into
         Packets and fed."""
+        if b.arrays is not None:
+            from .replay import feed_arrays
+
+            out = feed_arrays(self, b)
+            if out is not None:
+                return out
+        b.lists()
         out: list[Connection] = []
         conns, done, feed = self.conns, self._done, self.feed
         keys, flow, fwd, flags = b.keys, b.flow, b.fwd, b.flags
@@ -231,6 +240,8 @@ class Tracker:
                 out += self._sweep(ts[i])
             if flags[i] & 0x17 == ACK:
                 c = conns.get(key)
+                if c is not None and c.__class__ is not Connection:
+                    c = self._unreplay(key, c)
                 if c is not None:
                     # feed()'s header prediction (tcp_rcv_established()), the same tests
                     lo, hi = key
@@ -259,19 +270,32 @@ class Tracker:
                             if len(x.sent) > SENT_LIMIT:
                                 self._forget(x)
                         if done and (done[0][0] + LINGER < t or len(done) > MAX_LINGERING):
-                            self._expire(t, out)
+                            out += self._expire(t, [])
                         continue
             out += feed(b.packet(i))
         return out
 
+    def _unreplay(self, key, r) -> Connection:
+        """A late packet for a connection replayed whole (compare/replay.py): the real
+        Connection takes its place here and among the finished ones."""
+        c = r.real()
+        self.conns[key] = c
+        done = self._done
+        for i in range(len(done) - 1, -1, -1):
+            if done[i][2] is r:
+                done[i] = (done[i][0], key, c)
+                break
+        return c
+
     def _expire(self, now: float, out: list[Connection]) -> list[Connection]:
         """Let go of the finished connections that have lingered long enough."""
         done = self._done
+        emitted = {id(c) for c in out}  # (connections are equal only to themselves)
         while done and (done[0][0] + LINGER < now or len(done) > MAX_LINGERING):
             _, k, old = done.popleft()
             if self.conns.get(k) is old:
                 del self.conns[k]
-            if old not in out:
+            if id(old) not in emitted:
                 out.append(old)
         return out
 

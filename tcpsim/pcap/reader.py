@@ -271,9 +271,14 @@ class Reader:
             buf, pos, size = self._buf, self._pos, len(self._buf)
             corrupt = None
             while True:
+                # most records are found all at once (_chain); the walk goes on from where
+                # that stopped, one header at a time
+                found, pos = _chain(buf, pos, size, endian, most) if size - pos > 1 << 16 \
+                    else (None, pos)
                 offs = []
                 add = offs.append
-                while pos + 16 <= size and len(offs) < BLOCK:
+                limit = BLOCK - (0 if found is None else len(found))
+                while pos + 16 <= size and len(offs) < limit:
                     caplen = caplen_at(buf, pos)[0]
                     if caplen > most:
                         _, _, caplen, wirelen = header(buf, pos)
@@ -285,6 +290,8 @@ class Reader:
                         break  # the record goes on past the buffer: refill
                     add(pos)
                     pos = end
+                if found is not None and len(found):
+                    offs = found.tolist() + offs
                 if offs:
                     block = _decode_pcap_block(self, buf, offs, link, endian, scale, frames + 1)
                     frames += len(offs)
@@ -479,7 +486,46 @@ def _decode(buf, off: int, end: int, link: int, number: int, t: float, keep: boo
                   max(0, ip_end - tcp - hlen), payload)
 
 
-BLOCK = 1 << 14  # packets decoded at a time by Reader.blocks()
+BLOCK = 1 << 16  # packets decoded at a time by Reader.blocks()
+
+
+def _chain(buf: bytes, pos: int, size: int, endian: str, most: int):
+    """The pcap records from pos on, found all at once: (their offsets, where the walk goes
+    on), at most BLOCK of them.  Record headers are guessed (the top two bytes of the time
+    in seconds as the first record's, lengths under 16 MB), the guesses that another guess
+    points to kept, and only the stretch from pos where each record's length leads to the
+    next one is taken: exactly the records the one-at-a-time walk finds."""
+    u8 = np.frombuffer(buf, dtype=np.uint8)
+    n = size - pos - 15  # places a 16-byte header can start
+    if endian == "<":
+        s_hi, s_lo, c_hi, w_hi = 3, 2, 11, 15
+    else:
+        s_hi, s_lo, c_hi, w_hi = 0, 1, 8, 12
+    m = (u8[pos + s_hi:pos + s_hi + n] == u8[pos + s_hi]) & \
+        (u8[pos + s_lo:pos + s_lo + n] == u8[pos + s_lo]) & \
+        (u8[pos + c_hi:pos + c_hi + n] == 0) & (u8[pos + w_hi:pos + w_hi + n] == 0)
+    cand = np.flatnonzero(m) + pos
+    if not len(cand) or cand[0] != pos:
+        return None, pos
+    c = (_be(u8, cand, 8, 12) if endian == ">" else _be_rev(u8, cand, 8, 12))
+    nxt = cand + 16 + c
+    keep = np.isin(cand, nxt)
+    keep[0] = True
+    cand, c, nxt = cand[keep], c[keep], nxt[keep]
+    good = (c <= most) & (nxt <= size)  # a record the walk takes (whole in the buffer)
+    good[:-1] &= nxt[:-1] == cand[1:]  # ... and followed by the next one found
+    bad = np.flatnonzero(~good)
+    # the records up to the first that is not followed by the next found are all records; so
+    # is that one, when it is whole in the buffer and not too long
+    k = int(bad[0]) if len(bad) else len(cand)
+    if k < len(cand) and c[k] <= most and nxt[k] <= size:
+        k += 1
+    k = min(k, BLOCK)
+    if k == 0:
+        return None, pos
+    return cand[:k], int(nxt[k - 1])
+_COLUMNS = ("number", "t", "flags", "seq", "ack", "win", "length", "flow", "fwd", "_opt",
+            "_hlen")
 
 
 class Block:
@@ -489,7 +535,15 @@ class Block:
     them its source when fwd[i].  packet(i) makes the Packet (with its options)."""
 
     __slots__ = ("n", "number", "t", "flags", "seq", "ack", "win", "length", "flow", "fwd",
-                 "keys", "_buf", "_opt", "_hlen", "_packets")
+                 "keys", "_buf", "_opt", "_hlen", "_packets", "arrays")
+
+    def lists(self) -> "Block":
+        """Make the lists from the arrays (a Block decoded all at once keeps only arrays until
+        asked: the tracker's replay of whole connections needs no lists)."""
+        if self.number is None:
+            for name in _COLUMNS:
+                setattr(self, name, self.arrays[name].tolist())
+        return self
 
     def packet(self, i: int) -> Packet:
         p = self._packets.get(i) if self._packets else None
@@ -526,6 +580,7 @@ class Block:
             b.fwd.append(src == key[0])
         b._buf, b._opt, b._hlen = None, None, None
         b._packets = dict(enumerate(packets))
+        b.arrays = None
         return b
 
 
@@ -571,6 +626,7 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
     b = Block()
     b._buf = buf
     b._packets = None
+    b.arrays = None
     vec = np.flatnonzero(ok)
     if len(vec) == n:
         sel = slice(None)
@@ -595,6 +651,13 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
         keys = [(ka, ((c >> 16).to_bytes(4, "big"), c & 0xFFFF)) for ka, (_, c) in zip(keys, uniq)]
         cols = [numbers[sel], t[sel], u8[fv + 47], _be(u8, fv, 38, 42), _be(u8, fv, 42, 46),
                 _be(u8, fv, 48, 50), length, flow.ravel(), src == lo, fv + 54 + offs[0], h]
+        if not slow:  # all of them: arrays only, lists when asked (Block.lists)
+            b.arrays = dict(zip(_COLUMNS, cols))
+            for name in _COLUMNS:
+                setattr(b, name, None)
+            b.keys = keys
+            b.n = n
+            return b
         cols = [c.tolist() for c in cols]
     else:
         keys = []
