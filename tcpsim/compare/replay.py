@@ -48,7 +48,8 @@ class Replayed:
     real (a Connection) the first time anything but its verdict and counts is read."""
 
     __slots__ = ("id", "first", "last", "t_first", "t_last", "packets", "done_at", "verdict",
-                 "midstream", "_tpl", "_block", "_idx", "_key", "_fwd", "_bases", "_real")
+                 "midstream", "_tpl", "_numbers", "_times", "_idx", "_key", "_fwd", "_bases",
+                 "_real")
     self_connect = False
 
     def real(self) -> Connection:
@@ -100,7 +101,8 @@ def feed_arrays(tracker: Tracker, b) -> list | None:
             continue
         idx = order[s:e]
         r = Replayed()
-        r._tpl, r._block, r._idx, r._real = tpl, b, idx, None
+        # (only the block's numbers and times are kept: not its buffer, nor its other arrays)
+        r._tpl, r._numbers, r._times, r._idx, r._real = tpl, A["number"], t, idx, None
         r._key = keys[fs[s]]
         r._bases = bases[g]
         first, last = int(idx[0]), int(idx[-1])
@@ -122,7 +124,7 @@ def _signatures(A, b, order, fs, starts, ends):
     """Each packet's signature record (in the flows' order) and each flow's sequence bases."""
     n = len(order)
     fwd = A["fwd"][order].astype(np.int64)
-    seq, ack = A["seq"][order], A["ack"][order]
+    seq, ack = A["seq"][order].astype(np.int64), A["ack"][order].astype(np.int64)
     flags = A["flags"][order]
     group = np.repeat(np.arange(len(starts)), ends - starts)
     # the first packet of each flow in each direction: its seq is that direction's base
@@ -154,9 +156,7 @@ def _signatures(A, b, order, fs, starts, ends):
         cols = np.arange(40)
         raw = u8[np.minimum(at[:, None] + cols, len(u8) - 1)]
         raw[cols[None, :] >= size[:, None]] = 0
-        opt = np.zeros((n, 40), dtype=np.uint8)
-        opt[si] = raw
-        rec["opt"] = opt.view("V40").ravel()
+        rec["opt"][si] = raw.view("V40").ravel()
     # the bases of each flow, for its direction "a" (its first packet's source) and "b"
     f0 = fwd[starts]
     bases = []
@@ -202,9 +202,8 @@ def _template(b, idx, bases) -> Template | None:
 
 def _make(r: Replayed) -> Connection:
     """The Connection of a Replayed: its template's, with its own numbers, times and seqs."""
-    tpl, b, idx = r._tpl, r._block, r._idx
-    A = b.arrays
-    numbers, times = A["number"][idx].tolist(), A["t"][idx].tolist()
+    tpl, idx = r._tpl, r._idx
+    numbers, times = r._numbers[idx].tolist(), r._times[idx].tolist()
     tb, nb = tpl.bases, r._bases
 
     def num(v):
@@ -222,8 +221,12 @@ def _make(r: Replayed) -> Connection:
             return None if v is None else (v - tb[d] + nb[d]) % MOD
         first_syn = None
         if e.first_syn is not None:
-            p = _packets(b, idx[e.first_syn[0] - _N0:e.first_syn[0] - _N0 + 1], False)[0]
-            first_syn = (p.number, p.flags, p.seq, p.ack, p.win, p.options)
+            # the same flags, window and options as the template's SYN (they are in the
+            # signature), and so its ack when it has no ACK flag; its seq is its own
+            number, flags, seq, ack, win, options = e.first_syn
+            if flags & 0x10:
+                ack = (ack - tb[1 - d] + nb[1 - d]) % MOD
+            first_syn = (num(number), flags, sq(seq), ack, win, options)
         ends.append(End(ep, e.name, e.state, [(num(k), s, ref) for k, s, ref in e.path],
                         [(num(k), s) for k, s in e.undo], num(e.last_tx), num(e.fin_pkt),
                         e.synacks, num(e.syn_again), e.peer_fin_pending, sq(e.isn),

@@ -486,7 +486,7 @@ def _decode(buf, off: int, end: int, link: int, number: int, t: float, keep: boo
                   max(0, ip_end - tcp - hlen), payload)
 
 
-BLOCK = 1 << 16  # packets decoded at a time by Reader.blocks()
+BLOCK = 1 << 17  # packets decoded at a time by Reader.blocks()
 
 
 def _chain(buf: bytes, pos: int, size: int, endian: str, most: int):
@@ -501,9 +501,10 @@ def _chain(buf: bytes, pos: int, size: int, endian: str, most: int):
         s_hi, s_lo, c_hi, w_hi = 3, 2, 11, 15
     else:
         s_hi, s_lo, c_hi, w_hi = 0, 1, 8, 12
-    m = (u8[pos + s_hi:pos + s_hi + n] == u8[pos + s_hi]) & \
-        (u8[pos + s_lo:pos + s_lo + n] == u8[pos + s_lo]) & \
-        (u8[pos + c_hi:pos + c_hi + n] == 0) & (u8[pos + w_hi:pos + w_hi + n] == 0)
+    m = u8[pos + s_hi:pos + s_hi + n] == u8[pos + s_hi]
+    m &= u8[pos + s_lo:pos + s_lo + n] == u8[pos + s_lo]
+    m &= u8[pos + c_hi:pos + c_hi + n] == 0
+    m &= u8[pos + w_hi:pos + w_hi + n] == 0
     cand = np.flatnonzero(m) + pos
     if not len(cand) or cand[0] != pos:
         return None, pos
@@ -586,7 +587,7 @@ class Block:
 
 def _be(u8, at, a: int, b: int):
     """The big-endian unsigned integers in bytes a:b after each offset of at."""
-    v = u8[at + a].astype(np.int64)
+    v = u8[at + a].astype(np.int64 if b - a > 4 else np.uint32 if b - a > 2 else np.int32)
     for k in range(a + 1, b):
         v = (v << 8) | u8[at + k]
     return v
@@ -594,10 +595,24 @@ def _be(u8, at, a: int, b: int):
 
 def _be_rev(u8, at, a: int, b: int):
     """The little-endian ones."""
-    v = u8[at + b - 1].astype(np.int64)
+    v = u8[at + b - 1].astype(np.uint32)
     for k in range(b - 2, a - 1, -1):
         v = (v << 8) | u8[at + k]
     return v
+
+
+def _pairs(lo, hi):
+    """The distinct (lo, hi) pairs (a list of [lo, hi]) and each row's index among them: by a
+    64-bit mix of the two, checked to have no collision (else by the pairs themselves)."""
+    mix = lo.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + hi.astype(np.uint64)
+    u, first, inv = np.unique(mix, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    if np.array_equal(lo[first][inv], lo) and np.array_equal(hi[first][inv], hi):
+        return np.stack((lo[first], hi[first]), axis=1).tolist(), inv.astype(np.int32)
+    pair = np.empty((len(lo), 2), dtype=np.int64)
+    pair[:, 0], pair[:, 1] = lo, hi
+    uniq, inv = np.unique(pair.view("V16").ravel(), return_inverse=True)
+    return uniq.view(np.int64).reshape(-1, 2).tolist(), inv.ravel().astype(np.int32)
 
 
 def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int, endian: str,
@@ -607,16 +622,18 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
     # a copy of the buffer 54 bytes longer: every record's first 54 bytes can be gathered
     # (those of a record shorter than that are not used)
     u8 = np.frombuffer(buf, dtype=np.uint8)
-    u8 = np.concatenate((u8[offs[0]:min(len(u8), offs[-1] + 16 + 54)],
-                         np.zeros(16 + 54, dtype=np.uint8)))
-    o = np.array(offs, dtype=np.int64) - offs[0]
+    base = 0
+    if offs[-1] + 16 + 54 > len(u8):  # (the last record may be shorter than that: pad)
+        base = offs[0]
+        u8 = np.concatenate((u8[base:], np.zeros(16 + 54, dtype=np.uint8)))
+    o = np.array(offs, dtype=np.int64) - base
     n = len(offs)
     get = _be if endian == ">" else _be_rev
-    sec, frac, caplen = get(u8, o, 0, 4), get(u8, o, 4, 8), get(u8, o, 8, 12)
+    sec, frac, caplen = get(u8, o, 0, 4), get(u8, o, 4, 8), get(u8, o, 8, 12).astype(np.int64)
     t = sec + frac * scale  # as _pcap computes it (an int plus a float: the same double)
     frame = o + 16
     if link == LINK_ETHERNET:
-        hlen = (u8[frame + 46] >> 4).astype(np.int64) * 4
+        hlen = (u8[frame + 46] >> 4).astype(np.int32) * 4
         ok = (caplen >= 54) & (u8[frame + 12] == 8) & (u8[frame + 13] == 0) & \
             (u8[frame + 14] == 0x45) & (u8[frame + 23] == 6) & ((u8[frame + 20] & 0x1F) == 0) & \
             (u8[frame + 21] == 0) & (hlen >= 20) & (caplen - 34 >= hlen)
@@ -639,18 +656,15 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
         h = hlen[sel]
         cl = caplen[sel]
         ip_end = np.where(total != 0, 14 + total, cl)
-        length = np.maximum(ip_end - 34 - h, 0)
-        src = (_be(u8, fv, 26, 30) << 16) | _be(u8, fv, 34, 36)
-        dst = (_be(u8, fv, 30, 34) << 16) | _be(u8, fv, 36, 38)
+        length = np.maximum(ip_end - 34 - h, 0).astype(np.int32)
+        src = (_be(u8, fv, 26, 30).astype(np.int64) << 16) | _be(u8, fv, 34, 36)
+        dst = (_be(u8, fv, 30, 34).astype(np.int64) << 16) | _be(u8, fv, 36, 38)
         lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-        pair = np.empty((len(lo), 2), dtype=np.int64)
-        pair[:, 0], pair[:, 1] = lo, hi
-        uniq, flow = np.unique(pair.view("V16").ravel(), return_inverse=True)
-        uniq = uniq.view(np.int64).reshape(-1, 2).tolist()
+        uniq, flow = _pairs(lo, hi)
         keys = [((a >> 16).to_bytes(4, "big"), a & 0xFFFF) for a, _ in uniq]
         keys = [(ka, ((c >> 16).to_bytes(4, "big"), c & 0xFFFF)) for ka, (_, c) in zip(keys, uniq)]
         cols = [numbers[sel], t[sel], u8[fv + 47], _be(u8, fv, 38, 42), _be(u8, fv, 42, 46),
-                _be(u8, fv, 48, 50), length, flow.ravel(), src == lo, fv + 54 + offs[0], h]
+                _be(u8, fv, 48, 50), length, flow, src == lo, fv + 54 + base, h]
         if not slow:  # all of them: arrays only, lists when asked (Block.lists)
             b.arrays = dict(zip(_COLUMNS, cols))
             for name in _COLUMNS:
