@@ -79,16 +79,22 @@ def feed_arrays(tracker: Tracker, b) -> list | None:
         (t[order[ends - 1]] - t[order[starts]] < 300.0)
     keys = b.keys
     conns = tracker.conns
+    key_of = fs[starts].tolist()
     groups = [g for g in np.flatnonzero(cand).tolist()
-              if keys[fs[starts[g]]][0] != keys[fs[starts[g]]][1] and
-              conns.get(keys[fs[starts[g]]]) is None]
+              if keys[key_of[g]][0] != keys[key_of[g]][1] and conns.get(keys[key_of[g]]) is None]
     if not groups:
         return None
     sig, bases = _signatures(A, b, order, fs, starts, ends)
     memo = tracker.__dict__.setdefault("_memo", {})
     replayed = []  # (first position, last position, Replayed)
-    skip = np.zeros(n, dtype=bool)
+    chosen = []
     starts_l, ends_l = starts.tolist(), ends.tolist()
+    first_pos, last_pos = order[starts], order[ends - 1]
+    numbers = A["number"]
+    n_first, n_last = numbers[first_pos].tolist(), numbers[last_pos].tolist()
+    t_first, t_last = t[first_pos].tolist(), t[last_pos].tolist()
+    p_first, p_last = first_pos.tolist(), last_pos.tolist()
+    fwd_first = A["fwd"][first_pos].tolist()
     for g in groups:
         s, e = starts_l[g], ends_l[g]
         key_sig = sig[s:e].tobytes()
@@ -99,24 +105,25 @@ def feed_arrays(tracker: Tracker, b) -> list | None:
                 memo[key_sig] = tpl
         if tpl is None:
             continue
-        idx = order[s:e]
         r = Replayed()
         # (only the block's numbers and times are kept: not its buffer, nor its other arrays)
-        r._tpl, r._numbers, r._times, r._idx, r._real = tpl, A["number"], t, idx, None
-        r._key = keys[fs[s]]
+        r._tpl, r._numbers, r._times, r._idx, r._real = tpl, numbers, t, order[s:e], None
+        r._key = keys[key_of[g]]
         r._bases = bases[g]
-        first, last = int(idx[0]), int(idx[-1])
-        r._fwd = bool(A["fwd"][first])
-        r.first, r.last = int(A["number"][first]), int(A["number"][last])
-        r.t_first, r.t_last = float(t[first]), float(t[last])
+        r._fwd = fwd_first[g]
+        r.first, r.last, r.t_first, r.t_last = n_first[g], n_last[g], t_first[g], t_last[g]
         r.packets = e - s
         r.done_at = None
         r.verdict = tpl.verdict
         r.midstream = False
-        replayed.append((first, last, r))
-        skip[idx] = True
+        replayed.append((p_first[g], p_last[g], r))
+        chosen.append(g)
     if not replayed:
         return None
+    picked = np.zeros(len(starts), dtype=bool)
+    picked[chosen] = True
+    skip = np.zeros(n, dtype=bool)
+    skip[order] = np.repeat(picked, ends - starts)
     return _run(tracker, b, skip, replayed)
 
 
@@ -260,6 +267,13 @@ def _run(tracker: Tracker, b, skip, replayed) -> list:
     tl = A["t"].tolist()
     out: list = []
     conns = tracker.conns
+    fed = events[kind[events] == 0]
+    f_flags, f_seq, f_ack, f_len, f_flow, f_fwd, f_num = (
+        A[name][fed].tolist() for name in ("flags", "seq", "ack", "length", "flow", "fwd",
+                                           "number"))
+    fast = tracker._fast
+    keys = b.keys
+    fi = 0  # the next of the fed packets
     prev = -1
     for j, i in enumerate(ev_l):
         s = ev_skip[j]
@@ -281,7 +295,14 @@ def _run(tracker: Tracker, b, skip, replayed) -> list:
         prev = i
         k = ev_kind[j]
         if k == 0:
-            out += tracker.feed(_packet(b, i))
+            ti = tl[i]
+            if ti >= tracker._sweep_at:
+                out += tracker._sweep(ti)
+            if not (f_flags[fi] & 0x17 == 0x10 and
+                    fast(keys[f_flow[fi]], f_fwd[fi], f_seq[fi], f_ack[fi], f_len[fi],
+                         f_num[fi], ti, out)):
+                out += tracker.feed(_packet(b, i))
+            fi += 1
             continue
         ti = tl[i]
         if ti >= tracker._sweep_at:
