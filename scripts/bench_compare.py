@@ -179,12 +179,16 @@ def measure(cmd: list[str], limit: float | None = None) -> tuple[float, float, i
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=cap if limit else None)
-    if limit:
-        try:
-            proc.wait(limit)
-        except subprocess.TimeoutExpired:
+    deadline = t0 + limit if limit else None
+    while True:  # (wait4 itself, for the child's peak RSS; polled when there is a limit)
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
             proc.kill()
-    _, status, usage = os.wait4(proc.pid, 0)
+            deadline = None
+        else:
+            time.sleep(0.05)
     wall = time.perf_counter() - t0
     return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
