@@ -599,3 +599,54 @@ def test_unacknowledged_segments_past_the_limit_are_kept_as_their_newest_start(m
     assert conn.findings[-1].text.endswith("again after 16.000 s: a retransmission")
     t.feed(Packet(32, 42.0, s, c, 0x10, 5000, 1000 + 100 * 25, 100, b"", 0))  # all acknowledged
     assert not end.sent and end.sent_old is None
+
+
+def _per_packet(path):
+    """The connections in the order they finish, fed one Packet at a time (as analyse does)."""
+    from tcpsim.compare import Tracker
+
+    t, out = Tracker(), []
+    with Reader(path) as r:
+        for p in r:
+            out += t.feed(p)
+    return out + t.finish()
+
+
+def _port_reuse(tmp_path):
+    """Request-response over and over from 7 client ports, overlapping: ports used again while
+    their last connection lingers, between the packets of others."""
+    frames, _ = _reference("request-response")
+    span = frames[-1][0] - frames[0][0]
+    out = []
+    for i in range(600):
+        port = struct.pack("!H", 40000 + i % 7)
+        for t, f in frames:
+            g = bytearray(f)
+            if g[34:36] == b"\x1f\x90":  # from the server (8080): the client is the destination
+                g[36:38] = port
+            else:
+                g[34:36] = port
+            out.append((1000.0 + i * span / 5 + (t - frames[0][0]), bytes(g)))
+    out.sort(key=lambda r: r[0])
+    path = tmp_path / "reuse.pcap"
+    path.write_bytes(pcap_bytes(out))
+    return path
+
+
+@pytest.mark.parametrize("replay", [True, False])
+@pytest.mark.parametrize("edit", [*EDITS, "port-reuse"])
+def test_scanning_in_blocks_finishes_what_feeding_each_packet_finishes(tmp_path, monkeypatch,
+                                                                       edit, replay):
+    """Scan (Blocks, replayed connections, header prediction on lists) gives the connections
+    that feeding Packets one at a time gives, in the same order, the same in every field."""
+    from tcpsim.compare import replay as rp
+    from tcpsim.compare.report import Scan
+
+    monkeypatch.setattr(rp, "ENABLED", replay)
+
+    path = _port_reuse(tmp_path) if edit == "port-reuse" else \
+        _bench_capture(tmp_path, edit=EDITS[edit])
+    want = [c.to_dict() for c in _per_packet(path)]
+    got = [c.to_dict() for c in Scan(path)]
+    assert len(got) == len(want) > 10
+    assert got == want

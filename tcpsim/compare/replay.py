@@ -29,7 +29,8 @@ from ..pcap.reader import Packet
 from .tracker import LINGER, MAX_LINGERING, MAX_OPEN, MOD, SYN, Connection, End, Tracker
 
 ENABLED = True  # (off: every packet fed, for checking that replaying changes nothing)
-MEMO_LIMIT = 4096  # signatures remembered (a template each, or None: not replayable)
+MEMO_LIMIT = 4096  # signatures remembered (a template each, or None: not replayable) ...
+MEMO_BYTES = 8 << 20  # ... and at most this many bytes of them (a long connection's is long)
 _N0 = 1 << 40  # packet numbers of the scratch run: _N0 + index
 _T0 = float(1 << 30)  # its times: _T0 + index (exact as floats)
 _SIG = np.dtype([("fwd", "u1"), ("flags", "u1"), ("seq", "<u4"), ("ack", "<u4"),
@@ -100,9 +101,11 @@ def feed_arrays(tracker: Tracker, b) -> list | None:
         key_sig = sig[s:e].tobytes()
         tpl = memo.get(key_sig, False)
         if tpl is False:
-            tpl = _template(b, order[s:e], bases[g]) if len(memo) < MEMO_LIMIT else None
-            if len(memo) < MEMO_LIMIT:
+            room = len(memo) < MEMO_LIMIT and tracker.__dict__.get("_memo_bytes", 0) < MEMO_BYTES
+            tpl = _template(b, order[s:e], bases[g]) if room else None
+            if room:
                 memo[key_sig] = tpl
+                tracker._memo_bytes = tracker.__dict__.get("_memo_bytes", 0) + len(key_sig)
         if tpl is None:
             continue
         r = Replayed()

@@ -46,10 +46,9 @@ class Scan:
 
     def _scan(self, tracker):
         with self.reader as reader:
-            feed, progress = tracker.feed_block, self.progress
+            feed, progress = tracker.feed_blocks, self.progress
             for block in reader.blocks():
-                done = feed(block)
-                if done:
+                for done in feed(block):
                     yield from done
                 if progress is not None:
                     progress(reader.offset, reader.size)

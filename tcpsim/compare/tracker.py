@@ -219,11 +219,27 @@ class Tracker:
             return self._expire(p.t, out)
         return out
 
-    def feed_block(self, b) -> list[Connection]:
-        """feed() of every packet of a pcap.reader.Block, in order: the header-prediction path
-        of feed() runs here on the block's lists, and only the other packets are made into
-        Packets and fed."""
+    def feed_blocks(self, b, step: int = 4096):
+        """feed_block() of a Block, the finished connections given every `step` packets when
+        it is fed packet by packet (a scan finishes thousands of connections per block: they
+        are not all held until its end)."""
         if b.arrays is not None:
+            from .replay import feed_arrays
+
+            out = feed_arrays(self, b)
+            if out is not None:
+                yield out
+                return
+        for start in range(0, b.n, step):
+            yield self.feed_block(b, start, min(b.n, start + step), replay=False)
+
+    def feed_block(self, b, start: int = 0, stop: int | None = None,
+                   replay: bool = True) -> list[Connection]:
+        """feed() of every packet of a pcap.reader.Block (from start to stop), in order: whole
+        connections replayed where they can be (compare/replay.py), else the header-prediction
+        path of feed() runs here on the block's lists, and only the other packets are made
+        into Packets and fed."""
+        if replay and b.arrays is not None and start == 0 and stop is None:
             from .replay import feed_arrays
 
             out = feed_arrays(self, b)
@@ -231,10 +247,10 @@ class Tracker:
                 return out
         b.lists()
         out: list[Connection] = []
-        conns, done, feed = self.conns, self._done, self.feed
+        conns, feed = self.conns, self.feed
         keys, flow, fwd, flags = b.keys, b.flow, b.fwd, b.flags
         seqs, acks, lengths, ts, numbers = b.seq, b.ack, b.length, b.t, b.number
-        for i in range(b.n):
+        for i in range(start, b.n if stop is None else stop):
             key = keys[flow[i]]
             if ts[i] >= self._sweep_at:
                 out += self._sweep(ts[i])
@@ -269,6 +285,7 @@ class Tracker:
                             x.sent[seq] = t
                             if len(x.sent) > SENT_LIMIT:
                                 self._forget(x)
+                        done = self._done  # (feed() replaces it when a port is used again)
                         if done and (done[0][0] + LINGER < t or len(done) > MAX_LINGERING):
                             out += self._expire(t, [])
                         continue

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-
 from ..errors import TcpsimError
 
 CHUNK = 1 << 22  # bytes read at a time
@@ -495,6 +493,8 @@ def _chain(buf: bytes, pos: int, size: int, endian: str, most: int):
     in seconds as the first record's, lengths under 16 MB), the guesses that another guess
     points to kept, and only the stretch from pos where each record's length leads to the
     next one is taken: exactly the records the one-at-a-time walk finds."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
     u8 = np.frombuffer(buf, dtype=np.uint8)
     n = size - pos - 15  # places a 16-byte header can start
     if endian == "<":
@@ -587,6 +587,8 @@ class Block:
 
 def _be(u8, at, a: int, b: int):
     """The big-endian unsigned integers in bytes a:b after each offset of at."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
     v = u8[at + a].astype(np.int64 if b - a > 4 else np.uint32 if b - a > 2 else np.int32)
     for k in range(a + 1, b):
         v = (v << 8) | u8[at + k]
@@ -595,6 +597,8 @@ def _be(u8, at, a: int, b: int):
 
 def _be_rev(u8, at, a: int, b: int):
     """The little-endian ones."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
     v = u8[at + b - 1].astype(np.uint32)
     for k in range(b - 2, a - 1, -1):
         v = (v << 8) | u8[at + k]
@@ -604,6 +608,8 @@ def _be_rev(u8, at, a: int, b: int):
 def _pairs(lo, hi):
     """The distinct (lo, hi) pairs (a list of [lo, hi]) and each row's index among them: by a
     64-bit mix of the two, checked to have no collision (else by the pairs themselves)."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
     mix = lo.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + hi.astype(np.uint64)
     u, first, inv = np.unique(mix, return_index=True, return_inverse=True)
     inv = inv.ravel()
@@ -619,6 +625,8 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
                        scale: float, first: int) -> Block:
     """The TCP packets of the pcap records at offs (numbered from first): plain
     Ethernet/IPv4/TCP records decoded together, every other one by _decode, as _pcap does."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
     # a copy of the buffer 54 bytes longer: every record's first 54 bytes can be gathered
     # (those of a record shorter than that are not used)
     u8 = np.frombuffer(buf, dtype=np.uint8)
