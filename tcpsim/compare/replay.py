@@ -314,13 +314,17 @@ def _run(tracker: Tracker, b, skip, replayed) -> list:
         if k & 2:
             tracker.count += 1
             r.id = tracker.count
+        done = tracker._done
         if k & 4:
             r.done_at = ti
             conns[r._key] = r
-            tracker._done.append((ti, r._key, r))
-        done = tracker._done
-        if done and (done[0][0] + LINGER < ti or len(done) > MAX_LINGERING):
-            out += tracker._expire(ti, [])
+            done.append((ti, r._key, r))
+        # Tracker._expire(ti, []) inlined (once per connection here)
+        while done and (done[0][0] + LINGER < ti or len(done) > MAX_LINGERING):
+            _, key, old = done.popleft()
+            if conns.get(key) is old:
+                del conns[key]
+            out.append(old)
     # skipped packets after the last event
     if n - 1 > prev and last_skip[n - 1] > prev:
         tq = tl[n - 1] if kind[n - 1] == 1 else tl[int(last_skip[n - 1])]
