@@ -650,3 +650,25 @@ def test_scanning_in_blocks_finishes_what_feeding_each_packet_finishes(tmp_path,
     got = [c.to_dict() for c in Scan(path)]
     assert len(got) == len(want) > 10
     assert got == want
+
+
+def test_a_long_connection_in_blocks_is_followed_as_packet_by_packet(tmp_path, monkeypatch):
+    """scripts/bench_compare.py's never-acknowledged capture, small: a connection longer than
+    a block fed in parts, its unacknowledged segments past SENT_LIMIT kept as their newest
+    start; the same connection as feeding each packet makes."""
+    import importlib.util
+
+    from tcpsim.compare import tracker as tr
+    from tcpsim.compare.report import Scan
+
+    spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "scripts" / "bench_compare.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    path = tmp_path / "noack.pcap"
+    bench.generate_noack(path, 30_000)
+    monkeypatch.setattr(tr, "SENT_LIMIT", 1000)
+    want = [c.to_dict() for c in _per_packet(path)]
+    got = list(Scan(path))
+    assert [c.to_dict() for c in got] == want and got[0].packets == 30_000
+    end = got[0].a
+    assert 500 <= len(end.sent) <= 1000 and end.sent_old is not None

@@ -26,10 +26,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..pcap.reader import Packet
-from .tracker import LINGER, MAX_LINGERING, MAX_OPEN, MOD, SYN, Connection, End, Tracker
+from .tracker import IDLE, LINGER, MAX_LINGERING, MAX_OPEN, MOD, SYN, Connection, End, Tracker
 
 ENABLED = True  # (off: every packet fed, for checking that replaying changes nothing)
 MEMO_LIMIT = 4096  # signatures remembered (a template each, or None: not replayable) ...
+LONGEST = 1024  # packets of a connection replayed at most (a longer one is fed: it would not
+# repeat, and its scratch run would be the work of feeding it once more)
 MEMO_BYTES = 8 << 20  # ... and at most this many bytes of them (a long connection's is long)
 _N0 = 1 << 40  # packet numbers of the scratch run: _N0 + index
 _T0 = float(1 << 30)  # its times: _T0 + index (exact as floats)
@@ -76,8 +78,9 @@ def feed_arrays(tracker: Tracker, b) -> list | None:
     starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]])
     ends = np.r_[starts[1:], n]
     flags = A["flags"]
-    cand = (ends - starts >= 2) & ((flags[order[starts]] & 0x17) == SYN) & \
-        (t[order[ends - 1]] - t[order[starts]] < 300.0)
+    size = ends - starts
+    cand = (size >= 2) & (size <= LONGEST) & ((flags[order[starts]] & 0x17) == SYN) & \
+        (t[order[ends - 1]] - t[order[starts]] < IDLE)
     keys = b.keys
     conns = tracker.conns
     key_of = fs[starts].tolist()

@@ -230,8 +230,11 @@ class Tracker:
             if out is not None:
                 yield out
                 return
+        if b.n <= step:
+            yield self.feed_block(b, replay=False)
+            return
         for start in range(0, b.n, step):
-            yield self.feed_block(b, start, min(b.n, start + step), replay=False)
+            yield self.feed_block(b.part(start, min(b.n, start + step)), replay=False)
 
     def feed_block(self, b, start: int = 0, stop: int | None = None,
                    replay: bool = True) -> list[Connection]:

@@ -546,6 +546,21 @@ class Block:
                 setattr(self, name, self.arrays[name].tolist())
         return self
 
+    def part(self, start: int, stop: int) -> "Block":
+        """Packets start to stop as a Block of their own, with lists (made from the arrays for
+        this part only: a block fed packet by packet is not made into lists all at once)."""
+        b = Block()
+        b.n, b.keys, b._buf, b.arrays = stop - start, self.keys, self._buf, None
+        if self.number is None:
+            for name in _COLUMNS:
+                setattr(b, name, self.arrays[name][start:stop].tolist())
+        else:
+            for name in _COLUMNS:
+                setattr(b, name, getattr(self, name)[start:stop])
+        b._packets = {i - start: p for i, p in self._packets.items() if start <= i < stop} \
+            if self._packets else None
+        return b
+
     def packet(self, i: int) -> Packet:
         p = self._packets.get(i) if self._packets else None
         if p is not None:
