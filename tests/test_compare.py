@@ -406,3 +406,269 @@ def test_a_syn_copied_by_the_network_is_a_note_not_a_departure():
     assert c.verdict == "conforms"
     assert [(f.number, f.kind, f.rule) for f in c.findings] == [(4, "note", "RFC 7323 3.2")]
     assert c.findings[0].text.startswith("an exact copy of packet 1")
+
+
+# -- speed and scale (issue 21): blocks of arrays, whole connections replayed, bounded memory --
+def _bench_capture(tmp_path, packets=20_000, edit=None):
+    """A capture of many overlapping request-response connections (scripts/bench_compare.py),
+    big enough for the reader's all-at-once record search and the tracker's replay."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "scripts" / "bench_compare.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    path = tmp_path / "many.pcap"
+    bench.generate(path, packets)
+    if edit:
+        data = bytearray(path.read_bytes())
+        edit(data)
+        path.write_bytes(bytes(data))
+    return path
+
+
+def _records(data):
+    """(offset, caplen) of every record of a little-endian pcap."""
+    pos, out = 24, []
+    while pos + 16 <= len(data):
+        cap = struct.unpack_from("<I", data, pos + 8)[0]
+        out.append((pos, cap))
+        pos += 16 + cap
+    return out
+
+
+def _read_both(path):
+    """The packets, counts and stop of a capture read packet by packet and in Blocks."""
+    with Reader(path) as r:
+        one = list(r), (r.frames, r.other, r.truncated, r.stopped)
+    with Reader(path) as r:
+        blocks = [b.lists().packet(i) for b in r.blocks() for i in range(b.n)], \
+            (r.frames, r.other, r.truncated, r.stopped)
+    return one, blocks
+
+
+def _cut(data):
+    del data[len(data) * 2 // 3:]
+
+
+def _corrupt_length(data):
+    pos, _ = _records(data)[9000]
+    struct.pack_into("<I", data, pos + 8, 0x7FFFFFFF)
+
+
+def _time_jump(data):  # a year later from the 12,000th record on: the guess of headers fails
+    for pos, _ in _records(data)[12_000:]:
+        struct.pack_into("<I", data, pos, struct.unpack_from("<I", data, pos)[0] + (1 << 25))
+
+
+def _lose_packets(data):  # no IP packet: every 97th record's frame becomes ARP
+    for k, (pos, _) in enumerate(_records(data)):
+        if k % 97 == 5:
+            data[pos + 16 + 12:pos + 16 + 14] = b"\x08\x06"
+
+
+def _payload_like_headers(data):  # TCP payload bytes that look like record headers
+    for k, (pos, cap) in enumerate(_records(data)):
+        if cap > 66 and k % 5 == 0:
+            hdr = data[pos:pos + 16]
+            data[pos + 16 + 66:pos + 16 + min(cap, 82)] = hdr[:min(cap, 82) - 66]
+
+
+EDITS = {"plain": None, "cut": _cut, "corrupt-length": _corrupt_length, "time-jump": _time_jump,
+         "non-ip": _lose_packets, "header-like-payload": _payload_like_headers}
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_blocks_read_what_the_packet_reader_reads(tmp_path, edit):
+    """Reader.blocks() (records found all at once, decoded with numpy) gives the packets, the
+    counts and the stop that iterating gives, record by record."""
+    one, blocks = _read_both(_bench_capture(tmp_path, edit=EDITS[edit]))
+    assert one[1] == blocks[1]
+    assert one[0] == blocks[0] and len(one[0]) > 1000
+
+
+@pytest.mark.parametrize("name", ALL[::4])
+def test_blocks_of_every_format_and_link_type_read_the_same(tmp_path, name):
+    frames, _ = _reference(name)
+    for link in [1, 113, 0, "vlan"]:
+        moved = [(t, relink(f, link)) for t, f in frames]
+        for data in (pcap_bytes(moved, 1 if link == "vlan" else link),
+                     pcapng_bytes(moved, 1 if link == "vlan" else link, ">", tsresol=9)):
+            path = tmp_path / "c.cap"
+            path.write_bytes(data)
+            one, blocks = _read_both(path)
+            assert one == blocks
+
+
+def _json(path, monkeypatch, replay: bool) -> str:
+    import io
+
+    from tcpsim.compare import replay as rp
+    from tcpsim.compare.report import write_json
+
+    monkeypatch.setattr(rp, "ENABLED", replay)
+    out = io.StringIO()
+    code = write_json(path, out)
+    return out.getvalue() + f"exit {code}"
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_replaying_whole_connections_changes_nothing(tmp_path, monkeypatch, edit):
+    """The replay of connections by signature gives the JSON that feeding every packet gives
+    (ids, order, states, numbers, times), and replays most of them."""
+    from tcpsim.compare import replay as rp
+    from tcpsim.compare.report import Scan
+
+    path = _bench_capture(tmp_path, edit=EDITS[edit])
+    assert _json(path, monkeypatch, True) == _json(path, monkeypatch, False)
+    monkeypatch.setattr(rp, "ENABLED", True)
+    conns = list(Scan(path))
+    replayed = sum(isinstance(c, rp.Replayed) for c in conns)
+    assert replayed > len(conns) // 2 if edit in ("plain", "cut") else replayed >= 0
+
+
+def test_a_late_segment_of_a_replayed_connection_is_followed(tmp_path, monkeypatch):
+    """A replayed connection becomes a real Connection when a late packet comes for it: the
+    FIN sent again after the end is noted on it, as feeding every packet notes it."""
+    def refin(data):
+        recs = _records(data)
+        fin = next(p for p, c in recs if data[p + 16 + 47] & 0x01)
+        last_t = struct.unpack_from("<I", data, recs[-1][0])[0]
+        rec = bytearray(data[fin:fin + 16 + struct.unpack_from("<I", data, fin + 8)[0]])
+        struct.pack_into("<I", rec, 0, last_t)
+        data += rec
+
+    path = _bench_capture(tmp_path, 5_000, refin)
+    on, off = _json(path, monkeypatch, True), _json(path, monkeypatch, False)
+    assert on == off and "sends its FIN again" in on
+
+
+def test_a_connection_idle_past_the_limit_is_finished_and_said_so(tmp_path):
+    from tcpsim.compare.tracker import IDLE
+
+    frames, _ = _reference("request-response")
+    gap = [(t + (IDLE + 10 if n >= 5 else 0), f) for n, (t, f) in enumerate(frames)]
+    path = tmp_path / "idle.pcap"
+    path.write_bytes(pcap_bytes(gap))
+    first, second = analyse(read_packets(path))
+    assert (first.last, second.first, second.midstream) == (5, 6, True)
+    assert first.findings[-1].text.startswith(f"no packet for {IDLE + 10:.0f} s: taken as finished")
+    r = run_cli("compare", path, "--json")
+    assert json.loads(r.stdout)["capture"]["idle"] == 1
+    r = run_cli("compare", path)
+    assert f"1 connection(s) taken as finished after {IDLE:g} s without a packet" in r.stdout
+
+
+def test_past_max_open_the_connections_idle_longest_are_finished(monkeypatch):
+    from tcpsim.compare import tracker as tr
+    from tcpsim.pcap.reader import Packet
+
+    monkeypatch.setattr(tr, "MAX_OPEN", 20)
+    t = tr.Tracker()
+    out = []
+    for i in range(50):  # a scan: SYNs to 50 addresses, none answered
+        out += t.feed(Packet(i + 1, float(i), (b"\x0a\0\0\x01", 40000),
+                             (bytes([10, 1, 0, i]), 80), 0x02, 1000 + i, 0, 1024, b"", 0))
+    assert len(t.conns) <= 20 and t.crowded == len(out) == 30
+    assert [c.first for c in out] == list(range(1, 31))  # the oldest first
+    assert out[0].findings[-1].text.startswith("finished early, 20.000 s after its last packet")
+
+
+def test_unacknowledged_segments_past_the_limit_are_kept_as_their_newest_start(monkeypatch):
+    from tcpsim.compare import tracker as tr
+    from tcpsim.pcap.reader import Packet
+
+    monkeypatch.setattr(tr, "SENT_LIMIT", 10)
+    c, s = (b"\x0a\0\0\x01", 40000), (b"\x0a\0\0\x02", 80)
+    t = tr.Tracker()
+    seq = [1000, 5000]
+    pk = [Packet(1, 0.0, c, s, 0x02, 999, 0, 100, b"", 0),
+          Packet(2, 0.1, s, c, 0x12, 4999, 1000, 100, b"", 0),
+          Packet(3, 0.2, c, s, 0x10, 1000, 5000, 100, b"", 0)]
+    pk += [Packet(4 + k, 1.0 + k, c, s, 0x10, seq[0] + 100 * k, 5000, 100, b"", 100)
+           for k in range(25)]
+    for p in pk:
+        t.feed(p)
+    (conn,) = t.conns.values()
+    end = conn.a
+    assert len(end.sent) <= 10 and end.sent_old is not None
+    # a retransmission of a forgotten segment: noted, without its interval
+    t.feed(Packet(30, 40.0, c, s, 0x10, 1000, 5000, 100, b"", 100))
+    assert conn.findings[-1].text == "client sends bytes 1-101 again: a retransmission"
+    # one recent enough: with it
+    t.feed(Packet(31, 41.0, c, s, 0x10, 1000 + 100 * 24, 5000, 100, b"", 100))
+    assert conn.findings[-1].text.endswith("again after 16.000 s: a retransmission")
+    t.feed(Packet(32, 42.0, s, c, 0x10, 5000, 1000 + 100 * 25, 100, b"", 0))  # all acknowledged
+    assert not end.sent and end.sent_old is None
+
+
+def _per_packet(path):
+    """The connections in the order they finish, fed one Packet at a time (as analyse does)."""
+    from tcpsim.compare import Tracker
+
+    t, out = Tracker(), []
+    with Reader(path) as r:
+        for p in r:
+            out += t.feed(p)
+    return out + t.finish()
+
+
+def _port_reuse(tmp_path):
+    """Request-response over and over from 7 client ports, overlapping: ports used again while
+    their last connection lingers, between the packets of others."""
+    frames, _ = _reference("request-response")
+    span = frames[-1][0] - frames[0][0]
+    out = []
+    for i in range(600):
+        port = struct.pack("!H", 40000 + i % 7)
+        for t, f in frames:
+            g = bytearray(f)
+            if g[34:36] == b"\x1f\x90":  # from the server (8080): the client is the destination
+                g[36:38] = port
+            else:
+                g[34:36] = port
+            out.append((1000.0 + i * span / 5 + (t - frames[0][0]), bytes(g)))
+    out.sort(key=lambda r: r[0])
+    path = tmp_path / "reuse.pcap"
+    path.write_bytes(pcap_bytes(out))
+    return path
+
+
+@pytest.mark.parametrize("replay", [True, False])
+@pytest.mark.parametrize("edit", [*EDITS, "port-reuse"])
+def test_scanning_in_blocks_finishes_what_feeding_each_packet_finishes(tmp_path, monkeypatch,
+                                                                       edit, replay):
+    """Scan (Blocks, replayed connections, header prediction on lists) gives the connections
+    that feeding Packets one at a time gives, in the same order, the same in every field."""
+    from tcpsim.compare import replay as rp
+    from tcpsim.compare.report import Scan
+
+    monkeypatch.setattr(rp, "ENABLED", replay)
+
+    path = _port_reuse(tmp_path) if edit == "port-reuse" else \
+        _bench_capture(tmp_path, edit=EDITS[edit])
+    want = [c.to_dict() for c in _per_packet(path)]
+    got = [c.to_dict() for c in Scan(path)]
+    assert len(got) == len(want) > 10
+    assert got == want
+
+
+def test_a_long_connection_in_blocks_is_followed_as_packet_by_packet(tmp_path, monkeypatch):
+    """scripts/bench_compare.py's never-acknowledged capture, small: a connection longer than
+    a block fed in parts, its unacknowledged segments past SENT_LIMIT kept as their newest
+    start; the same connection as feeding each packet makes."""
+    import importlib.util
+
+    from tcpsim.compare import tracker as tr
+    from tcpsim.compare.report import Scan
+
+    spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "scripts" / "bench_compare.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    path = tmp_path / "noack.pcap"
+    bench.generate_noack(path, 30_000)
+    monkeypatch.setattr(tr, "SENT_LIMIT", 1000)
+    want = [c.to_dict() for c in _per_packet(path)]
+    got = list(Scan(path))
+    assert [c.to_dict() for c in got] == want and got[0].packets == 30_000
+    end = got[0].a
+    assert 500 <= len(end.sent) <= 1000 and end.sent_old is not None

@@ -27,6 +27,15 @@ LINGER = 3.0  # a finished connection is kept this long (capture time) for late 
 # resent after a lost last ACK comes an RTO later); one later than that starts a new, mid-stream
 # connection.  Memory stays bounded by the connections open (or finishing) at once.
 MAX_LINGERING = 2_000  # ... and at most this many finished ones at once
+# Memory stays bounded whatever the capture (issue 21):
+IDLE = 300.0  # a connection without a packet for this long (capture time) is finished here, as
+# Zeek finishes one idle past its tcp_inactivity_timeout (5 min, init-bare.zeek); a later
+# packet of it starts a new, mid-stream connection.  Checked every IDLE / 4 of capture time.
+MAX_OPEN = 50_000  # at most this many connections followed at once: past it, the tenth of
+# them idle the longest are finished early (a scan's half-open connections, say)
+SENT_LIMIT = 10_000  # data segments of one end remembered one by one (for the interval a
+# retransmission note gives); past it the older half is kept only as the start of the newest
+# of them (End.sent_old), which is all that acknowledging and resetting need
 _THROUGH = frozenset(("CLOSE", "TIME_WAIT"))
 
 
@@ -89,6 +98,7 @@ class End:
     last_syn: float | None = None  # when its SYN (or SYN-ACK) was last sent
     last_fin: float | None = None
     sent: dict = field(default_factory=dict)  # seq -> time, of data not yet acknowledged
+    sent_old: int | None = None  # the newest start of the segments forgotten past SENT_LIMIT
     packets: int = 0
     first_syn: tuple | None = None  # (packet, flags, seq, ack, win, options) of its first SYN
 
@@ -153,12 +163,18 @@ class Tracker:
     def __init__(self):
         self.conns: dict[tuple, Connection] = {}
         self.count = 0
+        self.idle = 0  # connections finished after IDLE s without a packet
+        self.crowded = 0  # connections finished early because MAX_OPEN were open
+        self._sweep_at = float("-inf")  # capture time of the next look for idle connections
         self._done: deque[tuple[float, tuple, Connection]] = deque()  # in the order they finished
 
     def feed(self, p: Packet) -> list[Connection]:
+        out = self._sweep(p.t) if p.t >= self._sweep_at else []
         src, dst = p.src, p.dst
         key = (src, dst) if src < dst else (dst, src)
         c = self.conns.get(key)
+        if c is not None and c.__class__ is not Connection:
+            c = self._unreplay(key, c)
         if c is not None and p.flags & 0x17 == ACK:
             # header prediction, as tcp_rcv_established() does it: an ACK, perhaps with new
             # data in order, between two established ends is most of any capture and changes
@@ -172,25 +188,27 @@ class Tracker:
                 c.last, c.t_last = p.number, p.t
                 x.packets += 1
                 x.last_tx = p.number
-                if y.sent:
+                if y.sent or y.sent_old is not None:
                     self._prune(y, p.ack)
                 if p.length:
                     if "data" not in c.phases:
                         c.phases.append("data")
                     x.snd_nxt = (p.seq + p.length) % MOD
                     x.sent[p.seq] = p.t
+                    if len(x.sent) > SENT_LIMIT:
+                        self._forget(x)
                 done = self._done
                 if done and (done[0][0] + LINGER < p.t or len(done) > MAX_LINGERING):
-                    return self._expire(p.t, [])
-                return []
+                    return self._expire(p.t, out)
+                return out
         if c is not None and c.done_at is not None and p.flags & (SYN | ACK) == SYN:
-            out = [c]  # the port pair is used again by a new connection
+            out.append(c)  # the port pair is used again by a new connection
             self._done = deque(d for d in self._done if d[2] is not c)
             c = None
-        else:
-            out = []
         if c is None:
             c = self._new(key, p)
+            if len(self.conns) > MAX_OPEN:
+                self._crowd(c, p.t, out)
         self._packet(c, p)
         if c.done_at is None and (c.a.state in _THROUGH or c.b.state in _THROUGH) and \
                 self._through(c):
@@ -201,16 +219,173 @@ class Tracker:
             return self._expire(p.t, out)
         return out
 
+    def feed_blocks(self, b, step: int = 4096):
+        """feed_block() of a Block, the finished connections given every `step` packets when
+        it is fed packet by packet (a scan finishes thousands of connections per block: they
+        are not all held until its end)."""
+        if b.arrays is not None:
+            from .replay import feed_arrays
+
+            out = feed_arrays(self, b)
+            if out is not None:
+                yield out
+                return
+        if b.n <= step:
+            yield self.feed_block(b, replay=False)
+            return
+        for start in range(0, b.n, step):
+            yield self.feed_block(b.part(start, min(b.n, start + step)), replay=False)
+
+    def feed_block(self, b, start: int = 0, stop: int | None = None,
+                   replay: bool = True) -> list[Connection]:
+        """feed() of every packet of a pcap.reader.Block (from start to stop), in order: whole
+        connections replayed where they can be (compare/replay.py), else the header-prediction
+        path of feed() runs here on the block's lists, and only the other packets are made
+        into Packets and fed."""
+        if replay and b.arrays is not None and start == 0 and stop is None:
+            from .replay import feed_arrays
+
+            out = feed_arrays(self, b)
+            if out is not None:
+                return out
+        b.lists()
+        out: list[Connection] = []
+        conns, feed = self.conns, self.feed
+        keys, flow, fwd, flags = b.keys, b.flow, b.fwd, b.flags
+        seqs, acks, lengths, ts, numbers = b.seq, b.ack, b.length, b.t, b.number
+        for i in range(start, b.n if stop is None else stop):
+            key = keys[flow[i]]
+            if ts[i] >= self._sweep_at:
+                out += self._sweep(ts[i])
+            if flags[i] & 0x17 == ACK:
+                c = conns.get(key)
+                if c is not None and c.__class__ is not Connection:
+                    c = self._unreplay(key, c)
+                if c is not None:
+                    # feed()'s header prediction (tcp_rcv_established()), the same tests
+                    lo, hi = key
+                    a = c.a
+                    if (lo if fwd[i] else hi) == a.ep:
+                        x, y = a, c.b
+                    else:
+                        x, y = c.b, a
+                    seq = seqs[i]
+                    if x.state == "ESTABLISHED" == y.state and lo != hi and \
+                            x.snd_nxt == seq and y.snd_nxt is not None and \
+                            not 0 < (acks[i] - y.snd_nxt) % MOD < 0x80000000 and \
+                            x.fin_seq is None is y.fin_seq:
+                        t = ts[i]
+                        c.packets += 1
+                        c.last, c.t_last = numbers[i], t
+                        x.packets += 1
+                        x.last_tx = numbers[i]
+                        if y.sent or y.sent_old is not None:
+                            self._prune(y, acks[i])
+                        if lengths[i]:
+                            if "data" not in c.phases:
+                                c.phases.append("data")
+                            x.snd_nxt = (seq + lengths[i]) % MOD
+                            x.sent[seq] = t
+                            if len(x.sent) > SENT_LIMIT:
+                                self._forget(x)
+                        done = self._done  # (feed() replaces it when a port is used again)
+                        if done and (done[0][0] + LINGER < t or len(done) > MAX_LINGERING):
+                            out += self._expire(t, [])
+                        continue
+            out += feed(b.packet(i))
+        return out
+
+    def _fast(self, key, fwd: bool, seq: int, ack: int, length: int, number: int, t: float,
+              out: list) -> bool:
+        """feed()'s header prediction for a pure ACK given by its fields (compare/replay.py's
+        packets that are not replayed); False when it takes feed()'s full path."""
+        c = self.conns.get(key)
+        if c is None:
+            return False
+        if c.__class__ is not Connection:
+            c = self._unreplay(key, c)
+        lo, hi = key
+        a = c.a
+        if (lo if fwd else hi) == a.ep:
+            x, y = a, c.b
+        else:
+            x, y = c.b, a
+        if not (x.state == "ESTABLISHED" == y.state and lo != hi and x.snd_nxt == seq and
+                y.snd_nxt is not None and not 0 < (ack - y.snd_nxt) % MOD < 0x80000000 and
+                x.fin_seq is None is y.fin_seq):
+            return False
+        c.packets += 1
+        c.last, c.t_last = number, t
+        x.packets += 1
+        x.last_tx = number
+        if y.sent or y.sent_old is not None:
+            self._prune(y, ack)
+        if length:
+            if "data" not in c.phases:
+                c.phases.append("data")
+            x.snd_nxt = (seq + length) % MOD
+            x.sent[seq] = t
+            if len(x.sent) > SENT_LIMIT:
+                self._forget(x)
+        done = self._done
+        if done and (done[0][0] + LINGER < t or len(done) > MAX_LINGERING):
+            out += self._expire(t, [])
+        return True
+
+    def _unreplay(self, key, r) -> Connection:
+        """A late packet for a connection replayed whole (compare/replay.py): the real
+        Connection takes its place here and among the finished ones."""
+        c = r.real()
+        self.conns[key] = c
+        done = self._done
+        for i in range(len(done) - 1, -1, -1):
+            if done[i][2] is r:
+                done[i] = (done[i][0], key, c)
+                break
+        return c
+
     def _expire(self, now: float, out: list[Connection]) -> list[Connection]:
         """Let go of the finished connections that have lingered long enough."""
         done = self._done
+        emitted = {id(c) for c in out}  # (connections are equal only to themselves)
         while done and (done[0][0] + LINGER < now or len(done) > MAX_LINGERING):
             _, k, old = done.popleft()
             if self.conns.get(k) is old:
                 del self.conns[k]
-            if old not in out:
+            if id(old) not in emitted:
                 out.append(old)
         return out
+
+    def _sweep(self, now: float) -> list[Connection]:
+        """Finish the connections idle for IDLE s (the check is made when capture time first
+        reaches each IDLE / 4 step, so that it costs nothing per packet)."""
+        self._sweep_at = now + IDLE / 4
+        idle = [c for c in self.conns.values() if c.done_at is None and c.t_last + IDLE < now]
+        for c in idle:
+            self._let_go(c, f"no packet for {now - c.t_last:.0f} s: taken as finished here (an "
+                         f"inactivity timeout of {IDLE:g} s, as Zeek's tcp_inactivity_timeout); a "
+                         "later packet of it would start a new, mid-stream connection")
+        self.idle += len(idle)
+        return idle
+
+    def _crowd(self, new: Connection, now: float, out: list[Connection]) -> None:
+        """More than MAX_OPEN connections at once: finish the tenth of them idle the longest."""
+        import heapq
+
+        open_ = [c for c in self.conns.values() if c.done_at is None and c is not new]
+        gone = sorted(heapq.nsmallest(MAX_OPEN // 10, open_, key=lambda c: (c.t_last, c.first)),
+                      key=lambda c: c.first)
+        for c in gone:
+            self._let_go(c, f"finished early, {now - c.t_last:.3f} s after its last packet: more "
+                         f"than {MAX_OPEN} connections were open at once and it had been idle "
+                         "the longest; a later packet of it would start a new, mid-stream "
+                         "connection")
+        self.crowded += len(gone)
+        out += gone
+
+    def _let_go(self, c: Connection, why: str) -> None:
+        del self.conns[(c.a.ep, c.b.ep) if c.a.ep <= c.b.ep else (c.b.ep, c.a.ep)]
+        c.findings.append(Finding(c.last, "note", "capture", why))
 
     def finish(self) -> list[Connection]:
         out = sorted(self.conns.values(), key=lambda c: c.first)
@@ -388,6 +563,8 @@ class Tracker:
         if x.snd_nxt is None or _after(end, x.snd_nxt):
             x.snd_nxt = end
         x.sent.setdefault(p.seq, p.t)
+        if len(x.sent) > SENT_LIMIT:
+            self._forget(x)
         if y.state in ("CLOSE", "TIME_WAIT") and not c.midstream and y.packets:
             self._note(c, p, "RFC 9293 3.10.7.1",
                        f"data for {y.name}, whose end of the connection is gone: a reset is due")
@@ -439,7 +616,7 @@ class Tracker:
     @staticmethod
     def _why_reset(x: End, y: End) -> tuple[str, str]:
         if x.state in ("FIN_WAIT1", "FIN_WAIT2") and y.snd_nxt is not None and \
-                y.isn is not None and y.sent:
+                y.isn is not None and (y.sent or y.sent_old is not None):
             return (rule("FIN_WAIT2", "rcv_data_after_close").ref + "; RFC 1122 4.2.2.13",
                     "data reached it after it had closed (its socket can no longer read)")
         if x.state == "CLOSE":
@@ -506,6 +683,20 @@ class Tracker:
         if sent:
             for seq in [s for s in sent if 0 < (ack - s) % MOD < 0x80000000]:
                 del sent[seq]
+        if e.sent_old is not None and 0 < (ack - e.sent_old) % MOD < 0x80000000:
+            e.sent_old = None  # (the newest forgotten start is covered, so all of them are)
+
+    @staticmethod
+    def _forget(e: End) -> None:
+        """Past SENT_LIMIT: keep the newer half one by one, the rest as its newest start."""
+        sent = e.sent
+        old = list(sent)[:len(sent) // 2]
+        newest = e.sent_old
+        for s in old:
+            if newest is None or _after(s, newest):
+                newest = s
+            del sent[s]
+        e.sent_old = newest
 
     @staticmethod
     def _departure(c: Connection, p: Packet, ref: str, text: str) -> None:

@@ -119,6 +119,36 @@ class Reader:
     def __iter__(self) -> Iterator[Packet]:
         return self._pcap() if self.format == "pcap" else self._pcapng_packets()
 
+    def blocks(self) -> Iterator["Block"]:
+        """The TCP packets as Blocks of arrays (the same packets, numbers and counts as
+        iterating; `tcpsim compare`'s fast path): pcap records are found by a tight walk of
+        their headers and decoded all at once with numpy where they are plain Ethernet/IPv4/TCP,
+        one by one (_decode) otherwise; pcapng packets are decoded one by one."""
+        if self.format == "pcap":
+            return self._pcap_blocks()
+        return self._pcapng_blocks()
+
+    def _pcapng_blocks(self) -> Iterator["Block"]:
+        decode, keep = _decode, self.keep_payload
+        items: list = []
+        for t, link, buf, off, caplen in self._pcapng():
+            self.frames += 1
+            try:
+                p = decode(buf, off, off + caplen, link, self.frames, t, keep)
+            except (struct.error, IndexError):
+                p = _TRUNCATED
+            if p is None:
+                self.other += 1
+            elif p is _TRUNCATED:
+                self.truncated += 1
+            else:
+                items.append(p)
+                if len(items) >= BLOCK:
+                    yield Block.of_packets(items)
+                    items = []
+        if items:
+            yield Block.of_packets(items)
+
     def _pcapng_packets(self) -> Iterator[Packet]:
         decode = _decode
         for t, link, buf, off, caplen in self._pcapng():
@@ -207,6 +237,74 @@ class Reader:
                     self._pos = pos
                     yield p
             self._pos = pos
+            if pos + 16 <= size and not self._need(16 + header(buf, pos)[2]):
+                self._stop("the file ends inside a packet (it was cut short)")
+                return
+
+    def _pcap_blocks(self) -> Iterator["Block"]:
+        """The packets of a pcap file in Blocks: the same walk as _pcap, but the records of
+        the buffer are only located in the loop (one unpack each) and decoded together."""
+        self._start_buffer()
+        if not self._need(24):
+            raise CaptureError(f"{self.path} ends inside its pcap file header; the file is cut "
+                               "short")
+        magic = self._buf[:4]
+        endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+        snaplen, network = struct.unpack_from(endian + "16xII", self._buf, 0)
+        link = network & 0xFFFF  # the upper bits may carry FCS information
+        self.linktypes.add(link)
+        self._pos = 24
+        header = struct.Struct(endian + "IIII").unpack_from
+        caplen_at = struct.Struct(endian + "8xI").unpack_from
+        scale = 1e-9 if nano else 1e-6
+        most = max(snaplen, 262144)
+        frames = 0
+        while True:
+            self.offset = self._base + self._pos
+            if not self._need(16):
+                if len(self._buf) - self._pos:
+                    self._stop("the file ends inside a packet header (it was cut short)")
+                return
+            buf, pos, size = self._buf, self._pos, len(self._buf)
+            corrupt = None
+            while True:
+                # most records are found all at once (_chain); the walk goes on from where
+                # that stopped, one header at a time
+                found, pos = _chain(buf, pos, size, endian, most) if size - pos > 1 << 16 \
+                    else (None, pos)
+                offs = []
+                add = offs.append
+                limit = BLOCK - (0 if found is None else len(found))
+                while pos + 16 <= size and len(offs) < limit:
+                    caplen = caplen_at(buf, pos)[0]
+                    if caplen > most:
+                        _, _, caplen, wirelen = header(buf, pos)
+                        if caplen > MAX_RECORD or caplen > wirelen:
+                            corrupt = caplen
+                            break
+                    end = pos + 16 + caplen
+                    if end > size:
+                        break  # the record goes on past the buffer: refill
+                    add(pos)
+                    pos = end
+                if found is not None and len(found):
+                    offs = found.tolist() + offs
+                if offs:
+                    block = _decode_pcap_block(self, buf, offs, link, endian, scale, frames + 1)
+                    frames += len(offs)
+                    self.frames = frames
+                    self._pos = pos
+                    self.offset = self._base + pos
+                    if block.n:
+                        yield block
+                if len(offs) < BLOCK or corrupt is not None:
+                    break
+            self._pos = pos
+            if corrupt is not None:
+                self._stop(f"a packet header gives a length of {corrupt} bytes, which cannot "
+                           "be right (a corrupt length field)")
+                return
             if pos + 16 <= size and not self._need(16 + header(buf, pos)[2]):
                 self._stop("the file ends inside a packet (it was cut short)")
                 return
@@ -384,6 +482,272 @@ def _decode(buf, off: int, end: int, link: int, number: int, t: float, keep: boo
     payload = bytes(buf[tcp + hlen:min(end, ip_end)]) if keep else b""
     return Packet(number, t, (saddr, sport), (daddr, dport), flags, seq, ack, win, options,
                   max(0, ip_end - tcp - hlen), payload)
+
+
+BLOCK = 1 << 17  # packets decoded at a time by Reader.blocks()
+
+
+def _chain(buf: bytes, pos: int, size: int, endian: str, most: int):
+    """The pcap records from pos on, found all at once: (their offsets, where the walk goes
+    on), at most BLOCK of them.  Record headers are guessed (the top two bytes of the time
+    in seconds as the first record's, lengths under 16 MB), the guesses that another guess
+    points to kept, and only the stretch from pos where each record's length leads to the
+    next one is taken: exactly the records the one-at-a-time walk finds."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
+    u8 = np.frombuffer(buf, dtype=np.uint8)
+    n = size - pos - 15  # places a 16-byte header can start
+    if endian == "<":
+        s_hi, s_lo, c_hi, w_hi = 3, 2, 11, 15
+    else:
+        s_hi, s_lo, c_hi, w_hi = 0, 1, 8, 12
+    m = u8[pos + s_hi:pos + s_hi + n] == u8[pos + s_hi]
+    m &= u8[pos + s_lo:pos + s_lo + n] == u8[pos + s_lo]
+    m &= u8[pos + c_hi:pos + c_hi + n] == 0
+    m &= u8[pos + w_hi:pos + w_hi + n] == 0
+    cand = np.flatnonzero(m) + pos
+    if not len(cand) or cand[0] != pos:
+        return None, pos
+    c = (_be(u8, cand, 8, 12) if endian == ">" else _be_rev(u8, cand, 8, 12))
+    nxt = cand + 16 + c
+    keep = np.isin(cand, nxt)
+    keep[0] = True
+    cand, c, nxt = cand[keep], c[keep], nxt[keep]
+    good = (c <= most) & (nxt <= size)  # a record the walk takes (whole in the buffer)
+    good[:-1] &= nxt[:-1] == cand[1:]  # ... and followed by the next one found
+    bad = np.flatnonzero(~good)
+    # the records up to the first that is not followed by the next found are all records; so
+    # is that one, when it is whole in the buffer and not too long
+    k = int(bad[0]) if len(bad) else len(cand)
+    if k < len(cand) and c[k] <= most and nxt[k] <= size:
+        k += 1
+    k = min(k, BLOCK)
+    if k == 0:
+        return None, pos
+    return cand[:k], int(nxt[k - 1])
+_COLUMNS = ("number", "t", "flags", "seq", "ack", "win", "length", "flow", "fwd", "_opt",
+            "_hlen")
+
+
+class Block:
+    """The TCP packets of a stretch of a capture, field by field (lists of ints and floats,
+    made with numpy): packet i is number[i], t[i], flags[i], ... ; its endpoints are
+    keys[flow[i]] (the pair in sorted order, as the tracker keys connections), the first of
+    them its source when fwd[i].  packet(i) makes the Packet (with its options)."""
+
+    __slots__ = ("n", "number", "t", "flags", "seq", "ack", "win", "length", "flow", "fwd",
+                 "keys", "_buf", "_opt", "_hlen", "_packets", "arrays")
+
+    def lists(self) -> "Block":
+        """Make the lists from the arrays (a Block decoded all at once keeps only arrays until
+        asked: the tracker's replay of whole connections needs no lists)."""
+        if self.number is None:
+            for name in _COLUMNS:
+                setattr(self, name, self.arrays[name].tolist())
+        return self
+
+    def part(self, start: int, stop: int) -> "Block":
+        """Packets start to stop as a Block of their own, with lists (made from the arrays for
+        this part only: a block fed packet by packet is not made into lists all at once)."""
+        b = Block()
+        b.n, b.keys, b._buf, b.arrays = stop - start, self.keys, self._buf, None
+        if self.number is None:
+            for name in _COLUMNS:
+                setattr(b, name, self.arrays[name][start:stop].tolist())
+        else:
+            for name in _COLUMNS:
+                setattr(b, name, getattr(self, name)[start:stop])
+        b._packets = {i - start: p for i, p in self._packets.items() if start <= i < stop} \
+            if self._packets else None
+        return b
+
+    def packet(self, i: int) -> Packet:
+        p = self._packets.get(i) if self._packets else None
+        if p is not None:
+            return p
+        lo, hi = self.keys[self.flow[i]]
+        src, dst = (lo, hi) if self.fwd[i] else (hi, lo)
+        h, o = self._hlen[i], self._opt[i]
+        return Packet(self.number[i], self.t[i], src, dst, self.flags[i], self.seq[i],
+                      self.ack[i], self.win[i], bytes(self._buf[o:o + h - 20]) if h > 20 else b"",
+                      self.length[i])
+
+    @classmethod
+    def of_packets(cls, packets: list[Packet]) -> "Block":
+        b = cls()
+        b.n = len(packets)
+        b.number = [p.number for p in packets]
+        b.t = [p.t for p in packets]
+        b.flags = [p.flags for p in packets]
+        b.seq = [p.seq for p in packets]
+        b.ack = [p.ack for p in packets]
+        b.win = [p.win for p in packets]
+        b.length = [p.length for p in packets]
+        b.keys, b.flow, b.fwd = [], [], []
+        index: dict = {}
+        for p in packets:
+            src, dst = p.src, p.dst
+            key = (src, dst) if src < dst else (dst, src)
+            k = index.get(key)
+            if k is None:
+                k = index[key] = len(b.keys)
+                b.keys.append(key)
+            b.flow.append(k)
+            b.fwd.append(src == key[0])
+        b._buf, b._opt, b._hlen = None, None, None
+        b._packets = dict(enumerate(packets))
+        b.arrays = None
+        return b
+
+
+def _be(u8, at, a: int, b: int):
+    """The big-endian unsigned integers in bytes a:b after each offset of at."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
+    v = u8[at + a].astype(np.int64 if b - a > 4 else np.uint32 if b - a > 2 else np.int32)
+    for k in range(a + 1, b):
+        v = (v << 8) | u8[at + k]
+    return v
+
+
+def _be_rev(u8, at, a: int, b: int):
+    """The little-endian ones."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
+    v = u8[at + b - 1].astype(np.uint32)
+    for k in range(b - 2, a - 1, -1):
+        v = (v << 8) | u8[at + k]
+    return v
+
+
+def _pairs(lo, hi):
+    """The distinct (lo, hi) pairs (a list of [lo, hi]) and each row's index among them: by a
+    64-bit mix of the two, checked to have no collision (else by the pairs themselves)."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
+    mix = lo.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + hi.astype(np.uint64)
+    u, first, inv = np.unique(mix, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    if np.array_equal(lo[first][inv], lo) and np.array_equal(hi[first][inv], hi):
+        return np.stack((lo[first], hi[first]), axis=1).tolist(), inv.astype(np.int32)
+    pair = np.empty((len(lo), 2), dtype=np.int64)
+    pair[:, 0], pair[:, 1] = lo, hi
+    uniq, inv = np.unique(pair.view("V16").ravel(), return_inverse=True)
+    return uniq.view(np.int64).reshape(-1, 2).tolist(), inv.ravel().astype(np.int32)
+
+
+def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int, endian: str,
+                       scale: float, first: int) -> Block:
+    """The TCP packets of the pcap records at offs (numbered from first): plain
+    Ethernet/IPv4/TCP records decoded together, every other one by _decode, as _pcap does."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
+    # a copy of the buffer 54 bytes longer: every record's first 54 bytes can be gathered
+    # (those of a record shorter than that are not used)
+    u8 = np.frombuffer(buf, dtype=np.uint8)
+    base = 0
+    if offs[-1] + 16 + 54 > len(u8):  # (the last record may be shorter than that: pad)
+        base = offs[0]
+        u8 = np.concatenate((u8[base:], np.zeros(16 + 54, dtype=np.uint8)))
+    o = np.array(offs, dtype=np.int64) - base
+    n = len(offs)
+    get = _be if endian == ">" else _be_rev
+    sec, frac, caplen = get(u8, o, 0, 4), get(u8, o, 4, 8), get(u8, o, 8, 12).astype(np.int64)
+    t = sec + frac * scale  # as _pcap computes it (an int plus a float: the same double)
+    frame = o + 16
+    if link == LINK_ETHERNET:
+        hlen = (u8[frame + 46] >> 4).astype(np.int32) * 4
+        ok = (caplen >= 54) & (u8[frame + 12] == 8) & (u8[frame + 13] == 0) & \
+            (u8[frame + 14] == 0x45) & (u8[frame + 23] == 6) & ((u8[frame + 20] & 0x1F) == 0) & \
+            (u8[frame + 21] == 0) & (hlen >= 20) & (caplen - 34 >= hlen)
+    else:
+        ok = np.zeros(n, dtype=bool)
+    slow = np.flatnonzero(~ok).tolist()
+    b = Block()
+    b._buf = buf
+    b._packets = None
+    b.arrays = None
+    vec = np.flatnonzero(ok)
+    if len(vec) == n:
+        sel = slice(None)
+    else:
+        sel = vec
+    numbers = np.arange(first, first + n, dtype=np.int64)
+    if len(vec):
+        fv = frame[sel]
+        total = _be(u8, fv, 16, 18)
+        h = hlen[sel]
+        cl = caplen[sel]
+        ip_end = np.where(total != 0, 14 + total, cl)
+        length = np.maximum(ip_end - 34 - h, 0).astype(np.int32)
+        src = (_be(u8, fv, 26, 30).astype(np.int64) << 16) | _be(u8, fv, 34, 36)
+        dst = (_be(u8, fv, 30, 34).astype(np.int64) << 16) | _be(u8, fv, 36, 38)
+        lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+        uniq, flow = _pairs(lo, hi)
+        keys = [((a >> 16).to_bytes(4, "big"), a & 0xFFFF) for a, _ in uniq]
+        keys = [(ka, ((c >> 16).to_bytes(4, "big"), c & 0xFFFF)) for ka, (_, c) in zip(keys, uniq)]
+        cols = [numbers[sel], t[sel], u8[fv + 47], _be(u8, fv, 38, 42), _be(u8, fv, 42, 46),
+                _be(u8, fv, 48, 50), length, flow, src == lo, fv + 54 + base, h]
+        if not slow:  # all of them: arrays only, lists when asked (Block.lists)
+            b.arrays = dict(zip(_COLUMNS, cols))
+            for name in _COLUMNS:
+                setattr(b, name, None)
+            b.keys = keys
+            b.n = n
+            return b
+        cols = [c.tolist() for c in cols]
+    else:
+        keys = []
+        cols = [[] for _ in range(11)]
+    if slow:
+        # the records the vector decode does not take, one by one as _pcap decodes them
+        others = []
+        secs, fracs, caps = sec.tolist(), frac.tolist(), caplen.tolist()  # (ints, as _pcap's)
+        for i in slow:
+            pos = offs[i] + 16
+            try:
+                p = _decode(buf, pos, pos + caps[i], link, first + i, secs[i] + fracs[i] * scale,
+                            False)
+            except (struct.error, IndexError):
+                p = _TRUNCATED
+            if p is None:
+                reader.other += 1
+            elif p is _TRUNCATED:
+                reader.truncated += 1
+            else:
+                others.append(p)
+        if others:
+            return _merge(b, cols, keys, others)
+    (b.number, b.t, b.flags, b.seq, b.ack, b.win, b.length, b.flow, b.fwd, b._opt,
+     b._hlen) = cols
+    b.keys = keys
+    b.n = len(b.number)
+    return b
+
+
+def _merge(b: Block, cols: list, keys: list, others: list[Packet]) -> Block:
+    """b with the packets decoded one by one put in their places (by number)."""
+    index = {k: i for i, k in enumerate(keys)}
+    rows = list(zip(*cols)) if cols[0] else []
+    extra = {}
+    for p in others:
+        src, dst = p.src, p.dst
+        key = (src, dst) if src < dst else (dst, src)
+        k = index.get(key)
+        if k is None:
+            k = index[key] = len(keys)
+            keys.append(key)
+        extra[p.number] = p
+        rows.append((p.number, p.t, p.flags, p.seq, p.ack, p.win, p.length, k, src == key[0],
+                     0, 0))
+    rows.sort(key=lambda r: r[0])
+    cols = [list(c) for c in zip(*rows)]
+    (b.number, b.t, b.flags, b.seq, b.ack, b.win, b.length, b.flow, b.fwd, b._opt,
+     b._hlen) = cols
+    b.keys = keys
+    b.n = len(b.number)
+    b._packets = {i: extra[num] for i, num in enumerate(b.number) if num in extra}
+    return b
 
 
 def read_packets(path: str | Path, payload: bool = False) -> list[Packet]:

@@ -1,0 +1,357 @@
+"""Whole connections at once: the tracker's work on a connection, replayed from one it did.
+
+A connection's story depends only on its own packets: which way each goes, its flags, its
+sequence and acknowledgement numbers relative to each side's first, its length (and a SYN's
+window and options, which the tracker compares).  Packet numbers and times are only recorded
+(its notes, which quote intervals, are not replayed: a connection with a finding is never).
+So a connection of a Block that starts with a SYN, is not known to the tracker, has all its
+packets in the block and is through (both ends CLOSE or TIME_WAIT) at the last of them has a
+signature (those fields, packet by packet, as bytes); the first one of each signature is run
+through a scratch Tracker, and every later one with the same signature is a Replayed: the
+scratch connection's record with its own numbers, times and sequence numbers, made only when
+something reads more than its verdict and counts.  The rest of the block (and any block with
+a packet decoded one by one, times going back, or too many connections open) goes through
+Tracker.feed, packet by packet.
+
+What a Tracker does between packets is kept exact: connection ids are counted when a
+replayed connection's first packet comes, it is added to the finished connections (and to
+conns, for late segments) at its last packet, and the lingering connections are let go at
+the same packets as feeding would (times never go back in a block that is replayed, so the
+latest skipped packet's time stands for all of them; the look for idle connections is made
+packet by packet when one falls due between two events).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..pcap.reader import Packet
+from .tracker import IDLE, LINGER, MAX_LINGERING, MAX_OPEN, MOD, SYN, Connection, End, Tracker
+
+ENABLED = True  # (off: every packet fed, for checking that replaying changes nothing)
+MEMO_LIMIT = 4096  # signatures remembered (a template each, or None: not replayable) ...
+LONGEST = 1024  # packets of a connection replayed at most (a longer one is fed: it would not
+# repeat, and its scratch run would be the work of feeding it once more)
+MEMO_BYTES = 8 << 20  # ... and at most this many bytes of them (a long connection's is long)
+_N0 = 1 << 40  # packet numbers of the scratch run: _N0 + index
+_T0 = float(1 << 30)  # its times: _T0 + index (exact as floats)
+_SIG = np.dtype([("fwd", "u1"), ("flags", "u1"), ("seq", "<u4"), ("ack", "<u4"),
+                 ("length", "<u4"), ("win", "<u2"), ("opt", "V40")])
+
+
+class Template:
+    __slots__ = ("conn", "bases", "verdict")
+
+    def __init__(self, conn: Connection, bases: tuple[int, int]):
+        self.conn, self.bases, self.verdict = conn, bases, conn.verdict
+
+
+class Replayed:
+    """A connection the tracker did not walk packet by packet: its template's record, made
+    real (a Connection) the first time anything but its verdict and counts is read."""
+
+    __slots__ = ("id", "first", "last", "t_first", "t_last", "packets", "done_at", "verdict",
+                 "midstream", "_tpl", "_numbers", "_times", "_idx", "_key", "_fwd", "_bases",
+                 "_real")
+    self_connect = False
+
+    def real(self) -> Connection:
+        if self._real is None:
+            self._real = _make(self)
+        return self._real
+
+    def __getattr__(self, name):
+        return getattr(self.real(), name)
+
+
+def feed_arrays(tracker: Tracker, b) -> list | None:
+    """Tracker.feed_block for a Block of arrays; None when it cannot be replayed (the caller
+    then feeds it packet by packet)."""
+    A = b.arrays
+    n = b.n
+    t = A["t"]
+    if not ENABLED or n < 2 or len(tracker.conns) + len(b.keys) > MAX_OPEN or bool(np.any(t[1:] < t[:-1])):
+        return None
+    flow = A["flow"]
+    order = np.argsort(flow, kind="stable")  # each flow's packets together, in capture order
+    fs = flow[order]
+    starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]])
+    ends = np.r_[starts[1:], n]
+    flags = A["flags"]
+    size = ends - starts
+    cand = (size >= 2) & (size <= LONGEST) & ((flags[order[starts]] & 0x17) == SYN) & \
+        (t[order[ends - 1]] - t[order[starts]] < IDLE)
+    keys = b.keys
+    conns = tracker.conns
+    key_of = fs[starts].tolist()
+    groups = [g for g in np.flatnonzero(cand).tolist()
+              if keys[key_of[g]][0] != keys[key_of[g]][1] and conns.get(keys[key_of[g]]) is None]
+    if not groups:
+        return None
+    sig, bases = _signatures(A, b, order, fs, starts, ends)
+    memo = tracker.__dict__.setdefault("_memo", {})
+    replayed = []  # (first position, last position, Replayed)
+    chosen = []
+    starts_l, ends_l = starts.tolist(), ends.tolist()
+    first_pos, last_pos = order[starts], order[ends - 1]
+    numbers = A["number"]
+    n_first, n_last = numbers[first_pos].tolist(), numbers[last_pos].tolist()
+    t_first, t_last = t[first_pos].tolist(), t[last_pos].tolist()
+    p_first, p_last = first_pos.tolist(), last_pos.tolist()
+    fwd_first = A["fwd"][first_pos].tolist()
+    for g in groups:
+        s, e = starts_l[g], ends_l[g]
+        key_sig = sig[s:e].tobytes()
+        tpl = memo.get(key_sig, False)
+        if tpl is False:
+            room = len(memo) < MEMO_LIMIT and tracker.__dict__.get("_memo_bytes", 0) < MEMO_BYTES
+            tpl = _template(b, order[s:e], bases[g]) if room else None
+            if room:
+                memo[key_sig] = tpl
+                tracker._memo_bytes = tracker.__dict__.get("_memo_bytes", 0) + len(key_sig)
+        if tpl is None:
+            continue
+        r = Replayed()
+        # (only the block's numbers and times are kept: not its buffer, nor its other arrays)
+        r._tpl, r._numbers, r._times, r._idx, r._real = tpl, numbers, t, order[s:e], None
+        r._key = keys[key_of[g]]
+        r._bases = bases[g]
+        r._fwd = fwd_first[g]
+        r.first, r.last, r.t_first, r.t_last = n_first[g], n_last[g], t_first[g], t_last[g]
+        r.packets = e - s
+        r.done_at = None
+        r.verdict = tpl.verdict
+        r.midstream = False
+        replayed.append((p_first[g], p_last[g], r))
+        chosen.append(g)
+    if not replayed:
+        return None
+    picked = np.zeros(len(starts), dtype=bool)
+    picked[chosen] = True
+    skip = np.zeros(n, dtype=bool)
+    skip[order] = np.repeat(picked, ends - starts)
+    return _run(tracker, b, skip, replayed)
+
+
+def _signatures(A, b, order, fs, starts, ends):
+    """Each packet's signature record (in the flows' order) and each flow's sequence bases."""
+    n = len(order)
+    fwd = A["fwd"][order].astype(np.int64)
+    seq, ack = A["seq"][order].astype(np.int64), A["ack"][order].astype(np.int64)
+    flags = A["flags"][order]
+    group = np.repeat(np.arange(len(starts)), ends - starts)
+    # the first packet of each flow in each direction: its seq is that direction's base
+    gd = group * 2 + fwd
+    firsts = np.full(2 * len(starts), -1, dtype=np.int64)
+    present, at = np.unique(gd, return_index=True)  # (the first of each: the earliest)
+    firsts[present] = at
+    has = firsts >= 0
+    base = np.where(has, seq[np.maximum(firsts, 0)], 0)
+    # a direction that sends nothing: its acks' base is the first ack sent to it
+    first_ack = np.where(has, ack[np.maximum(firsts, 0)], 0)
+    other = group * 2 + (1 - fwd)
+    ack_base = np.where(has[other], base[other], first_ack[gd])
+    rec = np.zeros(n, dtype=_SIG)
+    rec["fwd"] = fwd
+    rec["flags"] = flags
+    rec["seq"] = (seq - base[gd]) % MOD
+    # an ACK's number relative to the other side's; without ACK it is only ever compared
+    # with another SYN's of the same side (Tracker._packet), so it stays as it is
+    rec["ack"] = np.where(flags & 0x10, (ack - ack_base) % MOD, ack)
+    rec["length"] = A["length"][order]
+    syn = (flags & SYN) != 0
+    rec["win"] = np.where(syn, A["win"][order], 0)
+    si = np.flatnonzero(syn)
+    if len(si):
+        u8 = np.frombuffer(b._buf, dtype=np.uint8)
+        at = A["_opt"][order[si]]
+        size = A["_hlen"][order[si]] - 20
+        cols = np.arange(40)
+        raw = u8[np.minimum(at[:, None] + cols, len(u8) - 1)]
+        raw[cols[None, :] >= size[:, None]] = 0
+        rec["opt"][si] = raw.view("V40").ravel()
+    # the bases of each flow, for its direction "a" (its first packet's source) and "b"
+    f0 = fwd[starts]
+    bases = []
+    for g, a_fwd in enumerate(f0.tolist()):
+        ga, gb = 2 * g + a_fwd, 2 * g + 1 - a_fwd
+        bases.append((int(base[ga]) if has[ga] else None, int(base[gb]) if has[gb] else None))
+    return rec, bases
+
+
+def _packets(b, idx, canonical: bool) -> list[Packet]:
+    A = b.arrays
+    lo, hi = b.keys[int(A["flow"][idx[0]])]
+    out = []
+    for j, i in enumerate(idx.tolist()):
+        src, dst = (lo, hi) if A["fwd"][i] else (hi, lo)
+        h, o = int(A["_hlen"][i]), int(A["_opt"][i])
+        out.append(Packet(_N0 + j if canonical else int(A["number"][i]),
+                          _T0 + j if canonical else float(A["t"][i]), src, dst,
+                          int(A["flags"][i]), int(A["seq"][i]), int(A["ack"][i]),
+                          int(A["win"][i]), bytes(b._buf[o:o + h - 20]) if h > 20 else b"",
+                          int(A["length"][i])))
+    return out
+
+
+def _template(b, idx, bases) -> Template | None:
+    """Run the connection through a scratch Tracker on canonical numbers and times; a
+    template when it is one connection, through at its last packet, without findings."""
+    scratch = Tracker()
+    scratch._sweep_at = float("inf")
+    got = []
+    packets = _packets(b, idx, True)
+    for p in packets:
+        got += scratch.feed(p)
+    got += scratch.finish()
+    if len(got) != 1:
+        return None
+    c = got[0]
+    if c.findings or c.done_at != _T0 + len(packets) - 1 or c.packets != len(packets) or \
+            c.self_connect:
+        return None
+    return Template(c, bases)
+
+
+def _make(r: Replayed) -> Connection:
+    """The Connection of a Replayed: its template's, with its own numbers, times and seqs."""
+    tpl, idx = r._tpl, r._idx
+    numbers, times = r._numbers[idx].tolist(), r._times[idx].tolist()
+    tb, nb = tpl.bases, r._bases
+
+    def num(v):
+        return numbers[v - _N0] if v is not None and v >= _N0 else v
+
+    def tim(v):
+        return None if v is None else times[int(v - _T0)]
+
+    lo, hi = r._key
+    eps = (lo, hi) if r._fwd else (hi, lo)
+    src = tpl.conn
+    ends = []
+    for d, (e, ep) in enumerate(((src.a, eps[0]), (src.b, eps[1]))):
+        def sq(v, d=d):
+            return None if v is None else (v - tb[d] + nb[d]) % MOD
+        first_syn = None
+        if e.first_syn is not None:
+            # the same flags, window and options as the template's SYN (they are in the
+            # signature), and so its ack when it has no ACK flag; its seq is its own
+            number, flags, seq, ack, win, options = e.first_syn
+            if flags & 0x10:
+                ack = (ack - tb[1 - d] + nb[1 - d]) % MOD
+            first_syn = (num(number), flags, sq(seq), ack, win, options)
+        ends.append(End(ep, e.name, e.state, [(num(k), s, ref) for k, s, ref in e.path],
+                        [(num(k), s) for k, s in e.undo], num(e.last_tx), num(e.fin_pkt),
+                        e.synacks, num(e.syn_again), e.peer_fin_pending, sq(e.isn),
+                        sq(e.snd_nxt), sq(e.fin_seq), tim(e.last_syn), tim(e.last_fin),
+                        {sq(k): tim(v) for k, v in e.sent.items()}, sq(e.sent_old), e.packets,
+                        first_syn))
+    return Connection(r.id, ends[0], ends[1], r.first, r.last, r.t_first, r.t_last, r.packets,
+                      list(src.phases), [], False, r.done_at)
+
+
+def _run(tracker: Tracker, b, skip, replayed) -> list:
+    """The block in capture order: its other packets fed, the replayed connections counted
+    at their first packet and finished at their last."""
+    A = b.arrays
+    n = b.n
+    kind = np.zeros(n, dtype=np.int8)  # 0 fed, 1 skipped, 2 first of a replayed, 4 its last
+    kind[skip] = 1
+    rid = np.full(n, -1, dtype=np.int64)
+    for k, (first, last, _) in enumerate(replayed):
+        kind[first] = 2
+        kind[last] = 4 if first != last else 6
+        rid[first] = rid[last] = k
+    events = np.flatnonzero(kind != 1)
+    # the latest skipped packet before each event (times do not go back: it is the latest)
+    pos = np.where(kind == 1, np.arange(n), -1)
+    last_skip = np.maximum.accumulate(pos)
+    ev_l = events.tolist()
+    ev_kind = kind[events].tolist()
+    ev_skip = last_skip[events].tolist()
+    ev_rid = rid[events].tolist()
+    tl = A["t"].tolist()
+    out: list = []
+    conns = tracker.conns
+    fed = events[kind[events] == 0]
+    f_flags, f_seq, f_ack, f_len, f_flow, f_fwd, f_num = (
+        A[name][fed].tolist() for name in ("flags", "seq", "ack", "length", "flow", "fwd",
+                                           "number"))
+    fast = tracker._fast
+    keys = b.keys
+    fi = 0  # the next of the fed packets
+    prev = -1
+    for j, i in enumerate(ev_l):
+        s = ev_skip[j]
+        if s > prev:  # skipped packets since the last event
+            if tl[s] >= tracker._sweep_at:
+                for q in range(prev + 1, i):  # rare: the idle look falls due among them
+                    if kind[q] == 1:
+                        tq = tl[q]
+                        if tq >= tracker._sweep_at:
+                            out += tracker._sweep(tq)
+                        done = tracker._done
+                        if done and (done[0][0] + LINGER < tq or len(done) > MAX_LINGERING):
+                            out += tracker._expire(tq, [])
+            else:
+                tq = tl[s]
+                done = tracker._done
+                if done and (done[0][0] + LINGER < tq or len(done) > MAX_LINGERING):
+                    out += tracker._expire(tq, [])
+        prev = i
+        k = ev_kind[j]
+        if k == 0:
+            ti = tl[i]
+            if ti >= tracker._sweep_at:
+                out += tracker._sweep(ti)
+            if not (f_flags[fi] & 0x17 == 0x10 and
+                    fast(keys[f_flow[fi]], f_fwd[fi], f_seq[fi], f_ack[fi], f_len[fi],
+                         f_num[fi], ti, out)):
+                out += tracker.feed(_packet(b, i))
+            fi += 1
+            continue
+        ti = tl[i]
+        if ti >= tracker._sweep_at:
+            out += tracker._sweep(ti)
+        r = replayed[ev_rid[j]][2]
+        if k & 2:
+            tracker.count += 1
+            r.id = tracker.count
+        done = tracker._done
+        if k & 4:
+            r.done_at = ti
+            conns[r._key] = r
+            done.append((ti, r._key, r))
+        # Tracker._expire(ti, []) inlined (once per connection here)
+        while done and (done[0][0] + LINGER < ti or len(done) > MAX_LINGERING):
+            _, key, old = done.popleft()
+            if conns.get(key) is old:
+                del conns[key]
+            out.append(old)
+    # skipped packets after the last event
+    if n - 1 > prev and last_skip[n - 1] > prev:
+        tq = tl[n - 1] if kind[n - 1] == 1 else tl[int(last_skip[n - 1])]
+        if tq >= tracker._sweep_at:
+            for q in range(prev + 1, n):
+                if kind[q] == 1:
+                    tq = tl[q]
+                    if tq >= tracker._sweep_at:
+                        out += tracker._sweep(tq)
+                    done = tracker._done
+                    if done and (done[0][0] + LINGER < tq or len(done) > MAX_LINGERING):
+                        out += tracker._expire(tq, [])
+        else:
+            done = tracker._done
+            if done and (done[0][0] + LINGER < tq or len(done) > MAX_LINGERING):
+                out += tracker._expire(tq, [])
+    return out
+
+
+def _packet(b, i: int) -> Packet:
+    A = b.arrays
+    lo, hi = b.keys[int(A["flow"][i])]
+    src, dst = (lo, hi) if A["fwd"][i] else (hi, lo)
+    h, o = int(A["_hlen"][i]), int(A["_opt"][i])
+    return Packet(int(A["number"][i]), float(A["t"][i]), src, dst, int(A["flags"][i]),
+                  int(A["seq"][i]), int(A["ack"][i]), int(A["win"][i]),
+                  bytes(b._buf[o:o + h - 20]) if h > 20 else b"", int(A["length"][i]))
