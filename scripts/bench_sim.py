@@ -114,6 +114,41 @@ def full_runs(seconds: float) -> float:
     return rate(lambda: run_model(prog, PROFILE), seconds)
 
 
+def many_clients(clients: int) -> str:
+    """A program of clients + 1 processes: one server accepting every client, each client
+    connect/send/recv/close (all connect first, then the server accepts them all, then each
+    exchange and teardown in turn)."""
+    lines = ["server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0",
+             f"server: listen(s, {clients + 1}) = 0"]
+    for i in range(1, clients + 1):
+        lines += [f"c{i}: fd = socket()", f"c{i}: connect(fd, 127.0.0.1:8080) = 0"]
+    for i in range(1, clients + 1):
+        lines += [f"server: a{i} = accept(s)"]
+    for i in range(1, clients + 1):
+        lines += [f'c{i}: send(fd, "ping") = 4', f"server: recv(a{i}, 100) = 4",
+                  f'server: send(a{i}, "pong") = 4', f"c{i}: recv(fd, 100) = 4",
+                  f"c{i}: close(fd) = 0", f"server: recv(a{i}, 100) = 0",
+                  f"server: close(a{i}) = 0"]
+    lines.append("server: close(s) = 0")
+    return "\n".join(lines) + "\n"
+
+
+def many_sockets(pairs: int) -> str:
+    """A program of 2 * pairs lines: socket() then close() of it, pairs times."""
+    return "p: s = socket()\np: close(s) = 0\n" * pairs
+
+
+def big_program_seconds(text: str, name: str) -> float:
+    from tcpsim.scenario import parse
+
+    prog = parse(text, name=name)
+    start = time.perf_counter()
+    trace = run_model(prog, PROFILE)
+    elapsed = time.perf_counter() - start
+    assert all(c.ok is not False for c in trace.calls), name
+    return elapsed
+
+
 def real_transfer_seconds(n: int) -> float | None:
     """Seconds to move n bytes over real loopback sockets: one thread sends all and closes,
     this one reads until EOF (the model's transfer(n) program, as a program would run it)."""

@@ -68,6 +68,19 @@ _NO_STATE_WAKEUP = frozenset({"connect", "listen", "close", "close_unread", "clo
                               "rcv_syn"})
 
 
+class TimerHeap(list):
+    """The heap of TcpTimers (entries: tuples of numbers and a name), copied one level deep
+    for the explorer's snapshots; `limit`: its size that calls for a rebuild."""
+
+    limit = 64
+
+    def __deepcopy__(self, memo: dict) -> "TimerHeap":
+        new = TimerHeap(self)
+        new.limit = self.limit
+        memo[id(self)] = new
+        return new
+
+
 class _Random(random.Random):
     """The kernel's random source (ISNs, ports, TS offsets), copied for the explorer's
     snapshots through its state, not by walking the 625 words of it one by one."""
@@ -94,6 +107,7 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         self.addresses = tuple(addresses)  # the first of each family is the source address
         self.log: list[tuple] = []  # (time, id, local, remote, from, to, event, ref): every change
         self.armed = 0  # counts timer arming; timers due at once fire newest first
+        self.timer_heap = TimerHeap()  # (deadline, sock id, name): TcpTimers._arm()
         self.covered: set[tuple[str, str]] = set()  # (state, event) rules followed so far
         # Loopback inside a call (see _xmit): the world's judge of each segment (None: on
         # time, 0: lost, else held back so long), and each outbox segment's verdict so far
