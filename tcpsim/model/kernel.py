@@ -106,6 +106,10 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         self.outbox: list[Seg] = []
         self.addresses = tuple(addresses)  # the first of each family is the source address
         self.log: list[tuple] = []  # (time, id, local, remote, from, to, event, ref): every change
+        # the socks whose state, addresses, place in the tables, kind or accept queue may have
+        # changed since the world last took them (SimWorld.changed(): the runner observes
+        # only those): every such write below and in the mixins adds the sock's id
+        self.changed: set[int] = set()
         self.armed = 0  # counts timer arming; timers due at once fire newest first
         self.timer_heap = TimerHeap()  # (deadline, sock id, name): TcpTimers._arm()
         self.covered: set[tuple[str, str]] = set()  # (state, event) rules followed so far
@@ -285,9 +289,11 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         s = Sock(id=self.next_id, **kw)
         self.next_id += 1
         self.socks[s.id] = s
+        self.changed.add(s.id)
         return s
 
     def _free(self, sk: Sock) -> None:
+        self.changed.add(sk.id)
         self._unhash(sk)
         self.socks.pop(sk.id, None)
 
@@ -295,13 +301,16 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         key = (sk.local, sk.remote)
         if self.ehash.get(key) == sk.id:
             del self.ehash[key]
+            self.changed.add(sk.id)
 
     def _hash(self, sk: Sock) -> None:
         self.ehash[(sk.local, sk.remote)] = sk.id
+        self.changed.add(sk.id)
 
     def _set_state(self, sk: Sock, state: str, event: str = "", ref: str = "") -> None:
         if sk.state != state:
             self.log.append((self.now, sk.id, sk.local, sk.remote, sk.state, state, event, ref))
+            self.changed.add(sk.id)
         sk.state = state
 
     def _transition(self, sk: Sock, event: str, seg: Seg | None = None) -> None:
@@ -325,6 +334,17 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
 
     def sock(self, sid: int) -> Sock:
         return self.socks[sid]
+
+    def table_entry(self, sid: int) -> tuple | None:
+        """The one row of table() for this sock, or None (not in the tables)."""
+        s = self.socks.get(sid)
+        if s is None:
+            return None
+        if s.state == "LISTEN":
+            return (s.local, ("0.0.0.0" if s.family == 2 else "::", 0), "LISTEN")
+        if self.ehash.get((s.local, s.remote)) == s.id:
+            return (s.local, s.remote, "SYN_RECV" if s.kind == "request" else s.state)
+        return None
 
     def table(self) -> list[tuple]:
         """Every socket the kernel's tables hold, as sock_diag shows them (request socks as
