@@ -194,8 +194,10 @@ class Runner:
         self.sid_label: dict[int, str] = {}  # model sockets -> labels (the model names its steps)
         self.listener_label: dict[str, str] = {}  # port -> listener label
         self.infos: dict[str, SocketInfo] = {}
+        self._proc_index = {}  # process -> its place in the program's list
         for i, proc in enumerate(self.procs.values()):
-            proc.rank = i
+            proc.rank = self._proc_index[proc.name] = i
+        self._threads = any(step.call == "thread" for step in program.steps)
         self._order = 0  # descriptors put in a table so far (_Sock.order)
         self._label_next: dict[str, int] = {}  # a label's base -> the next #n to try
         # the world says which sockets changed (the model): only those are looked at
@@ -925,8 +927,12 @@ class Runner:
             holders = [p.name for p in self.procs.values()
                        if any(x.label == s.label for x in p.fds.values())]
         else:  # the same, from the socket's descriptors (a label is one socket's)
-            tables = {id(self.procs[x.process].fds) for x in self._ob.holders.get(s.sock.sid, ())}
-            holders = [p.name for p in self.procs.values() if id(p.fds) in tables] if tables else []
+            mine = self._ob.holders.get(s.sock.sid, ())
+            if self._threads:  # a table shared by threads: each of them holds it
+                tables = {id(self.procs[x.process].fds) for x in mine}
+                holders = [p.name for p in self.procs.values() if id(p.fds) in tables]
+            else:
+                holders = sorted({x.process for x in mine}, key=self._proc_index.__getitem__)
         if holders and not err:
             extra["value"] = t("close.shared", who=", ".join(holders))
         return (rc, err, extra)
