@@ -33,6 +33,10 @@ POLLIN, POLLOUT, POLLRDHUP = _POLL["POLLIN"], _POLL["POLLOUT"], _POLL["POLLRDHUP
 POLLNVAL = 0x20
 
 
+def _time(event) -> float:
+    return event.t
+
+
 class Stuck(TcpsimError):
     """Every process waits and nothing has happened for a while; carries the trace so far."""
 
@@ -350,7 +354,10 @@ class Runner:
             self.trace.events.extend(segments)
             return
         changes = []
-        for t, sid, local, remote, state, rule in steps():
+        steps = steps()
+        if not steps and not segments:
+            return
+        for t, sid, local, remote, state, rule in steps:
             label = self.sid_label.get(sid) or self.tuple_label.get((local, remote))
             if label is None and local and remote:
                 peer = self.tuple_label.get((remote, local), remote)
@@ -359,6 +366,9 @@ class Runner:
             if label is not None:
                 changes.append(State(round(t - self.t0, 6), label, state, "transition",
                                      rule=rule))
+        if not changes or not segments:  # one kind: the same order as the merge below
+            self.trace.events.extend(sorted(changes or segments, key=_time))
+            return
         merged = sorted([(c.t, 0, i, c) for i, c in enumerate(changes)]
                         + [(g.t, 1, i, g) for i, g in enumerate(segments)])
         self.trace.events.extend(e for *_, e in merged)
@@ -477,8 +487,10 @@ class Runner:
         labels that lost a descriptor or a row.  Each part in _snapshot_all's order:
         descriptors (process, then table order), rows (the kernel's order: by id), freed."""
         ob, w = self._ob, self.world
-        t = self._t()
         changed = w.changed()
+        if not (changed or ob.poked or ob.uncovered or ob.retabled or ob.relabelled or ob.gone):
+            return  # nothing to look at
+        t = self._t()
         changed |= ob.poked
         ob.poked = set()
         moved, ob.uncovered = ob.uncovered, set()
