@@ -79,7 +79,14 @@ class _Sock:
     seen_state: str | None = None  # the state when the addresses were last read
     dirty: bool = True  # a call may have changed the addresses (bind, listen, connect)
     order: int = 0  # when it joined its descriptor table (the table's iteration order)
-    covers: tuple = ()  # the (local, remote) pairs it showed at its last look (_Observed)
+
+    def __deepcopy__(self, memo: dict) -> "_Sock":
+        """explore.py's snapshots: every field is a number, a string or None, but the socket."""
+        new = object.__new__(_Sock)
+        memo[id(self)] = new
+        new.__dict__.update(self.__dict__)
+        new.sock = copy.deepcopy(self.sock, memo)
+        return new
 
 
 @dataclass
@@ -131,15 +138,16 @@ class _Observed:
     events are those of Runner._snapshot_all, the look at everything (the lab's), in its order."""
 
     def __init__(self):
-        self.holders: dict[int, list[_Sock]] = {}  # socket id -> its descriptors
+        self.holders: dict[int, tuple] = {}  # socket id -> its descriptors (process, number)
         self.label_sid: dict[str, int] = {}  # a descriptor's label -> its socket id
         self.fd_labels: dict[str, int] = {}  # label -> how many descriptors carry it
         self.tab: dict[int, tuple] = {}  # socket id -> its row of the kernel's table
-        self.tab_at: dict[tuple, set[int]] = {}  # (local, remote) -> ids of the rows there
+        self.tab_at: dict[tuple, frozenset] = {}  # (local, remote) -> ids of the rows there
         self.tab_seen: dict[int, str] = {}  # id -> the label its row (no descriptor's) showed
         self.tab_alive: dict[str, int] = {}  # label -> rows shown under it
         self.covers: dict[tuple, int] = {}  # (local, remote) -> descriptors showing that pair
-        self.label_tuples: dict[str, set] = {}  # label -> its pairs in Runner.tuple_label
+        self.sock_covers: dict[int, tuple] = {}  # _Sock.order -> the pairs it showed last
+        self.label_tuples: dict[str, frozenset] = {}  # label -> its pairs in Runner.tuple_label
         self.listening: dict[int, tuple] = {}  # _Sock.order -> (rank, order, port, label)
         self.listeners: dict[int, str] = {}  # port -> label, from `listening` in look order
         self.listening_changed = False
@@ -152,19 +160,18 @@ class _Observed:
         self.gone: set[str] = set()  # labels that lost a descriptor since then
 
     def __deepcopy__(self, memo: dict) -> "_Observed":
-        """explore.py's snapshots: the containers hold numbers, strings and tuples of them
-        (one level of copying is a deep copy), the holders the runner's own descriptors."""
+        """explore.py's snapshots: every container holds numbers, strings and immutable
+        tuples or frozensets of them, so one level of copying is a deep copy."""
         new = object.__new__(_Observed)
         memo[id(self)] = new
-        for k, v in self.__dict__.items():
-            if k == "holders":
-                v = {sid: [copy.deepcopy(x, memo) for x in xs] for sid, xs in v.items()}
-            elif k in ("tab_at", "label_tuples"):
-                v = {key: set(vs) for key, vs in v.items()}
-            elif isinstance(v, (dict, set)):
-                v = copy.copy(v)
-            new.__dict__[k] = v
+        d = new.__dict__
+        d.update(self.__dict__)
+        for k in _OBSERVED_CONTAINERS:
+            d[k] = d[k].copy()
         return new
+
+
+_OBSERVED_CONTAINERS = tuple(k for k, v in _Observed().__dict__.items() if isinstance(v, (dict, set)))
 
 
 # A run whose calls all wait, with no deadline, while only timers send segments for this
@@ -504,9 +511,10 @@ class Runner:
             if new == old:
                 continue
             if old is not None:
-                at = ob.tab_at[old[:2]]
-                at.discard(sid)
-                if not at:
+                at = ob.tab_at[old[:2]] - {sid}
+                if at:
+                    ob.tab_at[old[:2]] = at
+                else:
                     del ob.tab_at[old[:2]]
                 moved.add(old[:2])
             if new is None:
@@ -514,7 +522,7 @@ class Runner:
                 left.append(sid)
             else:
                 ob.tab[sid] = new
-                ob.tab_at.setdefault(new[:2], set()).add(sid)
+                ob.tab_at[new[:2]] = ob.tab_at.get(new[:2], frozenset()) | {sid}
                 moved.add(new[:2])
         for key in moved:
             label = self.tuple_label.get(key)
@@ -526,7 +534,7 @@ class Runner:
             if label in ob.label_sid:
                 sids.add(ob.label_sid[label])
         procs = self.procs
-        fds = sorted((s for sid in sids for s in ob.holders.get(sid, ())),
+        fds = sorted((procs[name].fds[vfd] for sid in sids for name, vfd in ob.holders.get(sid, ())),
                      key=lambda s: (procs[s.process].rank, s.order))
         in_table = {}  # as _snapshot_all's: the last row (by id) of a label's pairs, named before
         for s in fds:
@@ -565,7 +573,7 @@ class Runner:
         # the rows: those that changed, at pairs named or (un)covered, of labels shown above
         moved |= ob.retabled
         for label in emitted:
-            moved |= ob.label_tuples.get(label, set())
+            moved |= ob.label_tuples.get(label, frozenset())
         rows = set(left)
         for key in moved:
             rows.update(ob.tab_at.get(key, ()))
@@ -603,10 +611,11 @@ class Runner:
 
     def _set_covers(self, s: _Sock, covers: tuple, moved: set) -> None:
         """The pairs of addresses descriptor s shows now (a row there is its, not shown)."""
-        if covers == s.covers:
-            return
         ob = self._ob
-        for key in s.covers:
+        before = ob.sock_covers.get(s.order, ())
+        if covers == before:
+            return
+        for key in before:
             self._count(ob.covers, key, -1)
             if key not in ob.covers:
                 moved.add(key)
@@ -614,7 +623,10 @@ class Runner:
             if key not in ob.covers:
                 moved.add(key)
             self._count(ob.covers, key, 1)
-        s.covers = covers
+        if covers:
+            ob.sock_covers[s.order] = covers
+        else:
+            del ob.sock_covers[s.order]
 
     def _name(self, key: tuple, label: str, keep: bool = False) -> None:
         """tuple_label[key] = label (keep: unless the pair has a name already)."""
@@ -626,19 +638,19 @@ class Runner:
         if ob is not None:
             ob.retabled.add(key)
             if old is not None:
-                ob.label_tuples[old].discard(key)
+                ob.label_tuples[old] -= {key}
                 ob.relabelled.add(old)
-            ob.label_tuples.setdefault(label, set()).add(key)
+            ob.label_tuples[label] = ob.label_tuples.get(label, frozenset()) | {key}
             ob.relabelled.add(label)
 
     def _held(self, s: _Sock) -> None:
         """s has just been put in a descriptor table."""
         self._order += 1
-        s.order, s.covers = self._order, ()
+        s.order = self._order
         ob = self._ob
         if ob is not None:
             sid = s.sock.sid
-            ob.holders.setdefault(sid, []).append(s)
+            ob.holders[sid] = ob.holders.get(sid, ()) + ((s.process, s.vfd),)
             ob.label_sid[s.label] = sid
             self._count(ob.fd_labels, s.label, 1)
             ob.poked.add(sid)
@@ -649,7 +661,7 @@ class Runner:
         if ob is None:
             return
         sid = s.sock.sid
-        rest = [x for x in ob.holders[sid] if x is not s]
+        rest = tuple(x for x in ob.holders[sid] if x != (s.process, s.vfd))
         if rest:
             ob.holders[sid] = rest
         else:
@@ -941,10 +953,10 @@ class Runner:
         else:  # the same, from the socket's descriptors (a label is one socket's)
             mine = self._ob.holders.get(s.sock.sid, ())
             if self._threads:  # a table shared by threads: each of them holds it
-                tables = {id(self.procs[x.process].fds) for x in mine}
+                tables = {id(self.procs[name].fds) for name, _ in mine}
                 holders = [p.name for p in self.procs.values() if id(p.fds) in tables]
             else:
-                holders = sorted({x.process for x in mine}, key=self._proc_index.__getitem__)
+                holders = sorted({name for name, _ in mine}, key=self._proc_index.__getitem__)
         if holders and not err:
             extra["value"] = t("close.shared", who=", ".join(holders))
         return (rc, err, extra)
