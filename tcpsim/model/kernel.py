@@ -68,6 +68,19 @@ _NO_STATE_WAKEUP = frozenset({"connect", "listen", "close", "close_unread", "clo
                               "rcv_syn"})
 
 
+class TimerHeap(list):
+    """The heap of TcpTimers (entries: tuples of numbers and a name), copied one level deep
+    for the explorer's snapshots; `limit`: its size that calls for a rebuild."""
+
+    limit = 64
+
+    def __deepcopy__(self, memo: dict) -> "TimerHeap":
+        new = TimerHeap(self)
+        new.limit = self.limit
+        memo[id(self)] = new
+        return new
+
+
 class _Random(random.Random):
     """The kernel's random source (ISNs, ports, TS offsets), copied for the explorer's
     snapshots through its state, not by walking the 625 words of it one by one."""
@@ -93,7 +106,12 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         self.outbox: list[Seg] = []
         self.addresses = tuple(addresses)  # the first of each family is the source address
         self.log: list[tuple] = []  # (time, id, local, remote, from, to, event, ref): every change
+        # the socks whose state, addresses, place in the tables, kind or accept queue may have
+        # changed since the world last took them (SimWorld.changed(): the runner observes
+        # only those): every such write below and in the mixins adds the sock's id
+        self.changed: set[int] = set()
         self.armed = 0  # counts timer arming; timers due at once fire newest first
+        self.timer_heap = TimerHeap()  # (deadline, sock id, name): TcpTimers._arm()
         self.covered: set[tuple[str, str]] = set()  # (state, event) rules followed so far
         # Loopback inside a call (see _xmit): the world's judge of each segment (None: on
         # time, 0: lost, else held back so long), and each outbox segment's verdict so far
@@ -271,9 +289,11 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         s = Sock(id=self.next_id, **kw)
         self.next_id += 1
         self.socks[s.id] = s
+        self.changed.add(s.id)
         return s
 
     def _free(self, sk: Sock) -> None:
+        self.changed.add(sk.id)
         self._unhash(sk)
         self.socks.pop(sk.id, None)
 
@@ -281,13 +301,16 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
         key = (sk.local, sk.remote)
         if self.ehash.get(key) == sk.id:
             del self.ehash[key]
+            self.changed.add(sk.id)
 
     def _hash(self, sk: Sock) -> None:
         self.ehash[(sk.local, sk.remote)] = sk.id
+        self.changed.add(sk.id)
 
     def _set_state(self, sk: Sock, state: str, event: str = "", ref: str = "") -> None:
         if sk.state != state:
             self.log.append((self.now, sk.id, sk.local, sk.remote, sk.state, state, event, ref))
+            self.changed.add(sk.id)
         sk.state = state
 
     def _transition(self, sk: Sock, event: str, seg: Seg | None = None) -> None:
@@ -311,6 +334,17 @@ class Kernel(TcpCalls, TcpInput, TcpOutput, TcpCong, TcpRecovery, TcpTimers, Tcp
 
     def sock(self, sid: int) -> Sock:
         return self.socks[sid]
+
+    def table_entry(self, sid: int) -> tuple | None:
+        """The one row of table() for this sock, or None (not in the tables)."""
+        s = self.socks.get(sid)
+        if s is None:
+            return None
+        if s.state == "LISTEN":
+            return (s.local, ("0.0.0.0" if s.family == 2 else "::", 0), "LISTEN")
+        if self.ehash.get((s.local, s.remote)) == s.id:
+            return (s.local, s.remote, "SYN_RECV" if s.kind == "request" else s.state)
+        return None
 
     def table(self) -> list[tuple]:
         """Every socket the kernel's tables hold, as sock_diag shows them (request socks as

@@ -66,6 +66,7 @@ class TcpCalls:
         if self._bind_conflict(sk, (host, port)):
             raise _oserror(E.EADDRINUSE)
         sk.local, sk.bound = (host, port), True
+        self.changed.add(sid)
         sk.addr_locked = host not in ("0.0.0.0", "::")
         sk.port_locked = addr[1] != 0
 
@@ -74,6 +75,7 @@ class TcpCalls:
         if sk.sock_state != "unconnected" or sk.state not in ("CLOSE", "LISTEN"):
             raise _oserror(E.EINVAL)  # inet_listen()
         sk.backlog = max(0, min(backlog, self.profile.somaxconn))
+        self.changed.add(sid)
         if sk.state == "LISTEN":
             return
         if not sk.bound:  # inet_csk_listen_start() autobinds
@@ -95,6 +97,7 @@ class TcpCalls:
         if not sk.accept_queue:
             raise _oserror(E.EAGAIN)
         child = self.socks[sk.accept_queue.pop(0)]
+        self.changed.update((sid, child.id))
         child.sock_state = "connected"
         child.parent = None
         return child.id
@@ -133,6 +136,7 @@ class TcpCalls:
         elif sk.local[0] in ("0.0.0.0", "::"):
             sk.local = (self._source(sk.family), sk.local[1])
         sk.remote = (addr[0], addr[1])
+        self.changed.add(sk.id)
         if self.ehash.get((sk.local, sk.remote)) not in (None, sk.id):
             return E.EADDRNOTAVAIL
         self._hash(sk)
@@ -628,6 +632,7 @@ class TcpCalls:
         self._ep_wake(sk, 0)  # tcp_done(): sk->sk_state_change() unless SOCK_DEAD
         if sk.local and not sk.addr_locked and sk.kind == "full":
             sk.local = ("0.0.0.0" if sk.family == 2 else "::", sk.local[1])
+            self.changed.add(sk.id)
         if not sk.port_locked and sk.kind == "full" and sk.state != "LISTEN":
             sk.bound = False  # inet_put_port(): the port goes back; getsockname() still shows it
         if sk.orphan or sk.kind != "full":
@@ -643,6 +648,7 @@ class TcpCalls:
             self._set_state(child, "CLOSE", "listener_closed", "inet_child_forget()")
             self._done(child)
         sk.accept_queue.clear()
+        self.changed.add(sk.id)
         for other in list(self.socks.values()):
             if other.kind == "request" and other.parent == sk.id:
                 self._free(other)

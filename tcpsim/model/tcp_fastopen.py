@@ -171,6 +171,7 @@ class TcpFastopen:
         child = req
         self._unhash(child)
         child.kind = "full"
+        self.changed.add(child.id)
         child.timers.clear()
         child.fastopen_rsk = listener.id
         child.syncnt = listener.syncnt  # sk_clone_lock(): icsk_syn_retries (TCP_SYNCNT)

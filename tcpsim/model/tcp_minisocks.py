@@ -74,6 +74,7 @@ class TcpMinisocks:
             # accept queue at once (inet_csk_reqsk_queue_add()) and sk_data_ready()
             self._act_send_synack(child, seg)
             sk.accept_queue.append(child.id)
+            self.changed.add(sk.id)
             self._ep_wake(sk, KEY_DATA_READY)
             return
         self._transition(req, "created")
@@ -108,6 +109,7 @@ class TcpMinisocks:
         listener = self.socks[child.parent]
         ts = self._opt(seg, "TS")
         child.kind = "full"
+        self.changed.add(child.id)
         child.timers.clear()
         # tcp_synack_rtt_meas(): the SYN-ACK's RTT, unless it went again (num_retrans)
         synack_rtt = -1 if child.retries else int(round((self.now - child.retrans_stamp) * 1e6))
@@ -129,6 +131,7 @@ class TcpMinisocks:
         child.lrcvtime = self.now  # tcp_create_openreq_child(): icsk_ack.lrcvtime
         self._keepalive_start(child)  # tcp_create_openreq_child(): SOCK_KEEPOPEN's timer
         listener.accept_queue.append(child.id)
+        self.changed.add(listener.id)
         self._ep_wake(listener, KEY_DATA_READY)  # tcp_child_process(): parent->sk_data_ready()
 
     # -- timewait socks (tcp_minisocks.c) ------------------------------------------------
@@ -137,6 +140,7 @@ class TcpMinisocks:
         sk.timers.clear()
         if sk.orphan:  # the socket itself becomes the timewait socket
             sk.kind = "timewait"
+            self.changed.add(sk.id)
             self._arm(sk, "timewait", self.now + TCP_TIMEWAIT_LEN)
         else:  # a timewait socket takes the connection over; the one with the fd is done
             tw = self._new(family=sk.family, state="TIME_WAIT", kind="timewait", local=sk.local,
@@ -153,6 +157,7 @@ class TcpMinisocks:
         """An orphaned FIN_WAIT2 lives on as a timewait socket for tcp_fin_time()
         (tcp_time_wait(sk, TCP_FIN_WAIT2, tmo), as long as tmo <= 60 s)."""
         sk.kind = "timewait"
+        self.changed.add(sk.id)
         sk.timers.clear()
         self._arm(sk, "fin_wait2", self.now + self._fin_time(sk))
 

@@ -12,6 +12,8 @@ sock's timer, inet_twsk_kill()).
 
 from __future__ import annotations
 
+import heapq
+
 from .sock import (ACK, EOR, FIN, PSH, SYN, TCP_NAGLE_OFF, TCP_RTO_MAX, TCP_RTO_MIN, TCP_TIMEOUT_INIT,
                    Sock, seq_le, seq_lt)
 
@@ -24,18 +26,34 @@ class TcpTimers:
         self.armed += 1
         sk.timers[name] = deadline
         sk.timer_order[name] = self.armed
+        # the kernel's timer wheel, as a heap of (deadline, sock, name) with lazy deletion: an
+        # entry counts while the sock still has that timer at that deadline (a timer stopped
+        # or moved leaves its old entry behind, dropped when it comes to the top)
+        heap = self.timer_heap
+        heapq.heappush(heap, (deadline, sk.id, name))
+        if len(heap) > heap.limit:  # mostly stale entries: rebuilt from the socks' timers
+            heap[:] = [(t, sid, n) for sid, s in self.socks.items() for n, t in s.timers.items()]
+            heapq.heapify(heap)
+            heap.limit = 2 * len(heap) + len(self.socks) + 64  # amortised: O(1) an arming
+
+    def _timer_live(self, entry: tuple) -> bool:
+        t, sid, name = entry
+        s = self.socks.get(sid)
+        return s is not None and s.timers.get(name) == t
 
     def next_timer(self) -> float | None:
-        deadlines = [t for s in self.socks.values() for t in s.timers.values()]
-        return min(deadlines) if deadlines else None
+        """The earliest deadline of any sock's timers (None: none armed)."""
+        heap = self.timer_heap
+        while heap and not self._timer_live(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer due at `now` (the earliest first)."""
         self.now = now
         while True:
             # the timer wheel runs a tick's timers newest first (hlist_add_head)
-            due = [(t, -s.timer_order.get(name, 0), sid, name) for sid, s in self.socks.items()
-                   for name, t in s.timers.items() if t <= now + 1e-12]
+            due = self._due_timers(now + 1e-12)
             if not due:
                 return
             _, _, sid, name = min(due)
@@ -46,6 +64,20 @@ class TcpTimers:
                 getattr(self, "_timer_" + name)(sk)
             finally:
                 self.cause = None
+
+    def _due_timers(self, bound: float) -> list[tuple]:
+        """[(deadline, -order, sock, name)] of every armed timer due by `bound` (the heap's
+        live entries up to it; they stay in the heap)."""
+        heap, taken, due = self.timer_heap, [], []
+        while heap and heap[0][0] <= bound:
+            entry = heapq.heappop(heap)
+            if self._timer_live(entry) and entry not in taken:
+                taken.append(entry)
+                t, sid, name = entry
+                due.append((t, -self.socks[sid].timer_order.get(name, 0), sid, name))
+        for entry in taken:
+            heapq.heappush(heap, entry)
+        return due
 
     def _cause(self, sk: Sock, name: str) -> dict:
         """What a segment the timer `name` sends now is for, and the numbers behind the

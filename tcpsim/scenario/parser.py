@@ -190,12 +190,13 @@ class Parser:
         if not steps:
             raise ScenarioError(self.source, 1, 1, "the program has no calls; write lines such as "
                                 "'server: s = socket()'")
-        for step in steps:  # a forked child's lines come after the fork
-            for fork in steps:
-                if fork.call in ("fork", "thread") and fork.args[0] == step.process \
-                        and step.index < fork.index:
-                    raise ScenarioError(self.source, step.line, 1, f"process '{step.process}' is "
-                                        f"started at line {fork.line}, so its lines come after it")
+        # a forked child's lines come after the fork (each child is forked once, above)
+        forks = {fork.args[0]: fork for fork in steps if fork.call in ("fork", "thread")}
+        for step in steps:
+            fork = forks.get(step.process)
+            if fork is not None and step.index < fork.index:
+                raise ScenarioError(self.source, step.line, 1, f"process '{step.process}' is "
+                                    f"started at line {fork.line}, so its lines come after it")
         summary = next((d for d in description if d), "")
         faults = tuple(self._fault(line, steps) for line in fault_lines)
         return Program(name=name, source=self.source, text=text, steps=tuple(steps),

@@ -27,6 +27,7 @@ class Schedule:
         # a forked child exists once its parent's fork() line has run
         self.forks = {s.args[0]: s.index for s in self.program.steps
                       if s.call in ("fork", "thread")}
+        self.low = 0  # every line before this one has started (next_step() starts there)
 
     def _unborn(self, process: str) -> bool:
         at = self.forks.get(process)
@@ -35,8 +36,13 @@ class Schedule:
     def next_step(self) -> Step | None:
         """The earliest line not yet started whose process is free to run it."""
         seen: set[str] = set()
-        for step in self.program.steps:
-            if self.started[step.index]:
+        steps, started, low = self.program.steps, self.started, self.low
+        while low < len(steps) and started[low]:
+            low += 1
+        self.low = low
+        for i in range(low, len(steps)):
+            step = steps[i]
+            if started[i]:
                 continue
             if step.process not in seen and step.process not in self.parked \
                     and not self._unborn(step.process):

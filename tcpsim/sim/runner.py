@@ -14,6 +14,7 @@ tcp_info(), kernel_sockets(), bad_fd(), describe() -> (kernel, sysctls).
 
 from __future__ import annotations
 
+import copy
 import errno as E
 import struct
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,10 @@ _MSG = SYMBOLS["msg"]
 _POLL = SYMBOLS["poll"]
 POLLIN, POLLOUT, POLLRDHUP = _POLL["POLLIN"], _POLL["POLLOUT"], _POLL["POLLRDHUP"]
 POLLNVAL = 0x20
+
+
+def _time(event) -> float:
+    return event.t
 
 
 class Stuck(TcpsimError):
@@ -73,6 +78,15 @@ class _Sock:
     peer_hint: str | None = None  # the address given to connect(), before getpeername() works
     seen_state: str | None = None  # the state when the addresses were last read
     dirty: bool = True  # a call may have changed the addresses (bind, listen, connect)
+    order: int = 0  # when it joined its descriptor table (the table's iteration order)
+
+    def __deepcopy__(self, memo: dict) -> "_Sock":
+        """explore.py's snapshots: every field is a number, a string or None, but the socket."""
+        new = object.__new__(_Sock)
+        memo[id(self)] = new
+        new.__dict__.update(self.__dict__)
+        new.sock = copy.deepcopy(self.sock, memo)
+        return new
 
 
 @dataclass
@@ -90,6 +104,7 @@ class _Process:
     fds: dict[int, _Sock] = field(default_factory=dict)  # the program's descriptor numbers
     names: dict[str, int | None] = field(default_factory=dict)  # name -> number, None once closed
     epolls: dict[int, _Epoll] = field(default_factory=dict)  # epoll descriptors, by number
+    rank: int = 0  # where a look at every descriptor reaches this table: its first holder's place
 
     def new_fd(self) -> int:
         n = 3  # 0, 1, 2 are stdin, stdout, stderr; the kernel hands out the lowest free one
@@ -116,6 +131,49 @@ class _Pending:
     taken: int = 0  # readall(): bytes read so far (counted, not kept)
 
 
+class _Observed:
+    """What the runner keeps to look only at the sockets the world says changed
+    (Runner._observe, for a world with changed() and table_entry(): the model's), so that a
+    look costs what changed, not what exists: plain data keyed by what is looked up.  The
+    events are those of Runner._snapshot_all, the look at everything (the lab's), in its order."""
+
+    def __init__(self):
+        self.holders: dict[int, tuple] = {}  # socket id -> its descriptors (process, number)
+        self.label_sid: dict[str, int] = {}  # a descriptor's label -> its socket id
+        self.fd_labels: dict[str, int] = {}  # label -> how many descriptors carry it
+        self.tab: dict[int, tuple] = {}  # socket id -> its row of the kernel's table
+        self.tab_at: dict[tuple, frozenset] = {}  # (local, remote) -> ids of the rows there
+        self.tab_seen: dict[int, str] = {}  # id -> the label its row (no descriptor's) showed
+        self.tab_alive: dict[str, int] = {}  # label -> rows shown under it
+        self.covers: dict[tuple, int] = {}  # (local, remote) -> descriptors showing that pair
+        self.sock_covers: dict[int, tuple] = {}  # _Sock.order -> the pairs it showed last
+        self.label_tuples: dict[str, frozenset] = {}  # label -> its pairs in Runner.tuple_label
+        self.listening: dict[int, tuple] = {}  # _Sock.order -> (rank, order, port, label)
+        self.listeners: dict[int, str] = {}  # port -> label, from `listening` in look order
+        self.listening_changed = False
+        self.ls_order: dict[str, int] = {}  # Runner.last_state's labels -> insertion number
+        self.ls_n = 0
+        self.retabled: set[tuple] = set()  # pairs tuple_label named since the last look
+        self.relabelled: set[str] = set()  # labels that gained or lost a pair since then
+        self.uncovered: set[tuple] = set()  # pairs no descriptor shows any more, or now one does
+        self.poked: set[int] = set()  # socket ids a call or the runner touched since then
+        self.gone: set[str] = set()  # labels that lost a descriptor since then
+
+    def __deepcopy__(self, memo: dict) -> "_Observed":
+        """explore.py's snapshots: every container holds numbers, strings and immutable
+        tuples or frozensets of them, so one level of copying is a deep copy."""
+        new = object.__new__(_Observed)
+        memo[id(self)] = new
+        d = new.__dict__
+        d.update(self.__dict__)
+        for k in _OBSERVED_CONTAINERS:
+            d[k] = d[k].copy()
+        return new
+
+
+_OBSERVED_CONTAINERS = tuple(k for k, v in _Observed().__dict__.items() if isinstance(v, (dict, set)))
+
+
 # A run whose calls all wait, with no deadline, while only timers send segments for this
 # long (world time) is stuck: longer than any timer sequence that ends by itself (the RTO's
 # give-up after tcp_retries2 15: 924.6 s; keepalive to a dead peer at the defaults: 7200 s
@@ -124,6 +182,10 @@ TIMERS_ONLY = 4 * 3600.0
 
 class Runner:
     """One run of a program in one world; run() returns its Trace."""
+
+    # tests: every look at the changed sockets (_observe) is checked against a look at all
+    # of them (_snapshot_all) on a copy of the runner
+    check_observe = False
 
     def __init__(self, program: Program, world, source: str, tail: float = 0.1,
                  timeout: float = 10.0, chooser: Callable[[list[Step]], Step] | None = None):
@@ -143,6 +205,14 @@ class Runner:
         self.sid_label: dict[int, str] = {}  # model sockets -> labels (the model names its steps)
         self.listener_label: dict[str, str] = {}  # port -> listener label
         self.infos: dict[str, SocketInfo] = {}
+        self._proc_index = {}  # process -> its place in the program's list
+        for i, proc in enumerate(self.procs.values()):
+            proc.rank = self._proc_index[proc.name] = i
+        self._threads = any(step.call == "thread" for step in program.steps)
+        self._order = 0  # descriptors put in a table so far (_Sock.order)
+        self._label_next: dict[str, int] = {}  # a label's base -> the next #n to try
+        # the world says which sockets changed (the model): only those are looked at
+        self._ob = _Observed() if hasattr(world, "changed") else None
         self.trace = Trace(source=source, program=program.name, program_text=program.text)
         self.t0 = 0.0
 
@@ -291,7 +361,10 @@ class Runner:
             self.trace.events.extend(segments)
             return
         changes = []
-        for t, sid, local, remote, state, rule in steps():
+        steps = steps()
+        if not steps and not segments:
+            return
+        for t, sid, local, remote, state, rule in steps:
             label = self.sid_label.get(sid) or self.tuple_label.get((local, remote))
             if label is None and local and remote:
                 peer = self.tuple_label.get((remote, local), remote)
@@ -300,6 +373,9 @@ class Runner:
             if label is not None:
                 changes.append(State(round(t - self.t0, 6), label, state, "transition",
                                      rule=rule))
+        if not changes or not segments:  # one kind: the same order as the merge below
+            self.trace.events.extend(sorted(changes or segments, key=_time))
+            return
         merged = sorted([(c.t, 0, i, c) for i, c in enumerate(changes)]
                         + [(g.t, 1, i, g) for i, g in enumerate(segments)])
         self.trace.events.extend(e for *_, e in merged)
@@ -347,6 +423,27 @@ class Runner:
 
     def _snapshot(self) -> None:
         """Record every socket whose kernel state changed since the last look."""
+        if self._ob is None:
+            self._snapshot_all()
+        elif not self.check_observe:
+            self._observe()
+        else:
+            shadow, n = copy.deepcopy(self), len(self.trace.events)
+            shadow._snapshot_all()
+            self._observe()
+            mine, theirs = self._observed_state(), shadow._observed_state()
+            assert self.trace.events[n:] == shadow.trace.events[n:], \
+                (self.trace.events[n:], shadow.trace.events[n:])
+            assert mine == theirs, (mine, theirs)
+
+    def _observed_state(self) -> tuple:
+        return (list(self.last_state.items()), self.tuple_label, self.provisional,
+                self.listener_label, self.trace.sockets,
+                [[(v, s.label, s.local, s.remote, s.seen_state, s.dirty) for v, s in p.fds.items()]
+                 for p in self.procs.values()])
+
+    def _snapshot_all(self) -> None:
+        """A look at every socket (a world that cannot say which changed: the lab's)."""
         t = self._t()
         alive: set[str] = set()
         table = self.world.kernel_sockets()
@@ -365,7 +462,7 @@ class Runner:
                 covered.add((s.local, s.remote))
                 if s.peer_hint:
                     covered.add((s.local, s.peer_hint))
-                    self.tuple_label.setdefault((s.local, s.peer_hint), s.label)
+                    self._name((s.local, s.peer_hint), s.label, keep=True)
                 if info["state"] == "LISTEN":
                     listeners[int(s.local.rsplit(":", 1)[1])] = s.label
                     self.listener_label[s.local.rsplit(":", 1)[1]] = s.label
@@ -390,10 +487,199 @@ class Runner:
             if label not in alive and last[0] != "CLOSE":
                 self._emit(t, label, "CLOSE", "sock_diag")  # freed: the kernel keeps nothing
 
+    def _observe(self) -> None:
+        """_snapshot_all's events, looking only at what the world says changed: the sockets it
+        names (their descriptors, their rows of the kernel's table), the rows at pairs of
+        addresses that were named or that a descriptor stopped or started showing, the
+        labels that lost a descriptor or a row.  Each part in _snapshot_all's order:
+        descriptors (process, then table order), rows (the kernel's order: by id), freed."""
+        ob, w = self._ob, self.world
+        changed = w.changed()
+        if not (changed or ob.poked or ob.uncovered or ob.retabled or ob.relabelled or ob.gone):
+            return  # nothing to look at
+        t = self._t()
+        changed |= ob.poked
+        ob.poked = set()
+        moved, ob.uncovered = ob.uncovered, set()
+        moved |= ob.retabled
+        ob.retabled = set()
+        labels, ob.relabelled = ob.relabelled, set()
+        gone, ob.gone = ob.gone, set()
+        left = []  # ids whose row left the table
+        for sid in changed:
+            new, old = w.table_entry(sid), ob.tab.get(sid)
+            if new == old:
+                continue
+            if old is not None:
+                at = ob.tab_at[old[:2]] - {sid}
+                if at:
+                    ob.tab_at[old[:2]] = at
+                else:
+                    del ob.tab_at[old[:2]]
+                moved.add(old[:2])
+            if new is None:
+                del ob.tab[sid]
+                left.append(sid)
+            else:
+                ob.tab[sid] = new
+                ob.tab_at[new[:2]] = ob.tab_at.get(new[:2], frozenset()) | {sid}
+                moved.add(new[:2])
+        for key in moved:
+            label = self.tuple_label.get(key)
+            if label is not None:
+                labels.add(label)
+        # the descriptors: those of the changed sockets, and of the labels whose rows changed
+        sids = set(changed)
+        for label in labels:
+            if label in ob.label_sid:
+                sids.add(ob.label_sid[label])
+        procs = self.procs
+        fds = sorted((procs[name].fds[vfd] for sid in sids for name, vfd in ob.holders.get(sid, ())),
+                     key=lambda s: (procs[s.process].rank, s.order))
+        in_table = {}  # as _snapshot_all's: the last row (by id) of a label's pairs, named before
+        for s in fds:
+            if s.label not in in_table:
+                ids = [sid for key in ob.label_tuples.get(s.label, ()) for sid in ob.tab_at.get(key, ())]
+                in_table[s.label] = ob.tab[max(ids)] if ids else None
+        emitted = set()
+        for s in fds:
+            info = w.tcp_info(s.sock)
+            if s.dirty or info["state"] != s.seen_state:
+                self._addresses(s)
+                s.dirty, s.seen_state = False, info["state"]
+            covers = [(s.local, s.remote)]
+            if s.peer_hint:
+                covers.append((s.local, s.peer_hint))
+                self._name((s.local, s.peer_hint), s.label, keep=True)
+            state, via = info["state"], "tcp_info"
+            if state == "LISTEN":
+                entry = (procs[s.process].rank, s.order, int(s.local.rsplit(":", 1)[1]), s.label)
+                if ob.listening.get(s.order) != entry:
+                    ob.listening[s.order], ob.listening_changed = entry, True
+            elif ob.listening.pop(s.order, None) is not None:
+                ob.listening_changed = True
+            row = in_table[s.label]
+            if state == "CLOSE" and row is not None:
+                local, remote, state = row
+                covers.append((local, remote))
+                via = "sock_diag"
+            self._set_covers(s, tuple(covers), moved)
+            self._emit(t, s.label, state, via, info.get("queue"), info.get("backlog"))
+            emitted.add(s.label)
+        if ob.listening_changed:
+            ob.listening_changed = False
+            ob.listeners = {port: label for _, _, port, label in sorted(ob.listening.values())}
+            self.listener_label.update((str(port), label) for port, label in ob.listeners.items())
+        # the rows: those that changed, at pairs named or (un)covered, of labels shown above
+        moved |= ob.retabled
+        for label in emitted:
+            moved |= ob.label_tuples.get(label, frozenset())
+        rows = set(left)
+        for key in moved:
+            rows.update(ob.tab_at.get(key, ()))
+        for sid in sorted(rows):
+            prev = ob.tab_seen.pop(sid, None)
+            if prev is not None:
+                self._count(ob.tab_alive, prev, -1)
+                gone.add(prev)
+            row = ob.tab.get(sid)
+            if row is None or (row[0], row[1]) in ob.covers:
+                continue
+            local, remote, state = row
+            label = self.tuple_label.get((local, remote))
+            if label is None:  # a connection no descriptor has yet: a child of a listener
+                parent = ob.listeners.get(int(local.rsplit(":", 1)[1]), local)
+                peer = self.tuple_label.get((remote, local), remote)
+                label = self.provisional.setdefault((local, remote), f"{parent}[{peer}]")
+            self._emit(t, label, state, "sock_diag")
+            ob.tab_seen[sid] = label
+            self._count(ob.tab_alive, label, 1)
+        # freed: labels no descriptor and no row shows any more
+        dead = [label for label in gone if label not in ob.fd_labels
+                and label not in ob.tab_alive and label in self.last_state
+                and self.last_state[label][0] != "CLOSE"]
+        for label in sorted(dead, key=ob.ls_order.__getitem__):
+            self._emit(t, label, "CLOSE", "sock_diag")  # freed: the kernel keeps nothing
+
+    @staticmethod
+    def _count(counts: dict, key, n: int) -> None:
+        left = counts.get(key, 0) + n
+        if left:
+            counts[key] = left
+        else:
+            del counts[key]
+
+    def _set_covers(self, s: _Sock, covers: tuple, moved: set) -> None:
+        """The pairs of addresses descriptor s shows now (a row there is its, not shown)."""
+        ob = self._ob
+        before = ob.sock_covers.get(s.order, ())
+        if covers == before:
+            return
+        for key in before:
+            self._count(ob.covers, key, -1)
+            if key not in ob.covers:
+                moved.add(key)
+        for key in covers:
+            if key not in ob.covers:
+                moved.add(key)
+            self._count(ob.covers, key, 1)
+        if covers:
+            ob.sock_covers[s.order] = covers
+        else:
+            del ob.sock_covers[s.order]
+
+    def _name(self, key: tuple, label: str, keep: bool = False) -> None:
+        """tuple_label[key] = label (keep: unless the pair has a name already)."""
+        old = self.tuple_label.get(key)
+        if old == label or (keep and old is not None):
+            return
+        self.tuple_label[key] = label
+        ob = self._ob
+        if ob is not None:
+            ob.retabled.add(key)
+            if old is not None:
+                ob.label_tuples[old] -= {key}
+                ob.relabelled.add(old)
+            ob.label_tuples[label] = ob.label_tuples.get(label, frozenset()) | {key}
+            ob.relabelled.add(label)
+
+    def _held(self, s: _Sock) -> None:
+        """s has just been put in a descriptor table."""
+        self._order += 1
+        s.order = self._order
+        ob = self._ob
+        if ob is not None:
+            sid = s.sock.sid
+            ob.holders[sid] = ob.holders.get(sid, ()) + ((s.process, s.vfd),)
+            ob.label_sid[s.label] = sid
+            self._count(ob.fd_labels, s.label, 1)
+            ob.poked.add(sid)
+
+    def _dropped(self, s: _Sock) -> None:
+        """s has just left its descriptor table."""
+        ob = self._ob
+        if ob is None:
+            return
+        sid = s.sock.sid
+        rest = tuple(x for x in ob.holders[sid] if x != (s.process, s.vfd))
+        if rest:
+            ob.holders[sid] = rest
+        else:
+            del ob.holders[sid]
+        self._count(ob.fd_labels, s.label, -1)
+        ob.gone.add(s.label)
+        ob.poked.add(sid)
+        self._set_covers(s, (), ob.uncovered)
+        if ob.listening.pop(s.order, None) is not None:
+            ob.listening_changed = True
+
     def _emit(self, t, label, state, via, queue=None, backlog=None) -> None:
         key = (state, queue, backlog)
         if self.last_state.get(label) == key:
             return
+        if self._ob is not None and label not in self.last_state:
+            self._ob.ls_n += 1
+            self._ob.ls_order[label] = self._ob.ls_n
         self.last_state[label] = key
         self.trace.events.append(State(t, label, state, via, queue, backlog))
 
@@ -407,7 +693,7 @@ class Runner:
         except OSError:
             s.remote = "[::]:0" if s.sock.family == 10 else "0.0.0.0:0"
         if not s.remote.endswith(":0"):
-            self.tuple_label[(s.local, s.remote)] = s.label
+            self._name((s.local, s.remote), s.label)
         info = self.infos.get(s.label)
         if info is None:
             info = SocketInfo(label=s.label, process=s.process, name=s.label.split(".", 1)[1])
@@ -431,12 +717,16 @@ class Runner:
     def _new_sock(self, proc: _Process, step: Step, sock, nonblocking: bool) -> _Sock:
         sock.setblocking(False)
         base = f"{proc.name}.{step.assign or step.call}"
-        label, n = base, 2
+        n = self._label_next.get(base, 1)  # base#2, #3...: only this base makes them
+        label = base if n == 1 else f"{base}#{n}"
         while label in self.labels:
-            label, n = f"{base}#{n}", n + 1
+            n += 1
+            label = f"{base}#{n}"
+        self._label_next[base] = n + 1
         self.labels.add(label)
         s = _Sock(sock, label, proc.name, proc.new_fd(), nonblocking)
         proc.fds[s.vfd] = s
+        self._held(s)
         if hasattr(sock, "sid"):
             self.sid_label[sock.sid] = label
         if step.assign:
@@ -448,6 +738,9 @@ class Runner:
             # states so far are this socket's (the events are renamed at the end, _relabel),
             # so the child is neither freed nor newly seen
             self.last_state[label] = self.last_state.pop(old)
+            if self._ob is not None:
+                self._ob.ls_n += 1
+                self._ob.ls_order[label] = self._ob.ls_n
         return s
 
     @staticmethod
@@ -481,12 +774,18 @@ class Runner:
             return self._err(e)
         return (self._new_sock(proc, step, sock, nonblocking).vfd, None, {})
 
-    def _do_bind(self, proc, step, s) -> Outcome:
+    def _poke(self, s: _Sock) -> None:
+        """A call may have changed s's addresses: the next look reads them."""
         s.dirty = True
+        if self._ob is not None:
+            self._ob.poked.add(s.sock.sid)
+
+    def _do_bind(self, proc, step, s) -> Outcome:
+        self._poke(s)
         return self._zero(s.sock.bind, step.args[1].sockaddr)
 
     def _do_listen(self, proc, step, s) -> Outcome:
-        s.dirty = True
+        self._poke(s)
         return self._zero(s.sock.listen, step.args[1])
 
     def _do_accept(self, proc, step, s):
@@ -508,10 +807,11 @@ class Runner:
         return (self._new_sock(proc, p.step, conn, False).vfd, None, {})
 
     def _do_connect(self, proc, step, s):
-        s.peer_hint, s.dirty = endpoint(step.args[1].sockaddr), True
+        s.peer_hint = endpoint(step.args[1].sockaddr)
+        self._poke(s)
         err = s.sock.connect_ex(step.args[1].sockaddr)
         self._addresses(s)  # the kernel chose the local port: name the connection now
-        self.tuple_label.setdefault((s.local, s.peer_hint), s.label)
+        self._name((s.local, s.peer_hint), s.label, keep=True)
         if err == 0:
             return (0, None, {})
         if err != E.EINPROGRESS or s.nonblocking:
@@ -643,11 +943,20 @@ class Runner:
             return self._zero(s.sock.close)
         self._addresses(s)
         del proc.fds[s.vfd]
+        self._dropped(s)
         rc, err, extra = self._zero(s.sock.close)  # SO_LINGER with a timeout blocks here
         # fork() copied the descriptor: the socket closes with its last one (fput()), so the
         # call says who still holds it, where that decides that nothing is sent
-        holders = [p.name for p in self.procs.values()
-                   if any(x.label == s.label for x in p.fds.values())]
+        if self._ob is None:
+            holders = [p.name for p in self.procs.values()
+                       if any(x.label == s.label for x in p.fds.values())]
+        else:  # the same, from the socket's descriptors (a label is one socket's)
+            mine = self._ob.holders.get(s.sock.sid, ())
+            if self._threads:  # a table shared by threads: each of them holds it
+                tables = {id(self.procs[name].fds) for name, _ in mine}
+                holders = [p.name for p in self.procs.values() if id(p.fds) in tables]
+            else:
+                holders = sorted({name for name, _ in mine}, key=self._proc_index.__getitem__)
         if holders and not err:
             extra["value"] = t("close.shared", who=", ".join(holders))
         return (rc, err, extra)
@@ -666,6 +975,7 @@ class Runner:
         for vfd, s in proc.fds.items():
             child.fds[vfd] = replace(s, sock=s.sock.dup(), process=child.name)
             child.fds[vfd].sock.setblocking(False)
+            self._held(child.fds[vfd])
         child.names = dict(proc.names)
         return (0, None, {})
 
@@ -677,6 +987,7 @@ class Runner:
         vfd = proc.new_fd()
         proc.fds[vfd] = replace(s, sock=s.sock.dup(), vfd=vfd)
         proc.fds[vfd].sock.setblocking(False)
+        self._held(proc.fds[vfd])
         if step.assign:
             proc.names[step.assign] = vfd
         return (vfd, None, {})
@@ -686,6 +997,10 @@ class Runner:
         one thread closes is closed for the other."""
         child = self.procs[step.args[0]]
         child.fds, child.names, child.epolls = proc.fds, proc.names, proc.epolls
+        sharing = [p for p in self.procs.values() if p.fds is proc.fds]
+        rank = min(p.rank for p in sharing)  # a look at all meets the table at its first holder
+        for p in sharing:
+            p.rank = rank
         return (0, None, {})
 
     def _do_exit(self, proc, step, _s) -> Outcome:

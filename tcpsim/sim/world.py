@@ -416,6 +416,19 @@ class SimWorld:
     def kernel_sockets(self) -> list[tuple[str, str, str]]:
         return [(_addr(l), _addr(r), st) for l, r, st in self.kernel.table()]
 
+    # -- what changed (the runner observes only those sockets; a world without these two, the
+    # lab's, is observed whole after every settle) ----------------------------------------
+    def changed(self) -> set[int]:
+        """The model's sockets (ids, as ModelSocket.sid) whose state, addresses, place in the
+        kernel's tables or accept queue may have changed since the last call."""
+        out, self.kernel.changed = self.kernel.changed, set()
+        return out
+
+    def table_entry(self, sid: int) -> tuple[str, str, str] | None:
+        """This socket's row of kernel_sockets(), or None if it has none."""
+        row = self.kernel.table_entry(sid)
+        return None if row is None else (_addr(row[0]), _addr(row[1]), row[2])
+
     def bad_fd(self, call: str) -> tuple[int, str | None]:
         return -1, "EBADF"
 
