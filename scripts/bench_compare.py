@@ -242,7 +242,8 @@ def main() -> int:
                 t0 = time.perf_counter()
                 # generated in a child process: a child forked from a big parent would count
                 # the parent's pages in its peak RSS until it execs
-                subprocess.run([sys.executable, __file__, "--kind", kind, f"--{'packets' if kind == 'bench' else kind}",
+                size = "--packets" if kind == "bench" else f"--{kind}"
+                subprocess.run([sys.executable, __file__, "--kind", kind, size,
                                 str(counts[kind]), "--generate-only", str(path)],
                                capture_output=True, text=True, check=True)
                 print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "

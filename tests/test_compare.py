@@ -414,7 +414,8 @@ def _bench_capture(tmp_path, packets=20_000, edit=None):
     big enough for the reader's all-at-once record search and the tracker's replay."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "scripts" / "bench_compare.py")
+    spec = importlib.util.spec_from_file_location("bench_compare",
+                                                  ROOT / "scripts" / "bench_compare.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     path = tmp_path / "many.pcap"
@@ -661,7 +662,8 @@ def test_a_long_connection_in_blocks_is_followed_as_packet_by_packet(tmp_path, m
     from tcpsim.compare import tracker as tr
     from tcpsim.compare.report import Scan
 
-    spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "scripts" / "bench_compare.py")
+    spec = importlib.util.spec_from_file_location("bench_compare",
+                                                  ROOT / "scripts" / "bench_compare.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     path = tmp_path / "noack.pcap"

@@ -70,7 +70,8 @@ def feed_arrays(tracker: Tracker, b) -> list | None:
     A = b.arrays
     n = b.n
     t = A["t"]
-    if not ENABLED or n < 2 or len(tracker.conns) + len(b.keys) > MAX_OPEN or bool(np.any(t[1:] < t[:-1])):
+    if not ENABLED or n < 2 or len(tracker.conns) + len(b.keys) > MAX_OPEN or \
+            bool(np.any(t[1:] < t[:-1])):
         return None
     flow = A["flow"]
     order = np.argsort(flow, kind="stable")  # each flow's packets together, in capture order
