@@ -38,7 +38,7 @@ def model_runs_per_second(prog, seconds: float = 0.3) -> float:
 def walk(name: str, before: bool, limit: int) -> None:
     prog = load(name)
     base = model_runs_per_second(prog)
-    new = explore(prog, REF)
+    new = explore(prog, REF, limit=limit)
     line = (f"{name:28} {new.seconds:8.3f} s {new.schedules:6} schedules "
             f"{len(new.outcomes):4} outcomes{'' if new.complete else ' (incomplete)'}"
             f"  ({new.seconds * base:7.1f} file-order runs)")
@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--no-before", action="store_true",
                     help="leave out the walk without persistent sets (minutes)")
     ap.add_argument("--limit", type=int, default=20_000,
-                    help="schedules at most for the walk without persistent sets")
+                    help="schedules at most for each walk (concurrent-server does not finish)")
     ap.add_argument("--quick", action="store_true", help="the seed, concurrent-server, "
                     "request-response-100 and the race checks only")
     args = ap.parse_args()
