@@ -1,90 +1,105 @@
 #!/usr/bin/env python3
 """Benchmark of `tcpsim explore`, each figure against a baseline measured in the same run.
 
-1. Schedules explored per second, against single model runs per second (`run_model` of the
-   same program in file order): how much the snapshots and the bookkeeping cost per schedule.
-2. The seed program (built-in `handshake`): time to explore it (target: under 1 s), and the
-   schedules explored before and after reduction: all interleavings of its lines, the walk
-   without sleep sets and the visited set (por=False), and with them.
-3. The catalogue's largest program (most lines; iterative-server, four processes): the same
-   figures, with a limit on the unreduced walk (it does not finish).
-4. For each: one snapshot of a run half way through (explore.py's copy, which shares what
-   cannot change), against a plain copy.deepcopy of the same run.
+1. Each built-in explored with the partial-order reduction (persistent sets, sleep sets, the
+   visited set: explore()), against the same walk without the persistent sets (por="sleep":
+   the explorer before issue 21), and against single model runs per second (`run_model` of
+   the same program in file order): time, schedules, outcomes.
+2. The seed program (handshake; target: under 50 ms), concurrent-server (under 5 s), every
+   built-in (under 1 s each), request-response-100.
+3. The race check of `tcpsim run` (races()) on two generated programs: one server and 499
+   clients, and 5,000 socket/close pairs (10,000 lines), against one model run of each
+   (target: `tcpsim run` under 10 s each).
 
-    python3 scripts/bench_explore.py [--skip-largest]
+    python3 scripts/bench_explore.py [--quick] [--no-before] [NAME...]
 """
 
 import argparse
-import copy
 import time
 
 from tcpsim.model import KernelProfile
 from tcpsim.scenario import builtin_names, load
-from tcpsim.sim.explore import _Explorer, explore
+from tcpsim.scenario.parser import parse
+from tcpsim.sim.explore import explore, races
 from tcpsim.sim.world import run_model
 
 REF = KernelProfile.named("reference")
+TARGETS = {"handshake": 0.05, "concurrent-server": 5.0}
 
 
-def model_runs_per_second(prog, seconds: float = 1.0) -> float:
+def model_runs_per_second(prog, seconds: float = 0.3) -> float:
     n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    while time.perf_counter() - start < seconds or not n:
         run_model(prog, REF)
         n += 1
     return n / (time.perf_counter() - start)
 
 
-def snapshot_cost(prog) -> tuple[float, float]:
-    """Microseconds per snapshot, and per plain deep copy, of a run half way through."""
-    ex = _Explorer(prog, REF, 0, 10.0, 1, 0.1, True)
-    r = ex.new_runner()
-    for _ in range(len(prog.steps) // 2):
-        opts = ex.options(r)
-        if not opts:
-            break
-        ex.take(r, opts[0])
-
-    def per_copy(fn) -> float:
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < 0.5:
-            fn(r)
-            n += 1
-        return (time.perf_counter() - start) / n * 1e6
-
-    return per_copy(ex.snapshot), per_copy(copy.deepcopy)
-
-
-def report(name: str, limit_unreduced: int) -> None:
+def walk(name: str, before: bool, limit: int) -> None:
     prog = load(name)
     base = model_runs_per_second(prog)
-    reduced = explore(prog, REF)
-    full = explore(prog, REF, por=False, limit=limit_unreduced)
-    rate = reduced.schedules / reduced.seconds
-    print(f"{name}: {len(prog.steps)} lines, {len(prog.processes)} processes")
-    print(f"  interleavings of the lines (no reduction at all): {reduced.interleavings}")
-    print(f"  schedules without sleep sets/visited set: {full.schedules}"
-          f"{'' if full.complete else ' (stopped at the limit)'} in {full.seconds:.3f} s, "
-          f"{len(full.outcomes)} outcomes")
-    print(f"  schedules with them: {reduced.schedules} in {reduced.seconds:.3f} s "
-          f"({reduced.choice_points} choice points, {reduced.snapshots} snapshots, "
-          f"{reduced.pruned} options slept, {reduced.merged} merged states), "
-          f"{len(reduced.outcomes)} outcomes{'' if reduced.complete else ' (incomplete)'}")
-    print(f"  {rate:.0f} schedules/s against {base:.0f} file-order model runs/s "
-          f"(ratio {rate / base:.2f})")
-    snap, plain = snapshot_cost(prog)
-    print(f"  a snapshot half way: {snap:.0f} us against {plain:.0f} us for copy.deepcopy "
-          f"(ratio {snap / plain:.2f})")
+    new = explore(prog, REF, limit=limit)
+    line = (f"{name:28} {new.seconds:8.3f} s {new.schedules:6} schedules "
+            f"{len(new.outcomes):4} outcomes{'' if new.complete else ' (incomplete)'}"
+            f"  ({new.seconds * base:7.1f} file-order runs)")
+    if before:
+        old = explore(prog, REF, por="sleep", limit=limit)
+        line += (f" | before {old.seconds:8.3f} s {old.schedules:6} schedules"
+                 f"{'' if old.complete else ' (stopped at the limit)'}"
+                 f" ratio {old.seconds / max(new.seconds, 1e-9):6.1f}x")
+    target = TARGETS.get(name, 1.0)
+    line += "" if new.seconds < target else f"  [over {target} s]"
+    print(line, flush=True)
+
+
+def generated(kind: str):
+    if kind == "clients":
+        lines = ["server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0",
+                 "server: listen(s, 4096) = 0"]
+        for i in range(499):
+            lines += [f"c{i}: fd = socket()", f"c{i}: connect(fd, 127.0.0.1:8080) = 0"]
+        for i in range(499):
+            lines += ["server: c = accept(s)", "server: close(c) = 0"]
+        for i in range(499):
+            lines += [f"c{i}: close(fd) = 0"]
+        lines += ["server: close(s) = 0"]
+        return parse("\n".join(lines) + "\n", name="clients-499")
+    lines = []
+    for i in range(5000):
+        lines += ["p: fd = socket()", "p: close(fd) = 0"]
+    return parse("\n".join(lines) + "\n", name="socket-close-5000")
+
+
+def race_check(kind: str) -> None:
+    prog = generated(kind)
+    start = time.perf_counter()
+    run_model(prog, REF)
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    racing = races(prog, REF)
+    took = time.perf_counter() - start
+    print(f"{prog.name:28} race check {took:7.2f} s ({'races' if racing else 'no race'}) "
+          f"against one model run {one:7.2f} s (ratio {took / one:5.2f}); run + check "
+          f"{one + took:6.2f} s{'' if one + took < 10 else '  [over 10 s]'}", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--skip-largest", action="store_true",
-                    help="leave out the catalogue's largest program (minutes)")
+    ap.add_argument("names", nargs="*")
+    ap.add_argument("--no-before", action="store_true",
+                    help="leave out the walk without persistent sets (minutes)")
+    ap.add_argument("--limit", type=int, default=20_000,
+                    help="schedules at most for each walk (concurrent-server does not finish)")
+    ap.add_argument("--quick", action="store_true", help="the seed, concurrent-server, "
+                    "request-response-100 and the race checks only")
     args = ap.parse_args()
-    report("handshake", 100_000)  # target: the seed program in under 1 s
-    if not args.skip_largest:
-        largest = max(builtin_names(), key=lambda n: len(load(n).steps))
-        report(largest, 2000)
+    names = args.names or (["handshake", "concurrent-server", "request-response-100"]
+                           if args.quick else builtin_names())
+    for name in names:
+        walk(name, not args.no_before, args.limit)
+    if not args.names:
+        race_check("clients")
+        race_check("socket-close")
 
 
 if __name__ == "__main__":

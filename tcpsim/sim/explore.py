@@ -36,7 +36,7 @@ from ..model.kernel import SOCK_CONTAINERS, Sock
 from ..scenario import Program, Step
 from ..trace import Trace
 from ..trace.segment import flags_text
-from .runner import Runner, Stuck
+from .runner import Runner, Stuck, endpoint
 from .world import EPOCH, SimWorld, _addr, model_notes
 
 # Calls whose order against other processes' calls cannot change any outcome.
@@ -147,7 +147,7 @@ def footprint(runner: Runner, step: Step):
         return frozenset()
     proc = runner.procs[step.process]
     if step.call == "exit":
-        return EVERYTHING
+        return _exit_footprint(runner, proc)
     fd_name = step.args[0] if step.spec.params and step.spec.params[0].kind == "fd" else None
     vfd = proc.names.get(fd_name) if fd_name is not None else None
     if vfd in proc.epolls:
@@ -168,8 +168,17 @@ def footprint(runner: Runner, step: Step):
         if not local_port:
             return EVERYTHING  # listen() on an unbound socket picks a port
         out.add(("listen", local_port))
+    if step.call == "close" and _holders(runner, proc, s):
+        # a copy of the descriptor lives on (fork(), dup()): close() only drops this one,
+        # fput(); the socket closes with the last one (__fput() -> sock_close()), so it touches
+        # the other holders' closes alone
+        return frozenset({("sock", s.label)})
     if s.seen_state == "LISTEN" and step.call in ("close", "shutdown"):
-        return EVERYTHING  # resets every child still in the accept queue
+        # inet_csk_listen_stop(): resets every child still in the accept queue (and the
+        # request socks of the SYN queue): the connections at its port nobody accepted yet
+        if not local_port:
+            return EVERYTHING
+        return frozenset(out | {("listen", local_port)} | _unaccepted(runner, local_port))
     if s.local and s.remote and not s.remote.endswith(":0"):
         out.add(("conn", frozenset((s.local, s.remote))))
     return frozenset(out)
@@ -200,6 +209,257 @@ def _epoll_footprint(runner: Runner, proc, step: Step, e):
         if vfd in proc.fds:
             out |= _watched(proc.fds[vfd])
     return frozenset(out)
+
+
+def _conn(local: str | None, remote: str | None):
+    """The token of the connection between two addresses; None while one is not known."""
+    if local and remote and not remote.endswith(":0") and not local.endswith(":0"):
+        return ("conn", frozenset((local, remote)))
+    return None
+
+
+def _holders(runner: Runner, proc, s) -> bool:
+    """Whether a descriptor other than s (another process's fork() copy, a dup()) holds s's
+    socket.  Threads share one table (runner._do_thread): that is one holder."""
+    for other in {id(p.fds): p for p in runner.procs.values()}.values():
+        for x in other.fds.values():
+            if x is not s and x.label == s.label:
+                return True
+    return False
+
+
+def _port(addr: str | None) -> int:
+    return int(addr.rsplit(":", 1)[1]) if addr else 0
+
+
+def _unaccepted(runner: Runner, port: int) -> frozenset:
+    """The connections at a listening port that nobody accepted yet: its request socks and
+    the children in its accept queue (a child's parent is cleared by accept(), tcp.py).  A
+    future accept() returns one of these (or one that does not exist yet); closing the
+    listener resets them (inet_csk_listen_stop())."""
+    conns = set()
+    for sk in runner.world.kernel.socks.values():
+        if sk.parent is None or sk.local is None or sk.remote is None or sk.local[1] != port:
+            continue
+        c = _conn(endpoint(sk.local), endpoint(sk.remote))
+        conns.add(c if c is not None else ("sid", sk.id))
+    return frozenset(conns)
+
+
+def _close_footprint(runner: Runner, proc, s, leaving=None):
+    """What close() of s touches: see footprint().  leaving: the descriptor table that
+    closes all its descriptors at once (exit())."""
+    shared = _holders(runner, proc, s) if leaving is None else any(
+        x.label == s.label for p in runner.procs.values() if p.fds is not leaving
+        for x in p.fds.values())
+    if shared:
+        return frozenset({("sock", s.label)})  # fput() of a shared file: nothing is sent
+    out = {("sock", s.label)}
+    c = _conn(s.local, s.remote)
+    if c is not None:
+        out.add(c)
+    if s.seen_state == "LISTEN":
+        if not s.local or not _port(s.local):
+            return EVERYTHING
+        out.add(("listen", _port(s.local)))
+        out |= _unaccepted(runner, _port(s.local))
+    elif c is None and s.seen_state not in (None, "CLOSE"):
+        return EVERYTHING  # a connecting socket whose peer is not pinned down yet
+    return frozenset(out)
+
+
+def _exit_footprint(runner: Runner, proc):
+    """exit() closes every descriptor of the process (do_exit() -> exit_files()): the union
+    of those closes."""
+    out = frozenset()
+    for e in proc.epolls.values():
+        out |= {("epoll", e.label)}
+    for s in proc.fds.values():
+        out = _union(out, _close_footprint(runner, proc, s, leaving=proc.fds))
+        if out is EVERYTHING:
+            return out
+    return out
+
+
+# -- what a process may still touch (persistent sets) ------------------------------------------
+def _fresh_tokens(runner: Runner, v, call: str, step: Step):
+    """What a call on a socket that does not exist yet may touch: a socket() of a line still
+    to come (v = ["new", bound port]) or an accept() still to come (v = ["acc", port]).  Its
+    connection does not exist yet either, and no existing socket reaches it but through the
+    port it binds, listens on or connects to, or the listener that accepts it."""
+    if v[0] == "acc":  # one of the connections waiting at that port, or a later one
+        return frozenset({("listen", v[1])}) | _unaccepted(runner, v[1])
+    bound = v[1]
+    if call == "bind":
+        port = step.args[1].sockaddr[1]
+        if not port or port >= EPHEMERAL_FROM:
+            return EVERYTHING
+        v[1] = port  # inet_csk_get_port(): conflicts with every socket at that port
+        return frozenset({("port", port), ("bind", port), ("listen", port)})
+    if call == "connect":  # reaches the listener at that port (a new 4-tuple: nothing else)
+        return frozenset({("listen", step.args[1].sockaddr[1])} | (
+            {("port", bound)} if bound else set()))
+    if call in LOCAL_CALLS:
+        return frozenset()
+    if bound:
+        return frozenset({("port", bound), ("listen", bound)}) | _unaccepted(runner, bound)
+    if call in ("listen", "accept"):
+        return EVERYTHING  # an unbound listener picks a port
+    return frozenset()  # a socket of its own: nothing that exists now
+
+
+def _futures(runner: Runner) -> dict:
+    """For each process, the sockets, connections and ports its lines still to run (its
+    parked call included) may touch, as tokens comparable with footprint()'s; EVERYTHING where
+    that is not pinned down.  A line on a descriptor that exists is its footprint now, widened
+    to the whole socket (its connection, its listening port's waiting connections); a line on
+    a descriptor still to be made (socket(), accept()) is _fresh_tokens().  A forked child
+    walks its lines from a copy of its parent's names at the fork() line (dup_fd())."""
+    sched, steps = runner.sched, runner.program.steps
+    threads = {s.args[0] for s in steps if s.call == "thread"} | {
+        s.process for s in steps if s.call == "thread"}
+    lines: dict[str, list[Step]] = {}
+    for st in steps:
+        if not sched.started[st.index]:
+            lines.setdefault(st.process, []).append(st)
+    out: dict[str, object] = {}
+    envs: dict[str, dict] = {}
+    for name, proc in runner.procs.items():
+        if sched._unborn(name):
+            continue
+        env = {}
+        for n, vfd in proc.names.items():
+            env[n] = (["sock", proc.fds[vfd]] if vfd in proc.fds else
+                      ["epoll", proc.epolls[vfd]] if vfd in proc.epolls else None)
+        for vfd, x in proc.fds.items():  # descriptors no name holds still close at exit()
+            env[("fd", vfd)] = ["sock", x]
+        for vfd, e in proc.epolls.items():
+            env[("fd", vfd)] = ["epoll", e]
+        envs[name] = env
+    todo = [n for n in runner.procs if n in envs]
+    while todo:
+        name = todo.pop()
+        if name in threads:
+            out[name] = EVERYTHING  # one descriptor table for two processes
+            continue
+        env, acc = envs[name], frozenset()
+        parked = sched.parked.get(name)
+        if parked is not None:
+            acc = footprint(runner, parked)
+            if parked.assign and parked.call == "accept":
+                s = runner.procs[name].fds.get(runner.procs[name].names.get(parked.args[0]))
+                port = _port(s.local) if s is not None else 0
+                if not port:
+                    out[name] = EVERYTHING
+                    continue
+                env[parked.assign] = ["acc", port]
+        for st in lines.get(name, ()):
+            if acc is EVERYTHING:
+                break
+            acc = _union(acc, _future_line(runner, st, env, envs, todo))
+        out[name] = acc
+    for name in runner.procs:
+        out.setdefault(name, EVERYTHING)  # a child whose fork() is not on the way
+    return out
+
+
+def _whole(runner: Runner, s) -> frozenset:
+    """Everything a socket that exists may take part in, whatever the call."""
+    out = {("sock", s.label)}
+    c = _conn(s.local, s.remote)
+    if c is not None:
+        out.add(c)
+    port = _port(s.local)
+    if port and (c is None or s.seen_state == "LISTEN"):
+        out |= {("listen", port)} | _unaccepted(runner, port)
+    return frozenset(out)
+
+
+def _future_line(runner: Runner, st: Step, env: dict, envs: dict, todo: list):
+    call = st.call
+    if call == "socket":
+        if st.assign:
+            env[st.assign] = ["new", 0]
+        return frozenset()
+    if call == "sleep":
+        return frozenset()
+    if call == "thread":
+        return EVERYTHING
+    if call == "fork":
+        child = st.args[0]
+        envs[child] = {n: (list(v) if v is not None else None) for n, v in env.items()}
+        todo.append(child)
+        out = frozenset()
+        for v in env.values():
+            out = _union(out, _value_tokens(runner, v, "fork", st))
+        return out
+    if call == "exit":
+        out = frozenset()
+        for v in env.values():
+            out = _union(out, _value_tokens(runner, v, "close", st))
+        return out
+    if call == "epoll_create":
+        return EVERYTHING if st.assign else frozenset()
+    if not st.spec.params or st.spec.params[0].kind != "fd":
+        return EVERYTHING
+    v = env.get(st.args[0])
+    out = _value_tokens(runner, v, call, st)
+    if call in ("close",) and v is not None:
+        env[st.args[0]] = None
+    if st.assign:
+        if call == "accept" and v is not None and v[0] == "sock" and _port(v[1].local):
+            env[st.assign] = ["acc", _port(v[1].local)]
+        elif call == "accept" and v is not None and v[0] == "new" and v[1]:
+            env[st.assign] = ["acc", v[1]]
+        elif call == "dup" and v is not None:
+            env[st.assign] = list(v)
+        else:
+            return EVERYTHING
+    return out
+
+
+def _value_tokens(runner: Runner, v, call: str, st: Step):
+    if v is None:
+        return frozenset()  # EBADF: touches nothing
+    if v[0] == "epoll":
+        return EVERYTHING
+    if v[0] == "sock":
+        s = v[1]
+        if call in LOCAL_CALLS:
+            return frozenset()
+        if call == "bind":
+            port = st.args[1].sockaddr[1]
+            if not port or port >= EPHEMERAL_FROM:
+                return EVERYTHING
+            return _whole(runner, s) | {("port", port), ("bind", port), ("listen", port)}
+        if call == "listen" and not _port(s.local):
+            return EVERYTHING
+        if call == "connect":
+            return _whole(runner, s) | {("listen", st.args[1].sockaddr[1])}
+        if call in ("listen", "accept"):
+            return _whole(runner, s) | {("listen", _port(s.local))} | _unaccepted(
+                runner, _port(s.local))
+        if s.seen_state in ("SYN_SENT", None) and _conn(s.local, s.remote) is None \
+                and call not in ("fork", "dup"):
+            return EVERYTHING  # its connection is not pinned down yet
+        return _whole(runner, s)
+    return _fresh_tokens(runner, v, call, st)
+
+
+def _linked(ready: list, fps: dict) -> bool:
+    """Whether the ready calls' footprints alone chain them all together."""
+    if any(fps[s.index] is EVERYTHING for s in ready):
+        return True
+    group, rest = set(fps[ready[0].index]), [fps[s.index] for s in ready[1:]]
+    grew = True
+    while rest and grew:
+        grew = False
+        for f in list(rest):
+            if group & f:
+                group |= f
+                rest.remove(f)
+                grew = True
+    return not rest
 
 
 def _same_connection(a, b) -> bool:
@@ -353,8 +613,10 @@ class _Explorer:
         memo[id(k.covered)], memo[id(k.ehash)] = set(k.covered), dict(k.ehash)
         return copy.deepcopy(runner, memo)
 
-    def options(self, r: Runner) -> list[Choice]:
-        """Run until the next real choice; [] when the program has finished."""
+    def options(self, r: Runner, sleep: dict | None = None) -> list[Choice] | None:
+        """Run until the next real choice; [] when the program has finished; None when a call
+        that must run alone (persistent()) is asleep: a sibling branch covers this one.  sleep
+        (the branch's sleep set) loses what a call run alone here depends on."""
         while True:
             r._settle()
             ready = r.sched.runnable()
@@ -370,12 +632,25 @@ class _Explorer:
                 if len(ready) == 1:
                     r.begin(ready[0])
                     continue
-                out = [Choice("call", (s,)) for s in ready]
                 fps = {s.index: footprint(r, s) for s in ready}
+                if self.por is True:
+                    group = self.persistent(r, ready, fps)
+                    if len(group) == 1:
+                        alone = group[0]
+                        key = Choice("call", (alone,)).key
+                        if sleep is not None:
+                            if key in sleep:
+                                return None  # a sibling branch took it: all covered there
+                            for k in [k for k, fp in sleep.items()
+                                      if not independent(fp, fps[alone.index])]:
+                                del sleep[k]
+                        r.begin(alone)
+                        continue
+                out = [Choice("call", (s,)) for s in ready]
                 for a in ready:
                     for b in ready:
                         if a is not b and a.call in SENDING_CALLS and _same_connection(
-                                fps[a.index], fps[b.index]):
+                                self.pinned(r, a, fps), self.pinned(r, b, fps)):
                             # a sends first; either side may take the other's segment
                             # first (each releases its socket lock when its call ends)
                             out.append(Choice("together", (a, b), first=a.process))
@@ -387,6 +662,80 @@ class _Explorer:
             if race:
                 return race
             r._wait()
+
+    @staticmethod
+    def pinned(r: Runner, step: Step, fps: dict):
+        """The footprint for _same_connection(): exit() and closing a listener act on many
+        connections, and are ordered against each call on them rather than run together."""
+        if step.call == "exit":
+            return EVERYTHING
+        if step.call in ("close", "shutdown"):
+            proc = r.procs[step.process]
+            s = proc.fds.get(proc.names.get(step.args[0]))
+            if s is not None and s.seen_state == "LISTEN":
+                return EVERYTHING
+        return fps[step.index]
+
+    def persistent(self, r: Runner, ready: list, fps: dict) -> list[Step]:
+        """The ready calls that must be ordered against each other here: those of the
+        processes that may ever touch what ready[0]'s process touches, directly or through
+        others (a component of the processes, linked where what their lines still to run may
+        touch meets: _futures(), with each ready call's footprint now).  They are a persistent
+        set (Godefroid 1996, ch. 4): a run from here that takes none of them takes only calls
+        of the other processes, which never touch the same socket, connection or port as any
+        of them (and cannot wake one of their parked calls), so taking them first and the
+        rest later keeps every outcome.  The kernel does nothing on its own while a call can
+        run (the clock stands still but for the races, decided before any call).
+        options() uses the group only when it is one call, which then runs with no choice:
+        branching on the group alone when it is larger walked far more schedules on
+        concurrent-server (one exchange in its first 11610 schedules, against 320 exchanges
+        in 10851 when every ready call is an option with the sleep sets), as the DFS then
+        enumerates the product of the groups' orders before anything else."""
+        if _linked(ready, fps):
+            return ready  # their footprints now already tie them together: no need to look on
+        fut = _futures(r)
+        # the ports a line still to run binds: a socket at one of them conflicts with it
+        binding = {tok for f in fut.values() if f is not EVERYTHING for tok in f
+                   if tok[0] == "port"}
+        for s in ready:
+            proc = r.procs[s.process]
+            vfd = proc.names.get(s.args[0]) if s.spec.params and \
+                s.spec.params[0].kind == "fd" else None
+            x = proc.fds.get(vfd)
+            # a port a later bind() may want (inet_csk_bind_conflict()) is this socket's too
+            ext = _union(fps[s.index], frozenset(
+                {("port", _port(x.local)), ("port", _port(x.remote))} & binding
+                if x is not None else ()))
+            fut[s.process] = _union(fut[s.process], ext)
+        names = list(fut)
+        if any(f is EVERYTHING for f in fut.values()):
+            linked = {n for n, f in fut.items() if f is EVERYTHING}
+        else:
+            linked = set()
+        # union-find over the processes, through the tokens they share
+        parent = {n: n for n in names}
+
+        def root(n):
+            while parent[n] != n:
+                parent[n] = parent[parent[n]]
+                n = parent[n]
+            return n
+
+        owner: dict = {}
+        for n in names:
+            f = fut[n]
+            if f is EVERYTHING:
+                continue
+            for tok in f:
+                o = owner.setdefault(tok, n)
+                if o != n:
+                    parent[root(n)] = root(o)
+        if linked:  # a process that may touch anything is linked with every other
+            first = next(iter(linked))
+            for n in names:
+                parent[root(n)] = root(first)
+        mine = root(ready[0].process)
+        return [s for s in ready if root(s.process) == mine]
 
     def tick_race(self, r: Runner, step: Step) -> list[Choice]:
         """A kernel timer due within a jiffy while a call can run.  The model's calls take no
@@ -488,11 +837,52 @@ class _Explorer:
 
     def footprint(self, r: Runner, choice: Choice):
         if choice.kind in RACES:
-            return EVERYTHING
+            return self.race_footprint(r, choice)
         fp = frozenset()
         for s in choice.steps:
             fp = _union(fp, footprint(r, s))
         return fp
+
+    def race_footprint(self, r: Runner, choice: Choice):
+        """A race against the kernel's clock touches the socket whose timer it is (or the
+        connection the held-back segment belongs to) and, for a pause, the paused call: a
+        timer's handler (tcp_write_timer(), tcp_delack_timer(), tcp_keepalive_timer()...) and
+        a segment's delivery (tcp_v4_rcv()) act on that socket and, through what they send,
+        on its peer, nothing else.  Either option moves the clock by at most a jiffy, which
+        every other socket sees too; but any other timer due that close has been raced at the
+        same point (tick_race()/timer_race() offer each before any call), a segment in flight
+        arrives within that time either way, and fingerprint() tells times apart only to a
+        jiffy: so calls on other connections commute with the race, and stay asleep across
+        it."""
+        k = r.world.kernel
+        if choice.kind == "arrival":
+            entry = next((e for e in r.world._flight if e[1] == choice.sid), None)
+            if entry is None:
+                return EVERYTHING
+            local, remote = _addr(entry[2].src), _addr(entry[2].dst)
+        else:
+            sk = k.socks.get(choice.sid)
+            if sk is None or sk.local is None:
+                return EVERYTHING
+            local = endpoint(sk.local)
+            remote = endpoint(sk.remote) if sk.remote is not None else None
+        out = {("listen", _port(local))} | ({("listen", _port(remote))} if remote else set())
+        c = _conn(local, remote)
+        if c is not None:
+            out.add(c)
+        elif choice.kind != "arrival" and k.socks[choice.sid].state != "LISTEN":
+            return EVERYTHING
+        label = r.sid_label.get(choice.sid) if choice.kind != "arrival" else None
+        if label:
+            out.add(("sock", label))
+        for proc in r.procs.values():  # the descriptors of either end
+            for x in proc.fds.values():
+                if x.local in (local, remote) and (
+                        not x.remote or x.remote.endswith(":0") or x.remote in (local, remote)):
+                    out.add(("sock", x.label))
+        if choice.kind == "timer":
+            return _union(frozenset(out), footprint(r, choice.steps[0]))
+        return frozenset(out)
 
     def run(self) -> Exploration:
         start = time.perf_counter()
@@ -500,8 +890,11 @@ class _Explorer:
                              steps=list(self.program.steps))
         by_sig: dict[tuple, Outcome] = {}
         visited: dict[tuple, frozenset] = {}  # state -> the sleep set it was explored with
-        # (runner, sleep set {key: footprint}, path so far)
-        stack: list[tuple[Runner, dict, list]] = [(self.new_runner(), {}, [])]
+        # ("run", runner, sleep set {key: footprint}, path so far), or a choice point still
+        # to take options from: ("node", runner as it was there, [(option, its sleep set)],
+        # the next one's index, all options, path so far).  A copy is made when an option is
+        # taken, not before: the last option takes the runner itself.
+        stack: list[tuple] = [("run", self.new_runner(), {}, [])]
         told = start
         while stack:
             if self.progress is not None and time.perf_counter() - told >= PROGRESS_EVERY:
@@ -511,8 +904,24 @@ class _Explorer:
                     self.enough is not None and len(result.outcomes) >= self.enough):
                 result.complete = False
                 break
-            r, sleep, path = stack.pop()
-            opts = self.next_choice(r, result, by_sig, path)
+            entry = stack.pop()
+            if entry[0] == "node":
+                _, base, children, i, opts, path = entry
+                o, child_sleep = children[i]
+                if i + 1 < len(children):
+                    child = self.snapshot(base)
+                    result.snapshots += 1
+                    stack.append(("node", base, children, i + 1, opts, path))
+                else:
+                    child = base
+                self.take(child, o)
+                stack.append(("run", child, child_sleep, path + [(o, opts)]))
+                continue
+            _, r, sleep, path = entry
+            opts = self.next_choice(r, result, by_sig, path, sleep if self.por else None)
+            if opts is None:
+                result.pruned += 1
+                continue
             if not opts:
                 continue
             result.choice_points += 1
@@ -526,6 +935,11 @@ class _Explorer:
                 visited[here] = asleep if seen is None else seen & asleep
             fps = {o.key: self.footprint(r, o) for o in opts}
             awake = [o for o in opts if o.key not in sleep]
+            if self.por and seen is not None:
+                # explored from here already: only what was asleep then and is awake now
+                # remains (Godefroid 1996, sleep sets with state caching, section 6.3)
+                result.merged += 1
+                awake = [o for o in awake if o.key in seen]
             result.pruned += len(opts) - len(awake)
             if not awake:
                 continue  # every option is covered by a sibling branch
@@ -537,21 +951,17 @@ class _Explorer:
                 children.append((o, child_sleep))
                 if o.kind not in RACES:
                     done[o.key] = fps[o.key]
-            for i, (o, child_sleep) in reversed(list(enumerate(children))):
-                child = r if i == 0 else self.snapshot(r)
-                if i:
-                    result.snapshots += 1
-                self.take(child, o)
-                stack.append((child, child_sleep, path + [(o, tuple(opts))]))
+            stack.append(("node", r, children, 0, tuple(opts), path))
         result.seconds = time.perf_counter() - start
         return result
 
     def next_choice(self, r: Runner, result: Exploration, by_sig: dict,
-                    path: list) -> list[Choice]:
+                    path: list, sleep: dict | None = None) -> list[Choice] | None:
         """The options at the run's next choice point; [] once the run has ended (finished,
-        or hanging: accept() after ECONNREFUSED), its outcome recorded."""
+        or hanging: accept() after ECONNREFUSED), its outcome recorded; None when a sibling
+        branch covers this one (options())."""
         try:
-            opts = self.options(r)
+            opts = self.options(r, sleep)
         except Stuck as stuck:  # an outcome too: the program hangs
             self.record(result, by_sig, r, stuck.trace, path, waiting(stuck.trace))
             return []
@@ -622,8 +1032,17 @@ def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
 
 
 def races(program: Program, profile: KernelProfile, seed: int = 0, ticks: bool = True) -> bool:
-    """Whether the program has more than one exchange: a few random schedules first (they
-    meet a second exchange of most racing programs at once), then the whole walk."""
+    """Whether the program has more than one exchange: a short walk first (with the
+    persistent sets, a program whose processes never touch each other's sockets is one
+    schedule plus its races with the clock, and the walk backs up from the end, where most
+    racing programs differ: the teardown), then a few random schedules (they meet a second
+    exchange of most other racing programs at once), then the whole walk."""
+    short = explore(program, profile, seed, enough=2, ticks=ticks, limit=SHORT_WALK)
+    if len(short.outcomes) > 1 or short.complete:
+        return len(short.outcomes) > 1
     if len(sample(program, profile, 12, seed, ticks=ticks).outcomes) > 1:
         return True
     return len(explore(program, profile, seed, enough=2, ticks=ticks).outcomes) > 1
+
+
+SHORT_WALK = 16  # schedules races() walks before it samples
