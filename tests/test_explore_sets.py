@@ -21,9 +21,6 @@ from tcpsim.sim.explore import explore
 REF = KernelProfile.named("reference")
 KNOWN = json.loads((Path(__file__).parent / "data" / "explore_signatures.json").read_text())
 UNRECORDED = {"concurrent-server", "epoll-server", "iterative-server", "notsent-lowat"}
-# a few seconds each even reduced: the suite stays fast without them (TCPSIM_SLOW=1 runs them)
-SLOW = {"epoll-edge", "request-response-100", "nonblocking-send-eagain", "socket-queues",
-        "transfer-both-ways"}
 
 
 def digest(sig) -> str:
@@ -37,10 +34,6 @@ def test_every_built_in_has_its_recorded_set_but_the_four_too_slow_to_record():
 
 @pytest.mark.parametrize("name", [n for n in builtin_names() if n in KNOWN])
 def test_the_reduced_walk_finds_the_same_exchanges(name):
-    import os
-
-    if name in SLOW and not os.environ.get("TCPSIM_SLOW"):
-        pytest.skip("a few seconds: TCPSIM_SLOW=1 runs it")
     exp = explore(load(name), REF)
     assert exp.complete
     want = sorted(KNOWN[name]["outcomes"] + KNOWN[name].get("found_since", []))
