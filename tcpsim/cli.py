@@ -109,6 +109,13 @@ def _picture_paths(ctx, param, value):
     return value
 
 
+# How long `run` looks for a second exchange of the program (explore.py races()): a walk
+# copies the whole run at each choice, so a program of hundreds of processes would take
+# minutes and gigabytes (a 500-process program: no answer in 300 s, 3.3 GB); past this it
+# says the question is open and names `tcpsim explore`.
+RACE_BUDGET = 3.0
+
+
 def _tsg_option(f):
     """--tsg FILE.svg|FILE.png: the time-sequence graph (render/tsg.py), repeatable."""
     return click.option("--tsg", "tsg_paths", multiple=True, type=click.Path(dir_okay=False),
@@ -507,8 +514,12 @@ def run(program: str, pcap_path, json_path, seed: int, timeout: float, profile: 
         out.print(f"[dim]{t('run.hint.explain')}[/]", soft_wrap=True)
     from .sim.explore import races
 
-    if races(prog, prof, seed):
+    found = races(prog, prof, seed, budget=RACE_BUDGET)
+    if found:
         out.print(f"[yellow]{t('run.hint.races', program=program)}[/]", soft_wrap=True)
+    elif found is None:
+        out.print(f"[dim]{t('run.hint.races.unknown', program=program, s=f'{RACE_BUDGET:g}')}[/]",
+                  soft_wrap=True)
     _write_outputs(trace, pcap_path, json_path, out)
     _write_sequence(trace, sequence_paths, out)
     _write_tsg(trace, tsg_paths, out)

@@ -310,3 +310,38 @@ def test_explore_shows_progress_on_a_terminal_and_nothing_elsewhere(monkeypatch)
     monkeypatch.setattr(cli, "_err", Console(file=io.StringIO(), force_terminal=False))
     with cli._walk_progress("seed") as progress:
         assert progress is None  # a pipe or a file: nothing drawn
+
+
+def _many_clients(clients: int) -> str:
+    """One server and `clients` clients, each connect/send/recv/close (scripts/bench_sim.py's
+    big program, smaller)."""
+    lines = ["server: s = socket()", "server: bind(s, 0.0.0.0:8080) = 0",
+             f"server: listen(s, {clients + 1}) = 0"]
+    lines += [f"c{i}: fd = socket()\nc{i}: connect(fd, 127.0.0.1:8080) = 0"
+              for i in range(1, clients + 1)]
+    lines += [f"server: a{i} = accept(s)" for i in range(1, clients + 1)]
+    for i in range(1, clients + 1):
+        lines += [f'c{i}: send(fd, "ping") = 4', f"server: recv(a{i}, 100) = 4",
+                  f'server: send(a{i}, "pong") = 4', f"c{i}: recv(fd, 100) = 4",
+                  f"c{i}: close(fd) = 0", f"server: recv(a{i}, 100) = 0",
+                  f"server: close(a{i}) = 0"]
+    return "\n".join(lines + ["server: close(s) = 0"]) + "\n"
+
+
+def test_the_race_check_says_when_its_budget_ran_out():
+    """A walk copies the whole run at each choice: for a program of many processes the
+    question "is there another exchange?" stays open past the budget, and says so (None),
+    never "no"; a small program still gets its answer within it."""
+    from tcpsim.scenario import parse
+
+    big = parse(_many_clients(60), name="many-clients")
+    assert races(big, REF, budget=0.2) is None
+    assert races(load("handshake"), REF, budget=5.0) is True
+    assert races(load("connect-refused"), REF, budget=5.0) is False
+
+
+def test_run_of_a_large_program_names_explore_when_the_race_check_is_open(tmp_path):
+    prog = tmp_path / "many.tcp"
+    prog.write_text(_many_clients(300))
+    out = run_cli("run", prog, "--no-ladder", check=True).stdout
+    assert "was not settled in 3 s" in out and f"tcpsim explore {prog} walks them" in out

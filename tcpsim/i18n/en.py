@@ -425,6 +425,7 @@ MESSAGES: dict[str, str] = {
     "explore.result": "{call} returns {value}",
     "explore.hangs": "{process} hangs in line {line} (nothing will ever complete the call)",
     "explore.states": "at the end: {states}",
+    "run.hint.races.unknown": "Whether this program has other exchanges when its processes run concurrently was not settled in {s} s (a large program: each choice copies the whole run); tcpsim explore {program} walks them.",
     "run.hint.races": "This program can produce more than one exchange when its processes run concurrently; this is the one in file order. See them all: tcpsim explore {program}",
     "scenarios.races": "races",
     "free.title": "tcpsim lab --free: {program}, {runs} runs, the processes concurrent",

@@ -424,6 +424,7 @@ MESSAGES: dict[str, str] = {
     "explore.result": "{call} 返回 {value}",
     "explore.hangs": "{process} 挂起在第 {line} 行（没有任何事件能完成这个调用）",
     "explore.states": "结束时：{states}",
+    "run.hint.races.unknown": "进程并发运行时这个程序是否还有其他交互，{s} 秒内未能判定（程序较大：每个选择都要复制整个运行）；tcpsim explore {program} 会逐一遍历。",
     "run.hint.races": "进程并发运行时，这个程序可能产生不止一种交互；这里显示的是按文件顺序的一种。查看全部：tcpsim explore {program}",
     "scenarios.races": "有竞争",
     "free.title": "tcpsim lab --free：{program}，{runs} 次运行，进程并发",

@@ -585,6 +585,7 @@ class _Explorer:
         self.progress = progress
         self.timeout, self.limit, self.tail, self.por = timeout, limit, tail, por
         self.enough, self.ticks = enough, ticks
+        self.deadline: float | None = None  # time.perf_counter() past which the walk stops
         self.jiffy = profile.jiffy
         # shared, never copied: the program and its lines, the profile
         self.memo_base = {id(program): program, id(program.steps): program.steps,
@@ -901,7 +902,8 @@ class _Explorer:
                 told = time.perf_counter()
                 self.progress(result.schedules, len(result.outcomes))
             if result.schedules >= self.limit or (
-                    self.enough is not None and len(result.outcomes) >= self.enough):
+                    self.enough is not None and len(result.outcomes) >= self.enough) or (
+                    self.deadline is not None and time.perf_counter() >= self.deadline):
                 result.complete = False
                 break
             entry = stack.pop()
@@ -999,24 +1001,29 @@ PROGRESS_EVERY = 0.25  # seconds between two progress reports of a walk
 
 def explore(program: Program, profile: KernelProfile, seed: int = 0, limit: int = 100_000,
             timeout: float = 10.0, tail: float = 0.1, por: bool = True,
-            enough: int | None = None, ticks: bool = True, progress=None) -> Exploration:
+            enough: int | None = None, ticks: bool = True, progress=None,
+            deadline: float | None = None) -> Exploration:
     """Every distinct exchange of the program.  limit: stop after that many schedules;
     enough: stop once that many outcomes are known (`run` only asks whether there are two);
     por=False turns the sleep sets and the visited set off (the benchmark's "before");
     ticks=False: calls that never run late, so no races with the kernel's clock (tick_race,
     arrival_race): the exchanges a program would have if its calls took no time at all.
-    progress: called with (schedules walked, exchanges found) every PROGRESS_EVERY seconds."""
-    return _Explorer(program, profile, seed, timeout, limit, tail, por, enough, ticks,
-                     progress).run()
+    progress: called with (schedules walked, exchanges found) every PROGRESS_EVERY seconds.
+    deadline: a time.perf_counter() past which the walk stops, incomplete."""
+    ex = _Explorer(program, profile, seed, timeout, limit, tail, por, enough, ticks, progress)
+    ex.deadline = deadline
+    return ex.run()
 
 
 def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
-           timeout: float = 10.0, ticks: bool = True) -> Exploration:
+           timeout: float = 10.0, ticks: bool = True,
+           deadline: float | None = None) -> Exploration:
     """`runs` schedules drawn at random (a choice at each point, uniformly): no reduction,
     no guarantee, but a quick way to meet the outcomes of a program too large to walk."""
     import random
 
     ex = _Explorer(program, profile, seed, timeout, runs, 0.1, False, ticks=ticks)
+    ex.deadline = deadline
     rng = random.Random(seed)
     result = Exploration(program.name, interleavings=interleavings(program), complete=False)
     by_sig: dict[tuple, Outcome] = {}
@@ -1024,6 +1031,9 @@ def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
     for _ in range(runs):
         r, path = ex.new_runner(), []
         while opts := ex.next_choice(r, result, by_sig, path):
+            if deadline is not None and time.perf_counter() >= deadline:
+                result.seconds = time.perf_counter() - start
+                return result  # out of time: this schedule is not counted
             o = rng.choice(opts)
             path.append((o, tuple(opts)))
             ex.take(r, o)
@@ -1031,18 +1041,34 @@ def sample(program: Program, profile: KernelProfile, runs: int, seed: int = 0,
     return result
 
 
-def races(program: Program, profile: KernelProfile, seed: int = 0, ticks: bool = True) -> bool:
+def races(program: Program, profile: KernelProfile, seed: int = 0, ticks: bool = True,
+          budget: float | None = None) -> bool | None:
     """Whether the program has more than one exchange: a short walk first (with the
     persistent sets, a program whose processes never touch each other's sockets is one
     schedule plus its races with the clock, and the walk backs up from the end, where most
     racing programs differ: the teardown), then a few random schedules (they meet a second
-    exchange of most other racing programs at once), then the whole walk."""
-    short = explore(program, profile, seed, enough=2, ticks=ticks, limit=SHORT_WALK)
+    exchange of most other racing programs at once), then the whole walk.  budget: seconds
+    it may take; None when that ran out before the answer (a walk of a program of hundreds
+    of processes costs far more than its one run: each choice copies the whole run)."""
+    deadline = None if budget is None else time.perf_counter() + budget
+
+    def late() -> bool:
+        return deadline is not None and time.perf_counter() >= deadline
+
+    short = explore(program, profile, seed, enough=2, ticks=ticks, limit=SHORT_WALK,
+                    deadline=deadline)
     if len(short.outcomes) > 1 or short.complete:
         return len(short.outcomes) > 1
-    if len(sample(program, profile, 12, seed, ticks=ticks).outcomes) > 1:
+    if late():
+        return None
+    if len(sample(program, profile, 12, seed, ticks=ticks, deadline=deadline).outcomes) > 1:
         return True
-    return len(explore(program, profile, seed, enough=2, ticks=ticks).outcomes) > 1
+    if late():
+        return None
+    full = explore(program, profile, seed, enough=2, ticks=ticks, deadline=deadline)
+    if len(full.outcomes) > 1:
+        return True
+    return None if late() and not full.complete else False
 
 
 SHORT_WALK = 16  # schedules races() walks before it samples
