@@ -187,9 +187,9 @@ class Reader:
         self.stopped = Stop(self.frames + 1, self._base + self._pos, reason)
 
     # -- pcap ------------------------------------------------------------------------------
-    def _pcap(self) -> Iterator[Packet]:
-        """The packets of a pcap file.  The records in the buffer are read in one tight loop
-        (this is the hot path of `tcpsim compare` on big files); _need refills between."""
+    def _pcap_header(self) -> tuple[str, bool, int, int]:
+        """The pcap file header: (byte order, nanosecond times, snaplen, link type); the
+        records start after it."""
         self._start_buffer()
         if not self._need(24):
             raise CaptureError(f"{self.path} ends inside its pcap file header; the file is cut "
@@ -201,6 +201,12 @@ class Reader:
         link = network & 0xFFFF  # the upper bits may carry FCS information
         self.linktypes.add(link)
         self._pos = 24
+        return endian, nano, snaplen, link
+
+    def _pcap(self) -> Iterator[Packet]:
+        """The packets of a pcap file.  The records in the buffer are read in one tight loop
+        (this is the hot path of `tcpsim compare` on big files); _need refills between."""
+        endian, nano, snaplen, link = self._pcap_header()
         header = struct.Struct(endian + "IIII").unpack_from
         scale = 1e-9 if nano else 1e-6
         most = max(snaplen, 262144)
@@ -244,17 +250,7 @@ class Reader:
     def _pcap_blocks(self) -> Iterator["Block"]:
         """The packets of a pcap file in Blocks: the same walk as _pcap, but the records of
         the buffer are only located in the loop (one unpack each) and decoded together."""
-        self._start_buffer()
-        if not self._need(24):
-            raise CaptureError(f"{self.path} ends inside its pcap file header; the file is cut "
-                               "short")
-        magic = self._buf[:4]
-        endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-        nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-        snaplen, network = struct.unpack_from(endian + "16xII", self._buf, 0)
-        link = network & 0xFFFF  # the upper bits may carry FCS information
-        self.linktypes.add(link)
-        self._pos = 24
+        endian, nano, snaplen, link = self._pcap_header()
         header = struct.Struct(endian + "IIII").unpack_from
         caplen_at = struct.Struct(endian + "8xI").unpack_from
         scale = 1e-9 if nano else 1e-6
