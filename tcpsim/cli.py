@@ -126,15 +126,19 @@ def _tsg_option(f):
                              "(repeatable).")(f)
 
 
+def _save_picture(canvas, paths, out: Console) -> None:
+    """A picture into each file (SVG or PNG by its suffix), each said."""
+    for path in paths:
+        canvas.save(path)
+        out.print(f"[dim]{t('wrote.file', path=path)}[/]", soft_wrap=True)
+
+
 def _write_tsg(trace, paths, out: Console) -> None:
     if not paths:
         return
     from .render.tsg import tsg_canvas
 
-    canvas = tsg_canvas(trace)
-    for path in paths:
-        canvas.save(path)
-        out.print(f"[dim]{t('wrote.file', path=path)}[/]", soft_wrap=True)
+    _save_picture(tsg_canvas(trace), paths, out)
 
 
 def _lang_option(f):
@@ -537,10 +541,7 @@ def _write_sequence(trace, paths, out: Console, differences=None) -> None:
 
     marks = None if differences is None else segment_marks(trace, differences)
     notes = {k: w.line() for k, w in explain(trace).items()}
-    canvas = sequence_canvas(trace, marks, notes)
-    for path in paths:
-        canvas.save(path)
-        out.print(f"[dim]{t('wrote.file', path=path)}[/]", soft_wrap=True)
+    _save_picture(sequence_canvas(trace, marks, notes), paths, out)
 
 
 # verify --all's programs at once by default: each lab run is mostly idle (the program's sleeps,

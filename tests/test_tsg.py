@@ -65,19 +65,13 @@ def test_the_picture_marks_the_loss_and_the_retransmission():
 
 def test_a_graph_of_every_builtin_stays_on_its_canvas():
     """Every built-in, with or without data: no text outside the picture."""
-    from tcpsim.render.canvas import text_width
+    from .test_teach import _text_boxes
 
     out = []
     for name in builtin_names():
         c = tsg_canvas(run_model(load(name), REF))
-        for s in c.shapes:
-            a = s.args
-            if s.kind != "text" or a.get("rotate"):
-                continue
-            w = text_width(a["text"], a["size"], a["bold"], a["mono"])
-            left = a["x"] - (w / 2 if a["anchor"] == "middle" else w if a["anchor"] == "end" else 0)
-            if left < 0 or left + w > c.width:
-                out.append((name, a["text"]))
+        out += [(name, text) for _, text, left, right, _, _ in _text_boxes(c)
+                if left < 0 or right > c.width]
     assert out == []
 
 

@@ -15,6 +15,8 @@ and a value the kernel would refuse makes the command fail, as it does under pac
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -274,9 +276,6 @@ def _in_private_tmp(path: str) -> bool:
     """Whether writing path stays in the run's /tmp: an absolute path under /tmp that no
     symbolic link (the host's, read through the overlay) leads out of, each match of a glob
     too (the shell expands it)."""
-    import glob
-    import os
-
     if not path.startswith("/") or "$" in path:
         return False  # relative to the script's directory (the host's), or the shell's to say
     for p in glob.glob(path) or [path]:
