@@ -573,7 +573,7 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
     """Run PROGRAM in the model and on the real kernel, and compare them field by field."""
     from rich.table import Table
 
-    from .scenario import builtin_names, load
+    from .scenario import builtin_names
 
     if bool(program) == run_all:
         raise click.UsageError("give one PROGRAM, or --all")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..i18n import has, lang, t
 from ..model.sock import TCP_RTO_MAX, TCP_RTO_MIN
 from ..model.table import RULES, citation, rule
-from ..trace import Call, Segment, State, Trace
+from ..trace import Call, Segment, Trace
 
 # A state change with no row of its own: the request socket a SYN creates on a listener.
 _ALIAS = {("CLOSE", "rcv_syn"): ("LISTEN", "rcv_syn")}
