@@ -78,6 +78,17 @@ def test_comments_blank_lines_and_the_header_description():
     assert p.steps[1].args[1] == b"a # not a comment"
 
 
+def test_the_description_is_the_first_sentence_even_when_it_wraps():
+    # lost-segment-sack's header wraps its first sentence over two lines; the report and
+    # `scenarios` used to stop at "each leaves at"
+    p = parse("# Six writes (MSS 988; TCP_NODELAY: each leaves at\n# once); the second is lost.  The"
+              " third\n# arrives out of order.\n\nx: s = socket()\n")
+    assert p.description == "Six writes (MSS 988; TCP_NODELAY: each leaves at once); the second is lost."
+    assert load("lost-segment-sack").description.endswith("the second is lost on the way.")
+    p = parse("# Sizes such as 1.5 MB, e.g. a file.\n#\n# Second paragraph.\nx: s = socket()\n")
+    assert p.description == "Sizes such as 1.5 MB, e.g. a file."
+
+
 @pytest.mark.parametrize("text, line, col, message", [
     ("server s = socket()", 1, 8, "expected ':' after the process name, but found 's'"),
     ("c: fd = sockit()", 1, 9, "unknown call 'sockit'; did you mean socket?"),

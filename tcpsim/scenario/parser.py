@@ -197,7 +197,7 @@ class Parser:
             if fork is not None and step.index < fork.index:
                 raise ScenarioError(self.source, step.line, 1, f"process '{step.process}' is "
                                     f"started at line {fork.line}, so its lines come after it")
-        summary = next((d for d in description if d), "")
+        summary = _first_sentence(description)
         faults = tuple(self._fault(line, steps) for line in fault_lines)
         return Program(name=name, source=self.source, text=text, steps=tuple(steps),
                        description=summary, faults=faults, sysctls=tuple(sysctl_lines))
@@ -600,3 +600,28 @@ class Parser:
 
 def parse(text: str, source: str = "<program>", name: str = "program") -> Program:
     return Parser(source).parse(text, name=name)
+
+
+def _first_sentence(header: list[str]) -> str:
+    """The program's one-line description: the first sentence of its header comment's first
+    paragraph, joined across the lines it was wrapped over ("... each leaves at" / "once); the
+    second is lost on the way." is one sentence).  A full stop inside parentheses, or one not
+    followed by a space (1.5, e.g.), ends nothing."""
+    para: list[str] = []
+    for text in header:
+        if not text:
+            if para:
+                break
+            continue
+        para.append(text)
+    text = " ".join(para)
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch in ".!?" and depth == 0 and (i + 1 == len(text) or text[i + 1] == " ") \
+                and not text[max(0, i - 3):i + 1].endswith(("e.g.", "i.e.", "vs.")):
+            return text[:i + 1]
+    return text
