@@ -363,6 +363,26 @@ def test_a_pill_names_its_socket_where_a_lane_holds_several():
     assert pills.count("state-socket") == sum(1 for t in texts if t in ("s", "c"))
 
 
+def test_a_forked_child_draws_what_it_sends_from_its_own_lane():
+    """The textbook's concurrent server: each child stands beside the parent, and once the
+    parent has closed its copy of the accepted socket, the child's reply leaves from the
+    child's lane (it is the child's send()), as do that socket's later states."""
+    root = _svg(sequence_canvas(model("concurrent-server")))
+    lanes = [e.text for e in _by_class(root, "lane-name")]
+    assert lanes == ["server", "child1", "child2", "child3", "a", "b", "c"]
+    lane_x = {e.text: float(e.get("x")) for e in _by_class(root, "lane-name")}
+    arrows = _by_class(root, "segment")
+    labels = [e.text for e in _by_class(root, "segment-label")]
+    # the first reply ("a!" to a) and the FIN after child1's close(c1)
+    reply = arrows[labels.index("[P.] seq 1 ack 3 len 2")]
+    assert (float(reply.get("x1")), float(reply.get("x2"))) == (lane_x["child1"], lane_x["a"])
+    fin = arrows[labels.index("[F.] seq 3 ack 3 len 0")]
+    assert float(fin.get("x1")) == lane_x["child1"]
+    # the handshakes came before any fork: the parent's lane answers them
+    synack = arrows[labels.index("[S.] seq 0 ack 1 len 0")]
+    assert float(synack.get("x1")) == lane_x["server"]
+
+
 def _text_boxes(c):
     """(class, text, left, right, top, bottom) of every unrotated text on the canvas and of
     every state pill, measured with the font that draws it."""

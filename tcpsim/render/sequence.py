@@ -13,6 +13,8 @@ it and how long that waited ("TLP 208 ms", "RTO 416 ms": teach/explain.py resent
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from ..i18n import t
@@ -68,6 +70,17 @@ def _lanes(trace: Trace) -> tuple[list[str], callable]:
     for c in trace.calls:  # a process that made calls but sent nothing still gets a lane
         if not self_talk and c.process not in order:
             order.append(c.process)
+    if not self_talk:  # a forked child (or thread) stands beside its parent, its clients
+        # beyond: the server side of the textbook's concurrent server reads as one group
+        for c in trace.calls:
+            m = _CALL.match(c.text.strip())
+            if m and m.group(2) in ("fork", "thread") and m.group(3) in order \
+                    and c.process in order:
+                order.remove(m.group(3))
+                at = order.index(c.process) + 1
+                while at < len(order) and order[at] in _children(trace, c.process):
+                    at += 1
+                order.insert(at, m.group(3))
     syn = next((s for s in trace.segments if s.flags == "S"), None)
     if len(order) == 2 and syn is not None and lane_of(syn.src) == order[1]:
         # the side that opens on the left, as the text ladder (render/ladder.py) and the
@@ -126,6 +139,7 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
     """The diagram.  marks: segment number (1-based) -> matched by the kernel; notes: a tooltip
     per event id (the explanations)."""
     lanes, lane_of = _lanes(trace)
+    holder = _Holders(trace, lanes)
     events = visible_events(trace)
     row_phase = row_phases(events, trace)
     x_of = {lane: TIME_COL + SIDE + i * LANE_GAP for i, lane in enumerate(lanes)}
@@ -147,8 +161,9 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
     rel = {id(r.seg): r for r in trace.relative()}
     labels = _socket_lanes(trace, lanes, lane_of)
     crowded: dict[str, int] = {}  # lane -> how many sockets show their states on it
-    for sock in {st.socket for st in trace.states if st.socket in labels}:
-        crowded[labels[sock]] = crowded.get(labels[sock], 0) + 1
+    for lane in {(st.socket, holder.of(st.socket, st.t) or labels[st.socket])
+                 for st in trace.states if st.socket in labels}:
+        crowded[lane[1]] = crowded.get(lane[1], 0) + 1
     notes = notes or {}
     from ..teach.explain import dropped, resent_marks
 
@@ -184,7 +199,9 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
         tip = notes.get(id(ev), "")
         if isinstance(ev, Segment):
             seg_no += 1
-            _segment(c, ev, rel[id(ev)], x_of[lane_of(ev.src)], x_of[lane_of(ev.dst)], y,
+            src = holder(ev.src, ev.dst, ev.t) or lane_of(ev.src)
+            dst = holder(ev.dst, ev.src, ev.t) or lane_of(ev.dst)
+            _segment(c, ev, rel[id(ev)], x_of[src], x_of[dst], y,
                      name, tip, None if marks is None else marks.get(seg_no, False),
                      lost.get(id(ev)), tags.get(id(ev)))
         elif isinstance(ev, Call):
@@ -201,6 +218,7 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
             lane = labels.get(ev.socket)
             if lane is None:
                 continue
+            lane = holder.of(ev.socket, ev.t) or lane
             x = x_of[lane]
             text = ev.state
             # where a lane holds several sockets (a listener and its children), the pill
@@ -279,6 +297,97 @@ def _short(ev: Call) -> str:
         else:
             hi = mid - 1
     return text[:lo].rstrip() + "…"
+
+
+_CALL = re.compile(r"^(?:(\w+)\s*=\s*)?(\w+)(?:\((\w*))?")
+
+
+def _children(trace: Trace, parent: str) -> set[str]:
+    out = set()
+    for c in trace.calls:
+        m = _CALL.match(c.text.strip())
+        if c.process == parent and m and m.group(2) in ("fork", "thread") and m.group(3):
+            out.add(m.group(3))
+    return out
+
+
+class _Holders:
+    """Which process's lane a shared socket's segments and states are drawn on, over time.
+
+    After fork() a connected socket has several holders (the textbook's concurrent server:
+    parent and child both hold the accepted socket until the parent closes its copy); the
+    socket then belongs, for the picture, to the process still holding it, so the child's
+    send() leaves from the child's lane.  While its creator holds it the creator keeps it;
+    once nobody holds it (an orphan closing) it stays with its last holder.  The holders
+    follow the program's calls as the model counts descriptors (Sock.files): fork()/thread()
+    copy the parent's names, dup() adds one, close() and exit drop them."""
+
+    def __init__(self, trace: Trace, lanes: list[str]):
+        self.changes: dict[str, list[tuple[float, str]]] = {}  # label -> (t, lane) changes
+        self.by_pair: dict[tuple[str, str], str] = {}  # (local, remote) -> label
+        self.by_local: dict[str, list[str]] = {}  # local endpoint -> labels
+        for sk in trace.sockets:
+            if sk.local and sk.remote:
+                self.by_pair[(sk.local, sk.remote)] = sk.label
+            for ep in sk.seen + ([sk.local] if sk.local else []):
+                self.by_local.setdefault(ep, []).append(sk.label)
+        if not any(c.text.lstrip().split("=")[-1].strip().startswith(("fork(", "thread("))
+                   for c in trace.calls):
+            return  # nothing is ever shared across processes: the creator's lane throughout
+        names: dict[str, dict[str, str]] = {}  # process -> descriptor name -> label
+        for sk in trace.sockets:
+            names.setdefault(sk.process, {})[sk.name] = sk.label
+        holders: dict[str, list[str]] = {sk.label: [sk.process] for sk in trace.sockets}
+        creator = {sk.label: sk.process for sk in trace.sockets}
+        lane_now = dict(creator)
+        for c in trace.calls:
+            if c.kind != "call" or (c.result is not None and c.result < 0) or c.errno:
+                continue
+            m = _CALL.match(c.text.strip())
+            if not m:
+                continue
+            target, call, arg = m.groups()
+            arg = arg or ""
+            mine = names.setdefault(c.process, {})
+            touched = []
+            if call in ("fork", "thread") and arg:
+                names[arg] = mine if call == "thread" else dict(mine)
+                for label in set(mine.values()):
+                    holders.setdefault(label, []).append(arg)
+            elif call == "dup" and target and arg in mine:
+                mine[target] = mine[arg]
+            elif call == "close" and arg in mine:
+                label = mine.pop(arg)
+                if label not in mine.values() and c.process in holders.get(label, []):
+                    holders[label].remove(c.process)
+                    touched.append(label)
+            elif call == "exit":
+                for label in set(mine.values()):
+                    if c.process in holders.get(label, []):
+                        holders[label].remove(c.process)
+                        touched.append(label)
+                mine.clear()
+            for label in touched:
+                hs = holders[label]
+                lane = creator[label] if creator[label] in hs else (hs[0] if hs else None)
+                if lane is not None and lane != lane_now[label] and lane in lanes:
+                    lane_now[label] = lane
+                    self.changes.setdefault(label, []).append((c.t, lane))
+
+    def of(self, label: str, t: float) -> str | None:
+        """The lane socket `label` is drawn on at time t, where it moved (else None)."""
+        lane = None
+        for when, where in self.changes.get(label, ()):
+            if when > t:
+                break
+            lane = where
+        return lane
+
+    def __call__(self, local: str, remote: str, t: float) -> str | None:
+        if not self.changes:
+            return None
+        label = self.by_pair.get((local, remote))
+        return self.of(label, t) if label else None
 
 
 def _socket_lanes(trace: Trace, lanes: list[str], lane_of) -> dict[str, str]:
