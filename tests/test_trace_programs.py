@@ -5,6 +5,7 @@ The recorded runs in captures/trace/ are the course's own C programs (scripts/se
 traced by scripts/record_trace_samples.py: each command's strace record as strace wrote it,
 and the run's capture.  The live tests compile the same programs and trace them anew."""
 
+import json
 import os
 import re
 import shutil
@@ -334,6 +335,46 @@ def test_trace_python_programs(seed_binaries, tmp_path):
     assert "match server, client:" in r.stdout
     assert 'server: send(c, "echo: hello\\n", 0)' in r.stdout
     assert "server: setsockopt(s, SO_REUSEADDR, 1)" in r.stdout
+
+
+CC_SERVER = """
+import socket
+l = socket.socket()
+l.bind(("127.0.0.1", 8080)); l.listen(1)
+c, _ = l.accept()
+for sk in (l, c):
+    print(sk.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\\0").decode())
+c.close(); l.close()
+"""
+CC_CLIENT = """
+import socket
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"reno")
+s.connect(("127.0.0.1", 8080))
+print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\\0").decode())
+s.close()
+"""
+
+
+def test_traced_programs_run_linux_default_congestion_control(seed_binaries, tmp_path):
+    """This machine's default is bbr, which the model does not have, and a namespace may not
+    choose cubic by sysctl: the run's routes pin cubic (congctl, tcp_ca_dst_init()) on every
+    connection, even over a program's own TCP_CONGESTION (the client asks for reno), without a
+    call of tcpsim's in the programs' record.  The listener itself keeps the namespace's
+    default (a route applies at connect() and to each child, not to a listening socket)."""
+    (tmp_path / "server.py").write_text(CC_SERVER)
+    (tmp_path / "client.py").write_text(CC_CLIENT)
+    r = run_cli("trace", f"{sys.executable} server.py", f"{sys.executable} client.py",
+                "--json", tmp_path / "run.json", cwd=tmp_path)
+    out = r.stdout
+    default = Path("/proc/sys/net/ipv4/tcp_congestion_control").read_text().strip()
+    server = out[out.index("server printed:"):].splitlines()[1:3]
+    client = out[out.index("client printed:"):].splitlines()[1:2]
+    assert [ln.strip("| ").strip() for ln in server + client] == [default, "cubic", "cubic"], out
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["kernel"]["congestion_control"] == "cubic"
+    assert run["kernel"]["default_congestion_control"] == default
+    assert "ran congestion control" not in out  # no note: the model's and the run's agree
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

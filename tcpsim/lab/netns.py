@@ -14,6 +14,7 @@ import fcntl
 import os
 import socket
 import struct
+import subprocess
 from contextlib import contextmanager
 
 from ..errors import PrivilegeError, TcpsimError
@@ -52,6 +53,38 @@ def set_link_mtu(mtu: int, name: str = "lo") -> None:
 def link_mtu(name: str = "lo") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         return struct.unpack_from("i", fcntl.ioctl(s, SIOCGIFMTU, _ifreq(name, "i")), 16)[0]
+
+
+def pin_route_congestion(cc: str) -> bool:
+    """Make every TCP connection over lo in this (private) namespace run congestion control
+    `cc`, whatever its sockets or the namespace's default say: the local routes of 127.0.0.0/8,
+    127.0.0.1 and ::1 get the route metric RTAX_CC_ALGO (`ip route ... congctl cc`), which
+    tcp_ca_dst_init() applies to a connecting socket (tcp_connect_init()) and to every child
+    a listener makes (tcp_ca_openreq_child()).  For programs tcpsim does not control (`tcpsim
+    trace`): a namespace may choose only reno or bbr by sysctl (tcp_set_default_congestion_
+    control() refuses what tcp_allowed_congestion_control does not list), and setting it on
+    each socket would show in the program's own calls.  Measured here: a client, an accepted
+    child, a client and a listener that set reno themselves, IPv6 and IPv4-mapped all run
+    cubic.  False when `ip` is missing or the kernel refuses (the namespace's default runs)."""
+    def ip(*args: str) -> bool:
+        try:
+            return subprocess.run(["ip", *args], stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    for pfx in ("127.0.0.0/8", "127.0.0.1"):
+        if not ip("-4", "route", "replace", "local", pfx, "dev", "lo", "table", "local", "proto",
+                  "kernel", "scope", "host", "src", "127.0.0.1", "congctl", cc):
+            return False
+    # ::1's route has metric 0, which `ip -6 route replace` cannot name: it is taken down and
+    # made again (as it was, should the kernel refuse congctl; a kernel without IPv6 has none)
+    v6 = ["route", "add", "local", "::1", "dev", "lo", "table", "local", "proto", "kernel"]
+    if ip("-6", "route", "del", "local", "::1", "dev", "lo", "table", "local") \
+            and not ip("-6", *v6, "congctl", cc):
+        ip("-6", *v6)
+        return False
+    return True
 
 
 # include/uapi/linux/capability.h: what the lab uses, and for what

@@ -34,7 +34,8 @@ from ..scenario.calls import CALLS, SOCKOPTS
 from ..trace import Call, SocketInfo, Trace, decode_frame
 from .capture import LoopbackCapture
 from .kernel import kernel_info, sysctls
-from .netns import private_netns
+from ..model.profile import DEFAULT_CONGESTION
+from .netns import pin_route_congestion, private_netns
 from .strace import (Record, Syscall, fd_of, hex_string, parse as parse_strace, split_args,
                      tcp_endpoints)
 
@@ -177,6 +178,7 @@ def run_traced(commands: list[str], after: float | None = None, timeout: float =
     _sweep_stale_dirs()
     with tempfile.TemporaryDirectory(prefix=f"tcpsim-trace-{os.getpid()}-") as tmp, \
             private_netns("tcpsim trace"):
+        pinned = pin_route_congestion(DEFAULT_CONGESTION)
         cap = LoopbackCapture()
         procs: list[subprocess.Popen] = []
         frames = []
@@ -243,8 +245,14 @@ def run_traced(commands: list[str], after: float | None = None, timeout: float =
     traced = recover(records, names, commands, tuple(seg.t for seg in segs))
     trace = traced.trace
     trace.kernel, trace.sysctls = kernel, settings
-    traced.congestion = settings.get("net.ipv4.tcp_congestion_control", "")
-    trace.kernel["default_congestion_control"] = traced.congestion
+    default = settings.get("net.ipv4.tcp_congestion_control", "")
+    trace.kernel["default_congestion_control"] = default
+    # what the connections ran: the namespace's routes pin Linux's own default (cubic, the
+    # model's) over this machine's (bbr here), unless `ip` could not (netns.py)
+    traced.congestion = DEFAULT_CONGESTION if pinned else default
+    trace.kernel["congestion_control"] = traced.congestion
+    if pinned:
+        trace.sysctls["net.ipv4.tcp_congestion_control"] = traced.congestion
     for seg in segs:
         seg.t = round(seg.t - trace.t0, 6)
         trace.events.append(seg)
