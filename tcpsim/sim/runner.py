@@ -319,6 +319,8 @@ class Runner:
         """Try every parked call again; True if one finished or moved on (a blocking send or
         recv(MSG_WAITALL) that took some bytes: what that did, a window update and the data it
         lets in, must be settled before anyone waits for a timer)."""
+        if not self.pending:
+            return False
         done = False
         for name, p in sorted(self.pending.items(), key=lambda kv: kv[1].step.index):
             before = (p.sent, len(p.got), p.taken)
@@ -706,6 +708,8 @@ class Runner:
     def _relabel(self) -> None:
         """Children first seen in the accept queue take the name accept() later gave them."""
         rename = {p: self.tuple_label[t] for t, p in self.provisional.items() if t in self.tuple_label}
+        if not rename:
+            return
         events = self.trace.events
         for i, ev in enumerate(events):
             if isinstance(ev, State) and ev.socket in rename:

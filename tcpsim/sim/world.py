@@ -231,6 +231,9 @@ class SimWorld:
         """Take what the kernel transmitted: capture it now, deliver it after the latency
         (and after its delay, for a segment a `net: delay` line holds back)."""
         k = self.kernel
+        if not k.outbox:  # nothing sent since the last look (outfate and outtime are empty too)
+            self.t = max(self.t, k.now)
+            return
         for seg, fate, sent in zip(k.outbox, k.outfate, k.outtime):
             delivered = fate is None  # judged and delivered at once, inside a call
             if fate == UNJUDGED:
@@ -395,6 +398,8 @@ class SimWorld:
     def transitions(self) -> list[tuple]:
         """The model's state changes since the last call: (time, sock, local, remote, state,
         rule) where rule is "OLD_STATE event", the row of the table that made the change.  The lab sees states only between calls; the model can show every step."""
+        if not self.kernel.log:
+            return []
         out = [(EPOCH + t, sid, _addr(l) if l else None, _addr(r) if r else None, new,
                 f"{old} {event}" if event else None)
                for t, sid, l, r, old, new, event, _ref in self.kernel.log]
