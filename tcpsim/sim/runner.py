@@ -713,8 +713,10 @@ class Runner:
         events = self.trace.events
         for i, ev in enumerate(events):
             if isinstance(ev, State) and ev.socket in rename:
-                # a new State, not an edit: snapshots of the run share the old one (explore.py)
-                events[i] = replace(ev, socket=rename[ev.socket])
+                # a new State, not an edit: snapshots of the run share the old one (explore.py);
+                # made field by field (dataclasses.replace() looks every field up by name)
+                events[i] = State(ev.t, rename[ev.socket], ev.state, ev.via, ev.queue,
+                                  ev.backlog, ev.rule)
 
 
     # -- the calls -----------------------------------------------------------------------
