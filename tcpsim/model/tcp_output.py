@@ -229,6 +229,8 @@ class TcpOutput:
         opts = []
         if sk.ts_ok:
             opts = [["nop", None], ["nop", None], ["TS", [self._ts_val(sk), sk.ts_recent]]]
+        if not sk.dsack and not sk.sacks:
+            return opts  # no SACK blocks to write
         blocks = ([sk.dsack] if sk.dsack else []) + sk.sacks
         if blocks and sk.sack_ok:
             room = (40 - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0) - 4) // 8

@@ -536,8 +536,9 @@ class Runner:
             if label in ob.label_sid:
                 sids.add(ob.label_sid[label])
         procs = self.procs
-        fds = sorted((procs[name].fds[vfd] for sid in sids for name, vfd in ob.holders.get(sid, ())),
-                     key=lambda s: (procs[s.process].rank, s.order))
+        fds = [procs[name].fds[vfd] for sid in sids for name, vfd in ob.holders.get(sid, ())]
+        if len(fds) > 1:
+            fds.sort(key=lambda s: (procs[s.process].rank, s.order))
         in_table = {}  # as _snapshot_all's: the last row (by id) of a label's pairs, named before
         for s in fds:
             if s.label not in in_table:
