@@ -580,7 +580,7 @@ class Runner:
         rows = set(left)
         for key in moved:
             rows.update(ob.tab_at.get(key, ()))
-        for sid in sorted(rows):
+        for sid in (sorted(rows) if len(rows) > 1 else rows):
             prev = ob.tab_seen.pop(sid, None)
             if prev is not None:
                 self._count(ob.tab_alive, prev, -1)
@@ -601,7 +601,9 @@ class Runner:
         dead = [label for label in gone if label not in ob.fd_labels
                 and label not in ob.tab_alive and label in self.last_state
                 and self.last_state[label][0] != "CLOSE"]
-        for label in sorted(dead, key=ob.ls_order.__getitem__):
+        if len(dead) > 1:
+            dead.sort(key=ob.ls_order.__getitem__)
+        for label in dead:
             self._emit(t, label, "CLOSE", "sock_diag")  # freed: the kernel keeps nothing
 
     @staticmethod
