@@ -22,8 +22,12 @@
    (500 processes: connect, send, recv, close each) and 5,000 socket()/close() pairs (10,000
    lines), at 1/4, 1/2 and full size: time (target: under 10 s each) and the ratio of each
    doubling (2: linear).
+5. With --profile: where a lifecycle's time goes, for the kernel alone and the full run
+   (cProfile): Python function calls per lifecycle, and the 15 functions with the most
+   self time (the floor of a pure-Python model is roughly its calls per lifecycle times
+   the cost of one Python call).
 
-    python3 scripts/bench_sim.py [--seconds S] [--mib N]
+    python3 scripts/bench_sim.py [--seconds S] [--mib N] [--profile]
 """
 
 import argparse
@@ -78,6 +82,11 @@ def real_lifecycles(seconds: float) -> float | None:
 
 
 def kernel_lifecycles(seconds: float) -> float:
+    return rate(kernel_lifecycle(), seconds)
+
+
+def kernel_lifecycle():
+    """One lifecycle's function on a kernel of its own (each call: the next lifecycle)."""
     k = Kernel(PROFILE, seed=1)
     lst = k.socket(2)
     k.bind(lst, ("127.0.0.1", 8080))
@@ -110,12 +119,34 @@ def kernel_lifecycles(seconds: float) -> float:
         k.handle_timer(k.now)
         settle()
 
-    return rate(once, seconds)
+    return once
 
 
 def full_runs(seconds: float) -> float:
     prog = load("teardown-client-first")
     return rate(lambda: run_model(prog, PROFILE), seconds)
+
+
+def profile(label: str, once, n: int = 500, top: int = 15) -> None:
+    """Calls per lifecycle and the functions with the most self time (cProfile)."""
+    import cProfile
+    import pstats
+
+    for _ in range(20):
+        once()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(n):
+        once()
+    prof.disable()
+    stats = pstats.Stats(prof).stats
+    calls = sum(nc for _, nc, _, _, _ in stats.values())
+    total = sum(tt for _, _, tt, _, _ in stats.values())
+    print(f"{label}: {calls / n:.0f} Python and builtin calls per lifecycle; self time, top {top}:")
+    rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    for (path, line, name), (_, nc, tt, _, _) in rows:
+        where = f"{path.rsplit('/', 1)[-1]}:{line}({name})" if path != "~" else name
+        print(f"  {100 * tt / total:5.1f}%  {nc / n:6.1f}/lifecycle  {where}")
 
 
 def many_clients(clients: int) -> str:
@@ -229,7 +260,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--mib", type=int, default=10, help="size of the per-MiB transfer (MiB)")
+    ap.add_argument("--profile", action="store_true",
+                    help="only where a lifecycle's time goes (kernel alone, full run)")
     args = ap.parse_args()
+    if args.profile:
+        prog = load("teardown-client-first")
+        profile("model kernel only", kernel_lifecycle())
+        profile("model full run_model", lambda: run_model(prog, PROFILE))
+        return 0
     real = real_lifecycles(args.seconds)
     kern = kernel_lifecycles(args.seconds)
     full = full_runs(args.seconds)

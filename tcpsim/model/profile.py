@@ -254,6 +254,21 @@ class KernelProfile:
         return 1.0 / self.hz
 
     @cached_property
+    def jiffy_us(self) -> int:
+        """A jiffy in microseconds (usecs_to_jiffies()'s unit)."""
+        return round(self.jiffy * 1e6)
+
+    @cached_property
+    def min_tso_segs(self) -> int:
+        """tcp_min_tso_segs (tcp_tso_autosize()'s least, 2)."""
+        return int(self.sysctls.get("net.ipv4.tcp_min_tso_segs", 2))
+
+    @cached_property
+    def tso_rtt_log(self) -> int:
+        """tcp_tso_rtt_log (tcp_tso_autosize(): gso_max_size >> (min_rtt >> it), 9)."""
+        return int(self.sysctls.get("net.ipv4.tcp_tso_rtt_log", 9))
+
+    @cached_property
     def ato_min(self) -> float:
         """TCP_ATO_MIN = TCP_DELACK_MIN = HZ/25 jiffies: the delayed-ACK timeout (40 ms)."""
         return (self.hz // 25) / self.hz

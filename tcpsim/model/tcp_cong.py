@@ -221,11 +221,11 @@ class TcpCong:
         slow-start-ack-per-4pkt over tun, MSS 1000, RTT 100 ms, pacing rate 200 kB/s): the
         kernel sends 2000-byte GSO packets.  (bbr's bbr_tso_segs_goal() gives the same on
         lo: 64 KiB less MAX_TCP_HEADER, at least 2.)"""
-        min_tso = int(self.profile.sysctls.get("net.ipv4.tcp_min_tso_segs", 2))
+        profile = self.profile
+        min_tso = profile.min_tso_segs
         rate = sk.pacing_rate if sk.pacing_rate >= 0 else 0xFFFFFFFFFFFFFFFF
         nbytes = rate >> 10  # sk_pacing_shift (SK_DEFAULT_PACING_SHIFT)
-        r = (sk.min_rtt_us if sk.min_rtt_us else 0xFFFFFFFF) >> \
-            int(self.profile.sysctls.get("net.ipv4.tcp_tso_rtt_log", 9))
+        r = (sk.min_rtt_us if sk.min_rtt_us else 0xFFFFFFFF) >> profile.tso_rtt_log
         if r < 32:  # BITS_PER_TYPE(sk->sk_gso_max_size)
             nbytes += GSO_MAX_SIZE_SK >> r
         nbytes = min(nbytes, GSO_MAX_SIZE_SK)

@@ -81,7 +81,10 @@ class TcpInput:
 
     @staticmethod
     def _has(seg: Seg, name: str) -> bool:
-        return any(n == name for n, _ in seg.options)
+        for n, _ in seg.options:
+            if n == name:
+                return True
+        return False
 
     def _rcv_listen(self, sk: Sock, seg: Seg) -> None:
         if seg.flags & RST:
@@ -868,7 +871,7 @@ class TcpInput:
     @staticmethod
     def _rmem_alloc(sk: Sock) -> int:
         """sk_rmem_alloc: the receive queue's skbs and the out-of-order queue's."""
-        return sum(sk.rcvq_ts) + sum(skb[3] for skb in sk.ofo)
+        return sum(sk.rcvq_ts) + sum(skb[3] for skb in sk.ofo) if sk.ofo else sum(sk.rcvq_ts)
 
     # -- the delayed-ACK engine (tcp_input.c) --------------------------------------------
     def _event_data_recv(self, sk: Sock, seg: Seg) -> None:
@@ -1179,8 +1182,7 @@ class TcpInput:
     # -- the RTT and the RTO (tcp_input.c) ----------------------------------------------
     def _usecs_to_jiffies(self, us: int) -> int:
         """usecs_to_jiffies(): rounded up, in ticks of this kernel's HZ."""
-        tick = round(self.profile.jiffy * 1e6)
-        return -(-us // tick)
+        return -(-us // self.profile.jiffy_us)
 
     def _established_rto(self, sk: Sock | None = None) -> float:
         """icsk_rto as tcp_set_rto() leaves it: __tcp_set_rto() is usecs_to_jiffies(srtt +
@@ -1253,10 +1255,10 @@ class TcpInput:
         last: ca_rtt_us instead, from the newest skb it covers (last_ackt)."""
         first = None
         for skb in sk.rtxq:
-            if not seq_lt(skb.seq, ack):
+            if ((skb.seq - ack) & 0xFFFFFFFF) <= 0x7FFFFFFF:  # not seq_lt(skb.seq, ack)
                 break
-            if seq_lt(ack, skb.end_seq) and skb.pcount == 1:
-                break
+            if ((ack - skb.end_seq) & 0xFFFFFFFF) > 0x7FFFFFFF and skb.pcount == 1:
+                break  # seq_lt(ack, skb.end_seq): acknowledged in part
             if skb.retrans:
                 return -1
             if first is None or last:

@@ -112,9 +112,12 @@ class TcpOutput:
         """__tcp_select_window(): the free space, at most rcv_ssthresh; none (a zero window)
         when less than an MSS or a sixteenth of the buffer is free.  Below half the buffer
         the quick-ACK mode ends."""
-        allowed = self._full_space(sk)
+        # _full_space() and _tcp_space() of one sk_rcvbuf, as the kernel reads them here
+        rcvbuf = sk.rcvbuf or sk.rcvbuf_grown or self.profile.rmem[1]  # _rcvbuf()
+        ratio = sk.scaling_ratio  # _win_from_space()
+        allowed = (rcvbuf * ratio) >> 8  # tcp_full_space()
         full = min(sk.window_clamp, allowed) if sk.window_clamp else allowed
-        free = self._tcp_space(sk)
+        free = ((rcvbuf - sk.backlog_len - self._rmem_alloc(sk)) * ratio) >> 8  # tcp_space()
         mss = sk.rcv_mss
         if mss > full:
             mss = full
@@ -138,7 +141,9 @@ class TcpOutput:
 
     def _select_window(self, sk: Sock) -> int:
         """tcp_select_window(): never shrink the offered window; the scaled value to send."""
-        cur = self._receive_window(sk)
+        cur = (sk.rcv_wup + sk.rcv_wnd - sk.rcv_nxt) & 0xFFFFFFFF  # tcp_receive_window()
+        if cur >= 2**31:
+            cur = 0
         new = self._raw_window(sk)
         unit = 1 << sk.rcv_wscale
         if new < cur:
@@ -224,6 +229,8 @@ class TcpOutput:
         opts = []
         if sk.ts_ok:
             opts = [["nop", None], ["nop", None], ["TS", [self._ts_val(sk), sk.ts_recent]]]
+        if not sk.dsack and not sk.sacks:
+            return opts  # no SACK blocks to write
         blocks = ([sk.dsack] if sk.dsack else []) + sk.sacks
         if blocks and sk.sack_ok:
             room = (40 - (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0) - 4) // 8

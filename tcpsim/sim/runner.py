@@ -319,6 +319,8 @@ class Runner:
         """Try every parked call again; True if one finished or moved on (a blocking send or
         recv(MSG_WAITALL) that took some bytes: what that did, a window update and the data it
         lets in, must be settled before anyone waits for a timer)."""
+        if not self.pending:
+            return False
         done = False
         for name, p in sorted(self.pending.items(), key=lambda kv: kv[1].step.index):
             before = (p.sent, len(p.got), p.taken)
@@ -534,8 +536,9 @@ class Runner:
             if label in ob.label_sid:
                 sids.add(ob.label_sid[label])
         procs = self.procs
-        fds = sorted((procs[name].fds[vfd] for sid in sids for name, vfd in ob.holders.get(sid, ())),
-                     key=lambda s: (procs[s.process].rank, s.order))
+        fds = [procs[name].fds[vfd] for sid in sids for name, vfd in ob.holders.get(sid, ())]
+        if len(fds) > 1:
+            fds.sort(key=lambda s: (procs[s.process].rank, s.order))
         in_table = {}  # as _snapshot_all's: the last row (by id) of a label's pairs, named before
         for s in fds:
             if s.label not in in_table:
@@ -577,7 +580,7 @@ class Runner:
         rows = set(left)
         for key in moved:
             rows.update(ob.tab_at.get(key, ()))
-        for sid in sorted(rows):
+        for sid in (sorted(rows) if len(rows) > 1 else rows):
             prev = ob.tab_seen.pop(sid, None)
             if prev is not None:
                 self._count(ob.tab_alive, prev, -1)
@@ -598,7 +601,9 @@ class Runner:
         dead = [label for label in gone if label not in ob.fd_labels
                 and label not in ob.tab_alive and label in self.last_state
                 and self.last_state[label][0] != "CLOSE"]
-        for label in sorted(dead, key=ob.ls_order.__getitem__):
+        if len(dead) > 1:
+            dead.sort(key=ob.ls_order.__getitem__)
+        for label in dead:
             self._emit(t, label, "CLOSE", "sock_diag")  # freed: the kernel keeps nothing
 
     @staticmethod
@@ -706,11 +711,15 @@ class Runner:
     def _relabel(self) -> None:
         """Children first seen in the accept queue take the name accept() later gave them."""
         rename = {p: self.tuple_label[t] for t, p in self.provisional.items() if t in self.tuple_label}
+        if not rename:
+            return
         events = self.trace.events
         for i, ev in enumerate(events):
             if isinstance(ev, State) and ev.socket in rename:
-                # a new State, not an edit: snapshots of the run share the old one (explore.py)
-                events[i] = replace(ev, socket=rename[ev.socket])
+                # a new State, not an edit: snapshots of the run share the old one (explore.py);
+                # made field by field (dataclasses.replace() looks every field up by name)
+                events[i] = State(ev.t, rename[ev.socket], ev.state, ev.via, ev.queue,
+                                  ev.backlog, ev.rule)
 
 
     # -- the calls -----------------------------------------------------------------------

@@ -26,7 +26,13 @@ LOOPBACK_LATENCY = 10e-6  # seconds from transmit to receive on lo (measured: 10
 
 
 def _addr(t) -> str:
-    return f"[{t[0]}]:{t[1]}" if ":" in t[0] else f"{t[0]}:{t[1]}"
+    text = _ADDR.get(t)
+    if text is None:  # once per address (every segment and state change names two)
+        text = _ADDR[t] = f"[{t[0]}]:{t[1]}" if ":" in t[0] else f"{t[0]}:{t[1]}"
+    return text
+
+
+_ADDR: dict[tuple, str] = {}
 
 
 def _options(opts: list) -> list:
@@ -165,6 +171,8 @@ class Wire:
              key: tuple | None = None) -> float | Dup | None:
         """None to deliver the segment as usual, 0 to lose it, the seconds to hold it, or a
         Dup.  key: (src, dst) of the segment, with seq its absolute sequence number."""
+        if not self.faults:
+            return None  # no net: lines (the ISNs below serve only their `seq S`)
         if "S" in flags and key is not None:
             self._isn[key] = seq
         rel = None
@@ -223,6 +231,9 @@ class SimWorld:
         """Take what the kernel transmitted: capture it now, deliver it after the latency
         (and after its delay, for a segment a `net: delay` line holds back)."""
         k = self.kernel
+        if not k.outbox:  # nothing sent since the last look (outfate and outtime are empty too)
+            self.t = max(self.t, k.now)
+            return
         for seg, fate, sent in zip(k.outbox, k.outfate, k.outtime):
             delivered = fate is None  # judged and delivered at once, inside a call
             if fate == UNJUDGED:
@@ -269,6 +280,8 @@ class SimWorld:
             payload=seg.payload, ttl=64, ip_id=seg.ip_id, df=True, why=seg.why)
 
     def _fate(self, seg: Seg) -> float | Dup | None:
+        if not self.wire.faults:
+            return None  # no net: lines
         return self.wire.fate(flags_text(seg.flags), len(seg.payload), seg.src[1], seg.dst[1],
                               seg.seq, (seg.src, seg.dst))
 
@@ -385,6 +398,8 @@ class SimWorld:
     def transitions(self) -> list[tuple]:
         """The model's state changes since the last call: (time, sock, local, remote, state,
         rule) where rule is "OLD_STATE event", the row of the table that made the change.  The lab sees states only between calls; the model can show every step."""
+        if not self.kernel.log:
+            return []
         out = [(EPOCH + t, sid, _addr(l) if l else None, _addr(r) if r else None, new,
                 f"{old} {event}" if event else None)
                for t, sid, l, r, old, new, event, _ref in self.kernel.log]

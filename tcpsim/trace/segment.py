@@ -86,10 +86,16 @@ def _split(endpoint: str) -> tuple[str, int]:
 
 
 def flags_text(bits: int) -> str:
-    text = "".join(letter for letter, bit in _FLAG_BITS if bits & bit)
-    if bits & 0x10:
-        text += "."
-    return text or "none"
+    text = _FLAGS_TEXT.get(bits)
+    if text is None:  # once per set of flags (the simulator asks for every segment)
+        text = "".join(letter for letter, bit in _FLAG_BITS if bits & bit)
+        if bits & 0x10:
+            text += "."
+        text = _FLAGS_TEXT[bits] = text or "none"
+    return text
+
+
+_FLAGS_TEXT: dict[int, str] = {}
 
 
 @functools.lru_cache(maxsize=1024)

@@ -158,28 +158,36 @@ class Trace:
         isn: dict[tuple[str, str], int] = {}
         ts0: dict[tuple[str, str], int] = {}
         out = []
-        for seg in self.segments:
+        # (explore's signature() reads this view at every schedule: one pass, the options
+        # walked once, x % 2**32 as x & 0xFFFFFFFF, which is the same number)
+        for seg in self.events:
+            if not isinstance(seg, Segment):
+                continue
             d, back = (seg.src, seg.dst), (seg.dst, seg.src)
             if seg.flags == "S" and d in isn and isn[d] != seg.seq:
                 # a new SYN on the same four-tuple: a new connection, numbered afresh
                 for key in (d, back):
                     isn.pop(key, None)
                     ts0.pop(key, None)
-            isn.setdefault(d, seg.seq)
-            ts = seg.option("TS")
-            if ts and d not in ts0:
-                ts0[d] = ts[0]
-            rel_ack = (seg.ack - isn[back]) % 2**32 if seg.has_ack and back in isn else seg.ack
+            base_d = isn.setdefault(d, seg.seq)
+            base_back = isn.get(back)
+            rel_ack = (seg.ack - base_back) & 0xFFFFFFFF \
+                if base_back is not None and "." in seg.flags else seg.ack
             opts = []
+            ts_seen = False
             for name, v in seg.options:
                 if name == "TS":
-                    ecr = (v[1] - ts0[back]) % 2**32 if v[1] and back in ts0 else v[1]
-                    v = [(v[0] - ts0[d]) % 2**32, ecr]
+                    if not ts_seen:  # the first TS option (Segment.option()) starts its side
+                        ts_seen = True
+                        if v and d not in ts0:
+                            ts0[d] = v[0]
+                    ecr = (v[1] - ts0[back]) & 0xFFFFFFFF if v[1] and back in ts0 else v[1]
+                    v = [(v[0] - ts0[d]) & 0xFFFFFFFF, ecr]
                 elif name == "sack":
-                    base = isn.get(back, 0)
-                    v = [[(a - base) % 2**32, (b - base) % 2**32] for a, b in v]
+                    base = 0 if base_back is None else base_back
+                    v = [[(a - base) & 0xFFFFFFFF, (b - base) & 0xFFFFFFFF] for a, b in v]
                 opts.append([name, v])
-            out.append(RelSegment(seg, (seg.seq - isn[d]) % 2**32, rel_ack, opts))
+            out.append(RelSegment(seg, (seg.seq - base_d) & 0xFFFFFFFF, rel_ack, opts))
         return out
 
     # -- notebooks -----------------------------------------------------------------------
