@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from ..errors import DIFFERS, OK, STOPPED, USAGE
 from ..pcap.reader import LINK_NAMES, Reader
+from .summary import Summaries, Summary
 from .tracker import IDLE, MAX_OPEN, Connection, Tracker, _addr
 
 DETAIL_LIMIT = 10  # connections shown in full; beyond this, a summary table
@@ -27,10 +28,12 @@ class Scan:
     """The connections of a capture, each when it is finished; afterwards `reader` has the
     counts and where reading stopped."""
 
-    def __init__(self, path: str | Path, progress=None):
+    def __init__(self, path: str | Path, progress=None, summaries: bool = True):
         self.reader = Reader(path)  # a file that is not a capture at all: one sentence, now
         self.progress = progress
         self.tracker = Tracker()
+        # each connection's numbers (compare/summary.py): summary(c) once it has come out
+        self.summaries = Summaries(self.tracker) if summaries else None
 
     def __iter__(self):
         tracker = self.tracker
@@ -46,13 +49,22 @@ class Scan:
 
     def _scan(self, tracker):
         with self.reader as reader:
-            feed, progress = tracker.feed_blocks, self.progress
+            feed, progress, sums = tracker.feed_blocks, self.progress, self.summaries
             for block in reader.blocks():
-                for done in feed(block):
-                    yield from done
+                if sums is None:
+                    for done in feed(block):
+                        yield from done
+                else:  # the block's packets summed once the tracker has said whose they are
+                    finished = [c for done in feed(block) for c in done]
+                    sums.block(block, finished)
+                    yield from finished
                 if progress is not None:
                     progress(reader.offset, reader.size)
             yield from tracker.finish()
+
+    def summary(self, c: Connection) -> Summary | None:
+        """c's numbers (each connection's once, when it has come out of the scan)."""
+        return None if self.summaries is None else self.summaries.pop(c)
 
 
 def _header(reader: Reader, tracker: Tracker) -> str:
