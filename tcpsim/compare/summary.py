@@ -355,7 +355,8 @@ class Summary:
         if d.t_first is None:
             d.t_first = t
         d.t_last = t
-        d.win = win
+        if not flags & RST:  # (a reset's window says nothing about the receiver)
+            d.win = win
         if flags & SYN:
             d.syn_seen = True
             if options:
@@ -397,12 +398,14 @@ class Summary:
         return f"{self.completeness} ({'+'.join(names) or 'nothing'})"
 
     def to_dict(self) -> dict:
-        def one(d: Direction) -> dict:
-            return {"packets": d.packets, "bytes": d.bytes, "duration": round(d.duration(), 6),
-                    "wscale": d.wscale, "window": d.win, "window_scaled": self.scaled(d)}
+        """The JSON of `compare --json`, merged into the connection's."""
+        def one(d: Direction, src, dst) -> dict:
+            return {"from": _ep_text(src), "to": _ep_text(dst), "packets": d.packets,
+                    "bytes": d.bytes, "duration": round(d.duration(), 6), "wscale": d.wscale,
+                    "window": d.win, "window_scaled": self.scaled(d)}
 
         z = self.zeek
-        out = {"a_to_b": one(self.a), "b_to_a": one(self.b),
+        out = {"directions": [one(self.a, self.a_ep, self.b_ep), one(self.b, self.b_ep, self.a_ep)],
                "completeness": self.completeness,
                "completeness_names": [n for bit, n in COMPLETENESS_NAMES
                                       if self.completeness & bit]}
