@@ -118,8 +118,9 @@ def render_text(path: str | Path, out: Console, show_progress: bool = False) -> 
         for c in scan:
             verdicts[c.verdict] += 1
             summary = scan.summary(c)
-            if summary is not None and summary.zeek is not None:
-                states[summary.zeek.conn_state()] += 1
+            state = None if summary is None else summary.conn_state()
+            if state is not None:
+                states[state] += 1
             if c.verdict == "departs":
                 departing += 1
                 if len(listed) < LISTED_LIMIT:
@@ -215,7 +216,7 @@ def _detail(c: Connection, out: Console, summary: Summary | None = None) -> None
     out.print(f"[bold]{escape(head)}[/]  [{colour}]{t('compare.verdict.' + c.verdict)}[/]",
               soft_wrap=True)
     out.print(f"  {escape(_story(c))}", soft_wrap=True)
-    if summary is not None and summary.zeek is not None:
+    if summary is not None and summary.conn_state() is not None:
         a, b = _addr(c.a.ep), _addr(c.b.ep)
         out.print(f"  [dim]{escape(_direction(summary, summary.a, a, b))}[/]", soft_wrap=True)
         if not c.self_connect:
@@ -267,7 +268,7 @@ def write_json(path: str | Path, stream) -> int:
         departing += c.verdict == "departs"
         d = _v6_refs(c, c.to_dict())
         summary = scan.summary(c)
-        if summary is not None and summary.zeek is not None:
+        if summary is not None and summary.conn_state() is not None:
             d.update(summary.to_dict())
         stream.write(("" if first else ",") + "\n  " + json.dumps(d))
         first = False

@@ -383,6 +383,9 @@ class Summary:
             z = self.zeek = Zeek(src, self.b_ep if src == self.a_ep else self.a_ep)
         z.packet(src, flags, seq, ack, win, length)
 
+    def conn_state(self) -> str | None:
+        return None if self.zeek is None else self.zeek.conn_state()
+
     def shift(self, d: Direction) -> int:
         """The shift d's windows are scaled by: its own SYN's, if both SYNs offered one
         (RFC 7323 2.2; tcp_finish_connect(), tcp_openreq_init_rwin()), else 0."""
@@ -455,6 +458,12 @@ class Summaries:
     def pop(self, c) -> Summary | None:
         return self.sums.pop(c.id, None)
 
+    def _summary_of(self, c) -> Summary:
+        s = self.sums.get(c.id)
+        if isinstance(s, _Lazy):  # a late packet for a replayed connection: made real
+            s = self.sums[c.id] = s.real()
+        return s
+
     def block(self, b, done: list) -> None:
         conns = self.tracker.conns
         owners: dict = {}
@@ -488,14 +497,15 @@ class Summaries:
             if len(cands) == 1 and cands[0].__class__.__name__ == "Replayed" and \
                     A is not None and cands[0]._numbers is A["number"] and \
                     len(cands[0]._idx) == len(idx):
-                self._replayed(cands[0], b)
-                continue
+                r = cands[0]
+                self.sums[r.id] = _Lazy(self, r, b)  # (made only when more than its
+                continue  # conn_state is asked for: a big capture's table needs only that)
             if cols is None:
                 cols = b.lists()
             self._packets(b, key, cands, idx.tolist() if hasattr(idx, "tolist") else idx)
 
     def _summary(self, c) -> Summary:
-        s = self.sums.get(c.id)
+        s = self._summary_of(c)
         if s is None:
             if c.__class__.__name__ == "Replayed":
                 lo, hi = c._key
@@ -527,29 +537,42 @@ class Summaries:
             s.add(lo if fwd[i] else hi, fl, seq[i], ack[i], win[i], length[i], t[i],
                   b.packet(i).options if fl & SYN else None)
 
-    def _replayed(self, r, b) -> None:
-        """A replayed connection: its template's summary for these zero windows, copied."""
-        A = b.arrays
-        idx = r._idx
-        wins = A["win"][idx]
-        memo_key = (id(r._tpl), (wins == 0).tobytes())
-        tpl = self._memo.get(memo_key)
-        if tpl is None:
+    def _template(self, r, b) -> Summary:
+        """The summary of r's packets (the first connection of its template's), by template."""
+        got = self._memo.get(id(r._tpl))
+        if got is None:
             if len(self._memo) > 4096:
                 self._memo.clear()
             lo, hi = r._key
-            a_ep, b_ep = (lo, hi) if r._fwd else (hi, lo)
-            tpl = Summary(a_ep, b_ep)
-            b.lists() if b.number is None else None
-            for i in idx.tolist():
+            tpl = Summary(*((lo, hi) if r._fwd else (hi, lo)))
+            if b.number is None:
+                b.lists()
+            for i in r._idx.tolist():
                 fl = b.flags[i]
                 tpl.add(lo if b.fwd[i] else hi, fl, b.seq[i], b.ack[i], b.win[i], b.length[i],
                         b.t[i], b.packet(i).options if fl & SYN else None)
-            # (the template kept, so that its id stays its own; the bases: to move seqs)
-            self._memo[memo_key] = (tpl, r._tpl, r._bases)
-            self.sums[r.id] = tpl
-            return
-        tpl, _, bases0 = tpl
+            # (the template kept, so that its id stays its own; the bases, to move seqs; the
+            # windows, which its signature leaves out)
+            got = self._memo[id(r._tpl)] = (tpl, r._tpl, r._bases, b.arrays["win"][r._idx])
+        return got
+
+    def replayed(self, r, b) -> Summary:
+        """A replayed connection's summary: its template's where the same windows were zero,
+        with its own times, last windows and sequence numbers."""
+        tpl, _, bases0, wins0 = self._template(r, b)
+        A = b.arrays
+        idx = r._idx
+        wins = A["win"][idx]
+        if not np.array_equal(wins == 0, wins0 == 0):  # (a W more or less: summed itself)
+            lo, hi = r._key
+            s = Summary(*((lo, hi) if r._fwd else (hi, lo)))
+            if b.number is None:
+                b.lists()
+            for i in idx.tolist():
+                fl = b.flags[i]
+                s.add(lo if b.fwd[i] else hi, fl, b.seq[i], b.ack[i], b.win[i], b.length[i],
+                      b.t[i], b.packet(i).options if fl & SYN else None)
+            return s
         lo, hi = r._key
         a_ep, b_ep = (lo, hi) if r._fwd else (hi, lo)
         s = Summary(a_ep, b_ep)
@@ -565,14 +588,40 @@ class Summaries:
         fwd = A["fwd"][idx]
         t = A["t"][idx]
         mine = fwd == (1 if r._fwd else 0)
+        rst = (A["flags"][idx] & RST) != 0
         for d, d0, m in ((s.a, tpl.a, mine), (s.b, tpl.b, ~mine)):
             d.packets, d.bytes, d.wscale, d.syn_seen = d0.packets, d0.bytes, d0.wscale, \
                 d0.syn_seen
             at = np.flatnonzero(m)
             if len(at):
                 d.t_first, d.t_last = float(t[at[0]]), float(t[at[-1]])
-                d.win = int(wins[at[-1]])
-        self.sums[r.id] = s
+                won = np.flatnonzero(m & ~rst)
+                d.win = int(wins[won[-1]]) if len(won) else None
+        return s
+
+
+class _Lazy:
+    """The summary of a replayed connection, made when first read; its conn_state (all a
+    big capture's table needs) is its template's: windows change no state."""
+
+    __slots__ = ("_owner", "_r", "_b", "_real")
+
+    def __init__(self, owner: Summaries, r, b):
+        self._owner, self._r, self._b, self._real = owner, r, b, None
+
+    def conn_state(self) -> str | None:
+        if self._real is not None:
+            return self._real.conn_state()
+        return self._owner._template(self._r, self._b)[0].conn_state()
+
+    def real(self) -> Summary:
+        if self._real is None:
+            self._real = self._owner.replayed(self._r, self._b)
+            self._b = None
+        return self._real
+
+    def __getattr__(self, name):
+        return getattr(self.real(), name)
 
 
 def _copy_end(e: _ZEnd, ep, shift: int) -> _ZEnd:
