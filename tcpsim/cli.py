@@ -638,10 +638,9 @@ def compare(capture: str, program: str | None, profile: str | None, as_json: boo
     CAPTURE - reads the capture from standard input (tcpdump -w - | tcpsim compare -)."""
     out = Console(highlight=False, emoji=False)
     if capture == "-" and program == "-":
-        raise click.UsageError("the capture and the program cannot both come from standard "
-                               "input; give one of them as a file")
+        raise click.UsageError(t("compare.usage.both_stdin"))
     if capture == "-" and (sequence_paths or tsg_paths):
-        raise click.UsageError("--sequence and --tsg read the capture twice: give it as a file")
+        raise click.UsageError(t("compare.usage.pictures_stdin"))
     if program is not None:
         code = _compare_program(capture, program, profile, as_json, limit, out)
     else:

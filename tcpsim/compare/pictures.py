@@ -74,7 +74,8 @@ def choose(path: str | Path, which: tuple[int, ...] = ()) -> Chosen:
                 notes[id(seg)] = f"#{p.number}: {f.text} ({f.rule})"
     tags.update(_marks(segs))
     name = Path(path).name
-    label = name + " · " + ", ".join(t("compare.picture.connection", id=c.id) for c in picked)
+    label = name + " · " + t("compare.list_sep").join(t("compare.picture.connection", id=c.id)
+                                                      for c in picked)
     return Chosen(Trace(source="pcap", program=label, t0=t0 or 0.0, events=segs), tags, notes)
 
 

@@ -538,6 +538,8 @@ MESSAGES.update({
     "compare.tag.resent": "resent after {wait}",
     "compare.tag.resent.bare": "resent",
     "compare.tag.gap": "{n} B not captured before it",
+    "compare.usage.both_stdin": "the capture and the program cannot both come from standard input; give one of them as a file",
+    "compare.usage.pictures_stdin": "--sequence and --tsg read the capture twice: give it as a file",
     "compare.no_connection": "no connection {which} in {capture} (it has {n})",
     "compare.picture.none": "nothing to draw: {capture} has no TCP connection",
 })

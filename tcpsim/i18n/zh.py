@@ -529,6 +529,8 @@ MESSAGES.update({
     "compare.tag.resent": "{wait} 后重传",
     "compare.tag.resent.bare": "重传",
     "compare.tag.gap": "之前有 {n} 字节未被抓到",
+    "compare.usage.both_stdin": "抓包和程序不能都来自标准输入；请把其中一个作为文件给出",
+    "compare.usage.pictures_stdin": "--sequence 和 --tsg 需要把抓包读两遍：请把它作为文件给出",
     "compare.no_connection": "{capture} 中没有连接 {which}（共有 {n} 个）",
     "compare.picture.none": "没有可画的内容：{capture} 中没有 TCP 连接",
 })
