@@ -478,14 +478,11 @@ class Summaries:
             starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
             ends = starts[1:] + [len(order)]
             groups = [(int(fs[s]), order[s:e]) for s, e in zip(starts, ends)]
-            cols = None
         else:
-            b.lists()
             byflow: dict = {}
             for i, f in enumerate(b.flow):
                 byflow.setdefault(f, []).append(i)
             groups = list(byflow.items())
-            cols = b
         for f, idx in groups:
             key = keys[f]
             cands = list(owners.get(key, ()))
@@ -500,9 +497,7 @@ class Summaries:
                 r = cands[0]
                 self.sums[r.id] = _Lazy(self, r, b)  # (made only when more than its
                 continue  # conn_state is asked for: a big capture's table needs only that)
-            if cols is None:
-                cols = b.lists()
-            self._packets(b, key, cands, idx.tolist() if hasattr(idx, "tolist") else idx)
+            self._packets(b, key, cands, idx)
 
     def _summary(self, c) -> Summary:
         s = self._summary_of(c)
@@ -518,12 +513,8 @@ class Summaries:
     def _packets(self, b, key, cands, idx) -> None:
         cands = sorted(cands, key=lambda c: c.first)
         firsts = [c.first for c in cands]
-        lo, hi = key
-        number, flags, seq, ack, win, length, t, fwd = \
-            b.number, b.flags, b.seq, b.ack, b.win, b.length, b.t, b.fwd
         last_c, s = None, None
-        for i in idx:
-            n = number[i]
+        for n, add in _adds(b, key, idx):
             if len(cands) == 1:
                 c = cands[0]
             else:
@@ -533,9 +524,7 @@ class Summaries:
                 c = cands[k]
             if c is not last_c:
                 last_c, s = c, self._summary(c)
-            fl = flags[i]
-            s.add(lo if fwd[i] else hi, fl, seq[i], ack[i], win[i], length[i], t[i],
-                  b.packet(i).options if fl & SYN else None)
+            s.add(*add)
 
     def _template(self, r, b) -> Summary:
         """The summary of r's packets (the first connection of its template's), by template."""
@@ -545,12 +534,8 @@ class Summaries:
                 self._memo.clear()
             lo, hi = r._key
             tpl = Summary(*((lo, hi) if r._fwd else (hi, lo)))
-            if b.number is None:
-                b.lists()
-            for i in r._idx.tolist():
-                fl = b.flags[i]
-                tpl.add(lo if b.fwd[i] else hi, fl, b.seq[i], b.ack[i], b.win[i], b.length[i],
-                        b.t[i], b.packet(i).options if fl & SYN else None)
+            for _, add in _adds(b, r._key, r._idx):
+                tpl.add(*add)
             # (the template kept, so that its id stays its own; the bases, to move seqs; the
             # windows, which its signature leaves out)
             got = self._memo[id(r._tpl)] = (tpl, r._tpl, r._bases, b.arrays["win"][r._idx])
@@ -566,12 +551,8 @@ class Summaries:
         if not np.array_equal(wins == 0, wins0 == 0):  # (a W more or less: summed itself)
             lo, hi = r._key
             s = Summary(*((lo, hi) if r._fwd else (hi, lo)))
-            if b.number is None:
-                b.lists()
-            for i in idx.tolist():
-                fl = b.flags[i]
-                s.add(lo if b.fwd[i] else hi, fl, b.seq[i], b.ack[i], b.win[i], b.length[i],
-                      b.t[i], b.packet(i).options if fl & SYN else None)
+            for _, add in _adds(b, r._key, idx):
+                s.add(*add)
             return s
         lo, hi = r._key
         a_ep, b_ep = (lo, hi) if r._fwd else (hi, lo)
@@ -598,6 +579,34 @@ class Summaries:
                 won = np.flatnonzero(m & ~rst)
                 d.win = int(wins[won[-1]]) if len(won) else None
         return s
+
+
+_COLUMNS = ("number", "fwd", "flags", "seq", "ack", "win", "length", "t")
+
+
+def _adds(b, key, idx):
+    """(number, Summary.add()'s arguments) of the packets at positions idx of block b, from
+    its arrays when it has no lists (a block decoded all at once is never made into lists
+    whole here: that would be the memory of the whole block's packets as Python objects)."""
+    lo, hi = key
+    if b.number is None:
+        A = b.arrays
+        cols = [A[name][idx].tolist() for name in _COLUMNS]
+        buf, hlen, opt = b._buf, A["_hlen"], A["_opt"]
+
+        def options(j):
+            i = idx[j]
+            h, o = int(hlen[i]), int(opt[i])
+            return bytes(buf[o:o + h - 20]) if h > 20 else b""
+    else:
+        idx = list(idx)
+        cols = [[getattr(b, name)[i] for i in idx] for name in _COLUMNS]
+
+        def options(j):
+            return b.packet(idx[j]).options
+    for j, (number, fwd, flags, seq, ack, win, length, t) in enumerate(zip(*cols)):
+        yield number, (lo if fwd else hi, flags, seq, ack, win, length, t,
+                       options(j) if flags & SYN else None)
 
 
 class _Lazy:
