@@ -51,14 +51,11 @@ class Scan:
     def _scan(self, tracker):
         with self.reader as reader:
             feed, progress, sums = tracker.feed_blocks, self.progress, self.summaries
+            # (each part's packets summed once the tracker has said whose they are)
+            each = None if sums is None else sums.block
             for block in reader.blocks():
-                if sums is None:
-                    for done in feed(block):
-                        yield from done
-                else:  # the block's packets summed once the tracker has said whose they are
-                    finished = [c for done in feed(block) for c in done]
-                    sums.block(block, finished)
-                    yield from finished
+                for done in feed(block, each=each):
+                    yield from done
                 if progress is not None:
                     progress(reader.offset, reader.size)
             yield from tracker.finish()

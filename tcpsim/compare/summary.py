@@ -84,8 +84,8 @@ class _ZEnd:
         self.start = self.ack_seq = self.last_seq = 0
         self.fin_cnt = 0
         self.last_syn = self.last_fin = self.last_rst = 0
-        self.counts = {}  # letter -> count (ScaledHistoryEntry())
-        self.thresh = {}  # letter -> next threshold
+        self.counts = None  # letter -> count (ScaledHistoryEntry()), once there is one
+        self.thresh = None  # letter -> next threshold
         self.seen_max = None  # one past the highest byte this end was seen to send
 
     def set_state(self, s: int) -> None:
@@ -137,6 +137,8 @@ class Zeek:
 
     def _scaled(self, e: _ZEnd, code: str) -> None:
         """Session::ScaledHistoryEntry(): at the 1st, 10th, 100th... time."""
+        if e.counts is None:
+            e.counts, e.thresh = {}, {}
         n = e.counts[code] = e.counts.get(code, 0) + 1
         if n == e.thresh.get(code, 1):
             self.history += code if e.is_orig else code.lower()
@@ -465,39 +467,71 @@ class Summaries:
         return s
 
     def block(self, b, done: list) -> None:
+        """Sum the packets of Block b, which the tracker has just read, finishing `done`."""
         conns = self.tracker.conns
         owners: dict = {}
         for c in done:
             owners.setdefault(_key_of(c), []).append(c)
-        A = b.arrays
-        keys = b.keys
-        if A is not None:
-            flow = A["flow"]
-            order = np.argsort(flow, kind="stable")
-            fs = flow[order]
-            starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
-            ends = starts[1:] + [len(order)]
-            groups = [(int(fs[s]), order[s:e]) for s, e in zip(starts, ends)]
-        else:
-            byflow: dict = {}
-            for i, f in enumerate(b.flow):
-                byflow.setdefault(f, []).append(i)
-            groups = list(byflow.items())
-        for f, idx in groups:
-            key = keys[f]
+
+        def candidates(key) -> list:
+            """The connections of key that may own a packet of this block, oldest first."""
             cands = list(owners.get(key, ()))
             cur = conns.get(key)
             if cur is not None and all(c is not cur for c in cands):
                 cands.append(cur)
+            return sorted(cands, key=lambda c: c.first) if len(cands) > 1 else cands
+
+        keys = b.keys
+        A = b.arrays
+        if A is None or b.number is not None:  # lists: packet by packet, in capture order
+            self._lists(b, candidates)
+            return
+        # all at once (compare/replay.py's blocks): each flow's packets together
+        flow = A["flow"]
+        order = np.argsort(flow, kind="stable")
+        fs = flow[order]
+        starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
+        ends = starts[1:] + [len(order)]
+        for f, s, e in zip(fs[starts].tolist(), starts, ends):
+            key = keys[f]
+            cands = candidates(key)
             if not cands:
                 continue
-            if len(cands) == 1 and cands[0].__class__.__name__ == "Replayed" and \
-                    A is not None and cands[0]._numbers is A["number"] and \
-                    len(cands[0]._idx) == len(idx):
-                r = cands[0]
+            idx = order[s:e]
+            r = cands[0]
+            if len(cands) == 1 and r.__class__.__name__ == "Replayed" and \
+                    r._numbers is A["number"] and len(r._idx) == len(idx):
                 self.sums[r.id] = _Lazy(self, r, b)  # (made only when more than its
                 continue  # conn_state is asked for: a big capture's table needs only that)
             self._packets(b, key, cands, idx)
+
+    def _lists(self, b, candidates) -> None:
+        keys, flow, fwd, flags, seq, ack, win, length, t, number = \
+            b.keys, b.flow, b.fwd, b.flags, b.seq, b.ack, b.win, b.length, b.t, b.number
+        sums = self.sums
+        known: dict = {}  # flow -> (its candidates, their first packets, its key)
+        for i in range(b.n):
+            f = flow[i]
+            got = known.get(f)
+            if got is None:
+                key = keys[f]
+                cands = candidates(key)
+                got = known[f] = (cands, [c.first for c in cands], key)
+            cands, firsts, key = got
+            if not cands:
+                continue
+            c = cands[0]
+            if len(cands) > 1:
+                n, k = number[i], len(firsts) - 1
+                while k > 0 and firsts[k] > n:
+                    k -= 1
+                c = cands[k]
+            s = sums.get(c.id)
+            if s is None or s.__class__ is not Summary:
+                s = self._summary(c)
+            fl = flags[i]
+            s.add(key[0] if fwd[i] else key[1], fl, seq[i], ack[i], win[i], length[i], t[i],
+                  _options(b, i) if fl & SYN else None)
 
     def _summary(self, c) -> Summary:
         s = self._summary_of(c)
@@ -603,10 +637,19 @@ def _adds(b, key, idx):
         cols = [[getattr(b, name)[i] for i in idx] for name in _COLUMNS]
 
         def options(j):
-            return b.packet(idx[j]).options
+            return _options(b, idx[j])
     for j, (number, fwd, flags, seq, ack, win, length, t) in enumerate(zip(*cols)):
         yield number, (lo if fwd else hi, flags, seq, ack, win, length, t,
                        options(j) if flags & SYN else None)
+
+
+def _options(b, i: int) -> bytes:
+    """The raw TCP options of packet i of a Block with lists (as Block.packet() reads them)."""
+    p = b._packets.get(i) if b._packets else None
+    if p is not None:
+        return p.options
+    h, o = b._hlen[i], b._opt[i]
+    return bytes(b._buf[o:o + h - 20]) if h > 20 else b""
 
 
 class _Lazy:
@@ -642,5 +685,6 @@ def _copy_end(e: _ZEnd, ep, shift: int) -> _ZEnd:
         setattr(out, name, (getattr(e, name) + shift) % MOD)
     if e.seen_max is not None:
         out.seen_max = (e.seen_max + shift) % MOD
-    out.counts, out.thresh = dict(e.counts), dict(e.thresh)
+    if e.counts is not None:
+        out.counts, out.thresh = dict(e.counts), dict(e.thresh)
     return out
