@@ -255,3 +255,23 @@ def test_compare_refuses_a_connection_it_does_not_have(tmp_path):
     r = run_cli("compare", CAPTURES / "handshake.pcap", "--connection", "3", "--sequence",
                 tmp_path / "x.svg")
     assert r.returncode == 2 and "no connection 3" in r.stderr and "it has 1" in r.stderr
+
+
+@pytest.mark.parametrize("edit", ["plain", "port-reuse"])
+def test_the_json_of_replayed_connections_is_the_json_of_fed_ones(tmp_path, monkeypatch, edit):
+    """write_json() makes a replayed connection's summary from its template's (_Lazy.to_dict):
+    the same document as feeding every packet makes."""
+    import io
+
+    from tcpsim.compare import replay as rp
+    from tcpsim.compare.report import write_json
+
+    path = _port_reuse(tmp_path) if edit == "port-reuse" else _bench_capture(tmp_path)
+    docs = []
+    for enabled in (True, False):
+        monkeypatch.setattr(rp, "ENABLED", enabled)
+        out = io.StringIO()
+        write_json(path, out)
+        docs.append(json.loads(out.getvalue()))
+    assert len(docs[0]["connections"]) > 10 and docs[0] == docs[1]
+    assert all("zeek" in c for c in docs[0]["connections"])

@@ -266,7 +266,7 @@ def write_json(path: str | Path, stream) -> int:
         d = _v6_refs(c, c.to_dict())
         summary = scan.summary(c)
         if summary is not None and summary.conn_state() is not None:
-            d.update(summary.to_dict())
+            d.update(summary.to_dict((d["ends"][0]["endpoint"], d["ends"][1]["endpoint"])))
         stream.write(("" if first else ",") + "\n  " + json.dumps(d))
         first = False
     reader = scan.reader

@@ -402,21 +402,26 @@ class Summary:
         names = [n for bit, n in COMPLETENESS_NAMES if self.completeness & bit]
         return f"{self.completeness} ({'+'.join(names) or 'nothing'})"
 
-    def to_dict(self) -> dict:
-        """The JSON of `compare --json`, merged into the connection's."""
+    def to_dict(self, names: tuple[str, str] | None = None) -> dict:
+        """The JSON of `compare --json`, merged into the connection's (names: the endpoints a
+        and b as text, when the caller has them)."""
+        a_text, b_text = names or (_ep_text(self.a_ep), _ep_text(self.b_ep))
+
         def one(d: Direction, src, dst) -> dict:
-            return {"from": _ep_text(src), "to": _ep_text(dst), "packets": d.packets,
+            return {"from": src, "to": dst, "packets": d.packets,
                     "bytes": d.bytes, "duration": round(d.duration(), 6), "wscale": d.wscale,
                     "window": d.win, "window_scaled": self.scaled(d)}
 
         z = self.zeek
-        out = {"directions": [one(self.a, self.a_ep, self.b_ep), one(self.b, self.b_ep, self.a_ep)],
+        out = {"directions": [one(self.a, a_text, b_text), one(self.b, b_text, a_text)],
                "completeness": self.completeness,
                "completeness_names": [n for bit, n in COMPLETENESS_NAMES
                                       if self.completeness & bit]}
         if z is not None:
+            a_orig = z.orig.ep == self.a_ep
             out["zeek"] = {"conn_state": z.conn_state(), "history": z.history,
-                           "orig": _ep_text(z.orig.ep), "resp": _ep_text(z.resp.ep),
+                           "orig": a_text if a_orig else b_text,
+                           "resp": b_text if a_orig else a_text,
                            "orig_bytes": z.orig.size(z.resp), "resp_bytes": z.resp.size(z.orig)}
         return out
 
@@ -572,13 +577,16 @@ class Summaries:
                 tpl.add(*add)
             # (the template kept, so that its id stays its own; the bases, to move seqs; the
             # windows, which its signature leaves out)
-            got = self._memo[id(r._tpl)] = (tpl, r._tpl, r._bases, b.arrays["win"][r._idx])
+            wins = b.arrays["win"][r._idx]
+            got = self._memo[id(r._tpl)] = (
+                tpl, r._tpl, r._bases, wins, tpl.to_dict(("a", "b")),
+                [w == 0 for w in wins.tolist()], (tpl.shift(tpl.a), tpl.shift(tpl.b)))
         return got
 
     def replayed(self, r, b) -> Summary:
         """A replayed connection's summary: its template's where the same windows were zero,
         with its own times, last windows and sequence numbers."""
-        tpl, _, bases0, wins0 = self._template(r, b)
+        tpl, _, bases0, wins0 = self._template(r, b)[:4]
         A = b.arrays
         idx = r._idx
         wins = A["win"][idx]
@@ -665,6 +673,42 @@ class _Lazy:
         if self._real is not None:
             return self._real.conn_state()
         return self._owner._template(self._r, self._b)[0].conn_state()
+
+    def to_dict(self, names: tuple[str, str] | None = None) -> dict:
+        """Summary.to_dict() without making the Summary: the template's, with this
+        connection's times, windows and names (a JSON of a million connections is mostly
+        these)."""
+        if self._real is not None or names is None:
+            return self.real().to_dict(names)
+        owner, r, b = self._owner, self._r, self._b
+        got = owner._template(r, b)
+        tpl, td, zeros0, shifts = got[0], got[4], got[5], got[6]
+        A = b.arrays
+        idx = r._idx
+        wins = A["win"][idx].tolist()
+        if [w == 0 for w in wins] != zeros0:
+            return self.real().to_dict(names)
+        fwd, t, flags = A["fwd"][idx].tolist(), A["t"][idx].tolist(), A["flags"][idx].tolist()
+        a_fwd = 1 if r._fwd else 0
+        first, last, win = [None, None], [None, None], [None, None]
+        for f, tt, w, fl in zip(fwd, t, wins, flags):
+            d = 0 if f == a_fwd else 1
+            if first[d] is None:
+                first[d] = tt
+            last[d] = tt
+            if not fl & RST:
+                win[d] = w
+        dirs = []
+        for d, row in enumerate(td["directions"]):
+            dirs.append({"from": names[d], "to": names[1 - d], "packets": row["packets"],
+                         "bytes": row["bytes"],
+                         "duration": round(last[d] - first[d], 6) if first[d] is not None
+                         else 0.0, "wscale": row["wscale"], "window": win[d],
+                         "window_scaled": None if win[d] is None else win[d] << shifts[d]})
+        z = dict(td["zeek"])
+        z["orig"], z["resp"] = (names[0], names[1]) if z["orig"] == "a" else (names[1], names[0])
+        return {"directions": dirs, "completeness": td["completeness"],
+                "completeness_names": list(td["completeness_names"]), "zeek": z}
 
     def real(self) -> Summary:
         if self._real is None:
