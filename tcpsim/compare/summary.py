@@ -153,6 +153,9 @@ class Zeek:
     def packet(self, src, flags: int, seq: int, ack: int, win: int, length: int) -> None:
         e = self.orig if src == self.orig.ep else self.resp
         peer = self.resp if e is self.orig else self.orig
+        if not flags & (SYN | FIN | RST) and e.state == ESTABLISHED == peer.state:
+            self._established(e, peer, flags, seq, ack, win, length)
+            return
         is_orig = e.is_orig  # (as the caller gave it: a flip below does not change it)
         syn, fin, rst, has_ack = flags & SYN, flags & FIN, flags & RST, flags & ACK
         seg_len = length + (1 if syn else 0) + (1 if fin else 0) - (length if rst else 0)
@@ -196,6 +199,37 @@ class Zeek:
                 e.state == peer.state == ESTABLISHED and _delta(ack, peer.seen_max) > 0:
             # TCP_Reassembler::Gap() through AckReceived(): bytes acknowledged that the
             # capture never showed (only between established ends: established_or_cleanly_closing)
+            self._scaled(peer, "G")
+            peer.seen_max = ack
+
+    def _established(self, e: _ZEnd, peer: _ZEnd, flags: int, seq: int, ack: int, win: int,
+                     length: int) -> None:
+        """packet() for a segment without SYN, FIN or RST between two ESTABLISHED ends, the
+        common case, with the same rules: init_endpoint() and UpdateStateMachine() change
+        nothing; update_history() makes D or A once; update_window(), update_ack_seq(),
+        update_last_seq() and the gap as packet() does them."""
+        shift = 0 if e.is_orig else 16
+        if length:
+            if not self.seen & (H_DATA << shift):
+                self._check(e, H_DATA, "D")
+        elif flags & ACK and not self.seen & (H_ACK << shift):
+            self._check(e, H_ACK, "A")
+        if win == 0:
+            self._scaled(e, "W")
+        # (_delta(a, b) > 0 written out: 0 < (a - b) mod 2^32 < 2^31)
+        if flags & ACK and 0 < (ack - peer.ack_seq) % MOD < 0x80000000:
+            peer.ack_seq = ack
+        last = (seq + length) % MOD
+        if 0 < (last - e.last_seq) % MOD < 0x80000000:
+            e.last_seq = last
+        elif length > 0:
+            self._scaled(e, "T")
+        if length:
+            top = e.seen_max
+            if top is None or 0 < (last - top) % MOD < 0x80000000:
+                e.seen_max = last
+        top = peer.seen_max
+        if flags & ACK and top is not None and 0 < (ack - top) % MOD < 0x80000000:
             self._scaled(peer, "G")
             peer.seen_max = ack
 
@@ -480,7 +514,10 @@ class Summaries:
 
         def candidates(key) -> list:
             """The connections of key that may own a packet of this block, oldest first."""
-            cands = list(owners.get(key, ()))
+            if key not in owners:
+                cur = conns.get(key)
+                return [] if cur is None else [cur]
+            cands = list(owners[key])
             cur = conns.get(key)
             if cur is not None and all(c is not cur for c in cands):
                 cands.append(cur)
@@ -497,18 +534,47 @@ class Summaries:
         fs = flow[order]
         starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
         ends = starts[1:] + [len(order)]
+        todo = []  # (key, candidates, start, end) of the flows summed packet by packet
         for f, s, e in zip(fs[starts].tolist(), starts, ends):
             key = keys[f]
             cands = candidates(key)
             if not cands:
                 continue
-            idx = order[s:e]
             r = cands[0]
             if len(cands) == 1 and r.__class__.__name__ == "Replayed" and \
-                    r._numbers is A["number"] and len(r._idx) == len(idx):
+                    r._numbers is A["number"] and len(r._idx) == e - s:
                 self.sums[r.id] = _Lazy(self, r, b)  # (made only when more than its
                 continue  # conn_state is asked for: a big capture's table needs only that)
-            self._packets(b, key, cands, idx)
+            todo.append((key, cands, s, e))
+        if not todo:
+            return
+        # their packets' fields taken at once (one index per column, not one per flow)
+        at = np.concatenate([order[s:e] for _, _, s, e in todo])
+        cols = [A[name][at].tolist() for name in _COLUMNS]
+        rows = list(zip(*cols))
+        pos = at.tolist()
+        k = 0
+        for key, cands, s, e in todo:
+            n = e - s
+            self._rows(b, key, cands, rows[k:k + n], pos[k:k + n])
+            k += n
+
+    def _rows(self, b, key, cands, rows, pos) -> None:
+        """Sum rows (number, fwd, flags, seq, ack, win, length, t) at block positions pos."""
+        lo, hi = key
+        firsts = [c.first for c in cands]
+        last_c, s = None, None
+        for (number, fwd, flags, seq, ack, win, length, t), i in zip(rows, pos):
+            c = cands[0]
+            if len(cands) > 1:
+                k = len(firsts) - 1
+                while k > 0 and firsts[k] > number:
+                    k -= 1
+                c = cands[k]
+            if c is not last_c:
+                last_c, s = c, self._summary(c)
+            s.add(lo if fwd else hi, flags, seq, ack, win, length, t,
+                  _array_options(b, i) if flags & SYN else None)
 
     def _lists(self, b, candidates) -> None:
         keys, flow, fwd, flags, seq, ack, win, length, t, number = \
@@ -548,22 +614,6 @@ class Summaries:
                 a, b = c.a.ep, c.b.ep
             s = self.sums[c.id] = Summary(a, b)
         return s
-
-    def _packets(self, b, key, cands, idx) -> None:
-        cands = sorted(cands, key=lambda c: c.first)
-        firsts = [c.first for c in cands]
-        last_c, s = None, None
-        for n, add in _adds(b, key, idx):
-            if len(cands) == 1:
-                c = cands[0]
-            else:
-                k = len(firsts) - 1
-                while k > 0 and firsts[k] > n:
-                    k -= 1
-                c = cands[k]
-            if c is not last_c:
-                last_c, s = c, self._summary(c)
-            s.add(*add)
 
     def _template(self, r, b) -> Summary:
         """The summary of r's packets (the first connection of its template's), by template."""
@@ -634,12 +684,9 @@ def _adds(b, key, idx):
     if b.number is None:
         A = b.arrays
         cols = [A[name][idx].tolist() for name in _COLUMNS]
-        buf, hlen, opt = b._buf, A["_hlen"], A["_opt"]
 
         def options(j):
-            i = idx[j]
-            h, o = int(hlen[i]), int(opt[i])
-            return bytes(buf[o:o + h - 20]) if h > 20 else b""
+            return _array_options(b, int(idx[j]))
     else:
         idx = list(idx)
         cols = [[getattr(b, name)[i] for i in idx] for name in _COLUMNS]
@@ -649,6 +696,13 @@ def _adds(b, key, idx):
     for j, (number, fwd, flags, seq, ack, win, length, t) in enumerate(zip(*cols)):
         yield number, (lo if fwd else hi, flags, seq, ack, win, length, t,
                        options(j) if flags & SYN else None)
+
+
+def _array_options(b, i: int) -> bytes:
+    """The raw TCP options of packet i of a Block decoded all at once."""
+    A = b.arrays
+    h, o = int(A["_hlen"][i]), int(A["_opt"][i])
+    return bytes(b._buf[o:o + h - 20]) if h > 20 else b""
 
 
 def _options(b, i: int) -> bytes:
