@@ -82,7 +82,8 @@ def choose(path: str | Path, which: tuple[int, ...] = ()) -> Chosen:
 def _marks(segs: list[Segment]) -> dict[int, str]:
     """id(segment) -> "resent 208 ms" for a segment covering no new sequence number (a
     retransmission: RFC 6298; its wait since that byte was first sent), or "gap 1448 B" for
-    one that starts past everything its sender was seen to send (bytes the capture missed)."""
+    one that starts past everything its sender was seen to send (bytes the capture missed;
+    the tracker's finding on it, in its tooltip, says so in words)."""
     out: dict[int, str] = {}
     top: dict[tuple, int] = {}  # direction -> one past the highest sequence number seen
     first_sent: dict[tuple, dict] = {}  # direction -> seq -> when first seen
