@@ -621,9 +621,16 @@ def verify(program: str | None, run_all: bool, profile: str | None, seed: int, t
 @click.option("--json", "as_json", is_flag=True, help="Write the findings as JSON on stdout.")
 @click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="With --program: stop walking the program's schedules after this many.")
+@click.option("--sequence", "sequence_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Also draw the sequence (ladder) diagram of the capture's connections "
+                   "(--connection; default the first) into this file, SVG or PNG (repeatable).")
+@_tsg_option
+@click.option("--connection", "connections", multiple=True, type=click.IntRange(min=1),
+              metavar="N", help="The connection (compare's number) --sequence and --tsg draw "
+                                "(repeatable; default: the first).")
 @_lang_option
 def compare(capture: str, program: str | None, profile: str | None, as_json: bool,
-            limit: int) -> None:
+            limit: int, sequence_paths, tsg_paths, connections) -> None:
     """Check each TCP connection of a pcap/pcapng capture against the model's rules.
 
     Exit status: 0 every connection conforms (or is only partly captured), 1 some depart,
@@ -631,13 +638,35 @@ def compare(capture: str, program: str | None, profile: str | None, as_json: boo
     CAPTURE - reads the capture from standard input (tcpdump -w - | tcpsim compare -)."""
     out = Console(highlight=False, emoji=False)
     if capture == "-" and program == "-":
-        raise click.UsageError("the capture and the program cannot both come from standard "
-                               "input; give one of them as a file")
+        raise click.UsageError(t("compare.usage.both_stdin"))
+    if capture == "-" and (sequence_paths or tsg_paths):
+        raise click.UsageError(t("compare.usage.pictures_stdin"))
     if program is not None:
-        sys.exit(_compare_program(capture, program, profile, as_json, limit, out))
-    from .compare.report import render_text, write_json
+        code = _compare_program(capture, program, profile, as_json, limit, out)
+    else:
+        from .compare.report import render_text, write_json
 
-    sys.exit(write_json(capture, sys.stdout) if as_json else render_text(capture, out, True))
+        code = write_json(capture, sys.stdout) if as_json else render_text(capture, out, True)
+    if (sequence_paths or tsg_paths) and code in (OK, DIFFERS, STOPPED):
+        # (with --json the JSON alone is on standard output: "wrote FILE" goes to stderr)
+        _compare_pictures(capture, connections, sequence_paths, tsg_paths,
+                          Console(stderr=True, highlight=False, emoji=False) if as_json else out)
+    sys.exit(code)
+
+
+def _compare_pictures(capture: str, connections, sequence_paths, tsg_paths,
+                      out: Console) -> None:
+    """compare --sequence / --tsg: the chosen connections of the capture, drawn."""
+    from .compare.pictures import NoConnection, choose, sequence_picture, tsg_picture
+
+    try:
+        chosen = choose(capture, tuple(connections))
+    except NoConnection as e:
+        raise click.UsageError(str(e)) from None
+    if sequence_paths:
+        _save_picture(sequence_picture(chosen), sequence_paths, out)
+    if tsg_paths:
+        _save_picture(tsg_picture(chosen), tsg_paths, out)
 
 
 def _compare_program(capture: str, program: str, profile: str | None, as_json: bool,

@@ -219,22 +219,33 @@ class Tracker:
             return self._expire(p.t, out)
         return out
 
-    def feed_blocks(self, b, step: int = 4096):
+    def feed_blocks(self, b, step: int = 4096, each=None):
         """feed_block() of a Block, the finished connections given every `step` packets when
         it is fed packet by packet (a scan finishes thousands of connections per block: they
-        are not all held until its end)."""
+        are not all held until its end).  each(part, finished): called with the Block (or the
+        part of it) just fed and the connections it finished, before they are given
+        (compare/summary.py sums the part's packets then)."""
         if b.arrays is not None:
             from .replay import feed_arrays
 
             out = feed_arrays(self, b)
             if out is not None:
+                if each is not None:
+                    each(b, out)
                 yield out
                 return
         if b.n <= step:
-            yield self.feed_block(b, replay=False)
+            out = self.feed_block(b, replay=False)
+            if each is not None:
+                each(b, out)
+            yield out
             return
         for start in range(0, b.n, step):
-            yield self.feed_block(b.part(start, min(b.n, start + step)), replay=False)
+            part = b.part(start, min(b.n, start + step))
+            out = self.feed_block(part, replay=False)
+            if each is not None:
+                each(part, out)
+            yield out
 
     def feed_block(self, b, start: int = 0, stop: int | None = None,
                    replay: bool = True) -> list[Connection]:

@@ -135,9 +135,11 @@ def row_phases(events: list, trace: Trace) -> list[int]:
 
 
 def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
-                    notes: dict[int, str] | None = None) -> Canvas:
+                    notes: dict[int, str] | None = None,
+                    resent: dict[int, str] | None = None) -> Canvas:
     """The diagram.  marks: segment number (1-based) -> matched by the kernel; notes: a tooltip
-    per event id (the explanations)."""
+    per event id (the explanations); resent: a label beside a segment's sender per event id,
+    where the timers' own (resent_marks()) do not name one (compare's marks on a capture)."""
     lanes, lane_of = _lanes(trace)
     holder = _Holders(trace, lanes)
     events = visible_events(trace)
@@ -167,7 +169,7 @@ def sequence_canvas(trace: Trace, marks: dict[int, bool] | None = None,
     notes = notes or {}
     from ..teach.explain import dropped, resent_marks
 
-    lost, tags = dropped(trace), resent_marks(trace)
+    lost, tags = dropped(trace), {**(resent or {}), **resent_marks(trace)}
 
     c.text(16, 28, t("ladder.title", program=trace.program), size=17, bold=True, cls="title")
     # phase bands first, so everything else is drawn over them
