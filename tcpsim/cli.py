@@ -795,34 +795,54 @@ def _verify_all(names: list[str], jobs: int, out: Console, args: tuple) -> list[
                 results.append(_verify_one(load(name), *args[:4], name, args[4]))
                 bar.advance(task)
         return results
+    # the longest pauses first (time-wait-expiry's 63 s sleep sets the floor), so that the
+    # others run beside them
+    order = sorted(names, key=lambda n: -load(n).total_sleep)
+
+    @contextlib.contextmanager
+    def watch():
+        with Progress(transient=True, console=out) as bar:
+            task = bar.add_task("verifying", total=len(names))
+            yield lambda item, result: bar.update(task, description=item[0], advance=1)
+
+    by_name = dict(zip(order, _in_workers(_verify_job, [(name, args) for name in order], jobs,
+                                          watch)))
+    return [by_name[name] for name in names]
+
+
+def _in_workers(job, items: list[tuple], jobs: int, watch=None) -> list:
+    """job(*item) for each item, `jobs` of them at once in worker processes (forked: the
+    parent's settings, --lang included, go with them), the results in items' order.
+    watch(): a context manager (a progress bar) giving done(item, result), called as each
+    finishes; it starts after every worker is forked (at the first submit: the fork context
+    starts them all at once), so that no thread of it is forked.  Interrupted
+    (Ctrl-C, SIGTERM), the workers are killed and waited for, and their lab namespaces go with
+    them.  verify --all and selfcheck use it."""
     import multiprocessing
     import os
     import signal
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    pool = ProcessPoolExecutor(min(jobs, len(names)), mp_context=multiprocessing.get_context("fork"),
+    pool = ProcessPoolExecutor(min(jobs, len(items)), mp_context=multiprocessing.get_context("fork"),
                                initializer=_verify_worker, initargs=(os.getpid(),))
-    done = False
+    finished_all = False
     try:
-        # the longest pauses first (time-wait-expiry's 63 s sleep sets the floor), so that
-        # the others run beside them; every worker is forked at the first submit (the fork
-        # context starts them all at once), before the progress bar starts its thread
-        order = sorted(names, key=lambda n: -load(n).total_sleep)
-        futures = {pool.submit(_verify_job, name, args): name for name in order}
-        with Progress(transient=True, console=out) as bar:
-            task = bar.add_task("verifying", total=len(names))
+        futures = {pool.submit(job, *item): i for i, item in enumerate(items)}
+        with (watch() if watch is not None else contextlib.nullcontext(None)) as done:
             pending = set(futures)
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in finished:
-                    f.result()  # a program's error (e.g. no root) ends the run, as one by one
-                    bar.update(task, description=futures[f], advance=1)
-        by_name = {name: f.result() for f, name in futures.items()}
-        results = [by_name[name] for name in names]
-        done = True
+                    result = f.result()  # an error (e.g. no root) ends the run, as one by one
+                    if done is not None:
+                        done(items[futures[f]], result)
+        results = [None] * len(items)
+        for f, i in futures.items():
+            results[i] = f.result()
+        finished_all = True
         return results
     finally:
-        if not done:  # interrupted or failed: the workers go now, not after their programs
+        if not finished_all:  # interrupted or failed: the workers go now, not after their jobs
             for proc in list((pool._processes or {}).values()):
                 try:
                     os.kill(proc.pid, signal.SIGKILL)
