@@ -98,7 +98,7 @@ def run(n: int, seed: int = 0, profile: str | None = None, mtu: int | None = Non
             if progress is not None:
                 progress(stage, finished[0], len(items), counts)
 
-        if map_jobs is None or jobs == 1 or len(items) <= 1:
+        if map_jobs is None:
             results = []
             for item in items:
                 results.append(job(*item))
