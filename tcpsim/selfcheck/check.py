@@ -21,7 +21,9 @@ import traceback
 from dataclasses import dataclass, field
 
 LIMIT = 2000  # schedules walked at most per program (the exchange set), as verify's --limit
-TIMEOUT = 10.0  # the lab's and the model's stuck timeout, as verify's
+# the lab's and the model's stuck timeout: no generated program waits on a timer longer than
+# 3 s (two lost SYNs: 1 s then 2 s), so 5 s of nothing is a hang (verify waits 10 s)
+TIMEOUT = 5.0
 
 
 @dataclass

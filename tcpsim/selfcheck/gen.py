@@ -161,8 +161,10 @@ def _odd(b: _Builder, proc: str, fd: str, state: str) -> None:
         b.add(proc, rng.choice([f"send({fd}, 1)", f"recv({fd}, 10)", f"close({fd})",
                                 f"shutdown({fd}, SHUT_WR)", f"getsockopt({fd}, SO_ERROR)"]))
     elif state == "fresh":
+        # (not listen(): a socket that listens can no longer connect or bind, and the
+        # program's accept() would wait for ever)
         b.add(proc, rng.choice([f"send({fd}, 5)", f"recv({fd}, 10)", f"accept({fd})",
-                                f"shutdown({fd}, SHUT_RDWR)", f"listen({fd}, 0)",
+                                f"shutdown({fd}, SHUT_RDWR)",
                                 f"ioctl({fd}, SIOCINQ)", f"setsockopt({fd}, TCP_MAXSEG, 1)",
                                 f"setsockopt({fd}, SO_RCVBUF, 0)", f"setsockopt({fd}, TCP_SYNCNT, 300)",
                                 f"setsockopt({fd}, TCP_KEEPIDLE, 0)", f"recv({fd}, 0)"]))

@@ -18,7 +18,7 @@ from .check import Result, check
 
 BUDGET_RUNS = 80  # candidate programs tried at most per cause
 BUDGET_SECONDS = 240.0
-SHRINK_TIMEOUT = 5.0  # the stuck timeout while shrinking: a cut that hangs costs less
+SHRINK_TIMEOUT = 5.0  # the stuck timeout while shrinking (check.TIMEOUT)
 
 
 def _lines(text: str) -> tuple[list[str], list[str]]:
