@@ -29,6 +29,17 @@ CI_SEED, CI_N = 23, 100
 # lists each cause with its minimal program): a model fix that makes one agree is welcome
 # (remove it here); any other program that diverges fails the test.
 KNOWN = {
+    # net: drop from server (the SYN-ACK): the kernel's listener resends its SYN-ACK before
+    # the client resends its SYN (both 1 s timers), the model the other way round
+    "lost SYN-ACK, both timers at 1 s": [3, 94],
+    # the server's receive window after a 240 KB transfer (the kernel's 438, the model's 221)
+    "receive window": [69],
+    # recv(c, 0): the lab's Python socket returns b'' without a system call, where the kernel
+    # (and the model) wait for data (a lab bug, docs/status.md "Issue 23")
+    "recv of 0 bytes": [73],
+    # net: delay all by 20-30ms: a segment that arrives as the lab's next call runs (calls take
+    # no time in the model, ~1 ms in the lab): the kernel's run is always the late side
+    "a delayed arrival ties with a call": [86, 88],
 }
 
 
