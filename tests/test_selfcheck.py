@@ -175,3 +175,35 @@ def test_bounded_selfcheck_agrees_with_the_kernel(live, tmp_path):
     for k, cause in enumerate(report["causes"], 1):  # each cause written, replayable
         assert (tmp_path / f"cause-{k}.tcp").is_file()
         parse((tmp_path / f"cause-{k}.tcp").read_text(), name="cause")
+
+
+# Divergences selfcheck found and the model now follows: their minimal programs, as found.
+USER_TIMEOUT_NEGATIVE = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 3)
+server: c1 = accept(s)
+client: fd = socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK)
+client: connect(fd, 127.0.0.1:8080)
+server: setsockopt(c1, TCP_USER_TIMEOUT, -5)
+"""
+
+
+def test_fixed_user_timeout_below_zero_is_einval_in_the_model():
+    """Seed 2026, program 183: TCP_USER_TIMEOUT -5 is EINVAL on the kernel (the lab,
+    Linux 6.18: tcp_sock_set_user_timeout() refuses val < 0); the model took it."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    trace = run_model(parse(USER_TIMEOUT_NEGATIVE, name="user-timeout-negative"),
+                      KernelProfile.named("reference"))
+    last = [c for c in trace.calls if "TCP_USER_TIMEOUT" in c.text][-1]
+    assert (last.result, last.errno) == (-1, "EINVAL")
+
+
+@pytest.mark.live
+def test_fixed_user_timeout_below_zero_verifies(live, tmp_path):
+    prog = tmp_path / "user-timeout-negative.tcp"
+    prog.write_text(USER_TIMEOUT_NEGATIVE)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr

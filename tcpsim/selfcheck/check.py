@@ -52,14 +52,22 @@ def _result_class(result: str, errno: str | None) -> str:
     return "0" if result == "0" else "n"
 
 
-def _rule_before(model, t: float) -> str:
+def _rule_before(model, t: float, endpoint: str | None = None) -> str:
     """The model's last table rule applied at or before time t (the rule behind a
-    difference)."""
+    difference): of the socket that had `endpoint` when given (a segment's sender), else of
+    any socket."""
+    labels = None
+    if endpoint is not None:
+        labels = {s.label for s in model.sockets if endpoint in s.seen or s.local == endpoint}
     rule = ""
     for s in model.states:
-        if s.t <= t and s.rule:
+        if s.t <= t and s.rule and (not labels or s.socket in labels):
             rule = s.rule
     return rule
+
+
+# a segment's fields, most telling first: the first of them that differs names the cause
+_FIELDS = ("from", "flags", "seq", "ack", "len", "payload", "options", "win", "copy")
 
 
 def cause_of(held, lab) -> tuple[str, str]:
@@ -75,12 +83,17 @@ def cause_of(held, lab) -> tuple[str, str]:
             held.first_difference
     d = diffs[0]
     words = held.first_difference or d.sentence
-    t = float("inf")
+    t, sender = float("inf"), None
     if d.kind == "segment":
         mrows, krows = segment_rows(model), segment_rows(lab)
         m, k = mrows[d.index - 1], krows[d.index - 1]
-        t = model.segments[d.index - 1].t
-        key = f"segment {d.field}: model [{m['flags']}] kernel [{k['flags']}] from {m['from'].split('.')[0]}"
+        seg = model.segments[d.index - 1]
+        t, sender = seg.t, seg.src
+        field_ = next(f for f in _FIELDS if f in d.field.split(","))
+        if field_ == "from":  # another segment in that place: who sends what first
+            key = f"segment order: the model's [{m['flags']}] where the kernel's [{k['flags']}]"
+        else:
+            key = f"segment {field_}: model [{m['flags']}] kernel [{k['flags']}]"
     elif d.kind == "call":
         mc, kc = model.calls[d.index - 1], lab.calls[d.index - 1]
         t = mc.t
@@ -98,7 +111,7 @@ def cause_of(held, lab) -> tuple[str, str]:
             who = "model" if len(mrows) > len(krows) else "kernel"
             key = f"segments: the {who} sends one more [{extra['flags']}]"
             if who == "model":
-                t = model.segments[len(krows)].t
+                t, sender = model.segments[len(krows)].t, model.segments[len(krows)].src
         else:
             who = "model" if int(d.expected) > int(d.seen) else "kernel"
             key = f"calls: the {who} has more call events"
@@ -109,7 +122,7 @@ def cause_of(held, lab) -> tuple[str, str]:
     else:
         key = f"{d.kind} {d.field}"
     key = re.sub(r"\(queue \d+/\d+\)", "", key)
-    rule = _rule_before(model, t)
+    rule = _rule_before(model, t, sender)
     return (key + (f"; model rule {rule}" if rule else "")), words
 
 
