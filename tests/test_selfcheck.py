@@ -154,6 +154,16 @@ def live():
         pytest.skip(f"live selfcheck: {reason}")
 
 
+def _autotuned(key: str, index: int) -> bool:
+    """A receive window that differs after a transfer of 64 KB or more: the kernel's
+    receive-buffer autotuning (tcp_rcv_space_adjust(), not modelled) grows the buffer or not
+    depending on the RTTs it measures, so on the machine's load (measured: seed 23's program
+    18, 157784 bytes, agreed twice at load 6-9 and diverged so in the full suite beside other
+    workers; test_lab_live.py skips its own DRS check for the same reason)."""
+    sizes = [int(n) for n in re.findall(r"send\(\w+, (\d+)", generate(CI_SEED, index))]
+    return key.startswith("segment win:") and max(sizes, default=0) >= 65536
+
+
 @pytest.mark.live
 def test_bounded_selfcheck_agrees_with_the_kernel(live, tmp_path):
     """CI's selfcheck: CI_N programs of CI_SEED against this kernel.  Every program agrees,
@@ -166,7 +176,8 @@ def test_bounded_selfcheck_agrees_with_the_kernel(live, tmp_path):
     assert sum(report["counts"].values()) == CI_N and set(report["counts"]) == set(STATUSES)
     assert (r.returncode == 1) == (report["counts"]["diverge"] > 0)
     known = {i for progs in KNOWN.values() for i in progs}
-    new = [(c["key"], [i for i in c["programs"] if i not in known]) for c in report["causes"]]
+    new = [(c["key"], [i for i in c["programs"] if i not in known and not _autotuned(c["key"], i)])
+           for c in report["causes"]]
     new = [(key, progs) for key, progs in new if progs]
     assert not new, "programs that diverge from the kernel, by cause: " + "; ".join(
         f"{key}: programs {progs}" for key, progs in new)
