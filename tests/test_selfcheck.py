@@ -218,3 +218,12 @@ def test_fixed_user_timeout_below_zero_verifies(live, tmp_path):
     prog.write_text(USER_TIMEOUT_NEGATIVE)
     r = run_cli("verify", prog)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_report_replaces_the_causes_of_the_one_before(tmp_path):
+    for name in ("cause-3.tcp", "cause-12.model.json", "cause-x.tcp", "notes.txt"):
+        (tmp_path / name).write_text("old")
+    report = run(0, out=tmp_path)  # no programs: no lab needed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cause-x.tcp", "notes.txt",
+                                                          "selfcheck.json"]
+    assert json.loads((tmp_path / "selfcheck.json").read_text())["counts"] == report.to_dict()["counts"]

@@ -127,6 +127,9 @@ def run(n: int, seed: int = 0, profile: str | None = None, mtu: int | None = Non
     outdir = Path(out) if out else None
     if outdir is not None:
         outdir.mkdir(parents=True, exist_ok=True)
+        for old in outdir.glob("cause-*.*"):  # a previous run's causes: not this run's
+            if old.name.split(".", 1)[0][6:].isdigit():
+                old.unlink()
     for k, ((key, rs), (best, tried)) in enumerate(order, 1):
         cause = Cause(key, len(rs), [r.index for r in rs], best.first, best.text,
                       len([ln for ln in best.text.splitlines() if ln and not ln.startswith("#")]),
