@@ -806,6 +806,91 @@ def coverage(profile: str) -> None:
     out.print(summary)
 
 
+@main.command()
+@click.option("-n", "--n", "count", type=click.IntRange(min=1), default=100, show_default=True,
+              help="How many programs to generate.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The generator's seed: the same seed makes the same programs.")
+@click.option("--profile", default=None,
+              help="Model this profile instead of the kernel the lab ran on.")
+@_mtu_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="selfcheck",
+              show_default=True, help="Where each cause's minimal program and traces go.")
+@click.option("--json", "as_json", is_flag=True, help="Write the report as JSON on stdout.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help=f"Check this many programs at once, each in its own process and namespace.  "
+                   f"[default: {VERIFY_JOBS}]")
+@click.option("--shrink", "shrink_runs", type=click.IntRange(min=0), default=80, show_default=True,
+              help="Candidate programs the shrinker runs at most per cause (0: no shrinking).")
+def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_dir: str,
+              as_json: bool, jobs: int | None, shrink_runs: int) -> None:
+    """Generate random programs, run each in the model and on the real kernel, and hold the
+    kernel's run against the model's exchanges (as verify does); shrink each cause of
+    divergence to a minimal program, written to --out as cause-K.tcp (replay it with tcpsim
+    verify) with both traces.  Needs root.
+
+    Exit status: 0 no program diverged (the ones the lab could not run faithfully, the model
+    refused or could not walk are counted apart), 1 some diverged, 2 unusable input, 3 needs
+    root."""
+    import json
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from .lab.netns import private_netns
+    from .model import KernelProfile
+    from .selfcheck import STATUSES, run as selfcheck_run
+
+    if profile:
+        KernelProfile.named(profile).with_mtu(mtu)  # a wrong name or --mtu: refused at once
+    with private_netns("tcpsim selfcheck"):  # without root: its one sentence, exit 3
+        pass
+    out = Console(highlight=False, emoji=False, stderr=as_json)
+
+    def map_jobs(job, items, jobs_, done):
+        stage = "checking" if items and isinstance(items[0][0], int) else "shrinking"
+        seen: dict[str, int] = {}
+
+        @contextlib.contextmanager
+        def watch():
+            with Progress(transient=True, console=out) as bar:
+                task = bar.add_task(stage, total=len(items))
+
+                def finished(item, result):
+                    done(item, result)
+                    r = result[0] if isinstance(result, tuple) else result
+                    seen[r.status] = seen.get(r.status, 0) + 1
+                    bar.update(task, advance=1, description=f"{stage} " + ", ".join(
+                        f"{s} {seen[s]}" for s in STATUSES if s in seen))
+                yield finished
+
+        return _in_workers(job, items, jobs_, watch)
+
+    report = selfcheck_run(count, seed=seed, profile=profile, mtu=mtu, jobs=jobs or VERIFY_JOBS,
+                           out=out_dir, shrink_runs=shrink_runs, map_jobs=map_jobs)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    table = Table("outcome", "programs")
+    for s in STATUSES:
+        table.add_row(s, str(report.counts.get(s, 0)))
+    out.print(table)
+    if report.causes:
+        causes = Table("#", "programs", "cause (first differing field; model rule)", "lines",
+                       "minimal program")
+        for k, c in enumerate(report.causes, 1):
+            causes.add_row(str(k), str(c.count), escape(c.key), str(c.lines), c.path)
+        out.print(causes)
+    for why, n in report.refused.most_common():
+        out.print(f"refused by the model ({n}): {escape(why)}", soft_wrap=True)
+    agreed = report.counts.get("agree", 0)
+    out.print(f"{agreed} of {count} programs agree with the kernel, {report.diverged} diverge "
+              f"({len(report.causes)} cause(s)), {count - agreed - report.diverged} counted apart; "
+              f"seed {seed}, {report.seconds:.0f} s; the report is {out_dir}/selfcheck.json",
+              soft_wrap=True)
+    if report.diverged:
+        sys.exit(DIFFERS)
+
+
 def _verify_all(names: list[str], jobs: int, out: Console, args: tuple) -> list[dict]:
     """_verify_one() of each built-in, in names' order, `jobs` of them at once in worker
     processes (forked: the parent's settings, --lang included, go with them); each lab run
@@ -824,34 +909,54 @@ def _verify_all(names: list[str], jobs: int, out: Console, args: tuple) -> list[
                 results.append(_verify_one(load(name), *args[:4], name, args[4]))
                 bar.advance(task)
         return results
+    # the longest pauses first (time-wait-expiry's 63 s sleep sets the floor), so that the
+    # others run beside them
+    order = sorted(names, key=lambda n: -load(n).total_sleep)
+
+    @contextlib.contextmanager
+    def watch():
+        with Progress(transient=True, console=out) as bar:
+            task = bar.add_task("verifying", total=len(names))
+            yield lambda item, result: bar.update(task, description=item[0], advance=1)
+
+    by_name = dict(zip(order, _in_workers(_verify_job, [(name, args) for name in order], jobs,
+                                          watch)))
+    return [by_name[name] for name in names]
+
+
+def _in_workers(job, items: list[tuple], jobs: int, watch=None) -> list:
+    """job(*item) for each item, `jobs` of them at once in worker processes (forked: the
+    parent's settings, --lang included, go with them), the results in items' order.
+    watch(): a context manager (a progress bar) giving done(item, result), called as each
+    finishes; it starts after every worker is forked (at the first submit: the fork context
+    starts them all at once), so that no thread of it is forked.  Interrupted
+    (Ctrl-C, SIGTERM), the workers are killed and waited for, and their lab namespaces go with
+    them.  verify --all and selfcheck use it."""
     import multiprocessing
     import os
     import signal
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    pool = ProcessPoolExecutor(min(jobs, len(names)), mp_context=multiprocessing.get_context("fork"),
+    pool = ProcessPoolExecutor(min(jobs, len(items)), mp_context=multiprocessing.get_context("fork"),
                                initializer=_verify_worker, initargs=(os.getpid(),))
-    done = False
+    finished_all = False
     try:
-        # the longest pauses first (time-wait-expiry's 63 s sleep sets the floor), so that
-        # the others run beside them; every worker is forked at the first submit (the fork
-        # context starts them all at once), before the progress bar starts its thread
-        order = sorted(names, key=lambda n: -load(n).total_sleep)
-        futures = {pool.submit(_verify_job, name, args): name for name in order}
-        with Progress(transient=True, console=out) as bar:
-            task = bar.add_task("verifying", total=len(names))
+        futures = {pool.submit(job, *item): i for i, item in enumerate(items)}
+        with (watch() if watch is not None else contextlib.nullcontext(None)) as done:
             pending = set(futures)
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in finished:
-                    f.result()  # a program's error (e.g. no root) ends the run, as one by one
-                    bar.update(task, description=futures[f], advance=1)
-        by_name = {name: f.result() for f, name in futures.items()}
-        results = [by_name[name] for name in names]
-        done = True
+                    result = f.result()  # an error (e.g. no root) ends the run, as one by one
+                    if done is not None:
+                        done(items[futures[f]], result)
+        results = [None] * len(items)
+        for f, i in futures.items():
+            results[i] = f.result()
+        finished_all = True
         return results
     finally:
-        if not done:  # interrupted or failed: the workers go now, not after their programs
+        if not finished_all:  # interrupted or failed: the workers go now, not after their jobs
             for proc in list((pool._processes or {}).values()):
                 try:
                     os.kill(proc.pid, signal.SIGKILL)

@@ -510,6 +510,8 @@ class TcpCalls:
             if self._stream_is_writeable(sk, 1):
                 sk.nospace = False  # sk->sk_write_space(): sk_stream_write_space()
                 self._ep_wake(sk, KEY_WRITE_SPACE)
+        elif (level, opt) == (6, 18) and value < 0:  # tcp_sock_set_user_timeout(): val < 0
+            raise _oserror(E.EINVAL)
         else:
             sk.opts[(level, opt)] = value
 

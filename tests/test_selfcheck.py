@@ -1,0 +1,229 @@
+"""`tcpsim selfcheck` (issue 23): the generator, the shrinker, the grouping, the command; and
+a bounded selfcheck against the real kernel (a fixed seed), which fails when a program that
+agreed with the kernel no longer does."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from tcpsim.scenario import parse
+from tcpsim.scenario.calls import CALLS
+from tcpsim.selfcheck import STATUSES, run
+from tcpsim.selfcheck.check import Result
+from tcpsim.selfcheck.gen import generate
+from tcpsim.selfcheck.shrink import shrink
+
+from .conftest import ROOT, have, lab_unavailable, run_cli
+from .test_cli import NO_CAPS
+
+# The bounded selfcheck CI runs: seed and size.  About 100 programs, ~2 minutes on the
+# 2-core machine with --jobs 2 (measured in docs/status.md, "Issue 23").
+CI_SEED, CI_N = 23, 100
+# The programs of CI_SEED that diverge from this kernel today, by cause (docs/status.md
+# lists each cause with its minimal program): a model fix that makes one agree is welcome
+# (remove it here); any other program that diverges fails the test.
+KNOWN = {
+    # net: drop from server (the SYN-ACK): the kernel's listener resends its SYN-ACK before
+    # the client resends its SYN (both 1 s timers), the model the other way round
+    "lost SYN-ACK, both timers at 1 s": [3, 94],
+    # the server's receive window after a 240 KB transfer (the kernel's 438, the model's 221)
+    "receive window": [69],
+    # recv(c, 0): the lab's Python socket returns b'' without a system call, where the kernel
+    # (and the model) wait for data (a lab bug, docs/status.md "Issue 23")
+    "recv of 0 bytes": [73],
+    # net: delay all by 20-30ms: a segment that arrives as the lab's next call runs (calls take
+    # no time in the model, ~1 ms in the lab): the kernel's run is always the late side
+    "a delayed arrival ties with a call": [86, 88],
+}
+
+
+def test_the_same_seed_makes_the_same_programs_and_another_seed_others():
+    a = [generate(7, i) for i in range(50)]
+    assert a == [generate(7, i) for i in range(50)]
+    # program i does not depend on how many were drawn before it (workers draw any of them)
+    assert generate(7, 49) == a[49]
+    assert sum(x != y for x, y in zip(a, (generate(8, i) for i in range(50)))) >= 45
+
+
+def test_generated_programs_parse_and_cover_the_grammar():
+    texts = [generate(0, i) for i in range(400)]
+    calls, words = Counter(), Counter()
+    for i, text in enumerate(texts):
+        prog = parse(text, name=f"g{i}")  # raises if malformed
+        procs = {s.process for s in prog.steps}
+        assert 1 <= len(procs) <= 4
+        for s in prog.steps:
+            calls[s.call] += 1
+        for w in ("net: drop", "net: delay", "net: duplicate", "SO_LINGER, {1, 0}",
+                  "SOCK_NONBLOCK", "MSG_WAITALL", "MSG_MORE", "SHUT_WR", "readall", "sysctl:",
+                  "AF_INET6", "MSG_PEEK", " SYN ", "FIN", "DATA", " all "):
+            words[w] += w in text
+    # the calls a TCP program makes, every one of them in some program
+    for call in ("socket", "bind", "listen", "accept", "connect", "send", "recv", "readall",
+                 "close", "shutdown", "setsockopt", "getsockopt", "ioctl", "poll", "sleep",
+                 "exit"):
+        assert call in CALLS and calls[call] > 0, call
+    assert all(words[w] > 0 for w in words), words
+    sizes = [int(m) for t in texts for m in re.findall(r"send\(\w+, (\d+)", t)]
+    assert min(sizes) <= 10 and max(sizes) >= 2**20  # from bytes to megabytes
+    # mostly meaningful: a server listens before its clients connect; some odd calls
+    for text in texts:
+        lines = text.splitlines()
+        listen = next((i for i, ln in enumerate(lines) if "listen(s," in ln), None)
+        connect = next(i for i, ln in enumerate(lines) if "connect(fd," in ln)
+        assert listen is None or listen < connect
+    nobody = sum("listen(s," not in t for t in texts)  # a client finds nobody listening
+    odd = sum(any(c in t for c in ("TCP_MAXSEG, 1)", "accept(fd)", "listen(fd,", "SO_RCVBUF, 0)",
+                                   "TCP_SYNCNT, 300", "recv(fd, 0)", "recv(c1, 0)", "connect(c",
+                                   "TCP_NODELAY, -1", "listen(s, 1)\nserver: send(s"))
+              for t in texts)
+    assert 0.02 * len(texts) < nobody < 0.15 * len(texts)
+    assert 0.03 * len(texts) < odd < 0.3 * len(texts), odd
+
+
+def _fake(text: str) -> Result:
+    """An oracle for the shrinker: 'diverges' when the program has a client close after a
+    send of at least 1000 bytes by the server."""
+    sends = [int(n) for n in re.findall(r"server: send\(\w+, (\d+)", text)]
+    bad = any(n >= 1000 for n in sends) and "client: close(fd)" in text
+    return Result(0, text, "diverge" if bad else "agree", cause="fake" if bad else "")
+
+
+def test_the_shrinker_finds_the_core_of_a_divergence():
+    text = ("# a program\nnet: delay all by 5ms\nserver: s = socket()\n"
+            "server: bind(s, 0.0.0.0:8080)\nserver: listen(s, 3)\nserver: c = accept(s)\n"
+            "client: fd = socket()\nclient: connect(fd, 127.0.0.1:8080)\n"
+            "client: send(fd, 40)\nserver: recv(c, 40, MSG_WAITALL)\nserver: send(c, 90000)\n"
+            "client: recv(fd, 90000, MSG_WAITALL)\nclient: sleep 30ms\nclient: close(fd)\n"
+            "server: close(c)\nserver: close(s)\n")
+    found = _fake(text)
+    best, tried = shrink(found, None, None, test=_fake)
+    body = [ln for ln in best.text.splitlines() if not ln.startswith("#")]
+    assert best.status == "diverge" and best.cause == "fake"
+    assert 0 < tried <= 80
+    # the server's send and the client's close, and only what the parser needs for them
+    assert "client: close(fd)" in body and "client: sleep 30ms" not in body
+    assert "net: delay all by 5ms" not in body and "client: send(fd, 40)" not in body
+    sends = [int(n) for n in re.findall(r"server: send\(\w+, (\d+)", best.text)]
+    assert sends and 1000 <= sends[0] < 90000  # the size shrank toward the threshold
+    parse(best.text, name="shrunk")
+
+
+def test_the_shrinker_stops_at_its_budget():
+    calls = []
+
+    def counting(text):
+        calls.append(text)
+        return _fake(text)
+
+    text = generate(0, 3)
+    found = Result(0, text, "diverge", cause="never")  # no candidate diverges so
+    best, tried = shrink(found, None, None, test=counting, runs=5)
+    assert tried == 5 == len(calls) and best is found
+
+
+def test_selfcheck_without_root_says_so_and_exits_3():
+    if not have("setpriv"):
+        pytest.skip("setpriv (util-linux) is not installed")
+    r = subprocess.run(NO_CAPS + [sys.executable, "-m", "tcpsim", "selfcheck", "--n", "1"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 3
+    assert r.stderr.strip() == ("tcpsim: tcpsim selfcheck needs to create a private network "
+                                "namespace, which takes root (CAP_SYS_ADMIN): run it as root, "
+                                "for example with sudo")
+
+
+def test_selfcheck_help_documents_the_exit_codes():
+    r = run_cli("selfcheck", "--help", check=True)
+    text = " ".join(r.stdout.split())
+    assert "Exit status: 0 no program diverged" in text and "1 some diverged" in text
+    assert "3 needs root" in text
+
+
+@pytest.fixture
+def live():
+    reason = lab_unavailable()
+    if reason:
+        print(f"skipped: live selfcheck: {reason}")
+        pytest.skip(f"live selfcheck: {reason}")
+
+
+def _autotuned(key: str, index: int) -> bool:
+    """A receive window that differs after a transfer of 64 KB or more: the kernel's
+    receive-buffer autotuning (tcp_rcv_space_adjust(), not modelled) grows the buffer or not
+    depending on the RTTs it measures, so on the machine's load (measured: seed 23's program
+    18, 157784 bytes, agreed twice at load 6-9 and diverged so in the full suite beside other
+    workers; test_lab_live.py skips its own DRS check for the same reason)."""
+    sizes = [int(n) for n in re.findall(r"send\(\w+, (\d+)", generate(CI_SEED, index))]
+    return key.startswith("segment win:") and max(sizes, default=0) >= 65536
+
+
+@pytest.mark.live
+def test_bounded_selfcheck_agrees_with_the_kernel(live, tmp_path):
+    """CI's selfcheck: CI_N programs of CI_SEED against this kernel.  Every program agrees,
+    or is counted apart (the lab could not run it faithfully, the model refused or could not
+    walk it), or is one of KNOWN's divergences with its cause."""
+    r = run_cli("selfcheck", "--n", CI_N, "--seed", CI_SEED, "--jobs", 2, "--shrink", 0,
+                "--out", tmp_path, "--json")
+    assert r.returncode in (0, 1), r.stderr
+    report = json.loads(r.stdout)
+    assert sum(report["counts"].values()) == CI_N and set(report["counts"]) == set(STATUSES)
+    assert (r.returncode == 1) == (report["counts"]["diverge"] > 0)
+    known = {i for progs in KNOWN.values() for i in progs}
+    new = [(c["key"], [i for i in c["programs"] if i not in known and not _autotuned(c["key"], i)])
+           for c in report["causes"]]
+    new = [(key, progs) for key, progs in new if progs]
+    assert not new, "programs that diverge from the kernel, by cause: " + "; ".join(
+        f"{key}: programs {progs}" for key, progs in new)
+    # most programs are held against the kernel, not counted apart
+    assert report["counts"]["agree"] >= CI_N * 0.7, report["counts"]
+    for k, cause in enumerate(report["causes"], 1):  # each cause written, replayable
+        assert (tmp_path / f"cause-{k}.tcp").is_file()
+        parse((tmp_path / f"cause-{k}.tcp").read_text(), name="cause")
+
+
+# Divergences selfcheck found and the model now follows: their minimal programs, as found.
+USER_TIMEOUT_NEGATIVE = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 3)
+server: c1 = accept(s)
+client: fd = socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK)
+client: connect(fd, 127.0.0.1:8080)
+server: setsockopt(c1, TCP_USER_TIMEOUT, -5)
+"""
+
+
+def test_fixed_user_timeout_below_zero_is_einval_in_the_model():
+    """Seed 2026, program 183: TCP_USER_TIMEOUT -5 is EINVAL on the kernel (the lab,
+    Linux 6.18: tcp_sock_set_user_timeout() refuses val < 0); the model took it."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    trace = run_model(parse(USER_TIMEOUT_NEGATIVE, name="user-timeout-negative"),
+                      KernelProfile.named("reference"))
+    last = [c for c in trace.calls if "TCP_USER_TIMEOUT" in c.text][-1]
+    assert (last.result, last.errno) == (-1, "EINVAL")
+
+
+@pytest.mark.live
+def test_fixed_user_timeout_below_zero_verifies(live, tmp_path):
+    prog = tmp_path / "user-timeout-negative.tcp"
+    prog.write_text(USER_TIMEOUT_NEGATIVE)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_report_replaces_the_causes_of_the_one_before(tmp_path):
+    for name in ("cause-3.tcp", "cause-12.model.json", "cause-x.tcp", "notes.txt"):
+        (tmp_path / name).write_text("old")
+    report = run(0, out=tmp_path)  # no programs: no lab needed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cause-x.tcp", "notes.txt",
+                                                          "selfcheck.json"]
+    assert json.loads((tmp_path / "selfcheck.json").read_text())["counts"] == report.to_dict()["counts"]
