@@ -34,9 +34,6 @@ KNOWN = {
     "lost SYN-ACK, both timers at 1 s": [3, 94],
     # the server's receive window after a 240 KB transfer (the kernel's 438, the model's 221)
     "receive window": [69],
-    # recv(c, 0): the lab's Python socket returns b'' without a system call, where the kernel
-    # (and the model) wait for data (a lab bug, docs/status.md "Issue 23")
-    "recv of 0 bytes": [73],
     # net: delay all by 20-30ms: a segment that arrives as the lab's next call runs (calls take
     # no time in the model, ~1 ms in the lab): the kernel's run is always the late side
     "a delayed arrival ties with a call": [86, 88],
@@ -210,6 +207,41 @@ def test_fixed_user_timeout_below_zero_is_einval_in_the_model():
                       KernelProfile.named("reference"))
     last = [c for c in trace.calls if "TCP_USER_TIMEOUT" in c.text][-1]
     assert (last.result, last.errno) == (-1, "EINVAL")
+
+
+# Seed 23, program 73: recv(c1, 0) returned 0 at once in the lab (CPython's socket.recv(0)
+# makes no system call), where the kernel waits for a byte (sock_rcvlowat() >= 1) and then
+# returns 0; the lab now calls recv(2) itself (runner.py _recv_nothing()).
+RECV_NOTHING = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 0)
+server: c1 = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: fcntl(c1, F_SETFL, O_NONBLOCK) = 0
+server: recv(c1, 0) = -1 EAGAIN
+server: send(c1, "go")
+client: recv(fd, 2) = 2
+client: send(fd, "ab")
+server: poll(c1, POLLIN, 1000)
+server: recv(c1, 0) = 0
+server: recv(c1, 10) = 2
+client: close(fd)
+server: close(c1)
+"""
+
+
+@pytest.mark.live
+def test_fixed_recv_of_nothing_waits_for_data_on_the_kernel(live, tmp_path):
+    """The client writes only after the server's "go", which follows the first recv(c1, 0):
+    in every order that recv finds no data (EAGAIN); with data queued it returns 0."""
+    prog = tmp_path / "recv-nothing.tcp"
+    prog.write_text(RECV_NOTHING)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("lab", prog)
+    assert re.findall(r"recv\(c1, 0\) = (-1 EAGAIN|0)", r.stdout) == ["-1 EAGAIN", "0"], r.stdout
 
 
 @pytest.mark.live

@@ -116,6 +116,26 @@ class _Process:
 Outcome = tuple  # (result, errno name or None, extras dict)
 
 
+def _recv_nothing(sock, flags: int) -> bytes:
+    """recv(fd, buf, 0, flags) as a C program makes it.  CPython's socket.recv(0) returns b''
+    without a system call, where tcp_recvmsg_locked() waits for one byte (sock_rcvlowat() is
+    never below 1) and then copies none: on the lab's non-blocking socket that is EAGAIN
+    until data (or EOF, or an error) is there, then 0.  The model's sockets say so themselves."""
+    import socket as _socket
+
+    if not isinstance(sock, _socket.socket):
+        return sock.recv(0, flags)
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.recv(sock.fileno(), None, ctypes.c_size_t(0), flags) < 0:
+        err = ctypes.get_errno()
+        if err in (E.EAGAIN, E.EWOULDBLOCK):
+            raise BlockingIOError(err, "recv")
+        raise OSError(err, E.errorcode.get(err, "recv"))
+    return b""
+
+
 @dataclass
 class _Pending:
     step: Step
@@ -883,7 +903,7 @@ class Runner:
         if flags & _MSG["MSG_WAITALL"]:
             return self._recv_waitall(p, n, flags & ~_MSG["MSG_WAITALL"])
         try:
-            data = p.sock.sock.recv(n, flags)
+            data = p.sock.sock.recv(n, flags) if n else _recv_nothing(p.sock.sock, flags)
         except BlockingIOError:
             return None
         except OSError as e:
