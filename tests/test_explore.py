@@ -280,6 +280,19 @@ def test_an_epoll_call_depends_on_the_sockets_its_epoll_watches():
     assert signature(run_model(prog, REF)) in [o.signature for o in exp.outcomes]
 
 
+def test_a_branch_a_sibling_covers_is_no_outcome(monkeypatch):
+    """options() answers None where a call that must run alone is asleep (a sibling branch
+    covers the rest of this one): the run stopped half way is not an exchange.  Session 16's
+    walk recorded it as one: epoll-edge's 12 exchanges "the old walk missed" were such runs."""
+    from tcpsim.sim.explore import Exploration, _Explorer
+
+    ex = _Explorer(load("handshake"), REF, 0, 10.0, 100, 0.1, True)
+    r, result = ex.new_runner(), Exploration("handshake")
+    monkeypatch.setattr(ex, "options", lambda r, sleep=None: None)
+    assert ex.next_choice(r, result, {}, [], {}) is None
+    assert result.outcomes == [] and result.schedules == 0
+
+
 # -- progress on a terminal (issue 21) ---------------------------------------------------------
 def test_a_walk_reports_its_progress_as_it_goes(monkeypatch):
     """explore(progress=...) is told (schedules walked, exchanges found) every PROGRESS_EVERY

@@ -967,7 +967,7 @@ class _Explorer:
         except Stuck as stuck:  # an outcome too: the program hangs
             self.record(result, by_sig, r, stuck.trace, path, waiting(stuck.trace))
             return []
-        if not opts:
+        if opts == []:  # None (a sibling covers this branch) is no end: nothing to record
             self.record(result, by_sig, r, r.finish(), path, ())
         return opts
 
