@@ -293,6 +293,32 @@ def test_a_branch_a_sibling_covers_is_no_outcome(monkeypatch):
     assert result.outcomes == [] and result.schedules == 0
 
 
+def test_groups_that_can_no_longer_meet_combine_into_the_plain_walks_exchanges():
+    """explore(groups=True): where the processes split into groups whose futures never meet
+    (two copies of the seed program on two ports), each group's choices are walked on their
+    own and the outcomes' parts combined, each new combination replayed and checked; one
+    whose replay comes out otherwise (a hang in one group ends the run 10 s later, and the
+    other group's sockets are seen later: TIME_WAIT, then CLOSE) sends the walk back to the
+    plain way from there.  The set is the plain walk's, every outcome a run that ended or
+    hangs."""
+    from tcpsim.scenario.parser import parse
+
+    seed_lines = [ln for ln in load("handshake").text.splitlines() if ln and ln[0] != "#"]
+    text = "".join(ln.replace("server", f"server{i}").replace("client", f"client{i}")
+                   .replace("8080", str(8080 + i)) + "\n" for i in (1, 2) for ln in seed_lines)
+    prog = parse(text, name="two-seeds")
+    grouped = explore(prog, REF, groups=True)
+    plain = explore(prog, REF)
+    assert grouped.complete and plain.complete
+    assert grouped.grouped >= 1 and grouped.unmatched >= 1
+    assert {o.signature for o in grouped.outcomes} == {o.signature for o in plain.outcomes}
+    assert len(plain.outcomes) == 64  # the seed's 8 exchanges on each port
+    every = {s.index for s in prog.steps}
+    for o in grouped.outcomes:
+        assert o.hangs or {c[0] for c in o.signature[1]} == every
+        assert signature(o.trace, o.hangs) == o.signature  # each one's trace is its own
+
+
 # -- progress on a terminal (issue 21) ---------------------------------------------------------
 def test_a_walk_reports_its_progress_as_it_goes(monkeypatch):
     """explore(progress=...) is told (schedules walked, exchanges found) every PROGRESS_EVERY
