@@ -319,6 +319,28 @@ def test_groups_that_can_no_longer_meet_combine_into_the_plain_walks_exchanges()
         assert signature(o.trace, o.hangs) == o.signature  # each one's trace is its own
 
 
+@pytest.mark.parametrize("name", ["handshake", "simultaneous-open", "epoll-edge",
+                                  "request-response", "concurrent-server"])
+def test_the_one_pass_signature_is_the_plain_one_at_every_choice_point(name, monkeypatch):
+    """signature() (one pass over the events, at every choice point of a walk) gives what it
+    gave written with the trace's views (_signature_plain(): relative(), calls,
+    observed_states), on every trace a walk meets, whole or half-way."""
+    from tcpsim.sim import explore as ex
+
+    seen = []
+
+    def both(trace, hangs=()):
+        one = fast(trace, hangs)
+        assert one == ex._signature_plain(trace, hangs)
+        seen.append(one)
+        return one
+
+    fast = ex.signature
+    monkeypatch.setattr(ex, "signature", both)
+    explore(load(name), REF, limit=300)
+    assert len(seen) > 20
+
+
 # -- progress on a terminal (issue 21) ---------------------------------------------------------
 def test_a_walk_reports_its_progress_as_it_goes(monkeypatch):
     """explore(progress=...) is told (schedules walked, exchanges found) every PROGRESS_EVERY

@@ -36,6 +36,8 @@ from ..model import KernelProfile
 from ..model.kernel import SOCK_CONTAINERS, Sock
 from ..scenario import Program, Step
 from ..trace import Trace
+from ..trace.segment import Segment
+from ..trace.trace import Call, State
 from ..trace.segment import flags_text
 from .runner import Runner, Stuck, endpoint
 from .world import EPOCH, SimWorld, _addr, model_notes
@@ -118,7 +120,49 @@ def signature(trace: Trace, hangs: tuple = ()) -> tuple:
     """What makes two exchanges the same: each connection's segments in order (who sends,
     flags, relative seq/ack, length), the result and errno of every call, each socket's last
     state, and the calls still waiting when the program hangs.  Segments of different
-    connections are not ordered against each other: that order is not part of the exchange."""
+    connections are not ordered against each other: that order is not part of the exchange.
+    One pass over the events (it runs at every choice point of a walk): the numbers are
+    Trace.relative()'s, without the options it also makes relative; _signature_plain() is the
+    same written with the trace's views, which a test holds it to."""
+    owner = trace.owner()
+    names: dict = {}
+    isn: dict = {}
+    conns: dict[tuple, list] = {}
+    calls = []
+    last: dict[str, str] = {}
+    for e in trace.events:
+        if isinstance(e, Segment):
+            src, dst, seq = e.src, e.dst, e.seq
+            d, back = (src, dst), (dst, src)
+            if e.flags == "S" and d in isn and isn[d] != seq:
+                isn.pop(d, None)  # a new SYN on the same four-tuple: numbered afresh
+                isn.pop(back, None)
+            base = isn.setdefault(d, seq)
+            a = names.get(src)
+            if a is None:
+                a = names[src] = owner(src) or src
+            b = names.get(dst)
+            if b is None:
+                b = names[dst] = owner(dst) or dst
+            if "." in e.flags:
+                ack = (e.ack - isn[back]) % 2**32 if back in isn else e.ack
+            else:
+                ack = None
+            conns.setdefault((a, b) if a <= b else (b, a), []).append(
+                (a, e.flags, (seq - base) % 2**32, ack, e.length))
+        elif isinstance(e, Call):
+            if e.result is not None:  # (epoll_wait's ready sockets too: its result is a count)
+                calls.append((e.step, e.result, e.errno) + (
+                    (e.value,) if e.text.startswith("epoll_wait(") else ()))
+        elif isinstance(e, State) and e.via != "transition":
+            last[e.socket] = e.state
+    return (tuple(sorted((k, tuple(v)) for k, v in conns.items())), tuple(sorted(calls)),
+            tuple(sorted(last.items())), hangs)
+
+
+def _signature_plain(trace: Trace, hangs: tuple = ()) -> tuple:
+    """signature() written with the trace's views (relative(), calls, observed_states), as it
+    was before it became one pass: what a test holds signature() to."""
     owner = trace.owner()
     conns: dict[tuple, list] = {}
     for r in trace.relative():
