@@ -695,6 +695,9 @@ class _Explorer:
         memo[id(tr.sysctls)], memo[id(tr.kernel)] = tr.sysctls, tr.kernel  # set at the start
         # containers of tuples of numbers and strings: one level of copying is a deep copy
         memo[id(k.covered)], memo[id(k.ehash)] = set(k.covered), dict(k.ehash)
+        # a flag per line of the program (400 for request-response-100): a deep copy visited
+        # each one
+        memo[id(runner.sched.started)] = list(runner.sched.started)
         return copy.deepcopy(runner, memo)
 
     def options(self, r: Runner, sleep: dict | None = None) -> list[Choice] | None:
