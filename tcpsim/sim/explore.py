@@ -668,6 +668,7 @@ class _Explorer:
         self.deadline: float | None = None  # time.perf_counter() past which the walk stops
         self.told = time.perf_counter()  # the last progress report
         self.groups = False  # combine the outcomes of groups that can no longer meet (grouped())
+        self.stubborn = True  # persistent() tries stubborn_set() where the components are large
         self.memo: dict = {}  # focus(): (state, exchange so far, group) -> its leaves
         self.jiffy = profile.jiffy
         # shared, never copied: the program and its lines, the profile
@@ -782,7 +783,64 @@ class _Explorer:
             return ready  # their footprints now already tie them together: no need to look on
         roots = self.components(r, ready, fps)
         mine = roots[ready[0].process]
-        return [s for s in ready if roots[s.process] == mine]
+        group = [s for s in ready if roots[s.process] == mine]
+        if len(group) == 1 or not self.stubborn:
+            return group
+        return self.stubborn_set(r, ready, fps)
+
+    def stubborn_set(self, r: Runner, ready: list, fps: dict) -> list[Step]:
+        """A finer persistent set (Godefroid 1996, ch. 4, stubborn sets with the processes'
+        next calls): a set T of processes whose next calls (ready, or parked: a call waiting
+        for an event) no call of a process outside T may touch before T moves.  Before one of
+        T's calls runs, only the other processes' calls can, and their processes' futures
+        (_futures(): what their lines still to run may touch) miss T's next calls: so each is
+        independent of them, and cannot wake or disable one.  T's own later lines do not
+        count (they come after its next calls), which is where this is finer than the
+        components of the futures (persistent()): a server at work on one connection is not
+        linked to the clients it will accept later.  Tried from each ready call in turn; the
+        first T with one ready call, else ready (every option, as persistent() answers)."""
+        fut = _futures(r)
+        binding = {tok for f in fut.values() if f is not EVERYTHING for tok in f
+                   if tok[0] == "port"}
+        cur: dict = {}
+        for s in ready:
+            proc = r.procs[s.process]
+            vfd = proc.names.get(s.args[0]) if s.spec.params and \
+                s.spec.params[0].kind == "fd" else None
+            x = proc.fds.get(vfd)
+            cur[s.process] = _union(fps[s.index], frozenset(
+                {("port", _port(x.local)), ("port", _port(x.remote))} & binding
+                if x is not None else ()))
+        for name, st in r.sched.parked.items():
+            cur[name] = footprint(r, st)
+        for st in list(ready) + list(r.sched.parked.values()):
+            if st.call == "accept" and cur[st.process] is not EVERYTHING:
+                # it takes one of the connections waiting at its port: a call on one of them
+                # (a close() that resets it) changes what it returns (footprint() leaves
+                # them out, as they commute call against call)
+                proc = r.procs[st.process]
+                x = proc.fds.get(proc.names.get(st.args[0]))
+                if x is None or not _port(x.local):
+                    cur[st.process] = EVERYTHING
+                else:
+                    cur[st.process] = cur[st.process] | _unaccepted(r, _port(x.local))
+        for seed in ready:
+            t, todo, tangled = {seed.process}, [seed.process], False
+            while todo and not tangled:
+                c = cur.get(todo.pop(), frozenset())
+                if c is EVERYTHING:
+                    tangled = True
+                    break
+                for q, f in fut.items():
+                    if q not in t and (f is EVERYTHING or f & c):
+                        t.add(q)
+                        todo.append(q)
+            if tangled:
+                continue
+            mine = [s for s in ready if s.process in t]
+            if len(mine) == 1:
+                return mine
+        return ready
 
     def components(self, r: Runner, ready: list, fps: dict) -> dict:
         """Each process's component (a representative process): processes are linked where
