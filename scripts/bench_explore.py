@@ -11,7 +11,10 @@
    clients, and 5,000 socket/close pairs (10,000 lines), against one model run of each
    (target: `tcpsim run` under 10 s each).
 
-    python3 scripts/bench_explore.py [--quick] [--no-before] [NAME...]
+4. With --groups: each walk again with explore(groups=True) (groups of processes that can no
+   longer meet walked on their own, their outcomes combined), against the walk without.
+
+    python3 scripts/bench_explore.py [--quick] [--no-before] [--groups] [NAME...]
 """
 
 import argparse
@@ -35,7 +38,7 @@ def model_runs_per_second(prog, seconds: float = 0.3) -> float:
     return n / (time.perf_counter() - start)
 
 
-def walk(name: str, before: bool, limit: int) -> None:
+def walk(name: str, before: bool, limit: int, groups: bool = False) -> None:
     prog = load(name)
     base = model_runs_per_second(prog)
     new = explore(prog, REF, limit=limit)
@@ -47,6 +50,11 @@ def walk(name: str, before: bool, limit: int) -> None:
         line += (f" | before {old.seconds:8.3f} s {old.schedules:6} schedules"
                  f"{'' if old.complete else ' (stopped at the limit)'}"
                  f" ratio {old.seconds / max(new.seconds, 1e-9):6.1f}x")
+    if groups:
+        g = explore(prog, REF, limit=limit, groups=True)
+        line += (f" | groups {g.seconds:8.3f} s {g.schedules:6} schedules {len(g.outcomes):4} "
+                 f"outcomes{'' if g.complete else ' (incomplete)'} ratio "
+                 f"{new.seconds / max(g.seconds, 1e-9):6.2f}x")
     target = TARGETS.get(name, 1.0)
     line += "" if new.seconds < target else f"  [over {target} s]"
     print(line, flush=True)
@@ -92,11 +100,13 @@ def main() -> None:
                     help="schedules at most for each walk (concurrent-server does not finish)")
     ap.add_argument("--quick", action="store_true", help="the seed, concurrent-server, "
                     "request-response-100 and the race checks only")
+    ap.add_argument("--groups", action="store_true",
+                    help="each walk again with explore(groups=True), against the walk without")
     args = ap.parse_args()
     names = args.names or (["handshake", "concurrent-server", "request-response-100"]
                            if args.quick else builtin_names())
     for name in names:
-        walk(name, not args.no_before, args.limit)
+        walk(name, not args.no_before, args.limit, args.groups)
     if not args.names:
         race_check("clients")
         race_check("socket-close")

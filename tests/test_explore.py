@@ -280,6 +280,67 @@ def test_an_epoll_call_depends_on_the_sockets_its_epoll_watches():
     assert signature(run_model(prog, REF)) in [o.signature for o in exp.outcomes]
 
 
+def test_a_branch_a_sibling_covers_is_no_outcome(monkeypatch):
+    """options() answers None where a call that must run alone is asleep (a sibling branch
+    covers the rest of this one): the run stopped half way is not an exchange.  Session 16's
+    walk recorded it as one: epoll-edge's 12 exchanges "the old walk missed" were such runs."""
+    from tcpsim.sim.explore import Exploration, _Explorer
+
+    ex = _Explorer(load("handshake"), REF, 0, 10.0, 100, 0.1, True)
+    r, result = ex.new_runner(), Exploration("handshake")
+    monkeypatch.setattr(ex, "options", lambda r, sleep=None: None)
+    assert ex.next_choice(r, result, {}, [], {}) is None
+    assert result.outcomes == [] and result.schedules == 0
+
+
+def test_groups_that_can_no_longer_meet_combine_into_the_plain_walks_exchanges():
+    """explore(groups=True): where the processes split into groups whose futures never meet
+    (two copies of the seed program on two ports), each group's choices are walked on their
+    own and the outcomes' parts combined, each new combination replayed and checked; one
+    whose replay comes out otherwise (a hang in one group ends the run 10 s later, and the
+    other group's sockets are seen later: TIME_WAIT, then CLOSE) sends the walk back to the
+    plain way from there.  The set is the plain walk's, every outcome a run that ended or
+    hangs."""
+    from tcpsim.scenario.parser import parse
+
+    seed_lines = [ln for ln in load("handshake").text.splitlines() if ln and ln[0] != "#"]
+    text = "".join(ln.replace("server", f"server{i}").replace("client", f"client{i}")
+                   .replace("8080", str(8080 + i)) + "\n" for i in (1, 2) for ln in seed_lines)
+    prog = parse(text, name="two-seeds")
+    grouped = explore(prog, REF, groups=True)
+    plain = explore(prog, REF)
+    assert grouped.complete and plain.complete
+    assert grouped.grouped >= 1 and grouped.unmatched >= 1
+    assert {o.signature for o in grouped.outcomes} == {o.signature for o in plain.outcomes}
+    assert len(plain.outcomes) == 64  # the seed's 8 exchanges on each port
+    every = {s.index for s in prog.steps}
+    for o in grouped.outcomes:
+        assert o.hangs or {c[0] for c in o.signature[1]} == every
+        assert signature(o.trace, o.hangs) == o.signature  # each one's trace is its own
+
+
+@pytest.mark.parametrize("name", ["handshake", "simultaneous-open", "epoll-edge",
+                                  "request-response", "concurrent-server"])
+def test_the_one_pass_signature_is_the_plain_one_at_every_choice_point(name, monkeypatch):
+    """signature() (one pass over the events, at every choice point of a walk) gives what it
+    gave written with the trace's views (_signature_plain(): relative(), calls,
+    observed_states), on every trace a walk meets, whole or half-way."""
+    from tcpsim.sim import explore as ex
+
+    seen = []
+
+    def both(trace, hangs=()):
+        one = fast(trace, hangs)
+        assert one == ex._signature_plain(trace, hangs)
+        seen.append(one)
+        return one
+
+    fast = ex.signature
+    monkeypatch.setattr(ex, "signature", both)
+    explore(load(name), REF, limit=300)
+    assert len(seen) > 10
+
+
 # -- progress on a terminal (issue 21) ---------------------------------------------------------
 def test_a_walk_reports_its_progress_as_it_goes(monkeypatch):
     """explore(progress=...) is told (schedules walked, exchanges found) every PROGRESS_EVERY

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+import itertools
 import operator
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from ..model import KernelProfile
 from ..model.kernel import SOCK_CONTAINERS, Sock
 from ..scenario import Program, Step
 from ..trace import Trace
+from ..trace.segment import Segment
+from ..trace.trace import Call, State
 from ..trace.segment import flags_text
 from .runner import Runner, Stuck, endpoint
 from .world import EPOCH, SimWorld, _addr, model_notes
@@ -98,6 +101,8 @@ class Exploration:
     interleavings: int = 0  # all interleavings of the processes' lines, before any reduction
     seconds: float = 0.0
     complete: bool = True  # False when the limit stopped the walk
+    grouped: int = 0  # choice points whose groups' outcomes were combined (_Explorer.grouped)
+    unmatched: int = 0  # combined outcomes whose replay came out otherwise (then walked on)
     steps: list = field(default_factory=list)  # the program's lines
 
 
@@ -115,7 +120,49 @@ def signature(trace: Trace, hangs: tuple = ()) -> tuple:
     """What makes two exchanges the same: each connection's segments in order (who sends,
     flags, relative seq/ack, length), the result and errno of every call, each socket's last
     state, and the calls still waiting when the program hangs.  Segments of different
-    connections are not ordered against each other: that order is not part of the exchange."""
+    connections are not ordered against each other: that order is not part of the exchange.
+    One pass over the events (it runs at every choice point of a walk): the numbers are
+    Trace.relative()'s, without the options it also makes relative; _signature_plain() is the
+    same written with the trace's views, which a test holds it to."""
+    owner = trace.owner()
+    names: dict = {}
+    isn: dict = {}
+    conns: dict[tuple, list] = {}
+    calls = []
+    last: dict[str, str] = {}
+    for e in trace.events:
+        if isinstance(e, Segment):
+            src, dst, seq = e.src, e.dst, e.seq
+            d, back = (src, dst), (dst, src)
+            if e.flags == "S" and d in isn and isn[d] != seq:
+                isn.pop(d, None)  # a new SYN on the same four-tuple: numbered afresh
+                isn.pop(back, None)
+            base = isn.setdefault(d, seq)
+            a = names.get(src)
+            if a is None:
+                a = names[src] = owner(src) or src
+            b = names.get(dst)
+            if b is None:
+                b = names[dst] = owner(dst) or dst
+            if "." in e.flags:
+                ack = (e.ack - isn[back]) % 2**32 if back in isn else e.ack
+            else:
+                ack = None
+            conns.setdefault((a, b) if a <= b else (b, a), []).append(
+                (a, e.flags, (seq - base) % 2**32, ack, e.length))
+        elif isinstance(e, Call):
+            if e.result is not None:  # (epoll_wait's ready sockets too: its result is a count)
+                calls.append((e.step, e.result, e.errno) + (
+                    (e.value,) if e.text.startswith("epoll_wait(") else ()))
+        elif isinstance(e, State) and e.via != "transition":
+            last[e.socket] = e.state
+    return (tuple(sorted((k, tuple(v)) for k, v in conns.items())), tuple(sorted(calls)),
+            tuple(sorted(last.items())), hangs)
+
+
+def _signature_plain(trace: Trace, hangs: tuple = ()) -> tuple:
+    """signature() written with the trace's views (relative(), calls, observed_states), as it
+    was before it became one pass: what a test holds signature() to."""
     owner = trace.owner()
     conns: dict[tuple, list] = {}
     for r in trace.relative():
@@ -130,6 +177,27 @@ def signature(trace: Trace, hangs: tuple = ()) -> tuple:
         last[st.socket] = st.state
     return (tuple(sorted((k, tuple(v)) for k, v in conns.items())), calls,
             tuple(sorted(last.items())), hangs)
+
+
+def _elements(sig: tuple) -> frozenset:
+    """A signature as the set of its parts: each connection's segments, each call's result,
+    each socket's last state, each hanging call."""
+    conns, calls, last, hangs = sig
+    return frozenset([("conn",) + c for c in conns] + [("call", c) for c in calls]
+                     + [("state",) + x for x in last] + [("hang", h) for h in hangs])
+
+
+def _assemble(elems: frozenset) -> tuple:
+    """The signature made of these parts (_elements() undone)."""
+    by: dict = {"conn": [], "call": [], "state": [], "hang": []}
+    for e in elems:
+        by[e[0]].append(e)
+    return (tuple(sorted(e[1:] for e in by["conn"])), tuple(sorted(e[1] for e in by["call"])),
+            tuple(sorted(e[1:] for e in by["state"])), tuple(sorted(e[1] for e in by["hang"])))
+
+
+class _Stop(Exception):
+    """The walk is out of schedules or time."""
 
 
 def waiting(trace: Trace) -> tuple:
@@ -502,12 +570,14 @@ def _frozen(v):
             bytes(v) if isinstance(v, bytearray) else tuple(v))
 
 
-def fingerprint(r: Runner) -> tuple:
+def fingerprint(r: Runner, only: tuple | None = None) -> tuple:
     """The state of a run up to what cannot change the rest of it: ISNs, ports and the clock
     are made relative (they differ between two orders of the same calls), sockets are named
     by the program's labels.  Two runs with equal fingerprints and equal exchanges so far
-    (signature) have the same futures."""
+    (signature) have the same futures.  only: (processes, socket ids, endpoints) of a group
+    that can no longer meet the others (_Explorer.focus()): its part of the state alone."""
     k = r.world.kernel
+    procs, sids, eps = only if only is not None else (None, None, None)
     now = k.now
     jiffy = k.profile.jiffy
 
@@ -532,6 +602,8 @@ def fingerprint(r: Runner) -> tuple:
 
     socks = []
     for sid, sk in k.socks.items():
+        if sids is not None and sid not in sids:
+            continue
         kept = list(_kept(sk))
         for i in _KEPT_CONTAINERS:
             kept[i] = _frozen(kept[i])
@@ -550,28 +622,36 @@ def fingerprint(r: Runner) -> tuple:
     in_flight = {n: i for i, (_, n, _, _) in enumerate(sorted(r.world._flight))}
     decided = tuple(sorted(((str(key[0]), sock_name(key[1]), key[2]) for key in r.decided
                             if key[0] != "arrival" and key[1] in k.socks
+                            and (sids is None or key[1] in sids)
                             and key[2] in k.socks[key[1]].timers
                             and round(k.socks[key[1]].timers[key[2]], 9) == key[3]), key=repr)
                      + sorted(("arrival", in_flight[key[1]]) for key in r.decided
                               if key[0] == "arrival" and key[1] in in_flight))
     flight = tuple((ago(at), seg.flags, len(seg.payload), held)
-                   for at, _, seg, held in sorted(r.world._flight))
+                   for at, _, seg, held in sorted(r.world._flight)
+                   if eps is None or _addr(seg.src) in eps or _addr(seg.dst) in eps)
     pending = tuple(sorted((name, p.step.index, p.attempt, p.sent,
                             None if p.deadline is None else ago(p.deadline - EPOCH))
-                           for name, p in r.pending.items()))
+                           for name, p in r.pending.items() if procs is None or name in procs))
     fds = tuple(sorted((proc.name, tuple(sorted((n, proc.fds[v].label if v in proc.fds else
                                                  proc.epolls[v].label if v in proc.epolls else None)
                                                 for n, v in proc.names.items())))
-                       for proc in r.procs.values()))
+                       for proc in r.procs.values() if procs is None or proc.name in procs))
     # each epoll's items (socket, events) and its ready list, in order (model/eventpoll.py):
     # what later epoll_wait() calls report
     epolls = tuple(sorted(((e.label, tuple(sorted((sock_name(sid), it.events) for sid, it in
                                                   k.epolls[e.sock.eid].items.items())),
                             tuple(sock_name(sid) for sid in k.epolls[e.sock.eid].ready))
-                           for proc in r.procs.values() for e in proc.epolls.values()), key=repr))
+                           for proc in r.procs.values() for e in proc.epolls.values()
+                           if procs is None or proc.name in procs), key=repr))
+    started = tuple(r.sched.started) if procs is None else tuple(
+        r.sched.started[st.index] for st in r.program.steps if st.process in procs)
+    last = tuple(sorted(r.last_state.items())) if sids is None else tuple(sorted(
+        (label, v) for label, v in r.last_state.items()
+        if label in {r.sid_label.get(sid) for sid in sids}))
     # ordered by name and addresses: the order socket ids were handed out is not state
-    return (tuple(sorted(socks, key=lambda f: repr(f[:3]))), flight, pending, fds, tuple(r.sched.started),
-            tuple(sorted(r.last_state.items())), tuple(sorted(r.world.wire._matched.items())),
+    return (tuple(sorted(socks, key=lambda f: repr(f[:3]))), flight, pending, fds, started,
+            last, tuple(sorted(r.world.wire._matched.items())),
             ago(r.progress - EPOCH), decided, epolls)
 
 
@@ -586,6 +666,10 @@ class _Explorer:
         self.timeout, self.limit, self.tail, self.por = timeout, limit, tail, por
         self.enough, self.ticks = enough, ticks
         self.deadline: float | None = None  # time.perf_counter() past which the walk stops
+        self.told = time.perf_counter()  # the last progress report
+        self.groups = False  # combine the outcomes of groups that can no longer meet (grouped())
+        self.stubborn = True  # persistent() tries stubborn_set() where the components are large
+        self.memo: dict = {}  # focus(): (state, exchange so far, group) -> its leaves
         self.jiffy = profile.jiffy
         # shared, never copied: the program and its lines, the profile
         self.memo_base = {id(program): program, id(program.steps): program.steps,
@@ -612,6 +696,9 @@ class _Explorer:
         memo[id(tr.sysctls)], memo[id(tr.kernel)] = tr.sysctls, tr.kernel  # set at the start
         # containers of tuples of numbers and strings: one level of copying is a deep copy
         memo[id(k.covered)], memo[id(k.ehash)] = set(k.covered), dict(k.ehash)
+        # a flag per line of the program (400 for request-response-100): a deep copy visited
+        # each one
+        memo[id(runner.sched.started)] = list(runner.sched.started)
         return copy.deepcopy(runner, memo)
 
     def options(self, r: Runner, sleep: dict | None = None) -> list[Choice] | None:
@@ -694,6 +781,71 @@ class _Explorer:
         enumerates the product of the groups' orders before anything else."""
         if _linked(ready, fps):
             return ready  # their footprints now already tie them together: no need to look on
+        roots = self.components(r, ready, fps)
+        mine = roots[ready[0].process]
+        group = [s for s in ready if roots[s.process] == mine]
+        if len(group) == 1 or not self.stubborn:
+            return group
+        return self.stubborn_set(r, ready, fps)
+
+    def stubborn_set(self, r: Runner, ready: list, fps: dict) -> list[Step]:
+        """A finer persistent set (Godefroid 1996, ch. 4, stubborn sets with the processes'
+        next calls): a set T of processes whose next calls (ready, or parked: a call waiting
+        for an event) no call of a process outside T may touch before T moves.  Before one of
+        T's calls runs, only the other processes' calls can, and their processes' futures
+        (_futures(): what their lines still to run may touch) miss T's next calls: so each is
+        independent of them, and cannot wake or disable one.  T's own later lines do not
+        count (they come after its next calls), which is where this is finer than the
+        components of the futures (persistent()): a server at work on one connection is not
+        linked to the clients it will accept later.  Tried from each ready call in turn; the
+        first T with one ready call, else ready (every option, as persistent() answers)."""
+        fut = _futures(r)
+        binding = {tok for f in fut.values() if f is not EVERYTHING for tok in f
+                   if tok[0] == "port"}
+        cur: dict = {}
+        for s in ready:
+            proc = r.procs[s.process]
+            vfd = proc.names.get(s.args[0]) if s.spec.params and \
+                s.spec.params[0].kind == "fd" else None
+            x = proc.fds.get(vfd)
+            cur[s.process] = _union(fps[s.index], frozenset(
+                {("port", _port(x.local)), ("port", _port(x.remote))} & binding
+                if x is not None else ()))
+        for name, st in r.sched.parked.items():
+            cur[name] = footprint(r, st)
+        for st in list(ready) + list(r.sched.parked.values()):
+            if st.call == "accept" and cur[st.process] is not EVERYTHING:
+                # it takes one of the connections waiting at its port: a call on one of them
+                # (a close() that resets it) changes what it returns (footprint() leaves
+                # them out, as they commute call against call)
+                proc = r.procs[st.process]
+                x = proc.fds.get(proc.names.get(st.args[0]))
+                if x is None or not _port(x.local):
+                    cur[st.process] = EVERYTHING
+                else:
+                    cur[st.process] = cur[st.process] | _unaccepted(r, _port(x.local))
+        for seed in ready:
+            t, todo, tangled = {seed.process}, [seed.process], False
+            while todo and not tangled:
+                c = cur.get(todo.pop(), frozenset())
+                if c is EVERYTHING:
+                    tangled = True
+                    break
+                for q, f in fut.items():
+                    if q not in t and (f is EVERYTHING or f & c):
+                        t.add(q)
+                        todo.append(q)
+            if tangled:
+                continue
+            mine = [s for s in ready if s.process in t]
+            if len(mine) == 1:
+                return mine
+        return ready
+
+    def components(self, r: Runner, ready: list, fps: dict) -> dict:
+        """Each process's component (a representative process): processes are linked where
+        what their lines still to run may touch meets (_futures(), with each ready call's
+        footprint now); a process that may touch anything is linked with every other."""
         fut = _futures(r)
         # the ports a line still to run binds: a socket at one of them conflicts with it
         binding = {tok for f in fut.values() if f is not EVERYTHING for tok in f
@@ -735,8 +887,7 @@ class _Explorer:
             first = next(iter(linked))
             for n in names:
                 parent[root(n)] = root(first)
-        mine = root(ready[0].process)
-        return [s for s in ready if root(s.process) == mine]
+        return {n: root(n) for n in names}
 
     def tick_race(self, r: Runner, step: Step) -> list[Choice]:
         """A kernel timer due within a jiffy while a call can run.  The model's calls take no
@@ -885,6 +1036,311 @@ class _Explorer:
             return _union(frozenset(out), footprint(r, choice.steps[0]))
         return frozenset(out)
 
+    # -- groups that can no longer meet -----------------------------------------------------
+    def split(self, r: Runner, within: frozenset | None = None) -> list[frozenset] | None:
+        """The processes with lines still to run (or a parked call), cut into the groups whose
+        futures no longer meet (components()): None unless there are two or more (within:
+        only those processes, the rest being another walk's business).  An unborn child goes
+        with the process whose fork() makes it: it cannot run before that line."""
+        sched = r.sched
+        busy = set(sched.parked)
+        for st in r.program.steps:
+            if not sched.started[st.index]:
+                busy.add(st.process)
+        if within is not None:
+            busy &= within
+        if len(busy) < 2:
+            return None
+        ready = sched.runnable()
+        fps = {s.index: footprint(r, s) for s in ready}
+        if any(f is EVERYTHING for f in fps.values()):
+            return None
+        roots = self.components(r, ready, fps)
+        if len(set(roots.values())) < 2:
+            return None
+        parent = dict(roots)
+        for child, at in sched.forks.items():
+            if not sched.started[at]:
+                forker = r.program.steps[at].process
+                a, b = parent[child], parent[forker]
+                for n, v in parent.items():
+                    if v == a:
+                        parent[n] = b
+        groups: dict = {}
+        for n in sorted(busy, key=lambda n: r.procs[n].rank):
+            groups.setdefault(parent[n], set()).add(n)
+        if len(groups) < 2:
+            return None
+        return [frozenset(g) for g in groups.values()]
+
+    def owners(self, r: Runner, o: Choice) -> set:
+        """The processes an option belongs to: a call's (or a pause's) process; for a race
+        with the clock, the processes holding a descriptor of the timer's (or the held-back
+        segment's) connection, none when nobody does (its outcome is the clock's alone)."""
+        if o.kind in ("call", "together", "timer"):
+            return {s.process for s in o.steps}
+        fp = self.race_footprint(r, o)
+        if fp is EVERYTHING:
+            return set(r.procs)
+        labels = {tok[1] for tok in fp if tok[0] == "sock"}
+        return {name for name, proc in r.procs.items()
+                if any(x.label in labels for x in proc.fds.values())}
+
+    @staticmethod
+    def match_key(o: Choice) -> tuple:
+        """An option as a replay meets it again: a race by its timer's socket or its segment
+        (socket ids, segment numbers and the call it is raced against depend on the other
+        groups' order)."""
+        if o.kind == "tick":
+            return ("tick", o.first, o.timer, o.socket)
+        if o.kind == "arrival":
+            return ("arrival", o.first, o.segment)
+        return o.key
+
+    def group_map(self, r: Runner, groups: list) -> tuple:
+        """Which group each part of a signature belongs to: processes (calls, hangs); socket
+        labels (last states: the group holding a descriptor of it, or of its peer); the
+        connections' keys (process pairs, as signature() names them) through the connections
+        alive now.  Anything else belongs to no group and must stay the same in every walk."""
+        proc_g = {p: i for i, g in enumerate(groups) for p in g}
+        label_g: dict = {}
+        for name, proc in r.procs.items():
+            gi = proc_g.get(name)
+            if gi is None:
+                continue
+            for x in proc.fds.values():
+                if label_g.setdefault(x.label, gi) != gi:
+                    label_g[x.label] = -1
+        k = r.world.kernel
+        by_local = {sk.local: sid for sid, sk in k.socks.items()
+                    if sk.local is not None and sk.remote is not None}
+        owner = r.trace.owner()
+        key_g: dict = {}
+        for sid, sk in k.socks.items():
+            if sk.local is None or sk.remote is None:
+                continue
+            label = r.sid_label.get(sid)
+            peer = r.sid_label.get(by_local.get(sk.remote))
+            gi = label_g.get(label) if label is not None else None
+            if gi is None and peer is not None:
+                gi = label_g.get(peer)
+            if gi is None:
+                continue
+            if label is not None and label not in label_g:
+                label_g[label] = gi
+            a, b = endpoint(sk.local), endpoint(sk.remote)
+            key = tuple(sorted((owner(a) or a, owner(b) or b)))
+            if key_g.setdefault(key, gi) != gi:
+                key_g[key] = -1
+        return proc_g, label_g, key_g
+
+    @staticmethod
+    def project(elems: frozenset, maps: tuple, steps: list) -> dict:
+        """A signature's elements by group (None: no group's; -1: more than one's)."""
+        proc_g, label_g, key_g = maps
+        out: dict = {}
+        for e in elems:
+            if e[0] == "conn":
+                gi = key_g.get(e[1])
+                if gi is None:
+                    a, b = proc_g.get(e[1][0]), proc_g.get(e[1][1])
+                    gi = a if b is None or b == a else b if a is None else -1
+            elif e[0] == "call":
+                gi = proc_g.get(steps[e[1][0]].process)
+            elif e[0] == "state":
+                gi = label_g.get(e[1])
+            else:
+                gi = proc_g.get(e[1][0])
+            out.setdefault(gi, set()).add(e)
+        return {gi: frozenset(v) for gi, v in out.items()}
+
+    def combine(self, r: Runner, groups: list, result: Exploration) -> list | None:
+        """Every outcome from here, when the groups can no longer meet: each group's choices
+        walked on their own (focus(): the other groups run the model's own order meanwhile),
+        and the outcome's parts combined (a signature is a union of per-connection, per-call,
+        per-socket and per-process parts, each of one group; what is no group's comes from
+        one run in the model's own order).  [(elements, witness)], or None when the parts do
+        not come apart cleanly (a part of two groups'): then the caller walks on as before.
+        Sound as the persistent sets are: groups whose futures never meet commute; and
+        grouped() replays every outcome it keeps, and checks it."""
+        maps = self.group_map(r, groups)
+        steps = self.program.steps
+        first = self.snapshot(r)
+        result.snapshots += 1
+        try:
+            while opts := self.options(first):
+                self.take(first, opts[0])
+            trace, hangs = first.finish(), ()
+        except Stuck as stuck:
+            trace, hangs = stuck.trace, waiting(stuck.trace)
+        result.schedules += 1
+        by = self.project(_elements(signature(trace, hangs)), maps, steps)
+        if -1 in by:
+            return None
+        rest = by.get(None, frozenset())
+        parts = []
+        for i, g in enumerate(groups):
+            mine = self.focus(self.snapshot(r), g, i, maps, result)
+            result.snapshots += 1
+            if mine is None:
+                return None
+            parts.append(mine)
+        return [(rest.union(*(p for p, _ in combo)), ((), tuple(w for _, w in combo)))
+                for combo in itertools.product(*parts)]
+
+    def local(self, r: Runner, group: frozenset) -> tuple:
+        """The group's processes, sockets (its descriptors', their peers', the connections
+        waiting at its listeners) and their endpoints: fingerprint(only=...)."""
+        k = r.world.kernel
+        labels = {x.label for name in group for x in r.procs[name].fds.values()}
+        sids = {sid for sid, label in r.sid_label.items() if label in labels and sid in k.socks}
+        eps = {sk.local for sid, sk in k.socks.items() if sid in sids and sk.local}
+        for sid, sk in k.socks.items():
+            if sid not in sids and (sk.remote in eps or sk.parent in sids):
+                sids.add(sid)
+        return (group, frozenset(sids), frozenset(
+            endpoint(k.socks[sid].local) for sid in sids if k.socks[sid].local is not None))
+
+    def focus(self, r: Runner, group: frozenset, gi: int, maps: tuple,
+              result: Exploration) -> list | None:
+        """The group's parts of the outcomes from here, walking only its options: where
+        another process's option is offered, the first such runs at once (the model's own
+        order for the other groups).  [(part, witness)], the witness being (the group's
+        options taken, (the witnesses of the groups it split into later,...)): what a replay
+        follows; None when a part belongs to two groups.  Remembered for the group's own part
+        of the state (fingerprint(only=...)) and of the exchange so far, across every walk of
+        the exploration: the other groups cannot change what the group does from there."""
+        steps = self.program.steps
+        mine = frozenset((g, x) for g, m in zip(("label", "key"), maps[1:]) for x, v in m.items()
+                         if v == gi)
+
+        def part(elems):
+            by = self.project(elems, maps, steps)
+            return None if -1 in by else by.get(gi, frozenset())
+
+        while True:
+            self.check(result)
+            try:
+                opts = self.options(r)
+            except Stuck as stuck:
+                result.schedules += 1
+                p = part(_elements(signature(stuck.trace, waiting(stuck.trace))))
+                return None if p is None else [(p, ((), ()))]
+            if not opts:
+                result.schedules += 1
+                p = part(_elements(signature(r.finish(), ())))
+                return None if p is None else [(p, ((), ()))]
+            other = [o for o in opts if not self.owners(r, o) & group]
+            if not other:
+                break
+            self.take(r, other[0])
+        result.choice_points += 1
+        so_far = part(_elements(signature(r.trace)))
+        if so_far is None:
+            return None
+        here = (fingerprint(r, self.local(r, group)), so_far, group, mine)
+        known = self.memo.get(here)
+        if known is not None:
+            result.merged += 1
+            return known
+        inner = self.split(r, group)
+        if inner is not None:
+            sub = self.combine(r, inner, result)
+            if sub is not None:
+                out: dict = {}
+                for elems, w in sub:
+                    p = part(elems)
+                    if p is None:
+                        return None
+                    out.setdefault(p, ((), (w,)))
+                self.memo[here] = list(out.items())
+                return self.memo[here]
+        leaves: dict = {}
+        for i, o in enumerate(opts):
+            if i + 1 < len(opts):
+                child = self.snapshot(r)
+                result.snapshots += 1
+            else:
+                child = r
+            self.take(child, o)
+            key = self.match_key(o)
+            got = self.focus(child, group, gi, maps, result)
+            if got is None:
+                return None
+            for p, (keys, subs) in got:
+                if p not in leaves:
+                    leaves[p] = ((key,) + keys, subs)
+        self.memo[here] = list(leaves.items())
+        return self.memo[here]
+
+    def replay(self, r: Runner, witness: tuple) -> tuple:
+        """One run from here following a combined witness: at each choice point the option
+        that is next for one of the groups, else the model's own (the first).  (trace, hangs,
+        path from here)."""
+        pos: dict = {}
+
+        def heads(w, out):
+            keys, subs = w
+            i = pos.get(id(w), 0)
+            if i < len(keys):
+                out[keys[i]] = w
+            else:
+                for s in subs:
+                    heads(s, out)
+            return out
+
+        path = []
+        while True:
+            try:
+                opts = self.options(r)
+            except Stuck as stuck:
+                return stuck.trace, waiting(stuck.trace), path
+            if not opts:
+                return r.finish(), (), path
+            nxt = heads(witness, {})
+            o = next((o for o in opts if self.match_key(o) in nxt), opts[0])
+            w = nxt.get(self.match_key(o))
+            if w is not None:
+                pos[id(w)] = pos.get(id(w), 0) + 1
+            path.append((o, tuple(opts)))
+            self.take(r, o)
+
+    def check(self, result: Exploration) -> None:
+        """Out of schedules or time (or enough outcomes): the walk stops (_Stop)."""
+        if self.progress is not None and time.perf_counter() - self.told >= PROGRESS_EVERY:
+            self.told = time.perf_counter()
+            self.progress(result.schedules, len(result.outcomes))
+        if result.schedules >= self.limit or (
+                self.enough is not None and len(result.outcomes) >= self.enough) or (
+                self.deadline is not None and time.perf_counter() >= self.deadline):
+            raise _Stop
+
+    def grouped(self, r: Runner, path: list, result: Exploration, by_sig: dict) -> bool:
+        """Every outcome from here by combining the groups' parts (combine()), each new one
+        replayed for its trace and checked: False when that cannot be done (nothing is lost:
+        the caller walks on from here as before)."""
+        groups = self.split(r)
+        if groups is None:
+            return False
+        combos = self.combine(self.snapshot(r), groups, result)
+        result.snapshots += 1
+        if combos is None:
+            return False
+        for elems, witness in combos:
+            sig = _assemble(elems)
+            if sig in by_sig:
+                by_sig[sig].runs += 1
+                continue
+            self.check(result)
+            child = self.snapshot(r)
+            result.snapshots += 1
+            trace, hangs, tail = self.replay(child, witness)
+            self.record(result, by_sig, child, trace, path + tail, hangs)
+            if sig not in by_sig:
+                result.unmatched += 1
+                return False  # a real outcome all the same; the walk goes on from here
+        return True
+
     def run(self) -> Exploration:
         start = time.perf_counter()
         result = Exploration(self.program.name, interleavings=interleavings(self.program),
@@ -935,6 +1391,16 @@ class _Explorer:
                     result.merged += 1  # explored from here already, with no more asleep
                     continue
                 visited[here] = asleep if seen is None else seen & asleep
+                if seen is None and self.por is True and self.groups:
+                    try:
+                        done_here = self.grouped(r, path, result, by_sig)
+                    except _Stop:
+                        result.complete = False
+                        break
+                    if done_here:
+                        result.grouped += 1
+                        visited[here] = frozenset()  # every option explored from here
+                        continue
             fps = {o.key: self.footprint(r, o) for o in opts}
             awake = [o for o in opts if o.key not in sleep]
             if self.por and seen is not None:
@@ -967,7 +1433,7 @@ class _Explorer:
         except Stuck as stuck:  # an outcome too: the program hangs
             self.record(result, by_sig, r, stuck.trace, path, waiting(stuck.trace))
             return []
-        if not opts:
+        if opts == []:  # (None: pruned, not an end: the run stopped half way)
             self.record(result, by_sig, r, r.finish(), path, ())
         return opts
 
@@ -1002,16 +1468,19 @@ PROGRESS_EVERY = 0.25  # seconds between two progress reports of a walk
 def explore(program: Program, profile: KernelProfile, seed: int = 0, limit: int = 100_000,
             timeout: float = 10.0, tail: float = 0.1, por: bool = True,
             enough: int | None = None, ticks: bool = True, progress=None,
-            deadline: float | None = None) -> Exploration:
+            deadline: float | None = None, groups: bool = False) -> Exploration:
     """Every distinct exchange of the program.  limit: stop after that many schedules;
     enough: stop once that many outcomes are known (`run` only asks whether there are two);
     por=False turns the sleep sets and the visited set off (the benchmark's "before");
     ticks=False: calls that never run late, so no races with the kernel's clock (tick_race,
     arrival_race): the exchanges a program would have if its calls took no time at all.
     progress: called with (schedules walked, exchanges found) every PROGRESS_EVERY seconds.
-    deadline: a time.perf_counter() past which the walk stops, incomplete."""
+    deadline: a time.perf_counter() past which the walk stops, incomplete.
+    groups: where the processes split into groups that can no longer meet, walk each
+    group's choices on its own and combine the outcomes' parts (_Explorer.grouped()); off by
+    default: it does not pay yet (docs/concurrency.md "Not done yet")."""
     ex = _Explorer(program, profile, seed, timeout, limit, tail, por, enough, ticks, progress)
-    ex.deadline = deadline
+    ex.deadline, ex.groups = deadline, groups
     return ex.run()
 
 
