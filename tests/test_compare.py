@@ -284,8 +284,25 @@ def test_a_flipped_flag_is_flagged_at_its_packet(tmp_path):
     assert d.text == "a SYN-ACK from server in ESTABLISHED"
 
 
-def test_a_dropped_handshake_segment_is_flagged(tmp_path):
+def test_a_syn_ack_missing_from_the_capture_is_capture_loss(tmp_path):
+    """The client's ACK acknowledges a SYN-ACK the capture did not see: capture loss, and the
+    handshake goes on (the server's number is the ack's - 1)."""
     conns = analyse(read_packets(_edit(tmp_path, "handshake", lambda fr: fr[:1] + fr[2:])))
+    (c,) = conns
+    assert c.departures == [] and c.verdict == "conforms"
+    assert (c.findings[0].number, c.findings[0].rule) == (2, "capture")
+    assert c.findings[0].text.startswith("capture loss: client acknowledges server's SYN-ACK")
+    assert [s for _, s, _ in c.b.path][:2] == ["NEW_SYN_RECV", "ESTABLISHED"]
+    assert c.to_dict()["capture_loss"] == {"server": {"bytes": 0, "gaps": 1}}
+
+
+def test_a_segment_without_syn_or_ack_from_syn_sent_departs(tmp_path):
+    def drop_and_clear(frames):  # the SYN-ACK missing and the client's ACK without ACK
+        frames = frames[:1] + frames[2:]
+        frames[1][1][14 + 20 + 13] &= ~0x10
+        return frames
+
+    conns = analyse(read_packets(_edit(tmp_path, "handshake", drop_and_clear)))
     d = conns[0].departures[0]
     assert d.number == 2 and d.rule == "RFC 9293 3.10.7.3"
     assert d.text.startswith("client sends a segment without SYN while its own SYN is unanswered")

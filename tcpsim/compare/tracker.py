@@ -196,6 +196,7 @@ class End:
     probe: str = ""  # its last segment's analysis when a probe (keep_alive, zero_window_probe)
     lost: int = 0  # bytes of it the capture missed (sent, since acknowledged or overtaken)
     hole: int | None = None  # where the bytes an ack showed missing began, until it sends again
+    gaps: int = 0  # places where the capture missed some of it
 
     def rel(self, seq: int) -> int:
         return (seq - self.isn) % MOD if self.isn is not None else seq
@@ -240,10 +241,12 @@ class Connection:
         phases = ", ".join(t(f"compare.phase.{p}") for p in self.phases) or \
             t("compare.phase.none")
         ends = (self.a,) if self.self_connect else (self.a, self.b)
-        lost = "".join(t("compare.story.lost", who=_role(e), n=e.lost) for e in ends if e.lost)
+        sep = t("compare.sep")
+        lost = "".join(sep + t("compare.story.lost", who=_role(e), n=e.lost, k=e.gaps)
+                       for e in ends if e.gaps)
         return (t("compare.story", n=self.packets, seen=seen, start=start, phases=phases)
-                + lost + "; "
-                + "; ".join(f"{_role(e)} {' -> '.join(s for _, s, _ in e.path) or e.state}"
+                + lost + sep
+                + sep.join(f"{_role(e)} {' -> '.join(s for _, s, _ in e.path) or e.state}"
                             for e in ends))
 
     def to_dict(self) -> dict:
@@ -255,9 +258,10 @@ class Connection:
                 "midstream": self.midstream, "phases": self.phases,
                 "ends": [end(self.a), end(self.b)],
                 "findings": [f.to_dict() for f in self.findings]} | (
-                    # bytes the capture missed, per end (only when it missed any)
-                    {"capture_loss": {e.name: e.lost for e in (self.a, self.b) if e.lost}}
-                    if self.a.lost or self.b.lost else {})
+                    # what the capture missed of each end (only when it missed anything)
+                    {"capture_loss": {e.name: {"bytes": e.lost, "gaps": e.gaps}
+                                      for e in (self.a, self.b) if e.gaps}}
+                    if self.a.gaps or self.b.gaps else {})
 
 
 def _role(e: End) -> str:
@@ -555,6 +559,17 @@ class Tracker:
         if x.isn is None:  # mid-stream: learn the numbers
             x.isn = (p.seq - 1) % MOD
             x.snd_nxt = p.seq
+        if x.state == "SYN_SENT" and f & ACK and y.isn is None and y.state == "LISTEN" and \
+                x is not y:
+            # it acknowledges a SYN-ACK the capture did not see (the peer's number is ack - 1):
+            # capture loss, and the handshake goes on as if it had been captured
+            y.isn, y.snd_nxt, y.synacks = (p.ack - 1) % MOD, p.ack, 1
+            y.gaps += 1
+            self._note(c, p, "capture", t("compare.lost_synack", who=_role(x), peer=_role(y)))
+            self._move(c, y, "rcv_syn", p, quiet=True)
+            y.state = "NEW_SYN_RECV"
+            self._record(y, p, "NEW_SYN_RECV", rule("NEW_SYN_RECV", "created").ref)
+            self._move(c, x, "rcv_synack", p)
         if x.state in ("SYN_SENT",) and not f & SYN:
             self._departure(c, p, "RFC 9293 3.10.7.3", t("compare.no_syn", who=_role(x)))
         if f & ACK:
@@ -602,6 +617,7 @@ class Tracker:
         elif nxt is not None and not f & RST and _after(seq, nxt):
             gap = (seq - nxt) % MOD
             x.lost += gap
+            x.gaps += 1
             x.snd_nxt, x.nxt_t = seq, p.t  # (the missing bytes taken as sent)
             self._note(c, p, "capture", t("compare.lost_segment", who=who, n=gap),
                        "lost_segment")
@@ -746,6 +762,7 @@ class Tracker:
                                           ack=y.rel(p.ack), peer=_role(y),
                                           nxt=y.rel(y.snd_nxt), n=gap), "ack_lost_segment")
             y.lost += gap
+            y.gaps += 1
             if y.hole is None:
                 y.hole = y.snd_nxt
             y.snd_nxt = p.ack
