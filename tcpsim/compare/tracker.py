@@ -264,6 +264,14 @@ class Connection:
                     if self.a.gaps or self.b.gaps else {})
 
 
+def _template(key: str) -> str:
+    """The message `key` of the current language, to fill many times (i18n's t() per call
+    costs four times an f-string: a scan finishes a million connections with the same one)."""
+    from ..i18n import CATALOGS, lang
+
+    return CATALOGS[lang()][key]
+
+
 def _role(e: End) -> str:
     """An end's role ("client", "server") in the current language."""
     return t(f"compare.role.{e.name}")
@@ -478,8 +486,9 @@ class Tracker:
         reaches each IDLE / 4 step, so that it costs nothing per packet)."""
         self._sweep_at = now + IDLE / 4
         idle = [c for c in self.conns.values() if c.done_at is None and c.t_last + IDLE < now]
+        text = _template("compare.idle")  # (looked up once: thousands at a time in a scan)
         for c in idle:
-            self._let_go(c, t("compare.idle", s=f"{now - c.t_last:.0f}", idle=f"{IDLE:g}"))
+            self._let_go(c, text.format(s=f"{now - c.t_last:.0f}", idle=f"{IDLE:g}"))
         self.idle += len(idle)
         return idle
 
@@ -490,8 +499,9 @@ class Tracker:
         open_ = [c for c in self.conns.values() if c.done_at is None and c is not new]
         gone = sorted(heapq.nsmallest(MAX_OPEN // 10, open_, key=lambda c: (c.t_last, c.first)),
                       key=lambda c: c.first)
+        text = _template("compare.crowded")  # (looked up once: thousands at a time)
         for c in gone:
-            self._let_go(c, t("compare.crowded", s=f"{now - c.t_last:.3f}", n=MAX_OPEN))
+            self._let_go(c, text.format(s=f"{now - c.t_last:.3f}", n=MAX_OPEN))
         self.crowded += len(gone)
         out += gone
 
@@ -546,7 +556,9 @@ class Tracker:
             self._not_received(c, x, p)  # a SYN or SYN-ACK sent again
         if p.flags & ACK and y.fin_seq is not None and x is not y:
             self._peer_fin(c, x, y, p)
-        if x is not y:
+        if x.snd_nxt is None and p.flags & (SYN | ACK) == SYN:
+            x.wnd = p.win  # (a first SYN: nothing to analyse yet, and its window is unscaled)
+        elif x is not y:
             self._analyse(c, x, y, p, prev)
         x.last_tx = p.number
         f = p.flags
@@ -589,29 +601,28 @@ class Tracker:
         nxt = x.snd_nxt
         plain = not f & _PLAIN
         wnd = win if f & SYN else win << (x.ws or 0)
-        who, peer = _role(x), _role(y)
         probe = ""
         if plain and n <= 1 and nxt is not None and seq == (nxt - 1) % MOD:
             if y.wnd == 0:  # Linux's window probe: no data, at SND.UNA - 1
                 probe = "zero_window_probe"
                 self._note(c, p, "tcp_probe_timer(); tcp_xmit_probe_skb()",
-                           t("compare.zero_window_probe", who=who, peer=peer), probe)
+                           t("compare.zero_window_probe", who=_role(x), peer=_role(y)), probe)
             else:
                 probe = "keep_alive"
                 self._note(c, p, "tcp_keepalive_timer(); tcp_xmit_probe_skb()",
-                           t("compare.keep_alive", who=who, s=f"{p.t - prev:.3f}"), probe)
+                           t("compare.keep_alive", who=_role(x), s=f"{p.t - prev:.3f}"), probe)
         elif n == 1 and nxt is not None and seq == nxt and y.wnd == 0:
             probe = "zero_window_probe"  # one byte into the zero window (not Linux's way)
             self._note(c, p, "tcp_write_wakeup()",
-                       t("compare.zero_window_probe_byte", who=who, peer=peer), probe)
+                       t("compare.zero_window_probe_byte", who=_role(x), peer=_role(y)), probe)
         if win == 0 and plain:
-            self._note(c, p, "__tcp_select_window()", t("compare.zero_window", who=who),
+            self._note(c, p, "__tcp_select_window()", t("compare.zero_window", who=_role(x)),
                        "zero_window")
         if x.hole is not None and not f & RST:
             # the peer acknowledged bytes of x the capture missed (_ack, counted there): the
             # next segment of x follows them, as Wireshark's "previous segment not captured"
             if _after(seq, x.hole):
-                self._note(c, p, "capture", t("compare.lost_segment", who=who,
+                self._note(c, p, "capture", t("compare.lost_segment", who=_role(x),
                                               n=(seq - x.hole) % MOD), "lost_segment")
             x.hole = None
         elif nxt is not None and not f & RST and _after(seq, nxt):
@@ -619,7 +630,7 @@ class Tracker:
             x.lost += gap
             x.gaps += 1
             x.snd_nxt, x.nxt_t = seq, p.t  # (the missing bytes taken as sent)
-            self._note(c, p, "capture", t("compare.lost_segment", who=who, n=gap),
+            self._note(c, p, "capture", t("compare.lost_segment", who=_role(x), n=gap),
                        "lost_segment")
             nxt = seq
         same = plain and f & ACK and not n and nxt is not None and seq == nxt and \
@@ -628,23 +639,23 @@ class Tracker:
         if same and win and x.wnd is not None and wnd != x.wnd:
             self._note(c, p, "tcp_cleanup_rbuf(); tcp_send_ack()",
                        t("compare.window_reopens" if x.wnd == 0 else "compare.window_update",
-                         who=who, old=x.wnd, new=wnd), "window_update")
+                         who=_role(x), old=x.wnd, new=wnd), "window_update")
         if n and plain and y.ws is not None and y.last_ack is not None and y.wnd is not None \
                 and (seq + n - y.last_ack - y.wnd) % MOD == 0:
             self._note(c, p, "tcp_write_xmit(); tcp_snd_wnd_test()",
-                       t("compare.window_full", who=who, peer=peer, wnd=y.wnd,
+                       t("compare.window_full", who=_role(x), peer=_role(y), wnd=y.wnd,
                          ack=x.rel(y.last_ack)),
                        "window_full")
         if same and win and wnd == x.wnd:
             if y.probe == "keep_alive":
-                self._note(c, p, "tcp_send_dupack()", t("compare.keep_alive_ack", who=who),
+                self._note(c, p, "tcp_send_dupack()", t("compare.keep_alive_ack", who=_role(x)),
                            "keep_alive_ack")
             else:
                 dup = True
                 x.dupacks += 1
                 self._note(c, p, "tcp_send_dupack(); tcp_data_queue()",
                            t("compare.duplicate_ack_sack" if _has_sack(p.options) else
-                             "compare.duplicate_ack", who=who, ack=y.rel(ack), k=x.dupacks),
+                             "compare.duplicate_ack", who=_role(x), ack=y.rel(ack), k=x.dupacks),
                            "duplicate_ack")
         if f & ACK:
             if ack != x.last_ack and not dup:
