@@ -194,3 +194,14 @@ def test_every_text_of_the_tracker_is_translated():
     assert any("捕获丢失" in x for x in texts) and any("零窗口" in x for x in texts)
     r = run_cli("compare", CAPTURES / "tcpdump" / "upload-2mb-lost.pcap", "--lang", "zh")
     assert r.returncode == 0 and "捕获丢失" in r.stdout and "窗口已满" in r.stdout
+
+
+def test_an_ipv6_connection_cites_the_tcp_v6_functions():
+    from tcpsim.compare.tracker import analyse
+    from tcpsim.pcap.reader import Packet
+
+    c, s = (b"\0" * 15 + b"\1", 40000), (b"\0" * 15 + b"\2", 80)
+    (conn,) = analyse([Packet(1, 0.0, c, s, 0x02, 100, 0, 100, b"", 0),
+                       Packet(2, 0.1, s, c, 0x14, 0, 101, 0, b"", 0)])
+    assert conn.a.path[0][2] == "tcp_v6_connect(), tcp_connect()"
+    assert conn.findings[0].rule == "RFC 9293 3.10.7.1; tcp_v6_send_reset()"

@@ -264,6 +264,16 @@ class Connection:
                     if self.a.gaps or self.b.gaps else {})
 
 
+def _v6(text: str) -> str:
+    """An IPv6 connection's kernel functions: the tcp_v4_* ones with a twin in
+    net/ipv6/tcp_ipv6.c under their tcp_v6_* names (teach/explain.py's list)."""
+    if "tcp_v4_" not in text:
+        return text
+    from ..teach.explain import _V4_NAMES
+
+    return _V4_NAMES.sub(r"tcp_v6_\1", text)
+
+
 def _template(key: str) -> str:
     """The message `key` of the current language, to fill many times (i18n's t() per call
     costs four times an f-string: a scan finishes a million connections with the same one)."""
@@ -916,7 +926,7 @@ class Tracker:
 
     @staticmethod
     def _record(e: End, p: Packet, state: str, ref: str) -> None:
-        e.path.append((p.number, state, ref))
+        e.path.append((p.number, state, _v6(ref) if len(e.ep[0]) == 16 else ref))
 
     @staticmethod
     def _prune(e: End, ack: int) -> None:
@@ -942,10 +952,14 @@ class Tracker:
 
     @staticmethod
     def _departure(c: Connection, p: Packet, ref: str, text: str) -> None:
+        if len(c.a.ep[0]) == 16:
+            ref, text = _v6(ref), _v6(text)
         c.findings.append(Finding(p.number, "departure", ref, text))
 
     @staticmethod
     def _note(c: Connection, p: Packet, ref: str, text: str, analysis: str | None = None) -> None:
+        if len(c.a.ep[0]) == 16:
+            ref, text = _v6(ref), _v6(text)
         c.findings.append(Finding(p.number, "note", ref, text, analysis))
 
     @staticmethod
