@@ -537,6 +537,10 @@ class Tracker:
             c.midstream = True
             if p.flags & SYN:  # a SYN-ACK first: its sender is the server
                 a.name, b.name = "server", "client"
+            elif p.src[1] < 32768 <= p.dst[1]:
+                # the other end's port is in Linux's ephemeral range (ip_local_port_range,
+                # 32768-60999) and this one's is not: this one is the server
+                a.name, b.name = "server", "client"
             if not p.flags & SYN:
                 a.state = b.state = "ESTABLISHED"
             c.findings.append(Finding(p.number, "note", "capture", t("compare.midstream")))
