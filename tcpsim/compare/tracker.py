@@ -446,13 +446,24 @@ class Tracker:
             x, y = c.b, a
         if not (x.state == "ESTABLISHED" == y.state and lo != hi and x.snd_nxt == seq and
                 y.snd_nxt is not None and not 0 < (ack - y.snd_nxt) % MOD < 0x80000000 and
-                x.fin_seq is None is y.fin_seq and _unremarkable(x, y, seq, ack, win, length)):
+                x.fin_seq is None is y.fin_seq and win and y.wnd and
+                (length or ack != x.last_ack)):
             return False
+        if length and y.ws is not None and y.last_ack is not None and \
+                (seq + length - y.last_ack - y.wnd) % MOD == 0:
+            return False  # (window full: _unremarkable()'s tests, inline on this hot path)
         c.packets += 1
         c.last, c.t_last = number, t
         x.packets += 1
         x.last_tx = number
-        _seen(x, ack, win, length, t)
+        # _seen(), inline
+        x.wnd = win << (x.ws or 0)
+        if ack != x.last_ack:
+            x.last_ack, x.dupacks = ack, 0
+        x.ack_t = t
+        if length:
+            x.nxt_t = t
+        x.probe = ""
         if y.sent or y.sent_old is not None:
             self._prune(y, ack)
         if length:
@@ -615,6 +626,16 @@ class Tracker:
         nxt = x.snd_nxt
         plain = not f & _PLAIN
         wnd = win if f & SYN else win << (x.ws or 0)
+        if not plain and x.hole is None and (nxt is None or f & RST or not _after(seq, nxt)) \
+                and not (n == 1 and y.wnd == 0):
+            # a SYN, FIN or RST in order: none of the tests below can name it (the common
+            # case, kept short: every connection has a few)
+            if f & ACK:
+                if ack != x.last_ack:
+                    x.last_ack, x.dupacks = ack, 0
+                x.ack_t = p.t
+            x.wnd, x.probe = wnd, ""
+            return
         probe = ""
         if plain and n <= 1 and nxt is not None and seq == (nxt - 1) % MOD:
             if y.wnd == 0:  # Linux's window probe: no data, at SND.UNA - 1
