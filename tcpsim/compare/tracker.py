@@ -72,11 +72,13 @@ def _seen(x, ack: int, win: int, length: int, t: float) -> None:
     """What Wireshark's analysis remembers of a segment x sent (an ACK without flags but ACK)."""
     x.wnd = win << (x.ws or 0)
     if ack != x.last_ack:
-        x.last_ack, x.dupacks = ack, 0
-    x.ack_t = t
+        # (ack_t matters only for a fast retransmission after duplicate ACKs, which take the
+        # full path and set it: here it is set only when the ack moves)
+        x.last_ack, x.dupacks, x.ack_t = ack, 0, t
     if length:
         x.nxt_t = t
-    x.probe = ""
+    if x.probe:
+        x.probe = ""
 
 
 def _addr(ep: tuple[bytes, int]) -> str:
@@ -405,14 +407,23 @@ class Tracker:
                     if x.state == "ESTABLISHED" == y.state and lo != hi and \
                             x.snd_nxt == seq and y.snd_nxt is not None and \
                             not 0 < (acks[i] - y.snd_nxt) % MOD < 0x80000000 and \
-                            x.fin_seq is None is y.fin_seq and \
-                            _unremarkable(x, y, seq, acks[i], wins[i], lengths[i]):
+                            x.fin_seq is None is y.fin_seq and wins[i] and y.wnd and \
+                            (lengths[i] or acks[i] != x.last_ack) and \
+                            not (lengths[i] and y.ws is not None and y.last_ack is not None and
+                                 (seq + lengths[i] - y.last_ack - y.wnd) % MOD == 0):
+                        # (_unremarkable() and _seen(), inline on this hot path)
                         t = ts[i]
                         c.packets += 1
                         c.last, c.t_last = numbers[i], t
                         x.packets += 1
                         x.last_tx = numbers[i]
-                        _seen(x, acks[i], wins[i], lengths[i], t)
+                        x.wnd = wins[i] << (x.ws or 0)
+                        if acks[i] != x.last_ack:
+                            x.last_ack, x.dupacks, x.ack_t = acks[i], 0, t
+                        if lengths[i]:
+                            x.nxt_t = t
+                        if x.probe:
+                            x.probe = ""
                         if y.sent or y.sent_old is not None:
                             self._prune(y, acks[i])
                         if lengths[i]:
@@ -458,12 +469,12 @@ class Tracker:
         x.last_tx = number
         # _seen(), inline
         x.wnd = win << (x.ws or 0)
-        if ack != x.last_ack:
-            x.last_ack, x.dupacks = ack, 0
-        x.ack_t = t
+        if ack != x.last_ack:  # (see _seen())
+            x.last_ack, x.dupacks, x.ack_t = ack, 0, t
         if length:
             x.nxt_t = t
-        x.probe = ""
+        if x.probe:
+            x.probe = ""
         if y.sent or y.sent_old is not None:
             self._prune(y, ack)
         if length:
