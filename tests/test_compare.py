@@ -284,8 +284,25 @@ def test_a_flipped_flag_is_flagged_at_its_packet(tmp_path):
     assert d.text == "a SYN-ACK from server in ESTABLISHED"
 
 
-def test_a_dropped_handshake_segment_is_flagged(tmp_path):
+def test_a_syn_ack_missing_from_the_capture_is_capture_loss(tmp_path):
+    """The client's ACK acknowledges a SYN-ACK the capture did not see: capture loss, and the
+    handshake goes on (the server's number is the ack's - 1)."""
     conns = analyse(read_packets(_edit(tmp_path, "handshake", lambda fr: fr[:1] + fr[2:])))
+    (c,) = conns
+    assert c.departures == [] and c.verdict == "conforms"
+    assert (c.findings[0].number, c.findings[0].rule) == (2, "capture")
+    assert c.findings[0].text.startswith("capture loss: client acknowledges server's SYN-ACK")
+    assert [s for _, s, _ in c.b.path][:2] == ["NEW_SYN_RECV", "ESTABLISHED"]
+    assert c.to_dict()["capture_loss"] == {"server": {"bytes": 0, "gaps": 1}}
+
+
+def test_a_segment_without_syn_or_ack_from_syn_sent_departs(tmp_path):
+    def drop_and_clear(frames):  # the SYN-ACK missing and the client's ACK without ACK
+        frames = frames[:1] + frames[2:]
+        frames[1][1][14 + 20 + 13] &= ~0x10
+        return frames
+
+    conns = analyse(read_packets(_edit(tmp_path, "handshake", drop_and_clear)))
     d = conns[0].departures[0]
     assert d.number == 2 and d.rule == "RFC 9293 3.10.7.3"
     assert d.text.startswith("client sends a segment without SYN while its own SYN is unanswered")
@@ -404,7 +421,10 @@ def test_a_syn_copied_by_the_network_is_a_note_not_a_departure():
     sent its SYN again would stamp it anew, so this is the network's copy."""
     (c,) = analyse(read_packets(CAPTURES / "duplicate-syn.pcap"))
     assert c.verdict == "conforms"
-    assert [(f.number, f.kind, f.rule) for f in c.findings] == [(4, "note", "RFC 7323 3.2")]
+    assert [(f.number, f.kind, f.rule) for f in c.findings if f.analysis is None] == \
+        [(4, "note", "RFC 7323 3.2")]
+    # (and the server's first ACK after it changes the window: Wireshark's window update)
+    assert [(f.number, f.analysis) for f in c.findings if f.analysis] == [(5, "window_update")]
     assert c.findings[0].text.startswith("an exact copy of packet 1")
 
 
@@ -597,7 +617,8 @@ def test_unacknowledged_segments_past_the_limit_are_kept_as_their_newest_start(m
     assert conn.findings[-1].text == "client sends bytes 1-101 again: a retransmission"
     # one recent enough: with it
     t.feed(Packet(31, 41.0, c, s, 0x10, 1000 + 100 * 24, 5000, 100, b"", 100))
-    assert conn.findings[-1].text.endswith("again after 16.000 s: a retransmission")
+    assert "again after 16.000 s: a retransmission; the retransmission timer fired (RTO " \
+        "16.000 s" in conn.findings[-1].text
     t.feed(Packet(32, 42.0, s, c, 0x10, 5000, 1000 + 100 * 25, 100, b"", 0))  # all acknowledged
     assert not end.sent and end.sent_old is None
 

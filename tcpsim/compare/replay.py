@@ -161,7 +161,7 @@ def _signatures(A, b, order, fs, starts, ends):
     rec["ack"] = np.where(flags & 0x10, (ack - ack_base) % MOD, ack)
     rec["length"] = A["length"][order]
     syn = (flags & SYN) != 0
-    rec["win"] = np.where(syn, A["win"][order], 0)
+    rec["win"] = A["win"][order]  # (every packet's: zero windows, updates, full windows)
     si = np.flatnonzero(syn)
     if len(si):
         u8 = np.frombuffer(b._buf, dtype=np.uint8)
@@ -241,14 +241,17 @@ def _make(r: Replayed) -> Connection:
             if flags & 0x10:
                 ack = (ack - tb[1 - d] + nb[1 - d]) % MOD
             first_syn = (num(number), flags, sq(seq), ack, win, options)
+        ack = None if e.last_ack is None else (e.last_ack - tb[1 - d] + nb[1 - d]) % MOD
         ends.append(End(ep, e.name, e.state, [(num(k), s, ref) for k, s, ref in e.path],
                         [(num(k), s) for k, s in e.undo], num(e.last_tx), num(e.fin_pkt),
                         e.synacks, num(e.syn_again), e.peer_fin_pending, sq(e.isn),
                         sq(e.snd_nxt), sq(e.fin_seq), tim(e.last_syn), tim(e.last_fin),
                         {sq(k): tim(v) for k, v in e.sent.items()}, sq(e.sent_old), e.packets,
-                        first_syn))
+                        first_syn, e.ws, e.wnd, ack, tim(e.ack_t), e.dupacks, tim(e.nxt_t),
+                        e.probe, e.lost, sq(e.hole)))
+    rtt = None if src.rtt is None else (tim(src.rtt[0]), tim(src.rtt[1]))
     return Connection(r.id, ends[0], ends[1], r.first, r.last, r.t_first, r.t_last, r.packets,
-                      list(src.phases), [], False, r.done_at)
+                      list(src.phases), [], False, r.done_at, rtt)
 
 
 def _run(tracker: Tracker, b, skip, replayed) -> list:
@@ -275,9 +278,9 @@ def _run(tracker: Tracker, b, skip, replayed) -> list:
     out: list = []
     conns = tracker.conns
     fed = events[kind[events] == 0]
-    f_flags, f_seq, f_ack, f_len, f_flow, f_fwd, f_num = (
+    f_flags, f_seq, f_ack, f_len, f_flow, f_fwd, f_num, f_win = (
         A[name][fed].tolist() for name in ("flags", "seq", "ack", "length", "flow", "fwd",
-                                           "number"))
+                                           "number", "win"))
     fast = tracker._fast
     keys = b.keys
     fi = 0  # the next of the fed packets
@@ -307,7 +310,7 @@ def _run(tracker: Tracker, b, skip, replayed) -> list:
                 out += tracker._sweep(ti)
             if not (f_flags[fi] & 0x17 == 0x10 and
                     fast(keys[f_flow[fi]], f_fwd[fi], f_seq[fi], f_ack[fi], f_len[fi],
-                         f_num[fi], ti, out)):
+                         f_num[fi], ti, out, f_win[fi])):
                 out += tracker.feed(_packet(b, i))
             fi += 1
             continue

@@ -18,6 +18,7 @@ import ipaddress
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..i18n import t
 from ..model.table import rule
 from ..pcap.reader import Packet
 
@@ -44,6 +45,42 @@ def _after(a: int, b: int) -> bool:
     return 0 < (a - b) % MOD < (1 << 31)
 
 
+def _unremarkable(x, y, seq: int, ack: int, win: int, length: int) -> bool:
+    """Whether an in-order ACK between established ends (header prediction) has nothing for
+    Wireshark's analysis: not a zero window, nothing sent into one, not a duplicate ACK or
+    window update (the same ack without data), not filling the peer's window to its edge."""
+    if not win or not y.wnd or (not length and ack == x.last_ack):
+        return False
+    return not (length and y.ws is not None and y.last_ack is not None and
+                (seq + length - y.last_ack - y.wnd) % MOD == 0)
+
+
+def _first_sent(x, seq: int) -> float | None:
+    """When x last sent the segment that holds byte seq (one that starts there, else the
+    nearest start before it: a segment resent in parts, or cut from a GSO packet)."""
+    at = x.sent.get(seq)
+    if at is not None:
+        return at
+    best = None
+    for s, when in x.sent.items():
+        if not _after(s, seq) and (best is None or _after(s, best[0])):
+            best = (s, when)
+    return None if best is None else best[1]
+
+
+def _seen(x, ack: int, win: int, length: int, t: float) -> None:
+    """What Wireshark's analysis remembers of a segment x sent (an ACK without flags but ACK)."""
+    x.wnd = win << (x.ws or 0)
+    if ack != x.last_ack:
+        # (ack_t matters only for a fast retransmission after duplicate ACKs, which take the
+        # full path and set it: here it is set only when the ack moves)
+        x.last_ack, x.dupacks, x.ack_t = ack, 0, t
+    if length:
+        x.nxt_t = t
+    if x.probe:
+        x.probe = ""
+
+
 def _addr(ep: tuple[bytes, int]) -> str:
     ip = ipaddress.ip_address(ep[0])
     return f"[{ip}]:{ep[1]}" if ip.version == 6 else f"{ip}:{ep[1]}"
@@ -55,9 +92,59 @@ class Finding:
     kind: str  # "departure" (not what a conforming stack does) or "note"
     rule: str  # RFC section or Linux function
     text: str
+    analysis: str | None = None  # Wireshark's tcp.analysis name for it, when it has one
 
     def to_dict(self) -> dict:
-        return {"packet": self.number, "kind": self.kind, "rule": self.rule, "text": self.text}
+        d = {"packet": self.number, "kind": self.kind, "rule": self.rule, "text": self.text}
+        if self.analysis is not None:
+            d["analysis"] = self.analysis
+        return d
+
+
+# Wireshark's tcp.analysis names (epan/dissectors/packet-tcp.c) the tracker gives findings:
+# the capture's own losses, flow control, and retransmissions.  A fast or spurious
+# retransmission is also a retransmission to Wireshark (both fields are set).
+CAPTURE_LOSS = ("lost_segment", "ack_lost_segment")
+ANALYSIS = ("zero_window", "zero_window_probe", "window_full", "window_update", "duplicate_ack",
+            "out_of_order", "retransmission", "fast_retransmission", "spurious_retransmission",
+            "keep_alive", "keep_alive_ack") + CAPTURE_LOSS
+_PLAIN = 0x07  # FIN, SYN, RST: never a window update, duplicate ACK, probe or zero window
+
+
+def _wscale(options: bytes) -> int | None:
+    """The window scale option's shift in raw TCP option bytes (kind 3), or None."""
+    i = 0
+    while i < len(options):
+        kind = options[i]
+        if kind == 0:
+            return None
+        if kind == 1:
+            i += 1
+            continue
+        if kind == 3 and i + 2 < len(options):
+            return min(options[i + 2], 14)  # (RFC 7323 2.3: larger shifts are taken as 14)
+        if i + 1 >= len(options) or options[i + 1] < 2:
+            return None
+        i += options[i + 1]
+    return None
+
+
+def _has_sack(options: bytes) -> bool:
+    """Whether raw TCP option bytes hold SACK blocks (kind 5)."""
+    i = 0
+    while i < len(options):
+        kind = options[i]
+        if kind == 0:
+            return False
+        if kind == 1:
+            i += 1
+            continue
+        if kind == 5:
+            return True
+        if i + 1 >= len(options) or options[i + 1] < 2:
+            return False
+        i += options[i + 1]
+    return False
 
 
 def _has_timestamp(options: bytes) -> bool:
@@ -101,6 +188,17 @@ class End:
     sent_old: int | None = None  # the newest start of the segments forgotten past SENT_LIMIT
     packets: int = 0
     first_syn: tuple | None = None  # (packet, flags, seq, ack, win, options) of its first SYN
+    # Wireshark's sequence analysis (tcp_analyze_sequence_number()), per direction:
+    ws: int | None = None  # the shift its windows are scaled by (None: the handshake was not seen)
+    wnd: int | None = None  # its last window, in bytes (scaled; a SYN's never is)
+    last_ack: int | None = None  # the ack of its last segment with ACK
+    ack_t: float | None = None  # ... and when it was sent
+    dupacks: int = 0  # duplicate ACKs it sent in a row
+    nxt_t: float | None = None  # when its snd_nxt last went forward
+    probe: str = ""  # its last segment's analysis when a probe (keep_alive, zero_window_probe)
+    lost: int = 0  # bytes of it the capture missed (sent, since acknowledged or overtaken)
+    hole: int | None = None  # where the bytes an ack showed missing began, until it sends again
+    gaps: int = 0  # places where the capture missed some of it
 
     def rel(self, seq: int) -> int:
         return (seq - self.isn) % MOD if self.isn is not None else seq
@@ -120,6 +218,7 @@ class Connection:
     findings: list[Finding] = field(default_factory=list)
     midstream: bool = False
     done_at: float | None = None  # capture time when both ends were through
+    rtt: tuple | None = None  # the handshake's round trip: (the last SYN's time, its ACK's)
 
     @property
     def departures(self) -> list[Finding]:
@@ -138,13 +237,19 @@ class Connection:
         return self.a.ep == self.b.ep
 
     def story(self) -> str:
-        seen = ("a socket connected to itself" if self.self_connect else
-                "both sides" if self.a.packets and self.b.packets else "one side only")
-        start = "begins mid-stream" if self.midstream else "begins with its handshake"
-        phases = ", ".join(self.phases) or "no phase complete"
-        return (f"{self.packets} packets, {seen}; {start}; phases: {phases}; "
-                + "; ".join(f"{e.name} {' -> '.join(s for _, s, _ in e.path) or e.state}"
-                            for e in ((self.a,) if self.self_connect else (self.a, self.b))))
+        seen = t("compare.seen.self" if self.self_connect else
+                 "compare.seen.both" if self.a.packets and self.b.packets else "compare.seen.one")
+        start = t("compare.start.mid" if self.midstream else "compare.start.handshake")
+        phases = ", ".join(t(f"compare.phase.{p}") for p in self.phases) or \
+            t("compare.phase.none")
+        ends = (self.a,) if self.self_connect else (self.a, self.b)
+        sep = t("compare.sep")
+        lost = "".join(sep + t("compare.story.lost", who=_role(e), n=e.lost, k=e.gaps)
+                       for e in ends if e.gaps)
+        return (t("compare.story", n=self.packets, seen=seen, start=start, phases=phases)
+                + lost + sep
+                + sep.join(f"{_role(e)} {' -> '.join(s for _, s, _ in e.path) or e.state}"
+                            for e in ends))
 
     def to_dict(self) -> dict:
         end = lambda e: {"endpoint": _addr(e.ep), "role": e.name, "packets": e.packets,  # noqa: E731
@@ -154,7 +259,34 @@ class Connection:
                 "count": self.packets, "time": [self.t_first, self.t_last],
                 "midstream": self.midstream, "phases": self.phases,
                 "ends": [end(self.a), end(self.b)],
-                "findings": [f.to_dict() for f in self.findings]}
+                "findings": [f.to_dict() for f in self.findings]} | (
+                    # what the capture missed of each end (only when it missed anything)
+                    {"capture_loss": {e.name: {"bytes": e.lost, "gaps": e.gaps}
+                                      for e in (self.a, self.b) if e.gaps}}
+                    if self.a.gaps or self.b.gaps else {})
+
+
+def _v6(text: str) -> str:
+    """An IPv6 connection's kernel functions: the tcp_v4_* ones with a twin in
+    net/ipv6/tcp_ipv6.c under their tcp_v6_* names (teach/explain.py's list)."""
+    if "tcp_v4_" not in text:
+        return text
+    from ..teach.explain import _V4_NAMES
+
+    return _V4_NAMES.sub(r"tcp_v6_\1", text)
+
+
+def _template(key: str) -> str:
+    """The message `key` of the current language, to fill many times (i18n's t() per call
+    costs four times an f-string: a scan finishes a million connections with the same one)."""
+    from ..i18n import CATALOGS, lang
+
+    return CATALOGS[lang()][key]
+
+
+def _role(e: End) -> str:
+    """An end's role ("client", "server") in the current language."""
+    return t(f"compare.role.{e.name}")
 
 
 class Tracker:
@@ -183,11 +315,13 @@ class Tracker:
             if x.state == "ESTABLISHED" == y.state and src != dst and \
                     x.snd_nxt == p.seq and y.snd_nxt is not None and \
                     not 0 < (p.ack - y.snd_nxt) % MOD < 0x80000000 and \
-                    x.fin_seq is None is y.fin_seq:
+                    x.fin_seq is None is y.fin_seq and \
+                    _unremarkable(x, y, p.seq, p.ack, p.win, p.length):
                 c.packets += 1
                 c.last, c.t_last = p.number, p.t
                 x.packets += 1
                 x.last_tx = p.number
+                _seen(x, p.ack, p.win, p.length, p.t)
                 if y.sent or y.sent_old is not None:
                     self._prune(y, p.ack)
                 if p.length:
@@ -263,7 +397,7 @@ class Tracker:
         out: list[Connection] = []
         conns, feed = self.conns, self.feed
         keys, flow, fwd, flags = b.keys, b.flow, b.fwd, b.flags
-        seqs, acks, lengths, ts, numbers = b.seq, b.ack, b.length, b.t, b.number
+        seqs, acks, lengths, ts, numbers, wins = b.seq, b.ack, b.length, b.t, b.number, b.win
         for i in range(start, b.n if stop is None else stop):
             key = keys[flow[i]]
             if ts[i] >= self._sweep_at:
@@ -284,12 +418,23 @@ class Tracker:
                     if x.state == "ESTABLISHED" == y.state and lo != hi and \
                             x.snd_nxt == seq and y.snd_nxt is not None and \
                             not 0 < (acks[i] - y.snd_nxt) % MOD < 0x80000000 and \
-                            x.fin_seq is None is y.fin_seq:
+                            x.fin_seq is None is y.fin_seq and wins[i] and y.wnd and \
+                            (lengths[i] or acks[i] != x.last_ack) and \
+                            not (lengths[i] and y.ws is not None and y.last_ack is not None and
+                                 (seq + lengths[i] - y.last_ack - y.wnd) % MOD == 0):
+                        # (_unremarkable() and _seen(), inline on this hot path)
                         t = ts[i]
                         c.packets += 1
                         c.last, c.t_last = numbers[i], t
                         x.packets += 1
                         x.last_tx = numbers[i]
+                        x.wnd = wins[i] << (x.ws or 0)
+                        if acks[i] != x.last_ack:
+                            x.last_ack, x.dupacks, x.ack_t = acks[i], 0, t
+                        if lengths[i]:
+                            x.nxt_t = t
+                        if x.probe:
+                            x.probe = ""
                         if y.sent or y.sent_old is not None:
                             self._prune(y, acks[i])
                         if lengths[i]:
@@ -307,7 +452,7 @@ class Tracker:
         return out
 
     def _fast(self, key, fwd: bool, seq: int, ack: int, length: int, number: int, t: float,
-              out: list) -> bool:
+              out: list, win: int) -> bool:
         """feed()'s header prediction for a pure ACK given by its fields (compare/replay.py's
         packets that are not replayed); False when it takes feed()'s full path."""
         c = self.conns.get(key)
@@ -323,12 +468,24 @@ class Tracker:
             x, y = c.b, a
         if not (x.state == "ESTABLISHED" == y.state and lo != hi and x.snd_nxt == seq and
                 y.snd_nxt is not None and not 0 < (ack - y.snd_nxt) % MOD < 0x80000000 and
-                x.fin_seq is None is y.fin_seq):
+                x.fin_seq is None is y.fin_seq and win and y.wnd and
+                (length or ack != x.last_ack)):
             return False
+        if length and y.ws is not None and y.last_ack is not None and \
+                (seq + length - y.last_ack - y.wnd) % MOD == 0:
+            return False  # (window full: _unremarkable()'s tests, inline on this hot path)
         c.packets += 1
         c.last, c.t_last = number, t
         x.packets += 1
         x.last_tx = number
+        # _seen(), inline
+        x.wnd = win << (x.ws or 0)
+        if ack != x.last_ack:  # (see _seen())
+            x.last_ack, x.dupacks, x.ack_t = ack, 0, t
+        if length:
+            x.nxt_t = t
+        if x.probe:
+            x.probe = ""
         if y.sent or y.sent_old is not None:
             self._prune(y, ack)
         if length:
@@ -372,10 +529,9 @@ class Tracker:
         reaches each IDLE / 4 step, so that it costs nothing per packet)."""
         self._sweep_at = now + IDLE / 4
         idle = [c for c in self.conns.values() if c.done_at is None and c.t_last + IDLE < now]
+        text = _template("compare.idle")  # (looked up once: thousands at a time in a scan)
         for c in idle:
-            self._let_go(c, f"no packet for {now - c.t_last:.0f} s: taken as finished here (an "
-                         f"inactivity timeout of {IDLE:g} s, as Zeek's tcp_inactivity_timeout); a "
-                         "later packet of it would start a new, mid-stream connection")
+            self._let_go(c, text.format(s=f"{now - c.t_last:.0f}", idle=f"{IDLE:g}"))
         self.idle += len(idle)
         return idle
 
@@ -386,11 +542,9 @@ class Tracker:
         open_ = [c for c in self.conns.values() if c.done_at is None and c is not new]
         gone = sorted(heapq.nsmallest(MAX_OPEN // 10, open_, key=lambda c: (c.t_last, c.first)),
                       key=lambda c: c.first)
+        text = _template("compare.crowded")  # (looked up once: thousands at a time)
         for c in gone:
-            self._let_go(c, f"finished early, {now - c.t_last:.3f} s after its last packet: more "
-                         f"than {MAX_OPEN} connections were open at once and it had been idle "
-                         "the longest; a later packet of it would start a new, mid-stream "
-                         "connection")
+            self._let_go(c, text.format(s=f"{now - c.t_last:.3f}", n=MAX_OPEN))
         self.crowded += len(gone)
         out += gone
 
@@ -416,11 +570,13 @@ class Tracker:
             c.midstream = True
             if p.flags & SYN:  # a SYN-ACK first: its sender is the server
                 a.name, b.name = "server", "client"
+            elif p.src[1] < 32768 <= p.dst[1]:
+                # the other end's port is in Linux's ephemeral range (ip_local_port_range,
+                # 32768-60999) and this one's is not: this one is the server
+                a.name, b.name = "server", "client"
             if not p.flags & SYN:
                 a.state = b.state = "ESTABLISHED"
-            c.findings.append(Finding(p.number, "note", "capture",
-                                      "the capture begins in the middle of this connection: "
-                                      "its handshake was not captured"))
+            c.findings.append(Finding(p.number, "note", "capture", t("compare.midstream")))
         self.conns[key] = c
         return c
 
@@ -430,6 +586,7 @@ class Tracker:
         else:
             x, y = (c.a, c.b) if p.src == c.a.ep else (c.b, c.a)
         c.packets += 1
+        prev = c.t_last  # (the connection's last packet before this one)
         c.last, c.t_last = p.number, p.t
         x.packets += 1
         if p.flags & SYN:
@@ -439,15 +596,17 @@ class Tracker:
             elif x.first_syn[1:] == sig and _has_timestamp(p.options):
                 # the same TS value: a stack that sends its SYN again stamps it anew, so this
                 # one is the network's copy (e.g. tcpsim's `net: duplicate SYN`)
-                self._note(c, p, "RFC 7323 3.2", f"an exact copy of packet {x.first_syn[0]}, "
-                           "the same TS value: the network duplicated it, the sender did not "
-                           "send it again")
+                self._note(c, p, "RFC 7323 3.2", t("compare.syn_copy", n=x.first_syn[0]))
                 return
         if p.flags & SYN and x.isn is not None and p.seq == x.isn and \
                 (not p.flags & ACK or x.synacks):
             self._not_received(c, x, p)  # a SYN or SYN-ACK sent again
         if p.flags & ACK and y.fin_seq is not None and x is not y:
             self._peer_fin(c, x, y, p)
+        if x.snd_nxt is None and p.flags & (SYN | ACK) == SYN:
+            x.wnd = p.win  # (a first SYN: nothing to analyse yet, and its window is unscaled)
+        elif x is not y:
+            self._analyse(c, x, y, p, prev)
         x.last_tx = p.number
         f = p.flags
         if f & RST:
@@ -459,16 +618,129 @@ class Tracker:
         if x.isn is None:  # mid-stream: learn the numbers
             x.isn = (p.seq - 1) % MOD
             x.snd_nxt = p.seq
+        if x.state == "SYN_SENT" and f & ACK and y.isn is None and y.state == "LISTEN" and \
+                x is not y:
+            # it acknowledges a SYN-ACK the capture did not see (the peer's number is ack - 1):
+            # capture loss, and the handshake goes on as if it had been captured
+            y.isn, y.snd_nxt, y.synacks = (p.ack - 1) % MOD, p.ack, 1
+            y.gaps += 1
+            self._note(c, p, "capture", t("compare.lost_synack", who=_role(x), peer=_role(y)))
+            self._move(c, y, "rcv_syn", p, quiet=True)
+            y.state = "NEW_SYN_RECV"
+            self._record(y, p, "NEW_SYN_RECV", rule("NEW_SYN_RECV", "created").ref)
+            self._move(c, x, "rcv_synack", p)
         if x.state in ("SYN_SENT",) and not f & SYN:
-            self._departure(c, p, "RFC 9293 3.10.7.3",
-                            f"{x.name} sends a segment without SYN while its own SYN is unanswered "
-                            "(SYN_SENT): no conforming stack does that")
+            self._departure(c, p, "RFC 9293 3.10.7.3", t("compare.no_syn", who=_role(x)))
         if f & ACK:
             self._ack(c, x, y, p)
         if p.length:
             self._data(c, x, y, p)
         if f & FIN:
             self._fin(c, x, y, p)
+
+    # -- Wireshark's analysis, told by the kernel's rules --------------------------------
+    def _analyse(self, c: Connection, x: End, y: End, p: Packet, prev: float) -> None:
+        """Wireshark's per-segment analysis (tcp_analyze_sequence_number() in
+        epan/dissectors/packet-tcp.c: the same tests on the same remembered values), each
+        finding explained by the kernel function that makes such a segment; retransmissions
+        are named in _data, _syn and _fin (_resent()), acks beyond what was seen in _ack."""
+        f, n, seq, ack, win = p.flags, p.length, p.seq, p.ack, p.win
+        nxt = x.snd_nxt
+        plain = not f & _PLAIN
+        wnd = win if f & SYN else win << (x.ws or 0)
+        if not plain and x.hole is None and (nxt is None or f & RST or not _after(seq, nxt)) \
+                and not (n == 1 and y.wnd == 0):
+            # a SYN, FIN or RST in order: none of the tests below can name it (the common
+            # case, kept short: every connection has a few)
+            if f & ACK:
+                if ack != x.last_ack:
+                    x.last_ack, x.dupacks = ack, 0
+                x.ack_t = p.t
+            x.wnd, x.probe = wnd, ""
+            return
+        probe = ""
+        if plain and n <= 1 and nxt is not None and seq == (nxt - 1) % MOD:
+            if y.wnd == 0:  # Linux's window probe: no data, at SND.UNA - 1
+                probe = "zero_window_probe"
+                self._note(c, p, "tcp_probe_timer(); tcp_xmit_probe_skb()",
+                           t("compare.zero_window_probe", who=_role(x), peer=_role(y)), probe)
+            else:
+                probe = "keep_alive"
+                self._note(c, p, "tcp_keepalive_timer(); tcp_xmit_probe_skb()",
+                           t("compare.keep_alive", who=_role(x), s=f"{p.t - prev:.3f}"), probe)
+        elif n == 1 and nxt is not None and seq == nxt and y.wnd == 0:
+            probe = "zero_window_probe"  # one byte into the zero window (not Linux's way)
+            self._note(c, p, "tcp_write_wakeup()",
+                       t("compare.zero_window_probe_byte", who=_role(x), peer=_role(y)), probe)
+        if win == 0 and plain:
+            self._note(c, p, "__tcp_select_window()", t("compare.zero_window", who=_role(x)),
+                       "zero_window")
+        if x.hole is not None and not f & RST:
+            # the peer acknowledged bytes of x the capture missed (_ack, counted there): the
+            # next segment of x follows them, as Wireshark's "previous segment not captured"
+            if _after(seq, x.hole):
+                self._note(c, p, "capture", t("compare.lost_segment", who=_role(x),
+                                              n=(seq - x.hole) % MOD), "lost_segment")
+            x.hole = None
+        elif nxt is not None and not f & RST and _after(seq, nxt):
+            gap = (seq - nxt) % MOD
+            x.lost += gap
+            x.gaps += 1
+            x.snd_nxt, x.nxt_t = seq, p.t  # (the missing bytes taken as sent)
+            self._note(c, p, "capture", t("compare.lost_segment", who=_role(x), n=gap),
+                       "lost_segment")
+            nxt = seq
+        same = plain and f & ACK and not n and nxt is not None and seq == nxt and \
+            ack == x.last_ack
+        dup = False
+        if same and win and x.wnd is not None and wnd != x.wnd:
+            self._note(c, p, "tcp_cleanup_rbuf(); tcp_send_ack()",
+                       t("compare.window_reopens" if x.wnd == 0 else "compare.window_update",
+                         who=_role(x), old=x.wnd, new=wnd), "window_update")
+        if n and plain and y.ws is not None and y.last_ack is not None and y.wnd is not None \
+                and (seq + n - y.last_ack - y.wnd) % MOD == 0:
+            self._note(c, p, "tcp_write_xmit(); tcp_snd_wnd_test()",
+                       t("compare.window_full", who=_role(x), peer=_role(y), wnd=y.wnd,
+                         ack=x.rel(y.last_ack)),
+                       "window_full")
+        if same and win and wnd == x.wnd:
+            if y.probe == "keep_alive":
+                self._note(c, p, "tcp_send_dupack()", t("compare.keep_alive_ack", who=_role(x)),
+                           "keep_alive_ack")
+            else:
+                dup = True
+                x.dupacks += 1
+                self._note(c, p, "tcp_send_dupack(); tcp_data_queue()",
+                           t("compare.duplicate_ack_sack" if _has_sack(p.options) else
+                             "compare.duplicate_ack", who=_role(x), ack=y.rel(ack), k=x.dupacks),
+                           "duplicate_ack")
+        if f & ACK:
+            if ack != x.last_ack and not dup:
+                x.last_ack, x.dupacks = ack, 0
+            x.ack_t = p.t
+        x.wnd = wnd
+        x.probe = probe
+
+    def _resent(self, c: Connection, x: End, y: End, p: Packet, end: int) -> tuple[str, str]:
+        """Which of Wireshark's retransmissions a segment that does not advance x's sequence
+        is (the tests of tcp_analyze_sequence_number(), in its order), with the kernel's
+        reason as a sentence's tail and the rule."""
+        first = _first_sent(x, p.seq)
+        gap = None if first is None else p.t - first
+        if y.dupacks >= 2 and y.last_ack == p.seq and y.ack_t is not None and \
+                p.t - y.ack_t < 0.02:
+            return "fast_retransmission", t("compare.why.fast", k=y.dupacks)
+        rtt = c.rtt[1] - c.rtt[0] if c.rtt is not None else 0.003
+        if x.nxt_t is not None and p.t - x.nxt_t < rtt and x.snd_nxt != end:
+            return "out_of_order", t("compare.why.out_of_order", ms=f"{rtt * 1000:.3f}")
+        if p.length and y.last_ack is not None and not _after(end, y.last_ack):
+            return "spurious_retransmission", t("compare.why.spurious",
+                                                ack=x.rel(y.last_ack))
+        if gap is None:
+            return "retransmission", ""
+        if end == x.snd_nxt and gap < 0.2 and not y.dupacks:
+            return "retransmission", t("compare.why.tlp", s=f"{gap:.3f}")
+        return "retransmission", t("compare.why.rto", s=f"{gap:.3f}")
 
     # -- SYN and SYN-ACK -----------------------------------------------------------------
     def _syn(self, c: Connection, x: End, y: End, p: Packet) -> None:
@@ -485,22 +757,25 @@ class Tracker:
                 gap = p.t - (x.last_syn or p.t)
                 x.last_syn = p.t
                 self._note(c, p, "RFC 6298 5.5; tcp_retransmit_timer()",
-                           f"{x.name} sends its SYN again after {gap:.3f} s: no SYN-ACK reached it "
-                           "(the timer backs off; see the kernel's SYN schedule)")
+                           t("compare.syn_again", who=_role(x), s=f"{gap:.3f}"),
+                           self._resent(c, x, y, p, (p.seq + 1) % MOD)[0])
                 if y.state == "NEW_SYN_RECV":
                     self._move(c, y, "rcv_syn", p, quiet=True)
                     y.syn_again = p.number
             else:
                 self._departure(c, p, "RFC 9293 3.10.7.4; RFC 5961 4",
-                                f"a SYN from {x.name} in {x.state}: a synchronized connection "
-                                "answers it with a challenge ACK, not a new handshake")
+                                t("compare.syn_synchronized", who=_role(x), state=x.state))
             return
         # SYN-ACK
         if y.state == "SYN_SENT" and p.ack != y.snd_nxt:
             self._departure(c, p, "RFC 9293 3.10.7.3",
-                            f"the SYN-ACK acknowledges {y.rel(p.ack)}, not {y.name}'s SYN (1): "
-                            f"{y.name} should answer with a reset")
+                            t("compare.synack_wrong_ack", ack=y.rel(p.ack), peer=_role(y)))
             return
+        if y.first_syn is not None and x.ws is None:
+            # RFC 7323 2.2 (tcp_parse_options(), tcp_select_initial_window()): windows are
+            # scaled only when both SYNs carry the option; a SYN's own window never is
+            mine, theirs = _wscale(p.options), _wscale(y.first_syn[5])
+            x.ws, y.ws = (mine, theirs) if mine is not None and theirs is not None else (0, 0)
         if x.state == "SYN_SENT" and x.isn == p.seq:
             self._move(c, x, "rcv_syn", p)  # it got the crossing SYN: simultaneous open
         if x.state in ("LISTEN", "CLOSE"):
@@ -514,20 +789,21 @@ class Tracker:
             gap = p.t - (x.last_syn or p.t)
             x.last_syn = p.t
             timer = 2.0 ** (x.synacks - 1)  # TCP_TIMEOUT_INIT, doubling (reqsk_timeout())
+            again = self._resent(c, x, y, p, (p.seq + 1) % MOD)[0]
             if x.syn_again is not None and abs(gap - timer) > 0.1 * timer:
                 self._note(c, p, rule("NEW_SYN_RECV", "rcv_syn").ref,
-                           f"{x.name} sends its SYN-ACK again after {gap:.3f} s, in answer to the "
-                           f"SYN sent again (packet {x.syn_again}): its first SYN-ACK was lost")
+                           t("compare.synack_again_syn", who=_role(x), s=f"{gap:.3f}",
+                             n=x.syn_again), again)
             elif x.state == "NEW_SYN_RECV":
                 self._note(c, p, rule("NEW_SYN_RECV", "timer_synack").ref,
-                           f"{x.name} sends its SYN-ACK again after {gap:.3f} s, when its timer "
-                           f"fires ({timer:g} s): its first was lost, or the ACK of it was")
+                           t("compare.synack_again_timer", who=_role(x), s=f"{gap:.3f}",
+                             timer=f"{timer:g}"), again)
             x.syn_again = None
         elif x.isn == p.seq and any(st == "SYN_RECV" for _, st, _ in x.path):
             pass  # simultaneous open: the SYN-ACK of a side that went SYN_RECV
         else:
             self._departure(c, p, "RFC 9293 3.10.7.4",
-                            f"a SYN-ACK from {x.name} in {x.state}")
+                            t("compare.synack_synchronized", who=_role(x), state=x.state))
             return
         x.synacks += 1
         if y.state == "SYN_SENT":
@@ -539,14 +815,31 @@ class Tracker:
     # -- ACK, data, FIN ------------------------------------------------------------------
     def _ack(self, c: Connection, x: End, y: End, p: Packet) -> None:
         if y.snd_nxt is not None and _after(p.ack, y.snd_nxt):
-            self._departure(c, p, "RFC 9293 3.10.7.4 (SEG.ACK > SND.NXT)",
-                            f"{x.name} acknowledges {y.rel(p.ack)}, but {y.name} has sent only up "
-                            f"to {y.rel(y.snd_nxt)}")
-            return
+            if y.state not in ("ESTABLISHED", "CLOSE_WAIT") or y.fin_seq is not None or \
+                    x is y:
+                # y cannot have sent those bytes (no data before the handshake is through,
+                # none after its FIN): not the capture's loss
+                self._departure(c, p, "RFC 9293 3.10.7.4 (SEG.ACK > SND.NXT)",
+                                t("compare.ack_unsent", who=_role(x), ack=y.rel(p.ack),
+                                  peer=_role(y), nxt=y.rel(y.snd_nxt)))
+                return
+            # bytes y sent that the capture did not see (Wireshark's ack_lost_segment): taken
+            # as sent, and the connection followed on
+            gap = (p.ack - y.snd_nxt) % MOD
+            self._note(c, p, "capture", t("compare.ack_lost_segment", who=_role(x),
+                                          ack=y.rel(p.ack), peer=_role(y),
+                                          nxt=y.rel(y.snd_nxt), n=gap), "ack_lost_segment")
+            y.lost += gap
+            y.gaps += 1
+            if y.hole is None:
+                y.hole = y.snd_nxt
+            y.snd_nxt = p.ack
         if y.state == "NEW_SYN_RECV" and p.ack == y.snd_nxt:
             self._move(c, y, "rcv_ack", p)
         elif y.state == "SYN_RECV" and p.ack == y.snd_nxt:
             self._move(c, y, "rcv_ack", p)
+        if c.rtt is None and x.last_syn is not None and y.synacks and not p.flags & SYN:
+            c.rtt = (x.last_syn, p.t)  # the handshake's round trip, as Wireshark's ts_first_rtt
         elif y.fin_seq is not None and p.ack == (y.fin_seq + 1) % MOD and \
                 y.state in ("FIN_WAIT1", "CLOSING", "LAST_ACK"):
             self._move(c, y, "rcv_ack_of_fin", p)
@@ -559,33 +852,32 @@ class Tracker:
         if "data" not in c.phases:
             c.phases.append("data")
         if x.fin_seq is not None and _after(end, x.fin_seq):
-            self._departure(c, p, "RFC 9293 3.10.4",
-                            f"{x.name} sends data after its own FIN")
-        elif x.snd_nxt is not None and not _after(end, x.snd_nxt):
-            first = x.sent.get(p.seq)
-            since = f" after {p.t - first:.3f} s" if first is not None else ""
+            self._departure(c, p, "RFC 9293 3.10.4", t("compare.data_after_fin", who=_role(x)))
+        elif x.snd_nxt is not None and _after(x.snd_nxt, p.seq) and \
+                not (p.length == 1 and (p.seq + 1) % MOD == x.snd_nxt and x.probe):
+            # (a one-byte keep-alive or window probe at SND.NXT - 1 is not resent data)
+            first = _first_sent(x, p.seq)
+            since = t("compare.after", s=f"{p.t - first:.3f}") if first is not None else ""
+            kind, why = self._resent(c, x, y, p, end)
             self._note(c, p, "RFC 6298; tcp_retransmit_skb()",
-                       f"{x.name} sends bytes {x.rel(p.seq)}-{x.rel(end)} again{since}: a "
-                       "retransmission")
-        elif x.snd_nxt is not None and _after(p.seq, x.snd_nxt):
-            self._note(c, p, "capture",
-                       f"{(p.seq - x.snd_nxt) % MOD} bytes from {x.name} before this segment "
-                       "are missing from the capture")
+                       t("compare.data_again", who=_role(x), a=x.rel(p.seq), b=x.rel(end),
+                         since=since) + why, kind)
+            if p.seq in x.sent:
+                x.sent[p.seq] = p.t  # (the next one's interval from this one: the RTO backs off)
         if x.snd_nxt is None or _after(end, x.snd_nxt):
-            x.snd_nxt = end
+            x.snd_nxt, x.nxt_t = end, p.t
         x.sent.setdefault(p.seq, p.t)
         if len(x.sent) > SENT_LIMIT:
             self._forget(x)
         if y.state in ("CLOSE", "TIME_WAIT") and not c.midstream and y.packets:
-            self._note(c, p, "RFC 9293 3.10.7.1",
-                       f"data for {y.name}, whose end of the connection is gone: a reset is due")
+            self._note(c, p, "RFC 9293 3.10.7.1", t("compare.data_for_gone", peer=_role(y)))
 
     def _fin(self, c: Connection, x: End, y: End, p: Packet) -> None:
         seq = (p.seq + p.length) % MOD
         if "release" not in c.phases:
             c.phases.append("release")
         if x.fin_seq is None:
-            x.fin_seq, x.last_fin = seq, p.t
+            x.fin_seq, x.last_fin, x.nxt_t = seq, p.t, p.t
             x.snd_nxt = (seq + 1) % MOD if x.snd_nxt is None or not _after(x.snd_nxt, seq + 1) \
                 else x.snd_nxt
             self._move(c, x, "close", p)
@@ -593,13 +885,13 @@ class Tracker:
             gap = p.t - (x.last_fin or p.t)
             x.last_fin = p.t
             self._note(c, p, "RFC 6298; tcp_retransmit_timer()",
-                       f"{x.name} sends its FIN again after {gap:.3f} s: it was not acknowledged")
+                       t("compare.fin_again", who=_role(x), s=f"{gap:.3f}"),
+                       self._resent(c, x, y, p, (seq + 1) % MOD)[0])
             if y.state == "TIME_WAIT":
                 self._move(c, y, "rcv_fin", p)
             return
         else:
-            self._departure(c, p, "RFC 9293 3.10.4",
-                            f"{x.name} sends a second FIN at a different sequence number")
+            self._departure(c, p, "RFC 9293 3.10.4", t("compare.second_fin", who=_role(x)))
             return
         x.fin_pkt = p.number
         self._move(c, y, "rcv_fin", p)  # (an ACK of y's FIN on it has moved y already)
@@ -609,12 +901,11 @@ class Tracker:
         if y.state == "SYN_SENT" and x.state in ("LISTEN", "CLOSE"):
             x.state = "CLOSE"
             self._note(c, p, "RFC 9293 3.10.7.1; tcp_v4_send_reset()",
-                       f"{x.name} answers the SYN with a reset: nothing listens on "
-                       f"{_addr(x.ep)} (connect() fails with ECONNREFUSED)")
+                       t("compare.refused", who=_role(x), addr=_addr(x.ep)))
             self._move(c, y, "rcv_rst", p)
             return
         why_rule, why = self._why_reset(x, y)
-        self._note(c, p, why_rule, f"{x.name} resets the connection: {why}")
+        self._note(c, p, why_rule, t("compare.reset", who=_role(x), why=why))
         if x.state not in ("CLOSE", "TIME_WAIT"):
             self._record(x, p, "CLOSE", why_rule)
             x.state = "CLOSE"
@@ -629,19 +920,19 @@ class Tracker:
         if x.state in ("FIN_WAIT1", "FIN_WAIT2") and y.snd_nxt is not None and \
                 y.isn is not None and (y.sent or y.sent_old is not None):
             return (rule("FIN_WAIT2", "rcv_data_after_close").ref + "; RFC 1122 4.2.2.13",
-                    "data reached it after it had closed (its socket can no longer read)")
+                    t("compare.reset.data_after_close"))
         if x.state == "CLOSE":
-            return ("RFC 9293 3.10.7.1", "it has no socket for this connection any more")
+            return ("RFC 9293 3.10.7.1", t("compare.reset.no_socket"))
         return (rule("ESTABLISHED", "close_unread").ref + "; RFC 2525 2.17",
-                "it closed with data still unread, or with SO_LINGER {1, 0}: an abort")
+                t("compare.reset.abort"))
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _move(self, c: Connection, e: End, event: str, p: Packet, quiet: bool = False) -> None:
         r = rule(e.state, event)
         if r is None:
             self._departure(c, p, "model/table.py",
-                            f"{e.name} in {e.state}: the transition table has no rule for "
-                            f"{event.replace('_', ' ')} there")
+                            t("compare.no_rule", who=_role(e), state=e.state,
+                              event=event.replace('_', ' ')))
             return
         if not quiet or r.next != e.state:
             self._record(e, p, r.next, r.ref)
@@ -664,9 +955,7 @@ class Tracker:
                 while x.path and x.path[-1][0] == number:
                     x.path.pop()
             x.peer_fin_pending = True
-            self._note(c, p, "capture",
-                       f"{x.name} had not yet received the FIN of packet {y.fin_pkt} when it sent "
-                       "this (its ack does not cover it): the FIN was still on the wire")
+            self._note(c, p, "capture", t("compare.fin_on_wire", who=_role(x), n=y.fin_pkt))
 
     def _not_received(self, c: Connection, x: End, p: Packet) -> None:
         """x sends its SYN or SYN-ACK again, as if the segments it was taken to have received
@@ -679,13 +968,12 @@ class Tracker:
             while x.path and x.path[-1][0] == number:
                 x.path.pop()
         if lost:
-            self._note(c, p, "capture",
-                       f"packet {', '.join(map(str, sorted(lost)))} did not reach {x.name}: it was "
-                       "lost after the point where the capture was made")
+            self._note(c, p, "capture", t("compare.lost_after", who=_role(x),
+                                          n=", ".join(map(str, sorted(lost)))))
 
     @staticmethod
     def _record(e: End, p: Packet, state: str, ref: str) -> None:
-        e.path.append((p.number, state, ref))
+        e.path.append((p.number, state, _v6(ref) if len(e.ep[0]) == 16 else ref))
 
     @staticmethod
     def _prune(e: End, ack: int) -> None:
@@ -711,11 +999,15 @@ class Tracker:
 
     @staticmethod
     def _departure(c: Connection, p: Packet, ref: str, text: str) -> None:
+        if len(c.a.ep[0]) == 16:
+            ref, text = _v6(ref), _v6(text)
         c.findings.append(Finding(p.number, "departure", ref, text))
 
     @staticmethod
-    def _note(c: Connection, p: Packet, ref: str, text: str) -> None:
-        c.findings.append(Finding(p.number, "note", ref, text))
+    def _note(c: Connection, p: Packet, ref: str, text: str, analysis: str | None = None) -> None:
+        if len(c.a.ep[0]) == 16:
+            ref, text = _v6(ref), _v6(text)
+        c.findings.append(Finding(p.number, "note", ref, text, analysis))
 
     @staticmethod
     def _through(c: Connection) -> bool:
