@@ -179,7 +179,10 @@ def _story(c: Connection) -> str:
         t("compare.phases.none")
     ends = t("compare.ends_sep").join(f"{_role(e)} {' -> '.join(s for _, s, _ in e.path) or e.state}"
                      for e in ((c.a,) if c.self_connect else (c.a, c.b)))
-    return t("compare.story", packets=c.packets, seen=seen, start=start, phases=phases,
+    ends_seen = (c.a,) if c.self_connect else (c.a, c.b)
+    lost = "".join(t("compare.sep") + t("compare.story.lost", who=_role(e), n=e.lost, k=e.gaps)
+                   for e in ends_seen if e.gaps)
+    return t("compare.story", packets=c.packets, seen=seen, start=start, phases=phases + lost,
              ends=ends)
 
 
@@ -191,7 +194,7 @@ def _direction(s: Summary, d, src: str, dst: str) -> str:
     if d.win is None:
         return text
     shift = s.shift(d)
-    if shift:
+    if s.a.wscale is not None and s.b.wscale is not None:  # negotiated, if only a shift of 0
         return text + t("compare.window.scaled", shift=shift, factor=1 << shift,
                         scaled=s.scaled(d), raw=d.win)
     return text + t("compare.window.unscaled", raw=d.win)
@@ -226,10 +229,15 @@ def _detail(c: Connection, out: Console, summary: Summary | None = None) -> None
             out.print(f"  [dim]{escape(_role(e))} {_addr(e.ep)}:[/] {escape(steps)}",
                       soft_wrap=True)
     for f in c.findings:
+        # a note Wireshark has a name for goes by that name (tcp.analysis.window_full...), so
+        # an analyst finds it as in Wireshark; the rule behind it is left out where the text
+        # already names each of its functions
         mark = f"[red]{t('compare.mark.departs')}[/]" if f.kind == "departure" else \
-            f"[dim]{t('compare.mark.note')}[/]"
-        out.print(f"  #{f.number:<6} {mark}  {escape(f.text)} [dim]({escape(_ref(c, f.rule))})[/]",
-                  soft_wrap=True)
+            f"[cyan]{f.analysis}[/]" if f.analysis else f"[dim]{t('compare.mark.note')}[/]"
+        ref = _ref(c, f.rule)
+        said = all(part.strip() in f.text for part in ref.split(";") if part.strip())
+        out.print(f"  #{f.number:<6} {mark}  {escape(f.text)}"
+                  + ("" if said else f" [dim]({escape(ref)})[/]"), soft_wrap=True)
 
 
 def _summary(verdicts: Counter, listed: list[Connection], departing: int, out: Console,

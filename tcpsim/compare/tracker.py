@@ -237,19 +237,10 @@ class Connection:
         return self.a.ep == self.b.ep
 
     def story(self) -> str:
-        seen = t("compare.seen.self" if self.self_connect else
-                 "compare.seen.both" if self.a.packets and self.b.packets else "compare.seen.one")
-        start = t("compare.start.mid" if self.midstream else "compare.start.handshake")
-        phases = ", ".join(t(f"compare.phase.{p}") for p in self.phases) or \
-            t("compare.phase.none")
-        ends = (self.a,) if self.self_connect else (self.a, self.b)
-        sep = t("compare.sep")
-        lost = "".join(sep + t("compare.story.lost", who=_role(e), n=e.lost, k=e.gaps)
-                       for e in ends if e.gaps)
-        return (t("compare.story", n=self.packets, seen=seen, start=start, phases=phases)
-                + lost + sep
-                + sep.join(f"{_role(e)} {' -> '.join(s for _, s, _ in e.path) or e.state}"
-                            for e in ends))
+        """The connection in a line, in the chosen language (compare/report.py writes it)."""
+        from .report import _story
+
+        return _story(self)
 
     def to_dict(self) -> dict:
         end = lambda e: {"endpoint": _addr(e.ep), "role": e.name, "packets": e.packets,  # noqa: E731
