@@ -419,6 +419,124 @@ class Summary:
             z = self.zeek = Zeek(src, self.b_ep if src == self.a_ep else self.a_ep)
         z.packet(src, flags, seq, ack, win, length)
 
+    def bulk(self, isa, flags, seq, ack, win, length, t) -> bool:
+        """add() for a run of packets at once (numpy arrays in capture order; isa: sent by a),
+        when none has SYN, FIN or RST and both of Zeek's ends are ESTABLISHED, so that each
+        packet goes through Zeek._established() (states never change there).  Counts, bytes,
+        times and windows are array reductions; Zeek's sequence numbers (update_last_seq(),
+        update_ack_seq(), the reassembler's highest byte) are running maxima over unwrapped
+        numbers; letters are added only at the packets that make one (the first D or A of an
+        end, the 1st, 10th, 100th... W, T or G), in packet order.  False, and nothing
+        changed, when a condition fails (the caller adds the packets one by one)."""
+        z = self.zeek
+        if z is None or not self.started or z.history == "H" or \
+                not z.orig.state == z.resp.state == ESTABLISHED or \
+                bool(np.any(flags & (SYN | FIN | RST))):
+            return False
+        seq, ack, length = (np.asarray(x, dtype=np.int64) for x in (seq, ack, length))
+        hasack = (flags & ACK) != 0
+        orig_a = z.orig.ep == self.a_ep
+        from_orig = isa if orig_a else ~isa
+        plan = ((z.orig, from_orig, z.resp), (z.resp, ~from_orig, z.orig))
+        events = []  # (position, order in the packet, letter, its count, end)
+        updates = []  # (end, attribute, new value) once all is known
+        totals = []  # (end, letter, its count after the run)
+
+        def scaled(e, code, pos, order):
+            """Session::ScaledHistoryEntry() at positions pos: the letter at the ones whose
+            count is 1, 10, 100..."""
+            if not len(pos):
+                return
+            c0 = (e.counts or {}).get(code, 0)
+            n, p10 = len(pos), 1
+            while p10 <= c0 + n:
+                if p10 > c0:
+                    events.append((int(pos[p10 - c0 - 1]), order, code, p10, e))
+                p10 *= 10
+            totals.append((e, code, c0 + n))
+        for e, m, peer in plan:
+            at = np.flatnonzero(m)
+            if not len(at):
+                continue
+            lens = length[at]
+            # update_last_seq(): the end's last = seq + len, advanced or a T when it has data
+            last = (seq[at] + lens) % MOD
+            got = _running_max(e.last_seq, last)
+            if got is None:
+                return False
+            adv, top = got
+            updates.append((e, "last_seq", top))
+            scaled(e, "T", at[~adv & (lens > 0)], 2)
+            # update_ack_seq() of the peer: the end's ACKs
+            acked = at[hasack[at]]
+            if len(acked):
+                got = _running_max(peer.ack_seq, ack[acked] % MOD)
+                if got is None:
+                    return False
+                updates.append((peer, "ack_seq", got[1]))
+            scaled(e, "W", at[win[at] == 0], 1)
+            # update_history(): the first D and the first A of this end
+            shift = 0 if e.is_orig else 16
+            if not z.seen & (H_DATA << shift):
+                d = at[lens > 0]
+                if len(d):
+                    events.append((int(d[0]), 0, "D", 0, e))
+            if not z.seen & (H_ACK << shift):
+                a_ = at[(lens == 0) & hasack[at]]
+                if len(a_):
+                    events.append((int(a_[0]), 0, "A", 0, e))
+            # the end's highest byte seen (seen_max): its data, and the peer's ACKs beyond it
+            # (TCP_Reassembler::Gap(): a G each time)
+            pm = ~m & hasack
+            pm[at[lens > 0]] = True
+            pos = np.flatnonzero(pm)
+            is_data = m[pos]
+            vals = np.where(is_data, (seq[pos] + length[pos]) % MOD, ack[pos] % MOD)
+            top0 = e.seen_max
+            if top0 is None:  # ACKs count only once the end's first data has set it
+                first = np.flatnonzero(is_data)
+                if not len(first):
+                    continue
+                k = int(first[0])
+                top0, pos, is_data, vals = int(vals[k]), pos[k + 1:], is_data[k + 1:], \
+                    vals[k + 1:]
+            got = _running_max(top0, vals)
+            if got is None:
+                return False
+            adv, top = got
+            updates.append((e, "seen_max", top))
+            scaled(e, "G", pos[adv & ~is_data], 3)
+        # all known: apply
+        for d, m in ((self.a, isa), (self.b, ~isa)):
+            at = np.flatnonzero(m)
+            if len(at):
+                d.packets += len(at)
+                d.bytes += int(length[at].sum())
+                if d.t_first is None:
+                    d.t_first = float(t[at[0]])
+                d.t_last = float(t[at[-1]])
+                d.win = int(win[at[-1]])
+        # packet-tcp.c, dissect_tcp(): an ACK without SYN adds DATA or ACK
+        if bool(np.any(hasack & (length > 0))):
+            self.completeness |= DATA
+        if bool(np.any(hasack & (length == 0))):
+            self.completeness |= C_ACK
+        for e, name, v in updates:
+            setattr(e, name, v)
+        for _, _, code, n, e in sorted(events, key=lambda x: (x[0], x[1])):
+            if code in "DA":
+                z._check(e, H_DATA if code == "D" else H_ACK, code)
+            else:
+                if e.counts is None:
+                    e.counts, e.thresh = {}, {}
+                e.counts[code] = n - 1  # (its count before this packet)
+                z._scaled(e, code)
+        for e, code, n in totals:
+            if e.counts is None:
+                e.counts, e.thresh = {}, {}
+            e.counts[code] = n
+        return True
+
     def conn_state(self) -> str | None:
         return None if self.zeek is None else self.zeek.conn_state()
 
@@ -458,6 +576,22 @@ class Summary:
                            "resp": b_text if a_orig else a_text,
                            "orig_bytes": z.orig.size(z.resp), "resp_bytes": z.resp.size(z.orig)}
         return out
+
+
+def _running_max(top: int, vals):
+    """The sequential rule `top = v if 0 < (v - top) mod 2^32 < 2^31` over vals (ints mod
+    2^32, in order), at once: (which advanced it, the last top), or None when some value is
+    2^31 or more away from the top before it (the unwrapped comparison would not be the
+    rule's)."""
+    if not len(vals):
+        return np.zeros(0, dtype=bool), top
+    d = (np.diff(np.r_[np.int64(top), vals]) + (1 << 31)) % MOD - (1 << 31)
+    u = np.cumsum(d)  # unwrapped, relative to top
+    before = np.maximum.accumulate(np.r_[np.int64(0), u])[:-1]
+    rel = u - before
+    if bool(np.any(rel >= 1 << 31)) or bool(np.any(rel < -(1 << 31))):
+        return None
+    return rel > 0, (top + int(max(before[-1], u[-1]))) % MOD
 
 
 def _ep_text(ep) -> str:
