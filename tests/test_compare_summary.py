@@ -348,3 +348,68 @@ def test_bulk_sums_what_add_sums(seed):
     assert used
     assert _state(got) == _state(want)
     assert want.zeek.history != "ShAa"  # (the stream made letters beyond the handshake's)
+
+
+def _closed(cport, t):
+    """A short connection through (both FINs acknowledged): one compare/replay.py replays."""
+    c = (C[0], cport)
+    out = [P(c, SYN, 1000, t=t), P(S, SYN | ACK, 5000, 1001, t=t), P(c, ACK, 1001, 5001, t=t),
+           P(c, ACK | PSH, 1001, 5001, 10, t=t), P(S, ACK, 5001, 1011, t=t),
+           P(c, FIN | ACK, 1011, 5001, t=t), P(S, FIN | ACK, 5001, 1012, t=t),
+           P(c, ACK, 1012, 5002, t=t)]
+    for p in out:
+        p.dst = S if p.src == c else c
+    return out
+
+
+@pytest.mark.parametrize("kind", ["long", "beside-replayed"])
+def test_compare_json_is_the_same_with_runs_summed_over_arrays(tmp_path, monkeypatch, kind):
+    """compare --json of a capture whose connections have long runs of ordinary packets is the
+    same document whether those runs go through Summary.bulk() or add() one by one: for
+    connections fed packet by packet (Block parts with lists) and for ones beside replayed
+    connections (a Block's arrays)."""
+    import io
+    import random
+
+    from tcpsim.compare import summary as sm
+    from tcpsim.compare.report import write_json
+
+    rng = random.Random(kind)
+    streams = []
+    for k in range(3):
+        n = 3000 if kind == "long" else 600  # (replay.py replays at most LONGEST packets)
+        s = _random_stream(rng, n, rng.choice((1000, (1 << 32) - 40_000)), 5000 + k, k == 2)
+        c = (C[0], 40000 + k)
+        for p in s:
+            if p.src == C:
+                p.src = c
+            else:
+                p.dst = c
+        streams.append(s)
+    if kind == "beside-replayed":
+        streams += [_closed(50000 + k, 1.0 + k / 1000) for k in range(40)]
+    packets = sorted((p for s in streams for p in s), key=lambda p: p.t)
+    frames = [(p.t, encode_frame(("10.0.0.1" if p.src[0] == C[0] else "10.0.0.2", p.src[1]),
+                                 ("10.0.0.1" if p.dst[0] == C[0] else "10.0.0.2", p.dst[1]),
+                                 p.flags, p.seq, p.ack, p.win, [], b"x" * p.length))
+              for p in packets]
+    path = tmp_path / f"{kind}.pcap"
+    path.write_bytes(pcap_bytes(frames))
+    used = []
+    bulk = sm.Summary.bulk
+
+    def counted(self, *args):
+        got = bulk(self, *args)
+        used.append(got)
+        return got
+
+    monkeypatch.setattr(sm.Summary, "bulk", counted)
+    docs = []
+    for run_min in (sm.RUN_MIN, 1 << 40):
+        monkeypatch.setattr(sm, "RUN_MIN", run_min)
+        out = io.StringIO()
+        write_json(path, out)
+        docs.append(json.loads(out.getvalue()))
+    assert any(used) and docs[0] == docs[1]
+    histories = [c["zeek"]["history"] for c in docs[0]["connections"]]
+    assert any("T" in h and "W" in h for h in histories)

@@ -669,16 +669,30 @@ class Summaries:
         starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
         ends = starts[1:] + [len(order)]
         todo = []  # (key, candidates, start, end) of the flows summed packet by packet
+        from .replay import Replayed
+
+        numbers, sums, get = A["number"], self.sums, conns.get
         for f, s, e in zip(fs[starts].tolist(), starts, ends):
             key = keys[f]
-            cands = candidates(key)
-            if not cands:
-                continue
-            r = cands[0]
-            if len(cands) == 1 and r.__class__.__name__ == "Replayed" and \
-                    r._numbers is A["number"] and len(r._idx) == e - s:
-                self.sums[r.id] = _Lazy(self, r, b)  # (made only when more than its
+            if key in owners:
+                cands = candidates(key)
+                if not cands:
+                    continue
+                r = cands[0]
+                single = len(cands) == 1
+            else:  # (candidates(key) written out: the common case, once per flow)
+                r = get(key)
+                if r is None:
+                    continue
+                cands, single = [r], True
+            if single and r.__class__ is Replayed and r._numbers is numbers and \
+                    len(r._idx) == e - s:
+                sums[r.id] = _Lazy(self, r, b)  # (made only when more than its
                 continue  # conn_state is asked for: a big capture's table needs only that)
+            if e - s >= RUN_MIN and len(cands) == 1 and key[0] != key[1] and \
+                    r.__class__.__name__ != "Replayed":
+                self._walk(b, key, r, order[s:e], A, _array_options)
+                continue
             todo.append((key, cands, s, e))
         if not todo:
             return
@@ -714,8 +728,27 @@ class Summaries:
         keys, flow, fwd, flags, seq, ack, win, length, t, number = \
             b.keys, b.flow, b.fwd, b.flags, b.seq, b.ack, b.win, b.length, b.t, b.number
         sums = self.sums
+        rest = None  # the packets summed one by one below (None: all)
+        if b.n >= RUN_MIN:  # a flow with many packets here: its long runs summed over arrays
+            flows = np.fromiter(flow, np.int64, b.n)
+            big = np.flatnonzero(np.bincount(flows) >= RUN_MIN).tolist()
+            A = None
+            for f in big:
+                key = keys[f]
+                cands = candidates(key)
+                if len(cands) != 1 or key[0] == key[1]:
+                    continue
+                if A is None:
+                    A = {name: np.fromiter(getattr(b, name), np.float64 if name == "t" else
+                                           np.int64, b.n) for name in _WALK}
+                    mine = np.zeros(b.n, dtype=bool)
+                at = np.flatnonzero(flows == f)
+                mine[at] = True
+                self._walk(b, key, cands[0], at, A, _options)
+            if A is not None:
+                rest = np.flatnonzero(~mine).tolist()
         known: dict = {}  # flow -> (its candidates, their first packets, its key)
-        for i in range(b.n):
+        for i in (range(b.n) if rest is None else rest):
             f = flow[i]
             got = known.get(f)
             if got is None:
@@ -737,6 +770,46 @@ class Summaries:
             fl = flags[i]
             s.add(key[0] if fwd[i] else key[1], fl, seq[i], ack[i], win[i], length[i], t[i],
                   _options(b, i) if fl & SYN else None)
+
+    def _walk(self, b, key, c, at, A, options) -> None:
+        """Sum connection c's packets at positions `at` of block b (in capture order; A: the
+        block's columns as arrays, options(b, i): packet i's TCP options): its runs of
+        RUN_MIN packets or more without SYN, FIN or RST by Summary.bulk(), the others one by
+        one with add()."""
+        s = self._summary(c)
+        lo, hi = key
+        cols = {name: A[name][at] for name in _WALK}
+        fl = cols["flags"]
+        ordinary = (fl & (SYN | FIN | RST)) == 0
+        edges = np.flatnonzero(np.diff(np.r_[0, ordinary.astype(np.int8), 0]))
+        runs = [(x, y) for x, y in zip(edges[0::2].tolist(), edges[1::2].tolist())
+                if y - x >= RUN_MIN]
+        a_lo = s.a_ep == lo
+
+        def one(j0, j1):
+            rows = zip(*(cols[name][j0:j1].tolist() for name in _WALK))
+            for j, (fwd, flags, seq, ack, win, length, t) in zip(range(j0, j1), rows):
+                s.add(lo if fwd else hi, flags, seq, ack, win, length, t,
+                      options(b, int(at[j])) if flags & SYN else None)
+
+        done = 0
+        for x, y in runs:
+            one(done, x)
+            # (the first packets of a run may be what establishes the ends: one by one)
+            x0 = x
+            while x < y:
+                isa = cols["fwd"][x:y] != 0
+                if s.bulk(isa if a_lo else ~isa, *(cols[name][x:y] for name in (
+                        "flags", "seq", "ack", "win", "length", "t"))):
+                    x = y
+                    break
+                if x - x0 >= 3:
+                    break
+                one(x, x + 1)
+                x += 1
+            one(x, y)
+            done = y
+        one(done, len(at))
 
     def _summary(self, c) -> Summary:
         s = self._summary_of(c)
@@ -808,6 +881,8 @@ class Summaries:
 
 
 _COLUMNS = ("number", "fwd", "flags", "seq", "ack", "win", "length", "t")
+_WALK = _COLUMNS[1:]
+RUN_MIN = 128  # packets of a run summed over arrays at least (Summary.bulk(): fewer, one by one)
 
 
 def _adds(b, key, idx):
