@@ -643,8 +643,19 @@ class Summaries:
         """Sum the packets of Block b, which the tracker has just read, finishing `done`."""
         conns = self.tracker.conns
         owners: dict = {}
-        for c in done:
-            owners.setdefault(_key_of(c), []).append(c)
+        from .replay import Replayed
+
+        for c in done:  # (_key_of() written out: once per finished connection)
+            if c.__class__ is Replayed:
+                key = c._key
+            else:
+                a, b_ = c.a.ep, c.b.ep
+                key = (a, b_) if a < b_ else (b_, a)
+            got = owners.get(key)
+            if got is None:
+                owners[key] = [c]
+            else:
+                got.append(c)
 
         def candidates(key) -> list:
             """The connections of key that may own a packet of this block, oldest first."""
@@ -669,17 +680,17 @@ class Summaries:
         starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
         ends = starts[1:] + [len(order)]
         todo = []  # (key, candidates, start, end) of the flows summed packet by packet
-        from .replay import Replayed
-
         numbers, sums, get = A["number"], self.sums, conns.get
         for f, s, e in zip(fs[starts].tolist(), starts, ends):
             key = keys[f]
-            if key in owners:
-                cands = candidates(key)
-                if not cands:
-                    continue
-                r = cands[0]
-                single = len(cands) == 1
+            mine = owners.get(key)
+            if mine is not None:
+                r, cur = mine[0], get(key)
+                if len(mine) == 1 and (cur is None or cur is r):  # (candidates(key), written
+                    cands, single = [r], True  # out for one finished connection)
+                else:
+                    cands = candidates(key)
+                    r, single = cands[0], len(cands) == 1
             else:  # (candidates(key) written out: the common case, once per flow)
                 r = get(key)
                 if r is None:
@@ -837,7 +848,8 @@ class Summaries:
             wins = b.arrays["win"][r._idx]
             got = self._memo[id(r._tpl)] = (
                 tpl, r._tpl, r._bases, wins, tpl.to_dict(("a", "b")),
-                [w == 0 for w in wins.tolist()], (tpl.shift(tpl.a), tpl.shift(tpl.b)))
+                [w == 0 for w in wins.tolist()], (tpl.shift(tpl.a), tpl.shift(tpl.b)),
+                tpl.conn_state())
         return got
 
     def replayed(self, r, b) -> Summary:
@@ -935,7 +947,7 @@ class _Lazy:
     def conn_state(self) -> str | None:
         if self._real is not None:
             return self._real.conn_state()
-        return self._owner._template(self._r, self._b)[0].conn_state()
+        return self._owner._template(self._r, self._b)[7]  # (the template's, made once)
 
     def to_dict(self, names: tuple[str, str] | None = None) -> dict:
         """Summary.to_dict() without making the Summary: the template's, with this
