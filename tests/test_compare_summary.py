@@ -275,3 +275,141 @@ def test_the_json_of_replayed_connections_is_the_json_of_fed_ones(tmp_path, monk
         docs.append(json.loads(out.getvalue()))
     assert len(docs[0]["connections"]) > 10 and docs[0] == docs[1]
     assert all("zeek" in c for c in docs[0]["connections"])
+
+
+# -- runs of ordinary packets summed over arrays (Summary.bulk) ---------------------------------
+def _state(s):
+    """Everything a Summary holds (to hold bulk() to add() field by field)."""
+    z = s.zeek
+    ends = [{k: getattr(e, k) for k in ("state", "start", "ack_seq", "last_seq", "seen_max",
+                                         "counts", "fin_cnt")} for e in (z.orig, z.resp)]
+    return (s.to_dict(("a", "b")), z.history, z.seen, ends)
+
+
+def _random_stream(rng, n, cs, ss, blank_acks):
+    """A handshake, then n packets without SYN, FIN or RST both ways: new data, resent data
+    (T), zero windows (W), ACKs of bytes never shown (G), a few packets without ACK, sequence
+    numbers wrapping past 2^32."""
+    out = _handshake(cs=cs, ss=ss)
+    nxt, acked = {C: cs + 1, S: ss + 1}, {C: ss + 1, S: cs + 1}
+    t = 1.0
+    for _ in range(n):
+        src = C if rng.random() < 0.6 else S
+        dst = S if src == C else C
+        r = rng.random()
+        length = 0 if r < 0.3 else rng.choice((1, 100, 1460))
+        seq = nxt[src]
+        if length and rng.random() < 0.1:  # a resend of earlier bytes
+            seq = nxt[src] - rng.choice((length, 3 * length, 10))
+        elif length:
+            nxt[src] += length
+        if rng.random() < 0.05:  # an ACK beyond what the capture showed: a gap
+            acked[src] = nxt[dst] + rng.choice((1, 1460))
+            nxt[dst] = acked[src]
+        elif rng.random() < 0.7:
+            acked[src] = nxt[dst] - rng.choice((0, 0, 1460))
+        flags = 0 if blank_acks and rng.random() < 0.02 else ACK | (PSH if length else 0)
+        win = 0 if rng.random() < 0.04 else rng.choice((512, 65535))
+        t += rng.random() / 1000
+        out.append(P(src, flags, seq, acked[src], length, win, t))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bulk_sums_what_add_sums(seed):
+    """Summary.bulk() over a stretch is add() packet by packet: the same JSON, history, letters'
+    counts and Zeek's sequence numbers, whatever the stretch (where it cannot, it says so and
+    changes nothing)."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    # ISNs near 2^32: the stream wraps in some seeds
+    cs, ss = rng.choice((1000, (1 << 32) - 50_000)), rng.choice((5000, (1 << 32) - 3000))
+    packets = _random_stream(rng, rng.choice((300, 2000)), cs, ss, seed % 3 == 0)
+    want = of_packets(packets)
+    got = of_packets(packets[:3])
+    cuts = sorted(rng.sample(range(3, len(packets)), 4)) + [len(packets)]
+    at, used = 3, 0
+    for cut in cuts:
+        run = packets[at:cut]
+        cols = [np.array([getattr(p, f) for p in run]) for f in ("flags", "seq", "ack", "win",
+                                                                 "length", "t")]
+        isa = np.array([p.src == got.a_ep for p in run], dtype=bool)
+        before = _state(got)
+        if got.bulk(isa, *cols):
+            used += 1
+        else:
+            assert _state(got) == before
+            for p in run:
+                got.add(p.src, p.flags, p.seq, p.ack, p.win, p.length, p.t, p.options)
+        at = cut
+    assert used
+    assert _state(got) == _state(want)
+    assert want.zeek.history != "ShAa"  # (the stream made letters beyond the handshake's)
+
+
+def _closed(cport, t):
+    """A short connection through (both FINs acknowledged): one compare/replay.py replays."""
+    c = (C[0], cport)
+    out = [P(c, SYN, 1000, t=t), P(S, SYN | ACK, 5000, 1001, t=t), P(c, ACK, 1001, 5001, t=t),
+           P(c, ACK | PSH, 1001, 5001, 10, t=t), P(S, ACK, 5001, 1011, t=t),
+           P(c, FIN | ACK, 1011, 5001, t=t), P(S, FIN | ACK, 5001, 1012, t=t),
+           P(c, ACK, 1012, 5002, t=t)]
+    for p in out:
+        p.dst = S if p.src == c else c
+    return out
+
+
+@pytest.mark.parametrize("kind", ["long", "beside-replayed"])
+def test_compare_json_is_the_same_with_runs_summed_over_arrays(tmp_path, monkeypatch, kind):
+    """compare --json of a capture whose connections have long runs of ordinary packets is the
+    same document whether those runs go through Summary.bulk() or add() one by one: for
+    connections fed packet by packet (Block parts with lists) and for ones beside replayed
+    connections (a Block's arrays)."""
+    import io
+    import random
+
+    from tcpsim.compare import summary as sm
+    from tcpsim.compare.report import write_json
+
+    rng = random.Random(kind)
+    streams = []
+    for k in range(3):
+        n = 3000 if kind == "long" else 600  # (replay.py replays at most LONGEST packets)
+        s = _random_stream(rng, n, rng.choice((1000, (1 << 32) - 40_000)), 5000 + k, k == 2)
+        c = (C[0], 40000 + k)
+        for p in s:
+            if p.src == C:
+                p.src = c
+            else:
+                p.dst = c
+        streams.append(s)
+    if kind == "beside-replayed":
+        streams += [_closed(50000 + k, 1.0 + k / 1000) for k in range(40)]
+    packets = sorted((p for s in streams for p in s), key=lambda p: p.t)
+    frames = [(p.t, encode_frame(("10.0.0.1" if p.src[0] == C[0] else "10.0.0.2", p.src[1]),
+                                 ("10.0.0.1" if p.dst[0] == C[0] else "10.0.0.2", p.dst[1]),
+                                 p.flags, p.seq, p.ack, p.win, [], b"x" * p.length))
+              for p in packets]
+    path = tmp_path / f"{kind}.pcap"
+    path.write_bytes(pcap_bytes(frames))
+    used = []
+    bulk = sm.Summary.bulk
+
+    def counted(self, *args):
+        got = bulk(self, *args)
+        used.append(got)
+        return got
+
+    monkeypatch.setattr(sm.Summary, "bulk", counted)
+    docs = []
+    for run_min in (sm.RUN_MIN, 1 << 40):
+        monkeypatch.setattr(sm, "RUN_MIN", run_min)
+        out = io.StringIO()
+        write_json(path, out)
+        docs.append(json.loads(out.getvalue()))
+    assert any(used) and docs[0] == docs[1]
+    histories = [c["zeek"]["history"] for c in docs[0]["connections"]]
+    assert any("T" in h and "W" in h for h in histories)

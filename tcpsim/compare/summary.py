@@ -419,6 +419,124 @@ class Summary:
             z = self.zeek = Zeek(src, self.b_ep if src == self.a_ep else self.a_ep)
         z.packet(src, flags, seq, ack, win, length)
 
+    def bulk(self, isa, flags, seq, ack, win, length, t) -> bool:
+        """add() for a run of packets at once (numpy arrays in capture order; isa: sent by a),
+        when none has SYN, FIN or RST and both of Zeek's ends are ESTABLISHED, so that each
+        packet goes through Zeek._established() (states never change there).  Counts, bytes,
+        times and windows are array reductions; Zeek's sequence numbers (update_last_seq(),
+        update_ack_seq(), the reassembler's highest byte) are running maxima over unwrapped
+        numbers; letters are added only at the packets that make one (the first D or A of an
+        end, the 1st, 10th, 100th... W, T or G), in packet order.  False, and nothing
+        changed, when a condition fails (the caller adds the packets one by one)."""
+        z = self.zeek
+        if z is None or not self.started or z.history == "H" or \
+                not z.orig.state == z.resp.state == ESTABLISHED or \
+                bool(np.any(flags & (SYN | FIN | RST))):
+            return False
+        seq, ack, length = (np.asarray(x, dtype=np.int64) for x in (seq, ack, length))
+        hasack = (flags & ACK) != 0
+        orig_a = z.orig.ep == self.a_ep
+        from_orig = isa if orig_a else ~isa
+        plan = ((z.orig, from_orig, z.resp), (z.resp, ~from_orig, z.orig))
+        events = []  # (position, order in the packet, letter, its count, end)
+        updates = []  # (end, attribute, new value) once all is known
+        totals = []  # (end, letter, its count after the run)
+
+        def scaled(e, code, pos, order):
+            """Session::ScaledHistoryEntry() at positions pos: the letter at the ones whose
+            count is 1, 10, 100..."""
+            if not len(pos):
+                return
+            c0 = (e.counts or {}).get(code, 0)
+            n, p10 = len(pos), 1
+            while p10 <= c0 + n:
+                if p10 > c0:
+                    events.append((int(pos[p10 - c0 - 1]), order, code, p10, e))
+                p10 *= 10
+            totals.append((e, code, c0 + n))
+        for e, m, peer in plan:
+            at = np.flatnonzero(m)
+            if not len(at):
+                continue
+            lens = length[at]
+            # update_last_seq(): the end's last = seq + len, advanced or a T when it has data
+            last = (seq[at] + lens) % MOD
+            got = _running_max(e.last_seq, last)
+            if got is None:
+                return False
+            adv, top = got
+            updates.append((e, "last_seq", top))
+            scaled(e, "T", at[~adv & (lens > 0)], 2)
+            # update_ack_seq() of the peer: the end's ACKs
+            acked = at[hasack[at]]
+            if len(acked):
+                got = _running_max(peer.ack_seq, ack[acked] % MOD)
+                if got is None:
+                    return False
+                updates.append((peer, "ack_seq", got[1]))
+            scaled(e, "W", at[win[at] == 0], 1)
+            # update_history(): the first D and the first A of this end
+            shift = 0 if e.is_orig else 16
+            if not z.seen & (H_DATA << shift):
+                d = at[lens > 0]
+                if len(d):
+                    events.append((int(d[0]), 0, "D", 0, e))
+            if not z.seen & (H_ACK << shift):
+                a_ = at[(lens == 0) & hasack[at]]
+                if len(a_):
+                    events.append((int(a_[0]), 0, "A", 0, e))
+            # the end's highest byte seen (seen_max): its data, and the peer's ACKs beyond it
+            # (TCP_Reassembler::Gap(): a G each time)
+            pm = ~m & hasack
+            pm[at[lens > 0]] = True
+            pos = np.flatnonzero(pm)
+            is_data = m[pos]
+            vals = np.where(is_data, (seq[pos] + length[pos]) % MOD, ack[pos] % MOD)
+            top0 = e.seen_max
+            if top0 is None:  # ACKs count only once the end's first data has set it
+                first = np.flatnonzero(is_data)
+                if not len(first):
+                    continue
+                k = int(first[0])
+                top0, pos, is_data, vals = int(vals[k]), pos[k + 1:], is_data[k + 1:], \
+                    vals[k + 1:]
+            got = _running_max(top0, vals)
+            if got is None:
+                return False
+            adv, top = got
+            updates.append((e, "seen_max", top))
+            scaled(e, "G", pos[adv & ~is_data], 3)
+        # all known: apply
+        for d, m in ((self.a, isa), (self.b, ~isa)):
+            at = np.flatnonzero(m)
+            if len(at):
+                d.packets += len(at)
+                d.bytes += int(length[at].sum())
+                if d.t_first is None:
+                    d.t_first = float(t[at[0]])
+                d.t_last = float(t[at[-1]])
+                d.win = int(win[at[-1]])
+        # packet-tcp.c, dissect_tcp(): an ACK without SYN adds DATA or ACK
+        if bool(np.any(hasack & (length > 0))):
+            self.completeness |= DATA
+        if bool(np.any(hasack & (length == 0))):
+            self.completeness |= C_ACK
+        for e, name, v in updates:
+            setattr(e, name, v)
+        for _, _, code, n, e in sorted(events, key=lambda x: (x[0], x[1])):
+            if code in "DA":
+                z._check(e, H_DATA if code == "D" else H_ACK, code)
+            else:
+                if e.counts is None:
+                    e.counts, e.thresh = {}, {}
+                e.counts[code] = n - 1  # (its count before this packet)
+                z._scaled(e, code)
+        for e, code, n in totals:
+            if e.counts is None:
+                e.counts, e.thresh = {}, {}
+            e.counts[code] = n
+        return True
+
     def conn_state(self) -> str | None:
         return None if self.zeek is None else self.zeek.conn_state()
 
@@ -458,6 +576,22 @@ class Summary:
                            "resp": b_text if a_orig else a_text,
                            "orig_bytes": z.orig.size(z.resp), "resp_bytes": z.resp.size(z.orig)}
         return out
+
+
+def _running_max(top: int, vals):
+    """The sequential rule `top = v if 0 < (v - top) mod 2^32 < 2^31` over vals (ints mod
+    2^32, in order), at once: (which advanced it, the last top), or None when some value is
+    2^31 or more away from the top before it (the unwrapped comparison would not be the
+    rule's)."""
+    if not len(vals):
+        return np.zeros(0, dtype=bool), top
+    d = (np.diff(np.r_[np.int64(top), vals]) + (1 << 31)) % MOD - (1 << 31)
+    u = np.cumsum(d)  # unwrapped, relative to top
+    before = np.maximum.accumulate(np.r_[np.int64(0), u])[:-1]
+    rel = u - before
+    if bool(np.any(rel >= 1 << 31)) or bool(np.any(rel < -(1 << 31))):
+        return None
+    return rel > 0, (top + int(max(before[-1], u[-1]))) % MOD
 
 
 def _ep_text(ep) -> str:
@@ -509,8 +643,19 @@ class Summaries:
         """Sum the packets of Block b, which the tracker has just read, finishing `done`."""
         conns = self.tracker.conns
         owners: dict = {}
-        for c in done:
-            owners.setdefault(_key_of(c), []).append(c)
+        from .replay import Replayed
+
+        for c in done:  # (_key_of() written out: once per finished connection)
+            if c.__class__ is Replayed:
+                key = c._key
+            else:
+                a, b_ = c.a.ep, c.b.ep
+                key = (a, b_) if a < b_ else (b_, a)
+            got = owners.get(key)
+            if got is None:
+                owners[key] = [c]
+            else:
+                got.append(c)
 
         def candidates(key) -> list:
             """The connections of key that may own a packet of this block, oldest first."""
@@ -535,16 +680,30 @@ class Summaries:
         starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
         ends = starts[1:] + [len(order)]
         todo = []  # (key, candidates, start, end) of the flows summed packet by packet
+        numbers, sums, get = A["number"], self.sums, conns.get
         for f, s, e in zip(fs[starts].tolist(), starts, ends):
             key = keys[f]
-            cands = candidates(key)
-            if not cands:
-                continue
-            r = cands[0]
-            if len(cands) == 1 and r.__class__.__name__ == "Replayed" and \
-                    r._numbers is A["number"] and len(r._idx) == e - s:
-                self.sums[r.id] = _Lazy(self, r, b)  # (made only when more than its
+            mine = owners.get(key)
+            if mine is not None:
+                r, cur = mine[0], get(key)
+                if len(mine) == 1 and (cur is None or cur is r):  # (candidates(key), written
+                    cands, single = [r], True  # out for one finished connection)
+                else:
+                    cands = candidates(key)
+                    r, single = cands[0], len(cands) == 1
+            else:  # (candidates(key) written out: the common case, once per flow)
+                r = get(key)
+                if r is None:
+                    continue
+                cands, single = [r], True
+            if single and r.__class__ is Replayed and r._numbers is numbers and \
+                    len(r._idx) == e - s:
+                sums[r.id] = _Lazy(self, r, b)  # (made only when more than its
                 continue  # conn_state is asked for: a big capture's table needs only that)
+            if e - s >= RUN_MIN and len(cands) == 1 and key[0] != key[1] and \
+                    r.__class__.__name__ != "Replayed":
+                self._walk(b, key, r, order[s:e], A, _array_options)
+                continue
             todo.append((key, cands, s, e))
         if not todo:
             return
@@ -580,8 +739,27 @@ class Summaries:
         keys, flow, fwd, flags, seq, ack, win, length, t, number = \
             b.keys, b.flow, b.fwd, b.flags, b.seq, b.ack, b.win, b.length, b.t, b.number
         sums = self.sums
+        rest = None  # the packets summed one by one below (None: all)
+        if b.n >= RUN_MIN:  # a flow with many packets here: its long runs summed over arrays
+            flows = np.fromiter(flow, np.int64, b.n)
+            big = np.flatnonzero(np.bincount(flows) >= RUN_MIN).tolist()
+            A = None
+            for f in big:
+                key = keys[f]
+                cands = candidates(key)
+                if len(cands) != 1 or key[0] == key[1]:
+                    continue
+                if A is None:
+                    A = {name: np.fromiter(getattr(b, name), np.float64 if name == "t" else
+                                           np.int64, b.n) for name in _WALK}
+                    mine = np.zeros(b.n, dtype=bool)
+                at = np.flatnonzero(flows == f)
+                mine[at] = True
+                self._walk(b, key, cands[0], at, A, _options)
+            if A is not None:
+                rest = np.flatnonzero(~mine).tolist()
         known: dict = {}  # flow -> (its candidates, their first packets, its key)
-        for i in range(b.n):
+        for i in (range(b.n) if rest is None else rest):
             f = flow[i]
             got = known.get(f)
             if got is None:
@@ -603,6 +781,46 @@ class Summaries:
             fl = flags[i]
             s.add(key[0] if fwd[i] else key[1], fl, seq[i], ack[i], win[i], length[i], t[i],
                   _options(b, i) if fl & SYN else None)
+
+    def _walk(self, b, key, c, at, A, options) -> None:
+        """Sum connection c's packets at positions `at` of block b (in capture order; A: the
+        block's columns as arrays, options(b, i): packet i's TCP options): its runs of
+        RUN_MIN packets or more without SYN, FIN or RST by Summary.bulk(), the others one by
+        one with add()."""
+        s = self._summary(c)
+        lo, hi = key
+        cols = {name: A[name][at] for name in _WALK}
+        fl = cols["flags"]
+        ordinary = (fl & (SYN | FIN | RST)) == 0
+        edges = np.flatnonzero(np.diff(np.r_[0, ordinary.astype(np.int8), 0]))
+        runs = [(x, y) for x, y in zip(edges[0::2].tolist(), edges[1::2].tolist())
+                if y - x >= RUN_MIN]
+        a_lo = s.a_ep == lo
+
+        def one(j0, j1):
+            rows = zip(*(cols[name][j0:j1].tolist() for name in _WALK))
+            for j, (fwd, flags, seq, ack, win, length, t) in zip(range(j0, j1), rows):
+                s.add(lo if fwd else hi, flags, seq, ack, win, length, t,
+                      options(b, int(at[j])) if flags & SYN else None)
+
+        done = 0
+        for x, y in runs:
+            one(done, x)
+            # (the first packets of a run may be what establishes the ends: one by one)
+            x0 = x
+            while x < y:
+                isa = cols["fwd"][x:y] != 0
+                if s.bulk(isa if a_lo else ~isa, *(cols[name][x:y] for name in (
+                        "flags", "seq", "ack", "win", "length", "t"))):
+                    x = y
+                    break
+                if x - x0 >= 3:
+                    break
+                one(x, x + 1)
+                x += 1
+            one(x, y)
+            done = y
+        one(done, len(at))
 
     def _summary(self, c) -> Summary:
         s = self._summary_of(c)
@@ -630,7 +848,8 @@ class Summaries:
             wins = b.arrays["win"][r._idx]
             got = self._memo[id(r._tpl)] = (
                 tpl, r._tpl, r._bases, wins, tpl.to_dict(("a", "b")),
-                [w == 0 for w in wins.tolist()], (tpl.shift(tpl.a), tpl.shift(tpl.b)))
+                [w == 0 for w in wins.tolist()], (tpl.shift(tpl.a), tpl.shift(tpl.b)),
+                tpl.conn_state())
         return got
 
     def replayed(self, r, b) -> Summary:
@@ -674,6 +893,8 @@ class Summaries:
 
 
 _COLUMNS = ("number", "fwd", "flags", "seq", "ack", "win", "length", "t")
+_WALK = _COLUMNS[1:]
+RUN_MIN = 128  # packets of a run summed over arrays at least (Summary.bulk(): fewer, one by one)
 
 
 def _adds(b, key, idx):
@@ -726,7 +947,7 @@ class _Lazy:
     def conn_state(self) -> str | None:
         if self._real is not None:
             return self._real.conn_state()
-        return self._owner._template(self._r, self._b)[0].conn_state()
+        return self._owner._template(self._r, self._b)[7]  # (the template's, made once)
 
     def to_dict(self, names: tuple[str, str] | None = None) -> dict:
         """Summary.to_dict() without making the Summary: the template's, with this
