@@ -12,7 +12,6 @@ the rule it checks.
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..pcap.reader import Packet
+from .tracker import wscale
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 MOD = 1 << 32
@@ -52,24 +53,6 @@ H_SYN, H_FIN, H_RST, H_FIN_RST, H_DATA, H_ACK, H_MULTI = 0x1, 0x2, 0x4, 0x8, 0x1
 def _delta(a: int, b: int) -> int:
     """seq_delta(): a - b as a signed 32-bit number."""
     return (a - b + (1 << 31)) % MOD - (1 << 31)
-
-
-def wscale(options: bytes) -> int | None:
-    """The window scale shift in raw TCP options (kind 3), or None."""
-    i = 0
-    while i < len(options):
-        kind = options[i]
-        if kind == 0:
-            return None
-        if kind == 1:
-            i += 1
-            continue
-        if i + 1 >= len(options) or options[i + 1] < 2:
-            return None
-        if kind == 3 and options[i + 1] == 3 and i + 2 < len(options):
-            return min(options[i + 2], 14)  # RFC 7323 2.3: at most 14
-        i += options[i + 1]
-    return None
 
 
 class _ZEnd:
@@ -957,7 +940,7 @@ class _Lazy:
             return self.real().to_dict(names)
         owner, r, b = self._owner, self._r, self._b
         got = owner._template(r, b)
-        tpl, td, zeros0, shifts = got[0], got[4], got[5], got[6]
+        td, zeros0, shifts = got[4], got[5], got[6]
         A = b.arrays
         idx = r._idx
         wins = A["win"][idx].tolist()

@@ -111,58 +111,43 @@ ANALYSIS = ("zero_window", "zero_window_probe", "window_full", "window_update", 
 _PLAIN = 0x07  # FIN, SYN, RST: never a window update, duplicate ACK, probe or zero window
 
 
-def _wscale(options: bytes) -> int | None:
-    """The window scale option's shift in raw TCP option bytes (kind 3), or None."""
+def option_at(options: bytes, kind: int) -> int | None:
+    """Where option `kind` starts in raw TCP option bytes, or None: the walk of
+    tcp_parse_options() (EOL ends it, NOP is one byte, a length below 2 or past the end stops
+    it)."""
     i = 0
     while i < len(options):
-        kind = options[i]
-        if kind == 0:
+        k = options[i]
+        if k == 0:
             return None
-        if kind == 1:
+        if k == 1:
             i += 1
             continue
-        if kind == 3 and i + 2 < len(options):
-            return min(options[i + 2], 14)  # (RFC 7323 2.3: larger shifts are taken as 14)
         if i + 1 >= len(options) or options[i + 1] < 2:
             return None
+        if k == kind:
+            return i
         i += options[i + 1]
     return None
 
 
+def wscale(options: bytes) -> int | None:
+    """The window scale option's shift (kind 3, length 3, as tcp_parse_options() takes it),
+    or None."""
+    i = option_at(options, 3)
+    if i is None or options[i + 1] != 3 or i + 2 >= len(options):
+        return None
+    return min(options[i + 2], 14)  # (RFC 7323 2.3: larger shifts are taken as 14)
+
+
 def _has_sack(options: bytes) -> bool:
     """Whether raw TCP option bytes hold SACK blocks (kind 5)."""
-    i = 0
-    while i < len(options):
-        kind = options[i]
-        if kind == 0:
-            return False
-        if kind == 1:
-            i += 1
-            continue
-        if kind == 5:
-            return True
-        if i + 1 >= len(options) or options[i + 1] < 2:
-            return False
-        i += options[i + 1]
-    return False
+    return option_at(options, 5) is not None
 
 
 def _has_timestamp(options: bytes) -> bool:
     """Whether raw TCP option bytes hold a timestamp (kind 8)."""
-    i = 0
-    while i < len(options):
-        kind = options[i]
-        if kind == 0:
-            return False
-        if kind == 1:
-            i += 1
-            continue
-        if kind == 8:
-            return True
-        if i + 1 >= len(options) or options[i + 1] < 2:
-            return False
-        i += options[i + 1]
-    return False
+    return option_at(options, 8) is not None
 
 
 @dataclass(slots=True)
@@ -765,7 +750,7 @@ class Tracker:
         if y.first_syn is not None and x.ws is None:
             # RFC 7323 2.2 (tcp_parse_options(), tcp_select_initial_window()): windows are
             # scaled only when both SYNs carry the option; a SYN's own window never is
-            mine, theirs = _wscale(p.options), _wscale(y.first_syn[5])
+            mine, theirs = wscale(p.options), wscale(y.first_syn[5])
             x.ws, y.ws = (mine, theirs) if mine is not None and theirs is not None else (0, 0)
         if x.state == "SYN_SENT" and x.isn == p.seq:
             self._move(c, x, "rcv_syn", p)  # it got the crossing SYN: simultaneous open
