@@ -205,3 +205,15 @@ def test_an_ipv6_connection_cites_the_tcp_v6_functions():
                        Packet(2, 0.1, s, c, 0x14, 0, 101, 0, b"", 0)])
     assert conn.a.path[0][2] == "tcp_v6_connect(), tcp_connect()"
     assert conn.findings[0].rule == "RFC 9293 3.10.7.1; tcp_v6_send_reset()"
+
+
+def test_a_retransmission_within_a_millisecond_says_how_long_after():
+    """lost-segment-sack's fast retransmission leaves 114 us after the original on lo: the
+    note gave "after 0.000 s"; below a millisecond it counts microseconds."""
+    (c,) = list(Scan(CAPTURES / "lost-segment-sack.pcap"))
+    (f,) = [f for f in c.findings if f.number == 9]
+    assert "again after 0.000114 s" in f.text, f.text
+    # a second or more stays to the millisecond
+    (c,) = list(Scan(CAPTURES / "lost-request.pcap"))
+    assert any(" again after 0.2" in f.text and "0.2000" not in f.text for f in c.findings), \
+        [f.text for f in c.findings]

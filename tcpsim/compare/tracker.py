@@ -111,6 +111,12 @@ ANALYSIS = ("zero_window", "zero_window_probe", "window_full", "window_update", 
 _PLAIN = 0x07  # FIN, SYN, RST: never a window update, duplicate ACK, probe or zero window
 
 
+def _secs(x: float) -> str:
+    """An interval in seconds, to the millisecond, or to the microsecond below a millisecond
+    (a retransmission on loopback comes 46 us after the original: not "0.000 s")."""
+    return f"{x:.3f}" if x >= 0.0005 or x <= 0 else f"{x:.6f}"
+
+
 def option_at(options: bytes, kind: int) -> int | None:
     """Where option `kind` starts in raw TCP option bytes, or None: the walk of
     tcp_parse_options() (EOL ends it, NOP is one byte, a length below 2 or past the end stops
@@ -643,7 +649,7 @@ class Tracker:
             else:
                 probe = "keep_alive"
                 self._note(c, p, "tcp_keepalive_timer(); tcp_xmit_probe_skb()",
-                           t("compare.keep_alive", who=_role(x), s=f"{p.t - prev:.3f}"), probe)
+                           t("compare.keep_alive", who=_role(x), s=_secs(p.t - prev)), probe)
         elif n == 1 and nxt is not None and seq == nxt and y.wnd == 0:
             probe = "zero_window_probe"  # one byte into the zero window (not Linux's way)
             self._note(c, p, "tcp_write_wakeup()",
@@ -715,8 +721,8 @@ class Tracker:
         if gap is None:
             return "retransmission", ""
         if end == x.snd_nxt and gap < 0.2 and not y.dupacks:
-            return "retransmission", t("compare.why.tlp", s=f"{gap:.3f}")
-        return "retransmission", t("compare.why.rto", s=f"{gap:.3f}")
+            return "retransmission", t("compare.why.tlp", s=_secs(gap))
+        return "retransmission", t("compare.why.rto", s=_secs(gap))
 
     # -- SYN and SYN-ACK -----------------------------------------------------------------
     def _syn(self, c: Connection, x: End, y: End, p: Packet) -> None:
@@ -733,7 +739,7 @@ class Tracker:
                 gap = p.t - (x.last_syn or p.t)
                 x.last_syn = p.t
                 self._note(c, p, "RFC 6298 5.5; tcp_retransmit_timer()",
-                           t("compare.syn_again", who=_role(x), s=f"{gap:.3f}"),
+                           t("compare.syn_again", who=_role(x), s=_secs(gap)),
                            self._resent(c, x, y, p, (p.seq + 1) % MOD)[0])
                 if y.state == "NEW_SYN_RECV":
                     self._move(c, y, "rcv_syn", p, quiet=True)
@@ -768,11 +774,11 @@ class Tracker:
             again = self._resent(c, x, y, p, (p.seq + 1) % MOD)[0]
             if x.syn_again is not None and abs(gap - timer) > 0.1 * timer:
                 self._note(c, p, rule("NEW_SYN_RECV", "rcv_syn").ref,
-                           t("compare.synack_again_syn", who=_role(x), s=f"{gap:.3f}",
+                           t("compare.synack_again_syn", who=_role(x), s=_secs(gap),
                              n=x.syn_again), again)
             elif x.state == "NEW_SYN_RECV":
                 self._note(c, p, rule("NEW_SYN_RECV", "timer_synack").ref,
-                           t("compare.synack_again_timer", who=_role(x), s=f"{gap:.3f}",
+                           t("compare.synack_again_timer", who=_role(x), s=_secs(gap),
                              timer=f"{timer:g}"), again)
             x.syn_again = None
         elif x.isn == p.seq and any(st == "SYN_RECV" for _, st, _ in x.path):
@@ -833,7 +839,7 @@ class Tracker:
                 not (p.length == 1 and (p.seq + 1) % MOD == x.snd_nxt and x.probe):
             # (a one-byte keep-alive or window probe at SND.NXT - 1 is not resent data)
             first = _first_sent(x, p.seq)
-            since = t("compare.after", s=f"{p.t - first:.3f}") if first is not None else ""
+            since = t("compare.after", s=_secs(p.t - first)) if first is not None else ""
             kind, why = self._resent(c, x, y, p, end)
             self._note(c, p, "RFC 6298; tcp_retransmit_skb()",
                        t("compare.data_again", who=_role(x), a=x.rel(p.seq), b=x.rel(end),
@@ -861,7 +867,7 @@ class Tracker:
             gap = p.t - (x.last_fin or p.t)
             x.last_fin = p.t
             self._note(c, p, "RFC 6298; tcp_retransmit_timer()",
-                       t("compare.fin_again", who=_role(x), s=f"{gap:.3f}"),
+                       t("compare.fin_again", who=_role(x), s=_secs(gap)),
                        self._resent(c, x, y, p, (seq + 1) % MOD)[0])
             if y.state == "TIME_WAIT":
                 self._move(c, y, "rcv_fin", p)
