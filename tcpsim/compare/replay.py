@@ -288,20 +288,7 @@ def _run(tracker: Tracker, b, skip, replayed) -> list:
     for j, i in enumerate(ev_l):
         s = ev_skip[j]
         if s > prev:  # skipped packets since the last event
-            if tl[s] >= tracker._sweep_at:
-                for q in range(prev + 1, i):  # rare: the idle look falls due among them
-                    if kind[q] == 1:
-                        tq = tl[q]
-                        if tq >= tracker._sweep_at:
-                            out += tracker._sweep(tq)
-                        done = tracker._done
-                        if done and (done[0][0] + LINGER < tq or len(done) > MAX_LINGERING):
-                            out += tracker._expire(tq, [])
-            else:
-                tq = tl[s]
-                done = tracker._done
-                if done and (done[0][0] + LINGER < tq or len(done) > MAX_LINGERING):
-                    out += tracker._expire(tq, [])
+            _skipped(tracker, out, tl, kind, prev + 1, i, tl[s])
         prev = i
         k = ev_kind[j]
         if k == 0:
@@ -334,20 +321,8 @@ def _run(tracker: Tracker, b, skip, replayed) -> list:
             out.append(old)
     # skipped packets after the last event
     if n - 1 > prev and last_skip[n - 1] > prev:
-        tq = tl[n - 1] if kind[n - 1] == 1 else tl[int(last_skip[n - 1])]
-        if tq >= tracker._sweep_at:
-            for q in range(prev + 1, n):
-                if kind[q] == 1:
-                    tq = tl[q]
-                    if tq >= tracker._sweep_at:
-                        out += tracker._sweep(tq)
-                    done = tracker._done
-                    if done and (done[0][0] + LINGER < tq or len(done) > MAX_LINGERING):
-                        out += tracker._expire(tq, [])
-        else:
-            done = tracker._done
-            if done and (done[0][0] + LINGER < tq or len(done) > MAX_LINGERING):
-                out += tracker._expire(tq, [])
+        _skipped(tracker, out, tl, kind, prev + 1, n,
+                 tl[n - 1] if kind[n - 1] == 1 else tl[int(last_skip[n - 1])])
     return out
 
 
@@ -359,3 +334,26 @@ def _packet(b, i: int) -> Packet:
     return Packet(int(A["number"][i]), float(A["t"][i]), src, dst, int(A["flags"][i]),
                   int(A["seq"][i]), int(A["ack"][i]), int(A["win"][i]),
                   bytes(b._buf[o:o + h - 20]) if h > 20 else b"", int(A["length"][i]))
+
+
+def _skipped(tracker: Tracker, out: list, tl: list, kind, lo: int, hi: int,
+             latest: float) -> None:
+    """What a Tracker does between packets, for the replayed (skipped) packets lo..hi-1 of
+    a block, `latest` the time of the last of them: let go of the lingering connections due
+    by then, and, in the rare case that the idle look falls due among them, walk them one by
+    one so that it runs at the same packet as feeding would."""
+    if latest >= tracker._sweep_at:
+        for q in range(lo, hi):
+            if kind[q] == 1:
+                tq = tl[q]
+                if tq >= tracker._sweep_at:
+                    out += tracker._sweep(tq)
+                _let_go(tracker, out, tq)
+    else:
+        _let_go(tracker, out, latest)
+
+
+def _let_go(tracker: Tracker, out: list, t: float) -> None:
+    done = tracker._done
+    if done and (done[0][0] + LINGER < t or len(done) > MAX_LINGERING):
+        out += tracker._expire(t, [])
