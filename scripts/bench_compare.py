@@ -225,6 +225,11 @@ def main() -> int:
         print(make(args.generate_only, {"bench": args.packets, "scan": args.scan,
                                         "noack": args.noack}[args.kind]))
         return 0
+    unknown = [k for k in args.only.split(",") if k not in ("bench", "scan", "noack")]
+    if unknown:
+        print(f"--only: no capture named {', '.join(unknown)}; give some of bench,scan,noack",
+              file=sys.stderr)
+        return 2
     if shutil.which("tshark") is None:
         print("tshark is needed for the baseline (Debian package tshark)", file=sys.stderr)
         return 2
@@ -232,11 +237,6 @@ def main() -> int:
     where = args.keep or tmp
     where.mkdir(parents=True, exist_ok=True)
     counts = {"bench": args.packets, "scan": args.scan, "noack": args.noack}
-    unknown = [k for k in args.only.split(",") if k not in counts]
-    if unknown:
-        print(f"--only: no capture named {', '.join(unknown)}; give some of "
-              f"{','.join(counts)}", file=sys.stderr)
-        return 2
     labels = {"bench": "benchmark (copies of request-response; targets >= 5x, < 100 MB)",
               "scan": "SYN scan (target < 300 MB)",
               "noack": "never-acknowledged segments (target < 100 MB)"}
