@@ -15,6 +15,7 @@ tcp_info(), kernel_sockets(), bad_fd(), describe() -> (kernel, sysctls).
 from __future__ import annotations
 
 import copy
+import functools
 import errno as E
 import struct
 from dataclasses import dataclass, field, replace
@@ -116,19 +117,25 @@ class _Process:
 Outcome = tuple  # (result, errno name or None, extras dict)
 
 
+@functools.cache
+def _libc():
+    """libc, loaded the first time a call needs it (`tcpsim run` never does)."""
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _recv_nothing(sock, flags: int) -> bytes:
     """recv(fd, buf, 0, flags) as a C program makes it.  CPython's socket.recv(0) returns b''
     without a system call, where tcp_recvmsg_locked() waits for one byte (sock_rcvlowat() is
     never below 1) and then copies none: on the lab's non-blocking socket that is EAGAIN
     until data (or EOF, or an error) is there, then 0.  The model's sockets say so themselves."""
+    import ctypes
     import socket as _socket
 
     if not isinstance(sock, _socket.socket):
         return sock.recv(0, flags)
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.recv(sock.fileno(), None, ctypes.c_size_t(0), flags) < 0:
+    if _libc().recv(sock.fileno(), None, ctypes.c_size_t(0), flags) < 0:
         err = ctypes.get_errno()
         if err in (E.EAGAIN, E.EWOULDBLOCK):
             raise BlockingIOError(err, "recv")
