@@ -72,15 +72,14 @@ def _lanes(trace: Trace) -> tuple[list[str], callable]:
             order.append(c.process)
     if not self_talk:  # a forked child (or thread) stands beside its parent, its clients
         # beyond: the server side of the textbook's concurrent server reads as one group
+        placed: dict[str, int] = {}  # parent -> children placed beside it so far
         for c in trace.calls:
             m = _CALL.match(c.text.strip())
             if m and m.group(2) in ("fork", "thread") and m.group(3) in order \
                     and c.process in order:
                 order.remove(m.group(3))
-                at = order.index(c.process) + 1
-                while at < len(order) and order[at] in _children(trace, c.process):
-                    at += 1
-                order.insert(at, m.group(3))
+                order.insert(order.index(c.process) + 1 + placed.get(c.process, 0), m.group(3))
+                placed[c.process] = placed.get(c.process, 0) + 1
     syn = next((s for s in trace.segments if s.flags == "S"), None)
     if len(order) == 2 and syn is not None and lane_of(syn.src) == order[1]:
         # the side that opens on the left, as the text ladder (render/ladder.py) and the
@@ -302,15 +301,6 @@ def _short(ev: Call) -> str:
 
 
 _CALL = re.compile(r"^(?:(\w+)\s*=\s*)?(\w+)(?:\((\w*))?")
-
-
-def _children(trace: Trace, parent: str) -> set[str]:
-    out = set()
-    for c in trace.calls:
-        m = _CALL.match(c.text.strip())
-        if c.process == parent and m and m.group(2) in ("fork", "thread") and m.group(3):
-            out.add(m.group(3))
-    return out
 
 
 class _Holders:
