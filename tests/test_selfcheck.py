@@ -252,6 +252,61 @@ def test_fixed_user_timeout_below_zero_verifies(live, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+# Seed 2027, program 282: connect() of an IPv4 address on an AF_INET6 socket crashed the lab
+# (CPython resolves the address in the socket's family: socket.gaierror) and the model took
+# it.  The kernel: an AF_INET6 socket finds a sockaddr_in too short (EINVAL), an AF_INET
+# socket refuses a sockaddr_in6's family (EAFNOSUPPORT); a listener is EISCONN first.
+OTHER_FAMILY = """\
+server: s = socket(AF_INET6)
+server: bind(s, 127.0.0.1:8080) = -1 EINVAL
+server: bind(s, [::]:8080) = 0
+server: listen(s, 2)
+server: connect(s, 127.0.0.1:8080) = -1 EISCONN
+client: fd = socket()
+client: bind(fd, [::1]:0) = -1 EAFNOSUPPORT
+client: connect(fd, [::1]:8080) = -1 EAFNOSUPPORT
+client6: fd = socket(AF_INET6)
+client6: connect(fd, 127.0.0.1:8080) = -1 EINVAL
+client6: connect(fd, [::1]:8080) = 0
+server: c1 = accept(s)
+"""
+
+
+def test_fixed_an_address_of_the_other_family_is_refused_in_the_model():
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    trace = run_model(parse(OTHER_FAMILY, name="other-family"), KernelProfile.named("reference"))
+    got = [(c.result, c.errno) for c in trace.calls if c.result is not None
+           and c.text.split("(")[0].split()[-1] in ("bind", "connect")]
+    assert got == [(-1, "EINVAL"), (0, None), (-1, "EISCONN"), (-1, "EAFNOSUPPORT"),
+                   (-1, "EAFNOSUPPORT"), (-1, "EINVAL"), (0, None)]
+
+
+@pytest.mark.live
+def test_fixed_an_address_of_the_other_family_verifies(live, tmp_path):
+    """The lab makes the system call itself (runner.py _other_family()), as a C program."""
+    prog = tmp_path / "other-family.tcp"
+    prog.write_text(OTHER_FAMILY)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_lab_crash_is_a_finding_and_the_run_goes_on(monkeypatch):
+    """Seed 2027's run of 10,000 ended at program 282 when the lab raised socket.gaierror: an
+    exception of the lab is a divergence named for where it came from, not the run's end."""
+    import tcpsim.lab
+    from tcpsim.selfcheck.check import check
+
+    def crash(*args, **kwargs):
+        raise ValueError("a bug of the lab")
+
+    monkeypatch.setattr(tcpsim.lab, "run_lab", crash)
+    r = check(generate(23, 0), "lab-crash", None, None)
+    assert (r.status, r.first) == ("diverge", "ValueError: a bug of the lab")
+    assert r.cause.startswith("lab crash: ValueError in ")
+
+
 def test_a_report_replaces_the_causes_of_the_one_before(tmp_path):
     for name in ("cause-3.tcp", "cause-12.model.json", "cause-x.tcp", "notes.txt"):
         (tmp_path / name).write_text("old")

@@ -29,6 +29,18 @@ MSG_MORE = 0x8000
 MSG_EOR = 0x80
 
 
+def _family_mismatch(sk: Sock, family: int | None) -> int:
+    """The errno of a bind() or connect() given an address of the other family, 0 if none.
+    An AF_INET socket takes the 28 bytes of a sockaddr_in6 and refuses its family
+    (__inet_bind(), tcp_v4_connect(): EAFNOSUPPORT); an AF_INET6 socket refuses the 16
+    bytes of a sockaddr_in as too short (SIN6_LEN_RFC2133 is 24: __inet6_bind(),
+    tcp_v6_connect(): EINVAL).  (An IPv4 peer of an AF_INET6 socket is written as its
+    mapped form, [::ffff:127.0.0.1].)"""
+    if family is None or family == sk.family:
+        return 0
+    return E.EAFNOSUPPORT if sk.family == 2 else E.EINVAL
+
+
 class TcpCalls:
     """The socket calls of one kernel (a mixin of Kernel, kernel.py)."""
 
@@ -54,8 +66,13 @@ class TcpCalls:
             return True
         return False
 
-    def bind(self, sid: int, addr: tuple) -> None:
+    def bind(self, sid: int, addr: tuple, family: int | None = None) -> None:
+        """inet_bind_sk() / inet6_bind_sk().  `family`: the address's (2 or 10), if it may
+        differ from the socket's."""
         sk = self.socks[sid]
+        err = _family_mismatch(sk, family)
+        if err:
+            raise _oserror(err)
         if sk.state != "CLOSE" or sk.bound:
             raise _oserror(E.EINVAL)  # inet_bind(): already bound
         host, port = addr[0], addr[1]
@@ -102,9 +119,11 @@ class TcpCalls:
         child.parent = None
         return child.id
 
-    def connect(self, sid: int, addr: tuple, is_sendmsg: bool = False) -> int:
+    def connect(self, sid: int, addr: tuple, is_sendmsg: bool = False,
+                family: int | None = None) -> int:
         """__inet_stream_connect() as a non-blocking call: 0, or an errno (EINPROGRESS...).
-        is_sendmsg: from tcp_sendmsg_fastopen()."""
+        is_sendmsg: from tcp_sendmsg_fastopen().  `family`: the address's (2 or 10), if it
+        may differ from the socket's."""
         sk = self.socks[sid]
         if sk.sock_state == "connected":
             return E.EISCONN
@@ -125,6 +144,9 @@ class TcpCalls:
             return 0
         if sk.state != "CLOSE":
             return E.EISCONN
+        err = _family_mismatch(sk, family)  # tcp_v4_connect() / tcp_v6_connect() check first
+        if err:
+            return err
         # tcp_v4_connect()
         if not sk.bound:
             try:

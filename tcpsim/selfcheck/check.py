@@ -4,7 +4,7 @@ cause of a divergence as a key that groups divergences; and the shrinker.
 Outcomes (Result.status), each counted apart in the report:
 - "agree": the lab's run is one of the program's exchanges (verify's "match");
 - "diverge": it is not, twice in a row (the lab is run again before a divergence counts:
-  the kernel is not deterministic at the jiffy level), or the model crashed;
+  the kernel is not deterministic at the jiffy level), or the model (or the lab) crashed;
 - "flaky": the first lab run diverged and the second agreed (a timing the lab cannot hold);
 - "incomplete": the lab's capture lost frames (verify's "incomplete");
 - "too-big": the run is not the file order's and the exchange set could not be walked within
@@ -126,13 +126,13 @@ def cause_of(held, lab) -> tuple[str, str]:
     return (key + (f"; model rule {rule}" if rule else "")), words
 
 
-def _crash_cause(e: BaseException) -> str:
-    """A model crash: the exception and the model function it came from."""
+def _crash_cause(e: BaseException, side: str = "model") -> str:
+    """A crash of the model (or of the lab): the exception and the function it came from."""
     where = ""
     for frame in traceback.extract_tb(e.__traceback__):
         if "/tcpsim/" in frame.filename:
             where = f"{frame.filename.rsplit('/tcpsim/', 1)[1]}:{frame.name}"
-    return f"model crash: {type(e).__name__} in {where}"
+    return f"{side} crash: {type(e).__name__} in {where}"
 
 
 def check_once(text: str, name: str, profile_name: str | None, mtu: int | None,
@@ -172,6 +172,13 @@ def check_once(text: str, name: str, profile_name: str | None, mtu: int | None,
         else:
             res.status, res.cause = "diverge", "the kernel's run hangs, the model's ends"
             res.first = str(e)
+        res.seconds = time.perf_counter() - start
+        return res
+    except TcpsimError:  # the lab cannot run at all (no root...): the run ends, as one by one
+        raise
+    except Exception as e:  # noqa: BLE001 - a lab crash is a finding too (our bug, not the model's)
+        res.status, res.cause = "diverge", _crash_cause(e, "lab")
+        res.first = f"{type(e).__name__}: {e}"
         res.seconds = time.perf_counter() - start
         return res
     res.stall_ms = round(stall(lab)[0] * 1000, 1)
@@ -217,7 +224,7 @@ def check(text: str, name: str, profile_name: str | None, mtu: int | None,
     """check_once(), and again when it diverged: a divergence counts only when the second
     lab run diverges too (else "flaky")."""
     first = check_once(text, name, profile_name, mtu, timeout, limit, keep, index)
-    if first.status != "diverge" or first.cause.startswith("model crash"):
+    if first.status != "diverge" or " crash: " in first.cause:
         return first
     again = check_once(text, name, profile_name, mtu, timeout, limit, keep, index)
     if again.status == "diverge":

@@ -125,6 +125,30 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
+def _real_socket() -> type:
+    import socket as _socket
+
+    return _socket.socket
+
+
+def _other_family(sock, call: str, addr) -> int:
+    """bind(2) or connect(2) of `addr` (a scenario Address) on a socket of the other family,
+    as a C program makes it: CPython's socket module cannot (it resolves the address in the
+    socket's own family and fails before any system call).  The kernel's errno, 0 if none."""
+    import ctypes
+    import socket as _socket
+
+    if addr.family == 2:
+        raw = (struct.pack("=H", _socket.AF_INET) + struct.pack("!H", addr.port)
+               + _socket.inet_pton(_socket.AF_INET, addr.host) + bytes(8))
+    else:
+        raw = (struct.pack("=H", _socket.AF_INET6) + struct.pack("!HI", addr.port, 0)
+               + _socket.inet_pton(_socket.AF_INET6, addr.host) + bytes(4))
+    if getattr(_libc(), call)(sock.fileno(), ctypes.c_char_p(raw), len(raw)) < 0:
+        return ctypes.get_errno()
+    return 0
+
+
 def _recv_nothing(sock, flags: int) -> bytes:
     """recv(fd, buf, 0, flags) as a C program makes it.  CPython's socket.recv(0) returns b''
     without a system call, where tcp_recvmsg_locked() waits for one byte (sock_rcvlowat() is
@@ -818,7 +842,11 @@ class Runner:
 
     def _do_bind(self, proc, step, s) -> Outcome:
         self._poke(s)
-        return self._zero(s.sock.bind, step.args[1].sockaddr)
+        addr = step.args[1]
+        if addr.family != s.sock.family and isinstance(s.sock, _real_socket()):
+            err = _other_family(s.sock, "bind", addr)
+            return (-1, errno_name(err), {}) if err else (0, None, {})
+        return self._zero(s.sock.bind, addr.sockaddr)
 
     def _do_listen(self, proc, step, s) -> Outcome:
         self._poke(s)
@@ -845,7 +873,11 @@ class Runner:
     def _do_connect(self, proc, step, s):
         s.peer_hint = endpoint(step.args[1].sockaddr)
         self._poke(s)
-        err = s.sock.connect_ex(step.args[1].sockaddr)
+        addr = step.args[1]
+        if addr.family != s.sock.family and isinstance(s.sock, _real_socket()):
+            err = _other_family(s.sock, "connect", addr)
+        else:
+            err = s.sock.connect_ex(addr.sockaddr)
         self._addresses(s)  # the kernel chose the local port: name the connection now
         self._name((s.local, s.peer_hint), s.label, keep=True)
         if err == 0:

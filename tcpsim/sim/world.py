@@ -56,7 +56,7 @@ class ModelSocket:
         pass
 
     def bind(self, sockaddr) -> None:
-        self._k.bind(self.sid, (sockaddr[0], sockaddr[1]))
+        self._k.bind(self.sid, (sockaddr[0], sockaddr[1]), 10 if len(sockaddr) == 4 else 2)
 
     def listen(self, backlog: int) -> None:
         self._k.listen(self.sid, backlog)
@@ -67,7 +67,8 @@ class ModelSocket:
         return ModelSocket(self.world, child, self.family), sk.remote
 
     def connect_ex(self, sockaddr) -> int:
-        return self._k.connect(self.sid, (sockaddr[0], sockaddr[1]))
+        return self._k.connect(self.sid, (sockaddr[0], sockaddr[1]),
+                               family=10 if len(sockaddr) == 4 else 2)
 
     def send(self, data: bytes, flags: int = 0) -> int:
         return self._k.send(self.sid, data, flags)  # a view: the model copies what it takes
