@@ -119,7 +119,10 @@ def test_new_syn_recv_timer_synack():
         if segs:  # (the client's SYN retransmissions, never delivered, are not looked at)
             times.append(round(net.k.now, 3))
             assert [flags(s) for s in segs] == ["S."]
-    assert times == [1.0, 3.0, 7.0]  # tcp_synack_retries, doubling from 1 s
+    # tcp_synack_retries, doubling from 1 s: 1, 3 and 7 s, each on the timer wheel
+    # (reqsk_queue_hash_req(), reqsk_timer_handler(): mod_timer()), at the next bucket of
+    # its level after the nominal time (8 jiffies at HZ 250 for 1-2 s, 64 for 4 s)
+    assert times == [1.024, 3.04, 7.168]
 
 
 def test_new_syn_recv_synack_retries_out():
@@ -273,9 +276,12 @@ def test_syn_sent_syn_retries_out():
     net.k.setsockopt(c, 6, 7, 2)  # TCP_SYNCNT 2
     net.k.connect(c, ("127.0.0.1", 9))
     net.take()
-    sent = net.advance(6.9)
-    assert len(sent) == 5 and net.state(c) == "SYN_SENT"  # at 1, 2, 3, 4 (linear), 5 (doubling)
-    assert net.advance(0.2) == [] and net.state(c) == "CLOSE"  # gives up at (2 << 2) - 1 = 7 s
+    # at 1, 2, 3, 4 (linear), 5 (doubling), each 24 ms late on the timer wheel (its 8-jiffy
+    # buckets at HZ 250 from the first SYN's): 1.024, 2.048, 3.072, 4.096, 5.120
+    sent = net.advance(7.1)
+    assert len(sent) == 5 and net.state(c) == "SYN_SENT"
+    # gives up at the first expiry after (2 << 2) - 1 = 7 s: the 2 s timer's, at 7.136 s
+    assert net.advance(0.05) == [] and net.state(c) == "CLOSE"
     assert net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT  # measured on the kernel: 7.1 s, 6 SYNs
 
 
@@ -713,9 +719,13 @@ def test_syn_sent_timer_syn_on_a_kernel_before_6_5():
     times = []
     while net.state(c) == "SYN_SENT":
         if net.advance(net.k.next_timer() - net.k.now):
-            times.append(round(net.k.now))
-    assert times == [1, 3, 7, 15, 31, 63]  # exponential from the first retry, tcp_syn_retries=6
-    assert round(net.k.now) == 127 and net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
+            times.append(round(net.k.now, 3))
+    # exponential from the first retry, tcp_syn_retries=6: 1, 3, 7, 15, 31 and 63 s, each on
+    # the timer wheel (HZ 250): rounded up to its level's next bucket (8 jiffies for 1-2 s,
+    # 64 for 4-16 s, 512 for 32 s), so each retry is later than its nominal time, and the
+    # give-up at 127 s comes at 131 s
+    assert times == [1.024, 3.04, 7.168, 15.36, 31.488, 65.536]
+    assert round(net.k.now, 3) == 131.072 and net.k.getsockopt(c, 1, 4) == errno.ETIMEDOUT
 
 
 def test_established_rcv_rst_inside_the_window_but_not_at_rcv_nxt_gets_a_challenge_ack():

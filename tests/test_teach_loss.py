@@ -127,7 +127,8 @@ def test_syn_retransmissions_name_the_linear_timeouts():
     whys = explain(trace)
     again = [whys[id(s)] for s in trace.segments if whys[id(s)].key == "why.seg.syn.again"]
     assert len(again) == 5
-    assert "within 1000 ms" in again[0].text and "retry 1" in again[0].text
+    # the 1 s timer, run by the timer wheel at its next 8-jiffy bucket (HZ 250): 1024 ms
+    assert "within 1024 ms" in again[0].text and "retry 1" in again[0].text
     assert "first 4 retries 1 s apart" in again[0].text and "tcp_syn_linear_timeouts" in again[0].text
     assert "retry 5" in again[4].text
 
@@ -325,6 +326,7 @@ def test_syn_retransmissions_before_linux_6_5_double_from_the_first():
     again = [whys[id(s)] for s in trace.segments
              if whys[id(s)].key.startswith("why.seg.syn.again")]
     assert [w.key for w in again] == ["why.seg.syn.again.doubling"] * 2
-    assert "within 1000 ms" in again[0].text and "within 2000 ms" in again[1].text
+    # 1 s, then 2 s, each on the timer wheel (HZ 250: 8-jiffy buckets)
+    assert "within 1024 ms" in again[0].text and "within 2016 ms" in again[1].text
     assert "doubles it after each retry" in again[0].text
     assert "tcp_syn_linear_timeouts)" in again[0].text and "first 4" not in again[0].text

@@ -684,7 +684,8 @@ class TcpOutput:
         # tcp_transmit_skb(): a SYN's window is never scaled, so at most 65535
         self._emit(sk, SYN, sk.iss, 0, min(self._initial_window(sk, mss), 65535),
                    self._syn_options(sk, mss))
-        self._arm(sk, "retransmit", self.now + sk.rto)
+        # tcp_connect() and tcp_retransmit_timer(): icsk_retransmit_timer, on the timer wheel
+        self._arm(sk, "retransmit", self._wheel_deadline(self._usecs_to_jiffies(round(sk.rto * 1e6))))
 
     def _act_send_synack(self, sk: Sock, seg: Seg | None) -> None:
         mss = sk.advmss or self.profile.mss(sk.family)  # tcp_synack_options(): tcp_mss_clamp()
@@ -700,7 +701,11 @@ class TcpOutput:
         # tcp_make_synack() -> tcp_ecn_make_synack(): ECE when the request took ECN
         self._emit(sk, SYN | ACK | (ECE if sk.ecn_ok else 0), sk.iss, sk.rcv_nxt, win, opts)
         if sk.kind == "request":
-            self._arm(sk, "synack", self.now + TCP_TIMEOUT_INIT * 2 ** sk.retries)
+            # reqsk_queue_hash_req(), reqsk_timer_handler() and tcp_check_req(): rsk_timer, on
+            # the timer wheel.  Armed after the client's SYN timer and landing in the same
+            # bucket, it fires first (newest first): a lost SYN-ACK goes again before the SYN.
+            timeout = TCP_TIMEOUT_INIT * 2 ** sk.retries
+            self._arm(sk, "synack", self._wheel_deadline(self._usecs_to_jiffies(round(timeout * 1e6))))
 
     def _act_send_ack(self, sk: Sock, seg: Seg | None) -> None:
         how, sk.synack_ack = sk.synack_ack, ""

@@ -266,14 +266,22 @@ class _Writer:
         if self.connect_port not in (None, 8080):
             head.insert(0, f"--connect_port={self.connect_port}")
         body = []
+        last = returns = 0.0
         for t, rank, _, text in self.lines:
+            last = max(last, t - t0)
             if rank == 1:  # a call: its text starts with its own time (START or START...END)
                 when, rest = text.split(" ", 1)
-                parts = when.split("...")
-                when = "...".join(f"{float(p) - t0:.6f}" for p in parts)
-                body.append(f"{when} {rest}")
+                parts = [float(p) - t0 for p in when.split("...")]
+                returns = max(returns, parts[-1])
+                body.append(f"{'...'.join(f'{p:.6f}' for p in parts)} {rest}")
             else:
                 body.append(f"{t - t0:.6f} {text}")
+        if returns > last + 0.5:
+            # after its last line packetdrill waits at most a second for a call still blocked
+            # (run_system_call.c await_idle_thread(): MAX_WAIT_SECS), and the timer wheel
+            # may run the call's timer tens of milliseconds after the model's: a last line at
+            # the call's return keeps the script running until then
+            body.append(f"{returns:.6f} `true`")
         return "\n".join(head + [""] + body) + "\n"
 
 

@@ -593,6 +593,12 @@ class PktRun:
                     continue
                 if self.on_kernel:
                     continue  # run above
+                if act.text.strip() in ("true", ":", "false"):  # they only exit: 0, 0 and 1
+                    self.steps.append(f"{ev.line}: `{act.text}`")
+                    if act.text.strip() == "false" and act is actions[-1]:
+                        raise Failure(ev.line, f"error executing `{a.text}` command: non-zero "
+                                               "status 1")
+                    continue
                 counter = shell.nstat(act.text) if len(actions) == 1 else None
                 if counter is not None and (counter == "" or counter in MIB_COUNTERS):
                     # nstat over the model's counters (Kernel.mib): what changed since the
