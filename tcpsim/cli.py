@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import DIFFERS, INCOMPLETE, INTERRUPTED, OK, STOPPED, UNSUPPORTED, TcpsimError
+from .errors import DIFFERS, INCOMPLETE, INTERRUPTED, OK, STOPPED, UNSUPPORTED, USAGE, TcpsimError
 from .i18n import t
 
 _err = Console(stderr=True, highlight=False, emoji=False)
@@ -822,8 +822,12 @@ def coverage(profile: str) -> None:
                    f"[default: {VERIFY_JOBS}]")
 @click.option("--shrink", "shrink_runs", type=click.IntRange(min=0), default=80, show_default=True,
               help="Candidate programs the shrinker runs at most per cause (0: no shrinking).")
+@click.option("--again", "again_path", type=click.Path(dir_okay=False), default=None,
+              help="Check again only the programs an earlier run found diverging or counted "
+                   "apart (its REPORT, DIR/selfcheck.json), with its seed: which of its causes "
+                   "are gone.")
 def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_dir: str,
-              as_json: bool, jobs: int | None, shrink_runs: int) -> None:
+              as_json: bool, jobs: int | None, shrink_runs: int, again_path: str | None) -> None:
     """Generate random programs, run each in the model and on the real kernel, and hold the
     kernel's run against the model's exchanges (as verify does); shrink each cause of
     divergence to a minimal program, written to --out as cause-K.tcp (replay it with tcpsim
@@ -833,6 +837,7 @@ def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_d
     refused or could not walk are counted apart), 1 some diverged, 2 unusable input, 3 needs
     root."""
     import json
+    from collections import Counter
 
     from rich.progress import Progress
     from rich.table import Table
@@ -843,6 +848,22 @@ def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_d
 
     if profile:
         KernelProfile.named(profile).with_mtu(mtu)  # a wrong name or --mtu: refused at once
+    indices, earlier = None, []
+    if again_path:
+        from .selfcheck import findings_of
+
+        try:
+            seed, indices, earlier = findings_of(json.loads(Path(again_path).read_text()))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            _fail(f"--again {again_path}: cannot read it as a selfcheck report "
+                  f"({getattr(e, 'strerror', None) or e}); give the selfcheck.json an earlier "
+                  "run wrote to its --out directory", USAGE)
+        if not indices:
+            out = Console(highlight=False, emoji=False)
+            out.print(f"--again {again_path}: that run found nothing to check again (every "
+                      "program agreed).")
+            return
+        count = len(indices)
     with private_netns("tcpsim selfcheck"):  # without root: its one sentence, exit 3
         pass
     out = Console(highlight=False, emoji=False, stderr=as_json)
@@ -867,9 +888,15 @@ def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_d
         return _in_workers(job, items, jobs_, watch)
 
     report = selfcheck_run(count, seed=seed, profile=profile, mtu=mtu, jobs=jobs or VERIFY_JOBS,
-                           out=out_dir, shrink_runs=shrink_runs, map_jobs=map_jobs)
+                           out=out_dir, shrink_runs=shrink_runs, map_jobs=map_jobs,
+                           indices=indices)
+    # --again: what became of each cause of the earlier run
+    again = [{"key": c.get("key", ""), "programs": len(c["programs"]),
+              "now": dict(Counter(report.statuses.get(int(i), "?") for i in c["programs"]))}
+             for c in earlier]
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps(report.to_dict() | ({"again": again} if again_path else {}),
+                              indent=2))
     table = Table("outcome", "programs")
     for s in STATUSES:
         table.add_row(s, str(report.counts.get(s, 0)))
@@ -882,8 +909,15 @@ def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_d
         out.print(causes)
     for why, n in report.refused.most_common():
         out.print(f"refused by the model ({n}): {escape(why)}", soft_wrap=True)
+    if again:
+        before = Table("#", "earlier cause", "programs", "now")
+        for k, c in enumerate(again, 1):
+            before.add_row(str(k), escape(c["key"]), str(c["programs"]), ", ".join(
+                f"{s} {c['now'][s]}" for s in STATUSES if s in c["now"]))
+        out.print(before)
     agreed = report.counts.get("agree", 0)
-    out.print(f"{agreed} of {count} programs agree with the kernel, {report.diverged} diverge "
+    out.print(f"{agreed} of {count} programs {'checked again ' if again_path else ''}agree with "
+              f"the kernel, {report.diverged} diverge "
               f"({len(report.causes)} cause(s)), {count - agreed - report.diverged} counted apart; "
               f"seed {seed}, {report.seconds:.0f} s; the report is {out_dir}/selfcheck.json",
               soft_wrap=True)

@@ -43,6 +43,7 @@ class Report:
     refused: Counter = field(default_factory=Counter)  # the model's reasons, counted
     apart: dict[str, list[int]] = field(default_factory=dict)  # status -> program indexes
     seconds: float = 0.0
+    statuses: dict[int, str] = field(default_factory=dict)  # program index -> its outcome
 
     @property
     def diverged(self) -> int:
@@ -54,6 +55,19 @@ class Report:
                 "causes": [vars(c) for c in self.causes],
                 "refused": dict(self.refused), "apart": self.apart,
                 "seconds": round(self.seconds, 1)}
+
+
+def findings_of(report: dict) -> tuple[int, list[int], list[dict]]:
+    """An earlier report (its selfcheck.json, as a dict): its seed, the programs it found
+    diverging or counted apart (in order), and its causes.  ValueError if it is not one."""
+    try:
+        seed = int(report["seed"])
+        causes = list(report["causes"])
+        found = {int(i) for c in causes for i in c["programs"]}
+        found |= {int(i) for idx in dict(report.get("apart", {})).values() for i in idx}
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{type(e).__name__}: {e}") from None
+    return seed, sorted(found), causes
 
 
 def _check_job(seed: int, index: int, profile: str | None, mtu: int | None) -> Result:
@@ -77,9 +91,10 @@ def _shrink_job(found: Result, profile: str | None, mtu: int | None, shrink_runs
 
 def run(n: int, seed: int = 0, profile: str | None = None, mtu: int | None = None,
         jobs: int = 1, out: str | Path | None = None, shrink_runs: int = 80,
-        progress=None, map_jobs=None) -> Report:
+        progress=None, map_jobs=None, indices: list[int] | None = None) -> Report:
     """Generate n programs of seed, check each, group the divergences by cause, shrink one
-    program per cause and write it (and both traces) to out.
+    program per cause and write it (and both traces) to out.  indices: check those
+    programs of seed instead of the first n (`--again`: an earlier report's findings).
     progress(stage, done, total, counts): told as programs finish; map_jobs(job, items, jobs,
     done): runs job(*item) for each item in workers (cli.py's _in_workers), None: one by one
     here."""
@@ -106,8 +121,10 @@ def run(n: int, seed: int = 0, profile: str | None = None, mtu: int | None = Non
             return results
         return map_jobs(job, items, jobs, done)
 
-    results: list[Result] = runner(_check_job, [(seed, i, profile, mtu) for i in range(n)], "check")
-    report = Report(seed, n, Counter({s: 0 for s in STATUSES}))
+    which = list(range(n)) if indices is None else list(indices)
+    results: list[Result] = runner(_check_job, [(seed, i, profile, mtu) for i in which], "check")
+    report = Report(seed, len(which), Counter({s: 0 for s in STATUSES}))
+    report.statuses = {r.index: r.status for r in results}
     for r in results:
         r.text = generate(seed, r.index)
         report.counts[r.status] += 1

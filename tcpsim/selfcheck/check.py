@@ -70,6 +70,29 @@ def _rule_before(model, t: float, endpoint: str | None = None) -> str:
 _FIELDS = ("from", "flags", "seq", "ack", "len", "payload", "options", "win", "copy")
 
 
+def _rows_of(model, lab, d) -> tuple[list, list, list]:
+    """The model's and the kernel's segment rows (and the model's segments) that d's index
+    counts in: the whole traces (the file order's comparison), or one connection's (an
+    exchange of another schedule is compared connection by connection: compare_exchange())."""
+    from ..trace.diff import _by_connection, segment_rows
+
+    def fits(mrows, krows) -> bool:
+        fields = d.field.split(",")
+        i = d.index - 1
+        return i < min(len(mrows), len(krows)) and \
+            repr([mrows[i][f] for f in fields]) == d.expected and \
+            repr([krows[i][f] for f in fields]) == d.seen
+
+    mrows, krows = segment_rows(model), segment_rows(lab)
+    if not fits(mrows, krows):
+        mine, theirs = _by_connection(model), _by_connection(lab)
+        for key in mine.keys() & theirs.keys():
+            rows = segment_rows(mine[key]), segment_rows(theirs[key])
+            if fits(*rows):
+                return rows[0], rows[1], mine[key].segments
+    return mrows, krows, model.segments
+
+
 def cause_of(held, lab) -> tuple[str, str]:
     """(the grouping key, the first difference in words) of a divergence: the first
     differing field, what the model and the kernel had there, and the rule the model applied
@@ -85,9 +108,9 @@ def cause_of(held, lab) -> tuple[str, str]:
     words = held.first_difference or d.sentence
     t, sender = float("inf"), None
     if d.kind == "segment":
-        mrows, krows = segment_rows(model), segment_rows(lab)
+        mrows, krows, msegs = _rows_of(model, lab, d)
         m, k = mrows[d.index - 1], krows[d.index - 1]
-        seg = model.segments[d.index - 1]
+        seg = msegs[d.index - 1]
         t, sender = seg.t, seg.src
         field_ = next(f for f in _FIELDS if f in d.field.split(","))
         if field_ == "from":  # another segment in that place: who sends what first
