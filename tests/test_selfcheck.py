@@ -327,10 +327,37 @@ def test_again_with_something_else_than_a_report_says_so_and_exits_2(tmp_path):
     assert r.returncode == 2 and "No such file" in r.stderr
 
 
+def test_a_crash_of_selfcheck_itself_is_a_finding_and_the_run_goes_on(monkeypatch, tmp_path):
+    """Seed 2027's run of 10,000 was lost when cause_of() raised IndexError in a shrink job:
+    a crash in a check is a divergence named for it, a crash in a shrink leaves the cause
+    unshrunk, and every program's outcome is in DIR/results.jsonl as it comes."""
+    import tcpsim.selfcheck as sc
+
+    calls = []
+
+    def fake_check(text, name, profile, mtu, keep=False, index=0, **kw):
+        calls.append(index)
+        if index == 1:
+            raise IndexError("list index out of range")
+        return Result(index, text, "diverge" if index == 2 else "agree", "a cause", "first")
+
+    def broken_shrink(*args, **kwargs):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(sc, "check", fake_check)
+    monkeypatch.setattr(sc, "shrink", broken_shrink)
+    report = sc.run(3, seed=5, out=tmp_path, shrink_runs=10)
+    assert report.counts["agree"] == 1 and report.counts["diverge"] == 2
+    keys = sorted(c.key for c in report.causes)
+    assert keys[0] == "a cause" and keys[1].startswith("selfcheck crash: IndexError in ")
+    lines = [json.loads(ln) for ln in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert sorted(ln["index"] for ln in lines) == [0, 1, 2]
+
+
 def test_a_report_replaces_the_causes_of_the_one_before(tmp_path):
     for name in ("cause-3.tcp", "cause-12.model.json", "cause-x.tcp", "notes.txt"):
         (tmp_path / name).write_text("old")
     report = run(0, out=tmp_path)  # no programs: no lab needed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cause-x.tcp", "notes.txt",
-                                                          "selfcheck.json"]
+                                                          "results.jsonl", "selfcheck.json"]
     assert json.loads((tmp_path / "selfcheck.json").read_text())["counts"] == report.to_dict()["counts"]

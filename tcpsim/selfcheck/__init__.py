@@ -71,8 +71,16 @@ def findings_of(report: dict) -> tuple[int, list[int], list[dict]]:
 
 
 def _check_job(seed: int, index: int, profile: str | None, mtu: int | None) -> Result:
-    r = check(generate(seed, index), f"selfcheck-{seed}-{index}", profile, mtu, keep=False,
-              index=index)
+    from ..errors import TcpsimError
+    from .check import _crash_cause
+
+    try:
+        r = check(generate(seed, index), f"selfcheck-{seed}-{index}", profile, mtu, keep=False,
+                  index=index)
+    except TcpsimError:  # the lab cannot run at all (no root...): the run ends
+        raise
+    except Exception as e:  # noqa: BLE001 - selfcheck's own bug: a finding, not the run's end
+        r = Result(index, "", "diverge", _crash_cause(e, "selfcheck"), f"{type(e).__name__}: {e}")
     r.text = ""  # the parent regenerates it from (seed, index)
     return r
 
@@ -80,12 +88,15 @@ def _check_job(seed: int, index: int, profile: str | None, mtu: int | None) -> R
 def _shrink_job(found: Result, profile: str | None, mtu: int | None, shrink_runs: int):
     from .shrink import BUDGET_SECONDS
 
-    best, tried = (found, 0) if shrink_runs <= 0 else \
-        shrink(found, profile, mtu, runs=shrink_runs, seconds=BUDGET_SECONDS)
-    if not best.lab_json:  # as found, not shrunk: run it once more for its traces
-        again = check(best.text, "selfcheck", profile, mtu, keep=True, index=best.index)
-        if again.status == "diverge" and again.cause == found.cause:
-            best = again
+    try:
+        best, tried = (found, 0) if shrink_runs <= 0 else \
+            shrink(found, profile, mtu, runs=shrink_runs, seconds=BUDGET_SECONDS)
+        if not best.lab_json:  # as found, not shrunk: run it once more for its traces
+            again = check(best.text, "selfcheck", profile, mtu, keep=True, index=best.index)
+            if again.status == "diverge" and again.cause == found.cause:
+                best = again
+    except Exception:  # noqa: BLE001 - a cause left unshrunk rather than a run lost
+        return found, 0
     return best, tried
 
 
@@ -103,11 +114,13 @@ def run(n: int, seed: int = 0, profile: str | None = None, mtu: int | None = Non
     start = time.perf_counter()
     counts: Counter = Counter()
 
-    def runner(job, items, stage):
+    def runner(job, items, stage, record=None):
         finished = [0]
 
         def done(item, result):
             finished[0] += 1
+            if record is not None:
+                record(result)
             if stage == "check":
                 counts[result.status] += 1
             if progress is not None:
@@ -122,7 +135,25 @@ def run(n: int, seed: int = 0, profile: str | None = None, mtu: int | None = Non
         return map_jobs(job, items, jobs, done)
 
     which = list(range(n)) if indices is None else list(indices)
-    results: list[Result] = runner(_check_job, [(seed, i, profile, mtu) for i in which], "check")
+    outdir = Path(out) if out else None
+    if outdir is not None:
+        # each program's outcome as it comes (DIR/results.jsonl): a run cut short (killed,
+        # the machine gone) keeps what it had checked
+        outdir.mkdir(parents=True, exist_ok=True)
+        stream = (outdir / "results.jsonl").open("w", encoding="utf-8")
+
+        def record(r: Result) -> None:
+            stream.write(json.dumps({"index": r.index, "status": r.status, "cause": r.cause,
+                                     "first": r.first, "seconds": round(r.seconds, 2)}) + "\n")
+            stream.flush()
+    else:
+        stream, record = None, None
+    try:
+        results: list[Result] = runner(_check_job, [(seed, i, profile, mtu) for i in which],
+                                       "check", record)
+    finally:
+        if stream is not None:
+            stream.close()
     report = Report(seed, len(which), Counter({s: 0 for s in STATUSES}))
     report.statuses = {r.index: r.status for r in results}
     for r in results:
@@ -141,9 +172,7 @@ def run(n: int, seed: int = 0, profile: str | None = None, mtu: int | None = Non
               for rs in by_cause.values()]
     shrunk = runner(_shrink_job, [(f, profile, mtu, shrink_runs) for f in firsts], "shrink") if firsts else []
     order = sorted(zip(by_cause.items(), shrunk), key=lambda x: -len(x[0][1]))
-    outdir = Path(out) if out else None
     if outdir is not None:
-        outdir.mkdir(parents=True, exist_ok=True)
         for old in outdir.glob("cause-*.*"):  # a previous run's causes: not this run's
             if old.name.split(".", 1)[0][6:].isdigit():
                 old.unlink()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 LIMIT = 2000  # schedules walked at most per program (the exchange set), as verify's --limit
 # the lab's and the model's stuck timeout: no generated program waits on a timer longer than
@@ -93,12 +93,27 @@ def _rows_of(model, lab, d) -> tuple[list, list, list]:
     return mrows, krows, model.segments
 
 
+def _counted_rows(model, lab) -> tuple[list, list, list]:
+    """The segment rows (and the model's segments) whose counts differ: the whole traces',
+    or, when those are as long (an exchange of another schedule, compared connection by
+    connection), the first connection's whose are not."""
+    from ..trace.diff import _by_connection, segment_rows
+
+    mrows, krows = segment_rows(model), segment_rows(lab)
+    if len(mrows) == len(krows):
+        mine, theirs = _by_connection(model), _by_connection(lab)
+        empty = replace(lab, events=[])
+        for key in list(mine) + [k for k in theirs if k not in mine]:
+            a, b = mine.get(key, empty), theirs.get(key, empty)
+            if len(a.segments) != len(b.segments):
+                return segment_rows(a), segment_rows(b), a.segments
+    return mrows, krows, model.segments
+
+
 def cause_of(held, lab) -> tuple[str, str]:
     """(the grouping key, the first difference in words) of a divergence: the first
     differing field, what the model and the kernel had there, and the rule the model applied
     last before it."""
-    from ..trace.diff import segment_rows
-
     model = held.model
     diffs = held.differences
     if not diffs:
@@ -129,12 +144,12 @@ def cause_of(held, lab) -> tuple[str, str]:
                    f"kernel {_result_class(str(kc.result), kc.errno)}")
     elif d.kind == "count":
         if d.field == "segments":
-            mrows, krows = segment_rows(model), segment_rows(lab)
+            mrows, krows, msegs = _counted_rows(model, lab)
             extra = mrows[len(krows)] if len(mrows) > len(krows) else krows[len(mrows)]
             who = "model" if len(mrows) > len(krows) else "kernel"
             key = f"segments: the {who} sends one more [{extra['flags']}]"
             if who == "model":
-                t, sender = model.segments[len(krows)].t, model.segments[len(krows)].src
+                t, sender = msegs[len(krows)].t, msegs[len(krows)].src
         else:
             who = "model" if int(d.expected) > int(d.seen) else "kernel"
             key = f"calls: the {who} has more call events"
