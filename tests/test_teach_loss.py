@@ -127,8 +127,11 @@ def test_syn_retransmissions_name_the_linear_timeouts():
     whys = explain(trace)
     again = [whys[id(s)] for s in trace.segments if whys[id(s)].key == "why.seg.syn.again"]
     assert len(again) == 5
-    # the 1 s timer, run by the timer wheel at its next 8-jiffy bucket (HZ 250): 1024 ms
+    # the 1 s timer, run by the timer wheel at its next 8-jiffy bucket (HZ 250): 1024 ms,
+    # and the explanation says why it is not 1000
     assert "within 1024 ms" in again[0].text and "retry 1" in again[0].text
+    assert "The timer was set for 1000 ms; the kernel's timer wheel" in again[0].text
+    assert "24 ms later here" in again[0].text
     assert "first 4 retries 1 s apart" in again[0].text and "tcp_syn_linear_timeouts" in again[0].text
     assert "retry 5" in again[4].text
 

@@ -291,6 +291,9 @@ MESSAGES: dict[str, str] = {
     "why.seg.ack.sack": "A selective ACK (SACK, RFC 2018): data arrived out of order; ack {ack} "
                         "is still the next byte expected, and the SACK block(s) {blocks} tell "
                         "the sender which later bytes arrived, so it resends only the hole.",
+    "why.seg.wheel": "The timer was set for {rto} ms; the kernel's timer wheel runs a timer "
+                     "that long at the start of its next bucket, {late} ms later here (coarser "
+                     "for longer timers: calc_wheel_index()).",
     "why.seg.lost": "This segment was lost on the way (net: line {line}): the peer never "
                     "received it.",
     "why.seg.rto.numbers": "This RTO: srtt {srtt} ms + rttvar {rttvar} ms, rounded up to a "

@@ -237,6 +237,8 @@ MESSAGES: dict[str, str] = {
     "why.seg.ack.sack": "选择确认（SACK，RFC 2018）：数据失序到达；确认号 {ack} 仍是期望的下一个"
                         "字节，SACK 块 {blocks} 告诉发送方后面哪些字节已经到达，它只需重传空缺"
                         "部分。",
+    "why.seg.wheel": "定时器设定为 {rto} 毫秒；内核的时间轮要等到下一个桶开始时才运行这么长的定时器，"
+                     "这里晚了 {late} 毫秒（定时器越长，桶越粗：calc_wheel_index()）。",
     "why.seg.lost": "这个报文段在途中丢失（net: 第 {line} 行）：对方没有收到它。",
     "why.seg.rto.numbers": "这次的 RTO：srtt {srtt} ms + rttvar {rttvar} ms，向上取整到 jiffy，"
                            "因先前 {n} 次超时而加倍：{rto} ms。",

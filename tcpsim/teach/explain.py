@@ -195,6 +195,9 @@ def _segments(trace: Trace):
         numbers = _numbers(kind, seg.why)
         if numbers:
             text = f"{text} {numbers}"
+        late = _wheel_late(kind, seg.why, kw.get("ms"))
+        if late:
+            text = f"{text} {late}"
         if line is not None:
             text = f"{text} {t('why.seg.lost', line=line)}"
         if matched is not None:
@@ -488,6 +491,23 @@ def _numbers(kind: str, why: dict | None) -> str:
         return t("why.seg.keepalive.numbers", n=why["probes"] + 1, cnt=why["cnt"],
                  idle=why["idle"], intvl=why["intvl"])
     return ""
+
+
+def _wheel_late(kind: str, why: dict | None, ms: str | None) -> str:
+    """Why a SYN or SYN-ACK timer of 1 s fired after 1024 ms: the timer wheel (mod_timer():
+    calc_wheel_index() rounds the expiry up to the next bucket of the timer's level, 8
+    jiffies for 1-2 s at HZ 250).  "" when the model did not record the timer, or it ran on
+    time."""
+    if not why or ms is None or kind not in ("syn.again", "syn.again.doubling", "synack.again"):
+        return ""
+    if why.get("timer") == "retransmit":
+        nominal = why["rto_ms"]
+    elif why.get("timer") == "synack":  # reqsk_timer_handler(): TCP_TIMEOUT_INIT << num_timeout
+        nominal = 1000 * 2 ** why["retries"]
+    else:
+        return ""
+    late = float(ms) - nominal
+    return t("why.seg.wheel", rto=f"{nominal:.0f}", late=f"{late:.0f}") if late >= 1 else ""
 
 
 def _sending_rule(senders, seg: Segment, owner, kind: str) -> Why | None:
