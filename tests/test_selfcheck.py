@@ -314,3 +314,52 @@ def test_a_report_replaces_the_causes_of_the_one_before(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cause-x.tcp", "notes.txt",
                                                           "selfcheck.json"]
     assert json.loads((tmp_path / "selfcheck.json").read_text())["counts"] == report.to_dict()["counts"]
+
+
+# -- Issue 23, cause 6: large sends (session 18, helper wnd) ---------------------------------
+# Seed 2026's cause 35: without window scaling lo's window stays 65483, the MSS is half of it
+# (32741, tcp_bound_to_half_wnd() in tcp_sync_mss()), and an skb grown to two MSS (65482
+# bytes, tcp_grow_skb()) makes a frame of 65548 bytes with lo's Ethernet header: over lo's
+# gso_max_size (gso_features_check()), so it leaves as two segments, not one GSO packet.
+NO_WSCALE_HALF_WINDOW = """\
+sysctl: net.ipv4.tcp_window_scaling = 0
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 4)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: c1 = accept(s)
+client2: fd = socket()
+client2: connect(fd, 127.0.0.1:8080)
+client: send(fd, 235496)
+server: recv(c1, 117748, MSG_WAITALL)
+"""
+
+
+def test_fixed_no_window_scaling_two_half_window_segments_are_not_one_packet():
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    trace = run_model(parse(NO_WSCALE_HALF_WINDOW, name="no-wscale-half-window"),
+                      KernelProfile.named("reference"))
+    client = trace.segments[0].src  # the first SYN's sender (client2 connects later)
+    got = [("c" if r.seg.src == client else "s", r.seg.flags, r.seq, r.ack, r.seg.length,
+            r.seg.win) for r in trace.relative() if client in (r.seg.src, r.seg.dst)]
+    # the kernel's exchange (seed 2026's cause 35, and the live test below): 32741-byte
+    # segments, the third 32742 (cut to the window, tcp_mss_split_point()), then two of
+    # 32741 back to back where the model sent one 65482-byte packet
+    assert got[3:] == [  # after the handshake
+        ("c", ".", 1, 1, 32741, 65495), ("s", ".", 1, 32742, 0, 65483),
+        ("c", "P.", 32742, 1, 32741, 65495), ("c", "P.", 65483, 1, 32742, 65495),
+        ("s", ".", 1, 98225, 0, 65483),
+        ("c", ".", 98225, 1, 32741, 65495), ("c", "P.", 130966, 1, 32741, 65495),
+        ("s", ".", 1, 163707, 0, 32741), ("c", ".", 163707, 1, 32741, 65495),
+        ("s", ".", 1, 196448, 0, 0)]
+
+
+@pytest.mark.live
+def test_fixed_no_window_scaling_half_window_segments_verify(live, tmp_path):
+    prog = tmp_path / "no-wscale-half-window.tcp"
+    prog.write_text(NO_WSCALE_HALF_WINDOW)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr
