@@ -357,9 +357,28 @@ def test_fixed_no_window_scaling_two_half_window_segments_are_not_one_packet():
         ("s", ".", 1, 196448, 0, 0)]
 
 
+# The same with a small window: SO_RCVBUF 40000 on the listener (sk_rcvbuf 80000, a window
+# of 40000, 20000-byte segments: half of it; a 40000-byte skb of two stays one packet)
+NO_WSCALE_SMALL_RCVBUF = """\
+sysctl: net.ipv4.tcp_window_scaling = 0
+server: s = socket()
+server: setsockopt(s, SO_RCVBUF, 40000)
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 4)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: c1 = accept(s)
+client: send(fd, 200000)
+server: recv(c1, 200000, MSG_WAITALL)
+"""
+
+
 @pytest.mark.live
-def test_fixed_no_window_scaling_half_window_segments_verify(live, tmp_path):
-    prog = tmp_path / "no-wscale-half-window.tcp"
-    prog.write_text(NO_WSCALE_HALF_WINDOW)
-    r = run_cli("verify", prog)
+@pytest.mark.parametrize("mtu", [None, 1500])
+@pytest.mark.parametrize("name,text", [("no-wscale-half-window", NO_WSCALE_HALF_WINDOW),
+                                       ("no-wscale-small-rcvbuf", NO_WSCALE_SMALL_RCVBUF)])
+def test_fixed_no_window_scaling_half_window_segments_verify(live, tmp_path, name, text, mtu):
+    prog = tmp_path / f"{name}.tcp"
+    prog.write_text(text)
+    r = run_cli("verify", prog, *(["--mtu", str(mtu)] if mtu else []))
     assert r.returncode == 0, r.stdout + r.stderr
