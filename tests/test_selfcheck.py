@@ -382,3 +382,66 @@ def test_fixed_no_window_scaling_half_window_segments_verify(live, tmp_path, nam
     prog.write_text(text)
     r = run_cli("verify", prog, *(["--mtu", str(mtu)] if mtu else []))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# Seed 2026's cause 13 (listed under cause 6 as "MSG_WAITALL past the send buffer"; the send
+# buffer is not it: send() returns every byte at once in both worlds).  The client's read of
+# 219970 bytes copies skb after skb; the model's receive-buffer autotuning opens its gate
+# (tcp_rcv_space_adjust(): an RTT since the last measure, 20 us in the model) at the copy
+# ending at 183420 and grows the buffer, so the last segment's tcp_grow_window() lifts the
+# window from 101 to 229 x 1024 (an ACK the kernel does not send).  On the kernel (tracepoint
+# tcp_rcvbuf_grow: rtt_us 273, time 382 us, copied 183505) the gate stays closed for every copy
+# until the last, after the last segment: the FIN still offers 101.  verify's race resolution
+# flips one "drs" race at a time; the model's next copy then decides again (a new race at
+# the same place), so it now takes that one the same way too (compare/against.py RACE_CHAIN).
+DRS_GATE_STAYS_CLOSED = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 5)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: c1 = accept(s)
+client: send(fd, 40)
+server: send(c1, "n4s2vxhq6xgg4sbcbxexp5q\\n")
+client: send(fd, 54, MSG_DONTWAIT)
+client: send(fd, 20831)
+server: recv(c1, 20871, MSG_WAITALL)
+server: send(c1, 3683)
+client: recv(fd, 10)
+server: send(c1, 216273)
+client: recv(fd, 219970, MSG_WAITALL)
+client: close(fd)
+"""
+
+
+def test_fixed_a_drs_gate_closed_for_the_next_copies_is_found_by_the_race_resolution():
+    """A run that took the model's first "drs" race the other way and the one its next copy
+    met (as the kernel's runs do) is one verify finds, naming both races."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import SimWorld, run_model
+
+    prog = parse(DRS_GATE_STAYS_CLOSED, name="drs-gate-stays-closed")
+    profile = KernelProfile.named("reference")
+    world = SimWorld(profile, 0, prog.faults, prog.sysctls)
+    ours = run_model(prog, profile, world=world)
+    assert [(r.kind, r.segment) for r in world.kernel.races] == [("drs", 19)]
+    world = SimWorld(profile, 0, prog.faults, prog.sysctls)
+    kernels = run_model(prog, profile, world=world, flips=frozenset({0, 1}))
+    assert [(r.kind, r.segment, r.flipped) for r in world.kernel.races] == [
+        ("drs", 19, True), ("drs", 19, True), ("drs", 21, False)]
+    fin = [(s.flags, s.win) for s in ours.segments if "F" in s.flags]
+    assert fin[0] == ("F.", 229)  # the model's way: the window grew
+    fin = [(s.flags, s.win) for s in kernels.segments if "F" in s.flags]
+    assert fin[0] == ("F.", 101)  # the kernel's: it did not
+    held = hold_lab(kernels, prog, profile)
+    assert held.ok, [d.sentence for d in held.differences]
+    assert [(r.kind, r.segment) for r in held.races] == [("drs", 19), ("drs", 19)]
+
+
+@pytest.mark.live
+def test_fixed_a_drs_gate_closed_for_the_next_copies_verifies(live, tmp_path):
+    prog = tmp_path / "drs-gate-stays-closed.tcp"
+    prog.write_text(DRS_GATE_STAYS_CLOSED)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr
