@@ -361,3 +361,134 @@ def test_a_report_replaces_the_causes_of_the_one_before(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cause-x.tcp", "notes.txt",
                                                           "results.jsonl", "selfcheck.json"]
     assert json.loads((tmp_path / "selfcheck.json").read_text())["counts"] == report.to_dict()["counts"]
+
+
+# -- Issue 23, cause 6: large sends (session 18, helper wnd) ---------------------------------
+# Seed 2026's cause 35: without window scaling lo's window stays 65483, the MSS is half of it
+# (32741, tcp_bound_to_half_wnd() in tcp_sync_mss()), and an skb grown to two MSS (65482
+# bytes, tcp_grow_skb()) makes a frame of 65548 bytes with lo's Ethernet header: over lo's
+# gso_max_size (gso_features_check()), so it leaves as two segments, not one GSO packet.
+NO_WSCALE_HALF_WINDOW = """\
+sysctl: net.ipv4.tcp_window_scaling = 0
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 4)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: c1 = accept(s)
+client2: fd = socket()
+client2: connect(fd, 127.0.0.1:8080)
+client: send(fd, 235496)
+server: recv(c1, 117748, MSG_WAITALL)
+"""
+
+
+def test_fixed_no_window_scaling_two_half_window_segments_are_not_one_packet():
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    trace = run_model(parse(NO_WSCALE_HALF_WINDOW, name="no-wscale-half-window"),
+                      KernelProfile.named("reference"))
+    client = trace.segments[0].src  # the first SYN's sender (client2 connects later)
+    got = [("c" if r.seg.src == client else "s", r.seg.flags, r.seq, r.ack, r.seg.length,
+            r.seg.win) for r in trace.relative() if client in (r.seg.src, r.seg.dst)]
+    # the kernel's exchange (seed 2026's cause 35, and the live test below): 32741-byte
+    # segments, the third 32742 (cut to the window, tcp_mss_split_point()), then two of
+    # 32741 back to back where the model sent one 65482-byte packet
+    assert got[3:] == [  # after the handshake
+        ("c", ".", 1, 1, 32741, 65495), ("s", ".", 1, 32742, 0, 65483),
+        ("c", "P.", 32742, 1, 32741, 65495), ("c", "P.", 65483, 1, 32742, 65495),
+        ("s", ".", 1, 98225, 0, 65483),
+        ("c", ".", 98225, 1, 32741, 65495), ("c", "P.", 130966, 1, 32741, 65495),
+        ("s", ".", 1, 163707, 0, 32741), ("c", ".", 163707, 1, 32741, 65495),
+        ("s", ".", 1, 196448, 0, 0)]
+
+
+# The same with a small window: SO_RCVBUF 40000 on the listener (sk_rcvbuf 80000, a window
+# of 40000, 20000-byte segments: half of it; a 40000-byte skb of two stays one packet)
+NO_WSCALE_SMALL_RCVBUF = """\
+sysctl: net.ipv4.tcp_window_scaling = 0
+server: s = socket()
+server: setsockopt(s, SO_RCVBUF, 40000)
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 4)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: c1 = accept(s)
+client: send(fd, 200000)
+server: recv(c1, 200000, MSG_WAITALL)
+"""
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("mtu", [None, 1500])
+@pytest.mark.parametrize("name,text", [("no-wscale-half-window", NO_WSCALE_HALF_WINDOW),
+                                       ("no-wscale-small-rcvbuf", NO_WSCALE_SMALL_RCVBUF)])
+def test_fixed_no_window_scaling_half_window_segments_verify(live, tmp_path, name, text, mtu):
+    prog = tmp_path / f"{name}.tcp"
+    prog.write_text(text)
+    r = run_cli("verify", prog, *(["--mtu", str(mtu)] if mtu else []))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# Seed 2026's cause 13 (listed under cause 6 as "MSG_WAITALL past the send buffer"; the send
+# buffer is not it: send() returns every byte at once in both worlds).  The client's read of
+# 219970 bytes copies skb after skb; the model's receive-buffer autotuning opens its gate
+# (tcp_rcv_space_adjust(): an RTT since the last measure, 20 us in the model) at the copy
+# ending at 183420 and grows the buffer, so the last segment's tcp_grow_window() lifts the
+# window from 101 to 229 x 1024 (an ACK the kernel does not send).  On the kernel (tracepoint
+# tcp_rcvbuf_grow: rtt_us 273, time 382 us, copied 183505) the gate stays closed for every copy
+# until the last, after the last segment: the FIN still offers 101.  verify's race resolution
+# flips one "drs" race at a time; the model's next copy then decides again (a new race at
+# the same place), so it now takes that one the same way too (compare/against.py RACE_CHAIN).
+DRS_GATE_STAYS_CLOSED = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 5)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: c1 = accept(s)
+client: send(fd, 40)
+server: send(c1, "n4s2vxhq6xgg4sbcbxexp5q\\n")
+client: send(fd, 54, MSG_DONTWAIT)
+client: send(fd, 20831)
+server: recv(c1, 20871, MSG_WAITALL)
+server: send(c1, 3683)
+client: recv(fd, 10)
+server: send(c1, 216273)
+client: recv(fd, 219970, MSG_WAITALL)
+client: close(fd)
+"""
+
+
+def test_fixed_a_drs_gate_closed_for_the_next_copies_is_found_by_the_race_resolution():
+    """A run that took the model's first "drs" race the other way and the one its next copy
+    met (as the kernel's runs do) is one verify finds, naming both races."""
+    from tcpsim.compare.against import hold_lab
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import SimWorld, run_model
+
+    prog = parse(DRS_GATE_STAYS_CLOSED, name="drs-gate-stays-closed")
+    profile = KernelProfile.named("reference")
+    world = SimWorld(profile, 0, prog.faults, prog.sysctls)
+    ours = run_model(prog, profile, world=world)
+    assert [(r.kind, r.segment) for r in world.kernel.races] == [("drs", 19)]
+    world = SimWorld(profile, 0, prog.faults, prog.sysctls)
+    kernels = run_model(prog, profile, world=world, flips=frozenset({0, 1}))
+    assert [(r.kind, r.segment, r.flipped) for r in world.kernel.races] == [
+        ("drs", 19, True), ("drs", 19, True), ("drs", 21, False)]
+    fin = [(s.flags, s.win) for s in ours.segments if "F" in s.flags]
+    assert fin[0] == ("F.", 229)  # the model's way: the window grew
+    fin = [(s.flags, s.win) for s in kernels.segments if "F" in s.flags]
+    assert fin[0] == ("F.", 101)  # the kernel's: it did not
+    held = hold_lab(kernels, prog, profile)
+    assert held.ok, [d.sentence for d in held.differences]
+    assert [(r.kind, r.segment) for r in held.races] == [("drs", 19), ("drs", 19)]
+
+
+@pytest.mark.live
+def test_fixed_a_drs_gate_closed_for_the_next_copies_verifies(live, tmp_path):
+    prog = tmp_path / "drs-gate-stays-closed.tcp"
+    prog.write_text(DRS_GATE_STAYS_CLOSED)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr

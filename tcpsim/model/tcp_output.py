@@ -572,7 +572,12 @@ class TcpOutput:
                      tx_delivered=sk.delivered)  # tcp_rate_skb_sent()
         win = self._select_window(sk)
         opts = self._est_options(sk)
-        headers = (20 if sk.family == 2 else 40) + 20 + (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0)
+        # the frame's headers as __dev_queue_xmit() counts skb->len: lo's Ethernet header
+        # (ETH_HLEN, eth_header() pushed it in neigh_output(); packetdrill's tun has none),
+        # IP, TCP and its options
+        sacks = next((len(o[1]) for o in opts if o[0] == "sack"), 0)
+        headers = (0 if self.rx_tun else 14) + (20 if sk.family == 2 else 40) + 20 + \
+            (TCPOLEN_TSTAMP_ALIGNED if sk.ts_ok else 0) + (4 + 8 * sacks if sacks else 0)
         seq = sk.snd_nxt
         if length > mss_now:
             # an skb of several segments leaves with PSH on 6.18: every GSO packet of the
@@ -580,6 +585,10 @@ class TcpOutput:
             # tcp_push_one() too), and every cwnd- or window-limited first part of several
             # MSS at lo's MTU; a lone MSS cut from a write does not (cwnd 1 after lost SYNs)
             fl |= PSH
+        # gso_features_check(): skb->len >= netif_get_gso_max_size() (lo: 65536) takes
+        # GSO off.  Measured without window scaling (MSS 32741, half lo's 65483 window,
+        # tcp_bound_to_half_wnd()): a 65482-byte skb (a 65548-byte frame) leaves as two
+        # 32741-byte segments, [.] then [P.], not one packet
         cut = length > mss_now and length + headers >= GSO_MAX_SIZE
         if cut:
             # __dev_queue_xmit(): validate_xmit_skb() cuts the skb into a list of segments
