@@ -514,3 +514,19 @@ def test_selfcheck_reports_in_chinese(live, tmp_path):
     assert r.returncode in (0, 1), r.stderr
     assert "结果" in r.stdout and "一致" in r.stdout
     assert re.search(r"1 个程序中 [01] 个与内核一致，[01] 个不一致（[01] 个原因），[01] 个另计；种子 23", r.stdout), r.stdout
+
+
+def test_a_segment_count_the_traces_do_not_show_names_its_cause_without_crashing():
+    """Seed 5's run of 150 ended in an IndexError in cause_of(): a "count" difference whose
+    counts are not those of the two traces' rows.  The difference says who sends more."""
+    from types import SimpleNamespace
+
+    from tcpsim.selfcheck.check import cause_of
+    from tcpsim.trace.diff import Difference
+
+    trace = _model(LINGER_LAST_ACK, "count")
+    n = len(trace.segments)
+    d = Difference("count", n + 1, "segments", str(n), str(n + 1), "the kernel sends 1 more")
+    held = SimpleNamespace(model=trace, differences=[d], first_difference="")
+    key, words = cause_of(held, trace)
+    assert key.startswith("segments: the kernel sends one more [?]") and words == d.sentence
