@@ -1067,7 +1067,7 @@ class Runner:
         does not linger."""
         try:
             onoff, secs = struct.unpack("ii", s.sock.getsockopt(1, 13, 8))  # SO_LINGER
-        except OSError:
+        except (OSError, KeyError):  # (a model socket already freed: nothing to wait for)
             return None
         if not onoff or secs == 0:
             return None
