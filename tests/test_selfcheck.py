@@ -29,14 +29,15 @@ CI_SEED, CI_N = 23, 100
 # lists each cause with its minimal program): a model fix that makes one agree is welcome
 # (remove it here); any other program that diverges fails the test.
 KNOWN = {
-    # net: drop from server (the SYN-ACK): the kernel's listener resends its SYN-ACK before
-    # the client resends its SYN (both 1 s timers), the model the other way round
-    "lost SYN-ACK, both timers at 1 s": [3, 94],
     # the server's receive window after a 240 KB transfer (the kernel's 438, the model's 221)
     "receive window": [69],
-    # net: delay all by 20-30ms: a segment that arrives as the lab's next call runs (calls take
-    # no time in the model, ~1 ms in the lab): the kernel's run is always the late side
-    "a delayed arrival ties with a call": [86, 88],
+    # (session 18, labfix: the generator of this session; 3 and 94, a lost SYN-ACK, agree
+    # since 4047e1d; 86 and 88, a delayed arrival tied with a call, are kept apart by the
+    # generator, 86 then differing in the window after 378 KB, which _autotuned() leaves out)
+    # net: delay 3 after 6 by 50ms, a simultaneous close then the client's RST (data
+    # unread): the kernel's server.c1 ends gone (CLOSE), the model's in CLOSING, every
+    # segment the same (measured twice with verify)
+    "a CLOSING socket after the peer's RST": [25],
 }
 
 
