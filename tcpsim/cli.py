@@ -826,6 +826,7 @@ def coverage(profile: str) -> None:
               help="Check again only the programs an earlier run found diverging or counted "
                    "apart (its REPORT, DIR/selfcheck.json), with its seed: which of its causes "
                    "are gone.")
+@_lang_option
 def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_dir: str,
               as_json: bool, jobs: int | None, shrink_runs: int, again_path: str | None) -> None:
     """Generate random programs, run each in the model and on the real kernel, and hold the
@@ -869,7 +870,8 @@ def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_d
     out = Console(highlight=False, emoji=False, stderr=as_json)
 
     def map_jobs(job, items, jobs_, done):
-        stage = "checking" if items and isinstance(items[0][0], int) else "shrinking"
+        stage = t("selfcheck.stage.checking") if items and isinstance(items[0][0], int) \
+            else t("selfcheck.stage.shrinking")
         seen: dict[str, int] = {}
 
         @contextlib.contextmanager
@@ -882,7 +884,7 @@ def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_d
                     r = result[0] if isinstance(result, tuple) else result
                     seen[r.status] = seen.get(r.status, 0) + 1
                     bar.update(task, advance=1, description=f"{stage} " + ", ".join(
-                        f"{s} {seen[s]}" for s in STATUSES if s in seen))
+                        f"{t('selfcheck.status.' + s)} {seen[s]}" for s in STATUSES if s in seen))
                 yield finished
 
         return _in_workers(job, items, jobs_, watch)
@@ -897,29 +899,30 @@ def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_d
     if as_json:
         click.echo(json.dumps(report.to_dict() | ({"again": again} if again_path else {}),
                               indent=2))
-    table = Table("outcome", "programs")
+    table = Table(t("selfcheck.table.outcome"), t("selfcheck.table.programs"))
     for s in STATUSES:
-        table.add_row(s, str(report.counts.get(s, 0)))
+        table.add_row(t("selfcheck.status." + s), str(report.counts.get(s, 0)))
     out.print(table)
     if report.causes:
-        causes = Table("#", "programs", "cause (first differing field; model rule)", "lines",
-                       "minimal program")
+        causes = Table("#", t("selfcheck.table.programs"), t("selfcheck.table.cause"),
+                       t("selfcheck.table.lines"), t("selfcheck.table.minimal"))
         for k, c in enumerate(report.causes, 1):
             causes.add_row(str(k), str(c.count), escape(c.key), str(c.lines), c.path)
         out.print(causes)
     for why, n in report.refused.most_common():
-        out.print(f"refused by the model ({n}): {escape(why)}", soft_wrap=True)
+        out.print(t("selfcheck.refused", n=n, why=escape(why)), soft_wrap=True)
     if again:
-        before = Table("#", "earlier cause", "programs", "now")
+        before = Table("#", t("selfcheck.table.earlier"), t("selfcheck.table.programs"),
+                       t("selfcheck.table.now"))
         for k, c in enumerate(again, 1):
             before.add_row(str(k), escape(c["key"]), str(c["programs"]), ", ".join(
-                f"{s} {c['now'][s]}" for s in STATUSES if s in c["now"]))
+                f"{t('selfcheck.status.' + s)} {c['now'][s]}" for s in STATUSES if s in c["now"]))
         out.print(before)
     agreed = report.counts.get("agree", 0)
-    out.print(f"{agreed} of {count} programs {'checked again ' if again_path else ''}agree with "
-              f"the kernel, {report.diverged} diverge "
-              f"({len(report.causes)} cause(s)), {count - agreed - report.diverged} counted apart; "
-              f"seed {seed}, {report.seconds:.0f} s; the report is {out_dir}/selfcheck.json",
+    out.print(t("selfcheck.summary.again" if again_path else "selfcheck.summary", agreed=agreed,
+                count=count, diverged=report.diverged,
+                causes=len(report.causes), apart=count - agreed - report.diverged, seed=seed,
+                seconds=f"{report.seconds:.0f}", path=f"{out_dir}/selfcheck.json"),
               soft_wrap=True)
     if report.diverged:
         sys.exit(DIFFERS)

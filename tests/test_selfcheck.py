@@ -29,13 +29,15 @@ CI_SEED, CI_N = 23, 100
 # lists each cause with its minimal program): a model fix that makes one agree is welcome
 # (remove it here); any other program that diverges fails the test.
 KNOWN = {
-    # (3 and 94, a lost SYN-ACK: the listener's SYN-ACK timer now runs first, as on the
-    # kernel: both timers on the timer wheel, in one bucket, newest first)
     # the server's receive window after a 240 KB transfer (the kernel's 438, the model's 221)
     "receive window": [69],
-    # net: delay all by 20-30ms: a segment that arrives as the lab's next call runs (calls take
-    # no time in the model, ~1 ms in the lab): the kernel's run is always the late side
-    "a delayed arrival ties with a call": [86, 88],
+    # (session 18, labfix: the generator of this session; 3 and 94, a lost SYN-ACK, agree
+    # since 4047e1d; 86 and 88, a delayed arrival tied with a call, are kept apart by the
+    # generator, 86 then differing in the window after 378 KB, which _autotuned() leaves out)
+    # net: delay 3 after 6 by 50ms, a simultaneous close then the client's RST (data
+    # unread): the kernel's server.c1 ends gone (CLOSE), the model's in CLOSING, every
+    # segment the same (measured twice with verify)
+    "a CLOSING socket after the peer's RST": [25],
 }
 
 
@@ -492,3 +494,217 @@ def test_fixed_a_drs_gate_closed_for_the_next_copies_verifies(live, tmp_path):
     prog.write_text(DRS_GATE_STAYS_CLOSED)
     r = run_cli("verify", prog)
     assert r.returncode == 0, r.stdout + r.stderr
+# -- session 18, helper labfix: the lab's lingering close, ties, stuck programs ------------
+
+# Cause 5 (seed 2026): SO_LINGER {1, 1}.  The server's close() waits for the ACK of its FIN
+# (sk_stream_wait_close()); the client's FIN+ACK brings it.  The lab ran every process in one
+# thread, so the client's close() came only after the server's returned (the delayed ACK, or
+# the linger time): the lab now makes that close() from a thread of its own.
+LINGER_CLOSE = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 1)
+server: c1 = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: send(c1, 1)
+client: send(fd, 1)
+server: recv(c1, 1)
+server: setsockopt(c1, SO_LINGER, {1, 1})
+server: close(c1)
+client: readall(fd, 1)
+client: close(fd)
+"""
+
+# The FIN lost every time: close() returns when the linger time runs out (measured: 1.035 s
+# on the kernel, the model's wheel 1.024 s), and the FIN goes on being sent.
+LINGER_TIMEOUT = """\
+net: drop all FIN from server
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 1)
+server: c1 = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: setsockopt(c1, SO_LINGER, {1, 1})
+server: close(c1)
+client: sleep 1500ms
+"""
+
+# From CLOSE_WAIT: the peer (FIN_WAIT2) answers the FIN at once, inside the close(): it
+# does not block.
+LINGER_LAST_ACK = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 1)
+server: c1 = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+client: close(fd)
+server: setsockopt(c1, SO_LINGER, {1, 2})
+server: close(c1)
+"""
+
+
+def _model(text: str, name: str):
+    from tcpsim.model import KernelProfile
+    from tcpsim.sim.world import run_model
+
+    return run_model(parse(text, name=name), KernelProfile.named("reference"))
+
+
+def _close_events(trace, process: str = "server"):
+    return [(c.kind, c.blocked, c.result, c.errno, c.t) for c in trace.calls
+            if c.process == process and c.text.startswith("close(c1")]
+
+
+def test_a_lingering_close_blocks_until_its_fin_is_acknowledged_in_the_model():
+    trace = _model(LINGER_CLOSE, "linger-close")
+    (call, ret) = _close_events(trace)
+    assert call[:4] == ("call", True, None, None) and ret[:4] == ("return", False, 0, None)
+    # the server's FIN goes at the call; the call returns when the client's FIN+ACK comes
+    # (FIN_WAIT1 -> TIME_WAIT), after the client's readall() and close()
+    fins = [s for s in trace.segments if "F" in s.flags]
+    assert [trace.owner()(s.src) for s in fins] == ["server", "client"]
+    assert fins[0].t == call[4] and fins[1].t <= ret[4] < fins[1].t + 0.001
+    order = [(c.process, c.kind, c.text.split("(")[0]) for c in trace.calls[-4:]]
+    assert order == [("server", "call", "close"), ("client", "call", "readall"),
+                     ("client", "call", "close"), ("server", "return", "close")]
+
+
+def test_a_lingering_close_returns_at_its_time_on_the_timer_wheel():
+    trace = _model(LINGER_TIMEOUT, "linger-timeout")
+    (call, ret) = _close_events(trace)
+    assert call[1] is True and ret[2:4] == (0, None)
+    # schedule_timeout(250 jiffies): level 1 of the wheel, the next 8-jiffy bucket after it
+    assert 1.0 < ret[4] - call[4] <= 1.0 + 8 * 0.004
+    assert trace.state_history("server.c1")[-1] == "FIN_WAIT1"  # the FIN still unanswered
+
+
+def test_a_lingering_close_from_close_wait_does_not_block():
+    trace = _model(LINGER_LAST_ACK, "linger-last-ack")
+    assert [e[:4] for e in _close_events(trace)] == [("call", False, 0, None)]
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("text,name", [(LINGER_CLOSE, "linger-close"),
+                                       (LINGER_TIMEOUT, "linger-timeout"),
+                                       (LINGER_LAST_ACK, "linger-last-ack")])
+def test_fixed_a_lingering_close_holds_up_only_its_own_process_in_the_lab(live, tmp_path, text,
+                                                                          name):
+    prog = tmp_path / f"{name}.tcp"
+    prog.write_text(text)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("lab", prog, "--json", tmp_path / "lab.json")
+    lab = json.loads((tmp_path / "lab.json").read_text())
+    closes = [(e["kind"], e.get("blocked", False)) for e in lab["events"]
+              if e.get("process") == "server" and e.get("text", "").startswith("close(c1")]
+    assert closes == ([("call", False)] if name == "linger-last-ack"
+                      else [("call", True), ("return", False)]), closes
+
+
+# recv(fd, 0) with bytes queued returns 0 at once (tcp_recvmsg_locked(): the walk finds the
+# skb, copies none, and its do ... while (len > 0) loop ends); with none it waits for one and
+# then returns 0.  The model waited for ever with bytes queued (seed 2, program 295 hung).
+RECV_NOTHING_QUEUED = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 0)
+server: c1 = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+client: send(fd, "ab")
+server: recv(c1, 0) = 0
+server: recv(c1, 10) = 2
+server: recv(c1, 0) = 0
+client: send(fd, "cd")
+server: recv(c1, 10) = 2
+"""
+
+
+def test_fixed_recv_of_nothing_with_bytes_queued_returns_0_in_the_model():
+    trace = _model(RECV_NOTHING_QUEUED, "recv-nothing-queued")
+    got = [(c.kind, c.blocked, c.result) for c in trace.calls if c.text.startswith("recv(c1")]
+    assert got == [("call", False, 0), ("call", False, 2), ("call", True, None),
+                   ("return", False, 0), ("call", False, 2)]
+    assert all(c.ok is not False for c in trace.calls)
+
+
+@pytest.mark.live
+def test_fixed_recv_of_nothing_with_bytes_queued_verifies(live, tmp_path):
+    prog = tmp_path / "recv-nothing-queued.tcp"
+    prog.write_text(RECV_NOTHING_QUEUED)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_generated_programs_seldom_hang():
+    """The generator's accounting of what each side may read (scripts/selfcheck_stuck.py
+    measures it over 1000 programs: 1.1-1.4% hung before session 18, 0-0.2% after): none of
+    seed 0's first 300 programs hangs in the model."""
+    from tcpsim.model import KernelProfile
+    from tcpsim.selfcheck.check import TIMEOUT
+    from tcpsim.sim.runner import Stuck
+    from tcpsim.sim.world import run_model
+
+    profile = KernelProfile.named("reference").with_sysctls({})
+    stuck = []
+    for i in range(300):
+        try:
+            run_model(parse(generate(0, i), name=f"g{i}"), profile, timeout=TIMEOUT)
+        except Stuck:
+            stuck.append(i)
+    assert stuck == []
+
+
+def test_a_delayed_handshake_ack_is_kept_apart_from_the_first_data():
+    """Cause 3: on a wire whose delay may hold back the client's last ACK of the handshake,
+    every client sleeps TIE_GAP_MS after connect() returns; on other wires none does."""
+    from tcpsim.selfcheck.gen import TIE_GAP_MS, _delays_handshake_ack
+
+    assert _delays_handshake_ack("net: delay all by 30ms")
+    assert _delays_handshake_ack("net: delay 2 ACK after 1 by 5ms")
+    assert not _delays_handshake_ack("net: delay DATA by 50ms")
+    assert not _delays_handshake_ack("net: delay from server by 5ms")
+    assert not _delays_handshake_ack("net: drop ACK")
+    seen = 0
+    for i in range(400):
+        lines = generate(0, i).splitlines()
+        delayed = any(_delays_handshake_ack(ln) for ln in lines)
+        connected = set()
+        for k, ln in enumerate(lines):
+            proc = ln.split(":")[0]
+            if ": connect(fd," in ln and proc not in connected:  # (not an odd second one)
+                connected.add(proc)
+                after = [x for x in lines[k + 1:] if x.startswith(proc + ":")]
+                after = [x for x in after if "poll(fd, POLLOUT)" not in x][:1]
+                gap = after == [f"{proc}: sleep {TIE_GAP_MS}ms"]
+                assert gap == delayed, (i, ln)
+                seen += delayed
+    assert seen >= 10
+
+
+@pytest.mark.live
+def test_selfcheck_reports_in_chinese(live, tmp_path):
+    r = run_cli("selfcheck", "--n", 1, "--seed", CI_SEED, "--shrink", 0, "--jobs", 1,
+                "--out", tmp_path, "--lang", "zh")
+    assert r.returncode in (0, 1), r.stderr
+    assert "结果" in r.stdout and "一致" in r.stdout
+    assert re.search(r"1 个程序中 [01] 个与内核一致，[01] 个不一致（[01] 个原因），[01] 个另计；种子 23", r.stdout), r.stdout
+
+
+def test_a_segment_count_the_traces_do_not_show_names_its_cause_without_crashing():
+    """Seed 5's run of 150 ended in an IndexError in cause_of(): a "count" difference whose
+    counts are not those of the two traces' rows.  The difference says who sends more."""
+    from types import SimpleNamespace
+
+    from tcpsim.selfcheck.check import cause_of
+    from tcpsim.trace.diff import Difference
+
+    trace = _model(LINGER_LAST_ACK, "count")
+    n = len(trace.segments)
+    d = Difference("count", n + 1, "segments", str(n), str(n + 1), "the kernel sends 1 more")
+    held = SimpleNamespace(model=trace, differences=[d], first_difference="")
+    key, words = cause_of(held, trace)
+    assert key.startswith("segments: the kernel sends one more [?]") and words == d.sentence

@@ -594,3 +594,26 @@ MESSAGES.update({
     "compare.no_connection": "no connection {which} in {capture} (it has {n})",
     "compare.picture.none": "nothing to draw: {capture} has no TCP connection",
 })
+
+# -- selfcheck: its report (session 18, helper labfix) --------------------------------------
+MESSAGES.update({
+    "selfcheck.stage.checking": "checking",
+    "selfcheck.stage.shrinking": "shrinking",
+    "selfcheck.status.agree": "agree",
+    "selfcheck.status.diverge": "diverge",
+    "selfcheck.status.flaky": "flaky",
+    "selfcheck.status.incomplete": "incomplete",
+    "selfcheck.status.too-big": "too-big",
+    "selfcheck.status.refused": "refused",
+    "selfcheck.status.stuck": "stuck",
+    "selfcheck.table.outcome": "outcome",
+    "selfcheck.table.programs": "programs",
+    "selfcheck.table.cause": "cause (first differing field; model rule)",
+    "selfcheck.table.lines": "lines",
+    "selfcheck.table.minimal": "minimal program",
+    "selfcheck.refused": "refused by the model ({n}): {why}",
+    "selfcheck.table.earlier": "earlier cause",
+    "selfcheck.table.now": "now",
+    "selfcheck.summary.again": "{agreed} of {count} programs checked again agree with the kernel, {diverged} diverge ({causes} cause(s)), {apart} counted apart; seed {seed}, {seconds} s; the report is {path}",
+    "selfcheck.summary": "{agreed} of {count} programs agree with the kernel, {diverged} diverge ({causes} cause(s)), {apart} counted apart; seed {seed}, {seconds} s; the report is {path}",
+})

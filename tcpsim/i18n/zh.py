@@ -584,3 +584,26 @@ MESSAGES.update({
     "compare.no_connection": "{capture} 中没有连接 {which}（共有 {n} 个）",
     "compare.picture.none": "没有可画的内容：{capture} 中没有 TCP 连接",
 })
+
+# -- selfcheck: its report (session 18, helper labfix) --------------------------------------
+MESSAGES.update({
+    "selfcheck.stage.checking": "检查中",
+    "selfcheck.stage.shrinking": "缩减中",
+    "selfcheck.status.agree": "一致",
+    "selfcheck.status.diverge": "不一致",
+    "selfcheck.status.flaky": "不稳定（第二次一致）",
+    "selfcheck.status.incomplete": "抓包丢帧",
+    "selfcheck.status.too-big": "交换集过大",
+    "selfcheck.status.refused": "模型拒绝",
+    "selfcheck.status.stuck": "卡住",
+    "selfcheck.table.outcome": "结果",
+    "selfcheck.table.programs": "程序数",
+    "selfcheck.table.cause": "原因（第一个不同的字段；模型规则）",
+    "selfcheck.table.lines": "行数",
+    "selfcheck.table.minimal": "最小程序",
+    "selfcheck.refused": "被模型拒绝（{n} 个）：{why}",
+    "selfcheck.table.earlier": "先前的原因",
+    "selfcheck.table.now": "现在",
+    "selfcheck.summary.again": "重新检查的 {count} 个程序中 {agreed} 个与内核一致，{diverged} 个不一致（{causes} 个原因），{apart} 个另计；种子 {seed}，{seconds} 秒；报告在 {path}",
+    "selfcheck.summary": "{count} 个程序中 {agreed} 个与内核一致，{diverged} 个不一致（{causes} 个原因），{apart} 个另计；种子 {seed}，{seconds} 秒；报告在 {path}",
+})

@@ -1,7 +1,8 @@
 """The real kernel as a world for the runner: sockets in a private network namespace.
 
 The runner (sim/runner.py) runs every process of the program in this one thread on
-non-blocking sockets.  settle() waits until every frame sent on lo has also been received (the
+non-blocking sockets (but a close() that lingers, which no flag makes non-blocking: a thread
+of its own, LingeringClose).  settle() waits until every frame sent on lo has also been received (the
 capture sees both copies), so which calls block depends on the kernel alone, never on a
 guessed sleep.  Loopback delivers in the sender's softirq, so this settles within
 microseconds; timers (delayed ACK, retransmission) show up while the runner waits.
@@ -14,8 +15,10 @@ import errno
 import os
 import math
 from contextlib import nullcontext
+import platform
 import select
 import socket
+import threading
 import time
 
 from ..i18n import t
@@ -37,6 +40,83 @@ _NARGS = {"bind": 3, "listen": 2, "accept": 3, "connect": 3, "send": 4, "recv": 
           "shutdown": 2, "setsockopt": 5, "getsockopt": 5, "fcntl": 2, "ioctl": 3}
 
 LabStuck = Stuck
+# sk_stream_closing(): the states a lingering close() waits in (sk_stream_wait_close())
+_CLOSING = frozenset({"FIN_WAIT1", "CLOSING", "LAST_ACK"})
+# close(2)'s number, as /proc/TID/syscall shows a thread blocked in it
+_SYS_CLOSE = {"x86_64": 3, "aarch64": 57, "riscv64": 57, "i686": 6, "armv7l": 6}.get(
+    platform.machine())
+
+
+def _blocked_in_close(tid: int) -> bool:
+    """Is thread tid asleep inside close(2)?  /proc/TID/syscall names the call a blocked
+    thread is in ("running" while it runs); a thread waiting for Python's lock is in futex()."""
+    try:
+        with open(f"/proc/self/task/{tid}/syscall") as f:
+            words = f.read().split()
+    except OSError:
+        return False
+    return bool(words) and words[0] == str(_SYS_CLOSE)
+
+
+class LingeringClose:
+    """A close() of a socket with SO_LINGER {1, N}, made from a thread of its own, as a
+    program's process blocks in it: inet_release() gives __tcp_close() the linger time, and
+    after the FIN (or with the socket already in FIN_WAIT1, CLOSING or LAST_ACK) it waits in
+    sk_stream_wait_close() until the state is none of those or the time has run out.  The
+    runner's thread goes on with the other processes meanwhile (before, the one thread the
+    lab runs every process in was held up: selfcheck's cause 5).  Made only once the
+    thread sleeps in close(2) or has returned, so that the close has made its state change
+    and sent its FIN before the next call.  fileno(): readable once close() returned."""
+
+    def __init__(self, world: "LabWorld", sock: socket.socket, local: str | None,
+                 remote: str | None):
+        self.world, self.key = world, (local, remote)
+        self.done, self.error, self.tid = False, None, None
+        self.r, self.w = os.pipe()
+        self.thread = threading.Thread(target=self._close, args=(sock,), daemon=True,
+                                       name="tcpsim-linger")
+        self.thread.start()
+        while not self.done:
+            if self.tid is not None and _SYS_CLOSE is not None and _blocked_in_close(self.tid):
+                break
+            select.select([self.r], [], [], 0.0002)  # the thread takes Python's lock meanwhile
+
+    def _close(self, sock: socket.socket) -> None:
+        self.tid = threading.get_native_id()
+        try:
+            sock.close()  # CPython lets go of its lock around close(2)
+        except OSError as e:
+            self.error = e
+        finally:
+            self.done = True
+            os.write(self.w, b"x")
+
+    def fileno(self) -> int:
+        return self.r
+
+    def waiting(self) -> bool:
+        """Does close() still wait?  While the kernel's state of the connection is one of
+        sk_stream_closing()'s it does; once it is not (or the connection is gone) the thread
+        is woken (sk_state_change()) and returns at once: wait for it."""
+        if self.done:
+            return False
+        if self.key[0] and self.key[1] and self.world.state_of(*self.key) in _CLOSING:
+            return True
+        self.thread.join(1.0)
+        return not self.done
+
+    def deadline(self, seconds: float) -> float:
+        """When to stop waiting for the thread whatever it says: the linger time, and the
+        timer wheel's rounding (sk_wait_event() -> schedule_timeout()) with room to spare;
+        the thread's own return ends the wait before that."""
+        return time.time() + seconds + 0.5
+
+    def close(self) -> None:
+        if self.r >= 0:
+            self.thread.join(0.5)
+            os.close(self.r)
+            os.close(self.w)
+            self.r = self.w = -1
 
 
 class LabWorld:
@@ -55,6 +135,7 @@ class LabWorld:
         self.known: dict[tuple[str, str], str] = {}
         self.named: set[tuple[str, str]] = set()
         self.dump_due = False
+        self.lingering: list[LingeringClose] = []
 
     def now(self) -> float:
         return time.time()
@@ -128,6 +209,18 @@ class LabWorld:
     def ioctl(self, sock: socket.socket, request: int) -> int:
         return ioctl_int(sock, request)
 
+    def close_lingering(self, sock: socket.socket, local: str | None,
+                        remote: str | None) -> LingeringClose:
+        """close() of a socket with SO_LINGER {1, N}: it may block (LingeringClose)."""
+        self.lingering.append(LingeringClose(self, sock, local, remote))
+        return self.lingering[-1]
+
+    def state_of(self, local: str, remote: str) -> str | None:
+        """The kernel's state of one connection (None: it has none)."""
+        if self._table is None:
+            self._table = SockTable()
+        return self._table.lookup([(local, remote)]).get((local, remote))
+
     def kernel_sockets(self) -> list[tuple[str, str, str]]:
         """The kernel's TCP sockets without a dump each time (SockTable says why): the
         connections known or named by a segment since, looked up by their exact tuple."""
@@ -142,6 +235,8 @@ class LabWorld:
         return [(l, r, st) for (l, r), st in self.known.items()]
 
     def close(self) -> None:
+        for linger in self.lingering:
+            linger.close()
         if self._table is not None:
             self._table.close()
 

@@ -330,6 +330,14 @@ class TcpCalls:
         if sk.state == "LISTEN":
             raise _oserror(E.ENOTCONN)
         peek = bool(flags & 0x2)
+        if n == 0 and sk.rcvq and sk.rcvq[0]:
+            # recv(fd, buf, 0): the walk finds the skb (found_ok_skb), copies none and the
+            # do ... while (len > 0) loop ends: 0 at once, data queued (with none it waits
+            # for some: sock_rcvlowat() is 1; EAGAIN below, the runner retries it).  The end's
+            # tcp_cleanup_rbuf(sk, 0): only the "more than an MSS unacknowledged" ACK
+            if sk.ack_sched and ((sk.rcv_nxt - sk.rcv_wup) & 0xFFFFFFFF) > sk.rcv_mss:
+                self._send_ack(sk)
+            return b""
         out = bytearray()
         queue = sk.rcvq if not peek else list(sk.rcvq)
         sizes = sk.rcvq_ts if not peek else list(sk.rcvq_ts)

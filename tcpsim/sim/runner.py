@@ -180,6 +180,7 @@ class _Pending:
     sent: int = 0  # send(): bytes the kernel took so far
     got: bytes | bytearray = b""  # recv(MSG_WAITALL): bytes read so far (gathered in place)
     taken: int = 0  # readall(): bytes read so far (counted, not kept)
+    tries: int = 0  # close() that lingers: attempts so far (Runner._lingered)
 
 
 class _Observed:
@@ -382,6 +383,9 @@ class Runner:
                 continue
             del self.pending[name]
             self.sched.resume(name)
+            if p.attempt == "_lingered" and p.tries == 1 and self._unblock(p, outcome):
+                done = True
+                continue
             ev = Call(t=self._t(), process=name, step=p.step.index, line=p.step.line,
                       text=p.step.text, kind="return", fd=p.sock.vfd if p.sock else None)
             self.trace.events.append(ev)
@@ -437,6 +441,9 @@ class Runner:
         deadlines = [p.deadline for p in self.pending.values() if p.deadline is not None]
         stuck_at = self.progress + self.timeout
         waits = [(p.sock.sock, p.events) for p in self.pending.values() if p.sock and p.events]
+        # a lingering close() made from a thread of its own (the lab's): its return wakes us
+        waits += [(p.args[0], POLLIN) for p in self.pending.values()
+                  if p.attempt == "_lingered" and hasattr(p.args[0], "fileno")]
         # a call with a deadline (sleep, poll with a timeout) will return: only a program with
         # none can be stuck
         self.world.wait(waits, min(deadlines) if deadlines else stuck_at)
@@ -1002,7 +1009,9 @@ class Runner:
                 return (p.taken, None, {})
             p.taken += len(data)
 
-    def _close(self, proc: _Process, s: _Sock) -> Outcome:
+    def _close(self, proc: _Process, s: _Sock, linger: list | None = None) -> Outcome:
+        """close(): linger, for a socket with SO_LINGER {1, N}, gets the world's handle on
+        a close() that may wait (_do_close)."""
         for name, n in proc.names.items():
             if n == s.vfd:
                 proc.names[name] = None
@@ -1012,7 +1021,11 @@ class Runner:
         self._addresses(s)
         del proc.fds[s.vfd]
         self._dropped(s)
-        rc, err, extra = self._zero(s.sock.close)  # SO_LINGER with a timeout blocks here
+        if linger is not None:  # SO_LINGER {1, N}: the close() may wait (_do_close)
+            linger.append(self.world.close_lingering(s.sock, s.local, s.remote))
+            rc, err, extra = 0, None, {}
+        else:
+            rc, err, extra = self._zero(s.sock.close)
         # fork() copied the descriptor: the socket closes with its last one (fput()), so the
         # call says who still holds it, where that decides that nothing is sent
         if self._ob is None:
@@ -1029,8 +1042,59 @@ class Runner:
             extra["value"] = t("close.shared", who=", ".join(holders))
         return (rc, err, extra)
 
-    def _do_close(self, proc, step, s) -> Outcome:
-        return self._close(proc, s)
+    def _do_close(self, proc, step, s):
+        """close(); with SO_LINGER {1, N > 0} it may block: inet_release() hands the linger
+        time to __tcp_close() (not at exit(): PF_EXITING), which after its FIN waits in
+        sk_stream_wait_close() while the socket is in FIN_WAIT1, CLOSING or LAST_ACK
+        (sk_stream_closing()), at most N seconds, then returns 0 whatever came of it (a
+        non-blocking socket too: no flag is read there).  Another descriptor still open on
+        the socket: no __tcp_close() yet, nothing waits."""
+        seconds = None if isinstance(s, _Epoll) else self._linger_time(s)
+        if seconds is None or not hasattr(self.world, "close_lingering"):
+            return self._close(proc, s)
+        handle: list = []
+        rc, err, extra = self._close(proc, s, handle)
+        if "value" in extra:  # shared: the other holders keep it open
+            handle[0].waiting()
+            handle[0].close()
+            return (rc, err, extra)
+        deadline = None if seconds < 0 else handle[0].deadline(seconds)
+        return _Pending(step, s, 0, "_lingered", (handle[0],), deadline=deadline)
+
+    def _linger_time(self, s: _Sock) -> float | None:
+        """SO_LINGER's time in seconds when it is on and not 0 (< 0: for ever,
+        sock_setsockopt() makes a negative l_linger MAX_SCHEDULE_TIMEOUT); None if close()
+        does not linger."""
+        try:
+            onoff, secs = struct.unpack("ii", s.sock.getsockopt(1, 13, 8))  # SO_LINGER
+        except (OSError, KeyError):  # (a model socket already freed: nothing to wait for)
+            return None
+        if not onoff or secs == 0:
+            return None
+        return -1.0 if secs < 0 else float(secs)
+
+    def _lingered(self, p: _Pending, handle) -> Outcome | None:
+        p.tries += 1
+        if handle.waiting() and (p.deadline is None or self.world.now() < p.deadline):
+            return None
+        handle.close()
+        err = getattr(handle, "error", None)
+        return self._err(err) if err is not None else (0, None, {})
+
+    def _unblock(self, p: _Pending, outcome: Outcome) -> bool:
+        """A lingering close() done at its first try, once the world settled after it: its
+        FIN was answered within the call, as on lo a peer in FIN_WAIT2 answers at once (the
+        ACK waits in the socket's backlog and release_sock() in sk_wait_event() takes it
+        before any sleep): the call did not block.  Its event becomes one that returned."""
+        events = self.trace.events
+        for i in range(len(events) - 1, -1, -1):
+            ev = events[i]
+            if isinstance(ev, Call) and ev.step == p.step.index and ev.kind == "call":
+                # a new event in its place, not an edit: explore's copies share the old one
+                events[i] = ev = replace(ev, blocked=False)
+                self._finish(ev, p.step, outcome)
+                return True
+        return False
 
     def _do_fork(self, proc, step, _s) -> Outcome:
         """fork(): the child gets the parent's descriptor table, each entry a new reference to

@@ -158,6 +158,28 @@ class ModelEpoll:
         self.world.kernel.epoll_close(self.eid)
 
 
+class ModelLinger:
+    """A close() of a socket with SO_LINGER {1, N} in the model (the lab's counterpart is
+    lab/executor.py LingeringClose): the model's close() has made its state change and sent its
+    FIN at once; the call waits as sk_stream_wait_close() does, while the socket is in
+    FIN_WAIT1, CLOSING or LAST_ACK (sk_stream_closing()), at most the linger time."""
+
+    def __init__(self, world: "SimWorld", sid: int):
+        self.world, self.sid = world, sid
+
+    def waiting(self) -> bool:
+        sk = self.world.kernel.socks.get(self.sid)
+        return sk is not None and sk.state in ("FIN_WAIT1", "CLOSING", "LAST_ACK")
+
+    def deadline(self, seconds: float) -> float:
+        """sk_wait_event() -> wait_woken() -> schedule_timeout(N * HZ): a timer on the wheel."""
+        k = self.world.kernel
+        return EPOCH + k._wheel_deadline(int(seconds * self.world.profile.hz))
+
+    def close(self) -> None:
+        pass
+
+
 class Wire:
     """What the program's `net:` lines do to each segment, in the order they are sent."""
 
@@ -419,6 +441,12 @@ class SimWorld:
 
     def poll(self, sock: ModelSocket, events: int) -> int:
         return self.kernel.poll(sock.sid) & (events | POLLERR | POLLHUP)
+
+    def close_lingering(self, sock: ModelSocket, local: str | None,
+                        remote: str | None) -> ModelLinger:
+        """close() of a socket with SO_LINGER {1, N}: it may wait (ModelLinger)."""
+        sock.close()
+        return ModelLinger(self, sock.sid)
 
     def epoll(self) -> ModelEpoll:
         return ModelEpoll(self)
