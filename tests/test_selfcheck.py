@@ -532,3 +532,34 @@ def test_fixed_an_old_synack_in_fin_wait2_is_acked_in_the_model():
 @pytest.mark.live
 def test_fixed_an_old_synack_in_fin_wait2_is_acked_verifies(live, tmp_path):
     _verifies(tmp_path, LATE_SYNACK_IN_FIN_WAIT2, "late-synack-in-fin-wait2")
+
+
+# Selfcheck seed 77, program 82 (session 18): the data lost, the FIN sent after it waits in
+# the server's out-of-order queue, which holds the very skb lo handed over, so the sender's
+# copy is skb_cloned() and the RTO resends the data alone (tcp_can_collapse()); the model
+# folded the FIN into it ([FP.]), as it rightly does when the FIN was lost too.
+FIN_IN_THE_PEERS_OFO_QUEUE = """\
+sysctl: net.ipv4.tcp_sack = 0
+net: drop DATA
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 1)
+server: c1 = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+client: send(fd, 2393)
+server: recv(c1, 1000) = 1000
+client: exit
+"""
+
+
+def test_fixed_a_fin_the_peer_holds_is_not_collapsed_in_the_model():
+    ex = _exchange(_model(FIN_IN_THE_PEERS_OFO_QUEUE, "fin-in-the-peers-ofo-queue"))
+    assert ex[3:] == [("client", "P.", 1, 1, 2393, False), ("client", "F.", 2394, 1, 0, False),
+                      ("server", ".", 1, 1, 0, False), ("client", "P.", 1, 1, 2393, False),
+                      ("server", ".", 1, 2395, 0, False)]
+
+
+@pytest.mark.live
+def test_fixed_a_fin_the_peer_holds_is_not_collapsed_verifies(live, tmp_path):
+    _verifies(tmp_path, FIN_IN_THE_PEERS_OFO_QUEUE, "fin-in-the-peers-ofo-queue")
