@@ -708,3 +708,247 @@ def test_a_segment_count_the_traces_do_not_show_names_its_cause_without_crashing
     held = SimpleNamespace(model=trace, differences=[d], first_difference="")
     key, words = cause_of(held, trace)
     assert key.startswith("segments: the kernel sends one more [?]") and words == d.sentence
+
+
+# -- Issue 23, causes 4, 6b and 7 (session 18, helper dup) -------------------------------------
+# (_model(): the one above, helper labfix's)
+
+def _exchange(trace) -> list[tuple]:
+    """(sender, flags, relative seq, relative ack, length, copy) of every segment."""
+    owner = trace.owner()
+    return [(owner(r.seg.src), r.flags, r.seq,
+             r.ack if "." in r.flags else None, r.seg.length, bool(r.seg.copy))
+            for r in trace.relative()]
+
+
+def _verifies(tmp_path, text: str, name: str) -> None:
+    prog = tmp_path / f"{name}.tcp"
+    prog.write_text(text)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# Cause 7 (seed 2026, programs 187, 251, 458): shutdown() of a socket not yet connected answers
+# ENOTCONN but sets sk_shutdown (inet_shutdown(), TCP_CLOSE's case falls through to the
+# default); listen() keeps it, the listener's children inherit it (sk_clone_lock()), and a
+# child that has SEND_SHUTDOWN sends its FIN as the handshake ends (tcp_rcv_state_process(),
+# TCP_SYN_RECV: tcp_shutdown()), accepted or not; data then meets RCV_SHUTDOWN in FIN_WAIT1/2:
+# RST (tcp_reset()).
+SHUTDOWN_BEFORE_LISTEN = """\
+sysctl: net.ipv4.tcp_window_scaling = 0
+server: s = socket()
+server: shutdown(s, SHUT_RDWR) = -1 ENOTCONN
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 4)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+client: send(fd, 79)
+"""
+
+
+def test_fixed_a_child_inherits_shutdown_before_listen_in_the_model():
+    """The exchange of seed 2026's program 187 on the kernel (Linux 6.18): the child's FIN
+    right after the handshake's ACK, the client's data answered with RST."""
+    assert _exchange(_model(SHUTDOWN_BEFORE_LISTEN, "shutdown-before-listen")) == [
+        ("client", "S", 0, None, 0, False), ("server", "S.", 0, 1, 0, False),
+        ("client", ".", 1, 1, 0, False), ("server", "F.", 1, 1, 0, False),
+        ("client", "P.", 1, 2, 79, False), ("server", "R", 2, None, 0, False)]
+
+
+@pytest.mark.live
+def test_fixed_a_child_inherits_shutdown_before_listen_verifies(live, tmp_path):
+    _verifies(tmp_path, SHUTDOWN_BEFORE_LISTEN, "shutdown-before-listen")
+
+
+# The same child accepted after the client's data reset it: tcp_reset() left ECONNRESET
+# (sk_err, read once), measured on the kernel: recv() -1 ECONNRESET, then 0; send() EPIPE
+# (SEND_SHUTDOWN); SO_ERROR 0 (read already); POLLIN|POLLOUT|POLLHUP.  SHUT_RD alone
+# (measured) resets nothing: its child takes the data in ESTABLISHED.
+SHUTDOWN_CHILD_RESET = """\
+server: s = socket()
+server: shutdown(s, SHUT_RDWR)
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 4)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+client: send(fd, 79)
+client: sleep 5ms
+server: c1 = accept(s)
+server: recv(c1, 1000, MSG_DONTWAIT) = -1 ECONNRESET
+server: recv(c1, 1000, MSG_DONTWAIT) = 0
+server: send(c1, 10, MSG_NOSIGNAL) = -1 EPIPE
+server: getsockopt(c1, SO_ERROR) = 0
+server: poll(c1, POLLIN|POLLOUT, 0) = POLLIN|POLLOUT|POLLHUP
+server: close(c1)
+client: recv(fd, 1000, MSG_DONTWAIT) = 0
+client: close(fd)
+"""
+
+
+def test_fixed_a_reset_child_reports_econnreset_in_the_model():
+    trace = _model(SHUTDOWN_CHILD_RESET, "shutdown-child-reset")
+    assert all(c.ok for c in trace.calls if c.ok is not None), [
+        (c.text, c.result, c.errno) for c in trace.calls if c.ok is False]
+    assert _exchange(trace)[3:] == [
+        ("server", "F.", 1, 1, 0, False), ("client", "P.", 1, 2, 79, False),
+        ("server", "R", 2, None, 0, False)]
+
+
+@pytest.mark.live
+def test_fixed_a_reset_child_reports_econnreset_verifies(live, tmp_path):
+    _verifies(tmp_path, SHUTDOWN_CHILD_RESET, "shutdown-child-reset")
+
+
+# Cause 6b (seed 2026, program 244's kin, cause 17): the client reads, after the server's
+# SO_LINGER {1, 0} close reset it, what was queued; its recv() made room and the model sent a
+# window update from the reset socket (seq 0, a garbage ack), which the server answered with
+# RST.  The kernel sends nothing: __tcp_send_ack() returns in TCP_CLOSE ("If we have been
+# reset, we may not send again").
+READ_AFTER_ABORT = """\
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 1)
+server: c1 = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+client: sleep 1ms
+server: send(c1, 57057, MSG_NOSIGNAL)
+client: recv(fd, 57057, MSG_WAITALL) = 57057
+server: setsockopt(c1, SO_LINGER, {1, 0})
+server: close(c1)
+server: close(s)
+"""
+
+
+def test_fixed_no_ack_from_a_reset_socket_in_the_model():
+    trace = _model(READ_AFTER_ABORT, "read-after-abort")
+    ex = _exchange(trace)
+    assert ex[-1] == ("server", "R.", 57058, 1, 0, False)  # the abortive close's RST, last
+    assert [e[1] for e in ex].count("R.") == 1 and "R" not in [e[1] for e in ex]
+    assert [c.result for c in trace.calls if c.text.startswith("recv")] == [57057]
+
+
+@pytest.mark.live
+def test_fixed_no_ack_from_a_reset_socket_verifies(live, tmp_path):
+    _verifies(tmp_path, READ_AFTER_ABORT, "read-after-abort")
+
+
+# Cause 4 (seed 2026, programs 13, 118, 201, 323, 334): net: duplicate of a SYN or an RST.
+# Program 334: the lab lets a queued segment go (nfqnl_recv_verdict(): reinjected, processed
+# before the verdict returns) and sends its copy; what either sets off that a net: duplicate
+# line takes waits in the queue for the lab's next read.  The model delivered the handshake's
+# ACK, set off by the SYN, and its copy before the SYN's copy.
+DUPLICATE_THREE = """\
+net: duplicate 3 from client
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 3)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+"""
+
+
+def test_fixed_a_duplicate_waits_in_the_queue_behind_the_copy_in_the_model():
+    """The kernel's exchange: the SYN's copy finds the request sock (its SYN-ACK again),
+    then the two ACKs the queue held, each with its copy."""
+    assert _exchange(_model(DUPLICATE_THREE, "duplicate-three")) == [
+        ("client", "S", 0, None, 0, False), ("server", "S.", 0, 1, 0, False),
+        ("client", ".", 1, 1, 0, False), ("client", "S", 0, None, 0, True),
+        ("server", "S.", 0, 1, 0, False), ("client", ".", 1, 1, 0, False),
+        ("client", ".", 1, 1, 0, True), ("client", ".", 1, 1, 0, True)]
+
+
+@pytest.mark.live
+def test_fixed_a_duplicate_waits_in_the_queue_behind_the_copy_verifies(live, tmp_path):
+    _verifies(tmp_path, DUPLICATE_THREE, "duplicate-three")
+
+
+# Program 201: an RST's copy.  The lab told its copy by its bytes, and an RST's are the
+# original's (ip_send_unicast_reply() fills its checksum in whole, where lo leaves a socket's
+# segments CHECKSUM_PARTIAL), so it marked the original as the copy; now a copy is a frame
+# with the copy's bytes captured after the lab sent it (DelayQueue.is_copy()).
+DUPLICATE_RST = """\
+net: duplicate RST from server
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 1)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+server: c1 = accept(s)
+client: send(fd, 1, MSG_MORE)
+server: close(c1)
+"""
+
+
+def test_fixed_the_copy_of_an_rst_comes_second_in_the_model():
+    assert _exchange(_model(DUPLICATE_RST, "duplicate-rst"))[-2:] == [
+        ("server", "R", 2, None, 0, False), ("server", "R", 2, None, 0, True)]
+
+
+@pytest.mark.live
+def test_fixed_the_copy_of_an_rst_comes_second_verifies(live, tmp_path):
+    _verifies(tmp_path, DUPLICATE_RST, "duplicate-rst")
+
+
+# Program 118: a SYN-ACK a net line held back reaches the client after its exit() left an
+# orphan in FIN_WAIT2, a timewait sock: out of its window, answered with an ACK
+# (tcp_timewait_state_process(): tcp_timewait_check_oow_rate_limit(), TCP_TW_ACK); the
+# model's timewait sock took it silently.
+LATE_SYNACK_IN_FIN_WAIT2 = """\
+net: duplicate 2 SYN
+net: delay by 5ms
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 4)
+server: c1 = accept(s)
+client: fd = socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK)
+client: connect(fd, 127.0.0.1:8080)
+server: sleep 30ms
+client: exit
+server: close(c1)
+server: close(s)
+"""
+
+
+def test_fixed_an_old_synack_in_fin_wait2_is_acked_in_the_model():
+    ex = _exchange(_model(LATE_SYNACK_IN_FIN_WAIT2, "late-synack-in-fin-wait2"))
+    # after the client's FIN and the server's ACK of it, the held SYN-ACK's answer
+    fin = ex.index(("client", "F.", 1, 1, 0, False))
+    assert ex[fin + 1:fin + 3] == [("server", ".", 1, 2, 0, False),
+                                   ("client", ".", 2, 1, 0, False)]
+
+
+@pytest.mark.live
+def test_fixed_an_old_synack_in_fin_wait2_is_acked_verifies(live, tmp_path):
+    _verifies(tmp_path, LATE_SYNACK_IN_FIN_WAIT2, "late-synack-in-fin-wait2")
+
+
+# Selfcheck seed 77, program 82 (session 18): the data lost, the FIN sent after it waits in
+# the server's out-of-order queue, which holds the very skb lo handed over, so the sender's
+# copy is skb_cloned() and the RTO resends the data alone (tcp_can_collapse()); the model
+# folded the FIN into it ([FP.]), as it rightly does when the FIN was lost too.
+FIN_IN_THE_PEERS_OFO_QUEUE = """\
+sysctl: net.ipv4.tcp_sack = 0
+net: drop DATA
+server: s = socket()
+server: bind(s, 0.0.0.0:8080)
+server: listen(s, 1)
+server: c1 = accept(s)
+client: fd = socket()
+client: connect(fd, 127.0.0.1:8080)
+client: send(fd, 2393)
+server: recv(c1, 1000) = 1000
+client: exit
+"""
+
+
+def test_fixed_a_fin_the_peer_holds_is_not_collapsed_in_the_model():
+    ex = _exchange(_model(FIN_IN_THE_PEERS_OFO_QUEUE, "fin-in-the-peers-ofo-queue"))
+    assert ex[3:] == [("client", "P.", 1, 1, 2393, False), ("client", "F.", 2394, 1, 0, False),
+                      ("server", ".", 1, 1, 0, False), ("client", "P.", 1, 1, 2393, False),
+                      ("server", ".", 1, 2395, 0, False)]
+
+
+@pytest.mark.live
+def test_fixed_a_fin_the_peer_holds_is_not_collapsed_verifies(live, tmp_path):
+    _verifies(tmp_path, FIN_IN_THE_PEERS_OFO_QUEUE, "fin-in-the-peers-ofo-queue")

@@ -93,7 +93,8 @@ class DelayQueue:
         self._held: list[tuple[float, int, int, bytes | None]] = []
         self.late = 0.0  # the most a segment was let go after it was due (seconds)
         self.copied = 0  # copies sent
-        self.sent_copies: list[bytes] = []  # their IP packets, until the capture shows them
+        # their IP packets and when each was sent, until the capture shows them
+        self.sent_copies: list[tuple[bytes, float]] = []
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         self.sock.bind((0, 0))
         # a copy needs the packet's bytes (at most 64 KiB: lo's packets at its own MTU)
@@ -111,6 +112,18 @@ class DelayQueue:
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    def is_copy(self, packet: bytes, t: float) -> bool:
+        """Whether a captured IP packet (captured at t) is a copy this queue sent, and forget
+        that copy if so.  Its bytes alone do not tell: an RST's sender fills its checksum in
+        whole (ip_send_unicast_reply()), so the original has the copy's very bytes; but the
+        original was captured before the lab read it from the queue, the copy after the lab
+        sent it (both times on the realtime clock; the capture's to the microsecond)."""
+        for i, (data, sent_at) in enumerate(self.sent_copies):
+            if data == packet and t + 1e-6 >= sent_at:
+                del self.sent_copies[i]
+                return True
+        return False
 
     def _message(self, msg: int, body: bytes, flags: int) -> bytes:
         self._seq += 1
@@ -178,9 +191,10 @@ class DelayQueue:
                 version = copy[0] >> 4
                 dst = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6,
                                        copy[16:20] if version == 4 else copy[24:40])
+                sent_at = time.time()
                 self._raw[version].sendto(copy, (dst, 0))
                 self.copied += 1
-                self.sent_copies.append(copy)
+                self.sent_copies.append((copy, sent_at))
                 n += 1
                 continue
             body = _attr(NFQA_VERDICT_HDR, struct.pack("!II", NF_ACCEPT, pid))

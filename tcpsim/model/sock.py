@@ -379,6 +379,7 @@ class Sock:
     backoff: int = 0
     probes_out: int = 0
     last_oow_ack: int = -1
+    tw_rcv_wnd: int = 0  # a timewait sock's: tcp_receive_window() when it was made
     retrans_stamp: float = 0.0  # when the first SYN (or a request's first SYN-ACK) went out
     snd_sml: int = 0  # end of the last small segment sent (Minshall's Nagle)
     ip_id: int = 0

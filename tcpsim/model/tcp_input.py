@@ -391,7 +391,9 @@ class TcpInput:
             return
         if sk.state in ("FIN_WAIT1", "FIN_WAIT2") and sk.shutdown & RCV_SHUTDOWN and seg.payload:
             self._transition(sk, "rcv_data_after_close", seg)
-            self._done(sk)
+            # tcp_rcv_state_process() -> tcp_reset(): ECONNRESET for a socket still open
+            # (shutdown(SHUT_RD) and SHUT_WR's FIN, or a child that inherited them)
+            self._reset(sk, E.ECONNRESET)
             return
         if sk.state in ("CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSE"):
             self._data_snd_check(sk)

@@ -34,7 +34,10 @@ class TcpMinisocks:
                         # and SOCK_KEEPOPEN with TCP_KEEPIDLE/INTVL/CNT
                         keepopen=sk.keepopen, keepalive_time=sk.keepalive_time,
                         keepalive_intvl=sk.keepalive_intvl,
-                        keepalive_probes=sk.keepalive_probes)
+                        keepalive_probes=sk.keepalive_probes,
+                        # and sk_shutdown: a shutdown() before listen() answered ENOTCONN but
+                        # set it on the CLOSE socket (inet_shutdown()), and listen() keeps it
+                        shutdown=sk.shutdown)
         self._set_state(req, "NEW_SYN_RECV", "rcv_syn", "tcp_conn_request()")
         req.ts_ok = p.timestamps and ts is not None
         req.sack_ok = p.sack and self._has(seg, "sackOK")
@@ -100,6 +103,10 @@ class TcpMinisocks:
             return  # the accept queue is full: the ACK is dropped, the SYN-ACK will be retried
         self._unhash(req)
         self._transition(req, "rcv_ack", seg)
+        if req.shutdown & SEND_SHUTDOWN:
+            # tcp_rcv_state_process(), TCP_SYN_RECV: a child that inherited SEND_SHUTDOWN
+            # sends its FIN as the handshake ends (tcp_shutdown()), before the ACK's data
+            self._transition(req, "shutdown_wr")
         if seg.payload or seg.flags & FIN:
             self._rcv_state_process(req, seg, acked=True)
 
@@ -159,6 +166,8 @@ class TcpMinisocks:
         sk.kind = "timewait"
         self.changed.add(sk.id)
         sk.timers.clear()
+        sk.tw_rcv_wnd = self._receive_window(sk)  # tcp_time_wait(): tw_rcv_wnd
+        sk.last_oow_ack = -1  # tcp_time_wait(): tw_last_oow_ack_time = 0
         self._arm(sk, "fin_wait2", self.now + self._fin_time(sk))
 
     def _fin_time(self, sk: Sock) -> float:
@@ -167,6 +176,19 @@ class TcpMinisocks:
         fin_timeout = float(linger2) if linger2 > 0 else self.profile.fin_timeout
         rto = self._established_rto(sk)
         return max(fin_timeout, rto * 4 - rto / 2)
+
+    @staticmethod
+    def _tw_in_window(tw: Sock, seg: Seg) -> bool:
+        """tcp_in_window(seq, end_seq, tw_rcv_nxt, tw_rcv_nxt + tw_rcv_wnd) (SYN and FIN
+        count in end_seq)."""
+        seq, s_win = seg.seq, tw.rcv_nxt
+        end_seq = (seq + seg.seg_len) & 0xFFFFFFFF
+        e_win = (s_win + tw.tw_rcv_wnd) & 0xFFFFFFFF
+        if seq == s_win:
+            return True
+        if seq_lt(s_win, end_seq) and seq_lt(seq, e_win):
+            return True
+        return seq == e_win and seq == end_seq
 
     def _rcv_timewait(self, tw: Sock, seg: Seg) -> None:
         """tcp_timewait_state_process()."""
@@ -181,6 +203,13 @@ class TcpMinisocks:
         ts = self._opt(seg, "TS")
         end_seq = (seg.seq + len(seg.payload)) & 0xFFFFFFFF
         if tw.state == "FIN_WAIT2":
+            if not self._tw_in_window(tw, seg):
+                # tcp_timewait_state_process(): out of the window (an old SYN-ACK a net line
+                # held back, say), an ACK, at most one each tcp_invalid_ratelimit
+                # (tcp_timewait_check_oow_rate_limit(): TCP_TW_ACK)
+                if not self._oow_rate_limited(tw, seg):
+                    self._send_ack(tw)
+                return
             if seg.flags & FIN and end_seq == tw.rcv_nxt:
                 if ts:
                     tw.ts_recent = ts[0]

@@ -249,6 +249,8 @@ class TcpOutput:
         """tcp_send_ack(): a pure ACK; clears the pending delayed ACK (tcp_event_ack_sent).
 
         dsack: a duplicate segment's [seq, end_seq) to report (RFC 2883, tcp_dsack_set())."""
+        if sk.state == "CLOSE":
+            return  # __tcp_send_ack(): "If we have been reset, we may not send again."
         if dsack:
             self._dsack_set(sk, *dsack)  # tcp_dsack_set(): with SACK, and tcp_dsack on
         opts = self._est_options(sk)

@@ -233,6 +233,9 @@ class SimWorld:
         # order in _flight -> what the lab's queue lets go in turn after it: a duplicate's
         # copy, the next segment of a GSO packet it holds
         self._chain: dict[int, list[tuple[Seg, bool]]] = {}
+        # net: duplicate lines' segments in the lab's queue (DelayQueue), in the order they
+        # were sent: (sent, order, pieces, after); _take() lets each go with its copy
+        self._nfq: list[tuple[float, int, list[Seg], float]] = []
         self._count = 0
         self._captured: list = []
         # held segments due at the same instant arrive one at a time (explore's "arrival"
@@ -267,19 +270,8 @@ class SimWorld:
             if delivered:
                 pass
             elif isinstance(fate, Dup):
-                # the lab's queue lets the original go on once the call is over, and sends the
-                # copy at once after it (chained: after what the original set off on lo), or
-                # `after` seconds after it reached lo (held, as a delayed segment)
-                pieces = _cut(seg)
-                if fate.after:
-                    self._push(sent + LOOPBACK_LATENCY, pieces[0], False, False,
-                               [(p, False) for p in pieces[1:]], counted=True)
-                    self._push(sent + LOOPBACK_LATENCY + fate.after, pieces[0], True, True,
-                               [(p, True) for p in pieces[1:]])
-                else:
-                    self._push(sent + LOOPBACK_LATENCY, pieces[0], False, False,
-                               [(p, c) for p in pieces for c in (False, True)][1:],
-                               counted=True)
+                # in the lab's queue until the lab reads it (_take())
+                self._nfq.append((sent, self._count, _cut(seg), fate.after))
             elif fate is None:
                 heapq.heappush(self._flight, (sent + LOOPBACK_LATENCY, self._count, seg, False))
                 self._prompt += 1
@@ -288,7 +280,7 @@ class SimWorld:
                 # go in turn (nfqnl_enqueue_packet(): skb_gso_segment())
                 pieces = _cut(seg)
                 self._push(sent + LOOPBACK_LATENCY + fate, pieces[0], True, False,
-                           [(p, False) for p in pieces[1:]], counted=True)
+                           [(p, False) for p in pieces[1:]], order=self._count)
         k.outbox.clear()
         k.outfate.clear()
         k.outtime.clear()
@@ -330,19 +322,39 @@ class SimWorld:
             nxt, copy = rest[0]
             self._push(self.t + LOOPBACK_LATENCY, nxt, False, copy, rest[1:])
 
+    def _take(self) -> None:
+        """The lab reads its queue (DelayQueue.take(), release_due()) once what lo carries
+        has settled: the next net: duplicate line's segment goes on, and its copy at once
+        after it (chained: after what the original set off on lo), or `after` seconds after
+        it reached lo (held, as a delayed segment).  A segment the original or its copy set
+        off that a net: duplicate line takes waits in the queue for the lab's next read,
+        after those read before it (nfqnl_recv_verdict() reinjects the original, and the
+        copy's sendto() crosses lo, before either call returns)."""
+        sent, order, pieces, after = self._nfq.pop(0)
+        at = max(self.t, sent) + LOOPBACK_LATENCY
+        if after:
+            self._push(at, pieces[0], False, False, [(p, False) for p in pieces[1:]],
+                       order=order)
+            self._push(sent + LOOPBACK_LATENCY + after, pieces[0], True, True,
+                       [(p, True) for p in pieces[1:]])
+        else:
+            self._push(at, pieces[0], False, False,
+                       [(p, c) for p in pieces for c in (False, True)][1:], order=order)
+
     def _push(self, at: float, seg: Seg, held: bool, copy: bool, then: list,
-              counted: bool = False) -> None:
-        """Put a segment in flight (counted: _collect() has given it its number already),
-        a net: duplicate line's copy if `copy`, with what comes in turn after it."""
-        if not counted:
+              order: int | None = None) -> None:
+        """Put a segment in flight (order: the number _collect() gave it already), a net:
+        duplicate line's copy if `copy`, with what comes in turn after it."""
+        if order is None:
             self._count += 1
-        heapq.heappush(self._flight, (at, self._count, seg, held))
+            order = self._count
+        heapq.heappush(self._flight, (at, order, seg, held))
         if not held:
             self._prompt += 1
         if copy:
-            self._copies.add(self._count)
+            self._copies.add(order)
         if then:
-            self._chain[self._count] = then
+            self._chain[order] = then
 
     def _advance(self, t: float, deliver: bool = True) -> None:
         """Move the clock to t, firing every timer and delivering every held segment due on
@@ -382,7 +394,9 @@ class SimWorld:
         self.t = max(self.t, self.kernel.now)  # a call's own deliveries took lo's latency
         self.kernel.now = self.t
         self._collect()
-        while self._prompt:
+        while self._prompt or self._nfq:
+            if not self._prompt:
+                self._take()  # lo has settled: the lab reads its queue
             self._deliver()
             if self.tun_peer:
                 break
@@ -392,7 +406,7 @@ class SimWorld:
 
     def unsettled(self) -> bool:
         """Segments still on their way that settle() delivers at once (tun_peer: one a call)."""
-        return bool(self._prompt)
+        return bool(self._prompt or self._nfq)
 
     def wait(self, waits: list, until: float) -> None:
         """Jump to the next timer or held segment, or to `until` if nothing is due before it.
@@ -401,7 +415,7 @@ class SimWorld:
         soon as the buffer is writeable again (tcp_poll()), not at the next timer; once per
         instant, so that a call that is ready but cannot finish lets time pass."""
         self._collect()
-        if self._prompt:  # a retried call sent segments: the next settle() delivers them
+        if self._prompt or self._nfq:  # a retried call sent segments: settle() delivers them
             return
         mark = (self.t, self._count)
         ready = waits and any([s.ready() if isinstance(s, ModelEpoll) else
