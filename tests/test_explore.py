@@ -341,6 +341,30 @@ def test_the_one_pass_signature_is_the_plain_one_at_every_choice_point(name, mon
     assert len(seen) > 10
 
 
+@pytest.mark.parametrize("name", ["handshake", "epoll-edge", "request-response",
+                                  "concurrent-server", "fin-wait1-linger"])
+def test_the_exchange_so_far_kept_from_one_choice_point_to_the_next_is_the_whole_pass(
+        name, monkeypatch):
+    """The walk's exchange so far (_Explorer.so_far(): signature()'s pass kept with the run,
+    copied with its snapshots, going on from the last choice point) is signature() of the
+    trace as it stands, at every choice point a walk meets."""
+    from tcpsim.sim import explore as ex
+
+    seen = []
+    kept = ex._Explorer.so_far
+
+    def both(r):
+        one = kept(r)
+        assert one == ex.signature(r.trace)
+        seen.append(one)
+        return one
+
+    monkeypatch.setattr(ex._Explorer, "so_far", staticmethod(both))
+    explore(load(name), REF, limit=300)
+    assert len(seen) > 10
+    assert len(set(seen)) > 5  # (the runs moved on between them)
+
+
 # -- progress on a terminal (issue 21) ---------------------------------------------------------
 def test_a_walk_reports_its_progress_as_it_goes(monkeypatch):
     """explore(progress=...) is told (schedules walked, exchanges found) every PROGRESS_EVERY
