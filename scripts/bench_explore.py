@@ -14,7 +14,10 @@
 4. With --groups: each walk again with explore(groups=True) (groups of processes that can no
    longer meet walked on their own, their outcomes combined), against the walk without.
 
-    python3 scripts/bench_explore.py [--quick] [--no-before] [--groups] [NAME...]
+With --seconds S each walk stops after S seconds (the programs that do not finish); the last
+line is the walks' total.
+
+    python3 scripts/bench_explore.py [--quick] [--no-before] [--groups] [--seconds S] [NAME...]
 """
 
 import argparse
@@ -38,10 +41,13 @@ def model_runs_per_second(prog, seconds: float = 0.3) -> float:
     return n / (time.perf_counter() - start)
 
 
-def walk(name: str, before: bool, limit: int, groups: bool = False) -> None:
+def walk(name: str, before: bool, limit: int, groups: bool = False,
+         seconds: float | None = None) -> float:
+    """One built-in's line; the seconds its walk took."""
     prog = load(name)
     base = model_runs_per_second(prog)
-    new = explore(prog, REF, limit=limit)
+    new = explore(prog, REF, limit=limit, deadline=None if seconds is None else
+                  time.perf_counter() + seconds)
     line = (f"{name:28} {new.seconds:8.3f} s {new.schedules:6} schedules "
             f"{len(new.outcomes):4} outcomes{'' if new.complete else ' (incomplete)'}"
             f"  ({new.seconds * base:7.1f} file-order runs)")
@@ -58,6 +64,7 @@ def walk(name: str, before: bool, limit: int, groups: bool = False) -> None:
     target = TARGETS.get(name, 1.0)
     line += "" if new.seconds < target else f"  [over {target} s]"
     print(line, flush=True)
+    return new.seconds
 
 
 def generated(kind: str):
@@ -102,11 +109,15 @@ def main() -> None:
                     "request-response-100 and the race checks only")
     ap.add_argument("--groups", action="store_true",
                     help="each walk again with explore(groups=True), against the walk without")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="stop each walk after that many seconds (incomplete)")
     args = ap.parse_args()
     names = args.names or (["handshake", "concurrent-server", "request-response-100"]
                            if args.quick else builtin_names())
+    total = 0.0
     for name in names:
-        walk(name, not args.no_before, args.limit, args.groups)
+        total += walk(name, not args.no_before, args.limit, args.groups, args.seconds)
+    print(f"{'total':28} {total:8.3f} s ({len(names)} walks)", flush=True)
     if not args.names:
         race_check("clients")
         race_check("socket-close")

@@ -319,6 +319,12 @@ def test_groups_that_can_no_longer_meet_combine_into_the_plain_walks_exchanges()
         assert signature(o.trace, o.hangs) == o.signature  # each one's trace is its own
 
 
+# schedules walked by the tests that check every choice point: concurrent-server's states
+# merge since session 18 (fingerprint()'s clocks), and its first 300 schedules are thousands
+# of choice points (about 3 minutes on the loaded machine); 20 are some hundreds
+WALKED = {"concurrent-server": 20}
+
+
 @pytest.mark.parametrize("name", ["handshake", "simultaneous-open", "epoll-edge",
                                   "request-response", "concurrent-server"])
 def test_the_one_pass_signature_is_the_plain_one_at_every_choice_point(name, monkeypatch):
@@ -337,8 +343,101 @@ def test_the_one_pass_signature_is_the_plain_one_at_every_choice_point(name, mon
 
     fast = ex.signature
     monkeypatch.setattr(ex, "signature", both)
-    explore(load(name), REF, limit=300)
+    explore(load(name), REF, limit=WALKED.get(name, 300))
     assert len(seen) > 10
+
+
+@pytest.mark.parametrize("name", ["handshake", "epoll-edge", "request-response",
+                                  "concurrent-server", "fin-wait1-linger"])
+def test_the_exchange_so_far_kept_from_one_choice_point_to_the_next_is_the_whole_pass(
+        name, monkeypatch):
+    """The walk's exchange so far (_Explorer.so_far(): signature()'s pass kept with the run,
+    copied with its snapshots, going on from the last choice point) is signature() of the
+    trace as it stands, at every choice point a walk meets."""
+    from tcpsim.sim import explore as ex
+
+    seen = []
+    kept = ex._Explorer.so_far
+
+    def both(r):
+        one = kept(r)
+        assert one == ex.signature(r.trace)
+        seen.append(one)
+        return one
+
+    monkeypatch.setattr(ex._Explorer, "so_far", staticmethod(both))
+    explore(load(name), REF, limit=WALKED.get(name, 300))
+    assert len(seen) > 10
+    assert len(set(seen)) > 5  # (the runs moved on between them)
+
+
+def _two_seeds():
+    from tcpsim.scenario.parser import parse
+
+    seed_lines = [ln for ln in load("handshake").text.splitlines() if ln and ln[0] != "#"]
+    return parse("".join(ln.replace("server", f"server{i}").replace("client", f"client{i}")
+                         .replace("8080", str(8080 + i)) + "\n"
+                         for i in (1, 2) for ln in seed_lines), name="two-seeds")
+
+
+def test_two_orders_of_calls_on_two_connections_leave_one_state_though_their_clocks_differ():
+    """fingerprint() takes a socket's times of its last transmit, ACK and measure (lsndtime,
+    rcv_tstamp, wstamp, rcv_rtt_time, rack_mstamp) in jiffies from now, as lrcvtime: two
+    orders of independent calls leave them microseconds apart (loopback latency), which made
+    nearly every state of concurrent-server a new one.  tcp_tso_should_defer()'s "sent more
+    than 1 ms ago" is kept as it is."""
+    from tcpsim.sim import explore as ex
+
+    e = ex._Explorer(_two_seeds(), REF, 0, 10.0, 100, 0.1, True)
+    r = e.new_runner()
+    for _ in range(3):  # server1 sends its greeting while client2 can connect
+        e.take(r, e.options(r)[0])
+    opts = e.options(r)
+    send = next(o for o in opts if o.kind == "call" and o.steps[0].call == "send")
+    conn = next(o for o in opts if o.kind == "call" and o.steps[0].call == "connect")
+    assert ex.independent(e.footprint(r, send), e.footprint(r, conn))
+    one, two = e.snapshot(r), e.snapshot(r)
+    e.take(one, send)
+    e.take(one, conn)
+    e.take(two, conn)
+    e.take(two, send)
+
+    def clocks(x):
+        return sorted((sk.lsndtime, sk.wstamp, sk.rcv_tstamp, sk.rcv_rtt_time, sk.rack_mstamp)
+                      for sk in x.world.kernel.socks.values())
+
+    assert clocks(one) != clocks(two)  # microseconds apart
+    assert ex.fingerprint(one) == ex.fingerprint(two)
+    assert e.so_far(one) == e.so_far(two)
+    sk = max(one.world.kernel.socks.values(), key=lambda sk: sk.wstamp)
+    now = one.world.kernel.now
+    sk.wstamp = now - 0.0005
+    recent = ex.fingerprint(one)
+    sk.wstamp = now - 0.0015  # the same jiffy from now, but past tcp_tso_should_defer()'s 1 ms
+    assert ex.fingerprint(one) != recent
+
+
+def test_closing_a_shared_copy_of_a_listener_touches_only_the_count_of_its_descriptors():
+    """concurrent-server: child1's close(s) drops one of the listener's descriptors (fput()):
+    it commutes with the server's accept() on it, not with another holder's close(s), which
+    it may make the last one (inet_csk_listen_stop())."""
+    from tcpsim.sim import explore as ex
+
+    prog = load("concurrent-server")
+    e = ex._Explorer(prog, REF, 0, 10.0, 100, 0.1, True)
+    r = e.new_runner()
+    opts = e.options(r)
+    while not any(o.steps[0].process == "child1" for o in opts):
+        e.take(r, opts[0])
+        opts = e.options(r)
+    child_close = next(s for s in prog.steps if s.process == "child1" and s.call == "close")
+    accept = next(s for s in prog.steps if s.process == "server" and s.call == "accept"
+                  and not r.sched.started[s.index])
+    last = [s for s in prog.steps if s.process == "server"][-1]
+    assert last.call == "close" and last.args[0] == "s" and child_close.args[0] == "s"
+    assert ex.footprint(r, child_close) == {("file", "server.s")}
+    assert ex.independent(ex.footprint(r, child_close), ex.footprint(r, accept))
+    assert not ex.independent(ex.footprint(r, child_close), ex.footprint(r, last))
 
 
 # -- progress on a terminal (issue 21) ---------------------------------------------------------

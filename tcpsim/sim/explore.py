@@ -123,41 +123,70 @@ def signature(trace: Trace, hangs: tuple = ()) -> tuple:
     connections are not ordered against each other: that order is not part of the exchange.
     One pass over the events (it runs at every choice point of a walk): the numbers are
     Trace.relative()'s, without the options it also makes relative; _signature_plain() is the
-    same written with the trace's views, which a test holds it to."""
-    owner = trace.owner()
-    names: dict = {}
-    isn: dict = {}
-    conns: dict[tuple, list] = {}
-    calls = []
-    last: dict[str, str] = {}
-    for e in trace.events:
-        if isinstance(e, Segment):
-            src, dst, seq = e.src, e.dst, e.seq
-            d, back = (src, dst), (dst, src)
-            if e.flags == "S" and d in isn and isn[d] != seq:
-                isn.pop(d, None)  # a new SYN on the same four-tuple: numbered afresh
-                isn.pop(back, None)
-            base = isn.setdefault(d, seq)
-            a = names.get(src)
-            if a is None:
-                a = names[src] = owner(src) or src
-            b = names.get(dst)
-            if b is None:
-                b = names[dst] = owner(dst) or dst
-            if "." in e.flags:
-                ack = (e.ack - isn[back]) % 2**32 if back in isn else e.ack
-            else:
-                ack = None
-            conns.setdefault((a, b) if a <= b else (b, a), []).append(
-                (a, e.flags, (seq - base) % 2**32, ack, e.length))
-        elif isinstance(e, Call):
-            if e.result is not None:  # (epoll_wait's ready sockets too: its result is a count)
-                calls.append((e.step, e.result, e.errno) + (
-                    (e.value,) if e.text.startswith("epoll_wait(") else ()))
-        elif isinstance(e, State) and e.via != "transition":
-            last[e.socket] = e.state
-    return (tuple(sorted((k, tuple(v)) for k, v in conns.items())), tuple(sorted(calls)),
-            tuple(sorted(last.items())), hangs)
+    same written with the trace's views, which a test holds it to.  The pass is _Fold's, which
+    a walk also keeps from one choice point to the next (_Explorer.so_far())."""
+    f = _Fold()
+    f.fold(trace.events, trace.owner())
+    return f.key(hangs)
+
+
+class _Fold:
+    """signature()'s one pass over a trace's events, as far as it has gone: a walk keeps one
+    with each run and goes on from where it stopped at the last choice point (the events are
+    only ever appended to during a run; Runner._relabel() renames States at the end), so the
+    exchange so far costs the events since then, not all of them (request-response-100: a
+    thousand events at each of its choice points).  The owners of the endpoints are taken
+    when first met; _Explorer.so_far() checks they still hold and folds afresh if not."""
+    __slots__ = ("n", "names", "isn", "conns", "calls", "last")
+
+    def __init__(self):
+        self.n = 0  # events folded
+        self.names: dict = {}  # endpoint -> its owner (or itself), as first met
+        self.isn: dict = {}
+        self.conns: dict[tuple, list] = {}
+        self.calls: list = []
+        self.last: dict[str, str] = {}
+
+    def copy(self) -> "_Fold":
+        new = object.__new__(_Fold)
+        new.n, new.names, new.isn = self.n, dict(self.names), dict(self.isn)
+        new.conns = {k: list(v) for k, v in self.conns.items()}
+        new.calls, new.last = list(self.calls), dict(self.last)
+        return new
+
+    def fold(self, events: list, owner) -> None:
+        names, isn, conns, calls, last = self.names, self.isn, self.conns, self.calls, self.last
+        for e in itertools.islice(events, self.n, None):
+            if isinstance(e, Segment):
+                src, dst, seq = e.src, e.dst, e.seq
+                d, back = (src, dst), (dst, src)
+                if e.flags == "S" and d in isn and isn[d] != seq:
+                    isn.pop(d, None)  # a new SYN on the same four-tuple: numbered afresh
+                    isn.pop(back, None)
+                base = isn.setdefault(d, seq)
+                a = names.get(src)
+                if a is None:
+                    a = names[src] = owner(src) or src
+                b = names.get(dst)
+                if b is None:
+                    b = names[dst] = owner(dst) or dst
+                if "." in e.flags:
+                    ack = (e.ack - isn[back]) % 2**32 if back in isn else e.ack
+                else:
+                    ack = None
+                conns.setdefault((a, b) if a <= b else (b, a), []).append(
+                    (a, e.flags, (seq - base) % 2**32, ack, e.length))
+            elif isinstance(e, Call):
+                if e.result is not None:  # (epoll_wait's ready sockets too: its result is a count)
+                    calls.append((e.step, e.result, e.errno) + (
+                        (e.value,) if e.text.startswith("epoll_wait(") else ()))
+            elif isinstance(e, State) and e.via != "transition":
+                last[e.socket] = e.state
+        self.n = len(events)
+
+    def key(self, hangs: tuple = ()) -> tuple:
+        return (tuple(sorted((k, tuple(v)) for k, v in self.conns.items())),
+                tuple(sorted(self.calls)), tuple(sorted(self.last.items())), hangs)
 
 
 def _signature_plain(trace: Trace, hangs: tuple = ()) -> tuple:
@@ -224,6 +253,9 @@ def footprint(runner: Runner, step: Step):
     if s is None:
         return frozenset() if fd_name is not None else EVERYTHING  # EBADF touches nothing
     out = {("sock", s.label)}
+    if step.call in ("close", "dup"):
+        # the file's count of descriptors (fget()/fput()): which close() is the last one
+        out.add(("file", s.label))
     if step.call == "bind":
         port = step.args[1].sockaddr[1]
         if not port or port >= EPHEMERAL_FROM:
@@ -239,8 +271,9 @@ def footprint(runner: Runner, step: Step):
     if step.call == "close" and _holders(runner, proc, s):
         # a copy of the descriptor lives on (fork(), dup()): close() only drops this one,
         # fput(); the socket closes with the last one (__fput() -> sock_close()), so it touches
-        # the other holders' closes alone
-        return frozenset({("sock", s.label)})
+        # the other holders' closes (and dup()s) alone: not their other calls on the socket,
+        # which it leaves as it was
+        return frozenset({("file", s.label)})
     if s.seen_state == "LISTEN" and step.call in ("close", "shutdown"):
         # inet_csk_listen_stop(): resets every child still in the accept queue (and the
         # request socks of the SYN queue): the connections at its port nobody accepted yet
@@ -321,8 +354,8 @@ def _close_footprint(runner: Runner, proc, s, leaving=None):
         x.label == s.label for p in runner.procs.values() if p.fds is not leaving
         for x in p.fds.values())
     if shared:
-        return frozenset({("sock", s.label)})  # fput() of a shared file: nothing is sent
-    out = {("sock", s.label)}
+        return frozenset({("file", s.label)})  # fput() of a shared file: nothing is sent
+    out = {("sock", s.label), ("file", s.label)}
     c = _conn(s.local, s.remote)
     if c is not None:
         out.add(c)
@@ -433,7 +466,7 @@ def _futures(runner: Runner) -> dict:
 
 def _whole(runner: Runner, s) -> frozenset:
     """Everything a socket that exists may take part in, whatever the call."""
-    out = {("sock", s.label)}
+    out = {("sock", s.label), ("file", s.label)}
     c = _conn(s.local, s.remote)
     if c is not None:
         out.add(c)
@@ -551,17 +584,27 @@ def independent(a, b) -> bool:
 _SND_SEQ = ("snd_una", "snd_nxt", "write_seq", "push_end", "snd_sml", "pushed_seq")
 _RCV_SEQ = ("rcv_nxt", "rcv_wup")
 _TIMES = ("lrcvtime", "retrans_stamp")
+# more times on the model's clock, each the time of the socket's last transmit, ACK taken or
+# measure begun: lsndtime and rcv_tstamp are jiffies in the kernel (tcp_jiffies32, read
+# through Kernel._jiffies()); wstamp, rcv_rtt_time and rack_mstamp its microsecond clock
+# (tcp_wstamp_ns, tcp_mstamp), whose differences of a few microseconds are loopback latency
+# the model does not keep (its own races: tso_defer, rack_reo).  Two orders of the same calls
+# on different connections leave them microseconds apart: taken as they were, nearly every
+# state met at a choice point of concurrent-server was a new one (2284 of 2582 in 20 s,
+# differing in these alone).  In jiffies, as _TIMES; a value <= 0 is "never" (kept as is).
+_CLOCKS = ("lsndtime", "rcv_tstamp", "wstamp", "rcv_rtt_time", "rack_mstamp")
 # random or bookkeeping values that only change absolute numbers, never what happens next
 # (rcvq_tail_capture is a count of the capture's reads: only whether it is the current one
 # matters, fingerprint() keeps that)
 _SKIP = frozenset({"id", "iss", "irs", "ts_offset", "ts_recent", "ip_id", "timer_order",
                    "local", "remote", "accept_queue", "parent", "timers",
                    "rcvq_tail_capture"} | set(_SND_SEQ)
-                  | set(_RCV_SEQ) | set(_TIMES))
+                  | set(_RCV_SEQ) | set(_TIMES) | set(_CLOCKS))
 _KEPT = tuple(f for f in Sock.__slots__ if f not in _SKIP)
 _KEPT_CONTAINERS = tuple(i for i, f in enumerate(_KEPT) if f in SOCK_CONTAINERS)
 _kept = operator.attrgetter(*_KEPT)
-_snd_seq, _rcv_seq, _times = (operator.attrgetter(*fs) for fs in (_SND_SEQ, _RCV_SEQ, _TIMES))
+_snd_seq, _rcv_seq, _times, _clocks = (operator.attrgetter(*fs) for fs in (
+    _SND_SEQ, _RCV_SEQ, _TIMES, _CLOCKS))
 
 
 def _frozen(v):
@@ -614,6 +657,10 @@ def fingerprint(r: Runner, only: tuple | None = None) -> tuple:
                       tuple((v - iss) % 2**32 for v in _snd_seq(sk)),
                       tuple((v - irs) % 2**32 for v in _rcv_seq(sk)),
                       tuple(ago(v) for v in _times(sk)),
+                      tuple((v,) if v <= 0 else ago(v) for v in _clocks(sk)),
+                      # tcp_tso_should_defer(): sent more than 1 ms ago (for good: the clock
+                      # only moves on)
+                      now - sk.wstamp > 0.001,
                       tuple(sorted((n, ago(t)) for n, t in sk.timers.items())), *kept,
                       sk.rcvq_tail_capture == k.capture_reads))
     # the timer races already decided on this path, for timers still due as decided: a branch
@@ -699,7 +746,26 @@ class _Explorer:
         # a flag per line of the program (400 for request-response-100): a deep copy visited
         # each one
         memo[id(runner.sched.started)] = list(runner.sched.started)
+        f = runner.__dict__.get("fold")
+        if f is not None:  # the exchange so far (so_far()): lists and dicts of plain values
+            memo[id(f)] = f.copy()
         return copy.deepcopy(runner, memo)
+
+    @staticmethod
+    def so_far(r: Runner) -> tuple:
+        """signature(r.trace), going on from the fold kept with the run (_Fold): the events
+        since the last choice point only.  Folded afresh when an endpoint's owner is no longer
+        the one it had when first met (Trace.owner(): a socket's addresses are seen after the
+        call that made them).  (Runner._relabel(), the one edit of events already recorded,
+        runs when the run ends, finish() or Stuck: no choice point comes after it.)"""
+        tr = r.trace
+        owner = tr.owner()
+        f = r.__dict__.get("fold")
+        if f is None or f.n > len(tr.events) or any(
+                (owner(a) or a) != name for a, name in f.names.items()):
+            f = r.fold = _Fold()
+        f.fold(tr.events, owner)
+        return f.key()
 
     def options(self, r: Runner, sleep: dict | None = None) -> list[Choice] | None:
         """Run until the next real choice; [] when the program has finished; None when a call
@@ -1235,7 +1301,7 @@ class _Explorer:
                 break
             self.take(r, other[0])
         result.choice_points += 1
-        so_far = part(_elements(signature(r.trace)))
+        so_far = part(_elements(self.so_far(r)))
         if so_far is None:
             return None
         here = (fingerprint(r, self.local(r, group)), so_far, group, mine)
@@ -1384,7 +1450,7 @@ class _Explorer:
                 continue
             result.choice_points += 1
             if self.por:
-                here = (fingerprint(r), signature(r.trace))
+                here = (fingerprint(r), self.so_far(r))
                 seen = visited.get(here)
                 asleep = frozenset(sleep)
                 if seen is not None and seen <= asleep:
