@@ -674,6 +674,30 @@ def test_scanning_in_blocks_finishes_what_feeding_each_packet_finishes(tmp_path,
     assert got == want
 
 
+@pytest.mark.parametrize("edit", [*EDITS, "port-reuse"])
+def test_connections_open_at_a_blocks_end_are_carried_into_the_next(tmp_path, monkeypatch, edit):
+    """Blocks of 3001 packets (each end cuts some 200 connections of the benchmark's): the
+    connections open at a block's end are carried into the next block and replayed there
+    whole (compare/replay.py), with the ids, order, summaries and every field that feeding
+    each packet gives; without carrying most of them would be fed."""
+    from tcpsim.compare import replay as rp
+    from tcpsim.compare.report import Scan
+    from tcpsim.pcap import reader as rd
+
+    monkeypatch.setattr(rd, "BLOCK", 3001)
+    path = _port_reuse(tmp_path) if edit == "port-reuse" else \
+        _bench_capture(tmp_path, edit=EDITS[edit])
+    want = [c.to_dict() for c in _per_packet(path)]
+    conns = list(Scan(path))
+    assert [c.to_dict() for c in conns] == want and len(want) > 10
+    replayed = sum(isinstance(c, rp.Replayed) for c in conns)
+    assert _json(path, monkeypatch, True) == _json(path, monkeypatch, False)
+    monkeypatch.setattr(rp, "CARRY", 0)
+    alone = sum(isinstance(c, rp.Replayed) for c in Scan(path))
+    if edit in ("plain", "cut"):
+        assert replayed > 0.95 * len(conns) > 3 * alone
+
+
 def test_a_long_connection_in_blocks_is_followed_as_packet_by_packet(tmp_path, monkeypatch):
     """scripts/bench_compare.py's never-acknowledged capture, small: a connection longer than
     a block fed in parts, its unacknowledged segments past SENT_LIMIT kept as their newest

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pcap.reader import Packet
+from ..pcap.reader import _COLUMNS as _BLOCK_COLUMNS
+from ..pcap.reader import Block, Packet
 from .tracker import IDLE, LINGER, MAX_LINGERING, MAX_OPEN, MOD, SYN, Connection, End, Tracker
 
 ENABLED = True  # (off: every packet fed, for checking that replaying changes nothing)
@@ -33,6 +34,9 @@ MEMO_LIMIT = 4096  # signatures remembered (a template each, or None: not replay
 LONGEST = 1024  # packets of a connection replayed at most (a longer one is fed: it would not
 # repeat, and its scratch run would be the work of feeding it once more)
 MEMO_BYTES = 8 << 20  # ... and at most this many bytes of them (a long connection's is long)
+CARRY = 1 << 15  # packets of connections still open at a block's end carried into the next
+# block at most (their whole connection is then replayed there, not fed packet by packet)
+OPEN = object()  # a signature's scratch run: one connection, no findings, not through yet
 _N0 = 1 << 40  # packet numbers of the scratch run: _N0 + index
 _T0 = float(1 << 30)  # its times: _T0 + index (exact as floats)
 _SIG = np.dtype([("fwd", "u1"), ("flags", "u1"), ("seq", "<u4"), ("ack", "<u4"),
@@ -52,7 +56,7 @@ class Replayed:
 
     __slots__ = ("id", "first", "last", "t_first", "t_last", "packets", "done_at", "verdict",
                  "midstream", "_tpl", "_numbers", "_times", "_idx", "_key", "_fwd", "_bases",
-                 "_real")
+                 "_real", "_blk")
     self_connect = False
 
     def real(self) -> Connection:
@@ -64,9 +68,12 @@ class Replayed:
         return getattr(self.real(), name)
 
 
-def feed_arrays(tracker: Tracker, b) -> list | None:
+def feed_arrays(tracker: Tracker, b, carry: bool = False) -> list | None:
     """Tracker.feed_block for a Block of arrays; None when it cannot be replayed (the caller
-    then feeds it packet by packet)."""
+    then feeds it packet by packet).  carry: the connections still open at the block's end
+    (a scratch run of their packets so far: one connection, no findings, not through) may be
+    carried into the next block (tracker._carry) instead of being fed, once each; their ids
+    are counted here, at their first packet, and kept for them (tracker._ids)."""
     A = b.arrays
     n = b.n
     t = A["t"]
@@ -91,18 +98,25 @@ def feed_arrays(tracker: Tracker, b) -> list | None:
         return None
     sig, bases = _signatures(A, b, order, fs, starts, ends)
     memo = tracker.__dict__.setdefault("_memo", {})
-    replayed = []  # (first position, last position, Replayed)
+    replayed = []  # the Replayed, in the order of their groups
     chosen = []
+    carried = []  # groups carried into the next block
+    room_c = CARRY if carry else 0
+    if room_c:
+        # carried at most once (the block's first b.carried flows came from the last one);
+        # not past what an idle look could finish within this block (Tracker._sweep())
+        once = getattr(b, "carried", 0)
+        t_end = float(t[n - 1]) - IDLE
     starts_l, ends_l = starts.tolist(), ends.tolist()
     first_pos, last_pos = order[starts], order[ends - 1]
     numbers = A["number"]
     n_first, n_last = numbers[first_pos].tolist(), numbers[last_pos].tolist()
     t_first, t_last = t[first_pos].tolist(), t[last_pos].tolist()
-    p_first, p_last = first_pos.tolist(), last_pos.tolist()
     fwd_first = A["fwd"][first_pos].tolist()
+    sig_bytes, width = sig.tobytes(), sig.itemsize  # (each flow's: a slice of these bytes)
     for g in groups:
         s, e = starts_l[g], ends_l[g]
-        key_sig = sig[s:e].tobytes()
+        key_sig = sig_bytes[s * width:e * width]
         tpl = memo.get(key_sig, False)
         if tpl is False:
             room = len(memo) < MEMO_LIMIT and tracker.__dict__.get("_memo_bytes", 0) < MEMO_BYTES
@@ -112,9 +126,15 @@ def feed_arrays(tracker: Tracker, b) -> list | None:
                 tracker._memo_bytes = tracker.__dict__.get("_memo_bytes", 0) + len(key_sig)
         if tpl is None:
             continue
+        if tpl is OPEN:
+            if e - s <= room_c and key_of[g] >= once and t_last[g] >= t_end:
+                room_c -= e - s
+                carried.append(g)
+            continue
         r = Replayed()
         # (only the block's numbers and times are kept: not its buffer, nor its other arrays)
         r._tpl, r._numbers, r._times, r._idx, r._real = tpl, numbers, t, order[s:e], None
+        r._blk = b  # (for its summary, compare/summary.py; let go when it comes out)
         r._key = keys[key_of[g]]
         r._bases = bases[g]
         r._fwd = fwd_first[g]
@@ -123,15 +143,25 @@ def feed_arrays(tracker: Tracker, b) -> list | None:
         r.done_at = None
         r.verdict = tpl.verdict
         r.midstream = False
-        replayed.append((p_first[g], p_last[g], r))
+        replayed.append(r)
         chosen.append(g)
-    if not replayed:
+    if not replayed and not carried:
         return None
     picked = np.zeros(len(starts), dtype=bool)
     picked[chosen] = True
+    picked[carried] = True
     skip = np.zeros(n, dtype=bool)
     skip[order] = np.repeat(picked, ends - starts)
-    return _run(tracker, b, skip, replayed)
+    reserve = []  # the keys of the carried connections: their ids counted at their first
+    if carried:
+        reserve = [keys[key_of[g]] for g in carried]
+        at = np.sort(np.concatenate([order[starts_l[g]:ends_l[g]] for g in carried]))
+        tracker._carry = _carry_block(b, at)
+    out = _run(tracker, b, skip, replayed, first_pos[chosen], last_pos[chosen], reserve,
+               first_pos[carried])
+    # (compare/summary.py's Summaries.block() takes these flows as they are)
+    tracker._replayed = (b, fs[starts[chosen]], replayed)
+    return out
 
 
 def _signatures(A, b, order, fs, starts, ends):
@@ -173,10 +203,10 @@ def _signatures(A, b, order, fs, starts, ends):
         rec["opt"][si] = raw.view("V40").ravel()
     # the bases of each flow, for its direction "a" (its first packet's source) and "b"
     f0 = fwd[starts]
-    bases = []
-    for g, a_fwd in enumerate(f0.tolist()):
-        ga, gb = 2 * g + a_fwd, 2 * g + 1 - a_fwd
-        bases.append((int(base[ga]) if has[ga] else None, int(base[gb]) if has[gb] else None))
+    ga = 2 * np.arange(len(starts)) + f0
+    gb = ga + 1 - 2 * f0
+    bases = [(x if hx else None, y if hy else None) for x, hx, y, hy in zip(
+        base[ga].tolist(), has[ga].tolist(), base[gb].tolist(), has[gb].tolist())]
     return rec, bases
 
 
@@ -208,8 +238,11 @@ def _template(b, idx, bases) -> Template | None:
     if len(got) != 1:
         return None
     c = got[0]
-    if c.findings or c.done_at != _T0 + len(packets) - 1 or c.packets != len(packets) or \
-            c.self_connect:
+    if c.findings or c.packets != len(packets) or c.self_connect:
+        return None
+    if c.done_at is None:
+        return OPEN
+    if c.done_at != _T0 + len(packets) - 1:
         return None
     return Template(c, bases)
 
@@ -254,18 +287,23 @@ def _make(r: Replayed) -> Connection:
                       list(src.phases), [], False, r.done_at, rtt)
 
 
-def _run(tracker: Tracker, b, skip, replayed) -> list:
+def _run(tracker: Tracker, b, skip, replayed, firsts, lasts, reserve=(), reserve_at=()) -> list:
     """The block in capture order: its other packets fed, the replayed connections counted
-    at their first packet and finished at their last."""
+    at their first packet (positions firsts) and finished at their last (lasts), the carried
+    ones (keys reserve) counted at their first packet (reserve_at)."""
     A = b.arrays
     n = b.n
-    kind = np.zeros(n, dtype=np.int8)  # 0 fed, 1 skipped, 2 first of a replayed, 4 its last
+    # 0 fed, 1 skipped, 2 first of a replayed, 4 its last, 8 first of a carried connection
+    kind = np.zeros(n, dtype=np.int8)
     kind[skip] = 1
     rid = np.full(n, -1, dtype=np.int64)
-    for k, (first, last, _) in enumerate(replayed):
-        kind[first] = 2
-        kind[last] = 4 if first != last else 6
-        rid[first] = rid[last] = k
+    kind[firsts] = 2
+    kind[lasts] |= 4
+    rid[firsts] = rid[lasts] = np.arange(len(firsts))
+    if len(reserve):
+        kind[reserve_at] = 8
+        rid[reserve_at] = np.arange(len(reserve))
+    ids = tracker._ids
     events = np.flatnonzero(kind != 1)
     # the latest skipped packet before each event (times do not go back: it is the latest)
     pos = np.where(kind == 1, np.arange(n), -1)
@@ -285,14 +323,49 @@ def _run(tracker: Tracker, b, skip, replayed) -> list:
     keys = b.keys
     fi = 0  # the next of the fed packets
     prev = -1
+    done, sweep_at = tracker._done, tracker._sweep_at
     for j, i in enumerate(ev_l):
+        k = ev_kind[j]
+        ti = tl[i]
+        if k and ti < sweep_at:
+            # a replayed or carried connection's first or last packet, no idle look due:
+            # the lingering connections due at the skipped packets before it are let go
+            # after it (times do not go back, and nothing else comes out in between, so the
+            # same ones in the same order)
+            prev = i
+            if k == 8:  # a carried connection's first packet: its id, kept for it
+                tracker.count += 1
+                ids[reserve[ev_rid[j]]] = tracker.count
+            else:
+                r = replayed[ev_rid[j]]
+                if k & 2:
+                    cid = ids.pop(r._key, None) if ids else None
+                    if cid is None:
+                        tracker.count += 1
+                        cid = tracker.count
+                    r.id = cid
+                if k & 4:
+                    r.done_at = ti
+                    conns[r._key] = r
+                    done.append((ti, r._key, r))
+            # Tracker._expire(ti, []) inlined (once per connection here)
+            while done and (done[0][0] + LINGER < ti or len(done) > MAX_LINGERING):
+                _, key, old = done.popleft()
+                if conns.get(key) is old:
+                    del conns[key]
+                out.append(old)
+            continue
         s = ev_skip[j]
         if s > prev:  # skipped packets since the last event
-            _skipped(tracker, out, tl, kind, prev + 1, i, tl[s])
+            latest = tl[s]
+            if latest >= tracker._sweep_at:
+                _skipped(tracker, out, tl, kind, prev + 1, i, latest)
+            else:  # (_let_go(), inline)
+                done = tracker._done
+                if done and (done[0][0] + LINGER < latest or len(done) > MAX_LINGERING):
+                    out += tracker._expire(latest, [])
         prev = i
-        k = ev_kind[j]
         if k == 0:
-            ti = tl[i]
             if ti >= tracker._sweep_at:
                 out += tracker._sweep(ti)
             if not (f_flags[fi] & 0x17 == 0x10 and
@@ -300,20 +373,26 @@ def _run(tracker: Tracker, b, skip, replayed) -> list:
                          f_num[fi], ti, out, f_win[fi])):
                 out += tracker.feed(_packet(b, i))
             fi += 1
+            done, sweep_at = tracker._done, tracker._sweep_at
             continue
-        ti = tl[i]
         if ti >= tracker._sweep_at:
             out += tracker._sweep(ti)
-        r = replayed[ev_rid[j]][2]
-        if k & 2:
+        done, sweep_at = tracker._done, tracker._sweep_at
+        if k == 8:
             tracker.count += 1
-            r.id = tracker.count
-        done = tracker._done
-        if k & 4:
-            r.done_at = ti
-            conns[r._key] = r
-            done.append((ti, r._key, r))
-        # Tracker._expire(ti, []) inlined (once per connection here)
+            ids[reserve[ev_rid[j]]] = tracker.count
+        else:
+            r = replayed[ev_rid[j]]
+            if k & 2:
+                cid = ids.pop(r._key, None) if ids else None
+                if cid is None:
+                    tracker.count += 1
+                    cid = tracker.count
+                r.id = cid
+            if k & 4:
+                r.done_at = ti
+                conns[r._key] = r
+                done.append((ti, r._key, r))
         while done and (done[0][0] + LINGER < ti or len(done) > MAX_LINGERING):
             _, key, old = done.popleft()
             if conns.get(key) is old:
@@ -357,3 +436,56 @@ def _let_go(tracker: Tracker, out: list, t: float) -> None:
     done = tracker._done
     if done and (done[0][0] + LINGER < t or len(done) > MAX_LINGERING):
         out += tracker._expire(t, [])
+
+
+def _carry_block(b, at) -> Block:
+    """The packets at positions `at` of Block b (of arrays) as a Block of their own: their
+    flows renumbered, their TCP options copied into 40-byte slots of a buffer of their own
+    (the block's buffer is let go)."""
+    A = b.arrays
+    c = Block()
+    arrays = {name: A[name][at] for name in _BLOCK_COLUMNS}
+    flows, inv = np.unique(arrays["flow"], return_inverse=True)
+    arrays["flow"] = inv.ravel().astype(A["flow"].dtype)
+    u8 = np.frombuffer(b._buf, dtype=np.uint8)
+    raw = u8[np.minimum(arrays["_opt"][:, None] + np.arange(40), len(u8) - 1)]
+    arrays["_opt"] = np.arange(len(at), dtype=A["_opt"].dtype) * 40
+    c.n, c.arrays, c._buf, c._packets, c.carried = len(at), arrays, raw.tobytes(), None, 0
+    keys = b.keys
+    c.keys = [keys[f] for f in flows.tolist()]
+    for name in _BLOCK_COLUMNS:
+        setattr(c, name, None)
+    return c
+
+
+def merge(carry: Block, b) -> Block | None:
+    """The carried packets (all before b's) and Block b as one Block of arrays, the carried
+    flows first (b.carried of them); None when b has no arrays."""
+    if b.arrays is None:
+        return None
+    A, C = b.arrays, carry.arrays
+    m = len(carry.keys)
+    index = {k: i for i, k in enumerate(carry.keys)}
+    keys = list(carry.keys)
+    get = index.get
+    remap = np.arange(m, m + len(b.keys), dtype=A["flow"].dtype)
+    for i, k in enumerate(b.keys):
+        j = get(k)
+        if j is not None:  # (the flow went on in b: one flow)
+            remap[i] = j
+    keys += b.keys  # (a key carried as well keeps an unused place here)
+    arrays = {}
+    for name in _BLOCK_COLUMNS:
+        x = A[name]
+        if name == "flow":
+            x = remap[x]
+        arrays[name] = np.concatenate((C[name], x))
+    buf = b._buf
+    arrays["_opt"][:carry.n] += len(buf)
+    out = Block()
+    out.n, out.arrays, out._buf, out._packets, out.carried = carry.n + b.n, arrays, \
+        buf + carry._buf, None, m
+    out.keys = keys
+    for name in _BLOCK_COLUMNS:
+        setattr(out, name, None)
+    return out

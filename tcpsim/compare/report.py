@@ -43,26 +43,29 @@ class Scan:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            yield from self._scan(tracker)
+            with self.reader as reader:
+                feed, progress, sums = tracker.feed_blocks, self.progress, self.summaries
+                # (each part's packets summed once the tracker has said whose they are)
+                each = None if sums is None else sums.block
+                for block in reader.blocks():
+                    for done in feed(block, each=each):
+                        yield from done
+                    if progress is not None:
+                        progress(reader.offset, reader.size)
+                for done in tracker.flush(each=each):
+                    yield from done
+                yield from tracker.finish()
         finally:
             if collecting:
                 gc.enable()
 
-    def _scan(self, tracker):
-        with self.reader as reader:
-            feed, progress, sums = tracker.feed_blocks, self.progress, self.summaries
-            # (each part's packets summed once the tracker has said whose they are)
-            each = None if sums is None else sums.block
-            for block in reader.blocks():
-                for done in feed(block, each=each):
-                    yield from done
-                if progress is not None:
-                    progress(reader.offset, reader.size)
-            yield from tracker.finish()
-
     def summary(self, c: Connection) -> Summary | None:
         """c's numbers (each connection's once, when it has come out of the scan)."""
         return None if self.summaries is None else self.summaries.pop(c)
+
+    def conn_state(self, c: Connection) -> str | None:
+        """summary(c).conn_state(), without making the summary of a replayed connection."""
+        return None if self.summaries is None else self.summaries.pop_state(c)
 
 
 def _header(reader: Reader, tracker: Tracker) -> str:
@@ -113,12 +116,16 @@ def render_text(path: str | Path, out: Console, show_progress: bool = False) -> 
         bar.start()
     try:
         for c in scan:
-            verdicts[c.verdict] += 1
-            summary = scan.summary(c)
-            state = None if summary is None else summary.conn_state()
+            verdict = c.verdict
+            verdicts[verdict] += 1
+            if shown < DETAIL_LIMIT:
+                summary = scan.summary(c)
+                state = None if summary is None else summary.conn_state()
+            else:  # (only its Zeek state is shown: the table)
+                state = scan.conn_state(c)
             if state is not None:
                 states[state] += 1
-            if c.verdict == "departs":
+            if verdict == "departs":
                 departing += 1
                 if len(listed) < LISTED_LIMIT:
                     listed.append(c)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..pcap.reader import Packet
+from .replay import Replayed
 from .tracker import wscale
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -614,10 +615,25 @@ class Summaries:
         self._memo: dict = {}
 
     def pop(self, c) -> Summary | None:
-        return self.sums.pop(c.id, None)
+        s = self.sums.pop(c.id, None)
+        if s.__class__ is Replayed:  # (a replayed connection's, made when it comes out)
+            return _Lazy(self, s, s._blk)
+        return s
+
+    def pop_state(self, c) -> str | None:
+        """pop(c).conn_state(), without making a replayed connection's summary (its Zeek
+        state is its template's: windows change no state)."""
+        s = self.sums.pop(c.id, None)
+        if s is None:
+            return None
+        if s.__class__ is Replayed:
+            return self._template(s, s._blk)[7]
+        return s.conn_state()
 
     def _summary_of(self, c) -> Summary:
         s = self.sums.get(c.id)
+        if s.__class__ is Replayed:
+            s = _Lazy(self, s, s._blk)
         if isinstance(s, _Lazy):  # a late packet for a replayed connection: made real
             s = self.sums[c.id] = s.real()
         return s
@@ -626,7 +642,6 @@ class Summaries:
         """Sum the packets of Block b, which the tracker has just read, finishing `done`."""
         conns = self.tracker.conns
         owners: dict = {}
-        from .replay import Replayed
 
         for c in done:  # (_key_of() written out: once per finished connection)
             if c.__class__ is Replayed:
@@ -664,7 +679,23 @@ class Summaries:
         ends = starts[1:] + [len(order)]
         todo = []  # (key, candidates, start, end) of the flows summed packet by packet
         numbers, sums, get = A["number"], self.sums, conns.get
-        for f, s, e in zip(fs[starts].tolist(), starts, ends):
+        flows = fs[starts]
+        got = self.tracker.__dict__.get("_replayed")
+        if got is not None and got[0] is b:
+            # the connections the tracker replayed whole: each flow's packets are all its
+            # own (its scratch run took them all), summed when it comes out (pop(): a
+            # _Lazy), so only the other flows are looked at here
+            _, rflows, rs = got
+            self.tracker._replayed = None
+            sums.update(zip([r.id for r in rs], rs))
+            other = np.ones(len(keys), dtype=bool)
+            other[rflows] = False
+            at = np.flatnonzero(other[flows]).tolist()
+            flows = flows[at].tolist()
+            starts, ends = [starts[k] for k in at], [ends[k] for k in at]
+        else:
+            flows = flows.tolist()
+        for f, s, e in zip(flows, starts, ends):
             key = keys[f]
             mine = owners.get(key)
             if mine is not None:
