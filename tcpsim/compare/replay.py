@@ -23,6 +23,8 @@ packet by packet when one falls due between two events).
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import numpy as np
 
 from ..pcap.reader import _COLUMNS as _BLOCK_COLUMNS
@@ -174,8 +176,11 @@ def _signatures(A, b, order, fs, starts, ends):
     # the first packet of each flow in each direction: its seq is that direction's base
     gd = group * 2 + fwd
     firsts = np.full(2 * len(starts), -1, dtype=np.int64)
-    present, at = np.unique(gd, return_index=True)  # (the first of each: the earliest)
-    firsts[present] = at
+    for d in (0, 1):  # (the first of each: the earliest; groups are in order)
+        at = np.flatnonzero(fwd == d)
+        g = group[at]
+        first = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
+        firsts[2 * g[first] + d] = at[first]
     has = firsts >= 0
     base = np.where(has, seq[np.maximum(firsts, 0)], 0)
     # a direction that sends nothing: its acks' base is the first ack sent to it
@@ -323,39 +328,27 @@ def _run(tracker: Tracker, b, skip, replayed, firsts, lasts, reserve=(), reserve
     keys = b.keys
     fi = 0  # the next of the fed packets
     prev = -1
-    done, sweep_at = tracker._done, tracker._sweep_at
-    for j, i in enumerate(ev_l):
+    # the events up to the next fed packet (a stretch) are taken together when no idle look
+    # falls due among them: next_fed[j], the first fed event from j on
+    ev_kinds = kind[events]
+    next_fed = np.flatnonzero(ev_kinds == 0)
+    next_fed = np.r_[next_fed, len(ev_l)][np.searchsorted(next_fed, np.arange(len(ev_l)))]
+    next_fed = next_fed.tolist()
+    ev_t = [tl[i] for i in ev_l]
+    j, n_ev = 0, len(ev_l)
+    while j < n_ev:
+        i = ev_l[j]
         k = ev_kind[j]
-        ti = tl[i]
-        if k and ti < sweep_at:
-            # a replayed or carried connection's first or last packet, no idle look due:
-            # the lingering connections due at the skipped packets before it are let go
-            # after it (times do not go back, and nothing else comes out in between, so the
-            # same ones in the same order)
-            prev = i
-            if k == 8:  # a carried connection's first packet: its id, kept for it
-                tracker.count += 1
-                ids[reserve[ev_rid[j]]] = tracker.count
-            else:
-                r = replayed[ev_rid[j]]
-                if k & 2:
-                    cid = ids.pop(r._key, None) if ids else None
-                    if cid is None:
-                        tracker.count += 1
-                        cid = tracker.count
-                    r.id = cid
-                if k & 4:
-                    r.done_at = ti
-                    conns[r._key] = r
-                    done.append((ti, r._key, r))
-            # Tracker._expire(ti, []) inlined (once per connection here)
-            while done and (done[0][0] + LINGER < ti or len(done) > MAX_LINGERING):
-                _, key, old = done.popleft()
-                if conns.get(key) is old:
-                    del conns[key]
-                out.append(old)
+        ti = ev_t[j]
+        if k and ti < tracker._sweep_at:
+            j1 = min(next_fed[j], bisect_left(ev_t, tracker._sweep_at, j))
+            _stretch(tracker, out, replayed, reserve, ev_kind[j:j1], ev_rid[j:j1],
+                     ev_t[j:j1])
+            prev = ev_l[j1 - 1]
+            j = j1
             continue
-        s = ev_skip[j]
+        j += 1
+        s = ev_skip[j - 1]
         if s > prev:  # skipped packets since the last event
             latest = tl[s]
             if latest >= tracker._sweep_at:
@@ -373,36 +366,51 @@ def _run(tracker: Tracker, b, skip, replayed, firsts, lasts, reserve=(), reserve
                          f_num[fi], ti, out, f_win[fi])):
                 out += tracker.feed(_packet(b, i))
             fi += 1
-            done, sweep_at = tracker._done, tracker._sweep_at
             continue
         if ti >= tracker._sweep_at:
             out += tracker._sweep(ti)
-        done, sweep_at = tracker._done, tracker._sweep_at
-        if k == 8:
-            tracker.count += 1
-            ids[reserve[ev_rid[j]]] = tracker.count
-        else:
-            r = replayed[ev_rid[j]]
-            if k & 2:
-                cid = ids.pop(r._key, None) if ids else None
-                if cid is None:
-                    tracker.count += 1
-                    cid = tracker.count
-                r.id = cid
-            if k & 4:
-                r.done_at = ti
-                conns[r._key] = r
-                done.append((ti, r._key, r))
-        while done and (done[0][0] + LINGER < ti or len(done) > MAX_LINGERING):
-            _, key, old = done.popleft()
-            if conns.get(key) is old:
-                del conns[key]
-            out.append(old)
+        _stretch(tracker, out, replayed, reserve, (k,), (ev_rid[j - 1],), (ti,))
     # skipped packets after the last event
     if n - 1 > prev and last_skip[n - 1] > prev:
         _skipped(tracker, out, tl, kind, prev + 1, n,
                  tl[n - 1] if kind[n - 1] == 1 else tl[int(last_skip[n - 1])])
     return out
+
+
+def _stretch(tracker: Tracker, out: list, replayed, reserve, kinds, rids, times) -> None:
+    """Events of _run() in a row, no fed packet and no idle look among them: replayed
+    connections counted at their first packet (kind & 2) and finished at their last (& 4),
+    carried ones counted (8); then the lingering connections let go as Tracker._expire()
+    would at the last of them.  The same ones as letting go at every packet: they go in
+    the order they finished, each once it has lingered LINGER s or while more than
+    MAX_LINGERING linger; one due at an earlier packet is due at the last, and one let go
+    because too many lingered then would be at the last as well (no more linger there)."""
+    ids, conns, done = tracker._ids, tracker.conns, tracker._done
+    count = tracker.count
+    for k, x, ti in zip(kinds, rids, times):
+        if k == 8:  # a carried connection's first packet: its id, kept for it
+            count += 1
+            ids[reserve[x]] = count
+            continue
+        r = replayed[x]
+        if k & 2:
+            cid = ids.pop(r._key, None) if ids else None
+            if cid is None:
+                count += 1
+                cid = count
+            r.id = cid
+        if k & 4:
+            r.done_at = ti
+            conns[r._key] = r
+            done.append((ti, r._key, r))
+    tracker.count = count
+    last = times[-1]
+    # Tracker._expire(last, []) inlined
+    while done and (done[0][0] + LINGER < last or len(done) > MAX_LINGERING):
+        _, key, old = done.popleft()
+        if conns.get(key) is old:
+            del conns[key]
+        out.append(old)
 
 
 def _packet(b, i: int) -> Packet:
