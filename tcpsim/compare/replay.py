@@ -134,15 +134,15 @@ def feed_arrays(tracker: Tracker, b, carry: bool = False) -> list | None:
                 carried.append(g)
             continue
         r = Replayed()
-        # (only the block's numbers and times are kept: not its buffer, nor its other arrays)
+        # (the block is kept until it comes out, for its summary: compare/summary.py)
         r._tpl, r._numbers, r._times, r._idx, r._real = tpl, numbers, t, order[s:e], None
-        r._blk = b  # (for its summary, compare/summary.py; let go when it comes out)
+        r._blk = b
         r._key = keys[key_of[g]]
         r._bases = bases[g]
         r._fwd = fwd_first[g]
         r.first, r.last, r.t_first, r.t_last = n_first[g], n_last[g], t_first[g], t_last[g]
         r.packets = e - s
-        r.done_at = None
+        r.done_at = t_last[g]  # (when it finishes: its last packet, _run())
         r.verdict = tpl.verdict
         r.midstream = False
         replayed.append(r)
@@ -170,7 +170,8 @@ def _signatures(A, b, order, fs, starts, ends):
     """Each packet's signature record (in the flows' order) and each flow's sequence bases."""
     n = len(order)
     fwd = A["fwd"][order].astype(np.int64)
-    seq, ack = A["seq"][order].astype(np.int64), A["ack"][order].astype(np.int64)
+    # (unsigned 32-bit: their differences are modulo 2^32, as MOD makes them)
+    seq, ack = A["seq"][order].astype(np.uint32), A["ack"][order].astype(np.uint32)
     flags = A["flags"][order]
     group = np.repeat(np.arange(len(starts)), ends - starts)
     # the first packet of each flow in each direction: its seq is that direction's base
@@ -190,10 +191,10 @@ def _signatures(A, b, order, fs, starts, ends):
     rec = np.zeros(n, dtype=_SIG)
     rec["fwd"] = fwd
     rec["flags"] = flags
-    rec["seq"] = (seq - base[gd]) % MOD
+    rec["seq"] = seq - base[gd]
     # an ACK's number relative to the other side's; without ACK it is only ever compared
     # with another SYN's of the same side (Tracker._packet), so it stays as it is
-    rec["ack"] = np.where(flags & 0x10, (ack - ack_base) % MOD, ack)
+    rec["ack"] = np.where(flags & 0x10, ack - ack_base, ack)
     rec["length"] = A["length"][order]
     syn = (flags & SYN) != 0
     rec["win"] = A["win"][order]  # (every packet's: zero windows, updates, full windows)
@@ -387,22 +388,30 @@ def _stretch(tracker: Tracker, out: list, replayed, reserve, kinds, rids, times)
     because too many lingered then would be at the last as well (no more linger there)."""
     ids, conns, done = tracker._ids, tracker.conns, tracker._done
     count = tracker.count
-    for k, x, ti in zip(kinds, rids, times):
-        if k == 8:  # a carried connection's first packet: its id, kept for it
-            count += 1
-            ids[reserve[x]] = count
-            continue
-        r = replayed[x]
-        if k & 2:
-            cid = ids.pop(r._key, None) if ids else None
-            if cid is None:
-                count += 1
-                cid = count
+    if not ids and 8 not in kinds:  # (no id kept for a connection: ids one after another)
+        firsts = [replayed[x] for k, x in zip(kinds, rids) if k & 2]
+        for r, cid in zip(firsts, range(count + 1, count + 1 + len(firsts))):
             r.id = cid
-        if k & 4:
-            r.done_at = ti
-            conns[r._key] = r
-            done.append((ti, r._key, r))
+        count += len(firsts)
+    else:
+        for k, x in zip(kinds, rids):
+            if k == 8:  # a carried connection's first packet: its id, kept for it
+                count += 1
+                ids[reserve[x]] = count
+            elif k & 2:
+                r = replayed[x]
+                cid = ids.pop(r._key, None) if ids else None
+                if cid is None:
+                    count += 1
+                    cid = count
+                r.id = cid
+    # (each replayed connection's done_at, its last packet's time, is set already; one
+    # finishes at most once in a block, and no other connection of its key is in conns)
+    fin = [replayed[x] for k, x in zip(kinds, rids) if k & 4]
+    if fin:
+        fin_keys = [r._key for r in fin]
+        done.extend(zip([ti for k, ti in zip(kinds, times) if k & 4], fin_keys, fin))
+        conns.update(zip(fin_keys, fin))
     tracker.count = count
     last = times[-1]
     # Tracker._expire(last, []) inlined

@@ -642,9 +642,15 @@ class Summaries:
         """Sum the packets of Block b, which the tracker has just read, finishing `done`."""
         conns = self.tracker.conns
         owners: dict = {}
-
+        got = self.tracker.__dict__.get("_replayed")
+        replayed = got if got is not None and got[0] is b else None
         for c in done:  # (_key_of() written out: once per finished connection)
             if c.__class__ is Replayed:
+                if replayed is not None:
+                    # (never a packet's owner here: a replayed connection of this block has
+                    # its flow to itself, taken out below, and one of an earlier block that
+                    # a packet of this block reached was made a Connection by the tracker)
+                    continue
                 key = c._key
             else:
                 a, b_ = c.a.ep, c.b.ep
@@ -680,12 +686,11 @@ class Summaries:
         todo = []  # (key, candidates, start, end) of the flows summed packet by packet
         numbers, sums, get = A["number"], self.sums, conns.get
         flows = fs[starts]
-        got = self.tracker.__dict__.get("_replayed")
-        if got is not None and got[0] is b:
+        if replayed is not None:
             # the connections the tracker replayed whole: each flow's packets are all its
             # own (its scratch run took them all), summed when it comes out (pop(): a
             # _Lazy), so only the other flows are looked at here
-            _, rflows, rs = got
+            _, rflows, rs = replayed
             self.tracker._replayed = None
             sums.update(zip([r.id for r in rs], rs))
             other = np.ones(len(keys), dtype=bool)
