@@ -97,13 +97,15 @@ def exit_code(departing: int, reader: Reader) -> int:
 
 def render_text(path: str | Path, out: Console, show_progress: bool = False) -> int:
     """Print the findings; returns the exit code (see exit_code)."""
-    from rich.progress import BarColumn, Progress, TextColumn
-
     scan = Scan(path)
     big = show_progress and scan.reader.size > 20_000_000
-    bar = Progress(TextColumn(t("compare.reading")), BarColumn(),
-                   TextColumn("{task.percentage:>3.0f}%"),
-                   console=Console(stderr=True, emoji=False), transient=True) if big else None
+    bar = None
+    if big:  # (rich.progress loaded only then)
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        bar = Progress(TextColumn(t("compare.reading")), BarColumn(),
+                       TextColumn("{task.percentage:>3.0f}%"),
+                       console=Console(stderr=True, emoji=False), transient=True)
     if bar:
         task = bar.add_task("read", total=scan.reader.size)
         scan.progress = lambda done, total: bar.update(task, completed=done)
