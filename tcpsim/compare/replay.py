@@ -162,7 +162,7 @@ def feed_arrays(tracker: Tracker, b, carry: bool = False) -> list | None:
     out = _run(tracker, b, skip, replayed, first_pos[chosen], last_pos[chosen], reserve,
                first_pos[carried])
     # (compare/summary.py's Summaries.block() takes these flows as they are)
-    tracker._replayed = (b, fs[starts[chosen]], replayed)
+    tracker._replayed = (b, fs[starts[chosen]], replayed, order, fs, starts)
     return out
 
 

@@ -678,10 +678,14 @@ class Summaries:
             self._lists(b, candidates)
             return
         # all at once (compare/replay.py's blocks): each flow's packets together
-        flow = A["flow"]
-        order = flow_order(flow, len(keys))
-        fs = flow[order]
-        starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
+        if replayed is not None:  # (the tracker's order of this block)
+            _, rflows, rs, order, fs, starts = replayed
+            starts = starts.tolist()
+        else:
+            flow = A["flow"]
+            order = flow_order(flow, len(keys))
+            fs = flow[order]
+            starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
         ends = starts[1:] + [len(order)]
         todo = []  # (key, candidates, start, end) of the flows summed packet by packet
         numbers, sums, get = A["number"], self.sums, conns.get
@@ -690,7 +694,6 @@ class Summaries:
             # the connections the tracker replayed whole: each flow's packets are all its
             # own (its scratch run took them all), summed when it comes out (pop(): a
             # _Lazy), so only the other flows are looked at here
-            _, rflows, rs = replayed
             self.tracker._replayed = None
             sums.update(zip([r.id for r in rs], rs))
             other = np.ones(len(keys), dtype=bool)
