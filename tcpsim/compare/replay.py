@@ -46,10 +46,11 @@ _SIG = np.dtype([("fwd", "u1"), ("flags", "u1"), ("seq", "<u4"), ("ack", "<u4"),
 
 
 class Template:
-    __slots__ = ("conn", "bases", "verdict")
+    __slots__ = ("conn", "bases", "verdict", "conn_state")
 
     def __init__(self, conn: Connection, bases: tuple[int, int]):
         self.conn, self.bases, self.verdict = conn, bases, conn.verdict
+        self.conn_state = False  # Zeek's, of every connection replayed from it (summary.py)
 
 
 class Replayed:

@@ -627,7 +627,11 @@ class Summaries:
         if s is None:
             return None
         if s.__class__ is Replayed:
-            return self._template(s, s._blk)[7]
+            tpl = s._tpl
+            state = tpl.conn_state
+            if state is False:  # (the same for every connection of the template)
+                state = tpl.conn_state = self._template(s, s._blk)[7]
+            return state
         return s.conn_state()
 
     def _summary_of(self, c) -> Summary:
