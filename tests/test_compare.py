@@ -725,8 +725,10 @@ def test_connections_open_at_a_blocks_end_are_carried_into_the_next(tmp_path, mo
     assert _json(path, monkeypatch, True) == _json(path, monkeypatch, False)
     monkeypatch.setattr(rp, "CARRY", 0)
     alone = sum(isinstance(c, rp.Replayed) for c in Scan(path))
-    if edit in ("plain", "cut"):
+    if edit == "plain":
         assert replayed > 0.95 * len(conns) > 3 * alone
+    elif edit == "cut":  # (the ~200 connections open where the file ends are fed)
+        assert replayed > 0.75 * len(conns) > 2 * alone
 
 
 def test_a_long_connection_in_blocks_is_followed_as_packet_by_packet(tmp_path, monkeypatch):
