@@ -176,8 +176,8 @@ def generate_noack(path: Path, packets: int) -> int:
     return 3 + n
 
 
-def measure(cmd: list[str], limit: float | None = None,
-            env: dict | None = None) -> tuple[float, float, int]:
+def measure(cmd: list[str], limit: float | None = None, env: dict | None = None,
+            cwd: str | None = None) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit status) of one run of cmd (killed past limit s)."""
     import resource
 
@@ -186,7 +186,7 @@ def measure(cmd: list[str], limit: float | None = None,
 
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=cap if limit else None, env=env)
+                            preexec_fn=cap if limit else None, env=env, cwd=cwd)
     deadline = t0 + limit if limit else None
     while True:  # (wait4 itself, for the child's peak RSS; polled when there is a limit)
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
@@ -215,8 +215,9 @@ def compare_run(label: str, path: Path, n: int, tshark_limit: float | None,
     for tree in trees or [None]:
         env = None if tree is None else dict(os.environ, PYTHONPATH=tree)
         name = "tcpsim compare" if tree is None else f"tcpsim {Path(tree).name}"
-        runs.append((name, measure([sys.executable, "-m", "tcpsim", "compare", str(path)],
-                                   env=env)))
+        # (run in the tree: `python3 -m` puts the working directory first on sys.path)
+        runs.append((name, measure([sys.executable, "-m", "tcpsim", "compare",
+                                    str(path.resolve())], env=env, cwd=tree)))
     print(f"{label}: {n} packets ({path.stat().st_size / 1e6:.0f} MB)")
     print(f"  {'':26} {'seconds':>8} {'packets/s':>10} {'peak MB':>8} {'ratio':>7}")
     got = {}

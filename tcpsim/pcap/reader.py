@@ -25,7 +25,8 @@ from typing import Iterator
 
 from ..errors import TcpsimError
 
-CHUNK = 1 << 22  # bytes read at a time
+CHUNK = 1 << 21  # bytes read at a time (a Block's records; 2 MiB: as fast as 4 MiB over
+# numpy, and each block's arrays and copies, alive at once, half the memory)
 MAX_RECORD = 1 << 26  # a record longer than this is taken as a corrupt length field
 
 LINK_NULL, LINK_ETHERNET, LINK_RAW, LINK_LOOP, LINK_SLL, LINK_SLL2 = 0, 1, 101, 108, 113, 276
