@@ -95,8 +95,9 @@ def feed_arrays(tracker: Tracker, b, carry: bool = False) -> list | None:
     keys = b.keys
     conns = tracker.conns
     key_of = fs[starts].tolist()
+    get = conns.get
     groups = [g for g in np.flatnonzero(cand).tolist()
-              if keys[key_of[g]][0] != keys[key_of[g]][1] and conns.get(keys[key_of[g]]) is None]
+              if (k := keys[key_of[g]])[0] != k[1] and get(k) is None]
     if not groups:
         return None
     sig, bases = _signatures(A, b, order, fs, starts, ends)
@@ -180,7 +181,8 @@ def _signatures(A, b, order, fs, starts, ends):
     n = len(order)
     fwd = A["fwd"][order].astype(np.int64)
     # (unsigned 32-bit: their differences are modulo 2^32, as MOD makes them)
-    seq, ack = A["seq"][order].astype(np.uint32), A["ack"][order].astype(np.uint32)
+    seq = A["seq"][order].astype(np.uint32, copy=False)
+    ack = A["ack"][order].astype(np.uint32, copy=False)
     flags = A["flags"][order]
     group = np.repeat(np.arange(len(starts)), ends - starts)
     # the first packet of each flow in each direction: its seq is that direction's base
@@ -327,7 +329,7 @@ def _run(tracker: Tracker, b, skip, replayed, firsts, lasts, reserve=(), reserve
     ev_kind = kind[events].tolist()
     ev_skip = last_skip[events].tolist()
     ev_rid = rid[events].tolist()
-    tl = A["t"].tolist()
+    tl = A["t"]  # (the times of events as floats below: ev_t; these only where rare)
     out: list = []
     conns = tracker.conns
     fed = events[kind[events] == 0]
@@ -344,7 +346,7 @@ def _run(tracker: Tracker, b, skip, replayed, firsts, lasts, reserve=(), reserve
     next_fed = np.flatnonzero(ev_kinds == 0)
     next_fed = np.r_[next_fed, len(ev_l)][np.searchsorted(next_fed, np.arange(len(ev_l)))]
     next_fed = next_fed.tolist()
-    ev_t = [tl[i] for i in ev_l]
+    ev_t = tl[events].tolist()
     j, n_ev = 0, len(ev_l)
     while j < n_ev:
         i = ev_l[j]
@@ -360,7 +362,7 @@ def _run(tracker: Tracker, b, skip, replayed, firsts, lasts, reserve=(), reserve
         j += 1
         s = ev_skip[j - 1]
         if s > prev:  # skipped packets since the last event
-            latest = tl[s]
+            latest = float(tl[s])
             if latest >= tracker._sweep_at:
                 _skipped(tracker, out, tl, kind, prev + 1, i, latest)
             else:  # (_let_go(), inline)
@@ -383,7 +385,7 @@ def _run(tracker: Tracker, b, skip, replayed, firsts, lasts, reserve=(), reserve
     # skipped packets after the last event
     if n - 1 > prev and last_skip[n - 1] > prev:
         _skipped(tracker, out, tl, kind, prev + 1, n,
-                 tl[n - 1] if kind[n - 1] == 1 else tl[int(last_skip[n - 1])])
+                 float(tl[n - 1] if kind[n - 1] == 1 else tl[int(last_skip[n - 1])]))
     return out
 
 
@@ -441,7 +443,7 @@ def _packet(b, i: int) -> Packet:
                   bytes(b._buf[o:o + h - 20]) if h > 20 else b"", int(A["length"][i]))
 
 
-def _skipped(tracker: Tracker, out: list, tl: list, kind, lo: int, hi: int,
+def _skipped(tracker: Tracker, out: list, tl, kind, lo: int, hi: int,
              latest: float) -> None:
     """What a Tracker does between packets, for the replayed (skipped) packets lo..hi-1 of
     a block, `latest` the time of the last of them: let go of the lingering connections due
@@ -450,7 +452,7 @@ def _skipped(tracker: Tracker, out: list, tl: list, kind, lo: int, hi: int,
     if latest >= tracker._sweep_at:
         for q in range(lo, hi):
             if kind[q] == 1:
-                tq = tl[q]
+                tq = float(tl[q])
                 if tq >= tracker._sweep_at:
                     out += tracker._sweep(tq)
                 _let_go(tracker, out, tq)

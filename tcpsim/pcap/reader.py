@@ -627,11 +627,24 @@ def _pairs(lo, hi):
     u, first, inv = np.unique(mix, return_index=True, return_inverse=True)
     inv = inv.ravel()
     if np.array_equal(lo[first][inv], lo) and np.array_equal(hi[first][inv], hi):
-        return np.stack((lo[first], hi[first]), axis=1).tolist(), inv.astype(np.int32)
+        return np.stack((lo[first], hi[first]), axis=1), inv.astype(np.int32)
     pair = np.empty((len(lo), 2), dtype=np.int64)
     pair[:, 0], pair[:, 1] = lo, hi
     uniq, inv = np.unique(pair.view("V16").ravel(), return_inverse=True)
-    return uniq.view(np.int64).reshape(-1, 2).tolist(), inv.ravel().astype(np.int32)
+    return uniq.view(np.int64).reshape(-1, 2), inv.ravel().astype(np.int32)
+
+
+def _keys(uniq) -> list:
+    """The tracker's keys ((address bytes, port), (address bytes, port)) of the pairs of
+    IPv4 endpoints (address << 16 | port) in the rows of uniq."""
+    import numpy as np  # (here only: what reads packet by packet starts without numpy)
+
+    out = []
+    for col in (uniq[:, 0], uniq[:, 1]):
+        raw = (col >> 16).astype(">u4").tobytes()  # (every address's 4 bytes, in order)
+        out.append(zip([raw[i:i + 4] for i in range(0, len(raw), 4)],
+                       (col & 0xFFFF).tolist()))
+    return list(zip(*out))
 
 
 def _record_dtype(endian: str):
@@ -701,8 +714,7 @@ def _decode_pcap_block(reader: "Reader", buf: bytes, offs: list[int], link: int,
         dst = (r["daddr"].astype(np.int64) << 16) | r["dport"].astype(np.int32)
         lo, hi = np.minimum(src, dst), np.maximum(src, dst)
         uniq, flow = _pairs(lo, hi)
-        keys = [((a >> 16).to_bytes(4, "big"), a & 0xFFFF) for a, _ in uniq]
-        keys = [(ka, ((c >> 16).to_bytes(4, "big"), c & 0xFFFF)) for ka, (_, c) in zip(keys, uniq)]
+        keys = _keys(uniq)
         cols = [numbers[sel], t[sel], r["flags"].copy(), r["seq"].astype(np.uint32),
                 r["ack"].astype(np.uint32), r["win"].astype(np.int32), length, flow, src == lo,
                 fv + 54 + base, h]
