@@ -320,7 +320,6 @@ def _run(tracker: Tracker, b, skip, replayed, firsts, lasts, reserve=(), reserve
     if len(reserve):
         kind[reserve_at] = 8
         rid[reserve_at] = np.arange(len(reserve))
-    ids = tracker._ids
     events = np.flatnonzero(kind != 1)
     # the latest skipped packet before each event (times do not go back: it is the latest)
     pos = np.where(kind == 1, np.arange(n), -1)
@@ -331,7 +330,6 @@ def _run(tracker: Tracker, b, skip, replayed, firsts, lasts, reserve=(), reserve
     ev_rid = rid[events].tolist()
     tl = A["t"]  # (the times of events as floats below: ev_t; these only where rare)
     out: list = []
-    conns = tracker.conns
     fed = events[kind[events] == 0]
     f_flags, f_seq, f_ack, f_len, f_flow, f_fwd, f_num, f_win = (
         A[name][fed].tolist() for name in ("flags", "seq", "ack", "length", "flow", "fwd",

@@ -636,9 +636,7 @@ def _pairs(lo, hi):
 
 def _keys(uniq) -> list:
     """The tracker's keys ((address bytes, port), (address bytes, port)) of the pairs of
-    IPv4 endpoints (address << 16 | port) in the rows of uniq."""
-    import numpy as np  # (here only: what reads packet by packet starts without numpy)
-
+    IPv4 endpoints (address << 16 | port) in the rows of uniq (a numpy array)."""
     out = []
     for col in (uniq[:, 0], uniq[:, 1]):
         raw = (col >> 16).astype(">u4").tobytes()  # (every address's 4 bytes, in order)
