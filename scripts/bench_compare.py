@@ -20,6 +20,13 @@ Two more generated captures measure memory whatever the capture (issue 21):
 Each is read by tcpsim compare and by tshark (killed past --tshark-limit seconds or 8 GB).
 
     python3 scripts/bench_compare.py [--packets N] [--keep DIR] [--only bench,scan,noack]
+        [--trees DIR,DIR] [--rounds N] [--tshark-limit S]
+
+--trees: run `tcpsim compare` from each of these source trees (PYTHONPATH), one after the
+other after the same tshark run (a before/after in one run: give a clone of the old tree
+and this one); --rounds: measure everything this many times (the best of them is printed
+last); --tshark-limit 0: no tshark on the scan and no-ACK captures (their figures are
+memory and time, and tshark takes minutes on them).
 """
 
 from __future__ import annotations
@@ -169,7 +176,8 @@ def generate_noack(path: Path, packets: int) -> int:
     return 3 + n
 
 
-def measure(cmd: list[str], limit: float | None = None) -> tuple[float, float, int]:
+def measure(cmd: list[str], limit: float | None = None, env: dict | None = None,
+            cwd: str | None = None) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit status) of one run of cmd (killed past limit s)."""
     import resource
 
@@ -178,7 +186,7 @@ def measure(cmd: list[str], limit: float | None = None) -> tuple[float, float, i
 
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=cap if limit else None)
+                            preexec_fn=cap if limit else None, env=env, cwd=cwd)
     deadline = t0 + limit if limit else None
     while True:  # (wait4 itself, for the child's peak RSS; polled when there is a limit)
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
@@ -193,17 +201,33 @@ def measure(cmd: list[str], limit: float | None = None) -> tuple[float, float, i
     return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
-def compare_run(label: str, path: Path, n: int, tshark_limit: float | None) -> None:
-    """tshark -z conv,tcp and tcpsim compare on one file, back to back; one table."""
-    tshark = measure(["tshark", "-q", "-z", "conv,tcp", "-r", str(path)], tshark_limit)
-    ours = measure([sys.executable, "-m", "tcpsim", "compare", str(path)])
+def compare_run(label: str, path: Path, n: int, tshark_limit: float | None,
+                trees: list[str] | None = None) -> dict:
+    """tshark -z conv,tcp and tcpsim compare (from each tree) on one file, back to back; one
+    table.  Returns {name: (wall, peak MB, exit, ratio or None)}."""
+    import os
+
+    if tshark_limit == 0:
+        tshark = None
+    else:
+        tshark = measure(["tshark", "-q", "-z", "conv,tcp", "-r", str(path)], tshark_limit)
+    runs = [("tshark -z conv,tcp", tshark)] if tshark else []
+    for tree in trees or [None]:
+        env = None if tree is None else dict(os.environ, PYTHONPATH=tree)
+        name = "tcpsim compare" if tree is None else f"tcpsim {Path(tree).name}"
+        # (run in the tree: `python3 -m` puts the working directory first on sys.path)
+        runs.append((name, measure([sys.executable, "-m", "tcpsim", "compare",
+                                    str(path.resolve())], env=env, cwd=tree)))
     print(f"{label}: {n} packets ({path.stat().st_size / 1e6:.0f} MB)")
-    print(f"  {'':26} {'seconds':>8} {'packets/s':>10} {'peak MB':>8}")
-    for name, (wall, rss, code) in (("tshark -z conv,tcp", tshark), ("tcpsim compare", ours)):
+    print(f"  {'':26} {'seconds':>8} {'packets/s':>10} {'peak MB':>8} {'ratio':>7}")
+    got = {}
+    for name, (wall, rss, code) in runs:
         note = "" if code in (0, 1) else f"  (exit {code}: did not finish)"
-        print(f"  {name:26} {wall:8.2f} {n / wall:10.0f} {rss:8.1f}{note}")
-    if tshark[2] == 0:
-        print(f"  rate ratio tcpsim/tshark: {tshark[0] / ours[0]:.2f}x")
+        ratio = tshark[0] / wall if tshark and tshark[2] == 0 and name != runs[0][0] else None
+        print(f"  {name:26} {wall:8.2f} {n / wall:10.0f} {rss:8.1f} "
+              f"{'' if ratio is None else f'{ratio:6.2f}x'}{note}")
+        got[name] = (wall, rss, code, ratio)
+    return got
 
 
 def main() -> int:
@@ -214,7 +238,12 @@ def main() -> int:
                     help="packets of the never-acknowledged capture")
     ap.add_argument("--only", default="bench,scan,noack", help="which captures to measure")
     ap.add_argument("--tshark-limit", type=float, default=300.0,
-                    help="seconds tshark may take on the scan and no-ACK captures")
+                    help="seconds tshark may take on the scan and no-ACK captures (0: do not "
+                         "run it on them)")
+    ap.add_argument("--trees", help="run tcpsim compare from each of these source trees "
+                    "(comma-separated; PYTHONPATH), after the same tshark run")
+    ap.add_argument("--rounds", type=int, default=1, help="measure this many times; the "
+                    "best of each is printed at the end")
     ap.add_argument("--keep", type=Path, help="write the generated captures in this directory "
                     "and keep them (a file there already is used as it is)")
     ap.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
@@ -240,9 +269,12 @@ def main() -> int:
     labels = {"bench": "benchmark (copies of request-response; targets >= 5x, < 100 MB)",
               "scan": "SYN scan (target < 300 MB)",
               "noack": "never-acknowledged segments (target < 100 MB)"}
+    trees = args.trees.split(",") if args.trees else None
+    best: dict = {}
     try:
+        paths = {}
         for kind in args.only.split(","):
-            path = where / f"{kind}-{counts[kind]}.pcap"
+            path = paths[kind] = where / f"{kind}-{counts[kind]}.pcap"
             if not path.exists():
                 t0 = time.perf_counter()
                 # generated in a child process: a child forked from a big parent would count
@@ -253,8 +285,21 @@ def main() -> int:
                                capture_output=True, text=True, check=True)
                 print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
                       f"{time.perf_counter() - t0:.1f} s")
-            n = int(counts[kind] if kind != "noack" else max(counts[kind], 3))
-            compare_run(labels[kind], path, n, None if kind == "bench" else args.tshark_limit)
+        for _ in range(args.rounds):
+            for kind, path in paths.items():
+                n = int(counts[kind] if kind != "noack" else max(counts[kind], 3))
+                got = compare_run(labels[kind], path, n,
+                                  None if kind == "bench" else args.tshark_limit, trees)
+                for name, row in got.items():
+                    old = best.get((kind, name))
+                    best[(kind, name)] = row if old is None else (
+                        min(old[0], row[0]), min(old[1], row[1]), row[2],
+                        None if row[3] is None else max(old[3] or 0, row[3]))
+        if args.rounds > 1:
+            print(f"best of {args.rounds} rounds (seconds, peak MB, ratio to tshark):")
+            for (kind, name), (wall, rss, _, ratio) in best.items():
+                print(f"  {kind:6} {name:26} {wall:8.2f} {rss:8.1f} "
+                      f"{'' if ratio is None else f'{ratio:6.2f}x'}")
     finally:
         if not args.keep:
             shutil.rmtree(tmp)

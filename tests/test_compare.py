@@ -507,6 +507,37 @@ def test_blocks_read_what_the_packet_reader_reads(tmp_path, edit):
     assert one[0] == blocks[0] and len(one[0]) > 1000
 
 
+@pytest.mark.parametrize("nano", [False, True])
+def test_blocks_of_a_big_endian_pcap_read_what_the_packet_reader_reads(tmp_path, nano):
+    """The record headers in the other byte order (and nanosecond times): found all at once
+    and decoded with the fields read as big-endian views, the same packets and times."""
+    def swap(data):
+        out = bytearray(struct.pack(">IHHiIII", 0xA1B23C4D if nano else 0xA1B2C3D4, 2, 4, 0,
+                                    0, 262144, 1))
+        for pos, cap in _records(data):
+            sec, usec, _, wire = struct.unpack_from("<IIII", data, pos)
+            out += struct.pack(">IIII", sec, usec * 1000 + 7 if nano else usec, cap, wire)
+            out += data[pos + 16:pos + 16 + cap]
+        data[:] = out
+
+    one, blocks = _read_both(_bench_capture(tmp_path, edit=swap))
+    assert one[1] == blocks[1] and one[1][3] is None
+    assert one[0] == blocks[0] and len(one[0]) > 1000
+
+
+def test_flow_order_is_a_stable_sort_of_the_flows():
+    """compare/replay.py's flow_order(): np.argsort(kind="stable"), by 16-bit radix when the
+    flow numbers fit, else as it is."""
+    import numpy as np
+
+    from tcpsim.compare.replay import flow_order
+
+    rng = np.random.default_rng(21)
+    for flows in (3, 5000, 1 << 16, (1 << 16) + 1, 1 << 20):
+        flow = rng.integers(0, flows, 50_000).astype(np.int32)
+        assert np.array_equal(flow_order(flow, flows), np.argsort(flow, kind="stable"))
+
+
 @pytest.mark.parametrize("name", ALL[::4])
 def test_blocks_of_every_format_and_link_type_read_the_same(tmp_path, name):
     frames, _ = _reference(name)
@@ -672,6 +703,32 @@ def test_scanning_in_blocks_finishes_what_feeding_each_packet_finishes(tmp_path,
     got = [c.to_dict() for c in Scan(path)]
     assert len(got) == len(want) > 10
     assert got == want
+
+
+@pytest.mark.parametrize("edit", [*EDITS, "port-reuse"])
+def test_connections_open_at_a_blocks_end_are_carried_into_the_next(tmp_path, monkeypatch, edit):
+    """Blocks of 3001 packets (each end cuts some 200 connections of the benchmark's): the
+    connections open at a block's end are carried into the next block and replayed there
+    whole (compare/replay.py), with the ids, order, summaries and every field that feeding
+    each packet gives; without carrying most of them would be fed."""
+    from tcpsim.compare import replay as rp
+    from tcpsim.compare.report import Scan
+    from tcpsim.pcap import reader as rd
+
+    monkeypatch.setattr(rd, "BLOCK", 3001)
+    path = _port_reuse(tmp_path) if edit == "port-reuse" else \
+        _bench_capture(tmp_path, edit=EDITS[edit])
+    want = [c.to_dict() for c in _per_packet(path)]
+    conns = list(Scan(path))
+    assert [c.to_dict() for c in conns] == want and len(want) > 10
+    replayed = sum(isinstance(c, rp.Replayed) for c in conns)
+    assert _json(path, monkeypatch, True) == _json(path, monkeypatch, False)
+    monkeypatch.setattr(rp, "CARRY", 0)
+    alone = sum(isinstance(c, rp.Replayed) for c in Scan(path))
+    if edit == "plain":
+        assert replayed > 0.95 * len(conns) > 3 * alone
+    elif edit == "cut":  # (the ~200 connections open where the file ends are fed)
+        assert replayed > 0.75 * len(conns) > 2 * alone
 
 
 def test_a_long_connection_in_blocks_is_followed_as_packet_by_packet(tmp_path, monkeypatch):

@@ -43,26 +43,29 @@ class Scan:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            yield from self._scan(tracker)
+            with self.reader as reader:
+                feed, progress, sums = tracker.feed_blocks, self.progress, self.summaries
+                # (each part's packets summed once the tracker has said whose they are)
+                each = None if sums is None else sums.block
+                for block in reader.blocks():
+                    for done in feed(block, each=each):
+                        yield from done
+                    if progress is not None:
+                        progress(reader.offset, reader.size)
+                for done in tracker.flush(each=each):
+                    yield from done
+                yield from tracker.finish()
         finally:
             if collecting:
                 gc.enable()
 
-    def _scan(self, tracker):
-        with self.reader as reader:
-            feed, progress, sums = tracker.feed_blocks, self.progress, self.summaries
-            # (each part's packets summed once the tracker has said whose they are)
-            each = None if sums is None else sums.block
-            for block in reader.blocks():
-                for done in feed(block, each=each):
-                    yield from done
-                if progress is not None:
-                    progress(reader.offset, reader.size)
-            yield from tracker.finish()
-
     def summary(self, c: Connection) -> Summary | None:
         """c's numbers (each connection's once, when it has come out of the scan)."""
         return None if self.summaries is None else self.summaries.pop(c)
+
+    def conn_state(self, c: Connection) -> str | None:
+        """summary(c).conn_state(), without making the summary of a replayed connection."""
+        return None if self.summaries is None else self.summaries.pop_state(c)
 
 
 def _header(reader: Reader, tracker: Tracker) -> str:
@@ -94,13 +97,15 @@ def exit_code(departing: int, reader: Reader) -> int:
 
 def render_text(path: str | Path, out: Console, show_progress: bool = False) -> int:
     """Print the findings; returns the exit code (see exit_code)."""
-    from rich.progress import BarColumn, Progress, TextColumn
-
     scan = Scan(path)
     big = show_progress and scan.reader.size > 20_000_000
-    bar = Progress(TextColumn(t("compare.reading")), BarColumn(),
-                   TextColumn("{task.percentage:>3.0f}%"),
-                   console=Console(stderr=True, emoji=False), transient=True) if big else None
+    bar = None
+    if big:  # (rich.progress loaded only then)
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        bar = Progress(TextColumn(t("compare.reading")), BarColumn(),
+                       TextColumn("{task.percentage:>3.0f}%"),
+                       console=Console(stderr=True, emoji=False), transient=True)
     if bar:
         task = bar.add_task("read", total=scan.reader.size)
         scan.progress = lambda done, total: bar.update(task, completed=done)
@@ -113,12 +118,16 @@ def render_text(path: str | Path, out: Console, show_progress: bool = False) -> 
         bar.start()
     try:
         for c in scan:
-            verdicts[c.verdict] += 1
-            summary = scan.summary(c)
-            state = None if summary is None else summary.conn_state()
+            verdict = c.verdict
+            verdicts[verdict] += 1
+            if shown < DETAIL_LIMIT:
+                summary = scan.summary(c)
+                state = None if summary is None else summary.conn_state()
+            else:  # (only its Zeek state is shown: the table)
+                state = scan.conn_state(c)
             if state is not None:
                 states[state] += 1
-            if c.verdict == "departs":
+            if verdict == "departs":
                 departing += 1
                 if len(listed) < LISTED_LIMIT:
                     listed.append(c)

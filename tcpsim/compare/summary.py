@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..pcap.reader import Packet
+from .replay import Replayed, flow_order
 from .tracker import wscale
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -614,10 +615,29 @@ class Summaries:
         self._memo: dict = {}
 
     def pop(self, c) -> Summary | None:
-        return self.sums.pop(c.id, None)
+        s = self.sums.pop(c.id, None)
+        if s.__class__ is Replayed:  # (a replayed connection's, made when it comes out)
+            return _Lazy(self, s, s._blk)
+        return s
+
+    def pop_state(self, c) -> str | None:
+        """pop(c).conn_state(), without making a replayed connection's summary (its Zeek
+        state is its template's: windows change no state)."""
+        s = self.sums.pop(c.id, None)
+        if s is None:
+            return None
+        if s.__class__ is Replayed:
+            tpl = s._tpl
+            state = tpl.conn_state
+            if state is False:  # (the same for every connection of the template)
+                state = tpl.conn_state = self._template(s, s._blk)[7]
+            return state
+        return s.conn_state()
 
     def _summary_of(self, c) -> Summary:
         s = self.sums.get(c.id)
+        if s.__class__ is Replayed:
+            s = _Lazy(self, s, s._blk)
         if isinstance(s, _Lazy):  # a late packet for a replayed connection: made real
             s = self.sums[c.id] = s.real()
         return s
@@ -626,10 +646,15 @@ class Summaries:
         """Sum the packets of Block b, which the tracker has just read, finishing `done`."""
         conns = self.tracker.conns
         owners: dict = {}
-        from .replay import Replayed
-
+        got = self.tracker.__dict__.get("_replayed")
+        replayed = got if got is not None and got[0] is b else None
         for c in done:  # (_key_of() written out: once per finished connection)
             if c.__class__ is Replayed:
+                if replayed is not None:
+                    # (never a packet's owner here: a replayed connection of this block has
+                    # its flow to itself, taken out below, and one of an earlier block that
+                    # a packet of this block reached was made a Connection by the tracker)
+                    continue
                 key = c._key
             else:
                 a, b_ = c.a.ep, c.b.ep
@@ -657,14 +682,32 @@ class Summaries:
             self._lists(b, candidates)
             return
         # all at once (compare/replay.py's blocks): each flow's packets together
-        flow = A["flow"]
-        order = np.argsort(flow, kind="stable")
-        fs = flow[order]
-        starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
+        if replayed is not None:  # (the tracker's order of this block)
+            _, rflows, rs, order, fs, starts = replayed
+            starts = starts.tolist()
+        else:
+            flow = A["flow"]
+            order = flow_order(flow, len(keys))
+            fs = flow[order]
+            starts = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]]).tolist()
         ends = starts[1:] + [len(order)]
         todo = []  # (key, candidates, start, end) of the flows summed packet by packet
         numbers, sums, get = A["number"], self.sums, conns.get
-        for f, s, e in zip(fs[starts].tolist(), starts, ends):
+        flows = fs[starts]
+        if replayed is not None:
+            # the connections the tracker replayed whole: each flow's packets are all its
+            # own (its scratch run took them all), summed when it comes out (pop(): a
+            # _Lazy), so only the other flows are looked at here
+            self.tracker._replayed = None
+            sums.update(zip([r.id for r in rs], rs))
+            other = np.ones(len(keys), dtype=bool)
+            other[rflows] = False
+            at = np.flatnonzero(other[flows]).tolist()
+            flows = flows[at].tolist()
+            starts, ends = [starts[k] for k in at], [ends[k] for k in at]
+        else:
+            flows = flows.tolist()
+        for f, s, e in zip(flows, starts, ends):
             key = keys[f]
             mine = owners.get(key)
             if mine is not None:

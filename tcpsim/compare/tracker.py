@@ -281,6 +281,10 @@ class Tracker:
         self.crowded = 0  # connections finished early because MAX_OPEN were open
         self._sweep_at = float("-inf")  # capture time of the next look for idle connections
         self._done: deque[tuple[float, tuple, Connection]] = deque()  # in the order they finished
+        # compare/replay.py: a block's connections still open at its end, carried into the
+        # next block (a Block, or None), and the ids counted at their first packets
+        self._carry = None
+        self._ids: dict[tuple, int] = {}
 
     def feed(self, p: Packet) -> list[Connection]:
         out = self._sweep(p.t) if p.t >= self._sweep_at else []
@@ -340,11 +344,32 @@ class Tracker:
         it is fed packet by packet (a scan finishes thousands of connections per block: they
         are not all held until its end).  each(part, finished): called with the Block (or the
         part of it) just fed and the connections it finished, before they are given
-        (compare/summary.py sums the part's packets then)."""
+        (compare/summary.py sums the part's packets then).  The connections of a block
+        still open at its end may be carried into the next (compare/replay.py): flush()
+        after the last block."""
+        carry = self._carry
+        if carry is not None:
+            from .replay import merge
+
+            self._carry = None
+            merged = merge(carry, b)
+            if merged is None:  # (b has lists: the carried packets, all earlier, go first)
+                yield from self._feed_blocks(carry, step, each, False)
+            else:
+                b = merged
+        yield from self._feed_blocks(b, step, each, True)
+
+    def flush(self, step: int = 4096, each=None):
+        """After the last block: the packets carried from it (feed_blocks()), fed."""
+        carry, self._carry = self._carry, None
+        if carry is not None:
+            yield from self._feed_blocks(carry, step, each, False)
+
+    def _feed_blocks(self, b, step: int, each, carry: bool):
         if b.arrays is not None:
             from .replay import feed_arrays
 
-            out = feed_arrays(self, b)
+            out = feed_arrays(self, b, carry)
             if out is not None:
                 if each is not None:
                     each(b, out)
@@ -542,9 +567,13 @@ class Tracker:
 
     # -- one packet ----------------------------------------------------------------------
     def _new(self, key, p: Packet) -> Connection:
-        self.count += 1
+        ids = self._ids
+        cid = ids.pop(key, None) if ids else None  # (counted at its first packet already:
+        if cid is None:  # a connection carried to the next block, compare/replay.py)
+            self.count += 1
+            cid = self.count
         a, b = End(p.src, "client"), End(p.dst, "server")
-        c = Connection(self.count, a, b, p.number, t_first=p.t)
+        c = Connection(cid, a, b, p.number, t_first=p.t)
         if p.flags & (SYN | ACK) == SYN:
             b.state = "LISTEN"  # taken to be listening until it answers
         else:
