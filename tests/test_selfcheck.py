@@ -186,6 +186,16 @@ def test_bounded_selfcheck_agrees_with_the_kernel(live, tmp_path):
         parse((tmp_path / f"cause-{k}.tcp").read_text(), name="cause")
 
 
+def _verifies(tmp_path, text: str, name: str):
+    """The program written to tmp_path/NAME.tcp and held against the kernel: `verify` must
+    match.  The file's path."""
+    prog = tmp_path / f"{name}.tcp"
+    prog.write_text(text)
+    r = run_cli("verify", prog)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return prog
+
+
 # Divergences selfcheck found and the model now follows: their minimal programs, as found.
 USER_TIMEOUT_NEGATIVE = """\
 server: s = socket()
@@ -237,20 +247,14 @@ server: close(c1)
 def test_fixed_recv_of_nothing_waits_for_data_on_the_kernel(live, tmp_path):
     """The client writes only after the server's "go", which follows the first recv(c1, 0):
     in every order that recv finds no data (EAGAIN); with data queued it returns 0."""
-    prog = tmp_path / "recv-nothing.tcp"
-    prog.write_text(RECV_NOTHING)
-    r = run_cli("verify", prog)
-    assert r.returncode == 0, r.stdout + r.stderr
+    prog = _verifies(tmp_path, RECV_NOTHING, "recv-nothing")
     r = run_cli("lab", prog)
     assert re.findall(r"recv\(c1, 0\) = (-1 EAGAIN|0)", r.stdout) == ["-1 EAGAIN", "0"], r.stdout
 
 
 @pytest.mark.live
 def test_fixed_user_timeout_below_zero_verifies(live, tmp_path):
-    prog = tmp_path / "user-timeout-negative.tcp"
-    prog.write_text(USER_TIMEOUT_NEGATIVE)
-    r = run_cli("verify", prog)
-    assert r.returncode == 0, r.stdout + r.stderr
+    _verifies(tmp_path, USER_TIMEOUT_NEGATIVE, "user-timeout-negative")
 
 
 # Seed 2027, program 282: connect() of an IPv4 address on an AF_INET6 socket crashed the lab
@@ -287,10 +291,7 @@ def test_fixed_an_address_of_the_other_family_is_refused_in_the_model():
 @pytest.mark.live
 def test_fixed_an_address_of_the_other_family_verifies(live, tmp_path):
     """The lab makes the system call itself (runner.py _other_family()), as a C program."""
-    prog = tmp_path / "other-family.tcp"
-    prog.write_text(OTHER_FAMILY)
-    r = run_cli("verify", prog)
-    assert r.returncode == 0, r.stdout + r.stderr
+    _verifies(tmp_path, OTHER_FAMILY, "other-family")
 
 
 def test_a_lab_crash_is_a_finding_and_the_run_goes_on(monkeypatch):
@@ -490,10 +491,9 @@ def test_fixed_a_drs_gate_closed_for_the_next_copies_is_found_by_the_race_resolu
 
 @pytest.mark.live
 def test_fixed_a_drs_gate_closed_for_the_next_copies_verifies(live, tmp_path):
-    prog = tmp_path / "drs-gate-stays-closed.tcp"
-    prog.write_text(DRS_GATE_STAYS_CLOSED)
-    r = run_cli("verify", prog)
-    assert r.returncode == 0, r.stdout + r.stderr
+    _verifies(tmp_path, DRS_GATE_STAYS_CLOSED, "drs-gate-stays-closed")
+
+
 # -- session 18, helper labfix: the lab's lingering close, ties, stuck programs ------------
 
 # Cause 5 (seed 2026): SO_LINGER {1, 1}.  The server's close() waits for the ACK of its FIN
@@ -633,10 +633,7 @@ def test_fixed_recv_of_nothing_with_bytes_queued_returns_0_in_the_model():
 
 @pytest.mark.live
 def test_fixed_recv_of_nothing_with_bytes_queued_verifies(live, tmp_path):
-    prog = tmp_path / "recv-nothing-queued.tcp"
-    prog.write_text(RECV_NOTHING_QUEUED)
-    r = run_cli("verify", prog)
-    assert r.returncode == 0, r.stdout + r.stderr
+    _verifies(tmp_path, RECV_NOTHING_QUEUED, "recv-nothing-queued")
 
 
 def test_generated_programs_seldom_hang():
@@ -719,13 +716,6 @@ def _exchange(trace) -> list[tuple]:
     return [(owner(r.seg.src), r.flags, r.seq,
              r.ack if "." in r.flags else None, r.seg.length, bool(r.seg.copy))
             for r in trace.relative()]
-
-
-def _verifies(tmp_path, text: str, name: str) -> None:
-    prog = tmp_path / f"{name}.tcp"
-    prog.write_text(text)
-    r = run_cli("verify", prog)
-    assert r.returncode == 0, r.stdout + r.stderr
 
 
 # Cause 7 (seed 2026, programs 187, 251, 458): shutdown() of a socket not yet connected answers
