@@ -859,6 +859,12 @@ def selfcheck(count: int, seed: int, profile: str | None, mtu: int | None, out_d
             _fail(f"--again {again_path}: cannot read it as a selfcheck report "
                   f"({getattr(e, 'strerror', None) or e}); give the selfcheck.json an earlier "
                   "run wrote to its --out directory", USAGE)
+        from .selfcheck import generator_id
+
+        drawn_by = json.loads(Path(again_path).read_text()).get("generator")
+        if drawn_by != generator_id():
+            _err.print(t("selfcheck.again.generator", path=again_path), soft_wrap=True,
+                       markup=False)
         if not indices:
             out = Console(highlight=False, emoji=False)
             out.print(f"--again {again_path}: that run found nothing to check again (every "

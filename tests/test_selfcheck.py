@@ -330,6 +330,21 @@ def test_again_with_something_else_than_a_report_says_so_and_exits_2(tmp_path):
     assert r.returncode == 2 and "No such file" in r.stderr
 
 
+def test_again_warns_when_the_report_came_from_another_generator(tmp_path):
+    """The same seed draws the same programs only with the same generator (session 18's
+    generator changes redrew about a quarter of seed 23's programs)."""
+    from tcpsim.selfcheck import generator_id
+
+    for drawn_by, warned in (("0123456789ab", True), (generator_id(), False)):
+        report = tmp_path / "selfcheck.json"
+        report.write_text(json.dumps({"seed": 1, "causes": [], "apart": {},
+                                      "generator": drawn_by}))
+        r = run_cli("selfcheck", "--again", report)
+        assert r.returncode == 0 and "found nothing to check again" in r.stdout
+        assert ("another version of selfcheck's generator" in r.stderr) == warned, r.stderr
+    assert json.loads(json.dumps(run(0).to_dict()))["generator"] == generator_id()
+
+
 def test_a_crash_of_selfcheck_itself_is_a_finding_and_the_run_goes_on(monkeypatch, tmp_path):
     """Seed 2027's run of 10,000 was lost when cause_of() raised IndexError in a shrink job:
     a crash in a check is a divergence named for it, a crash in a shrink leaves the cause

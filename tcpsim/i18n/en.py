@@ -612,6 +612,7 @@ MESSAGES.update({
     "selfcheck.table.lines": "lines",
     "selfcheck.table.minimal": "minimal program",
     "selfcheck.refused": "refused by the model ({n}): {why}",
+    "selfcheck.again.generator": "tcpsim: note: {path} was written by another version of selfcheck's generator, so some of its programs' numbers now draw other programs; their outcomes below are those of today's programs",
     "selfcheck.table.earlier": "earlier cause",
     "selfcheck.table.now": "now",
     "selfcheck.summary.again": "{agreed} of {count} programs checked again agree with the kernel, {diverged} diverge ({causes} cause(s)), {apart} counted apart; seed {seed}, {seconds} s; the report is {path}",

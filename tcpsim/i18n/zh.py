@@ -602,6 +602,7 @@ MESSAGES.update({
     "selfcheck.table.lines": "行数",
     "selfcheck.table.minimal": "最小程序",
     "selfcheck.refused": "被模型拒绝（{n} 个）：{why}",
+    "selfcheck.again.generator": "tcpsim: 注意：{path} 由另一版本的 selfcheck 生成器写出，其中一些程序编号现在生成的是别的程序；下面它们的结果是今天这些程序的结果",
     "selfcheck.table.earlier": "先前的原因",
     "selfcheck.table.now": "现在",
     "selfcheck.summary.again": "重新检查的 {count} 个程序中 {agreed} 个与内核一致，{diverged} 个不一致（{causes} 个原因），{apart} 个另计；种子 {seed}，{seconds} 秒；报告在 {path}",

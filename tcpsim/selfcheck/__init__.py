@@ -54,7 +54,18 @@ class Report:
                 "counts": {s: self.counts.get(s, 0) for s in STATUSES},
                 "causes": [vars(c) for c in self.causes],
                 "refused": dict(self.refused), "apart": self.apart,
-                "seconds": round(self.seconds, 1)}
+                "seconds": round(self.seconds, 1), "generator": generator_id()}
+
+
+def generator_id() -> str:
+    """Which generator drew the programs (the first 12 hex digits of gen.py's SHA-1): the same
+    seed draws the same programs only with the same generator, so `--again` warns when an
+    earlier report's differs."""
+    import hashlib
+
+    from . import gen
+
+    return hashlib.sha1(Path(gen.__file__).read_bytes()).hexdigest()[:12]
 
 
 def findings_of(report: dict) -> tuple[int, list[int], list[dict]]:
