@@ -34,8 +34,8 @@ def _family_mismatch(sk: Sock, family: int | None) -> int:
     An AF_INET socket takes the 28 bytes of a sockaddr_in6 and refuses its family
     (__inet_bind(), tcp_v4_connect(): EAFNOSUPPORT); an AF_INET6 socket refuses the 16
     bytes of a sockaddr_in as too short (SIN6_LEN_RFC2133 is 24: __inet6_bind(),
-    tcp_v6_connect(): EINVAL).  (An IPv4 peer of an AF_INET6 socket is written as its
-    mapped form, [::ffff:127.0.0.1].)"""
+    tcp_v6_connect(): EINVAL).  (On the kernel an AF_INET6 socket reaches an IPv4 peer by
+    its mapped form, [::ffff:127.0.0.1]; the model does not model mapped addresses yet.)"""
     if family is None or family == sk.family:
         return 0
     return E.EAFNOSUPPORT if sk.family == 2 else E.EINVAL

@@ -125,10 +125,12 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _real_socket() -> type:
+def _is_real(sock) -> bool:
+    """A kernel socket of the lab (a Python socket), not one of the model's: the calls CPython
+    makes differently from a C program go through libc for those."""
     import socket as _socket
 
-    return _socket.socket
+    return isinstance(sock, _socket.socket)
 
 
 def _other_family(sock, call: str, addr) -> int:
@@ -155,9 +157,8 @@ def _recv_nothing(sock, flags: int) -> bytes:
     never below 1) and then copies none: on the lab's non-blocking socket that is EAGAIN
     until data (or EOF, or an error) is there, then 0.  The model's sockets say so themselves."""
     import ctypes
-    import socket as _socket
 
-    if not isinstance(sock, _socket.socket):
+    if not _is_real(sock):
         return sock.recv(0, flags)
     if _libc().recv(sock.fileno(), None, ctypes.c_size_t(0), flags) < 0:
         err = ctypes.get_errno()
@@ -850,7 +851,7 @@ class Runner:
     def _do_bind(self, proc, step, s) -> Outcome:
         self._poke(s)
         addr = step.args[1]
-        if addr.family != s.sock.family and isinstance(s.sock, _real_socket()):
+        if addr.family != s.sock.family and _is_real(s.sock):
             err = _other_family(s.sock, "bind", addr)
             return (-1, errno_name(err), {}) if err else (0, None, {})
         return self._zero(s.sock.bind, addr.sockaddr)
@@ -881,7 +882,7 @@ class Runner:
         s.peer_hint = endpoint(step.args[1].sockaddr)
         self._poke(s)
         addr = step.args[1]
-        if addr.family != s.sock.family and isinstance(s.sock, _real_socket()):
+        if addr.family != s.sock.family and _is_real(s.sock):
             err = _other_family(s.sock, "connect", addr)
         else:
             err = s.sock.connect_ex(addr.sockaddr)
