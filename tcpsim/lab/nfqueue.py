@@ -19,6 +19,7 @@ rule accepts before any net line counts it, and which the NFQUEUE rule does not 
 
 from __future__ import annotations
 
+import collections
 import errno
 import heapq
 import socket
@@ -48,6 +49,12 @@ _NLA = struct.Struct("=HH")
 def _attr(kind: int, payload: bytes) -> bytes:
     raw = _NLA.pack(_NLA.size + len(payload), kind) + payload
     return raw + b"\0" * (-len(raw) % 4)
+
+
+def _tcp_flags(packet: bytes) -> int:
+    """The TCP flags byte of an IP packet (IPv4 with options, or IPv6 on lo)."""
+    off = (packet[0] & 0xF) * 4 if packet[0] >> 4 == 4 else 40
+    return packet[off + 13]
 
 
 def tcp_checksummed(packet: bytes) -> bytes:
@@ -93,8 +100,11 @@ class DelayQueue:
         self._held: list[tuple[float, int, int, bytes | None]] = []
         self.late = 0.0  # the most a segment was let go after it was due (seconds)
         self.copied = 0  # copies sent
-        # their IP packets and when each was sent, until the capture shows them
-        self.sent_copies: list[tuple[bytes, float]] = []
+        # their IP packets, and whether the capture has shown the original yet, until the
+        # capture shows them (is_copy())
+        self.sent_copies: list[list] = []
+        self._twins: set[bytes] = set()  # copies whose original has their very bytes
+        self._recent: collections.deque = collections.deque(maxlen=256)  # frames not copies
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         self.sock.bind((0, 0))
         # a copy needs the packet's bytes (at most 64 KiB: lo's packets at its own MTU)
@@ -114,15 +124,23 @@ class DelayQueue:
         return self.sock.fileno()
 
     def is_copy(self, packet: bytes, t: float) -> bool:
-        """Whether a captured IP packet (captured at t) is a copy this queue sent, and forget
-        that copy if so.  Its bytes alone do not tell: an RST's sender fills its checksum in
-        whole (ip_send_unicast_reply()), so the original has the copy's very bytes; but the
-        original was captured before the lab read it from the queue, the copy after the lab
-        sent it (both times on the realtime clock; the capture's to the microsecond)."""
-        for i, (data, sent_at) in enumerate(self.sent_copies):
-            if data == packet and t + 1e-6 >= sent_at:
+        """Whether a captured IP packet is a copy this queue sent, and forget that copy if so.
+        Its bytes tell, except for a packet whose original has the copy's very bytes: an RST,
+        whose sender fills its checksum in whole (ip_send_unicast_reply()), where lo leaves
+        a socket's segments CHECKSUM_PARTIAL.  Then the capture order tells: the original is
+        captured as lo sends it (dev_queue_xmit_nit()), before NFQUEUE holds it at ingress, so
+        before the lab sends its copy; of the two, the copy is the second.  (The capture's
+        timestamps do not tell: the original's may be later than the copy's sendto(); `t` is
+        kept for the callers.)"""
+        for i, entry in enumerate(self.sent_copies):
+            data, original_seen = entry
+            if data == packet:
+                if data in self._twins and not original_seen:
+                    entry[1] = True  # the original, captured after the copy was sent
+                    return False
                 del self.sent_copies[i]
                 return True
+        self._recent.append(packet)
         return False
 
     def _message(self, msg: int, body: bytes, flags: int) -> bytes:
@@ -166,8 +184,13 @@ class DelayQueue:
                     if line in self.copies:  # on at once, and its copy after it
                         heapq.heappush(self._held, (arrived, self._order, pid, None))
                         self._order += 1
+                        copy = tcp_checksummed(a[NFQA_PAYLOAD])
+                        # (NFQUEUE hands every packet over checksummed in full, so its bytes
+                        # cannot tell; an RST is the one whose original lo sends so)
+                        if _tcp_flags(copy) & 0x04:
+                            self._twins.add(copy)
                         heapq.heappush(self._held, (arrived + self.copies[line], self._order, 0,
-                                                    tcp_checksummed(a[NFQA_PAYLOAD])))
+                                                    copy))
                     else:
                         heapq.heappush(self._held, (arrived + self.delays.get(line, 0.0),
                                                     self._order, pid, None))
@@ -191,10 +214,13 @@ class DelayQueue:
                 version = copy[0] >> 4
                 dst = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6,
                                        copy[16:20] if version == 4 else copy[24:40])
-                sent_at = time.time()
                 self._raw[version].sendto(copy, (dst, 0))
                 self.copied += 1
-                self.sent_copies.append((copy, sent_at))
+                # the original of a twin may be in the capture already (is_copy())
+                seen = copy in self._twins and copy in self._recent
+                if seen:
+                    self._recent.remove(copy)
+                self.sent_copies.append([copy, seen])
                 n += 1
                 continue
             body = _attr(NFQA_VERDICT_HDR, struct.pack("!II", NF_ACCEPT, pid))
